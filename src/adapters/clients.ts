@@ -1,0 +1,34 @@
+import { TableClient } from "@azure/data-tables";
+import { DefaultAzureCredential } from "@azure/identity";
+import { ServiceBusClient } from "@azure/service-bus";
+import type { ServiceBusConnection, TablesConnection } from "../config";
+
+export function createTableClient(connection: TablesConnection, table: string): TableClient {
+  const retryOptions = { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 400 };
+  if (connection.kind === "managed-identity") {
+    return new TableClient(connection.endpoint, table, new DefaultAzureCredential(), {
+      retryOptions,
+    });
+  }
+  return TableClient.fromConnectionString(connection.connectionString, table, {
+    allowInsecureConnection: isLoopbackStorage(connection.connectionString),
+    retryOptions,
+  });
+}
+
+/** Azurite serves plain http on loopback; nothing else may send the account key unencrypted. */
+function isLoopbackStorage(connectionString: string): boolean {
+  return /UseDevelopmentStorage=true|TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(
+    connectionString,
+  );
+}
+
+export function createServiceBusClient(
+  connection: ServiceBusConnection,
+  timeoutMs: number,
+): ServiceBusClient {
+  const options = { retryOptions: { maxRetries: 1, retryDelayInMs: 100, timeoutInMs: timeoutMs } };
+  return connection.kind === "managed-identity"
+    ? new ServiceBusClient(connection.namespace, new DefaultAzureCredential(), options)
+    : new ServiceBusClient(connection.connectionString, options);
+}

@@ -1,0 +1,139 @@
+import { z } from "zod";
+import type { PublishableAction } from "./core/actions";
+import type { RoutingTable } from "./core/routing";
+import { parseScopeList } from "./core/scope";
+import type { WebhookAuthSettings } from "./core/webhookAuth";
+
+/** A setting that is missing or wrong; the message names it and never echoes a secret. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    readonly setting: string,
+    problem: string,
+  ) {
+    super(`setting ${setting}: ${problem}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function read<T>(env: Env, setting: string, schema: z.ZodType<T>): T {
+  const raw = env[setting]?.trim();
+  const parsed = schema.safeParse(raw === "" ? undefined : raw);
+  if (!parsed.success) {
+    throw new ConfigError(setting, parsed.error.issues.map((issue) => issue.message).join("; "));
+  }
+  return parsed.data;
+}
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const DEFAULT_TOPICS: Record<PublishableAction, string> = {
+  push: "acr-push",
+  delete: "acr-delete",
+  chart_push: "acr-chart-push",
+  chart_delete: "acr-chart-delete",
+  quarantine: "acr-quarantine",
+};
+
+/** `TOPIC_PUSH`, `TOPIC_CHART_DELETE`, ... and the matching `..._SCOPE`. */
+export function topicSettingFor(action: PublishableAction): string {
+  return `TOPIC_${action.toUpperCase()}`;
+}
+
+const topicName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$/, "must be a Service Bus topic name");
+
+export function loadRoutingTable(env: Env): RoutingTable {
+  const route = (action: PublishableAction) => {
+    const setting = topicSettingFor(action);
+    return {
+      topic: read(env, setting, topicName.default(DEFAULT_TOPICS[action])),
+      scopes: parseScopeList(env[`${setting}_SCOPE`]),
+    };
+  };
+  return {
+    push: route("push"),
+    delete: route("delete"),
+    chart_push: route("chart_push"),
+    chart_delete: route("chart_delete"),
+    quarantine: route("quarantine"),
+  };
+}
+
+export interface WebhookSettings {
+  auth: WebhookAuthSettings;
+  maxBodyBytes: number;
+  loginServer?: string;
+  /** `function` puts the webhook behind a function key as well (`?code=` in ACR's service URI). */
+  authLevel: "anonymous" | "function";
+}
+
+export function loadWebhookSettings(env: Env): WebhookSettings {
+  const secrets = (env.WEBHOOK_SECRETS ?? "")
+    .split(",")
+    .map((secret) => secret.trim())
+    .filter((secret) => secret !== "");
+  if (secrets.length === 0) {
+    throw new ConfigError(
+      "WEBHOOK_SECRETS",
+      "no secret is set; the webhook refuses to run open (set one or more, comma-separated)",
+    );
+  }
+  const header = read(
+    env,
+    "WEBHOOK_AUTH_HEADER",
+    z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name")
+      .default("Authorization"),
+  );
+  return {
+    auth: { secrets, header: header.toLowerCase() },
+    maxBodyBytes: read(env, "WEBHOOK_MAX_BODY_BYTES", positiveInt(64 * 1024)),
+    loginServer: read(env, "ACR_LOGIN_SERVER", z.string().max(255).optional()),
+    authLevel: read(
+      env,
+      "WEBHOOK_AUTH_LEVEL",
+      z.enum(["anonymous", "function"]).default("anonymous"),
+    ),
+  };
+}
+
+export type TablesConnection =
+  | { kind: "connection-string"; connectionString: string }
+  | { kind: "managed-identity"; endpoint: string };
+
+export function loadTablesConnection(env: Env): TablesConnection {
+  const connectionString = read(env, "TABLES_CONNECTION", z.string().optional());
+  if (connectionString) return { kind: "connection-string", connectionString };
+  const endpoint = read(env, "TABLES_ENDPOINT", z.url().optional());
+  if (endpoint) return { kind: "managed-identity", endpoint };
+  throw new ConfigError("TABLES_CONNECTION", "set TABLES_CONNECTION or TABLES_ENDPOINT");
+}
+
+export type ServiceBusConnection =
+  | { kind: "connection-string"; connectionString: string }
+  | { kind: "managed-identity"; namespace: string };
+
+export function loadServiceBusConnection(env: Env): ServiceBusConnection {
+  const connectionString = read(env, "SERVICEBUS_CONNECTION", z.string().optional());
+  if (connectionString) return { kind: "connection-string", connectionString };
+  const namespace = read(env, "SERVICEBUS_NAMESPACE", z.string().optional());
+  if (namespace) return { kind: "managed-identity", namespace };
+  throw new ConfigError(
+    "SERVICEBUS_CONNECTION",
+    "set SERVICEBUS_CONNECTION or SERVICEBUS_NAMESPACE",
+  );
+}
+
+/** Bounds every publish so a delivery is answered well inside ACR's 5 s even when the bus is down. */
+export function loadPublishTimeoutMs(env: Env): number {
+  return read(env, "PUBLISH_TIMEOUT_MS", positiveInt(2000));
+}
+
+/** Bounds each Table Storage call; record and publish together stay inside ACR's 5 s. */
+export function loadTablesTimeoutMs(env: Env): number {
+  return read(env, "TABLES_TIMEOUT_MS", positiveInt(1500));
+}

@@ -1,0 +1,123 @@
+import { z } from "zod";
+
+/**
+ * The body of one ACR webhook delivery: a bare event, no envelope.
+ * Schema: https://learn.microsoft.com/azure/container-registry/container-registry-webhook-reference
+ *
+ * Lenient on purpose: only `id`, `timestamp` and `action` can be relied on (none of them on
+ * `ping`), registries omit fields the docs show, and unknown fields are kept untouched.
+ * Strict on types: a field that is present must have its documented type.
+ */
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((value) => !CONTROL_CHARACTERS.test(value), "must not contain control characters")
+    .refine((value) => value.isWellFormed(), "must be well-formed Unicode");
+
+/** Timestamps keep their original string: JS dates drop ACR's 7th to 9th fractional digits. */
+const timestamp = z.iso.datetime({ offset: true });
+
+const count = z.number().int().nonnegative();
+
+const target = z.looseObject({
+  mediaType: text(255).optional(),
+  size: count.optional(),
+  length: count.optional(),
+  digest: text(255).optional(),
+  repository: text(512).optional(),
+  tag: text(256).optional(),
+  url: z.string().max(4096).optional(),
+});
+
+const chartTarget = target.extend({
+  name: text(256).optional(),
+  version: text(256).optional(),
+});
+
+const request = z.looseObject({
+  id: z.string().max(256).optional(),
+  host: text(255).optional(),
+  method: z.string().max(16).optional(),
+  useragent: z.string().max(1024).optional(),
+  addr: z.string().max(256).optional(),
+});
+
+const eventFields = {
+  id: text(256).min(1),
+  timestamp,
+  request: request.optional(),
+  actor: z.looseObject({}).optional(),
+  source: z.looseObject({}).optional(),
+};
+
+const imageEvent = (action: "push" | "delete" | "quarantine") =>
+  z.looseObject({ ...eventFields, action: z.literal(action), target: target.optional() });
+
+const chartEvent = (action: "chart_push" | "chart_delete") =>
+  z.looseObject({ ...eventFields, action: z.literal(action), target: chartTarget.optional() });
+
+const pingEvent = z.looseObject({
+  ...eventFields,
+  id: eventFields.id.optional(),
+  timestamp: timestamp.optional(),
+  action: z.literal("ping"),
+  target: target.optional(),
+});
+
+/** A new ACR action must never lose data: it is recorded, answered 200 and routed nowhere. */
+const unknownActionEvent = z.looseObject({
+  ...eventFields,
+  action: text(64).min(1),
+  target: target.optional(),
+});
+
+const schemaByAction = {
+  push: imageEvent("push"),
+  delete: imageEvent("delete"),
+  quarantine: imageEvent("quarantine"),
+  chart_push: chartEvent("chart_push"),
+  chart_delete: chartEvent("chart_delete"),
+  ping: pingEvent,
+} as const;
+
+export type AcrWebhookPayload =
+  | z.infer<(typeof schemaByAction)[keyof typeof schemaByAction]>
+  | z.infer<typeof unknownActionEvent>;
+
+/** Where and why a payload failed validation, readable by whoever configured the webhook. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+export type PayloadValidation =
+  | { ok: true; payload: AcrWebhookPayload }
+  | { ok: false; issues: FieldIssue[] };
+
+const envelope = z.looseObject({ action: text(64).min(1) });
+
+/** Picks the schema by `action` first, so a failure names the fields, not a union's branches. */
+export function validateAcrWebhookPayload(body: unknown): PayloadValidation {
+  const head = envelope.safeParse(body);
+  if (!head.success) return { ok: false, issues: toFieldIssues(head.error) };
+  const action = head.data.action;
+  const schema = Object.hasOwn(schemaByAction, action)
+    ? schemaByAction[action as keyof typeof schemaByAction]
+    : unknownActionEvent;
+  const parsed = schema.safeParse(body);
+  return parsed.success
+    ? { ok: true, payload: parsed.data as AcrWebhookPayload }
+    : { ok: false, issues: toFieldIssues(parsed.error) };
+}
+
+function toFieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length > 0 ? issue.path.map(String).join(".") : "(body)",
+    message: issue.message,
+  }));
+}

@@ -1,0 +1,51 @@
+import type { AcrWebhookPayload } from "./acrWebhookPayload";
+
+export type EventOrigin = "webhook" | "eventgrid";
+
+/** One registry event, whichever side (ACR webhook or Event Grid) it came from. */
+export interface RegistryEvent {
+  eventId: string;
+  action: string;
+  /** The original timestamp string, with all its fractional digits and its offset. */
+  timestamp: string;
+  /** Milliseconds since the epoch, for keys and windows. */
+  occurredAt: number;
+  registry: string;
+  repository?: string;
+  tag?: string;
+  digest?: string;
+  mediaType?: string;
+  region?: string;
+  origin: EventOrigin;
+  /** The payload exactly as received, unknown fields included. */
+  payload: Record<string, unknown>;
+}
+
+export interface WebhookContext {
+  registry: string;
+  region?: string;
+  receivedAt: number;
+  /** Used when the payload carries no id (a bare `{"action":"ping"}`). */
+  fallbackEventId: string;
+}
+
+export function registryEventFromWebhook(
+  payload: AcrWebhookPayload,
+  context: WebhookContext,
+): RegistryEvent {
+  const target = payload.target;
+  return {
+    eventId: payload.id ?? context.fallbackEventId,
+    action: payload.action,
+    timestamp: payload.timestamp ?? new Date(context.receivedAt).toISOString(),
+    occurredAt: payload.timestamp ? Date.parse(payload.timestamp) : context.receivedAt,
+    registry: context.registry,
+    repository: target?.repository,
+    tag: target?.tag,
+    digest: target?.digest,
+    mediaType: target?.mediaType,
+    region: context.region,
+    origin: "webhook",
+    payload,
+  };
+}

@@ -1,0 +1,18 @@
+import type { AcrWebhookPayload } from "./acrWebhookPayload";
+
+/** Recorded when nothing names the registry, so the delivery is still kept. */
+export const UNKNOWN_REGISTRY = "unknown-registry";
+
+/**
+ * The registry's login server: `request.host` when the event carries one; chart events carry no
+ * `request`, so then the webhook URL's `registry` query parameter, else the configured default.
+ */
+export function resolveRegistry(
+  payload: AcrWebhookPayload,
+  registryQuery: string | undefined,
+  configuredLoginServer: string | undefined,
+): string {
+  const candidates = [payload.request?.host, registryQuery, configuredLoginServer];
+  const found = candidates.map((value) => value?.trim().toLowerCase()).find((value) => value);
+  return found ?? UNKNOWN_REGISTRY;
+}

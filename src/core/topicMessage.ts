@@ -1,0 +1,87 @@
+import { createHash } from "node:crypto";
+import type { RegistryEvent } from "./registryEvent";
+
+/** What goes on a topic, free of any SDK type; the publisher adapter maps it 1:1. */
+export interface TopicMessage {
+  messageId: string;
+  contentType: "application/cloudevents+json";
+  subject: string;
+  body: CloudEvent;
+  applicationProperties: Record<string, string>;
+}
+
+/** CloudEvents 1.0 JSON envelope; `data` is the registry's original payload. */
+export interface CloudEvent {
+  specversion: "1.0";
+  id: string;
+  source: string;
+  type: string;
+  subject: string;
+  time: string;
+  datacontenttype: "application/json";
+  data: Record<string, unknown>;
+}
+
+export const CLOUD_EVENT_TYPE_PREFIX = "com.azure.acr.";
+
+/**
+ * Stable for the logical event, so Service Bus duplicate detection drops every re-send: a repeated
+ * delivery, a second regional webhook, or the Event Grid twin of the same push. Whether ACR's
+ * webhook id equals Event Grid's is undocumented, so the id is derived from what both sides carry;
+ * an event without a digest falls back to its own id.
+ */
+export function messageIdFor(event: RegistryEvent): string {
+  const identity = event.digest
+    ? [
+        "content",
+        event.registry,
+        event.action,
+        event.repository ?? "",
+        event.digest,
+        event.tag ?? "",
+      ]
+    : ["id", event.eventId];
+  return createHash("sha256").update(identity.join("\n")).digest("hex").slice(0, 32);
+}
+
+export function subjectFor(event: RegistryEvent): string {
+  const repository = event.repository ?? "";
+  if (event.tag) return `${repository}:${event.tag}`;
+  if (event.digest) return `${repository}@${event.digest}`;
+  return repository;
+}
+
+export function topicMessageFor(event: RegistryEvent): TopicMessage {
+  const messageId = messageIdFor(event);
+  const subject = subjectFor(event);
+  const properties: Record<string, string | undefined> = {
+    action: event.action,
+    registry: event.registry,
+    repository: event.repository,
+    tag: event.tag,
+    digest: event.digest,
+    mediaType: event.mediaType,
+    region: event.region,
+    origin: event.origin,
+  };
+  return {
+    messageId,
+    contentType: "application/cloudevents+json",
+    subject,
+    body: {
+      specversion: "1.0",
+      id: messageId,
+      source: `https://${event.registry}`,
+      type: `${CLOUD_EVENT_TYPE_PREFIX}${event.action}`,
+      subject,
+      time: event.timestamp,
+      datacontenttype: "application/json",
+      data: event.payload,
+    },
+    applicationProperties: Object.fromEntries(
+      Object.entries(properties).filter(
+        (entry): entry is [string, string] => entry[1] !== undefined,
+      ),
+    ),
+  };
+}

@@ -1,0 +1,42 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+
+export interface WebhookAuthSettings {
+  secrets: readonly string[];
+  /** Lower-case header name. `authorization` carries `Bearer <secret>`; any other the raw secret. */
+  header: string;
+}
+
+export type AuthFailure = "missing-credential" | "wrong-credential";
+
+/** The credential ACR sent in its custom header, or undefined when absent. */
+export function presentedSecret(
+  settings: WebhookAuthSettings,
+  headerValue: string | null,
+): string | undefined {
+  if (headerValue === null) return undefined;
+  if (settings.header !== "authorization") return headerValue;
+  const match = /^Bearer (.*)$/s.exec(headerValue);
+  return match ? match[1] : undefined;
+}
+
+/**
+ * Constant-time: both sides are hashed to equal length before `timingSafeEqual`, and every
+ * accepted secret is compared, so neither a secret's length nor which one matched shows in timing.
+ */
+export function authenticateWebhook(
+  settings: WebhookAuthSettings,
+  headerValue: string | null,
+): AuthFailure | undefined {
+  const candidate = presentedSecret(settings, headerValue);
+  if (candidate === undefined || candidate === "") return "missing-credential";
+  const candidateDigest = sha256(candidate);
+  let matched = false;
+  for (const secret of settings.secrets) {
+    matched = timingSafeEqual(candidateDigest, sha256(secret)) || matched;
+  }
+  return matched ? undefined : "wrong-credential";
+}
+
+function sha256(value: string): Buffer {
+  return createHash("sha256").update(value, "utf8").digest();
+}

@@ -1,0 +1,40 @@
+import type { HttpRequest } from "@azure/functions";
+
+export type LimitedBody =
+  | { ok: true; text: string }
+  | { ok: false; reason: "too-large" | "invalid-utf8" };
+
+/**
+ * Reads the body as UTF-8 text, stopping as soon as it passes `maxBytes` so an oversized body is
+ * never buffered whole. Invalid UTF-8 is refused rather than silently replaced.
+ */
+export async function readLimitedBody(
+  request: HttpRequest,
+  maxBytes: number,
+): Promise<LimitedBody> {
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (declared > maxBytes) return { ok: false, reason: "too-large" };
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        return { ok: false, reason: "too-large" };
+      }
+      chunks.push(value);
+    }
+  }
+  try {
+    return {
+      ok: true,
+      text: new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)),
+    };
+  } catch {
+    return { ok: false, reason: "invalid-utf8" };
+  }
+}

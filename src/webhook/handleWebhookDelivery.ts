@@ -1,0 +1,133 @@
+import { randomUUID } from "node:crypto";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import type { WebhookSettings } from "../config";
+import { validateAcrWebhookPayload } from "../core/acrWebhookPayload";
+import { maskHeaders, maskUri } from "../core/deliveryRecord";
+import { ingestDelivery } from "../core/ingestDelivery";
+import { DependencyUnavailableError, type EventStore, type Publisher } from "../core/ports";
+import { registryEventFromWebhook } from "../core/registryEvent";
+import { resolveRegistry } from "../core/registryIdentity";
+import { type RoutingTable, routeForEvent } from "../core/routing";
+import { authenticateWebhook } from "../core/webhookAuth";
+import { errorResponse } from "../http/errorResponse";
+import { readLimitedBody } from "../http/readLimitedBody";
+import { parseWebhookQuery } from "./webhookQuery";
+
+export interface WebhookDependencies {
+  settings: WebhookSettings;
+  routing: RoutingTable;
+  store: EventStore;
+  publisher: Publisher;
+}
+
+const JSON_MEDIA_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
+
+/** authenticate -> size limit -> parse -> validate -> record -> publish -> mark -> respond. */
+export async function handleWebhookDelivery(
+  request: HttpRequest,
+  context: InvocationContext,
+  deps: WebhookDependencies,
+): Promise<HttpResponseInit> {
+  const receivedAt = Date.now();
+  const { settings } = deps;
+  const authFailure = authenticateWebhook(settings.auth, request.headers.get(settings.auth.header));
+  if (authFailure) {
+    context.warn(`webhook refused: ${authFailure}`);
+    return errorResponse(401, "unauthorized", "missing or wrong webhook secret", undefined, {
+      "WWW-Authenticate":
+        settings.auth.header === "authorization" ? "Bearer" : settings.auth.header,
+    });
+  }
+
+  const contentType = request.headers.get("content-type");
+  if (contentType !== null && !JSON_MEDIA_TYPE.test(contentType)) {
+    return errorResponse(415, "unsupported_media_type", "the body must be application/json");
+  }
+
+  const body = await readLimitedBody(request, settings.maxBodyBytes);
+  if (!body.ok) {
+    return body.reason === "too-large"
+      ? errorResponse(413, "payload_too_large", `the body exceeds ${settings.maxBodyBytes} bytes`)
+      : errorResponse(400, "invalid_encoding", "the body is not valid UTF-8");
+  }
+
+  let json: unknown;
+  try {
+    json = JSON.parse(body.text);
+  } catch (error) {
+    return errorResponse(400, "invalid_json", `the body is not JSON: ${(error as Error).message}`);
+  }
+
+  const validation = validateAcrWebhookPayload(json);
+  if (!validation.ok) {
+    return errorResponse(400, "invalid_payload", "the body is not an ACR webhook event", {
+      issues: validation.issues,
+    });
+  }
+  const query = parseWebhookQuery(request.query);
+  if (!query.ok) {
+    return errorResponse(400, "invalid_query", "a query parameter is invalid", {
+      issues: query.issues,
+    });
+  }
+
+  const payload = validation.payload;
+  const event = registryEventFromWebhook(payload, {
+    registry: resolveRegistry(payload, query.query.registry, settings.loginServer),
+    region: query.query.region,
+    receivedAt,
+    fallbackEventId: randomUUID(),
+  });
+  const route = routeForEvent(event, deps.routing);
+  if (route.kind === "not-routed" && route.reason === "unknown-action") {
+    context.warn(
+      `unknown action '${event.action}' for event ${event.eventId}: recorded, not routed`,
+    );
+  }
+
+  try {
+    const result = await ingestDelivery(
+      {
+        event,
+        route,
+        receivedAt,
+        request: {
+          method: request.method,
+          uri: maskUri(request.url),
+          headers: maskHeaders(request.headers, settings.auth.header),
+        },
+      },
+      deps.store,
+      deps.publisher,
+    );
+    for (const warning of result.warnings) {
+      context.warn(`event ${result.eventId} bookkeeping failed: ${warning}`);
+    }
+    if (result.publishError) {
+      context.warn(`event ${result.eventId} recorded, publish pending: ${result.publishError}`);
+    }
+    context.log(
+      `event ${result.eventId} ${result.action} registry=${event.registry} state=${result.publishState}` +
+        `${result.duplicate ? ` duplicate deliveries=${result.deliveryCount}` : ""}`,
+    );
+    return {
+      status: 200,
+      jsonBody: {
+        id: result.eventId,
+        action: result.action,
+        registry: event.registry,
+        duplicate: result.duplicate,
+        deliveryCount: result.deliveryCount,
+        publishState: result.publishState,
+        topic: result.topic,
+        notRoutedReason: result.notRoutedReason,
+      },
+    };
+  } catch (error) {
+    if (!(error instanceof DependencyUnavailableError)) throw error;
+    context.error(`event ${event.eventId} not recorded: ${error.message}`);
+    return errorResponse(503, "dependency_unavailable", `${error.dependency} is unavailable`, {
+      dependency: error.dependency,
+    });
+  }
+}

@@ -1,0 +1,33 @@
+import { z } from "zod";
+import type { FieldIssue } from "../core/acrWebhookPayload";
+
+/** `?registry=` names the login server for events without `request.host`; `?region=` the replica. */
+const webhookQuerySchema = z.object({
+  registry: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, "must be a registry login server")
+    .optional(),
+  region: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/, "must be a region name (letters, digits, '-')")
+    .optional(),
+});
+
+export type WebhookQuery = z.infer<typeof webhookQuerySchema>;
+
+export function parseWebhookQuery(
+  query: URLSearchParams,
+): { ok: true; query: WebhookQuery } | { ok: false; issues: FieldIssue[] } {
+  const parsed = webhookQuerySchema.safeParse({
+    registry: query.get("registry") ?? undefined,
+    region: query.get("region") ?? undefined,
+  });
+  if (parsed.success) return { ok: true, query: parsed.data };
+  return {
+    ok: false,
+    issues: parsed.error.issues.map((issue) => ({
+      path: `query.${issue.path.map(String).join(".")}`,
+      message: issue.message,
+    })),
+  };
+}
