@@ -1,0 +1,168 @@
+import { randomUUID } from "node:crypto";
+import type { TableClient } from "@azure/data-tables";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { createTableClient } from "../../src/adapters/clients";
+import { TableEventStore } from "../../src/adapters/tableEventStore";
+import {
+  DELIVERIES_TABLE,
+  deliveryKeys,
+  PENDING_TABLE,
+  pendingKeys,
+} from "../../src/adapters/tableLayout";
+import type { NewDelivery } from "../../src/core/deliveryRecord";
+import { DependencyUnavailableError } from "../../src/core/ports";
+import type { RegistryEvent } from "../../src/core/registryEvent";
+
+const connection = {
+  kind: "connection-string" as const,
+  connectionString: inject("tablesConnection"),
+};
+
+function storeFor(connectionString = connection.connectionString): TableEventStore {
+  const tables = { kind: "connection-string" as const, connectionString };
+  return new TableEventStore({
+    deliveries: createTableClient(tables, DELIVERIES_TABLE),
+    pending: createTableClient(tables, PENDING_TABLE),
+    timeoutMs: 2000,
+  });
+}
+
+function delivery(
+  overrides: Partial<RegistryEvent> = {},
+  topic: string | null = "acr-push",
+): NewDelivery {
+  const eventId = overrides.eventId ?? randomUUID();
+  const timestamp = overrides.timestamp ?? "2026-11-24T10:15:30.123456789Z";
+  const event: RegistryEvent = {
+    eventId,
+    action: "push",
+    timestamp,
+    occurredAt: Date.parse(timestamp),
+    registry: "contoso.azurecr.io",
+    repository: "team/api",
+    tag: "v1",
+    digest: "sha256:abc",
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    origin: "webhook",
+    payload: {
+      id: eventId,
+      timestamp,
+      action: "push",
+      target: { repository: "team/api" },
+      extra: 1,
+    },
+    ...overrides,
+  };
+  return {
+    event,
+    route: topic ? { kind: "topic", topic } : { kind: "not-routed", reason: "ping" },
+    receivedAt: Date.now(),
+    request: {
+      method: "POST",
+      uri: "http://localhost/api/acr/webhook",
+      headers: { authorization: "******" },
+    },
+  };
+}
+
+describe("TableEventStore on Azurite", () => {
+  const store = storeFor();
+  let deliveries: TableClient;
+  let pending: TableClient;
+
+  beforeAll(async () => {
+    deliveries = createTableClient(connection, DELIVERIES_TABLE);
+    pending = createTableClient(connection, PENDING_TABLE);
+  });
+
+  it("creates the tables and records a delivery with its original payload and timestamp", async () => {
+    const input = delivery();
+    const outcome = await store.recordDelivery(input);
+    expect(outcome.kind).toBe("created");
+    const keys = deliveryKeys(input.event);
+    const entity = await deliveries.getEntity<Record<string, unknown>>(
+      keys.partitionKey,
+      keys.rowKey,
+    );
+    expect(entity.eventTimestamp).toBe("2026-11-24T10:15:30.123456789Z");
+    expect(entity.publishState).toBe("pending");
+    expect(entity.deliveryCount).toBe(1);
+    expect(JSON.parse(String(entity.payload0))).toEqual(input.event.payload);
+  });
+
+  it("encodes repository-like characters in keys that Azure forbids", async () => {
+    const input = delivery({ eventId: "id/with#odd?chars\\and é", registry: "weird/registry#x" });
+    expect((await store.recordDelivery(input)).kind).toBe("created");
+    expect((await store.recordDelivery(input)).kind).toBe("duplicate");
+  });
+
+  it("keeps one record for repeated deliveries and counts them, concurrently too", async () => {
+    const input = delivery();
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () => store.recordDelivery({ ...input, receivedAt: Date.now() })),
+    );
+    expect(outcomes.filter((outcome) => outcome.kind === "created")).toHaveLength(1);
+    const keys = deliveryKeys(input.event);
+    const entity = await deliveries.getEntity<Record<string, unknown>>(
+      keys.partitionKey,
+      keys.rowKey,
+    );
+    expect(entity.deliveryCount).toBe(10);
+    expect(JSON.parse(String(entity.arrivals))).toHaveLength(10);
+  });
+
+  it("stores payloads larger than one Table string property and reads them back whole", async () => {
+    const big = "x".repeat(70_000);
+    const input = delivery();
+    input.event.payload = { ...input.event.payload, big };
+    await store.recordDelivery(input);
+    const duplicate = await store.recordDelivery(input);
+    expect(duplicate.record.event.payload.big).toBe(big);
+  });
+
+  it("lists a pending record until it is marked published, then forgets it", async () => {
+    const input = delivery();
+    await store.recordDelivery(input);
+    const marker = pendingKeys(deliveryKeys(input.event), input.event.occurredAt);
+    await expect(pending.getEntity(marker.partitionKey, marker.rowKey)).resolves.toBeDefined();
+    await store.markPublishFailed(input.event, "ServiceBusError: down");
+    const listed = (await store.listPending(1000)).find(
+      (r) => r.event.eventId === input.event.eventId,
+    );
+    expect(listed?.publishAttempts).toBe(1);
+    expect(listed?.lastError).toBe("ServiceBusError: down");
+
+    await store.markPublished(input.event, "acr-push");
+    const after = await store.listPending(1000);
+    expect(after.some((r) => r.event.eventId === input.event.eventId)).toBe(false);
+    const keys = deliveryKeys(input.event);
+    const entity = await deliveries.getEntity<Record<string, unknown>>(
+      keys.partitionKey,
+      keys.rowKey,
+    );
+    expect(entity.publishState).toBe("published");
+    expect(JSON.parse(String(entity.publishedTopics))).toEqual(["acr-push"]);
+  });
+
+  it("never marks a not-routed delivery pending", async () => {
+    const input = delivery({ action: "ping" }, null);
+    const outcome = await store.recordDelivery(input);
+    expect(outcome.record.publishState).toBe("not-routed");
+    const marker = pendingKeys(deliveryKeys(input.event), input.event.occurredAt);
+    await expect(pending.getEntity(marker.partitionKey, marker.rowKey)).rejects.toMatchObject({
+      statusCode: 404,
+    });
+  });
+
+  it("reports Table Storage down as a typed dependency error", async () => {
+    const down = storeFor(
+      connection.connectionString.replace(
+        /TableEndpoint=http:\/\/127\.0\.0\.1:\d+/,
+        "TableEndpoint=http://127.0.0.1:9",
+      ),
+    );
+    await expect(down.recordDelivery(delivery())).rejects.toBeInstanceOf(
+      DependencyUnavailableError,
+    );
+  });
+});
