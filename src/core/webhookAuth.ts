@@ -15,7 +15,8 @@ export function presentedSecret(
 ): string | undefined {
   if (headerValue === null) return undefined;
   if (settings.header !== "authorization") return headerValue;
-  const match = /^Bearer (.*)$/s.exec(headerValue);
+  // The auth scheme is case-insensitive (RFC 9110 section 11.1): `bearer <secret>` is the same.
+  const match = /^Bearer (.*)$/is.exec(headerValue);
   return match ? match[1] : undefined;
 }
 

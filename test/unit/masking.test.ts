@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import { MASK, maskHeaders, maskUri } from "../../src/core/deliveryRecord";
+
+const SECRET = "s3cret-value";
+
+describe("maskHeaders", () => {
+  it.each<[string, string, string]>([
+    ["Authorization", `Bearer ${SECRET}`, "authorization"],
+    ["authorization", `Bearer ${SECRET}`, "authorization"],
+    ["AUTHORIZATION", `Bearer ${SECRET}`, "x-acr-webhook-secret"],
+    ["x-functions-key", SECRET, "authorization"],
+    ["X-Functions-Key", SECRET, "authorization"],
+    ["Cookie", `session=${SECRET}`, "authorization"],
+    ["cookie", `session=${SECRET}`, "authorization"],
+    ["Proxy-Authorization", `Basic ${SECRET}`, "authorization"],
+    ["X-ACR-Webhook-Secret", SECRET, "x-acr-webhook-secret"],
+    ["x-acr-webhook-secret", SECRET, "X-ACR-Webhook-Secret"],
+    ["X-Acr-WEBHOOK-secret", SECRET, "x-acr-webhook-secret"],
+  ])("masks %s (secret header %s)", (name, value, secretHeader) => {
+    const masked = maskHeaders([[name, value]], secretHeader);
+    expect(masked).toEqual({ [name]: MASK });
+    expect(JSON.stringify(masked)).not.toContain(SECRET);
+  });
+
+  it("keeps every other header as received", () => {
+    const headers: [string, string][] = [
+      ["Content-Type", "application/json"],
+      ["Content-Length", "719"],
+      ["User-Agent", "AzureContainerRegistry/1.0"],
+      ["X-Region", "westeurope"],
+      ["Authorization", `Bearer ${SECRET}`],
+      ["X-ACR-Webhook-Secret", SECRET],
+    ];
+    expect(maskHeaders(headers, "x-acr-webhook-secret")).toStrictEqual({
+      "Content-Type": "application/json",
+      "Content-Length": "719",
+      "User-Agent": "AzureContainerRegistry/1.0",
+      "X-Region": "westeurope",
+      Authorization: MASK,
+      "X-ACR-Webhook-Secret": MASK,
+    });
+  });
+
+  it("masks the custom secret header only when it is the configured one", () => {
+    const masked = maskHeaders([["X-Other-Secret", "visible"]], "x-acr-webhook-secret");
+    expect(masked).toEqual({ "X-Other-Secret": "visible" });
+  });
+
+  it("reads a Headers object, as the Functions request gives", () => {
+    const headers = new Headers({
+      authorization: `Bearer ${SECRET}`,
+      "x-functions-key": SECRET,
+      "content-type": "application/json",
+    });
+    const masked = maskHeaders(headers, "authorization");
+    expect(masked).toEqual({
+      authorization: MASK,
+      "x-functions-key": MASK,
+      "content-type": "application/json",
+    });
+  });
+
+  it("masks the way list-events shows it", () => {
+    expect(MASK).toBe("******");
+  });
+});
+
+describe("maskUri", () => {
+  it.each<[string, string]>([
+    [
+      `https://bridge.azurewebsites.net/api/acr?code=${SECRET}`,
+      "https://bridge.azurewebsites.net/api/acr?code=******",
+    ],
+    [
+      `https://bridge.azurewebsites.net/api/acr?region=westeurope&code=${SECRET}&registry=r.azurecr.io`,
+      "https://bridge.azurewebsites.net/api/acr?region=westeurope&code=******&registry=r.azurecr.io",
+    ],
+    [
+      "https://bridge.azurewebsites.net/api/acr?region=eastus",
+      "https://bridge.azurewebsites.net/api/acr?region=eastus",
+    ],
+    ["http://localhost:7071/api/acr", "http://localhost:7071/api/acr"],
+  ])("%s -> %s", (uri, expected) => {
+    expect(maskUri(uri)).toBe(expected);
+  });
+
+  it("masks a URL-encoded function key", () => {
+    const key = "abc/def+ghi==";
+    const masked = maskUri(`https://x.net/api/acr?code=${encodeURIComponent(key)}`);
+    expect(masked).not.toContain("abc");
+    expect(new URL(masked).searchParams.get("code")).toBe(MASK);
+  });
+
+  it("masks every occurrence of code", () => {
+    const masked = maskUri(`https://x.net/api/acr?code=${SECRET}&code=${SECRET}2`);
+    expect(masked).not.toContain(SECRET);
+    expect(new URL(masked).searchParams.getAll("code").every((value) => value === MASK)).toBe(true);
+  });
+});
