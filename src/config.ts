@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { PublishableAction } from "./core/actions";
+import { isRegistryResourceId } from "./core/eventGridTrust";
 import type { RoutingTable } from "./core/routing";
 import { parseScopeList } from "./core/scope";
 import type { WebhookAuthSettings } from "./core/webhookAuth";
@@ -136,4 +137,40 @@ export function loadPublishTimeoutMs(env: Env): number {
 /** Bounds each Table Storage call; record and publish together stay inside ACR's 5 s. */
 export function loadTablesTimeoutMs(env: Env): number {
   return read(env, "TABLES_TIMEOUT_MS", positiveInt(1500));
+}
+
+export interface EventGridSettings {
+  /** An Event Grid event is trusted only when its `topic`/`source` is one of these. */
+  trustedResourceIds: string[];
+  /** Names the registry when neither the event's `request.host` nor its resource id does. */
+  loginServer?: string;
+}
+
+const REGISTRY_RESOURCE_ID_SHAPE =
+  "/subscriptions/<subscription-id>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/<name>";
+
+const registryResourceIds = z
+  .string({ error: "set one or more registry resource ids, comma-separated" })
+  .transform((value) =>
+    value
+      .split(",")
+      .map((id) => id.trim())
+      .filter((id) => id !== ""),
+  )
+  .pipe(
+    z
+      .array(
+        z.string().refine(isRegistryResourceId, {
+          error: (issue) =>
+            `${JSON.stringify(issue.input)} is not a registry resource id (${REGISTRY_RESOURCE_ID_SHAPE})`,
+        }),
+      )
+      .min(1, "set one or more registry resource ids, comma-separated"),
+  );
+
+export function loadEventGridSettings(env: Env): EventGridSettings {
+  return {
+    trustedResourceIds: read(env, "ACR_RESOURCE_IDS", registryResourceIds),
+    loginServer: read(env, "ACR_LOGIN_SERVER", z.string().max(255).optional()),
+  };
 }

@@ -12,7 +12,7 @@ import { z } from "zod";
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
-const text = (max: number) =>
+export const text = (max: number) =>
   z
     .string()
     .max(max)
@@ -34,7 +34,7 @@ const target = z.looseObject({
   url: z.string().max(4096).optional(),
 });
 
-const chartTarget = target.extend({
+export const chartTarget = target.extend({
   name: text(256).optional(),
   version: text(256).optional(),
 });
@@ -47,7 +47,7 @@ const request = z.looseObject({
   addr: z.string().max(256).optional(),
 });
 
-const eventFields = {
+export const eventFields = {
   id: text(256).min(1),
   timestamp,
   request: request.optional(),

@@ -1,0 +1,198 @@
+import { EventGridDeserializer } from "@azure/eventgrid";
+import { z } from "zod";
+import { type FieldIssue, text } from "../core/acrWebhookPayload";
+import { eventGridDataSchema } from "../core/eventGridData";
+import type { AcrEventGridEvent, EventGridSchema } from "../core/eventGridEvent";
+import { isAcrEventType, isTrustedSource } from "../core/eventGridTrust";
+
+export type ParsedEventGridEvent =
+  | ({ kind: "registry" } & AcrEventGridEvent)
+  | { kind: "ignored"; envelopeId: string; type: string; reason: "unsupported-type" }
+  | {
+      kind: "untrusted";
+      envelopeId: string;
+      type: string;
+      source?: string;
+      reason: "missing-source" | "foreign-source";
+    };
+
+export type SubscriptionValidation = {
+  kind: "validation";
+  validationCode: string;
+  validationUrl?: string;
+};
+
+/** `invalid` is the sender's fault and gets a 400. */
+export type EventGridBody =
+  | SubscriptionValidation
+  | { kind: "events"; events: ParsedEventGridEvent[] }
+  | { kind: "invalid"; issues: FieldIssue[] };
+
+export interface EventGridParseOptions {
+  trustedResourceIds: readonly string[];
+}
+
+const SUBSCRIPTION_VALIDATION_EVENT = "Microsoft.EventGrid.SubscriptionValidationEvent";
+
+const deserializer = new EventGridDeserializer();
+
+/** The envelope fields the bridge reports, refused with control characters before a log shows them. */
+const envelopeSchemas = {
+  eventgrid: z
+    .looseObject({ id: text(256), eventType: text(256), topic: text(1024) })
+    .transform((event) => ({ id: event.id, type: event.eventType, source: event.topic })),
+  cloudevents: z
+    .looseObject({ id: text(256), type: text(256), source: text(1024) })
+    .transform((event) => ({ id: event.id, type: event.type, source: event.source })),
+} as const;
+
+const validationDataSchema = z.looseObject({
+  validationCode: text(256).min(1),
+  validationUrl: text(4096).optional(),
+});
+
+type Entry = ParsedEventGridEvent | SubscriptionValidation;
+type EntryResult = { ok: true; entry: Entry } | { ok: false; issues: FieldIssue[] };
+
+/**
+ * Reads an HTTP body (one event or an array) or the one event the Functions Event Grid trigger
+ * hands over, in the Event Grid schema or CloudEvents 1.0 (told apart by `specversion`).
+ * Never throws: whatever the deserializer rejects comes back as `invalid`.
+ */
+export async function parseEventGridBody(
+  body: unknown,
+  options: EventGridParseOptions,
+): Promise<EventGridBody> {
+  if (!Array.isArray(body) && !isRecord(body)) {
+    return invalid(pathOf(), "must be an event object or an array of events");
+  }
+  const items: unknown[] = Array.isArray(body) ? body : [body];
+  if (items.length === 0) return invalid(pathOf(), "must hold at least one event");
+
+  const results = await Promise.all(
+    items.map((item, index) => readEvent(item, Array.isArray(body) ? `[${index}]` : "", options)),
+  );
+  const issues = results.flatMap((result) => (result.ok ? [] : result.issues));
+  if (issues.length > 0) return { kind: "invalid", issues };
+
+  const entries = results.flatMap((result) => (result.ok ? [result.entry] : []));
+  const events: ParsedEventGridEvent[] = [];
+  for (const [index, entry] of entries.entries()) {
+    if (entry.kind !== "validation") events.push(entry);
+    else if (entries.length === 1) return entry;
+    // Answering the handshake would acknowledge, and so lose, the events batched with it.
+    else return invalid(pathOf(`[${index}]`), "a subscription validation event must arrive alone");
+  }
+  return { kind: "events", events };
+}
+
+async function readEvent(
+  item: unknown,
+  at: string,
+  options: EventGridParseOptions,
+): Promise<EntryResult> {
+  if (!isRecord(item)) return refuse(pathOf(at), "must be an event object");
+  const schema: EventGridSchema = item.specversion === undefined ? "eventgrid" : "cloudevents";
+
+  const data = parseStringData(item.data);
+  if (!data.ok) return refuse(pathOf(at, "data"), "is a string that is not JSON");
+  const prepared = withDeserializerDefaults({ ...item, data: data.value }, schema);
+
+  try {
+    if (schema === "eventgrid") await deserializer.deserializeEventGridEvents(prepared);
+    else await deserializer.deserializeCloudEvents(prepared);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return refuse(pathOf(at), `rejected by the Event Grid deserializer: ${reason}`);
+  }
+
+  const envelope = envelopeSchemas[schema].safeParse(prepared);
+  if (!envelope.success) return { ok: false, issues: zodIssues(envelope.error, at) };
+  const { id: envelopeId, type, source } = envelope.data;
+
+  if (type === SUBSCRIPTION_VALIDATION_EVENT) {
+    const validation = validationDataSchema.safeParse(data.value);
+    if (!validation.success) return { ok: false, issues: zodIssues(validation.error, at, "data") };
+    const { validationCode, validationUrl } = validation.data;
+    return { ok: true, entry: { kind: "validation", validationCode, validationUrl } };
+  }
+  if (!isAcrEventType(type)) {
+    return { ok: true, entry: { kind: "ignored", envelopeId, type, reason: "unsupported-type" } };
+  }
+  if (source.trim() === "") {
+    return {
+      ok: true,
+      entry: { kind: "untrusted", envelopeId, type, reason: "missing-source" },
+    };
+  }
+  if (!isTrustedSource(source, options.trustedResourceIds)) {
+    return {
+      ok: true,
+      entry: { kind: "untrusted", envelopeId, type, source, reason: "foreign-source" },
+    };
+  }
+  const parsed = eventGridDataSchema.safeParse(data.value);
+  if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error, at, "data") };
+  return {
+    ok: true,
+    entry: { kind: "registry", envelopeId, type, source, schema, data: parsed.data },
+  };
+}
+
+/**
+ * `data` has been seen arriving as a JSON string, which the deserializer would turn into a
+ * character-indexed object. The deserializer also coerces arrays and numbers into objects, so
+ * `data` is validated from this value, never from the deserializer's output.
+ */
+function parseStringData(data: unknown): { ok: true; value: unknown } | { ok: false } {
+  if (typeof data !== "string") return { ok: true, value: data };
+  try {
+    return { ok: true, value: JSON.parse(data) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/**
+ * The deserializer refuses an event without `metadataVersion` (several documented examples lack
+ * it) or without `topic`/`source`. An empty source lets such an event be read and reported,
+ * and it is then never trusted.
+ */
+function withDeserializerDefaults(
+  event: Record<string, unknown>,
+  schema: EventGridSchema,
+): Record<string, unknown> {
+  if (schema === "cloudevents") {
+    return { ...event, source: event.source === undefined ? "" : event.source };
+  }
+  return {
+    ...event,
+    topic: event.topic === undefined ? "" : event.topic,
+    metadataVersion: event.metadataVersion === undefined ? "1" : event.metadataVersion,
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `[0].data.target.size` in a batch, `data.target.size` for a single event, `(body)` at the root. */
+function pathOf(...segments: string[]): string {
+  const path = segments.filter((segment) => segment !== "").join(".");
+  return path === "" ? "(body)" : path;
+}
+
+function zodIssues(error: z.ZodError, ...prefix: string[]): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    path: pathOf(...prefix, ...issue.path.map(String)),
+    message: issue.message,
+  }));
+}
+
+function refuse(path: string, message: string): EntryResult {
+  return { ok: false, issues: [{ path, message }] };
+}
+
+function invalid(path: string, message: string): EventGridBody {
+  return { kind: "invalid", issues: [{ path, message }] };
+}

@@ -1,0 +1,54 @@
+import type { EventGridData } from "./eventGridData";
+import type { AcrEventType } from "./eventGridTrust";
+import { loginServerFromResourceId } from "./eventGridTrust";
+import type { RegistryEvent } from "./registryEvent";
+import { UNKNOWN_REGISTRY } from "./registryIdentity";
+
+export type EventGridSchema = "eventgrid" | "cloudevents";
+
+/** An ACR event from a trusted registry, its `data` validated. */
+export interface AcrEventGridEvent {
+  /** The Event Grid envelope's id, which differs from `data.id`. */
+  envelopeId: string;
+  type: AcrEventType;
+  /** The `topic` (Event Grid schema) or `source` (CloudEvents): the registry's resource id. */
+  source: string;
+  schema: EventGridSchema;
+  data: EventGridData;
+}
+
+export interface EventGridContext {
+  /** Used when neither `request.host` nor the resource id names the registry. */
+  configuredLoginServer?: string;
+}
+
+/**
+ * The registry is `request.host` when the event carries one; chart events carry no `request`,
+ * so then the login server derived from the resource id, else the configured default.
+ */
+export function registryEventFromEventGrid(
+  event: AcrEventGridEvent,
+  context: EventGridContext,
+): RegistryEvent {
+  const { data } = event;
+  const candidates = [
+    data.request?.host,
+    loginServerFromResourceId(event.source),
+    context.configuredLoginServer,
+  ];
+  const registry = candidates.map((value) => value?.trim().toLowerCase()).find((value) => value);
+  return {
+    eventId: data.id,
+    action: data.action,
+    timestamp: data.timestamp,
+    occurredAt: Date.parse(data.timestamp),
+    registry: registry ?? UNKNOWN_REGISTRY,
+    repository: data.target?.repository,
+    tag: data.target?.tag,
+    digest: data.target?.digest,
+    mediaType: data.target?.mediaType,
+    region: data.location,
+    origin: "eventgrid",
+    payload: data,
+  };
+}

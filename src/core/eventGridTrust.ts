@@ -1,0 +1,48 @@
+/**
+ * Which Event Grid events may speak for a registry. Anyone can publish an event typed
+ * `Microsoft.ContainerRegistry.*` to a custom topic, so an event counts only when its `topic`
+ * (Event Grid schema) or `source` (CloudEvents) is the resource id of a registry we trust.
+ */
+
+/** The full type names ACR publishes; the short `ImagePushed` of some doc examples is not one. */
+export const ACR_EVENT_TYPES = [
+  "Microsoft.ContainerRegistry.ImagePushed",
+  "Microsoft.ContainerRegistry.ImageDeleted",
+  "Microsoft.ContainerRegistry.ChartPushed",
+  "Microsoft.ContainerRegistry.ChartDeleted",
+] as const;
+
+export type AcrEventType = (typeof ACR_EVENT_TYPES)[number];
+
+export function isAcrEventType(type: string): type is AcrEventType {
+  return (ACR_EVENT_TYPES as readonly string[]).includes(type);
+}
+
+/**
+ * `/subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/<name>`;
+ * ARM treats resource ids case-insensitively. Registry names are 5-50 letters and digits.
+ */
+const REGISTRY_RESOURCE_ID =
+  /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourceGroups\/[-\w.()\p{L}\p{N}]{1,90}\/providers\/Microsoft\.ContainerRegistry\/registries\/([a-z0-9]{5,50})\/?$/iu;
+
+export function isRegistryResourceId(value: string): boolean {
+  return REGISTRY_RESOURCE_ID.test(value.trim());
+}
+
+/** `<name>.azurecr.io` for a registry resource id; undefined for anything else. */
+export function loginServerFromResourceId(resourceId: string): string | undefined {
+  const name = REGISTRY_RESOURCE_ID.exec(resourceId.trim())?.[1];
+  return name === undefined ? undefined : `${name.toLowerCase()}.azurecr.io`;
+}
+
+function normalizeResourceId(resourceId: string): string {
+  return resourceId.trim().replace(/\/+$/, "").toLowerCase();
+}
+
+export function isTrustedSource(
+  topicOrSource: string,
+  trustedResourceIds: readonly string[],
+): boolean {
+  const candidate = normalizeResourceId(topicOrSource);
+  return candidate !== "" && trustedResourceIds.some((id) => normalizeResourceId(id) === candidate);
+}

@@ -1,0 +1,165 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadEventGridSettings } from "../../src/config";
+import {
+  ACR_EVENT_TYPES,
+  isAcrEventType,
+  isRegistryResourceId,
+  isTrustedSource,
+  loginServerFromResourceId,
+} from "../../src/core/eventGridTrust";
+
+const REGISTRY_ID =
+  "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr";
+const OTHER_REGISTRY_ID =
+  "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/fabrikamacr";
+/** The placeholder topic of Microsoft's documented examples. */
+const DOC_TOPIC =
+  "/subscriptions/<subscription-id>/resourceGroups/<resource-group-name>/providers/Microsoft.ContainerRegistry/registries/<name>";
+
+describe("ACR_EVENT_TYPES", () => {
+  it("holds exactly the four full type names ACR publishes", () => {
+    expect(ACR_EVENT_TYPES).toEqual([
+      "Microsoft.ContainerRegistry.ImagePushed",
+      "Microsoft.ContainerRegistry.ImageDeleted",
+      "Microsoft.ContainerRegistry.ChartPushed",
+      "Microsoft.ContainerRegistry.ChartDeleted",
+    ]);
+  });
+
+  it.each(ACR_EVENT_TYPES)("%s is an ACR event type", (type) => {
+    expect(isAcrEventType(type)).toBe(true);
+  });
+
+  it.each([
+    ["short name of the doc examples", "ImagePushed"],
+    ["short name of the doc examples", "ImageDeleted"],
+    ["other casing", "microsoft.containerregistry.imagepushed"],
+    ["quarantine (no such Event Grid event)", "Microsoft.ContainerRegistry.ImageQuarantined"],
+    ["another service", "Microsoft.Storage.BlobCreated"],
+    ["the validation handshake", "Microsoft.EventGrid.SubscriptionValidationEvent"],
+    ["empty", ""],
+  ])("%s (%j) is not", (_name, type) => {
+    expect(isAcrEventType(type)).toBe(false);
+  });
+});
+
+describe("isTrustedSource", () => {
+  it.each<[string, string, readonly string[]]>([
+    ["the same id", REGISTRY_ID, [REGISTRY_ID]],
+    ["one of several ids", REGISTRY_ID, [OTHER_REGISTRY_ID, REGISTRY_ID]],
+    ["another casing (ARM ids are case-insensitive)", REGISTRY_ID.toUpperCase(), [REGISTRY_ID]],
+    ["a configured id in another casing", REGISTRY_ID, [REGISTRY_ID.toLowerCase()]],
+    ["a trailing slash on the source", `${REGISTRY_ID}/`, [REGISTRY_ID]],
+    ["a trailing slash on the configured id", REGISTRY_ID, [`${REGISTRY_ID}/`]],
+    ["surrounding whitespace", ` ${REGISTRY_ID} `, [REGISTRY_ID]],
+    ["the doc placeholder when it is configured", DOC_TOPIC, [DOC_TOPIC]],
+  ])("trusts %s", (_name, source, trusted) => {
+    expect(isTrustedSource(source, trusted)).toBe(true);
+  });
+
+  it.each<[string, string, readonly string[]]>([
+    ["another registry", OTHER_REGISTRY_ID, [REGISTRY_ID]],
+    ["a name that extends the trusted one", `${REGISTRY_ID}2`, [REGISTRY_ID]],
+    ["a child resource of the registry", `${REGISTRY_ID}/replications/westeurope`, [REGISTRY_ID]],
+    [
+      "a custom topic",
+      "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-acr/providers/Microsoft.EventGrid/topics/contosoacr",
+      [REGISTRY_ID],
+    ],
+    ["an empty source", "", [REGISTRY_ID]],
+    ["a blank source", "  ", [REGISTRY_ID]],
+    ["a lone slash", "/", ["/"]],
+    ["an empty trust list", REGISTRY_ID, []],
+  ])("refuses %s", (_name, source, trusted) => {
+    expect(isTrustedSource(source, trusted)).toBe(false);
+  });
+});
+
+describe("loginServerFromResourceId", () => {
+  it.each([
+    [REGISTRY_ID, "contosoacr.azurecr.io"],
+    [`${REGISTRY_ID}/`, "contosoacr.azurecr.io"],
+    [REGISTRY_ID.replace("contosoacr", "ContosoACR"), "contosoacr.azurecr.io"],
+    [REGISTRY_ID.toLowerCase(), "contosoacr.azurecr.io"],
+    [` ${REGISTRY_ID} `, "contosoacr.azurecr.io"],
+  ])("%s -> %s", (resourceId, loginServer) => {
+    expect(loginServerFromResourceId(resourceId)).toBe(loginServer);
+  });
+
+  it.each([
+    ["the doc placeholder", DOC_TOPIC],
+    ["a name under 5 characters", REGISTRY_ID.replace("contosoacr", "demo")],
+    ["a name with a hyphen", REGISTRY_ID.replace("contosoacr", "contoso-acr")],
+    ["a child resource", `${REGISTRY_ID}/replications/westeurope`],
+    ["another provider", REGISTRY_ID.replace("Microsoft.ContainerRegistry", "Microsoft.EventGrid")],
+    ["a subscription only", "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"],
+    ["a login server", "contosoacr.azurecr.io"],
+    ["empty", ""],
+  ])("%s gives none", (_name, resourceId) => {
+    expect(loginServerFromResourceId(resourceId)).toBeUndefined();
+    expect(isRegistryResourceId(resourceId)).toBe(false);
+  });
+});
+
+/** Runs `load` and returns the ConfigError it must throw. */
+function configError(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError, nothing was thrown");
+}
+
+describe("loadEventGridSettings", () => {
+  it.each<[string, string, string[]]>([
+    ["one id", REGISTRY_ID, [REGISTRY_ID]],
+    ["two ids", `${REGISTRY_ID},${OTHER_REGISTRY_ID}`, [REGISTRY_ID, OTHER_REGISTRY_ID]],
+    [
+      "spaces and empty items",
+      ` ${REGISTRY_ID} ,, ${OTHER_REGISTRY_ID}, `,
+      [REGISTRY_ID, OTHER_REGISTRY_ID],
+    ],
+    ["a trailing slash", `${REGISTRY_ID}/`, [`${REGISTRY_ID}/`]],
+    ["lower case", REGISTRY_ID.toLowerCase(), [REGISTRY_ID.toLowerCase()]],
+  ])("reads ACR_RESOURCE_IDS with %s", (_name, value, ids) => {
+    expect(loadEventGridSettings({ ACR_RESOURCE_IDS: value }).trustedResourceIds).toEqual(ids);
+  });
+
+  it("reads the fallback login server", () => {
+    const settings = loadEventGridSettings({
+      ACR_RESOURCE_IDS: REGISTRY_ID,
+      ACR_LOGIN_SERVER: "contosoacr.azurecr.io",
+    });
+    expect(settings.loginServer).toBe("contosoacr.azurecr.io");
+    expect(loadEventGridSettings({ ACR_RESOURCE_IDS: REGISTRY_ID }).loginServer).toBeUndefined();
+  });
+
+  it.each<[string, string | undefined, string]>([
+    ["unset", undefined, "set one or more registry resource ids"],
+    ["empty", "", "set one or more registry resource ids"],
+    ["only commas", " , ,", "set one or more registry resource ids"],
+    ["a login server", "contosoacr.azurecr.io", '"contosoacr.azurecr.io" is not a registry'],
+    ["the doc placeholder", DOC_TOPIC, "is not a registry resource id"],
+    [
+      "a non-GUID subscription",
+      REGISTRY_ID.replace("0b1f6471-1bf0-4dda-aec3-cb9272f09590", "my-sub"),
+      "is not a registry resource id",
+    ],
+    ["a child resource", `${REGISTRY_ID}/replications/westeurope`, "is not a registry"],
+    ["one bad id among good ones", `${REGISTRY_ID},nope`, '"nope" is not a registry'],
+  ])("refuses ACR_RESOURCE_IDS %s", (_name, value, message) => {
+    const error = configError(() => loadEventGridSettings({ ACR_RESOURCE_IDS: value }));
+    expect(error.setting).toBe("ACR_RESOURCE_IDS");
+    expect(error.message).toContain("setting ACR_RESOURCE_IDS:");
+    expect(error.message).toContain(message);
+  });
+
+  it("names ACR_LOGIN_SERVER when it is too long", () => {
+    const error = configError(() =>
+      loadEventGridSettings({ ACR_RESOURCE_IDS: REGISTRY_ID, ACR_LOGIN_SERVER: "x".repeat(300) }),
+    );
+    expect(error.setting).toBe("ACR_LOGIN_SERVER");
+  });
+});
