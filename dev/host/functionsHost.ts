@@ -1,0 +1,127 @@
+import { resolve } from "node:path";
+import type { RegisteredFunction } from "./functionsCoreStandIn";
+import { runHooks } from "./hooks";
+import { createHostLog, type HostLog } from "./hostLog";
+import { startHttpServer } from "./httpServer";
+import { InFlight } from "./inFlight";
+import { createInvoker } from "./invoke";
+import { loadApp } from "./loadApp";
+import { applyLocalSettings } from "./settings";
+import { Timers } from "./timers";
+
+export interface FunctionsHostOptions {
+  /** The directory with the app's package.json (whose `main` glob names the compiled files). */
+  readonly appRoot: string;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 0: a free port, reported back. */
+  readonly port?: number;
+  /** Run timer functions on their schedules; default true. /admin/functions/NAME works either way. */
+  readonly timers?: boolean;
+  /** Receives every log line (host, library and the functions' context.log); default console.log. */
+  readonly log?: (line: string) => void;
+  /** How long stop() waits for running invocations before closing connections; default 10 s. */
+  readonly stopTimeoutMs?: number;
+}
+
+export interface FunctionsHost {
+  /** e.g. http://127.0.0.1:7071 */
+  readonly url: string;
+  readonly port: number;
+  readonly functions: readonly RegisteredFunction[];
+  /** Stops timers and the server, waits for running invocations, runs appTerminate hooks. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves an Azure Functions (Node.js v4 model) app the way `func start` does, without Core Tools:
+ * local settings into process.env, the compiled files of package.json `main` loaded in this
+ * process, HTTP routes, the Event Grid webhook, admin invocation and timers. As with Core Tools,
+ * function keys are not checked: an `authLevel` of function or admin is callable without a key.
+ */
+export async function startFunctionsHost(options: FunctionsHostOptions): Promise<FunctionsHost> {
+  const log = createHostLog(options.log ?? ((line) => console.log(line)));
+  const appRoot = resolve(options.appRoot);
+  applyLocalSettings(appRoot);
+  const app = await loadApp(appRoot, (level, message) => log(level, "Worker", message));
+  const appHookData: Record<string, unknown> = {};
+  // appStart and appTerminate hooks share a hookData of their own.
+  const appLevelHookData: Record<string, unknown> = {};
+  const terminate = async () => {
+    try {
+      await runHooks(app.hooks.appTerminate, { hookData: appLevelHookData, appHookData });
+    } finally {
+      app.unload();
+    }
+  };
+
+  let started = false;
+  try {
+    const timers = new Timers(app.functions, process.env);
+    logLimitations(app.functions, log);
+    await runHooks(app.hooks.appStart, {
+      hookData: appLevelHookData,
+      appHookData,
+      functionAppDirectory: appRoot,
+    });
+    started = true;
+    const inFlight = new InFlight();
+    const invoke = createInvoker(app, appHookData, log, inFlight);
+    const server = await startHttpServer({
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 0,
+      functions: app.functions,
+      invoke,
+      timers,
+      inFlight,
+      log,
+    });
+    if (options.timers ?? true) timers.start(invoke);
+
+    let stopped: Promise<void> | undefined;
+    return {
+      url: server.url,
+      port: server.port,
+      functions: app.functions,
+      stop: () => {
+        stopped ??= (async () => {
+          timers.stop();
+          await server.close(options.stopTimeoutMs ?? 10_000);
+          await terminate();
+        })();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    if (started) await terminate().catch(() => {});
+    else app.unload();
+    throw error;
+  }
+}
+
+const SERVED_TRIGGERS = new Set(["httptrigger", "eventgridtrigger", "timertrigger"]);
+
+function logLimitations(functions: readonly RegisteredFunction[], log: HostLog): void {
+  for (const fn of functions) {
+    if (!SERVED_TRIGGERS.has(fn.triggerType.toLowerCase())) {
+      log(
+        "warning",
+        "Host",
+        `${fn.name}: nothing feeds ${fn.triggerType} locally; run it with POST /admin/functions/${fn.name}.`,
+      );
+    }
+    const otherBindings = Object.entries(fn.metadata.bindings)
+      .filter(
+        ([name, binding]) =>
+          name !== fn.triggerBindingName && !(name === "$return" && binding.type === "http"),
+      )
+      .map(([name, binding]) => `${name} (${binding.type})`);
+    if (otherBindings.length > 0) {
+      log(
+        "warning",
+        "Host",
+        `${fn.name}: the local host provides no input/output bindings; ignored: ${otherBindings.join(", ")}.`,
+      );
+    }
+  }
+}

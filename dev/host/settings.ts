@@ -1,0 +1,61 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** The files `func start` reads app settings from, lowest precedence first. */
+export const LOCAL_SETTINGS_FILES = ["local.settings.sample.json", "local.settings.json"] as const;
+
+/**
+ * The app settings of `appRoot` as `func start` sees them: the `Values` of local.settings.json over
+ * those of local.settings.sample.json (the committed template), and the environment over both.
+ */
+export function readLocalSettings(
+  appRoot: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const file of LOCAL_SETTINGS_FILES) {
+    Object.assign(values, readValues(join(appRoot, file)));
+  }
+  for (const name of Object.keys(values)) {
+    const fromEnv = env[name];
+    if (fromEnv !== undefined) values[name] = fromEnv;
+  }
+  return values;
+}
+
+/** Puts the local settings into `env` (process.env by default) where it has no value yet. */
+export function applyLocalSettings(
+  appRoot: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const values = readLocalSettings(appRoot, env);
+  for (const [name, value] of Object.entries(values)) {
+    env[name] ??= value;
+  }
+  return values;
+}
+
+function readValues(path: string): Record<string, string> {
+  if (!existsSync(path)) return {};
+  let settings: { IsEncrypted?: unknown; Values?: unknown };
+  try {
+    settings = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (settings.IsEncrypted === true) {
+    throw new Error(
+      `${path} is encrypted ("IsEncrypted": true); the local host reads plain values only.`,
+    );
+  }
+  const values = settings.Values ?? {};
+  if (typeof values !== "object" || values === null || Array.isArray(values)) {
+    throw new Error(`${path}: "Values" must be an object of string settings.`);
+  }
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value !== "string") {
+      throw new Error(`${path}: setting "${name}" must be a string, not ${typeof value}.`);
+    }
+  }
+  return values as Record<string, string>;
+}

@@ -1,0 +1,111 @@
+import { resolve } from "node:path";
+import { type LocalAzurite, startAzurite } from "./azurite";
+import { isListening } from "./freePort";
+import { startFunctionsHost } from "./host/functionsHost";
+import { applyLocalSettings } from "./host/settings";
+import { type LocalServiceBus, startLocalServiceBus } from "./servicebus/broker";
+import { defaultTopology, loadTopology } from "./servicebus/topology";
+
+/**
+ * `npm start`: Azurite (tables), the local Service Bus and the functions host, on the settings of
+ * local.settings.json over local.settings.sample.json, the environment over both. A dependency
+ * whose connection points elsewhere, or whose port already answers, is used as it is.
+ */
+const appRoot = resolve(__dirname, "..", "..");
+const DEFAULT_SECRET = "local-dev-secret";
+const LOOPBACK = /^(localhost|127\.0\.0\.1)$/i;
+
+interface Endpoint {
+  host: string;
+  port: number;
+}
+
+function localTablesEndpoint(connection: string): Endpoint | undefined {
+  if (/UseDevelopmentStorage=true/i.test(connection)) return { host: "127.0.0.1", port: 10002 };
+  const match = /TableEndpoint=http:\/\/([^:/;]+):(\d+)/i.exec(connection);
+  return match && LOOPBACK.test(match[1])
+    ? { host: "127.0.0.1", port: Number(match[2]) }
+    : undefined;
+}
+
+function localServiceBusEndpoint(connection: string): Endpoint | undefined {
+  if (!/UseDevelopmentEmulator=true/i.test(connection)) return undefined;
+  const match = /Endpoint=sb:\/\/([^:/;]+)(?::(\d+))?/i.exec(connection);
+  if (!match || !LOOPBACK.test(match[1])) return undefined;
+  return { host: "127.0.0.1", port: Number(match[2] ?? 5672) };
+}
+
+/** Newest first, so the host stops before the dependencies it is still using. */
+const stops: Array<() => Promise<void>> = [];
+
+async function stopAll(): Promise<void> {
+  for (const stop of stops.splice(0)) await stop().catch((error: unknown) => console.error(error));
+}
+
+async function main(): Promise<void> {
+  const secretFromEnvironment = process.env.WEBHOOK_SECRETS !== undefined;
+  applyLocalSettings(appRoot);
+  const settings = process.env;
+  const log = (line: string) => console.log(line);
+
+  const tables = localTablesEndpoint(settings.TABLES_CONNECTION ?? "");
+  let azurite: LocalAzurite | undefined;
+  if (tables && !(await isListening(tables.host, tables.port))) {
+    azurite = await startAzurite(tables);
+    stops.unshift(() => azurite?.stop() ?? Promise.resolve());
+  }
+
+  const bus = localServiceBusEndpoint(settings.SERVICEBUS_CONNECTION ?? "");
+  let broker: LocalServiceBus | undefined;
+  if (bus && !(await isListening(bus.host, bus.port))) {
+    const topologyFile = settings.SERVICEBUS_TOPOLOGY;
+    broker = await startLocalServiceBus({
+      ...bus,
+      topology: topologyFile ? loadTopology(resolve(appRoot, topologyFile)) : defaultTopology(),
+    });
+    stops.unshift(() => broker?.stop() ?? Promise.resolve());
+  }
+
+  const host = await startFunctionsHost({
+    appRoot,
+    host: "127.0.0.1",
+    port: Number(process.env.PORT ?? 7071),
+    log,
+  });
+  stops.unshift(() => host.stop());
+
+  const webhookUrl = `http://localhost:${host.port}/api/acr/webhook`;
+  const secret =
+    !secretFromEnvironment && settings.WEBHOOK_SECRETS === DEFAULT_SECRET
+      ? DEFAULT_SECRET
+      : "$WEBHOOK_SECRET";
+  console.log(`
+acr-event-bridge is running locally.
+  Webhook:        POST ${webhookUrl}
+  Table Storage:  ${tables ? `http://${tables.host}:${tables.port}${azurite ? " (Azurite, in memory)" : " (already running)"}` : "as configured"}
+  Service Bus:    ${bus ? `amqp://${bus.host}:${bus.port}${broker ? " (local broker)" : " (already running)"}` : "as configured"}
+
+Try it:
+  curl -i -X POST '${webhookUrl}' \\
+    -H 'Authorization: Bearer ${secret}' -H 'Content-Type: application/json' \\
+    -d '{"id":"demo-1","timestamp":"2026-01-01T00:00:00.0000000Z","action":"push","target":{"repository":"hello-world","tag":"v1","digest":"sha256:abc"},"request":{"host":"myregistry.azurecr.io"}}'
+  npm run send -- push --repo hello-world --tag v1
+  npm run tail -- acr-push
+Press Ctrl-C to stop.`);
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    console.log(`${signal}: stopping (again to force)...`);
+    void stopAll().then(() => process.exit(0));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  await stopAll();
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { applyLocalSettings, readLocalSettings } from "../../dev/host/settings";
+
+const appRoots: string[] = [];
+afterAll(() => {
+  for (const appRoot of appRoots) rmSync(appRoot, { recursive: true, force: true });
+});
+
+function appWithSettings(files: Record<string, unknown>): string {
+  const appRoot = mkdtempSync(join(tmpdir(), "functions-host-settings-"));
+  appRoots.push(appRoot);
+  for (const [name, content] of Object.entries(files)) {
+    writeFileSync(join(appRoot, name), JSON.stringify(content));
+  }
+  return appRoot;
+}
+
+describe("local settings", () => {
+  const appRoot = appWithSettings({
+    "local.settings.sample.json": {
+      IsEncrypted: false,
+      Values: { FROM_SAMPLE: "sample", IN_BOTH: "sample", IN_ALL: "sample" },
+    },
+    "local.settings.json": { Values: { FROM_LOCAL: "local", IN_BOTH: "local", IN_ALL: "local" } },
+  });
+
+  it("take the environment over local.settings.json over local.settings.sample.json", () => {
+    expect(readLocalSettings(appRoot, { IN_ALL: "env", UNRELATED: "x" })).toEqual({
+      FROM_SAMPLE: "sample",
+      FROM_LOCAL: "local",
+      IN_BOTH: "local",
+      IN_ALL: "env",
+    });
+  });
+
+  it("are applied where the environment has no value yet", () => {
+    const env: NodeJS.ProcessEnv = { IN_ALL: "env", EMPTY_BUT_SET: "" };
+    applyLocalSettings(appRoot, env);
+    expect(env).toEqual({
+      IN_ALL: "env",
+      EMPTY_BUT_SET: "",
+      FROM_SAMPLE: "sample",
+      FROM_LOCAL: "local",
+      IN_BOTH: "local",
+    });
+  });
+
+  it("come from the sample alone when there is no local.settings.json, and are empty without files", () => {
+    const sampleOnly = appWithSettings({ "local.settings.sample.json": { Values: { A: "1" } } });
+    expect(readLocalSettings(sampleOnly, {})).toEqual({ A: "1" });
+    expect(readLocalSettings(appWithSettings({}), {})).toEqual({});
+  });
+
+  it("refuse values that are not strings, naming the setting and the file", () => {
+    const invalid = appWithSettings({ "local.settings.json": { Values: { PORT: 7071 } } });
+    expect(() => readLocalSettings(invalid, {})).toThrow(
+      /local\.settings\.json: setting "PORT" must be a string, not number/,
+    );
+  });
+});
