@@ -1,0 +1,46 @@
+import { BrokeredMessage, type MessageContent } from "./brokeredMessage";
+import type { DuplicateDetector } from "./duplicateDetector";
+import type { MessageQueue } from "./messageQueue";
+import { subscriptionAccepts } from "./subscriptionFilter";
+import type { SubscriptionRule } from "./topology";
+
+export interface PublishTarget {
+  rules: SubscriptionRule[];
+  queue: MessageQueue;
+}
+
+export interface PublishResult {
+  accepted: number;
+  duplicates: number;
+}
+
+/**
+ * The sending side of a topic or queue: drops duplicates, numbers messages and gives each
+ * matching target its own copy. A queue is a single target without rules.
+ */
+export class Publisher {
+  private nextSequenceNumber = 1;
+
+  constructor(
+    readonly path: string,
+    private readonly targets: PublishTarget[],
+    private readonly duplicates: DuplicateDetector | undefined,
+  ) {}
+
+  publish(contents: MessageContent[], now: number): PublishResult {
+    const result = { accepted: 0, duplicates: 0 };
+    for (const content of contents) {
+      // Azure accepts a duplicate from the sender and silently drops it.
+      if (this.duplicates?.isDuplicate(content.system.messageId, now)) {
+        result.duplicates += 1;
+        continue;
+      }
+      const message = new BrokeredMessage(content, this.nextSequenceNumber++, now);
+      for (const target of this.targets) {
+        if (subscriptionAccepts(target.rules, message)) target.queue.enqueue(message);
+      }
+      result.accepted += 1;
+    }
+    return result;
+  }
+}
