@@ -1,22 +1,44 @@
 import { createServiceBusClient, createTableClient } from "./adapters/clients";
 import { ServiceBusPublisher } from "./adapters/serviceBusPublisher";
+import { TableCrossCheckStore } from "./adapters/tableCrossCheckStore";
 import { TableEventStore } from "./adapters/tableEventStore";
-import { DELIVERIES_TABLE, PENDING_TABLE } from "./adapters/tableLayout";
+import { TableFindingStore } from "./adapters/tableFindingStore";
 import {
+  CROSS_CHECKS_TABLE,
+  DELIVERIES_TABLE,
+  DIGEST_TAGS_TABLE,
+  DISCREPANCIES_TABLE,
+  EVENT_IDS_TABLE,
+  LOGICAL_EVENTS_TABLE,
+  OPEN_WINDOWS_TABLE,
+  PENDING_TABLE,
+  REJECTIONS_TABLE,
+} from "./adapters/tableLayout";
+import { TableRejectionLog } from "./adapters/tableRejectionLog";
+import { TableTagMemory } from "./adapters/tableTagMemory";
+import {
+  type CrossCheckSettings,
+  loadCrossCheckSettings,
   loadPublishTimeoutMs,
   loadRoutingTable,
   loadServiceBusConnection,
   loadTablesConnection,
   loadTablesTimeoutMs,
 } from "./config";
-import type { EventStore, Publisher } from "./core/ports";
 import type { RoutingTable } from "./core/routing";
 
 /** The adapters every function shares, built once per process from the settings. */
 export interface Bridge {
   routing: RoutingTable;
-  store: EventStore;
-  publisher: Publisher & { close(): Promise<void> };
+  crossCheckSettings: CrossCheckSettings;
+  store: TableEventStore;
+  crossCheck: TableCrossCheckStore;
+  tags: TableTagMemory;
+  findings: TableFindingStore;
+  rejections: TableRejectionLog;
+  publisher: ServiceBusPublisher;
+  /** Table clients by table name, for the query API's reads. */
+  tables: (name: string) => ReturnType<typeof createTableClient>;
 }
 
 let bridge: Bridge | undefined;
@@ -27,20 +49,43 @@ export function getBridge(env: Record<string, string | undefined> = process.env)
 }
 
 function createBridge(env: Record<string, string | undefined>): Bridge {
-  const tables = loadTablesConnection(env);
+  const connection = loadTablesConnection(env);
   const timeoutMs = loadTablesTimeoutMs(env);
   const publishTimeoutMs = loadPublishTimeoutMs(env);
+  const clients = new Map<string, ReturnType<typeof createTableClient>>();
+  const tables = (name: string) => {
+    let client = clients.get(name);
+    if (!client) {
+      client = createTableClient(connection, name);
+      clients.set(name, client);
+    }
+    return client;
+  };
+  const store = new TableEventStore({
+    deliveries: tables(DELIVERIES_TABLE),
+    pending: tables(PENDING_TABLE),
+    timeoutMs,
+  });
   return {
     routing: loadRoutingTable(env),
-    store: new TableEventStore({
-      deliveries: createTableClient(tables, DELIVERIES_TABLE),
-      pending: createTableClient(tables, PENDING_TABLE),
+    crossCheckSettings: loadCrossCheckSettings(env),
+    store,
+    crossCheck: new TableCrossCheckStore({
+      logicalEvents: tables(LOGICAL_EVENTS_TABLE),
+      openWindows: tables(OPEN_WINDOWS_TABLE),
+      eventIds: tables(EVENT_IDS_TABLE),
+      crossChecks: tables(CROSS_CHECKS_TABLE),
+      deliveries: store,
       timeoutMs,
     }),
+    tags: new TableTagMemory(tables(DIGEST_TAGS_TABLE), timeoutMs),
+    findings: new TableFindingStore(tables(DISCREPANCIES_TABLE), timeoutMs),
+    rejections: new TableRejectionLog(tables(REJECTIONS_TABLE), timeoutMs),
     publisher: new ServiceBusPublisher({
       client: createServiceBusClient(loadServiceBusConnection(env), publishTimeoutMs),
       timeoutMs: publishTimeoutMs,
     }),
+    tables,
   };
 }
 

@@ -71,17 +71,23 @@ export interface WebhookSettings {
   authLevel: "anonymous" | "function";
 }
 
-export function loadWebhookSettings(env: Env): WebhookSettings {
-  const secrets = (env.WEBHOOK_SECRETS ?? "")
+/** One or more secrets, comma-separated so one can be rotated without downtime; never empty. */
+function readSecrets(env: Env, setting: string): string[] {
+  const secrets = (env[setting] ?? "")
     .split(",")
     .map((secret) => secret.trim())
     .filter((secret) => secret !== "");
   if (secrets.length === 0) {
     throw new ConfigError(
-      "WEBHOOK_SECRETS",
-      "no secret is set; the webhook refuses to run open (set one or more, comma-separated)",
+      setting,
+      "no secret is set; the endpoint refuses to run open (set one or more, comma-separated)",
     );
   }
+  return secrets;
+}
+
+export function loadWebhookSettings(env: Env): WebhookSettings {
+  const secrets = readSecrets(env, "WEBHOOK_SECRETS");
   const header = read(
     env,
     "WEBHOOK_AUTH_HEADER",
@@ -172,5 +178,45 @@ export function loadEventGridSettings(env: Env): EventGridSettings {
   return {
     trustedResourceIds: read(env, "ACR_RESOURCE_IDS", registryResourceIds),
     loginServer: read(env, "ACR_LOGIN_SERVER", z.string().max(255).optional()),
+  };
+}
+
+/** `POST /api/eventgrid` accepts `Authorization: Bearer <secret>` or `?key=<secret>`. */
+export function loadEventGridEndpointSettings(env: Env) {
+  return {
+    ...loadEventGridSettings(env),
+    secrets: readSecrets(env, "EVENTGRID_SECRETS"),
+    // Event Grid batches hold up to 1 MB.
+    maxBodyBytes: read(env, "EVENTGRID_MAX_BODY_BYTES", positiveInt(1024 * 1024)),
+  };
+}
+
+export interface CrossCheckSettings {
+  windowMs: number;
+  recoveryEnabled: boolean;
+  discrepancyTopic: string;
+  batchSize: number;
+  redrive: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+}
+
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"], { error: "must be true or false" })
+    .transform((value) => value === "true" || value === "1")
+    .default(fallback);
+
+export function loadCrossCheckSettings(env: Env): CrossCheckSettings {
+  const seconds = (setting: string, fallback: number) =>
+    read(env, setting, positiveInt(fallback)) * 1000;
+  return {
+    windowMs: seconds("CROSSCHECK_WINDOW_SECONDS", 300),
+    recoveryEnabled: read(env, "RECOVERY_ENABLED", flag(true)),
+    discrepancyTopic: read(env, "TOPIC_DISCREPANCIES", topicName.default("acr-discrepancies")),
+    batchSize: read(env, "RECONCILE_BATCH_SIZE", positiveInt(500)),
+    redrive: {
+      maxAttempts: read(env, "REDRIVE_MAX_ATTEMPTS", positiveInt(8)),
+      baseDelayMs: seconds("REDRIVE_BASE_DELAY_SECONDS", 30),
+      maxDelayMs: seconds("REDRIVE_MAX_DELAY_SECONDS", 3600),
+    },
   };
 }

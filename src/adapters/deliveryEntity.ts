@@ -32,7 +32,9 @@ export interface DeliveryEntity extends EntityKeys {
   publishState: PublishState;
   publishedTopics: string;
   publishAttempts: number;
+  lastAttemptAt?: Date;
   lastError?: string;
+  crossCheck?: string;
   deliveryCount: number;
   arrivals: string;
   request: string;
@@ -67,7 +69,9 @@ export function toDeliveryEntity(keys: EntityKeys, record: DeliveryRecord): Deli
     publishState: record.publishState,
     publishedTopics: JSON.stringify(record.publishedTopics),
     publishAttempts: record.publishAttempts,
+    lastAttemptAt: record.lastAttemptAt === undefined ? undefined : new Date(record.lastAttemptAt),
     lastError: record.lastError,
+    crossCheck: record.crossCheck,
     deliveryCount: record.deliveryCount,
     arrivals: JSON.stringify(record.arrivals.slice(-MAX_ARRIVALS)),
     request: JSON.stringify(record.request),
@@ -112,7 +116,9 @@ export function fromDeliveryEntity(entity: DeliveryEntity): DeliveryRecord {
     arrivals: JSON.parse(entity.arrivals) as Arrival[],
     publishedTopics: JSON.parse(entity.publishedTopics) as string[],
     publishAttempts: Number(entity.publishAttempts),
+    lastAttemptAt: entity.lastAttemptAt ? new Date(entity.lastAttemptAt).getTime() : undefined,
     lastError: entity.lastError,
+    crossCheck: entity.crossCheck,
   };
 }
 

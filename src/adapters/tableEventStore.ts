@@ -1,8 +1,7 @@
-import { odata, RestError, type TableClient } from "@azure/data-tables";
+import { odata, type TableClient } from "@azure/data-tables";
 import type { DeliveryRecord, NewDelivery } from "../core/deliveryRecord";
 import { initialPublishState } from "../core/deliveryRecord";
-import { describeError } from "../core/ingestDelivery";
-import { DependencyUnavailableError, type EventStore, type RecordOutcome } from "../core/ports";
+import type { EventStore, RecordOutcome } from "../core/ports";
 import type { RegistryEvent } from "../core/registryEvent";
 import {
   type DeliveryEntity,
@@ -10,7 +9,9 @@ import {
   toDeliveryEntity,
   withArrival,
 } from "./deliveryEntity";
+import { TableAccess } from "./tableAccess";
 import { deliveryKeys, type EntityKeys, PENDING_PARTITION, pendingKeys } from "./tableLayout";
+import { isStatus, retryOnConflict } from "./tableRetry";
 
 interface PendingEntity extends EntityKeys {
   recordPartitionKey: string;
@@ -24,16 +25,15 @@ export interface TableEventStoreOptions {
   timeoutMs: number;
 }
 
-/** Concurrent repeats of one event contend on one entity's etag; each retry re-reads it. */
-const MAX_CONDITIONAL_RETRIES = 40;
-
 export class TableEventStore implements EventStore {
-  private tablesReady?: Promise<void>;
+  private readonly access: TableAccess;
 
-  constructor(private readonly options: TableEventStoreOptions) {}
+  constructor(private readonly options: TableEventStoreOptions) {
+    this.access = new TableAccess([options.deliveries, options.pending], options.timeoutMs);
+  }
 
   async recordDelivery(delivery: NewDelivery): Promise<RecordOutcome> {
-    return this.call(async () => {
+    return this.access.call(async () => {
       const keys = deliveryKeys(delivery.event);
       const arrival = {
         receivedAt: new Date(delivery.receivedAt).toISOString(),
@@ -42,7 +42,7 @@ export class TableEventStore implements EventStore {
       };
       const record: DeliveryRecord = {
         ...delivery,
-        publishState: initialPublishState(delivery.route),
+        publishState: initialPublishState(delivery.route, delivery.event.origin),
         deliveryCount: 1,
         arrivals: [arrival],
         publishedTopics: [],
@@ -53,7 +53,10 @@ export class TableEventStore implements EventStore {
       if (record.publishState === "pending")
         await this.upsertPending(keys, delivery.event.occurredAt);
       try {
-        await this.options.deliveries.createEntity(toDeliveryEntity(keys, record), this.signal());
+        await this.options.deliveries.createEntity(
+          toDeliveryEntity(keys, record),
+          this.access.signal(),
+        );
         return { kind: "created", record };
       } catch (error) {
         if (!isStatus(error, 409)) throw error;
@@ -64,7 +67,7 @@ export class TableEventStore implements EventStore {
   }
 
   async markPublished(event: RegistryEvent, topic: string): Promise<void> {
-    await this.call(async () => {
+    await this.access.call(async () => {
       const keys = deliveryKeys(event);
       const record = await this.updateWithRetry(keys, (current) => ({
         ...current,
@@ -77,25 +80,57 @@ export class TableEventStore implements EventStore {
     });
   }
 
-  async markPublishFailed(event: RegistryEvent, error: string): Promise<void> {
-    await this.call(() =>
+  async markPublishFailed(event: RegistryEvent, error: string, at: number): Promise<void> {
+    await this.access.call(() =>
       this.updateWithRetry(deliveryKeys(event), (current) => ({
         ...current,
         publishAttempts: current.publishAttempts + 1,
+        lastAttemptAt: at,
         lastError: error,
       })),
     );
   }
 
+  async markDead(event: RegistryEvent, error: string): Promise<void> {
+    await this.access.call(async () => {
+      const keys = deliveryKeys(event);
+      await this.updateWithRetry(keys, (current) => ({
+        ...current,
+        publishState: "dead",
+        lastError: error,
+      }));
+      await this.deletePending(pendingKeys(keys, event.occurredAt));
+    });
+  }
+
+  async find(event: RegistryEvent): Promise<DeliveryRecord | undefined> {
+    return this.access.call(() => this.readRecord(deliveryKeys(event)));
+  }
+
+  async findByKeys(keys: EntityKeys): Promise<DeliveryRecord | undefined> {
+    return this.access.call(() => this.readRecord(keys));
+  }
+
+  async setCrossCheck(event: RegistryEvent, state: string): Promise<void> {
+    await this.access.call(async () => {
+      const keys = deliveryKeys(event);
+      await this.options.deliveries.updateEntity(
+        { ...keys, crossCheck: state },
+        "Merge",
+        this.access.signal(),
+      );
+    });
+  }
+
   async listPending(limit: number): Promise<DeliveryRecord[]> {
-    return this.call(async () => {
+    return this.access.call(async () => {
       const records: DeliveryRecord[] = [];
       const markers = this.options.pending.listEntities<PendingEntity>({
         queryOptions: { filter: odata`PartitionKey eq ${PENDING_PARTITION}` },
       });
       for await (const marker of markers) {
         if (records.length >= limit) break;
-        const record = await this.find({
+        const record = await this.readRecord({
           partitionKey: marker.recordPartitionKey,
           rowKey: marker.recordRowKey,
         });
@@ -106,12 +141,12 @@ export class TableEventStore implements EventStore {
     });
   }
 
-  private async find(keys: EntityKeys): Promise<DeliveryRecord | undefined> {
+  private async readRecord(keys: EntityKeys): Promise<DeliveryRecord | undefined> {
     try {
       const entity = await this.options.deliveries.getEntity<DeliveryEntity>(
         keys.partitionKey,
         keys.rowKey,
-        this.signal(),
+        this.access.signal(),
       );
       return fromDeliveryEntity(entity);
     } catch (error) {
@@ -120,28 +155,23 @@ export class TableEventStore implements EventStore {
     }
   }
 
-  private async updateWithRetry(
+  private updateWithRetry(
     keys: EntityKeys,
     change: (current: DeliveryRecord) => DeliveryRecord,
   ): Promise<DeliveryRecord> {
-    for (let attempt = 1; ; attempt++) {
+    return retryOnConflict(async () => {
       const entity = await this.options.deliveries.getEntity<DeliveryEntity>(
         keys.partitionKey,
         keys.rowKey,
-        this.signal(),
+        this.access.signal(),
       );
       const updated = change(fromDeliveryEntity(entity));
-      try {
-        await this.options.deliveries.updateEntity(toDeliveryEntity(keys, updated), "Replace", {
-          etag: entity.etag,
-          ...this.signal(),
-        });
-        return updated;
-      } catch (error) {
-        if (!isStatus(error, 412) || attempt >= MAX_CONDITIONAL_RETRIES) throw error;
-        await delay(Math.random() * 10 * Math.min(attempt, 5));
-      }
-    }
+      await this.options.deliveries.updateEntity(toDeliveryEntity(keys, updated), "Replace", {
+        etag: entity.etag,
+        ...this.access.signal(),
+      });
+      return updated;
+    });
   }
 
   private async upsertPending(record: EntityKeys, occurredAt: number): Promise<void> {
@@ -150,50 +180,14 @@ export class TableEventStore implements EventStore {
       recordPartitionKey: record.partitionKey,
       recordRowKey: record.rowKey,
     };
-    await this.options.pending.upsertEntity(marker, "Replace", this.signal());
+    await this.options.pending.upsertEntity(marker, "Replace", this.access.signal());
   }
 
   private async deletePending(keys: EntityKeys): Promise<void> {
     try {
-      await this.options.pending.deleteEntity(keys.partitionKey, keys.rowKey, this.signal());
+      await this.options.pending.deleteEntity(keys.partitionKey, keys.rowKey, this.access.signal());
     } catch (error) {
       if (!isStatus(error, 404)) throw error;
     }
   }
-
-  private signal(): { abortSignal: AbortSignal } {
-    return { abortSignal: AbortSignal.timeout(this.options.timeoutMs) };
-  }
-
-  /** Creates the tables once per process (retried after a failure), and types every failure. */
-  private async call<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      this.tablesReady ??= this.createTables();
-      await this.tablesReady;
-      return await operation();
-    } catch (error) {
-      if (error instanceof DependencyUnavailableError) throw error;
-      throw new DependencyUnavailableError("table-storage", describeError(error));
-    }
-  }
-
-  private async createTables(): Promise<void> {
-    try {
-      await Promise.all([
-        this.options.deliveries.createTable(this.signal()),
-        this.options.pending.createTable(this.signal()),
-      ]);
-    } catch (error) {
-      this.tablesReady = undefined;
-      throw error;
-    }
-  }
-}
-
-function isStatus(error: unknown, status: number): boolean {
-  return error instanceof RestError && error.statusCode === status;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,11 +1,13 @@
-import type { RegistryEvent } from "./registryEvent";
+import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import type { Route } from "./routing";
 
 /**
  * `pending`: routed to a topic, not yet published (the re-drive finishes it).
- * `published`: on its topic. `not-routed`: recorded only (ping, unknown action, out of scope).
+ * `published`: on its topic (by this arrival or by its twin). `not-routed`: recorded only (ping,
+ * unknown action, out of scope). `held`: an Event Grid arrival, published only if its webhook
+ * never comes. `dead`: the re-drive gave up; `lastError` says why.
  */
-export type PublishState = "pending" | "published" | "not-routed";
+export type PublishState = "pending" | "published" | "not-routed" | "held" | "dead";
 
 /** The request as `az acr webhook list-events` shows it: secrets masked, never stored. */
 export interface RecordedRequest {
@@ -34,11 +36,15 @@ export interface DeliveryRecord extends NewDelivery {
   arrivals: Arrival[];
   publishedTopics: string[];
   publishAttempts: number;
+  lastAttemptAt?: number;
   lastError?: string;
+  /** The cross-check's verdict, once its window has closed. */
+  crossCheck?: string;
 }
 
-export function initialPublishState(route: Route): PublishState {
-  return route.kind === "topic" ? "pending" : "not-routed";
+export function initialPublishState(route: Route, origin: EventOrigin): PublishState {
+  if (route.kind !== "topic") return "not-routed";
+  return origin === "eventgrid" ? "held" : "pending";
 }
 
 export const MASK = "******";
@@ -63,9 +69,11 @@ export function maskHeaders(
   return masked;
 }
 
-/** A function key may ride in the URL as `code`: mask it like a header. */
+/** A function key (`code`) or the Event Grid endpoint's secret (`key`) may ride in the URL. */
 export function maskUri(uri: string): string {
   const url = new URL(uri);
-  if (url.searchParams.has("code")) url.searchParams.set("code", MASK);
+  for (const name of ["code", "key"]) {
+    if (url.searchParams.has(name)) url.searchParams.set(name, MASK);
+  }
   return url.toString();
 }

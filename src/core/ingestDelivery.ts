@@ -1,6 +1,17 @@
+import { expectsTwin, type LogicalEvent, logicalKeyFor } from "./crossCheck";
 import type { NewDelivery, PublishState } from "./deliveryRecord";
-import type { EventStore, Publisher } from "./ports";
+import type { CrossCheckStore, EventStore, Publisher, TagMemory } from "./ports";
+import type { RegistryEvent } from "./registryEvent";
 import { topicMessageFor } from "./topicMessage";
+
+export interface IngestPorts {
+  store: EventStore;
+  publisher: Publisher;
+  crossCheck: CrossCheckStore;
+  tags: TagMemory;
+  /** How long a logical event waits for its twin before the cross-check closes it. */
+  windowMs: number;
+}
 
 export interface IngestResult {
   eventId: string;
@@ -11,6 +22,8 @@ export interface IngestResult {
   topic?: string;
   notRoutedReason?: string;
   publishError?: string;
+  /** The logical event was already on its topic, put there by another arrival. */
+  coveredBy?: string;
   /** Bookkeeping that failed after the outcome was settled; the re-drive will repair it. */
   warnings: string[];
 }
@@ -18,44 +31,103 @@ export interface IngestResult {
 /**
  * Record first, then publish, then mark published. A publish failure leaves the record pending
  * for the re-drive and does not fail the delivery: the record is what makes it safe to answer 200.
- * A store failure propagates (the caller answers 503: nothing was kept).
+ * A store failure propagates (the caller answers 503: nothing was kept). Event Grid arrivals are
+ * held: the cross-check publishes one only when its webhook never came.
  */
 export async function ingestDelivery(
   delivery: NewDelivery,
-  store: EventStore,
-  publisher: Publisher,
+  ports: IngestPorts,
 ): Promise<IngestResult> {
-  const outcome = await store.recordDelivery(delivery);
+  const { event, route } = delivery;
+  const outcome = await ports.store.recordDelivery(delivery);
   const { record } = outcome;
+  const warnings: string[] = [];
   const result: IngestResult = {
-    eventId: record.event.eventId,
-    action: record.event.action,
+    eventId: event.eventId,
+    action: event.action,
     duplicate: outcome.kind === "duplicate",
     deliveryCount: record.deliveryCount,
     publishState: record.publishState,
-    topic: record.route.kind === "topic" ? record.route.topic : undefined,
-    notRoutedReason: record.route.kind === "not-routed" ? record.route.reason : undefined,
-    warnings: [],
+    topic: route.kind === "topic" ? route.topic : undefined,
+    notRoutedReason: route.kind === "not-routed" ? route.reason : undefined,
+    warnings,
   };
-  if (outcome.kind === "duplicate" || delivery.route.kind !== "topic") return result;
 
-  const topic = delivery.route.topic;
+  const logical = await noteArrival(event, delivery.receivedAt, ports, warnings);
+  if (outcome.kind === "duplicate" || route.kind !== "topic" || event.origin === "eventgrid") {
+    return result;
+  }
+
+  if (logical?.publishedBy) {
+    warnings.push(...(await settle(ports.store.markPublished(event, route.topic))));
+    return { ...result, publishState: "published", coveredBy: logical.publishedBy };
+  }
+  const published = await publishEvent(event, route.topic, ports);
+  if (!published.ok)
+    return {
+      ...result,
+      publishError: published.error,
+      warnings: [...warnings, ...published.warnings],
+    };
+  return { ...result, publishState: "published", warnings: [...warnings, ...published.warnings] };
+}
+
+/**
+ * Event Grid retries what fails, so its arrival must reach the cross-check or fail the call; a
+ * webhook is never retried, so a cross-check failure there only warns (the record is safe).
+ */
+async function noteArrival(
+  event: RegistryEvent,
+  arrivedAt: number,
+  ports: IngestPorts,
+  warnings: string[],
+): Promise<LogicalEvent | undefined> {
+  if (!expectsTwin(event.action)) return undefined;
   try {
-    await publisher.publish(topic, topicMessageFor(delivery.event));
+    if (event.action === "push" && event.tag && event.digest) await ports.tags.remember(event);
+    return await ports.crossCheck.noteArrival(event, arrivedAt, ports.windowMs);
+  } catch (error) {
+    if (event.origin === "eventgrid") throw error;
+    warnings.push(describeError(error));
+    return undefined;
+  }
+}
+
+export type PublishOutcome =
+  | { ok: true; warnings: string[] }
+  | { ok: false; error: string; warnings: string[] };
+
+/** Publishes one recorded event to its topic and books the outcome on the record and its logical event. */
+export async function publishEvent(
+  event: RegistryEvent,
+  topic: string,
+  ports: Pick<IngestPorts, "store" | "publisher" | "crossCheck" | "tags">,
+  now: number = Date.now(),
+): Promise<PublishOutcome> {
+  try {
+    const tags = event.action === "delete" && event.digest ? await ports.tags.tagsOf(event) : [];
+    await ports.publisher.publish(topic, topicMessageFor(event, tags));
   } catch (error) {
     const reason = describeError(error);
-    const warnings = await settle(store.markPublishFailed(delivery.event, reason));
-    return { ...result, publishError: reason, warnings };
+    return {
+      ok: false,
+      error: reason,
+      warnings: await settle(ports.store.markPublishFailed(event, reason, now)),
+    };
   }
-  const warnings = await settle(store.markPublished(delivery.event, topic));
-  return { ...result, publishState: "published", warnings };
+  const warnings = await settle(ports.store.markPublished(event, topic));
+  if (expectsTwin(event.action)) {
+    const key = logicalKeyFor(event);
+    warnings.push(...(await settle(ports.crossCheck.markPublishedBy(key, event.origin))));
+  }
+  return { ok: true, warnings };
 }
 
 export function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-async function settle(bookkeeping: Promise<void>): Promise<string[]> {
+async function settle(bookkeeping: Promise<unknown>): Promise<string[]> {
   try {
     await bookkeeping;
     return [];

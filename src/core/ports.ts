@@ -1,5 +1,7 @@
+import type { CrossCheckState, LogicalEvent } from "./crossCheck";
 import type { DeliveryRecord, NewDelivery } from "./deliveryRecord";
-import type { RegistryEvent } from "./registryEvent";
+import type { Discrepancy } from "./discrepancy";
+import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import type { TopicMessage } from "./topicMessage";
 
 export type RecordOutcome =
@@ -11,8 +13,37 @@ export interface EventStore {
   /** Idempotent on the event: a repeat delivery counts an arrival and creates nothing. */
   recordDelivery(delivery: NewDelivery): Promise<RecordOutcome>;
   markPublished(event: RegistryEvent, topic: string): Promise<void>;
-  markPublishFailed(event: RegistryEvent, error: string): Promise<void>;
+  markPublishFailed(event: RegistryEvent, error: string, at: number): Promise<void>;
+  /** The re-drive gave up: the record leaves the pending list, visibly, with its reason. */
+  markDead(event: RegistryEvent, error: string): Promise<void>;
   listPending(limit: number): Promise<DeliveryRecord[]>;
+  find(event: RegistryEvent): Promise<DeliveryRecord | undefined>;
+  setCrossCheck(event: RegistryEvent, state: CrossCheckState): Promise<void>;
+}
+
+/** Logical events, their open windows, and the event-id index; on Table Storage in adapters/. */
+export interface CrossCheckStore {
+  /** Adds the arrival to its logical event (opening a window for a new one) and flags id mismatches. */
+  noteArrival(event: RegistryEvent, arrivedAt: number, windowMs: number): Promise<LogicalEvent>;
+  /**
+   * Sets `publishedBy` unless already set. Two sides publishing at once is harmless: both send the
+   * same message id, and Service Bus duplicate detection keeps one.
+   */
+  markPublishedBy(key: string, origin: EventOrigin): Promise<void>;
+  dueWindows(now: number, limit: number): Promise<LogicalEvent[]>;
+  /** The first recorded arrival of one side, to publish from or to mark. */
+  arrivalsOf(logical: LogicalEvent, origin: EventOrigin): Promise<RegistryEvent[]>;
+  closeWindow(logical: LogicalEvent, state: Exclude<CrossCheckState, "open">): Promise<void>;
+}
+
+export interface FindingStore {
+  record(finding: Discrepancy): Promise<void>;
+}
+
+/** Which tags the bridge last saw pushed for a digest, to enrich deletes (which carry none). */
+export interface TagMemory {
+  remember(event: RegistryEvent): Promise<void>;
+  tagsOf(event: RegistryEvent): Promise<string[]>;
 }
 
 export interface Publisher {
@@ -28,4 +59,17 @@ export class DependencyUnavailableError extends Error {
   ) {
     super(`${dependency} unavailable: ${reason}`);
   }
+}
+
+/** An Event Grid event refused as not genuine: counted, never recorded as an event. */
+export interface Rejection {
+  envelopeId: string;
+  type: string;
+  source?: string;
+  reason: string;
+  at: number;
+}
+
+export interface RejectionLog {
+  record(rejection: Rejection): Promise<void>;
 }

@@ -51,7 +51,14 @@ export function subjectFor(event: RegistryEvent): string {
   return repository;
 }
 
-export function topicMessageFor(event: RegistryEvent): TopicMessage {
+/**
+ * `knownTags`: for a delete, which carries no tag, the tags the bridge last saw pushed for its
+ * digest (property `tags`, comma-separated).
+ */
+export function topicMessageFor(
+  event: RegistryEvent,
+  knownTags: readonly string[] = [],
+): TopicMessage {
   const messageId = messageIdFor(event);
   const subject = subjectFor(event);
   const properties: Record<string, string | undefined> = {
@@ -63,6 +70,7 @@ export function topicMessageFor(event: RegistryEvent): TopicMessage {
     mediaType: event.mediaType,
     region: event.region,
     origin: event.origin,
+    tags: knownTags.length > 0 ? knownTags.join(",") : undefined,
   };
   return {
     messageId,
@@ -78,10 +86,15 @@ export function topicMessageFor(event: RegistryEvent): TopicMessage {
       datacontenttype: "application/json",
       data: event.payload,
     },
-    applicationProperties: Object.fromEntries(
-      Object.entries(properties).filter(
-        (entry): entry is [string, string] => entry[1] !== undefined,
-      ),
-    ),
+    applicationProperties: definedOnly(properties),
   };
+}
+
+/** Service Bus application properties cannot be undefined: only the defined ones are sent. */
+export function definedOnly(
+  properties: Record<string, string | undefined>,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(properties).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }

@@ -28,11 +28,17 @@ export function authenticateWebhook(
   settings: WebhookAuthSettings,
   headerValue: string | null,
 ): AuthFailure | undefined {
-  const candidate = presentedSecret(settings, headerValue);
+  return checkSecret(settings.secrets, presentedSecret(settings, headerValue));
+}
+
+export function checkSecret(
+  secrets: readonly string[],
+  candidate: string | undefined,
+): AuthFailure | undefined {
   if (candidate === undefined || candidate === "") return "missing-credential";
   const candidateDigest = sha256(candidate);
   let matched = false;
-  for (const secret of settings.secrets) {
+  for (const secret of secrets) {
     matched = timingSafeEqual(candidateDigest, sha256(secret)) || matched;
   }
   return matched ? undefined : "wrong-credential";

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import type { WebhookSettings } from "../config";
+import type { CrossCheckSettings, WebhookSettings } from "../config";
 import { validateAcrWebhookPayload } from "../core/acrWebhookPayload";
 import { maskHeaders, maskUri } from "../core/deliveryRecord";
-import { ingestDelivery } from "../core/ingestDelivery";
-import { DependencyUnavailableError, type EventStore, type Publisher } from "../core/ports";
+import { type IngestPorts, ingestDelivery } from "../core/ingestDelivery";
+import { DependencyUnavailableError } from "../core/ports";
 import { registryEventFromWebhook } from "../core/registryEvent";
 import { resolveRegistry } from "../core/registryIdentity";
 import { type RoutingTable, routeForEvent } from "../core/routing";
@@ -13,11 +13,10 @@ import { errorResponse } from "../http/errorResponse";
 import { readLimitedBody } from "../http/readLimitedBody";
 import { parseWebhookQuery } from "./webhookQuery";
 
-export interface WebhookDependencies {
+export interface WebhookDependencies extends Omit<IngestPorts, "windowMs"> {
   settings: WebhookSettings;
   routing: RoutingTable;
-  store: EventStore;
-  publisher: Publisher;
+  crossCheckSettings: CrossCheckSettings;
 }
 
 const JSON_MEDIA_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
@@ -97,8 +96,7 @@ export async function handleWebhookDelivery(
           headers: maskHeaders(request.headers, settings.auth.header),
         },
       },
-      deps.store,
-      deps.publisher,
+      { ...deps, windowMs: deps.crossCheckSettings.windowMs },
     );
     for (const warning of result.warnings) {
       context.warn(`event ${result.eventId} bookkeeping failed: ${warning}`);

@@ -1,0 +1,41 @@
+import type { TableClient } from "@azure/data-tables";
+import { describeError } from "../core/ingestDelivery";
+import { DependencyUnavailableError } from "../core/ports";
+
+/**
+ * What every Table Storage adapter shares: its tables are created once per process (again after
+ * a failure), each call is bounded so a hung account cannot hold a delivery past ACR's 5 s, and
+ * every failure reaches the domain as a typed `DependencyUnavailableError`.
+ */
+export class TableAccess {
+  private tablesReady?: Promise<void>;
+
+  constructor(
+    private readonly tables: readonly TableClient[],
+    private readonly timeoutMs: number,
+  ) {}
+
+  signal(): { abortSignal: AbortSignal } {
+    return { abortSignal: AbortSignal.timeout(this.timeoutMs) };
+  }
+
+  async call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      this.tablesReady ??= this.createTables();
+      await this.tablesReady;
+      return await operation();
+    } catch (error) {
+      if (error instanceof DependencyUnavailableError) throw error;
+      throw new DependencyUnavailableError("table-storage", describeError(error));
+    }
+  }
+
+  private async createTables(): Promise<void> {
+    try {
+      await Promise.all(this.tables.map((table) => table.createTable(this.signal())));
+    } catch (error) {
+      this.tablesReady = undefined;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { createHash } from "node:crypto";
+import type { DiscrepancyKind, LogicalEvent } from "./crossCheck";
+import { CLOUD_EVENT_TYPE_PREFIX, definedOnly, type TopicMessage } from "./topicMessage";
+
+/** A cross-check finding: what disagreed, about which logical event, and what the bridge did. */
+export interface Discrepancy {
+  kind: DiscrepancyKind;
+  logicalKey: string;
+  registry: string;
+  action: string;
+  repository?: string;
+  tag?: string;
+  digest?: string;
+  /** When the window closed: fixed for the logical event, so re-running a close is idempotent. */
+  detectedAt: number;
+  webhookEventIds: string[];
+  eventGridEventIds: string[];
+  regions: string[];
+  /** An `eventgrid-only` event published from its Event Grid arrival. */
+  recovered: boolean;
+}
+
+export function discrepancyFor(
+  logical: LogicalEvent,
+  kind: DiscrepancyKind,
+  recovered: boolean,
+): Discrepancy {
+  return {
+    kind,
+    logicalKey: logical.key,
+    registry: logical.registry,
+    action: logical.action,
+    repository: logical.repository,
+    tag: logical.tag,
+    digest: logical.digest,
+    detectedAt: logical.windowClosesAt,
+    webhookEventIds: logical.webhook?.eventIds ?? [],
+    eventGridEventIds: logical.eventGrid?.eventIds ?? [],
+    regions: [
+      ...new Set([...(logical.webhook?.regions ?? []), ...(logical.eventGrid?.regions ?? [])]),
+    ],
+    recovered,
+  };
+}
+
+/** One message per finding: the id is stable, so a re-run close is dropped by duplicate detection. */
+export function discrepancyMessage(finding: Discrepancy): TopicMessage {
+  const messageId = createHash("sha256")
+    .update(`discrepancy\n${finding.logicalKey}\n${finding.kind}`)
+    .digest("hex")
+    .slice(0, 32);
+  const subject = `${finding.repository ?? ""}${finding.tag ? `:${finding.tag}` : ""}`;
+  const properties: Record<string, string | undefined> = {
+    kind: finding.kind,
+    action: finding.action,
+    registry: finding.registry,
+    repository: finding.repository,
+    tag: finding.tag,
+    digest: finding.digest,
+    recovered: String(finding.recovered),
+  };
+  return {
+    messageId,
+    contentType: "application/cloudevents+json",
+    subject,
+    body: {
+      specversion: "1.0",
+      id: messageId,
+      source: `https://${finding.registry}`,
+      type: `${CLOUD_EVENT_TYPE_PREFIX}discrepancy.${finding.kind}`,
+      subject,
+      time: new Date(finding.detectedAt).toISOString(),
+      datacontenttype: "application/json",
+      data: { ...finding },
+    },
+    applicationProperties: definedOnly(properties),
+  };
+}

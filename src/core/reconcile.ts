@@ -1,0 +1,146 @@
+import { closeWindow, type LogicalEvent } from "./crossCheck";
+import type { DeliveryRecord } from "./deliveryRecord";
+import { discrepancyFor, discrepancyMessage } from "./discrepancy";
+import { describeError, publishEvent } from "./ingestDelivery";
+import type { CrossCheckStore, EventStore, FindingStore, Publisher, TagMemory } from "./ports";
+import { type RoutingTable, routeForEvent } from "./routing";
+
+export interface ReconcilePorts {
+  store: EventStore;
+  publisher: Publisher;
+  crossCheck: CrossCheckStore;
+  tags: TagMemory;
+  findings: FindingStore;
+}
+
+export interface RedrivePolicy {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface ReconcileSettings {
+  routing: RoutingTable;
+  discrepancyTopic: string;
+  recoveryEnabled: boolean;
+  /** Most windows and pending records handled in one run; the rest wait for the next. */
+  batchSize: number;
+  redrive: RedrivePolicy;
+}
+
+export interface ReconcileReport {
+  closed: Record<string, number>;
+  recovered: number;
+  findingsPublished: number;
+  redriven: number;
+  redriveFailed: number;
+  dead: number;
+  errors: string[];
+}
+
+/** Exponential backoff between re-drive attempts, capped. */
+export function nextAttemptAt(record: DeliveryRecord, policy: RedrivePolicy): number {
+  if (record.lastAttemptAt === undefined) return 0;
+  const exponent = Math.max(0, record.publishAttempts - 1);
+  return record.lastAttemptAt + Math.min(policy.baseDelayMs * 2 ** exponent, policy.maxDelayMs);
+}
+
+/**
+ * One reconcile run: closes the cross-check windows that are due (findings, recovery) and
+ * re-drives records still pending publication. Both read only open items, never history. A step
+ * that fails leaves its item open for the next run; every write is idempotent.
+ */
+export async function reconcile(
+  ports: ReconcilePorts,
+  settings: ReconcileSettings,
+  now: number,
+): Promise<ReconcileReport> {
+  const report: ReconcileReport = {
+    closed: {},
+    recovered: 0,
+    findingsPublished: 0,
+    redriven: 0,
+    redriveFailed: 0,
+    dead: 0,
+    errors: [],
+  };
+  for (const logical of await ports.crossCheck.dueWindows(now, settings.batchSize)) {
+    try {
+      await closeDueWindow(logical, ports, settings, now, report);
+    } catch (error) {
+      report.errors.push(`window ${logical.key}: ${describeError(error)}`);
+    }
+  }
+  for (const record of await ports.store.listPending(settings.batchSize)) {
+    if (nextAttemptAt(record, settings.redrive) > now) continue;
+    try {
+      await redrive(record, ports, settings, now, report);
+    } catch (error) {
+      report.errors.push(`record ${record.event.eventId}: ${describeError(error)}`);
+    }
+  }
+  return report;
+}
+
+async function closeDueWindow(
+  logical: LogicalEvent,
+  ports: ReconcilePorts,
+  settings: ReconcileSettings,
+  now: number,
+  report: ReconcileReport,
+): Promise<void> {
+  const outcome = closeWindow(logical, settings.recoveryEnabled);
+  let recovered = false;
+  if (outcome.recover) {
+    const [arrival] = await ports.crossCheck.arrivalsOf(logical, "eventgrid");
+    const route = arrival && routeForEvent(arrival, settings.routing);
+    if (arrival && route?.kind === "topic") {
+      const published = await publishEvent(arrival, route.topic, ports, now);
+      if (!published.ok) throw new Error(`recovery publish failed: ${published.error}`);
+      recovered = true;
+      report.recovered++;
+    }
+  }
+  if (outcome.state !== "matched") {
+    const finding = discrepancyFor(logical, outcome.state, recovered);
+    await ports.findings.record(finding);
+    await ports.publisher.publish(settings.discrepancyTopic, discrepancyMessage(finding));
+    report.findingsPublished++;
+  }
+  for (const origin of ["webhook", "eventgrid"] as const) {
+    for (const arrival of await ports.crossCheck.arrivalsOf(logical, origin)) {
+      await ports.store.setCrossCheck(arrival, outcome.state);
+    }
+  }
+  await ports.crossCheck.closeWindow(logical, outcome.state);
+  report.closed[outcome.state] = (report.closed[outcome.state] ?? 0) + 1;
+}
+
+async function redrive(
+  record: DeliveryRecord,
+  ports: ReconcilePorts,
+  settings: ReconcileSettings,
+  now: number,
+  report: ReconcileReport,
+): Promise<void> {
+  const { event, route } = record;
+  if (route.kind !== "topic") return;
+  if (record.publishAttempts >= settings.redrive.maxAttempts) {
+    await ports.store.markDead(event, record.lastError ?? "publish attempts exhausted");
+    report.dead++;
+    return;
+  }
+  const published = await publishEvent(event, route.topic, ports, now);
+  if (published.ok) {
+    report.redriven++;
+    return;
+  }
+  report.redriveFailed++;
+  if (record.publishAttempts + 1 >= settings.redrive.maxAttempts) {
+    await ports.store.markDead(
+      event,
+      `gave up after ${record.publishAttempts + 1} attempts: ${published.error}`,
+    );
+    report.dead++;
+  }
+}

@@ -1,0 +1,109 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { parseEventGridBody } from "../adapters/eventGridParsing";
+import type { EventGridSettings } from "../config";
+import { maskHeaders, maskUri } from "../core/deliveryRecord";
+import { DependencyUnavailableError } from "../core/ports";
+import { checkSecret, presentedSecret } from "../core/webhookAuth";
+import { errorResponse } from "../http/errorResponse";
+import { readLimitedBody } from "../http/readLimitedBody";
+import { type EventGridDependencies, ingestEventGridEvents } from "./ingestEventGridEvents";
+
+export interface EventGridEndpointSettings extends EventGridSettings {
+  secrets: readonly string[];
+  maxBodyBytes: number;
+}
+
+/**
+ * `POST /api/eventgrid` for webhook-type Event Grid subscriptions: the subscription-validation
+ * handshake, Event Grid schema arrays and CloudEvents (single or batch), and the CloudEvents
+ * OPTIONS abuse-protection handshake. 400 for what Event Grid should not retry, 503 for what it
+ * should (storage down).
+ */
+export async function handleEventGridRequest(
+  request: HttpRequest,
+  context: InvocationContext,
+  settings: EventGridEndpointSettings,
+  deps: EventGridDependencies,
+): Promise<HttpResponseInit> {
+  if (request.method === "OPTIONS") return abuseProtectionHandshake(request);
+
+  const candidate =
+    presentedSecret(
+      { secrets: settings.secrets, header: "authorization" },
+      request.headers.get("authorization"),
+    ) ??
+    request.query.get("key") ??
+    undefined;
+  const authFailure = checkSecret(settings.secrets, candidate);
+  if (authFailure) {
+    context.warn(`event grid request refused: ${authFailure}`);
+    return errorResponse(401, "unauthorized", "missing or wrong Event Grid endpoint secret");
+  }
+
+  const body = await readLimitedBody(request, settings.maxBodyBytes);
+  if (!body.ok) {
+    return body.reason === "too-large"
+      ? errorResponse(413, "payload_too_large", `the body exceeds ${settings.maxBodyBytes} bytes`)
+      : errorResponse(400, "invalid_encoding", "the body is not valid UTF-8");
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body.text);
+  } catch (error) {
+    return errorResponse(400, "invalid_json", `the body is not JSON: ${(error as Error).message}`);
+  }
+
+  const parsed = await parseEventGridBody(json, {
+    trustedResourceIds: settings.trustedResourceIds,
+  });
+  if (parsed.kind === "invalid") {
+    return errorResponse(
+      400,
+      "invalid_events",
+      "the body is not Event Grid or CloudEvents events",
+      {
+        issues: parsed.issues,
+      },
+    );
+  }
+  if (parsed.kind === "validation") {
+    context.log("event grid subscription validation answered");
+    return { status: 200, jsonBody: { validationResponse: parsed.validationCode } };
+  }
+
+  try {
+    const summary = await ingestEventGridEvents(
+      parsed.events,
+      {
+        method: request.method,
+        uri: maskUri(request.url),
+        headers: maskHeaders(request.headers, "authorization"),
+      },
+      context,
+      deps,
+    );
+    return { status: 200, jsonBody: summary };
+  } catch (error) {
+    if (!(error instanceof DependencyUnavailableError)) throw error;
+    context.error(`event grid delivery not recorded: ${error.message}`);
+    return errorResponse(503, "dependency_unavailable", `${error.dependency} is unavailable`, {
+      dependency: error.dependency,
+    });
+  }
+}
+
+/** CloudEvents webhook validation: https://github.com/cloudevents/spec/blob/v1.0/http-webhook.md */
+function abuseProtectionHandshake(request: HttpRequest): HttpResponseInit {
+  const origin = request.headers.get("webhook-request-origin");
+  if (!origin) {
+    return errorResponse(400, "invalid_handshake", "OPTIONS needs a WebHook-Request-Origin header");
+  }
+  return {
+    status: 200,
+    headers: {
+      "WebHook-Allowed-Origin": origin,
+      "WebHook-Allowed-Rate": "*",
+      Allow: "POST, OPTIONS",
+    },
+  };
+}

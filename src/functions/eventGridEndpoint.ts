@@ -1,0 +1,18 @@
+import { app } from "@azure/functions";
+import { getBridge } from "../bridge";
+import { loadEventGridEndpointSettings } from "../config";
+import { handleEventGridRequest } from "../eventgrid/handleEventGridRequest";
+
+const settings = loadEventGridEndpointSettings(process.env);
+const bridge = getBridge();
+
+app.http("eventGridEndpoint", {
+  route: "eventgrid",
+  methods: ["POST", "OPTIONS"],
+  authLevel: "anonymous",
+  handler: (request, context) =>
+    handleEventGridRequest(request, context, settings, {
+      ...bridge,
+      loginServer: settings.loginServer,
+    }),
+});

@@ -1,0 +1,20 @@
+import { app } from "@azure/functions";
+import { getBridge } from "../bridge";
+import { reconcile } from "../core/reconcile";
+
+const bridge = getBridge();
+
+// RECONCILE_SCHEDULE is an NCRONTAB expression (every minute by default in the sample settings).
+app.timer("reconcile", {
+  schedule: "%RECONCILE_SCHEDULE%",
+  handler: async (_timer, context) => {
+    const report = await reconcile(
+      bridge,
+      { routing: bridge.routing, ...bridge.crossCheckSettings },
+      Date.now(),
+    );
+    const line = JSON.stringify(report);
+    if (report.errors.length > 0) context.warn(`reconcile: ${line}`);
+    else context.log(`reconcile: ${line}`);
+  },
+});
