@@ -119,6 +119,7 @@ export async function handleWebhookDelivery(
         publishState: result.publishState,
         topic: result.topic,
         notRoutedReason: result.notRoutedReason,
+        coveredBy: result.coveredBy,
       },
     };
   } catch (error) {

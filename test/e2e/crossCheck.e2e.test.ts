@@ -1,0 +1,372 @@
+import { randomUUID } from "node:crypto";
+import { TableClient } from "@azure/data-tables";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
+import type { RegistryEvent } from "../../src/core/registryEvent";
+import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+
+const RESOURCE_ID =
+  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.ContainerRegistry/registries/myregistry";
+const EVENTGRID_SECRET = "e2e-eventgrid-secret";
+const WINDOW_SECONDS = 1;
+
+interface Scenario {
+  registry: string;
+  repository: string;
+  tag: string;
+  digest: string;
+}
+
+function scenario(): Scenario {
+  const unique = randomUUID().replaceAll("-", "");
+  return {
+    registry: `r${unique.slice(0, 12)}.azurecr.io`,
+    repository: `team/app-${unique.slice(0, 6)}`,
+    tag: "v1",
+    digest: `sha256:${unique}`,
+  };
+}
+
+function registryData(s: Scenario, action: "push" | "delete", id = randomUUID()) {
+  return {
+    id,
+    timestamp: new Date().toISOString().replace("Z", "1234Z"),
+    action,
+    target: {
+      mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+      digest: s.digest,
+      repository: s.repository,
+      ...(action === "push" ? { tag: s.tag, size: 524, length: 524 } : {}),
+    },
+    request: { id: randomUUID(), host: s.registry, method: action === "push" ? "PUT" : "DELETE" },
+  };
+}
+
+function eventGridEvent(data: ReturnType<typeof registryData>, topic = RESOURCE_ID) {
+  return {
+    id: randomUUID(),
+    topic,
+    subject: `${data.target.repository}:${data.target.tag ?? ""}`,
+    eventType:
+      data.action === "push"
+        ? "Microsoft.ContainerRegistry.ImagePushed"
+        : "Microsoft.ContainerRegistry.ImageDeleted",
+    eventTime: new Date().toISOString(),
+    data: { ...data, location: "westeurope" },
+    dataVersion: "1.0",
+    metadataVersion: "1",
+  };
+}
+
+describe("cross-check between webhooks and Event Grid on the local stack", () => {
+  let stack: LocalStack;
+  let deliveries: TableClient;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      env: {
+        CROSSCHECK_WINDOW_SECONDS: String(WINDOW_SECONDS),
+        EVENTGRID_SECRETS: EVENTGRID_SECRET,
+        ACR_RESOURCE_IDS: RESOURCE_ID,
+        REDRIVE_BASE_DELAY_SECONDS: "1",
+        // Tests run the reconcile themselves; its own schedule stays out of the way.
+        RECONCILE_SCHEDULE: "0 0 0 1 1 *",
+      },
+    });
+    deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+      allowInsecureConnection: true,
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  async function postWebhook(body: unknown, query = "") {
+    const response = await fetch(`${stack.webhookUrl}${query}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_SECRET}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as Record<string, unknown>;
+  }
+
+  async function postEventGrid(body: unknown, key = EVENTGRID_SECRET) {
+    return fetch(`${stack.url}/api/eventgrid?key=${key}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
+      body: JSON.stringify(body),
+    });
+  }
+
+  /** Runs the reconcile timer through the host's admin API and waits for its report line. */
+  async function reconcileAfterWindow(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_SECONDS * 1000 + 100));
+    const marker = "reconcile: {";
+    const before = stack.output().split(marker).length;
+    const response = await fetch(`${stack.url}/admin/functions/reconcile`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: "" }),
+    });
+    expect(response.status).toBe(202);
+    const deadline = Date.now() + 15_000;
+    while (stack.output().split(marker).length === before) {
+      if (Date.now() > deadline)
+        throw new Error(`reconcile did not report:\n${stack.output().slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  function messagesFor(topic: string, digest: string) {
+    return stack
+      .broker()
+      .messages(topic, "all")
+      .filter((m) => m.applicationProperties.digest === digest);
+  }
+
+  async function record(
+    event: Pick<RegistryEvent, "registry" | "timestamp" | "eventId" | "origin">,
+  ) {
+    const keys = deliveryKeys({
+      ...event,
+      occurredAt: Date.parse(event.timestamp),
+    } as RegistryEvent);
+    return deliveries.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
+  }
+
+  it("webhook then Event Grid: matched, one message, no finding", async () => {
+    const s = scenario();
+    const data = registryData(s, "push");
+    await postWebhook(data);
+    const response = await postEventGrid([eventGridEvent(data)]);
+    expect(await response.json()).toEqual({ accepted: 1, duplicates: 0, ignored: 0, rejected: 0 });
+    await reconcileAfterWindow();
+
+    expect(messagesFor("acr-push", s.digest)).toHaveLength(1);
+    expect(messagesFor("acr-discrepancies", s.digest)).toHaveLength(0);
+    const webhookRecord = await record({
+      ...data,
+      eventId: data.id,
+      registry: s.registry,
+      origin: "webhook",
+    });
+    expect(webhookRecord.crossCheck).toBe("matched");
+    const eventGridRecord = await record({
+      ...data,
+      eventId: data.id,
+      registry: s.registry,
+      origin: "eventgrid",
+    });
+    expect(eventGridRecord).toMatchObject({
+      crossCheck: "matched",
+      publishState: "held",
+      region: "westeurope",
+    });
+  });
+
+  it("Event Grid alone: the lost webhook is recovered once, with origin=eventgrid, and reported", async () => {
+    const s = scenario();
+    const data = registryData(s, "push");
+    const event = eventGridEvent(data);
+    await postEventGrid([event]);
+    await postEventGrid([event]); // Event Grid delivers at least once
+    await reconcileAfterWindow();
+    await reconcileAfterWindow();
+
+    const recovered = messagesFor("acr-push", s.digest);
+    expect(recovered).toHaveLength(1);
+    expect(recovered[0].applicationProperties).toMatchObject({
+      origin: "eventgrid",
+      region: "westeurope",
+    });
+    const findings = messagesFor("acr-discrepancies", s.digest);
+    expect(findings).toHaveLength(1);
+    expect(findings[0].applicationProperties).toMatchObject({
+      kind: "eventgrid-only",
+      recovered: "true",
+    });
+
+    // The webhook arriving late publishes nothing more.
+    const late = await postWebhook(data);
+    expect(late).toMatchObject({ publishState: "published", coveredBy: "eventgrid" });
+    expect(messagesFor("acr-push", s.digest)).toHaveLength(1);
+  });
+
+  it("webhook alone: a webhook-only finding on acr-discrepancies", async () => {
+    const s = scenario();
+    await postWebhook(registryData(s, "push"));
+    await reconcileAfterWindow();
+    expect(messagesFor("acr-push", s.digest)).toHaveLength(1);
+    const findings = messagesFor("acr-discrepancies", s.digest);
+    expect(findings).toHaveLength(1);
+    expect(findings[0].applicationProperties).toMatchObject({
+      kind: "webhook-only",
+      recovered: "false",
+    });
+    expect(findings[0].body).toMatchObject({ type: "com.azure.acr.discrepancy.webhook-only" });
+  });
+
+  it("quarantine has no Event Grid twin and is never reported missing", async () => {
+    const s = scenario();
+    const data = { ...registryData(s, "push"), action: "quarantine" };
+    await postWebhook(data);
+    await reconcileAfterWindow();
+    expect(messagesFor("acr-quarantine", s.digest)).toHaveLength(1);
+    expect(messagesFor("acr-discrepancies", s.digest)).toHaveLength(0);
+  });
+
+  it("one push from two regional webhooks: one message, each region's arrival recorded", async () => {
+    const s = scenario();
+    const west = registryData(s, "push");
+    const east = { ...registryData(s, "push"), timestamp: west.timestamp };
+    const first = await postWebhook(west, "?region=westeurope");
+    const second = await postWebhook(east, "?region=eastus");
+    expect(first).toMatchObject({ publishState: "published" });
+    expect(second).toMatchObject({ publishState: "published", coveredBy: "webhook" });
+    expect(messagesFor("acr-push", s.digest)).toHaveLength(1);
+    expect(
+      await record({ ...east, eventId: east.id, registry: s.registry, origin: "webhook" }),
+    ).toMatchObject({
+      region: "eastus",
+    });
+
+    // The same event id from both regions is one record with both arrivals.
+    await postWebhook(west, "?region=northeurope");
+    const one = await record({
+      ...west,
+      eventId: west.id,
+      registry: s.registry,
+      origin: "webhook",
+    });
+    expect(one.deliveryCount).toBe(2);
+    expect(JSON.parse(String(one.arrivals)).map((a: { region: string }) => a.region)).toEqual([
+      "westeurope",
+      "northeurope",
+    ]);
+  });
+
+  it("enriches a delete with the tags last pushed for its digest", async () => {
+    const s = scenario();
+    await postWebhook(registryData(s, "push"));
+    await postWebhook(registryData({ ...s, tag: "stable" }, "push"));
+    await postWebhook(registryData(s, "delete"));
+    const [deleted] = messagesFor("acr-delete", s.digest);
+    expect(deleted.applicationProperties.tags).toBe("stable,v1");
+  });
+
+  it("answers the subscription-validation and CloudEvents handshakes", async () => {
+    const validation = await fetch(`${stack.url}/api/eventgrid?key=${EVENTGRID_SECRET}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "aeg-event-type": "SubscriptionValidation" },
+      body: JSON.stringify([
+        {
+          id: randomUUID(),
+          topic: "/subscriptions/00000000-0000-0000-0000-000000000000",
+          subject: "",
+          data: { validationCode: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6" },
+          eventType: "Microsoft.EventGrid.SubscriptionValidationEvent",
+          eventTime: new Date().toISOString(),
+          metadataVersion: "1",
+          dataVersion: "1",
+        },
+      ]),
+    });
+    expect(validation.status).toBe(200);
+    expect(await validation.json()).toEqual({
+      validationResponse: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
+    });
+
+    const options = await fetch(`${stack.url}/api/eventgrid`, {
+      method: "OPTIONS",
+      headers: { "WebHook-Request-Origin": "eventgrid.azure.net" },
+    });
+    expect(options.status).toBe(200);
+    expect(options.headers.get("webhook-allowed-origin")).toBe("eventgrid.azure.net");
+  });
+
+  it("accepts CloudEvents batches", async () => {
+    const s = scenario();
+    const data = registryData(s, "push");
+    const response = await fetch(`${stack.url}/api/eventgrid?key=${EVENTGRID_SECRET}`, {
+      method: "POST",
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: JSON.stringify([
+        {
+          specversion: "1.0",
+          id: randomUUID(),
+          source: RESOURCE_ID,
+          type: "Microsoft.ContainerRegistry.ImagePushed",
+          subject: `${s.repository}:${s.tag}`,
+          time: new Date().toISOString(),
+          data: JSON.stringify({ ...data, location: "eastus" }),
+        },
+      ]),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ accepted: 1 });
+    expect(
+      await record({ ...data, eventId: data.id, registry: s.registry, origin: "eventgrid" }),
+    ).toMatchObject({
+      region: "eastus",
+    });
+  });
+
+  it("rejects an event from a foreign topic: counted, never recorded", async () => {
+    const s = scenario();
+    const data = registryData(s, "push");
+    const foreign = RESOURCE_ID.replace("myregistry", "attacker");
+    const response = await postEventGrid([eventGridEvent(data, foreign)]);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ accepted: 0, rejected: 1 });
+    await expect(
+      record({ ...data, eventId: data.id, registry: s.registry, origin: "eventgrid" }),
+    ).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it("refuses a wrong Event Grid secret with 401 and malformed events with 400", async () => {
+    const s = scenario();
+    const wrong = await postEventGrid([eventGridEvent(registryData(s, "push"))], "wrong");
+    expect(wrong.status).toBe(401);
+    const malformed = await postEventGrid([{ id: 1 }]);
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ error: { code: "invalid_events" } });
+  });
+
+  it("takes events through the Functions Event Grid trigger route", async () => {
+    const s = scenario();
+    const data = registryData(s, "push");
+    const response = await fetch(
+      `${stack.url}/runtime/webhooks/EventGrid?functionName=acrEventGrid`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
+        body: JSON.stringify([eventGridEvent(data)]),
+      },
+    );
+    expect(response.status).toBeLessThan(300);
+    expect(
+      await record({ ...data, eventId: data.id, registry: s.registry, origin: "eventgrid" }),
+    ).toMatchObject({
+      publishState: "held",
+    });
+  });
+
+  it("re-drives a record left pending while Service Bus was down, once it is back", async () => {
+    const s = scenario();
+    await stack.stopBroker();
+    let answer: Record<string, unknown>;
+    try {
+      answer = await postWebhook(registryData(s, "push"));
+    } finally {
+      await stack.startBroker();
+    }
+    expect(answer).toMatchObject({ publishState: "pending" });
+    expect(messagesFor("acr-push", s.digest)).toHaveLength(0);
+    await reconcileAfterWindow();
+    const redriven = messagesFor("acr-push", s.digest);
+    expect(redriven).toHaveLength(1);
+    expect(redriven[0].applicationProperties.origin).toBe("webhook");
+  });
+});
