@@ -18,7 +18,13 @@ const DEV_KEY =
  * Port 0 picks a free port (Azurite's CLI cannot report one it chose itself).
  */
 export async function startAzurite(
-  options: { host?: string; port?: number; log?: (line: string) => void } = {},
+  options: {
+    host?: string;
+    port?: number;
+    /** Keep the data in this folder (across restarts) instead of in memory. */
+    location?: string;
+    log?: (line: string) => void;
+  } = {},
 ): Promise<LocalAzurite> {
   const host = options.host ?? "127.0.0.1";
   const port = options.port || (await freePort(host));
@@ -30,7 +36,7 @@ export async function startAzurite(
       host,
       "--tablePort",
       String(port),
-      "--inMemoryPersistence",
+      ...(options.location ? ["--location", options.location] : ["--inMemoryPersistence"]),
       "--disableTelemetry",
       "--silent",
       "--skipApiVersionCheck",

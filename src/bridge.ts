@@ -1,4 +1,5 @@
 import { createServiceBusClient, createTableClient } from "./adapters/clients";
+import { ServiceBusJournal } from "./adapters/serviceBusJournal";
 import { ServiceBusPublisher } from "./adapters/serviceBusPublisher";
 import { TableCrossCheckStore } from "./adapters/tableCrossCheckStore";
 import { TableEventStore } from "./adapters/tableEventStore";
@@ -19,6 +20,7 @@ import { TableTagMemory } from "./adapters/tableTagMemory";
 import {
   type CrossCheckSettings,
   loadCrossCheckSettings,
+  loadJournalQueue,
   loadPublishTimeoutMs,
   loadRoutingTable,
   loadServiceBusConnection,
@@ -37,6 +39,7 @@ export interface Bridge {
   findings: TableFindingStore;
   rejections: TableRejectionLog;
   publisher: ServiceBusPublisher;
+  journal: ServiceBusJournal;
   /** Table clients by table name, for the query API's reads. */
   tables: (name: string) => ReturnType<typeof createTableClient>;
 }
@@ -61,6 +64,7 @@ function createBridge(env: Record<string, string | undefined>): Bridge {
     }
     return client;
   };
+  const serviceBus = createServiceBusClient(loadServiceBusConnection(env), publishTimeoutMs);
   const store = new TableEventStore({
     deliveries: tables(DELIVERIES_TABLE),
     pending: tables(PENDING_TABLE),
@@ -81,10 +85,8 @@ function createBridge(env: Record<string, string | undefined>): Bridge {
     tags: new TableTagMemory(tables(DIGEST_TAGS_TABLE), timeoutMs),
     findings: new TableFindingStore(tables(DISCREPANCIES_TABLE), timeoutMs),
     rejections: new TableRejectionLog(tables(REJECTIONS_TABLE), timeoutMs),
-    publisher: new ServiceBusPublisher({
-      client: createServiceBusClient(loadServiceBusConnection(env), publishTimeoutMs),
-      timeoutMs: publishTimeoutMs,
-    }),
+    publisher: new ServiceBusPublisher({ client: serviceBus, timeoutMs: publishTimeoutMs }),
+    journal: new ServiceBusJournal(serviceBus, loadJournalQueue(env), publishTimeoutMs),
     tables,
   };
 }
@@ -94,4 +96,5 @@ export async function closeBridge(): Promise<void> {
   const current = bridge;
   bridge = undefined;
   await current?.publisher.close();
+  await current?.journal.close();
 }

@@ -220,3 +220,8 @@ export function loadCrossCheckSettings(env: Env): CrossCheckSettings {
     },
   };
 }
+
+/** The Service Bus queue that keeps webhook deliveries while Table Storage is down. */
+export function loadJournalQueue(env: Env): string {
+  return read(env, "JOURNAL_QUEUE", topicName.default("acr-journal"));
+}

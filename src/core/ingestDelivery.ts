@@ -1,6 +1,15 @@
 import { expectsTwin, type LogicalEvent, logicalKeyFor } from "./crossCheck";
 import type { NewDelivery, PublishState } from "./deliveryRecord";
-import type { CrossCheckStore, EventStore, Publisher, TagMemory } from "./ports";
+import {
+  type CrossCheckStore,
+  DependencyUnavailableError,
+  type EventStore,
+  type Journal,
+  type JournalEntry,
+  type Publisher,
+  type RecordOutcome,
+  type TagMemory,
+} from "./ports";
 import type { RegistryEvent } from "./registryEvent";
 import { topicMessageFor } from "./topicMessage";
 
@@ -9,6 +18,7 @@ export interface IngestPorts {
   publisher: Publisher;
   crossCheck: CrossCheckStore;
   tags: TagMemory;
+  journal: Journal;
   /** How long a logical event waits for its twin before the cross-check closes it. */
   windowMs: number;
 }
@@ -24,6 +34,8 @@ export interface IngestResult {
   publishError?: string;
   /** The logical event was already on its topic, put there by another arrival. */
   coveredBy?: string;
+  /** Table Storage was down: the delivery waits on the journal to be recorded. */
+  journaled?: boolean;
   /** Bookkeeping that failed after the outcome was settled; the re-drive will repair it. */
   warnings: string[];
 }
@@ -39,7 +51,14 @@ export async function ingestDelivery(
   ports: IngestPorts,
 ): Promise<IngestResult> {
   const { event, route } = delivery;
-  const outcome = await ports.store.recordDelivery(delivery);
+  let outcome: RecordOutcome;
+  try {
+    outcome = await ports.store.recordDelivery(delivery);
+  } catch (error) {
+    // Event Grid retries for 24 h, so it simply gets its 503; a webhook is never retried.
+    if (!(error instanceof DependencyUnavailableError) || event.origin === "eventgrid") throw error;
+    return journalDelivery(delivery, ports, error);
+  }
   const { record } = outcome;
   const warnings: string[] = [];
   const result: IngestResult = {
@@ -70,6 +89,59 @@ export async function ingestDelivery(
       warnings: [...warnings, ...published.warnings],
     };
   return { ...result, publishState: "published", warnings: [...warnings, ...published.warnings] };
+}
+
+/**
+ * Table Storage is down and ACR will not retry: publish first, and keep the delivery on the
+ * Service Bus journal so the reconcile records it once storage is back. Only when neither the
+ * topic nor the journal took it is nothing durable, and the storage error propagates (503).
+ */
+async function journalDelivery(
+  delivery: NewDelivery,
+  ports: IngestPorts,
+  storageError: DependencyUnavailableError,
+): Promise<IngestResult> {
+  const { event, route } = delivery;
+  let published = false;
+  const warnings = [describeError(storageError)];
+  if (route.kind === "topic") {
+    try {
+      await ports.publisher.publish(route.topic, topicMessageFor(event));
+      published = true;
+    } catch (error) {
+      warnings.push(describeError(error));
+    }
+  }
+  try {
+    await ports.journal.append({ delivery, published });
+  } catch (error) {
+    if (!published) throw storageError;
+    warnings.push(
+      `journal: ${describeError(error)}; the message is on its topic, its record is lost`,
+    );
+  }
+  return {
+    eventId: event.eventId,
+    action: event.action,
+    duplicate: false,
+    deliveryCount: 1,
+    publishState: route.kind !== "topic" ? "not-routed" : published ? "published" : "pending",
+    topic: route.kind === "topic" ? route.topic : undefined,
+    notRoutedReason: route.kind === "not-routed" ? route.reason : undefined,
+    journaled: true,
+    warnings,
+  };
+}
+
+/** Records a journaled delivery now that storage is back, as if it had been recorded on arrival. */
+export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts): Promise<void> {
+  const { delivery, published } = entry;
+  const { event, route } = delivery;
+  const outcome = await ports.store.recordDelivery(delivery);
+  const logical = await noteArrival(event, delivery.receivedAt, ports, []);
+  if (outcome.kind === "duplicate" || route.kind !== "topic" || !published) return;
+  await ports.store.markPublished(event, route.topic);
+  if (logical) await ports.crossCheck.markPublishedBy(logical.key, event.origin);
 }
 
 /**

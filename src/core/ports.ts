@@ -73,3 +73,16 @@ export interface Rejection {
 export interface RejectionLog {
   record(rejection: Rejection): Promise<void>;
 }
+
+/** A delivery kept on Service Bus while Table Storage is down, to be recorded when it is back. */
+export interface JournalEntry {
+  delivery: NewDelivery;
+  /** Whether the delivery already reached its topic. */
+  published: boolean;
+}
+
+export interface Journal {
+  append(entry: JournalEntry): Promise<void>;
+  /** Hands each waiting entry to `restore`; an entry whose restore throws stays for the next run. */
+  drain(restore: (entry: JournalEntry) => Promise<void>, limit: number): Promise<number>;
+}

@@ -1,8 +1,15 @@
 import { closeWindow, type LogicalEvent } from "./crossCheck";
 import type { DeliveryRecord } from "./deliveryRecord";
 import { discrepancyFor, discrepancyMessage } from "./discrepancy";
-import { describeError, publishEvent } from "./ingestDelivery";
-import type { CrossCheckStore, EventStore, FindingStore, Publisher, TagMemory } from "./ports";
+import { describeError, publishEvent, restoreJournaled } from "./ingestDelivery";
+import type {
+  CrossCheckStore,
+  EventStore,
+  FindingStore,
+  Journal,
+  Publisher,
+  TagMemory,
+} from "./ports";
 import { type RoutingTable, routeForEvent } from "./routing";
 
 export interface ReconcilePorts {
@@ -11,6 +18,7 @@ export interface ReconcilePorts {
   crossCheck: CrossCheckStore;
   tags: TagMemory;
   findings: FindingStore;
+  journal: Journal;
 }
 
 export interface RedrivePolicy {
@@ -23,12 +31,14 @@ export interface ReconcileSettings {
   routing: RoutingTable;
   discrepancyTopic: string;
   recoveryEnabled: boolean;
+  windowMs: number;
   /** Most windows and pending records handled in one run; the rest wait for the next. */
   batchSize: number;
   redrive: RedrivePolicy;
 }
 
 export interface ReconcileReport {
+  restored: number;
   closed: Record<string, number>;
   recovered: number;
   findingsPublished: number;
@@ -46,8 +56,9 @@ export function nextAttemptAt(record: DeliveryRecord, policy: RedrivePolicy): nu
 }
 
 /**
- * One reconcile run: closes the cross-check windows that are due (findings, recovery) and
- * re-drives records still pending publication. Both read only open items, never history. A step
+ * One reconcile run: records what was journaled while Table Storage was down, closes the
+ * cross-check windows that are due (findings, recovery) and re-drives records still pending
+ * publication. Both read only open items, never history. A step
  * that fails leaves its item open for the next run; every write is idempotent.
  */
 export async function reconcile(
@@ -56,6 +67,7 @@ export async function reconcile(
   now: number,
 ): Promise<ReconcileReport> {
   const report: ReconcileReport = {
+    restored: 0,
     closed: {},
     recovered: 0,
     findingsPublished: 0,
@@ -64,6 +76,14 @@ export async function reconcile(
     dead: 0,
     errors: [],
   };
+  try {
+    report.restored = await ports.journal.drain(
+      (entry) => restoreJournaled(entry, { ...ports, windowMs: settings.windowMs }),
+      settings.batchSize,
+    );
+  } catch (error) {
+    report.errors.push(`journal: ${describeError(error)}`);
+  }
   for (const logical of await ports.crossCheck.dueWindows(now, settings.batchSize)) {
     try {
       await closeDueWindow(logical, ports, settings, now, report);

@@ -120,6 +120,7 @@ export async function handleWebhookDelivery(
         topic: result.topic,
         notRoutedReason: result.notRoutedReason,
         coveredBy: result.coveredBy,
+        journaled: result.journaled,
       },
     };
   } catch (error) {

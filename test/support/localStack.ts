@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { inject } from "vitest";
+import { startAzurite } from "../../dev/azurite";
 import { freePort, waitUntilListening } from "../../dev/freePort";
 import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
 import { defaultTopology } from "../../dev/servicebus/topology";
@@ -20,12 +23,23 @@ export interface LocalStack {
   stopBroker(): Promise<void>;
   /** Restarts the broker on the same port: the topics come back empty, as after an outage. */
   startBroker(): Promise<void>;
+  /** With `ownTables`: stops and restarts this stack's Azurite on its port, keeping its data. */
+  stopTables(): Promise<void>;
+  startTables(): Promise<void>;
+  /** Stops the host with SIGTERM (graceful) or SIGKILL, and starts it again with the same settings. */
+  stopHost(signal?: NodeJS.Signals): Promise<void>;
+  startHost(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface LocalStackOptions {
   /** Settings for the host process, over the test defaults. */
   env?: Record<string, string>;
+  /**
+   * An Azurite of this stack's own, persisted on disk so it can be stopped and started again
+   * (Table Storage down) and counted without other test files' data. Default: the shared one.
+   */
+  ownTables?: boolean;
 }
 
 /**
@@ -33,7 +47,12 @@ export interface LocalStackOptions {
  * functions host in its own process, the shared Azurite, and a local Service Bus of its own.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const tablesConnection = inject("tablesConnection");
+  const dataDir = options.ownTables
+    ? mkdtempSync(join(tmpdir(), "acr-bridge-azurite-"))
+    : undefined;
+  let azurite = dataDir ? await startAzurite({ location: dataDir }) : undefined;
+  const tablesPort = azurite?.port;
+  const tablesConnection = azurite?.connectionString ?? inject("tablesConnection");
   let broker = await startLocalServiceBus({ topology: defaultTopology() });
   const brokerPort = broker.port;
   const port = await freePort();
@@ -45,23 +64,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     WEBHOOK_SECRETS: TEST_SECRET,
     ...options.env,
   };
-  const child = spawn(process.execPath, [resolve(APP_ROOT, "dist/dev/host/main.js"), APP_ROOT], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
   const output: string[] = [];
-  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  let host: HostProcess | undefined;
   try {
-    await Promise.race([
-      waitUntilListening("127.0.0.1", port, 20_000),
-      exited.then((code) => {
-        throw new Error(`the host exited (${code}) at start:\n${output.join("")}`);
-      }),
-    ]);
+    host = await startHostProcess(env, port, output);
   } catch (error) {
     await broker.stop();
+    await azurite?.stop();
     throw error;
   }
   const url = `http://127.0.0.1:${port}`;
@@ -76,16 +85,66 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     startBroker: async () => {
       broker = await startLocalServiceBus({ topology: defaultTopology(), port: brokerPort });
     },
+    stopTables: async () => {
+      if (!dataDir) throw new Error("stopTables needs ownTables");
+      await azurite?.stop();
+    },
+    startTables: async () => {
+      if (!dataDir) throw new Error("startTables needs ownTables");
+      azurite = await startAzurite({ location: dataDir, port: tablesPort });
+    },
+    stopHost: async (signal: NodeJS.Signals = "SIGTERM") => {
+      await host?.stop(signal);
+    },
+    startHost: async () => {
+      host = await startHostProcess(env, port, output);
+    },
     stop: async () => {
-      await stopProcess(child, exited);
+      await host?.stop("SIGTERM");
       await broker.stop();
+      await azurite?.stop();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
 
-async function stopProcess(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+interface HostProcess {
+  stop(signal: NodeJS.Signals): Promise<void>;
+}
+
+async function startHostProcess(
+  env: NodeJS.ProcessEnv,
+  port: number,
+  output: string[],
+): Promise<HostProcess> {
+  const child = spawn(process.execPath, [resolve(APP_ROOT, "dist/dev/host/main.js"), APP_ROOT], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  try {
+    await Promise.race([
+      waitUntilListening("127.0.0.1", port, 20_000),
+      exited.then((code) => {
+        throw new Error(`the host exited (${code}) at start:\n${output.join("")}`);
+      }),
+    ]);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  return { stop: (signal) => stopProcess(child, exited, signal) };
+}
+
+async function stopProcess(
+  child: ChildProcess,
+  exited: Promise<unknown>,
+  signal: NodeJS.Signals,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
+  child.kill(signal);
   const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
   await exited;
   clearTimeout(timer);
