@@ -13,8 +13,10 @@ import {
   LOGICAL_EVENTS_TABLE,
   OPEN_WINDOWS_TABLE,
   PENDING_TABLE,
+  REGISTRIES_TABLE,
   REJECTIONS_TABLE,
 } from "./adapters/tableLayout";
+import { TableRegistryIndex } from "./adapters/tableRegistryIndex";
 import { TableRejectionLog } from "./adapters/tableRejectionLog";
 import { TableTagMemory } from "./adapters/tableTagMemory";
 import {
@@ -38,6 +40,7 @@ export interface Bridge {
   tags: TableTagMemory;
   findings: TableFindingStore;
   rejections: TableRejectionLog;
+  registries: TableRegistryIndex;
   publisher: ServiceBusPublisher;
   journal: ServiceBusJournal;
   /** Table clients by table name, for the query API's reads. */
@@ -65,10 +68,12 @@ function createBridge(env: Record<string, string | undefined>): Bridge {
     return client;
   };
   const serviceBus = createServiceBusClient(loadServiceBusConnection(env), publishTimeoutMs);
+  const registries = new TableRegistryIndex(tables(REGISTRIES_TABLE), timeoutMs);
   const store = new TableEventStore({
     deliveries: tables(DELIVERIES_TABLE),
     pending: tables(PENDING_TABLE),
     timeoutMs,
+    registries,
   });
   return {
     routing: loadRoutingTable(env),
@@ -85,6 +90,7 @@ function createBridge(env: Record<string, string | undefined>): Bridge {
     tags: new TableTagMemory(tables(DIGEST_TAGS_TABLE), timeoutMs),
     findings: new TableFindingStore(tables(DISCREPANCIES_TABLE), timeoutMs),
     rejections: new TableRejectionLog(tables(REJECTIONS_TABLE), timeoutMs),
+    registries,
     publisher: new ServiceBusPublisher({ client: serviceBus, timeoutMs: publishTimeoutMs }),
     journal: new ServiceBusJournal(serviceBus, loadJournalQueue(env), publishTimeoutMs),
     tables,

@@ -98,6 +98,23 @@ export class TableCrossCheckStore implements CrossCheckStore {
     });
   }
 
+  claimWindow(logical: LogicalEvent, now: number, leaseMs: number): Promise<boolean> {
+    return this.access.call(async () => {
+      const stored = await this.read(logical.key);
+      const current = stored?.logical;
+      if (!stored || !current || current.state !== "open" || (current.closingUntil ?? 0) > now) {
+        return false;
+      }
+      try {
+        await this.replace(toEntity({ ...current, closingUntil: now + leaseMs }), stored.etag);
+        return true;
+      } catch (error) {
+        if (isStatus(error, 412)) return false;
+        throw error;
+      }
+    });
+  }
+
   arrivalsOf(logical: LogicalEvent, origin: EventOrigin): Promise<RegistryEvent[]> {
     return this.access.call(async () => {
       const side = origin === "webhook" ? logical.webhook : logical.eventGrid;

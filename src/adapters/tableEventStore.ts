@@ -11,6 +11,7 @@ import {
 } from "./deliveryEntity";
 import { TableAccess } from "./tableAccess";
 import { deliveryKeys, type EntityKeys, PENDING_PARTITION, pendingKeys } from "./tableLayout";
+import type { TableRegistryIndex } from "./tableRegistryIndex";
 import { isStatus, retryOnConflict } from "./tableRetry";
 
 interface PendingEntity extends EntityKeys {
@@ -23,6 +24,8 @@ export interface TableEventStoreOptions {
   pending: TableClient;
   /** Bounds each Table call so a hung storage account cannot hold a delivery past ACR's 5 s. */
   timeoutMs: number;
+  /** Lists each registry for the query API; without it, deliveries are recorded unlisted. */
+  registries?: TableRegistryIndex;
 }
 
 export class TableEventStore implements EventStore {
@@ -35,6 +38,8 @@ export class TableEventStore implements EventStore {
   async recordDelivery(delivery: NewDelivery): Promise<RecordOutcome> {
     return this.access.call(async () => {
       const keys = deliveryKeys(delivery.event);
+      // Listed before it is recorded, so no recorded delivery is missing from a query over all registries.
+      await this.options.registries?.note(delivery.event.registry);
       const arrival = {
         receivedAt: new Date(delivery.receivedAt).toISOString(),
         region: delivery.event.region,
@@ -100,6 +105,34 @@ export class TableEventStore implements EventStore {
         lastError: error,
       }));
       await this.deletePending(pendingKeys(keys, event.occurredAt));
+    });
+  }
+
+  async claimRedrive(
+    event: RegistryEvent,
+    now: number,
+    isDue: (record: DeliveryRecord) => boolean,
+  ): Promise<DeliveryRecord | undefined> {
+    return this.access.call(async () => {
+      const keys = deliveryKeys(event);
+      const entity = await this.options.deliveries.getEntity<DeliveryEntity>(
+        keys.partitionKey,
+        keys.rowKey,
+        this.access.signal(),
+      );
+      const record = fromDeliveryEntity(entity);
+      if (record.publishState !== "pending" || !isDue(record)) return undefined;
+      const claimed = { ...record, lastAttemptAt: now };
+      try {
+        await this.options.deliveries.updateEntity(toDeliveryEntity(keys, claimed), "Replace", {
+          etag: entity.etag,
+          ...this.access.signal(),
+        });
+      } catch (error) {
+        if (isStatus(error, 412)) return undefined;
+        throw error;
+      }
+      return claimed;
     });
   }
 

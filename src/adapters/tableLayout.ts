@@ -58,6 +58,9 @@ export function pendingKeys(record: EntityKeys, occurredAt: number): EntityKeys 
  *   Event Grid events refused as not genuine (foreign or missing topic).
  * Table `AcrDigestTags`: PartitionKey `<registry>|<repository>`, RowKey `<digest>|<tag>`: the tags
  *   seen pushed for a digest.
+ * Table `AcrRegistries`: PartitionKey `registries`, RowKey `<registry>`: every registry with a
+ *   recorded delivery, so a query over all registries fans out over their `AcrDeliveries`
+ *   PartitionKey ranges instead of scanning the table.
  */
 export const LOGICAL_EVENTS_TABLE = "AcrLogicalEvents";
 export const LOGICAL_EVENT_ROW = "event";
@@ -68,6 +71,8 @@ export const CROSS_CHECKS_TABLE = "AcrCrossChecks";
 export const DISCREPANCIES_TABLE = "AcrDiscrepancies";
 export const DIGEST_TAGS_TABLE = "AcrDigestTags";
 export const REJECTIONS_TABLE = "AcrRejections";
+export const REGISTRIES_TABLE = "AcrRegistries";
+export const REGISTRIES_PARTITION = "registries";
 
 export function openWindowKeys(windowClosesAt: number, logicalKey: string): EntityKeys {
   return {
@@ -83,6 +88,10 @@ export function openWindowsDueBefore(now: number): string {
 
 export function eventIdKeys(eventId: string, origin: string): EntityKeys {
   return { partitionKey: encodeKeyPart(eventId), rowKey: origin };
+}
+
+export function registryIndexKeys(registry: string): EntityKeys {
+  return { partitionKey: REGISTRIES_PARTITION, rowKey: joinKey(encodeKeyPart(registry)) };
 }
 
 export function hourPartition(epochMs: number): string {

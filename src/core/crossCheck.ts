@@ -53,6 +53,8 @@ export interface LogicalEvent {
   state: CrossCheckState;
   /** Event ids seen on both sides whose fields disagree. */
   mismatchedIds: string[];
+  /** A reconcile run is closing it until then; another run leaves it alone. */
+  closingUntil?: number;
 }
 
 const MAX_IDS = 20;
@@ -70,8 +72,12 @@ export function withArrival(
   windowMs: number,
 ): LogicalEvent {
   const side = event.origin === "webhook" ? "webhook" : "eventGrid";
+  // A repeat of an id already seen (an Event Grid retry) is the same occurrence, not a new one.
   const recurrence =
-    current !== undefined && current.state !== "open" && current[side] !== undefined;
+    current !== undefined &&
+    current.state !== "open" &&
+    current[side] !== undefined &&
+    !current[side].eventIds.includes(event.eventId);
   const logical: LogicalEvent = (recurrence ? undefined : current) ?? {
     key: logicalKeyFor(event),
     registry: event.registry,

@@ -155,14 +155,20 @@ async function noteArrival(
   warnings: string[],
 ): Promise<LogicalEvent | undefined> {
   if (!expectsTwin(event.action)) return undefined;
-  try {
-    if (event.action === "push" && event.tag && event.digest) await ports.tags.remember(event);
-    return await ports.crossCheck.noteArrival(event, arrivedAt, ports.windowMs);
-  } catch (error) {
-    if (event.origin === "eventgrid") throw error;
-    warnings.push(describeError(error));
-    return undefined;
+  // Each step on its own: a tag memory failure must not keep a webhook from the cross-check.
+  const guarded = async <T>(step: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await step();
+    } catch (error) {
+      if (event.origin === "eventgrid") throw error;
+      warnings.push(describeError(error));
+      return undefined;
+    }
+  };
+  if (event.action === "push" && event.tag && event.digest) {
+    await guarded(() => ports.tags.remember(event));
   }
+  return guarded(() => ports.crossCheck.noteArrival(event, arrivedAt, ports.windowMs));
 }
 
 export type PublishOutcome =

@@ -17,6 +17,15 @@ export interface EventStore {
   /** The re-drive gave up: the record leaves the pending list, visibly, with its reason. */
   markDead(event: RegistryEvent, error: string): Promise<void>;
   listPending(limit: number): Promise<DeliveryRecord[]>;
+  /**
+   * Takes a pending record for one re-drive attempt when `isDue` says so, by a conditional write
+   * of `lastAttemptAt`: of two concurrent reconcile runs only one gets it; undefined for the other.
+   */
+  claimRedrive(
+    event: RegistryEvent,
+    now: number,
+    isDue: (record: DeliveryRecord) => boolean,
+  ): Promise<DeliveryRecord | undefined>;
   find(event: RegistryEvent): Promise<DeliveryRecord | undefined>;
   setCrossCheck(event: RegistryEvent, state: CrossCheckState): Promise<void>;
 }
@@ -31,6 +40,8 @@ export interface CrossCheckStore {
    */
   markPublishedBy(key: string, origin: EventOrigin): Promise<void>;
   dueWindows(now: number, limit: number): Promise<LogicalEvent[]>;
+  /** Takes a due window for closing until `now + leaseMs` by a conditional write; false if taken. */
+  claimWindow(logical: LogicalEvent, now: number, leaseMs: number): Promise<boolean>;
   /** The first recorded arrival of one side, to publish from or to mark. */
   arrivalsOf(logical: LogicalEvent, origin: EventOrigin): Promise<RegistryEvent[]>;
   closeWindow(logical: LogicalEvent, state: Exclude<CrossCheckState, "open">): Promise<void>;

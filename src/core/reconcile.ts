@@ -48,9 +48,15 @@ export interface ReconcileReport {
   errors: string[];
 }
 
-/** Exponential backoff between re-drive attempts, capped. */
+/** How long one run may take to close a window before another run may take it over. */
+export const WINDOW_LEASE_MS = 60_000;
+
+/**
+ * Exponential backoff between re-drive attempts, capped. A record never attempted may still be in
+ * its delivery's hands: it waits one base delay from its arrival.
+ */
 export function nextAttemptAt(record: DeliveryRecord, policy: RedrivePolicy): number {
-  if (record.lastAttemptAt === undefined) return 0;
+  if (record.lastAttemptAt === undefined) return record.receivedAt + policy.baseDelayMs;
   const exponent = Math.max(0, record.publishAttempts - 1);
   return record.lastAttemptAt + Math.min(policy.baseDelayMs * 2 ** exponent, policy.maxDelayMs);
 }
@@ -86,17 +92,20 @@ export async function reconcile(
   }
   for (const logical of await ports.crossCheck.dueWindows(now, settings.batchSize)) {
     try {
+      if (!(await ports.crossCheck.claimWindow(logical, now, WINDOW_LEASE_MS))) continue;
       await closeDueWindow(logical, ports, settings, now, report);
     } catch (error) {
       report.errors.push(`window ${logical.key}: ${describeError(error)}`);
     }
   }
-  for (const record of await ports.store.listPending(settings.batchSize)) {
-    if (nextAttemptAt(record, settings.redrive) > now) continue;
+  const isDue = (record: DeliveryRecord) => nextAttemptAt(record, settings.redrive) <= now;
+  for (const listed of await ports.store.listPending(settings.batchSize)) {
+    if (!isDue(listed)) continue;
     try {
-      await redrive(record, ports, settings, now, report);
+      const record = await ports.store.claimRedrive(listed.event, now, isDue);
+      if (record) await redrive(record, ports, settings, now, report);
     } catch (error) {
-      report.errors.push(`record ${record.event.eventId}: ${describeError(error)}`);
+      report.errors.push(`record ${listed.event.eventId}: ${describeError(error)}`);
     }
   }
   return report;
@@ -110,7 +119,8 @@ async function closeDueWindow(
   report: ReconcileReport,
 ): Promise<void> {
   const outcome = closeWindow(logical, settings.recoveryEnabled);
-  let recovered = false;
+  // Recovered by an earlier run whose close did not finish: still a recovered finding.
+  let recovered = outcome.state === "eventgrid-only" && logical.publishedBy === "eventgrid";
   if (outcome.recover) {
     const [arrival] = await ports.crossCheck.arrivalsOf(logical, "eventgrid");
     const route = arrival && routeForEvent(arrival, settings.routing);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { runReconcile, sleep } from "../support/reconcile";
 
 const RESOURCE_ID =
   "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.ContainerRegistry/registries/myregistry";
@@ -100,23 +101,9 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     });
   }
 
-  /** Runs the reconcile timer through the host's admin API and waits for its report line. */
   async function reconcileAfterWindow(): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, WINDOW_SECONDS * 1000 + 100));
-    const marker = "reconcile: {";
-    const before = stack.output().split(marker).length;
-    const response = await fetch(`${stack.url}/admin/functions/reconcile`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ input: "" }),
-    });
-    expect(response.status).toBe(202);
-    const deadline = Date.now() + 15_000;
-    while (stack.output().split(marker).length === before) {
-      if (Date.now() > deadline)
-        throw new Error(`reconcile did not report:\n${stack.output().slice(-2000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await sleep(WINDOW_SECONDS * 1000 + 100);
+    await runReconcile(stack);
   }
 
   function messagesFor(topic: string, digest: string) {

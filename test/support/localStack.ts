@@ -40,6 +40,11 @@ export interface LocalStackOptions {
    * (Table Storage down) and counted without other test files' data. Default: the shared one.
    */
   ownTables?: boolean;
+  /**
+   * Turns Service Bus duplicate detection off on every topic, so a test can see a message
+   * published twice that Azure (and the default topology) would silently drop.
+   */
+  withoutDuplicateDetection?: boolean;
 }
 
 /**
@@ -53,7 +58,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let azurite = dataDir ? await startAzurite({ location: dataDir }) : undefined;
   const tablesPort = azurite?.port;
   const tablesConnection = azurite?.connectionString ?? inject("tablesConnection");
-  let broker = await startLocalServiceBus({ topology: defaultTopology() });
+  const topology = defaultTopology();
+  if (options.withoutDuplicateDetection) {
+    for (const topic of topology.topics) topic.duplicateDetectionWindowMs = undefined;
+  }
+  let broker = await startLocalServiceBus({ topology });
   const brokerPort = broker.port;
   const port = await freePort();
   const env = {
@@ -83,7 +92,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     output: () => output.join(""),
     stopBroker: () => broker.stop(),
     startBroker: async () => {
-      broker = await startLocalServiceBus({ topology: defaultTopology(), port: brokerPort });
+      broker = await startLocalServiceBus({ topology, port: brokerPort });
     },
     stopTables: async () => {
       if (!dataDir) throw new Error("stopTables needs ownTables");

@@ -1,0 +1,268 @@
+import { randomUUID } from "node:crypto";
+import { odata, TableClient } from "@azure/data-tables";
+import { afterEach, describe, expect, it } from "vitest";
+import { samplePayload } from "../../dev/samplePayloads";
+import { DELIVERIES_TABLE } from "../../src/adapters/tableLayout";
+import {
+  type LocalStack,
+  type LocalStackOptions,
+  startLocalStack,
+  TEST_SECRET,
+} from "../support/localStack";
+import { runReconcile, sleep } from "../support/reconcile";
+
+const TOPICS = ["acr-push", "acr-delete", "acr-chart-push", "acr-chart-delete", "acr-quarantine"];
+const RESOURCE_ID =
+  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.ContainerRegistry/registries/myregistry";
+
+/** Settings that let a test drive the reconcile itself, with a re-drive backoff of one second. */
+const FAST_RECONCILE = {
+  REDRIVE_BASE_DELAY_SECONDS: "1",
+  REDRIVE_MAX_DELAY_SECONDS: "1",
+  CROSSCHECK_WINDOW_SECONDS: "1",
+  RECONCILE_SCHEDULE: "0 0 0 1 1 *",
+};
+
+let stack: LocalStack | undefined;
+
+async function start(options: LocalStackOptions): Promise<LocalStack> {
+  stack = await startLocalStack({ ...options, env: { ...FAST_RECONCILE, ...options.env } });
+  return stack;
+}
+
+afterEach(async () => {
+  await stack?.stop();
+  stack = undefined;
+});
+
+/** A push of its own registry, so a test counts only what it sent. */
+function push(registry: string) {
+  return samplePayload("push", {
+    host: registry,
+    repository: "team/api",
+    tag: randomUUID().slice(0, 8),
+  });
+}
+
+async function post(
+  s: LocalStack,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(s.webhookUrl, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TEST_SECRET}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+async function records(s: LocalStack, registry: string): Promise<Record<string, unknown>[]> {
+  const table = TableClient.fromConnectionString(s.tablesConnection, DELIVERIES_TABLE, {
+    allowInsecureConnection: true,
+  });
+  const found: Record<string, unknown>[] = [];
+  const rows = table.listEntities<Record<string, unknown>>({
+    queryOptions: { filter: odata`registry eq ${registry}` },
+  });
+  for await (const row of rows) found.push(row);
+  return found;
+}
+
+function messagesOf(s: LocalStack, registry: string) {
+  return TOPICS.flatMap((topic) => s.broker().messages(topic, "all")).filter(
+    (m) => m.applicationProperties.registry === registry,
+  );
+}
+
+function eventGridPush(payload: Record<string, unknown>) {
+  return {
+    id: randomUUID(),
+    topic: RESOURCE_ID,
+    subject: "team/api",
+    eventType: "Microsoft.ContainerRegistry.ImagePushed",
+    eventTime: new Date().toISOString(),
+    data: { ...payload, location: "westeurope" },
+    dataVersion: "1.0",
+    metadataVersion: "1",
+  };
+}
+
+function uniqueRegistry(): string {
+  return `f${randomUUID().slice(0, 8)}.azurecr.io`;
+}
+
+describe("faults: nothing a registry sends is lost when a dependency fails", () => {
+  it("Service Bus down: every delivery answers 200 pending, and the re-drive publishes each exactly once", async () => {
+    const s = await start({ ownTables: true, withoutDuplicateDetection: true });
+    const registry = uniqueRegistry();
+    const sent = 20;
+    await s.stopBroker();
+    const answers = await Promise.all(Array.from({ length: sent }, () => post(s, push(registry))));
+    expect(answers.map((a) => a.status)).toEqual(Array(sent).fill(200));
+    expect(answers.every((a) => a.json.publishState === "pending")).toBe(true);
+    await s.startBroker();
+
+    await sleep(1100);
+    await runReconcile(s, 2);
+    await sleep(1100);
+    await runReconcile(s);
+
+    const stored = await records(s, registry);
+    expect(stored).toHaveLength(sent);
+    expect(stored.every((r) => r.publishState === "published")).toBe(true);
+    const messages = messagesOf(s, registry);
+    expect(messages).toHaveLength(sent);
+    expect(new Set(messages.map((m) => m.messageId)).size).toBe(sent);
+  });
+
+  it("Table Storage down: deliveries are published at once and journaled, and recorded once storage is back", async () => {
+    const s = await start({
+      ownTables: true,
+      withoutDuplicateDetection: true,
+      env: { ACR_RESOURCE_IDS: RESOURCE_ID },
+    });
+    const registry = uniqueRegistry();
+    const sent = 10;
+    await s.stopTables();
+    const answers = await Promise.all(Array.from({ length: sent }, () => post(s, push(registry))));
+    const ping = await post(s, { action: "ping" });
+    expect(answers.map((a) => a.status)).toEqual(Array(sent).fill(200));
+    expect(
+      answers.every((a) => a.json.journaled === true && a.json.publishState === "published"),
+    ).toBe(true);
+    expect(ping).toMatchObject({
+      status: 200,
+      json: { journaled: true, publishState: "not-routed" },
+    });
+    expect(messagesOf(s, registry)).toHaveLength(sent);
+    expect(s.broker().messageCount("acr-journal")).toBe(sent + 1);
+
+    // Event Grid retries for 24 h: it gets a 503 instead of a journal entry.
+    const eventGrid = await fetch(`${s.url}/api/eventgrid?key=local-eventgrid-secret`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([eventGridPush(push(registry))]),
+    });
+    expect(eventGrid.status).toBe(503);
+
+    await s.startTables();
+    await runReconcile(s);
+
+    const stored = await records(s, registry);
+    expect(stored).toHaveLength(sent);
+    expect(stored.every((r) => r.publishState === "published")).toBe(true);
+    expect(s.broker().messageCount("acr-journal")).toBe(0);
+    expect(messagesOf(s, registry)).toHaveLength(sent);
+  });
+
+  it("both down: 503 with a JSON error, the process stays up and recovers by itself", async () => {
+    const s = await start({ ownTables: true });
+    const registry = uniqueRegistry();
+    await s.stopTables();
+    await s.stopBroker();
+    const down = await post(s, push(registry));
+    expect(down).toMatchObject({
+      status: 503,
+      json: { error: { code: "dependency_unavailable" } },
+    });
+
+    await s.startTables();
+    await s.startBroker();
+    const back = await post(s, push(registry));
+    expect(back).toMatchObject({ status: 200, json: { publishState: "published" } });
+    expect(await records(s, registry)).toHaveLength(1);
+  });
+
+  it("a host killed in the middle of a burst leaves nothing the re-drive cannot finish", async () => {
+    const s = await start({ ownTables: true });
+    const registry = uniqueRegistry();
+    const payloads = Array.from({ length: 40 }, () => push(registry));
+    const burst = payloads.map((payload) => post(s, payload).catch(() => undefined));
+    await sleep(30);
+    await s.stopHost("SIGKILL");
+    const answers = await Promise.all(burst);
+    await s.startHost();
+    await sleep(1100);
+    await runReconcile(s);
+
+    const stored = await records(s, registry);
+    expect(stored.every((r) => r.publishState === "published")).toBe(true);
+    const messages = messagesOf(s, registry);
+    const published = new Set(messages.map((m) => m.applicationProperties.tag));
+    for (const record of stored) expect(published.has(record.tag)).toBe(true);
+    answers.forEach((answer, index) => {
+      if (answer?.status === 200) {
+        expect(published.has((payloads[index].target as { tag: string }).tag)).toBe(true);
+      }
+    });
+    expect(messages).toHaveLength(stored.length);
+  });
+
+  it("a message that can never be published ends dead with its reason, not in an endless loop", async () => {
+    const s = await start({
+      ownTables: true,
+      env: { TOPIC_PUSH: "acr-missing", REDRIVE_MAX_ATTEMPTS: "3" },
+    });
+    const registry = uniqueRegistry();
+    const answer = await post(s, push(registry));
+    expect(answer.json.publishState).toBe("pending");
+    for (let run = 0; run < 3; run++) {
+      await sleep(1100);
+      await runReconcile(s);
+    }
+    const [record] = await records(s, registry);
+    expect(record.publishState).toBe("dead");
+    expect(record.publishAttempts).toBe(3);
+    expect(String(record.lastError)).toMatch(/acr-missing' could not be found/);
+  });
+});
+
+describe("races", () => {
+  it("20 concurrent deliveries of one event: one record counting 20, one message", async () => {
+    const s = await start({ ownTables: true, withoutDuplicateDetection: true });
+    const registry = uniqueRegistry();
+    const payload = push(registry);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => post(s, payload)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    const stored = await records(s, registry);
+    expect(stored).toHaveLength(1);
+    expect(stored[0].deliveryCount).toBe(20);
+    expect(messagesOf(s, registry)).toHaveLength(1);
+  });
+
+  it("one logical event arriving from the webhook and Event Grid at once: one message", async () => {
+    const s = await start({
+      ownTables: true,
+      withoutDuplicateDetection: true,
+      env: { ACR_RESOURCE_IDS: RESOURCE_ID, EVENTGRID_SECRETS: "races-eg" },
+    });
+    const registry = uniqueRegistry();
+    const payload = push(registry);
+    const eventGrid = eventGridPush(payload);
+    const [webhook, grid] = await Promise.all([
+      post(s, payload),
+      fetch(`${s.url}/api/eventgrid?key=races-eg`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify([eventGrid]),
+      }),
+    ]);
+    expect(webhook.status).toBe(200);
+    expect(grid.status).toBe(200);
+    await sleep(1100);
+    await runReconcile(s, 2);
+    expect(messagesOf(s, registry)).toHaveLength(1);
+  });
+
+  it("concurrent re-drive runs never publish a record twice", async () => {
+    const s = await start({ ownTables: true, withoutDuplicateDetection: true });
+    const registry = uniqueRegistry();
+    await s.stopBroker();
+    await Promise.all(Array.from({ length: 15 }, () => post(s, push(registry))));
+    await s.startBroker();
+    await sleep(1100);
+    await runReconcile(s, 3);
+    expect(messagesOf(s, registry)).toHaveLength(15);
+    expect((await records(s, registry)).every((r) => r.publishState === "published")).toBe(true);
+  });
+});
