@@ -1,0 +1,465 @@
+import { describe, expect, it } from "vitest";
+import { PUBLISHABLE_ACTIONS } from "../../src/core/actions";
+import {
+  type CrossCheckState,
+  closeWindow,
+  DISCREPANCY_KINDS,
+  differingFields,
+  expectsTwin,
+  type LogicalEvent,
+  logicalKeyFor,
+  type SideArrivals,
+  twinDelayMs,
+  withArrival,
+} from "../../src/core/crossCheck";
+import type { RegistryEvent } from "../../src/core/registryEvent";
+import { topicMessageFor } from "../../src/core/topicMessage";
+import { registryEvent, T0 } from "./memoryPorts";
+
+const WINDOW_MS = 300_000;
+
+const webhook = (overrides: Partial<RegistryEvent> = {}) =>
+  registryEvent({ origin: "webhook", region: "westeurope", ...overrides });
+const eventGrid = (overrides: Partial<RegistryEvent> = {}) =>
+  registryEvent({ origin: "eventgrid", region: "westeurope", ...overrides });
+
+function side(eventIds: string[], firstAt: number, regions: string[] = []): SideArrivals {
+  return { eventIds, regions, firstAt, count: eventIds.length };
+}
+
+function logical(overrides: Partial<LogicalEvent> = {}): LogicalEvent {
+  return {
+    key: logicalKeyFor(webhook()),
+    registry: "myregistry.azurecr.io",
+    action: "push",
+    repository: "hello-world",
+    tag: "v1",
+    digest: "sha256:abc",
+    firstSeenAt: T0,
+    windowClosesAt: T0 + WINDOW_MS,
+    state: "open",
+    mismatchedIds: [],
+    ...overrides,
+  };
+}
+
+describe("withArrival: a new logical event", () => {
+  it.each([
+    { origin: "webhook", arrival: webhook(), side: "webhook", other: "eventGrid" },
+    { origin: "eventgrid", arrival: eventGrid(), side: "eventGrid", other: "webhook" },
+  ] as const)("the first $origin arrival opens a window", ({ arrival, side, other }) => {
+    const opened = withArrival(undefined, arrival, T0 + 5, WINDOW_MS);
+    expect(opened).toStrictEqual({
+      key: logicalKeyFor(arrival),
+      registry: "myregistry.azurecr.io",
+      action: "push",
+      repository: "hello-world",
+      tag: "v1",
+      digest: "sha256:abc",
+      firstSeenAt: T0 + 5,
+      windowClosesAt: T0 + 5 + WINDOW_MS,
+      state: "open",
+      mismatchedIds: [],
+      [side]: { eventIds: ["evt-1"], regions: ["westeurope"], firstAt: T0 + 5, count: 1 },
+    });
+    expect(opened[other]).toBeUndefined();
+    expect(opened.publishedBy).toBeUndefined();
+  });
+
+  it("an arrival without a region records no region", () => {
+    const opened = withArrival(undefined, webhook({ region: undefined }), T0, WINDOW_MS);
+    expect(opened.webhook?.regions).toEqual([]);
+  });
+
+  it("a delete without a tag keeps the tag undefined", () => {
+    const event = webhook({ action: "delete", tag: undefined });
+    const opened = withArrival(undefined, event, T0, WINDOW_MS);
+    expect(opened).toMatchObject({ action: "delete", tag: undefined, digest: "sha256:abc" });
+  });
+});
+
+describe("withArrival: within the window", () => {
+  const first = withArrival(undefined, webhook(), T0, WINDOW_MS);
+
+  it.each<{ name: string; arrival: RegistryEvent; at: number; expected: SideArrivals }>([
+    {
+      name: "another regional webhook (another id and region) joins the same side",
+      arrival: webhook({ eventId: "evt-2", region: "eastus" }),
+      at: T0 + 1_000,
+      expected: {
+        eventIds: ["evt-1", "evt-2"],
+        regions: ["westeurope", "eastus"],
+        firstAt: T0,
+        count: 2,
+      },
+    },
+    {
+      name: "a repeat of the same id and region is counted, not listed twice",
+      arrival: webhook(),
+      at: T0 + 1_000,
+      expected: { eventIds: ["evt-1"], regions: ["westeurope"], firstAt: T0, count: 2 },
+    },
+    {
+      name: "another id without a region keeps the regions seen",
+      arrival: webhook({ eventId: "evt-2", region: undefined }),
+      at: T0 + 1_000,
+      expected: { eventIds: ["evt-1", "evt-2"], regions: ["westeurope"], firstAt: T0, count: 2 },
+    },
+  ])("$name", ({ arrival, at, expected }) => {
+    const updated = withArrival(first, arrival, at, WINDOW_MS);
+    expect(updated.webhook).toEqual(expected);
+    expect(updated).toMatchObject({
+      firstSeenAt: T0,
+      windowClosesAt: T0 + WINDOW_MS,
+      state: "open",
+    });
+    expect(updated.eventGrid).toBeUndefined();
+  });
+
+  it("the other side's arrival joins without moving the window", () => {
+    const updated = withArrival(first, eventGrid({ region: "eastus" }), T0 + 2_000, WINDOW_MS);
+    expect(updated.webhook).toEqual(first.webhook);
+    expect(updated.eventGrid).toEqual(side(["evt-1"], T0 + 2_000, ["eastus"]));
+    expect(updated).toMatchObject({
+      key: first.key,
+      firstSeenAt: T0,
+      windowClosesAt: T0 + WINDOW_MS,
+      state: "open",
+    });
+  });
+
+  it("a later arrival with another window length does not move the window", () => {
+    const updated = withArrival(first, eventGrid(), T0 + 2_000, 10 * WINDOW_MS);
+    expect(updated.windowClosesAt).toBe(T0 + WINDOW_MS);
+  });
+
+  it("does not change the logical event it was given", () => {
+    const snapshot = structuredClone(first);
+    withArrival(first, webhook({ eventId: "evt-2", region: "eastus" }), T0 + 1, WINDOW_MS);
+    withArrival(first, eventGrid(), T0 + 1, WINDOW_MS);
+    expect(first).toStrictEqual(snapshot);
+  });
+
+  it("keeps ids and regions unique and at most the 20 most recent", () => {
+    let current: LogicalEvent | undefined;
+    for (let i = 0; i < 25; i++) {
+      const arrival = webhook({ eventId: `evt-${i}`, region: `region-${i}` });
+      current = withArrival(current, arrival, T0 + i, WINDOW_MS);
+      current = withArrival(current, arrival, T0 + i, WINDOW_MS);
+    }
+    const expected = Array.from({ length: 20 }, (_, i) => i + 5);
+    expect(current?.webhook).toEqual({
+      eventIds: expected.map((i) => `evt-${i}`),
+      regions: expected.map((i) => `region-${i}`),
+      firstAt: T0,
+      count: 50,
+    });
+  });
+});
+
+describe("withArrival: after the window closed", () => {
+  const CLOSED: Exclude<CrossCheckState, "open">[] = [
+    "matched",
+    "webhook-only",
+    "eventgrid-only",
+    "mismatched",
+  ];
+  const later = T0 + 3 * WINDOW_MS;
+
+  it.each(CLOSED)(
+    "a new occurrence on a side already seen (%s) starts a new logical event",
+    (state) => {
+      const closed = logical({
+        state,
+        webhook: side(["evt-1"], T0, ["westeurope"]),
+        eventGrid: side(["evt-1"], T0 + 10, ["westeurope"]),
+        publishedBy: "webhook",
+        mismatchedIds: state === "mismatched" ? ["evt-1"] : [],
+      });
+      const pushedAgain = webhook({ eventId: "evt-2", region: "eastus" });
+      const recurrence = withArrival(closed, pushedAgain, later, WINDOW_MS);
+      expect(recurrence).toStrictEqual({
+        ...logical(),
+        firstSeenAt: later,
+        windowClosesAt: later + WINDOW_MS,
+        webhook: side(["evt-2"], later, ["eastus"]),
+      });
+      expect(recurrence.publishedBy).toBeUndefined();
+      expect(recurrence.eventGrid).toBeUndefined();
+    },
+  );
+
+  it.each<{
+    name: string;
+    closed: LogicalEvent;
+    arrival: RegistryEvent;
+    attached: "webhook" | "eventGrid";
+  }>([
+    {
+      name: "a late Event Grid twin of a webhook-only event",
+      closed: logical({
+        state: "webhook-only",
+        webhook: side(["evt-1"], T0),
+        publishedBy: "webhook",
+      }),
+      arrival: eventGrid(),
+      attached: "eventGrid",
+    },
+    {
+      name: "a late webhook of a recovered eventgrid-only event",
+      closed: logical({
+        state: "eventgrid-only",
+        eventGrid: side(["evt-1"], T0),
+        publishedBy: "eventgrid",
+      }),
+      arrival: webhook(),
+      attached: "webhook",
+    },
+  ])("$name attaches to it, which stays closed", ({ closed, arrival, attached }) => {
+    const updated = withArrival(closed, arrival, later, WINDOW_MS);
+    expect(updated).toStrictEqual({
+      ...closed,
+      [attached]: side(["evt-1"], later, ["westeurope"]),
+    });
+  });
+
+  it.each<{ name: string; arrival: RegistryEvent }>([
+    { name: "an Event Grid retry", arrival: eventGrid() },
+    { name: "a webhook repeat", arrival: webhook() },
+  ])("$name of an id already seen is the same occurrence, not a new one", ({ arrival }) => {
+    const closed = logical({
+      state: "matched",
+      webhook: side(["evt-1"], T0, ["westeurope"]),
+      eventGrid: side(["evt-1"], T0 + 10, ["westeurope"]),
+      publishedBy: "webhook",
+    });
+    const updated = withArrival(closed, arrival, later, WINDOW_MS);
+    expect(updated).toMatchObject({
+      state: "matched",
+      publishedBy: "webhook",
+      firstSeenAt: T0,
+      windowClosesAt: T0 + WINDOW_MS,
+    });
+    const sideName = arrival.origin === "webhook" ? "webhook" : "eventGrid";
+    expect(updated[sideName]).toMatchObject({ eventIds: ["evt-1"], count: 2 });
+  });
+});
+
+describe("closeWindow", () => {
+  const wh = side(["evt-1"], T0);
+  const eg = side(["evt-1"], T0 + 10);
+
+  it.each<{
+    name: string;
+    logical: LogicalEvent;
+    recoveryEnabled: boolean;
+    state: Exclude<CrossCheckState, "open">;
+    recover: boolean;
+  }>([
+    {
+      name: "both sides",
+      logical: logical({ webhook: wh, eventGrid: eg }),
+      recoveryEnabled: true,
+      state: "matched",
+      recover: false,
+    },
+    {
+      name: "both sides, recovery off",
+      logical: logical({ webhook: wh, eventGrid: eg }),
+      recoveryEnabled: false,
+      state: "matched",
+      recover: false,
+    },
+    {
+      name: "webhook only",
+      logical: logical({ webhook: wh, publishedBy: "webhook" }),
+      recoveryEnabled: true,
+      state: "webhook-only",
+      recover: false,
+    },
+    {
+      name: "webhook only, unpublished",
+      logical: logical({ webhook: wh }),
+      recoveryEnabled: true,
+      state: "webhook-only",
+      recover: false,
+    },
+    {
+      name: "Event Grid only, recovery on",
+      logical: logical({ eventGrid: eg }),
+      recoveryEnabled: true,
+      state: "eventgrid-only",
+      recover: true,
+    },
+    {
+      name: "Event Grid only, recovery off",
+      logical: logical({ eventGrid: eg }),
+      recoveryEnabled: false,
+      state: "eventgrid-only",
+      recover: false,
+    },
+    {
+      name: "Event Grid only, already published",
+      logical: logical({ eventGrid: eg, publishedBy: "eventgrid" }),
+      recoveryEnabled: true,
+      state: "eventgrid-only",
+      recover: false,
+    },
+    {
+      name: "a mismatched id on both sides",
+      logical: logical({ webhook: wh, eventGrid: eg, mismatchedIds: ["evt-1"] }),
+      recoveryEnabled: true,
+      state: "mismatched",
+      recover: false,
+    },
+    {
+      name: "a mismatched id on an Event Grid only event (mismatch wins, no recovery)",
+      logical: logical({ eventGrid: eg, mismatchedIds: ["evt-1"] }),
+      recoveryEnabled: true,
+      state: "mismatched",
+      recover: false,
+    },
+    {
+      name: "a mismatched id on a webhook only event",
+      logical: logical({ webhook: wh, mismatchedIds: ["evt-1"] }),
+      recoveryEnabled: false,
+      state: "mismatched",
+      recover: false,
+    },
+  ])("$name -> $state (recover: $recover)", ({ logical, recoveryEnabled, state, recover }) => {
+    expect(closeWindow(logical, recoveryEnabled)).toStrictEqual({ state, recover });
+  });
+
+  it("every discrepancy kind is a closed state other than matched", () => {
+    expect([...DISCREPANCY_KINDS].sort()).toEqual(["eventgrid-only", "mismatched", "webhook-only"]);
+  });
+});
+
+describe("differingFields", () => {
+  it.each<{ name: string; b: Partial<RegistryEvent>; fields: string[] }>([
+    { name: "identical", b: {}, fields: [] },
+    {
+      name: "another id, region, time and origin",
+      b: {
+        eventId: "x",
+        region: "eastus",
+        occurredAt: 1,
+        timestamp: "t",
+        origin: "eventgrid",
+        mediaType: "m",
+      },
+      fields: [],
+    },
+    { name: "another tag", b: { tag: "v2" }, fields: ["tag"] },
+    { name: "a missing tag", b: { tag: undefined }, fields: ["tag"] },
+    { name: "an empty tag", b: { tag: "" }, fields: ["tag"] },
+    { name: "another registry", b: { registry: "other.azurecr.io" }, fields: ["registry"] },
+    {
+      name: "several fields, in a fixed order",
+      b: { tag: "v2", digest: "sha256:def", repository: "other", action: "delete" },
+      fields: ["action", "repository", "digest", "tag"],
+    },
+  ])("$name -> $fields", ({ b, fields }) => {
+    expect(differingFields(webhook(), eventGrid(b))).toEqual(fields);
+    expect(differingFields(eventGrid(b), webhook())).toEqual(fields);
+  });
+
+  it("treats undefined and empty as the same", () => {
+    expect(differingFields(webhook({ tag: undefined }), eventGrid({ tag: "" }))).toEqual([]);
+  });
+});
+
+describe("twinDelayMs", () => {
+  it.each<{ name: string; logical: LogicalEvent; delay: number | undefined }>([
+    {
+      name: "Event Grid after the webhook",
+      logical: logical({ webhook: side(["a"], T0), eventGrid: side(["a"], T0 + 750) }),
+      delay: 750,
+    },
+    {
+      name: "Event Grid before the webhook",
+      logical: logical({ webhook: side(["a"], T0 + 750), eventGrid: side(["a"], T0) }),
+      delay: -750,
+    },
+    { name: "webhook only", logical: logical({ webhook: side(["a"], T0) }), delay: undefined },
+    { name: "Event Grid only", logical: logical({ eventGrid: side(["a"], T0) }), delay: undefined },
+  ])("$name -> $delay", ({ logical, delay }) => {
+    expect(twinDelayMs(logical)).toBe(delay);
+  });
+
+  it("measures from each side's first arrival", () => {
+    let current = withArrival(undefined, webhook(), T0, WINDOW_MS);
+    current = withArrival(current, eventGrid(), T0 + 200, WINDOW_MS);
+    current = withArrival(current, webhook({ eventId: "evt-2" }), T0 + 900, WINDOW_MS);
+    current = withArrival(current, eventGrid({ eventId: "evt-2" }), T0 + 1_000, WINDOW_MS);
+    expect(twinDelayMs(current)).toBe(200);
+  });
+});
+
+describe("expectsTwin", () => {
+  it.each([
+    ["push", true],
+    ["delete", true],
+    ["chart_push", true],
+    ["chart_delete", true],
+    ["quarantine", false],
+    ["ping", false],
+    ["untag", false],
+    ["PUSH", false],
+    ["", false],
+  ])("%s -> %s", (action, expected) => {
+    expect(expectsTwin(action)).toBe(expected);
+  });
+
+  it("covers every publishable action but quarantine", () => {
+    expect(PUBLISHABLE_ACTIONS.filter(expectsTwin)).toEqual([
+      "push",
+      "delete",
+      "chart_push",
+      "chart_delete",
+    ]);
+  });
+});
+
+describe("logicalKeyFor", () => {
+  it.each<{ name: string; event: RegistryEvent }>([
+    { name: "a webhook push", event: webhook() },
+    { name: "an Event Grid push", event: eventGrid() },
+    { name: "a delete", event: webhook({ action: "delete", tag: undefined }) },
+    { name: "an event without a digest", event: webhook({ digest: undefined }) },
+  ])("$name: equals its topic message id", ({ event }) => {
+    expect(logicalKeyFor(event)).toBe(topicMessageFor(event).messageId);
+  });
+
+  it.each<{ name: string; a: RegistryEvent; b: RegistryEvent; same: boolean }>([
+    {
+      name: "both sides of one push, different ids and regions",
+      a: webhook(),
+      b: eventGrid({ eventId: "eg-9", region: "eastus" }),
+      same: true,
+    },
+    { name: "another tag of the digest", a: webhook(), b: webhook({ tag: "v2" }), same: false },
+    { name: "another digest", a: webhook(), b: webhook({ digest: "sha256:def" }), same: false },
+    { name: "another action", a: webhook(), b: webhook({ action: "delete" }), same: false },
+    {
+      name: "another registry",
+      a: webhook(),
+      b: webhook({ registry: "other.azurecr.io" }),
+      same: false,
+    },
+    {
+      name: "without digest, the same id",
+      a: webhook({ digest: undefined }),
+      b: eventGrid({ digest: undefined }),
+      same: true,
+    },
+    {
+      name: "without digest, another id",
+      a: webhook({ digest: undefined }),
+      b: webhook({ digest: undefined, eventId: "evt-2" }),
+      same: false,
+    },
+  ])("$name: same key $same", ({ a, b, same }) => {
+    expect(logicalKeyFor(a) === logicalKeyFor(b)).toBe(same);
+  });
+});

@@ -1,0 +1,543 @@
+import { describe, expect, it } from "vitest";
+import { logicalKeyFor } from "../../src/core/crossCheck";
+import type { DeliveryRecord } from "../../src/core/deliveryRecord";
+import { type Discrepancy, discrepancyMessage } from "../../src/core/discrepancy";
+import { ingestDelivery } from "../../src/core/ingestDelivery";
+import { DependencyUnavailableError } from "../../src/core/ports";
+import {
+  nextAttemptAt,
+  type ReconcilePorts,
+  type ReconcileSettings,
+  type RedrivePolicy,
+  reconcile,
+  WINDOW_LEASE_MS,
+} from "../../src/core/reconcile";
+import type { RegistryEvent } from "../../src/core/registryEvent";
+import { type RoutingTable, routeForEvent } from "../../src/core/routing";
+import { parseScope } from "../../src/core/scope";
+import { topicMessageFor } from "../../src/core/topicMessage";
+import { always, MemoryPorts, registryEvent, T0 } from "./memoryPorts";
+
+const WINDOW_MS = 300_000;
+const AFTER_WINDOW = T0 + WINDOW_MS + 60_000;
+const DISCREPANCY_TOPIC = "acr-discrepancies";
+const POLICY: RedrivePolicy = { maxAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 5_000 };
+
+function routing(pushScopes: string[] = []): RoutingTable {
+  return {
+    push: { topic: "acr-push", scopes: pushScopes.map(parseScope) },
+    delete: { topic: "acr-delete", scopes: [] },
+    chart_push: { topic: "acr-chart-push", scopes: [] },
+    chart_delete: { topic: "acr-chart-delete", scopes: [] },
+    quarantine: { topic: "acr-quarantine", scopes: [] },
+  };
+}
+
+function settings(overrides: Partial<ReconcileSettings> = {}): ReconcileSettings {
+  return {
+    routing: routing(),
+    discrepancyTopic: DISCREPANCY_TOPIC,
+    recoveryEnabled: true,
+    windowMs: WINDOW_MS,
+    batchSize: 50,
+    redrive: POLICY,
+    ...overrides,
+  };
+}
+
+function portsOf(memory: MemoryPorts): ReconcilePorts {
+  return {
+    store: memory.store,
+    publisher: memory.publisher,
+    crossCheck: memory.crossCheck,
+    tags: memory.tags,
+    findings: memory.findings,
+    journal: memory.journal,
+  };
+}
+
+const webhook = (overrides: Partial<RegistryEvent> = {}) =>
+  registryEvent({ origin: "webhook", region: "westeurope", ...overrides });
+const eventGrid = (overrides: Partial<RegistryEvent> = {}) =>
+  registryEvent({ origin: "eventgrid", eventId: "eg-1", region: "westeurope", ...overrides });
+
+/** Delivers events through the real ingest, as the webhook and Event Grid functions do. */
+async function arrive(
+  memory: MemoryPorts,
+  events: RegistryEvent[],
+  table: RoutingTable = routing(),
+): Promise<void> {
+  for (const [index, event] of events.entries()) {
+    await ingestDelivery(
+      {
+        event,
+        route: routeForEvent(event, table),
+        receivedAt: T0 + index * 1_000,
+        request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
+      },
+      {
+        store: memory.store,
+        publisher: memory.publisher,
+        crossCheck: memory.crossCheck,
+        tags: memory.tags,
+        journal: memory.journal,
+        windowMs: WINDOW_MS,
+      },
+    );
+  }
+}
+
+function run(memory: MemoryPorts, overrides: Partial<ReconcileSettings> = {}, now = AFTER_WINDOW) {
+  return reconcile(portsOf(memory), settings(overrides), now);
+}
+
+const topicsPublished = (memory: MemoryPorts) => memory.published.map((entry) => entry.topic);
+
+describe("reconcile: closing due windows", () => {
+  const key = logicalKeyFor(webhook());
+
+  it("a matched event: no finding, nothing published, both records marked", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook(), eventGrid()]);
+    const report = await run(memory);
+    expect(report).toMatchObject({
+      closed: { matched: 1 },
+      recovered: 0,
+      findingsPublished: 0,
+      errors: [],
+    });
+    expect(memory.findingsRecorded).toEqual([]);
+    expect(topicsPublished(memory)).toEqual(["acr-push"]);
+    expect(memory.record(webhook())?.crossCheck).toBe("matched");
+    expect(memory.record(eventGrid())?.crossCheck).toBe("matched");
+    expect(memory.record(eventGrid())?.publishState).toBe("held");
+    expect(memory.logicals.get(key)?.state).toBe("matched");
+  });
+
+  it("a webhook-only event: a finding recorded and published once, the record marked", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    const report = await run(memory);
+    expect(report).toMatchObject({
+      closed: { "webhook-only": 1 },
+      findingsPublished: 1,
+      errors: [],
+    });
+    const expected: Discrepancy = {
+      kind: "webhook-only",
+      logicalKey: key,
+      registry: "myregistry.azurecr.io",
+      action: "push",
+      repository: "hello-world",
+      tag: "v1",
+      digest: "sha256:abc",
+      detectedAt: T0 + WINDOW_MS,
+      webhookEventIds: ["evt-1"],
+      eventGridEventIds: [],
+      regions: ["westeurope"],
+      recovered: false,
+    };
+    expect(memory.findingsRecorded).toEqual([expected]);
+    expect(memory.published.filter((entry) => entry.topic === DISCREPANCY_TOPIC)).toEqual([
+      { topic: DISCREPANCY_TOPIC, message: discrepancyMessage(expected) },
+    ]);
+    expect(memory.record(webhook())?.crossCheck).toBe("webhook-only");
+    expect(memory.logicals.get(key)?.state).toBe("webhook-only");
+
+    const again = await run(memory, {}, AFTER_WINDOW + WINDOW_MS);
+    expect(again).toMatchObject({ closed: {}, findingsPublished: 0 });
+    expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC]);
+  });
+
+  it("an eventgrid-only event is recovered onto the action's topic, as the webhook would have been", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [eventGrid()]);
+    const report = await run(memory);
+    expect(report).toMatchObject({
+      closed: { "eventgrid-only": 1 },
+      recovered: 1,
+      findingsPublished: 1,
+      errors: [],
+    });
+    expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC]);
+    const recovered = memory.published[0]?.message;
+    expect(recovered).toEqual(topicMessageFor(eventGrid()));
+    expect(recovered?.messageId).toBe(topicMessageFor(webhook()).messageId);
+    expect(recovered?.applicationProperties.origin).toBe("eventgrid");
+    expect(memory.findingsRecorded).toMatchObject([
+      { kind: "eventgrid-only", recovered: true, eventGridEventIds: ["eg-1"], webhookEventIds: [] },
+    ]);
+    expect(memory.published[1]?.message.applicationProperties.recovered).toBe("true");
+    expect(memory.record(eventGrid())).toMatchObject({
+      publishState: "published",
+      publishedTopics: ["acr-push"],
+      crossCheck: "eventgrid-only",
+    });
+    expect(memory.logicals.get(key)).toMatchObject({
+      state: "eventgrid-only",
+      publishedBy: "eventgrid",
+    });
+  });
+
+  it("a webhook arriving after the recovery is not published again", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [eventGrid()]);
+    await run(memory);
+    await arrive(memory, [webhook()]);
+    expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC]);
+    expect(memory.record(webhook())?.publishState).toBe("published");
+  });
+
+  it.each<{ name: string; overrides: Partial<ReconcileSettings>; ingestRouting: RoutingTable }>([
+    { name: "recovery is off", overrides: { recoveryEnabled: false }, ingestRouting: routing() },
+    {
+      name: "the event is out of scope",
+      overrides: { routing: routing(["other:*"]) },
+      ingestRouting: routing(["other:*"]),
+    },
+  ])(
+    "an eventgrid-only event is reported, not published, when $name",
+    async ({ overrides, ingestRouting }) => {
+      const memory = new MemoryPorts();
+      await arrive(memory, [eventGrid()], ingestRouting);
+      const report = await run(memory, overrides);
+      expect(report).toMatchObject({
+        closed: { "eventgrid-only": 1 },
+        recovered: 0,
+        findingsPublished: 1,
+        errors: [],
+      });
+      expect(topicsPublished(memory)).toEqual([DISCREPANCY_TOPIC]);
+      expect(memory.findingsRecorded).toMatchObject([{ kind: "eventgrid-only", recovered: false }]);
+      expect(memory.logicals.get(key)?.publishedBy).toBeUndefined();
+    },
+  );
+
+  it("a failed recovery publish leaves the window open and reports the error", async () => {
+    const memory = new MemoryPorts({
+      "publisher.publish": (topic) => (topic === "acr-push" ? new Error("bus down") : undefined),
+    });
+    await arrive(memory, [eventGrid()]);
+    const report = await run(memory);
+    expect(report).toMatchObject({ closed: {}, recovered: 0, findingsPublished: 0 });
+    expect(report.errors).toEqual([
+      `window ${key}: Error: recovery publish failed: Error: bus down`,
+    ]);
+    expect(memory.calls()).not.toContain("crossCheck.closeWindow");
+    expect(memory.findingsRecorded).toEqual([]);
+    expect(memory.published).toEqual([]);
+    expect(memory.logicals.get(key)?.state).toBe("open");
+
+    memory.faults["publisher.publish"] = undefined;
+    const leased = await run(memory, {}, AFTER_WINDOW + WINDOW_LEASE_MS - 1);
+    expect(leased).toMatchObject({ closed: {}, recovered: 0, errors: [] });
+    const retried = await run(memory, {}, AFTER_WINDOW + WINDOW_LEASE_MS);
+    expect(retried).toMatchObject({ closed: { "eventgrid-only": 1 }, recovered: 1, errors: [] });
+    expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC]);
+  });
+
+  it("a recovered event whose close failed is reported as recovered, not published twice", async () => {
+    const memory = new MemoryPorts({ "findings.record": always(new Error("findings down")) });
+    await arrive(memory, [eventGrid()]);
+    const first = await run(memory);
+    expect(first).toMatchObject({ recovered: 1, closed: {} });
+    expect(first.errors).toEqual([`window ${key}: Error: findings down`]);
+
+    memory.faults["findings.record"] = undefined;
+    const second = await run(memory, {}, AFTER_WINDOW + WINDOW_LEASE_MS);
+    expect(second).toMatchObject({ closed: { "eventgrid-only": 1 }, recovered: 0, errors: [] });
+    expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC]);
+    expect(memory.findingsRecorded).toMatchObject([{ kind: "eventgrid-only", recovered: true }]);
+  });
+
+  it("arrivals whose fields disagree under one id close as mismatched, both of them", async () => {
+    const memory = new MemoryPorts();
+    const wh = webhook({ eventId: "same-id" });
+    const eg = eventGrid({ eventId: "same-id", tag: "v2" });
+    await arrive(memory, [wh, eg]);
+    const report = await run(memory);
+    expect(report).toMatchObject({ closed: { mismatched: 2 }, recovered: 0, findingsPublished: 2 });
+    expect(memory.findingsRecorded.map((finding) => [finding.kind, finding.logicalKey])).toEqual([
+      ["mismatched", logicalKeyFor(wh)],
+      ["mismatched", logicalKeyFor(eg)],
+    ]);
+    expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC, DISCREPANCY_TOPIC]);
+  });
+
+  it("two concurrent runs close a window once", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [eventGrid()]);
+    const reports = await Promise.all([run(memory), run(memory)]);
+    expect(reports.map((report) => report.recovered).sort()).toEqual([0, 1]);
+    expect(reports.flatMap((report) => report.errors)).toEqual([]);
+    expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC]);
+    expect(memory.findingsRecorded).toHaveLength(1);
+  });
+
+  it("a window not yet due is left open", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [eventGrid()]);
+    const report = await run(memory, {}, T0 + WINDOW_MS - 1);
+    expect(report).toMatchObject({ closed: {}, recovered: 0, findingsPublished: 0, errors: [] });
+    expect(memory.published).toEqual([]);
+    expect(memory.logicals.get(key)?.state).toBe("open");
+  });
+
+  it("closes at most batchSize windows per run", async () => {
+    const memory = new MemoryPorts();
+    await arrive(
+      memory,
+      ["v1", "v2", "v3"].map((tag) => webhook({ eventId: tag, tag })),
+    );
+    expect((await run(memory, { batchSize: 2 })).closed).toEqual({ "webhook-only": 2 });
+    expect((await run(memory, { batchSize: 2 })).closed).toEqual({ "webhook-only": 1 });
+  });
+
+  it("one failing window does not stop the others", async () => {
+    const memory = new MemoryPorts({
+      "findings.record": (finding) =>
+        (finding as Discrepancy).tag === "v1" ? new Error("findings down") : undefined,
+    });
+    await arrive(
+      memory,
+      ["v1", "v2"].map((tag) => webhook({ eventId: tag, tag })),
+    );
+    const report = await run(memory);
+    expect(report.closed).toEqual({ "webhook-only": 1 });
+    expect(report.errors).toEqual([
+      `window ${logicalKeyFor(webhook({ tag: "v1" }))}: Error: findings down`,
+    ]);
+    expect(memory.logicals.get(logicalKeyFor(webhook({ tag: "v1" })))?.state).toBe("open");
+    expect(memory.logicals.get(logicalKeyFor(webhook({ tag: "v2" })))?.state).toBe("webhook-only");
+  });
+});
+
+describe("nextAttemptAt", () => {
+  const record = (publishAttempts: number, lastAttemptAt?: number) =>
+    ({ receivedAt: T0 - 50_000, publishAttempts, lastAttemptAt }) as DeliveryRecord;
+
+  it.each<{ attempts: number; lastAttemptAt?: number; due: number }>([
+    { attempts: 0, lastAttemptAt: undefined, due: T0 - 50_000 + 1_000 },
+    { attempts: 0, lastAttemptAt: T0, due: T0 + 1_000 },
+    { attempts: 1, lastAttemptAt: T0, due: T0 + 1_000 },
+    { attempts: 2, lastAttemptAt: T0, due: T0 + 2_000 },
+    { attempts: 3, lastAttemptAt: T0, due: T0 + 4_000 },
+    { attempts: 4, lastAttemptAt: T0, due: T0 + 5_000 },
+    { attempts: 60, lastAttemptAt: T0, due: T0 + 5_000 },
+  ])(
+    "after $attempts attempts, the last at $lastAttemptAt: due at $due",
+    ({ attempts, lastAttemptAt, due }) => {
+      expect(nextAttemptAt(record(attempts, lastAttemptAt), POLICY)).toBe(due);
+    },
+  );
+});
+
+describe("reconcile: re-driving pending records", () => {
+  function pending(eventId: string, overrides: Partial<DeliveryRecord> = {}): DeliveryRecord {
+    const event = webhook({ eventId, tag: eventId });
+    return {
+      event,
+      route: { kind: "topic", topic: "acr-push" },
+      receivedAt: T0,
+      request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
+      publishState: "pending",
+      deliveryCount: 1,
+      arrivals: [],
+      publishedTopics: [],
+      publishAttempts: 0,
+      ...overrides,
+    };
+  }
+
+  it.each<{ name: string; record: DeliveryRecord; now: number; redriven: boolean }>([
+    {
+      name: "never attempted, still in its delivery's hands",
+      record: pending("a"),
+      now: T0 + 999,
+      redriven: false,
+    },
+    {
+      name: "never attempted, one base delay after arrival",
+      record: pending("a"),
+      now: T0 + 1_000,
+      redriven: true,
+    },
+    {
+      name: "backing off after 2 attempts",
+      record: pending("a", { publishAttempts: 2, lastAttemptAt: T0, lastError: "x" }),
+      now: T0 + 1_999,
+      redriven: false,
+    },
+    {
+      name: "due after 2 attempts",
+      record: pending("a", { publishAttempts: 2, lastAttemptAt: T0, lastError: "x" }),
+      now: T0 + 2_000,
+      redriven: true,
+    },
+  ])("$name: re-driven $redriven", async ({ record, now, redriven }) => {
+    const memory = new MemoryPorts();
+    memory.seedRecord(record);
+    const report = await run(memory, {}, now);
+    expect(report.redriven).toBe(redriven ? 1 : 0);
+    expect(memory.published).toHaveLength(redriven ? 1 : 0);
+    expect(memory.record(record.event)?.publishState).toBe(redriven ? "published" : "pending");
+  });
+
+  it("a successful re-drive publishes the event's message and marks it published", async () => {
+    const memory = new MemoryPorts();
+    const record = pending("a", { publishAttempts: 1, lastAttemptAt: T0, lastError: "bus down" });
+    memory.seedRecord(record);
+    const report = await run(memory, {}, T0 + 10_000);
+    expect(report).toMatchObject({ redriven: 1, redriveFailed: 0, dead: 0, errors: [] });
+    expect(memory.published).toEqual([
+      { topic: "acr-push", message: topicMessageFor(record.event) },
+    ]);
+    expect(memory.record(record.event)).toMatchObject({
+      publishState: "published",
+      publishedTopics: ["acr-push"],
+      lastError: undefined,
+    });
+    expect(memory.callsOf("crossCheck.markPublishedBy")).toEqual([
+      [logicalKeyFor(record.event), "webhook"],
+    ]);
+    expect(await memory.store.listPending(10)).toEqual([]);
+  });
+
+  it("a failed re-drive counts the attempt and stays pending", async () => {
+    const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
+    const record = pending("a", { publishAttempts: 1, lastAttemptAt: T0, lastError: "x" });
+    memory.seedRecord(record);
+    const now = T0 + 10_000;
+    const report = await run(memory, {}, now);
+    expect(report).toMatchObject({ redriven: 0, redriveFailed: 1, dead: 0, errors: [] });
+    expect(memory.record(record.event)).toMatchObject({
+      publishState: "pending",
+      publishAttempts: 2,
+      lastAttemptAt: now,
+      lastError: "Error: bus down",
+    });
+  });
+
+  it("the attempt reaching maxAttempts marks the record dead with its reason", async () => {
+    const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
+    const record = pending("a", { publishAttempts: 2, lastAttemptAt: T0, lastError: "x" });
+    memory.seedRecord(record);
+    const report = await run(memory, {}, T0 + 10_000);
+    expect(report).toMatchObject({ redriven: 0, redriveFailed: 1, dead: 1, errors: [] });
+    expect(memory.record(record.event)).toMatchObject({
+      publishState: "dead",
+      publishAttempts: 3,
+      lastError: "gave up after 3 attempts: Error: bus down",
+    });
+    expect(await memory.store.listPending(10)).toEqual([]);
+  });
+
+  it.each<{ name: string; lastError?: string; reason: string }>([
+    { name: "its last error", lastError: "Error: bus down", reason: "Error: bus down" },
+    { name: "a generic reason", lastError: undefined, reason: "publish attempts exhausted" },
+  ])(
+    "a record already past maxAttempts is marked dead with $name, not published",
+    async ({ lastError, reason }) => {
+      const memory = new MemoryPorts();
+      const record = pending("a", { publishAttempts: 5, lastAttemptAt: T0, lastError });
+      memory.seedRecord(record);
+      const report = await run(memory, {}, T0 + 10_000);
+      expect(report).toMatchObject({ redriven: 0, redriveFailed: 0, dead: 1 });
+      expect(memory.published).toEqual([]);
+      expect(memory.record(record.event)).toMatchObject({
+        publishState: "dead",
+        lastError: reason,
+      });
+    },
+  );
+
+  it("ingest, a failed publish, backoff, then the re-drive finishes it", async () => {
+    const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
+    await arrive(memory, [webhook()]);
+    const failedAt = memory.record(webhook())?.lastAttemptAt as number;
+    memory.faults["publisher.publish"] = undefined;
+    expect((await run(memory, {}, failedAt + 999)).redriven).toBe(0);
+    expect((await run(memory, {}, failedAt + 1_000)).redriven).toBe(1);
+    expect(memory.record(webhook())?.publishState).toBe("published");
+    expect(memory.logicals.get(logicalKeyFor(webhook()))?.publishedBy).toBe("webhook");
+  });
+
+  it("one failing record does not stop the others", async () => {
+    const memory = new MemoryPorts({
+      "publisher.publish": (_topic, message) =>
+        (message as { subject: string }).subject === "hello-world:b"
+          ? new Error("bus down")
+          : undefined,
+      "store.markDead": always(new Error("table down")),
+    });
+    memory.seedRecord(pending("a"));
+    memory.seedRecord(pending("b", { publishAttempts: 2, lastAttemptAt: T0 }));
+    memory.seedRecord(pending("c"));
+    const report = await run(memory, {}, T0 + 10_000);
+    expect(report).toMatchObject({ redriven: 2, redriveFailed: 1, dead: 0 });
+    expect(report.errors).toEqual(["record b: Error: table down"]);
+    expect(memory.record(webhook({ eventId: "a", tag: "a" }))?.publishState).toBe("published");
+    expect(memory.record(webhook({ eventId: "c", tag: "c" }))?.publishState).toBe("published");
+    expect(memory.record(webhook({ eventId: "b", tag: "b" }))?.publishState).toBe("pending");
+  });
+
+  it("two concurrent runs re-drive a record once", async () => {
+    const memory = new MemoryPorts();
+    memory.seedRecord(pending("a"));
+    const reports = await Promise.all([run(memory, {}, T0 + 10_000), run(memory, {}, T0 + 10_000)]);
+    expect(reports.map((report) => report.redriven).sort()).toEqual([0, 1]);
+    expect(memory.published).toHaveLength(1);
+  });
+
+  it("re-drives at most batchSize records per run", async () => {
+    const memory = new MemoryPorts();
+    for (const id of ["a", "b", "c"]) memory.seedRecord(pending(id));
+    expect((await run(memory, { batchSize: 2 }, T0 + 10_000)).redriven).toBe(2);
+    expect((await run(memory, { batchSize: 2 }, T0 + 10_000)).redriven).toBe(1);
+  });
+});
+
+describe("reconcile: the journal", () => {
+  it.each<{ name: string; publishFails: boolean; restoredState: string; redriven: number }>([
+    {
+      name: "a journaled delivery already on its topic is recorded as published",
+      publishFails: false,
+      restoredState: "published",
+      redriven: 0,
+    },
+    {
+      name: "a journaled delivery not yet published is recorded pending and re-driven",
+      publishFails: true,
+      restoredState: "published",
+      redriven: 1,
+    },
+  ])("$name", async ({ publishFails, restoredState, redriven }) => {
+    const memory = new MemoryPorts({
+      "store.recordDelivery": always(new DependencyUnavailableError("table-storage", "timeout")),
+    });
+    if (publishFails) memory.faults["publisher.publish"] = always(new Error("bus down"));
+    await arrive(memory, [webhook()]);
+    expect(memory.journaled).toHaveLength(1);
+    expect(memory.record(webhook())).toBeUndefined();
+    memory.faults["store.recordDelivery"] = undefined;
+    memory.faults["publisher.publish"] = undefined;
+
+    const report = await run(memory);
+    expect(report).toMatchObject({ restored: 1, redriven, errors: [] });
+    expect(memory.journaled).toEqual([]);
+    expect(memory.record(webhook())?.publishState).toBe(restoredState);
+    expect(memory.published.filter((entry) => entry.topic === "acr-push")).toHaveLength(1);
+    expect(memory.logicals.get(logicalKeyFor(webhook()))).toMatchObject({
+      publishedBy: "webhook",
+      webhook: { eventIds: ["evt-1"] },
+    });
+  });
+
+  it("a journal failure is reported and the rest of the run goes on", async () => {
+    const memory = new MemoryPorts({ "journal.drain": always(new Error("queue down")) });
+    await arrive(memory, [webhook()]);
+    const report = await run(memory);
+    expect(report.errors).toEqual(["journal: Error: queue down"]);
+    expect(report.closed).toEqual({ "webhook-only": 1 });
+  });
+});
