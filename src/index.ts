@@ -1,5 +1,12 @@
 import { app } from "@azure/functions";
 import { closeBridge } from "./bridge";
+import { startTelemetry, stopTelemetry } from "./telemetry/azureMonitor";
 
-// Loaded first by the host (package.json `main`); each file under functions/ registers one function.
-app.hook.appTerminate(() => closeBridge());
+// Loaded first by the host (package.json `main`): telemetry starts before any SDK client exists.
+// Each file under functions/ registers one function.
+const telemetry = startTelemetry(process.env);
+
+app.hook.appTerminate(async () => {
+  await closeBridge();
+  if (telemetry) await stopTelemetry();
+});

@@ -2,6 +2,7 @@ import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
 import { describeError } from "../core/ingestDelivery";
 import { DependencyUnavailableError, type Publisher } from "../core/ports";
 import type { TopicMessage } from "../core/topicMessage";
+import { inSpan } from "../telemetry/instruments";
 
 export interface ServiceBusPublisherOptions {
   client: ServiceBusClient;
@@ -15,7 +16,13 @@ export class ServiceBusPublisher implements Publisher {
 
   constructor(private readonly options: ServiceBusPublisherOptions) {}
 
-  async publish(topic: string, message: TopicMessage): Promise<void> {
+  publish(topic: string, message: TopicMessage): Promise<void> {
+    return inSpan("servicebus.publish", { "messaging.destination.name": topic }, () =>
+      this.send(topic, message),
+    );
+  }
+
+  private async send(topic: string, message: TopicMessage): Promise<void> {
     const sender = this.senderFor(topic);
     try {
       await sender.sendMessages(
@@ -33,6 +40,21 @@ export class ServiceBusPublisher implements Publisher {
       this.senders.delete(topic);
       await sender.close().catch(() => undefined);
       throw new DependencyUnavailableError("service-bus", describeError(error));
+    }
+  }
+
+  /**
+   * Opens a fresh link to the topic, which takes a round trip to the namespace, and sends nothing.
+   * A cached sender would not do: its link can look open while the broker is gone.
+   */
+  async probe(topic: string): Promise<void> {
+    const sender = this.options.client.createSender(topic);
+    try {
+      await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(this.options.timeoutMs) });
+    } catch (error) {
+      throw new DependencyUnavailableError("service-bus", describeError(error));
+    } finally {
+      await sender.close().catch(() => undefined);
     }
   }
 

@@ -3,6 +3,7 @@ import type { DeliveryRecord, NewDelivery } from "../core/deliveryRecord";
 import { initialPublishState } from "../core/deliveryRecord";
 import type { EventStore, RecordOutcome } from "../core/ports";
 import type { RegistryEvent } from "../core/registryEvent";
+import { inSpan } from "../telemetry/instruments";
 import {
   type DeliveryEntity,
   fromDeliveryEntity,
@@ -36,6 +37,12 @@ export class TableEventStore implements EventStore {
   }
 
   async recordDelivery(delivery: NewDelivery): Promise<RecordOutcome> {
+    return inSpan("table.recordDelivery", { "acr.event_id": delivery.event.eventId }, () =>
+      this.record(delivery),
+    );
+  }
+
+  private record(delivery: NewDelivery): Promise<RecordOutcome> {
     return this.access.call(async () => {
       const keys = deliveryKeys(delivery.event);
       // Listed before it is recorded, so no recorded delivery is missing from a query over all registries.

@@ -24,13 +24,38 @@ const timestamp = z.iso.datetime({ offset: true });
 
 const count = z.number().int().nonnegative();
 
+/**
+ * Characters no registry can put in a repository name (Docker distribution's grammar is lowercase
+ * path components; ACR adds nothing to it): whitespace, `#`, `?`, `\` and `%` would also break the
+ * `repo:tag` subject and URLs built from it. Anything else (uppercase, non-ASCII) is kept, so a
+ * registry that bends the grammar loses no event.
+ */
+const IMPOSSIBLE_IN_REPOSITORY = /[\s#?\\%]/;
+
+/** Docker distribution's tag grammar; ACR also sends an empty tag. */
+const TAG = /^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
+
+const repository = text(512).refine(
+  (value) => !IMPOSSIBLE_IN_REPOSITORY.test(value),
+  "must be a repository name (no whitespace, '#', '?', '\\' or '%')",
+);
+
+const tag = text(256).regex(TAG, "must be a tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, or empty");
+
+/** Values that end up percent-encoded in a table key, which Azure limits to 1 KiB in all. */
+const keyText = (max: number, maxEncoded: number) =>
+  text(max).refine(
+    (value) => !value.isWellFormed() || encodeURIComponent(value).length <= maxEncoded,
+    `must be at most ${maxEncoded} characters once percent-encoded`,
+  );
+
 const target = z.looseObject({
   mediaType: text(255).optional(),
   size: count.optional(),
   length: count.optional(),
   digest: text(255).optional(),
-  repository: text(512).optional(),
-  tag: text(256).optional(),
+  repository: repository.optional(),
+  tag: tag.optional(),
   url: z.string().max(4096).optional(),
 });
 
@@ -41,14 +66,21 @@ export const chartTarget = target.extend({
 
 const request = z.looseObject({
   id: z.string().max(256).optional(),
-  host: text(255).optional(),
+  // The registry's login server, lower-cased, is the delivery's PartitionKey.
+  host: text(255)
+    .refine(
+      (value) => !value.isWellFormed() || encodeURIComponent(value.toLowerCase()).length <= 765,
+      "must be at most 765 characters once lower-cased and percent-encoded",
+    )
+    .optional(),
   method: z.string().max(16).optional(),
   useragent: z.string().max(1024).optional(),
   addr: z.string().max(256).optional(),
 });
 
 export const eventFields = {
-  id: text(256).min(1),
+  // Part of the delivery's RowKey.
+  id: keyText(256, 768).min(1),
   timestamp,
   request: request.optional(),
   actor: z.looseObject({}).optional(),

@@ -6,6 +6,7 @@ import { registryEventFromEventGrid } from "../core/eventGridEvent";
 import { type IngestPorts, ingestDelivery } from "../core/ingestDelivery";
 import type { RejectionLog } from "../core/ports";
 import { type RoutingTable, routeForEvent } from "../core/routing";
+import { countIngest, inSpan } from "../telemetry/instruments";
 
 export interface EventGridDependencies extends Omit<IngestPorts, "windowMs"> {
   routing: RoutingTable;
@@ -48,10 +49,16 @@ export async function ingestEventGridEvents(
       continue;
     }
     const event = registryEventFromEventGrid(parsed, { configuredLoginServer: deps.loginServer });
-    const result = await ingestDelivery(
-      { event, route: routeForEvent(event, deps.routing), receivedAt, request },
-      { ...deps, windowMs: deps.crossCheckSettings.windowMs },
+    const result = await inSpan(
+      "acr.eventgrid.delivery",
+      { "acr.event_id": event.eventId, "acr.action": event.action, "acr.registry": event.registry },
+      () =>
+        ingestDelivery(
+          { event, route: routeForEvent(event, deps.routing), receivedAt, request },
+          { ...deps, windowMs: deps.crossCheckSettings.windowMs },
+        ),
     );
+    countIngest(result, "eventgrid");
     for (const warning of result.warnings) context.warn(`event ${event.eventId}: ${warning}`);
     if (result.duplicate) summary.duplicates++;
     else summary.accepted++;

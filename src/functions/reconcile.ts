@@ -1,6 +1,7 @@
 import { app } from "@azure/functions";
 import { getBridge } from "../bridge";
 import { reconcile } from "../core/reconcile";
+import { countReconcile, inSpan } from "../telemetry/instruments";
 
 const bridge = getBridge();
 
@@ -8,11 +9,10 @@ const bridge = getBridge();
 app.timer("reconcile", {
   schedule: "%RECONCILE_SCHEDULE%",
   handler: async (_timer, context) => {
-    const report = await reconcile(
-      bridge,
-      { routing: bridge.routing, ...bridge.crossCheckSettings },
-      Date.now(),
+    const report = await inSpan("acr.reconcile", {}, () =>
+      reconcile(bridge, { routing: bridge.routing, ...bridge.crossCheckSettings }, Date.now()),
     );
+    countReconcile(report);
     const line = JSON.stringify(report);
     if (report.errors.length > 0) context.warn(`reconcile: ${line}`);
     else context.log(`reconcile: ${line}`);

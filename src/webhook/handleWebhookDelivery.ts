@@ -11,6 +11,7 @@ import { type RoutingTable, routeForEvent } from "../core/routing";
 import { authenticateWebhook } from "../core/webhookAuth";
 import { errorResponse } from "../http/errorResponse";
 import { readLimitedBody } from "../http/readLimitedBody";
+import { countIngest, inSpan } from "../telemetry/instruments";
 import { parseWebhookQuery } from "./webhookQuery";
 
 export interface WebhookDependencies extends Omit<IngestPorts, "windowMs"> {
@@ -85,19 +86,25 @@ export async function handleWebhookDelivery(
   }
 
   try {
-    const result = await ingestDelivery(
-      {
-        event,
-        route,
-        receivedAt,
-        request: {
-          method: request.method,
-          uri: maskUri(request.url),
-          headers: maskHeaders(request.headers, settings.auth.header),
-        },
-      },
-      { ...deps, windowMs: deps.crossCheckSettings.windowMs },
+    const result = await inSpan(
+      "acr.webhook.delivery",
+      { "acr.event_id": event.eventId, "acr.action": event.action, "acr.registry": event.registry },
+      () =>
+        ingestDelivery(
+          {
+            event,
+            route,
+            receivedAt,
+            request: {
+              method: request.method,
+              uri: maskUri(request.url),
+              headers: maskHeaders(request.headers, settings.auth.header),
+            },
+          },
+          { ...deps, windowMs: deps.crossCheckSettings.windowMs },
+        ),
     );
+    countIngest(result, "webhook");
     for (const warning of result.warnings) {
       context.warn(`event ${result.eventId} bookkeeping failed: ${warning}`);
     }

@@ -1,0 +1,251 @@
+import { odata, type TableClient } from "@azure/data-tables";
+import type { CrossCheckState, DiscrepancyKind } from "../core/crossCheck";
+import type { DeliveryRecord, PublishState } from "../core/deliveryRecord";
+import type { Discrepancy } from "../core/discrepancy";
+import { encodeKeyPart, invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "../core/tableKeys";
+import { type DeliveryEntity, fromDeliveryEntity } from "./deliveryEntity";
+import { TableAccess } from "./tableAccess";
+import {
+  CROSS_CHECKS_TABLE,
+  DELIVERIES_TABLE,
+  DISCREPANCIES_TABLE,
+  REJECTIONS_TABLE,
+} from "./tableLayout";
+import {
+  type ListPosition,
+  type ListSource,
+  mergeNewestFirst,
+  queryEntities,
+  tiesFollow,
+} from "./tablePaging";
+import type { TableRegistryIndex } from "./tableRegistryIndex";
+
+/** Epoch milliseconds, both ends included. */
+export interface TimeWindow {
+  from: number;
+  to: number;
+}
+
+export interface DeliveryFilter {
+  registry?: string;
+  repository?: string;
+  action?: string;
+  publishState?: PublishState;
+  crossCheck?: CrossCheckState;
+}
+
+export interface DiscrepancyFilter {
+  registry?: string;
+  kind?: DiscrepancyKind;
+}
+
+/** One page of a listing: `after` is where the previous page stopped. */
+export interface ListQuery<F> {
+  window: TimeWindow;
+  filter: F;
+  limit: number;
+  after?: ListPosition;
+}
+
+export interface Page<T> {
+  items: T[];
+  next?: ListPosition;
+}
+
+export interface CrossCheckRow {
+  action: string;
+  state: string;
+  delayMs?: number;
+}
+
+interface DiscrepancyEntity {
+  kind: DiscrepancyKind;
+  logicalKey: string;
+  registry: string;
+  action: string;
+  repository?: string;
+  tag?: string;
+  digest?: string;
+  detectedAt: Date;
+  webhookEventIds: string;
+  eventGridEventIds: string;
+  regions: string;
+  recovered: boolean;
+}
+
+interface CrossCheckEntity {
+  action: string;
+  state: string;
+  delayMs?: number | bigint;
+}
+
+/** Table Storage ends a query page after 5 s with a continuation, so a page never needs longer. */
+const PAGE_TIMEOUT_MS = 6000;
+
+export interface TableQueriesOptions {
+  tables: (name: string) => TableClient;
+  registries: TableRegistryIndex;
+}
+
+/**
+ * The query API's reads. Every listing is a PartitionKey range over hour partitions, newest first
+ * (times are inverted in the keys); without a registry, deliveries are read as one range per
+ * registry in `AcrRegistries`, merged.
+ */
+export class TableQueries {
+  private readonly access: TableAccess;
+  private readonly deliveries: TableClient;
+  private readonly discrepancies: TableClient;
+  private readonly crossChecks: TableClient;
+  private readonly rejections: TableClient;
+  private readonly registries: TableRegistryIndex;
+
+  constructor({ tables, registries }: TableQueriesOptions) {
+    this.deliveries = tables(DELIVERIES_TABLE);
+    this.discrepancies = tables(DISCREPANCIES_TABLE);
+    this.crossChecks = tables(CROSS_CHECKS_TABLE);
+    this.rejections = tables(REJECTIONS_TABLE);
+    this.registries = registries;
+    this.access = new TableAccess(
+      [this.deliveries, this.discrepancies, this.crossChecks, this.rejections],
+      PAGE_TIMEOUT_MS,
+    );
+  }
+
+  async listDeliveries({
+    window,
+    filter,
+    limit,
+    after,
+  }: ListQuery<DeliveryFilter>): Promise<Page<DeliveryRecord>> {
+    const registries =
+      filter.registry === undefined ? await this.registries.list() : [filter.registry];
+    const properties = [
+      filter.repository !== undefined && odata`repository eq ${filter.repository}`,
+      filter.action !== undefined && odata`action eq ${filter.action}`,
+      filter.publishState !== undefined && odata`publishState eq ${filter.publishState}`,
+      filter.crossCheck !== undefined && odata`crossCheck eq ${filter.crossCheck}`,
+    ];
+    const sources = registries.map((registry): ListSource<DeliveryEntity> => {
+      const key = encodeKeyPart(registry);
+      const range = timeRange(`${key}${KEY_PART_SEPARATOR}`, window, key, after);
+      return { key, entities: this.query(this.deliveries, [...range, ...properties], limit) };
+    });
+    const page = await mergeNewestFirst(sources, limit);
+    return { items: page.items.map(fromDeliveryEntity), next: page.next };
+  }
+
+  async listDiscrepancies({
+    window,
+    filter,
+    limit,
+    after,
+  }: ListQuery<DiscrepancyFilter>): Promise<Page<Discrepancy>> {
+    const conditions = [
+      ...timeRange("", window, "", after),
+      filter.kind !== undefined && odata`kind eq ${filter.kind}`,
+      filter.registry !== undefined && odata`registry eq ${filter.registry}`,
+    ];
+    const source = {
+      key: "",
+      entities: this.query<DiscrepancyEntity>(this.discrepancies, conditions, limit),
+    };
+    const page = await mergeNewestFirst([source], limit);
+    return { items: page.items.map(fromDiscrepancyEntity), next: page.next };
+  }
+
+  /** The closed cross-check windows whose first arrival lies in the window. */
+  async crossCheckRows(window: TimeWindow, registry?: string): Promise<CrossCheckRow[]> {
+    const conditions = [
+      ...hourPartitions("", invertedMillis(window.to), window.from),
+      odata`firstSeenAt ge ${new Date(window.from)}`,
+      odata`firstSeenAt le ${new Date(window.to)}`,
+      registry !== undefined && odata`registry eq ${registry}`,
+    ];
+    const rows: CrossCheckRow[] = [];
+    const entities = this.query<CrossCheckEntity>(this.crossChecks, conditions, undefined, [
+      "action",
+      "state",
+      "delayMs",
+    ]);
+    for await (const entity of entities) {
+      rows.push({
+        action: entity.action,
+        state: entity.state,
+        delayMs: entity.delayMs === undefined ? undefined : Number(entity.delayMs),
+      });
+    }
+    return rows;
+  }
+
+  async countRejections(window: TimeWindow): Promise<number> {
+    let count = 0;
+    const rows = this.query(this.rejections, timeRange("", window, ""), undefined, ["RowKey"]);
+    for await (const _ of rows) count++;
+    return count;
+  }
+
+  private query<T extends object>(
+    table: TableClient,
+    conditions: (string | false)[],
+    limit?: number,
+    select?: string[],
+  ) {
+    const filter = conditions.filter((condition) => condition !== false).join(" and ");
+    // One more than the page holds tells whether another page follows.
+    return queryEntities<T>(this.access, table, { filter, select }, limit && limit + 1);
+  }
+}
+
+/**
+ * Rows keyed `<inverted ms>|…` in hour partitions `<prefix><inverted hour>` whose time lies in
+ * the window; when resuming, only those after the position (`sourceKey` breaks RowKey ties
+ * between merged sources).
+ */
+function timeRange(
+  prefix: string,
+  window: TimeWindow,
+  sourceKey: string,
+  after?: ListPosition,
+): string[] {
+  const newest = after
+    ? after.rowKey.slice(0, after.rowKey.indexOf(KEY_PART_SEPARATOR))
+    : invertedMillis(window.to);
+  let start = odata`RowKey ge ${invertedMillis(window.to)}`;
+  if (after) {
+    start = tiesFollow(sourceKey, after)
+      ? odata`RowKey ge ${after.rowKey}`
+      : odata`RowKey gt ${after.rowKey}`;
+  }
+  return [
+    ...hourPartitions(prefix, newest, window.from),
+    start,
+    // `}` sorts right after `|`, so every RowKey of the moment `from` is below this bound.
+    odata`RowKey lt ${`${invertedMillis(window.from)}}`}`,
+  ];
+}
+
+/** The hour partition of a moment never sorts below that moment's inverted ms: a tight lower bound. */
+function hourPartitions(prefix: string, newestInvertedMs: string, from: number): string[] {
+  return [
+    odata`PartitionKey ge ${`${prefix}${newestInvertedMs}`}`,
+    odata`PartitionKey le ${`${prefix}${invertedHour(from)}`}`,
+  ];
+}
+
+function fromDiscrepancyEntity(entity: DiscrepancyEntity): Discrepancy {
+  return {
+    kind: entity.kind,
+    logicalKey: entity.logicalKey,
+    registry: entity.registry,
+    action: entity.action,
+    repository: entity.repository,
+    tag: entity.tag,
+    digest: entity.digest,
+    detectedAt: new Date(entity.detectedAt).getTime(),
+    webhookEventIds: JSON.parse(entity.webhookEventIds) as string[],
+    eventGridEventIds: JSON.parse(entity.eventGridEventIds) as string[],
+    regions: JSON.parse(entity.regions) as string[],
+    recovered: entity.recovered,
+  };
+}

@@ -1,0 +1,17 @@
+import { app } from "@azure/functions";
+import { getBridge } from "../bridge";
+import { checkHealth } from "../query/checkHealth";
+
+const bridge = getBridge();
+
+// Anonymous, so load balancers and uptime probes can call it without a key.
+app.http("health", {
+  route: "health",
+  methods: ["GET"],
+  authLevel: "anonymous",
+  handler: (_request, context) =>
+    checkHealth(context, {
+      tableStorage: () => bridge.registries.list(),
+      serviceBus: () => bridge.publisher.probe(bridge.routing.push.topic),
+    }),
+});

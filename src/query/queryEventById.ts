@@ -1,0 +1,46 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import type { TableCrossCheckStore } from "../adapters/tableCrossCheckStore";
+import type { TableEventStore } from "../adapters/tableEventStore";
+import type { DeliveryRecord } from "../core/deliveryRecord";
+import { errorResponse } from "../http/errorResponse";
+import { answerQuery } from "./answerQuery";
+import { parseEventId } from "./queryParameters";
+import { deliveryView, logicalEventView } from "./queryViews";
+
+export interface EventLookup {
+  crossCheck: Pick<TableCrossCheckStore, "findByEventId">;
+  store: Pick<TableEventStore, "findByKeys">;
+}
+
+/**
+ * `GET /api/events/{id}`: every recorded arrival with the id (webhook and Event Grid), found
+ * through the event-id index, and the logical event they belong to with its cross-check state.
+ */
+export function queryEventById(
+  request: HttpRequest,
+  context: InvocationContext,
+  lookup: EventLookup,
+): Promise<HttpResponseInit> {
+  return answerQuery(
+    request,
+    context,
+    (r) => parseEventId(r.params.id),
+    async (id) => {
+      const { logical, records } = await lookup.crossCheck.findByEventId(id);
+      const found = await Promise.all(records.map((keys) => lookup.store.findByKeys(keys)));
+      const deliveries = found.filter((record): record is DeliveryRecord => record !== undefined);
+      if (deliveries.length === 0 && !logical) {
+        return errorResponse(404, "not_found", "no event with this id was recorded");
+      }
+      return {
+        status: 200,
+        jsonBody: {
+          id,
+          crossCheck: logical?.state,
+          logicalEvent: logical && logicalEventView(logical),
+          deliveries: deliveries.map(deliveryView),
+        },
+      };
+    },
+  );
+}

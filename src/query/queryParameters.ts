@@ -1,0 +1,208 @@
+import { z } from "zod";
+import type {
+  DeliveryFilter,
+  DiscrepancyFilter,
+  ListQuery,
+  TimeWindow,
+} from "../adapters/tableQueries";
+import { type FieldIssue, text } from "../core/acrWebhookPayload";
+import { DISCREPANCY_KINDS } from "../core/crossCheck";
+import type { PublishState } from "../core/deliveryRecord";
+import { encodeKeyPart } from "../core/tableKeys";
+import { decodeContinuationToken } from "./continuationToken";
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
+
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 1000;
+const DAY_MS = 86_400_000;
+export const MAX_STATS_DAYS = 31;
+/** Azure's limit on a key; an id that cannot be a key was never recorded. */
+const MAX_KEY_LENGTH = 1024;
+
+const PUBLISH_STATES = [
+  "pending",
+  "published",
+  "not-routed",
+  "held",
+  "dead",
+] as const satisfies readonly PublishState[];
+const VERDICTS = ["matched", ...DISCREPANCY_KINDS] as const;
+
+function isPublishState(state: string | undefined): state is PublishState {
+  return (PUBLISH_STATES as readonly (string | undefined)[]).includes(state);
+}
+
+const isoDateTime = z.iso.datetime({ offset: true });
+const isoDate = z.iso.date();
+
+const instant = z
+  .string()
+  .refine(
+    (value) =>
+      (isoDateTime.safeParse(value).success || isoDate.safeParse(value).success) &&
+      Number.isFinite(Date.parse(value)),
+    "must be an ISO 8601 date-time with a zone, such as 2026-05-01T12:00:00Z, or a date",
+  )
+  .transform((value) => Date.parse(value));
+
+const LIMIT_RULE = `must be a whole number from 1 to ${MAX_LIMIT}`;
+const limit = z
+  .string()
+  .regex(/^[0-9]{1,4}$/, LIMIT_RULE)
+  .transform(Number)
+  .refine((value) => value >= 1 && value <= MAX_LIMIT, LIMIT_RULE);
+
+/** Recorded registries are lower case (the login server as ACR sends it, normalised). */
+const registry = text(255)
+  .min(1)
+  .transform((value) => value.trim().toLowerCase());
+
+const windowShape = { from: instant.optional(), to: instant.optional() };
+const pagingShape = { limit: limit.optional(), continuationToken: z.string().max(8192).optional() };
+
+const eventsSchema = z.object({
+  ...windowShape,
+  ...pagingShape,
+  registry: registry.optional(),
+  repository: text(512).min(1).optional(),
+  action: z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9_]{0,63}$/,
+      "must be an action such as push, delete, chart_push, chart_delete, quarantine or ping",
+    )
+    .optional(),
+  state: z
+    .enum([...PUBLISH_STATES, ...VERDICTS], {
+      error: `must be one of ${[...PUBLISH_STATES, ...VERDICTS].join(", ")}`,
+    })
+    .optional(),
+});
+
+const discrepanciesSchema = z.object({
+  ...windowShape,
+  ...pagingShape,
+  registry: registry.optional(),
+  kind: z
+    .enum(DISCREPANCY_KINDS, { error: `must be one of ${DISCREPANCY_KINDS.join(", ")}` })
+    .optional(),
+});
+
+const statsSchema = z.object({ ...windowShape, registry: registry.optional() });
+
+export interface PagedQuery<F> extends ListQuery<F> {
+  /** What a continuation token is bound to: the route, its filters and the `from`/`to` given. */
+  fingerprint: string;
+}
+
+export interface StatsQuery {
+  window: TimeWindow;
+  registry?: string;
+}
+
+export function parseEventsQuery(
+  query: URLSearchParams,
+  now: number,
+): Parsed<PagedQuery<DeliveryFilter>> {
+  const read = readQuery(eventsSchema, query);
+  if (!read.ok) return read;
+  const { registry, repository, action, state } = read.value;
+  const filter: DeliveryFilter = isPublishState(state)
+    ? { registry, repository, action, publishState: state }
+    : { registry, repository, action, crossCheck: state };
+  return pagedQuery("events", read.value, filter, now);
+}
+
+export function parseDiscrepanciesQuery(
+  query: URLSearchParams,
+  now: number,
+): Parsed<PagedQuery<DiscrepancyFilter>> {
+  const read = readQuery(discrepanciesSchema, query);
+  if (!read.ok) return read;
+  const { registry, kind } = read.value;
+  return pagedQuery("discrepancies", read.value, { registry, kind }, now);
+}
+
+export function parseStatsQuery(query: URLSearchParams, now: number): Parsed<StatsQuery> {
+  const read = readQuery(statsSchema, query);
+  if (!read.ok) return read;
+  const window = windowOf(read.value, now);
+  if (!window.ok) return window;
+  if (window.value.to - window.value.from > MAX_STATS_DAYS * DAY_MS) {
+    return invalid("query.from", `must be at most ${MAX_STATS_DAYS} days before to`);
+  }
+  return { ok: true, value: { window: window.value, registry: read.value.registry } };
+}
+
+/** The `{id}` of `/events/{id}`. */
+export function parseEventId(id: string | undefined): Parsed<string> {
+  const parsed = text(256)
+    .min(1)
+    .refine((value) => encodeKeyPart(value).length <= MAX_KEY_LENGTH, "is too long for an event id")
+    .safeParse(id);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return invalid("route.id", parsed.error.issues.map((issue) => issue.message).join("; "));
+}
+
+/**
+ * Reads the schema's parameters from the query string: an empty value counts as absent, a
+ * repeated one is refused; other parameters (the function key's `code`) are left alone.
+ */
+function readQuery<S extends z.ZodObject>(schema: S, query: URLSearchParams): Parsed<z.output<S>> {
+  const raw: Record<string, string> = {};
+  const issues: FieldIssue[] = [];
+  for (const name of Object.keys(schema.shape)) {
+    const values = query.getAll(name).filter((value) => value !== "");
+    if (values.length > 1) issues.push({ path: `query.${name}`, message: "must be given once" });
+    if (values.length > 0) raw[name] = values[0];
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    issues.push(
+      ...parsed.error.issues.map((issue) => ({
+        path: `query.${issue.path.map(String).join(".")}`,
+        message: issue.message,
+      })),
+    );
+  }
+  return parsed.success && issues.length === 0
+    ? { ok: true, value: parsed.data }
+    : { ok: false, issues };
+}
+
+function pagedQuery<F>(
+  route: string,
+  values: { from?: number; to?: number; limit?: number; continuationToken?: string },
+  filter: F,
+  now: number,
+): Parsed<PagedQuery<F>> {
+  const fingerprint = JSON.stringify([route, filter, values.from ?? null, values.to ?? null]);
+  const limit = values.limit ?? DEFAULT_LIMIT;
+  if (values.continuationToken !== undefined) {
+    const cursor = decodeContinuationToken(values.continuationToken, fingerprint);
+    if (!cursor) {
+      return invalid(
+        "query.continuationToken",
+        "is not a continuation token of this query (same route, filters, from and to)",
+      );
+    }
+    return { ok: true, value: { ...cursor, filter, limit, fingerprint } };
+  }
+  const window = windowOf(values, now);
+  if (!window.ok) return window;
+  return { ok: true, value: { window: window.value, filter, limit, fingerprint } };
+}
+
+/** `to` defaults to now, `from` to 24 hours before `to`. */
+function windowOf(values: { from?: number; to?: number }, now: number): Parsed<TimeWindow> {
+  const to = values.to ?? now;
+  const from = values.from ?? to - DAY_MS;
+  return from > to
+    ? invalid("query.from", "must not be after to")
+    : { ok: true, value: { from, to } };
+}
+
+function invalid(path: string, message: string): { ok: false; issues: FieldIssue[] } {
+  return { ok: false, issues: [{ path, message }] };
+}

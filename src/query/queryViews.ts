@@ -1,0 +1,66 @@
+import type { LogicalEvent, SideArrivals } from "../core/crossCheck";
+import { twinDelayMs } from "../core/crossCheck";
+import type { DeliveryRecord } from "../core/deliveryRecord";
+import type { Discrepancy } from "../core/discrepancy";
+
+function iso(epochMs: number): string {
+  return new Date(epochMs).toISOString();
+}
+
+/** A recorded delivery as the query API shows it: times in ISO 8601, the payload as received. */
+export function deliveryView(record: DeliveryRecord) {
+  const { event, route } = record;
+  return {
+    id: event.eventId,
+    origin: event.origin,
+    action: event.action,
+    registry: event.registry,
+    repository: event.repository,
+    tag: event.tag,
+    digest: event.digest,
+    mediaType: event.mediaType,
+    region: event.region,
+    timestamp: event.timestamp,
+    occurredAt: iso(event.occurredAt),
+    receivedAt: iso(record.receivedAt),
+    topic: route.kind === "topic" ? route.topic : undefined,
+    notRoutedReason: route.kind === "not-routed" ? route.reason : undefined,
+    publishState: record.publishState,
+    publishedTopics: record.publishedTopics,
+    publishAttempts: record.publishAttempts,
+    lastAttemptAt: record.lastAttemptAt === undefined ? undefined : iso(record.lastAttemptAt),
+    lastError: record.lastError,
+    crossCheck: record.crossCheck,
+    deliveryCount: record.deliveryCount,
+    arrivals: record.arrivals,
+    request: record.request,
+    payload: event.payload,
+  };
+}
+
+function sideView(side: SideArrivals | undefined) {
+  return side && { ...side, firstAt: iso(side.firstAt) };
+}
+
+export function logicalEventView(logical: LogicalEvent) {
+  return {
+    key: logical.key,
+    registry: logical.registry,
+    action: logical.action,
+    repository: logical.repository,
+    tag: logical.tag,
+    digest: logical.digest,
+    state: logical.state,
+    firstSeenAt: iso(logical.firstSeenAt),
+    windowClosesAt: iso(logical.windowClosesAt),
+    webhook: sideView(logical.webhook),
+    eventGrid: sideView(logical.eventGrid),
+    publishedBy: logical.publishedBy,
+    mismatchedIds: logical.mismatchedIds,
+    delayMs: twinDelayMs(logical),
+  };
+}
+
+export function discrepancyView(finding: Discrepancy) {
+  return { ...finding, detectedAt: iso(finding.detectedAt) };
+}
