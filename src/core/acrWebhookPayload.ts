@@ -133,6 +133,12 @@ export type PayloadValidation =
 
 const envelope = z.looseObject({ action: text(64).min(1) });
 
+/**
+ * Deeper than any registry nests (ACR: 3 levels); the payload is stored and serialised
+ * recursively, so a hostile one nested thousands deep is refused here rather than overflow there.
+ */
+export const MAX_PAYLOAD_DEPTH = 32;
+
 /** Picks the schema by `action` first, so a failure names the fields, not a union's branches. */
 export function validateAcrWebhookPayload(body: unknown): PayloadValidation {
   const head = envelope.safeParse(body);
@@ -142,9 +148,33 @@ export function validateAcrWebhookPayload(body: unknown): PayloadValidation {
     ? schemaByAction[action as keyof typeof schemaByAction]
     : unknownActionEvent;
   const parsed = schema.safeParse(body);
-  return parsed.success
-    ? { ok: true, payload: parsed.data as AcrWebhookPayload }
-    : { ok: false, issues: toFieldIssues(parsed.error) };
+  if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error) };
+  const tooDeep = pathDeeperThan(body, MAX_PAYLOAD_DEPTH);
+  if (tooDeep !== undefined) {
+    return {
+      ok: false,
+      issues: [{ path: tooDeep, message: `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels` }],
+    };
+  }
+  // The body itself, not the parser's copy: the schemas transform nothing, and the copy drops an
+  // own `__proto__` key (to spare the prototype), which is data like any unknown field.
+  return { ok: true, payload: body as AcrWebhookPayload };
+}
+
+/** The top-level field (or `(body)`) holding a value nested deeper than `max`; iterative. */
+function pathDeeperThan(body: unknown, max: number): string | undefined {
+  const stack: { value: unknown; depth: number; field: string }[] = [
+    { value: body, depth: 1, field: "(body)" },
+  ];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { value, depth, field } = item;
+    if (value === null || typeof value !== "object") continue;
+    if (depth > max) return field;
+    for (const [key, child] of Object.entries(value)) {
+      stack.push({ value: child, depth: depth + 1, field: depth === 1 ? key : field });
+    }
+  }
+  return undefined;
 }
 
 function toFieldIssues(error: z.ZodError): FieldIssue[] {

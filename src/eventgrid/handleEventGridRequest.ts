@@ -5,7 +5,7 @@ import { maskHeaders, maskUri } from "../core/deliveryRecord";
 import { DependencyUnavailableError } from "../core/ports";
 import { checkSecret, presentedSecret } from "../core/webhookAuth";
 import { errorResponse } from "../http/errorResponse";
-import { readLimitedBody } from "../http/readLimitedBody";
+import { readJsonBody } from "../http/readBody";
 import { type EventGridDependencies, ingestEventGridEvents } from "./ingestEventGridEvents";
 
 export interface EventGridEndpointSettings extends EventGridSettings {
@@ -40,20 +40,10 @@ export async function handleEventGridRequest(
     return errorResponse(401, "unauthorized", "missing or wrong Event Grid endpoint secret");
   }
 
-  const body = await readLimitedBody(request, settings.maxBodyBytes);
-  if (!body.ok) {
-    return body.reason === "too-large"
-      ? errorResponse(413, "payload_too_large", `the body exceeds ${settings.maxBodyBytes} bytes`)
-      : errorResponse(400, "invalid_encoding", "the body is not valid UTF-8");
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(body.text);
-  } catch (error) {
-    return errorResponse(400, "invalid_json", `the body is not JSON: ${(error as Error).message}`);
-  }
+  const body = await readJsonBody(request, settings.maxBodyBytes);
+  if (!body.ok) return body.response;
 
-  const parsed = await parseEventGridBody(json, {
+  const parsed = await parseEventGridBody(body.json, {
     trustedResourceIds: settings.trustedResourceIds,
   });
   if (parsed.kind === "invalid") {

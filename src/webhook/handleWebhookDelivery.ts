@@ -10,7 +10,7 @@ import { resolveRegistry } from "../core/registryIdentity";
 import { type RoutingTable, routeForEvent } from "../core/routing";
 import { authenticateWebhook } from "../core/webhookAuth";
 import { errorResponse } from "../http/errorResponse";
-import { readLimitedBody } from "../http/readLimitedBody";
+import { readJsonBody } from "../http/readBody";
 import { countIngest, inSpan } from "../telemetry/instruments";
 import { parseWebhookQuery } from "./webhookQuery";
 
@@ -44,21 +44,10 @@ export async function handleWebhookDelivery(
     return errorResponse(415, "unsupported_media_type", "the body must be application/json");
   }
 
-  const body = await readLimitedBody(request, settings.maxBodyBytes);
-  if (!body.ok) {
-    return body.reason === "too-large"
-      ? errorResponse(413, "payload_too_large", `the body exceeds ${settings.maxBodyBytes} bytes`)
-      : errorResponse(400, "invalid_encoding", "the body is not valid UTF-8");
-  }
+  const body = await readJsonBody(request, settings.maxBodyBytes);
+  if (!body.ok) return body.response;
 
-  let json: unknown;
-  try {
-    json = JSON.parse(body.text);
-  } catch (error) {
-    return errorResponse(400, "invalid_json", `the body is not JSON: ${(error as Error).message}`);
-  }
-
-  const validation = validateAcrWebhookPayload(json);
+  const validation = validateAcrWebhookPayload(body.json);
   if (!validation.ok) {
     return errorResponse(400, "invalid_payload", "the body is not an ACR webhook event", {
       issues: validation.issues,

@@ -1,4 +1,5 @@
-import type { HttpRequest } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit } from "@azure/functions";
+import { errorResponse } from "./errorResponse";
 
 export type LimitedBody =
   | { ok: true; text: string }
@@ -36,5 +37,33 @@ export async function readLimitedBody(
     };
   } catch {
     return { ok: false, reason: "invalid-utf8" };
+  }
+}
+
+export type JsonBody = { ok: true; json: unknown } | { ok: false; response: HttpResponseInit };
+
+/** The body as JSON, or the error response that says why not (413, 400 encoding, 400 JSON). */
+export async function readJsonBody(request: HttpRequest, maxBytes: number): Promise<JsonBody> {
+  const body = await readLimitedBody(request, maxBytes);
+  if (!body.ok) {
+    return {
+      ok: false,
+      response:
+        body.reason === "too-large"
+          ? errorResponse(413, "payload_too_large", `the body exceeds ${maxBytes} bytes`)
+          : errorResponse(400, "invalid_encoding", "the body is not valid UTF-8"),
+    };
+  }
+  try {
+    return { ok: true, json: JSON.parse(body.text) };
+  } catch (error) {
+    return {
+      ok: false,
+      response: errorResponse(
+        400,
+        "invalid_json",
+        `the body is not JSON: ${(error as Error).message}`,
+      ),
+    };
   }
 }
