@@ -1,6 +1,11 @@
 import { EventGridDeserializer } from "@azure/eventgrid";
 import { z } from "zod";
-import { type FieldIssue, text } from "../core/acrWebhookPayload";
+import {
+  type FieldIssue,
+  MAX_PAYLOAD_DEPTH,
+  pathDeeperThan,
+  text,
+} from "../core/acrWebhookPayload";
 import { eventGridDataSchema } from "../core/eventGridData";
 import type { AcrEventGridEvent, EventGridSchema } from "../core/eventGridEvent";
 import { isAcrEventType, isTrustedSource } from "../core/eventGridTrust";
@@ -133,6 +138,14 @@ async function readEvent(
   }
   const parsed = eventGridDataSchema.safeParse(data.value);
   if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error, at, "data") };
+  // Stored and serialised recursively: refused here (400, not retried) rather than overflow there.
+  const tooDeep = pathDeeperThan(data.value, MAX_PAYLOAD_DEPTH);
+  if (tooDeep !== undefined) {
+    return refuse(
+      pathOf(at, "data", tooDeep === "(body)" ? "" : tooDeep),
+      `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`,
+    );
+  }
   return {
     ok: true,
     entry: { kind: "registry", envelopeId, type, source, schema, data: parsed.data },

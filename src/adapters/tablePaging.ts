@@ -56,13 +56,13 @@ export async function mergeNewestFirst<T>(
   sources: readonly ListSource<T>[],
   limit: number,
 ): Promise<ListPage<T>> {
-  const heads = await Promise.all(
+  const heads: Head<T>[] = await Promise.all(
     sources.map(async (source) => ({ source, head: await source.entities.next() })),
   );
   const items: TableEntityResult<T>[] = [];
   let last: ListPosition | undefined;
   while (items.length < limit) {
-    let first: (typeof heads)[number] | undefined;
+    let first: Head<T> | undefined;
     for (const candidate of heads) {
       if (candidate.head.done) continue;
       if (!first || compare(candidate, first) < 0) first = candidate;

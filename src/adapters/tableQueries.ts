@@ -58,25 +58,19 @@ export interface CrossCheckRow {
   delayMs?: number;
 }
 
-interface DiscrepancyEntity {
-  kind: DiscrepancyKind;
-  logicalKey: string;
-  registry: string;
-  action: string;
-  repository?: string;
-  tag?: string;
-  digest?: string;
+/** Lists and times as the finding store writes them. */
+interface DiscrepancyEntity
+  extends Omit<Discrepancy, "detectedAt" | "webhookEventIds" | "eventGridEventIds" | "regions"> {
   detectedAt: Date;
   webhookEventIds: string;
   eventGridEventIds: string;
   regions: string;
-  recovered: boolean;
 }
 
 interface CrossCheckEntity {
   action: string;
   state: string;
-  delayMs?: number | bigint;
+  delayMs?: number | bigint | null;
 }
 
 /** Table Storage ends a query page after 5 s with a continuation, so a page never needs longer. */
@@ -128,7 +122,7 @@ export class TableQueries {
     ];
     const sources = registries.map((registry): ListSource<DeliveryEntity> => {
       const key = encodeKeyPart(registry);
-      const range = timeRange(`${key}${KEY_PART_SEPARATOR}`, window, key, after);
+      const range = timeRange(`${key}${KEY_PART_SEPARATOR}`, window, after && { after, key });
       return { key, entities: this.query(this.deliveries, [...range, ...properties], limit) };
     });
     const page = await mergeNewestFirst(sources, limit);
@@ -142,7 +136,7 @@ export class TableQueries {
     after,
   }: ListQuery<DiscrepancyFilter>): Promise<Page<Discrepancy>> {
     const conditions = [
-      ...timeRange("", window, "", after),
+      ...timeRange("", window, after && { after, key: "" }),
       filter.kind !== undefined && odata`kind eq ${filter.kind}`,
       filter.registry !== undefined && odata`registry eq ${filter.registry}`,
     ];
@@ -172,7 +166,7 @@ export class TableQueries {
       rows.push({
         action: entity.action,
         state: entity.state,
-        delayMs: entity.delayMs === undefined ? undefined : Number(entity.delayMs),
+        delayMs: entity.delayMs == null ? undefined : Number(entity.delayMs),
       });
     }
     return rows;
@@ -180,7 +174,7 @@ export class TableQueries {
 
   async countRejections(window: TimeWindow): Promise<number> {
     let count = 0;
-    const rows = this.query(this.rejections, timeRange("", window, ""), undefined, ["RowKey"]);
+    const rows = this.query(this.rejections, timeRange("", window), undefined, ["RowKey"]);
     for await (const _ of rows) count++;
     return count;
   }
@@ -199,23 +193,21 @@ export class TableQueries {
 
 /**
  * Rows keyed `<inverted ms>|…` in hour partitions `<prefix><inverted hour>` whose time lies in
- * the window; when resuming, only those after the position (`sourceKey` breaks RowKey ties
- * between merged sources).
+ * the window; when resuming, only those after the position, for the source with that `key`.
  */
 function timeRange(
   prefix: string,
   window: TimeWindow,
-  sourceKey: string,
-  after?: ListPosition,
+  resume?: { after: ListPosition; key: string },
 ): string[] {
-  const newest = after
-    ? after.rowKey.slice(0, after.rowKey.indexOf(KEY_PART_SEPARATOR))
-    : invertedMillis(window.to);
-  let start = odata`RowKey ge ${invertedMillis(window.to)}`;
-  if (after) {
-    start = tiesFollow(sourceKey, after)
-      ? odata`RowKey ge ${after.rowKey}`
-      : odata`RowKey gt ${after.rowKey}`;
+  let newest = invertedMillis(window.to);
+  let start = odata`RowKey ge ${newest}`;
+  if (resume) {
+    const { rowKey } = resume.after;
+    newest = rowKey.slice(0, rowKey.indexOf(KEY_PART_SEPARATOR));
+    start = tiesFollow(resume.key, resume.after)
+      ? odata`RowKey ge ${rowKey}`
+      : odata`RowKey gt ${rowKey}`;
   }
   return [
     ...hourPartitions(prefix, newest, window.from),

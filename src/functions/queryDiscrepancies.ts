@@ -1,9 +1,7 @@
 import { app } from "@azure/functions";
 import { TableQueries } from "../adapters/tableQueries";
 import { getBridge } from "../bridge";
-import { answerPage } from "../query/answerPage";
-import { parseDiscrepanciesQuery } from "../query/queryParameters";
-import { discrepancyView } from "../query/queryViews";
+import { queryDiscrepancies } from "../query/listings";
 
 const queries = new TableQueries(getBridge());
 
@@ -11,12 +9,5 @@ app.http("queryDiscrepancies", {
   route: "discrepancies",
   methods: ["GET"],
   authLevel: "function",
-  handler: (request, context) =>
-    answerPage(
-      request,
-      context,
-      parseDiscrepanciesQuery,
-      (query) => queries.listDiscrepancies(query),
-      discrepancyView,
-    ),
+  handler: (request, context) => queryDiscrepancies(request, context, queries),
 });

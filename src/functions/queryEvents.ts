@@ -1,9 +1,7 @@
 import { app } from "@azure/functions";
 import { TableQueries } from "../adapters/tableQueries";
 import { getBridge } from "../bridge";
-import { answerPage } from "../query/answerPage";
-import { parseEventsQuery } from "../query/queryParameters";
-import { deliveryView } from "../query/queryViews";
+import { queryEvents } from "../query/listings";
 
 const queries = new TableQueries(getBridge());
 
@@ -11,12 +9,5 @@ app.http("queryEvents", {
   route: "events",
   methods: ["GET"],
   authLevel: "function",
-  handler: (request, context) =>
-    answerPage(
-      request,
-      context,
-      parseEventsQuery,
-      (query) => queries.listDeliveries(query),
-      deliveryView,
-    ),
+  handler: (request, context) => queryEvents(request, context, queries),
 });

@@ -1,9 +1,10 @@
 import type { CrossCheckRow } from "../adapters/tableQueries";
 import { DISCREPANCY_KINDS } from "../core/crossCheck";
 
-const STATES = ["matched", ...DISCREPANCY_KINDS] as const;
-type ClosedState = (typeof STATES)[number];
-type StateCounts = Record<ClosedState, number> & { total: number };
+/** What a closed window ends as. */
+export const VERDICTS = ["matched", ...DISCREPANCY_KINDS] as const;
+type Verdict = (typeof VERDICTS)[number];
+type StateCounts = Record<Verdict, number> & { total: number };
 
 export interface CrossCheckStats {
   crossChecks: StateCounts & { byAction: Record<string, StateCounts> };
@@ -18,7 +19,7 @@ export function summarizeCrossChecks(rows: readonly CrossCheckRow[]): CrossCheck
   const byAction: Record<string, StateCounts> = {};
   const delays: number[] = [];
   for (const row of rows) {
-    if (!isClosedState(row.state)) continue;
+    if (!isVerdict(row.state)) continue;
     byAction[row.action] ??= emptyCounts();
     for (const counts of [totals, byAction[row.action]]) {
       counts[row.state]++;
@@ -41,7 +42,7 @@ export function summarizeCrossChecks(rows: readonly CrossCheckRow[]): CrossCheck
 }
 
 /** The smallest value with at least `fraction` of the values at or below it. */
-export function nearestRank(sorted: readonly number[], fraction: number): number | null {
+function nearestRank(sorted: readonly number[], fraction: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.max(0, Math.ceil(fraction * sorted.length) - 1)] ?? null;
 }
@@ -50,6 +51,6 @@ function emptyCounts(): StateCounts {
   return { total: 0, matched: 0, "webhook-only": 0, "eventgrid-only": 0, mismatched: 0 };
 }
 
-function isClosedState(state: string): state is ClosedState {
-  return (STATES as readonly string[]).includes(state);
+function isVerdict(state: string): state is Verdict {
+  return (VERDICTS as readonly string[]).includes(state);
 }

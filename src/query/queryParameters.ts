@@ -10,13 +10,14 @@ import { DISCREPANCY_KINDS } from "../core/crossCheck";
 import type { PublishState } from "../core/deliveryRecord";
 import { encodeKeyPart } from "../core/tableKeys";
 import { decodeContinuationToken } from "./continuationToken";
+import { VERDICTS } from "./crossCheckStats";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 1000;
 const DAY_MS = 86_400_000;
-export const MAX_STATS_DAYS = 31;
+const MAX_STATS_DAYS = 31;
 /** Azure's limit on a key; an id that cannot be a key was never recorded. */
 const MAX_KEY_LENGTH = 1024;
 
@@ -27,7 +28,7 @@ const PUBLISH_STATES = [
   "held",
   "dead",
 ] as const satisfies readonly PublishState[];
-const VERDICTS = ["matched", ...DISCREPANCY_KINDS] as const;
+const STATES = [...PUBLISH_STATES, ...VERDICTS];
 
 function isPublishState(state: string | undefined): state is PublishState {
   return (PUBLISH_STATES as readonly (string | undefined)[]).includes(state);
@@ -73,11 +74,7 @@ const eventsSchema = z.object({
       "must be an action such as push, delete, chart_push, chart_delete, quarantine or ping",
     )
     .optional(),
-  state: z
-    .enum([...PUBLISH_STATES, ...VERDICTS], {
-      error: `must be one of ${[...PUBLISH_STATES, ...VERDICTS].join(", ")}`,
-    })
-    .optional(),
+  state: z.enum(STATES, { error: `must be one of ${STATES.join(", ")}` }).optional(),
 });
 
 const discrepanciesSchema = z.object({

@@ -9,32 +9,18 @@ function iso(epochMs: number): string {
 
 /** A recorded delivery as the query API shows it: times in ISO 8601, the payload as received. */
 export function deliveryView(record: DeliveryRecord) {
-  const { event, route } = record;
+  const { event, route, receivedAt, lastAttemptAt, ...bookkeeping } = record;
+  const { eventId, occurredAt, payload, ...fields } = event;
   return {
-    id: event.eventId,
-    origin: event.origin,
-    action: event.action,
-    registry: event.registry,
-    repository: event.repository,
-    tag: event.tag,
-    digest: event.digest,
-    mediaType: event.mediaType,
-    region: event.region,
-    timestamp: event.timestamp,
-    occurredAt: iso(event.occurredAt),
-    receivedAt: iso(record.receivedAt),
+    id: eventId,
+    ...fields,
+    occurredAt: iso(occurredAt),
+    receivedAt: iso(receivedAt),
     topic: route.kind === "topic" ? route.topic : undefined,
     notRoutedReason: route.kind === "not-routed" ? route.reason : undefined,
-    publishState: record.publishState,
-    publishedTopics: record.publishedTopics,
-    publishAttempts: record.publishAttempts,
-    lastAttemptAt: record.lastAttemptAt === undefined ? undefined : iso(record.lastAttemptAt),
-    lastError: record.lastError,
-    crossCheck: record.crossCheck,
-    deliveryCount: record.deliveryCount,
-    arrivals: record.arrivals,
-    request: record.request,
-    payload: event.payload,
+    ...bookkeeping,
+    lastAttemptAt: lastAttemptAt === undefined ? undefined : iso(lastAttemptAt),
+    payload,
   };
 }
 

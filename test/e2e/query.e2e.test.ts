@@ -1,0 +1,485 @@
+import { randomUUID } from "node:crypto";
+import { TableClient } from "@azure/data-tables";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
+import { registryEventFromWebhook } from "../../src/core/registryEvent";
+import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { runReconcile, sleep } from "../support/reconcile";
+
+/** The trusted registry and Event Grid secret of local.settings.sample.json. */
+const RESOURCE_ID =
+  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.ContainerRegistry/registries/myregistry";
+const EVENTGRID_URL_KEY = "local-eventgrid-secret";
+const WINDOW_SECONDS = 2;
+const MINUTE = 60_000;
+
+type AcrEvent = {
+  id: string;
+  timestamp: string;
+  action: string;
+  target: { mediaType: string; repository: string; digest: string; tag?: string };
+  request: { id: string; host: string; method: string };
+};
+
+function uniqueRegistry(): string {
+  return `r${randomUUID().replaceAll("-", "").slice(0, 16)}.azurecr.io`;
+}
+
+/** An ACR event, the same as a webhook body and as Event Grid's `data`. */
+function acrEvent(
+  registry: string,
+  at: number,
+  fields: { action?: string; repository?: string; tag?: string; id?: string; digest?: string } = {},
+): AcrEvent {
+  const action = fields.action ?? "push";
+  return {
+    id: fields.id ?? randomUUID(),
+    timestamp: new Date(at).toISOString(),
+    action,
+    target: {
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      repository: fields.repository ?? "team/api",
+      digest: fields.digest ?? `sha256:${randomUUID().replaceAll("-", "")}`,
+      ...(action === "push" ? { tag: fields.tag ?? "v1" } : {}),
+    },
+    request: { id: randomUUID(), host: registry, method: action === "delete" ? "DELETE" : "PUT" },
+  };
+}
+
+interface Item {
+  id: string;
+  registry: string;
+  occurredAt: string;
+  [field: string]: unknown;
+}
+
+interface Listing {
+  items: Item[];
+  continuationToken?: string;
+}
+
+interface ErrorBody {
+  error: { code: string; message: string; details?: { issues: { path: string }[] } };
+}
+
+async function getJson<T>(stack: LocalStack, path: string, status: number): Promise<T> {
+  const response = await fetch(`${stack.url}/api/${path}`);
+  const body = await response.json();
+  expect(response.status, JSON.stringify(body)).toBe(status);
+  return body as T;
+}
+
+describe("query API on the local stack", () => {
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      env: {
+        CROSSCHECK_WINDOW_SECONDS: String(WINDOW_SECONDS),
+        // The tests run the reconcile themselves; its own schedule stays out of the way.
+        RECONCILE_SCHEDULE: "0 0 0 1 1 *",
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  async function postWebhook(event: AcrEvent): Promise<void> {
+    const response = await fetch(stack.webhookUrl, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_SECRET}`, "content-type": "application/json" },
+      body: JSON.stringify(event),
+    });
+    expect(response.status).toBe(200);
+  }
+
+  async function postEventGrid(event: AcrEvent, topic = RESOURCE_ID): Promise<void> {
+    const type = event.action === "push" ? "ImagePushed" : "ImageDeleted";
+    const response = await fetch(`${stack.url}/api/eventgrid?key=${EVENTGRID_URL_KEY}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([
+        {
+          id: randomUUID(),
+          topic,
+          subject: event.target.repository,
+          eventType: `Microsoft.ContainerRegistry.${type}`,
+          eventTime: new Date().toISOString(),
+          data: { ...event, location: "westeurope" },
+          dataVersion: "1.0",
+          metadataVersion: "1",
+        },
+      ]),
+    });
+    expect(response.status).toBe(200);
+  }
+
+  const get = <T>(path: string, status = 200) => getJson<T>(stack, path, status);
+
+  /** Every page of a listing, following its continuation tokens. */
+  async function allPages(path: string): Promise<Listing[]> {
+    const pages: Listing[] = [];
+    let token: string | undefined;
+    do {
+      const separator = path.includes("?") ? "&" : "?";
+      const page = await get<Listing>(
+        token ? `${path}${separator}continuationToken=${token}` : path,
+      );
+      pages.push(page);
+      token = page.continuationToken;
+    } while (token && pages.length < 50);
+    return pages;
+  }
+
+  const range = (from: number, to: number) =>
+    `from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`;
+
+  it("pages one registry's deliveries newest first, across hour partitions, without duplicates or gaps", async () => {
+    const registry = uniqueRegistry();
+    const now = Date.now();
+    const posted = Array.from({ length: 7 }, (_, index) =>
+      acrEvent(registry, now - index * 25 * MINUTE),
+    );
+    await Promise.all(posted.map(postWebhook));
+
+    const pages = await allPages(
+      `events?registry=${registry}&limit=3&${range(now - 3 * 60 * MINUTE, now)}`,
+    );
+    expect(pages.map((page) => page.items.length)).toEqual([3, 3, 1]);
+    expect(pages.map((page) => page.continuationToken !== undefined)).toEqual([true, true, false]);
+    expect(pages.flatMap((page) => page.items.map((item) => item.id))).toEqual(
+      posted.map((event) => event.id),
+    );
+  });
+
+  it("shows what the bridge did, with the payload as received and nothing of its storage", async () => {
+    const registry = uniqueRegistry();
+    const event = acrEvent(registry, Date.now());
+    await postWebhook(event);
+    const { items } = await get<Listing>(`events?registry=${registry}`);
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({
+      id: event.id,
+      origin: "webhook",
+      action: "push",
+      registry,
+      repository: "team/api",
+      tag: "v1",
+      digest: event.target.digest,
+      timestamp: event.timestamp,
+      topic: "acr-push",
+      publishState: "published",
+      publishedTopics: ["acr-push"],
+      publishAttempts: 1,
+      deliveryCount: 1,
+      arrivals: [{ status: 200 }],
+      request: { method: "POST", headers: { authorization: "******" } },
+      payload: event,
+    });
+    expect(
+      Object.keys(items[0] ?? {}).filter((key) =>
+        /^payload\d|^payloadChunks$|^etag$|Key$/.test(key),
+      ),
+    ).toEqual([]);
+  });
+
+  it("answers numbers stored as Int64, which the SDK reads as BigInt", async () => {
+    const registry = uniqueRegistry();
+    const event = acrEvent(registry, Date.now());
+    await postWebhook(event);
+    const keys = deliveryKeys(
+      registryEventFromWebhook(event, { registry, receivedAt: 0, fallbackEventId: "unused" }),
+    );
+    const deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+      allowInsecureConnection: true,
+    });
+    await deliveries.updateEntity({ ...keys, deliveryCount: 3n, publishAttempts: 2n }, "Merge");
+    const { items } = await get<Listing>(`events?registry=${registry}`);
+    expect(items[0]).toMatchObject({ id: event.id, deliveryCount: 3, publishAttempts: 2 });
+  });
+
+  it("filters by repository, action and state inside the registry's range", async () => {
+    const registry = uniqueRegistry();
+    const now = Date.now();
+    const api = acrEvent(registry, now - 1000, { repository: "team/api" });
+    const web = acrEvent(registry, now - 2000, { repository: "team/web" });
+    const deleted = acrEvent(registry, now - 3000, { repository: "team/api", action: "delete" });
+    const retag = acrEvent(registry, now - 4000, { repository: "team/api", action: "retag" });
+    await Promise.all([api, web, deleted, retag].map(postWebhook));
+
+    const ids = async (filter: string) =>
+      (await get<Listing>(`events?registry=${registry}&${filter}`)).items.map((item) => item.id);
+    expect(await ids("repository=team/api")).toEqual([api.id, deleted.id, retag.id]);
+    expect(await ids("repository=team%2Fweb")).toEqual([web.id]);
+    expect(await ids("action=delete")).toEqual([deleted.id]);
+    expect(await ids("state=not-routed")).toEqual([retag.id]);
+    expect(await ids("state=published&repository=team/api")).toEqual([api.id, deleted.id]);
+    expect(await ids("action=push&repository=team/web&state=published")).toEqual([web.id]);
+    expect(await ids("action=chart_push")).toEqual([]);
+    expect(await ids(range(now - 2500, now - 1500))).toEqual([web.id]);
+  });
+
+  it("without a registry, merges every registry newest first, ties across registries included", async () => {
+    // A window of its own, far from every other test's events: the Azurite is shared.
+    const base = Date.UTC(2031, 0, 1) + Math.floor(Math.random() * 300) * 24 * 60 * MINUTE;
+    const [a, b] = [uniqueRegistry(), uniqueRegistry()];
+    const tie = randomUUID();
+    const posted = [
+      acrEvent(a, base - 1000),
+      acrEvent(b, base - 2000),
+      acrEvent(a, base - 3 * MINUTE),
+      acrEvent(a, base - 70 * MINUTE),
+      acrEvent(b, base - 71 * MINUTE),
+      // The same id at the same moment in both registries: the same RowKey in two sources.
+      acrEvent(a, base - 90 * MINUTE, { id: tie }),
+      acrEvent(b, base - 90 * MINUTE, { id: tie }),
+      acrEvent(b, base - 119 * MINUTE),
+    ];
+    for (const event of posted) await postWebhook(event);
+
+    for (const limit of [1, 3, 50]) {
+      const pages = await allPages(`events?limit=${limit}&${range(base - 2 * 60 * MINUTE, base)}`);
+      const items = pages.flatMap((page) => page.items);
+      expect(items.map((item) => `${item.registry}/${item.id}`).sort()).toEqual(
+        posted.map((event) => `${event.request.host}/${event.id}`).sort(),
+      );
+      const times = items.map((item) => Date.parse(item.occurredAt));
+      expect(times).toEqual([...times].sort((x, y) => y - x));
+      expect(pages.length).toBe(Math.ceil(posted.length / limit));
+    }
+  });
+
+  it.each([
+    ["events?from=yesterday", "from"],
+    ["events?to=2026-13-01T00:00:00Z", "to"],
+    ["events?from=2026-05-02T00:00:00Z&to=2026-05-01T00:00:00Z", "from"],
+    ["events?limit=0", "limit"],
+    ["events?limit=1001", "limit"],
+    ["events?limit=many", "limit"],
+    ["events?action=Push!", "action"],
+    ["events?state=lost", "state"],
+    ["events?continuationToken=eyJ0YW1wZXJlZCI6dHJ1ZX0", "continuationToken"],
+    ["discrepancies?kind=matched", "kind"],
+    ["discrepancies?from=2026-05-01T00:00", "from"],
+    ["discrepancies?continuationToken=x", "continuationToken"],
+    ["stats?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z", "from"],
+    ["stats?to=soon", "to"],
+    [`events/${"x".repeat(300)}`, "id"],
+  ])("GET /api/%s -> 400 naming %s", async (path, name) => {
+    const body = await get<ErrorBody>(path, 400);
+    expect(body.error.code).toBe("invalid_query");
+    expect(body.error.message).toContain(name);
+    expect(body.error.details?.issues.map((issue) => issue.path.split(".")[1])).toContain(name);
+  });
+
+  it("refuses a continuation token that was edited or belongs to another query", async () => {
+    const registry = uniqueRegistry();
+    const now = Date.now();
+    await Promise.all(
+      [0, 1, 2].map((index) => postWebhook(acrEvent(registry, now - index * 1000))),
+    );
+    const first = await get<Listing>(`events?registry=${registry}&limit=1`);
+    const token = first.continuationToken ?? "";
+    const body = JSON.parse(Buffer.from(token, "base64url").toString());
+    const edited = Buffer.from(JSON.stringify({ ...body, from: body.from - 1 })).toString(
+      "base64url",
+    );
+    for (const path of [
+      `events?registry=${registry}&limit=1&continuationToken=${edited}`,
+      `events?registry=${uniqueRegistry()}&limit=1&continuationToken=${token}`,
+      `events?limit=1&continuationToken=${token}`,
+      `discrepancies?continuationToken=${token}`,
+    ]) {
+      const error = await get<ErrorBody>(path, 400);
+      expect(error.error.message).toContain("continuationToken");
+    }
+    const second = await get<Listing>(
+      `events?registry=${registry}&limit=1&continuationToken=${token}`,
+    );
+    expect(second.items).toHaveLength(1);
+    expect(second.items[0]?.id).not.toBe(first.items[0]?.id);
+  });
+
+  it("shows one event with both its arrivals and its logical event; 404 for an unknown id", async () => {
+    const registry = uniqueRegistry();
+    const event = acrEvent(registry, Date.now());
+    await postWebhook(event);
+    await postEventGrid(event);
+    const found = await get<{
+      id: string;
+      crossCheck: string;
+      logicalEvent: Record<string, unknown>;
+      deliveries: Item[];
+    }>(`events/${event.id}`);
+    expect(found.id).toBe(event.id);
+    expect(found.crossCheck).toBe("open");
+    expect(found.deliveries.map((delivery) => [delivery.origin, delivery.publishState])).toEqual([
+      ["webhook", "published"],
+      ["eventgrid", "held"],
+    ]);
+    expect(found.deliveries[1]).toMatchObject({ region: "westeurope", payload: { id: event.id } });
+    expect(found.logicalEvent).toMatchObject({
+      registry,
+      action: "push",
+      repository: "team/api",
+      digest: event.target.digest,
+      state: "open",
+      publishedBy: "webhook",
+      webhook: { eventIds: [event.id], count: 1 },
+      eventGrid: { eventIds: [event.id], regions: ["westeurope"], count: 1 },
+    });
+
+    const missing = await get<ErrorBody>(`events/${randomUUID()}`, 404);
+    expect(missing.error.code).toBe("not_found");
+  });
+
+  it("lists discrepancies and counts statistics for a known set of events", async () => {
+    const registry = uniqueRegistry();
+    const start = Date.now() - 1000;
+    // Three matched pairs, Event Grid 0, 200 and 400 ms behind the webhook.
+    for (const delay of [0, 200, 400]) {
+      const event = acrEvent(registry, Date.now());
+      await postWebhook(event);
+      await sleep(delay);
+      await postEventGrid(event);
+    }
+    const webhookOnly = acrEvent(registry, Date.now(), { repository: "team/lost-twin" });
+    await postWebhook(webhookOnly);
+    const eventGridOnly = acrEvent(registry, Date.now(), { repository: "team/lost-webhook" });
+    await postEventGrid(eventGridOnly);
+    // One id, two contents: both logical events are mismatched.
+    const mismatched = acrEvent(registry, Date.now(), { repository: "team/mixed" });
+    await postWebhook(mismatched);
+    await postEventGrid({ ...mismatched, target: { ...mismatched.target, tag: "v2" } });
+    // Refused as not genuine: another subscription's registry.
+    await postEventGrid(
+      acrEvent(registry, Date.now()),
+      RESOURCE_ID.replace("00000000-0000", "11111111-1111").replace("myregistry", "foreign"),
+    );
+
+    await sleep(WINDOW_SECONDS * 1000 + 200);
+    await runReconcile(stack);
+    const window = range(start, Date.now());
+
+    const findings = (
+      await allPages(`discrepancies?registry=${registry}&limit=1&${window}`)
+    ).flatMap((page) => page.items);
+    expect(findings.map((finding) => finding.kind).sort()).toEqual([
+      "eventgrid-only",
+      "mismatched",
+      "mismatched",
+      "webhook-only",
+    ]);
+    const detected = findings.map((finding) => Date.parse(String(finding.detectedAt)));
+    expect(detected).toEqual([...detected].sort((x, y) => y - x));
+    const [lostWebhook] = (
+      await get<Listing>(`discrepancies?registry=${registry}&kind=eventgrid-only&${window}`)
+    ).items;
+    expect(lostWebhook).toMatchObject({
+      registry,
+      action: "push",
+      repository: "team/lost-webhook",
+      eventGridEventIds: [eventGridOnly.id],
+      webhookEventIds: [],
+      recovered: true,
+    });
+    const mismatches = await get<Listing>(
+      `discrepancies?registry=${registry}&kind=mismatched&${window}`,
+    );
+    expect(mismatches.items.map((finding) => finding.repository)).toEqual([
+      "team/mixed",
+      "team/mixed",
+    ]);
+
+    const unmatched = await get<Listing>(`events?registry=${registry}&state=webhook-only`);
+    expect(unmatched.items.map((item) => item.id)).toEqual([webhookOnly.id]);
+
+    const stats = await get<{
+      crossChecks: Record<string, unknown>;
+      matchRate: number;
+      delayMs: { count: number; median: number; p95: number };
+      rejections: number;
+    }>(`stats?registry=${registry}&${window}`);
+    const counts = { matched: 3, "webhook-only": 1, "eventgrid-only": 1, mismatched: 2 };
+    expect(stats.crossChecks).toEqual({
+      total: 7,
+      ...counts,
+      byAction: { push: { total: 7, ...counts } },
+    });
+    expect(stats.matchRate).toBeCloseTo(3 / 7);
+    expect(stats.delayMs.count).toBe(3);
+    expect(stats.delayMs.median).toBeGreaterThanOrEqual(200);
+    expect(stats.delayMs.median).toBeLessThan(stats.delayMs.p95);
+    expect(stats.delayMs.p95).toBeGreaterThanOrEqual(400);
+    expect(stats.rejections).toBeGreaterThanOrEqual(1);
+
+    const otherRegistry = await get<{ crossChecks: { total: number }; matchRate: null }>(
+      `stats?registry=${uniqueRegistry()}&${window}`,
+    );
+    expect(otherRegistry).toMatchObject({ crossChecks: { total: 0 }, matchRate: null });
+  });
+
+  it("reports health, and Service Bus as unavailable within seconds of its broker stopping", async () => {
+    expect(await get(`health`)).toEqual({
+      status: "ok",
+      checks: { tableStorage: "ok", serviceBus: "ok" },
+    });
+    await stack.stopBroker();
+    try {
+      const started = Date.now();
+      const down = await get<ErrorBody & { error: { details: unknown } }>("health", 503);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(down.error).toMatchObject({
+        code: "dependency_unavailable",
+        message: expect.stringContaining("serviceBus"),
+        details: {
+          status: "unavailable",
+          checks: { tableStorage: "ok", serviceBus: "unavailable" },
+        },
+      });
+    } finally {
+      await stack.startBroker();
+    }
+    const deadline = Date.now() + 10_000;
+    let status = 0;
+    while (status !== 200 && Date.now() < deadline) {
+      status = (await fetch(`${stack.url}/api/health`)).status;
+      if (status !== 200) await sleep(200);
+    }
+    expect(status).toBe(200);
+  });
+});
+
+describe("query API while Table Storage is down", () => {
+  it("answers 503 on every route, and health names Table Storage", async () => {
+    const stack = await startLocalStack({ ownTables: true });
+    try {
+      await stack.stopTables();
+      for (const path of [
+        `events?registry=${uniqueRegistry()}`,
+        "events",
+        `events/${randomUUID()}`,
+        "discrepancies",
+        "stats",
+      ]) {
+        const body = await getJson<ErrorBody>(stack, path, 503);
+        expect(body.error).toMatchObject({
+          code: "dependency_unavailable",
+          details: { dependency: "table-storage" },
+        });
+      }
+      const started = Date.now();
+      const health = await getJson<ErrorBody>(stack, "health", 503);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(health.error).toMatchObject({
+        message: expect.stringContaining("tableStorage"),
+        details: { checks: { tableStorage: "unavailable", serviceBus: "ok" } },
+      });
+    } finally {
+      await stack.startTables();
+      await stack.stop();
+    }
+  });
+});
