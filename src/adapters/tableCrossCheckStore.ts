@@ -70,6 +70,12 @@ export class TableCrossCheckStore implements CrossCheckStore {
     });
   }
 
+  indexArrival(event: RegistryEvent): Promise<void> {
+    return this.access.call(async () => {
+      await this.indexEventId(event, logicalKeyFor(event));
+    });
+  }
+
   markPublishedBy(key: string, origin: EventOrigin): Promise<void> {
     return this.access.call(async () => {
       await this.change(key, (current) =>

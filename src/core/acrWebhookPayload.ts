@@ -162,7 +162,7 @@ export function validateAcrWebhookPayload(body: unknown): PayloadValidation {
 }
 
 /** The top-level field (or `(body)`) holding a value nested deeper than `max`; iterative. */
-function pathDeeperThan(body: unknown, max: number): string | undefined {
+export function pathDeeperThan(body: unknown, max: number): string | undefined {
   const stack: { value: unknown; depth: number; field: string }[] = [
     { value: body, depth: 1, field: "(body)" },
   ];

@@ -154,7 +154,6 @@ async function noteArrival(
   ports: IngestPorts,
   warnings: string[],
 ): Promise<LogicalEvent | undefined> {
-  if (!expectsTwin(event.action)) return undefined;
   // Each step on its own: a tag memory failure must not keep a webhook from the cross-check.
   const guarded = async <T>(step: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -165,6 +164,11 @@ async function noteArrival(
       return undefined;
     }
   };
+  if (!expectsTwin(event.action)) {
+    // Still findable by its id (`GET /api/events/{id}`), though it has no twin to wait for.
+    await guarded(() => ports.crossCheck.indexArrival(event));
+    return undefined;
+  }
   if (event.action === "push" && event.tag && event.digest) {
     await guarded(() => ports.tags.remember(event));
   }

@@ -34,6 +34,8 @@ export interface EventStore {
 export interface CrossCheckStore {
   /** Adds the arrival to its logical event (opening a window for a new one) and flags id mismatches. */
   noteArrival(event: RegistryEvent, arrivedAt: number, windowMs: number): Promise<LogicalEvent>;
+  /** Indexes an arrival by its event id only, for events that have no twin (ping, quarantine). */
+  indexArrival(event: RegistryEvent): Promise<void>;
   /**
    * Sets `publishedBy` unless already set. Two sides publishing at once is harmless: both send the
    * same message id, and Service Bus duplicate detection keeps one.

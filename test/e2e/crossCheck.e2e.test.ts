@@ -202,6 +202,8 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     await reconcileAfterWindow();
     expect(messagesFor("acr-quarantine", s.digest)).toHaveLength(1);
     expect(messagesFor("acr-discrepancies", s.digest)).toHaveLength(0);
+    const byId = await fetch(`${stack.url}/api/events/${data.id}`);
+    expect(byId.status).toBe(200);
   });
 
   it("one push from two regional webhooks: one message, each region's arrival recorded", async () => {

@@ -169,8 +169,8 @@ describe("ingestDelivery: nothing to publish", () => {
     action: string;
     crossChecked: PortCall[];
   }>([
-    { reason: "ping", action: "ping", crossChecked: [] },
-    { reason: "unknown-action", action: "untag", crossChecked: [] },
+    { reason: "ping", action: "ping", crossChecked: ["crossCheck.indexArrival"] },
+    { reason: "unknown-action", action: "untag", crossChecked: ["crossCheck.indexArrival"] },
     {
       reason: "out-of-scope",
       action: "push",
@@ -615,14 +615,14 @@ describe("ingestDelivery: actions without a twin", () => {
   it.each<{ action: string; route: Route }>([
     { action: "quarantine", route: { kind: "topic", topic: "acr-quarantine" } },
     { action: "ping", route: { kind: "not-routed", reason: "ping" } },
-  ])("$action never touches the cross-check or the tag memory", async ({ action, route }) => {
+  ])("$action is only indexed by id: no logical event, no tag memory", async ({ action, route }) => {
     const memory = new MemoryPorts({
       "crossCheck.noteArrival": always(new Error("must not be called")),
       "crossCheck.markPublishedBy": always(new Error("must not be called")),
       "tags.remember": always(new Error("must not be called")),
     });
     const result = await ingest(memory, delivery(route, { action }));
-    expect(crossCheckCalls(memory)).toEqual([]);
+    expect(crossCheckCalls(memory)).toEqual(["crossCheck.indexArrival"]);
     expect(result.warnings).toEqual([]);
     expect(memory.published).toHaveLength(route.kind === "topic" ? 1 : 0);
   });

@@ -39,6 +39,7 @@ export type PortCall =
   | "store.setCrossCheck"
   | "publisher.publish"
   | "crossCheck.noteArrival"
+  | "crossCheck.indexArrival"
   | "crossCheck.markPublishedBy"
   | "crossCheck.dueWindows"
   | "crossCheck.claimWindow"
@@ -197,6 +198,13 @@ export class MemoryPorts {
         logical = this.flagMismatch(key, event.eventId);
       }
       return structuredClone(logical);
+    },
+    indexArrival: async (event) => {
+      this.enter("crossCheck.indexArrival", event);
+      this.eventIndex.set(`${event.origin}|${event.eventId}`, {
+        logicalKey: logicalKeyFor(event),
+        event,
+      });
     },
     markPublishedBy: async (key, origin) => {
       this.enter("crossCheck.markPublishedBy", key, origin);
