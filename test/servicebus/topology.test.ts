@@ -11,11 +11,17 @@ const withSubscription = (subscription: object) =>
   config({ Topics: [{ Name: "acr-push", Subscriptions: [{ Name: "all", ...subscription }] }] });
 
 describe("the shipped Config.json", () => {
-  it("defines the six ACR topics with duplicate detection and an unfiltered 'all' subscription", () => {
+  it("defines the six ACR topics with duplicate detection and an unfiltered 'all' subscription, and the journal queue", () => {
     const topology = defaultTopology();
 
     expect(topology.namespace).toBe("sbemulatorns");
-    expect(topology.queues).toEqual([]);
+    expect(topology.queues).toEqual([
+      expect.objectContaining({
+        name: "acr-journal",
+        maxDeliveryCount: 100,
+        duplicateDetectionWindowMs: 600_000,
+      }),
+    ]);
     expect(topology.topics.map((topic) => topic.name)).toEqual([
       "acr-push",
       "acr-delete",

@@ -615,17 +615,20 @@ describe("ingestDelivery: actions without a twin", () => {
   it.each<{ action: string; route: Route }>([
     { action: "quarantine", route: { kind: "topic", topic: "acr-quarantine" } },
     { action: "ping", route: { kind: "not-routed", reason: "ping" } },
-  ])("$action is only indexed by id: no logical event, no tag memory", async ({ action, route }) => {
-    const memory = new MemoryPorts({
-      "crossCheck.noteArrival": always(new Error("must not be called")),
-      "crossCheck.markPublishedBy": always(new Error("must not be called")),
-      "tags.remember": always(new Error("must not be called")),
-    });
-    const result = await ingest(memory, delivery(route, { action }));
-    expect(crossCheckCalls(memory)).toEqual(["crossCheck.indexArrival"]);
-    expect(result.warnings).toEqual([]);
-    expect(memory.published).toHaveLength(route.kind === "topic" ? 1 : 0);
-  });
+  ])(
+    "$action is only indexed by id: no logical event, no tag memory",
+    async ({ action, route }) => {
+      const memory = new MemoryPorts({
+        "crossCheck.noteArrival": always(new Error("must not be called")),
+        "crossCheck.markPublishedBy": always(new Error("must not be called")),
+        "tags.remember": always(new Error("must not be called")),
+      });
+      const result = await ingest(memory, delivery(route, { action }));
+      expect(crossCheckCalls(memory)).toEqual(["crossCheck.indexArrival"]);
+      expect(result.warnings).toEqual([]);
+      expect(memory.published).toHaveLength(route.kind === "topic" ? 1 : 0);
+    },
+  );
 });
 
 describe("describeError", () => {
