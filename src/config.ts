@@ -71,12 +71,17 @@ export interface WebhookSettings {
   authLevel: "anonymous" | "function";
 }
 
+/** A comma-separated list, trimmed, without empty entries. */
+function readList(env: Env, setting: string): string[] {
+  return (env[setting] ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+}
+
 /** One or more secrets, comma-separated so one can be rotated without downtime; never empty. */
 function readSecrets(env: Env, setting: string): string[] {
-  const secrets = (env[setting] ?? "")
-    .split(",")
-    .map((secret) => secret.trim())
-    .filter((secret) => secret !== "");
+  const secrets = readList(env, setting);
   if (secrets.length === 0) {
     throw new ConfigError(
       setting,
@@ -155,37 +160,38 @@ export interface EventGridSettings {
 const REGISTRY_RESOURCE_ID_SHAPE =
   "/subscriptions/<subscription-id>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/<name>";
 
-const registryResourceIds = z
-  .string({ error: "set one or more registry resource ids, comma-separated" })
-  .transform((value) =>
-    value
-      .split(",")
-      .map((id) => id.trim())
-      .filter((id) => id !== ""),
-  )
-  .pipe(
-    z
-      .array(
-        z.string().refine(isRegistryResourceId, {
-          error: (issue) =>
-            `${JSON.stringify(issue.input)} is not a registry resource id (${REGISTRY_RESOURCE_ID_SHAPE})`,
-        }),
-      )
-      .min(1, "set one or more registry resource ids, comma-separated"),
-  );
+const registryResourceId = z.string().refine(isRegistryResourceId, {
+  error: (issue) =>
+    `${JSON.stringify(issue.input)} is not a registry resource id (${REGISTRY_RESOURCE_ID_SHAPE})`,
+});
 
+/**
+ * Without `ACR_RESOURCE_IDS` no Event Grid event is trusted (each is rejected and counted): the
+ * webhook keeps working on a deployment that has not subscribed Event Grid yet.
+ */
 export function loadEventGridSettings(env: Env): EventGridSettings {
+  const ids = readList(env, "ACR_RESOURCE_IDS");
+  const parsed = z.array(registryResourceId).safeParse(ids);
+  if (!parsed.success) {
+    throw new ConfigError(
+      "ACR_RESOURCE_IDS",
+      parsed.error.issues.map((issue) => issue.message).join("; "),
+    );
+  }
   return {
-    trustedResourceIds: read(env, "ACR_RESOURCE_IDS", registryResourceIds),
+    trustedResourceIds: parsed.data,
     loginServer: read(env, "ACR_LOGIN_SERVER", z.string().max(255).optional()),
   };
 }
 
-/** `POST /api/eventgrid` accepts `Authorization: Bearer <secret>` or `?key=<secret>`. */
+/**
+ * `POST /api/eventgrid` accepts `Authorization: Bearer <secret>` or `?key=<secret>`. Without
+ * `EVENTGRID_SECRETS` it refuses every request (401): closed, and the rest of the app still runs.
+ */
 export function loadEventGridEndpointSettings(env: Env) {
   return {
     ...loadEventGridSettings(env),
-    secrets: readSecrets(env, "EVENTGRID_SECRETS"),
+    secrets: readList(env, "EVENTGRID_SECRETS"),
     // Event Grid batches hold up to 1 MB.
     maxBodyBytes: read(env, "EVENTGRID_MAX_BODY_BYTES", positiveInt(1024 * 1024)),
   };

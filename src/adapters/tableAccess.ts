@@ -1,4 +1,4 @@
-import type { TableClient } from "@azure/data-tables";
+import { RestError, type TableClient } from "@azure/data-tables";
 import { describeError } from "../core/ingestDelivery";
 import { DependencyUnavailableError } from "../core/ports";
 
@@ -23,7 +23,15 @@ export class TableAccess {
     try {
       this.tablesReady ??= this.createTables();
       await this.tablesReady;
-      return await operation();
+      try {
+        return await operation();
+      } catch (error) {
+        // A table dropped since this process created it (an emulator restarted): create it again.
+        if (!isTableNotFound(error)) throw error;
+        this.tablesReady = this.createTables();
+        await this.tablesReady;
+        return await operation();
+      }
     } catch (error) {
       if (error instanceof DependencyUnavailableError) throw error;
       throw new DependencyUnavailableError("table-storage", describeError(error));
@@ -38,4 +46,15 @@ export class TableAccess {
       throw error;
     }
   }
+}
+
+function isTableNotFound(error: unknown): boolean {
+  return (
+    error instanceof RestError && error.statusCode === 404 && errorCode(error) === "TableNotFound"
+  );
+}
+
+function errorCode(error: RestError): string | undefined {
+  const details = error.details as { errorCode?: string } | undefined;
+  return details?.errorCode ?? error.code;
 }

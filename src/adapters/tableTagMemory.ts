@@ -1,9 +1,14 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { TagMemory } from "../core/ports";
 import type { RegistryEvent } from "../core/registryEvent";
-import { decodeKeyPart, encodeKeyPart, KEY_PART_SEPARATOR } from "../core/tableKeys";
+import {
+  decodeKeyPart,
+  encodeKeyPart,
+  KEY_PART_SEPARATOR,
+  KeyTooLongError,
+} from "../core/tableKeys";
 import { TableAccess } from "./tableAccess";
-import { digestTagKeys } from "./tableLayout";
+import { digestTagKeys, type EntityKeys } from "./tableLayout";
 
 /** One entity per (digest, tag) pushed: remembering is an idempotent upsert, recalling one range query. */
 export class TableTagMemory implements TagMemory {
@@ -19,7 +24,11 @@ export class TableTagMemory implements TagMemory {
   remember(event: RegistryEvent): Promise<void> {
     return this.access.call(async () => {
       if (!event.digest || !event.tag) return;
-      const keys = digestTagKeys(event.registry, event.repository ?? "", event.digest, event.tag);
+      const keys = keysWithin(() =>
+        digestTagKeys(event.registry, event.repository ?? "", event.digest ?? "", event.tag ?? ""),
+      );
+      // Names too long for a key are not remembered: their deletes go out without `tags`.
+      if (!keys) return;
       await this.digestTags.upsertEntity(
         { ...keys, seenAt: new Date(event.occurredAt) },
         "Replace",
@@ -51,5 +60,14 @@ export class TableTagMemory implements TagMemory {
         tags.push(decodeKeyPart(String(row.rowKey).slice(prefix.length)));
       return tags.sort();
     });
+  }
+}
+
+function keysWithin(build: () => EntityKeys): EntityKeys | undefined {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof KeyTooLongError) return undefined;
+    throw error;
   }
 }

@@ -50,12 +50,13 @@ export function initialPublishState(route: Route, origin: EventOrigin): PublishS
 export const MASK = "******";
 
 /**
- * Masks every header that can carry a credential: the configured secret header, and those that
- * carry one by convention.
+ * Masks every header that can carry a credential: the configured secret header, those that carry
+ * one by convention, and any other whose value contains one of the accepted secrets.
  */
 export function maskHeaders(
   headers: Iterable<[string, string]>,
   secretHeader: string,
+  secrets: readonly string[] = [],
 ): Record<string, string> {
   const sensitive = new Set(
     ["authorization", "x-functions-key", "cookie", "proxy-authorization", secretHeader].map(
@@ -64,7 +65,8 @@ export function maskHeaders(
   );
   const masked: Record<string, string> = {};
   for (const [name, value] of headers) {
-    masked[name] = sensitive.has(name.toLowerCase()) ? MASK : value;
+    const carriesSecret = secrets.some((secret) => value.includes(secret));
+    masked[name] = sensitive.has(name.toLowerCase()) || carriesSecret ? MASK : value;
   }
   return masked;
 }

@@ -67,7 +67,7 @@ export async function handleEventGridRequest(
       {
         method: request.method,
         uri: maskUri(request.url),
-        headers: maskHeaders(request.headers, "authorization"),
+        headers: maskHeaders(request.headers, "authorization", settings.secrets),
       },
       context,
       deps,

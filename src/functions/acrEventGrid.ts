@@ -6,6 +6,9 @@ import { ingestEventGridEvents } from "../eventgrid/ingestEventGridEvents";
 
 const settings = loadEventGridSettings(process.env);
 const bridge = getBridge();
+if (settings.trustedResourceIds.length === 0) {
+  console.warn("acrEventGrid: ACR_RESOURCE_IDS is not set; every Event Grid event is rejected");
+}
 
 // The host answers Event Grid's handshake itself and calls this once per event. Throwing makes
 // the host fail the delivery so Event Grid retries it (storage down); malformed events are logged

@@ -5,6 +5,9 @@ import { handleEventGridRequest } from "../eventgrid/handleEventGridRequest";
 
 const settings = loadEventGridEndpointSettings(process.env);
 const bridge = getBridge();
+if (settings.secrets.length === 0) {
+  console.warn("eventGridEndpoint: EVENTGRID_SECRETS is not set; every request is refused (401)");
+}
 
 app.http("eventGridEndpoint", {
   route: "eventgrid",

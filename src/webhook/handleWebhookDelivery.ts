@@ -87,7 +87,7 @@ export async function handleWebhookDelivery(
             request: {
               method: request.method,
               uri: maskUri(request.url),
-              headers: maskHeaders(request.headers, settings.auth.header),
+              headers: maskHeaders(request.headers, settings.auth.header, settings.auth.secrets),
             },
           },
           { ...deps, windowMs: deps.crossCheckSettings.windowMs },

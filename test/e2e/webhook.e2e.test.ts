@@ -274,6 +274,23 @@ describe("webhook settings", () => {
     expect(output).toContain("WEBHOOK_SECRETS");
   });
 
+  it("keeps the webhook up when Event Grid is not configured, and the Event Grid endpoint closed", async () => {
+    const stack = await startLocalStack({ env: { ACR_RESOURCE_IDS: "", EVENTGRID_SECRETS: "" } });
+    try {
+      const webhook = await post(stack, JSON.stringify(uniquePayload("push.doc")));
+      expect(webhook.status).toBe(200);
+      const eventGrid = await fetch(`${stack.url}/api/eventgrid?key=anything`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "[]",
+      });
+      expect(eventGrid.status).toBe(401);
+      expect(stack.output()).toContain("EVENTGRID_SECRETS is not set");
+    } finally {
+      await stack.stop();
+    }
+  });
+
   it("routes only the scopes a topic is restricted to", async () => {
     const stack = await startLocalStack({ env: { TOPIC_PUSH_SCOPE: "prod/api:*" } });
     try {

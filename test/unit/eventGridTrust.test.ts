@@ -137,9 +137,6 @@ describe("loadEventGridSettings", () => {
   });
 
   it.each<[string, string | undefined, string]>([
-    ["unset", undefined, "set one or more registry resource ids"],
-    ["empty", "", "set one or more registry resource ids"],
-    ["only commas", " , ,", "set one or more registry resource ids"],
     ["a login server", "contosoacr.azurecr.io", '"contosoacr.azurecr.io" is not a registry'],
     ["the doc placeholder", DOC_TOPIC, "is not a registry resource id"],
     [
@@ -154,6 +151,14 @@ describe("loadEventGridSettings", () => {
     expect(error.setting).toBe("ACR_RESOURCE_IDS");
     expect(error.message).toContain("setting ACR_RESOURCE_IDS:");
     expect(error.message).toContain(message);
+  });
+
+  it.each([
+    ["unset", undefined],
+    ["empty", ""],
+    ["only commas", " , ,"],
+  ])("trusts no Event Grid source when ACR_RESOURCE_IDS is %s", (_name, value) => {
+    expect(loadEventGridSettings({ ACR_RESOURCE_IDS: value }).trustedResourceIds).toEqual([]);
   });
 
   it("names ACR_LOGIN_SERVER when it is too long", () => {
