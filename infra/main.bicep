@@ -99,8 +99,8 @@ param allSubscriptionMessageTtl string = 'P14D'
 param storageSku string = 'Standard_LRS'
 
 @allowed(['20', '22'])
-@description('Node.js version of the Flex Consumption runtime.')
-param nodeVersion string = '20'
+@description('Node.js version of the Flex Consumption runtime (20 reached end of life in April 2026; the code runs on both).')
+param nodeVersion string = '22'
 
 @allowed([512, 2048, 4096])
 @description('Memory of each Flex Consumption instance.')

@@ -14,7 +14,7 @@ param deploymentStorageBlobEndpoint string
 param deploymentContainerName string
 
 @allowed(['20', '22'])
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048

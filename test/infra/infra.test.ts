@@ -971,14 +971,14 @@ describe("the function app", () => {
   const siteProperties = objectEntries(siteBody.get("properties") ?? "{}");
   const functionAppConfig = objectEntries(siteProperties.get("functionAppConfig") ?? "{}");
 
-  it("runs on Flex Consumption (FC1), Node 20, one always-ready instance for HTTP", () => {
+  it("runs on Flex Consumption (FC1), Node 22, one always-ready instance for HTTP", () => {
     expect(objectEntries(objectEntries(plan?.body ?? "{}").get("sku") ?? "{}").get("name")).toBe(
       "'FC1'",
     );
     const runtime = objectEntries(functionAppConfig.get("runtime") ?? "{}");
     expect(runtime.get("name")).toBe("'node'");
-    expect(evaluate(apiFile, runtime.get("version") ?? "")).toBe("20");
-    expect(MAIN.params.get("nodeVersion")?.defaultText).toBe("'20'");
+    expect(evaluate(apiFile, runtime.get("version") ?? "")).toBe("22");
+    expect(MAIN.params.get("nodeVersion")?.defaultText).toBe("'22'");
     const scale = objectEntries(functionAppConfig.get("scaleAndConcurrency") ?? "{}");
     expect(scale.get("alwaysReady")).toMatch(
       /\{\s*name:\s*'http',\s*instanceCount:\s*alwaysReadyInstances\s*\}/,
