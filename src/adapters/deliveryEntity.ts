@@ -4,7 +4,7 @@ import type {
   PublishState,
   RecordedRequest,
 } from "../core/deliveryRecord";
-import type { EventOrigin } from "../core/registryEvent";
+import { type EventAttributes, eventAttributes } from "../core/registryEvent";
 import { isNotRoutedReason, type Route } from "../core/routing";
 import type { EntityKeys } from "./tableLayout";
 
@@ -14,16 +14,8 @@ const CHUNK_CHARS = 30_000;
 /** The most arrivals kept per record; `deliveryCount` keeps counting past it. */
 const MAX_ARRIVALS = 50;
 
-export interface DeliveryEntity extends EntityKeys {
+export interface DeliveryEntity extends EntityKeys, EventAttributes {
   eventId: string;
-  action: string;
-  registry: string;
-  repository?: string;
-  tag?: string;
-  digest?: string;
-  mediaType?: string;
-  region?: string;
-  origin: EventOrigin;
   eventTimestamp: string;
   occurredAt: Date;
   receivedAt: Date;
@@ -53,14 +45,7 @@ export function toDeliveryEntity(keys: EntityKeys, record: DeliveryRecord): Deli
   return {
     ...keys,
     eventId: event.eventId,
-    action: event.action,
-    registry: event.registry,
-    repository: event.repository,
-    tag: event.tag,
-    digest: event.digest,
-    mediaType: event.mediaType,
-    region: event.region,
-    origin: event.origin,
+    ...eventAttributes(event),
     eventTimestamp: event.timestamp,
     occurredAt: new Date(event.occurredAt),
     receivedAt: new Date(record.receivedAt),
@@ -96,16 +81,9 @@ export function fromDeliveryEntity(entity: DeliveryEntity): DeliveryRecord {
   return {
     event: {
       eventId: entity.eventId,
-      action: entity.action,
+      ...eventAttributes(entity),
       timestamp: entity.eventTimestamp,
       occurredAt: new Date(entity.occurredAt).getTime(),
-      registry: entity.registry,
-      repository: entity.repository,
-      tag: entity.tag,
-      digest: entity.digest,
-      mediaType: entity.mediaType,
-      region: entity.region,
-      origin: entity.origin,
       payload: JSON.parse(payload) as Record<string, unknown>,
     },
     route,

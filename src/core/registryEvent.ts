@@ -21,6 +21,17 @@ export interface RegistryEvent {
   payload: Record<string, unknown>;
 }
 
+/** The fields consumers filter on: message properties, and columns of the delivery record. */
+export type EventAttributes = Pick<
+  RegistryEvent,
+  "action" | "registry" | "repository" | "tag" | "digest" | "mediaType" | "region" | "origin"
+>;
+
+export function eventAttributes(source: EventAttributes): EventAttributes {
+  const { action, registry, repository, tag, digest, mediaType, region, origin } = source;
+  return { action, registry, repository, tag, digest, mediaType, region, origin };
+}
+
 export interface WebhookContext {
   registry: string;
   region?: string;

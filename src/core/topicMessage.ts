@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { RegistryEvent } from "./registryEvent";
+import { eventAttributes, type RegistryEvent } from "./registryEvent";
 
 /** What goes on a topic, free of any SDK type; the publisher adapter maps it 1:1. */
 export interface TopicMessage {
@@ -62,14 +62,7 @@ export function topicMessageFor(
   const messageId = messageIdFor(event);
   const subject = subjectFor(event);
   const properties: Record<string, string | undefined> = {
-    action: event.action,
-    registry: event.registry,
-    repository: event.repository,
-    tag: event.tag,
-    digest: event.digest,
-    mediaType: event.mediaType,
-    region: event.region,
-    origin: event.origin,
+    ...eventAttributes(event),
     tags: knownTags.length > 0 ? knownTags.join(",") : undefined,
   };
   return {
