@@ -1,6 +1,8 @@
 import { once } from "node:events";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
+import { type AddressInfo, Server as NetServer, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { acceptQueueLength } from "./acceptQueue";
 import { ADMIN_FUNCTIONS_PATH, handleAdminInvoke } from "./adminInvoke";
 import { EVENT_GRID_WEBHOOK_PATH, handleEventGridDelivery } from "./eventGridWebhook";
 import type { RegisteredFunction } from "./functionsCoreStandIn";
@@ -25,9 +27,18 @@ export interface HostServerOptions {
 export interface HostServer {
   readonly url: string;
   readonly port: number;
-  /** Stops accepting requests, lets the running ones finish (at most `timeoutMs`), then closes. */
+  /**
+   * Stops accepting connections, serves the requests already sent on open ones and lets the
+   * running ones finish (at most `timeoutMs` in all), then closes.
+   */
   close(timeoutMs: number): Promise<void>;
 }
+
+/**
+ * How long a stop keeps accepting the connections the OS queued before it, and waits for the
+ * first request of those accepted just before it.
+ */
+const STOP_GRACE_MS = 1000;
 
 /**
  * The host's HTTP front: HTTP-trigger routes under /api, the Event Grid webhook and the admin
@@ -88,23 +99,39 @@ export async function startHttpServer(options: HostServerOptions): Promise<HostS
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     try {
-      if (stopping) {
-        return writeError(res, 503, "host_stopping", "The functions host is stopping.", {
-          connection: "close",
-        });
-      }
+      // A request on a connection accepted before the stop was sent before it, or as it began: it
+      // is served (a webhook sender does not retry), and the connection serves nothing more.
+      if (stopping) res.setHeader("connection", "close");
       await dispatch(req, res, await readBody(req));
     } catch (error) {
-      log("error", "Host", `${req.method} ${req.url} failed: ${(error as Error).stack ?? error}`);
+      // The path only: the query may carry a function key (`?code=`) or an endpoint secret.
+      const path = (req.url ?? "").split("?")[0];
+      if (req.destroyed && !req.complete) {
+        // The client went away before its body was complete: nothing to answer, nothing failed.
+        log("warning", "Host", `${req.method} ${path}: the client closed the request early.`);
+        res.destroy();
+        return;
+      }
+      log("error", "Host", `${req.method} ${path} failed: ${(error as Error).stack ?? error}`);
       if (res.headersSent) res.destroy();
       else
         writeError(res, 500, "internal_error", "The functions host failed to handle the request.");
     }
   };
 
+  // Connections accepted so far, and those whose first request has not been read yet.
+  let accepted = 0;
+  const awaitingFirstRequest = new Set<Socket>();
   const server = createServer((req, res) => {
+    awaitingFirstRequest.delete(req.socket);
     // Tracked until the response is gone, so that stop() can wait for it.
     void inFlight.track(Promise.all([handle(req, res), once(res, "close")]));
+  });
+  server.on("clientError", answerClientError);
+  server.on("connection", (socket: Socket) => {
+    accepted++;
+    awaitingFirstRequest.add(socket);
+    socket.once("close", () => awaitingFirstRequest.delete(socket));
   });
   server.listen(options.port, options.host);
   await once(server, "listening");
@@ -116,16 +143,83 @@ export async function startHttpServer(options: HostServerOptions): Promise<HostS
     port,
     close: async (timeoutMs) => {
       stopping = true;
-      const closed = new Promise((resolve) => server.close(resolve));
-      if (await inFlight.drain(timeoutMs)) {
+      const deadline = Date.now() + timeoutMs;
+      const graceEnd = Math.min(deadline, Date.now() + STOP_GRACE_MS);
+      // Connections the OS completed before the stop, requests sent, wait in its accept queue:
+      // closing the listener would reset them. Accept those first (Node takes one per turn of the
+      // event loop), then refuse new ones.
+      const queuedBefore = accepted + acceptQueueLength(port);
+      while (accepted < queuedBefore && Date.now() < graceEnd) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // Then stop accepting, only: http.Server#close would also destroy the idle connections, and
+      // one whose request is not read yet counts as idle: that request, already sent, would be
+      // reset. Those get a moment to deliver it.
+      const closed = new Promise((resolve) => NetServer.prototype.close.call(server, resolve));
+      while (awaitingFirstRequest.size > 0 && Date.now() < graceEnd) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      if (await inFlight.drain(Math.max(0, deadline - Date.now()))) {
         server.closeIdleConnections();
       } else {
         log("warning", "Host", `Stopped waiting for running invocations after ${timeoutMs} ms.`);
         server.closeAllConnections();
       }
       await closed;
+      // Now that nothing is left to reset, http.Server#close releases the rest (its timeout checks).
+      server.close();
     },
   };
+}
+
+/** How long a connection refused for bytes Node cannot parse may still take to read its answer. */
+const REFUSED_LINGER_MS = 2000;
+const refusedSockets = new WeakSet<Duplex>();
+
+/**
+ * A request Node cannot parse (bad request line, a CR or LF inside a header value, a body that
+ * does not match its Content-Length or chunking) gets the project's JSON error instead of Node's
+ * bare `400 Bad Request`. A whole request before the unparsable bytes is answered first. The
+ * connection then reads nothing more and is closed gracefully: a reset while the client is still
+ * sending could discard the answer before the client reads it.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // Node reports the error again for every later chunk: one answer is enough.
+  if (refusedSockets.has(socket)) return;
+  refusedSockets.add(socket);
+  if (error.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.pause();
+  const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+  socket.once("close", () => clearTimeout(linger));
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+  if (inFlight?.req?.complete && !inFlight.writableFinished) {
+    inFlight.once("finish", () => socket.end());
+    return;
+  }
+  if (!inFlight?.headersSent) {
+    const status =
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? 431
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? 408
+          : 400;
+    const code =
+      status === 431 ? "headers_too_large" : status === 408 ? "request_timeout" : "bad_request";
+    const body = JSON.stringify({
+      error: {
+        code,
+        message: `The request is not valid HTTP/1.1 (${error.code ?? "parse error"}).`,
+      },
+    });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.end();
 }
 
 function findFunction(

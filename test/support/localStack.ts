@@ -29,6 +29,8 @@ export interface LocalStack {
   /** Stops the host with SIGTERM (graceful) or SIGKILL, and starts it again with the same settings. */
   stopHost(signal?: NodeJS.Signals): Promise<void>;
   startHost(): Promise<void>;
+  /** The running host's process, for tests that signal it or read its exit code. */
+  hostProcess(): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -108,6 +110,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     startHost: async () => {
       host = await startHostProcess(env, port, output);
     },
+    hostProcess: () => {
+      if (!host) throw new Error("the host is not running");
+      return host.child;
+    },
     stop: async () => {
       await host?.stop("SIGTERM");
       await broker.stop();
@@ -118,6 +124,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 }
 
 interface HostProcess {
+  child: ChildProcess;
   stop(signal: NodeJS.Signals): Promise<void>;
 }
 
@@ -144,7 +151,7 @@ async function startHostProcess(
     child.kill("SIGKILL");
     throw error;
   }
-  return { stop: (signal) => stopProcess(child, exited, signal) };
+  return { child, stop: (signal) => stopProcess(child, exited, signal) };
 }
 
 async function stopProcess(
