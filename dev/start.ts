@@ -1,8 +1,10 @@
 import { resolve } from "node:path";
 import { type LocalAzurite, startAzurite } from "./azurite";
 import { isListening } from "./freePort";
+import { describeFunction } from "./host/describeFunction";
 import { startFunctionsHost } from "./host/functionsHost";
 import { applyLocalSettings } from "./host/settings";
+import { samplePayload } from "./samplePayloads";
 import { type LocalServiceBus, startLocalServiceBus } from "./servicebus/broker";
 import { defaultTopology, loadTopology } from "./servicebus/topology";
 
@@ -74,7 +76,9 @@ async function main(): Promise<void> {
   });
   stops.unshift(() => host.stop());
 
-  const webhookUrl = `http://localhost:${host.port}/api/acr/webhook`;
+  const webhookUrl = `${host.url}/api/acr/webhook`;
+  console.log("\nFunctions:");
+  for (const fn of host.functions) console.log(`  ${describeFunction(fn, host)}`);
   const secret =
     !secretFromEnvironment && settings.WEBHOOK_SECRETS === DEFAULT_SECRET
       ? DEFAULT_SECRET
@@ -88,9 +92,10 @@ acr-event-bridge is running locally.
 Try it:
   curl -i -X POST '${webhookUrl}' \\
     -H 'Authorization: Bearer ${secret}' -H 'Content-Type: application/json' \\
-    -d '{"id":"demo-1","timestamp":"2026-01-01T00:00:00.0000000Z","action":"push","target":{"repository":"hello-world","tag":"v1","digest":"sha256:abc"},"request":{"host":"myregistry.azurecr.io"}}'
+    -d '${JSON.stringify(samplePayload("push"))}'
   npm run send -- push --repo hello-world --tag v1
   npm run tail -- acr-push
+  curl -s 'http://127.0.0.1:${host.port}/api/events?registry=myregistry.azurecr.io'
 Press Ctrl-C to stop.`);
 
   let stopping = false;

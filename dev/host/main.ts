@@ -1,7 +1,6 @@
 import { resolve } from "node:path";
-import type { RegisteredFunction } from "./functionsCoreStandIn";
-import { type FunctionsHost, startFunctionsHost } from "./functionsHost";
-import { routePath } from "./httpRoutes";
+import { describeFunction } from "./describeFunction";
+import { startFunctionsHost } from "./functionsHost";
 import { applyLocalSettings } from "./settings";
 
 export type { RegisteredFunction } from "./functionsCoreStandIn";
@@ -18,7 +17,7 @@ async function main(): Promise<void> {
   const host = await startFunctionsHost({ appRoot, port });
 
   console.log("\nFunctions:\n");
-  for (const fn of host.functions) console.log(`        ${describe(fn, host)}\n`);
+  for (const fn of host.functions) console.log(`        ${describeFunction(fn, host)}\n`);
   console.log(`Host listening on ${host.url}. Press Ctrl+C to stop.`);
 
   let stopping = false;
@@ -36,21 +35,6 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-}
-
-function describe(fn: RegisteredFunction, host: FunctionsHost): string {
-  switch (fn.triggerType.toLowerCase()) {
-    case "httptrigger": {
-      const methods = fn.methods?.length ? fn.methods.join(",") : "ALL";
-      return `${fn.name}: [${methods}] ${host.url}${routePath(fn)}`;
-    }
-    case "eventgridtrigger":
-      return `${fn.name}: eventGridTrigger, POST ${host.url}/runtime/webhooks/EventGrid?functionName=${encodeURIComponent(fn.name)}`;
-    case "timertrigger":
-      return `${fn.name}: timerTrigger (${fn.schedule})`;
-    default:
-      return `${fn.name}: ${fn.triggerType}`;
-  }
 }
 
 if (require.main === module) {
