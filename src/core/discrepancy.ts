@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { DiscrepancyKind, LogicalEvent } from "./crossCheck";
-import { CLOUD_EVENT_TYPE_PREFIX, definedOnly, type TopicMessage } from "./topicMessage";
+import { cloudEventMessage, type TopicMessage } from "./topicMessage";
 
 /** A cross-check finding: what disagreed, about which logical event, and what the bridge did. */
 export interface Discrepancy {
@@ -49,30 +49,21 @@ export function discrepancyMessage(finding: Discrepancy): TopicMessage {
     .update(`discrepancy\n${finding.logicalKey}\n${finding.kind}`)
     .digest("hex")
     .slice(0, 32);
-  const subject = `${finding.repository ?? ""}${finding.tag ? `:${finding.tag}` : ""}`;
-  const properties: Record<string, string | undefined> = {
-    kind: finding.kind,
-    action: finding.action,
+  return cloudEventMessage({
+    id: messageId,
     registry: finding.registry,
-    repository: finding.repository,
-    tag: finding.tag,
-    digest: finding.digest,
-    recovered: String(finding.recovered),
-  };
-  return {
-    messageId,
-    contentType: "application/cloudevents+json",
-    subject,
-    body: {
-      specversion: "1.0",
-      id: messageId,
-      source: `https://${finding.registry}`,
-      type: `${CLOUD_EVENT_TYPE_PREFIX}discrepancy.${finding.kind}`,
-      subject,
-      time: new Date(finding.detectedAt).toISOString(),
-      datacontenttype: "application/json",
-      data: { ...finding },
+    type: `discrepancy.${finding.kind}`,
+    subject: `${finding.repository ?? ""}${finding.tag ? `:${finding.tag}` : ""}`,
+    time: new Date(finding.detectedAt).toISOString(),
+    data: { ...finding },
+    properties: {
+      kind: finding.kind,
+      action: finding.action,
+      registry: finding.registry,
+      repository: finding.repository,
+      tag: finding.tag,
+      digest: finding.digest,
+      recovered: String(finding.recovered),
     },
-    applicationProperties: definedOnly(properties),
-  };
+  });
 }

@@ -59,27 +59,48 @@ export function topicMessageFor(
   event: RegistryEvent,
   knownTags: readonly string[] = [],
 ): TopicMessage {
-  const messageId = messageIdFor(event);
-  const subject = subjectFor(event);
-  const properties: Record<string, string | undefined> = {
-    ...eventAttributes(event),
-    tags: knownTags.length > 0 ? knownTags.join(",") : undefined,
-  };
+  return cloudEventMessage({
+    id: messageIdFor(event),
+    registry: event.registry,
+    type: event.action,
+    subject: subjectFor(event),
+    time: event.timestamp,
+    data: event.payload,
+    properties: {
+      ...eventAttributes(event),
+      tags: knownTags.length > 0 ? knownTags.join(",") : undefined,
+    },
+  });
+}
+
+export interface CloudEventContent {
+  id: string;
+  registry: string;
+  /** Appended to `com.azure.acr.`. */
+  type: string;
+  subject: string;
+  time: string;
+  data: Record<string, unknown>;
+  properties: Record<string, string | undefined>;
+}
+
+/** The one envelope every topic message has: CloudEvents 1.0, the id doubling as message id. */
+export function cloudEventMessage(content: CloudEventContent): TopicMessage {
   return {
-    messageId,
+    messageId: content.id,
     contentType: "application/cloudevents+json",
-    subject,
+    subject: content.subject,
     body: {
       specversion: "1.0",
-      id: messageId,
-      source: `https://${event.registry}`,
-      type: `${CLOUD_EVENT_TYPE_PREFIX}${event.action}`,
-      subject,
-      time: event.timestamp,
+      id: content.id,
+      source: `https://${content.registry}`,
+      type: `${CLOUD_EVENT_TYPE_PREFIX}${content.type}`,
+      subject: content.subject,
+      time: content.time,
       datacontenttype: "application/json",
-      data: event.payload,
+      data: content.data,
     },
-    applicationProperties: definedOnly(properties),
+    applicationProperties: definedOnly(content.properties),
   };
 }
 
