@@ -82,13 +82,10 @@ export async function ingestDelivery(
     return { ...result, publishState: "published", coveredBy: logical.publishedBy };
   }
   const published = await publishEvent(event, route.topic, ports);
-  if (!published.ok)
-    return {
-      ...result,
-      publishError: published.error,
-      warnings: [...warnings, ...published.warnings],
-    };
-  return { ...result, publishState: "published", warnings: [...warnings, ...published.warnings] };
+  warnings.push(...published.warnings);
+  return published.ok
+    ? { ...result, publishState: "published" }
+    : { ...result, publishError: published.error };
 }
 
 /**
