@@ -1,8 +1,8 @@
-import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { odata, TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DELIVERIES_TABLE } from "../../src/adapters/tableLayout";
+import { acrPush, eventGridEvent, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 
 /**
@@ -15,42 +15,13 @@ const OLD = "old-webhook-secret-7c1e";
 const NEW = "new-webhook-secret-a94d0b";
 const CUSTOM_HEADER_SECRET = "custom-header-secret-55f2";
 const EVENTGRID_SECRET = "eventgrid-endpoint-secret-3b8e";
-const RESOURCE_ID =
-  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.ContainerRegistry/registries/myregistry";
 const QUIET = { RECONCILE_SCHEDULE: "0 0 0 1 1 *", ACR_RESOURCE_IDS: RESOURCE_ID };
 
-function push(): { id: string; [field: string]: unknown } {
-  return {
-    id: randomUUID(),
-    timestamp: new Date().toISOString(),
-    action: "push",
-    target: {
-      mediaType: "application/vnd.docker.distribution.manifest.v2+json",
-      digest: `sha256:${randomUUID().replaceAll("-", "")}`,
-      repository: "auth/app",
-      tag: "v1",
-    },
-    request: { id: randomUUID(), host: "myregistry.azurecr.io", method: "PUT" },
-  };
-}
+const push = () => acrPush("auth/app");
 
 function eventGridPush(): { eventId: string; body: unknown[] } {
   const data = push();
-  return {
-    eventId: data.id,
-    body: [
-      {
-        id: randomUUID(),
-        topic: RESOURCE_ID,
-        subject: "auth/app:v1",
-        eventType: "Microsoft.ContainerRegistry.ImagePushed",
-        eventTime: new Date().toISOString(),
-        data: { ...data, location: "westeurope" },
-        dataVersion: "1.0",
-        metadataVersion: "1",
-      },
-    ],
-  };
+  return { eventId: data.id, body: [eventGridEvent(data)] };
 }
 
 interface Answer {

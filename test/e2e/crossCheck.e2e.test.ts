@@ -3,11 +3,11 @@ import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
 import type { RegistryEvent } from "../../src/core/registryEvent";
-import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { cloudEvent, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
+import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
+import { deliverWebhook } from "../support/webhookClient";
 
-const RESOURCE_ID =
-  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.ContainerRegistry/registries/myregistry";
 const EVENTGRID_SECRET = "e2e-eventgrid-secret";
 const WINDOW_SECONDS = 1;
 
@@ -43,22 +43,6 @@ function registryData(s: Scenario, action: "push" | "delete", id = randomUUID())
   };
 }
 
-function eventGridEvent(data: ReturnType<typeof registryData>, topic = RESOURCE_ID) {
-  return {
-    id: randomUUID(),
-    topic,
-    subject: `${data.target.repository}:${data.target.tag ?? ""}`,
-    eventType:
-      data.action === "push"
-        ? "Microsoft.ContainerRegistry.ImagePushed"
-        : "Microsoft.ContainerRegistry.ImageDeleted",
-    eventTime: new Date().toISOString(),
-    data: { ...data, location: "westeurope" },
-    dataVersion: "1.0",
-    metadataVersion: "1",
-  };
-}
-
 describe("cross-check between webhooks and Event Grid on the local stack", () => {
   let stack: LocalStack;
   let deliveries: TableClient;
@@ -83,23 +67,7 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     await stack?.stop();
   });
 
-  async function postWebhook(body: unknown, query = "") {
-    const response = await fetch(`${stack.webhookUrl}${query}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${TEST_SECRET}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    expect(response.status).toBe(200);
-    return (await response.json()) as Record<string, unknown>;
-  }
-
-  async function postEventGrid(body: unknown, key = EVENTGRID_SECRET) {
-    return fetch(`${stack.url}/api/eventgrid?key=${key}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
-      body: JSON.stringify(body),
-    });
-  }
+  const postWebhook = (body: unknown, query = "") => deliverWebhook(stack, body, query);
 
   async function reconcileAfterWindow(): Promise<void> {
     await sleep(WINDOW_SECONDS * 1000 + 100);
@@ -127,7 +95,7 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     const s = scenario();
     const data = registryData(s, "push");
     await postWebhook(data);
-    const response = await postEventGrid([eventGridEvent(data)]);
+    const response = await postEventGrid(stack, [eventGridEvent(data)], EVENTGRID_SECRET);
     expect(await response.json()).toEqual({ accepted: 1, duplicates: 0, ignored: 0, rejected: 0 });
     await reconcileAfterWindow();
 
@@ -157,8 +125,8 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     const s = scenario();
     const data = registryData(s, "push");
     const event = eventGridEvent(data);
-    await postEventGrid([event]);
-    await postEventGrid([event]); // Event Grid delivers at least once
+    await postEventGrid(stack, [event], EVENTGRID_SECRET);
+    await postEventGrid(stack, [event], EVENTGRID_SECRET); // Event Grid delivers at least once
     await reconcileAfterWindow();
     await reconcileAfterWindow();
 
@@ -246,10 +214,9 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
   });
 
   it("answers the subscription-validation and CloudEvents handshakes", async () => {
-    const validation = await fetch(`${stack.url}/api/eventgrid?key=${EVENTGRID_SECRET}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "aeg-event-type": "SubscriptionValidation" },
-      body: JSON.stringify([
+    const validation = await postEventGrid(
+      stack,
+      [
         {
           id: randomUUID(),
           topic: "/subscriptions/00000000-0000-0000-0000-000000000000",
@@ -260,8 +227,10 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
           metadataVersion: "1",
           dataVersion: "1",
         },
-      ]),
-    });
+      ],
+      EVENTGRID_SECRET,
+      { "aeg-event-type": "SubscriptionValidation" },
+    );
     expect(validation.status).toBe(200);
     expect(await validation.json()).toEqual({
       validationResponse: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
@@ -278,21 +247,12 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
   it("accepts CloudEvents batches", async () => {
     const s = scenario();
     const data = registryData(s, "push");
-    const response = await fetch(`${stack.url}/api/eventgrid?key=${EVENTGRID_SECRET}`, {
-      method: "POST",
-      headers: { "content-type": "application/cloudevents-batch+json" },
-      body: JSON.stringify([
-        {
-          specversion: "1.0",
-          id: randomUUID(),
-          source: RESOURCE_ID,
-          type: "Microsoft.ContainerRegistry.ImagePushed",
-          subject: `${s.repository}:${s.tag}`,
-          time: new Date().toISOString(),
-          data: JSON.stringify({ ...data, location: "eastus" }),
-        },
-      ]),
-    });
+    const response = await postEventGrid(
+      stack,
+      [cloudEvent(data, { location: "eastus" })],
+      EVENTGRID_SECRET,
+      { "content-type": "application/cloudevents-batch+json" },
+    );
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ accepted: 1 });
     expect(
@@ -306,7 +266,11 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     const s = scenario();
     const data = registryData(s, "push");
     const foreign = RESOURCE_ID.replace("myregistry", "attacker");
-    const response = await postEventGrid([eventGridEvent(data, foreign)]);
+    const response = await postEventGrid(
+      stack,
+      [eventGridEvent(data, { topic: foreign })],
+      EVENTGRID_SECRET,
+    );
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ accepted: 0, rejected: 1 });
     await expect(
@@ -316,9 +280,9 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
 
   it("refuses a wrong Event Grid secret with 401 and malformed events with 400", async () => {
     const s = scenario();
-    const wrong = await postEventGrid([eventGridEvent(registryData(s, "push"))], "wrong");
+    const wrong = await postEventGrid(stack, [eventGridEvent(registryData(s, "push"))], "wrong");
     expect(wrong.status).toBe(401);
-    const malformed = await postEventGrid([{ id: 1 }]);
+    const malformed = await postEventGrid(stack, [{ id: 1 }], EVENTGRID_SECRET);
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ error: { code: "invalid_events" } });
   });

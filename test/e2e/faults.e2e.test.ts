@@ -3,17 +3,12 @@ import { odata, TableClient } from "@azure/data-tables";
 import { afterEach, describe, expect, it } from "vitest";
 import { samplePayload } from "../../dev/samplePayloads";
 import { DELIVERIES_TABLE } from "../../src/adapters/tableLayout";
-import {
-  type LocalStack,
-  type LocalStackOptions,
-  startLocalStack,
-  TEST_SECRET,
-} from "../support/localStack";
+import { eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
+import { type LocalStack, type LocalStackOptions, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
+import { postWebhookJson } from "../support/webhookClient";
 
 const TOPICS = ["acr-push", "acr-delete", "acr-chart-push", "acr-chart-delete", "acr-quarantine"];
-const RESOURCE_ID =
-  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.ContainerRegistry/registries/myregistry";
 
 /** Settings that let a test drive the reconcile itself, with a re-drive backoff of one second. */
 const FAST_RECONCILE = {
@@ -48,11 +43,7 @@ async function post(
   s: LocalStack,
   body: unknown,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(s.webhookUrl, {
-    method: "POST",
-    headers: { authorization: `Bearer ${TEST_SECRET}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
+  const response = await postWebhookJson(s, body);
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 
@@ -72,19 +63,6 @@ function messagesOf(s: LocalStack, registry: string) {
   return TOPICS.flatMap((topic) => s.broker().messages(topic, "all")).filter(
     (m) => m.applicationProperties.registry === registry,
   );
-}
-
-function eventGridPush(payload: Record<string, unknown>) {
-  return {
-    id: randomUUID(),
-    topic: RESOURCE_ID,
-    subject: "team/api",
-    eventType: "Microsoft.ContainerRegistry.ImagePushed",
-    eventTime: new Date().toISOString(),
-    data: { ...payload, location: "westeurope" },
-    dataVersion: "1.0",
-    metadataVersion: "1",
-  };
 }
 
 function uniqueRegistry(): string {
@@ -138,11 +116,7 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     expect(s.broker().messageCount("acr-journal")).toBe(sent + 1);
 
     // Event Grid retries for 24 h: it gets a 503 instead of a journal entry.
-    const eventGrid = await fetch(`${s.url}/api/eventgrid?key=local-eventgrid-secret`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify([eventGridPush(push(registry))]),
-    });
+    const eventGrid = await postEventGrid(s, [eventGridEvent(push(registry))]);
     expect(eventGrid.status).toBe(503);
 
     await s.startTables();
@@ -238,14 +212,10 @@ describe("races", () => {
     });
     const registry = uniqueRegistry();
     const payload = push(registry);
-    const eventGrid = eventGridPush(payload);
+    const eventGrid = eventGridEvent(payload);
     const [webhook, grid] = await Promise.all([
       post(s, payload),
-      fetch(`${s.url}/api/eventgrid?key=races-eg`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify([eventGrid]),
-      }),
+      postEventGrid(s, [eventGrid], "races-eg"),
     ]);
     expect(webhook.status).toBe(200);
     expect(grid.status).toBe(200);

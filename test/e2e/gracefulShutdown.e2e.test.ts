@@ -7,7 +7,8 @@ import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { samplePayload } from "../../dev/samplePayloads";
 import { DELIVERIES_TABLE } from "../../src/adapters/tableLayout";
-import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { type LocalStack, startLocalStack } from "../support/localStack";
+import { webhookHeaders } from "../support/webhookClient";
 
 /** Deliveries sent in two halves; SIGTERM comes while the host runs the first. */
 const BURST = 32;
@@ -48,8 +49,7 @@ function deliver(webhookUrl: string, held = false): Delivery {
     method: "POST",
     agent: false,
     headers: {
-      authorization: `Bearer ${TEST_SECRET}`,
-      "content-type": "application/json",
+      ...webhookHeaders(),
       "content-length": Buffer.byteLength(body),
       ...(held ? { expect: "100-continue" } : {}),
     },

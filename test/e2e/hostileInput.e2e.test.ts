@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
-import { odata, TableClient, TableServiceClient } from "@azure/data-tables";
+import { odata, TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultTopology } from "../../dev/servicebus/topology";
 import { DELIVERIES_TABLE } from "../../src/adapters/tableLayout";
 import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { type Inventory, inventory } from "../support/stackInventory";
+import { postWebhook } from "../support/webhookClient";
 
 /**
  * Hostile and malformed input against one local stack with its own Azurite: every case gets a
@@ -13,7 +14,6 @@ import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localS
  */
 
 const LOGIN_SERVER = "fallback.azurecr.io";
-const TOPOLOGY = defaultTopology();
 const MB = 1024 * 1024;
 
 type Json = Record<string, unknown>;
@@ -856,7 +856,6 @@ function rawExchange(port: number, rawCase: RawCase): Promise<Answer> {
 
 describe("hostile and malformed input to POST /api/acr/webhook", () => {
   let stack: LocalStack;
-  let service: TableServiceClient;
   let deliveries: TableClient;
 
   beforeAll(async () => {
@@ -864,66 +863,17 @@ describe("hostile and malformed input to POST /api/acr/webhook", () => {
       ownTables: true,
       env: { ACR_LOGIN_SERVER: LOGIN_SERVER, RECONCILE_SCHEDULE: "0 0 0 1 1 *" },
     });
-    const options = { allowInsecureConnection: true };
-    service = TableServiceClient.fromConnectionString(stack.tablesConnection, options);
-    deliveries = TableClient.fromConnectionString(
-      stack.tablesConnection,
-      DELIVERIES_TABLE,
-      options,
-    );
+    deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+      allowInsecureConnection: true,
+    });
   });
 
   afterAll(async () => {
     await stack?.stop();
   });
 
-  /** Every entity of every table of this stack's Azurite, by table. */
-  async function entityCounts(): Promise<Record<string, number>> {
-    const counts: Record<string, number> = {};
-    for await (const table of service.listTables()) {
-      const name = String(table.name);
-      const client = TableClient.fromConnectionString(stack.tablesConnection, name, {
-        allowInsecureConnection: true,
-      });
-      let count = 0;
-      for await (const _ of client.listEntities({ queryOptions: { select: ["PartitionKey"] } })) {
-        count += 1;
-      }
-      counts[name] = count;
-    }
-    return counts;
-  }
-
-  /** Every message on every subscription of every topic and on every queue, dead letters too. */
-  function messageCount(): number {
-    const broker = stack.broker();
-    let total = 0;
-    for (const topic of TOPOLOGY.topics) {
-      for (const subscription of topic.subscriptions) {
-        total += broker.messageCount(topic.name, subscription.name);
-        total += broker.deadLetterCount(topic.name, subscription.name);
-      }
-    }
-    for (const queue of TOPOLOGY.queues) {
-      total += broker.messageCount(queue.name) + broker.deadLetterCount(queue.name);
-    }
-    return total;
-  }
-
   async function send(httpCase: HttpCase): Promise<Answer> {
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${TEST_SECRET}`,
-      "content-type": "application/json",
-    };
-    for (const [name, value] of Object.entries(httpCase.headers ?? {})) {
-      if (value === null) delete headers[name];
-      else headers[name] = value;
-    }
-    const response = await fetch(`${stack.webhookUrl}${httpCase.query ?? ""}`, {
-      method: httpCase.method ?? "POST",
-      headers,
-      body: httpCase.body,
-    });
+    const response = await postWebhook(stack, httpCase.body, httpCase);
     return {
       status: response.status,
       contentType: response.headers.get("content-type") ?? "",
@@ -968,12 +918,8 @@ describe("hostile and malformed input to POST /api/acr/webhook", () => {
     }
   }
 
-  async function expectNothingChanged(
-    expected: Expected,
-    before: { entities: Record<string, number>; messages: number },
-    answer: Answer,
-  ) {
-    const after = { entities: await entityCounts(), messages: messageCount() };
+  async function expectNothingChanged(expected: Expected, before: Inventory, answer: Answer) {
+    const after = await inventory(stack);
     if (!expected.accepted) {
       expect(after.entities).toEqual(before.entities);
       expect(after.messages).toBe(before.messages);
@@ -992,14 +938,14 @@ describe("hostile and malformed input to POST /api/acr/webhook", () => {
   });
 
   it.each(cases)("$name -> $status", async (httpCase) => {
-    const before = { entities: await entityCounts(), messages: messageCount() };
+    const before = await inventory(stack);
     const answer = await send(httpCase);
     expectOutcome(httpCase, answer);
     await expectNothingChanged(httpCase, before, answer);
   });
 
   it.each(rawCases)("raw HTTP: $name -> $status", async (rawCase) => {
-    const before = { entities: await entityCounts(), messages: messageCount() };
+    const before = await inventory(stack);
     const port = Number(new URL(stack.url).port);
     const answer = await rawExchange(port, rawCase);
     expectOutcome(rawCase, answer);

@@ -1,11 +1,12 @@
-import { odata, TableClient, TableServiceClient } from "@azure/data-tables";
+import { odata, TableClient } from "@azure/data-tables";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultTopology } from "../../dev/servicebus/topology";
 import { DELIVERIES_TABLE } from "../../src/adapters/tableLayout";
 import { validateAcrWebhookPayload } from "../../src/core/acrWebhookPayload";
-import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { type LocalStack, startLocalStack } from "../support/localStack";
 import { mutatedText, mutationArb, validPayloadArb } from "../support/payloadArbitraries";
+import { entityCounts, inventory, messageCount } from "../support/stackInventory";
+import { postWebhook } from "../support/webhookClient";
 
 /**
  * Properties of the webhook over HTTP, on a local stack with its own Azurite: whatever JSON is
@@ -14,7 +15,6 @@ import { mutatedText, mutationArb, validPayloadArb } from "../support/payloadArb
  */
 
 const RUNS = 150;
-const TOPOLOGY = defaultTopology();
 
 /** What a sender might post: arbitrary JSON, valid payloads, and valid payloads mutated. */
 const bodyArb = fc.oneof(
@@ -30,7 +30,6 @@ const bodyArb = fc.oneof(
 
 describe("POST /api/acr/webhook, property-based over HTTP", () => {
   let stack: LocalStack;
-  let service: TableServiceClient;
   let deliveries: TableClient;
   const statuses = new Map<number, number>();
 
@@ -39,46 +38,14 @@ describe("POST /api/acr/webhook, property-based over HTTP", () => {
       ownTables: true,
       env: { ACR_LOGIN_SERVER: "fallback.azurecr.io", RECONCILE_SCHEDULE: "0 0 0 1 1 *" },
     });
-    const options = { allowInsecureConnection: true };
-    service = TableServiceClient.fromConnectionString(stack.tablesConnection, options);
-    deliveries = TableClient.fromConnectionString(
-      stack.tablesConnection,
-      DELIVERIES_TABLE,
-      options,
-    );
+    deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+      allowInsecureConnection: true,
+    });
   });
 
   afterAll(async () => {
     await stack?.stop();
   });
-
-  async function entityCounts(): Promise<Record<string, number>> {
-    const counts: Record<string, number> = {};
-    for await (const table of service.listTables()) {
-      const name = String(table.name);
-      const client = TableClient.fromConnectionString(stack.tablesConnection, name, {
-        allowInsecureConnection: true,
-      });
-      let count = 0;
-      for await (const _ of client.listEntities({ queryOptions: { select: ["PartitionKey"] } })) {
-        count += 1;
-      }
-      counts[name] = count;
-    }
-    return counts;
-  }
-
-  function messageCount(): number {
-    const broker = stack.broker();
-    let total = 0;
-    for (const topic of TOPOLOGY.topics) {
-      for (const subscription of topic.subscriptions) {
-        total += broker.messageCount(topic.name, subscription.name);
-      }
-    }
-    for (const queue of TOPOLOGY.queues) total += broker.messageCount(queue.name);
-    return total;
-  }
 
   /** The stored payloads of every record of this event id (one per timestamp and registry). */
   async function storedPayloads(eventId: string): Promise<string[]> {
@@ -99,12 +66,8 @@ describe("POST /api/acr/webhook, property-based over HTTP", () => {
   it(`never answers 5xx; 200 means a valid record, 4xx means nothing stored (${RUNS} runs)`, async () => {
     await fc.assert(
       fc.asyncProperty(bodyArb, async (body) => {
-        const before = { entities: await entityCounts(), messages: messageCount() };
-        const response = await fetch(stack.webhookUrl, {
-          method: "POST",
-          headers: { authorization: `Bearer ${TEST_SECRET}`, "content-type": "application/json" },
-          body,
-        });
+        const before = await inventory(stack);
+        const response = await postWebhook(stack, body);
         const text = await response.text();
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
         expect(response.status, text).toBeLessThan(500);
@@ -127,8 +90,8 @@ describe("POST /api/acr/webhook, property-based over HTTP", () => {
         expect(response.status).toBeGreaterThanOrEqual(400);
         expect(answer).toHaveProperty("error.code");
         expect(text).not.toMatch(/\n\s+at |\.(ts|js):\d+/);
-        expect(await entityCounts()).toEqual(before.entities);
-        expect(messageCount()).toBe(before.messages);
+        expect(await entityCounts(stack)).toEqual(before.entities);
+        expect(messageCount(stack)).toBe(before.messages);
       }),
       { numRuns: RUNS },
     );

@@ -3,13 +3,11 @@ import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
-import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
+import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
+import { deliverWebhook } from "../support/webhookClient";
 
-/** The trusted registry and Event Grid secret of local.settings.sample.json. */
-const RESOURCE_ID =
-  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.ContainerRegistry/registries/myregistry";
-const EVENTGRID_URL_KEY = "local-eventgrid-secret";
 const WINDOW_SECONDS = 2;
 const MINUTE = 60_000;
 
@@ -86,33 +84,10 @@ describe("query API on the local stack", () => {
     await stack?.stop();
   });
 
-  async function postWebhook(event: AcrEvent): Promise<void> {
-    const response = await fetch(stack.webhookUrl, {
-      method: "POST",
-      headers: { authorization: `Bearer ${TEST_SECRET}`, "content-type": "application/json" },
-      body: JSON.stringify(event),
-    });
-    expect(response.status).toBe(200);
-  }
+  const postWebhook = (event: AcrEvent) => deliverWebhook(stack, event);
 
-  async function postEventGrid(event: AcrEvent, topic = RESOURCE_ID): Promise<void> {
-    const type = event.action === "push" ? "ImagePushed" : "ImageDeleted";
-    const response = await fetch(`${stack.url}/api/eventgrid?key=${EVENTGRID_URL_KEY}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify([
-        {
-          id: randomUUID(),
-          topic,
-          subject: event.target.repository,
-          eventType: `Microsoft.ContainerRegistry.${type}`,
-          eventTime: new Date().toISOString(),
-          data: { ...event, location: "westeurope" },
-          dataVersion: "1.0",
-          metadataVersion: "1",
-        },
-      ]),
-    });
+  async function deliverEventGrid(event: AcrEvent, topic = RESOURCE_ID): Promise<void> {
+    const response = await postEventGrid(stack, [eventGridEvent(event, { topic })]);
     expect(response.status).toBe(200);
   }
 
@@ -306,7 +281,7 @@ describe("query API on the local stack", () => {
     const registry = uniqueRegistry();
     const event = acrEvent(registry, Date.now());
     await postWebhook(event);
-    await postEventGrid(event);
+    await deliverEventGrid(event);
     const found = await get<{
       id: string;
       crossCheck: string;
@@ -343,18 +318,18 @@ describe("query API on the local stack", () => {
       const event = acrEvent(registry, Date.now());
       await postWebhook(event);
       await sleep(delay);
-      await postEventGrid(event);
+      await deliverEventGrid(event);
     }
     const webhookOnly = acrEvent(registry, Date.now(), { repository: "team/lost-twin" });
     await postWebhook(webhookOnly);
     const eventGridOnly = acrEvent(registry, Date.now(), { repository: "team/lost-webhook" });
-    await postEventGrid(eventGridOnly);
+    await deliverEventGrid(eventGridOnly);
     // One id, two contents: both logical events are mismatched.
     const mismatched = acrEvent(registry, Date.now(), { repository: "team/mixed" });
     await postWebhook(mismatched);
-    await postEventGrid({ ...mismatched, target: { ...mismatched.target, tag: "v2" } });
+    await deliverEventGrid({ ...mismatched, target: { ...mismatched.target, tag: "v2" } });
     // Refused as not genuine: another subscription's registry.
-    await postEventGrid(
+    await deliverEventGrid(
       acrEvent(registry, Date.now()),
       RESOURCE_ID.replace("00000000-0000", "11111111-1111").replace("myregistry", "foreign"),
     );

@@ -1,9 +1,8 @@
-import { randomUUID } from "node:crypto";
-import { TableClient, TableServiceClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultTopology } from "../../dev/servicebus/topology";
+import { acrPush, eventGridEvent, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
+import { everyEntity, everyMessage } from "../support/stackInventory";
 
 /**
  * Secrets never leak: a run that sends distinctive webhook and Event Grid secrets every way a
@@ -17,9 +16,6 @@ import { runReconcile, sleep } from "../support/reconcile";
 const WEBHOOK_SECRET = "wh+Sx7kQ/secret-Zq81vMf2";
 const EVENTGRID_SECRET = "eg+Pq3/secret-Lw47nRt9";
 const SECRETS = [WEBHOOK_SECRET, EVENTGRID_SECRET];
-const RESOURCE_ID =
-  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.ContainerRegistry/registries/myregistry";
-const TOPOLOGY = defaultTopology();
 
 /** Every form in which a secret could be written down. */
 function forms(secret: string): string[] {
@@ -37,36 +33,8 @@ function forms(secret: string): string[] {
   ];
 }
 
-function push(): Record<string, unknown> & { id: string } {
-  return {
-    id: randomUUID(),
-    timestamp: new Date().toISOString(),
-    action: "push",
-    target: {
-      mediaType: "application/vnd.docker.distribution.manifest.v2+json",
-      digest: `sha256:${randomUUID().replaceAll("-", "")}`,
-      repository: "secrets/app",
-      tag: "v1",
-    },
-    request: { id: randomUUID(), host: "myregistry.azurecr.io", method: "PUT" },
-  };
-}
-
-function eventGridPush(): unknown[] {
-  const data = push();
-  return [
-    {
-      id: randomUUID(),
-      topic: RESOURCE_ID,
-      subject: "secrets/app:v1",
-      eventType: "Microsoft.ContainerRegistry.ImagePushed",
-      eventTime: new Date().toISOString(),
-      data: { ...data, location: "westeurope" },
-      dataVersion: "1.0",
-      metadataVersion: "1",
-    },
-  ];
-}
+const push = () => acrPush("secrets/app");
+const eventGridPush = () => [eventGridEvent(push())];
 
 describe("secrets never appear in output, records, messages or answers", () => {
   let stack: LocalStack;
@@ -203,41 +171,9 @@ describe("secrets never appear in output, records, messages or answers", () => {
     expect(statuses[5]).toBeLessThan(300);
   });
 
-  async function everyEntity(): Promise<string[]> {
-    const options = { allowInsecureConnection: true };
-    const service = TableServiceClient.fromConnectionString(stack.tablesConnection, options);
-    const entities: string[] = [];
-    for await (const table of service.listTables()) {
-      const client = TableClient.fromConnectionString(
-        stack.tablesConnection,
-        String(table.name),
-        options,
-      );
-      for await (const entity of client.listEntities()) {
-        entities.push(`${table.name} ${JSON.stringify(entity)}`);
-      }
-    }
-    return entities;
-  }
-
-  function everyMessage(): string[] {
-    const broker = stack.broker();
-    const messages: unknown[] = [];
-    for (const topic of TOPOLOGY.topics) {
-      for (const subscription of topic.subscriptions) {
-        messages.push(...broker.messages(topic.name, subscription.name));
-        messages.push(...broker.deadLetterMessages(topic.name, subscription.name));
-      }
-    }
-    for (const queue of TOPOLOGY.queues) {
-      messages.push(...broker.messages(queue.name), ...broker.deadLetterMessages(queue.name));
-    }
-    return messages.map((message) => JSON.stringify(message));
-  }
-
   it("left no secret in the host output, any table, any message or any answer", async () => {
-    const entities = await everyEntity();
-    const messages = everyMessage();
+    const entities = await everyEntity(stack);
+    const messages = everyMessage(stack);
     // The run did leave things behind to look through.
     expect(entities.some((entity) => entity.startsWith("AcrDeliveries "))).toBe(true);
     expect(entities.join("\n")).toContain("******");

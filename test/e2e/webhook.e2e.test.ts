@@ -6,12 +6,14 @@ import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
+import { postEventGrid } from "../support/eventGridEvents";
 import {
   type LocalStack,
   runHostExpectingFailure,
   startLocalStack,
   TEST_SECRET,
 } from "../support/localStack";
+import { postWebhook, postWebhookJson } from "../support/webhookClient";
 
 const FIXTURES = resolve(__dirname, "..", "fixtures", "acr-webhook");
 const TOPICS = ["acr-push", "acr-delete", "acr-chart-push", "acr-chart-delete", "acr-quarantine"];
@@ -32,18 +34,6 @@ function uniquePayload(
   if (payload.target)
     payload.target = { ...payload.target, digest: `sha256:${randomUUID().replaceAll("-", "")}` };
   return payload;
-}
-
-function post(stack: LocalStack, body: string, headers: Record<string, string> = {}, query = "") {
-  return fetch(`${stack.webhookUrl}${query}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${TEST_SECRET}`,
-      "content-type": "application/json",
-      ...headers,
-    },
-    body,
-  });
 }
 
 describe("POST /api/acr/webhook on the local stack", () => {
@@ -122,7 +112,7 @@ describe("POST /api/acr/webhook on the local stack", () => {
     "$name -> 200, recorded, one CloudEvent on $topic",
     async ({ name, topic, registry, query }) => {
       const payload = uniquePayload(name);
-      const response = await post(stack, JSON.stringify(payload), {}, query);
+      const response = await postWebhookJson(stack, payload, { query });
       expect(response.status).toBe(200);
       const answer = await response.json();
       expect(answer).toMatchObject({ id: payload.id, publishState: "published", topic, registry });
@@ -160,7 +150,7 @@ describe("POST /api/acr/webhook on the local stack", () => {
 
   it("records a ping and publishes nothing", async () => {
     const before = totalMessages();
-    const response = await post(stack, JSON.stringify({ action: "ping" }));
+    const response = await postWebhookJson(stack, { action: "ping" });
     expect(response.status).toBe(200);
     const answer = (await response.json()) as { id: string; publishState: string };
     expect(answer.publishState).toBe("not-routed");
@@ -170,7 +160,7 @@ describe("POST /api/acr/webhook on the local stack", () => {
   it("records an unknown action, answers 200 and routes it nowhere", async () => {
     const payload = { ...uniquePayload("push.doc"), action: "retag" };
     const before = totalMessages();
-    const response = await post(stack, JSON.stringify(payload));
+    const response = await postWebhookJson(stack, payload);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
       publishState: "not-routed",
@@ -182,8 +172,8 @@ describe("POST /api/acr/webhook on the local stack", () => {
 
   it("keeps one record and one message for a repeated delivery", async () => {
     const payload = uniquePayload("push.doc");
-    const first = await post(stack, JSON.stringify(payload));
-    const second = await post(stack, JSON.stringify(payload));
+    const first = await postWebhookJson(stack, payload);
+    const second = await postWebhookJson(stack, payload);
     expect(first.status).toBe(200);
     expect(await second.json()).toMatchObject({ duplicate: true, deliveryCount: 2 });
     expect(await storedRecord(payload, "myregistry.azurecr.io")).toMatchObject({
@@ -206,7 +196,7 @@ describe("POST /api/acr/webhook on the local stack", () => {
     { label: "without the Bearer scheme", headers: { authorization: TEST_SECRET } },
   ])("refuses a $label secret with 401 and stores nothing", async ({ headers }) => {
     const payload = uniquePayload("push.doc");
-    const response = await post(stack, JSON.stringify(payload), headers);
+    const response = await postWebhookJson(stack, payload, { headers });
     expect(response.status).toBe(401);
     expect(await response.json()).toMatchObject({ error: { code: "unauthorized" } });
     expect(await storedRecord(payload, "myregistry.azurecr.io")).toBeUndefined();
@@ -214,14 +204,14 @@ describe("POST /api/acr/webhook on the local stack", () => {
 
   it("refuses a body over the size limit with 413", async () => {
     const payload = { ...uniquePayload("push.doc"), padding: "x".repeat(70_000) };
-    const response = await post(stack, JSON.stringify(payload));
+    const response = await postWebhookJson(stack, payload);
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ error: { code: "payload_too_large" } });
     expect(await storedRecord(payload, "myregistry.azurecr.io")).toBeUndefined();
   });
 
   it("refuses malformed JSON with 400", async () => {
-    const response = await post(stack, '{"id": "x", "action": "push",');
+    const response = await postWebhook(stack, '{"id": "x", "action": "push",');
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: "invalid_json" } });
   });
@@ -232,7 +222,7 @@ describe("POST /api/acr/webhook on the local stack", () => {
       unknown
     >;
     (payload.target as Record<string, unknown>).size = "big";
-    const response = await post(stack, JSON.stringify(payload));
+    const response = await postWebhookJson(stack, payload);
     expect(response.status).toBe(400);
     const body = (await response.json()) as {
       error: { code: string; details: { issues: { path: string }[] } };
@@ -250,7 +240,7 @@ describe("POST /api/acr/webhook on the local stack", () => {
     try {
       const payload = uniquePayload("push.doc");
       const started = Date.now();
-      const response = await post(stack, JSON.stringify(payload));
+      const response = await postWebhookJson(stack, payload);
       expect(response.status).toBe(200);
       expect(Date.now() - started).toBeLessThan(5000);
       expect(await response.json()).toMatchObject({ publishState: "pending" });
@@ -277,13 +267,9 @@ describe("webhook settings", () => {
   it("keeps the webhook up when Event Grid is not configured, and the Event Grid endpoint closed", async () => {
     const stack = await startLocalStack({ env: { ACR_RESOURCE_IDS: "", EVENTGRID_SECRETS: "" } });
     try {
-      const webhook = await post(stack, JSON.stringify(uniquePayload("push.doc")));
+      const webhook = await postWebhookJson(stack, uniquePayload("push.doc"));
       expect(webhook.status).toBe(200);
-      const eventGrid = await fetch(`${stack.url}/api/eventgrid?key=anything`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: "[]",
-      });
+      const eventGrid = await postEventGrid(stack, [], "anything");
       expect(eventGrid.status).toBe(401);
       expect(stack.output()).toContain("EVENTGRID_SECRETS is not set");
     } finally {
@@ -297,8 +283,8 @@ describe("webhook settings", () => {
       const inScope = uniquePayload("push.doc");
       inScope.target = { ...inScope.target, repository: "prod/api" };
       const outOfScope = uniquePayload("push.doc");
-      const a = await (await post(stack, JSON.stringify(inScope))).json();
-      const b = await (await post(stack, JSON.stringify(outOfScope))).json();
+      const a = await (await postWebhookJson(stack, inScope)).json();
+      const b = await (await postWebhookJson(stack, outOfScope)).json();
       expect(a).toMatchObject({ publishState: "published", topic: "acr-push" });
       expect(b).toMatchObject({ publishState: "not-routed", notRoutedReason: "out-of-scope" });
       expect(

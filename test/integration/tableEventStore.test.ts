@@ -125,11 +125,12 @@ describe("TableEventStore on Azurite", () => {
     await store.recordDelivery(input);
     const marker = pendingKeys(deliveryKeys(input.event), input.event.occurredAt);
     await expect(pending.getEntity(marker.partitionKey, marker.rowKey)).resolves.toBeDefined();
-    await store.markPublishFailed(input.event, "ServiceBusError: down");
+    await store.markPublishFailed(input.event, "ServiceBusError: down", 1_700_000_000_000);
     const listed = (await store.listPending(1000)).find(
       (r) => r.event.eventId === input.event.eventId,
     );
     expect(listed?.publishAttempts).toBe(1);
+    expect(listed?.lastAttemptAt).toBe(1_700_000_000_000);
     expect(listed?.lastError).toBe("ServiceBusError: down");
 
     await store.markPublished(input.event, "acr-push");
@@ -164,5 +165,42 @@ describe("TableEventStore on Azurite", () => {
     await expect(down.recordDelivery(delivery())).rejects.toBeInstanceOf(
       DependencyUnavailableError,
     );
+  });
+
+  it("lets only one of several concurrent re-drive claims take a pending record", async () => {
+    const input = delivery();
+    await store.recordDelivery(input);
+    const now = Date.now();
+    const claims = await Promise.all(
+      Array.from({ length: 5 }, () => store.claimRedrive(input.event, now, () => true)),
+    );
+    expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
+    expect(claims.find((claim) => claim)?.lastAttemptAt).toBe(now);
+    // A record that is not due, or not pending, is never claimed.
+    expect(await store.claimRedrive(input.event, now, () => false)).toBeUndefined();
+    await store.markPublished(input.event, "acr-push");
+    expect(await store.claimRedrive(input.event, now, () => true)).toBeUndefined();
+  });
+
+  it("marks a record dead with its reason and takes it off the pending list", async () => {
+    const input = delivery();
+    await store.recordDelivery(input);
+    await store.markDead(input.event, "gave up after 8 attempts: not found");
+    const record = await store.find(input.event);
+    expect(record).toMatchObject({
+      publishState: "dead",
+      lastError: "gave up after 8 attempts: not found",
+    });
+    const marker = pendingKeys(deliveryKeys(input.event), input.event.occurredAt);
+    await expect(pending.getEntity(marker.partitionKey, marker.rowKey)).rejects.toMatchObject({
+      statusCode: 404,
+    });
+  });
+
+  it("records the cross-check verdict on the delivery", async () => {
+    const input = delivery();
+    await store.recordDelivery(input);
+    await store.setCrossCheck(input.event, "webhook-only");
+    expect((await store.find(input.event))?.crossCheck).toBe("webhook-only");
   });
 });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  ConfigError,
   DEFAULT_TOPICS,
   loadPublishTimeoutMs,
   loadRoutingTable,
@@ -9,19 +8,9 @@ import {
   loadTablesTimeoutMs,
   loadWebhookSettings,
 } from "../../src/config";
+import { configError } from "../support/configError";
 
 type Env = Record<string, string | undefined>;
-
-/** Runs `load` and returns the ConfigError it must throw. */
-function configError(load: () => unknown): ConfigError {
-  try {
-    load();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error("expected a ConfigError, nothing was thrown");
-}
 
 const SECRET_A = "alpha-Secret-0001";
 const SECRET_B = "bravo-Secret-0002";

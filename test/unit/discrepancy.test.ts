@@ -9,15 +9,20 @@ import { CLOUD_EVENT_TYPE_PREFIX } from "../../src/core/topicMessage";
 import { T0 } from "./memoryPorts";
 
 const CLOSES_AT = T0 + 300_000;
+const LOGICAL_KEY = "0123456789abcdef0123456789abcdef";
+/** The image a logical event is about, which each of its findings names. */
+const IMAGE = {
+  registry: "myregistry.azurecr.io",
+  action: "push",
+  repository: "team/hello-world",
+  tag: "v1",
+  digest: "sha256:abc",
+} as const;
 
 function logical(overrides: Partial<LogicalEvent> = {}): LogicalEvent {
   return {
-    key: "0123456789abcdef0123456789abcdef",
-    registry: "myregistry.azurecr.io",
-    action: "push",
-    repository: "team/hello-world",
-    tag: "v1",
-    digest: "sha256:abc",
+    key: LOGICAL_KEY,
+    ...IMAGE,
     firstSeenAt: T0,
     windowClosesAt: CLOSES_AT,
     state: "open",
@@ -29,12 +34,8 @@ function logical(overrides: Partial<LogicalEvent> = {}): LogicalEvent {
 function finding(overrides: Partial<Discrepancy> = {}): Discrepancy {
   return {
     kind: "eventgrid-only",
-    logicalKey: "0123456789abcdef0123456789abcdef",
-    registry: "myregistry.azurecr.io",
-    action: "push",
-    repository: "team/hello-world",
-    tag: "v1",
-    digest: "sha256:abc",
+    logicalKey: LOGICAL_KEY,
+    ...IMAGE,
     detectedAt: CLOSES_AT,
     webhookEventIds: [],
     eventGridEventIds: ["eg-1"],
@@ -110,12 +111,8 @@ describe("discrepancyFor", () => {
   ])("$name", ({ logical, kind, recovered, expected }) => {
     expect(discrepancyFor(logical, kind, recovered)).toStrictEqual({
       kind,
-      logicalKey: "0123456789abcdef0123456789abcdef",
-      registry: "myregistry.azurecr.io",
-      action: "push",
-      repository: "team/hello-world",
-      tag: "v1",
-      digest: "sha256:abc",
+      logicalKey: LOGICAL_KEY,
+      ...IMAGE,
       detectedAt: CLOSES_AT,
       ...expected,
     });
@@ -153,15 +150,7 @@ describe("discrepancyMessage", () => {
         datacontenttype: "application/json",
         data: { ...finding() },
       },
-      applicationProperties: {
-        kind: "eventgrid-only",
-        action: "push",
-        registry: "myregistry.azurecr.io",
-        repository: "team/hello-world",
-        tag: "v1",
-        digest: "sha256:abc",
-        recovered: "true",
-      },
+      applicationProperties: { kind: "eventgrid-only", ...IMAGE, recovered: "true" },
     });
     expect(message.messageId).toMatch(/^[0-9a-f]{32}$/);
     expect(JSON.parse(JSON.stringify(message.body))).toEqual(message.body);

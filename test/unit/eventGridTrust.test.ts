@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEventGridSettings } from "../../src/config";
+import { loadEventGridSettings } from "../../src/config";
 import {
   ACR_EVENT_TYPES,
   isAcrEventType,
@@ -7,6 +7,7 @@ import {
   isTrustedSource,
   loginServerFromResourceId,
 } from "../../src/core/eventGridTrust";
+import { configError } from "../support/configError";
 
 const REGISTRY_ID =
   "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr";
@@ -100,17 +101,6 @@ describe("loginServerFromResourceId", () => {
     expect(isRegistryResourceId(resourceId)).toBe(false);
   });
 });
-
-/** Runs `load` and returns the ConfigError it must throw. */
-function configError(load: () => unknown): ConfigError {
-  try {
-    load();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error("expected a ConfigError, nothing was thrown");
-}
 
 describe("loadEventGridSettings", () => {
   it.each<[string, string, string[]]>([

@@ -26,15 +26,7 @@ function delivery(
 }
 
 function portsOf(memory: MemoryPorts, overrides: Partial<IngestPorts> = {}): IngestPorts {
-  return {
-    store: memory.store,
-    publisher: memory.publisher,
-    crossCheck: memory.crossCheck,
-    tags: memory.tags,
-    journal: memory.journal,
-    windowMs: WINDOW_MS,
-    ...overrides,
-  };
+  return { ...memory.ingestPorts(WINDOW_MS), ...overrides };
 }
 
 function ingest(memory: MemoryPorts, input: NewDelivery = delivery()) {

@@ -10,6 +10,7 @@ import {
   type NewDelivery,
 } from "../../src/core/deliveryRecord";
 import type { Discrepancy } from "../../src/core/discrepancy";
+import type { IngestPorts } from "../../src/core/ingestDelivery";
 import type {
   CrossCheckStore,
   EventStore,
@@ -283,6 +284,18 @@ export class MemoryPorts {
       return restored;
     },
   };
+
+  /** These ports as ingestDelivery takes them, with the cross-check window it notes arrivals in. */
+  ingestPorts(windowMs: number): IngestPorts {
+    return {
+      store: this.store,
+      publisher: this.publisher,
+      crossCheck: this.crossCheck,
+      tags: this.tags,
+      journal: this.journal,
+      windowMs,
+    };
+  }
 
   /** Seeds a logical event (and its arrivals' index entries) as the cross-check store holds it. */
   seedLogical(logical: LogicalEvent, arrivals: RegistryEvent[] = []): void {

@@ -75,14 +75,7 @@ async function arrive(
         receivedAt: T0 + index * 1_000,
         request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
       },
-      {
-        store: memory.store,
-        publisher: memory.publisher,
-        crossCheck: memory.crossCheck,
-        tags: memory.tags,
-        journal: memory.journal,
-        windowMs: WINDOW_MS,
-      },
+      memory.ingestPorts(WINDOW_MS),
     );
   }
 }

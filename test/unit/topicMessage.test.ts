@@ -24,19 +24,24 @@ function webhookEvent(name: string, region?: string): RegistryEvent {
 
 const DIGEST = "sha256:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a09080706050403020100";
 
+/** The base event's fields a subscriber can filter on: its message's application properties. */
+const PROPERTIES = {
+  action: "push",
+  registry: "myregistry.azurecr.io",
+  repository: "samples/hello-world",
+  tag: "v1",
+  digest: DIGEST,
+  mediaType: "application/vnd.oci.image.index.v1+json",
+  region: "westeurope",
+  origin: "webhook",
+} as const;
+
 function event(overrides: Partial<RegistryEvent> = {}): RegistryEvent {
   const base: RegistryEvent = {
     eventId: "cb8c3971-9adc-488b-0000-43cbb4974ff5",
-    action: "push",
     timestamp: "2023-11-17T16:52:01.343145347Z",
     occurredAt: Date.parse("2023-11-17T16:52:01.343Z"),
-    registry: "myregistry.azurecr.io",
-    repository: "samples/hello-world",
-    tag: "v1",
-    digest: DIGEST,
-    mediaType: "application/vnd.oci.image.index.v1+json",
-    region: "westeurope",
-    origin: "webhook",
+    ...PROPERTIES,
     payload: { id: "cb8c3971-9adc-488b-0000-43cbb4974ff5", action: "push", unknownField: [1] },
   };
   return { ...base, ...overrides };
@@ -103,16 +108,7 @@ describe("topicMessageFor: CloudEvents 1.0 envelope", () => {
 
 describe("topicMessageFor: application properties", () => {
   it("carries every defined property", () => {
-    expect(topicMessageFor(event()).applicationProperties).toStrictEqual({
-      action: "push",
-      registry: "myregistry.azurecr.io",
-      repository: "samples/hello-world",
-      tag: "v1",
-      digest: DIGEST,
-      mediaType: "application/vnd.oci.image.index.v1+json",
-      region: "westeurope",
-      origin: "webhook",
-    });
+    expect(topicMessageFor(event()).applicationProperties).toStrictEqual(PROPERTIES);
   });
 
   it.each(["repository", "tag", "digest", "mediaType", "region"] as const)(
