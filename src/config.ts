@@ -79,9 +79,23 @@ function readList(env: Env, setting: string): string[] {
     .filter((entry) => entry !== "");
 }
 
+/**
+ * App Service leaves a Key Vault reference it could not resolve (a role not yet propagated) as its
+ * literal text: taken as a secret, it would refuse every genuine delivery and be guessable.
+ */
+function readUnresolvedAware(env: Env, setting: string): string[] {
+  if ((env[setting] ?? "").trim().startsWith("@Microsoft.KeyVault(")) {
+    throw new ConfigError(
+      setting,
+      "is an unresolved Key Vault reference; check the app's access to the vault",
+    );
+  }
+  return readList(env, setting);
+}
+
 /** One or more secrets, comma-separated so one can be rotated without downtime; never empty. */
 function readSecrets(env: Env, setting: string): string[] {
-  const secrets = readList(env, setting);
+  const secrets = readUnresolvedAware(env, setting);
   if (secrets.length === 0) {
     throw new ConfigError(
       setting,
@@ -103,7 +117,12 @@ export function loadWebhookSettings(env: Env): WebhookSettings {
   );
   return {
     auth: { secrets, header: header.toLowerCase() },
-    maxBodyBytes: read(env, "WEBHOOK_MAX_BODY_BYTES", positiveInt(64 * 1024)),
+    // A record holds the payload in one Table entity (1 MiB, strings counted as UTF-16).
+    maxBodyBytes: read(
+      env,
+      "WEBHOOK_MAX_BODY_BYTES",
+      positiveInt(64 * 1024).pipe(z.number().max(256 * 1024, "must be at most 262144")),
+    ),
     loginServer: read(env, "ACR_LOGIN_SERVER", z.string().max(255).optional()),
     authLevel: read(
       env,
@@ -191,7 +210,7 @@ export function loadEventGridSettings(env: Env): EventGridSettings {
 export function loadEventGridEndpointSettings(env: Env) {
   return {
     ...loadEventGridSettings(env),
-    secrets: readList(env, "EVENTGRID_SECRETS"),
+    secrets: readUnresolvedAware(env, "EVENTGRID_SECRETS"),
     // Event Grid batches hold up to 1 MB.
     maxBodyBytes: read(env, "EVENTGRID_MAX_BODY_BYTES", positiveInt(1024 * 1024)),
   };

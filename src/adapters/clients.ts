@@ -3,10 +3,18 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { ServiceBusClient } from "@azure/service-bus";
 import type { ServiceBusConnection, TablesConnection } from "../config";
 
+/** One credential for every client: its token cache then serves them all (one token fetch, not ten). */
+let sharedCredential: DefaultAzureCredential | undefined;
+
+function credential(): DefaultAzureCredential {
+  sharedCredential ??= new DefaultAzureCredential();
+  return sharedCredential;
+}
+
 export function createTableClient(connection: TablesConnection, table: string): TableClient {
   const retryOptions = { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 400 };
   if (connection.kind === "managed-identity") {
-    return new TableClient(connection.endpoint, table, new DefaultAzureCredential(), {
+    return new TableClient(connection.endpoint, table, credential(), {
       retryOptions,
     });
   }
@@ -29,6 +37,6 @@ export function createServiceBusClient(
 ): ServiceBusClient {
   const options = { retryOptions: { maxRetries: 1, retryDelayInMs: 100, timeoutInMs: timeoutMs } };
   return connection.kind === "managed-identity"
-    ? new ServiceBusClient(connection.namespace, new DefaultAzureCredential(), options)
+    ? new ServiceBusClient(connection.namespace, credential(), options)
     : new ServiceBusClient(connection.connectionString, options);
 }

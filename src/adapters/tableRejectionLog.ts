@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import type { Rejection, RejectionLog } from "../core/ports";
-import { encodeKeyPart, invertedHour, invertedMillis, joinKey } from "../core/tableKeys";
+import { invertedHour, invertedMillis, joinKey } from "../core/tableKeys";
 import { TableAccess } from "./tableAccess";
 
 export class TableRejectionLog implements RejectionLog {
@@ -18,7 +19,12 @@ export class TableRejectionLog implements RejectionLog {
       await this.rejections.upsertEntity(
         {
           partitionKey: invertedHour(rejection.at),
-          rowKey: joinKey(invertedMillis(rejection.at), encodeKeyPart(rejection.envelopeId)),
+          // Hashed: an envelope id from an untrusted sender may be too long for a key.
+          rowKey: joinKey(
+            invertedMillis(rejection.at),
+            createHash("sha256").update(rejection.envelopeId).digest("hex").slice(0, 32),
+          ),
+          envelopeId: rejection.envelopeId,
           type: rejection.type,
           source: rejection.source,
           reason: rejection.reason,

@@ -41,12 +41,11 @@ export class TableTagMemory implements TagMemory {
     return this.access.call(async () => {
       if (!event.digest) return [];
       const prefix = `${encodeKeyPart(event.digest)}${KEY_PART_SEPARATOR}`;
-      const { partitionKey } = digestTagKeys(
-        event.registry,
-        event.repository ?? "",
-        event.digest,
-        "",
+      const keys = keysWithin(() =>
+        digestTagKeys(event.registry, event.repository ?? "", event.digest ?? "", ""),
       );
+      if (!keys) return [];
+      const { partitionKey } = keys;
       // `}` sorts right after `|`, so [prefix, prefix with `}`) is exactly this digest's rows.
       const end = `${encodeKeyPart(event.digest)}}`;
       const tags: string[] = [];

@@ -20,7 +20,11 @@ export const text = (max: number) =>
     .refine((value) => value.isWellFormed(), "must be well-formed Unicode");
 
 /** Timestamps keep their original string: JS dates drop ACR's 7th to 9th fractional digits. */
-const timestamp = z.iso.datetime({ offset: true });
+const timestamp = z.iso.datetime({ offset: true }).refine((value) => {
+  // Table Storage's DateTime starts in 1601; keys are built for years up to 2286.
+  const year = new Date(value).getUTCFullYear();
+  return year >= 1601 && year <= 2286;
+}, "must be between the years 1601 and 2286");
 
 const count = z.number().int().nonnegative();
 

@@ -183,8 +183,10 @@ export async function publishEvent(
   ports: Pick<IngestPorts, "store" | "publisher" | "crossCheck" | "tags">,
   now: number = Date.now(),
 ): Promise<PublishOutcome> {
+  const lookup = event.action === "delete" && event.digest ? ports.tags.tagsOf(event) : [];
+  // The tags only enrich a delete: a failed lookup must not hold the delete back.
+  const tags = await Promise.resolve(lookup).catch(() => []);
   try {
-    const tags = event.action === "delete" && event.digest ? await ports.tags.tagsOf(event) : [];
     await ports.publisher.publish(topic, topicMessageFor(event, tags));
   } catch (error) {
     const reason = describeError(error);

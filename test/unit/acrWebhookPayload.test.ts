@@ -233,3 +233,18 @@ describe("validateAcrWebhookPayload: refusals name the field", () => {
     ).toEqual(["id", "target.size"]);
   });
 });
+
+describe("timestamps Table Storage and the keys can hold", () => {
+  it.each(["1600-12-31T23:59:59Z", "2287-01-01T00:00:00Z", "0001-01-01T00:00:00Z"])(
+    "refuses %s, naming timestamp",
+    (timestamp) => {
+      const result = validateAcrWebhookPayload({ id: "x", timestamp, action: "push" });
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.issues.map((issue) => issue.path)).toEqual(["timestamp"]);
+    },
+  );
+
+  it.each(["1601-01-01T00:00:00Z", "2286-11-20T17:46:39.9999999Z"])("accepts %s", (timestamp) => {
+    expect(validateAcrWebhookPayload({ id: "x", timestamp, action: "push" }).ok).toBe(true);
+  });
+});

@@ -69,14 +69,14 @@ describe("loadWebhookSettings: other settings", () => {
 
   it.each<[string, number]>([
     ["1", 1],
-    ["1048576", 1048576],
+    ["262144", 262144],
     [" 2048 ", 2048],
     ["", 65536],
   ])("WEBHOOK_MAX_BODY_BYTES %j -> %d", (value, bytes) => {
     expect(withSecret({ WEBHOOK_MAX_BODY_BYTES: value }).maxBodyBytes).toBe(bytes);
   });
 
-  it.each(["0", "-1", "1.5", "lots", "Infinity", "64k"])(
+  it.each(["0", "-1", "1.5", "lots", "Infinity", "64k", "262145", "1048576"])(
     "refuses WEBHOOK_MAX_BODY_BYTES %j, naming the setting",
     (value) => {
       const error = configError(() => withSecret({ WEBHOOK_MAX_BODY_BYTES: value }));
@@ -84,6 +84,14 @@ describe("loadWebhookSettings: other settings", () => {
       expect(error.message).toContain("WEBHOOK_MAX_BODY_BYTES");
     },
   );
+
+  it("refuses an unresolved Key Vault reference as a secret, without echoing it", () => {
+    const literal = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/webhook/)";
+    const error = configError(() => loadWebhookSettings({ WEBHOOK_SECRETS: literal }));
+    expect(error.setting).toBe("WEBHOOK_SECRETS");
+    expect(error.message).toContain("unresolved Key Vault reference");
+    expect(error.message).not.toContain("kv.vault.azure.net");
+  });
 
   it.each<[string, string]>([
     ["Authorization", "authorization"],
