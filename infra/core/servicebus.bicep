@@ -66,7 +66,7 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [
     name: queue
     properties: {
       lockDuration: 'PT1M'
-      maxDeliveryCount: 100
+      maxDeliveryCount: 2000
       requiresDuplicateDetection: true
       duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
       defaultMessageTimeToLive: 'P14D'

@@ -45,15 +45,26 @@ export class ServiceBusJournal implements Journal {
     try {
       // Peeking first keeps an empty journal from costing a receive's wait on every run.
       if ((await receiver.peekMessages(1)).length === 0) return 0;
-      const messages = await receiver.receiveMessages(limit, { maxWaitTimeInMs: 1000 });
-      for (const message of messages) {
-        try {
-          await restore(message.body as JournalEntry);
-          await receiver.completeMessage(message);
-          restored++;
-        } catch {
-          await receiver.abandonMessage(message).catch(() => undefined);
+      // One entry first: while storage is still down it fails alone, and the rest of the journal
+      // is not handed out (each hand-out counts toward the queue's max delivery count).
+      for (const batchSize of [1, limit - 1]) {
+        if (batchSize <= 0) break;
+        const messages = await receiver.receiveMessages(batchSize, { maxWaitTimeInMs: 1000 });
+        for (const [index, message] of messages.entries()) {
+          try {
+            await restore(message.body as JournalEntry);
+            await receiver.completeMessage(message);
+            restored++;
+          } catch {
+            await Promise.all(
+              messages
+                .slice(index)
+                .map((left) => receiver.abandonMessage(left).catch(() => undefined)),
+            );
+            return restored;
+          }
         }
+        if (messages.length < batchSize) break;
       }
       return restored;
     } finally {

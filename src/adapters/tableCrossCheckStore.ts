@@ -112,7 +112,12 @@ export class TableCrossCheckStore implements CrossCheckStore {
         return false;
       }
       try {
-        await this.replace(toEntity({ ...current, closingUntil: now + leaseMs }), stored.etag);
+        const claimed = {
+          ...current,
+          closingUntil: now + leaseMs,
+          closeAttempts: (current.closeAttempts ?? 0) + 1,
+        };
+        await this.replace(toEntity(claimed), stored.etag);
         return true;
       } catch (error) {
         if (isStatus(error, 412)) return false;

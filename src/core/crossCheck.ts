@@ -55,6 +55,8 @@ export interface LogicalEvent {
   mismatchedIds: string[];
   /** A reconcile run is closing it until then; another run leaves it alone. */
   closingUntil?: number;
+  /** Runs that have taken it for closing; bounded like the re-drive, then it closes regardless. */
+  closeAttempts?: number;
 }
 
 const MAX_IDS = 20;

@@ -82,31 +82,50 @@ export async function reconcile(
     dead: 0,
     errors: [],
   };
-  try {
-    report.restored = await ports.journal.drain(
-      (entry) => restoreJournaled(entry, { ...ports, windowMs: settings.windowMs }),
-      settings.batchSize,
-    );
-  } catch (error) {
-    report.errors.push(`journal: ${describeError(error)}`);
-  }
-  for (const logical of await ports.crossCheck.dueWindows(now, settings.batchSize)) {
+  // Each phase on its own: a dependency down in one does not keep the others from running.
+  const attempt = async <T>(label: string, work: () => Promise<T>, fallback: T): Promise<T> => {
     try {
-      if (!(await ports.crossCheck.claimWindow(logical, now, WINDOW_LEASE_MS))) continue;
-      await closeDueWindow(logical, ports, settings, now, report);
+      return await work();
     } catch (error) {
-      report.errors.push(`window ${logical.key}: ${describeError(error)}`);
+      report.errors.push(`${label}: ${describeError(error)}`);
+      return fallback;
     }
+  };
+  report.restored = await attempt(
+    "journal",
+    () =>
+      ports.journal.drain(
+        (entry) => restoreJournaled(entry, { ...ports, windowMs: settings.windowMs }),
+        settings.batchSize,
+      ),
+    0,
+  );
+  const due = await attempt(
+    "windows",
+    () => ports.crossCheck.dueWindows(now, settings.batchSize),
+    [],
+  );
+  for (const logical of due) {
+    await attempt(
+      `window ${logical.key}`,
+      async () => {
+        if (!(await ports.crossCheck.claimWindow(logical, now, WINDOW_LEASE_MS))) return;
+        await closeDueWindow(logical, ports, settings, now, report);
+      },
+      undefined,
+    );
   }
   const isDue = (record: DeliveryRecord) => nextAttemptAt(record, settings.redrive) <= now;
-  for (const listed of await ports.store.listPending(settings.batchSize)) {
-    if (!isDue(listed)) continue;
-    try {
-      const record = await ports.store.claimRedrive(listed.event, now, isDue);
-      if (record) await redrive(record, ports, settings, now, report);
-    } catch (error) {
-      report.errors.push(`record ${listed.event.eventId}: ${describeError(error)}`);
-    }
+  const pending = await attempt("pending", () => ports.store.listPending(settings.batchSize), []);
+  for (const listed of pending.filter(isDue)) {
+    await attempt(
+      `record ${listed.event.eventId}`,
+      async () => {
+        const record = await ports.store.claimRedrive(listed.event, now, isDue);
+        if (record) await redrive(record, ports, settings, now, report);
+      },
+      undefined,
+    );
   }
   return report;
 }
@@ -119,6 +138,13 @@ async function closeDueWindow(
   report: ReconcileReport,
 ): Promise<void> {
   const outcome = closeWindow(logical, settings.recoveryEnabled);
+  // The claim that brought us here was this run's attempt; the last one closes whatever fails,
+  // so a topic that can never take the message does not keep the window open for ever.
+  const lastAttempt = (logical.closeAttempts ?? 0) + 1 >= settings.redrive.maxAttempts;
+  const failed = (step: string, error: string) => {
+    if (!lastAttempt) throw new Error(`${step} failed: ${error}`);
+    report.errors.push(`window ${logical.key}: gave up, ${step} failed: ${error}`);
+  };
   // Recovered by an earlier run whose close did not finish: still a recovered finding.
   let recovered = outcome.state === "eventgrid-only" && logical.publishedBy === "eventgrid";
   if (outcome.recover) {
@@ -126,16 +152,23 @@ async function closeDueWindow(
     const route = arrival && routeForEvent(arrival, settings.routing);
     if (arrival && route?.kind === "topic") {
       const published = await publishEvent(arrival, route.topic, ports, now);
-      if (!published.ok) throw new Error(`recovery publish failed: ${published.error}`);
-      recovered = true;
-      report.recovered++;
+      if (published.ok) {
+        recovered = true;
+        report.recovered++;
+      } else {
+        failed("recovery publish", published.error);
+      }
     }
   }
   if (outcome.state !== "matched") {
     const finding = discrepancyFor(logical, outcome.state, recovered);
     await ports.findings.record(finding);
-    await ports.publisher.publish(settings.discrepancyTopic, discrepancyMessage(finding));
-    report.findingsPublished++;
+    try {
+      await ports.publisher.publish(settings.discrepancyTopic, discrepancyMessage(finding));
+      report.findingsPublished++;
+    } catch (error) {
+      failed("finding publish", describeError(error));
+    }
   }
   for (const origin of ["webhook", "eventgrid"] as const) {
     for (const arrival of await ports.crossCheck.arrivalsOf(logical, origin)) {

@@ -119,6 +119,16 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     const eventGrid = await postEventGrid(s, [eventGridEvent(push(registry))]);
     expect(eventGrid.status).toBe(503);
 
+    // A reconcile while storage is still down hands out one journal entry, not the whole journal:
+    // every hand-out counts toward the queue's max delivery count.
+    await runReconcile(s);
+    const handedOut = s
+      .broker()
+      .messages("acr-journal")
+      .filter((m) => m.deliveryCount > 0);
+    expect(handedOut).toHaveLength(1);
+    expect(s.broker().messageCount("acr-journal")).toBe(sent + 1);
+
     await s.startTables();
     await runReconcile(s);
 

@@ -837,7 +837,7 @@ describe("topics, queue and tables", () => {
     const queue = resource(serviceBusFile, "Microsoft.ServiceBus/namespaces/queues");
     expect(queue.loop?.source).toBe("queueNames");
     expect(properties(queue).get("requiresDuplicateDetection")).toBe("true");
-    expect(properties(queue).get("maxDeliveryCount")).toBe("100");
+    expect(properties(queue).get("maxDeliveryCount")).toBe("2000");
   });
 
   it("the local topology has the same topics (each with `all`) and queue", () => {

@@ -18,7 +18,7 @@ describe("the shipped Config.json", () => {
     expect(topology.queues).toEqual([
       expect.objectContaining({
         name: "acr-journal",
-        maxDeliveryCount: 100,
+        maxDeliveryCount: 2000,
         duplicateDetectionWindowMs: 600_000,
       }),
     ]);

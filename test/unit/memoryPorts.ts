@@ -224,7 +224,11 @@ export class MemoryPorts {
       this.enter("crossCheck.claimWindow", logical, now, leaseMs);
       const current = this.logicals.get(logical.key);
       if (current?.state !== "open" || (current.closingUntil ?? 0) > now) return false;
-      this.logicals.set(logical.key, { ...current, closingUntil: now + leaseMs });
+      this.logicals.set(logical.key, {
+        ...current,
+        closingUntil: now + leaseMs,
+        closeAttempts: (current.closeAttempts ?? 0) + 1,
+      });
       return true;
     },
     arrivalsOf: async (logical, origin) => {

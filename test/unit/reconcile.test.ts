@@ -229,6 +229,27 @@ describe("reconcile: closing due windows", () => {
     expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC]);
   });
 
+  it("gives up after maxAttempts runs when nothing can be published, and closes the window", async () => {
+    const memory = new MemoryPorts({ "publisher.publish": always(new Error("topic missing")) });
+    await arrive(memory, [eventGrid()]);
+    const reports = [];
+    for (let attempt = 0; attempt < POLICY.maxAttempts; attempt++) {
+      reports.push(await run(memory, {}, AFTER_WINDOW + attempt * WINDOW_LEASE_MS));
+    }
+    expect(reports.slice(0, -1).every((r) => Object.keys(r.closed).length === 0)).toBe(true);
+    const last = reports[reports.length - 1];
+    expect(last.closed).toEqual({ "eventgrid-only": 1 });
+    expect(last.errors).toEqual([
+      `window ${key}: gave up, recovery publish failed: Error: topic missing`,
+      `window ${key}: gave up, finding publish failed: Error: topic missing`,
+    ]);
+    expect(memory.findingsRecorded).toMatchObject([{ kind: "eventgrid-only", recovered: false }]);
+    expect(memory.logicals.get(key)?.state).toBe("eventgrid-only");
+    // Closed: later runs do not take it again.
+    const after = await run(memory, {}, AFTER_WINDOW + POLICY.maxAttempts * WINDOW_LEASE_MS);
+    expect(after.errors).toEqual([]);
+  });
+
   it("a recovered event whose close failed is reported as recovered, not published twice", async () => {
     const memory = new MemoryPorts({ "findings.record": always(new Error("findings down")) });
     await arrive(memory, [eventGrid()]);
