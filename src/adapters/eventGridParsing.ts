@@ -30,7 +30,11 @@ export type SubscriptionValidation = {
 /** `invalid` is the sender's fault and gets a 400. */
 export type EventGridBody =
   | SubscriptionValidation
-  | { kind: "events"; events: ParsedEventGridEvent[] }
+  | {
+      kind: "events";
+      events: ParsedEventGridEvent[] /** Events of the batch refused. */;
+      issues: FieldIssue[];
+    }
   | { kind: "invalid"; issues: FieldIssue[] };
 
 export interface EventGridParseOptions {
@@ -78,17 +82,19 @@ export async function parseEventGridBody(
     items.map((item, index) => readEvent(item, Array.isArray(body) ? `[${index}]` : "", options)),
   );
   const issues = results.flatMap((result) => (result.ok ? [] : result.issues));
-  if (issues.length > 0) return { kind: "invalid", issues };
-
   const entries = results.flatMap((result) => (result.ok ? [result.entry] : []));
+  // Event Grid does not retry a 400, so a bad event must not take the good ones of its batch
+  // down with it: they are taken, and the bad ones reported (a retry could not mend them).
+  if (entries.length === 0) return { kind: "invalid", issues };
+
   const events: ParsedEventGridEvent[] = [];
   for (const [index, entry] of entries.entries()) {
     if (entry.kind !== "validation") events.push(entry);
-    else if (entries.length === 1) return entry;
+    else if (items.length === 1) return entry;
     // Answering the handshake would acknowledge, and so lose, the events batched with it.
     else return invalid(pathOf(`[${index}]`), "a subscription validation event must arrive alone");
   }
-  return { kind: "events", events };
+  return { kind: "events", events, issues };
 }
 
 async function readEvent(

@@ -72,7 +72,11 @@ export async function handleEventGridRequest(
       context,
       deps,
     );
-    return { status: 200, jsonBody: summary };
+    if (parsed.issues.length > 0) {
+      context.warn(`event grid batch: ${parsed.issues.length} invalid event(s) dropped`);
+    }
+    const refused = parsed.issues.length > 0 ? { invalid: parsed.issues } : {};
+    return { status: 200, jsonBody: { ...summary, ...refused } };
   } catch (error) {
     if (!(error instanceof DependencyUnavailableError)) throw error;
     context.error(`event grid delivery not recorded: ${error.message}`);

@@ -287,6 +287,24 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     expect(await malformed.json()).toMatchObject({ error: { code: "invalid_events" } });
   });
 
+  it("records the good events of a batch that also holds a malformed one", async () => {
+    const s = scenario();
+    const data = registryData(s, "push");
+    const response = await postEventGrid(
+      stack,
+      [eventGridEvent(data), { id: 1 }],
+      EVENTGRID_SECRET,
+    );
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { accepted: number; invalid: { path: string }[] };
+    expect(body.accepted).toBe(1);
+    expect(body.invalid.length).toBeGreaterThan(0);
+    expect(body.invalid.every((issue) => issue.path.startsWith("[1]"))).toBe(true);
+    expect(
+      await record({ ...data, eventId: data.id, registry: s.registry, origin: "eventgrid" }),
+    ).toMatchObject({ publishState: "held" });
+  });
+
   it("takes events through the Functions Event Grid trigger route", async () => {
     const s = scenario();
     const data = registryData(s, "push");
