@@ -17,7 +17,8 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 1000;
 const DAY_MS = 86_400_000;
-const MAX_STATS_DAYS = 31;
+/** Bounds what one query may read: filters apply inside the window, so its span is the cost. */
+const MAX_WINDOW_DAYS = 31;
 /** Azure's limit on a key; an id that cannot be a key was never recorded. */
 const MAX_KEY_LENGTH = 1024;
 
@@ -126,9 +127,6 @@ export function parseStatsQuery(query: URLSearchParams, now: number): Parsed<Sta
   if (!read.ok) return read;
   const window = windowOf(read.value, now);
   if (!window.ok) return window;
-  if (window.value.to - window.value.from > MAX_STATS_DAYS * DAY_MS) {
-    return invalid("query.from", `must be at most ${MAX_STATS_DAYS} days before to`);
-  }
   return { ok: true, value: { window: window.value, registry: read.value.registry } };
 }
 
@@ -195,9 +193,11 @@ function pagedQuery<F>(
 function windowOf(values: { from?: number; to?: number }, now: number): Parsed<TimeWindow> {
   const to = values.to ?? now;
   const from = values.from ?? to - DAY_MS;
-  return from > to
-    ? invalid("query.from", "must not be after to")
-    : { ok: true, value: { from, to } };
+  if (from > to) return invalid("query.from", "must not be after to");
+  if (to - from > MAX_WINDOW_DAYS * DAY_MS) {
+    return invalid("query.from", `must be at most ${MAX_WINDOW_DAYS} days before to`);
+  }
+  return { ok: true, value: { from, to } };
 }
 
 function invalid(path: string, message: string): { ok: false; issues: FieldIssue[] } {

@@ -107,6 +107,15 @@ describe("query parameters", () => {
     expect(issuePaths(discrepancies("kind=matched"))).toEqual(["query.kind"]);
   });
 
+  it.each([
+    ["events", events],
+    ["discrepancies", discrepancies],
+  ])("limits a %s window to 31 days, so a filtered query's reads stay bounded", (_name, parse) => {
+    expect(parse("from=2026-03-31T12:00:00Z").ok).toBe(true);
+    expect(issuePaths(parse("from=2026-03-31T11:59:59Z"))).toEqual(["query.from"]);
+    expect(issuePaths(parse("from=0001-01-01T00:00:00Z&repository=none"))).toEqual(["query.from"]);
+  });
+
   it("limits statistics to 31 days", () => {
     const month = "from=2026-03-31T12:00:00Z&to=2026-05-01T12:00:00Z";
     expect(stats(month)).toEqual({
