@@ -35,7 +35,7 @@ echo "  storage account  $AZURE_STORAGE_ACCOUNT_NAME"
 echo "  Key Vault        $AZURE_KEY_VAULT_NAME"
 
 if [ -z "${AZURE_ACR_RESOURCE_IDS:-}" ]; then
-  echo "postdeploy: warning: ACR_RESOURCE_IDS is empty, so the Event Grid functions refuse to start." >&2
+  echo "postdeploy: warning: ACR_RESOURCE_IDS is empty, so every Event Grid event is rejected (the webhook is unaffected)." >&2
   echo "  Connect a registry (azd env set AZURE_ACR_NAME ...) or set infra.parameters.additionalAcrResourceIds, then azd provision." >&2
 fi
 

@@ -23,7 +23,8 @@ export const text = (max: number) =>
 const timestamp = z.iso.datetime({ offset: true }).refine((value) => {
   // Table Storage's DateTime starts in 1601; keys are built for years up to 2286.
   const year = new Date(value).getUTCFullYear();
-  return year >= 1601 && year <= 2286;
+  // Not a date at all is the format check's to report, once.
+  return Number.isNaN(year) || (year >= 1601 && year <= 2286);
 }, "must be between the years 1601 and 2286");
 
 const count = z.number().int().nonnegative();

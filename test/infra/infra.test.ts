@@ -472,7 +472,13 @@ const LOCAL_ONLY: Record<string, string> = {
   SERVICEBUS_CONNECTION: "SERVICEBUS_NAMESPACE",
 };
 
-/** Read by the code, meaningful in Azure only, so absent from local.settings.sample.json. */
+/** Settings of the local stack (`npm start`), read in dev/, never deployed. */
+const LOCAL_STACK_SETTINGS: Record<string, string> = {
+  PORT: "dev/start.ts",
+  SERVICEBUS_TOPOLOGY: "dev/start.ts",
+};
+
+/** Read by the code, meaningful in Azure only: empty in local.settings.sample.json. */
 const AZURE_ONLY: Record<string, string> = {
   TABLES_ENDPOINT: "managed identity; locally TABLES_CONNECTION wins",
   SERVICEBUS_NAMESPACE: "managed identity; locally SERVICEBUS_CONNECTION wins",
@@ -724,8 +730,17 @@ describe("settings: code, infra/main.bicep and local.settings.sample.json agree"
   });
 
   it("the sample declares nothing the code does not read, but the host's own settings", () => {
-    const unknown = Object.keys(SAMPLE).filter((s) => !CODE_SETTINGS.has(s) && !isHostSetting(s));
+    const unknown = Object.keys(SAMPLE).filter(
+      (s) => !CODE_SETTINGS.has(s) && !isHostSetting(s) && !(s in LOCAL_STACK_SETTINGS),
+    );
     expect(unknown).toEqual([]);
+  });
+
+  it("the local-only settings of the sample are read by the local stack in dev/", () => {
+    for (const [setting, file] of Object.entries(LOCAL_STACK_SETTINGS)) {
+      expect(read(file)).toContain(setting);
+      expect(infraSettings).not.toContain(setting);
+    }
   });
 
   it("nothing Flex Consumption refuses, storage by identity only", () => {
