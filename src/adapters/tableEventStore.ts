@@ -29,6 +29,9 @@ export interface TableEventStoreOptions {
   registries?: TableRegistryIndex;
 }
 
+/** How far past records still backing off one run looks for due ones. */
+const MARKERS_READ_PER_DUE = 10;
+
 export class TableEventStore implements EventStore {
   private readonly access: TableAccess;
 
@@ -162,20 +165,24 @@ export class TableEventStore implements EventStore {
     });
   }
 
-  async listPending(limit: number): Promise<DeliveryRecord[]> {
+  async listPending(
+    limit: number,
+    isDue: (record: DeliveryRecord) => boolean,
+  ): Promise<DeliveryRecord[]> {
     return this.access.call(async () => {
       const records: DeliveryRecord[] = [];
       const markers = this.options.pending.listEntities<PendingEntity>({
         queryOptions: { filter: odata`PartitionKey eq ${PENDING_PARTITION}` },
       });
+      let read = 0;
       for await (const marker of markers) {
-        if (records.length >= limit) break;
+        if (records.length >= limit || read++ >= limit * MARKERS_READ_PER_DUE) break;
         const record = await this.readRecord({
           partitionKey: marker.recordPartitionKey,
           rowKey: marker.recordRowKey,
         });
-        if (record?.publishState === "pending") records.push(record);
-        else await this.deletePending(marker);
+        if (record?.publishState !== "pending") await this.deletePending(marker);
+        else if (isDue(record)) records.push(record);
       }
       return records;
     });

@@ -16,7 +16,11 @@ export interface EventStore {
   markPublishFailed(event: RegistryEvent, error: string, at: number): Promise<void>;
   /** The re-drive gave up: the record leaves the pending list, visibly, with its reason. */
   markDead(event: RegistryEvent, error: string): Promise<void>;
-  listPending(limit: number): Promise<DeliveryRecord[]>;
+  /**
+   * Up to `limit` pending records that `isDue` accepts, oldest first; records still backing off are
+   * passed over (so they cannot starve newer ones), reading at most a bounded number of markers.
+   */
+  listPending(limit: number, isDue: (record: DeliveryRecord) => boolean): Promise<DeliveryRecord[]>;
   /**
    * Takes a pending record for one re-drive attempt when `isDue` says so, by a conditional write
    * of `lastAttemptAt`: of two concurrent reconcile runs only one gets it; undefined for the other.

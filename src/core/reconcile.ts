@@ -116,8 +116,12 @@ export async function reconcile(
     );
   }
   const isDue = (record: DeliveryRecord) => nextAttemptAt(record, settings.redrive) <= now;
-  const pending = await attempt("pending", () => ports.store.listPending(settings.batchSize), []);
-  for (const listed of pending.filter(isDue)) {
+  const pending = await attempt(
+    "pending",
+    () => ports.store.listPending(settings.batchSize, isDue),
+    [],
+  );
+  for (const listed of pending) {
     await attempt(
       `record ${listed.event.eventId}`,
       async () => {

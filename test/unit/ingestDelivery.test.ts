@@ -216,7 +216,7 @@ describe("ingestDelivery: failures", () => {
     expect(error).toBe("TypeError: bus unreachable");
     expect(at).toBeGreaterThanOrEqual(before);
     expect(at).toBeLessThanOrEqual(after);
-    expect(await memory.store.listPending(10)).toMatchObject([
+    expect(await memory.store.listPending(10, () => true)).toMatchObject([
       { publishState: "pending", publishAttempts: 1, lastError: "TypeError: bus unreachable" },
     ]);
     expect(memory.logicals.get(logicalKeyFor(registryEvent()))?.publishedBy).toBeUndefined();

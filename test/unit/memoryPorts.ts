@@ -153,10 +153,10 @@ export class MemoryPorts {
       record.publishState = "dead";
       record.lastError = error;
     },
-    listPending: async (limit) => {
+    listPending: async (limit, isDue) => {
       this.enter("store.listPending", limit);
       return [...this.records.values()]
-        .filter((record) => record.publishState === "pending")
+        .filter((record) => record.publishState === "pending" && isDue({ ...record }))
         .slice(0, limit)
         .map((record) => ({ ...record }));
     },

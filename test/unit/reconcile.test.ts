@@ -414,7 +414,7 @@ describe("reconcile: re-driving pending records", () => {
     expect(memory.callsOf("crossCheck.markPublishedBy")).toEqual([
       [logicalKeyFor(record.event), "webhook"],
     ]);
-    expect(await memory.store.listPending(10)).toEqual([]);
+    expect(await memory.store.listPending(10, () => true)).toEqual([]);
   });
 
   it("a failed re-drive counts the attempt and stays pending", async () => {
@@ -443,7 +443,7 @@ describe("reconcile: re-driving pending records", () => {
       publishAttempts: 3,
       lastError: "gave up after 3 attempts: Error: bus down",
     });
-    expect(await memory.store.listPending(10)).toEqual([]);
+    expect(await memory.store.listPending(10, () => true)).toEqual([]);
   });
 
   it.each<{ name: string; lastError?: string; reason: string }>([
