@@ -27,6 +27,7 @@ export interface DeliveryEntity extends EntityKeys, EventAttributes {
   lastAttemptAt?: Date;
   lastError?: string;
   crossCheck?: string;
+  occurrence?: number;
   deliveryCount: number;
   arrivals: string;
   request: string;
@@ -57,6 +58,7 @@ export function toDeliveryEntity(keys: EntityKeys, record: DeliveryRecord): Deli
     lastAttemptAt: record.lastAttemptAt === undefined ? undefined : new Date(record.lastAttemptAt),
     lastError: record.lastError,
     crossCheck: record.crossCheck,
+    occurrence: record.occurrence,
     deliveryCount: record.deliveryCount,
     arrivals: JSON.stringify(record.arrivals.slice(-MAX_ARRIVALS)),
     request: JSON.stringify(record.request),
@@ -97,6 +99,7 @@ export function fromDeliveryEntity(entity: DeliveryEntity): DeliveryRecord {
     lastAttemptAt: entity.lastAttemptAt ? new Date(entity.lastAttemptAt).getTime() : undefined,
     lastError: entity.lastError,
     crossCheck: entity.crossCheck,
+    occurrence: entity.occurrence === undefined ? undefined : Number(entity.occurrence),
   };
 }
 

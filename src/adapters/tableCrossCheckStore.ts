@@ -4,6 +4,7 @@ import {
   differingFields,
   type LogicalEvent,
   logicalKeyFor,
+  occurrenceOf,
   twinDelayMs,
   withArrival,
 } from "../core/crossCheck";
@@ -76,10 +77,12 @@ export class TableCrossCheckStore implements CrossCheckStore {
     });
   }
 
-  markPublishedBy(key: string, origin: EventOrigin): Promise<void> {
+  markPublishedBy(key: string, origin: EventOrigin, occurrence: number): Promise<void> {
     return this.access.call(async () => {
       await this.change(key, (current) =>
-        current && !current.publishedBy ? { ...current, publishedBy: origin } : current,
+        current && !current.publishedBy && occurrenceOf(current) === occurrence
+          ? { ...current, publishedBy: origin }
+          : current,
       );
     });
   }

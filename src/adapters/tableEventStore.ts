@@ -95,13 +95,19 @@ export class TableEventStore implements EventStore {
     });
   }
 
-  async markPublishFailed(event: RegistryEvent, error: string, at: number): Promise<void> {
+  async markPublishFailed(
+    event: RegistryEvent,
+    error: string,
+    at: number,
+    occurrence?: number,
+  ): Promise<void> {
     await this.access.call(() =>
       this.updateWithRetry(deliveryKeys(event), (current) => ({
         ...current,
         publishAttempts: current.publishAttempts + 1,
         lastAttemptAt: at,
         lastError: error,
+        occurrence: occurrence ?? current.occurrence,
       })),
     );
   }

@@ -39,6 +39,11 @@ export interface SideArrivals {
 
 export interface LogicalEvent {
   key: string;
+  /**
+   * Which time this content happens: the same digest pushed under the same tag again (after a
+   * delete, or a tag moved away and back) is a new occurrence, published with its own message id.
+   */
+  occurrence?: number;
   registry: string;
   action: string;
   repository?: string;
@@ -74,14 +79,18 @@ export function withArrival(
   windowMs: number,
 ): LogicalEvent {
   const side = event.origin === "webhook" ? "webhook" : "eventGrid";
-  // A repeat of an id already seen (an Event Grid retry) is the same occurrence, not a new one.
+  const seen = current?.[side];
+  // A repeat of an id already seen (an Event Grid retry, a resent webhook) is the same occurrence.
+  const newId = seen !== undefined && !seen.eventIds.includes(event.eventId);
+  // Another region's arrival of one push is the same occurrence; the same region (or, with no
+  // regions told apart, any) sending a new id is the content happening again.
+  const sameRegion =
+    event.region === undefined ? seen?.regions.length === 0 : seen?.regions.includes(event.region);
   const recurrence =
-    current !== undefined &&
-    current.state !== "open" &&
-    current[side] !== undefined &&
-    !current[side].eventIds.includes(event.eventId);
+    current !== undefined && newId && (current.state !== "open" || sameRegion === true);
   const logical: LogicalEvent = (recurrence ? undefined : current) ?? {
     key: logicalKeyFor(event),
+    occurrence: recurrence ? occurrenceOf(current) + 1 : 1,
     registry: event.registry,
     action: event.action,
     repository: event.repository,
@@ -100,6 +109,11 @@ export function withArrival(
     count: (before?.count ?? 0) + 1,
   };
   return { ...logical, [side]: arrivals };
+}
+
+/** Rows written before occurrences were counted are the first. */
+export function occurrenceOf(logical: LogicalEvent | undefined): number {
+  return logical?.occurrence ?? 1;
 }
 
 function addOnce(values: string[], value: string): string[] {

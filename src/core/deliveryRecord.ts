@@ -40,6 +40,8 @@ export interface DeliveryRecord extends NewDelivery {
   lastError?: string;
   /** The cross-check's verdict, once its window has closed. */
   crossCheck?: string;
+  /** Which occurrence of its content this is (see `LogicalEvent.occurrence`), once known. */
+  occurrence?: number;
 }
 
 export function initialPublishState(route: Route, origin: EventOrigin): PublishState {

@@ -1,4 +1,4 @@
-import { expectsTwin, type LogicalEvent, logicalKeyFor } from "./crossCheck";
+import { expectsTwin, type LogicalEvent, logicalKeyFor, occurrenceOf } from "./crossCheck";
 import type { NewDelivery, PublishState } from "./deliveryRecord";
 import {
   type CrossCheckStore,
@@ -81,7 +81,13 @@ export async function ingestDelivery(
     warnings.push(...(await settle(ports.store.markPublished(event, route.topic))));
     return { ...result, publishState: "published", coveredBy: logical.publishedBy };
   }
-  const published = await publishEvent(event, route.topic, ports);
+  const published = await publishEvent(
+    event,
+    route.topic,
+    ports,
+    Date.now(),
+    occurrenceOf(logical),
+  );
   warnings.push(...published.warnings);
   return published.ok
     ? { ...result, publishState: "published" }
@@ -138,7 +144,9 @@ export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts):
   const logical = await noteArrival(event, delivery.receivedAt, ports, []);
   if (outcome.kind === "duplicate" || route.kind !== "topic" || !published) return;
   await ports.store.markPublished(event, route.topic);
-  if (logical) await ports.crossCheck.markPublishedBy(logical.key, event.origin);
+  if (logical) {
+    await ports.crossCheck.markPublishedBy(logical.key, event.origin, occurrenceOf(logical));
+  }
 }
 
 /**
@@ -182,24 +190,25 @@ export async function publishEvent(
   topic: string,
   ports: Pick<IngestPorts, "store" | "publisher" | "crossCheck" | "tags">,
   now: number = Date.now(),
+  occurrence = 1,
 ): Promise<PublishOutcome> {
   const lookup = event.action === "delete" && event.digest ? ports.tags.tagsOf(event) : [];
   // The tags only enrich a delete: a failed lookup must not hold the delete back.
   const tags = await Promise.resolve(lookup).catch(() => []);
   try {
-    await ports.publisher.publish(topic, topicMessageFor(event, tags));
+    await ports.publisher.publish(topic, topicMessageFor(event, tags, occurrence));
   } catch (error) {
     const reason = describeError(error);
     return {
       ok: false,
       error: reason,
-      warnings: await settle(ports.store.markPublishFailed(event, reason, now)),
+      warnings: await settle(ports.store.markPublishFailed(event, reason, now, occurrence)),
     };
   }
   const warnings = await settle(ports.store.markPublished(event, topic));
   if (expectsTwin(event.action)) {
-    const key = logicalKeyFor(event);
-    warnings.push(...(await settle(ports.crossCheck.markPublishedBy(key, event.origin))));
+    const marked = ports.crossCheck.markPublishedBy(logicalKeyFor(event), event.origin, occurrence);
+    warnings.push(...(await settle(marked)));
   }
   return { ok: true, warnings };
 }

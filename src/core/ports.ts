@@ -13,7 +13,12 @@ export interface EventStore {
   /** Idempotent on the event: a repeat delivery counts an arrival and creates nothing. */
   recordDelivery(delivery: NewDelivery): Promise<RecordOutcome>;
   markPublished(event: RegistryEvent, topic: string): Promise<void>;
-  markPublishFailed(event: RegistryEvent, error: string, at: number): Promise<void>;
+  markPublishFailed(
+    event: RegistryEvent,
+    error: string,
+    at: number,
+    occurrence?: number,
+  ): Promise<void>;
   /** The re-drive gave up: the record leaves the pending list, visibly, with its reason. */
   markDead(event: RegistryEvent, error: string): Promise<void>;
   /**
@@ -41,10 +46,10 @@ export interface CrossCheckStore {
   /** Indexes an arrival by its event id only, for events that have no twin (ping, quarantine). */
   indexArrival(event: RegistryEvent): Promise<void>;
   /**
-   * Sets `publishedBy` unless already set. Two sides publishing at once is harmless: both send the
+   * Sets `publishedBy` unless already set, on that occurrence only (a newer one is not covered). Two sides publishing at once is harmless: both send the
    * same message id, and Service Bus duplicate detection keeps one.
    */
-  markPublishedBy(key: string, origin: EventOrigin): Promise<void>;
+  markPublishedBy(key: string, origin: EventOrigin, occurrence: number): Promise<void>;
   dueWindows(now: number, limit: number): Promise<LogicalEvent[]>;
   /** Takes a due window for closing until `now + leaseMs` by a conditional write; false if taken. */
   claimWindow(logical: LogicalEvent, now: number, leaseMs: number): Promise<boolean>;

@@ -1,4 +1,4 @@
-import { closeWindow, type LogicalEvent } from "./crossCheck";
+import { closeWindow, type LogicalEvent, occurrenceOf } from "./crossCheck";
 import type { DeliveryRecord } from "./deliveryRecord";
 import { discrepancyFor, discrepancyMessage } from "./discrepancy";
 import { describeError, publishEvent, restoreJournaled } from "./ingestDelivery";
@@ -155,7 +155,7 @@ async function closeDueWindow(
     const [arrival] = await ports.crossCheck.arrivalsOf(logical, "eventgrid");
     const route = arrival && routeForEvent(arrival, settings.routing);
     if (arrival && route?.kind === "topic") {
-      const published = await publishEvent(arrival, route.topic, ports, now);
+      const published = await publishEvent(arrival, route.topic, ports, now, occurrenceOf(logical));
       if (published.ok) {
         recovered = true;
         report.recovered++;
@@ -197,7 +197,7 @@ async function redrive(
     report.dead++;
     return;
   }
-  const published = await publishEvent(event, route.topic, ports, now);
+  const published = await publishEvent(event, route.topic, ports, now, record.occurrence);
   if (published.ok) {
     report.redriven++;
     return;

@@ -30,7 +30,7 @@ export const CLOUD_EVENT_TYPE_PREFIX = "com.azure.acr.";
  * webhook id equals Event Grid's is undocumented, so the id is derived from what both sides carry;
  * an event without a digest falls back to its own id.
  */
-export function messageIdFor(event: RegistryEvent): string {
+export function messageIdFor(event: RegistryEvent, occurrence = 1): string {
   const identity = event.digest
     ? [
         "content",
@@ -41,6 +41,8 @@ export function messageIdFor(event: RegistryEvent): string {
         event.tag ?? "",
       ]
     : ["id", event.eventId];
+  // The first occurrence keeps the plain content id; a recurrence gets an id of its own.
+  if (occurrence > 1) identity.push(`occurrence ${occurrence}`);
   return createHash("sha256").update(identity.join("\n")).digest("hex").slice(0, 32);
 }
 
@@ -58,9 +60,10 @@ export function subjectFor(event: RegistryEvent): string {
 export function topicMessageFor(
   event: RegistryEvent,
   knownTags: readonly string[] = [],
+  occurrence = 1,
 ): TopicMessage {
   return cloudEventMessage({
-    id: messageIdFor(event),
+    id: messageIdFor(event, occurrence),
     registry: event.registry,
     type: event.action,
     subject: subjectFor(event),

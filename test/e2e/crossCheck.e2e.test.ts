@@ -213,6 +213,19 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     expect(deleted.applicationProperties.tags).toBe("stable,v1");
   });
 
+  it("publishes a push again after a delete of the same digest: a new occurrence, not a copy", async () => {
+    const s = scenario();
+    await postWebhook(registryData(s, "push"), "?region=westeurope");
+    await postWebhook(registryData(s, "delete"), "?region=westeurope");
+    const again = await postWebhook(registryData(s, "push"), "?region=westeurope");
+    expect(again).toMatchObject({ publishState: "published" });
+    expect(again.coveredBy).toBeUndefined();
+    const pushes = messagesFor("acr-push", s.digest);
+    expect(pushes).toHaveLength(2);
+    expect(new Set(pushes.map((m) => m.messageId)).size).toBe(2);
+    expect(messagesFor("acr-delete", s.digest)).toHaveLength(1);
+  });
+
   it("answers the subscription-validation and CloudEvents handshakes", async () => {
     const validation = await postEventGrid(
       stack,

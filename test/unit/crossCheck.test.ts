@@ -13,7 +13,7 @@ import {
   withArrival,
 } from "../../src/core/crossCheck";
 import type { RegistryEvent } from "../../src/core/registryEvent";
-import { topicMessageFor } from "../../src/core/topicMessage";
+import { messageIdFor, topicMessageFor } from "../../src/core/topicMessage";
 import { registryEvent, T0 } from "./memoryPorts";
 
 const WINDOW_MS = 300_000;
@@ -51,6 +51,7 @@ describe("withArrival: a new logical event", () => {
     const opened = withArrival(undefined, arrival, T0 + 5, WINDOW_MS);
     expect(opened).toStrictEqual({
       key: logicalKeyFor(arrival),
+      occurrence: 1,
       registry: "myregistry.azurecr.io",
       action: "push",
       repository: "hello-world",
@@ -180,6 +181,7 @@ describe("withArrival: after the window closed", () => {
       const recurrence = withArrival(closed, pushedAgain, later, WINDOW_MS);
       expect(recurrence).toStrictEqual({
         ...logical(),
+        occurrence: 2,
         firstSeenAt: later,
         windowClosesAt: later + WINDOW_MS,
         webhook: side(["evt-2"], later, ["eastus"]),
@@ -390,9 +392,58 @@ describe("twinDelayMs", () => {
   it("measures from each side's first arrival", () => {
     let current = withArrival(undefined, webhook(), T0, WINDOW_MS);
     current = withArrival(current, eventGrid(), T0 + 200, WINDOW_MS);
-    current = withArrival(current, webhook({ eventId: "evt-2" }), T0 + 900, WINDOW_MS);
-    current = withArrival(current, eventGrid({ eventId: "evt-2" }), T0 + 1_000, WINDOW_MS);
+    // Other regions' arrivals of the same push.
+    current = withArrival(
+      current,
+      webhook({ eventId: "evt-2", region: "eastus" }),
+      T0 + 900,
+      WINDOW_MS,
+    );
+    current = withArrival(
+      current,
+      eventGrid({ eventId: "evt-2", region: "eastus" }),
+      T0 + 1_000,
+      WINDOW_MS,
+    );
     expect(twinDelayMs(current)).toBe(200);
+  });
+});
+
+describe("occurrences while the window is open", () => {
+  it("the same region sending a new id is the content happening again: a new occurrence", () => {
+    const first = withArrival(undefined, webhook({ region: "westeurope" }), T0, WINDOW_MS);
+    const again = withArrival(
+      first,
+      webhook({ eventId: "evt-9", region: "westeurope" }),
+      T0 + 60_000,
+      WINDOW_MS,
+    );
+    expect(again.occurrence).toBe(2);
+    expect(again.webhook?.eventIds).toEqual(["evt-9"]);
+    expect(again.windowClosesAt).toBe(T0 + 60_000 + WINDOW_MS);
+  });
+
+  it("with no regions told apart, a new id on the same side is a new occurrence", () => {
+    const first = withArrival(undefined, webhook(), T0, WINDOW_MS);
+    expect(withArrival(first, webhook({ eventId: "evt-9" }), T0 + 1, WINDOW_MS).occurrence).toBe(2);
+  });
+
+  it("another region's arrival, a repeated id, or the other side's twin stay in the occurrence", () => {
+    const first = withArrival(undefined, webhook({ region: "westeurope" }), T0, WINDOW_MS);
+    for (const arrival of [
+      webhook({ eventId: "evt-9", region: "eastus" }),
+      webhook({ region: "westeurope" }),
+      eventGrid({ eventId: "evt-7", region: "westeurope" }),
+    ]) {
+      expect(withArrival(first, arrival, T0 + 1, WINDOW_MS).occurrence).toBe(1);
+    }
+  });
+
+  it("a recurrence has a message id of its own; the first keeps the plain content id", () => {
+    const event = webhook();
+    expect(messageIdFor(event, 1)).toBe(messageIdFor(event));
+    expect(messageIdFor(event, 2)).not.toBe(messageIdFor(event));
+    expect(messageIdFor(event, 2)).not.toBe(messageIdFor(event, 3));
   });
 });
 

@@ -510,7 +510,11 @@ describe("ingestDelivery: a logical event already on its topic", () => {
     const memory = new MemoryPorts();
     await ingest(memory);
     memory.faults["store.markPublished"] = always(new Error("table down"));
-    const result = await ingest(memory, delivery(PUSH_TOPIC, { eventId: "evt-2" }));
+    // Another region's webhook for the same push.
+    const result = await ingest(
+      memory,
+      delivery(PUSH_TOPIC, { eventId: "evt-2", region: "eastus" }),
+    );
     expect(result).toMatchObject({
       publishState: "published",
       coveredBy: "webhook",

@@ -140,12 +140,13 @@ export class MemoryPorts {
       record.publishAttempts += 1;
       record.lastError = undefined;
     },
-    markPublishFailed: async (event, error, at) => {
+    markPublishFailed: async (event, error, at, occurrence) => {
       this.enter("store.markPublishFailed", event, error, at);
       const record = this.existing(event);
       record.publishAttempts += 1;
       record.lastAttemptAt = at;
       record.lastError = error;
+      record.occurrence = occurrence ?? record.occurrence;
     },
     markDead: async (event, error) => {
       this.enter("store.markDead", event, error);
@@ -207,10 +208,10 @@ export class MemoryPorts {
         event,
       });
     },
-    markPublishedBy: async (key, origin) => {
+    markPublishedBy: async (key, origin, occurrence) => {
       this.enter("crossCheck.markPublishedBy", key, origin);
       const logical = this.logicals.get(key);
-      if (logical && !logical.publishedBy)
+      if (logical && !logical.publishedBy && (logical.occurrence ?? 1) === occurrence)
         this.logicals.set(key, { ...logical, publishedBy: origin });
     },
     dueWindows: async (now, limit) => {
