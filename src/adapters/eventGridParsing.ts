@@ -2,9 +2,11 @@ import { EventGridDeserializer } from "@azure/eventgrid";
 import { z } from "zod";
 import {
   type FieldIssue,
+  fieldPath,
   MAX_PAYLOAD_DEPTH,
   pathDeeperThan,
   text,
+  toFieldIssues,
 } from "../core/acrWebhookPayload";
 import { eventGridDataSchema } from "../core/eventGridData";
 import type { AcrEventGridEvent, EventGridSchema } from "../core/eventGridEvent";
@@ -73,10 +75,10 @@ export async function parseEventGridBody(
   options: EventGridParseOptions,
 ): Promise<EventGridBody> {
   if (!Array.isArray(body) && !isRecord(body)) {
-    return invalid(pathOf(), "must be an event object or an array of events");
+    return invalid(fieldPath(), "must be an event object or an array of events");
   }
   const items: unknown[] = Array.isArray(body) ? body : [body];
-  if (items.length === 0) return invalid(pathOf(), "must hold at least one event");
+  if (items.length === 0) return invalid(fieldPath(), "must hold at least one event");
 
   const results = await Promise.all(
     items.map((item, index) => readEvent(item, Array.isArray(body) ? `[${index}]` : "", options)),
@@ -92,7 +94,8 @@ export async function parseEventGridBody(
     if (entry.kind !== "validation") events.push(entry);
     else if (items.length === 1) return entry;
     // Answering the handshake would acknowledge, and so lose, the events batched with it.
-    else return invalid(pathOf(`[${index}]`), "a subscription validation event must arrive alone");
+    else
+      return invalid(fieldPath(`[${index}]`), "a subscription validation event must arrive alone");
   }
   return { kind: "events", events, issues };
 }
@@ -102,11 +105,11 @@ async function readEvent(
   at: string,
   options: EventGridParseOptions,
 ): Promise<EntryResult> {
-  if (!isRecord(item)) return refuse(pathOf(at), "must be an event object");
+  if (!isRecord(item)) return refuse(fieldPath(at), "must be an event object");
   const schema: EventGridSchema = item.specversion === undefined ? "eventgrid" : "cloudevents";
 
   const data = parseStringData(item.data);
-  if (!data.ok) return refuse(pathOf(at, "data"), "is a string that is not JSON");
+  if (!data.ok) return refuse(fieldPath(at, "data"), "is a string that is not JSON");
   const prepared = withDeserializerDefaults({ ...item, data: data.value }, schema);
 
   try {
@@ -114,16 +117,17 @@ async function readEvent(
     else await deserializer.deserializeCloudEvents(prepared);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    return refuse(pathOf(at), `rejected by the Event Grid deserializer: ${reason}`);
+    return refuse(fieldPath(at), `rejected by the Event Grid deserializer: ${reason}`);
   }
 
   const envelope = envelopeSchemas[schema].safeParse(prepared);
-  if (!envelope.success) return { ok: false, issues: zodIssues(envelope.error, at) };
+  if (!envelope.success) return { ok: false, issues: toFieldIssues(envelope.error, at) };
   const { id: envelopeId, type, source } = envelope.data;
 
   if (type === SUBSCRIPTION_VALIDATION_EVENT) {
     const validation = validationDataSchema.safeParse(data.value);
-    if (!validation.success) return { ok: false, issues: zodIssues(validation.error, at, "data") };
+    if (!validation.success)
+      return { ok: false, issues: toFieldIssues(validation.error, at, "data") };
     const { validationCode, validationUrl } = validation.data;
     return { ok: true, entry: { kind: "validation", validationCode, validationUrl } };
   }
@@ -143,12 +147,12 @@ async function readEvent(
     };
   }
   const parsed = eventGridDataSchema.safeParse(data.value);
-  if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error, at, "data") };
+  if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error, at, "data") };
   // Stored and serialised recursively: refused here (400, not retried) rather than overflow there.
   const tooDeep = pathDeeperThan(data.value, MAX_PAYLOAD_DEPTH);
   if (tooDeep !== undefined) {
     return refuse(
-      pathOf(at, "data", tooDeep === "(body)" ? "" : tooDeep),
+      fieldPath(at, "data", tooDeep === "(body)" ? "" : tooDeep),
       `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`,
     );
   }
@@ -193,19 +197,6 @@ function withDeserializerDefaults(
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** `[0].data.target.size` in a batch, `data.target.size` for a single event, `(body)` at the root. */
-function pathOf(...segments: string[]): string {
-  const path = segments.filter((segment) => segment !== "").join(".");
-  return path === "" ? "(body)" : path;
-}
-
-function zodIssues(error: z.ZodError, ...prefix: string[]): FieldIssue[] {
-  return error.issues.map((issue) => ({
-    path: pathOf(...prefix, ...issue.path.map(String)),
-    message: issue.message,
-  }));
 }
 
 function refuse(path: string, message: string): EntryResult {

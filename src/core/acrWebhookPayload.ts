@@ -182,9 +182,16 @@ export function pathDeeperThan(body: unknown, max: number): string | undefined {
   return undefined;
 }
 
-function toFieldIssues(error: z.ZodError): FieldIssue[] {
+/** Zod's issues as field paths under `prefix`: `target.size`, `query.from`, `[0].data.action`. */
+export function toFieldIssues(error: z.ZodError, ...prefix: string[]): FieldIssue[] {
   return error.issues.map((issue) => ({
-    path: issue.path.length > 0 ? issue.path.map(String).join(".") : "(body)",
+    path: fieldPath(...prefix, ...issue.path.map(String)),
     message: issue.message,
   }));
+}
+
+/** Segments joined with `.`, empty ones left out; `(body)` for the root. */
+export function fieldPath(...segments: string[]): string {
+  const path = segments.filter((segment) => segment !== "").join(".");
+  return path === "" ? "(body)" : path;
 }

@@ -5,7 +5,7 @@ import type {
   ListQuery,
   TimeWindow,
 } from "../adapters/tableQueries";
-import { type FieldIssue, text } from "../core/acrWebhookPayload";
+import { type FieldIssue, text, toFieldIssues } from "../core/acrWebhookPayload";
 import { DISCREPANCY_KINDS } from "../core/crossCheck";
 import type { PublishState } from "../core/deliveryRecord";
 import { encodeKeyPart } from "../core/tableKeys";
@@ -154,12 +154,7 @@ function readQuery<S extends z.ZodObject>(schema: S, query: URLSearchParams): Pa
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    issues.push(
-      ...parsed.error.issues.map((issue) => ({
-        path: `query.${issue.path.map(String).join(".")}`,
-        message: issue.message,
-      })),
-    );
+    issues.push(...toFieldIssues(parsed.error, "query"));
   }
   return parsed.success && issues.length === 0
     ? { ok: true, value: parsed.data }

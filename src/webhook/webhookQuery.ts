@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { FieldIssue } from "../core/acrWebhookPayload";
+import { type FieldIssue, toFieldIssues } from "../core/acrWebhookPayload";
 
 /** `?registry=` names the login server for events without `request.host`; `?region=` the replica. */
 const webhookQuerySchema = z.object({
@@ -25,9 +25,6 @@ export function parseWebhookQuery(
   if (parsed.success) return { ok: true, query: parsed.data };
   return {
     ok: false,
-    issues: parsed.error.issues.map((issue) => ({
-      path: `query.${issue.path.map(String).join(".")}`,
-      message: issue.message,
-    })),
+    issues: toFieldIssues(parsed.error, "query"),
   };
 }
