@@ -10,7 +10,13 @@ import { freePort, waitUntilListening } from "../dev/freePort";
 import { SAMPLE_ACTIONS, type SampleAction, samplePayload } from "../dev/samplePayloads";
 import { type LocalServiceBus, startLocalServiceBus } from "../dev/servicebus/broker";
 import { defaultTopology } from "../dev/servicebus/topology";
-import { DELIVERIES_TABLE, DISCREPANCIES_TABLE, PENDING_TABLE } from "../src/adapters/tableLayout";
+import {
+  DISCREPANCIES_TABLE,
+  EVENTS_TABLE,
+  PENDING_ROWS,
+  RECORD_ROWS,
+  rowsOfKind,
+} from "../src/adapters/tableLayout";
 
 /**
  * Soak benchmark of the webhook path on the local stack: Azurite (in memory), the local Service Bus
@@ -321,8 +327,8 @@ async function countTables(connection: string): Promise<TableCounts> {
     pendingMarkers: 0,
     discrepancies: 0,
   };
-  const rows = client(DELIVERIES_TABLE).listEntities<{ publishState?: string; topic?: string }>({
-    queryOptions: { select: ["publishState", "topic"] },
+  const rows = client(EVENTS_TABLE).listEntities<{ publishState?: string; topic?: string }>({
+    queryOptions: { filter: rowsOfKind(RECORD_ROWS), select: ["publishState", "topic"] },
   });
   for await (const row of rows) {
     counts.records++;
@@ -332,15 +338,17 @@ async function countTables(connection: string): Promise<TableCounts> {
       counts.routedByTopic.set(row.topic, (counts.routedByTopic.get(row.topic) ?? 0) + 1);
     }
   }
-  counts.pendingMarkers = await countRows(client(PENDING_TABLE));
+  counts.pendingMarkers = await countRows(client(EVENTS_TABLE), rowsOfKind(PENDING_ROWS));
   counts.discrepancies = await countRows(client(DISCREPANCIES_TABLE));
   return counts;
 }
 
-async function countRows(table: TableClient): Promise<number> {
+async function countRows(table: TableClient, filter?: string): Promise<number> {
   let count = 0;
   try {
-    for await (const _ of table.listEntities({ queryOptions: { select: ["RowKey"] } })) count++;
+    for await (const _ of table.listEntities({ queryOptions: { filter, select: ["RowKey"] } })) {
+      count++;
+    }
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode !== 404) throw error;
   }
@@ -522,13 +530,13 @@ async function main(): Promise<void> {
       const discrepancyMessages = perTopic.find((t) => t.topic === DISCREPANCY_TOPIC)?.messages;
       console.log(
         [
-          `records           ${tables.records} in ${DELIVERIES_TABLE} (${states}); ${load.ok + 1} deliveries answered 2xx, warm-up included`,
+          `records           ${tables.records} in ${EVENTS_TABLE} (${states}); ${load.ok + 1} deliveries answered 2xx, warm-up included`,
           `messages          ${messages} on the topics' 'all' subscriptions, for ${routed} records routed to them`,
           ...actionTopics.map(
             (t) =>
               `  ${t.topic.padEnd(18)} ${String(t.messages).padStart(6)} messages  ${String(t.records).padStart(6)} records${t.messages === t.records ? "" : "  <-- MISMATCH"}`,
           ),
-          `left over         pending ${tables.byState.get("pending") ?? 0} (${pendingAtEnd} at the end of the load), dead ${tables.byState.get("dead") ?? 0}, ${PENDING_TABLE} markers ${tables.pendingMarkers}`,
+          `left over         pending ${tables.byState.get("pending") ?? 0} (${pendingAtEnd} at the end of the load), dead ${tables.byState.get("dead") ?? 0}, pending markers ${tables.pendingMarkers}`,
           `discrepancies     ${discrepancyMessages ?? "n/a"} on ${DISCREPANCY_TOPIC}, ${tables.discrepancies} in ${DISCREPANCIES_TABLE} (windows close after CROSSCHECK_WINDOW_SECONDS)`,
         ].join("\n"),
       );

@@ -167,14 +167,9 @@ var topics = {
 }
 var journalQueue = 'acr-journal'
 var bridgeTables = [
-  'AcrDeliveries'
-  'AcrPending'
-  'AcrLogicalEvents'
-  'AcrOpenWindows'
-  'AcrEventIds'
+  'AcrEvents'
   'AcrCrossChecks'
   'AcrDiscrepancies'
-  'AcrDigestTags'
   'AcrRejections'
   'AcrRegistries'
 ]

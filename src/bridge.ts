@@ -1,24 +1,17 @@
 import { createServiceBusClient, createTableClient } from "./adapters/clients";
 import { ServiceBusJournal } from "./adapters/serviceBusJournal";
 import { ServiceBusPublisher } from "./adapters/serviceBusPublisher";
-import { TableCrossCheckStore } from "./adapters/tableCrossCheckStore";
 import { TableEventStore } from "./adapters/tableEventStore";
 import { TableFindingStore } from "./adapters/tableFindingStore";
 import {
   CROSS_CHECKS_TABLE,
-  DELIVERIES_TABLE,
-  DIGEST_TAGS_TABLE,
   DISCREPANCIES_TABLE,
-  EVENT_IDS_TABLE,
-  LOGICAL_EVENTS_TABLE,
-  OPEN_WINDOWS_TABLE,
-  PENDING_TABLE,
+  EVENTS_TABLE,
   REGISTRIES_TABLE,
   REJECTIONS_TABLE,
 } from "./adapters/tableLayout";
 import { TableRegistryIndex } from "./adapters/tableRegistryIndex";
 import { TableRejectionLog } from "./adapters/tableRejectionLog";
-import { TableTagMemory } from "./adapters/tableTagMemory";
 import {
   type CrossCheckSettings,
   loadCrossCheckSettings,
@@ -36,8 +29,6 @@ export interface Bridge {
   routing: RoutingTable;
   crossCheckSettings: CrossCheckSettings;
   store: TableEventStore;
-  crossCheck: TableCrossCheckStore;
-  tags: TableTagMemory;
   findings: TableFindingStore;
   rejections: TableRejectionLog;
   registries: TableRegistryIndex;
@@ -69,25 +60,15 @@ function createBridge(env: Record<string, string | undefined>): Bridge {
   };
   const serviceBus = createServiceBusClient(loadServiceBusConnection(env), publishTimeoutMs);
   const registries = new TableRegistryIndex(tables(REGISTRIES_TABLE), timeoutMs);
-  const store = new TableEventStore({
-    deliveries: tables(DELIVERIES_TABLE),
-    pending: tables(PENDING_TABLE),
-    timeoutMs,
-    registries,
-  });
   return {
     routing: loadRoutingTable(env),
     crossCheckSettings: loadCrossCheckSettings(env),
-    store,
-    crossCheck: new TableCrossCheckStore({
-      logicalEvents: tables(LOGICAL_EVENTS_TABLE),
-      openWindows: tables(OPEN_WINDOWS_TABLE),
-      eventIds: tables(EVENT_IDS_TABLE),
+    store: new TableEventStore({
+      events: tables(EVENTS_TABLE),
       crossChecks: tables(CROSS_CHECKS_TABLE),
-      deliveries: store,
       timeoutMs,
+      registries,
     }),
-    tags: new TableTagMemory(tables(DIGEST_TAGS_TABLE), timeoutMs),
     findings: new TableFindingStore(tables(DISCREPANCIES_TABLE), timeoutMs),
     rejections: new TableRejectionLog(tables(REJECTIONS_TABLE), timeoutMs),
     registries,

@@ -1,8 +1,10 @@
-import type {
-  Arrival,
-  DeliveryRecord,
-  PublishState,
-  RecordedRequest,
+import {
+  type Arrival,
+  type DeliveryRecord,
+  MAX_ARRIVALS,
+  type PublishState,
+  type RecordedRequest,
+  type RecordStatus,
 } from "../core/deliveryRecord";
 import { type EventAttributes, eventAttributes } from "../core/registryEvent";
 import { isNotRoutedReason, type Route } from "../core/routing";
@@ -10,9 +12,6 @@ import type { EntityKeys } from "./tableLayout";
 
 /** A Table string property holds at most 64 KiB (32K UTF-16 units): long payloads are split. */
 const CHUNK_CHARS = 30_000;
-
-/** The most arrivals kept per record; `deliveryCount` keeps counting past it. */
-const MAX_ARRIVALS = 50;
 
 export interface DeliveryEntity extends EntityKeys, EventAttributes {
   eventId: string;
@@ -97,16 +96,22 @@ export function fromDeliveryEntity(entity: DeliveryEntity): DeliveryRecord {
     publishedTopics: JSON.parse(entity.publishedTopics) as string[],
     publishAttempts: Number(entity.publishAttempts),
     lastAttemptAt: entity.lastAttemptAt ? new Date(entity.lastAttemptAt).getTime() : undefined,
-    lastError: entity.lastError,
+    lastError: entity.lastError || undefined,
     crossCheck: entity.crossCheck,
     occurrence: entity.occurrence === undefined ? undefined : Number(entity.occurrence),
   };
 }
 
-export function withArrival(record: DeliveryRecord, arrival: Arrival): DeliveryRecord {
-  return {
-    ...record,
-    deliveryCount: record.deliveryCount + 1,
-    arrivals: [...record.arrivals, arrival].slice(-MAX_ARRIVALS),
-  };
+/** Only the columns of the given status fields, for a merge that leaves the rest alone. */
+export function statusColumns(status: Partial<RecordStatus>): Partial<DeliveryEntity> {
+  const columns: Partial<DeliveryEntity> = {};
+  if ("publishState" in status) columns.publishState = status.publishState;
+  if ("publishedTopics" in status) columns.publishedTopics = JSON.stringify(status.publishedTopics);
+  if ("publishAttempts" in status) columns.publishAttempts = status.publishAttempts;
+  if (status.lastAttemptAt !== undefined) columns.lastAttemptAt = new Date(status.lastAttemptAt);
+  // A merge cannot remove a column: an empty error reads back as none.
+  if ("lastError" in status) columns.lastError = status.lastError ?? "";
+  if ("crossCheck" in status) columns.crossCheck = status.crossCheck;
+  if ("occurrence" in status) columns.occurrence = status.occurrence;
+  return columns;
 }

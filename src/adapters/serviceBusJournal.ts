@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
 import type { Journal, JournalEntry } from "../core/ports";
+import { shortHash } from "../core/shortHash";
 
 /**
  * The journal is a Service Bus queue: durable while Table Storage is down, and drained by the
@@ -23,10 +23,7 @@ export class ServiceBusJournal implements Journal {
     try {
       await sender.sendMessages(
         {
-          messageId: createHash("sha256")
-            .update(`journal\n${event.registry}\n${event.eventId}\n${event.origin}`)
-            .digest("hex")
-            .slice(0, 32),
+          messageId: shortHash(["journal", event.registry, event.eventId, event.origin]),
           contentType: "application/json",
           body: entry,
         },

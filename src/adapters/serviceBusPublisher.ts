@@ -1,4 +1,9 @@
-import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
+import type {
+  ServiceBusClient,
+  ServiceBusMessage,
+  ServiceBusMessageBatch,
+  ServiceBusSender,
+} from "@azure/service-bus";
 import { describeError } from "../core/ingestDelivery";
 import { DependencyUnavailableError, type Publisher } from "../core/ports";
 import type { TopicMessage } from "../core/topicMessage";
@@ -10,37 +15,107 @@ export interface ServiceBusPublisherOptions {
   timeoutMs: number;
 }
 
-/** One sender per topic, kept for the life of the process (AMQP links are costly to open). */
+interface QueuedMessage {
+  message: ServiceBusMessage;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * One sender per topic, kept for the life of the process (AMQP links are costly to open).
+ * Messages for a topic that wait while a send to it is in flight go together in the next send,
+ * one batch: a lone message is sent at once.
+ */
 export class ServiceBusPublisher implements Publisher {
   private readonly senders = new Map<string, ServiceBusSender>();
+  private readonly queues = new Map<string, QueuedMessage[]>();
 
   constructor(private readonly options: ServiceBusPublisherOptions) {}
 
   publish(topic: string, message: TopicMessage): Promise<void> {
     return inSpan("servicebus.publish", { "messaging.destination.name": topic }, () =>
-      this.send(topic, message),
+      this.enqueue(topic, {
+        messageId: message.messageId,
+        contentType: message.contentType,
+        subject: message.subject,
+        body: message.body,
+        applicationProperties: message.applicationProperties,
+      }),
     );
   }
 
-  private async send(topic: string, message: TopicMessage): Promise<void> {
-    const sender = this.senderFor(topic);
-    try {
-      await sender.sendMessages(
-        {
-          messageId: message.messageId,
-          contentType: message.contentType,
-          subject: message.subject,
-          body: message.body,
-          applicationProperties: message.applicationProperties,
-        },
-        { abortSignal: AbortSignal.timeout(this.options.timeoutMs) },
-      );
-    } catch (error) {
-      // A sender whose link broke is dropped, so the next publish opens a fresh one.
-      this.senders.delete(topic);
-      await sender.close().catch(() => undefined);
-      throw new DependencyUnavailableError("service-bus", describeError(error));
+  private enqueue(topic: string, message: ServiceBusMessage): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const queued = { message, resolve, reject };
+      const queue = this.queues.get(topic);
+      if (queue) {
+        queue.push(queued);
+        return;
+      }
+      this.queues.set(topic, [queued]);
+      void this.drain(topic);
+    });
+  }
+
+  private async drain(topic: string): Promise<void> {
+    const queue = this.queues.get(topic) ?? [];
+    while (queue.length > 0) {
+      const waiting = queue.splice(0, queue.length);
+      await this.sendAll(topic, waiting);
     }
+    this.queues.delete(topic);
+  }
+
+  /** Sends the messages in as few batches as their size allows; a batch fails or succeeds whole. */
+  private async sendAll(topic: string, waiting: QueuedMessage[]): Promise<void> {
+    const sender = this.senderFor(topic);
+    let batch: ServiceBusMessageBatch | undefined;
+    let inBatch: QueuedMessage[] = [];
+    const flush = async () => {
+      const sending = inBatch;
+      inBatch = [];
+      if (sending.length === 0 || !batch) return;
+      try {
+        await sender.sendMessages(batch, this.signal());
+        for (const queued of sending) queued.resolve();
+      } catch (error) {
+        await this.dropSender(topic, sender);
+        const failure = new DependencyUnavailableError("service-bus", describeError(error));
+        for (const queued of sending) queued.reject(failure);
+      }
+    };
+    try {
+      for (const queued of waiting) {
+        batch ??= await sender.createMessageBatch(this.signal());
+        if (batch.tryAddMessage(queued.message)) {
+          inBatch.push(queued);
+          continue;
+        }
+        if (inBatch.length === 0) {
+          queued.reject(new DependencyUnavailableError("service-bus", "message too large"));
+          continue;
+        }
+        await flush();
+        batch = await sender.createMessageBatch(this.signal());
+        if (batch.tryAddMessage(queued.message)) inBatch.push(queued);
+        else queued.reject(new DependencyUnavailableError("service-bus", "message too large"));
+      }
+      await flush();
+    } catch (error) {
+      await this.dropSender(topic, sender);
+      const failure = new DependencyUnavailableError("service-bus", describeError(error));
+      for (const queued of [...inBatch, ...waiting]) queued.reject(failure);
+    }
+  }
+
+  private signal(): { abortSignal: AbortSignal } {
+    return { abortSignal: AbortSignal.timeout(this.options.timeoutMs) };
+  }
+
+  /** A sender whose link broke is dropped, so the next publish opens a fresh one. */
+  private async dropSender(topic: string, sender: ServiceBusSender): Promise<void> {
+    if (this.senders.get(topic) === sender) this.senders.delete(topic);
+    await sender.close().catch(() => undefined);
   }
 
   /**

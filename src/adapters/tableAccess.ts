@@ -19,7 +19,14 @@ export class TableAccess {
     return { abortSignal: AbortSignal.timeout(this.timeoutMs) };
   }
 
-  async call<T>(operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one or more Table calls; every failure reaches the caller as a typed dependency error,
+   * except those `passThrough` keeps as they are for the caller to interpret.
+   */
+  async call<T>(
+    operation: () => Promise<T>,
+    passThrough: (error: unknown) => boolean = () => false,
+  ): Promise<T> {
     try {
       this.tablesReady ??= this.createTables();
       await this.tablesReady;
@@ -33,9 +40,15 @@ export class TableAccess {
         return await operation();
       }
     } catch (error) {
-      if (error instanceof DependencyUnavailableError) throw error;
-      throw new DependencyUnavailableError("table-storage", describeError(error));
+      if (passThrough(error)) throw error;
+      throw this.unavailable(error);
     }
+  }
+
+  unavailable(error: unknown): DependencyUnavailableError {
+    return error instanceof DependencyUnavailableError
+      ? error
+      : new DependencyUnavailableError("table-storage", describeError(error));
   }
 
   private async createTables(): Promise<void> {

@@ -1,246 +1,376 @@
-import { odata, type TableClient } from "@azure/data-tables";
-import type { DeliveryRecord, NewDelivery } from "../core/deliveryRecord";
-import { initialPublishState } from "../core/deliveryRecord";
-import type { EventStore, RecordOutcome } from "../core/ports";
-import type { RegistryEvent } from "../core/registryEvent";
+import { odata, type TableClient, type TableEntityResult } from "@azure/data-tables";
+import { type LogicalEvent, logicalRefFor, twinDelayMs } from "../core/crossCheck";
+import type { DeliveryRecord } from "../core/deliveryRecord";
+import type { EventStore } from "../core/ports";
+import type { EventOrigin, RegistryEvent } from "../core/registryEvent";
+import type {
+  Change,
+  ListedWindow,
+  LogicalRef,
+  Versioned,
+  WindowMarker,
+  WriteOutcome,
+} from "../core/writePlan";
 import { inSpan } from "../telemetry/instruments";
 import {
   type DeliveryEntity,
   fromDeliveryEntity,
+  statusColumns,
   toDeliveryEntity,
-  withArrival,
 } from "./deliveryEntity";
+import { fromLogicalEntity, type LogicalEntity, toLogicalEntity } from "./logicalEntity";
 import { TableAccess } from "./tableAccess";
-import { deliveryKeys, type EntityKeys, PENDING_PARTITION, pendingKeys } from "./tableLayout";
+import {
+  operation,
+  TableConflict,
+  TableGroupCommit,
+  type TableOperation,
+} from "./tableGroupCommit";
+import {
+  deliveryKeys,
+  digestLogicalRange,
+  type EntityKeys,
+  eventIdKeys,
+  eventIdRowKey,
+  hourPartition,
+  kindRange,
+  logicalKeys,
+  PENDING_ROWS,
+  pendingKeys,
+  registryPartitions,
+  WINDOW_ROWS,
+  windowKeys,
+  windowsDueBefore,
+} from "./tableLayout";
 import type { TableRegistryIndex } from "./tableRegistryIndex";
-import { isStatus, retryOnConflict } from "./tableRetry";
+import { isStatus } from "./tableRetry";
+
+interface IndexEntity extends EntityKeys {
+  recordRowKey: string;
+  logicalRowKey: string;
+}
+
+interface WindowEntity extends EntityKeys {
+  window: string;
+}
 
 interface PendingEntity extends EntityKeys {
-  recordPartitionKey: string;
   recordRowKey: string;
 }
 
 export interface TableEventStoreOptions {
-  deliveries: TableClient;
-  pending: TableClient;
+  events: TableClient;
+  crossChecks: TableClient;
   /** Bounds each Table call so a hung storage account cannot hold a delivery past ACR's 5 s. */
   timeoutMs: number;
-  /** Lists each registry for the query API; without it, deliveries are recorded unlisted. */
-  registries?: TableRegistryIndex;
+  /** Every registry with a recorded event, so reads over all registries know their partitions. */
+  registries: TableRegistryIndex;
 }
 
-/** How far past records still backing off one run looks for due ones. */
-const MARKERS_READ_PER_DUE = 10;
+/** One write of a plan: the operations of one table and partition. */
+interface PartitionWrite {
+  commit: TableGroupCommit;
+  partitionKey: string;
+  operations: TableOperation[];
+  /** Which change each operation came from. */
+  changes: Change["kind"][];
+}
 
+/**
+ * The event store on Table Storage: translates decided changes into Table operations, one
+ * transaction per partition shared with whatever else is in flight for it (group commit).
+ */
 export class TableEventStore implements EventStore {
   private readonly access: TableAccess;
+  private readonly events: TableGroupCommit;
+  private readonly crossChecks: TableGroupCommit;
 
   constructor(private readonly options: TableEventStoreOptions) {
-    this.access = new TableAccess([options.deliveries, options.pending], options.timeoutMs);
+    this.access = new TableAccess([options.events, options.crossChecks], options.timeoutMs);
+    this.events = new TableGroupCommit(options.events, this.access);
+    this.crossChecks = new TableGroupCommit(options.crossChecks, this.access);
   }
 
-  async recordDelivery(delivery: NewDelivery): Promise<RecordOutcome> {
-    return inSpan("table.recordDelivery", { "acr.event_id": delivery.event.eventId }, () =>
-      this.record(delivery),
-    );
-  }
-
-  private record(delivery: NewDelivery): Promise<RecordOutcome> {
+  relatedLogicals(event: RegistryEvent): Promise<Versioned<LogicalEvent>[]> {
+    if (!event.digest) {
+      return this.logicalOf(logicalRefFor(event)).then((logical) => (logical ? [logical] : []));
+    }
+    const { partitionKey } = logicalKeys(logicalRefFor(event));
+    const { from, to } = digestLogicalRange(event);
     return this.access.call(async () => {
-      const keys = deliveryKeys(delivery.event);
-      // Listed before it is recorded, so no recorded delivery is missing from a query over all registries.
-      await this.options.registries?.note(delivery.event.registry);
-      const arrival = {
-        receivedAt: new Date(delivery.receivedAt).toISOString(),
-        region: delivery.event.region,
-        status: 200,
-      };
-      const record: DeliveryRecord = {
-        ...delivery,
-        publishState: initialPublishState(delivery.route, delivery.event.origin),
-        deliveryCount: 1,
-        arrivals: [arrival],
-        publishedTopics: [],
-        publishAttempts: 0,
-      };
-      // The pending marker goes first: a crash between the two writes leaves a marker the
-      // re-drive discards, never a pending record nobody will finish.
-      if (record.publishState === "pending")
-        await this.upsertPending(keys, delivery.event.occurredAt);
-      try {
-        await this.options.deliveries.createEntity(
-          toDeliveryEntity(keys, record),
-          this.access.signal(),
-        );
-        return { kind: "created", record };
-      } catch (error) {
-        if (!isStatus(error, 409)) throw error;
+      const found: Versioned<LogicalEvent>[] = [];
+      const rows = this.options.events.listEntities<LogicalEntity>({
+        queryOptions: {
+          filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`,
+        },
+        ...this.access.signal(),
+      });
+      for await (const row of rows) found.push(versioned(fromLogicalEntity(row), row));
+      return found;
+    });
+  }
+
+  async logicalOf(logical: LogicalRef): Promise<Versioned<LogicalEvent> | undefined> {
+    const entity = await this.read<LogicalEntity>(logicalKeys(logical));
+    return entity && versioned(fromLogicalEntity(entity), entity);
+  }
+
+  async recordOf(event: RegistryEvent): Promise<Versioned<DeliveryRecord> | undefined> {
+    const entity = await this.read<DeliveryEntity>(deliveryKeys(event));
+    return entity && versioned(fromDeliveryEntity(entity), entity);
+  }
+
+  write(changes: readonly Change[]): Promise<WriteOutcome> {
+    return inSpan("table.write", { "acr.changes": String(changes.length) }, async () => {
+      for (const change of changes) {
+        // Listed before it is recorded, so no recorded event is missing from a read over all registries.
+        if (change.kind === "create-record")
+          await this.options.registries.note(change.record.event.registry);
       }
-      const existing = await this.updateWithRetry(keys, (current) => withArrival(current, arrival));
-      return { kind: "duplicate", record: existing };
+      for (const write of this.partitionWrites(changes)) {
+        try {
+          await write.commit.submit(write.partitionKey, write.operations);
+        } catch (error) {
+          if (!(error instanceof TableConflict)) throw error;
+          return { ok: false, conflict: write.changes[error.operationIndex] ?? "create-record" };
+        }
+      }
+      return { ok: true };
     });
   }
 
-  async markPublished(event: RegistryEvent, topic: string): Promise<void> {
-    await this.access.call(async () => {
-      const keys = deliveryKeys(event);
-      const record = await this.updateWithRetry(keys, (current) => ({
-        ...current,
-        publishState: "published",
-        publishedTopics: [...new Set([...current.publishedTopics, topic])],
-        publishAttempts: current.publishAttempts + 1,
-        lastError: undefined,
-      }));
-      await this.deletePending(pendingKeys(keys, record.event.occurredAt));
-    });
-  }
-
-  async markPublishFailed(
-    event: RegistryEvent,
-    error: string,
-    at: number,
-    occurrence?: number,
-  ): Promise<void> {
-    await this.access.call(() =>
-      this.updateWithRetry(deliveryKeys(event), (current) => ({
-        ...current,
-        publishAttempts: current.publishAttempts + 1,
-        lastAttemptAt: at,
-        lastError: error,
-        occurrence: occurrence ?? current.occurrence,
-      })),
-    );
-  }
-
-  async markDead(event: RegistryEvent, error: string): Promise<void> {
-    await this.access.call(async () => {
-      const keys = deliveryKeys(event);
-      await this.updateWithRetry(keys, (current) => ({
-        ...current,
-        publishState: "dead",
-        lastError: error,
-      }));
-      await this.deletePending(pendingKeys(keys, event.occurredAt));
-    });
-  }
-
-  async claimRedrive(
-    event: RegistryEvent,
-    now: number,
-    isDue: (record: DeliveryRecord) => boolean,
-  ): Promise<DeliveryRecord | undefined> {
+  dueWindows(now: number, limit: number): Promise<ListedWindow[]> {
     return this.access.call(async () => {
-      const keys = deliveryKeys(event);
-      const entity = await this.options.deliveries.getEntity<DeliveryEntity>(
-        keys.partitionKey,
-        keys.rowKey,
-        this.access.signal(),
-      );
-      const record = fromDeliveryEntity(entity);
-      if (record.publishState !== "pending" || !isDue(record)) return undefined;
-      const claimed = { ...record, lastAttemptAt: now };
-      try {
-        await this.options.deliveries.updateEntity(toDeliveryEntity(keys, claimed), "Replace", {
-          etag: entity.etag,
+      const listed: ListedWindow[] = [];
+      for (const partitionKey of await this.allPartitions()) {
+        const from = kindRange(WINDOW_ROWS).from;
+        const rows = this.options.events.listEntities<WindowEntity>({
+          queryOptions: {
+            filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${windowsDueBefore(now)}`,
+          },
           ...this.access.signal(),
         });
-      } catch (error) {
-        if (isStatus(error, 412)) return undefined;
-        throw error;
+        for await (const row of rows) {
+          if (listed.length >= limit) return listed;
+          const window = JSON.parse(row.window) as WindowMarker;
+          listed.push({ window, logical: await this.logicalOf(window) });
+        }
       }
-      return claimed;
+      return listed;
     });
   }
 
-  async find(event: RegistryEvent): Promise<DeliveryRecord | undefined> {
-    return this.access.call(() => this.readRecord(deliveryKeys(event)));
-  }
-
-  async findByKeys(keys: EntityKeys): Promise<DeliveryRecord | undefined> {
-    return this.access.call(() => this.readRecord(keys));
-  }
-
-  async setCrossCheck(event: RegistryEvent, state: string): Promise<void> {
-    await this.access.call(async () => {
-      const keys = deliveryKeys(event);
-      await this.options.deliveries.updateEntity(
-        { ...keys, crossCheck: state },
-        "Merge",
-        this.access.signal(),
-      );
-    });
-  }
-
-  async listPending(
-    limit: number,
-    isDue: (record: DeliveryRecord) => boolean,
-  ): Promise<DeliveryRecord[]> {
+  pendingRecords(limit: number): Promise<Versioned<DeliveryRecord>[]> {
     return this.access.call(async () => {
-      const records: DeliveryRecord[] = [];
-      const markers = this.options.pending.listEntities<PendingEntity>({
-        queryOptions: { filter: odata`PartitionKey eq ${PENDING_PARTITION}` },
-      });
-      let read = 0;
-      for await (const marker of markers) {
-        if (records.length >= limit || read++ >= limit * MARKERS_READ_PER_DUE) break;
-        const record = await this.readRecord({
-          partitionKey: marker.recordPartitionKey,
+      const markers: PendingEntity[] = [];
+      const { from, to } = kindRange(PENDING_ROWS);
+      for (const partitionKey of await this.allPartitions()) {
+        const rows = this.options.events.listEntities<PendingEntity>({
+          queryOptions: {
+            filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`,
+          },
+          ...this.access.signal(),
+        });
+        let read = 0;
+        for await (const row of rows) {
+          if (read++ >= limit) break;
+          markers.push(row);
+        }
+      }
+      // Oldest first across partitions: the RowKey starts with the receipt time.
+      markers.sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0));
+      const records: Versioned<DeliveryRecord>[] = [];
+      for (const marker of markers.slice(0, limit)) {
+        const entity = await this.read<DeliveryEntity>({
+          partitionKey: marker.partitionKey,
           rowKey: marker.recordRowKey,
         });
-        if (record?.publishState !== "pending") await this.deletePending(marker);
-        else if (isDue(record)) records.push(record);
+        if (entity) records.push(versioned(fromDeliveryEntity(entity), entity));
       }
       return records;
     });
   }
 
-  private async readRecord(keys: EntityKeys): Promise<DeliveryRecord | undefined> {
-    try {
-      const entity = await this.options.deliveries.getEntity<DeliveryEntity>(
-        keys.partitionKey,
-        keys.rowKey,
-        this.access.signal(),
-      );
-      return fromDeliveryEntity(entity);
-    } catch (error) {
-      if (isStatus(error, 404)) return undefined;
-      throw error;
-    }
+  async arrivalsOf(
+    logical: LogicalRef,
+    eventIds: readonly string[],
+    origin: EventOrigin,
+  ): Promise<DeliveryRecord[]> {
+    const { partitionKey } = logicalKeys(logical);
+    const found = await Promise.all(
+      eventIds.map((eventId) => this.arrivalIn(partitionKey, eventId, origin)),
+    );
+    return found.flatMap((arrival) => (arrival ? [arrival.record] : []));
   }
 
-  private updateWithRetry(
-    keys: EntityKeys,
-    change: (current: DeliveryRecord) => DeliveryRecord,
-  ): Promise<DeliveryRecord> {
-    return retryOnConflict(async () => {
-      const entity = await this.options.deliveries.getEntity<DeliveryEntity>(
-        keys.partitionKey,
-        keys.rowKey,
-        this.access.signal(),
-      );
-      const updated = change(fromDeliveryEntity(entity));
-      await this.options.deliveries.updateEntity(toDeliveryEntity(keys, updated), "Replace", {
-        etag: entity.etag,
-        ...this.access.signal(),
-      });
-      return updated;
+  async arrivalsById(eventId: string, origin: EventOrigin): Promise<DeliveryRecord[]> {
+    const found = await this.findById(eventId, origin);
+    return found.map((arrival) => arrival.record);
+  }
+
+  /** Every arrival with the id, from both sides, and the logical event each belongs to. */
+  async findById(
+    eventId: string,
+    origin?: EventOrigin,
+  ): Promise<{ record: DeliveryRecord; logical?: LogicalEvent }[]> {
+    const origins: EventOrigin[] = origin ? [origin] : ["webhook", "eventgrid"];
+    const partitions = await this.allPartitions();
+    const found = await Promise.all(
+      partitions.flatMap((partitionKey) =>
+        origins.map((side) => this.arrivalIn(partitionKey, eventId, side)),
+      ),
+    );
+    return found.flatMap((arrival) => (arrival ? [arrival] : []));
+  }
+
+  private async arrivalIn(
+    partitionKey: string,
+    eventId: string,
+    origin: EventOrigin,
+  ): Promise<{ record: DeliveryRecord; logical?: LogicalEvent } | undefined> {
+    const index = await this.read<IndexEntity>({
+      partitionKey,
+      rowKey: eventIdRowKey(eventId, origin),
+    });
+    if (!index) return undefined;
+    const [record, logical] = await Promise.all([
+      this.read<DeliveryEntity>({ partitionKey, rowKey: index.recordRowKey }),
+      this.read<LogicalEntity>({ partitionKey, rowKey: index.logicalRowKey }),
+    ]);
+    return (
+      record && {
+        record: fromDeliveryEntity(record),
+        logical: logical && fromLogicalEntity(logical),
+      }
+    );
+  }
+
+  private async allPartitions(): Promise<string[]> {
+    const registries = await this.options.registries.list();
+    return registries.flatMap(registryPartitions);
+  }
+
+  private read<T extends object>(keys: EntityKeys): Promise<TableEntityResult<T> | undefined> {
+    return this.access.call(async () => {
+      try {
+        return await this.options.events.getEntity<T>(
+          keys.partitionKey,
+          keys.rowKey,
+          this.access.signal(),
+        );
+      } catch (error) {
+        if (isStatus(error, 404)) return undefined;
+        throw error;
+      }
     });
   }
 
-  private async upsertPending(record: EntityKeys, occurredAt: number): Promise<void> {
-    const marker: PendingEntity = {
-      ...pendingKeys(record, occurredAt),
-      recordPartitionKey: record.partitionKey,
-      recordRowKey: record.rowKey,
-    };
-    await this.options.pending.upsertEntity(marker, "Replace", this.access.signal());
+  /** Groups the changes' operations by table and partition, in the order they first appear. */
+  private partitionWrites(changes: readonly Change[]): PartitionWrite[] {
+    const writes = new Map<string, PartitionWrite>();
+    for (const change of changes) {
+      for (const [commit, keys, tableOperation] of this.operationsFor(change)) {
+        const id = `${commit === this.events ? "e" : "c"}\n${keys.partitionKey}`;
+        let write = writes.get(id);
+        if (!write) {
+          write = { commit, partitionKey: keys.partitionKey, operations: [], changes: [] };
+          writes.set(id, write);
+        }
+        write.operations.push(tableOperation);
+        write.changes.push(change.kind);
+      }
+    }
+    return [...writes.values()];
   }
 
-  private async deletePending(keys: EntityKeys): Promise<void> {
-    try {
-      await this.options.pending.deleteEntity(keys.partitionKey, keys.rowKey, this.access.signal());
-    } catch (error) {
-      if (!isStatus(error, 404)) throw error;
+  private operationsFor(change: Change): [TableGroupCommit, EntityKeys, TableOperation][] {
+    const events = (keys: EntityKeys, operation: TableOperation) =>
+      [this.events, keys, operation] as [TableGroupCommit, EntityKeys, TableOperation];
+    switch (change.kind) {
+      case "create-record": {
+        const keys = deliveryKeys(change.record.event);
+        return [events(keys, operation.create(toDeliveryEntity(keys, change.record)))];
+      }
+      case "replace-record": {
+        const keys = deliveryKeys(change.record.event);
+        const entity = toDeliveryEntity(keys, change.record);
+        return [events(keys, operation.update(entity, "Replace", change.version))];
+      }
+      case "set-record-status": {
+        const keys = deliveryKeys(change.record.event);
+        const entity = { ...keys, ...statusColumns(change.status) };
+        return [events(keys, operation.update(entity, "Merge", "*"))];
+      }
+      case "index-arrival": {
+        const keys = eventIdKeys(change.event);
+        const entity: IndexEntity = {
+          ...keys,
+          recordRowKey: deliveryKeys(change.event).rowKey,
+          logicalRowKey: logicalKeys({ ...logicalRefFor(change.event), key: change.logicalKey })
+            .rowKey,
+        };
+        return [events(keys, operation.upsert(entity))];
+      }
+      case "create-logical": {
+        const entity = toLogicalEntity(logicalKeys(change.logical), change.logical);
+        return [events(entity, operation.create(entity))];
+      }
+      case "replace-logical": {
+        const entity = toLogicalEntity(logicalKeys(change.logical), change.logical);
+        return [events(entity, operation.update(entity, "Replace", change.version))];
+      }
+      case "set-publication": {
+        const keys = logicalKeys(change.logical);
+        const entity = {
+          ...keys,
+          publicationBy: change.publication.by,
+          publicationOccurrence: change.publication.occurrence,
+        };
+        return [events(keys, operation.update(entity, "Merge", "*"))];
+      }
+      case "open-window": {
+        const entity: WindowEntity = {
+          ...windowKeys(change.window),
+          window: JSON.stringify(windowMarker(change.window)),
+        };
+        return [events(entity, operation.upsert(entity))];
+      }
+      case "close-window": {
+        const keys = windowKeys(change.window);
+        return [events(keys, operation.deleteIfExists(keys))];
+      }
+      case "add-pending": {
+        const entity: PendingEntity = {
+          ...pendingKeys(change.record),
+          recordRowKey: deliveryKeys(change.record.event).rowKey,
+        };
+        return [events(entity, operation.upsert(entity))];
+      }
+      case "remove-pending": {
+        const keys = pendingKeys(change.record);
+        return [events(keys, operation.deleteIfExists(keys))];
+      }
+      case "log-verdict": {
+        const { logical, state } = change;
+        const entity = {
+          partitionKey: hourPartition(logical.firstSeenAt),
+          rowKey: logical.key,
+          action: logical.action,
+          registry: logical.registry,
+          state,
+          firstSeenAt: new Date(logical.firstSeenAt),
+          delayMs: twinDelayMs(logical),
+        };
+        return [[this.crossChecks, entity, operation.upsert(entity)]];
+      }
     }
   }
+}
+
+function versioned<T>(value: T, entity: { etag: string }): Versioned<T> {
+  return { value, version: entity.etag };
+}
+
+function windowMarker({ key, registry, repository, digest, windowClosesAt }: WindowMarker) {
+  return { key, registry, repository, digest, windowClosesAt };
 }

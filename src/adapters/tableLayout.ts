@@ -1,94 +1,140 @@
-import { createHash } from "node:crypto";
-import type { RegistryEvent } from "../core/registryEvent";
+import { odata } from "@azure/data-tables";
+import type { DeliveryRecord } from "../core/deliveryRecord";
+import type { EventOrigin, RegistryEvent } from "../core/registryEvent";
+import { shortHash } from "../core/shortHash";
 import { encodeKeyPart, invertedHour, invertedMillis, joinKey } from "../core/tableKeys";
+import type { LogicalRef, WindowMarker } from "../core/writePlan";
 
 /**
- * Table `AcrDeliveries`, one entity per event and origin:
- *   PartitionKey `<registry>|<inverted hour of the event>`, so one registry's time range is a
- *   PartitionKey range (newest first) and concurrent deliveries share a partition, which keeps one
- *   Table transaction per batch possible;
- *   RowKey `<inverted ms of the event>|<event id>|<origin>`, derived from the payload alone, so a
- *   repeated delivery lands on the same key and deduplication is one point read/insert.
- * Table `AcrPending`, the open publications the re-drive works through, oldest first:
- *   PartitionKey `pending`, RowKey `<event ms>|<hash of the record's keys>` (a repeat delivery
- *   finds the same marker).
+ * Table `AcrEvents` holds everything one arrival changes, so that it is written in one
+ * transaction and concurrent arrivals share transactions (group commit). PartitionKey
+ * `<registry>|s<shard>`: a registry's events spread over `SHARDS` partitions by a hash of the
+ * repository, so one repository's events (its pushes, their deletes, their logical events) always
+ * share a partition. RowKeys, by kind:
+ *   `d|<inverted ms of the event>|<event id>|<origin>`  the delivery record, newest first
+ *   `i|<event id>|<origin>`                             where an event id's record is
+ *   `l|<repository hash>|<digest hash>|<logical key>`   a logical event; a digest's are one range
+ *   `w|<window close ms>|<logical key>`                 an open cross-check window, oldest first
+ *   `p|<received ms>|<event id>|<origin>`               a record waiting to be published
+ * The reconcile reads only the `w|` and `p|` ranges, so its cost follows open items, not history.
  */
-export const DELIVERIES_TABLE = "AcrDeliveries";
-export const PENDING_TABLE = "AcrPending";
-export const PENDING_PARTITION = "pending";
+export const EVENTS_TABLE = "AcrEvents";
+
+/** Fixed for a deployment: a record is found in the shard its repository hashes to. */
+export const SHARDS = 4;
 
 export interface EntityKeys {
   partitionKey: string;
   rowKey: string;
 }
 
+export function eventPartition(registry: string, repository: string | undefined): string {
+  const shard = Number.parseInt(shortHash([repository ?? ""], 8), 16) % SHARDS;
+  return joinKey(encodeKeyPart(registry), `s${shard}`);
+}
+
+/** Every partition of one registry, for reads that do not know the repository. */
+export function registryPartitions(registry: string): string[] {
+  return Array.from({ length: SHARDS }, (_, shard) =>
+    joinKey(encodeKeyPart(registry), `s${shard}`),
+  );
+}
+
+export const RECORD_ROWS = "d";
+export const PENDING_ROWS = "p";
+export const WINDOW_ROWS = "w";
+
 export function deliveryKeys(event: RegistryEvent): EntityKeys {
   return {
-    partitionKey: registryPartition(event.registry, event.occurredAt),
-    rowKey: joinKey(invertedMillis(event.occurredAt), encodeKeyPart(event.eventId), event.origin),
+    partitionKey: eventPartition(event.registry, event.repository),
+    rowKey: joinKey(
+      RECORD_ROWS,
+      invertedMillis(event.occurredAt),
+      encodeKeyPart(event.eventId),
+      event.origin,
+    ),
   };
 }
 
-export function registryPartition(registry: string, epochMs: number): string {
-  return joinKey(encodeKeyPart(registry), invertedHour(epochMs));
-}
-
-export function pendingKeys(record: EntityKeys, occurredAt: number): EntityKeys {
-  const digest = createHash("sha256")
-    .update(`${record.partitionKey}\n${record.rowKey}`)
-    .digest("hex")
-    .slice(0, 32);
+export function eventIdKeys(event: RegistryEvent): EntityKeys {
   return {
-    partitionKey: PENDING_PARTITION,
-    rowKey: joinKey(paddedMillis(occurredAt), digest),
+    partitionKey: eventPartition(event.registry, event.repository),
+    rowKey: eventIdRowKey(event.eventId, event.origin),
   };
+}
+
+export function eventIdRowKey(eventId: string, origin: EventOrigin): string {
+  return joinKey("i", encodeKeyPart(eventId), origin);
+}
+
+export function logicalKeys(logical: LogicalRef): EntityKeys {
+  return {
+    partitionKey: eventPartition(logical.registry, logical.repository),
+    rowKey: joinKey(digestPrefix(logical), logical.key),
+  };
+}
+
+/** The RowKeys of every logical event of one repository and digest: [from, to). */
+export function digestLogicalRange(logical: Omit<LogicalRef, "key">): { from: string; to: string } {
+  const prefix = digestPrefix(logical);
+  return { from: `${prefix}|`, to: `${prefix}}` };
+}
+
+function digestPrefix({ repository, digest }: Omit<LogicalRef, "key">): string {
+  return joinKey("l", shortHash([repository ?? ""], 16), shortHash([digest ?? ""], 16));
+}
+
+export function windowKeys(window: WindowMarker): EntityKeys {
+  return {
+    partitionKey: eventPartition(window.registry, window.repository),
+    rowKey: joinKey(WINDOW_ROWS, paddedMillis(window.windowClosesAt), window.key),
+  };
+}
+
+/** Every open window due at `now` sorts before this RowKey. */
+export function windowsDueBefore(now: number): string {
+  return joinKey(WINDOW_ROWS, paddedMillis(now + 1));
+}
+
+export function pendingKeys(record: DeliveryRecord): EntityKeys {
+  const { event } = record;
+  return {
+    partitionKey: eventPartition(event.registry, event.repository),
+    rowKey: joinKey(
+      PENDING_ROWS,
+      paddedMillis(record.receivedAt),
+      encodeKeyPart(event.eventId),
+      event.origin,
+    ),
+  };
+}
+
+/** Rows of one kind: [`<kind>|`, `<kind>}`). */
+export function kindRange(kind: string): { from: string; to: string } {
+  return { from: `${kind}|`, to: `${kind}}` };
+}
+
+/** A filter for the rows of one kind across every partition: a scan, for tools and tests. */
+export function rowsOfKind(kind: string): string {
+  const { from, to } = kindRange(kind);
+  return odata`RowKey ge ${from} and RowKey lt ${to}`;
 }
 
 /**
- * Table `AcrLogicalEvents`: PartitionKey = logical key (the message id), RowKey `event`.
- * Table `AcrOpenWindows`: PartitionKey `open`, RowKey `<window close ms>|<logical key>`: the
- *   reconcile reads only windows that are due, so its cost follows open items, not history.
- * Table `AcrEventIds`: PartitionKey = event id, RowKey = origin: where each arrival's record is,
- *   for `GET /api/events/{id}` and the same-id mismatch check.
  * Table `AcrCrossChecks`: PartitionKey `<inverted hour of first arrival>`, RowKey = logical key:
  *   one row per closed window, for statistics over a time range.
  * Table `AcrDiscrepancies`: PartitionKey `<inverted hour of detection>`, RowKey
  *   `<inverted ms>|<logical key>|<kind>`.
  * Table `AcrRejections`: PartitionKey `<inverted hour>`, RowKey `<inverted ms>|<envelope id>`:
  *   Event Grid events refused as not genuine (foreign or missing topic).
- * Table `AcrDigestTags`: PartitionKey `<registry>|<repository>`, RowKey `<digest>|<tag>`: the tags
- *   seen pushed for a digest.
  * Table `AcrRegistries`: PartitionKey `registries`, RowKey `<registry>`: every registry with a
- *   recorded delivery, so a query over all registries fans out over their `AcrDeliveries`
- *   PartitionKey ranges instead of scanning the table.
+ *   recorded event, so reads over all registries know their partitions without a scan.
  */
-export const LOGICAL_EVENTS_TABLE = "AcrLogicalEvents";
-export const LOGICAL_EVENT_ROW = "event";
-export const OPEN_WINDOWS_TABLE = "AcrOpenWindows";
-export const OPEN_WINDOWS_PARTITION = "open";
-export const EVENT_IDS_TABLE = "AcrEventIds";
 export const CROSS_CHECKS_TABLE = "AcrCrossChecks";
 export const DISCREPANCIES_TABLE = "AcrDiscrepancies";
-export const DIGEST_TAGS_TABLE = "AcrDigestTags";
 export const REJECTIONS_TABLE = "AcrRejections";
 export const REGISTRIES_TABLE = "AcrRegistries";
 export const REGISTRIES_PARTITION = "registries";
-
-export function openWindowKeys(windowClosesAt: number, logicalKey: string): EntityKeys {
-  return {
-    partitionKey: OPEN_WINDOWS_PARTITION,
-    rowKey: joinKey(paddedMillis(windowClosesAt), logicalKey),
-  };
-}
-
-/** Every open window due at `now` sorts before this RowKey. */
-export function openWindowsDueBefore(now: number): string {
-  return paddedMillis(now + 1);
-}
-
-export function eventIdKeys(eventId: string, origin: string): EntityKeys {
-  return { partitionKey: encodeKeyPart(eventId), rowKey: origin };
-}
 
 export function registryIndexKeys(registry: string): EntityKeys {
   return { partitionKey: REGISTRIES_PARTITION, rowKey: joinKey(encodeKeyPart(registry)) };
@@ -102,18 +148,6 @@ export function discrepancyKeys(detectedAt: number, logicalKey: string, kind: st
   return {
     partitionKey: invertedHour(detectedAt),
     rowKey: joinKey(invertedMillis(detectedAt), logicalKey, kind),
-  };
-}
-
-export function digestTagKeys(
-  registry: string,
-  repository: string,
-  digest: string,
-  tag: string,
-): EntityKeys {
-  return {
-    partitionKey: joinKey(encodeKeyPart(registry), encodeKeyPart(repository)),
-    rowKey: joinKey(encodeKeyPart(digest), encodeKeyPart(tag)),
   };
 }
 

@@ -2,14 +2,16 @@ import { odata, type TableClient } from "@azure/data-tables";
 import type { CrossCheckState, DiscrepancyKind } from "../core/crossCheck";
 import type { DeliveryRecord, PublishState } from "../core/deliveryRecord";
 import type { Discrepancy } from "../core/discrepancy";
-import { encodeKeyPart, invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "../core/tableKeys";
+import { invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "../core/tableKeys";
 import { type DeliveryEntity, fromDeliveryEntity } from "./deliveryEntity";
 import { TableAccess } from "./tableAccess";
 import {
   CROSS_CHECKS_TABLE,
-  DELIVERIES_TABLE,
   DISCREPANCIES_TABLE,
+  EVENTS_TABLE,
+  RECORD_ROWS,
   REJECTIONS_TABLE,
+  registryPartitions,
 } from "./tableLayout";
 import {
   type ListPosition,
@@ -95,7 +97,7 @@ export class TableQueries {
   private readonly registries: TableRegistryIndex;
 
   constructor({ tables, registries }: TableQueriesOptions) {
-    this.deliveries = tables(DELIVERIES_TABLE);
+    this.deliveries = tables(EVENTS_TABLE);
     this.discrepancies = tables(DISCREPANCIES_TABLE);
     this.crossChecks = tables(CROSS_CHECKS_TABLE);
     this.rejections = tables(REJECTIONS_TABLE);
@@ -120,11 +122,15 @@ export class TableQueries {
       filter.publishState !== undefined && odata`publishState eq ${filter.publishState}`,
       filter.crossCheck !== undefined && odata`crossCheck eq ${filter.crossCheck}`,
     ];
-    const sources = registries.map((registry): ListSource<DeliveryEntity> => {
-      const key = encodeKeyPart(registry);
-      const range = timeRange(`${key}${KEY_PART_SEPARATOR}`, window, after && { after, key });
-      return { key, entities: this.query(this.deliveries, [...range, ...properties], limit) };
-    });
+    const sources = registries
+      .flatMap(registryPartitions)
+      .map((partitionKey): ListSource<DeliveryEntity> => {
+        const range = recordTimeRange(partitionKey, window, after && { after, key: partitionKey });
+        return {
+          key: partitionKey,
+          entities: this.query(this.deliveries, [...range, ...properties], limit),
+        };
+      });
     const page = await mergeNewestFirst(sources, limit);
     return { items: page.items.map(fromDeliveryEntity), next: page.next };
   }
@@ -189,6 +195,26 @@ export class TableQueries {
     // One more than the page holds tells whether another page follows.
     return queryEntities<T>(this.access, table, { filter, select }, limit && limit + 1);
   }
+}
+
+/** Records `d|<inverted ms>|…` of one partition whose event time lies in the window. */
+function recordTimeRange(
+  partitionKey: string,
+  window: TimeWindow,
+  resume?: { after: ListPosition; key: string },
+): string[] {
+  const prefix = `${RECORD_ROWS}${KEY_PART_SEPARATOR}`;
+  const start = !resume
+    ? odata`RowKey ge ${`${prefix}${invertedMillis(window.to)}`}`
+    : tiesFollow(resume.key, resume.after)
+      ? odata`RowKey ge ${resume.after.rowKey}`
+      : odata`RowKey gt ${resume.after.rowKey}`;
+  return [
+    odata`PartitionKey eq ${partitionKey}`,
+    start,
+    // `}` sorts right after `|`, so every RowKey of the moment `from` is below this bound.
+    odata`RowKey lt ${`${prefix}${invertedMillis(window.from)}}`}`,
+  ];
 }
 
 /**

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import type { Rejection, RejectionLog } from "../core/ports";
+import { shortHash } from "../core/shortHash";
 import { invertedHour, invertedMillis, joinKey } from "../core/tableKeys";
 import { TableAccess } from "./tableAccess";
 
@@ -20,10 +20,7 @@ export class TableRejectionLog implements RejectionLog {
         {
           partitionKey: invertedHour(rejection.at),
           // Hashed: an envelope id from an untrusted sender may be too long for a key.
-          rowKey: joinKey(
-            invertedMillis(rejection.at),
-            createHash("sha256").update(rejection.envelopeId).digest("hex").slice(0, 32),
-          ),
+          rowKey: joinKey(invertedMillis(rejection.at), shortHash([rejection.envelopeId])),
           envelopeId: rejection.envelopeId,
           type: rejection.type,
           source: rejection.source,

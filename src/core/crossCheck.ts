@@ -1,5 +1,6 @@
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { messageIdFor } from "./topicMessage";
+import type { LogicalRef, Publication } from "./writePlan";
 
 /**
  * The cross-check between the two ways ACR reports one event: its webhook (tried once) and Event
@@ -30,6 +31,11 @@ export function logicalKeyFor(event: RegistryEvent): string {
   return messageIdFor(event);
 }
 
+export function logicalRefFor(event: RegistryEvent): LogicalRef {
+  const { registry, repository, digest } = event;
+  return { key: logicalKeyFor(event), registry, repository, digest };
+}
+
 export interface SideArrivals {
   eventIds: string[];
   regions: string[];
@@ -53,8 +59,8 @@ export interface LogicalEvent {
   windowClosesAt: number;
   webhook?: SideArrivals;
   eventGrid?: SideArrivals;
-  /** Which side put it on its topic; set once, so no later arrival publishes it again. */
-  publishedBy?: EventOrigin;
+  /** Which side put which occurrence on its topic: see `publishedBy`. */
+  publication?: Publication;
   state: CrossCheckState;
   /** Event ids seen on both sides whose fields disagree. */
   mismatchedIds: string[];
@@ -116,6 +122,24 @@ export function occurrenceOf(logical: LogicalEvent | undefined): number {
   return logical?.occurrence ?? 1;
 }
 
+/**
+ * Which side put the current occurrence on its topic, so no later arrival publishes it again; a
+ * publication of an earlier occurrence does not cover a newer one.
+ */
+export function publishedBy(logical: LogicalEvent | undefined): EventOrigin | undefined {
+  const publication = logical?.publication;
+  return publication?.occurrence === occurrenceOf(logical) ? publication.by : undefined;
+}
+
+/** The tags last seen pushed for the event's digest, from the logical events of its pushes. */
+export function tagsPushedFor(event: RegistryEvent, related: readonly LogicalEvent[]): string[] {
+  if (!event.digest) return [];
+  const tags = related
+    .filter((logical) => logical.action === "push" && logical.digest === event.digest)
+    .flatMap((logical) => (logical.tag ? [logical.tag] : []));
+  return [...new Set(tags)].sort();
+}
+
 function addOnce(values: string[], value: string): string[] {
   return values.includes(value) ? values : [...values, value].slice(-MAX_IDS);
 }
@@ -133,14 +157,36 @@ export interface WindowOutcome {
 }
 
 /** What a logical event ends as once its window has closed. */
-export function closeWindow(logical: LogicalEvent, recoveryEnabled: boolean): WindowOutcome {
+export function windowVerdict(logical: LogicalEvent, recoveryEnabled: boolean): WindowOutcome {
   if (logical.mismatchedIds.length > 0) return { state: "mismatched", recover: false };
   if (logical.webhook && logical.eventGrid) return { state: "matched", recover: false };
   if (logical.webhook) return { state: "webhook-only", recover: false };
   return {
     state: "eventgrid-only",
-    recover: recoveryEnabled && logical.publishedBy === undefined,
+    recover: recoveryEnabled && publishedBy(logical) === undefined,
   };
+}
+
+/** A one-sided event whose ids the other side sent with other fields: both ends are mismatched. */
+export function withMismatches(
+  logical: LogicalEvent,
+  arrivals: readonly RegistryEvent[],
+  otherSide: readonly RegistryEvent[],
+): LogicalEvent {
+  const mismatched = otherSide
+    .filter((other) =>
+      arrivals.some(
+        (own) => own.eventId === other.eventId && differingFields(own, other).length > 0,
+      ),
+    )
+    .map((other) => other.eventId);
+  if (mismatched.length === 0) return logical;
+  return { ...logical, mismatchedIds: [...new Set([...logical.mismatchedIds, ...mismatched])] };
+}
+
+/** Only an event seen by one side can be the other half of a mismatch. */
+export function isOneSided(logical: LogicalEvent): boolean {
+  return (logical.webhook === undefined) !== (logical.eventGrid === undefined);
 }
 
 /** Delay from the webhook's first arrival to Event Grid's, for matched events. */

@@ -44,9 +44,76 @@ export interface DeliveryRecord extends NewDelivery {
   occurrence?: number;
 }
 
+/** What changes on a record after its first write: each change writes only these fields. */
+export type RecordStatus = Pick<
+  DeliveryRecord,
+  | "publishState"
+  | "publishedTopics"
+  | "publishAttempts"
+  | "lastAttemptAt"
+  | "lastError"
+  | "crossCheck"
+  | "occurrence"
+>;
+
+/** The most arrivals kept per record; `deliveryCount` keeps counting past it. */
+export const MAX_ARRIVALS = 50;
+
 export function initialPublishState(route: Route, origin: EventOrigin): PublishState {
   if (route.kind !== "topic") return "not-routed";
   return origin === "eventgrid" ? "held" : "pending";
+}
+
+export function arrivalOf(delivery: NewDelivery): Arrival {
+  return {
+    receivedAt: new Date(delivery.receivedAt).toISOString(),
+    region: delivery.event.region,
+    status: 200,
+  };
+}
+
+/** The record of a first arrival. */
+export function newRecord(delivery: NewDelivery, occurrence?: number): DeliveryRecord {
+  return {
+    ...delivery,
+    publishState: initialPublishState(delivery.route, delivery.event.origin),
+    deliveryCount: 1,
+    arrivals: [arrivalOf(delivery)],
+    publishedTopics: [],
+    publishAttempts: 0,
+    occurrence,
+  };
+}
+
+/** A repeat delivery of a recorded event: counted, nothing else changes. */
+export function withRepeatArrival(record: DeliveryRecord, delivery: NewDelivery): DeliveryRecord {
+  return {
+    ...record,
+    deliveryCount: record.deliveryCount + 1,
+    arrivals: [...record.arrivals, arrivalOf(delivery)].slice(-MAX_ARRIVALS),
+  };
+}
+
+export function publishedStatus(record: DeliveryRecord, topic: string): Partial<RecordStatus> {
+  return {
+    publishState: "published",
+    publishedTopics: [...new Set([...record.publishedTopics, topic])],
+    publishAttempts: record.publishAttempts + 1,
+    lastError: undefined,
+  };
+}
+
+export function publishFailedStatus(
+  record: DeliveryRecord,
+  error: string,
+  at: number,
+): Partial<RecordStatus> {
+  return { publishAttempts: record.publishAttempts + 1, lastAttemptAt: at, lastError: error };
+}
+
+/** Whether a pending record is waiting for the re-drive. */
+export function isPending(record: DeliveryRecord): boolean {
+  return record.publishState === "pending";
 }
 
 export const MASK = "******";

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import type { DiscrepancyKind, LogicalEvent } from "./crossCheck";
+import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
 
 /** A cross-check finding: what disagreed, about which logical event, and what the bridge did. */
@@ -45,10 +45,7 @@ export function discrepancyFor(
 
 /** One message per finding: the id is stable, so a re-run close is dropped by duplicate detection. */
 export function discrepancyMessage(finding: Discrepancy): TopicMessage {
-  const messageId = createHash("sha256")
-    .update(`discrepancy\n${finding.logicalKey}\n${finding.kind}`)
-    .digest("hex")
-    .slice(0, 32);
+  const messageId = shortHash(["discrepancy", finding.logicalKey, finding.kind]);
   return cloudEventMessage({
     id: messageId,
     registry: finding.registry,

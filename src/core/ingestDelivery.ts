@@ -1,23 +1,25 @@
-import { expectsTwin, type LogicalEvent, logicalKeyFor, occurrenceOf } from "./crossCheck";
-import type { NewDelivery, PublishState } from "./deliveryRecord";
 import {
-  type CrossCheckStore,
+  type ArrivalDecision,
+  decideArrival,
+  needsStateFirst,
+  type PlannedPublish,
+  publishedChanges,
+  publishFailedChanges,
+} from "./decideArrival";
+import type { DeliveryRecord, NewDelivery, PublishState } from "./deliveryRecord";
+import {
   DependencyUnavailableError,
   type EventStore,
   type Journal,
   type JournalEntry,
   type Publisher,
-  type RecordOutcome,
-  type TagMemory,
 } from "./ports";
-import type { RegistryEvent } from "./registryEvent";
 import { topicMessageFor } from "./topicMessage";
+import type { ArrivalState, Change, WriteOutcome } from "./writePlan";
 
 export interface IngestPorts {
   store: EventStore;
   publisher: Publisher;
-  crossCheck: CrossCheckStore;
-  tags: TagMemory;
   journal: Journal;
   /** How long a logical event waits for its twin before the cross-check closes it. */
   windowMs: number;
@@ -40,58 +42,87 @@ export interface IngestResult {
   warnings: string[];
 }
 
+/** Concurrent arrivals of one content contend on its logical event; each retry decides afresh. */
+const MAX_DECISIONS = 40;
+
 /**
- * Record first, then publish, then mark published. A publish failure leaves the record pending
- * for the re-drive and does not fail the delivery: the record is what makes it safe to answer 200.
- * A store failure propagates (the caller answers 503: nothing was kept). Event Grid arrivals are
- * held: the cross-check publishes one only when its webhook never came.
+ * Decide, write, publish, mark. The arrival's record, its cross-check bookkeeping and its pending
+ * marker are written together before anything is published; a publish failure leaves the record
+ * pending for the re-drive and does not fail the delivery: the record is what makes it safe to
+ * answer 200. A store failure propagates (the caller answers 503: nothing was kept), except for a
+ * webhook, which is journaled. Event Grid arrivals are held: the reconcile publishes one only when
+ * its webhook never came.
  */
 export async function ingestDelivery(
   delivery: NewDelivery,
   ports: IngestPorts,
 ): Promise<IngestResult> {
-  const { event, route } = delivery;
-  let outcome: RecordOutcome;
+  const { event } = delivery;
+  let decision: ArrivalDecision;
   try {
-    outcome = await ports.store.recordDelivery(delivery);
+    decision = await recordArrival(delivery, ports);
   } catch (error) {
     // Event Grid retries for 24 h, so it simply gets its 503; a webhook is never retried.
     if (!(error instanceof DependencyUnavailableError) || event.origin === "eventgrid") throw error;
     return journalDelivery(delivery, ports, error);
   }
-  const { record } = outcome;
-  const warnings: string[] = [];
-  const result: IngestResult = {
+  const result = resultOf(delivery, decision.record, decision.duplicate);
+  if (decision.coveredBy) result.coveredBy = decision.coveredBy;
+  if (!decision.publish) return result;
+  const published = await publishRecord(decision.record, decision.publish, ports, Date.now());
+  result.warnings.push(...published.warnings);
+  return published.ok
+    ? { ...result, publishState: "published" }
+    : { ...result, publishError: published.error };
+}
+
+/** Decides on what the store holds (nothing read, for new content) and writes until it sticks. */
+async function recordArrival(
+  delivery: NewDelivery,
+  ports: Pick<IngestPorts, "store" | "windowMs">,
+): Promise<ArrivalDecision> {
+  const { event } = delivery;
+  let state = needsStateFirst(event) ? await readState(delivery, ports, false) : undefined;
+  for (let attempt = 1; ; attempt++) {
+    const decision = decideArrival(delivery, state, ports.windowMs);
+    const outcome: WriteOutcome = await ports.store.write(decision.changes);
+    if (outcome.ok) return decision;
+    if (attempt >= MAX_DECISIONS) {
+      throw new DependencyUnavailableError("store", `still contended after ${attempt} attempts`);
+    }
+    // Contenders that lost back off a little, so they do not all retry in step.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt, 5)));
+    state = await readState(delivery, ports, RECORD_CHANGES.has(outcome.conflict));
+  }
+}
+
+/** A conflict on the record means the arrival was recorded before: its decision needs it. */
+const RECORD_CHANGES = new Set<Change["kind"]>(["create-record", "replace-record"]);
+
+async function readState(
+  { event }: NewDelivery,
+  { store }: Pick<IngestPorts, "store">,
+  recorded: boolean,
+): Promise<ArrivalState> {
+  const [related, record] = await Promise.all([
+    store.relatedLogicals(event),
+    recorded ? store.recordOf(event) : undefined,
+  ]);
+  return { related, recorded: record };
+}
+
+function resultOf(delivery: NewDelivery, record: DeliveryRecord, duplicate: boolean): IngestResult {
+  const { event, route } = delivery;
+  return {
     eventId: event.eventId,
     action: event.action,
-    duplicate: outcome.kind === "duplicate",
+    duplicate,
     deliveryCount: record.deliveryCount,
     publishState: record.publishState,
     topic: route.kind === "topic" ? route.topic : undefined,
     notRoutedReason: route.kind === "not-routed" ? route.reason : undefined,
-    warnings,
+    warnings: [],
   };
-
-  const logical = await noteArrival(event, delivery.receivedAt, ports, warnings);
-  if (outcome.kind === "duplicate" || route.kind !== "topic" || event.origin === "eventgrid") {
-    return result;
-  }
-
-  if (logical?.publishedBy) {
-    warnings.push(...(await settle(ports.store.markPublished(event, route.topic))));
-    return { ...result, publishState: "published", coveredBy: logical.publishedBy };
-  }
-  const published = await publishEvent(
-    event,
-    route.topic,
-    ports,
-    Date.now(),
-    occurrenceOf(logical),
-  );
-  warnings.push(...published.warnings);
-  return published.ok
-    ? { ...result, publishState: "published" }
-    : { ...result, publishError: published.error };
 }
 
 /**
@@ -139,89 +170,50 @@ async function journalDelivery(
 /** Records a journaled delivery now that storage is back, as if it had been recorded on arrival. */
 export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts): Promise<void> {
   const { delivery, published } = entry;
-  const { event, route } = delivery;
-  const outcome = await ports.store.recordDelivery(delivery);
-  const logical = await noteArrival(event, delivery.receivedAt, ports, []);
-  if (outcome.kind === "duplicate" || route.kind !== "topic" || !published) return;
-  await ports.store.markPublished(event, route.topic);
-  if (logical) {
-    await ports.crossCheck.markPublishedBy(logical.key, event.origin, occurrenceOf(logical));
-  }
-}
-
-/**
- * Event Grid retries what fails, so its arrival must reach the cross-check or fail the call; a
- * webhook is never retried, so a cross-check failure there only warns (the record is safe).
- */
-async function noteArrival(
-  event: RegistryEvent,
-  arrivedAt: number,
-  ports: IngestPorts,
-  warnings: string[],
-): Promise<LogicalEvent | undefined> {
-  // Each step on its own: a tag memory failure must not keep a webhook from the cross-check.
-  const guarded = async <T>(step: () => Promise<T>): Promise<T | undefined> => {
-    try {
-      return await step();
-    } catch (error) {
-      if (event.origin === "eventgrid") throw error;
-      warnings.push(describeError(error));
-      return undefined;
-    }
-  };
-  if (!expectsTwin(event.action)) {
-    // Still findable by its id (`GET /api/events/{id}`), though it has no twin to wait for.
-    await guarded(() => ports.crossCheck.indexArrival(event));
-    return undefined;
-  }
-  if (event.action === "push" && event.tag && event.digest) {
-    await guarded(() => ports.tags.remember(event));
-  }
-  return guarded(() => ports.crossCheck.noteArrival(event, arrivedAt, ports.windowMs));
+  const decision = await recordArrival(delivery, ports);
+  const { record } = decision;
+  if (decision.duplicate || !published || record.route.kind !== "topic") return;
+  await writeOrThrow(ports.store, publishedChanges(record, record.route.topic, record.occurrence));
 }
 
 export type PublishOutcome =
   | { ok: true; warnings: string[] }
   | { ok: false; error: string; warnings: string[] };
 
-/** Publishes one recorded event to its topic and books the outcome on the record and its logical event. */
-export async function publishEvent(
-  event: RegistryEvent,
-  topic: string,
-  ports: Pick<IngestPorts, "store" | "publisher" | "crossCheck" | "tags">,
-  now: number = Date.now(),
-  occurrence = 1,
+/** Publishes one recorded event and books the outcome on the record and its logical event. */
+export async function publishRecord(
+  record: DeliveryRecord,
+  publish: PlannedPublish,
+  ports: Pick<IngestPorts, "store" | "publisher">,
+  now: number,
 ): Promise<PublishOutcome> {
-  const lookup = event.action === "delete" && event.digest ? ports.tags.tagsOf(event) : [];
-  // The tags only enrich a delete: a failed lookup must not hold the delete back.
-  const tags = await Promise.resolve(lookup).catch(() => []);
   try {
-    await ports.publisher.publish(topic, topicMessageFor(event, tags, occurrence));
+    await ports.publisher.publish(publish.topic, publish.message);
   } catch (error) {
     const reason = describeError(error);
-    return {
-      ok: false,
-      error: reason,
-      warnings: await settle(ports.store.markPublishFailed(event, reason, now, occurrence)),
-    };
+    const failed = publishFailedChanges(record, reason, now);
+    return { ok: false, error: reason, warnings: await settle(ports.store, failed) };
   }
-  const warnings = await settle(ports.store.markPublished(event, topic));
-  if (expectsTwin(event.action)) {
-    const marked = ports.crossCheck.markPublishedBy(logicalKeyFor(event), event.origin, occurrence);
-    warnings.push(...(await settle(marked)));
-  }
-  return { ok: true, warnings };
+  const marked = publishedChanges(record, publish.topic, record.occurrence);
+  return { ok: true, warnings: await settle(ports.store, marked) };
 }
 
 export function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-async function settle(bookkeeping: Promise<unknown>): Promise<string[]> {
+/** Bookkeeping after the outcome is settled: a failure is a warning, the re-drive repairs it. */
+async function settle(store: EventStore, changes: Change[]): Promise<string[]> {
   try {
-    await bookkeeping;
+    await writeOrThrow(store, changes);
     return [];
   } catch (error) {
     return [describeError(error)];
   }
+}
+
+/** Unconditional changes cannot conflict; if the store says they did, that is a failure. */
+export async function writeOrThrow(store: EventStore, changes: readonly Change[]): Promise<void> {
+  const outcome = await store.write(changes);
+  if (!outcome.ok) throw new Error(`write refused: ${outcome.conflict} conflicted`);
 }

@@ -1,71 +1,42 @@
-import type { CrossCheckState, LogicalEvent } from "./crossCheck";
+import type { LogicalEvent } from "./crossCheck";
 import type { DeliveryRecord, NewDelivery } from "./deliveryRecord";
 import type { Discrepancy } from "./discrepancy";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import type { TopicMessage } from "./topicMessage";
+import type { Change, ListedWindow, LogicalRef, Versioned, WriteOutcome } from "./writePlan";
 
-export type RecordOutcome =
-  | { kind: "created"; record: DeliveryRecord }
-  | { kind: "duplicate"; record: DeliveryRecord };
-
-/** Durable record of every delivery; implemented on Table Storage in adapters/. */
+/**
+ * The durable record of every arrival and its cross-check, on Table Storage in adapters/. Reads
+ * return what decisions need; `write` executes decided changes and holds no rule of its own.
+ */
 export interface EventStore {
-  /** Idempotent on the event: a repeat delivery counts an arrival and creates nothing. */
-  recordDelivery(delivery: NewDelivery): Promise<RecordOutcome>;
-  markPublished(event: RegistryEvent, topic: string): Promise<void>;
-  markPublishFailed(
-    event: RegistryEvent,
-    error: string,
-    at: number,
-    occurrence?: number,
-  ): Promise<void>;
-  /** The re-drive gave up: the record leaves the pending list, visibly, with its reason. */
-  markDead(event: RegistryEvent, error: string): Promise<void>;
+  /** The logical events of the event's content: its own, and for a digest the pushes of it. */
+  relatedLogicals(event: RegistryEvent): Promise<Versioned<LogicalEvent>[]>;
+  /** One logical event as it is now. */
+  logicalOf(logical: LogicalRef): Promise<Versioned<LogicalEvent> | undefined>;
+  /** The arrival's own record, if this event id and origin were recorded. */
+  recordOf(event: RegistryEvent): Promise<Versioned<DeliveryRecord> | undefined>;
   /**
-   * Up to `limit` pending records that `isDue` accepts, oldest first; records still backing off are
-   * passed over (so they cannot starve newer ones), reading at most a bounded number of markers.
+   * Writes changes; those about one arrival land together or not at all, and concurrent
+   * arrivals may share one write. Resolves only once the changes are durable.
    */
-  listPending(limit: number, isDue: (record: DeliveryRecord) => boolean): Promise<DeliveryRecord[]>;
-  /**
-   * Takes a pending record for one re-drive attempt when `isDue` says so, by a conditional write
-   * of `lastAttemptAt`: of two concurrent reconcile runs only one gets it; undefined for the other.
-   */
-  claimRedrive(
-    event: RegistryEvent,
-    now: number,
-    isDue: (record: DeliveryRecord) => boolean,
-  ): Promise<DeliveryRecord | undefined>;
-  find(event: RegistryEvent): Promise<DeliveryRecord | undefined>;
-  setCrossCheck(event: RegistryEvent, state: CrossCheckState): Promise<void>;
-}
-
-/** Logical events, their open windows, and the event-id index; on Table Storage in adapters/. */
-export interface CrossCheckStore {
-  /** Adds the arrival to its logical event (opening a window for a new one) and flags id mismatches. */
-  noteArrival(event: RegistryEvent, arrivedAt: number, windowMs: number): Promise<LogicalEvent>;
-  /** Indexes an arrival by its event id only, for events that have no twin (ping, quarantine). */
-  indexArrival(event: RegistryEvent): Promise<void>;
-  /**
-   * Sets `publishedBy` unless already set, on that occurrence only (a newer one is not covered). Two sides publishing at once is harmless: both send the
-   * same message id, and Service Bus duplicate detection keeps one.
-   */
-  markPublishedBy(key: string, origin: EventOrigin, occurrence: number): Promise<void>;
-  dueWindows(now: number, limit: number): Promise<LogicalEvent[]>;
-  /** Takes a due window for closing until `now + leaseMs` by a conditional write; false if taken. */
-  claimWindow(logical: LogicalEvent, now: number, leaseMs: number): Promise<boolean>;
-  /** The first recorded arrival of one side, to publish from or to mark. */
-  arrivalsOf(logical: LogicalEvent, origin: EventOrigin): Promise<RegistryEvent[]>;
-  closeWindow(logical: LogicalEvent, state: Exclude<CrossCheckState, "open">): Promise<void>;
+  write(changes: readonly Change[]): Promise<WriteOutcome>;
+  /** Up to `limit` open windows due at `now`, with their logical events as they are now. */
+  dueWindows(now: number, limit: number): Promise<ListedWindow[]>;
+  /** Records on the pending list, oldest first, reading at most `limit` of them. */
+  pendingRecords(limit: number): Promise<Versioned<DeliveryRecord>[]>;
+  /** The recorded arrivals of one side of a logical event. */
+  arrivalsOf(
+    logical: LogicalRef,
+    eventIds: readonly string[],
+    origin: EventOrigin,
+  ): Promise<DeliveryRecord[]>;
+  /** Every recorded arrival with this event id from one side, whatever its content. */
+  arrivalsById(eventId: string, origin: EventOrigin): Promise<DeliveryRecord[]>;
 }
 
 export interface FindingStore {
   record(finding: Discrepancy): Promise<void>;
-}
-
-/** Which tags the bridge last saw pushed for a digest, to enrich deletes (which carry none). */
-export interface TagMemory {
-  remember(event: RegistryEvent): Promise<void>;
-  tagsOf(event: RegistryEvent): Promise<string[]>;
 }
 
 export interface Publisher {
@@ -76,7 +47,8 @@ export interface Publisher {
 export class DependencyUnavailableError extends Error {
   override readonly name = "DependencyUnavailableError";
   constructor(
-    readonly dependency: "table-storage" | "service-bus",
+    /** As the adapter's users know it, e.g. the Azure service. */
+    readonly dependency: string,
     readonly reason: string,
   ) {
     super(`${dependency} unavailable: ${reason}`);

@@ -1,22 +1,23 @@
-import { closeWindow, type LogicalEvent, occurrenceOf } from "./crossCheck";
-import type { DeliveryRecord } from "./deliveryRecord";
+import {
+  type CrossCheckState,
+  isOneSided,
+  type LogicalEvent,
+  occurrenceOf,
+  windowVerdict,
+  withMismatches,
+} from "./crossCheck";
+import { type DeliveryRecord, isPending } from "./deliveryRecord";
 import { discrepancyFor, discrepancyMessage } from "./discrepancy";
-import { describeError, publishEvent, restoreJournaled } from "./ingestDelivery";
-import type {
-  CrossCheckStore,
-  EventStore,
-  FindingStore,
-  Journal,
-  Publisher,
-  TagMemory,
-} from "./ports";
+import { describeError, publishRecord, restoreJournaled, writeOrThrow } from "./ingestDelivery";
+import type { EventStore, FindingStore, Journal, Publisher } from "./ports";
+import type { EventOrigin } from "./registryEvent";
 import { type RoutingTable, routeForEvent } from "./routing";
+import { topicMessageFor } from "./topicMessage";
+import type { Change, Versioned } from "./writePlan";
 
 export interface ReconcilePorts {
   store: EventStore;
   publisher: Publisher;
-  crossCheck: CrossCheckStore;
-  tags: TagMemory;
   findings: FindingStore;
   journal: Journal;
 }
@@ -100,33 +101,45 @@ export async function reconcile(
       ),
     0,
   );
-  const due = await attempt(
-    "windows",
-    () => ports.crossCheck.dueWindows(now, settings.batchSize),
-    [],
-  );
-  for (const logical of due) {
+  const due = await attempt("windows", () => ports.store.dueWindows(now, settings.batchSize), []);
+  for (const { window, logical } of due) {
     await attempt(
-      `window ${logical.key}`,
+      `window ${window.key}`,
       async () => {
-        if (!(await ports.crossCheck.claimWindow(logical, now, WINDOW_LEASE_MS))) return;
-        await closeDueWindow(logical, ports, settings, now, report);
+        // A window another writer opened at the same moment, or one already closed: drop it.
+        if (
+          logical?.value.state !== "open" ||
+          logical.value.windowClosesAt !== window.windowClosesAt
+        ) {
+          await writeOrThrow(ports.store, [{ kind: "close-window", window }]);
+          return;
+        }
+        const claimed = await claimWindow(logical, ports.store, now);
+        if (claimed) await closeDueWindow(claimed, ports, settings, now, report);
       },
       undefined,
     );
   }
   const isDue = (record: DeliveryRecord) => nextAttemptAt(record, settings.redrive) <= now;
-  const pending = await attempt(
+  const listed = await attempt(
     "pending",
-    () => ports.store.listPending(settings.batchSize, isDue),
+    () => ports.store.pendingRecords(settings.batchSize * MARKERS_READ_PER_DUE),
     [],
   );
-  for (const listed of pending) {
+  let taken = 0;
+  for (const record of listed) {
+    if (taken >= settings.batchSize) break;
     await attempt(
-      `record ${listed.event.eventId}`,
+      `record ${record.value.event.eventId}`,
       async () => {
-        const record = await ports.store.claimRedrive(listed.event, now, isDue);
-        if (record) await redrive(record, ports, settings, now, report);
+        if (!isPending(record.value)) {
+          await writeOrThrow(ports.store, [{ kind: "remove-pending", record: record.value }]);
+          return;
+        }
+        if (!isDue(record.value)) return;
+        taken++;
+        const claimed = await claimRedrive(record, ports.store, now);
+        if (claimed) await redrive(claimed, ports, settings, now, report);
       },
       undefined,
     );
@@ -134,28 +147,72 @@ export async function reconcile(
   return report;
 }
 
+/** How far past records still backing off one run looks for due ones. */
+const MARKERS_READ_PER_DUE = 10;
+
+/**
+ * Takes a due window for closing until the lease ends by a versioned write: of two concurrent
+ * runs only one gets it.
+ */
+async function claimWindow(
+  logical: Versioned<LogicalEvent>,
+  store: EventStore,
+  now: number,
+): Promise<LogicalEvent | undefined> {
+  if ((logical.value.closingUntil ?? 0) > now) return undefined;
+  const claimed: LogicalEvent = {
+    ...logical.value,
+    closingUntil: now + WINDOW_LEASE_MS,
+    closeAttempts: (logical.value.closeAttempts ?? 0) + 1,
+  };
+  const outcome = await store.write([
+    { kind: "replace-logical", logical: claimed, version: logical.version },
+  ]);
+  return outcome.ok ? claimed : undefined;
+}
+
+/** Takes a pending record for one re-drive attempt by a versioned write of `lastAttemptAt`. */
+async function claimRedrive(
+  record: Versioned<DeliveryRecord>,
+  store: EventStore,
+  now: number,
+): Promise<DeliveryRecord | undefined> {
+  const claimed = { ...record.value, lastAttemptAt: now };
+  const outcome = await store.write([
+    { kind: "replace-record", record: claimed, version: record.version },
+  ]);
+  return outcome.ok ? claimed : undefined;
+}
 async function closeDueWindow(
-  logical: LogicalEvent,
+  claimed: LogicalEvent,
   ports: ReconcilePorts,
   settings: ReconcileSettings,
   now: number,
   report: ReconcileReport,
 ): Promise<void> {
-  const outcome = closeWindow(logical, settings.recoveryEnabled);
+  const { store } = ports;
+  const sides = await arrivalsBySide(claimed, store);
+  const logical = isOneSided(claimed)
+    ? await withOtherSideMismatches(claimed, sides, store)
+    : claimed;
+  const outcome = windowVerdict(logical, settings.recoveryEnabled);
   // The claim that brought us here was this run's attempt; the last one closes whatever fails,
   // so a topic that can never take the message does not keep the window open for ever.
-  const lastAttempt = (logical.closeAttempts ?? 0) + 1 >= settings.redrive.maxAttempts;
+  const lastAttempt = (logical.closeAttempts ?? 0) >= settings.redrive.maxAttempts;
   const failed = (step: string, error: string) => {
     if (!lastAttempt) throw new Error(`${step} failed: ${error}`);
     report.errors.push(`window ${logical.key}: gave up, ${step} failed: ${error}`);
   };
   // Recovered by an earlier run whose close did not finish: still a recovered finding.
-  let recovered = outcome.state === "eventgrid-only" && logical.publishedBy === "eventgrid";
+  let recovered = outcome.state === "eventgrid-only" && logical.publication?.by === "eventgrid";
   if (outcome.recover) {
-    const [arrival] = await ports.crossCheck.arrivalsOf(logical, "eventgrid");
-    const route = arrival && routeForEvent(arrival, settings.routing);
+    const [arrival] = sides.eventgrid;
+    const route = arrival && routeForEvent(arrival.event, settings.routing);
     if (arrival && route?.kind === "topic") {
-      const published = await publishEvent(arrival, route.topic, ports, now, occurrenceOf(logical));
+      const occurrence = occurrenceOf(logical);
+      const record = { ...arrival, occurrence };
+      const message = topicMessageFor(arrival.event, [], occurrence);
+      const published = await publishRecord(record, { topic: route.topic, message }, ports, now);
       if (published.ok) {
         recovered = true;
         report.recovered++;
@@ -174,13 +231,82 @@ async function closeDueWindow(
       failed("finding publish", describeError(error));
     }
   }
-  for (const origin of ["webhook", "eventgrid"] as const) {
-    for (const arrival of await ports.crossCheck.arrivalsOf(logical, origin)) {
-      await ports.store.setCrossCheck(arrival, outcome.state);
-    }
-  }
-  await ports.crossCheck.closeWindow(logical, outcome.state);
+  const arrivals = [...sides.webhook, ...sides.eventgrid];
+  await closeLogical(logical, outcome.state, store, [
+    { kind: "close-window", window: logical },
+    ...arrivals.map(
+      (record): Change => ({
+        kind: "set-record-status",
+        record,
+        status: { crossCheck: outcome.state },
+      }),
+    ),
+  ]);
   report.closed[outcome.state] = (report.closed[outcome.state] ?? 0) + 1;
+}
+
+/**
+ * Sets the verdict on the logical event as it is now (an arrival may have joined since the claim),
+ * together with the other changes of the close.
+ */
+async function closeLogical(
+  logical: LogicalEvent,
+  state: Exclude<CrossCheckState, "open">,
+  store: EventStore,
+  changes: Change[],
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await store.logicalOf(logical);
+    const base = current?.value ?? logical;
+    const closed: LogicalEvent = {
+      ...base,
+      state,
+      closingUntil: undefined,
+      mismatchedIds: [...new Set([...base.mismatchedIds, ...logical.mismatchedIds])],
+    };
+    const replace: Change = current
+      ? { kind: "replace-logical", logical: closed, version: current.version }
+      : { kind: "create-logical", logical: closed };
+    const outcome = await store.write([
+      replace,
+      { kind: "log-verdict", logical: closed, state },
+      ...changes,
+    ]);
+    if (outcome.ok) return;
+    if (attempt >= MAX_CLOSE_ATTEMPTS)
+      throw new Error(`close: ${outcome.conflict} kept conflicting`);
+  }
+}
+
+const MAX_CLOSE_ATTEMPTS = 10;
+
+async function arrivalsBySide(
+  logical: LogicalEvent,
+  store: EventStore,
+): Promise<Record<EventOrigin, DeliveryRecord[]>> {
+  const [webhook, eventgrid] = await Promise.all([
+    store.arrivalsOf(logical, logical.webhook?.eventIds ?? [], "webhook"),
+    store.arrivalsOf(logical, logical.eventGrid?.eventIds ?? [], "eventgrid"),
+  ]);
+  return { webhook, eventgrid };
+}
+
+/** The other side's arrivals under this side's ids, wherever their content put them. */
+async function withOtherSideMismatches(
+  logical: LogicalEvent,
+  sides: Record<EventOrigin, DeliveryRecord[]>,
+  store: EventStore,
+): Promise<LogicalEvent> {
+  const own = logical.webhook ? sides.webhook : sides.eventgrid;
+  const otherOrigin: EventOrigin = logical.webhook ? "eventgrid" : "webhook";
+  const others = await Promise.all(
+    own.map((record) => store.arrivalsById(record.event.eventId, otherOrigin)),
+  );
+  return withMismatches(
+    logical,
+    own.map((record) => record.event),
+    others.flat().map((record) => record.event),
+  );
 }
 
 async function redrive(
@@ -193,21 +319,28 @@ async function redrive(
   const { event, route } = record;
   if (route.kind !== "topic") return;
   if (record.publishAttempts >= settings.redrive.maxAttempts) {
-    await ports.store.markDead(event, record.lastError ?? "publish attempts exhausted");
+    await markDead(record, record.lastError ?? "publish attempts exhausted", ports.store);
     report.dead++;
     return;
   }
-  const published = await publishEvent(event, route.topic, ports, now, record.occurrence);
+  const message = topicMessageFor(event, [], record.occurrence);
+  const published = await publishRecord(record, { topic: route.topic, message }, ports, now);
   if (published.ok) {
     report.redriven++;
     return;
   }
   report.redriveFailed++;
   if (record.publishAttempts + 1 >= settings.redrive.maxAttempts) {
-    await ports.store.markDead(
-      event,
-      `gave up after ${record.publishAttempts + 1} attempts: ${published.error}`,
-    );
+    const reason = `gave up after ${record.publishAttempts + 1} attempts: ${published.error}`;
+    await markDead(record, reason, ports.store);
     report.dead++;
   }
+}
+
+/** The re-drive gave up: the record leaves the pending list, visibly, with its reason. */
+function markDead(record: DeliveryRecord, error: string, store: EventStore): Promise<void> {
+  return writeOrThrow(store, [
+    { kind: "set-record-status", record, status: { publishState: "dead", lastError: error } },
+    { kind: "remove-pending", record },
+  ]);
 }

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { eventAttributes, type RegistryEvent } from "./registryEvent";
+import { shortHash } from "./shortHash";
 
 /** What goes on a topic, free of any SDK type; the publisher adapter maps it 1:1. */
 export interface TopicMessage {
@@ -43,7 +43,7 @@ export function messageIdFor(event: RegistryEvent, occurrence = 1): string {
     : ["id", event.eventId];
   // The first occurrence keeps the plain content id; a recurrence gets an id of its own.
   if (occurrence > 1) identity.push(`occurrence ${occurrence}`);
-  return createHash("sha256").update(identity.join("\n")).digest("hex").slice(0, 32);
+  return shortHash(identity);
 }
 
 export function subjectFor(event: RegistryEvent): string {

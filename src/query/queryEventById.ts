@@ -1,15 +1,12 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import type { TableCrossCheckStore } from "../adapters/tableCrossCheckStore";
 import type { TableEventStore } from "../adapters/tableEventStore";
-import type { DeliveryRecord } from "../core/deliveryRecord";
 import { errorResponse } from "../http/errorResponse";
 import { answerQuery } from "./answerQuery";
 import { parseEventId } from "./queryParameters";
 import { deliveryView, logicalEventView } from "./queryViews";
 
 export interface EventLookup {
-  crossCheck: Pick<TableCrossCheckStore, "findByEventId">;
-  store: Pick<TableEventStore, "findByKeys">;
+  store: Pick<TableEventStore, "findById">;
 }
 
 /**
@@ -26,10 +23,10 @@ export function queryEventById(
     context,
     (r) => parseEventId(r.params.id),
     async (id) => {
-      const { logical, records } = await lookup.crossCheck.findByEventId(id);
-      const found = await Promise.all(records.map((keys) => lookup.store.findByKeys(keys)));
-      const deliveries = found.filter((record): record is DeliveryRecord => record !== undefined);
-      if (deliveries.length === 0 && !logical) {
+      const arrivals = await lookup.store.findById(id);
+      const deliveries = arrivals.map((arrival) => arrival.record);
+      const logical = arrivals.find((arrival) => arrival.logical)?.logical;
+      if (deliveries.length === 0) {
         return errorResponse(404, "not_found", "no event with this id was recorded");
       }
       return {

@@ -1,5 +1,5 @@
 import type { LogicalEvent, SideArrivals } from "../core/crossCheck";
-import { twinDelayMs } from "../core/crossCheck";
+import { publishedBy, twinDelayMs } from "../core/crossCheck";
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import type { Discrepancy } from "../core/discrepancy";
 
@@ -41,7 +41,7 @@ export function logicalEventView(logical: LogicalEvent) {
     windowClosesAt: iso(logical.windowClosesAt),
     webhook: sideView(logical.webhook),
     eventGrid: sideView(logical.eventGrid),
-    publishedBy: logical.publishedBy,
+    publishedBy: publishedBy(logical),
     mismatchedIds: logical.mismatchedIds,
     delayMs: twinDelayMs(logical),
   };

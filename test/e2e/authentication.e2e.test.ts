@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { odata, TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DELIVERIES_TABLE } from "../../src/adapters/tableLayout";
+import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import { acrPush, eventGridEvent, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 
@@ -95,7 +95,7 @@ describe("webhook and Event Grid authentication", () => {
         },
       }),
     ]);
-    deliveries = TableClient.fromConnectionString(rotating.tablesConnection, DELIVERIES_TABLE, {
+    deliveries = TableClient.fromConnectionString(rotating.tablesConnection, EVENTS_TABLE, {
       allowInsecureConnection: true,
     });
   });

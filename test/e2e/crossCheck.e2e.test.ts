@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
+import { deliveryKeys, EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import { cloudEvent, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
@@ -58,7 +58,7 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
         RECONCILE_SCHEDULE: "0 0 0 1 1 *",
       },
     });
-    deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+    deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
       allowInsecureConnection: true,
     });
   });
@@ -82,10 +82,13 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
   }
 
   async function record(
-    event: Pick<RegistryEvent, "registry" | "timestamp" | "eventId" | "origin">,
+    event: Pick<RegistryEvent, "registry" | "timestamp" | "eventId" | "origin"> & {
+      target?: { repository?: string };
+    },
   ) {
     const keys = deliveryKeys({
       ...event,
+      repository: event.target?.repository,
       occurredAt: Date.parse(event.timestamp),
     } as RegistryEvent);
     return deliveries.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);

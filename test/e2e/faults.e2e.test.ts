@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { odata, TableClient } from "@azure/data-tables";
 import { afterEach, describe, expect, it } from "vitest";
 import { samplePayload } from "../../dev/samplePayloads";
-import { DELIVERIES_TABLE } from "../../src/adapters/tableLayout";
+import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import { eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
@@ -48,7 +48,7 @@ async function post(
 }
 
 async function records(s: LocalStack, registry: string): Promise<Record<string, unknown>[]> {
-  const table = TableClient.fromConnectionString(s.tablesConnection, DELIVERIES_TABLE, {
+  const table = TableClient.fromConnectionString(s.tablesConnection, EVENTS_TABLE, {
     allowInsecureConnection: true,
   });
   const found: Record<string, unknown>[] = [];

@@ -6,7 +6,7 @@ import { connect } from "node:net";
 import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { samplePayload } from "../../dev/samplePayloads";
-import { DELIVERIES_TABLE } from "../../src/adapters/tableLayout";
+import { EVENTS_TABLE, RECORD_ROWS, rowsOfKind } from "../../src/adapters/tableLayout";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { webhookHeaders } from "../support/webhookClient";
 
@@ -173,11 +173,14 @@ describe.skipIf(process.platform === "win32")(
       for (const d of held) expect(await d.outcome).toMatchObject({ status: 200 });
 
       // Each answered delivery has its record, published, and its message; nothing else was kept.
-      const table = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+      const table = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
         allowInsecureConnection: true,
       });
       const records = new Map<string, unknown>();
-      for await (const row of table.listEntities<Record<string, unknown>>()) {
+      const rows = table.listEntities<Record<string, unknown>>({
+        queryOptions: { filter: rowsOfKind(RECORD_ROWS) },
+      });
+      for await (const row of rows) {
         records.set(String(row.eventId), row.publishState);
       }
       const messages = stack.broker().messages("acr-push", "all");

@@ -1,7 +1,7 @@
 import { odata, TableClient } from "@azure/data-tables";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DELIVERIES_TABLE } from "../../src/adapters/tableLayout";
+import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import { validateAcrWebhookPayload } from "../../src/core/acrWebhookPayload";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { mutatedText, mutationArb, validPayloadArb } from "../support/payloadArbitraries";
@@ -38,7 +38,7 @@ describe("POST /api/acr/webhook, property-based over HTTP", () => {
       ownTables: true,
       env: { ACR_LOGIN_SERVER: "fallback.azurecr.io", RECONCILE_SCHEDULE: "0 0 0 1 1 *" },
     });
-    deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+    deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
       allowInsecureConnection: true,
     });
   });

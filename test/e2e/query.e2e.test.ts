@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
+import { deliveryKeys, EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
@@ -167,7 +167,7 @@ describe("query API on the local stack", () => {
     const keys = deliveryKeys(
       registryEventFromWebhook(event, { registry, receivedAt: 0, fallbackEventId: "unused" }),
     );
-    const deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+    const deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
       allowInsecureConnection: true,
     });
     await deliveries.updateEntity({ ...keys, deliveryCount: 3n, publishAttempts: 2n }, "Merge");

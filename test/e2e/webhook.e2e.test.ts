@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { TableClient } from "@azure/data-tables";
 import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
+import { deliveryKeys, EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { postEventGrid } from "../support/eventGridEvents";
 import {
@@ -43,7 +43,7 @@ describe("POST /api/acr/webhook on the local stack", () => {
 
   beforeAll(async () => {
     stack = await startLocalStack({ env: { ACR_LOGIN_SERVER: "fallback.azurecr.io" } });
-    deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+    deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
       allowInsecureConnection: true,
     });
     bus = new ServiceBusClient(stack.serviceBusConnection);

@@ -1,0 +1,202 @@
+import type { TableClient, TableEntity, TransactionAction, UpdateMode } from "@azure/data-tables";
+import { RestError } from "@azure/data-tables";
+import type { TableAccess } from "./tableAccess";
+import type { EntityKeys } from "./tableLayout";
+
+/** One Table operation of a submission; a delete marked `ifExists` is dropped when nothing is there. */
+export interface TableOperation {
+  action: TransactionAction;
+  ifExists?: boolean;
+}
+
+/** The operations the adapters use, on entities of their own shapes. */
+export const operation = {
+  create: (entity: EntityKeys): TableOperation => ({ action: ["create", row(entity)] }),
+  /** `etag` `*` overwrites whatever is there, and still fails if nothing is. */
+  update: (entity: EntityKeys, mode: UpdateMode, etag: string): TableOperation => ({
+    action: ["update", row(entity), mode, { etag }],
+  }),
+  upsert: (entity: EntityKeys): TableOperation => ({ action: ["upsert", row(entity), "Replace"] }),
+  deleteIfExists: (keys: EntityKeys): TableOperation => ({
+    action: ["delete", row(keys)],
+    ifExists: true,
+  }),
+};
+
+function row(entity: EntityKeys): TableEntity {
+  return entity as unknown as TableEntity;
+}
+
+/** A submission that was not applied because an entity was not as it expected (409, 412, 404). */
+export class TableConflict extends Error {
+  override readonly name = "TableConflict";
+  constructor(
+    /** Which of the submission's operations found the conflict. */
+    readonly operationIndex: number,
+    readonly statusCode: number,
+  ) {
+    super(`operation ${operationIndex} conflicted (${statusCode})`);
+  }
+}
+
+/** Table Storage takes at most 100 operations and 4 MiB in one transaction. */
+const MAX_OPERATIONS = 100;
+const MAX_BATCH_BYTES = 3.5 * 1024 * 1024;
+
+interface Submission {
+  operations: TableOperation[];
+  bytes: number;
+  /** Written in a transaction of its own, after a batch failed without saying which operation. */
+  alone?: boolean;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit for one table: submissions for the same partition that wait while a transaction
+ * of that partition is in flight are written together in the next one. A lone submission is sent
+ * at once: nothing waits for a timer. Each submission resolves only when its own operations are
+ * durable; when a transaction fails, the submission whose operation failed gets the error and the
+ * others are written again without it (transactions are all or nothing).
+ */
+export class TableGroupCommit {
+  private readonly queues = new Map<string, Submission[]>();
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly access: TableAccess,
+  ) {}
+
+  submit(partitionKey: string, operations: TableOperation[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const submission = { operations, bytes: sizeOf(operations), resolve, reject };
+      const queue = this.queues.get(partitionKey);
+      if (queue) {
+        queue.push(submission);
+        return;
+      }
+      this.queues.set(partitionKey, [submission]);
+      void this.drain(partitionKey);
+    });
+  }
+
+  /** Writes what is queued for the partition, one transaction at a time, until nothing is left. */
+  private async drain(partitionKey: string): Promise<void> {
+    const queue = this.queues.get(partitionKey) ?? [];
+    while (queue.length > 0) {
+      const batch = takeBatch(queue);
+      const retry = await this.commit(batch);
+      queue.unshift(...retry);
+    }
+    this.queues.delete(partitionKey);
+  }
+
+  /** Commits one batch; returns the submissions to try again. */
+  private async commit(batch: Submission[]): Promise<Submission[]> {
+    try {
+      await this.access.call(
+        () =>
+          this.table.submitTransaction(
+            batch.flatMap((submission) =>
+              submission.operations.map((operation) => operation.action),
+            ),
+            this.access.signal(),
+          ),
+        isRequestError,
+      );
+    } catch (error) {
+      return this.settleFailure(batch, error);
+    }
+    for (const submission of batch) submission.resolve();
+    return [];
+  }
+
+  private settleFailure(batch: Submission[], error: unknown): Submission[] {
+    const failed = failedOperation(error);
+    if (failed === undefined) {
+      // Which operation was refused is unknown: each submission is tried on its own.
+      if (batch.length > 1 && isRequestError(error)) {
+        return batch.map((submission) => ({ ...submission, alone: true }));
+      }
+      for (const submission of batch) submission.reject(this.access.unavailable(error));
+      return [];
+    }
+    let offset = 0;
+    for (const [index, submission] of batch.entries()) {
+      const local = failed.index - offset;
+      offset += submission.operations.length;
+      if (local < 0 || local >= submission.operations.length) continue;
+      const others = batch.filter((_, other) => other !== index);
+      const operation = submission.operations[local];
+      if (operation?.ifExists && failed.statusCode === 404) {
+        const rest = submission.operations.filter((_, position) => position !== local);
+        if (rest.length === 0) {
+          submission.resolve();
+          return others;
+        }
+        return [{ ...submission, operations: rest, bytes: sizeOf(rest) }, ...others];
+      }
+      submission.reject(
+        isConflictStatus(failed.statusCode)
+          ? new TableConflict(local, failed.statusCode)
+          : this.access.unavailable(error),
+      );
+      return others;
+    }
+    for (const submission of batch) submission.reject(this.access.unavailable(error));
+    return [];
+  }
+}
+
+/** The longest run of queued submissions that fits one transaction, touching no entity twice. */
+function takeBatch(queue: Submission[]): Submission[] {
+  const batch: Submission[] = [];
+  const rows = new Set<string>();
+  let operations = 0;
+  let bytes = 0;
+  for (let index = 0; index < queue.length; ) {
+    const submission = queue[index] as Submission;
+    const keys = submission.operations.map((operation) => String(operation.action[1].rowKey));
+    const fits =
+      batch.length === 0 ||
+      (!submission.alone &&
+        operations + submission.operations.length <= MAX_OPERATIONS &&
+        bytes + submission.bytes <= MAX_BATCH_BYTES &&
+        keys.every((key) => !rows.has(key)));
+    if (!fits) {
+      index++;
+      continue;
+    }
+    batch.push(submission);
+    queue.splice(index, 1);
+    if (submission.alone) break;
+    for (const key of keys) rows.add(key);
+    operations += submission.operations.length;
+    bytes += submission.bytes;
+  }
+  return batch;
+}
+
+/** Azure and Azurite name the failed operation of a transaction in the message: `3:The ...`. */
+function failedOperation(error: unknown): { index: number; statusCode: number } | undefined {
+  if (!isRequestError(error)) return undefined;
+  const match = /^(\d+):/.exec(error.message);
+  return match ? { index: Number(match[1]), statusCode: error.statusCode } : undefined;
+}
+
+/** Refused for what it asked (4xx), not because storage did not answer. */
+function isRequestError(error: unknown): error is RestError & { statusCode: number } {
+  const status = error instanceof RestError ? error.statusCode : undefined;
+  return status !== undefined && status >= 400 && status < 500 && status !== 408;
+}
+
+function isConflictStatus(status: number): boolean {
+  return status === 409 || status === 412 || status === 404;
+}
+
+function sizeOf(operations: readonly TableOperation[]): number {
+  return operations.reduce(
+    (total, operation) => total + JSON.stringify(operation.action).length,
+    0,
+  );
+}

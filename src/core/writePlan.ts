@@ -1,0 +1,64 @@
+import type { CrossCheckState, LogicalEvent } from "./crossCheck";
+import type { DeliveryRecord, RecordStatus } from "./deliveryRecord";
+import type { EventOrigin, RegistryEvent } from "./registryEvent";
+
+/** A value as the store last returned it; a change that names the version fails if it moved on. */
+export interface Versioned<T> {
+  value: T;
+  version: string;
+}
+
+/** Which side put a logical event's occurrence on its topic. */
+export interface Publication {
+  by: EventOrigin;
+  occurrence: number;
+}
+
+/**
+ * One change a decision makes. Changes about one arrival (its record, its logical event, their
+ * markers) are written together or not at all; `create-*` and versioned changes fail the whole
+ * plan with a conflict when the store has moved on, so the decision is taken again on fresh state.
+ */
+export type Change =
+  /** Fails when the arrival (event id and origin) was recorded before. */
+  | { kind: "create-record"; record: DeliveryRecord }
+  | { kind: "replace-record"; record: DeliveryRecord; version: string }
+  /** Overwrites only the given status fields, whatever the record's version. */
+  | { kind: "set-record-status"; record: DeliveryRecord; status: Partial<RecordStatus> }
+  /** Makes the arrival findable by its event id. */
+  | { kind: "index-arrival"; event: RegistryEvent; logicalKey: string }
+  /** Fails when the content already has a logical event. */
+  | { kind: "create-logical"; logical: LogicalEvent }
+  | { kind: "replace-logical"; logical: LogicalEvent; version: string }
+  /** Overwrites only the publication, whatever the logical event's version. */
+  | { kind: "set-publication"; logical: LogicalRef; publication: Publication }
+  | { kind: "open-window"; window: WindowMarker }
+  | { kind: "close-window"; window: WindowMarker }
+  /** Kept for statistics over a time range: one per closed window. */
+  | { kind: "log-verdict"; logical: LogicalEvent; state: Exclude<CrossCheckState, "open"> }
+  | { kind: "add-pending"; record: DeliveryRecord }
+  /** Nothing happens if the record is no longer on the pending list. */
+  | { kind: "remove-pending"; record: DeliveryRecord };
+
+/** A plan that was not written because the store moved on: which change found it so. */
+export type WriteOutcome = { ok: true } | { ok: false; conflict: Change["kind"] };
+
+/** What the store knows that an arrival's decision needs, read in one go. */
+export interface ArrivalState {
+  /** The arrival itself, when this event id and origin were recorded before. */
+  recorded?: Versioned<DeliveryRecord>;
+  /** The logical events of the arrival's content: its own (any action) and the pushes of its digest. */
+  related: Versioned<LogicalEvent>[];
+}
+
+/** What names a logical event in the store. */
+export type LogicalRef = Pick<LogicalEvent, "key" | "registry" | "repository" | "digest">;
+
+/** What marks a logical event's window as open until it closes. */
+export type WindowMarker = LogicalRef & Pick<LogicalEvent, "windowClosesAt">;
+
+/** An open window as listed, with its logical event as it is now (gone only after a crash). */
+export interface ListedWindow {
+  window: WindowMarker;
+  logical?: Versioned<LogicalEvent>;
+}
