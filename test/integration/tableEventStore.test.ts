@@ -1,36 +1,63 @@
 import { randomUUID } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { createTableClient } from "../../src/adapters/clients";
 import { TableEventStore } from "../../src/adapters/tableEventStore";
 import {
-  DELIVERIES_TABLE,
+  CROSS_CHECKS_TABLE,
   deliveryKeys,
-  PENDING_TABLE,
-  pendingKeys,
+  EVENTS_TABLE,
+  REGISTRIES_TABLE,
 } from "../../src/adapters/tableLayout";
+import { TableRegistryIndex } from "../../src/adapters/tableRegistryIndex";
+import { decideArrival } from "../../src/core/decideArrival";
 import type { NewDelivery } from "../../src/core/deliveryRecord";
-import { DependencyUnavailableError } from "../../src/core/ports";
+import { ingestDelivery } from "../../src/core/ingestDelivery";
+import { DependencyUnavailableError, type Publisher } from "../../src/core/ports";
+import { reconcile } from "../../src/core/reconcile";
 import type { RegistryEvent } from "../../src/core/registryEvent";
+import type { TopicMessage } from "../../src/core/topicMessage";
 
-const connection = {
-  kind: "connection-string" as const,
-  connectionString: inject("tablesConnection"),
-};
+const WINDOW_MS = 60_000;
 
-function storeFor(connectionString = connection.connectionString): TableEventStore {
-  const tables = { kind: "connection-string" as const, connectionString };
-  return new TableEventStore({
-    deliveries: createTableClient(tables, DELIVERIES_TABLE),
-    pending: createTableClient(tables, PENDING_TABLE),
-    timeoutMs: 2000,
+function storeOn(connectionString: string) {
+  const connection = { kind: "connection-string" as const, connectionString };
+  const events = createTableClient(connection, EVENTS_TABLE);
+  const transactions: number[] = [];
+  // Counts each request to Table Storage that carries a transaction, with its size.
+  events.pipeline.addPolicy({
+    name: "count-transactions",
+    sendRequest: async (request, next) => {
+      if (request.url.includes("$batch")) transactions.push(request.body ? 1 : 0);
+      return next(request);
+    },
   });
+  const store = new TableEventStore({
+    events,
+    crossChecks: createTableClient(connection, CROSS_CHECKS_TABLE),
+    timeoutMs: 3000,
+    registries: new TableRegistryIndex(createTableClient(connection, REGISTRIES_TABLE), 3000),
+  });
+  return { store, events, transactions };
 }
 
-function delivery(
-  overrides: Partial<RegistryEvent> = {},
-  topic: string | null = "acr-push",
-): NewDelivery {
+class RecordingPublisher implements Publisher {
+  readonly sent: { topic: string; message: TopicMessage }[] = [];
+  failing = false;
+  async publish(topic: string, message: TopicMessage): Promise<void> {
+    if (this.failing) throw new DependencyUnavailableError("service-bus", "down");
+    this.sent.push({ topic, message });
+  }
+}
+
+const notJournaled = {
+  append: async () => {
+    throw new Error("the journal is not used while storage answers");
+  },
+  drain: async () => 0,
+};
+
+function delivery(overrides: Partial<RegistryEvent> = {}): NewDelivery {
   const eventId = overrides.eventId ?? randomUUID();
   const timestamp = overrides.timestamp ?? "2026-11-24T10:15:30.123456789Z";
   const event: RegistryEvent = {
@@ -41,186 +68,180 @@ function delivery(
     registry: "contoso.azurecr.io",
     repository: "team/api",
     tag: "v1",
-    digest: "sha256:abc",
+    digest: `sha256:${randomUUID().replaceAll("-", "")}`,
     mediaType: "application/vnd.oci.image.index.v1+json",
     origin: "webhook",
-    payload: {
-      id: eventId,
-      timestamp,
-      action: "push",
-      target: { repository: "team/api" },
-      extra: 1,
-    },
+    payload: { id: eventId, timestamp, action: "push", target: { repository: "team/api" } },
     ...overrides,
   };
   return {
     event,
-    route: topic ? { kind: "topic", topic } : { kind: "not-routed", reason: "ping" },
+    route: { kind: "topic", topic: "acr-push" },
     receivedAt: Date.now(),
-    request: {
-      method: "POST",
-      uri: "http://localhost/api/acr/webhook",
-      headers: { authorization: "******" },
-    },
+    request: { method: "POST", uri: "http://localhost/api/acr/webhook", headers: {} },
   };
 }
 
-describe("TableEventStore on Azurite", () => {
-  const store = storeFor();
-  let deliveries: TableClient;
-  let pending: TableClient;
+async function readRecord(events: TableClient, event: RegistryEvent) {
+  const keys = deliveryKeys(event);
+  return events.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
+}
 
-  beforeAll(async () => {
-    deliveries = createTableClient(connection, DELIVERIES_TABLE);
-    pending = createTableClient(connection, PENDING_TABLE);
-  });
+describe("TableEventStore on Azurite: one arrival", () => {
+  const { store, events } = storeOn(inject("tablesConnection"));
+  const publisher = new RecordingPublisher();
+  const ports = { store, publisher, journal: notJournaled, windowMs: WINDOW_MS };
 
-  it("creates the tables and records a delivery with its original payload and timestamp", async () => {
+  it("records a delivery with its original payload and timestamp, publishes it, marks it", async () => {
     const input = delivery();
-    const outcome = await store.recordDelivery(input);
-    expect(outcome.kind).toBe("created");
-    const keys = deliveryKeys(input.event);
-    const entity = await deliveries.getEntity<Record<string, unknown>>(
-      keys.partitionKey,
-      keys.rowKey,
-    );
+    const result = await ingestDelivery(input, ports);
+    expect(result).toMatchObject({ duplicate: false, publishState: "published", warnings: [] });
+    const entity = await readRecord(events, input.event);
     expect(entity.eventTimestamp).toBe("2026-11-24T10:15:30.123456789Z");
-    expect(entity.publishState).toBe("pending");
+    expect(entity.publishState).toBe("published");
     expect(entity.deliveryCount).toBe(1);
     expect(JSON.parse(String(entity.payload0))).toEqual(input.event.payload);
+    expect(await store.pendingRecords(1000)).not.toContainEqual(
+      expect.objectContaining({ value: expect.objectContaining({ event: input.event }) }),
+    );
   });
 
-  it("encodes repository-like characters in keys that Azure forbids", async () => {
+  it("encodes characters in keys that Azure forbids", async () => {
     const input = delivery({ eventId: "id/with#odd?chars\\and é", registry: "weird/registry#x" });
-    expect((await store.recordDelivery(input)).kind).toBe("created");
-    expect((await store.recordDelivery(input)).kind).toBe("duplicate");
+    expect((await ingestDelivery(input, ports)).duplicate).toBe(false);
+    expect((await ingestDelivery(input, ports)).duplicate).toBe(true);
+    expect((await store.findById(input.event.eventId)).map((found) => found.record.event)).toEqual([
+      input.event,
+    ]);
   });
 
   it("keeps one record for repeated deliveries and counts them, concurrently too", async () => {
     const input = delivery();
-    const outcomes = await Promise.all(
-      Array.from({ length: 10 }, () => store.recordDelivery({ ...input, receivedAt: Date.now() })),
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => ingestDelivery({ ...input, receivedAt: Date.now() }, ports)),
     );
-    expect(outcomes.filter((outcome) => outcome.kind === "created")).toHaveLength(1);
-    const keys = deliveryKeys(input.event);
-    const entity = await deliveries.getEntity<Record<string, unknown>>(
-      keys.partitionKey,
-      keys.rowKey,
-    );
+    expect(results.filter((result) => !result.duplicate)).toHaveLength(1);
+    const entity = await readRecord(events, input.event);
     expect(entity.deliveryCount).toBe(10);
     expect(JSON.parse(String(entity.arrivals))).toHaveLength(10);
   });
 
   it("stores payloads larger than one Table string property and reads them back whole", async () => {
-    const big = "x".repeat(70_000);
     const input = delivery();
-    input.event.payload = { ...input.event.payload, big };
-    await store.recordDelivery(input);
-    const duplicate = await store.recordDelivery(input);
-    expect(duplicate.record.event.payload.big).toBe(big);
+    input.event.payload = { ...input.event.payload, big: "x".repeat(70_000) };
+    await ingestDelivery(input, ports);
+    const recorded = await store.recordOf(input.event);
+    expect(recorded?.value.event.payload).toEqual(input.event.payload);
   });
 
-  it("lists a pending record until it is marked published, then forgets it", async () => {
-    const input = delivery();
-    await store.recordDelivery(input);
-    const marker = pendingKeys(deliveryKeys(input.event), input.event.occurredAt);
-    await expect(pending.getEntity(marker.partitionKey, marker.rowKey)).resolves.toBeDefined();
-    await store.markPublishFailed(input.event, "ServiceBusError: down", 1_700_000_000_000);
-    const listed = (await store.listPending(1000, () => true)).find(
-      (r) => r.event.eventId === input.event.eventId,
+  it("enriches a delete with the tags pushed for its digest, read with the delete's own state", async () => {
+    const digest = `sha256:${randomUUID().replaceAll("-", "")}`;
+    for (const tag of ["v2", "latest"]) await ingestDelivery(delivery({ digest, tag }), ports);
+    const deletion = delivery({ action: "delete", digest, tag: undefined });
+    await ingestDelivery({ ...deletion, route: { kind: "topic", topic: "acr-delete" } }, ports);
+    const sent = publisher.sent.find(
+      (entry) =>
+        entry.message.applicationProperties.digest === digest && entry.topic === "acr-delete",
     );
-    expect(listed?.publishAttempts).toBe(1);
-    expect(listed?.lastAttemptAt).toBe(1_700_000_000_000);
-    expect(listed?.lastError).toBe("ServiceBusError: down");
-
-    await store.markPublished(input.event, "acr-push");
-    const after = await store.listPending(1000, () => true);
-    expect(after.some((r) => r.event.eventId === input.event.eventId)).toBe(false);
-    const keys = deliveryKeys(input.event);
-    const entity = await deliveries.getEntity<Record<string, unknown>>(
-      keys.partitionKey,
-      keys.rowKey,
-    );
-    expect(entity.publishState).toBe("published");
-    expect(JSON.parse(String(entity.publishedTopics))).toEqual(["acr-push"]);
-  });
-
-  it("never marks a not-routed delivery pending", async () => {
-    const input = delivery({ action: "ping" }, null);
-    const outcome = await store.recordDelivery(input);
-    expect(outcome.record.publishState).toBe("not-routed");
-    const marker = pendingKeys(deliveryKeys(input.event), input.event.occurredAt);
-    await expect(pending.getEntity(marker.partitionKey, marker.rowKey)).rejects.toMatchObject({
-      statusCode: 404,
-    });
+    expect(sent?.message.applicationProperties.tags).toBe("latest,v2");
   });
 
   it("reports Table Storage down as a typed dependency error", async () => {
-    const down = storeFor(
-      connection.connectionString.replace(
-        /TableEndpoint=http:\/\/127\.0\.0\.1:\d+/,
-        "TableEndpoint=http://127.0.0.1:9",
-      ),
+    const down = storeOn(
+      "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;",
     );
-    await expect(down.recordDelivery(delivery())).rejects.toBeInstanceOf(
-      DependencyUnavailableError,
-    );
-  });
-
-  it("lets only one of several concurrent re-drive claims take a pending record", async () => {
-    const input = delivery();
-    await store.recordDelivery(input);
-    // Azurite's etags have millisecond resolution: an update in the same millisecond as the
-    // create would keep the etag, which Azure's never does.
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const now = Date.now();
-    const claims = await Promise.all(
-      Array.from({ length: 5 }, () => store.claimRedrive(input.event, now, () => true)),
-    );
-    expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
-    expect(claims.find((claim) => claim)?.lastAttemptAt).toBe(now);
-    // A record that is not due, or not pending, is never claimed.
-    expect(await store.claimRedrive(input.event, now, () => false)).toBeUndefined();
-    await store.markPublished(input.event, "acr-push");
-    expect(await store.claimRedrive(input.event, now, () => true)).toBeUndefined();
-  });
-
-  it("marks a record dead with its reason and takes it off the pending list", async () => {
-    const input = delivery();
-    await store.recordDelivery(input);
-    await store.markDead(input.event, "gave up after 8 attempts: not found");
-    const record = await store.find(input.event);
-    expect(record).toMatchObject({
-      publishState: "dead",
-      lastError: "gave up after 8 attempts: not found",
-    });
-    const marker = pendingKeys(deliveryKeys(input.event), input.event.occurredAt);
-    await expect(pending.getEntity(marker.partitionKey, marker.rowKey)).rejects.toMatchObject({
-      statusCode: 404,
-    });
-  });
-
-  it("records the cross-check verdict on the delivery", async () => {
-    const input = delivery();
-    await store.recordDelivery(input);
-    await store.setCrossCheck(input.event, "webhook-only");
-    expect((await store.find(input.event))?.crossCheck).toBe("webhook-only");
+    const { changes } = decideArrival(delivery(), undefined, WINDOW_MS);
+    await expect(down.store.write(changes)).rejects.toBeInstanceOf(DependencyUnavailableError);
   });
 });
 
-describe("TableEventStore re-drive listing", () => {
-  it("passes over records still backing off, so newer due ones are not starved", async () => {
-    const store = storeFor();
-    const waiting = delivery();
-    const due = delivery();
-    await store.recordDelivery(waiting);
-    await store.recordDelivery(due);
-    const listed = await store.listPending(
-      1000,
-      (record) => record.event.eventId !== waiting.event.eventId,
+describe("TableEventStore on Azurite: group commit", () => {
+  it("50 concurrent arrivals of distinct events share transactions; each resolves only once its own record is durable", async () => {
+    const { store, events, transactions } = storeOn(inject("tablesConnection"));
+    // The registry's partitions exist before the burst: the first write of a registry lists it.
+    await store.write(decideArrival(delivery(), undefined, WINDOW_MS).changes);
+    transactions.length = 0;
+    const inputs = Array.from({ length: 50 }, (_, index) =>
+      delivery({ repository: `team/service-${index % 3}` }),
     );
-    const ids = listed.map((record) => record.event.eventId);
-    expect(ids).toContain(due.event.eventId);
-    expect(ids).not.toContain(waiting.event.eventId);
+    const durable = await Promise.all(
+      inputs.map(async (input) => {
+        const outcome = await store.write(decideArrival(input, undefined, WINDOW_MS).changes);
+        // Read at the moment its own write resolved: the record is already there.
+        const entity = await readRecord(events, input.event);
+        return { ok: outcome.ok, state: entity.publishState };
+      }),
+    );
+    expect(durable.every((result) => result.ok && result.state === "pending")).toBe(true);
+    expect(transactions.length).toBeGreaterThan(0);
+    expect(transactions.length).toBeLessThan(50);
+  });
+
+  it("one conflicting arrival in a shared transaction fails only itself; the others are written", async () => {
+    const { store, events } = storeOn(inject("tablesConnection"));
+    const recorded = delivery();
+    await store.write(decideArrival(recorded, undefined, WINDOW_MS).changes);
+    const others = Array.from({ length: 20 }, () => delivery());
+    const outcomes = await Promise.all(
+      [...others, recorded].map((input) =>
+        store.write(decideArrival(input, undefined, WINDOW_MS).changes),
+      ),
+    );
+    expect(outcomes.at(-1)).toEqual({ ok: false, conflict: "create-record" });
+    expect(outcomes.slice(0, -1).every((outcome) => outcome.ok)).toBe(true);
+    for (const input of others)
+      expect((await readRecord(events, input.event)).publishState).toBe("pending");
+  });
+
+  it("a crash between the transaction and the publish is finished by the reconcile", async () => {
+    const { store, events } = storeOn(inject("tablesConnection"));
+    const publisher = new RecordingPublisher();
+    const input = delivery({ registry: `crash-${randomUUID().slice(0, 8)}.azurecr.io` });
+    // The process dies right after its write: nothing was published or marked.
+    await store.write(decideArrival(input, undefined, WINDOW_MS).changes);
+    const routing = {
+      push: { topic: "acr-push", scopes: [] },
+      delete: { topic: "acr-delete", scopes: [] },
+      chart_push: { topic: "acr-chart-push", scopes: [] },
+      chart_delete: { topic: "acr-chart-delete", scopes: [] },
+      quarantine: { topic: "acr-quarantine", scopes: [] },
+    };
+    const report = await reconcile(
+      { store, publisher, findings: { record: async () => undefined }, journal: notJournaled },
+      {
+        routing,
+        discrepancyTopic: "acr-discrepancies",
+        recoveryEnabled: true,
+        windowMs: WINDOW_MS,
+        batchSize: 1000,
+        redrive: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 10_000 },
+      },
+      Date.now() + 5_000,
+    );
+    expect(report.errors).toEqual([]);
+    expect(publisher.sent.map((entry) => entry.message.body.data)).toContainEqual(
+      input.event.payload,
+    );
+    expect((await readRecord(events, input.event)).publishState).toBe("published");
+  });
+
+  it("lets only one of several concurrent re-drive claims take a pending record", async () => {
+    const { store } = storeOn(inject("tablesConnection"));
+    const input = delivery();
+    await store.write(decideArrival(input, undefined, WINDOW_MS).changes);
+    const recorded = await store.recordOf(input.event);
+    if (!recorded) throw new Error("not recorded");
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, (_, index) =>
+        store.write([
+          {
+            kind: "replace-record",
+            record: { ...recorded.value, lastAttemptAt: Date.now() + index },
+            version: recorded.version,
+          },
+        ]),
+      ),
+    );
+    expect(outcomes.filter((outcome) => outcome.ok)).toHaveLength(1);
   });
 });
