@@ -43,6 +43,17 @@ export class TableConflict extends Error {
 const MAX_OPERATIONS = 100;
 const MAX_BATCH_BYTES = 3.5 * 1024 * 1024;
 
+/**
+ * Two transactions of a partition may be in flight: while storage works on one, the next one
+ * gathers what arrives, and storage never waits for the process between them.
+ */
+const MAX_IN_FLIGHT = 2;
+
+interface PartitionQueue {
+  queue: Submission[];
+  inFlight: number;
+}
+
 interface Submission {
   operations: TableOperation[];
   bytes: number;
@@ -53,14 +64,14 @@ interface Submission {
 }
 
 /**
- * Group commit for one table: submissions for the same partition that wait while a transaction
- * of that partition is in flight are written together in the next one. A lone submission is sent
+ * Group commit for one table: submissions for the same partition that wait while transactions
+ * of that partition are in flight are written together in the next one. A lone submission is sent
  * at once: nothing waits for a timer. Each submission resolves only when its own operations are
  * durable; when a transaction fails, the submission whose operation failed gets the error and the
  * others are written again without it (transactions are all or nothing).
  */
 export class TableGroupCommit {
-  private readonly queues = new Map<string, Submission[]>();
+  private readonly partitions = new Map<string, PartitionQueue>();
 
   constructor(
     private readonly table: TableClient,
@@ -69,26 +80,28 @@ export class TableGroupCommit {
 
   submit(partitionKey: string, operations: TableOperation[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const submission = { operations, bytes: sizeOf(operations), resolve, reject };
-      const queue = this.queues.get(partitionKey);
-      if (queue) {
-        queue.push(submission);
-        return;
+      let partition = this.partitions.get(partitionKey);
+      if (!partition) {
+        partition = { queue: [], inFlight: 0 };
+        this.partitions.set(partitionKey, partition);
       }
-      this.queues.set(partitionKey, [submission]);
-      void this.drain(partitionKey);
+      partition.queue.push({ operations, bytes: sizeOf(operations), resolve, reject });
+      this.pump(partitionKey, partition);
     });
   }
 
-  /** Writes what is queued for the partition, one transaction at a time, until nothing is left. */
-  private async drain(partitionKey: string): Promise<void> {
-    const queue = this.queues.get(partitionKey) ?? [];
-    while (queue.length > 0) {
-      const batch = takeBatch(queue);
-      const retry = await this.commit(batch);
-      queue.unshift(...retry);
+  /** Starts transactions for what is queued while fewer than the most are in flight. */
+  private pump(partitionKey: string, partition: PartitionQueue): void {
+    while (partition.inFlight < MAX_IN_FLIGHT && partition.queue.length > 0) {
+      const batch = takeBatch(partition.queue);
+      partition.inFlight++;
+      void this.commit(batch).then((retry) => {
+        partition.queue.unshift(...retry);
+        partition.inFlight--;
+        this.pump(partitionKey, partition);
+        if (partition.inFlight === 0) this.partitions.delete(partitionKey);
+      });
     }
-    this.queues.delete(partitionKey);
   }
 
   /** Commits one batch; returns the submissions to try again. */

@@ -2,7 +2,6 @@ import {
   expectsTwin,
   type LogicalEvent,
   logicalKeyFor,
-  logicalRefFor,
   occurrenceOf,
   publishedBy,
   tagsPushedFor,
@@ -19,7 +18,7 @@ import {
 } from "./deliveryRecord";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { type TopicMessage, topicMessageFor } from "./topicMessage";
-import type { ArrivalState, Change } from "./writePlan";
+import type { ArrivalState, Change, Versioned } from "./writePlan";
 
 /** A message to send once the arrival's changes are durable. */
 export interface PlannedPublish {
@@ -61,29 +60,23 @@ export function decideArrival(
   const { event, route } = delivery;
   const key = logicalKeyFor(event);
   const current = state?.related.find((logical) => logical.value.key === key);
-  const changes: Change[] = [];
-  let logical: LogicalEvent | undefined;
-  if (expectsTwin(event.action)) {
-    logical = withArrival(current?.value, event, delivery.receivedAt, windowMs);
-    changes.push(
-      current
-        ? { kind: "replace-logical", logical, version: current.version }
-        : { kind: "create-logical", logical },
-    );
-    if (logical.windowClosesAt !== current?.value.windowClosesAt) {
-      changes.push({ kind: "open-window", window: logical });
-    }
-  }
+  const joined = expectsTwin(event.action)
+    ? withArrival(current?.value, event, delivery.receivedAt, windowMs)
+    : undefined;
 
   if (state?.recorded) {
     const record = withRepeatArrival(state.recorded.value, delivery);
-    changes.unshift({ kind: "replace-record", record, version: state.recorded.version });
-    return { duplicate: true, record, logical, changes };
+    const changes: Change[] = [
+      { kind: "replace-record", record, version: state.recorded.version },
+      ...logicalChanges(joined, current),
+    ];
+    return { duplicate: true, record, logical: joined, changes };
   }
 
-  const occurrence = logical && occurrenceOf(logical);
-  const coveredBy = publishedBy(logical);
+  const occurrence = joined && occurrenceOf(joined);
+  const coveredBy = publishedBy(joined);
   let record = newRecord(delivery, occurrence);
+  let logical = joined;
   let publish: PlannedPublish | undefined;
   if (isPending(record) && route.kind === "topic") {
     if (coveredBy) {
@@ -91,37 +84,63 @@ export function decideArrival(
     } else {
       const tags = tagsPushedFor(event, state?.related.map((related) => related.value) ?? []);
       publish = { topic: route.topic, message: topicMessageFor(event, tags, occurrence) };
+      // This arrival publishes the occurrence; until it has, its record is pending and the
+      // re-drive finishes it, so no other arrival publishes it again.
+      if (logical) {
+        logical = { ...logical, publication: { by: event.origin, occurrence: occurrence ?? 1 } };
+      }
     }
   }
-  changes.unshift(
+  const changes: Change[] = [
     { kind: "create-record", record },
     { kind: "index-arrival", event, logicalKey: key },
-  );
-  if (isPending(record)) changes.push({ kind: "add-pending", record });
+    ...logicalChanges(logical, current),
+  ];
+  if (onPendingList(record)) changes.push({ kind: "add-pending", record });
   return { duplicate: false, record, logical, changes, publish, coveredBy };
 }
 
-/** After a publish: the record is published and off the pending list, the occurrence covered. */
-export function publishedChanges(
-  record: DeliveryRecord,
-  topic: string,
-  occurrence: number | undefined,
+/** The logical event as the arrival leaves it, and a window when it opened one. */
+function logicalChanges(
+  logical: LogicalEvent | undefined,
+  current: Versioned<LogicalEvent> | undefined,
 ): Change[] {
+  if (!logical) return [];
   const changes: Change[] = [
-    { kind: "set-record-status", record, status: publishedStatus(record, topic) },
-    { kind: "remove-pending", record },
+    current
+      ? { kind: "replace-logical", logical, version: current.version }
+      : { kind: "create-logical", logical },
   ];
-  if (expectsTwin(record.event.action)) {
-    changes.push({
-      kind: "set-publication",
-      logical: logicalRefFor(record.event),
-      publication: { by: record.event.origin, occurrence: occurrence ?? 1 },
-    });
+  if (logical.windowClosesAt !== current?.value.windowClosesAt) {
+    changes.push({ kind: "open-window", window: logical });
   }
   return changes;
 }
 
-/** After a failed publish: the attempt is counted and the record stays pending for the re-drive. */
+/**
+ * Whether a pending record has a marker on the pending list. A first attempt of an event with a
+ * window has none: if it is never marked published (a crash), the window's close puts it there.
+ * Every failed or re-driven attempt has one.
+ */
+export function onPendingList(record: DeliveryRecord): boolean {
+  if (!isPending(record)) return false;
+  return !expectsTwin(record.event.action) || record.lastAttemptAt !== undefined;
+}
+
+/** After a publish: the record is published, and off the pending list if it was on it. */
+export function publishedChanges(record: DeliveryRecord, topic: string): Change[] {
+  const changes: Change[] = [
+    { kind: "set-record-status", record, status: publishedStatus(record, topic) },
+  ];
+  if (onPendingList(record)) changes.push({ kind: "remove-pending", record });
+  return changes;
+}
+
+/** After a failed publish: the attempt is counted and the record waits on the pending list. */
 export function publishFailedChanges(record: DeliveryRecord, error: string, at: number): Change[] {
-  return [{ kind: "set-record-status", record, status: publishFailedStatus(record, error, at) }];
+  const status = publishFailedStatus(record, error, at);
+  return [
+    { kind: "set-record-status", record, status },
+    { kind: "add-pending", record: { ...record, ...status } },
+  ];
 }

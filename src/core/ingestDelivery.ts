@@ -173,7 +173,7 @@ export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts):
   const decision = await recordArrival(delivery, ports);
   const { record } = decision;
   if (decision.duplicate || !published || record.route.kind !== "topic") return;
-  await writeOrThrow(ports.store, publishedChanges(record, record.route.topic, record.occurrence));
+  await writeOrThrow(ports.store, publishedChanges(record, record.route.topic));
 }
 
 export type PublishOutcome =
@@ -194,7 +194,7 @@ export async function publishRecord(
     const failed = publishFailedChanges(record, reason, now);
     return { ok: false, error: reason, warnings: await settle(ports.store, failed) };
   }
-  const marked = publishedChanges(record, publish.topic, record.occurrence);
+  const marked = publishedChanges(record, publish.topic);
   return { ok: true, warnings: await settle(ports.store, marked) };
 }
 

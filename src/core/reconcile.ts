@@ -216,6 +216,8 @@ async function closeDueWindow(
       if (published.ok) {
         recovered = true;
         report.recovered++;
+        const publication = { by: arrival.event.origin, occurrence };
+        await writeOrThrow(store, [{ kind: "set-publication", logical, publication }]);
       } else {
         failed("recovery publish", published.error);
       }
@@ -241,6 +243,8 @@ async function closeDueWindow(
         status: { crossCheck: outcome.state },
       }),
     ),
+    // A record never marked published (its process ended after the write) goes to the re-drive.
+    ...arrivals.filter(isPending).map((record): Change => ({ kind: "add-pending", record })),
   ]);
   report.closed[outcome.state] = (report.closed[outcome.state] ?? 0) + 1;
 }
