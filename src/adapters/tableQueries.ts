@@ -31,6 +31,7 @@ export interface TimeWindow {
 export interface DeliveryFilter {
   registry?: string;
   repository?: string;
+  connectedRegistry?: string;
   action?: string;
   publishState?: PublishState;
   crossCheck?: CrossCheckState;
@@ -118,6 +119,8 @@ export class TableQueries {
       filter.registry === undefined ? await this.registries.list() : [filter.registry];
     const properties = [
       filter.repository !== undefined && odata`repository eq ${filter.repository}`,
+      filter.connectedRegistry !== undefined &&
+        odata`connectedRegistry eq ${filter.connectedRegistry}`,
       filter.action !== undefined && odata`action eq ${filter.action}`,
       filter.publishState !== undefined && odata`publishState eq ${filter.publishState}`,
       filter.crossCheck !== undefined && odata`crossCheck eq ${filter.crossCheck}`,

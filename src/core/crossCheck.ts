@@ -26,6 +26,11 @@ export function expectsTwin(action: string): boolean {
   return ACTIONS_WITH_TWIN.has(action);
 }
 
+/** Connected registries send no webhook: their Event Grid events wait for no twin. */
+export function waitsForTwin(event: RegistryEvent): boolean {
+  return expectsTwin(event.action) && event.connectedRegistry === undefined;
+}
+
 /** The logical event's identity: the same key as the topic message id, so recovery never doubles. */
 export function logicalKeyFor(event: RegistryEvent): string {
   return messageIdFor(event);

@@ -1,10 +1,10 @@
 import {
-  expectsTwin,
   type LogicalEvent,
   logicalKeyFor,
   occurrenceOf,
   publishedBy,
   tagsPushedFor,
+  waitsForTwin,
   withArrival,
 } from "./crossCheck";
 import {
@@ -60,7 +60,7 @@ export function decideArrival(
   const { event, route } = delivery;
   const key = logicalKeyFor(event);
   const current = state?.related.find((logical) => logical.value.key === key);
-  const joined = expectsTwin(event.action)
+  const joined = waitsForTwin(event)
     ? withArrival(current?.value, event, delivery.receivedAt, windowMs)
     : undefined;
 
@@ -124,7 +124,7 @@ function logicalChanges(
  */
 export function onPendingList(record: DeliveryRecord): boolean {
   if (!isPending(record)) return false;
-  return !expectsTwin(record.event.action) || record.lastAttemptAt !== undefined;
+  return !waitsForTwin(record.event) || record.lastAttemptAt !== undefined;
 }
 
 /** After a publish: the record is published, and off the pending list if it was on it. */

@@ -1,4 +1,4 @@
-import type { EventOrigin, RegistryEvent } from "./registryEvent";
+import type { RegistryEvent } from "./registryEvent";
 import type { Route } from "./routing";
 
 /**
@@ -59,9 +59,10 @@ export type RecordStatus = Pick<
 /** The most arrivals kept per record; `deliveryCount` keeps counting past it. */
 export const MAX_ARRIVALS = 50;
 
-export function initialPublishState(route: Route, origin: EventOrigin): PublishState {
+/** An Event Grid arrival is held for its webhook, unless a connected registry sent it (no webhook). */
+export function initialPublishState(route: Route, event: RegistryEvent): PublishState {
   if (route.kind !== "topic") return "not-routed";
-  return origin === "eventgrid" ? "held" : "pending";
+  return event.origin === "eventgrid" && event.connectedRegistry === undefined ? "held" : "pending";
 }
 
 export function arrivalOf(delivery: NewDelivery): Arrival {
@@ -76,7 +77,7 @@ export function arrivalOf(delivery: NewDelivery): Arrival {
 export function newRecord(delivery: NewDelivery, occurrence?: number): DeliveryRecord {
   return {
     ...delivery,
-    publishState: initialPublishState(delivery.route, delivery.event.origin),
+    publishState: initialPublishState(delivery.route, delivery.event),
     deliveryCount: 1,
     arrivals: [arrivalOf(delivery)],
     publishedTopics: [],

@@ -12,12 +12,16 @@ import { chartTarget, eventFields, text } from "./acrWebhookPayload";
  * `timestamp` and `action` are required. Present fields must have their documented type;
  * unknown fields are kept.
  */
+const connectedRegistry = z.looseObject({ name: text(256).optional() });
+
 export const eventGridDataSchema = z.looseObject({
   ...eventFields,
   action: text(64).min(1),
   target: chartTarget.optional(),
   location: text(64).optional(),
-  connectedRegistry: z.looseObject({ name: text(256).optional() }).optional(),
+  connectedRegistry: connectedRegistry.optional(),
+  // ACR's own quickstart spells it so.
+  connectedregistry: connectedRegistry.optional(),
 });
 
 export type EventGridData = z.infer<typeof eventGridDataSchema>;

@@ -1,6 +1,6 @@
 import type { EventGridData } from "./eventGridData";
 import type { AcrEventType } from "./eventGridTrust";
-import { loginServerFromResourceId } from "./eventGridTrust";
+import { connectedRegistryOf, loginServerFromResourceId } from "./eventGridTrust";
 import type { RegistryEvent } from "./registryEvent";
 import { UNKNOWN_REGISTRY } from "./registryIdentity";
 
@@ -48,6 +48,10 @@ export function registryEventFromEventGrid(
     digest: data.target?.digest,
     mediaType: data.target?.mediaType,
     region: data.location,
+    connectedRegistry:
+      data.connectedRegistry?.name ??
+      data.connectedregistry?.name ??
+      connectedRegistryOf(event.source),
     origin: "eventgrid",
     payload: data,
   };

@@ -29,20 +29,32 @@ export function isRegistryResourceId(value: string): boolean {
   return REGISTRY_RESOURCE_ID.test(value.trim());
 }
 
-/** `<name>.azurecr.io` for a registry resource id; undefined for anything else. */
+/** A connected registry's events come from `<registry resource id>/connectedRegistries/<name>`. */
+const CONNECTED_REGISTRY_SUFFIX = /\/connectedRegistries\/([a-z0-9][a-z0-9-]{0,49})\/?$/i;
+
+/** `<name>.azurecr.io` for a registry (or connected registry) resource id; else undefined. */
 export function loginServerFromResourceId(resourceId: string): string | undefined {
-  const name = REGISTRY_RESOURCE_ID.exec(resourceId.trim())?.[1];
+  const registry = resourceId.trim().replace(CONNECTED_REGISTRY_SUFFIX, "");
+  const name = REGISTRY_RESOURCE_ID.exec(registry)?.[1];
   return name === undefined ? undefined : `${name.toLowerCase()}.azurecr.io`;
+}
+
+/** The connected registry a topic or source names, if it names one. */
+export function connectedRegistryOf(topicOrSource: string): string | undefined {
+  return CONNECTED_REGISTRY_SUFFIX.exec(topicOrSource.trim())?.[1];
 }
 
 function normalizeResourceId(resourceId: string): string {
   return resourceId.trim().replace(/\/+$/, "").toLowerCase();
 }
 
+/** A trusted registry, or a connected registry of one; never a child of an untrusted one. */
 export function isTrustedSource(
   topicOrSource: string,
   trustedResourceIds: readonly string[],
 ): boolean {
-  const candidate = normalizeResourceId(topicOrSource);
+  const candidate = normalizeResourceId(
+    topicOrSource.trim().replace(CONNECTED_REGISTRY_SUFFIX, ""),
+  );
   return candidate !== "" && trustedResourceIds.some((id) => normalizeResourceId(id) === candidate);
 }

@@ -16,6 +16,8 @@ export interface RegistryEvent {
   digest?: string;
   mediaType?: string;
   region?: string;
+  /** The connected registry (on-premises or edge) that sent it; such events have no webhook. */
+  connectedRegistry?: string;
   origin: EventOrigin;
   /** The payload exactly as received, unknown fields included. */
   payload: Record<string, unknown>;
@@ -24,12 +26,40 @@ export interface RegistryEvent {
 /** The fields consumers filter on: message properties, and columns of the delivery record. */
 export type EventAttributes = Pick<
   RegistryEvent,
-  "action" | "registry" | "repository" | "tag" | "digest" | "mediaType" | "region" | "origin"
+  | "action"
+  | "registry"
+  | "repository"
+  | "tag"
+  | "digest"
+  | "mediaType"
+  | "region"
+  | "connectedRegistry"
+  | "origin"
 >;
 
 export function eventAttributes(source: EventAttributes): EventAttributes {
-  const { action, registry, repository, tag, digest, mediaType, region, origin } = source;
-  return { action, registry, repository, tag, digest, mediaType, region, origin };
+  const {
+    action,
+    registry,
+    repository,
+    tag,
+    digest,
+    mediaType,
+    region,
+    connectedRegistry,
+    origin,
+  } = source;
+  return {
+    action,
+    registry,
+    repository,
+    tag,
+    digest,
+    mediaType,
+    region,
+    connectedRegistry,
+    origin,
+  };
 }
 
 export interface WebhookContext {

@@ -68,6 +68,7 @@ const eventsSchema = z.object({
   ...pagingShape,
   registry: registry.optional(),
   repository: text(512).min(1).optional(),
+  connectedRegistry: text(256).min(1).optional(),
   action: z
     .string()
     .regex(
@@ -105,10 +106,11 @@ export function parseEventsQuery(
 ): Parsed<PagedQuery<DeliveryFilter>> {
   const read = readQuery(eventsSchema, query);
   if (!read.ok) return read;
-  const { registry, repository, action, state } = read.value;
+  const { registry, repository, connectedRegistry, action, state } = read.value;
+  const fields = { registry, repository, connectedRegistry, action };
   const filter: DeliveryFilter = isPublishState(state)
-    ? { registry, repository, action, publishState: state }
-    : { registry, repository, action, crossCheck: state };
+    ? { ...fields, publishState: state }
+    : { ...fields, crossCheck: state };
   return pagedQuery("events", read.value, filter, now);
 }
 

@@ -152,6 +152,43 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     expect(messagesFor("acr-push", s.digest)).toHaveLength(1);
   });
 
+  it("a connected registry's event is published on arrival, once, with its property, and is never a finding", async () => {
+    const s = scenario();
+    const data = { ...registryData(s, "push"), connectedregistry: { name: "edge1" } };
+    const topic = `${RESOURCE_ID}/connectedRegistries/edge1`;
+    const event = eventGridEvent(data, { topic });
+    const response = await postEventGrid(stack, [event, event], EVENTGRID_SECRET);
+    expect(await response.json()).toMatchObject({ accepted: 1, duplicates: 1, rejected: 0 });
+
+    const published = messagesFor("acr-push", s.digest);
+    expect(published).toHaveLength(1);
+    expect(published[0].applicationProperties).toMatchObject({
+      origin: "eventgrid",
+      connectedRegistry: "edge1",
+    });
+    await reconcileAfterWindow();
+    expect(messagesFor("acr-push", s.digest)).toHaveLength(1);
+    expect(messagesFor("acr-discrepancies", s.digest)).toHaveLength(0);
+
+    const listed = await fetch(
+      `${stack.url}/api/events?registry=${s.registry}&connectedRegistry=edge1`,
+    ).then((r) => r.json() as Promise<{ items: { id: string; publishState: string }[] }>);
+    expect(listed.items).toEqual([
+      expect.objectContaining({ id: data.id, publishState: "published" }),
+    ]);
+  });
+
+  it("a connected registry of an untrusted registry is rejected", async () => {
+    const s = scenario();
+    const foreign = RESOURCE_ID.replace("myregistry", "someoneelse");
+    const event = eventGridEvent(registryData(s, "push"), {
+      topic: `${foreign}/connectedRegistries/edge1`,
+    });
+    const response = await postEventGrid(stack, [event], EVENTGRID_SECRET);
+    expect(await response.json()).toMatchObject({ accepted: 0, rejected: 1 });
+    expect(messagesFor("acr-push", s.digest)).toHaveLength(0);
+  });
+
   it("webhook alone: a webhook-only finding on acr-discrepancies", async () => {
     const s = scenario();
     await postWebhook(registryData(s, "push"));

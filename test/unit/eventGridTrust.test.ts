@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadEventGridSettings } from "../../src/config";
 import {
   ACR_EVENT_TYPES,
+  connectedRegistryOf,
   isAcrEventType,
   isRegistryResourceId,
   isTrustedSource,
@@ -73,6 +74,30 @@ describe("isTrustedSource", () => {
     ["an empty trust list", REGISTRY_ID, []],
   ])("refuses %s", (_name, source, trusted) => {
     expect(isTrustedSource(source, trusted)).toBe(false);
+  });
+});
+
+describe("connected registries", () => {
+  it.each<[string, string, boolean]>([
+    [
+      "a connected registry of a trusted registry",
+      `${REGISTRY_ID}/connectedRegistries/edge1`,
+      true,
+    ],
+    ["spelled in another case", `${REGISTRY_ID}/CONNECTEDREGISTRIES/edge1/`, true],
+    ["of an untrusted registry", `${OTHER_REGISTRY_ID}/connectedRegistries/edge1`, false],
+    ["a deeper child", `${REGISTRY_ID}/connectedRegistries/edge1/extra`, false],
+    ["another kind of child", `${REGISTRY_ID}/webhooks/edge1`, false],
+    ["an empty name", `${REGISTRY_ID}/connectedRegistries/`, false],
+  ])("%s: trusted is %s", (_, source, trusted) => {
+    expect(isTrustedSource(source, [REGISTRY_ID])).toBe(trusted);
+  });
+
+  it("names the connected registry and the parent's login server", () => {
+    const source = `${REGISTRY_ID}/connectedRegistries/edge1`;
+    expect(connectedRegistryOf(source)).toBe("edge1");
+    expect(loginServerFromResourceId(source)).toBe("contosoacr.azurecr.io");
+    expect(connectedRegistryOf(REGISTRY_ID)).toBeUndefined();
   });
 });
 
