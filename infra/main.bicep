@@ -138,6 +138,13 @@ param eventgridMaxBodyBytes int = 1048576
 param crosscheckWindowSeconds int = 300
 param recoveryEnabled bool = true
 
+@description('Hold an Event Grid push of a quarantined digest for its webhook instead of recovering it. Turn off for registries without quarantine.')
+param quarantineHoldEnabled bool = true
+
+@description('How long a quarantined push waits for its webhook before it is a quarantine-held finding.')
+@minValue(60)
+param quarantineHoldSeconds int = 86400
+
 @description('NCRONTAB schedule of the reconcile timer.')
 param reconcileSchedule string = '0 */1 * * * *'
 
@@ -330,6 +337,8 @@ var appSettings = {
   CROSSCHECK_WINDOW_SECONDS: string(crosscheckWindowSeconds)
   // string(true) would give 'True', which the code refuses.
   RECOVERY_ENABLED: recoveryEnabled ? 'true' : 'false'
+  QUARANTINE_HOLD_ENABLED: quarantineHoldEnabled ? 'true' : 'false'
+  QUARANTINE_HOLD_SECONDS: string(quarantineHoldSeconds)
   RECONCILE_SCHEDULE: reconcileSchedule
   RECONCILE_BATCH_SIZE: string(reconcileBatchSize)
   REDRIVE_MAX_ATTEMPTS: string(redriveMaxAttempts)

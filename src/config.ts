@@ -219,6 +219,8 @@ export function loadEventGridEndpointSettings(env: Env) {
 export interface CrossCheckSettings {
   windowMs: number;
   recoveryEnabled: boolean;
+  /** Undefined when `QUARANTINE_HOLD_ENABLED` is false (registries without quarantine). */
+  quarantineHoldMs?: number;
   discrepancyTopic: string;
   batchSize: number;
   redrive: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
@@ -236,6 +238,9 @@ export function loadCrossCheckSettings(env: Env): CrossCheckSettings {
   return {
     windowMs: seconds("CROSSCHECK_WINDOW_SECONDS", 300),
     recoveryEnabled: read(env, "RECOVERY_ENABLED", flag(true)),
+    quarantineHoldMs: read(env, "QUARANTINE_HOLD_ENABLED", flag(true))
+      ? seconds("QUARANTINE_HOLD_SECONDS", 86_400)
+      : undefined,
     discrepancyTopic: read(env, "TOPIC_DISCREPANCIES", topicName.default("acr-discrepancies")),
     batchSize: read(env, "RECONCILE_BATCH_SIZE", positiveInt(500)),
     redrive: {

@@ -360,6 +360,7 @@ export class TableEventStore implements EventStore {
           state,
           firstSeenAt: new Date(logical.firstSeenAt),
           delayMs: twinDelayMs(logical),
+          late: logical.late !== undefined,
         };
         return [[this.crossChecks, entity, operation.upsert(entity)]];
       }

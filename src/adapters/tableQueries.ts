@@ -40,6 +40,7 @@ export interface DeliveryFilter {
 export interface DiscrepancyFilter {
   registry?: string;
   kind?: DiscrepancyKind;
+  state: Discrepancy["state"];
 }
 
 /** One page of a listing: `after` is where the previous page stopped. */
@@ -59,12 +60,19 @@ export interface CrossCheckRow {
   action: string;
   state: string;
   delayMs?: number;
+  /** Matched only after the window had closed with a finding. */
+  late: boolean;
 }
 
 /** Lists and times as the finding store writes them. */
 interface DiscrepancyEntity
-  extends Omit<Discrepancy, "detectedAt" | "webhookEventIds" | "eventGridEventIds" | "regions"> {
+  extends Omit<
+    Discrepancy,
+    "detectedAt" | "webhookEventIds" | "eventGridEventIds" | "regions" | "resolvedAt" | "lateByMs"
+  > {
   detectedAt: Date;
+  resolvedAt?: Date;
+  lateByMs?: number | bigint;
   webhookEventIds: string;
   eventGridEventIds: string;
   regions: string;
@@ -74,6 +82,7 @@ interface CrossCheckEntity {
   action: string;
   state: string;
   delayMs?: number | bigint | null;
+  late?: boolean;
 }
 
 /** Table Storage ends a query page after 5 s with a continuation, so a page never needs longer. */
@@ -147,6 +156,7 @@ export class TableQueries {
     const conditions = [
       ...timeRange("", window, after && { after, key: "" }),
       filter.kind !== undefined && odata`kind eq ${filter.kind}`,
+      odata`state eq ${filter.state}`,
       filter.registry !== undefined && odata`registry eq ${filter.registry}`,
     ];
     const source = {
@@ -170,12 +180,14 @@ export class TableQueries {
       "action",
       "state",
       "delayMs",
+      "late",
     ]);
     for await (const entity of entities) {
       rows.push({
         action: entity.action,
         state: entity.state,
         delayMs: entity.delayMs == null ? undefined : Number(entity.delayMs),
+        late: entity.late === true,
       });
     }
     return rows;
@@ -268,5 +280,9 @@ function fromDiscrepancyEntity(entity: DiscrepancyEntity): Discrepancy {
     eventGridEventIds: JSON.parse(entity.eventGridEventIds) as string[],
     regions: JSON.parse(entity.regions) as string[],
     recovered: entity.recovered,
+    state: entity.state,
+    resolution: entity.resolution,
+    resolvedAt: entity.resolvedAt ? new Date(entity.resolvedAt).getTime() : undefined,
+    lateByMs: entity.lateByMs == null ? undefined : Number(entity.lateByMs),
   };
 }

@@ -11,13 +11,21 @@ import type { LogicalRef, Publication } from "./writePlan";
  * (login server, action, repository, digest, tag) within the window. An id seen on both sides
  * with different fields is `mismatched`.
  */
-export type CrossCheckState = "open" | "matched" | "webhook-only" | "eventgrid-only" | "mismatched";
-export type DiscrepancyKind = Exclude<CrossCheckState, "open" | "matched">;
-export const DISCREPANCY_KINDS: readonly DiscrepancyKind[] = [
+export const DISCREPANCY_KINDS = [
   "webhook-only",
   "eventgrid-only",
   "mismatched",
-];
+  "quarantine-held",
+] as const;
+export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
+/** What a logical event ends as once its window (or its quarantine hold) is over. */
+export type Verdict = "matched" | DiscrepancyKind;
+/**
+ * `open`: waiting for its twin. `held`: an Event Grid push whose digest ACR has in quarantine,
+ * waiting for the push webhook ACR sends once the scanner passes it. `no-twin`: a quarantine,
+ * which has no Event Grid event; kept so a held push can find it.
+ */
+export type CrossCheckState = "open" | "held" | "no-twin" | Verdict;
 
 /** Event Grid has no event for quarantine, ping or untag: those never have a twin to wait for. */
 const ACTIONS_WITH_TWIN = new Set(["push", "delete", "chart_push", "chart_delete"]);
@@ -73,6 +81,18 @@ export interface LogicalEvent {
   closingUntil?: number;
   /** Runs that have taken it for closing; bounded like the re-drive, then it closes regardless. */
   closeAttempts?: number;
+  /** The twin came after the window had closed with a finding: matched after all, late. */
+  late?: LateMatch;
+}
+
+export interface LateMatch {
+  /** The finding the late twin resolves. */
+  finding: DiscrepancyKind;
+  at: number;
+  /** Webhook to Event Grid, as for any match; beyond the window by definition. */
+  delayMs: number;
+  /** Whether the finding was marked resolved and the resolution published. */
+  findingResolved: boolean;
 }
 
 const MAX_IDS = 20;
@@ -119,7 +139,29 @@ export function withArrival(
     firstAt: before?.firstAt ?? arrivedAt,
     count: (before?.count ?? 0) + 1,
   };
-  return { ...logical, [side]: arrivals };
+  return withLateTwin({ ...logical, [side]: arrivals }, arrivedAt);
+}
+
+/** A twin arriving after its window closed one-sided: matched after all, the finding to resolve. */
+function withLateTwin(logical: LogicalEvent, arrivedAt: number): LogicalEvent {
+  const oneSidedFinding = logical.state === "webhook-only" || logical.state === "eventgrid-only";
+  const delayMs = twinDelayMs(logical);
+  if (!oneSidedFinding || delayMs === undefined) return logical;
+  return {
+    ...logical,
+    state: "matched",
+    late: {
+      finding: logical.state as DiscrepancyKind,
+      at: arrivedAt,
+      delayMs,
+      findingResolved: false,
+    },
+  };
+}
+
+/** A late match whose finding is still to be marked resolved: the reconcile does it. */
+export function awaitsResolution(logical: LogicalEvent): boolean {
+  return logical.late !== undefined && !logical.late.findingResolved;
 }
 
 /** Rows written before occurrences were counted are the first. */
@@ -155,21 +197,54 @@ export function differingFields(a: RegistryEvent, b: RegistryEvent): string[] {
   return fields.filter((field) => (a[field] ?? "") !== (b[field] ?? ""));
 }
 
-export interface WindowOutcome {
-  state: Exclude<CrossCheckState, "open">;
-  /** Publish the Event Grid arrival to the action's topic: the webhook was lost. */
-  recover: boolean;
+export type WindowOutcome =
+  | {
+      state: Verdict;
+      /** Publish the Event Grid arrival to the action's topic: the webhook was lost. */
+      recover: boolean;
+    }
+  /** Not over yet: a quarantined push waits until then for its webhook. */
+  | { state: "held"; recover: false; until: number };
+
+export interface VerdictPolicy {
+  recoveryEnabled: boolean;
+  /** How long an Event Grid push of a quarantined digest waits; undefined: no quarantine. */
+  quarantineHoldMs?: number;
 }
 
-/** What a logical event ends as once its window has closed. */
-export function windowVerdict(logical: LogicalEvent, recoveryEnabled: boolean): WindowOutcome {
+/**
+ * What a logical event ends as once its window has closed. `quarantined`: ACR sent a quarantine
+ * webhook for the digest, so a push without its webhook is withheld by ACR, not lost: it is held,
+ * never recovered, and becomes a `quarantine-held` finding if the hold ends without the webhook.
+ */
+export function windowVerdict(
+  logical: LogicalEvent,
+  policy: VerdictPolicy,
+  quarantined = false,
+  now = logical.windowClosesAt,
+): WindowOutcome {
   if (logical.mismatchedIds.length > 0) return { state: "mismatched", recover: false };
   if (logical.webhook && logical.eventGrid) return { state: "matched", recover: false };
   if (logical.webhook) return { state: "webhook-only", recover: false };
+  if (logical.action === "push" && quarantined && policy.quarantineHoldMs !== undefined) {
+    const until = logical.firstSeenAt + policy.quarantineHoldMs;
+    if (now < until) return { state: "held", recover: false, until };
+    return { state: "quarantine-held", recover: false };
+  }
   return {
     state: "eventgrid-only",
-    recover: recoveryEnabled && publishedBy(logical) === undefined,
+    recover: policy.recoveryEnabled && publishedBy(logical) === undefined,
   };
+}
+
+/** Whether the logical events of a digest include a quarantine of it. */
+export function isQuarantined(related: readonly LogicalEvent[], digest: string | undefined) {
+  return related.some((logical) => logical.action === "quarantine" && logical.digest === digest);
+}
+
+/** Quarantines are kept (without a window) so that a held push can find them. */
+export function keepsQuarantine(event: RegistryEvent): boolean {
+  return event.action === "quarantine" && event.digest !== undefined;
 }
 
 /** A one-sided event whose ids the other side sent with other fields: both ends are mismatched. */

@@ -1,4 +1,6 @@
 import {
+  awaitsResolution,
+  keepsQuarantine,
   type LogicalEvent,
   logicalKeyFor,
   occurrenceOf,
@@ -60,9 +62,7 @@ export function decideArrival(
   const { event, route } = delivery;
   const key = logicalKeyFor(event);
   const current = state?.related.find((logical) => logical.value.key === key);
-  const joined = waitsForTwin(event)
-    ? withArrival(current?.value, event, delivery.receivedAt, windowMs)
-    : undefined;
+  const joined = logicalJoined(event, current?.value, delivery.receivedAt, windowMs);
 
   if (state?.recorded) {
     const record = withRepeatArrival(state.recorded.value, delivery);
@@ -100,7 +100,22 @@ export function decideArrival(
   return { duplicate: false, record, logical, changes, publish, coveredBy };
 }
 
-/** The logical event as the arrival leaves it, and a window when it opened one. */
+/** The logical event the arrival joins (or starts), for events with a twin and for quarantines. */
+function logicalJoined(
+  event: RegistryEvent,
+  current: LogicalEvent | undefined,
+  arrivedAt: number,
+  windowMs: number,
+): LogicalEvent | undefined {
+  if (waitsForTwin(event)) return withArrival(current, event, arrivedAt, windowMs);
+  if (!keepsQuarantine(event)) return undefined;
+  return { ...withArrival(current, event, arrivedAt, windowMs), state: "no-twin" };
+}
+
+/**
+ * The logical event as the arrival leaves it, and a window marker when it opened a window or
+ * turned a finding into a late match (the reconcile then resolves the finding).
+ */
 function logicalChanges(
   logical: LogicalEvent | undefined,
   current: Versioned<LogicalEvent> | undefined,
@@ -111,9 +126,10 @@ function logicalChanges(
       ? { kind: "replace-logical", logical, version: current.version }
       : { kind: "create-logical", logical },
   ];
-  if (logical.windowClosesAt !== current?.value.windowClosesAt) {
-    changes.push({ kind: "open-window", window: logical });
-  }
+  const opened =
+    logical.state === "open" && logical.windowClosesAt !== current?.value.windowClosesAt;
+  const becameLate = awaitsResolution(logical) && !(current && awaitsResolution(current.value));
+  if (opened || becameLate) changes.push({ kind: "open-window", window: logical });
   return changes;
 }
 

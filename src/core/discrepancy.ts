@@ -1,4 +1,4 @@
-import type { DiscrepancyKind, LogicalEvent } from "./crossCheck";
+import type { DiscrepancyKind, LateMatch, LogicalEvent } from "./crossCheck";
 import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
 
@@ -18,6 +18,25 @@ export interface Discrepancy {
   regions: string[];
   /** An `eventgrid-only` event published from its Event Grid arrival. */
   recovered: boolean;
+  /** `resolved` once the missing side arrived after all (a late twin). */
+  state: "open" | "resolved";
+  resolution?: "late-twin";
+  resolvedAt?: number;
+  /** For a late twin: how long after the first side it came. */
+  lateByMs?: number;
+}
+
+export const FINDING_STATES = ["open", "resolved"] as const;
+
+/** The finding a late twin settles: the same finding, marked resolved. */
+export function resolvedBy(finding: Discrepancy, late: LateMatch): Discrepancy {
+  return {
+    ...finding,
+    state: "resolved",
+    resolution: "late-twin",
+    resolvedAt: late.at,
+    lateByMs: Math.abs(late.delayMs),
+  };
 }
 
 export function discrepancyFor(
@@ -40,12 +59,18 @@ export function discrepancyFor(
       ...new Set([...(logical.webhook?.regions ?? []), ...(logical.eventGrid?.regions ?? [])]),
     ],
     recovered,
+    state: "open",
   };
 }
 
-/** One message per finding: the id is stable, so a re-run close is dropped by duplicate detection. */
+/**
+ * One message per finding and one when it is resolved: each id is stable, so a re-run close is
+ * dropped by duplicate detection. Both carry the logical key, so a subscriber can pair them.
+ */
 export function discrepancyMessage(finding: Discrepancy): TopicMessage {
-  const messageId = shortHash(["discrepancy", finding.logicalKey, finding.kind]);
+  const identity = ["discrepancy", finding.logicalKey, finding.kind];
+  if (finding.state === "resolved") identity.push("resolved");
+  const messageId = shortHash(identity);
   return cloudEventMessage({
     id: messageId,
     registry: finding.registry,
@@ -61,6 +86,9 @@ export function discrepancyMessage(finding: Discrepancy): TopicMessage {
       tag: finding.tag,
       digest: finding.digest,
       recovered: String(finding.recovered),
+      logicalKey: finding.logicalKey,
+      state: finding.state,
+      resolution: finding.resolution,
     },
   });
 }

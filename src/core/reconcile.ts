@@ -1,13 +1,15 @@
 import {
-  type CrossCheckState,
+  awaitsResolution,
   isOneSided,
+  isQuarantined,
   type LogicalEvent,
   occurrenceOf,
+  type Verdict,
   windowVerdict,
   withMismatches,
 } from "./crossCheck";
 import { type DeliveryRecord, isPending } from "./deliveryRecord";
-import { discrepancyFor, discrepancyMessage } from "./discrepancy";
+import { discrepancyFor, discrepancyMessage, resolvedBy } from "./discrepancy";
 import { describeError, publishRecord, restoreJournaled, writeOrThrow } from "./ingestDelivery";
 import type { EventStore, FindingStore, Journal, Publisher } from "./ports";
 import type { EventOrigin } from "./registryEvent";
@@ -32,6 +34,8 @@ export interface ReconcileSettings {
   routing: RoutingTable;
   discrepancyTopic: string;
   recoveryEnabled: boolean;
+  /** How long an Event Grid push of a quarantined digest waits for its webhook; undefined: off. */
+  quarantineHoldMs?: number;
   windowMs: number;
   /** Most windows and pending records handled in one run; the rest wait for the next. */
   batchSize: number;
@@ -43,6 +47,10 @@ export interface ReconcileReport {
   closed: Record<string, number>;
   recovered: number;
   findingsPublished: number;
+  /** Findings a late twin resolved, their resolution published. */
+  resolved: number;
+  /** Quarantined pushes held for their webhook. */
+  held: number;
   redriven: number;
   redriveFailed: number;
   dead: number;
@@ -78,6 +86,8 @@ export async function reconcile(
     closed: {},
     recovered: 0,
     findingsPublished: 0,
+    resolved: 0,
+    held: 0,
     redriven: 0,
     redriveFailed: 0,
     dead: 0,
@@ -106,11 +116,13 @@ export async function reconcile(
     await attempt(
       `window ${window.key}`,
       async () => {
+        if (logical && awaitsResolution(logical.value)) {
+          await resolveLateMatch(logical, ports, settings, report);
+          return;
+        }
         // A window another writer opened at the same moment, or one already closed: drop it.
-        if (
-          logical?.value.state !== "open" ||
-          logical.value.windowClosesAt !== window.windowClosesAt
-        ) {
+        const waiting = logical?.value.state === "open" || logical?.value.state === "held";
+        if (!waiting || logical.value.windowClosesAt !== window.windowClosesAt) {
           await writeOrThrow(ports.store, [{ kind: "close-window", window }]);
           return;
         }
@@ -195,7 +207,13 @@ async function closeDueWindow(
   const logical = isOneSided(claimed)
     ? await withOtherSideMismatches(claimed, sides, store)
     : claimed;
-  const outcome = windowVerdict(logical, settings.recoveryEnabled);
+  const quarantined = await isHeldByQuarantine(logical, sides, settings, store);
+  const outcome = windowVerdict(logical, settings, quarantined, now);
+  if (outcome.state === "held") {
+    await holdForQuarantine(logical, outcome.until, sides.eventgrid, store);
+    report.held++;
+    return;
+  }
   // The claim that brought us here was this run's attempt; the last one closes whatever fails,
   // so a topic that can never take the message does not keep the window open for ever.
   const lastAttempt = (logical.closeAttempts ?? 0) >= settings.redrive.maxAttempts;
@@ -249,13 +267,89 @@ async function closeDueWindow(
   report.closed[outcome.state] = (report.closed[outcome.state] ?? 0) + 1;
 }
 
+/** Only an Event Grid push with no webhook can be held, and only where quarantine is on. */
+async function isHeldByQuarantine(
+  logical: LogicalEvent,
+  sides: Record<EventOrigin, DeliveryRecord[]>,
+  settings: ReconcileSettings,
+  store: EventStore,
+): Promise<boolean> {
+  const [arrival] = sides.eventgrid;
+  const candidate = logical.action === "push" && !logical.webhook && arrival !== undefined;
+  if (!candidate || settings.quarantineHoldMs === undefined) return false;
+  const related = await store.relatedLogicals(arrival.event);
+  return isQuarantined(
+    related.map((entry) => entry.value),
+    logical.digest,
+  );
+}
+
+/** The window moves to the hold's end; its arrivals show `held` until the webhook or the end. */
+async function holdForQuarantine(
+  logical: LogicalEvent,
+  until: number,
+  arrivals: DeliveryRecord[],
+  store: EventStore,
+): Promise<void> {
+  const current = await store.logicalOf(logical);
+  if (!current) return;
+  const held: LogicalEvent = {
+    ...current.value,
+    state: "held",
+    windowClosesAt: until,
+    closingUntil: undefined,
+  };
+  await writeOrThrow(store, [
+    { kind: "replace-logical", logical: held, version: current.version },
+    { kind: "close-window", window: logical },
+    { kind: "open-window", window: held },
+    ...arrivals.map(
+      (record): Change => ({ kind: "set-record-status", record, status: { crossCheck: "held" } }),
+    ),
+  ]);
+}
+
+/**
+ * A twin came after the window closed with a finding: the finding is marked resolved and the
+ * resolution published, so a subscriber that opened an alert can close it.
+ */
+async function resolveLateMatch(
+  logical: Versioned<LogicalEvent>,
+  ports: ReconcilePorts,
+  settings: ReconcileSettings,
+  report: ReconcileReport,
+): Promise<void> {
+  const { value } = logical;
+  const late = value.late;
+  if (!late) return;
+  const recovered = late.finding === "eventgrid-only" && value.publication?.by === "eventgrid";
+  const finding = resolvedBy(discrepancyFor(value, late.finding, recovered), late);
+  await ports.findings.record(finding);
+  await ports.publisher.publish(settings.discrepancyTopic, discrepancyMessage(finding));
+  const sides = await arrivalsBySide(value, ports.store);
+  const settled: LogicalEvent = { ...value, late: { ...late, findingResolved: true } };
+  await writeOrThrow(ports.store, [
+    { kind: "replace-logical", logical: settled, version: logical.version },
+    { kind: "close-window", window: value },
+    { kind: "log-verdict", logical: settled, state: "matched" },
+    ...[...sides.webhook, ...sides.eventgrid].map(
+      (record): Change => ({
+        kind: "set-record-status",
+        record,
+        status: { crossCheck: "matched" },
+      }),
+    ),
+  ]);
+  report.resolved++;
+}
+
 /**
  * Sets the verdict on the logical event as it is now (an arrival may have joined since the claim),
  * together with the other changes of the close.
  */
 async function closeLogical(
   logical: LogicalEvent,
-  state: Exclude<CrossCheckState, "open">,
+  state: Verdict,
   store: EventStore,
   changes: Change[],
 ): Promise<void> {

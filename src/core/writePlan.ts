@@ -1,4 +1,4 @@
-import type { CrossCheckState, LogicalEvent } from "./crossCheck";
+import type { LogicalEvent, Verdict } from "./crossCheck";
 import type { DeliveryRecord, RecordStatus } from "./deliveryRecord";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 
@@ -35,7 +35,7 @@ export type Change =
   | { kind: "open-window"; window: WindowMarker }
   | { kind: "close-window"; window: WindowMarker }
   /** Kept for statistics over a time range: one per closed window. */
-  | { kind: "log-verdict"; logical: LogicalEvent; state: Exclude<CrossCheckState, "open"> }
+  | { kind: "log-verdict"; logical: LogicalEvent; state: Verdict }
   | { kind: "add-pending"; record: DeliveryRecord }
   /** Nothing happens if the record is no longer on the pending list. */
   | { kind: "remove-pending"; record: DeliveryRecord };

@@ -6,18 +6,32 @@ export const VERDICTS = ["matched", ...DISCREPANCY_KINDS] as const;
 type Verdict = (typeof VERDICTS)[number];
 type StateCounts = Record<Verdict, number> & { total: number };
 
+export interface DelayDistribution {
+  count: number;
+  median: number | null;
+  p95: number | null;
+  max: number | null;
+}
+
 export interface CrossCheckStats {
   crossChecks: StateCounts & { byAction: Record<string, StateCounts> };
-  /** matched / (matched + webhook-only + eventgrid-only + mismatched); null without any. */
+  /** matched / every verdict; null without any. Late matches count as matched. */
   matchRate: number | null;
-  /** Webhook to Event Grid, over matched events; nearest-rank percentiles. */
-  delayMs: { count: number; median: number | null; p95: number | null };
+  /** Webhook to Event Grid, over matches inside the window; nearest-rank percentiles. */
+  delayMs: DelayDistribution;
+  /**
+   * Twins that came after the window had closed with a finding, which they resolved: how late,
+   * as the distance between the two sides. Their p95 is a lower bound for a window that would
+   * have matched them in time (`CROSSCHECK_WINDOW_SECONDS`).
+   */
+  lateMatches: DelayDistribution;
 }
 
 export function summarizeCrossChecks(rows: readonly CrossCheckRow[]): CrossCheckStats {
   const totals = emptyCounts();
   const byAction: Record<string, StateCounts> = {};
   const delays: number[] = [];
+  const lateDelays: number[] = [];
   for (const row of rows) {
     if (!isVerdict(row.state)) continue;
     byAction[row.action] ??= emptyCounts();
@@ -26,18 +40,25 @@ export function summarizeCrossChecks(rows: readonly CrossCheckRow[]): CrossCheck
       counts.total++;
     }
     if (row.state === "matched" && row.delayMs !== undefined && Number.isFinite(row.delayMs)) {
-      delays.push(row.delayMs);
+      if (row.late) lateDelays.push(Math.abs(row.delayMs));
+      else delays.push(row.delayMs);
     }
   }
-  delays.sort((a, b) => a - b);
   return {
     crossChecks: { ...totals, byAction },
     matchRate: totals.total === 0 ? null : totals.matched / totals.total,
-    delayMs: {
-      count: delays.length,
-      median: nearestRank(delays, 0.5),
-      p95: nearestRank(delays, 0.95),
-    },
+    delayMs: distribution(delays),
+    lateMatches: distribution(lateDelays),
+  };
+}
+
+function distribution(values: number[]): DelayDistribution {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    count: sorted.length,
+    median: nearestRank(sorted, 0.5),
+    p95: nearestRank(sorted, 0.95),
+    max: sorted.at(-1) ?? null,
   };
 }
 
@@ -48,7 +69,14 @@ function nearestRank(sorted: readonly number[], fraction: number): number | null
 }
 
 function emptyCounts(): StateCounts {
-  return { total: 0, matched: 0, "webhook-only": 0, "eventgrid-only": 0, mismatched: 0 };
+  return {
+    total: 0,
+    matched: 0,
+    "webhook-only": 0,
+    "eventgrid-only": 0,
+    mismatched: 0,
+    "quarantine-held": 0,
+  };
 }
 
 function isVerdict(state: string): state is Verdict {

@@ -8,6 +8,7 @@ import type {
 import { type FieldIssue, text, toFieldIssues } from "../core/acrWebhookPayload";
 import { DISCREPANCY_KINDS } from "../core/crossCheck";
 import type { PublishState } from "../core/deliveryRecord";
+import { FINDING_STATES } from "../core/discrepancy";
 import { encodeKeyPart } from "../core/tableKeys";
 import { decodeContinuationToken } from "./continuationToken";
 import { VERDICTS } from "./crossCheckStats";
@@ -86,6 +87,9 @@ const discrepanciesSchema = z.object({
   kind: z
     .enum(DISCREPANCY_KINDS, { error: `must be one of ${DISCREPANCY_KINDS.join(", ")}` })
     .optional(),
+  state: z
+    .enum(FINDING_STATES, { error: `must be one of ${FINDING_STATES.join(", ")}` })
+    .default("open"),
 });
 
 const statsSchema = z.object({ ...windowShape, registry: registry.optional() });
@@ -120,8 +124,8 @@ export function parseDiscrepanciesQuery(
 ): Parsed<PagedQuery<DiscrepancyFilter>> {
   const read = readQuery(discrepanciesSchema, query);
   if (!read.ok) return read;
-  const { registry, kind } = read.value;
-  return pagedQuery("discrepancies", read.value, { registry, kind }, now);
+  const { registry, kind, state } = read.value;
+  return pagedQuery("discrepancies", read.value, { registry, kind, state }, now);
 }
 
 export function parseStatsQuery(query: URLSearchParams, now: number): Parsed<StatsQuery> {

@@ -42,6 +42,7 @@ export function logicalEventView(logical: LogicalEvent) {
     webhook: sideView(logical.webhook),
     eventGrid: sideView(logical.eventGrid),
     publishedBy: publishedBy(logical),
+    late: logical.late && { ...logical.late, at: iso(logical.late.at) },
     mismatchedIds: logical.mismatchedIds,
     delayMs: twinDelayMs(logical),
   };
