@@ -601,6 +601,12 @@ describe("tagsPushedFor", () => {
       tags: [],
     },
     { name: "nothing when no push was seen", event: deletion, related: [], tags: [] },
+    {
+      name: "nothing for a push: only deletes are enriched",
+      event: webhook({ eventId: "evt-2" }),
+      related: [pushed({ tag: "v1" }), pushed({ tag: "v2" })],
+      tags: [],
+    },
   ])("$name", ({ event, related, tags }) => {
     expect(tagsPushedFor(event, related)).toEqual(tags);
   });
