@@ -11,7 +11,7 @@ import type { RegistryEvent } from "../../src/core/registryEvent";
 import type { Route } from "../../src/core/routing";
 import { messageIdFor, topicMessageFor } from "../../src/core/topicMessage";
 import type { ArrivalState, Change, Versioned } from "../../src/core/writePlan";
-import { kindsOf, registryEvent, T0 } from "./memoryPorts";
+import { deliveryOf, kindsOf, registryEvent, T0 } from "./memoryPorts";
 
 const WINDOW_MS = 300_000;
 const PUSH: Route = { kind: "topic", topic: "acr-push" };
@@ -23,12 +23,7 @@ function delivery(
   route: Route = PUSH,
   receivedAt = RECEIVED_AT,
 ): NewDelivery {
-  return {
-    event: registryEvent(overrides),
-    route,
-    receivedAt,
-    request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
-  };
+  return deliveryOf(registryEvent(overrides), route, receivedAt);
 }
 
 function versioned<T>(value: T, version = "v7"): Versioned<T> {

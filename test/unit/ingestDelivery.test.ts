@@ -9,6 +9,7 @@ import { messageIdFor, type TopicMessage, topicMessageFor } from "../../src/core
 import type { Change } from "../../src/core/writePlan";
 import {
   always,
+  deliveryOf,
   type Fault,
   kindsOf,
   MemoryPorts,
@@ -42,12 +43,7 @@ function delivery(
   overrides: Partial<RegistryEvent> = {},
   receivedAt = T0 + 1_000,
 ): NewDelivery {
-  return {
-    event: registryEvent(overrides),
-    route,
-    receivedAt,
-    request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
-  };
+  return deliveryOf(registryEvent(overrides), route, receivedAt);
 }
 
 function portsOf(memory: MemoryPorts, overrides: Partial<IngestPorts> = {}): IngestPorts {

@@ -1,5 +1,5 @@
 import { type LogicalEvent, logicalRefFor } from "../../src/core/crossCheck";
-import type { DeliveryRecord } from "../../src/core/deliveryRecord";
+import type { DeliveryRecord, NewDelivery } from "../../src/core/deliveryRecord";
 import type { Discrepancy } from "../../src/core/discrepancy";
 import type { IngestPorts } from "../../src/core/ingestDelivery";
 import type {
@@ -11,6 +11,7 @@ import type {
 } from "../../src/core/ports";
 import type { ReconcilePorts } from "../../src/core/reconcile";
 import type { EventOrigin, RegistryEvent } from "../../src/core/registryEvent";
+import type { Route } from "../../src/core/routing";
 import type { TopicMessage } from "../../src/core/topicMessage";
 import type {
   Change,
@@ -435,5 +436,15 @@ export function registryEvent(overrides: Partial<RegistryEvent> = {}): RegistryE
     origin: "webhook",
     payload: { id: eventId, action: overrides.action ?? "push" },
     ...overrides,
+  };
+}
+
+/** An arrival of `event` as the webhook and Event Grid functions hand it to the core. */
+export function deliveryOf(event: RegistryEvent, route: Route, receivedAt: number): NewDelivery {
+  return {
+    event,
+    route,
+    receivedAt,
+    request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { logicalKeyFor, logicalRefFor, withArrival } from "../../src/core/crossCheck";
 import { decideArrival } from "../../src/core/decideArrival";
-import type { DeliveryRecord, NewDelivery } from "../../src/core/deliveryRecord";
+import type { DeliveryRecord } from "../../src/core/deliveryRecord";
 import { type Discrepancy, discrepancyMessage } from "../../src/core/discrepancy";
 import { ingestDelivery } from "../../src/core/ingestDelivery";
 import { DependencyUnavailableError } from "../../src/core/ports";
@@ -18,7 +18,15 @@ import { type RoutingTable, routeForEvent } from "../../src/core/routing";
 import { parseScope } from "../../src/core/scope";
 import { topicMessageFor } from "../../src/core/topicMessage";
 import type { Change } from "../../src/core/writePlan";
-import { always, kindsOf, MemoryPorts, registryEvent, T0, writing } from "./memoryPorts";
+import {
+  always,
+  deliveryOf,
+  kindsOf,
+  MemoryPorts,
+  registryEvent,
+  T0,
+  writing,
+} from "./memoryPorts";
 
 const WINDOW_MS = 300_000;
 const AFTER_WINDOW = T0 + WINDOW_MS + 60_000;
@@ -61,17 +69,11 @@ async function arrive(
   memory: MemoryPorts,
   events: RegistryEvent[],
   table: RoutingTable = routing(),
+  firstAt = T0,
 ): Promise<void> {
   for (const [index, event] of events.entries()) {
-    await ingestDelivery(
-      {
-        event,
-        route: routeForEvent(event, table),
-        receivedAt: T0 + index * 1_000,
-        request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
-      },
-      memory.ingestPorts(WINDOW_MS),
-    );
+    const input = deliveryOf(event, routeForEvent(event, table), firstAt + index * 1_000);
+    await ingestDelivery(input, memory.ingestPorts(WINDOW_MS));
   }
 }
 
@@ -316,15 +318,7 @@ describe("reconcile: closing due windows", () => {
     const later = AFTER_WINDOW;
     await arrive(memory, [webhook()]);
     // Pushed again from the same place once the first window was due, before any run closed it.
-    await ingestDelivery(
-      {
-        event: webhook({ eventId: "evt-2" }),
-        route: { kind: "topic", topic: "acr-push" },
-        receivedAt: later,
-        request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
-      },
-      memory.ingestPorts(WINDOW_MS),
-    );
+    await arrive(memory, [webhook({ eventId: "evt-2" })], routing(), later);
     expect(memory.windows.size).toBe(2);
     const report = await run(memory, {}, later);
     expect(report).toMatchObject({ closed: {}, findingsPublished: 0, errors: [] });
@@ -387,10 +381,7 @@ describe("reconcile: re-driving pending records", () => {
   function pending(eventId: string, overrides: Partial<DeliveryRecord> = {}): DeliveryRecord {
     const event = webhook({ eventId, tag: eventId });
     return {
-      event,
-      route: { kind: "topic", topic: "acr-push" },
-      receivedAt: T0,
-      request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
+      ...deliveryOf(event, { kind: "topic", topic: "acr-push" }, T0),
       publishState: "pending",
       deliveryCount: 1,
       arrivals: [],
@@ -414,12 +405,7 @@ describe("reconcile: re-driving pending records", () => {
 
   it("a crash between the arrival's write and its publish is finished by the re-drive, once", async () => {
     const memory = new MemoryPorts();
-    const arrival: NewDelivery = {
-      event: webhook(),
-      route: { kind: "topic", topic: "acr-push" },
-      receivedAt: T0,
-      request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
-    };
+    const arrival = deliveryOf(webhook(), { kind: "topic", topic: "acr-push" }, T0);
     const decision = decideArrival(arrival, undefined, WINDOW_MS);
     // The arrival's write landed; the process died before publishing.
     memory.seed(decision.changes);
