@@ -178,9 +178,9 @@ export function publishedBy(logical: LogicalEvent | undefined): EventOrigin | un
   return publication?.occurrence === occurrenceOf(logical) ? publication.by : undefined;
 }
 
-/** The tags last seen pushed for the event's digest, from the logical events of its pushes. */
+/** For a delete (which carries no tag): the tags seen pushed for its digest, from their pushes. */
 export function tagsPushedFor(event: RegistryEvent, related: readonly LogicalEvent[]): string[] {
-  if (!event.digest) return [];
+  if (event.action !== "delete" || !event.digest) return [];
   const tags = related
     .filter((logical) => logical.action === "push" && logical.digest === event.digest)
     .flatMap((logical) => (logical.tag ? [logical.tag] : []));

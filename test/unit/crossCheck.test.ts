@@ -2,15 +2,20 @@ import { describe, expect, it } from "vitest";
 import { PUBLISHABLE_ACTIONS } from "../../src/core/actions";
 import {
   type CrossCheckState,
-  closeWindow,
   DISCREPANCY_KINDS,
   differingFields,
   expectsTwin,
+  isOneSided,
   type LogicalEvent,
   logicalKeyFor,
+  logicalRefFor,
+  publishedBy,
   type SideArrivals,
+  tagsPushedFor,
   twinDelayMs,
+  windowVerdict,
   withArrival,
+  withMismatches,
 } from "../../src/core/crossCheck";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import { messageIdFor, topicMessageFor } from "../../src/core/topicMessage";
@@ -64,7 +69,7 @@ describe("withArrival: a new logical event", () => {
       [side]: { eventIds: ["evt-1"], regions: ["westeurope"], firstAt: T0 + 5, count: 1 },
     });
     expect(opened[other]).toBeUndefined();
-    expect(opened.publishedBy).toBeUndefined();
+    expect(opened.publication).toBeUndefined();
   });
 
   it("an arrival without a region records no region", () => {
@@ -174,7 +179,7 @@ describe("withArrival: after the window closed", () => {
         state,
         webhook: side(["evt-1"], T0, ["westeurope"]),
         eventGrid: side(["evt-1"], T0 + 10, ["westeurope"]),
-        publishedBy: "webhook",
+        publication: { by: "webhook", occurrence: 1 },
         mismatchedIds: state === "mismatched" ? ["evt-1"] : [],
       });
       const pushedAgain = webhook({ eventId: "evt-2", region: "eastus" });
@@ -186,7 +191,8 @@ describe("withArrival: after the window closed", () => {
         windowClosesAt: later + WINDOW_MS,
         webhook: side(["evt-2"], later, ["eastus"]),
       });
-      expect(recurrence.publishedBy).toBeUndefined();
+      expect(recurrence.publication).toBeUndefined();
+      expect(publishedBy(recurrence)).toBeUndefined();
       expect(recurrence.eventGrid).toBeUndefined();
     },
   );
@@ -202,7 +208,7 @@ describe("withArrival: after the window closed", () => {
       closed: logical({
         state: "webhook-only",
         webhook: side(["evt-1"], T0),
-        publishedBy: "webhook",
+        publication: { by: "webhook", occurrence: 1 },
       }),
       arrival: eventGrid(),
       attached: "eventGrid",
@@ -212,7 +218,7 @@ describe("withArrival: after the window closed", () => {
       closed: logical({
         state: "eventgrid-only",
         eventGrid: side(["evt-1"], T0),
-        publishedBy: "eventgrid",
+        publication: { by: "eventgrid", occurrence: 1 },
       }),
       arrival: webhook(),
       attached: "webhook",
@@ -233,12 +239,12 @@ describe("withArrival: after the window closed", () => {
       state: "matched",
       webhook: side(["evt-1"], T0, ["westeurope"]),
       eventGrid: side(["evt-1"], T0 + 10, ["westeurope"]),
-      publishedBy: "webhook",
+      publication: { by: "webhook", occurrence: 1 },
     });
     const updated = withArrival(closed, arrival, later, WINDOW_MS);
     expect(updated).toMatchObject({
       state: "matched",
-      publishedBy: "webhook",
+      publication: { by: "webhook", occurrence: 1 },
       firstSeenAt: T0,
       windowClosesAt: T0 + WINDOW_MS,
     });
@@ -247,7 +253,7 @@ describe("withArrival: after the window closed", () => {
   });
 });
 
-describe("closeWindow", () => {
+describe("windowVerdict", () => {
   const wh = side(["evt-1"], T0);
   const eg = side(["evt-1"], T0 + 10);
 
@@ -274,7 +280,7 @@ describe("closeWindow", () => {
     },
     {
       name: "webhook only",
-      logical: logical({ webhook: wh, publishedBy: "webhook" }),
+      logical: logical({ webhook: wh, publication: { by: "webhook", occurrence: 1 } }),
       recoveryEnabled: true,
       state: "webhook-only",
       recover: false,
@@ -302,10 +308,21 @@ describe("closeWindow", () => {
     },
     {
       name: "Event Grid only, already published",
-      logical: logical({ eventGrid: eg, publishedBy: "eventgrid" }),
+      logical: logical({ eventGrid: eg, publication: { by: "eventgrid", occurrence: 1 } }),
       recoveryEnabled: true,
       state: "eventgrid-only",
       recover: false,
+    },
+    {
+      name: "Event Grid only, published for an earlier occurrence only",
+      logical: logical({
+        eventGrid: eg,
+        occurrence: 2,
+        publication: { by: "webhook", occurrence: 1 },
+      }),
+      recoveryEnabled: true,
+      state: "eventgrid-only",
+      recover: true,
     },
     {
       name: "a mismatched id on both sides",
@@ -329,7 +346,7 @@ describe("closeWindow", () => {
       recover: false,
     },
   ])("$name -> $state (recover: $recover)", ({ logical, recoveryEnabled, state, recover }) => {
-    expect(closeWindow(logical, recoveryEnabled)).toStrictEqual({ state, recover });
+    expect(windowVerdict(logical, recoveryEnabled)).toStrictEqual({ state, recover });
   });
 
   it("every discrepancy kind is a closed state other than matched", () => {
@@ -512,5 +529,153 @@ describe("logicalKeyFor", () => {
     },
   ])("$name: same key $same", ({ a, b, same }) => {
     expect(logicalKeyFor(a) === logicalKeyFor(b)).toBe(same);
+  });
+});
+
+describe("publishedBy", () => {
+  it.each<{ name: string; logical: LogicalEvent | undefined; by: string | undefined }>([
+    { name: "no logical event", logical: undefined, by: undefined },
+    { name: "never published", logical: logical(), by: undefined },
+    {
+      name: "published by the webhook, first occurrence",
+      logical: logical({ publication: { by: "webhook", occurrence: 1 } }),
+      by: "webhook",
+    },
+    {
+      name: "recovered from Event Grid, a row written before occurrences were counted",
+      logical: logical({ occurrence: undefined, publication: { by: "eventgrid", occurrence: 1 } }),
+      by: "eventgrid",
+    },
+    {
+      name: "published for the second occurrence, which is current",
+      logical: logical({ occurrence: 2, publication: { by: "webhook", occurrence: 2 } }),
+      by: "webhook",
+    },
+    {
+      name: "published for an earlier occurrence only",
+      logical: logical({ occurrence: 3, publication: { by: "webhook", occurrence: 2 } }),
+      by: undefined,
+    },
+  ])("$name -> $by", ({ logical, by }) => {
+    expect(publishedBy(logical)).toBe(by);
+  });
+});
+
+describe("tagsPushedFor", () => {
+  const deletion = webhook({ action: "delete", tag: undefined });
+  const pushed = (overrides: Partial<RegistryEvent>) =>
+    withArrival(undefined, webhook(overrides), T0, WINDOW_MS);
+
+  it.each<{ name: string; event: RegistryEvent; related: LogicalEvent[]; tags: string[] }>([
+    {
+      name: "the tags of the digest's pushes, sorted, once each",
+      event: deletion,
+      related: [
+        pushed({ tag: "v2" }),
+        pushed({ tag: "latest" }),
+        pushed({ tag: "v2", origin: "eventgrid" }),
+      ],
+      tags: ["latest", "v2"],
+    },
+    {
+      name: "not the delete's own logical event, nor chart pushes, nor untagged pushes",
+      event: deletion,
+      related: [
+        withArrival(undefined, deletion, T0, WINDOW_MS),
+        pushed({ action: "chart_push", tag: "chart" }),
+        pushed({ tag: undefined }),
+        pushed({ tag: "v1" }),
+      ],
+      tags: ["v1"],
+    },
+    {
+      name: "not the pushes of another digest",
+      event: deletion,
+      related: [pushed({ tag: "other", digest: "sha256:def" })],
+      tags: [],
+    },
+    {
+      name: "nothing for an event without a digest",
+      event: webhook({ action: "delete", tag: undefined, digest: undefined }),
+      related: [pushed({ tag: "v1" })],
+      tags: [],
+    },
+    { name: "nothing when no push was seen", event: deletion, related: [], tags: [] },
+    {
+      name: "nothing for a push: only deletes are enriched",
+      event: webhook({ eventId: "evt-2" }),
+      related: [pushed({ tag: "v1" }), pushed({ tag: "v2" })],
+      tags: [],
+    },
+  ])("$name", ({ event, related, tags }) => {
+    expect(tagsPushedFor(event, related)).toEqual(tags);
+  });
+});
+
+describe("withMismatches", () => {
+  const own = webhook({ eventId: "same" });
+  const webhookOnly = logical({ webhook: side(["same"], T0) });
+
+  it.each<{ name: string; other: RegistryEvent[]; mismatchedIds: string[] }>([
+    {
+      name: "the other side's arrival under the same id with another tag",
+      other: [eventGrid({ eventId: "same", tag: "v2" })],
+      mismatchedIds: ["same"],
+    },
+    {
+      name: "the other side's arrival under the same id with the same fields",
+      other: [eventGrid({ eventId: "same" })],
+      mismatchedIds: [],
+    },
+    {
+      name: "another id with other fields",
+      other: [eventGrid({ eventId: "other", tag: "v2" })],
+      mismatchedIds: [],
+    },
+    { name: "nothing on the other side", other: [], mismatchedIds: [] },
+  ])("$name -> $mismatchedIds", ({ other, mismatchedIds }) => {
+    expect(withMismatches(webhookOnly, [own], other).mismatchedIds).toEqual(mismatchedIds);
+  });
+
+  it("returns the logical event itself when nothing disagrees", () => {
+    expect(withMismatches(webhookOnly, [own], [eventGrid({ eventId: "same" })])).toBe(webhookOnly);
+  });
+
+  it("adds each id once to those already flagged, changing nothing else", () => {
+    const flagged = logical({ webhook: side(["a", "same"], T0), mismatchedIds: ["a"] });
+    const updated = withMismatches(
+      flagged,
+      [webhook({ eventId: "a" }), own],
+      [eventGrid({ eventId: "same", digest: "sha256:def" }), eventGrid({ eventId: "a", tag: "x" })],
+    );
+    expect(updated).toStrictEqual({ ...flagged, mismatchedIds: ["a", "same"] });
+    expect(flagged.mismatchedIds).toEqual(["a"]);
+  });
+});
+
+describe("isOneSided", () => {
+  it.each<{ name: string; logical: LogicalEvent; oneSided: boolean }>([
+    { name: "webhook only", logical: logical({ webhook: side(["a"], T0) }), oneSided: true },
+    { name: "Event Grid only", logical: logical({ eventGrid: side(["a"], T0) }), oneSided: true },
+    {
+      name: "both sides",
+      logical: logical({ webhook: side(["a"], T0), eventGrid: side(["a"], T0) }),
+      oneSided: false,
+    },
+    { name: "no side", logical: logical(), oneSided: false },
+  ])("$name -> $oneSided", ({ logical, oneSided }) => {
+    expect(isOneSided(logical)).toBe(oneSided);
+  });
+});
+
+describe("logicalRefFor", () => {
+  it("names the logical event by its key, registry, repository and digest", () => {
+    const event = eventGrid({ eventId: "eg-7", tag: "v3" });
+    expect(logicalRefFor(event)).toStrictEqual({
+      key: logicalKeyFor(event),
+      registry: "myregistry.azurecr.io",
+      repository: "hello-world",
+      digest: "sha256:abc",
+    });
   });
 });

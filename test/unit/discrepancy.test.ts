@@ -76,7 +76,7 @@ describe("discrepancyFor", () => {
       name: "Event Grid only, recovered",
       logical: logical({
         eventGrid: { eventIds: ["eg-1"], regions: ["westeurope"], firstAt: T0, count: 1 },
-        publishedBy: "eventgrid",
+        publication: { by: "eventgrid", occurrence: 1 },
       }),
       kind: "eventgrid-only",
       recovered: true,

@@ -1,28 +1,49 @@
 import { describe, expect, it } from "vitest";
-import { type LogicalEvent, logicalKeyFor, withArrival } from "../../src/core/crossCheck";
+import { type LogicalEvent, logicalRefFor, withArrival } from "../../src/core/crossCheck";
 import type { NewDelivery } from "../../src/core/deliveryRecord";
 import { describeError, type IngestPorts, ingestDelivery } from "../../src/core/ingestDelivery";
 import { DependencyUnavailableError, type EventStore, type Publisher } from "../../src/core/ports";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import type { Route } from "../../src/core/routing";
-import { type TopicMessage, topicMessageFor } from "../../src/core/topicMessage";
-import { always, MemoryPorts, type PortCall, registryEvent, T0 } from "./memoryPorts";
+import { messageIdFor, type TopicMessage, topicMessageFor } from "../../src/core/topicMessage";
+import type { Change } from "../../src/core/writePlan";
+import {
+  always,
+  deliveryOf,
+  type Fault,
+  kindsOf,
+  MemoryPorts,
+  type PortCall,
+  registryEvent,
+  T0,
+  writing,
+} from "./memoryPorts";
 
 const WINDOW_MS = 300_000;
 const PUSH_TOPIC: Route = { kind: "topic", topic: "acr-push" };
 const DELETE_TOPIC: Route = { kind: "topic", topic: "acr-delete" };
+
+/** The one write of a new routed webhook: its record and its cross-check bookkeeping together. */
+const ARRIVAL_WRITE: Change["kind"][] = [
+  "create-record",
+  "index-arrival",
+  "create-logical",
+  "open-window",
+  "add-pending",
+];
+/** The one write after a publish: the record and the logical event marked. */
+const MARK_PUBLISHED: Change["kind"][] = ["set-record-status", "remove-pending", "set-publication"];
+
+/** Fails the writes that book a publish outcome on a record. */
+const markingFault = (error: unknown): Fault =>
+  writing((change) => change.kind === "set-record-status", error);
 
 function delivery(
   route: Route = PUSH_TOPIC,
   overrides: Partial<RegistryEvent> = {},
   receivedAt = T0 + 1_000,
 ): NewDelivery {
-  return {
-    event: registryEvent(overrides),
-    route,
-    receivedAt,
-    request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
-  };
+  return deliveryOf(registryEvent(overrides), route, receivedAt);
 }
 
 function portsOf(memory: MemoryPorts, overrides: Partial<IngestPorts> = {}): IngestPorts {
@@ -33,31 +54,35 @@ function ingest(memory: MemoryPorts, input: NewDelivery = delivery()) {
   return ingestDelivery(input, portsOf(memory));
 }
 
-/** The calls to the event store and the publisher, in order. */
-function storeAndPublish(memory: MemoryPorts): PortCall[] {
-  return memory
-    .calls()
-    .filter((call) => call.startsWith("store.") || call.startsWith("publisher."));
+function writeKinds(memory: MemoryPorts): Change["kind"][][] {
+  return memory.writes().map((write) => kindsOf(write.changes));
 }
 
-function crossCheckCalls(memory: MemoryPorts): PortCall[] {
-  return memory
-    .calls()
-    .filter((call) => call.startsWith("crossCheck.") || call.startsWith("tags."));
+function statusWritten(memory: MemoryPorts) {
+  const status = memory
+    .writes()
+    .flatMap((write) => write.changes)
+    .find((change) => change.kind === "set-record-status");
+  return status?.kind === "set-record-status" ? status.status : undefined;
+}
+
+/** Nothing of the arrival is stored: no record, index entry, logical event, window or marker. */
+function expectNothingStored(memory: MemoryPorts): void {
+  expect({
+    records: memory.records.size,
+    index: memory.index.size,
+    logicals: memory.logicals.size,
+    windows: memory.windows.size,
+    pending: memory.pending.size,
+  }).toEqual({ records: 0, index: 0, logicals: 0, windows: 0, pending: 0 });
 }
 
 describe("ingestDelivery: a routed webhook", () => {
-  it("records, notes the arrival, publishes, then marks the record and the logical event", async () => {
+  it("writes its record and cross-check bookkeeping at once, publishes, then marks the record and the logical event", async () => {
     const memory = new MemoryPorts();
     const result = await ingest(memory);
-    expect(memory.calls()).toEqual([
-      "store.recordDelivery",
-      "tags.remember",
-      "crossCheck.noteArrival",
-      "publisher.publish",
-      "store.markPublished",
-      "crossCheck.markPublishedBy",
-    ]);
+    expect(memory.calls()).toEqual(["store.write", "publisher.publish", "store.write"]);
+    expect(writeKinds(memory)).toEqual([ARRIVAL_WRITE, MARK_PUBLISHED]);
     expect(result).toStrictEqual({
       eventId: "evt-1",
       action: "push",
@@ -68,13 +93,14 @@ describe("ingestDelivery: a routed webhook", () => {
       notRoutedReason: undefined,
       warnings: [],
     });
-    const key = logicalKeyFor(registryEvent());
-    expect(memory.callsOf("crossCheck.markPublishedBy")).toEqual([[key, "webhook"]]);
-    expect(memory.logicals.get(key)?.publishedBy).toBe("webhook");
+    expect(memory.logical(registryEvent())?.publication).toEqual({ by: "webhook", occurrence: 1 });
     expect(memory.record(registryEvent())).toMatchObject({
       publishState: "published",
       publishedTopics: ["acr-push"],
+      publishAttempts: 1,
+      occurrence: 1,
     });
+    expect(memory.pendingEventIds()).toEqual([]);
   });
 
   it("publishes the event's topic message to the routed topic", async () => {
@@ -84,20 +110,22 @@ describe("ingestDelivery: a routed webhook", () => {
     expect(memory.published).toEqual([
       { topic: "custom-topic", message: topicMessageFor(input.event) },
     ]);
-    expect(memory.callsOf("store.markPublished")).toEqual([[input.event, "custom-topic"]]);
+    expect(statusWritten(memory)?.publishedTopics).toEqual(["custom-topic"]);
   });
 
-  it("notes the arrival at its receipt time with the configured window", async () => {
+  it("opens the cross-check window at its receipt time with the configured window", async () => {
     const memory = new MemoryPorts();
     const input = delivery(PUSH_TOPIC, {}, T0 + 42);
     await ingest(memory, input);
-    expect(memory.callsOf("crossCheck.noteArrival")).toEqual([[input.event, T0 + 42, WINDOW_MS]]);
-    expect(memory.logicals.get(logicalKeyFor(input.event))).toMatchObject({
+    expect(memory.logical(input.event)).toMatchObject({
       state: "open",
       firstSeenAt: T0 + 42,
       windowClosesAt: T0 + 42 + WINDOW_MS,
       webhook: { eventIds: ["evt-1"], count: 1 },
     });
+    expect([...memory.windows.values()]).toEqual([
+      { ...logicalRefFor(input.event), windowClosesAt: T0 + 42 + WINDOW_MS },
+    ]);
   });
 
   it("does not publish before the record is stored", async () => {
@@ -106,10 +134,10 @@ describe("ingestDelivery: a routed webhook", () => {
     const memory = new MemoryPorts();
     const slowStore: EventStore = {
       ...memory.store,
-      recordDelivery: async (input) => {
+      write: async (changes) => {
         await new Promise((resolve) => setTimeout(resolve, 10));
-        const outcome = await memory.store.recordDelivery(input);
-        recordSettled = true;
+        const outcome = await memory.store.write(changes);
+        if (changes.some((change) => change.kind === "create-record")) recordSettled = outcome.ok;
         return outcome;
       },
     };
@@ -121,11 +149,8 @@ describe("ingestDelivery: a routed webhook", () => {
     };
     await ingestDelivery(delivery(), portsOf(memory, { store: slowStore, publisher }));
     expect(publishedBeforeRecord).toBe(false);
-    expect(storeAndPublish(memory)).toEqual([
-      "store.recordDelivery",
-      "publisher.publish",
-      "store.markPublished",
-    ]);
+    expect(memory.calls()).toEqual(["store.write", "publisher.publish", "store.write"]);
+    expect(kindsOf(memory.writes()[0]?.changes ?? [])).toContain("create-record");
   });
 });
 
@@ -135,7 +160,7 @@ describe("ingestDelivery: nothing to publish", () => {
     await ingest(memory);
     memory.log.length = 0;
     const result = await ingest(memory);
-    expect(storeAndPublish(memory)).toEqual(["store.recordDelivery"]);
+    expect(memory.calls()).not.toContain("publisher.publish");
     expect(memory.published).toHaveLength(1);
     expect(result).toMatchObject({
       duplicate: true,
@@ -144,6 +169,11 @@ describe("ingestDelivery: nothing to publish", () => {
       topic: "acr-push",
       warnings: [],
     });
+    expect(memory.record(registryEvent())).toMatchObject({
+      deliveryCount: 2,
+      publishState: "published",
+    });
+    expect(memory.record(registryEvent())?.arrivals).toHaveLength(2);
   });
 
   it("a duplicate of a delivery whose publish failed stays pending, not re-published", async () => {
@@ -151,31 +181,33 @@ describe("ingestDelivery: nothing to publish", () => {
     await ingest(memory);
     memory.log.length = 0;
     const result = await ingest(memory);
-    expect(storeAndPublish(memory)).toEqual(["store.recordDelivery"]);
+    expect(memory.calls()).not.toContain("publisher.publish");
     expect(result).toMatchObject({ duplicate: true, publishState: "pending" });
     expect(result.publishError).toBeUndefined();
+    expect(memory.pendingEventIds()).toEqual(["evt-1"]);
   });
 
   it.each<{
     reason: "ping" | "unknown-action" | "out-of-scope";
     action: string;
-    crossChecked: PortCall[];
+    written: Change["kind"][];
   }>([
-    { reason: "ping", action: "ping", crossChecked: ["crossCheck.indexArrival"] },
-    { reason: "unknown-action", action: "untag", crossChecked: ["crossCheck.indexArrival"] },
+    { reason: "ping", action: "ping", written: ["create-record", "index-arrival"] },
+    { reason: "unknown-action", action: "untag", written: ["create-record", "index-arrival"] },
     {
       reason: "out-of-scope",
       action: "push",
-      crossChecked: ["tags.remember", "crossCheck.noteArrival"],
+      written: ["create-record", "index-arrival", "create-logical", "open-window"],
     },
   ])(
     "a not-routed event ($reason) is recorded only, never published",
-    async ({ reason, action, crossChecked }) => {
+    async ({ reason, action, written }) => {
       const memory = new MemoryPorts();
       const result = await ingest(memory, delivery({ kind: "not-routed", reason }, { action }));
-      expect(storeAndPublish(memory)).toEqual(["store.recordDelivery"]);
-      expect(crossCheckCalls(memory)).toEqual(crossChecked);
+      expect(memory.calls()).toEqual(["store.write"]);
+      expect(writeKinds(memory)).toEqual([written]);
       expect(memory.published).toEqual([]);
+      expect(memory.pendingEventIds()).toEqual([]);
       expect(result).toStrictEqual({
         eventId: "evt-1",
         action,
@@ -190,6 +222,102 @@ describe("ingestDelivery: nothing to publish", () => {
   );
 });
 
+describe("ingestDelivery: a write that conflicts is decided again", () => {
+  it("the same delivery again: its record conflicts, the record is read and the arrival counted", async () => {
+    const memory = new MemoryPorts();
+    await ingest(memory);
+    memory.log.length = 0;
+    await ingest(memory);
+    expect(memory.calls()).toEqual([
+      "store.write",
+      "store.relatedLogicals",
+      "store.recordOf",
+      "store.write",
+    ]);
+    const [first, second] = memory.writes();
+    expect(first?.outcome).toEqual({ ok: false, conflict: "create-record" });
+    expect(second?.outcome).toEqual({ ok: true });
+    expect(kindsOf(second?.changes ?? [])).toEqual(["replace-record", "replace-logical"]);
+  });
+
+  it("another arrival of the content wrote first: the logical event conflicts, nothing is kept, and the arrival joins it", async () => {
+    const memory = new MemoryPorts();
+    const rival = delivery(PUSH_TOPIC, { eventId: "evt-west", region: "westus" });
+    const input = delivery(PUSH_TOPIC, { eventId: "evt-east", region: "eastus" });
+    let raced = false;
+    const racingStore: EventStore = {
+      ...memory.store,
+      write: async (changes) => {
+        if (!raced) {
+          raced = true;
+          await ingest(memory, rival);
+          memory.log.length = 0;
+        }
+        return memory.store.write(changes);
+      },
+    };
+    const result = await ingestDelivery(input, portsOf(memory, { store: racingStore }));
+    expect(memory.calls()).toEqual(["store.write", "store.relatedLogicals", "store.write"]);
+    const [lost, joined] = memory.writes();
+    expect(lost?.outcome).toEqual({ ok: false, conflict: "create-logical" });
+    // The record in the refused write was not kept: created again, it does not conflict.
+    expect(kindsOf(joined?.changes ?? [])).toEqual([
+      "create-record",
+      "index-arrival",
+      "replace-logical",
+    ]);
+    expect(joined?.outcome).toEqual({ ok: true });
+    expect(result).toMatchObject({
+      duplicate: false,
+      publishState: "published",
+      coveredBy: "webhook",
+    });
+    expect(memory.published).toHaveLength(1);
+    expect(memory.logical(input.event)?.webhook).toMatchObject({
+      eventIds: ["evt-west", "evt-east"],
+      count: 2,
+    });
+  });
+
+  it("two identical deliveries at once: one is recorded and published, the other counted", async () => {
+    const memory = new MemoryPorts();
+    const results = await Promise.all([ingest(memory), ingest(memory)]);
+    expect(results.map((result) => result.duplicate).sort()).toEqual([false, true]);
+    expect(memory.published).toHaveLength(1);
+    expect(memory.record(registryEvent())).toMatchObject({
+      deliveryCount: 2,
+      publishState: "published",
+    });
+    expect(memory.logical(registryEvent())?.webhook?.count).toBe(2);
+  });
+
+  it.each<{ origin: "webhook" | "eventgrid"; journaled: boolean }>([
+    { origin: "webhook", journaled: true },
+    { origin: "eventgrid", journaled: false },
+  ])(
+    "a $origin arrival still contended after every retry is a storage failure (journaled: $journaled)",
+    async ({ origin, journaled }) => {
+      const memory = new MemoryPorts();
+      const contended: EventStore = {
+        ...memory.store,
+        write: async () => ({ ok: false, conflict: "create-logical" }),
+      };
+      const input = delivery(PUSH_TOPIC, { origin });
+      const ingesting = ingestDelivery(input, portsOf(memory, { store: contended }));
+      if (journaled) {
+        const result = await ingesting;
+        expect(result).toMatchObject({ journaled: true, publishState: "published" });
+        expect(result.warnings[0]).toMatch(/^DependencyUnavailableError: .*still contended/);
+        expect(memory.journaled).toEqual([{ delivery: input, published: true }]);
+      } else {
+        await expect(ingesting).rejects.toBeInstanceOf(DependencyUnavailableError);
+        expect(memory.journaled).toEqual([]);
+        expect(memory.published).toEqual([]);
+      }
+    },
+  );
+});
+
 describe("ingestDelivery: failures", () => {
   it("a publish failure leaves the record pending, with the error, and marks the failure with the time", async () => {
     const memory = new MemoryPorts({
@@ -198,12 +326,8 @@ describe("ingestDelivery: failures", () => {
     const before = Date.now();
     const result = await ingest(memory);
     const after = Date.now();
-    expect(storeAndPublish(memory)).toEqual([
-      "store.recordDelivery",
-      "publisher.publish",
-      "store.markPublishFailed",
-    ]);
-    expect(memory.calls()).not.toContain("crossCheck.markPublishedBy");
+    expect(memory.calls()).toEqual(["store.write", "publisher.publish", "store.write"]);
+    expect(writeKinds(memory)).toEqual([ARRIVAL_WRITE, ["set-record-status"]]);
     expect(result).toMatchObject({
       publishState: "pending",
       publishError: "TypeError: bus unreachable",
@@ -211,15 +335,17 @@ describe("ingestDelivery: failures", () => {
       topic: "acr-push",
       warnings: [],
     });
-    const [[event, error, at]] = memory.callsOf("store.markPublishFailed");
-    expect(event).toEqual(registryEvent());
-    expect(error).toBe("TypeError: bus unreachable");
-    expect(at).toBeGreaterThanOrEqual(before);
-    expect(at).toBeLessThanOrEqual(after);
-    expect(await memory.store.listPending(10, () => true)).toMatchObject([
-      { publishState: "pending", publishAttempts: 1, lastError: "TypeError: bus unreachable" },
-    ]);
-    expect(memory.logicals.get(logicalKeyFor(registryEvent()))?.publishedBy).toBeUndefined();
+    const status = statusWritten(memory);
+    expect(status).toMatchObject({ publishAttempts: 1, lastError: "TypeError: bus unreachable" });
+    expect(status?.lastAttemptAt).toBeGreaterThanOrEqual(before);
+    expect(status?.lastAttemptAt).toBeLessThanOrEqual(after);
+    expect(memory.record(registryEvent())).toMatchObject({
+      publishState: "pending",
+      publishAttempts: 1,
+      lastError: "TypeError: bus unreachable",
+    });
+    expect(memory.pendingEventIds()).toEqual(["evt-1"]);
+    expect(memory.logical(registryEvent())?.publication).toBeUndefined();
   });
 
   it("a publish failure that is not an Error is still described", async () => {
@@ -229,95 +355,94 @@ describe("ingestDelivery: failures", () => {
     expect(result.publishError).toBe("socket closed");
   });
 
-  it.each<{ name: string; origin: "webhook" | "eventgrid"; failure: Error }>([
-    { name: "a webhook's Error", origin: "webhook", failure: new Error("table unavailable") },
-    { name: "an Event Grid Error", origin: "eventgrid", failure: new Error("table unavailable") },
+  it.each<{
+    name: string;
+    origin: "webhook" | "eventgrid";
+    fault: PortCall;
+    failure: Error;
+    calls: PortCall[];
+  }>([
     {
-      name: "an Event Grid DependencyUnavailableError",
-      origin: "eventgrid",
-      failure: new DependencyUnavailableError("table-storage", "timeout"),
+      name: "a webhook's Error on its write",
+      origin: "webhook",
+      fault: "store.write",
+      failure: new Error("table unavailable"),
+      calls: ["store.write"],
     },
-  ])("a store failure ($name) propagates and nothing else happens", async ({ origin, failure }) => {
-    const memory = new MemoryPorts({ "store.recordDelivery": always(failure) });
-    await expect(ingest(memory, delivery(PUSH_TOPIC, { origin }))).rejects.toBe(failure);
-    expect(memory.calls()).toEqual(["store.recordDelivery"]);
-  });
-
-  it.each<{ name: string; fault: PortCall; error: Error; publishState: string; published: number }>(
-    [
-      {
-        name: "markPublished",
-        fault: "store.markPublished",
-        error: new RangeError("etag mismatch"),
-        publishState: "published",
-        published: 1,
-      },
-      {
-        name: "markPublishedBy",
-        fault: "crossCheck.markPublishedBy",
-        error: new Error("logical table down"),
-        publishState: "published",
-        published: 1,
-      },
-      {
-        name: "the cross-check",
-        fault: "crossCheck.noteArrival",
-        error: new DependencyUnavailableError("table-storage", "timeout"),
-        publishState: "published",
-        published: 1,
-      },
-      {
-        name: "the tag memory",
-        fault: "tags.remember",
-        error: new Error("tags table down"),
-        publishState: "published",
-        published: 1,
-      },
-    ],
-  )(
-    "a webhook's $name failure is a warning; the event is still published",
-    async ({ fault, error, publishState, published }) => {
-      const memory = new MemoryPorts({ [fault]: always(error) });
-      const result = await ingest(memory);
-      expect(result.publishState).toBe(publishState);
-      expect(result.publishError).toBeUndefined();
-      expect(result.warnings).toEqual([describeError(error)]);
-      expect(memory.published).toHaveLength(published);
+    {
+      name: "an Event Grid Error on its write",
+      origin: "eventgrid",
+      fault: "store.write",
+      failure: new Error("table unavailable"),
+      calls: ["store.relatedLogicals", "store.write"],
+    },
+    {
+      name: "an Event Grid DependencyUnavailableError on its write",
+      origin: "eventgrid",
+      fault: "store.write",
+      failure: new DependencyUnavailableError("table-storage", "timeout"),
+      calls: ["store.relatedLogicals", "store.write"],
+    },
+    {
+      name: "an Event Grid DependencyUnavailableError on its read",
+      origin: "eventgrid",
+      fault: "store.relatedLogicals",
+      failure: new DependencyUnavailableError("table-storage", "timeout"),
+      calls: ["store.relatedLogicals"],
+    },
+  ])(
+    "a store failure ($name) propagates and nothing else happens",
+    async ({ origin, fault, failure, calls }) => {
+      const memory = new MemoryPorts({ [fault]: always(failure) });
+      await expect(ingest(memory, delivery(PUSH_TOPIC, { origin }))).rejects.toBe(failure);
+      expect(memory.calls()).toEqual(calls);
+      expectNothingStored(memory);
+      expect(memory.journaled).toEqual([]);
     },
   );
 
-  it("a markPublishFailed failure after a publish failure becomes a warning", async () => {
+  it.each<{ name: string; store: (memory: MemoryPorts) => EventStore; warning: string }>([
+    {
+      name: "fails",
+      store: (memory) => {
+        memory.faults["store.write"] = markingFault(new RangeError("etag mismatch"));
+        return memory.store;
+      },
+      warning: "RangeError: etag mismatch",
+    },
+    {
+      name: "is refused as conflicting",
+      store: (memory) => ({
+        ...memory.store,
+        write: async (changes) =>
+          changes.some((change) => change.kind === "set-publication")
+            ? { ok: false, conflict: "set-publication" }
+            : memory.store.write(changes),
+      }),
+      warning: "Error: write refused: set-publication conflicted",
+    },
+  ])(
+    "a webhook whose marking write $name gets a warning; the event is still published and stays pending for the re-drive",
+    async ({ store, warning }) => {
+      const memory = new MemoryPorts();
+      const result = await ingestDelivery(delivery(), portsOf(memory, { store: store(memory) }));
+      expect(result.publishState).toBe("published");
+      expect(result.publishError).toBeUndefined();
+      expect(result.warnings).toEqual([warning]);
+      expect(memory.published).toHaveLength(1);
+      expect(memory.pendingEventIds()).toEqual(["evt-1"]);
+    },
+  );
+
+  it("a failed marking write after a publish failure becomes a warning", async () => {
     const memory = new MemoryPorts({
       "publisher.publish": always(new Error("bus down")),
-      "store.markPublishFailed": always(new Error("table down")),
+      "store.write": markingFault(new Error("table down")),
     });
     const result = await ingest(memory);
     expect(result.publishState).toBe("pending");
     expect(result.publishError).toBe("Error: bus down");
     expect(result.warnings).toEqual(["Error: table down"]);
-  });
-
-  it("every bookkeeping failure is reported, in order", async () => {
-    const memory = new MemoryPorts({
-      "crossCheck.noteArrival": always(new Error("cross-check down")),
-      "store.markPublished": always(new Error("records down")),
-      "crossCheck.markPublishedBy": always(new Error("logical down")),
-    });
-    const result = await ingest(memory);
-    expect(result.publishState).toBe("published");
-    expect(result.warnings).toEqual([
-      "Error: cross-check down",
-      "Error: records down",
-      "Error: logical down",
-    ]);
-  });
-
-  it("a webhook whose tag memory failed is still noted for the cross-check", async () => {
-    const memory = new MemoryPorts({ "tags.remember": always(new Error("tags table down")) });
-    await ingest(memory);
-    expect(memory.logicals.get(logicalKeyFor(registryEvent()))?.webhook?.eventIds).toEqual([
-      "evt-1",
-    ]);
   });
 });
 
@@ -374,7 +499,7 @@ describe("ingestDelivery: a webhook while Table Storage is down", () => {
       ],
     },
   ])("$name", async ({ route, faults, publishState, published, journaled, warnings }) => {
-    const memory = new MemoryPorts({ "store.recordDelivery": always(storageDown) });
+    const memory = new MemoryPorts({ "store.write": always(storageDown) });
     for (const fault of faults) memory.faults[fault] = always(new Error(`injected ${fault}`));
     const input = delivery(route);
     const result = await ingest(memory, input);
@@ -383,12 +508,24 @@ describe("ingestDelivery: a webhook while Table Storage is down", () => {
       published ? [{ topic: "acr-push", message: topicMessageFor(input.event) }] : [],
     );
     expect(memory.journaled).toEqual(journaled ? [{ delivery: input, published }] : []);
-    expect(crossCheckCalls(memory)).toEqual([]);
+    expectNothingStored(memory);
+  });
+
+  it("a delete whose digest's tags cannot be read is not held back: published without tags, journaled", async () => {
+    const memory = new MemoryPorts({ "store.relatedLogicals": always(storageDown) });
+    const input = delivery(DELETE_TOPIC, { action: "delete", tag: undefined });
+    const result = await ingest(memory, input);
+    expect(result).toMatchObject({ publishState: "published", journaled: true });
+    expect(memory.published).toEqual([
+      { topic: "acr-delete", message: topicMessageFor(input.event) },
+    ]);
+    expect(memory.published[0]?.message.applicationProperties.tags).toBeUndefined();
+    expect(memory.journaled).toEqual([{ delivery: input, published: true }]);
   });
 
   it("the storage error propagates when neither the topic nor the journal took the delivery", async () => {
     const memory = new MemoryPorts({
-      "store.recordDelivery": always(storageDown),
+      "store.write": always(storageDown),
       "publisher.publish": always(new Error("bus down")),
       "journal.append": always(new Error("bus down")),
     });
@@ -408,20 +545,20 @@ describe("ingestDelivery: Event Grid arrivals", () => {
       publishState: "not-routed",
     },
   ])(
-    "a $name arrival is recorded and noted, never published at ingest",
+    "a $name arrival is recorded and cross-checked, never published at ingest",
     async ({ route, publishState }) => {
       const memory = new MemoryPorts();
       const input = fromEventGrid(route);
       const result = await ingest(memory, input);
-      expect(memory.calls()).toEqual([
-        "store.recordDelivery",
-        "tags.remember",
-        "crossCheck.noteArrival",
+      expect(memory.calls()).toEqual(["store.relatedLogicals", "store.write"]);
+      expect(writeKinds(memory)).toEqual([
+        ["create-record", "index-arrival", "create-logical", "open-window"],
       ]);
       expect(memory.published).toEqual([]);
+      expect(memory.pendingEventIds()).toEqual([]);
       expect(result).toMatchObject({ duplicate: false, publishState, warnings: [] });
       expect(memory.record(input.event)?.publishState).toBe(publishState);
-      expect(memory.logicals.get(logicalKeyFor(input.event))).toMatchObject({
+      expect(memory.logical(input.event)).toMatchObject({
         state: "open",
         eventGrid: { eventIds: ["evt-1"], regions: ["westeurope"], count: 1 },
       });
@@ -437,33 +574,31 @@ describe("ingestDelivery: Event Grid arrivals", () => {
     expect(memory.published).toEqual([]);
   });
 
-  it("a retried Event Grid delivery is counted and noted again, still not published", async () => {
+  it("a retried Event Grid delivery is counted and joins its logical event again, still not published", async () => {
     const memory = new MemoryPorts();
     await ingest(memory, fromEventGrid());
     const result = await ingest(memory, fromEventGrid());
     expect(result).toMatchObject({ duplicate: true, deliveryCount: 2, publishState: "held" });
-    expect(memory.callsOf("crossCheck.noteArrival")).toHaveLength(2);
     expect(memory.published).toEqual([]);
-    expect(memory.logicals.get(logicalKeyFor(registryEvent()))?.eventGrid).toMatchObject({
+    expect(memory.logical(registryEvent())?.eventGrid).toMatchObject({
       eventIds: ["evt-1"],
       count: 2,
     });
   });
 
   it.each<{ name: string; fault: PortCall }>([
-    { name: "cross-check", fault: "crossCheck.noteArrival" },
-    { name: "tag memory", fault: "tags.remember" },
-  ])("a $name failure propagates so that Event Grid retries", async ({ fault }) => {
+    { name: "read", fault: "store.relatedLogicals" },
+    { name: "write", fault: "store.write" },
+  ])("a storage failure on its $name propagates so that Event Grid retries", async ({ fault }) => {
     const failure = new DependencyUnavailableError("table-storage", "timeout");
     const memory = new MemoryPorts({ [fault]: always(failure) });
     await expect(ingest(memory, fromEventGrid())).rejects.toBe(failure);
     expect(memory.published).toEqual([]);
+    expect(memory.journaled).toEqual([]);
   });
 });
 
 describe("ingestDelivery: a logical event already on its topic", () => {
-  const key = logicalKeyFor(registryEvent());
-
   it.each<{ name: string; seed: (memory: MemoryPorts) => Promise<void>; coveredBy: string }>([
     {
       name: "recovered from Event Grid before its webhook came",
@@ -471,8 +606,12 @@ describe("ingestDelivery: a logical event already on its topic", () => {
       seed: async (memory) => {
         const arrival = registryEvent({ origin: "eventgrid" });
         const open = withArrival(undefined, arrival, T0, WINDOW_MS);
-        const closed: LogicalEvent = { ...open, state: "eventgrid-only", publishedBy: "eventgrid" };
-        memory.seedLogical(closed, [arrival]);
+        const closed: LogicalEvent = {
+          ...open,
+          state: "eventgrid-only",
+          publication: { by: "eventgrid", occurrence: 1 },
+        };
+        memory.seed([{ kind: "create-logical", logical: closed }]);
       },
     },
     {
@@ -483,7 +622,7 @@ describe("ingestDelivery: a logical event already on its topic", () => {
       },
     },
   ])(
-    "a webhook of a logical event $name is marked published without publishing",
+    "a webhook of a logical event $name is recorded as published without publishing",
     async ({ seed, coveredBy }) => {
       const memory = new MemoryPorts();
       await seed(memory);
@@ -492,8 +631,11 @@ describe("ingestDelivery: a logical event already on its topic", () => {
       const input = delivery(PUSH_TOPIC, { eventId: "evt-late", region: "eastus" }, T0 + 60_000);
       const result = await ingest(memory, input);
       expect(memory.published).toHaveLength(before);
-      expect(storeAndPublish(memory)).toEqual(["store.recordDelivery", "store.markPublished"]);
-      expect(memory.callsOf("store.markPublished")).toEqual([[input.event, "acr-push"]]);
+      expect(memory.calls()).toEqual(["store.write", "store.relatedLogicals", "store.write"]);
+      const recorded = memory.writes()[1]?.changes.find((c) => c.kind === "create-record");
+      expect(recorded).toMatchObject({
+        record: { publishState: "published", publishedTopics: ["acr-push"] },
+      });
       expect(result).toMatchObject({
         eventId: "evt-late",
         duplicate: false,
@@ -502,34 +644,33 @@ describe("ingestDelivery: a logical event already on its topic", () => {
         warnings: [],
       });
       expect(memory.record(input.event)?.publishState).toBe("published");
-      expect(memory.logicals.get(key)?.publishedBy).toBe(coveredBy);
+      expect(memory.pendingEventIds()).not.toContain("evt-late");
+      expect(memory.logical(input.event)?.publication?.by).toBe(coveredBy);
     },
   );
 
-  it("a covered webhook's markPublished failure is a warning", async () => {
+  it("a covered webhook needs no write after its arrival's: a marking failure cannot touch it", async () => {
     const memory = new MemoryPorts();
     await ingest(memory);
-    memory.faults["store.markPublished"] = always(new Error("table down"));
+    memory.faults["store.write"] = markingFault(new Error("table down"));
     // Another region's webhook for the same push.
     const result = await ingest(
       memory,
       delivery(PUSH_TOPIC, { eventId: "evt-2", region: "eastus" }),
     );
-    expect(result).toMatchObject({
-      publishState: "published",
-      coveredBy: "webhook",
-      warnings: ["Error: table down"],
-    });
+    expect(result).toMatchObject({ publishState: "published", coveredBy: "webhook", warnings: [] });
     expect(memory.published).toHaveLength(1);
   });
 
-  it("when the cross-check cannot answer, the webhook is published (duplicate detection drops a copy)", async () => {
+  it("when the store cannot answer after a conflict, the webhook is published with the content's message id (duplicate detection drops the copy) and journaled", async () => {
     const memory = new MemoryPorts();
     await ingest(memory);
-    memory.faults["crossCheck.noteArrival"] = always(new Error("cross-check down"));
+    memory.faults["store.relatedLogicals"] = always(
+      new DependencyUnavailableError("table-storage", "timeout"),
+    );
     const result = await ingest(memory, delivery(PUSH_TOPIC, { eventId: "evt-2" }));
     expect(result.coveredBy).toBeUndefined();
-    expect(result.publishState).toBe("published");
+    expect(result).toMatchObject({ publishState: "published", journaled: true });
     expect(memory.published.map((entry) => entry.message.messageId)).toEqual([
       topicMessageFor(registryEvent()).messageId,
       topicMessageFor(registryEvent()).messageId,
@@ -537,24 +678,52 @@ describe("ingestDelivery: a logical event already on its topic", () => {
   });
 });
 
+describe("ingestDelivery: occurrences", () => {
+  it("the content pushed again from the same place is published again with its own message id", async () => {
+    const memory = new MemoryPorts();
+    await ingest(memory);
+    await ingest(memory, delivery(PUSH_TOPIC, { eventId: "evt-2" }, T0 + 60_000));
+    expect(memory.published.map((entry) => entry.message.messageId)).toEqual([
+      messageIdFor(registryEvent(), 1),
+      messageIdFor(registryEvent(), 2),
+    ]);
+    expect(memory.record(registryEvent({ eventId: "evt-2" }))).toMatchObject({
+      occurrence: 2,
+      publishState: "published",
+    });
+    expect(memory.logical(registryEvent())).toMatchObject({
+      occurrence: 2,
+      publication: { by: "webhook", occurrence: 2 },
+      windowClosesAt: T0 + 60_000 + WINDOW_MS,
+    });
+  });
+});
+
 describe("ingestDelivery: tags of a digest", () => {
-  it.each<{ name: string; event: Partial<RegistryEvent>; remembered: boolean }>([
-    { name: "a webhook push with tag and digest", event: {}, remembered: true },
+  it.each<{ name: string; event: Partial<RegistryEvent>; enriches: boolean }>([
+    { name: "a webhook push with tag and digest", event: {}, enriches: true },
     {
       name: "an Event Grid push with tag and digest",
       event: { origin: "eventgrid" },
-      remembered: true,
+      enriches: true,
     },
-    { name: "a push without a tag", event: { tag: undefined }, remembered: false },
-    { name: "a push without a digest", event: { digest: undefined }, remembered: false },
-    { name: "a chart push", event: { action: "chart_push" }, remembered: false },
-    { name: "a delete", event: { action: "delete", tag: undefined }, remembered: false },
-  ])("$name: remembered $remembered", async ({ event, remembered }) => {
-    const memory = new MemoryPorts();
-    await ingest(memory, delivery(PUSH_TOPIC, event));
-    expect(memory.callsOf("tags.remember")).toHaveLength(remembered ? 1 : 0);
-    expect(memory.tagsByDigest.size).toBe(remembered ? 1 : 0);
-  });
+    { name: "a push without a tag", event: { tag: undefined }, enriches: false },
+    { name: "a push without a digest", event: { digest: undefined }, enriches: false },
+    { name: "a chart push", event: { action: "chart_push" }, enriches: false },
+    { name: "a delete", event: { action: "delete", tag: undefined }, enriches: false },
+  ])(
+    "$name: its tag enriches a later delete of the digest: $enriches",
+    async ({ event, enriches }) => {
+      const memory = new MemoryPorts();
+      await ingest(memory, delivery(PUSH_TOPIC, { eventId: "first", ...event }));
+      await ingest(
+        memory,
+        delivery(DELETE_TOPIC, { eventId: "del-1", action: "delete", tag: undefined }),
+      );
+      const deleted = memory.published.find((entry) => entry.topic === "acr-delete");
+      expect(deleted?.message.applicationProperties.tags).toBe(enriches ? "v1" : undefined);
+    },
+  );
 
   it.each<{ name: string; pushed: Partial<RegistryEvent>[]; tags: string | undefined }>([
     {
@@ -586,43 +755,53 @@ describe("ingestDelivery: tags of a digest", () => {
     expect(message).toEqual(topicMessageFor(deletion.event, tags ? tags.split(",") : []));
   });
 
-  it("a push is published without looking tags up", async () => {
+  it("a push is published without reading anything first, and without tags", async () => {
     const memory = new MemoryPorts();
     await ingest(memory);
-    expect(memory.calls()).not.toContain("tags.tagsOf");
+    expect(memory.calls()[0]).toBe("store.write");
+    expect(memory.calls()).not.toContain("store.relatedLogicals");
     expect(memory.published[0]?.message.applicationProperties.tags).toBeUndefined();
   });
 
-  it("a tag lookup failure does not hold the delete back: it is published without tags", async () => {
-    const memory = new MemoryPorts({ "tags.tagsOf": always(new Error("tags table down")) });
-    const result = await ingest(
-      memory,
-      delivery(DELETE_TOPIC, { action: "delete", tag: undefined }),
-    );
-    expect(result).toMatchObject({ publishState: "published" });
-    expect(memory.published).toHaveLength(1);
-    expect(memory.published[0].message.applicationProperties.tags).toBeUndefined();
+  it("a push decided on what the store holds carries no tags either", async () => {
+    const memory = new MemoryPorts();
+    await ingest(memory, delivery(PUSH_TOPIC, { eventId: "p1", tag: "v1" }));
+    // The same digest and tag pushed again: decided again after its logical event conflicts.
+    await ingest(memory, delivery(PUSH_TOPIC, { eventId: "p2", tag: "v1" }, T0 + 60_000));
+    expect(memory.calls()).toContain("store.relatedLogicals");
+    expect(memory.published).toHaveLength(2);
+    expect(memory.published[1]?.message.applicationProperties.tags).toBeUndefined();
   });
 });
 
 describe("ingestDelivery: actions without a twin", () => {
+  const CROSS_CHECK_CHANGES = new Set<Change["kind"]>([
+    "create-logical",
+    "replace-logical",
+    "open-window",
+    "set-publication",
+  ]);
+
   it.each<{ action: string; route: Route }>([
     { action: "quarantine", route: { kind: "topic", topic: "acr-quarantine" } },
     { action: "ping", route: { kind: "not-routed", reason: "ping" } },
-  ])(
-    "$action is only indexed by id: no logical event, no tag memory",
-    async ({ action, route }) => {
-      const memory = new MemoryPorts({
-        "crossCheck.noteArrival": always(new Error("must not be called")),
-        "crossCheck.markPublishedBy": always(new Error("must not be called")),
-        "tags.remember": always(new Error("must not be called")),
-      });
-      const result = await ingest(memory, delivery(route, { action }));
-      expect(crossCheckCalls(memory)).toEqual(["crossCheck.indexArrival"]);
-      expect(result.warnings).toEqual([]);
-      expect(memory.published).toHaveLength(route.kind === "topic" ? 1 : 0);
-    },
-  );
+  ])("$action is only indexed by id: no logical event, no window", async ({ action, route }) => {
+    const memory = new MemoryPorts({
+      "store.write": writing(
+        (change) => CROSS_CHECK_CHANGES.has(change.kind),
+        new Error("must not be written"),
+      ),
+    });
+    const result = await ingest(memory, delivery(route, { action }));
+    expect(result.warnings).toEqual([]);
+    expect(memory.index.size).toBe(1);
+    expect(memory.logicals.size).toBe(0);
+    expect(memory.windows.size).toBe(0);
+    expect(memory.published).toHaveLength(route.kind === "topic" ? 1 : 0);
+    expect(memory.record(registryEvent({ action }))?.publishState).toBe(
+      route.kind === "topic" ? "published" : "not-routed",
+    );
+  });
 });
 
 describe("describeError", () => {

@@ -1,53 +1,45 @@
-import {
-  differingFields,
-  type LogicalEvent,
-  logicalKeyFor,
-  withArrival,
-} from "../../src/core/crossCheck";
-import {
-  type DeliveryRecord,
-  initialPublishState,
-  type NewDelivery,
-} from "../../src/core/deliveryRecord";
+import { type LogicalEvent, logicalRefFor } from "../../src/core/crossCheck";
+import type { DeliveryRecord, NewDelivery } from "../../src/core/deliveryRecord";
 import type { Discrepancy } from "../../src/core/discrepancy";
 import type { IngestPorts } from "../../src/core/ingestDelivery";
 import type {
-  CrossCheckStore,
   EventStore,
   FindingStore,
   Journal,
   JournalEntry,
   Publisher,
-  RecordOutcome,
-  TagMemory,
 } from "../../src/core/ports";
-import type { RegistryEvent } from "../../src/core/registryEvent";
+import type { ReconcilePorts } from "../../src/core/reconcile";
+import type { EventOrigin, RegistryEvent } from "../../src/core/registryEvent";
+import type { Route } from "../../src/core/routing";
 import type { TopicMessage } from "../../src/core/topicMessage";
+import type {
+  Change,
+  ListedWindow,
+  LogicalRef,
+  Versioned,
+  WindowMarker,
+  WriteOutcome,
+} from "../../src/core/writePlan";
 
 /**
- * In-memory implementations of the core's ports, faithful to the Table Storage adapters'
- * documented behaviour, writing every call in order to one shared log. The real adapters are
- * tested against Azurite elsewhere.
+ * In-memory doubles of the core's ports. The event store is storage only, with the semantics of
+ * the Table adapter: a `create-*` fails if the entity exists, a versioned change fails if the
+ * version moved on (or the entity is gone), `set-*` overwrite only their fields of an existing
+ * entity, `close-window` and `remove-pending` delete if present, and a write is all or nothing.
+ * Every call is written in order to one shared log; faults can be injected per call. The real
+ * adapters are tested against Azurite elsewhere.
  */
 export type PortCall =
-  | "store.recordDelivery"
-  | "store.markPublished"
-  | "store.markPublishFailed"
-  | "store.markDead"
-  | "store.listPending"
-  | "store.claimRedrive"
-  | "store.find"
-  | "store.setCrossCheck"
+  | "store.relatedLogicals"
+  | "store.logicalOf"
+  | "store.recordOf"
+  | "store.write"
+  | "store.dueWindows"
+  | "store.pendingRecords"
+  | "store.arrivalsOf"
+  | "store.arrivalsById"
   | "publisher.publish"
-  | "crossCheck.noteArrival"
-  | "crossCheck.indexArrival"
-  | "crossCheck.markPublishedBy"
-  | "crossCheck.dueWindows"
-  | "crossCheck.claimWindow"
-  | "crossCheck.arrivalsOf"
-  | "crossCheck.closeWindow"
-  | "tags.remember"
-  | "tags.tagsOf"
   | "findings.record"
   | "journal.append"
   | "journal.drain";
@@ -55,6 +47,8 @@ export type PortCall =
 export interface LoggedCall {
   call: PortCall;
   args: unknown[];
+  /** What a `store.write` answered, once it did without throwing. */
+  outcome?: WriteOutcome;
 }
 
 /** Returns the error to throw for this call, or undefined to let it succeed. */
@@ -64,29 +58,93 @@ export function always(error: unknown): Fault {
   return () => error;
 }
 
-export function recordKey(event: RegistryEvent): string {
-  return `${event.origin}|${event.registry}|${event.eventId}`;
+/** A `store.write` fault: fails the writes holding a change that `matches`, nothing else. */
+export function writing(matches: (change: Change) => boolean, error: unknown): Fault {
+  return (changes) => ((changes as Change[]).some(matches) ? error : undefined);
+}
+
+/** A write's change kinds, for asserting what one write held. */
+export function kindsOf(changes: readonly Change[]): Change["kind"][] {
+  return changes.map((change) => change.kind);
+}
+
+interface IndexEntry {
+  recordId: string;
+  eventId: string;
+  origin: EventOrigin;
+}
+
+const id = (...parts: (string | number | undefined)[]) =>
+  JSON.stringify(parts.map((part) => part ?? ""));
+
+function recordId(event: RegistryEvent): string {
+  return id(event.registry, event.repository, event.eventId, event.origin);
+}
+
+function logicalId(logical: LogicalRef): string {
+  return id(logical.registry, logical.repository, logical.digest, logical.key);
+}
+
+function windowId(window: WindowMarker): string {
+  return id(window.registry, window.repository, window.windowClosesAt, window.key);
+}
+
+/** Sorts oldest first across registries and repositories, as the pending list reads. */
+function pendingId(record: DeliveryRecord): string {
+  const { event } = record;
+  const receivedAt = String(record.receivedAt).padStart(13, "0");
+  return id(receivedAt, event.eventId, event.origin, event.registry, event.repository);
+}
+
+/** Which stored entity a change writes: no write may change one twice (as in a Table batch). */
+function entityOf(change: Change): string {
+  switch (change.kind) {
+    case "create-record":
+    case "replace-record":
+    case "set-record-status":
+      return `record ${recordId(change.record.event)}`;
+    case "index-arrival":
+      return `index ${recordId(change.event)}`;
+    case "create-logical":
+    case "replace-logical":
+    case "set-publication":
+      return `logical ${logicalId(change.logical)}`;
+    case "open-window":
+    case "close-window":
+      return `window ${windowId(change.window)}`;
+    case "log-verdict":
+      return `verdict ${id(change.logical.firstSeenAt, change.logical.key)}`;
+    case "add-pending":
+    case "remove-pending":
+      return `pending ${pendingId(change.record)}`;
+  }
 }
 
 export class MemoryPorts {
   readonly log: LoggedCall[] = [];
   readonly faults: Partial<Record<PortCall, Fault>> = {};
-  readonly records = new Map<string, DeliveryRecord>();
-  readonly logicals = new Map<string, LogicalEvent>();
-  readonly eventIndex = new Map<string, { logicalKey: string; event: RegistryEvent }>();
-  readonly tagsByDigest = new Map<string, Set<string>>();
+  readonly records = new Map<string, Versioned<DeliveryRecord>>();
+  readonly index = new Map<string, IndexEntry>();
+  readonly logicals = new Map<string, Versioned<LogicalEvent>>();
+  readonly windows = new Map<string, WindowMarker>();
+  /** Pending list entries, each naming its record. */
+  readonly pending = new Map<string, string>();
+  readonly verdicts = new Map<string, { logical: LogicalEvent; state: string }>();
   readonly published: { topic: string; message: TopicMessage }[] = [];
   readonly findingsRecorded: Discrepancy[] = [];
   readonly journaled: JournalEntry[] = [];
+  private version = 0;
 
   constructor(faults: Partial<Record<PortCall, Fault>> = {}) {
     Object.assign(this.faults, faults);
   }
 
-  private enter(call: PortCall, ...args: unknown[]): void {
-    this.log.push({ call, args });
+  private enter(call: PortCall, ...args: unknown[]): LoggedCall {
+    const entry: LoggedCall = { call, args };
+    this.log.push(entry);
     const fault = this.faults[call]?.(...args);
     if (fault !== undefined) throw fault;
+    return entry;
   }
 
   calls(): PortCall[] {
@@ -97,85 +155,101 @@ export class MemoryPorts {
     return this.log.filter((entry) => entry.call === call).map((entry) => entry.args);
   }
 
-  record(event: RegistryEvent): DeliveryRecord | undefined {
-    return this.records.get(recordKey(event));
+  /** Every `store.write` call in order: what it held and what it answered (none if it threw). */
+  writes(): { changes: Change[]; outcome?: WriteOutcome }[] {
+    return this.log
+      .filter((entry) => entry.call === "store.write")
+      .map((entry) => ({ changes: entry.args[0] as Change[], outcome: entry.outcome }));
   }
 
-  private existing(event: RegistryEvent): DeliveryRecord {
-    const record = this.records.get(recordKey(event));
-    if (!record) throw new Error(`no record for ${recordKey(event)}`);
-    return record;
+  /** The stored record of this arrival (event id and origin). */
+  record(event: RegistryEvent): DeliveryRecord | undefined {
+    return this.records.get(recordId(event))?.value;
+  }
+
+  /** The stored logical event of this arrival's content. */
+  logical(event: RegistryEvent): LogicalEvent | undefined {
+    return this.logicals.get(logicalId(logicalRefFor(event)))?.value;
+  }
+
+  /** The event ids of the records on the pending list, oldest first. */
+  pendingEventIds(): string[] {
+    return [...this.pending.entries()]
+      .sort(([a], [b]) => compare(a, b))
+      .map(([, record]) => this.records.get(record)?.value.event.eventId ?? `missing ${record}`);
+  }
+
+  /** Writes changes as a store write would, unlogged and fault-free: a conflict throws. */
+  seed(changes: readonly Change[]): void {
+    const outcome = this.apply(changes);
+    if (!outcome.ok) throw new Error(`seed conflicted on ${outcome.conflict}`);
   }
 
   readonly store: EventStore = {
-    recordDelivery: async (delivery: NewDelivery): Promise<RecordOutcome> => {
-      this.enter("store.recordDelivery", delivery);
-      const arrival = {
-        receivedAt: new Date(delivery.receivedAt).toISOString(),
-        region: delivery.event.region,
-        status: 200,
-      };
-      const existing = this.records.get(recordKey(delivery.event));
-      if (existing) {
-        existing.deliveryCount += 1;
-        existing.arrivals.push(arrival);
-        return { kind: "duplicate", record: { ...existing } };
+    relatedLogicals: async (event) => {
+      this.enter("store.relatedLogicals", event);
+      if (!event.digest) {
+        const own = this.logicals.get(logicalId(logicalRefFor(event)));
+        return own ? [structuredClone(own)] : [];
       }
-      const record: DeliveryRecord = {
-        ...delivery,
-        publishState: initialPublishState(delivery.route, delivery.event.origin),
-        deliveryCount: 1,
-        arrivals: [arrival],
-        publishedTopics: [],
-        publishAttempts: 0,
-      };
-      this.records.set(recordKey(delivery.event), record);
-      return { kind: "created", record: { ...record } };
+      return [...this.logicals.values()]
+        .filter(
+          ({ value }) =>
+            value.registry === event.registry &&
+            (value.repository ?? "") === (event.repository ?? "") &&
+            value.digest === event.digest,
+        )
+        .map((logical) => structuredClone(logical));
     },
-    markPublished: async (event, topic) => {
-      this.enter("store.markPublished", event, topic);
-      const record = this.existing(event);
-      record.publishState = "published";
-      record.publishedTopics = [...new Set([...record.publishedTopics, topic])];
-      record.publishAttempts += 1;
-      record.lastError = undefined;
+    logicalOf: async (logical) => {
+      this.enter("store.logicalOf", logical);
+      return this.readLogical(logical);
     },
-    markPublishFailed: async (event, error, at, occurrence) => {
-      this.enter("store.markPublishFailed", event, error, at);
-      const record = this.existing(event);
-      record.publishAttempts += 1;
-      record.lastAttemptAt = at;
-      record.lastError = error;
-      record.occurrence = occurrence ?? record.occurrence;
+    recordOf: async (event) => {
+      this.enter("store.recordOf", event);
+      const record = this.records.get(recordId(event));
+      return record && structuredClone(record);
     },
-    markDead: async (event, error) => {
-      this.enter("store.markDead", event, error);
-      const record = this.existing(event);
-      record.publishState = "dead";
-      record.lastError = error;
+    write: async (changes) => {
+      const entry = this.enter("store.write", changes);
+      entry.outcome = this.apply(changes);
+      return entry.outcome;
     },
-    listPending: async (limit, isDue) => {
-      this.enter("store.listPending", limit);
-      return [...this.records.values()]
-        .filter((record) => record.publishState === "pending" && isDue({ ...record }))
+    dueWindows: async (now, limit) => {
+      this.enter("store.dueWindows", now, limit);
+      return [...this.windows.values()]
+        .filter((window) => window.windowClosesAt <= now)
+        .sort((a, b) => a.windowClosesAt - b.windowClosesAt || compare(a.key, b.key))
         .slice(0, limit)
-        .map((record) => ({ ...record }));
+        .map(
+          (window): ListedWindow => ({
+            window: structuredClone(window),
+            logical: this.readLogical(window),
+          }),
+        );
     },
-    claimRedrive: async (event, now, isDue) => {
-      this.enter("store.claimRedrive", event, now);
-      const record = this.records.get(recordKey(event));
-      if (record?.publishState !== "pending" || !isDue({ ...record })) return undefined;
-      record.lastAttemptAt = now;
-      return { ...record };
+    pendingRecords: async (limit) => {
+      this.enter("store.pendingRecords", limit);
+      return [...this.pending.entries()]
+        .sort(([a], [b]) => compare(a, b))
+        .slice(0, limit)
+        .flatMap(([, record]) => {
+          const stored = this.records.get(record);
+          return stored ? [structuredClone(stored)] : [];
+        });
     },
-    find: async (event) => {
-      this.enter("store.find", event);
-      const record = this.records.get(recordKey(event));
-      return record && { ...record };
+    arrivalsOf: async (logical, eventIds, origin) => {
+      this.enter("store.arrivalsOf", logical, eventIds, origin);
+      return eventIds.flatMap((eventId) => {
+        const indexed = this.index.get(id(logical.registry, logical.repository, eventId, origin));
+        return indexed ? this.indexedRecord(indexed) : [];
+      });
     },
-    setCrossCheck: async (event, state) => {
-      this.enter("store.setCrossCheck", event, state);
-      this.existing(event).crossCheck = state;
+    arrivalsById: async (eventId, origin) => {
+      this.enter("store.arrivalsById", eventId, origin);
+      return [...this.index.values()]
+        .filter((indexed) => indexed.eventId === eventId && indexed.origin === origin)
+        .flatMap((indexed) => this.indexedRecord(indexed));
     },
   };
 
@@ -183,83 +257,6 @@ export class MemoryPorts {
     publish: async (topic, message) => {
       this.enter("publisher.publish", topic, message);
       this.published.push({ topic, message });
-    },
-  };
-
-  readonly crossCheck: CrossCheckStore = {
-    noteArrival: async (event, arrivedAt, windowMs) => {
-      this.enter("crossCheck.noteArrival", event, arrivedAt, windowMs);
-      const key = logicalKeyFor(event);
-      let logical = withArrival(this.logicals.get(key), event, arrivedAt, windowMs);
-      this.logicals.set(key, logical);
-      this.eventIndex.set(`${event.origin}|${event.eventId}`, { logicalKey: key, event });
-      const other = event.origin === "webhook" ? "eventgrid" : "webhook";
-      const twin = this.eventIndex.get(`${other}|${event.eventId}`);
-      if (twin && twin.logicalKey !== key && differingFields(event, twin.event).length > 0) {
-        this.flagMismatch(twin.logicalKey, event.eventId);
-        logical = this.flagMismatch(key, event.eventId);
-      }
-      return structuredClone(logical);
-    },
-    indexArrival: async (event) => {
-      this.enter("crossCheck.indexArrival", event);
-      this.eventIndex.set(`${event.origin}|${event.eventId}`, {
-        logicalKey: logicalKeyFor(event),
-        event,
-      });
-    },
-    markPublishedBy: async (key, origin, occurrence) => {
-      this.enter("crossCheck.markPublishedBy", key, origin);
-      const logical = this.logicals.get(key);
-      if (logical && !logical.publishedBy && (logical.occurrence ?? 1) === occurrence)
-        this.logicals.set(key, { ...logical, publishedBy: origin });
-    },
-    dueWindows: async (now, limit) => {
-      this.enter("crossCheck.dueWindows", now, limit);
-      return [...this.logicals.values()]
-        .filter((logical) => logical.state === "open" && logical.windowClosesAt <= now)
-        .slice(0, limit)
-        .map((logical) => structuredClone(logical));
-    },
-    claimWindow: async (logical, now, leaseMs) => {
-      this.enter("crossCheck.claimWindow", logical, now, leaseMs);
-      const current = this.logicals.get(logical.key);
-      if (current?.state !== "open" || (current.closingUntil ?? 0) > now) return false;
-      this.logicals.set(logical.key, {
-        ...current,
-        closingUntil: now + leaseMs,
-        closeAttempts: (current.closeAttempts ?? 0) + 1,
-      });
-      return true;
-    },
-    arrivalsOf: async (logical, origin) => {
-      this.enter("crossCheck.arrivalsOf", logical, origin);
-      const side = origin === "webhook" ? logical.webhook : logical.eventGrid;
-      return (side?.eventIds ?? []).flatMap((eventId) => {
-        const indexed = this.eventIndex.get(`${origin}|${eventId}`);
-        return indexed ? [indexed.event] : [];
-      });
-    },
-    closeWindow: async (logical, state) => {
-      this.enter("crossCheck.closeWindow", logical, state);
-      const current = this.logicals.get(logical.key);
-      if (current) this.logicals.set(logical.key, { ...current, state });
-    },
-  };
-
-  readonly tags: TagMemory = {
-    remember: async (event) => {
-      this.enter("tags.remember", event);
-      if (!event.digest || !event.tag) return;
-      const key = digestKey(event);
-      const tags = this.tagsByDigest.get(key) ?? new Set<string>();
-      tags.add(event.tag);
-      this.tagsByDigest.set(key, tags);
-    },
-    tagsOf: async (event) => {
-      this.enter("tags.tagsOf", event);
-      if (!event.digest) return [];
-      return [...(this.tagsByDigest.get(digestKey(event)) ?? [])].sort();
     },
   };
 
@@ -290,43 +287,135 @@ export class MemoryPorts {
     },
   };
 
-  /** These ports as ingestDelivery takes them, with the cross-check window it notes arrivals in. */
+  /** These ports as ingestDelivery takes them, with the cross-check window it opens. */
   ingestPorts(windowMs: number): IngestPorts {
+    return { store: this.store, publisher: this.publisher, journal: this.journal, windowMs };
+  }
+
+  reconcilePorts(): ReconcilePorts {
     return {
       store: this.store,
       publisher: this.publisher,
-      crossCheck: this.crossCheck,
-      tags: this.tags,
+      findings: this.findings,
       journal: this.journal,
-      windowMs,
     };
   }
 
-  /** Seeds a logical event (and its arrivals' index entries) as the cross-check store holds it. */
-  seedLogical(logical: LogicalEvent, arrivals: RegistryEvent[] = []): void {
-    this.logicals.set(logical.key, structuredClone(logical));
-    for (const event of arrivals) {
-      this.eventIndex.set(`${event.origin}|${event.eventId}`, { logicalKey: logical.key, event });
+  private readLogical(logical: LogicalRef): Versioned<LogicalEvent> | undefined {
+    const stored = this.logicals.get(logicalId(logical));
+    return stored && structuredClone(stored);
+  }
+
+  private indexedRecord(indexed: IndexEntry): DeliveryRecord[] {
+    const record = this.records.get(indexed.recordId);
+    return record ? [structuredClone(record.value)] : [];
+  }
+
+  private nextVersion(): string {
+    this.version += 1;
+    return `v${this.version}`;
+  }
+
+  /** All or nothing: every change is checked against the stored state before any is applied. */
+  private apply(changes: readonly Change[]): WriteOutcome {
+    const entities = new Set<string>();
+    for (const change of changes) {
+      const entity = entityOf(change);
+      if (entities.has(entity)) throw new Error(`one write changes ${entity} twice`);
+      entities.add(entity);
+    }
+    const conflicting = changes.find((change) => this.conflicts(change));
+    if (conflicting) return { ok: false, conflict: conflicting.kind };
+    for (const change of structuredClone(changes)) this.applyOne(change);
+    return { ok: true };
+  }
+
+  private conflicts(change: Change): boolean {
+    switch (change.kind) {
+      case "create-record":
+        return this.records.has(recordId(change.record.event));
+      case "replace-record":
+        return this.records.get(recordId(change.record.event))?.version !== change.version;
+      case "set-record-status":
+        return !this.records.has(recordId(change.record.event));
+      case "create-logical":
+        return this.logicals.has(logicalId(change.logical));
+      case "replace-logical":
+        return this.logicals.get(logicalId(change.logical))?.version !== change.version;
+      case "set-publication":
+        return !this.logicals.has(logicalId(change.logical));
+      default:
+        return false;
     }
   }
 
-  /** Seeds a delivery record as the event store holds it. */
-  seedRecord(record: DeliveryRecord): void {
-    this.records.set(recordKey(record.event), structuredClone(record));
-  }
-
-  private flagMismatch(key: string, eventId: string): LogicalEvent {
-    const current = this.logicals.get(key) as LogicalEvent;
-    const updated = current.mismatchedIds.includes(eventId)
-      ? current
-      : { ...current, mismatchedIds: [...current.mismatchedIds, eventId] };
-    this.logicals.set(key, updated);
-    return updated;
+  private applyOne(change: Change): void {
+    switch (change.kind) {
+      case "create-record":
+      case "replace-record":
+        this.records.set(recordId(change.record.event), {
+          value: change.record,
+          version: this.nextVersion(),
+        });
+        return;
+      case "set-record-status": {
+        const key = recordId(change.record.event);
+        const stored = this.records.get(key) as Versioned<DeliveryRecord>;
+        this.records.set(key, {
+          value: { ...stored.value, ...change.status },
+          version: this.nextVersion(),
+        });
+        return;
+      }
+      case "index-arrival": {
+        const { event } = change;
+        this.index.set(recordId(event), {
+          recordId: recordId(event),
+          eventId: event.eventId,
+          origin: event.origin,
+        });
+        return;
+      }
+      case "create-logical":
+      case "replace-logical":
+        this.logicals.set(logicalId(change.logical), {
+          value: change.logical,
+          version: this.nextVersion(),
+        });
+        return;
+      case "set-publication": {
+        const key = logicalId(change.logical);
+        const stored = this.logicals.get(key) as Versioned<LogicalEvent>;
+        this.logicals.set(key, {
+          value: { ...stored.value, publication: change.publication },
+          version: this.nextVersion(),
+        });
+        return;
+      }
+      case "open-window": {
+        const { key, registry, repository, digest, windowClosesAt } = change.window;
+        const marker = { key, registry, repository, digest, windowClosesAt };
+        this.windows.set(windowId(marker), marker);
+        return;
+      }
+      case "close-window":
+        this.windows.delete(windowId(change.window));
+        return;
+      case "log-verdict":
+        this.verdicts.set(entityOf(change), { logical: change.logical, state: change.state });
+        return;
+      case "add-pending":
+        this.pending.set(pendingId(change.record), recordId(change.record.event));
+        return;
+      case "remove-pending":
+        this.pending.delete(pendingId(change.record));
+        return;
+    }
   }
 }
 
-function digestKey(event: RegistryEvent): string {
-  return `${event.registry}|${event.repository ?? ""}|${event.digest}`;
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export const T0 = Date.parse("2023-11-17T16:52:01.343Z");
@@ -347,5 +436,15 @@ export function registryEvent(overrides: Partial<RegistryEvent> = {}): RegistryE
     origin: "webhook",
     payload: { id: eventId, action: overrides.action ?? "push" },
     ...overrides,
+  };
+}
+
+/** An arrival of `event` as the webhook and Event Grid functions hand it to the core. */
+export function deliveryOf(event: RegistryEvent, route: Route, receivedAt: number): NewDelivery {
+  return {
+    event,
+    route,
+    receivedAt,
+    request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
   };
 }

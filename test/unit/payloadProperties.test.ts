@@ -1,12 +1,19 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { fromDeliveryEntity, toDeliveryEntity } from "../../src/adapters/deliveryEntity";
-import { deliveryKeys, eventIdKeys, pendingKeys } from "../../src/adapters/tableLayout";
+import {
+  deliveryKeys,
+  eventIdKeys,
+  logicalKeys,
+  pendingKeys,
+  windowKeys,
+} from "../../src/adapters/tableLayout";
 import {
   type AcrWebhookPayload,
   MAX_PAYLOAD_DEPTH,
   validateAcrWebhookPayload,
 } from "../../src/core/acrWebhookPayload";
+import { withArrival } from "../../src/core/crossCheck";
 import type { DeliveryRecord } from "../../src/core/deliveryRecord";
 import { type RegistryEvent, registryEventFromWebhook } from "../../src/core/registryEvent";
 import { resolveRegistry } from "../../src/core/registryIdentity";
@@ -23,6 +30,7 @@ const FALLBACK_LOGIN_SERVER = "fallback.azurecr.io";
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const FORBIDDEN_IN_KEYS = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
 const RECEIVED_AT = Date.UTC(2024, 0, 2, 3, 4, 5);
+const WINDOW_MS = 300_000;
 
 const prototypeKeys = () => Object.getOwnPropertyNames(Object.prototype).sort();
 const prototypeBefore = prototypeKeys();
@@ -58,11 +66,7 @@ function expectAcceptedPayloadInvariants(text: string): void {
   expect(Number.isFinite(event.occurredAt)).toBe(true);
 
   const keys = deliveryKeys(event);
-  expectValidKey(keys.partitionKey);
-  expectValidKey(keys.rowKey);
-  const idKeys = eventIdKeys(event.eventId, event.origin);
-  expectValidKey(idKeys.partitionKey);
-  expectValidKey(pendingKeys(keys, event.occurredAt).rowKey);
+  const logical = withArrival(undefined, event, RECEIVED_AT, WINDOW_MS);
 
   // The payload reaches the topic exactly as it was sent, unknown and `__proto__` keys included.
   const original = JSON.stringify(JSON.parse(text));
@@ -83,6 +87,21 @@ function expectAcceptedPayloadInvariants(text: string): void {
   const stored = fromDeliveryEntity(toDeliveryEntity(keys, record));
   expect(JSON.stringify(stored.event.payload)).toBe(original);
   expect(validateAcrWebhookPayload(stored.event.payload).ok).toBe(true);
+
+  // Every row one arrival writes has legal keys, in one partition (one transaction), each its own.
+  const rows = [
+    keys,
+    eventIdKeys(event),
+    logicalKeys(logical),
+    windowKeys(logical),
+    pendingKeys(record),
+  ];
+  for (const row of rows) {
+    expectValidKey(row.partitionKey);
+    expectValidKey(row.rowKey);
+  }
+  expect(new Set(rows.map((row) => row.partitionKey)).size).toBe(1);
+  expect(new Set(rows.map((row) => row.rowKey)).size).toBe(rows.length);
 }
 
 describe("validateAcrWebhookPayload never throws", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { logicalKeyFor } from "../../src/core/crossCheck";
+import { logicalKeyFor, logicalRefFor, withArrival } from "../../src/core/crossCheck";
+import { decideArrival } from "../../src/core/decideArrival";
 import type { DeliveryRecord } from "../../src/core/deliveryRecord";
 import { type Discrepancy, discrepancyMessage } from "../../src/core/discrepancy";
 import { ingestDelivery } from "../../src/core/ingestDelivery";
@@ -16,7 +17,16 @@ import type { RegistryEvent } from "../../src/core/registryEvent";
 import { type RoutingTable, routeForEvent } from "../../src/core/routing";
 import { parseScope } from "../../src/core/scope";
 import { topicMessageFor } from "../../src/core/topicMessage";
-import { always, MemoryPorts, registryEvent, T0 } from "./memoryPorts";
+import type { Change } from "../../src/core/writePlan";
+import {
+  always,
+  deliveryOf,
+  kindsOf,
+  MemoryPorts,
+  registryEvent,
+  T0,
+  writing,
+} from "./memoryPorts";
 
 const WINDOW_MS = 300_000;
 const AFTER_WINDOW = T0 + WINDOW_MS + 60_000;
@@ -46,14 +56,7 @@ function settings(overrides: Partial<ReconcileSettings> = {}): ReconcileSettings
 }
 
 function portsOf(memory: MemoryPorts): ReconcilePorts {
-  return {
-    store: memory.store,
-    publisher: memory.publisher,
-    crossCheck: memory.crossCheck,
-    tags: memory.tags,
-    findings: memory.findings,
-    journal: memory.journal,
-  };
+  return memory.reconcilePorts();
 }
 
 const webhook = (overrides: Partial<RegistryEvent> = {}) =>
@@ -66,17 +69,11 @@ async function arrive(
   memory: MemoryPorts,
   events: RegistryEvent[],
   table: RoutingTable = routing(),
+  firstAt = T0,
 ): Promise<void> {
   for (const [index, event] of events.entries()) {
-    await ingestDelivery(
-      {
-        event,
-        route: routeForEvent(event, table),
-        receivedAt: T0 + index * 1_000,
-        request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
-      },
-      memory.ingestPorts(WINDOW_MS),
-    );
+    const input = deliveryOf(event, routeForEvent(event, table), firstAt + index * 1_000);
+    await ingestDelivery(input, memory.ingestPorts(WINDOW_MS));
   }
 }
 
@@ -85,6 +82,9 @@ function run(memory: MemoryPorts, overrides: Partial<ReconcileSettings> = {}, no
 }
 
 const topicsPublished = (memory: MemoryPorts) => memory.published.map((entry) => entry.topic);
+
+const wroteAny = (memory: MemoryPorts, kind: Change["kind"]) =>
+  memory.writes().some((write) => kindsOf(write.changes).includes(kind));
 
 describe("reconcile: closing due windows", () => {
   const key = logicalKeyFor(webhook());
@@ -104,7 +104,9 @@ describe("reconcile: closing due windows", () => {
     expect(memory.record(webhook())?.crossCheck).toBe("matched");
     expect(memory.record(eventGrid())?.crossCheck).toBe("matched");
     expect(memory.record(eventGrid())?.publishState).toBe("held");
-    expect(memory.logicals.get(key)?.state).toBe("matched");
+    expect(memory.logical(webhook())?.state).toBe("matched");
+    expect(memory.windows.size).toBe(0);
+    expect([...memory.verdicts.values()].map((verdict) => verdict.state)).toEqual(["matched"]);
   });
 
   it("a webhook-only event: a finding recorded and published once, the record marked", async () => {
@@ -135,7 +137,8 @@ describe("reconcile: closing due windows", () => {
       { topic: DISCREPANCY_TOPIC, message: discrepancyMessage(expected) },
     ]);
     expect(memory.record(webhook())?.crossCheck).toBe("webhook-only");
-    expect(memory.logicals.get(key)?.state).toBe("webhook-only");
+    expect(memory.logical(webhook())?.state).toBe("webhook-only");
+    expect(memory.windows.size).toBe(0);
 
     const again = await run(memory, {}, AFTER_WINDOW + WINDOW_MS);
     expect(again).toMatchObject({ closed: {}, findingsPublished: 0 });
@@ -166,9 +169,9 @@ describe("reconcile: closing due windows", () => {
       publishedTopics: ["acr-push"],
       crossCheck: "eventgrid-only",
     });
-    expect(memory.logicals.get(key)).toMatchObject({
+    expect(memory.logical(webhook())).toMatchObject({
       state: "eventgrid-only",
-      publishedBy: "eventgrid",
+      publication: { by: "eventgrid", occurrence: 1 },
     });
   });
 
@@ -202,7 +205,7 @@ describe("reconcile: closing due windows", () => {
       });
       expect(topicsPublished(memory)).toEqual([DISCREPANCY_TOPIC]);
       expect(memory.findingsRecorded).toMatchObject([{ kind: "eventgrid-only", recovered: false }]);
-      expect(memory.logicals.get(key)?.publishedBy).toBeUndefined();
+      expect(memory.logical(webhook())?.publication).toBeUndefined();
     },
   );
 
@@ -216,10 +219,11 @@ describe("reconcile: closing due windows", () => {
     expect(report.errors).toEqual([
       `window ${key}: Error: recovery publish failed: Error: bus down`,
     ]);
-    expect(memory.calls()).not.toContain("crossCheck.closeWindow");
+    expect(wroteAny(memory, "close-window")).toBe(false);
+    expect(memory.windows.size).toBe(1);
     expect(memory.findingsRecorded).toEqual([]);
     expect(memory.published).toEqual([]);
-    expect(memory.logicals.get(key)?.state).toBe("open");
+    expect(memory.logical(webhook())?.state).toBe("open");
 
     memory.faults["publisher.publish"] = undefined;
     const leased = await run(memory, {}, AFTER_WINDOW + WINDOW_LEASE_MS - 1);
@@ -244,7 +248,8 @@ describe("reconcile: closing due windows", () => {
       `window ${key}: gave up, finding publish failed: Error: topic missing`,
     ]);
     expect(memory.findingsRecorded).toMatchObject([{ kind: "eventgrid-only", recovered: false }]);
-    expect(memory.logicals.get(key)?.state).toBe("eventgrid-only");
+    expect(memory.logical(webhook())?.state).toBe("eventgrid-only");
+    expect(memory.windows.size).toBe(0);
     // Closed: later runs do not take it again.
     const after = await run(memory, {}, AFTER_WINDOW + POLICY.maxAttempts * WINDOW_LEASE_MS);
     expect(after.errors).toEqual([]);
@@ -294,7 +299,33 @@ describe("reconcile: closing due windows", () => {
     const report = await run(memory, {}, T0 + WINDOW_MS - 1);
     expect(report).toMatchObject({ closed: {}, recovered: 0, findingsPublished: 0, errors: [] });
     expect(memory.published).toEqual([]);
-    expect(memory.logicals.get(key)?.state).toBe("open");
+    expect(memory.logical(webhook())?.state).toBe("open");
+  });
+
+  it("a window whose logical event is gone (after a crash) is dropped, nothing else", async () => {
+    const memory = new MemoryPorts();
+    memory.seed([
+      { kind: "open-window", window: { ...logicalRefFor(webhook()), windowClosesAt: T0 } },
+    ]);
+    const report = await run(memory);
+    expect(report).toMatchObject({ closed: {}, findingsPublished: 0, errors: [] });
+    expect(memory.windows.size).toBe(0);
+    expect(memory.findingsRecorded).toEqual([]);
+  });
+
+  it("a window its logical event has moved on from (a new occurrence) is dropped; the new one stays", async () => {
+    const memory = new MemoryPorts();
+    const later = AFTER_WINDOW;
+    await arrive(memory, [webhook()]);
+    // Pushed again from the same place once the first window was due, before any run closed it.
+    await arrive(memory, [webhook({ eventId: "evt-2" })], routing(), later);
+    expect(memory.windows.size).toBe(2);
+    const report = await run(memory, {}, later);
+    expect(report).toMatchObject({ closed: {}, findingsPublished: 0, errors: [] });
+    expect([...memory.windows.values()].map((window) => window.windowClosesAt)).toEqual([
+      later + WINDOW_MS,
+    ]);
+    expect(memory.logical(webhook())).toMatchObject({ state: "open", occurrence: 2 });
   });
 
   it("closes at most batchSize windows per run", async () => {
@@ -321,8 +352,8 @@ describe("reconcile: closing due windows", () => {
     expect(report.errors).toEqual([
       `window ${logicalKeyFor(webhook({ tag: "v1" }))}: Error: findings down`,
     ]);
-    expect(memory.logicals.get(logicalKeyFor(webhook({ tag: "v1" })))?.state).toBe("open");
-    expect(memory.logicals.get(logicalKeyFor(webhook({ tag: "v2" })))?.state).toBe("webhook-only");
+    expect(memory.logical(webhook({ tag: "v1" }))?.state).toBe("open");
+    expect(memory.logical(webhook({ tag: "v2" }))?.state).toBe("webhook-only");
   });
 });
 
@@ -350,10 +381,7 @@ describe("reconcile: re-driving pending records", () => {
   function pending(eventId: string, overrides: Partial<DeliveryRecord> = {}): DeliveryRecord {
     const event = webhook({ eventId, tag: eventId });
     return {
-      event,
-      route: { kind: "topic", topic: "acr-push" },
-      receivedAt: T0,
-      request: { method: "POST", uri: "https://bridge/api/acr", headers: {} },
+      ...deliveryOf(event, { kind: "topic", topic: "acr-push" }, T0),
       publishState: "pending",
       deliveryCount: 1,
       arrivals: [],
@@ -362,6 +390,55 @@ describe("reconcile: re-driving pending records", () => {
       ...overrides,
     };
   }
+
+  /** A record on the pending list, with its logical event long closed, as storage holds them. */
+  function seedPending(memory: MemoryPorts, record: DeliveryRecord): void {
+    const { event } = record;
+    const logical = withArrival(undefined, event, record.receivedAt, WINDOW_MS);
+    memory.seed([
+      { kind: "create-record", record },
+      { kind: "index-arrival", event, logicalKey: logical.key },
+      { kind: "create-logical", logical: { ...logical, state: "webhook-only" } },
+      { kind: "add-pending", record },
+    ]);
+  }
+
+  it("a crash between the arrival's write and its publish is finished by the re-drive, once", async () => {
+    const memory = new MemoryPorts();
+    const arrival = deliveryOf(webhook(), { kind: "topic", topic: "acr-push" }, T0);
+    const decision = decideArrival(arrival, undefined, WINDOW_MS);
+    // The arrival's write landed; the process died before publishing.
+    memory.seed(decision.changes);
+    const report = await run(memory, {}, T0 + 10_000);
+    expect(report).toMatchObject({ redriven: 1, errors: [] });
+    expect(memory.published).toEqual([decision.publish]);
+    expect(memory.record(webhook())?.publishState).toBe("published");
+    expect(memory.logical(webhook())?.publication).toEqual({ by: "webhook", occurrence: 1 });
+    expect(memory.pendingEventIds()).toEqual([]);
+    expect((await run(memory, {}, T0 + 20_000)).redriven).toBe(0);
+    expect(memory.published).toHaveLength(1);
+  });
+
+  it("a pending record of a later occurrence is re-driven with that occurrence's message id", async () => {
+    const memory = new MemoryPorts();
+    const record = pending("a", { occurrence: 2 });
+    seedPending(memory, record);
+    await run(memory, {}, T0 + 10_000);
+    expect(memory.published).toEqual([
+      { topic: "acr-push", message: topicMessageFor(record.event, [], 2) },
+    ]);
+    expect(memory.logical(record.event)?.publication).toEqual({ by: "webhook", occurrence: 2 });
+  });
+
+  it("a marker whose record is no longer pending is removed, nothing published", async () => {
+    const memory = new MemoryPorts();
+    const record = pending("a", { publishState: "published", publishedTopics: ["acr-push"] });
+    seedPending(memory, record);
+    const report = await run(memory, {}, T0 + 10_000);
+    expect(report).toMatchObject({ redriven: 0, redriveFailed: 0, dead: 0, errors: [] });
+    expect(memory.published).toEqual([]);
+    expect(memory.pendingEventIds()).toEqual([]);
+  });
 
   it.each<{ name: string; record: DeliveryRecord; now: number; redriven: boolean }>([
     {
@@ -390,7 +467,7 @@ describe("reconcile: re-driving pending records", () => {
     },
   ])("$name: re-driven $redriven", async ({ record, now, redriven }) => {
     const memory = new MemoryPorts();
-    memory.seedRecord(record);
+    seedPending(memory, record);
     const report = await run(memory, {}, now);
     expect(report.redriven).toBe(redriven ? 1 : 0);
     expect(memory.published).toHaveLength(redriven ? 1 : 0);
@@ -400,7 +477,7 @@ describe("reconcile: re-driving pending records", () => {
   it("a successful re-drive publishes the event's message and marks it published", async () => {
     const memory = new MemoryPorts();
     const record = pending("a", { publishAttempts: 1, lastAttemptAt: T0, lastError: "bus down" });
-    memory.seedRecord(record);
+    seedPending(memory, record);
     const report = await run(memory, {}, T0 + 10_000);
     expect(report).toMatchObject({ redriven: 1, redriveFailed: 0, dead: 0, errors: [] });
     expect(memory.published).toEqual([
@@ -411,16 +488,14 @@ describe("reconcile: re-driving pending records", () => {
       publishedTopics: ["acr-push"],
       lastError: undefined,
     });
-    expect(memory.callsOf("crossCheck.markPublishedBy")).toEqual([
-      [logicalKeyFor(record.event), "webhook"],
-    ]);
-    expect(await memory.store.listPending(10, () => true)).toEqual([]);
+    expect(memory.logical(record.event)?.publication).toEqual({ by: "webhook", occurrence: 1 });
+    expect(memory.pendingEventIds()).toEqual([]);
   });
 
   it("a failed re-drive counts the attempt and stays pending", async () => {
     const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
     const record = pending("a", { publishAttempts: 1, lastAttemptAt: T0, lastError: "x" });
-    memory.seedRecord(record);
+    seedPending(memory, record);
     const now = T0 + 10_000;
     const report = await run(memory, {}, now);
     expect(report).toMatchObject({ redriven: 0, redriveFailed: 1, dead: 0, errors: [] });
@@ -435,7 +510,7 @@ describe("reconcile: re-driving pending records", () => {
   it("the attempt reaching maxAttempts marks the record dead with its reason", async () => {
     const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
     const record = pending("a", { publishAttempts: 2, lastAttemptAt: T0, lastError: "x" });
-    memory.seedRecord(record);
+    seedPending(memory, record);
     const report = await run(memory, {}, T0 + 10_000);
     expect(report).toMatchObject({ redriven: 0, redriveFailed: 1, dead: 1, errors: [] });
     expect(memory.record(record.event)).toMatchObject({
@@ -443,7 +518,7 @@ describe("reconcile: re-driving pending records", () => {
       publishAttempts: 3,
       lastError: "gave up after 3 attempts: Error: bus down",
     });
-    expect(await memory.store.listPending(10, () => true)).toEqual([]);
+    expect(memory.pendingEventIds()).toEqual([]);
   });
 
   it.each<{ name: string; lastError?: string; reason: string }>([
@@ -454,7 +529,7 @@ describe("reconcile: re-driving pending records", () => {
     async ({ lastError, reason }) => {
       const memory = new MemoryPorts();
       const record = pending("a", { publishAttempts: 5, lastAttemptAt: T0, lastError });
-      memory.seedRecord(record);
+      seedPending(memory, record);
       const report = await run(memory, {}, T0 + 10_000);
       expect(report).toMatchObject({ redriven: 0, redriveFailed: 0, dead: 1 });
       expect(memory.published).toEqual([]);
@@ -473,7 +548,7 @@ describe("reconcile: re-driving pending records", () => {
     expect((await run(memory, {}, failedAt + 999)).redriven).toBe(0);
     expect((await run(memory, {}, failedAt + 1_000)).redriven).toBe(1);
     expect(memory.record(webhook())?.publishState).toBe("published");
-    expect(memory.logicals.get(logicalKeyFor(webhook()))?.publishedBy).toBe("webhook");
+    expect(memory.logical(webhook())?.publication).toEqual({ by: "webhook", occurrence: 1 });
   });
 
   it("one failing record does not stop the others", async () => {
@@ -482,11 +557,14 @@ describe("reconcile: re-driving pending records", () => {
         (message as { subject: string }).subject === "hello-world:b"
           ? new Error("bus down")
           : undefined,
-      "store.markDead": always(new Error("table down")),
+      "store.write": writing(
+        (change) => change.kind === "set-record-status" && change.status.publishState === "dead",
+        new Error("table down"),
+      ),
     });
-    memory.seedRecord(pending("a"));
-    memory.seedRecord(pending("b", { publishAttempts: 2, lastAttemptAt: T0 }));
-    memory.seedRecord(pending("c"));
+    seedPending(memory, pending("a"));
+    seedPending(memory, pending("b", { publishAttempts: 2, lastAttemptAt: T0 }));
+    seedPending(memory, pending("c"));
     const report = await run(memory, {}, T0 + 10_000);
     expect(report).toMatchObject({ redriven: 2, redriveFailed: 1, dead: 0 });
     expect(report.errors).toEqual(["record b: Error: table down"]);
@@ -497,7 +575,7 @@ describe("reconcile: re-driving pending records", () => {
 
   it("two concurrent runs re-drive a record once", async () => {
     const memory = new MemoryPorts();
-    memory.seedRecord(pending("a"));
+    seedPending(memory, pending("a"));
     const reports = await Promise.all([run(memory, {}, T0 + 10_000), run(memory, {}, T0 + 10_000)]);
     expect(reports.map((report) => report.redriven).sort()).toEqual([0, 1]);
     expect(memory.published).toHaveLength(1);
@@ -505,7 +583,7 @@ describe("reconcile: re-driving pending records", () => {
 
   it("re-drives at most batchSize records per run", async () => {
     const memory = new MemoryPorts();
-    for (const id of ["a", "b", "c"]) memory.seedRecord(pending(id));
+    for (const id of ["a", "b", "c"]) seedPending(memory, pending(id));
     expect((await run(memory, { batchSize: 2 }, T0 + 10_000)).redriven).toBe(2);
     expect((await run(memory, { batchSize: 2 }, T0 + 10_000)).redriven).toBe(1);
   });
@@ -527,13 +605,13 @@ describe("reconcile: the journal", () => {
     },
   ])("$name", async ({ publishFails, restoredState, redriven }) => {
     const memory = new MemoryPorts({
-      "store.recordDelivery": always(new DependencyUnavailableError("table-storage", "timeout")),
+      "store.write": always(new DependencyUnavailableError("table-storage", "timeout")),
     });
     if (publishFails) memory.faults["publisher.publish"] = always(new Error("bus down"));
     await arrive(memory, [webhook()]);
     expect(memory.journaled).toHaveLength(1);
     expect(memory.record(webhook())).toBeUndefined();
-    memory.faults["store.recordDelivery"] = undefined;
+    memory.faults["store.write"] = undefined;
     memory.faults["publisher.publish"] = undefined;
 
     const report = await run(memory);
@@ -541,8 +619,8 @@ describe("reconcile: the journal", () => {
     expect(memory.journaled).toEqual([]);
     expect(memory.record(webhook())?.publishState).toBe(restoredState);
     expect(memory.published.filter((entry) => entry.topic === "acr-push")).toHaveLength(1);
-    expect(memory.logicals.get(logicalKeyFor(webhook()))).toMatchObject({
-      publishedBy: "webhook",
+    expect(memory.logical(webhook())).toMatchObject({
+      publication: { by: "webhook", occurrence: 1 },
       webhook: { eventIds: ["evt-1"] },
     });
   });
