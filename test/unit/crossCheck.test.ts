@@ -346,7 +346,7 @@ describe("windowVerdict", () => {
       recover: false,
     },
   ])("$name -> $state (recover: $recover)", ({ logical, recoveryEnabled, state, recover }) => {
-    expect(windowVerdict(logical, recoveryEnabled)).toStrictEqual({ state, recover });
+    expect(windowVerdict(logical, { recoveryEnabled })).toStrictEqual({ state, recover });
   });
 
   it("every discrepancy kind is a closed state other than matched", () => {

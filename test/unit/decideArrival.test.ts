@@ -265,8 +265,8 @@ describe("decideArrival: what each arrival changes", () => {
 describe("publishedChanges and publishFailedChanges", () => {
   const record = newRecord(delivery(), 2);
 
-  it("after a publish: the record published, off the pending list, the occurrence covered", () => {
-    expect(publishedChanges(record, "acr-push", 2)).toEqual([
+  it("after a first publish of an event with a window: only the record is marked published", () => {
+    expect(publishedChanges(record, "acr-push")).toEqual([
       {
         kind: "set-record-status",
         record,
@@ -277,28 +277,22 @@ describe("publishedChanges and publishFailedChanges", () => {
           lastError: undefined,
         },
       },
-      { kind: "remove-pending", record },
-      {
-        kind: "set-publication",
-        logical: logicalRefFor(record.event),
-        publication: { by: "webhook", occurrence: 2 },
-      },
     ]);
   });
 
-  it("a record without an occurrence covers the first", () => {
-    const publication = changeOf(
-      publishedChanges(record, "acr-push", undefined),
-      "set-publication",
-    );
-    expect(publication?.publication).toEqual({ by: "webhook", occurrence: 1 });
+  it("after a re-driven publish: the record also leaves the pending list", () => {
+    const redriven = { ...record, lastAttemptAt: T0 };
+    expect(kindsOf(publishedChanges(redriven, "acr-push"))).toEqual([
+      "set-record-status",
+      "remove-pending",
+    ]);
   });
 
   it("an action without a twin has no logical event to mark", () => {
     const quarantine = newRecord(
       delivery({ action: "quarantine" }, { kind: "topic", topic: "acr-quarantine" }),
     );
-    expect(kindsOf(publishedChanges(quarantine, "acr-quarantine", undefined))).toEqual([
+    expect(kindsOf(publishedChanges(quarantine, "acr-quarantine"))).toEqual([
       "set-record-status",
       "remove-pending",
     ]);

@@ -37,6 +37,7 @@ function finding(overrides: Partial<Discrepancy> = {}): Discrepancy {
     logicalKey: LOGICAL_KEY,
     ...IMAGE,
     detectedAt: CLOSES_AT,
+    state: "open",
     webhookEventIds: [],
     eventGridEventIds: ["eg-1"],
     regions: ["westeurope"],

@@ -119,6 +119,7 @@ describe("reconcile: closing due windows", () => {
       errors: [],
     });
     const expected: Discrepancy = {
+      state: "open",
       kind: "webhook-only",
       logicalKey: key,
       registry: "myregistry.azurecr.io",

@@ -123,6 +123,8 @@ describe("telemetry", () => {
       restored: 0,
       closed: { matched: 3, "webhook-only": 2, "eventgrid-only": 1 },
       recovered: 1,
+      resolved: 0,
+      held: 0,
       findingsPublished: 3,
       redriven: 4,
       redriveFailed: 0,
