@@ -249,7 +249,9 @@ function readTrigger(fn: RegisteredFunction, env: NodeJS.ProcessEnv): ServiceBus
     subscriptionName,
     connection: readConnection(fn, String(binding.connection || DEFAULT_CONNECTION), env),
     autoCompleteMessages: binding.autoCompleteMessages !== false,
-    sdkBinding: binding.sdkBinding === true,
+    // What the host reads: @azure/functions sets it from `sdkBinding: true`.
+    sdkBinding:
+      isRecord(binding.properties) && binding.properties.supportsDeferredBinding === "true",
   };
 }
 
@@ -275,4 +277,8 @@ function createClient(connection: ServiceBusConnection): ServiceBusClient {
   return connection.kind === "connectionString"
     ? new ServiceBusClient(connection.value)
     : new ServiceBusClient(connection.fullyQualifiedNamespace, new DefaultAzureCredential());
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
 }
