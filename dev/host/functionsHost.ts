@@ -92,8 +92,13 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       stop: () => {
         stopped ??= (async () => {
           timers.stop();
-          await serviceBus.stopReceiving();
-          await server.close(options.stopTimeoutMs ?? 10_000);
+          // The HTTP side stops at once (connections the OS already queued are served); the
+          // Service Bus receivers take no new message meanwhile, and close once the invocations
+          // running are over.
+          await Promise.all([
+            serviceBus.stopReceiving(),
+            server.close(options.stopTimeoutMs ?? 10_000),
+          ]);
           await serviceBus.close();
           await terminate();
         })();
