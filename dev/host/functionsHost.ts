@@ -82,7 +82,16 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       log,
     });
     if (options.timers ?? true) timers.start(invoke);
-    if (options.serviceBusTriggers ?? true) await serviceBus.start(invoke, log);
+    if (options.serviceBusTriggers ?? true) {
+      try {
+        await serviceBus.start(invoke, log);
+      } catch (error) {
+        await serviceBus.close();
+        await server.close(0);
+        timers.stop();
+        throw error;
+      }
+    }
 
     let stopped: Promise<void> | undefined;
     return {

@@ -1,7 +1,12 @@
 import { join } from "node:path";
 import { ServiceBusClient, type ServiceBusReceiver } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FunctionsHost, startFunctionsHost } from "../../dev/host/main";
+import {
+  type FunctionsHost,
+  type RegisteredFunction,
+  startFunctionsHost,
+} from "../../dev/host/main";
+import { ServiceBusTriggers } from "../../dev/host/serviceBusTriggers";
 import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
 import { parseTopology } from "../../dev/servicebus/topology";
 import { waitFor, waitForLine } from "./waitFor";
@@ -155,3 +160,67 @@ async function expectEventually(probe: () => Promise<number>, expected: number):
   }
   expect(last).toBe(expected);
 }
+
+describe("reading a Service Bus trigger's options, as the host does at start", () => {
+  const trigger = (binding: Record<string, unknown>): RegisteredFunction => ({
+    name: "fn",
+    functionId: "fn",
+    triggerType: "serviceBusTrigger",
+    triggerBindingName: "trigger",
+    metadata: {
+      name: "fn",
+      bindings: { trigger: { type: "serviceBusTrigger", direction: "in", ...binding } },
+    },
+    handler: () => {},
+  });
+  const read = (binding: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
+    new ServiceBusTriggers([trigger(binding)], { Conn: "Endpoint=sb://localhost;", ...env })
+      .entries[0];
+
+  it("resolves %SETTING% names, defaults to completing, and reads sdkBinding from the library's flag", () => {
+    expect(read({ connection: "Conn", queueName: "%Q%" }, { Q: "orders" })).toMatchObject({
+      entityPath: "orders",
+      autoCompleteMessages: true,
+      sdkBinding: false,
+    });
+    expect(
+      read({
+        connection: "Conn",
+        topicName: "t",
+        subscriptionName: "s",
+        autoCompleteMessages: false,
+        properties: { supportsDeferredBinding: "true" },
+      }),
+    ).toMatchObject({
+      entityPath: "t/Subscriptions/s",
+      autoCompleteMessages: false,
+      sdkBinding: true,
+    });
+  });
+
+  it("takes an identity-based connection, and the host's default connection name", () => {
+    expect(
+      read(
+        { connection: "Sb", queueName: "q" },
+        { Sb__fullyQualifiedNamespace: "ns.servicebus.windows.net" },
+      ).connection,
+    ).toEqual({
+      kind: "identity",
+      setting: "Sb",
+      fullyQualifiedNamespace: "ns.servicebus.windows.net",
+    });
+    expect(
+      read({ queueName: "q" }, { AzureWebJobsServiceBus: "Endpoint=sb://x;" }).connection,
+    ).toMatchObject({ kind: "connectionString", setting: "AzureWebJobsServiceBus" });
+  });
+
+  it.each([
+    [{ connection: "Conn" }, /needs queueName, or topicName and subscriptionName/],
+    [{ connection: "Conn", topicName: "t" }, /needs queueName, or topicName and subscriptionName/],
+    [{ connection: "Conn", queueName: "%MISSING%" }, /needs the app setting "MISSING"/],
+    [{ connection: "Conn", queueName: "q", isSessionsEnabled: true }, /session-enabled/],
+    [{ connection: "Conn", queueName: "q", cardinality: "many" }, /cardinality "many"/],
+  ])("refuses %o", (binding, message) => {
+    expect(() => read(binding)).toThrow(message);
+  });
+});
