@@ -1,9 +1,14 @@
 import type { ServiceBusReceivedMessage } from "@azure/service-bus";
 
-// Registers the extension that turns the host's message (SDK binding) into a
-// ServiceBusReceivedMessage with settlement actions. Loaded with require: its declarations import
-// its TypeScript sources, which do not type-check on their own.
-require("@azure/functions-extensions-servicebus");
+/**
+ * Registers the extension that turns the host's message (SDK binding) into a
+ * ServiceBusReceivedMessage with settlement actions. Only an app that registers an `sdkBinding`
+ * function pays for loading it (gRPC included). Loaded with require: its declarations import its
+ * TypeScript sources, which do not type-check on their own.
+ */
+export function enableServiceBusSdkBinding(): void {
+  require("@azure/functions-extensions-servicebus");
+}
 
 /** What the extension hands a function with `sdkBinding: true` (its ServiceBusMessageContext). */
 export interface ServiceBusTrigger {

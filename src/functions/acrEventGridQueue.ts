@@ -1,5 +1,9 @@
 import { app } from "@azure/functions";
-import { type ServiceBusTrigger, settlementOf } from "../adapters/serviceBusSettlement";
+import {
+  enableServiceBusSdkBinding,
+  type ServiceBusTrigger,
+  settlementOf,
+} from "../adapters/serviceBusSettlement";
 import { getBridge } from "../bridge";
 import { loadEventGridQueue, loadEventGridSettings } from "../config";
 import { handleEventGridQueueMessage } from "../eventgrid/handleEventGridQueueMessage";
@@ -14,6 +18,7 @@ if (queueName !== undefined) {
   const settings = loadEventGridSettings(process.env);
   const bridge = getBridge();
   const deps = { ...bridge, loginServer: settings.loginServer };
+  enableServiceBusSdkBinding();
   app.serviceBusQueue("acrEventGridQueue", {
     connection: "SERVICEBUS_CONNECTION",
     queueName,
