@@ -202,3 +202,16 @@ describe("Event Grid through the queue while Table Storage is down", () => {
     expect(stack.broker().deadLetterCount(QUEUE)).toBe(0);
   });
 });
+
+describe("the queue intake without EVENTGRID_QUEUE", () => {
+  it("is not registered: nothing listens on the queue", async () => {
+    const stack = await startLocalStack({ env: { ...SETTINGS, EVENTGRID_QUEUE: "" } });
+    try {
+      expect(stack.output()).toContain("acrWebhook");
+      expect(stack.output()).not.toContain("acrEventGridQueue");
+      expect(stack.broker().receiverCount(QUEUE)).toBe(0);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
