@@ -135,6 +135,13 @@ param topicChartDeleteScope string = ''
 param topicQuarantineScope string = ''
 
 param eventgridMaxBodyBytes int = 1048576
+
+@allowed(['function', 'webhook', 'servicebus-queue'])
+@description('How Event Grid delivers the registry\'s events (the postdeploy hook subscribes): function, the acrEventGrid trigger; webhook, POST /api/eventgrid; servicebus-queue, the queue eventgridQueue read by the acrEventGridQueue trigger.')
+param eventGridDelivery string = 'function'
+
+@description('The queue of eventGridDelivery servicebus-queue (EVENTGRID_QUEUE).')
+param eventgridQueue string = 'acr-eventgrid'
 param crosscheckWindowSeconds int = 300
 param recoveryEnabled bool = true
 
@@ -184,6 +191,7 @@ var deploymentContainerName = 'app-package-${functionAppName}'
 var deadLetterContainerName = 'eventgrid-deadletter'
 
 var connectRegistry = !empty(registryName)
+var eventGridToQueue = eventGridDelivery == 'servicebus-queue'
 var registryGroupName = !empty(registryResourceGroup) ? registryResourceGroup : rgName
 var systemTopicName = !empty(eventGridSystemTopicName) ? eventGridSystemTopicName : 'evgt-${registryName}'
 
@@ -334,6 +342,11 @@ var appSettings = {
   ACR_RESOURCE_IDS: join(acrResourceIdList, ',')
   EVENTGRID_SECRETS: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.eventgridSecretsUri})'
   EVENTGRID_MAX_BODY_BYTES: string(eventgridMaxBodyBytes)
+  // Empty: the acrEventGridQueue trigger is not registered. Its connection is identity-based.
+  EVENTGRID_QUEUE: eventGridToQueue ? eventgridQueue : ''
+  SERVICEBUS_CONNECTION__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+  SERVICEBUS_CONNECTION__credential: 'managedidentity'
+  SERVICEBUS_CONNECTION__clientId: identity.outputs.clientId
   CROSSCHECK_WINDOW_SECONDS: string(crosscheckWindowSeconds)
   // string(true) would give 'True', which the code refuses.
   RECOVERY_ENABLED: recoveryEnabled ? 'true' : 'false'
@@ -393,6 +406,17 @@ module eventGridDeadLetterAccess './app/eventgrid-rbac.bicep' = if (connectRegis
   }
 }
 
+module eventGridQueue './app/eventgrid-queue.bicep' = if (eventGridToQueue) {
+  name: 'eventgrid-queue'
+  scope: rg
+  params: {
+    serviceBusNamespaceName: serviceBus.outputs.name
+    queueName: eventgridQueue
+    receiverPrincipalId: identity.outputs.principalId
+    senderPrincipalId: connectRegistry ? registryLink.outputs.systemTopicPrincipalId : ''
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outputs (azd writes them to .azure/<env>/.env; the postdeploy hook reads them)
 // ---------------------------------------------------------------------------------------------
@@ -418,3 +442,5 @@ output AZURE_ACR_SYSTEM_TOPIC_NAME string = connectRegistry ? registryLink.outpu
 output AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP string = connectRegistry ? registryGroupName : ''
 output AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID string = connectRegistry ? registrySubscriptionId : ''
 output AZURE_ACR_WEBHOOK_NAMES string = connectRegistry ? join(registryLink.outputs.webhookNames, ',') : ''
+output AZURE_EVENTGRID_DELIVERY string = eventGridDelivery
+output AZURE_EVENTGRID_QUEUE_ID string = eventGridToQueue ? eventGridQueue.outputs.id : ''

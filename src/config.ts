@@ -255,3 +255,11 @@ export function loadCrossCheckSettings(env: Env): CrossCheckSettings {
 export function loadJournalQueue(env: Env): string {
   return read(env, "JOURNAL_QUEUE", topicName.default("acr-journal"));
 }
+
+/**
+ * The Service Bus queue Event Grid delivers to, read by the `acrEventGridQueue` trigger (the
+ * third Event Grid intake). Unset or empty: that function is not registered at all.
+ */
+export function loadEventGridQueue(env: Env): string | undefined {
+  return read(env, "EVENTGRID_QUEUE", topicName.optional());
+}

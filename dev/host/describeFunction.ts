@@ -13,6 +13,12 @@ export function describeFunction(fn: RegisteredFunction, host: FunctionsHost): s
       return `${fn.name}: eventGridTrigger, POST ${host.url}/runtime/webhooks/EventGrid?functionName=${encodeURIComponent(fn.name)}`;
     case "timertrigger":
       return `${fn.name}: timerTrigger (${fn.schedule})`;
+    case "servicebustrigger": {
+      const binding = fn.metadata.bindings[fn.triggerBindingName] ?? {};
+      const entity =
+        binding.queueName ?? `${binding.topicName}/Subscriptions/${binding.subscriptionName}`;
+      return `${fn.name}: serviceBusTrigger (${entity})`;
+    }
     default:
       return `${fn.name}: ${fn.triggerType}`;
   }

@@ -33,6 +33,15 @@ export interface RpcTypedData {
   json?: string | null;
   bytes?: Uint8Array | null;
   http?: RpcHttpData | null;
+  /** SDK-type bindings (`sdkBinding: true`): what @azure/functions-extensions-* decode. */
+  modelBindingData?: RpcModelBindingData | null;
+}
+
+export interface RpcModelBindingData {
+  version?: string | null;
+  source?: string | null;
+  contentType?: string | null;
+  content?: Uint8Array | null;
 }
 
 export interface RpcHttpData {

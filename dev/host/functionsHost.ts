@@ -6,6 +6,7 @@ import { startHttpServer } from "./httpServer";
 import { InFlight } from "./inFlight";
 import { createInvoker } from "./invoke";
 import { loadApp } from "./loadApp";
+import { ServiceBusTriggers } from "./serviceBusTriggers";
 import { applyLocalSettings } from "./settings";
 import { Timers } from "./timers";
 
@@ -18,6 +19,8 @@ export interface FunctionsHostOptions {
   readonly port?: number;
   /** Run timer functions on their schedules; default true. /admin/functions/NAME works either way. */
   readonly timers?: boolean;
+  /** Receive from the Service Bus entities of Service Bus triggers; default true. */
+  readonly serviceBusTriggers?: boolean;
   /** Receives every log line (host, library and the functions' context.log); default console.log. */
   readonly log?: (line: string) => void;
   /** How long stop() waits for running invocations before closing connections; default 10 s. */
@@ -36,7 +39,8 @@ export interface FunctionsHost {
 /**
  * Serves an Azure Functions (Node.js v4 model) app the way `func start` does, without Core Tools:
  * local settings into process.env, the compiled files of package.json `main` loaded in this
- * process, HTTP routes, the Event Grid webhook, admin invocation and timers. As with Core Tools,
+ * process, HTTP routes, the Event Grid webhook, admin invocation, timers and Service Bus queue and
+ * topic triggers (peek-lock, complete on success, abandon on failure). As with Core Tools,
  * function keys are not checked: an `authLevel` of function or admin is callable without a key.
  */
 export async function startFunctionsHost(options: FunctionsHostOptions): Promise<FunctionsHost> {
@@ -58,6 +62,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   let started = false;
   try {
     const timers = new Timers(app.functions, process.env);
+    const serviceBus = new ServiceBusTriggers(app.functions, process.env);
     logLimitations(app.functions, log);
     await runHooks(app.hooks.appStart, {
       hookData: appLevelHookData,
@@ -77,6 +82,16 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       log,
     });
     if (options.timers ?? true) timers.start(invoke);
+    if (options.serviceBusTriggers ?? true) {
+      try {
+        await serviceBus.start(invoke, log);
+      } catch (error) {
+        await serviceBus.close();
+        await server.close(0);
+        timers.stop();
+        throw error;
+      }
+    }
 
     let stopped: Promise<void> | undefined;
     return {
@@ -86,7 +101,14 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       stop: () => {
         stopped ??= (async () => {
           timers.stop();
-          await server.close(options.stopTimeoutMs ?? 10_000);
+          // The HTTP side stops at once (connections the OS already queued are served); the
+          // Service Bus receivers take no new message meanwhile, and close once the invocations
+          // running are over.
+          await Promise.all([
+            serviceBus.stopReceiving(),
+            server.close(options.stopTimeoutMs ?? 10_000),
+          ]);
+          await serviceBus.close();
           await terminate();
         })();
         return stopped;
@@ -99,7 +121,12 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   }
 }
 
-const SERVED_TRIGGERS = new Set(["httptrigger", "eventgridtrigger", "timertrigger"]);
+const SERVED_TRIGGERS = new Set([
+  "httptrigger",
+  "eventgridtrigger",
+  "timertrigger",
+  "servicebustrigger",
+]);
 
 function logLimitations(functions: readonly RegisteredFunction[], log: HostLog): void {
   for (const fn of functions) {

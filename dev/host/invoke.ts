@@ -15,6 +15,8 @@ export interface TriggerInput {
   readonly data: RpcTypedData;
   /** Shown in the "Executing" log line, as the host does. */
   readonly reason: string;
+  /** What the library turns into `context.triggerMetadata` (non-HTTP, non-timer triggers). */
+  readonly triggerMetadata?: Record<string, RpcTypedData>;
 }
 
 /** Invokes a function; rejects with the function's error if it throws. */
@@ -59,6 +61,7 @@ async function invoke(
       invocationId,
       functionId: fn.functionId,
       inputData: [{ name: fn.triggerBindingName, data: input.data }],
+      triggerMetadata: input.triggerMetadata,
     },
     metadata: fn.metadata,
     log: (level, category, message) =>

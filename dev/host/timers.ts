@@ -2,6 +2,7 @@ import { CronExpressionParser } from "cron-parser";
 import type { RegisteredFunction } from "./functionsCoreStandIn";
 import type { RpcTypedData } from "./functionsCoreTypes";
 import type { Invoke } from "./invoke";
+import { resolveSettingExpressions } from "./settingExpressions";
 
 // setTimeout's longest delay (about 24.8 days); longer waits are taken in several steps.
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -100,16 +101,11 @@ export class Timers {
 }
 
 function resolveSchedule(fn: RegisteredFunction, env: NodeJS.ProcessEnv): string {
-  const declared = fn.schedule ?? "";
-  const expression = declared.replace(/%([^%]+)%/g, (_, name: string) => {
-    const value = env[name];
-    if (value === undefined || value === "") {
-      throw new Error(
-        `Function "${fn.name}": its schedule "${declared}" needs the app setting "${name}", which is not set.`,
-      );
-    }
-    return value;
-  });
+  const expression = resolveSettingExpressions(
+    fn.schedule ?? "",
+    env,
+    `Function "${fn.name}": its schedule`,
+  );
   try {
     occurrence(expression, new Date(), "next");
   } catch (error) {

@@ -23,7 +23,7 @@ const DEFER_NOT_SUPPORTED = {
 };
 
 /** The SDK turns the delivery tag into the lock token reading it in .NET GUID byte order. */
-function lockTokenTag(lockToken: string): Buffer {
+export function lockTokenTag(lockToken: string): Buffer {
   const bytes = string_to_uuid(lockToken);
   return Buffer.from([
     bytes[3],

@@ -6,8 +6,8 @@
 param systemTopicName string
 param subscriptionName string = 'acr-event-bridge'
 
-@allowed(['function', 'webhook'])
-@description('function: the acrEventGrid trigger (Event Grid schema, the host does the handshake). webhook: POST /api/eventgrid?key=<secret>.')
+@allowed(['function', 'webhook', 'servicebus-queue'])
+@description('function: the acrEventGrid trigger (Event Grid schema, the host does the handshake). webhook: POST /api/eventgrid?key=<secret>. servicebus-queue: the queue the acrEventGridQueue trigger reads, one event per message, sent with the system topic\'s identity.')
 param endpointType string = 'function'
 
 @description('Resource id of the function app.')
@@ -17,6 +17,9 @@ param functionName string = 'acrEventGrid'
 @secure()
 @description('https://<host>/api/eventgrid?key=<secret>, for endpointType webhook.')
 param webhookEndpointUrl string = ''
+
+@description('Resource id of the queue, for endpointType servicebus-queue.')
+param serviceBusQueueId string = ''
 
 param deadLetterStorageAccountId string
 param deadLetterContainerName string = 'eventgrid-deadletter'
@@ -47,11 +50,29 @@ var webhookDestination = {
   }
 }
 
+// Local auth is off on the namespace: Event Grid sends with the system topic's identity, which
+// infra/app/eventgrid-queue.bicep makes an Azure Service Bus Data Sender on the queue.
+var serviceBusQueueDelivery = {
+  identity: {
+    type: 'SystemAssigned'
+  }
+  destination: {
+    endpointType: 'ServiceBusQueue'
+    properties: {
+      resourceId: serviceBusQueueId
+    }
+  }
+}
+
+var toQueue = endpointType == 'servicebus-queue'
+
 resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
   parent: systemTopic
   name: subscriptionName
   properties: {
-    destination: endpointType == 'function' ? functionDestination : webhookDestination
+    // One of the two: an identity-based delivery replaces the plain destination.
+    destination: toQueue ? null : (endpointType == 'function' ? functionDestination : webhookDestination)
+    deliveryWithResourceIdentity: toQueue ? serviceBusQueueDelivery : null
     eventDeliverySchema: 'EventGridSchema'
     filter: {
       includedEventTypes: [

@@ -3,7 +3,10 @@
 # again any time with `azd hooks run postdeploy`.
 #
 # Option (azd env set): AZURE_EVENTGRID_ENDPOINT_TYPE = function (default, the acrEventGrid
-# trigger) or webhook (POST /api/eventgrid?key=<first EVENTGRID_SECRETS secret>, read from Key Vault).
+# trigger), webhook (POST /api/eventgrid?key=<first EVENTGRID_SECRETS secret>, read from Key Vault)
+# or servicebus-queue (the queue of AZURE_EVENTGRID_QUEUE_ID, read by the acrEventGridQueue
+# trigger; main.bicep's eventGridDelivery takes the same variable). Unset, the delivery provisioned
+# last (AZURE_EVENTGRID_DELIVERY) is kept.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
@@ -38,10 +41,18 @@ if (-not $env:AZURE_ACR_SYSTEM_TOPIC_NAME) {
 }
 Require @('AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP', 'AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID')
 
-$endpointType = if ($env:AZURE_EVENTGRID_ENDPOINT_TYPE) { $env:AZURE_EVENTGRID_ENDPOINT_TYPE } else { 'function' }
+$endpointType = if ($env:AZURE_EVENTGRID_ENDPOINT_TYPE) { $env:AZURE_EVENTGRID_ENDPOINT_TYPE }
+    elseif ($env:AZURE_EVENTGRID_DELIVERY) { $env:AZURE_EVENTGRID_DELIVERY } else { 'function' }
 $webhookUrl = ''
+$queueId = ''
 switch ($endpointType) {
     'function' { }
+    'servicebus-queue' {
+        $queueId = $env:AZURE_EVENTGRID_QUEUE_ID
+        if (-not $queueId) {
+            throw 'postdeploy: servicebus-queue needs the queue: run azd provision first (AZURE_EVENTGRID_QUEUE_ID is empty).'
+        }
+    }
     'webhook' {
         $secrets = az keyvault secret show --vault-name $env:AZURE_KEY_VAULT_NAME --name eventgrid-secrets `
             --query value --output tsv --only-show-errors
@@ -53,7 +64,7 @@ switch ($endpointType) {
         }
         $webhookUrl = "$($env:AZURE_EVENTGRID_ENDPOINT_URL)?key=$key"
     }
-    default { throw "postdeploy: AZURE_EVENTGRID_ENDPOINT_TYPE must be function or webhook, not '$endpointType'." }
+    default { throw "postdeploy: AZURE_EVENTGRID_ENDPOINT_TYPE must be function, webhook or servicebus-queue, not '$endpointType'." }
 }
 
 # The parameters go through a file: the webhook URL carries a secret that must not show up in the
@@ -66,6 +77,7 @@ $parameters = @{
         endpointType               = @{ value = $endpointType }
         functionAppId              = @{ value = $env:AZURE_FUNCTION_APP_ID }
         webhookEndpointUrl         = @{ value = $webhookUrl }
+        serviceBusQueueId          = @{ value = $queueId }
         deadLetterStorageAccountId = @{ value = $env:AZURE_STORAGE_ACCOUNT_ID }
         deadLetterContainerName    = @{ value = $env:AZURE_EVENTGRID_DEADLETTER_CONTAINER }
     }

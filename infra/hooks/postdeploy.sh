@@ -8,6 +8,10 @@
 #                                  webhook: POST /api/eventgrid?key=<first EVENTGRID_SECRETS secret>
 #                                  (reads the secret from Key Vault: the deploying principal has
 #                                  Key Vault Secrets Officer unless allowUserIdentityPrincipal=false)
+#                                  servicebus-queue: the queue of AZURE_EVENTGRID_QUEUE_ID, read by
+#                                  the acrEventGridQueue trigger (main.bicep's eventGridDelivery
+#                                  takes the same variable: azd provision creates the queue first)
+#   Unset, the delivery provisioned last (AZURE_EVENTGRID_DELIVERY) is kept.
 set -eu
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
@@ -45,10 +49,18 @@ if [ -z "${AZURE_ACR_SYSTEM_TOPIC_NAME:-}" ]; then
 fi
 require AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID
 
-endpoint_type=${AZURE_EVENTGRID_ENDPOINT_TYPE:-function}
+endpoint_type=${AZURE_EVENTGRID_ENDPOINT_TYPE:-${AZURE_EVENTGRID_DELIVERY:-function}}
 webhook_url=""
+queue_id=""
 case $endpoint_type in
   function) ;;
+  servicebus-queue)
+    queue_id=${AZURE_EVENTGRID_QUEUE_ID:-}
+    if [ -z "$queue_id" ]; then
+      echo "postdeploy: servicebus-queue needs the queue: run azd provision first (AZURE_EVENTGRID_QUEUE_ID is empty)." >&2
+      exit 1
+    fi
+    ;;
   webhook)
     secrets=$(az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name eventgrid-secrets \
       --query value --output tsv --only-show-errors)
@@ -63,7 +75,7 @@ case $endpoint_type in
     webhook_url="$AZURE_EVENTGRID_ENDPOINT_URL?key=$key"
     ;;
   *)
-    echo "postdeploy: AZURE_EVENTGRID_ENDPOINT_TYPE must be function or webhook, not '$endpoint_type'." >&2
+    echo "postdeploy: AZURE_EVENTGRID_ENDPOINT_TYPE must be function, webhook or servicebus-queue, not '$endpoint_type'." >&2
     exit 1
     ;;
 esac
@@ -82,6 +94,7 @@ cat >"$params_file" <<JSON
     "endpointType": { "value": "$endpoint_type" },
     "functionAppId": { "value": "$AZURE_FUNCTION_APP_ID" },
     "webhookEndpointUrl": { "value": "$webhook_url" },
+    "serviceBusQueueId": { "value": "$queue_id" },
     "deadLetterStorageAccountId": { "value": "$AZURE_STORAGE_ACCOUNT_ID" },
     "deadLetterContainerName": { "value": "$AZURE_EVENTGRID_DEADLETTER_CONTAINER" }
   }

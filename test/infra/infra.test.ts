@@ -462,6 +462,8 @@ const HOST_SETTINGS = [
   /^AzureWebJobsStorage(__(credential|clientId|accountName|blobServiceUri|queueServiceUri|tableServiceUri))?$/,
   /^APPLICATIONINSIGHTS_(CONNECTION_STRING|AUTHENTICATION_STRING)$/,
   /^AZURE_CLIENT_ID$/,
+  // The identity-based connection of the acrEventGridQueue trigger (`connection: "SERVICEBUS_CONNECTION"`).
+  /^SERVICEBUS_CONNECTION__(fullyQualifiedNamespace|credential|clientId)$/,
   /^WEBSITE_\w+$/,
 ];
 const isHostSetting = (name: string) => HOST_SETTINGS.some((pattern) => pattern.test(name));
@@ -1320,6 +1322,27 @@ describe("the postdeploy hooks", () => {
       expect(calls).not.toContain("keyvault");
     });
 
+    it("in servicebus-queue mode (as provisioned), points the subscription at the queue", () => {
+      const topic = {
+        AZURE_ACR_SYSTEM_TOPIC_NAME: "evgt-myregistry",
+        AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP: "reg",
+        AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID: "sub-2",
+      };
+      const queueId =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/sb-x/queues/acr-eventgrid";
+      const { calls } = runHook({
+        ...topic,
+        AZURE_EVENTGRID_DELIVERY: "servicebus-queue",
+        AZURE_EVENTGRID_QUEUE_ID: queueId,
+      });
+      const parameters = JSON.parse(calls.slice(calls.indexOf("{"))).parameters;
+      expect(parameters.endpointType.value).toBe("servicebus-queue");
+      expect(parameters.serviceBusQueueId.value).toBe(queueId);
+      expect(() =>
+        runHook({ ...topic, AZURE_EVENTGRID_ENDPOINT_TYPE: "servicebus-queue" }),
+      ).toThrow(/run azd provision first/);
+    });
+
     it("in webhook mode, puts the first Event Grid secret in the URL, never on a command line", () => {
       const { calls } = runHook({
         AZURE_ACR_SYSTEM_TOPIC_NAME: "evgt-myregistry",
@@ -1375,5 +1398,75 @@ describe("README: the Deploy section", () => {
     for (const match of deploy.matchAll(/infra\.parameters\.(\w+)/g)) {
       expect(MAIN.params.has(match[1]), match[1]).toBe(true);
     }
+  });
+});
+
+describe("the Event Grid queue intake (eventGridDelivery = servicebus-queue)", () => {
+  const module = mainModule("./app/eventgrid-queue.bicep");
+  const queueFile = moduleFile(MAIN, module);
+  const subscription = bicep("infra/app/eventgrid-subscription.bicep");
+  const queueFunction = readFileSync(join(ROOT, "src/functions/acrEventGridQueue.ts"), "utf8");
+  const localTopology = JSON.parse(read("dev/servicebus/Config.json")).UserConfig.Namespaces[0];
+
+  it("is one of the deliveries, creates its queue only when chosen, and tells the code its name", () => {
+    expect(MAIN.params.get("eventGridDelivery")?.decorators).toContain(
+      "['function', 'webhook', 'servicebus-queue']",
+    );
+    expect(module.condition).toBe("eventGridToQueue");
+    expect(moduleParams(module).get("queueName")).toBe("eventgridQueue");
+    expect(APP_SETTINGS.get("EVENTGRID_QUEUE")).toBe("eventGridToQueue ? eventgridQueue : ''");
+    expect(evaluate(MAIN, "eventgridQueue")).toBe("acr-eventgrid");
+    expect(localTopology.Queues.map((q: { Name: string }) => q.Name)).toContain("acr-eventgrid");
+  });
+
+  it("the trigger connects with the app's identity, through the connection its code names", () => {
+    const connection = /connection:\s*"(\w+)"/.exec(queueFunction)?.[1];
+    expect(connection).toBe("SERVICEBUS_CONNECTION");
+    expect(APP_SETTINGS.get(`${connection}__fullyQualifiedNamespace`)).toBe(
+      "serviceBus.outputs.fullyQualifiedNamespace",
+    );
+    expect(APP_SETTINGS.get(`${connection}__credential`)).toBe("'managedidentity'");
+    expect(APP_SETTINGS.get(`${connection}__clientId`)).toBe("identity.outputs.clientId");
+    expect(APP_SETTINGS.has(connection ?? "")).toBe(false);
+  });
+
+  it("the app may receive from the queue, the system topic may send to it", () => {
+    const assignments = roleAssignments(queueFile);
+    const queue = "Microsoft.ServiceBus/namespaces/queues";
+    expect(assignments).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          roleIds: [ROLE.serviceBusDataReceiver],
+          principal: "receiverPrincipalId",
+          scopeType: queue,
+        }),
+        expect.objectContaining({
+          roleIds: [ROLE.serviceBusDataSender],
+          principal: "senderPrincipalId",
+          scopeType: queue,
+        }),
+      ]),
+    );
+    expect(moduleParams(module).get("receiverPrincipalId")).toBe("identity.outputs.principalId");
+    expect(moduleParams(module).get("senderPrincipalId")).toContain(
+      "registryLink.outputs.systemTopicPrincipalId",
+    );
+  });
+
+  it("the subscription delivers to the queue with the system topic's identity", () => {
+    expect(subscription.params.get("endpointType")?.decorators).toContain("'servicebus-queue'");
+    const delivery = evaluate(subscription, "serviceBusQueueDelivery") as Record<string, Value>;
+    expect(delivery).toMatchObject({
+      identity: { type: "SystemAssigned" },
+      destination: { endpointType: "ServiceBusQueue" },
+    });
+    const resource = subscription.resources.find((r) => !r.existing);
+    const properties = objectEntries(
+      objectEntries(resource?.body ?? "{}").get("properties") ?? "{}",
+    );
+    expect(properties.get("deliveryWithResourceIdentity")).toBe(
+      "toQueue ? serviceBusQueueDelivery : null",
+    );
+    expect(MAIN.outputs.get("AZURE_EVENTGRID_QUEUE_ID")).toContain("eventGridQueue.outputs.id");
   });
 });

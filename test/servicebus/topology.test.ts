@@ -11,7 +11,7 @@ const withSubscription = (subscription: object) =>
   config({ Topics: [{ Name: "acr-push", Subscriptions: [{ Name: "all", ...subscription }] }] });
 
 describe("the shipped Config.json", () => {
-  it("defines the six ACR topics with duplicate detection and an unfiltered 'all' subscription, and the journal queue", () => {
+  it("defines the six ACR topics with duplicate detection and an unfiltered 'all' subscription, the journal queue and the Event Grid queue", () => {
     const topology = defaultTopology();
 
     expect(topology.namespace).toBe("sbemulatorns");
@@ -20,6 +20,12 @@ describe("the shipped Config.json", () => {
         name: "acr-journal",
         maxDeliveryCount: 2000,
         duplicateDetectionWindowMs: 600_000,
+      }),
+      expect.objectContaining({
+        name: "acr-eventgrid",
+        maxDeliveryCount: 2000,
+        defaultMessageTimeToLiveMs: 86_400_000,
+        deadLetteringOnMessageExpiration: true,
       }),
     ]);
     expect(topology.topics.map((topic) => topic.name)).toEqual([

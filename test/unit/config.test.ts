@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_TOPICS,
+  loadEventGridQueue,
   loadPublishTimeoutMs,
   loadRoutingTable,
   loadServiceBusConnection,
@@ -241,5 +242,24 @@ describe("topic name validation", () => {
     const topics = Object.values(loadRoutingTable({})).map((route) => route.topic);
     expect(topics).toEqual(Object.values(DEFAULT_TOPICS));
     expect(new Set(topics).size).toBe(topics.length);
+  });
+});
+
+describe("loadEventGridQueue: the Service Bus queue intake", () => {
+  it.each<[string, Env]>([
+    ["unset", {}],
+    ["empty", { EVENTGRID_QUEUE: "" }],
+    ["blank", { EVENTGRID_QUEUE: "  " }],
+  ])("is off when EVENTGRID_QUEUE is %s", (_name, env) => {
+    expect(loadEventGridQueue(env)).toBeUndefined();
+  });
+
+  it("names the queue when set", () => {
+    expect(loadEventGridQueue({ EVENTGRID_QUEUE: " acr-eventgrid " })).toBe("acr-eventgrid");
+  });
+
+  it("refuses what cannot be a queue name, naming the setting", () => {
+    const error = configError(() => loadEventGridQueue({ EVENTGRID_QUEUE: "acr eventgrid?" }));
+    expect(error.setting).toBe("EVENTGRID_QUEUE");
   });
 });

@@ -1,0 +1,55 @@
+import type { ServiceBusReceivedMessage } from "@azure/service-bus";
+
+/**
+ * Registers the extension that turns the host's message (SDK binding) into a
+ * ServiceBusReceivedMessage with settlement actions. Only an app that registers an `sdkBinding`
+ * function pays for loading it (gRPC included). Loaded with require: its declarations import its
+ * TypeScript sources, which do not type-check on their own.
+ */
+export function enableServiceBusSdkBinding(): void {
+  require("@azure/functions-extensions-servicebus");
+}
+
+/** What the extension hands a function with `sdkBinding: true` (its ServiceBusMessageContext). */
+export interface ServiceBusTrigger {
+  messages: ServiceBusReceivedMessage | ServiceBusReceivedMessage[];
+  actions: {
+    complete(message: ServiceBusReceivedMessage): Promise<void>;
+    abandon(message: ServiceBusReceivedMessage): Promise<void>;
+    deadletter(
+      message: ServiceBusReceivedMessage,
+      propertiesToModify?: Uint8Array,
+      reason?: string,
+      description?: string,
+    ): Promise<void>;
+  };
+}
+
+/** How a function with `sdkBinding: true` settles the one message it was given. */
+export interface MessageSettlement {
+  readonly message: ServiceBusReceivedMessage;
+  complete(): Promise<void>;
+  /** Back to the queue at once: Service Bus redelivers it (and counts the delivery). */
+  abandon(): Promise<void>;
+  deadLetter(reason: string, description: string): Promise<void>;
+}
+
+/** The first (with `cardinality: "one"`, the only) message of the trigger, with its actions. */
+export function settlementOf(trigger: ServiceBusTrigger): MessageSettlement {
+  const message = Array.isArray(trigger.messages) ? trigger.messages[0] : trigger.messages;
+  const { actions } = trigger;
+  return {
+    message,
+    complete: () => actions.complete(message),
+    abandon: () => actions.abandon(message),
+    deadLetter: (reason, description) =>
+      // The extension's request declares these as strings, but its proto makes them
+      // google.protobuf.StringValue: a bare string fails to serialise, the wrapper goes through.
+      actions.deadletter(
+        message,
+        undefined,
+        { value: reason } as unknown as string,
+        { value: description } as unknown as string,
+      ),
+  };
+}

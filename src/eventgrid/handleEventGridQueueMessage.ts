@@ -1,0 +1,110 @@
+import type { InvocationContext } from "@azure/functions";
+import { type ParsedEventGridEvent, parseEventGridBody } from "../adapters/eventGridParsing";
+import type { EventGridSettings } from "../config";
+import type { FieldIssue } from "../core/acrWebhookPayload";
+import type { RecordedRequest } from "../core/deliveryRecord";
+import type { EventGridSummary } from "./ingestEventGridEvents";
+
+/** What becomes of one queue message: settled as done, or dead-lettered with a reason. */
+export type QueueMessageOutcome =
+  | { kind: "complete"; summary: EventGridSummary }
+  | { kind: "deadLetter"; reason: PoisonReason; description: string };
+
+/** `DeadLetterReason` of a message a redelivery could not mend. */
+export type PoisonReason =
+  | "NotJson"
+  | "InvalidEvent"
+  | "UntrustedSource"
+  | "UnsupportedEventType"
+  | "SubscriptionValidation";
+
+/** The one entry into recording: the same as the HTTP endpoint's and the Event Grid trigger's. */
+export type IngestEvents = (
+  events: readonly ParsedEventGridEvent[],
+  request: RecordedRequest,
+  context: InvocationContext,
+) => Promise<EventGridSummary>;
+
+export interface QueueMessage {
+  /** As the Service Bus extension decoded it: parsed JSON, text, or bytes. */
+  body: unknown;
+  messageId?: unknown;
+}
+
+// Service Bus keeps DeadLetterErrorDescription short; the log has the full story.
+const MAX_DESCRIPTION_LENGTH = 1024;
+
+/**
+ * One message of the queue Event Grid delivers to: one Event Grid schema event or CloudEvent (an
+ * array is taken too), parsed, trusted, recorded and cross-checked exactly as the other two
+ * intakes do. What a retry cannot mend (not JSON, not an event, a foreign or missing source, no
+ * ACR event at all) comes back as `deadLetter` with the reason, after the rejections have been
+ * counted; a storage outage propagates, so the message is abandoned and redelivered.
+ */
+export async function handleEventGridQueueMessage(
+  message: QueueMessage,
+  queueName: string,
+  context: InvocationContext,
+  settings: EventGridSettings,
+  ingest: IngestEvents,
+): Promise<QueueMessageOutcome> {
+  const json = decodeBody(message.body);
+  if (!json.ok) return poison("NotJson", "the message body is not JSON");
+
+  const parsed = await parseEventGridBody(json.value, {
+    trustedResourceIds: settings.trustedResourceIds,
+  });
+  if (parsed.kind === "invalid") return poison("InvalidEvent", describeIssues(parsed.issues));
+  if (parsed.kind === "validation") {
+    // Event Grid validates webhook endpoints only; on a queue it is someone else's message.
+    return poison("SubscriptionValidation", "a subscription validation event on a queue");
+  }
+
+  const summary = await ingest(
+    parsed.events,
+    {
+      method: "SERVICEBUS",
+      uri: `sb://${queueName}/${encodeURIComponent(String(message.messageId ?? ""))}`,
+      headers: {},
+    },
+    context,
+  );
+  if (parsed.issues.length > 0) return poison("InvalidEvent", describeIssues(parsed.issues));
+  if (summary.rejected > 0) {
+    const sources = parsed.events.flatMap((event) =>
+      event.kind === "untrusted" ? [event.source ?? "(no source)"] : [],
+    );
+    return poison(
+      "UntrustedSource",
+      `not from a trusted registry (ACR_RESOURCE_IDS): ${sources.join(", ")}`,
+    );
+  }
+  if (summary.accepted + summary.duplicates === 0) {
+    const types = parsed.events.map((event) => event.type);
+    return poison("UnsupportedEventType", `no ACR event: ${types.join(", ")}`);
+  }
+  return { kind: "complete", summary };
+}
+
+function poison(reason: PoisonReason, description: string): QueueMessageOutcome {
+  return {
+    kind: "deadLetter",
+    reason,
+    description: description.slice(0, MAX_DESCRIPTION_LENGTH),
+  };
+}
+
+/** Event Grid writes the event as JSON bytes; the extension hands over text unless told JSON. */
+function decodeBody(body: unknown): { ok: true; value: unknown } | { ok: false } {
+  const text = body instanceof Uint8Array ? Buffer.from(body).toString("utf8") : body;
+  if (typeof text !== "string") return { ok: true, value: text };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function describeIssues(issues: readonly FieldIssue[]): string {
+  return issues.map((issue) => `${issue.path}: ${issue.message}`).join("; ");
+}

@@ -1,0 +1,217 @@
+import { randomUUID } from "node:crypto";
+import { TableClient } from "@azure/data-tables";
+import { ServiceBusClient } from "@azure/service-bus";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
+import type { RegistryEvent } from "../../src/core/registryEvent";
+import { cloudEvent, eventGridEvent, RESOURCE_ID } from "../support/eventGridEvents";
+import { type LocalStack, startLocalStack } from "../support/localStack";
+import { runReconcile, sleep } from "../support/reconcile";
+import { deliverWebhook } from "../support/webhookClient";
+
+// Event Grid delivering into a Service Bus queue, as `eventGridDelivery=servicebus-queue` sets it
+// up in Azure: one event per message, its JSON as the message body.
+const QUEUE = "acr-eventgrid";
+const WINDOW_SECONDS = 1;
+const SETTINGS = {
+  EVENTGRID_QUEUE: QUEUE,
+  ACR_RESOURCE_IDS: RESOURCE_ID,
+  CROSSCHECK_WINDOW_SECONDS: String(WINDOW_SECONDS),
+  // Tests run the reconcile themselves; its own schedule stays out of the way.
+  RECONCILE_SCHEDULE: "0 0 0 1 1 *",
+};
+
+function pushData() {
+  const unique = randomUUID().replaceAll("-", "");
+  return {
+    id: randomUUID(),
+    timestamp: new Date().toISOString().replace("Z", "1234Z"),
+    action: "push",
+    target: {
+      mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+      digest: `sha256:${unique}`,
+      repository: `team/queued-${unique.slice(0, 6)}`,
+      tag: "v1",
+      size: 524,
+    },
+    request: { id: randomUUID(), host: `q${unique.slice(0, 12)}.azurecr.io`, method: "PUT" },
+  };
+}
+type PushData = ReturnType<typeof pushData>;
+
+async function until<T>(probe: () => Promise<T | undefined> | T | undefined, what: string) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function recordOf(deliveries: TableClient, data: PushData, origin: "webhook" | "eventgrid") {
+  const keys = deliveryKeys({
+    registry: data.request.host,
+    timestamp: data.timestamp,
+    eventId: data.id,
+    origin,
+    occurredAt: Date.parse(data.timestamp),
+  } as RegistryEvent);
+  return deliveries
+    .getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey)
+    .catch(() => undefined);
+}
+
+/** Lines the host logs once per delivery of the message, redeliveries included. */
+const deliveriesOf = (stack: LocalStack, messageId: string) =>
+  stack.output().split(`Trigger Details: MessageId: ${messageId},`).length - 1;
+
+describe("Event Grid through a Service Bus queue, on the local stack", () => {
+  let stack: LocalStack;
+  let client: ServiceBusClient;
+  let deliveries: TableClient;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({ env: SETTINGS });
+    client = new ServiceBusClient(stack.serviceBusConnection);
+    deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+      allowInsecureConnection: true,
+    });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await stack?.stop();
+  });
+
+  /** As Event Grid writes it: the event's JSON as the body's bytes, the event id as message id. */
+  async function sendToQueue(body: unknown, messageId = randomUUID()): Promise<string> {
+    const sender = client.createSender(QUEUE);
+    const bytes = Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
+    await sender.sendMessages({ body: bytes, messageId });
+    await sender.close();
+    return messageId;
+  }
+
+  const drained = () => (stack.broker().messageCount(QUEUE) === 0 ? true : undefined);
+
+  it.each([
+    ["an Event Grid schema event", (data: PushData) => eventGridEvent(data)],
+    ["a CloudEvent", (data: PushData) => cloudEvent(data)],
+  ])(
+    "%s from the queue is recorded, completed, and matched with its webhook",
+    async (_, envelope) => {
+      const data = pushData();
+      await deliverWebhook(stack, data);
+      const messageId = await sendToQueue(envelope(data));
+
+      const record = await until(
+        () => recordOf(deliveries, data, "eventgrid"),
+        "the queue's record",
+      );
+      expect(record).toMatchObject({
+        origin: "eventgrid",
+        publishState: "held",
+        region: "westeurope",
+      });
+      await until(drained, "the queue to be empty (message completed)");
+      expect(stack.broker().deadLetterCount(QUEUE)).toBe(0);
+      expect(deliveriesOf(stack, messageId)).toBe(1);
+
+      await sleep(WINDOW_SECONDS * 1000 + 100);
+      await runReconcile(stack);
+      expect((await recordOf(deliveries, data, "webhook"))?.crossCheck).toBe("matched");
+      expect((await recordOf(deliveries, data, "eventgrid"))?.crossCheck).toBe("matched");
+      const published = stack
+        .broker()
+        .messages("acr-push", "all")
+        .filter((message) => message.applicationProperties.digest === data.target.digest);
+      expect(published).toHaveLength(1);
+      expect(
+        stack
+          .broker()
+          .messages("acr-discrepancies", "all")
+          .filter((message) => message.applicationProperties.digest === data.target.digest),
+      ).toHaveLength(0);
+    },
+  );
+
+  it.each([
+    ["a body that is not JSON", () => "{this is not json", "NotJson"],
+    ["JSON that is not an event", () => ({ hello: "world" }), "InvalidEvent"],
+    [
+      "an event from a registry the bridge does not trust",
+      () => eventGridEvent(pushData(), { topic: RESOURCE_ID.replace("myregistry", "intruder") }),
+      "UntrustedSource",
+    ],
+  ])("%s is dead-lettered with its reason, without a retry", async (_, body, reason) => {
+    const messageId = await sendToQueue(body());
+
+    const receiver = client.createReceiver(QUEUE, { subQueueType: "deadLetter" });
+    const dead = await until(async () => {
+      const peeked = await receiver.peekMessages(50);
+      return peeked.find((message) => message.messageId === messageId);
+    }, "the dead-lettered message");
+    expect(dead.deadLetterReason).toBe(reason);
+    expect(dead.deadLetterErrorDescription).toEqual(expect.any(String));
+    expect(deliveriesOf(stack, messageId)).toBe(1);
+    await receiver.close();
+  });
+});
+
+describe("Event Grid through the queue while Table Storage is down", () => {
+  let stack: LocalStack;
+  let client: ServiceBusClient;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      env: { ...SETTINGS, TABLES_TIMEOUT_MS: "300" },
+      ownTables: true,
+    });
+    client = new ServiceBusClient(stack.serviceBusConnection);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await stack?.stop();
+  });
+
+  it("abandons the message, so Service Bus redelivers it until it is recorded", async () => {
+    const data = pushData();
+    await stack.stopTables();
+    const messageId = randomUUID();
+    const sender = client.createSender(QUEUE);
+    await sender.sendMessages({
+      body: Buffer.from(JSON.stringify(eventGridEvent(data))),
+      messageId,
+    });
+    await sender.close();
+
+    await until(() => (deliveriesOf(stack, messageId) >= 2 ? true : undefined), "a redelivery");
+    expect(stack.broker().deadLetterCount(QUEUE)).toBe(0);
+
+    await stack.startTables();
+    await until(
+      () => (stack.broker().messageCount(QUEUE) === 0 ? true : undefined),
+      "the message to be completed once storage is back",
+    );
+    const deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+      allowInsecureConnection: true,
+    });
+    expect(await recordOf(deliveries, data, "eventgrid")).toMatchObject({ origin: "eventgrid" });
+    expect(stack.broker().deadLetterCount(QUEUE)).toBe(0);
+  });
+});
+
+describe("the queue intake without EVENTGRID_QUEUE", () => {
+  it("is not registered: nothing listens on the queue", async () => {
+    const stack = await startLocalStack({ env: { ...SETTINGS, EVENTGRID_QUEUE: "" } });
+    try {
+      expect(stack.output()).toContain("acrWebhook");
+      expect(stack.output()).not.toContain("acrEventGridQueue");
+      expect(stack.broker().receiverCount(QUEUE)).toBe(0);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
