@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { TableClient } from "@azure/data-tables";
 import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DELIVERIES_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
+import { EVENTS_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import { cloudEvent, eventGridEvent, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
@@ -52,6 +52,7 @@ async function until<T>(probe: () => Promise<T | undefined> | T | undefined, wha
 function recordOf(deliveries: TableClient, data: PushData, origin: "webhook" | "eventgrid") {
   const keys = deliveryKeys({
     registry: data.request.host,
+    repository: data.target.repository,
     timestamp: data.timestamp,
     eventId: data.id,
     origin,
@@ -74,7 +75,7 @@ describe("Event Grid through a Service Bus queue, on the local stack", () => {
   beforeAll(async () => {
     stack = await startLocalStack({ env: SETTINGS });
     client = new ServiceBusClient(stack.serviceBusConnection);
-    deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+    deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
       allowInsecureConnection: true,
     });
   });
@@ -195,7 +196,7 @@ describe("Event Grid through the queue while Table Storage is down", () => {
       () => (stack.broker().messageCount(QUEUE) === 0 ? true : undefined),
       "the message to be completed once storage is back",
     );
-    const deliveries = TableClient.fromConnectionString(stack.tablesConnection, DELIVERIES_TABLE, {
+    const deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
       allowInsecureConnection: true,
     });
     expect(await recordOf(deliveries, data, "eventgrid")).toMatchObject({ origin: "eventgrid" });
