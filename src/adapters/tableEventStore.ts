@@ -27,7 +27,6 @@ import {
   type TableOperation,
 } from "./tableGroupCommit";
 import {
-  deliveryKeys,
   digestLogicalRange,
   type EntityKeys,
   eventIdKeys,
@@ -35,8 +34,10 @@ import {
   hourPartition,
   kindRange,
   logicalKeys,
+  occurredKeys,
   PENDING_ROWS,
   pendingKeys,
+  recordKeys,
   registryPartitions,
   WINDOW_ROWS,
   windowKeys,
@@ -48,6 +49,17 @@ import { isStatus } from "./tableRetry";
 interface IndexEntity extends EntityKeys {
   recordRowKey: string;
   logicalRowKey: string;
+}
+
+/** Lists a record by ACR's timestamp, with the filter columns that never change. */
+export interface OccurredEntity extends EntityKeys, FilterColumns {
+  recordRowKey: string;
+}
+
+type FilterColumns = Pick<RegistryEvent, "action" | "repository" | "connectedRegistry">;
+
+function immutableFilterColumns({ action, repository, connectedRegistry }: RegistryEvent) {
+  return { action, repository, connectedRegistry } satisfies FilterColumns;
 }
 
 interface WindowEntity extends EntityKeys {
@@ -116,7 +128,12 @@ export class TableEventStore implements EventStore {
   }
 
   async recordOf(event: RegistryEvent): Promise<Versioned<DeliveryRecord> | undefined> {
-    const entity = await this.read<DeliveryEntity>(deliveryKeys(event));
+    const index = await this.read<IndexEntity>(eventIdKeys(event));
+    if (!index) return undefined;
+    const entity = await this.read<DeliveryEntity>({
+      partitionKey: index.partitionKey,
+      rowKey: index.recordRowKey,
+    });
     return entity && versioned(fromDeliveryEntity(entity), entity);
   }
 
@@ -288,28 +305,37 @@ export class TableEventStore implements EventStore {
       [this.events, keys, operation] as [TableGroupCommit, EntityKeys, TableOperation];
     switch (change.kind) {
       case "create-record": {
-        const keys = deliveryKeys(change.record.event);
-        return [events(keys, operation.create(toDeliveryEntity(keys, change.record)))];
+        const keys = recordKeys(change.record);
+        const pointer: OccurredEntity = {
+          ...occurredKeys(change.record),
+          recordRowKey: keys.rowKey,
+          ...immutableFilterColumns(change.record.event),
+        };
+        return [
+          events(keys, operation.create(toDeliveryEntity(keys, change.record))),
+          events(pointer, operation.create(pointer)),
+        ];
       }
       case "replace-record": {
-        const keys = deliveryKeys(change.record.event);
+        const keys = recordKeys(change.record);
         const entity = toDeliveryEntity(keys, change.record);
         return [events(keys, operation.update(entity, "Replace", change.version))];
       }
       case "set-record-status": {
-        const keys = deliveryKeys(change.record.event);
+        const keys = recordKeys(change.record);
         const entity = { ...keys, ...statusColumns(change.status) };
         return [events(keys, operation.update(entity, "Merge", "*"))];
       }
       case "index-arrival": {
-        const keys = eventIdKeys(change.event);
+        const { record } = change;
+        const keys = eventIdKeys(record.event);
         const entity: IndexEntity = {
           ...keys,
-          recordRowKey: deliveryKeys(change.event).rowKey,
-          logicalRowKey: logicalKeys({ ...logicalRefFor(change.event), key: change.logicalKey })
+          recordRowKey: recordKeys(record).rowKey,
+          logicalRowKey: logicalKeys({ ...logicalRefFor(record.event), key: change.logicalKey })
             .rowKey,
         };
-        return [events(keys, operation.upsert(entity))];
+        return [events(keys, operation.create(entity))];
       }
       case "create-logical": {
         const entity = toLogicalEntity(logicalKeys(change.logical), change.logical);
@@ -342,7 +368,7 @@ export class TableEventStore implements EventStore {
       case "add-pending": {
         const entity: PendingEntity = {
           ...pendingKeys(change.record),
-          recordRowKey: deliveryKeys(change.record.event).rowKey,
+          recordRowKey: recordKeys(change.record).rowKey,
         };
         return [events(entity, operation.upsert(entity))];
       }

@@ -11,8 +11,10 @@ import type { LogicalRef, WindowMarker } from "../core/writePlan";
  * `<registry>|s<shard>`: a registry's events spread over `SHARDS` partitions by a hash of the
  * repository, so one repository's events (its pushes, their deletes, their logical events) always
  * share a partition. RowKeys, by kind:
- *   `d|<inverted ms of the event>|<event id>|<origin>`  the delivery record, newest first
- *   `i|<event id>|<origin>`                             where an event id's record is
+ *   `d|<inverted ms of arrival>|<event id>|<origin>`    the delivery record, newest arrival first
+ *   `o|<inverted ms of the event>|<event id>|<origin>`  the same, by ACR's timestamp: a pointer
+ *   `i|<event id>|<origin>`                             where an event id's record is; created
+ *                                                       once, so a repeat delivery conflicts here
  *   `l|<repository hash>|<digest hash>|<logical key>`   a logical event; a digest's are one range
  *   `w|<window close ms>|<logical key>`                 an open cross-check window, oldest first
  *   `p|<received ms>|<event id>|<origin>`               a record waiting to be published
@@ -41,18 +43,24 @@ export function registryPartitions(registry: string): string[] {
 }
 
 export const RECORD_ROWS = "d";
+export const OCCURRED_ROWS = "o";
 export const PENDING_ROWS = "p";
 export const WINDOW_ROWS = "w";
 
-export function deliveryKeys(event: RegistryEvent): EntityKeys {
+/** Where a record is: by the time its first delivery arrived, which a repeat does not change. */
+export function recordKeys(record: Pick<DeliveryRecord, "event" | "receivedAt">): EntityKeys {
+  return timedKeys(RECORD_ROWS, record.receivedAt, record.event);
+}
+
+/** The pointer that lists a record by ACR's timestamp. */
+export function occurredKeys(record: Pick<DeliveryRecord, "event">): EntityKeys {
+  return timedKeys(OCCURRED_ROWS, record.event.occurredAt, record.event);
+}
+
+function timedKeys(kind: string, at: number, event: RegistryEvent): EntityKeys {
   return {
     partitionKey: eventPartition(event.registry, event.repository),
-    rowKey: joinKey(
-      RECORD_ROWS,
-      invertedMillis(event.occurredAt),
-      encodeKeyPart(event.eventId),
-      event.origin,
-    ),
+    rowKey: joinKey(kind, invertedMillis(at), encodeKeyPart(event.eventId), event.origin),
   };
 }
 

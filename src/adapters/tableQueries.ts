@@ -1,14 +1,16 @@
-import { odata, type TableClient } from "@azure/data-tables";
+import { odata, type TableClient, type TableEntityResult } from "@azure/data-tables";
 import type { CrossCheckState, DiscrepancyKind } from "../core/crossCheck";
 import type { DeliveryRecord, PublishState } from "../core/deliveryRecord";
 import type { Discrepancy } from "../core/discrepancy";
 import { invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "../core/tableKeys";
 import { type DeliveryEntity, fromDeliveryEntity } from "./deliveryEntity";
 import { TableAccess } from "./tableAccess";
+import type { OccurredEntity } from "./tableEventStore";
 import {
   CROSS_CHECKS_TABLE,
   DISCREPANCIES_TABLE,
   EVENTS_TABLE,
+  OCCURRED_ROWS,
   RECORD_ROWS,
   REJECTIONS_TABLE,
   registryPartitions,
@@ -21,6 +23,7 @@ import {
   tiesFollow,
 } from "./tablePaging";
 import type { TableRegistryIndex } from "./tableRegistryIndex";
+import { isStatus } from "./tableRetry";
 
 /** Epoch milliseconds, both ends included. */
 export interface TimeWindow {
@@ -28,7 +31,12 @@ export interface TimeWindow {
   to: number;
 }
 
+/** Which time a listing's window and order go by: arrival at the bridge, or ACR's timestamp. */
+export const LISTING_TIMES = ["arrived", "occurred"] as const;
+export type ListingTime = (typeof LISTING_TIMES)[number];
+
 export interface DeliveryFilter {
+  by: ListingTime;
   registry?: string;
   repository?: string;
   connectedRegistry?: string;
@@ -126,22 +134,28 @@ export class TableQueries {
   }: ListQuery<DeliveryFilter>): Promise<Page<DeliveryRecord>> {
     const registries =
       filter.registry === undefined ? await this.registries.list() : [filter.registry];
-    const properties = [
+    const fixed = [
       filter.repository !== undefined && odata`repository eq ${filter.repository}`,
       filter.connectedRegistry !== undefined &&
         odata`connectedRegistry eq ${filter.connectedRegistry}`,
       filter.action !== undefined && odata`action eq ${filter.action}`,
+    ];
+    const changing = [
       filter.publishState !== undefined && odata`publishState eq ${filter.publishState}`,
       filter.crossCheck !== undefined && odata`crossCheck eq ${filter.crossCheck}`,
     ];
+    const kind = filter.by === "arrived" ? RECORD_ROWS : OCCURRED_ROWS;
     const sources = registries
       .flatMap(registryPartitions)
       .map((partitionKey): ListSource<DeliveryEntity> => {
-        const range = recordTimeRange(partitionKey, window, after && { after, key: partitionKey });
-        return {
-          key: partitionKey,
-          entities: this.query(this.deliveries, [...range, ...properties], limit),
-        };
+        const resume = after && { after, key: partitionKey };
+        const range = timedRowRange(kind, partitionKey, window, resume);
+        if (filter.by === "arrived") {
+          const conditions = [...range, ...fixed, ...changing];
+          return { key: partitionKey, entities: this.query(this.deliveries, conditions, limit) };
+        }
+        const pointers = this.query<OccurredEntity>(this.deliveries, [...range, ...fixed], limit);
+        return { key: partitionKey, entities: this.recordsBehind(pointers, filter) };
       });
     const page = await mergeNewestFirst(sources, limit);
     return { items: page.items.map(fromDeliveryEntity), next: page.next };
@@ -200,6 +214,35 @@ export class TableQueries {
     return count;
   }
 
+  /**
+   * The records the pointers name, in the pointers' order (their RowKeys kept, for paging), with
+   * the state filters applied: a record's state is on the record only.
+   */
+  private async *recordsBehind(
+    pointers: AsyncIterable<TableEntityResult<OccurredEntity>>,
+    filter: DeliveryFilter,
+  ): AsyncGenerator<TableEntityResult<DeliveryEntity>> {
+    for await (const pointer of pointers) {
+      const record = await this.access.call(() =>
+        this.deliveries
+          .getEntity<DeliveryEntity>(
+            pointer.partitionKey,
+            pointer.recordRowKey,
+            this.access.signal(),
+          )
+          .catch((error: unknown) => {
+            if (isStatus(error, 404)) return undefined;
+            throw error;
+          }),
+      );
+      if (!record) continue;
+      if (filter.publishState !== undefined && record.publishState !== filter.publishState)
+        continue;
+      if (filter.crossCheck !== undefined && record.crossCheck !== filter.crossCheck) continue;
+      yield { ...record, rowKey: pointer.rowKey };
+    }
+  }
+
   private query<T extends object>(
     table: TableClient,
     conditions: (string | false)[],
@@ -212,13 +255,14 @@ export class TableQueries {
   }
 }
 
-/** Records `d|<inverted ms>|…` of one partition whose event time lies in the window. */
-function recordTimeRange(
+/** Rows `<kind>|<inverted ms>|…` of one partition whose time lies in the window. */
+function timedRowRange(
+  kind: string,
   partitionKey: string,
   window: TimeWindow,
   resume?: { after: ListPosition; key: string },
 ): string[] {
-  const prefix = `${RECORD_ROWS}${KEY_PART_SEPARATOR}`;
+  const prefix = `${kind}${KEY_PART_SEPARATOR}`;
   const start = !resume
     ? odata`RowKey ge ${`${prefix}${invertedMillis(window.to)}`}`
     : tiesFollow(resume.key, resume.after)

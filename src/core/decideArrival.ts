@@ -93,7 +93,7 @@ export function decideArrival(
   }
   const changes: Change[] = [
     { kind: "create-record", record },
-    { kind: "index-arrival", event, logicalKey: key },
+    { kind: "index-arrival", record, logicalKey: key },
     ...logicalChanges(logical, current),
   ];
   if (onPendingList(record)) changes.push({ kind: "add-pending", record });

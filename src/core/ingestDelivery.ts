@@ -97,7 +97,11 @@ async function recordArrival(
 }
 
 /** A conflict on the record means the arrival was recorded before: its decision needs it. */
-const RECORD_CHANGES = new Set<Change["kind"]>(["create-record", "replace-record"]);
+const RECORD_CHANGES = new Set<Change["kind"]>([
+  "create-record",
+  "index-arrival",
+  "replace-record",
+]);
 
 async function readState(
   { event }: NewDelivery,

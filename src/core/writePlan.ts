@@ -1,6 +1,6 @@
 import type { LogicalEvent, Verdict } from "./crossCheck";
 import type { DeliveryRecord, RecordStatus } from "./deliveryRecord";
-import type { EventOrigin, RegistryEvent } from "./registryEvent";
+import type { EventOrigin } from "./registryEvent";
 
 /** A value as the store last returned it; a change that names the version fails if it moved on. */
 export interface Versioned<T> {
@@ -25,8 +25,8 @@ export type Change =
   | { kind: "replace-record"; record: DeliveryRecord; version: string }
   /** Overwrites only the given status fields, whatever the record's version. */
   | { kind: "set-record-status"; record: DeliveryRecord; status: Partial<RecordStatus> }
-  /** Makes the arrival findable by its event id. */
-  | { kind: "index-arrival"; event: RegistryEvent; logicalKey: string }
+  /** Makes the arrival findable by its event id; fails when this id and origin were recorded. */
+  | { kind: "index-arrival"; record: DeliveryRecord; logicalKey: string }
   /** Fails when the content already has a logical event. */
   | { kind: "create-logical"; logical: LogicalEvent }
   | { kind: "replace-logical"; logical: LogicalEvent; version: string }

@@ -15,7 +15,7 @@ const tokenSchema = z.strictObject({
   rowKey: z
     .string()
     .max(1024)
-    .regex(/^(d\|)?[0-9]{13}\|/),
+    .regex(/^([do]\|)?[0-9]{13}\|/),
   sourceKey: z.string().max(4096),
   check: z.string(),
 });

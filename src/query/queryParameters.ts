@@ -5,6 +5,7 @@ import type {
   ListQuery,
   TimeWindow,
 } from "../adapters/tableQueries";
+import { LISTING_TIMES } from "../adapters/tableQueries";
 import { type FieldIssue, text, toFieldIssues } from "../core/acrWebhookPayload";
 import { DISCREPANCY_KINDS } from "../core/crossCheck";
 import type { PublishState } from "../core/deliveryRecord";
@@ -70,6 +71,9 @@ const eventsSchema = z.object({
   registry: registry.optional(),
   repository: text(512).min(1).optional(),
   connectedRegistry: text(256).min(1).optional(),
+  by: z
+    .enum(LISTING_TIMES, { error: `must be one of ${LISTING_TIMES.join(", ")}` })
+    .default("arrived"),
   action: z
     .string()
     .regex(
@@ -110,8 +114,8 @@ export function parseEventsQuery(
 ): Parsed<PagedQuery<DeliveryFilter>> {
   const read = readQuery(eventsSchema, query);
   if (!read.ok) return read;
-  const { registry, repository, connectedRegistry, action, state } = read.value;
-  const fields = { registry, repository, connectedRegistry, action };
+  const { by, registry, repository, connectedRegistry, action, state } = read.value;
+  const fields = { by, registry, repository, connectedRegistry, action };
   const filter: DeliveryFilter = isPublishState(state)
     ? { ...fields, publishState: state }
     : { ...fields, crossCheck: state };

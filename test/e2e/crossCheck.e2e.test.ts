@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deliveryKeys, EVENTS_TABLE } from "../../src/adapters/tableLayout";
+import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import { cloudEvent, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
+import { recordEntity } from "../support/records";
 import { deliverWebhook } from "../support/webhookClient";
 
 const EVENTGRID_SECRET = "e2e-eventgrid-secret";
@@ -86,12 +87,7 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
       target?: { repository?: string };
     },
   ) {
-    const keys = deliveryKeys({
-      ...event,
-      repository: event.target?.repository,
-      occurredAt: Date.parse(event.timestamp),
-    } as RegistryEvent);
-    return deliveries.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
+    return recordEntity(deliveries, { ...event, repository: event.target?.repository });
   }
 
   it("webhook then Event Grid: matched, one message, no finding", async () => {

@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import { TableClient } from "@azure/data-tables";
 import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS_TABLE, deliveryKeys } from "../../src/adapters/tableLayout";
-import type { RegistryEvent } from "../../src/core/registryEvent";
+import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import { cloudEvent, eventGridEvent, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
+import { recordEntity } from "../support/records";
 import { deliverWebhook } from "../support/webhookClient";
 
 // Event Grid delivering into a Service Bus queue, as `eventGridDelivery=servicebus-queue` sets it
@@ -50,17 +50,12 @@ async function until<T>(probe: () => Promise<T | undefined> | T | undefined, wha
 }
 
 function recordOf(deliveries: TableClient, data: PushData, origin: "webhook" | "eventgrid") {
-  const keys = deliveryKeys({
+  return recordEntity(deliveries, {
     registry: data.request.host,
     repository: data.target.repository,
-    timestamp: data.timestamp,
     eventId: data.id,
     origin,
-    occurredAt: Date.parse(data.timestamp),
-  } as RegistryEvent);
-  return deliveries
-    .getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey)
-    .catch(() => undefined);
+  }).catch(() => undefined);
 }
 
 /** Lines the host logs once per delivery of the message, redeliveries included. */

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deliveryKeys, EVENTS_TABLE } from "../../src/adapters/tableLayout";
+import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
+import { recordEntity } from "../support/records";
 import { deliverWebhook } from "../support/webhookClient";
 
 const WINDOW_SECONDS = 2;
@@ -120,7 +121,7 @@ describe("query API on the local stack", () => {
     await Promise.all(posted.map(postWebhook));
 
     const pages = await allPages(
-      `events?registry=${registry}&limit=3&${range(now - 3 * 60 * MINUTE, now)}`,
+      `events?registry=${registry}&by=occurred&limit=3&${range(now - 3 * 60 * MINUTE, now)}`,
     );
     expect(pages.map((page) => page.items.length)).toEqual([3, 3, 1]);
     expect(pages.map((page) => page.continuationToken !== undefined)).toEqual([true, true, false]);
@@ -164,15 +165,39 @@ describe("query API on the local stack", () => {
     const registry = uniqueRegistry();
     const event = acrEvent(registry, Date.now());
     await postWebhook(event);
-    const keys = deliveryKeys(
-      registryEventFromWebhook(event, { registry, receivedAt: 0, fallbackEventId: "unused" }),
-    );
     const deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
       allowInsecureConnection: true,
     });
+    const record = await recordEntity(
+      deliveries,
+      registryEventFromWebhook(event, { registry, receivedAt: 0, fallbackEventId: "unused" }),
+    );
+    const keys = { partitionKey: record.partitionKey, rowKey: record.rowKey } as {
+      partitionKey: string;
+      rowKey: string;
+    };
     await deliveries.updateEntity({ ...keys, deliveryCount: 3n, publishAttempts: 2n }, "Merge");
     const { items } = await get<Listing>(`events?registry=${registry}`);
     expect(items[0]).toMatchObject({ id: event.id, deliveryCount: 3, publishAttempts: 2 });
+  });
+
+  it("lists by arrival by default: an event ACR stamped long ago is listed as just arrived", async () => {
+    const registry = uniqueRegistry();
+    const old = acrEvent(registry, Date.parse("2023-01-01T10:00:00Z"));
+    const recent = acrEvent(registry, Date.now() - 5 * MINUTE);
+    await postWebhook(recent);
+    await postWebhook(old);
+    const arrived = await get<Listing>(`events?registry=${registry}`);
+    expect(arrived.items.map((item) => item.id)).toEqual([old.id, recent.id]);
+    const occurred = await get<Listing>(`events?registry=${registry}&by=occurred`);
+    expect(occurred.items.map((item) => item.id)).toEqual([recent.id]);
+    const then = await get<Listing>(
+      `events?registry=${registry}&by=occurred&${range(Date.parse("2022-12-31T00:00:00Z"), Date.parse("2023-01-02T00:00:00Z"))}`,
+    );
+    expect(then.items.map((item) => item.id)).toEqual([old.id]);
+    expect((await get(`events?by=sometime`, 400)) as unknown).toMatchObject({
+      error: { code: "invalid_query" },
+    });
   });
 
   it("filters by repository, action and state inside the registry's range", async () => {
@@ -185,7 +210,9 @@ describe("query API on the local stack", () => {
     await Promise.all([api, web, deleted, retag].map(postWebhook));
 
     const ids = async (filter: string) =>
-      (await get<Listing>(`events?registry=${registry}&${filter}`)).items.map((item) => item.id);
+      (await get<Listing>(`events?registry=${registry}&by=occurred&${filter}`)).items.map(
+        (item) => item.id,
+      );
     expect(await ids("repository=team/api")).toEqual([api.id, deleted.id, retag.id]);
     expect(await ids("repository=team%2Fweb")).toEqual([web.id]);
     expect(await ids("action=delete")).toEqual([deleted.id]);
@@ -215,7 +242,9 @@ describe("query API on the local stack", () => {
     for (const event of posted) await postWebhook(event);
 
     for (const limit of [1, 3, 50]) {
-      const pages = await allPages(`events?limit=${limit}&${range(base - 2 * 60 * MINUTE, base)}`);
+      const pages = await allPages(
+        `events?by=occurred&limit=${limit}&${range(base - 2 * 60 * MINUTE, base)}`,
+      );
       const items = pages.flatMap((page) => page.items);
       expect(items.map((item) => `${item.registry}/${item.id}`).sort()).toEqual(
         posted.map((event) => `${event.request.host}/${event.id}`).sort(),
@@ -377,7 +406,13 @@ describe("query API on the local stack", () => {
       delayMs: { count: number; median: number; p95: number };
       rejections: number;
     }>(`stats?registry=${registry}&${window}`);
-    const counts = { matched: 3, "webhook-only": 1, "eventgrid-only": 1, mismatched: 2 };
+    const counts = {
+      matched: 3,
+      "webhook-only": 1,
+      "eventgrid-only": 1,
+      mismatched: 2,
+      "quarantine-held": 0,
+    };
     expect(stats.crossChecks).toEqual({
       total: 7,
       ...counts,

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { TableClient } from "@azure/data-tables";
 import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deliveryKeys, EVENTS_TABLE } from "../../src/adapters/tableLayout";
+import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { postEventGrid } from "../support/eventGridEvents";
 import {
@@ -13,6 +13,7 @@ import {
   startLocalStack,
   TEST_SECRET,
 } from "../support/localStack";
+import { recordEntity } from "../support/records";
 import { postWebhook, postWebhookJson } from "../support/webhookClient";
 
 const FIXTURES = resolve(__dirname, "..", "fixtures", "acr-webhook");
@@ -61,9 +62,8 @@ describe("POST /api/acr/webhook on the local stack", () => {
       receivedAt: Date.now(),
       fallbackEventId: "unused",
     });
-    const keys = deliveryKeys(event);
     try {
-      return await deliveries.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
+      return await recordEntity(deliveries, event);
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;
       throw error;

@@ -1,14 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { TableClient } from "@azure/data-tables";
 import { describe, expect, inject, it } from "vitest";
 import { createTableClient } from "../../src/adapters/clients";
 import { TableEventStore } from "../../src/adapters/tableEventStore";
-import {
-  CROSS_CHECKS_TABLE,
-  deliveryKeys,
-  EVENTS_TABLE,
-  REGISTRIES_TABLE,
-} from "../../src/adapters/tableLayout";
+import { CROSS_CHECKS_TABLE, EVENTS_TABLE, REGISTRIES_TABLE } from "../../src/adapters/tableLayout";
 import { TableRegistryIndex } from "../../src/adapters/tableRegistryIndex";
 import { decideArrival } from "../../src/core/decideArrival";
 import type { NewDelivery } from "../../src/core/deliveryRecord";
@@ -17,6 +11,7 @@ import { DependencyUnavailableError, type Publisher } from "../../src/core/ports
 import { reconcile } from "../../src/core/reconcile";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import type { TopicMessage } from "../../src/core/topicMessage";
+import { recordEntity } from "../support/records";
 
 const WINDOW_MS = 60_000;
 
@@ -82,10 +77,7 @@ function delivery(overrides: Partial<RegistryEvent> = {}): NewDelivery {
   };
 }
 
-async function readRecord(events: TableClient, event: RegistryEvent) {
-  const keys = deliveryKeys(event);
-  return events.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
-}
+const readRecord = recordEntity;
 
 describe("TableEventStore on Azurite: one arrival", () => {
   const { store, events } = storeOn(inject("tablesConnection"));
