@@ -377,7 +377,13 @@ describe("query API on the local stack", () => {
       delayMs: { count: number; median: number; p95: number };
       rejections: number;
     }>(`stats?registry=${registry}&${window}`);
-    const counts = { matched: 3, "webhook-only": 1, "eventgrid-only": 1, mismatched: 2 };
+    const counts = {
+      matched: 3,
+      "webhook-only": 1,
+      "eventgrid-only": 1,
+      mismatched: 2,
+      "quarantine-held": 0,
+    };
     expect(stats.crossChecks).toEqual({
       total: 7,
       ...counts,
