@@ -104,6 +104,14 @@ describe("decideArrival: what each arrival changes", () => {
       published: false,
     },
     {
+      name: "a connected registry's Event Grid push (no webhook to wait for): published, on the pending list",
+      input: delivery({ origin: "eventgrid", connectedRegistry: "edge01" }),
+      state: { related: [] },
+      kinds: ["create-record", "index-arrival", "add-pending"],
+      publishState: "pending",
+      published: true,
+    },
+    {
       name: "a ping: no logical event",
       input: delivery({ action: "ping" }, { kind: "not-routed", reason: "ping" }),
       kinds: ["create-record", "index-arrival"],

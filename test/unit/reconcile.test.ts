@@ -174,6 +174,12 @@ describe("reconcile: closing due windows", () => {
       state: "eventgrid-only",
       publication: { by: "eventgrid", occurrence: 1 },
     });
+    // The recovery claims the publication once it is on the topic, before the close.
+    const claims = memory
+      .writes()
+      .flatMap((write) => write.changes)
+      .filter((change) => change.kind === "set-publication");
+    expect(claims).toMatchObject([{ publication: { by: "eventgrid", occurrence: 1 } }]);
   });
 
   it("a webhook arriving after the recovery is not published again", async () => {
