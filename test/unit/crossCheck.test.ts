@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { PUBLISHABLE_ACTIONS } from "../../src/core/actions";
 import {
+  awaitsResolution,
   type CrossCheckState,
   DISCREPANCY_KINDS,
   differingFields,
   expectsTwin,
   isOneSided,
+  isQuarantined,
+  keepsQuarantine,
+  type LateMatch,
   type LogicalEvent,
   logicalKeyFor,
   logicalRefFor,
@@ -13,6 +17,9 @@ import {
   type SideArrivals,
   tagsPushedFor,
   twinDelayMs,
+  type VerdictPolicy,
+  type WindowOutcome,
+  waitsForTwin,
   windowVerdict,
   withArrival,
   withMismatches,
@@ -223,12 +230,51 @@ describe("withArrival: after the window closed", () => {
       arrival: webhook(),
       attached: "webhook",
     },
-  ])("$name attaches to it, which stays closed", ({ closed, arrival, attached }) => {
-    const updated = withArrival(closed, arrival, later, WINDOW_MS);
+  ])(
+    "$name attaches to it: matched after all, late, its finding still to resolve",
+    ({ closed, arrival, attached }) => {
+      const updated = withArrival(closed, arrival, later, WINDOW_MS);
+      const finding = closed.state as "webhook-only" | "eventgrid-only";
+      expect(updated).toStrictEqual({
+        ...closed,
+        [attached]: side(["evt-1"], later, ["westeurope"]),
+        state: "matched",
+        late: {
+          finding,
+          at: later,
+          delayMs: attached === "eventGrid" ? later - T0 : T0 - later,
+          findingResolved: false,
+        },
+      });
+      expect(awaitsResolution(updated)).toBe(true);
+      expect(twinDelayMs(updated)).toBe(updated.late?.delayMs);
+    },
+  );
+
+  it("a late twin of a mismatched event attaches to it and stays mismatched, not late", () => {
+    const closed = logical({
+      state: "mismatched",
+      webhook: side(["evt-1"], T0),
+      mismatchedIds: ["evt-1"],
+      publication: { by: "webhook", occurrence: 1 },
+    });
+    const updated = withArrival(closed, eventGrid({ eventId: "eg-9" }), later, WINDOW_MS);
     expect(updated).toStrictEqual({
       ...closed,
-      [attached]: side(["evt-1"], later, ["westeurope"]),
+      eventGrid: side(["eg-9"], later, ["westeurope"]),
     });
+    expect(awaitsResolution(updated)).toBe(false);
+  });
+
+  it("a repeat of a late twin keeps the late match as it was", () => {
+    const closed = logical({ state: "webhook-only", webhook: side(["evt-1"], T0) });
+    const late = withArrival(closed, eventGrid(), later, WINDOW_MS);
+    const settled = { ...late, late: { ...(late.late as LateMatch), findingResolved: true } };
+    const retried = withArrival(settled, eventGrid(), later + 500, WINDOW_MS);
+    expect(retried.late).toEqual(settled.late);
+    expect(retried.state).toBe("matched");
+    expect(retried.eventGrid).toMatchObject({ count: 2, firstAt: later });
+    expect(awaitsResolution(retried)).toBe(false);
   });
 
   it.each<{ name: string; arrival: RegistryEvent }>([
@@ -350,7 +396,78 @@ describe("windowVerdict", () => {
   });
 
   it("every discrepancy kind is a closed state other than matched", () => {
-    expect([...DISCREPANCY_KINDS].sort()).toEqual(["eventgrid-only", "mismatched", "webhook-only"]);
+    expect([...DISCREPANCY_KINDS].sort()).toEqual([
+      "eventgrid-only",
+      "mismatched",
+      "quarantine-held",
+      "webhook-only",
+    ]);
+  });
+
+  const HOLD_MS = 4 * WINDOW_MS;
+  const egOnly = logical({ eventGrid: eg });
+
+  it.each<{
+    name: string;
+    logical: LogicalEvent;
+    policy: VerdictPolicy;
+    quarantined: boolean;
+    now?: number;
+    outcome: WindowOutcome;
+  }>([
+    {
+      name: "a quarantined Event Grid push at its window's close: held until the hold ends",
+      logical: egOnly,
+      policy: { recoveryEnabled: true, quarantineHoldMs: HOLD_MS },
+      quarantined: true,
+      outcome: { state: "held", recover: false, until: T0 + HOLD_MS },
+    },
+    {
+      name: "a quarantined Event Grid push just before the hold ends: still held",
+      logical: egOnly,
+      policy: { recoveryEnabled: true, quarantineHoldMs: HOLD_MS },
+      quarantined: true,
+      now: T0 + HOLD_MS - 1,
+      outcome: { state: "held", recover: false, until: T0 + HOLD_MS },
+    },
+    {
+      name: "a quarantined Event Grid push when the hold ends: a quarantine-held finding, never recovered",
+      logical: egOnly,
+      policy: { recoveryEnabled: true, quarantineHoldMs: HOLD_MS },
+      quarantined: true,
+      now: T0 + HOLD_MS,
+      outcome: { state: "quarantine-held", recover: false },
+    },
+    {
+      name: "quarantine hold off: a quarantined Event Grid push is recovered as before",
+      logical: egOnly,
+      policy: { recoveryEnabled: true },
+      quarantined: true,
+      outcome: { state: "eventgrid-only", recover: true },
+    },
+    {
+      name: "an Event Grid push of a digest not in quarantine is recovered",
+      logical: egOnly,
+      policy: { recoveryEnabled: true, quarantineHoldMs: HOLD_MS },
+      quarantined: false,
+      outcome: { state: "eventgrid-only", recover: true },
+    },
+    {
+      name: "a quarantined push whose webhook came is matched",
+      logical: logical({ webhook: wh, eventGrid: eg }),
+      policy: { recoveryEnabled: true, quarantineHoldMs: HOLD_MS },
+      quarantined: true,
+      outcome: { state: "matched", recover: false },
+    },
+    {
+      name: "only a push is held: an Event Grid delete of a quarantined digest is recovered",
+      logical: logical({ action: "delete", tag: undefined, eventGrid: eg }),
+      policy: { recoveryEnabled: true, quarantineHoldMs: HOLD_MS },
+      quarantined: true,
+      outcome: { state: "eventgrid-only", recover: true },
+    },
+  ])("$name", ({ logical, policy, quarantined, now, outcome }) => {
+    expect(windowVerdict(logical, policy, quarantined, now)).toStrictEqual(outcome);
   });
 });
 
@@ -677,5 +794,46 @@ describe("logicalRefFor", () => {
       repository: "hello-world",
       digest: "sha256:abc",
     });
+  });
+});
+
+describe("waitsForTwin", () => {
+  it.each<{ name: string; event: RegistryEvent; waits: boolean }>([
+    { name: "a webhook push", event: webhook(), waits: true },
+    { name: "an Event Grid delete", event: eventGrid({ action: "delete" }), waits: true },
+    {
+      name: "an Event Grid push of a connected registry (which sends no webhook)",
+      event: eventGrid({ connectedRegistry: "edge01" }),
+      waits: false,
+    },
+    { name: "a quarantine", event: webhook({ action: "quarantine" }), waits: false },
+  ])("$name -> $waits", ({ event, waits }) => {
+    expect(waitsForTwin(event)).toBe(waits);
+  });
+});
+
+describe("quarantines", () => {
+  it.each<{ name: string; event: RegistryEvent; kept: boolean }>([
+    {
+      name: "a quarantine of a digest is kept",
+      event: webhook({ action: "quarantine" }),
+      kept: true,
+    },
+    {
+      name: "a quarantine without a digest is not",
+      event: webhook({ action: "quarantine", digest: undefined }),
+      kept: false,
+    },
+    { name: "a push is not a quarantine", event: webhook(), kept: false },
+  ])("$name", ({ event, kept }) => {
+    expect(keepsQuarantine(event)).toBe(kept);
+  });
+
+  it("a digest is quarantined when its logical events include a quarantine of it", () => {
+    const quarantine = logical({ action: "quarantine", state: "no-twin" });
+    const push = logical({ eventGrid: side(["eg-1"], T0) });
+    expect(isQuarantined([push, quarantine], "sha256:abc")).toBe(true);
+    expect(isQuarantined([push, quarantine], "sha256:def")).toBe(false);
+    expect(isQuarantined([push], "sha256:abc")).toBe(false);
   });
 });

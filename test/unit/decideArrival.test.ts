@@ -3,6 +3,7 @@ import { type LogicalEvent, logicalRefFor, withArrival } from "../../src/core/cr
 import {
   decideArrival,
   needsStateFirst,
+  onPendingList,
   publishedChanges,
   publishFailedChanges,
 } from "../../src/core/decideArrival";
@@ -73,9 +74,9 @@ describe("decideArrival: what each arrival changes", () => {
     published: boolean;
   }>([
     {
-      name: "new content, nothing read",
+      name: "new content, nothing read: no pending marker, its window's close is the backstop",
       input: delivery(),
-      kinds: ["create-record", "index-arrival", "create-logical", "open-window", "add-pending"],
+      kinds: ["create-record", "index-arrival", "create-logical", "open-window"],
       publishState: "pending",
       published: true,
     },
@@ -83,7 +84,7 @@ describe("decideArrival: what each arrival changes", () => {
       name: "new content, nothing stored",
       input: delivery(),
       state: { related: [] },
-      kinds: ["create-record", "index-arrival", "create-logical", "open-window", "add-pending"],
+      kinds: ["create-record", "index-arrival", "create-logical", "open-window"],
       publishState: "pending",
       published: true,
     },
@@ -103,6 +104,14 @@ describe("decideArrival: what each arrival changes", () => {
       published: false,
     },
     {
+      name: "a connected registry's Event Grid push (no webhook to wait for): published, on the pending list",
+      input: delivery({ origin: "eventgrid", connectedRegistry: "edge01" }),
+      state: { related: [] },
+      kinds: ["create-record", "index-arrival", "add-pending"],
+      publishState: "pending",
+      published: true,
+    },
+    {
       name: "a ping: no logical event",
       input: delivery({ action: "ping" }, { kind: "not-routed", reason: "ping" }),
       kinds: ["create-record", "index-arrival"],
@@ -110,8 +119,18 @@ describe("decideArrival: what each arrival changes", () => {
       published: false,
     },
     {
-      name: "a quarantine: no logical event, published",
+      name: "a quarantine of a digest: a no-twin logical event without a window, on the pending list",
       input: delivery({ action: "quarantine" }, { kind: "topic", topic: "acr-quarantine" }),
+      kinds: ["create-record", "index-arrival", "create-logical", "add-pending"],
+      publishState: "pending",
+      published: true,
+    },
+    {
+      name: "a quarantine without a digest: nothing to keep, on the pending list",
+      input: delivery(
+        { action: "quarantine", digest: undefined },
+        { kind: "topic", topic: "acr-quarantine" },
+      ),
       kinds: ["create-record", "index-arrival", "add-pending"],
       publishState: "pending",
       published: true,
@@ -139,18 +158,21 @@ describe("decideArrival: what each arrival changes", () => {
     });
   });
 
-  it("new content: one record, one logical event with its window, pending, published with the content's message id", () => {
+  it("new content: one record, one logical event with its window claimed for this publish, pending without a marker, published with the content's message id", () => {
     const input = delivery();
     const decision = decideArrival(input, undefined, WINDOW_MS);
-    const logical = withArrival(undefined, input.event, RECEIVED_AT, WINDOW_MS);
+    const logical: LogicalEvent = {
+      ...withArrival(undefined, input.event, RECEIVED_AT, WINDOW_MS),
+      publication: { by: "webhook", occurrence: 1 },
+    };
     expect(decision.logical).toEqual(logical);
     expect(decision.record).toEqual(newRecord(input, 1));
+    expect(onPendingList(decision.record)).toBe(false);
     expect(decision.changes).toEqual([
       { kind: "create-record", record: decision.record },
       { kind: "index-arrival", event: input.event, logicalKey: logical.key },
       { kind: "create-logical", logical },
       { kind: "open-window", window: logical },
-      { kind: "add-pending", record: decision.record },
     ]);
     expect(decision.publish).toEqual({ topic: "acr-push", message: topicMessageFor(input.event) });
     expect(decision.publish?.message.messageId).toBe(messageIdFor(input.event, 1));
@@ -220,7 +242,8 @@ describe("decideArrival: what each arrival changes", () => {
     const input = delivery({ eventId: "evt-2", region: "westeurope" }, PUSH, later);
     const decision = decideArrival(input, { related: [earlier] }, WINDOW_MS);
     expect(decision.logical).toMatchObject({ occurrence: 2, state: "open", firstSeenAt: later });
-    expect(decision.logical?.publication).toBeUndefined();
+    // The earlier occurrence's publication does not cover this one: this arrival claims it.
+    expect(decision.logical?.publication).toEqual({ by: "webhook", occurrence: 2 });
     expect(decision.record.occurrence).toBe(2);
     expect(decision.coveredBy).toBeUndefined();
     expect(decision.publish?.message).toEqual(topicMessageFor(input.event, [], 2));
@@ -230,7 +253,10 @@ describe("decideArrival: what each arrival changes", () => {
     expect(changeOf(decision.changes, "open-window")?.window).toMatchObject({
       windowClosesAt: later + WINDOW_MS,
     });
-    expect(changeOf(decision.changes, "replace-logical")?.version).toBe(earlier.version);
+    expect(changeOf(decision.changes, "replace-logical")).toMatchObject({
+      version: earlier.version,
+      logical: { occurrence: 2, publication: { by: "webhook", occurrence: 2 } },
+    });
   });
 
   it("a delete is published with the tags of its digest's pushes", () => {
@@ -251,7 +277,6 @@ describe("decideArrival: what each arrival changes", () => {
       "index-arrival",
       "create-logical",
       "open-window",
-      "add-pending",
     ]);
   });
 
@@ -259,6 +284,150 @@ describe("decideArrival: what each arrival changes", () => {
     const input = delivery({ action: "delete", tag: undefined }, DELETE);
     const decision = decideArrival(input, undefined, WINDOW_MS);
     expect(decision.publish?.message.applicationProperties.tags).toBeUndefined();
+  });
+});
+
+describe("decideArrival: publication claim, quarantine, late twin", () => {
+  it("the arrival that plans the publish claims it on its logical event in the same write", () => {
+    const heldTwin = seen(registryEvent({ origin: "eventgrid", eventId: "eg-1" }));
+    const decision = decideArrival(delivery(), { related: [heldTwin] }, WINDOW_MS);
+    expect(decision.publish?.topic).toBe("acr-push");
+    expect(changeOf(decision.changes, "replace-logical")?.logical.publication).toEqual({
+      by: "webhook",
+      occurrence: 1,
+    });
+    expect(kindsOf(decision.changes)).not.toContain("set-publication");
+  });
+
+  it.each<{ name: string; input: NewDelivery; state?: ArrivalState }>([
+    {
+      name: "a held Event Grid arrival",
+      input: delivery({ origin: "eventgrid" }),
+      state: { related: [] },
+    },
+    {
+      name: "a not-routed push",
+      input: delivery({}, { kind: "not-routed", reason: "out-of-scope" }),
+    },
+    {
+      name: "an arrival covered by its twin's publication",
+      input: delivery({ eventId: "evt-east", region: "eastus" }),
+      state: {
+        related: [
+          seen(registryEvent({ eventId: "evt-west", region: "westus" }), T0, {
+            publication: { by: "webhook", occurrence: 1 },
+          }),
+        ],
+      },
+    },
+  ])("$name publishes nothing and claims nothing new", ({ input, state }) => {
+    const decision = decideArrival(input, state, WINDOW_MS);
+    expect(decision.publish).toBeUndefined();
+    const before = state?.related[0]?.value.publication;
+    expect(decision.logical?.publication).toEqual(before);
+  });
+
+  it("a quarantine of a digest starts a no-twin logical event without a window; its publish claims it", () => {
+    const input = delivery(
+      { action: "quarantine", eventId: "q-1" },
+      {
+        kind: "topic",
+        topic: "acr-quarantine",
+      },
+    );
+    const decision = decideArrival(input, { related: [] }, WINDOW_MS);
+    const logical = changeOf(decision.changes, "create-logical")?.logical;
+    expect(logical).toMatchObject({
+      action: "quarantine",
+      digest: "sha256:abc",
+      state: "no-twin",
+      webhook: { eventIds: ["q-1"], count: 1 },
+      publication: { by: "webhook", occurrence: 1 },
+    });
+    expect(kindsOf(decision.changes)).not.toContain("open-window");
+    expect(changeOf(decision.changes, "add-pending")?.record).toEqual(decision.record);
+    expect(decision.publish?.topic).toBe("acr-quarantine");
+  });
+
+  it("a repeated quarantine joins its no-twin logical event, still without a window", () => {
+    const first = registryEvent({ action: "quarantine", eventId: "q-1" });
+    const kept = versioned({
+      ...withArrival(undefined, first, T0, WINDOW_MS),
+      state: "no-twin" as const,
+    });
+    const input = delivery(
+      { action: "quarantine", eventId: "q-1", region: "westus" },
+      {
+        kind: "topic",
+        topic: "acr-quarantine",
+      },
+    );
+    const decision = decideArrival(input, { related: [kept] }, WINDOW_MS);
+    expect(kindsOf(decision.changes)).toEqual([
+      "create-record",
+      "index-arrival",
+      "replace-logical",
+      "add-pending",
+    ]);
+    expect(decision.logical).toMatchObject({ state: "no-twin", webhook: { count: 2 } });
+  });
+
+  it("a late Event Grid twin of a webhook-only finding: matched, late, with a window marker for the reconcile", () => {
+    const webhook = registryEvent();
+    const closed = seen(webhook, T0, { state: "webhook-only" });
+    const lateAt = T0 + 3 * WINDOW_MS;
+    const input = delivery({ origin: "eventgrid", eventId: "eg-1" }, PUSH, lateAt);
+    const decision = decideArrival(input, { related: [closed] }, WINDOW_MS);
+    expect(decision.record.publishState).toBe("held");
+    expect(decision.publish).toBeUndefined();
+    expect(decision.logical).toMatchObject({
+      state: "matched",
+      occurrence: 1,
+      windowClosesAt: T0 + WINDOW_MS,
+      late: { finding: "webhook-only", at: lateAt, delayMs: lateAt - T0, findingResolved: false },
+    });
+    expect(decision.changes.slice(2)).toEqual([
+      { kind: "replace-logical", logical: decision.logical, version: closed.version },
+      { kind: "open-window", window: decision.logical },
+    ]);
+  });
+
+  it("a late webhook of a recovered eventgrid-only finding is covered, late, with a window marker", () => {
+    const eventGrid = registryEvent({ origin: "eventgrid", eventId: "eg-1" });
+    const closed = seen(eventGrid, T0, {
+      state: "eventgrid-only",
+      publication: { by: "eventgrid", occurrence: 1 },
+    });
+    const lateAt = T0 + 2 * WINDOW_MS;
+    const decision = decideArrival(delivery({}, PUSH, lateAt), { related: [closed] }, WINDOW_MS);
+    expect(decision.coveredBy).toBe("eventgrid");
+    expect(decision.publish).toBeUndefined();
+    expect(decision.record.publishState).toBe("published");
+    expect(decision.logical?.late).toEqual({
+      finding: "eventgrid-only",
+      at: lateAt,
+      delayMs: T0 - lateAt,
+      findingResolved: false,
+    });
+    expect(kindsOf(decision.changes)).toEqual([
+      "create-record",
+      "index-arrival",
+      "replace-logical",
+      "open-window",
+    ]);
+  });
+
+  it("a repeat of a late twin adds no second window marker", () => {
+    const twin = registryEvent({ origin: "eventgrid", eventId: "eg-1" });
+    const closed = seen(registryEvent(), T0, { state: "webhook-only" }).value;
+    const lateAt = T0 + 3 * WINDOW_MS;
+    const late = versioned(withArrival(closed, twin, lateAt, WINDOW_MS));
+    const input = delivery({ origin: "eventgrid", eventId: "eg-1" }, PUSH, lateAt + 10);
+    const recorded = versioned(newRecord(input, 1), "r1");
+    const decision = decideArrival(input, { recorded, related: [late] }, WINDOW_MS);
+    expect(decision.duplicate).toBe(true);
+    expect(kindsOf(decision.changes)).toEqual(["replace-record", "replace-logical"]);
+    expect(decision.logical?.late).toEqual(late.value.late);
   });
 });
 
@@ -288,7 +457,7 @@ describe("publishedChanges and publishFailedChanges", () => {
     ]);
   });
 
-  it("an action without a twin has no logical event to mark", () => {
+  it("an action without a window is on the pending list from its first attempt: a publish takes it off", () => {
     const quarantine = newRecord(
       delivery({ action: "quarantine" }, { kind: "topic", topic: "acr-quarantine" }),
     );
@@ -305,6 +474,25 @@ describe("publishedChanges and publishFailedChanges", () => {
         record,
         status: { publishAttempts: 1, lastAttemptAt: T0 + 5, lastError: "Error: bus down" },
       },
+      {
+        kind: "add-pending",
+        record: {
+          ...record,
+          publishAttempts: 1,
+          lastAttemptAt: T0 + 5,
+          lastError: "Error: bus down",
+        },
+      },
+    ]);
+  });
+
+  it("once an attempt failed, the record is on the pending list: its publish takes it off", () => {
+    const [, marker] = publishFailedChanges(record, "Error: bus down", T0 + 5);
+    const failed = marker?.kind === "add-pending" ? marker.record : record;
+    expect(onPendingList(failed)).toBe(true);
+    expect(kindsOf(publishedChanges(failed, "acr-push"))).toEqual([
+      "set-record-status",
+      "remove-pending",
     ]);
   });
 });

@@ -4,7 +4,12 @@ import {
   type DiscrepancyKind,
   type LogicalEvent,
 } from "../../src/core/crossCheck";
-import { type Discrepancy, discrepancyFor, discrepancyMessage } from "../../src/core/discrepancy";
+import {
+  type Discrepancy,
+  discrepancyFor,
+  discrepancyMessage,
+  resolvedBy,
+} from "../../src/core/discrepancy";
 import { CLOUD_EVENT_TYPE_PREFIX } from "../../src/core/topicMessage";
 import { T0 } from "./memoryPorts";
 
@@ -115,6 +120,7 @@ describe("discrepancyFor", () => {
       logicalKey: LOGICAL_KEY,
       ...IMAGE,
       detectedAt: CLOSES_AT,
+      state: "open",
       ...expected,
     });
   });
@@ -151,7 +157,13 @@ describe("discrepancyMessage", () => {
         datacontenttype: "application/json",
         data: { ...finding() },
       },
-      applicationProperties: { kind: "eventgrid-only", ...IMAGE, recovered: "true" },
+      applicationProperties: {
+        kind: "eventgrid-only",
+        ...IMAGE,
+        recovered: "true",
+        logicalKey: LOGICAL_KEY,
+        state: "open",
+      },
     });
     expect(message.messageId).toMatch(/^[0-9a-f]{32}$/);
     expect(JSON.parse(JSON.stringify(message.body))).toEqual(message.body);
@@ -215,5 +227,51 @@ describe("discrepancyMessage", () => {
   it("a finding's id never equals its event's topic message id (the logical key)", () => {
     const message = discrepancyMessage(finding());
     expect(message.messageId).not.toBe(finding().logicalKey);
+  });
+});
+
+describe("a finding resolved by a late twin", () => {
+  const LATE_AT = CLOSES_AT + 120_000;
+
+  it.each<{ name: string; delayMs: number }>([
+    { name: "Event Grid came late", delayMs: LATE_AT - T0 },
+    { name: "the webhook came late (negative delay)", delayMs: T0 - LATE_AT },
+  ])("$name: the same finding, resolved, with how late it was", ({ delayMs }) => {
+    const open = finding();
+    const late = { finding: open.kind, at: LATE_AT, delayMs, findingResolved: false };
+    expect(resolvedBy(open, late)).toStrictEqual({
+      ...open,
+      state: "resolved",
+      resolution: "late-twin",
+      resolvedAt: LATE_AT,
+      lateByMs: LATE_AT - T0,
+    });
+  });
+
+  it("its message has its own stable id and carries the logical key, state and resolution", () => {
+    const late = {
+      finding: "eventgrid-only" as const,
+      at: LATE_AT,
+      delayMs: 1,
+      findingResolved: false,
+    };
+    const resolved = resolvedBy(finding(), late);
+    const message = discrepancyMessage(resolved);
+    expect(message.messageId).not.toBe(discrepancyMessage(finding()).messageId);
+    expect(discrepancyMessage(resolvedBy(finding({ regions: [] }), late)).messageId).toBe(
+      message.messageId,
+    );
+    expect(message.body.type).toBe(`${CLOUD_EVENT_TYPE_PREFIX}discrepancy.eventgrid-only`);
+    expect(message.body.data).toEqual(resolved);
+    expect(message.applicationProperties).toMatchObject({
+      kind: "eventgrid-only",
+      logicalKey: LOGICAL_KEY,
+      state: "resolved",
+      resolution: "late-twin",
+    });
+  });
+
+  it("an open finding's message has no resolution property", () => {
+    expect(discrepancyMessage(finding()).applicationProperties).not.toHaveProperty("resolution");
   });
 });

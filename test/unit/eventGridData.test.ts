@@ -200,9 +200,47 @@ describe("registryEventFromEventGrid", () => {
       digest: "sha256:213bbc182920ab41e18edc2001e06abcca6735d87782d9cef68abd83941cf0e5",
       mediaType: "application/vnd.docker.distribution.manifest.v2+json",
       region: "westeurope",
+      connectedRegistry: undefined,
       origin: "eventgrid",
       payload: data,
     });
+  });
+
+  it.each<[string, Json, string, string | undefined]>([
+    ["a registry's own push: none", push, REGISTRY_ID, undefined],
+    [
+      "data.connectedRegistry.name",
+      pushWith((d) => (d.connectedRegistry = { name: "edge01" })),
+      REGISTRY_ID,
+      "edge01",
+    ],
+    [
+      "data.connectedregistry.name (lowercase, as some events spell it)",
+      pushWith((d) => (d.connectedregistry = { name: "edge02" })),
+      REGISTRY_ID,
+      "edge02",
+    ],
+    [
+      "the source's connectedRegistries child",
+      push,
+      `${REGISTRY_ID}/connectedRegistries/edge03`,
+      "edge03",
+    ],
+    [
+      "data before the source",
+      pushWith((d) => (d.connectedRegistry = { name: "edge01" })),
+      `${REGISTRY_ID}/connectedRegistries/edge03`,
+      "edge01",
+    ],
+    [
+      "a connectedRegistry without a name: none",
+      pushWith((d) => (d.connectedRegistry = {})),
+      REGISTRY_ID,
+      undefined,
+    ],
+  ])("connected registry: %s", (_name, data, source, connectedRegistry) => {
+    const event = registryEventFromEventGrid(acrEvent(data, source), {});
+    expect(event.connectedRegistry).toBe(connectedRegistry);
   });
 
   it.each<[string, Json, string, string | undefined, string]>([

@@ -23,16 +23,18 @@ const WINDOW_MS = 300_000;
 const PUSH_TOPIC: Route = { kind: "topic", topic: "acr-push" };
 const DELETE_TOPIC: Route = { kind: "topic", topic: "acr-delete" };
 
-/** The one write of a new routed webhook: its record and its cross-check bookkeeping together. */
+/**
+ * The one write of a new routed webhook: its record and its cross-check bookkeeping together, the
+ * publication claimed on the logical event. No pending marker: the window's close is the backstop.
+ */
 const ARRIVAL_WRITE: Change["kind"][] = [
   "create-record",
   "index-arrival",
   "create-logical",
   "open-window",
-  "add-pending",
 ];
-/** The one write after a publish: the record and the logical event marked. */
-const MARK_PUBLISHED: Change["kind"][] = ["set-record-status", "remove-pending", "set-publication"];
+/** The one write after a first publish: the record marked (it has no pending marker to remove). */
+const MARK_PUBLISHED: Change["kind"][] = ["set-record-status"];
 
 /** Fails the writes that book a publish outcome on a record. */
 const markingFault = (error: unknown): Fault =>
@@ -78,7 +80,7 @@ function expectNothingStored(memory: MemoryPorts): void {
 }
 
 describe("ingestDelivery: a routed webhook", () => {
-  it("writes its record and cross-check bookkeeping at once, publishes, then marks the record and the logical event", async () => {
+  it("writes its record and cross-check bookkeeping (with the publication claim) at once, publishes, then marks the record", async () => {
     const memory = new MemoryPorts();
     const result = await ingest(memory);
     expect(memory.calls()).toEqual(["store.write", "publisher.publish", "store.write"]);
@@ -93,6 +95,9 @@ describe("ingestDelivery: a routed webhook", () => {
       notRoutedReason: undefined,
       warnings: [],
     });
+    const [arrival] = memory.writes();
+    const created = arrival?.changes.find((change) => change.kind === "create-logical");
+    expect(created).toMatchObject({ logical: { publication: { by: "webhook", occurrence: 1 } } });
     expect(memory.logical(registryEvent())?.publication).toEqual({ by: "webhook", occurrence: 1 });
     expect(memory.record(registryEvent())).toMatchObject({
       publishState: "published",
@@ -319,7 +324,7 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
 });
 
 describe("ingestDelivery: failures", () => {
-  it("a publish failure leaves the record pending, with the error, and marks the failure with the time", async () => {
+  it("a publish failure leaves the record pending, with the error, puts it on the pending list, and keeps the claim for the re-drive", async () => {
     const memory = new MemoryPorts({
       "publisher.publish": always(new TypeError("bus unreachable")),
     });
@@ -327,7 +332,7 @@ describe("ingestDelivery: failures", () => {
     const result = await ingest(memory);
     const after = Date.now();
     expect(memory.calls()).toEqual(["store.write", "publisher.publish", "store.write"]);
-    expect(writeKinds(memory)).toEqual([ARRIVAL_WRITE, ["set-record-status"]]);
+    expect(writeKinds(memory)).toEqual([ARRIVAL_WRITE, ["set-record-status", "add-pending"]]);
     expect(result).toMatchObject({
       publishState: "pending",
       publishError: "TypeError: bus unreachable",
@@ -345,7 +350,21 @@ describe("ingestDelivery: failures", () => {
       lastError: "TypeError: bus unreachable",
     });
     expect(memory.pendingEventIds()).toEqual(["evt-1"]);
-    expect(memory.logical(registryEvent())?.publication).toBeUndefined();
+    // The re-drive finishes this arrival's publish: no other arrival publishes the event again.
+    expect(memory.logical(registryEvent())?.publication).toEqual({ by: "webhook", occurrence: 1 });
+  });
+
+  it("after a failed publish, another regional webhook of the event is covered by the claim", async () => {
+    const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
+    await ingest(memory);
+    memory.faults["publisher.publish"] = undefined;
+    const result = await ingest(
+      memory,
+      delivery(PUSH_TOPIC, { eventId: "evt-east", region: "eastus" }),
+    );
+    expect(result).toMatchObject({ publishState: "published", coveredBy: "webhook" });
+    expect(memory.published).toEqual([]);
+    expect(memory.pendingEventIds()).toEqual(["evt-1"]);
   });
 
   it("a publish failure that is not an Error is still described", async () => {
@@ -415,14 +434,14 @@ describe("ingestDelivery: failures", () => {
       store: (memory) => ({
         ...memory.store,
         write: async (changes) =>
-          changes.some((change) => change.kind === "set-publication")
-            ? { ok: false, conflict: "set-publication" }
+          changes.some((change) => change.kind === "set-record-status")
+            ? { ok: false, conflict: "set-record-status" }
             : memory.store.write(changes),
       }),
-      warning: "Error: write refused: set-publication conflicted",
+      warning: "Error: write refused: set-record-status conflicted",
     },
   ])(
-    "a webhook whose marking write $name gets a warning; the event is still published and stays pending for the re-drive",
+    "a webhook whose marking write $name gets a warning; the event is still published and its record stays pending, without a marker until its window closes",
     async ({ store, warning }) => {
       const memory = new MemoryPorts();
       const result = await ingestDelivery(delivery(), portsOf(memory, { store: store(memory) }));
@@ -430,7 +449,11 @@ describe("ingestDelivery: failures", () => {
       expect(result.publishError).toBeUndefined();
       expect(result.warnings).toEqual([warning]);
       expect(memory.published).toHaveLength(1);
-      expect(memory.pendingEventIds()).toEqual(["evt-1"]);
+      expect(memory.record(registryEvent())?.publishState).toBe("pending");
+      expect(memory.pendingEventIds()).toEqual([]);
+      expect([...memory.windows.values()]).toEqual([
+        { ...logicalRefFor(registryEvent()), windowClosesAt: T0 + 1_000 + WINDOW_MS },
+      ]);
     },
   );
 
@@ -775,32 +798,54 @@ describe("ingestDelivery: tags of a digest", () => {
 });
 
 describe("ingestDelivery: actions without a twin", () => {
-  const CROSS_CHECK_CHANGES = new Set<Change["kind"]>([
-    "create-logical",
-    "replace-logical",
-    "open-window",
-    "set-publication",
-  ]);
+  const QUARANTINE_TOPIC: Route = { kind: "topic", topic: "acr-quarantine" };
 
-  it.each<{ action: string; route: Route }>([
-    { action: "quarantine", route: { kind: "topic", topic: "acr-quarantine" } },
-    { action: "ping", route: { kind: "not-routed", reason: "ping" } },
-  ])("$action is only indexed by id: no logical event, no window", async ({ action, route }) => {
+  it("a ping is only indexed by id: no logical event, no window", async () => {
     const memory = new MemoryPorts({
       "store.write": writing(
-        (change) => CROSS_CHECK_CHANGES.has(change.kind),
+        (change) => change.kind === "create-logical" || change.kind === "open-window",
         new Error("must not be written"),
       ),
     });
-    const result = await ingest(memory, delivery(route, { action }));
+    const input = delivery({ kind: "not-routed", reason: "ping" }, { action: "ping" });
+    const result = await ingest(memory, input);
     expect(result.warnings).toEqual([]);
     expect(memory.index.size).toBe(1);
     expect(memory.logicals.size).toBe(0);
     expect(memory.windows.size).toBe(0);
-    expect(memory.published).toHaveLength(route.kind === "topic" ? 1 : 0);
-    expect(memory.record(registryEvent({ action }))?.publishState).toBe(
-      route.kind === "topic" ? "published" : "not-routed",
-    );
+    expect(memory.published).toEqual([]);
+    expect(memory.record(input.event)?.publishState).toBe("not-routed");
+  });
+
+  it("a quarantine is kept as a no-twin logical event without a window, published, and off the pending list once published", async () => {
+    const memory = new MemoryPorts();
+    const input = delivery(QUARANTINE_TOPIC, { action: "quarantine", eventId: "q-1" });
+    const result = await ingest(memory, input);
+    expect(result).toMatchObject({ publishState: "published", topic: "acr-quarantine" });
+    expect(writeKinds(memory)).toEqual([
+      ["create-record", "index-arrival", "create-logical", "add-pending"],
+      ["set-record-status", "remove-pending"],
+    ]);
+    expect(memory.logical(input.event)).toMatchObject({
+      action: "quarantine",
+      digest: "sha256:abc",
+      state: "no-twin",
+      webhook: { eventIds: ["q-1"], count: 1 },
+      publication: { by: "webhook", occurrence: 1 },
+    });
+    expect(memory.windows.size).toBe(0);
+    expect(memory.pendingEventIds()).toEqual([]);
+    expect(memory.published).toEqual([
+      { topic: "acr-quarantine", message: topicMessageFor(input.event) },
+    ]);
+  });
+
+  it("a quarantine whose publish failed waits on the pending list (it has no window to fall back on)", async () => {
+    const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
+    const input = delivery(QUARANTINE_TOPIC, { action: "quarantine", eventId: "q-1" });
+    await ingest(memory, input);
+    expect(memory.pendingEventIds()).toEqual(["q-1"]);
+    expect(memory.windows.size).toBe(0);
   });
 });
 

@@ -103,8 +103,20 @@ describe("query parameters", () => {
     expect(parsed.ok && parsed.value.filter).toEqual({
       kind: "eventgrid-only",
       registry: "r.azurecr.io",
+      state: "open",
     });
+    const held = discrepancies("kind=quarantine-held");
+    expect(held.ok && held.value.filter.kind).toBe("quarantine-held");
     expect(issuePaths(discrepancies("kind=matched"))).toEqual(["query.kind"]);
+  });
+
+  it("lists open findings unless resolved ones are asked for, and refuses any other state", () => {
+    const open = discrepancies("");
+    expect(open.ok && open.value.filter.state).toBe("open");
+    const resolved = discrepancies("state=resolved");
+    expect(resolved.ok && resolved.value.filter.state).toBe("resolved");
+    expect(issuePaths(discrepancies("state=closed"))).toEqual(["query.state"]);
+    expect(issuePaths(discrepancies("state=matched"))).toEqual(["query.state"]);
   });
 
   it.each([

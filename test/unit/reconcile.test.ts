@@ -174,6 +174,12 @@ describe("reconcile: closing due windows", () => {
       state: "eventgrid-only",
       publication: { by: "eventgrid", occurrence: 1 },
     });
+    // The recovery claims the publication once it is on the topic, before the close.
+    const claims = memory
+      .writes()
+      .flatMap((write) => write.changes)
+      .filter((change) => change.kind === "set-publication");
+    expect(claims).toMatchObject([{ publication: { by: "eventgrid", occurrence: 1 } }]);
   });
 
   it("a webhook arriving after the recovery is not published again", async () => {
@@ -358,6 +364,256 @@ describe("reconcile: closing due windows", () => {
   });
 });
 
+describe("reconcile: a late twin resolves its finding", () => {
+  const LATE_AT = AFTER_WINDOW + 120_000;
+  const discrepancies = (memory: MemoryPorts) =>
+    memory.published.filter((entry) => entry.topic === DISCREPANCY_TOPIC);
+
+  it("a late Event Grid twin of a webhook-only finding: the finding is resolved and the resolution published, once", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    await run(memory);
+    const [open] = memory.findingsRecorded;
+    expect(open).toMatchObject({ kind: "webhook-only", state: "open" });
+
+    await arrive(memory, [eventGrid()], routing(), LATE_AT);
+    expect(memory.logical(webhook())).toMatchObject({
+      state: "matched",
+      late: { finding: "webhook-only", at: LATE_AT, findingResolved: false },
+    });
+    // The window marker the late twin added is due at once.
+    expect([...memory.windows.values()]).toEqual([
+      { ...logicalRefFor(webhook()), windowClosesAt: T0 + WINDOW_MS },
+    ]);
+
+    const report = await run(memory, {}, LATE_AT + 1);
+    expect(report).toMatchObject({ resolved: 1, closed: {}, findingsPublished: 0, errors: [] });
+    // The same finding, now naming the twin that resolved it.
+    const resolved: Discrepancy = {
+      ...(open as Discrepancy),
+      eventGridEventIds: ["eg-1"],
+      state: "resolved",
+      resolution: "late-twin",
+      resolvedAt: LATE_AT,
+      lateByMs: LATE_AT - T0,
+    };
+    expect(memory.findingsRecorded).toEqual([open, resolved]);
+    const messages = discrepancies(memory);
+    expect(messages.map((entry) => entry.message)).toEqual([
+      discrepancyMessage(open as Discrepancy),
+      discrepancyMessage(resolved),
+    ]);
+    expect(messages[1]?.message.messageId).not.toBe(messages[0]?.message.messageId);
+    expect(messages[1]?.message.applicationProperties).toMatchObject({
+      logicalKey: logicalKeyFor(webhook()),
+      state: "resolved",
+      resolution: "late-twin",
+    });
+    expect(memory.logical(webhook())).toMatchObject({
+      state: "matched",
+      late: { finding: "webhook-only", findingResolved: true },
+    });
+    expect(memory.windows.size).toBe(0);
+    expect(memory.record(webhook())?.crossCheck).toBe("matched");
+    expect(memory.record(eventGrid())?.crossCheck).toBe("matched");
+    expect(memory.record(eventGrid())?.publishState).toBe("held");
+    expect([...memory.verdicts.values()].map((verdict) => verdict.state)).toEqual(["matched"]);
+
+    const again = await run(memory, {}, LATE_AT + WINDOW_MS);
+    expect(again).toMatchObject({ resolved: 0, closed: {}, findingsPublished: 0, errors: [] });
+    // An Event Grid retry of the late twin changes nothing either.
+    await arrive(memory, [eventGrid()], routing(), LATE_AT + 2 * WINDOW_MS);
+    expect((await run(memory, {}, LATE_AT + 3 * WINDOW_MS)).resolved).toBe(0);
+    expect(memory.findingsRecorded).toHaveLength(2);
+    expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC, DISCREPANCY_TOPIC]);
+  });
+
+  it("a late webhook of a recovered eventgrid-only finding: covered, not published again, the recovered finding resolved", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [eventGrid()]);
+    await run(memory);
+    await arrive(memory, [webhook()], routing(), LATE_AT);
+    expect(memory.record(webhook())?.publishState).toBe("published");
+
+    const report = await run(memory, {}, LATE_AT + 1);
+    expect(report).toMatchObject({ resolved: 1, recovered: 0, errors: [] });
+    expect(memory.findingsRecorded.map((finding) => [finding.state, finding.recovered])).toEqual([
+      ["open", true],
+      ["resolved", true],
+    ]);
+    expect(memory.findingsRecorded[1]).toMatchObject({
+      kind: "eventgrid-only",
+      resolution: "late-twin",
+      resolvedAt: LATE_AT,
+      lateByMs: LATE_AT - T0,
+    });
+    expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC, DISCREPANCY_TOPIC]);
+    expect(memory.logical(webhook())).toMatchObject({
+      state: "matched",
+      publication: { by: "eventgrid", occurrence: 1 },
+      late: { findingResolved: true },
+    });
+  });
+
+  it("two concurrent runs resolve a late match once", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    await run(memory);
+    await arrive(memory, [eventGrid()], routing(), LATE_AT);
+    const reports = await Promise.all([run(memory, {}, LATE_AT + 1), run(memory, {}, LATE_AT + 1)]);
+    expect(reports.map((report) => report.resolved).sort()).toEqual([0, 1]);
+    // Both runs may publish the resolution: under one message id, which duplicate detection drops.
+    const resolutions = memory.published.filter(
+      (entry) => entry.message.applicationProperties.state === "resolved",
+    );
+    expect(new Set(resolutions.map((entry) => entry.message.messageId)).size).toBe(1);
+    expect(memory.logical(webhook())?.late?.findingResolved).toBe(true);
+    expect(memory.windows.size).toBe(0);
+  });
+
+  it("a resolution whose publish failed is retried by the next run, and counted once", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    await run(memory);
+    await arrive(memory, [eventGrid()], routing(), LATE_AT);
+    memory.faults["publisher.publish"] = always(new Error("bus down"));
+    const failed = await run(memory, {}, LATE_AT + 1);
+    expect(failed.resolved).toBe(0);
+    expect(failed.errors).toEqual([`window ${logicalKeyFor(webhook())}: Error: bus down`]);
+    expect(memory.logical(webhook())?.late?.findingResolved).toBe(false);
+    expect(memory.windows.size).toBe(1);
+
+    memory.faults["publisher.publish"] = undefined;
+    const retried = await run(memory, {}, LATE_AT + 2);
+    expect(retried).toMatchObject({ resolved: 1, errors: [] });
+    expect(memory.logical(webhook())?.late?.findingResolved).toBe(true);
+    expect((await run(memory, {}, LATE_AT + 3)).resolved).toBe(0);
+    expect(
+      memory.published.filter((entry) => entry.message.applicationProperties.state === "resolved"),
+    ).toHaveLength(1);
+  });
+});
+
+describe("reconcile: an Event Grid push of a quarantined digest", () => {
+  const HOLD_MS = 10 * WINDOW_MS;
+  const quarantine = webhook({ action: "quarantine", eventId: "q-1" });
+  /** The Event Grid push arrives one second after the quarantine webhook (see `arrive`). */
+  const HOLD_ENDS = T0 + 1_000 + HOLD_MS;
+
+  async function heldPush(memory: MemoryPorts) {
+    await arrive(memory, [quarantine, eventGrid()]);
+    return run(memory, { quarantineHoldMs: HOLD_MS });
+  }
+
+  it("is held when its window closes: no recovery, no finding, the window moved to the hold's end", async () => {
+    const memory = new MemoryPorts();
+    const report = await heldPush(memory);
+    expect(report).toMatchObject({
+      held: 1,
+      closed: {},
+      recovered: 0,
+      findingsPublished: 0,
+      errors: [],
+    });
+    expect(topicsPublished(memory)).toEqual(["acr-quarantine"]);
+    expect(memory.findingsRecorded).toEqual([]);
+    expect(memory.logical(eventGrid())).toMatchObject({ state: "held", windowClosesAt: HOLD_ENDS });
+    expect(memory.logical(eventGrid())?.closingUntil).toBeUndefined();
+    expect([...memory.windows.values()]).toEqual([
+      { ...logicalRefFor(eventGrid()), windowClosesAt: HOLD_ENDS },
+    ]);
+    expect(memory.record(eventGrid())).toMatchObject({ publishState: "held", crossCheck: "held" });
+    expect(memory.logical(quarantine)).toMatchObject({ state: "no-twin" });
+
+    const during = await run(memory, { quarantineHoldMs: HOLD_MS }, HOLD_ENDS - 1);
+    expect(during).toMatchObject({ held: 0, closed: {}, recovered: 0, errors: [] });
+    expect(topicsPublished(memory)).toEqual(["acr-quarantine"]);
+  });
+
+  it("released by its webhook (the scan passed): matched, published once by the webhook, never recovered", async () => {
+    const memory = new MemoryPorts();
+    await heldPush(memory);
+    const passedAt = AFTER_WINDOW + WINDOW_MS;
+    await arrive(memory, [webhook()], routing(), passedAt);
+    expect(memory.logical(webhook())).toMatchObject({
+      state: "held",
+      publication: { by: "webhook", occurrence: 1 },
+    });
+    expect(memory.logical(webhook())?.late).toBeUndefined();
+
+    const report = await run(memory, { quarantineHoldMs: HOLD_MS }, HOLD_ENDS);
+    expect(report).toMatchObject({
+      closed: { matched: 1 },
+      held: 0,
+      recovered: 0,
+      findingsPublished: 0,
+      errors: [],
+    });
+    const pushes = memory.published.filter((entry) => entry.topic === "acr-push");
+    expect(pushes).toEqual([{ topic: "acr-push", message: topicMessageFor(webhook()) }]);
+    expect(memory.findingsRecorded).toEqual([]);
+    expect(memory.logical(webhook())?.state).toBe("matched");
+    expect(memory.record(eventGrid())).toMatchObject({
+      publishState: "held",
+      crossCheck: "matched",
+    });
+    expect(memory.record(webhook())).toMatchObject({
+      publishState: "published",
+      crossCheck: "matched",
+    });
+    expect(memory.windows.size).toBe(0);
+  });
+
+  it("when the hold ends without its webhook: a quarantine-held finding, never recovered", async () => {
+    const memory = new MemoryPorts();
+    await heldPush(memory);
+    const report = await run(memory, { quarantineHoldMs: HOLD_MS }, HOLD_ENDS);
+    expect(report).toMatchObject({
+      closed: { "quarantine-held": 1 },
+      held: 0,
+      recovered: 0,
+      findingsPublished: 1,
+      errors: [],
+    });
+    expect(memory.findingsRecorded).toMatchObject([
+      {
+        kind: "quarantine-held",
+        state: "open",
+        recovered: false,
+        eventGridEventIds: ["eg-1"],
+        webhookEventIds: [],
+        detectedAt: HOLD_ENDS,
+      },
+    ]);
+    expect(topicsPublished(memory)).toEqual(["acr-quarantine", DISCREPANCY_TOPIC]);
+    expect(memory.published[1]?.message.body.type).toMatch(/discrepancy\.quarantine-held$/);
+    expect(memory.logical(eventGrid())?.state).toBe("quarantine-held");
+    expect(memory.record(eventGrid())).toMatchObject({
+      publishState: "held",
+      crossCheck: "quarantine-held",
+    });
+    expect(memory.windows.size).toBe(0);
+    expect((await run(memory, { quarantineHoldMs: HOLD_MS }, HOLD_ENDS + HOLD_MS)).closed).toEqual(
+      {},
+    );
+  });
+
+  it("with the hold off, a quarantined digest's Event Grid push is recovered as any other", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [quarantine, eventGrid()]);
+    const report = await run(memory);
+    expect(report).toMatchObject({ closed: { "eventgrid-only": 1 }, recovered: 1, held: 0 });
+    expect(topicsPublished(memory)).toEqual(["acr-quarantine", "acr-push", DISCREPANCY_TOPIC]);
+  });
+
+  it("an Event Grid push of a digest never quarantined is recovered, hold on or not", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [eventGrid()]);
+    const report = await run(memory, { quarantineHoldMs: HOLD_MS });
+    expect(report).toMatchObject({ closed: { "eventgrid-only": 1 }, recovered: 1, held: 0 });
+  });
+});
+
 describe("nextAttemptAt", () => {
   const record = (publishAttempts: number, lastAttemptAt?: number) =>
     ({ receivedAt: T0 - 50_000, publishAttempts, lastAttemptAt }) as DeliveryRecord;
@@ -392,32 +648,66 @@ describe("reconcile: re-driving pending records", () => {
     };
   }
 
-  /** A record on the pending list, with its logical event long closed, as storage holds them. */
+  /**
+   * A record on the pending list, with its logical event long closed, as storage holds them: the
+   * arrival claimed the publication of its occurrence when it was written.
+   */
   function seedPending(memory: MemoryPorts, record: DeliveryRecord): void {
     const { event } = record;
     const logical = withArrival(undefined, event, record.receivedAt, WINDOW_MS);
+    const occurrence = record.occurrence ?? 1;
+    const publication = { by: event.origin, occurrence };
     memory.seed([
       { kind: "create-record", record },
       { kind: "index-arrival", event, logicalKey: logical.key },
-      { kind: "create-logical", logical: { ...logical, state: "webhook-only" } },
+      {
+        kind: "create-logical",
+        logical: { ...logical, occurrence, state: "webhook-only", publication },
+      },
       { kind: "add-pending", record },
     ]);
   }
 
-  it("a crash between the arrival's write and its publish is finished by the re-drive, once", async () => {
+  /** The re-drive books its outcome on the record only: the claim was the arrival's. */
+  const touchedLogical = (memory: MemoryPorts) =>
+    memory
+      .writes()
+      .some((write) =>
+        write.changes.some((change) =>
+          ["create-logical", "replace-logical", "set-publication"].includes(change.kind),
+        ),
+      );
+
+  it("a crash between the arrival's write and its publish: pending without a marker until its window closes, then the close lists it and the same run re-drives it, once", async () => {
     const memory = new MemoryPorts();
     const arrival = deliveryOf(webhook(), { kind: "topic", topic: "acr-push" }, T0);
     const decision = decideArrival(arrival, undefined, WINDOW_MS);
     // The arrival's write landed; the process died before publishing.
     memory.seed(decision.changes);
-    const report = await run(memory, {}, T0 + 10_000);
-    expect(report).toMatchObject({ redriven: 1, errors: [] });
-    expect(memory.published).toEqual([decision.publish]);
-    expect(memory.record(webhook())?.publishState).toBe("published");
-    expect(memory.logical(webhook())?.publication).toEqual({ by: "webhook", occurrence: 1 });
     expect(memory.pendingEventIds()).toEqual([]);
-    expect((await run(memory, {}, T0 + 20_000)).redriven).toBe(0);
-    expect(memory.published).toHaveLength(1);
+    expect(memory.logical(webhook())?.publication).toEqual({ by: "webhook", occurrence: 1 });
+
+    const early = await run(memory, {}, T0 + 10_000);
+    expect(early).toMatchObject({ closed: {}, redriven: 0, errors: [] });
+    expect(memory.published).toEqual([]);
+    expect(memory.record(webhook())?.publishState).toBe("pending");
+
+    const atClose = await run(memory, {}, T0 + WINDOW_MS);
+    expect(atClose).toMatchObject({ closed: { "webhook-only": 1 }, redriven: 1, errors: [] });
+    const closing = memory.writes().find((write) => kindsOf(write.changes).includes("log-verdict"));
+    expect(closing?.changes.find((change) => change.kind === "add-pending")).toMatchObject({
+      record: { event: { eventId: "evt-1" }, publishState: "pending" },
+    });
+    expect(memory.published.filter((entry) => entry.topic === "acr-push")).toEqual([
+      decision.publish,
+    ]);
+    expect(memory.record(webhook())).toMatchObject({
+      publishState: "published",
+      crossCheck: "webhook-only",
+    });
+    expect(memory.pendingEventIds()).toEqual([]);
+    expect((await run(memory, {}, T0 + 2 * WINDOW_MS)).redriven).toBe(0);
+    expect(topicsPublished(memory)).toEqual([DISCREPANCY_TOPIC, "acr-push"]);
   });
 
   it("a pending record of a later occurrence is re-driven with that occurrence's message id", async () => {
@@ -428,7 +718,7 @@ describe("reconcile: re-driving pending records", () => {
     expect(memory.published).toEqual([
       { topic: "acr-push", message: topicMessageFor(record.event, [], 2) },
     ]);
-    expect(memory.logical(record.event)?.publication).toEqual({ by: "webhook", occurrence: 2 });
+    expect(touchedLogical(memory)).toBe(false);
   });
 
   it("a marker whose record is no longer pending is removed, nothing published", async () => {
@@ -489,7 +779,7 @@ describe("reconcile: re-driving pending records", () => {
       publishedTopics: ["acr-push"],
       lastError: undefined,
     });
-    expect(memory.logical(record.event)?.publication).toEqual({ by: "webhook", occurrence: 1 });
+    expect(touchedLogical(memory)).toBe(false);
     expect(memory.pendingEventIds()).toEqual([]);
   });
 
