@@ -153,7 +153,7 @@ describe("decideArrival: what each arrival changes", () => {
     expect(changeOf(decision.changes, "create-record")?.record).toEqual(decision.record);
     expect(changeOf(decision.changes, "index-arrival")).toEqual({
       kind: "index-arrival",
-      event: input.event,
+      record: decision.record,
       logicalKey: logicalRefFor(input.event).key,
     });
   });
@@ -170,7 +170,7 @@ describe("decideArrival: what each arrival changes", () => {
     expect(onPendingList(decision.record)).toBe(false);
     expect(decision.changes).toEqual([
       { kind: "create-record", record: decision.record },
-      { kind: "index-arrival", event: input.event, logicalKey: logical.key },
+      { kind: "index-arrival", record: decision.record, logicalKey: logical.key },
       { kind: "create-logical", logical },
       { kind: "open-window", window: logical },
     ]);

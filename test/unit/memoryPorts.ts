@@ -104,7 +104,7 @@ function entityOf(change: Change): string {
     case "set-record-status":
       return `record ${recordId(change.record.event)}`;
     case "index-arrival":
-      return `index ${recordId(change.event)}`;
+      return `index ${recordId(change.record.event)}`;
     case "create-logical":
     case "replace-logical":
     case "set-publication":
@@ -334,6 +334,8 @@ export class MemoryPorts {
     switch (change.kind) {
       case "create-record":
         return this.records.has(recordId(change.record.event));
+      case "index-arrival":
+        return this.index.has(recordId(change.record.event));
       case "replace-record":
         return this.records.get(recordId(change.record.event))?.version !== change.version;
       case "set-record-status":
@@ -368,7 +370,7 @@ export class MemoryPorts {
         return;
       }
       case "index-arrival": {
-        const { event } = change;
+        const { event } = change.record;
         this.index.set(recordId(event), {
           recordId: recordId(event),
           eventId: event.eventId,

@@ -2,10 +2,11 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { fromDeliveryEntity, toDeliveryEntity } from "../../src/adapters/deliveryEntity";
 import {
-  deliveryKeys,
   eventIdKeys,
   logicalKeys,
+  occurredKeys,
   pendingKeys,
+  recordKeys,
   windowKeys,
 } from "../../src/adapters/tableLayout";
 import {
@@ -65,7 +66,6 @@ function expectAcceptedPayloadInvariants(text: string): void {
   expect(event.eventId).not.toBe("");
   expect(Number.isFinite(event.occurredAt)).toBe(true);
 
-  const keys = deliveryKeys(event);
   const logical = withArrival(undefined, event, RECEIVED_AT, WINDOW_MS);
 
   // The payload reaches the topic exactly as it was sent, unknown and `__proto__` keys included.
@@ -84,6 +84,7 @@ function expectAcceptedPayloadInvariants(text: string): void {
     publishedTopics: [],
     publishAttempts: 0,
   };
+  const keys = recordKeys(record);
   const stored = fromDeliveryEntity(toDeliveryEntity(keys, record));
   expect(JSON.stringify(stored.event.payload)).toBe(original);
   expect(validateAcrWebhookPayload(stored.event.payload).ok).toBe(true);
@@ -91,6 +92,7 @@ function expectAcceptedPayloadInvariants(text: string): void {
   // Every row one arrival writes has legal keys, in one partition (one transaction), each its own.
   const rows = [
     keys,
+    occurredKeys(record),
     eventIdKeys(event),
     logicalKeys(logical),
     windowKeys(logical),
@@ -170,7 +172,8 @@ describe("valid payloads", () => {
         (payload, registry) => {
           const result = validateAcrWebhookPayload(payload);
           if (!result.ok) return;
-          const keys = deliveryKeys(normalise(result.payload, registry));
+          const event = normalise(result.payload, registry);
+          const keys = recordKeys({ event, receivedAt: RECEIVED_AT });
           expectValidKey(keys.partitionKey);
           expectValidKey(keys.rowKey);
         },

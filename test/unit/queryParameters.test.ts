@@ -29,7 +29,7 @@ describe("query parameters", () => {
     if (!parsed.ok) throw new Error("refused");
     expect(parsed.value.window).toEqual({ from: NOW - 24 * HOUR, to: NOW });
     expect(parsed.value.limit).toBe(DEFAULT_LIMIT);
-    expect(parsed.value.filter).toEqual({});
+    expect(parsed.value.filter).toEqual({ by: "arrived" });
     expect(parsed.value.after).toBeUndefined();
   });
 
@@ -81,7 +81,7 @@ describe("query parameters", () => {
   it("accepts the largest limit and ignores parameters it does not know, such as the function key", () => {
     const parsed = events(`limit=${MAX_LIMIT}&code=secret-key&registry=`);
     expect(parsed.ok && parsed.value.limit).toBe(MAX_LIMIT);
-    expect(parsed.ok && parsed.value.filter).toEqual({});
+    expect(parsed.ok && parsed.value.filter).toEqual({ by: "arrived" });
   });
 
   it("lower-cases the registry and splits state into publish state and cross-check verdict", () => {
@@ -89,13 +89,20 @@ describe("query parameters", () => {
       "registry=MyRegistry.AzureCR.io&repository=team/api&action=push&state=published",
     );
     expect(published.ok && published.value.filter).toEqual({
+      by: "arrived",
       registry: "myregistry.azurecr.io",
       repository: "team/api",
       action: "push",
       publishState: "published",
     });
     const verdict = events("state=webhook-only");
-    expect(verdict.ok && verdict.value.filter).toEqual({ crossCheck: "webhook-only" });
+    expect(verdict.ok && verdict.value.filter).toEqual({
+      by: "arrived",
+      crossCheck: "webhook-only",
+    });
+    const occurred = events("by=occurred");
+    expect(occurred.ok && occurred.value.filter).toEqual({ by: "occurred" });
+    expect(issuePaths(events("by=received"))).toEqual(["query.by"]);
   });
 
   it("reads a discrepancy kind, and refuses any other", () => {

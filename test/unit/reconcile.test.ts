@@ -659,7 +659,7 @@ describe("reconcile: re-driving pending records", () => {
     const publication = { by: event.origin, occurrence };
     memory.seed([
       { kind: "create-record", record },
-      { kind: "index-arrival", event, logicalKey: logical.key },
+      { kind: "index-arrival", record, logicalKey: logical.key },
       {
         kind: "create-logical",
         logical: { ...logical, occurrence, state: "webhook-only", publication },
