@@ -21,11 +21,11 @@ export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
 /** What a logical event ends as once its window (or its quarantine hold) is over. */
 export type Verdict = "matched" | DiscrepancyKind;
 /**
- * `open`: waiting for its twin. `held`: an Event Grid push whose digest ACR has in quarantine,
+ * `open`: waiting for its twin. `awaiting-release`: an Event Grid push whose digest ACR has in quarantine,
  * waiting for the push webhook ACR sends once the scanner passes it. `no-twin`: a quarantine,
  * which has no Event Grid event; kept so a held push can find it.
  */
-export type CrossCheckState = "open" | "held" | "no-twin" | Verdict;
+export type CrossCheckState = "open" | "awaiting-release" | "no-twin" | Verdict;
 
 /** Event Grid has no event for quarantine, ping or untag: those never have a twin to wait for. */
 const ACTIONS_WITH_TWIN = new Set(["push", "delete", "chart_push", "chart_delete"]);
@@ -117,8 +117,7 @@ export function withArrival(
   // regions told apart, any) sending a new id is the content happening again.
   const sameRegion =
     event.region === undefined ? seen?.regions.length === 0 : seen?.regions.includes(event.region);
-  const recurrence =
-    current !== undefined && newId && (current.state !== "open" || sameRegion === true);
+  const recurrence = current !== undefined && newId && (!isWaiting(current) || sameRegion === true);
   const logical: LogicalEvent = (recurrence ? undefined : current) ?? {
     key: logicalKeyFor(event),
     occurrence: recurrence ? occurrenceOf(current) + 1 : 1,
@@ -164,6 +163,11 @@ export function awaitsResolution(logical: LogicalEvent): boolean {
   return logical.late !== undefined && !logical.late.findingResolved;
 }
 
+/** Still waiting for arrivals: its window is open, or ACR has yet to release a quarantined push. */
+export function isWaiting(logical: LogicalEvent | undefined): boolean {
+  return logical?.state === "open" || logical?.state === "awaiting-release";
+}
+
 /** Rows written before occurrences were counted are the first. */
 export function occurrenceOf(logical: LogicalEvent | undefined): number {
   return logical?.occurrence ?? 1;
@@ -204,7 +208,7 @@ export type WindowOutcome =
       recover: boolean;
     }
   /** Not over yet: a quarantined push waits until then for its webhook. */
-  | { state: "held"; recover: false; until: number };
+  | { state: "awaiting-release"; recover: false; until: number };
 
 export interface VerdictPolicy {
   recoveryEnabled: boolean;
@@ -228,7 +232,7 @@ export function windowVerdict(
   if (logical.webhook) return { state: "webhook-only", recover: false };
   if (logical.action === "push" && quarantined && policy.quarantineHoldMs !== undefined) {
     const until = logical.firstSeenAt + policy.quarantineHoldMs;
-    if (now < until) return { state: "held", recover: false, until };
+    if (now < until) return { state: "awaiting-release", recover: false, until };
     return { state: "quarantine-held", recover: false };
   }
   return {

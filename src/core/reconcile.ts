@@ -2,8 +2,10 @@ import {
   awaitsResolution,
   isOneSided,
   isQuarantined,
+  isWaiting,
   type LogicalEvent,
   occurrenceOf,
+  tagsPushedFor,
   type Verdict,
   windowVerdict,
   withMismatches,
@@ -12,9 +14,9 @@ import { type DeliveryRecord, isPending } from "./deliveryRecord";
 import { discrepancyFor, discrepancyMessage, resolvedBy } from "./discrepancy";
 import { describeError, publishRecord, restoreJournaled, writeOrThrow } from "./ingestDelivery";
 import type { EventStore, FindingStore, Journal, Publisher } from "./ports";
-import type { EventOrigin } from "./registryEvent";
+import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { type RoutingTable, routeForEvent } from "./routing";
-import { topicMessageFor } from "./topicMessage";
+import { type TopicMessage, topicMessageFor } from "./topicMessage";
 import type { Change, Versioned } from "./writePlan";
 
 export interface ReconcilePorts {
@@ -117,12 +119,15 @@ export async function reconcile(
       `window ${window.key}`,
       async () => {
         if (logical && awaitsResolution(logical.value)) {
-          await resolveLateMatch(logical, ports, settings, report);
+          await resolveLateMatch(logical, ports, settings, now, report);
           return;
         }
         // A window another writer opened at the same moment, or one already closed: drop it.
-        const waiting = logical?.value.state === "open" || logical?.value.state === "held";
-        if (!waiting || logical.value.windowClosesAt !== window.windowClosesAt) {
+        if (
+          !logical ||
+          !isWaiting(logical.value) ||
+          logical.value.windowClosesAt !== window.windowClosesAt
+        ) {
           await writeOrThrow(ports.store, [{ kind: "close-window", window }]);
           return;
         }
@@ -209,7 +214,7 @@ async function closeDueWindow(
     : claimed;
   const quarantined = await isHeldByQuarantine(logical, sides, settings, store);
   const outcome = windowVerdict(logical, settings, quarantined, now);
-  if (outcome.state === "held") {
+  if (outcome.state === "awaiting-release") {
     await holdForQuarantine(logical, outcome.until, sides.eventgrid, store);
     report.held++;
     return;
@@ -229,7 +234,7 @@ async function closeDueWindow(
     if (arrival && route?.kind === "topic") {
       const occurrence = occurrenceOf(logical);
       const record = { ...arrival, occurrence };
-      const message = topicMessageFor(arrival.event, [], occurrence);
+      const message = await messageOf(arrival.event, occurrence, store);
       const published = await publishRecord(record, { topic: route.topic, message }, ports, now);
       if (published.ok) {
         recovered = true;
@@ -252,7 +257,12 @@ async function closeDueWindow(
     }
   }
   const arrivals = [...sides.webhook, ...sides.eventgrid];
-  await closeLogical(logical, outcome.state, store, [
+  const settle = (current: LogicalEvent): LogicalEvent => ({
+    ...current,
+    state: outcome.state,
+    mismatchedIds: [...new Set([...current.mismatchedIds, ...logical.mismatchedIds])],
+  });
+  await settleLogical(logical, settle, outcome.state, store, [
     { kind: "close-window", window: logical },
     ...arrivals.map(
       (record): Change => ({
@@ -295,7 +305,7 @@ async function holdForQuarantine(
   if (!current) return;
   const held: LogicalEvent = {
     ...current.value,
-    state: "held",
+    state: "awaiting-release",
     windowClosesAt: until,
     closingUntil: undefined,
   };
@@ -304,7 +314,11 @@ async function holdForQuarantine(
     { kind: "close-window", window: logical },
     { kind: "open-window", window: held },
     ...arrivals.map(
-      (record): Change => ({ kind: "set-record-status", record, status: { crossCheck: "held" } }),
+      (record): Change => ({
+        kind: "set-record-status",
+        record,
+        status: { crossCheck: "awaiting-release" },
+      }),
     ),
   ]);
 }
@@ -317,62 +331,70 @@ async function resolveLateMatch(
   logical: Versioned<LogicalEvent>,
   ports: ReconcilePorts,
   settings: ReconcileSettings,
+  now: number,
   report: ReconcileReport,
 ): Promise<void> {
-  const { value } = logical;
-  const late = value.late;
-  if (!late) return;
-  const recovered = late.finding === "eventgrid-only" && value.publication?.by === "eventgrid";
-  const finding = resolvedBy(discrepancyFor(value, late.finding, recovered), late);
+  // Taken like a window, so of two concurrent runs only one resolves it.
+  const claimed = await claimWindow(logical, ports.store, now);
+  const late = claimed?.late;
+  if (!claimed || !late) return;
+  const recovered = late.finding === "eventgrid-only" && claimed.publication?.by === "eventgrid";
+  const finding = resolvedBy(discrepancyFor(claimed, late.finding, recovered), late);
   await ports.findings.record(finding);
-  await ports.publisher.publish(settings.discrepancyTopic, discrepancyMessage(finding));
-  const sides = await arrivalsBySide(value, ports.store);
-  const settled: LogicalEvent = { ...value, late: { ...late, findingResolved: true } };
-  await writeOrThrow(ports.store, [
-    { kind: "replace-logical", logical: settled, version: logical.version },
-    { kind: "close-window", window: value },
-    { kind: "log-verdict", logical: settled, state: "matched" },
-    ...[...sides.webhook, ...sides.eventgrid].map(
-      (record): Change => ({
-        kind: "set-record-status",
-        record,
-        status: { crossCheck: "matched" },
-      }),
-    ),
-  ]);
+  try {
+    await ports.publisher.publish(settings.discrepancyTopic, discrepancyMessage(finding));
+  } catch (error) {
+    if ((claimed.closeAttempts ?? 0) < settings.redrive.maxAttempts) throw error;
+    report.errors.push(
+      `window ${claimed.key}: gave up, resolution publish failed: ${describeError(error)}`,
+    );
+  }
+  const sides = await arrivalsBySide(claimed, ports.store);
+  await settleLogical(
+    claimed,
+    (current) => ({ ...current, late: { ...late, findingResolved: true } }),
+    "matched",
+    ports.store,
+    [
+      { kind: "close-window", window: claimed },
+      ...[...sides.webhook, ...sides.eventgrid].map(
+        (record): Change => ({
+          kind: "set-record-status",
+          record,
+          status: { crossCheck: "matched" },
+        }),
+      ),
+    ],
+  );
   report.resolved++;
 }
 
 /**
- * Sets the verdict on the logical event as it is now (an arrival may have joined since the claim),
- * together with the other changes of the close.
+ * Writes what a run decided onto the logical event as it is now (an arrival may have joined since
+ * the claim), with the verdict logged and the other changes of the close.
  */
-async function closeLogical(
+async function settleLogical(
   logical: LogicalEvent,
-  state: Verdict,
+  settle: (current: LogicalEvent) => LogicalEvent,
+  verdict: Verdict,
   store: EventStore,
   changes: Change[],
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const current = await store.logicalOf(logical);
-    const base = current?.value ?? logical;
-    const closed: LogicalEvent = {
-      ...base,
-      state,
-      closingUntil: undefined,
-      mismatchedIds: [...new Set([...base.mismatchedIds, ...logical.mismatchedIds])],
-    };
+    const settled: LogicalEvent = { ...settle(current?.value ?? logical), closingUntil: undefined };
     const replace: Change = current
-      ? { kind: "replace-logical", logical: closed, version: current.version }
-      : { kind: "create-logical", logical: closed };
+      ? { kind: "replace-logical", logical: settled, version: current.version }
+      : { kind: "create-logical", logical: settled };
     const outcome = await store.write([
       replace,
-      { kind: "log-verdict", logical: closed, state },
+      { kind: "log-verdict", logical: settled, state: verdict },
       ...changes,
     ]);
     if (outcome.ok) return;
-    if (attempt >= MAX_CLOSE_ATTEMPTS)
+    if (attempt >= MAX_CLOSE_ATTEMPTS) {
       throw new Error(`close: ${outcome.conflict} kept conflicting`);
+    }
   }
 }
 
@@ -407,6 +429,20 @@ async function withOtherSideMismatches(
   );
 }
 
+/** The event's message as its arrival would have sent it: a delete with its digest's tags. */
+async function messageOf(
+  event: RegistryEvent,
+  occurrence: number | undefined,
+  store: EventStore,
+): Promise<TopicMessage> {
+  const related = event.action === "delete" ? await store.relatedLogicals(event) : [];
+  const tags = tagsPushedFor(
+    event,
+    related.map((logical) => logical.value),
+  );
+  return topicMessageFor(event, tags, occurrence);
+}
+
 async function redrive(
   record: DeliveryRecord,
   ports: ReconcilePorts,
@@ -421,7 +457,7 @@ async function redrive(
     report.dead++;
     return;
   }
-  const message = topicMessageFor(event, [], record.occurrence);
+  const message = await messageOf(event, record.occurrence, ports.store);
   const published = await publishRecord(record, { topic: route.topic, message }, ports, now);
   if (published.ok) {
     report.redriven++;

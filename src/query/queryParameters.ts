@@ -31,7 +31,7 @@ const PUBLISH_STATES = [
   "held",
   "dead",
 ] as const satisfies readonly PublishState[];
-const STATES = [...PUBLISH_STATES, ...VERDICTS];
+const STATES = [...PUBLISH_STATES, ...VERDICTS, "awaiting-release"] as const;
 
 function isPublishState(state: string | undefined): state is PublishState {
   return (PUBLISH_STATES as readonly (string | undefined)[]).includes(state);

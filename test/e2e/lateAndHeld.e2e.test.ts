@@ -152,7 +152,7 @@ describe("late twins and quarantine holds on the local stack", () => {
       `events/${push.id}`,
     );
     expect(held.deliveries).toEqual([
-      expect.objectContaining({ origin: "eventgrid", crossCheck: "held" }),
+      expect.objectContaining({ origin: "eventgrid", crossCheck: "awaiting-release" }),
     ]);
 
     // The scanner passed it: ACR sends the push webhook, which is published.

@@ -420,7 +420,7 @@ describe("windowVerdict", () => {
       logical: egOnly,
       policy: { recoveryEnabled: true, quarantineHoldMs: HOLD_MS },
       quarantined: true,
-      outcome: { state: "held", recover: false, until: T0 + HOLD_MS },
+      outcome: { state: "awaiting-release", recover: false, until: T0 + HOLD_MS },
     },
     {
       name: "a quarantined Event Grid push just before the hold ends: still held",
@@ -428,7 +428,7 @@ describe("windowVerdict", () => {
       policy: { recoveryEnabled: true, quarantineHoldMs: HOLD_MS },
       quarantined: true,
       now: T0 + HOLD_MS - 1,
-      outcome: { state: "held", recover: false, until: T0 + HOLD_MS },
+      outcome: { state: "awaiting-release", recover: false, until: T0 + HOLD_MS },
     },
     {
       name: "a quarantined Event Grid push when the hold ends: a quarantine-held finding, never recovered",

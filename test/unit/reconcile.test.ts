@@ -484,10 +484,13 @@ describe("reconcile: a late twin resolves its finding", () => {
     expect(memory.windows.size).toBe(1);
 
     memory.faults["publisher.publish"] = undefined;
-    const retried = await run(memory, {}, LATE_AT + 2);
+    // The failed run's lease keeps the next one off until it ends.
+    expect((await run(memory, {}, LATE_AT + 2)).resolved).toBe(0);
+    const afterLease = LATE_AT + 2 + WINDOW_LEASE_MS;
+    const retried = await run(memory, {}, afterLease);
     expect(retried).toMatchObject({ resolved: 1, errors: [] });
     expect(memory.logical(webhook())?.late?.findingResolved).toBe(true);
-    expect((await run(memory, {}, LATE_AT + 3)).resolved).toBe(0);
+    expect((await run(memory, {}, afterLease + 1)).resolved).toBe(0);
     expect(
       memory.published.filter((entry) => entry.message.applicationProperties.state === "resolved"),
     ).toHaveLength(1);
@@ -517,12 +520,18 @@ describe("reconcile: an Event Grid push of a quarantined digest", () => {
     });
     expect(topicsPublished(memory)).toEqual(["acr-quarantine"]);
     expect(memory.findingsRecorded).toEqual([]);
-    expect(memory.logical(eventGrid())).toMatchObject({ state: "held", windowClosesAt: HOLD_ENDS });
+    expect(memory.logical(eventGrid())).toMatchObject({
+      state: "awaiting-release",
+      windowClosesAt: HOLD_ENDS,
+    });
     expect(memory.logical(eventGrid())?.closingUntil).toBeUndefined();
     expect([...memory.windows.values()]).toEqual([
       { ...logicalRefFor(eventGrid()), windowClosesAt: HOLD_ENDS },
     ]);
-    expect(memory.record(eventGrid())).toMatchObject({ publishState: "held", crossCheck: "held" });
+    expect(memory.record(eventGrid())).toMatchObject({
+      publishState: "held",
+      crossCheck: "awaiting-release",
+    });
     expect(memory.logical(quarantine)).toMatchObject({ state: "no-twin" });
 
     const during = await run(memory, { quarantineHoldMs: HOLD_MS }, HOLD_ENDS - 1);
@@ -536,7 +545,7 @@ describe("reconcile: an Event Grid push of a quarantined digest", () => {
     const passedAt = AFTER_WINDOW + WINDOW_MS;
     await arrive(memory, [webhook()], routing(), passedAt);
     expect(memory.logical(webhook())).toMatchObject({
-      state: "held",
+      state: "awaiting-release",
       publication: { by: "webhook", occurrence: 1 },
     });
     expect(memory.logical(webhook())?.late).toBeUndefined();
@@ -632,6 +641,23 @@ describe("nextAttemptAt", () => {
       expect(nextAttemptAt(record(attempts, lastAttemptAt), POLICY)).toBe(due);
     },
   );
+});
+
+describe("reconcile: a delete published late keeps its tags", () => {
+  it("a delete whose publish failed is re-driven with the tags of its digest's pushes", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook({ tag: "v1" }), webhook({ eventId: "push-2", tag: "latest" })]);
+    memory.faults["publisher.publish"] = always(new Error("bus down"));
+    const deletion = webhook({ action: "delete", eventId: "del-1", tag: undefined });
+    await arrive(memory, [deletion], routing(), T0 + 10_000);
+    memory.faults["publisher.publish"] = undefined;
+
+    // The failed attempt was stamped with the clock; the re-drive comes after its backoff.
+    const report = await run(memory, {}, Date.now() + POLICY.maxDelayMs);
+    expect(report).toMatchObject({ redriven: 1, errors: [] });
+    const deletes = memory.published.filter((entry) => entry.topic === "acr-delete");
+    expect(deletes.map((entry) => entry.message.applicationProperties.tags)).toEqual(["latest,v1"]);
+  });
 });
 
 describe("reconcile: re-driving pending records", () => {
