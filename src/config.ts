@@ -250,3 +250,59 @@ export function loadCrossCheckSettings(env: Env): CrossCheckSettings {
 export function loadJournalQueue(env: Env): string {
   return read(env, "JOURNAL_QUEUE", topicName.default("acr-journal"));
 }
+
+/** Where the bridge reads its registries' webhooks (ARM), and what it expects of them. */
+export interface RegistryAccessSettings {
+  /** Registries whose webhooks are backfilled and checked: `ACR_RESOURCE_IDS`. */
+  resourceIds: string[];
+  /** The ARM endpoint; a loopback `http://` one is the local stand-in (static token). */
+  armEndpoint: string;
+  /** The bearer token the local stand-in accepts; used only with a loopback endpoint. */
+  localArmToken: string;
+  /** The bridge's public base URL; webhooks must call `<it>/api/acr/webhook`. */
+  bridgeBaseUrl?: string;
+  expectedActions: string[];
+  expectedScope: string;
+  /** The header the webhooks must carry the secret in (`WEBHOOK_AUTH_HEADER`). */
+  authHeader: string;
+  backfill: { maxPages: number; maxMs: number };
+  pingTimeoutMs: number;
+  /** Whether the timers run: a schedule is set and there is a registry to read. */
+  backfillScheduled: boolean;
+  pingScheduled: boolean;
+}
+
+const EXPECTED_ACTIONS = ["push", "delete", "chart_push", "chart_delete", "quarantine"];
+
+export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
+  const resourceIds = loadEventGridSettings(env).trustedResourceIds;
+  const actions = readList(env, "WEBHOOK_EXPECTED_ACTIONS");
+  const scheduled = (setting: string) =>
+    resourceIds.length > 0 && (env[setting] ?? "").trim() !== "";
+  return {
+    resourceIds,
+    armEndpoint: read(
+      env,
+      "ARM_ENDPOINT",
+      z
+        .url()
+        .refine(
+          (url) => /^(https:\/\/|http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/|$))/i.test(url),
+          "must be https (plain http only on loopback, for the local stand-in)",
+        )
+        .default("https://management.azure.com"),
+    ),
+    localArmToken: read(env, "ARM_LOCAL_TOKEN", z.string().default("local-arm-token")),
+    bridgeBaseUrl: read(env, "BRIDGE_PUBLIC_URL", z.url().optional()),
+    expectedActions: actions.length > 0 ? actions : EXPECTED_ACTIONS,
+    expectedScope: read(env, "WEBHOOK_EXPECTED_SCOPE", z.string().default("")),
+    authHeader: read(env, "WEBHOOK_AUTH_HEADER", z.string().default("Authorization")),
+    backfill: {
+      maxPages: read(env, "BACKFILL_MAX_PAGES", positiveInt(20)),
+      maxMs: read(env, "BACKFILL_MAX_SECONDS", positiveInt(60)) * 1000,
+    },
+    pingTimeoutMs: read(env, "WEBHOOK_PING_TIMEOUT_SECONDS", positiveInt(120)) * 1000,
+    backfillScheduled: scheduled("BACKFILL_SCHEDULE"),
+    pingScheduled: scheduled("WEBHOOK_PING_SCHEDULE"),
+  };
+}

@@ -14,6 +14,8 @@ export interface RecordedRequest {
   method: string;
   uri: string;
   headers: Record<string, string>;
+  /** A delivery imported from ACR's log: the status ACR logged (none: it got no answer). */
+  loggedResponse?: { status?: number };
 }
 
 /** One arrival of the event: a repeat delivery or another regional webhook adds one. */

@@ -16,6 +16,8 @@ type CheckState = "ok" | "unavailable";
 export async function checkHealth(
   context: InvocationContext,
   probes: HealthProbes,
+  /** Operational details shown with the answer (webhook health); a failure to read them is only logged. */
+  details?: () => Promise<Record<string, unknown>>,
 ): Promise<HttpResponseInit> {
   const names = Object.keys(probes) as (keyof HealthProbes)[];
   const states = await Promise.all(
@@ -31,9 +33,23 @@ export async function checkHealth(
   );
   const checks = Object.fromEntries(names.map((name, index) => [name, states[index]]));
   const failed = names.filter((_, index) => states[index] !== "ok");
-  if (failed.length === 0) return { status: 200, jsonBody: { status: "ok", checks } };
+  const extra = await readDetails(context, details);
+  if (failed.length === 0) return { status: 200, jsonBody: { status: "ok", checks, ...extra } };
   return errorResponse(503, "dependency_unavailable", `unavailable: ${failed.join(", ")}`, {
     status: "unavailable",
     checks,
+    ...extra,
   });
+}
+
+async function readDetails(
+  context: InvocationContext,
+  details?: () => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
+  try {
+    return (await details?.()) ?? {};
+  } catch (error) {
+    context.warn(`health: details unavailable: ${describeError(error)}`);
+    return {};
+  }
 }
