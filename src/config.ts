@@ -255,10 +255,8 @@ export function loadJournalQueue(env: Env): string {
 export interface RegistryAccessSettings {
   /** Registries whose webhooks are backfilled and checked: `ACR_RESOURCE_IDS`. */
   resourceIds: string[];
-  /** The ARM endpoint; a loopback `http://` one is the local stand-in (static token). */
+  /** The ARM endpoint; a loopback `http://` one is the local stand-in (`LOCAL_ARM_TOKEN`). */
   armEndpoint: string;
-  /** The bearer token the local stand-in accepts; used only with a loopback endpoint. */
-  localArmToken: string;
   /** The bridge's public base URL; webhooks must call `<it>/api/acr/webhook`. */
   bridgeBaseUrl?: string;
   expectedActions: string[];
@@ -290,9 +288,9 @@ export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
           (url) => /^(https:\/\/|http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/|$))/i.test(url),
           "must be https (plain http only on loopback, for the local stand-in)",
         )
-        .default("https://management.azure.com"),
+        .default("https://management.azure.com")
+        .transform((url) => url.replace(/\/+$/, "")),
     ),
-    localArmToken: read(env, "ARM_LOCAL_TOKEN", z.string().default("local-arm-token")),
     bridgeBaseUrl: read(env, "BRIDGE_PUBLIC_URL", z.url().optional()),
     expectedActions: actions.length > 0 ? actions : EXPECTED_ACTIONS,
     expectedScope: read(env, "WEBHOOK_EXPECTED_SCOPE", z.string().default("")),

@@ -298,11 +298,12 @@ function operationOf(
 ): ArmOperation | undefined {
   if (!webhookName) return method === "GET" ? "list" : undefined;
   if (!action) return method === "GET" ? "get" : undefined;
-  if (method !== "POST") return undefined;
   const lower = action.toLowerCase();
-  if (lower === "getcallbackconfig") return "getCallbackConfig";
-  if (lower === "listevents") return "listEvents";
-  return "ping";
+  // The SDK follows a listEvents `nextLink` with GET.
+  if (lower === "listevents")
+    return method === "POST" || method === "GET" ? "listEvents" : undefined;
+  if (method !== "POST") return undefined;
+  return lower === "getcallbackconfig" ? "getCallbackConfig" : "ping";
 }
 
 function webhookResource(resourceId: string, webhook: StandInWebhook) {

@@ -8,6 +8,7 @@ import type {
   ArmFailureKind,
   ArmResult,
   LoggedDelivery,
+  LogPage,
   RegistryWebhooks,
   WebhookConfiguration,
   WebhookRef,
@@ -27,6 +28,9 @@ export interface ArmRegistryWebhooksOptions {
 
 const RESOURCE_ID =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerRegistry\/registries\/([^/]+)\/?$/i;
+
+/** The bearer token of the local ARM stand-in (dev/arm); it grants nothing anywhere else. */
+export const LOCAL_ARM_TOKEN = "local-arm-token";
 
 /** A credential for the local stand-in only: a fixed bearer token, never sent off loopback. */
 export function staticTokenCredential(token: string): Credential {
@@ -89,12 +93,14 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
     });
   }
 
-  async *logPages(ref: WebhookRef): AsyncIterable<ArmResult<LoggedDelivery[]>> {
+  async *logPages(ref: WebhookRef, nextLink?: string): AsyncIterable<ArmResult<LogPage>> {
     // The SDK's models drop fields they do not know and turn the timestamp into a Date (losing
     // its 7th to 9th fractional digits): the raw bodies are kept, by log entry id, as they arrive.
     const rawContent = new Map<string, unknown>();
     const { client, group, registry } = this.clientFor(ref.registryId, keepRawContent(rawContent));
-    const pages = client.webhooks.listEvents(group, registry, ref.name).byPage();
+    const pages = client.webhooks
+      .listEvents(group, registry, ref.name)
+      .byPage({ continuationToken: nextLink });
     for (;;) {
       const page = await this.call("webhooks.listEvents", () => pages.next());
       if (!page.ok) {
@@ -104,7 +110,8 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
       if (page.value.done) return;
       const entries = page.value.value.map((entry) => loggedDelivery(entry, rawContent));
       rawContent.clear();
-      yield { ok: true, value: entries };
+      const next = (page.value.value as { continuationToken?: string }).continuationToken;
+      yield { ok: true, value: { entries, nextLink: next } };
     }
   }
 

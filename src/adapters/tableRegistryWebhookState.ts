@@ -8,7 +8,7 @@ import { isStatus } from "./tableRetry";
 
 /**
  * Table `AcrBackfillCursors`: PartitionKey = registry resource id, RowKey = webhook name (both
- * lower case, encoded): where the last complete read of the webhook's delivery log began.
+ * lower case, encoded): how far the webhook's delivery log has been read (JSON).
  * Table `AcrWebhookHealth`: PartitionKey `webhooks`, RowKey `<registry id>|<webhook name>`: the
  * last verdict on each webhook and its outstanding ping, for the next check and `/api/health`.
  */
@@ -37,12 +37,12 @@ export class TableBackfillCursors implements BackfillCursors {
     return this.access.call(async () => {
       const keys = webhookKeys(ref);
       try {
-        const entity = await this.table.getEntity<{ newestLogId: string }>(
+        const entity = await this.table.getEntity<{ json: string }>(
           keys.partitionKey,
           keys.rowKey,
           this.access.signal(),
         );
-        return { newestLogId: entity.newestLogId };
+        return JSON.parse(entity.json) as BackfillCursor;
       } catch (error) {
         if (isStatus(error, 404)) return undefined;
         throw error;
@@ -53,7 +53,7 @@ export class TableBackfillCursors implements BackfillCursors {
   write(ref: WebhookRef, cursor: BackfillCursor): Promise<void> {
     return this.access.call(async () => {
       await this.table.upsertEntity(
-        { ...webhookKeys(ref), newestLogId: cursor.newestLogId },
+        { ...webhookKeys(ref), json: JSON.stringify(cursor) },
         "Replace",
         this.access.signal(),
       );

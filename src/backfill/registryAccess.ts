@@ -1,6 +1,7 @@
 import {
   ArmRegistryWebhooks,
   isLoopbackHttp,
+  LOCAL_ARM_TOKEN,
   staticTokenCredential,
 } from "../adapters/armRegistryWebhooks";
 import { credential } from "../adapters/clients";
@@ -49,7 +50,7 @@ function createRegistryAccess(
   const webhooks = new ArmRegistryWebhooks({
     endpoint: settings.armEndpoint,
     credential: isLoopbackHttp(settings.armEndpoint)
-      ? staticTokenCredential(settings.localArmToken)
+      ? staticTokenCredential(LOCAL_ARM_TOKEN)
       : credential(),
   });
   const ledger = bridgeLedger(bridge);

@@ -21,9 +21,14 @@ export interface DeliveryLedger {
   importDelivery(delivery: NewDelivery): Promise<{ duplicate: boolean }>;
 }
 
-/** Where the last complete read of a webhook's log began: the newest entry it saw. */
+/**
+ * How far a webhook's log has been read: everything from `newestLogId` down is done. A read cut
+ * short by the page or time limit leaves `resume`: the next run goes on from its `nextLink` down
+ * to `newestLogId` first, then `resume.newestLogId` becomes the boundary.
+ */
 export interface BackfillCursor {
-  newestLogId: string;
+  newestLogId?: string;
+  resume?: { nextLink: string; newestLogId: string };
 }
 
 export interface BackfillCursors {
@@ -89,45 +94,90 @@ export async function runBackfill(
   return report;
 }
 
+type Run = { now: () => number; deadline: number; window?: BackfillWindow };
+
+type Traversal =
+  | { outcome: "complete"; newest?: string }
+  | { outcome: "limited"; newest?: string; nextLink: string }
+  | { outcome: "failed" };
+
 async function backfillWebhook(
   ref: WebhookRef,
   deps: BackfillDependencies,
   report: BackfillReport,
-  run: { now: () => number; deadline: number; window?: BackfillWindow },
+  run: Run,
 ): Promise<void> {
   const progress = { registryId: ref.registryId, webhook: ref.name, pages: 0, complete: false };
   report.webhooks.push(progress);
   const where = `${ref.registryId}/webhooks/${ref.name}`;
+  const traverse = (from: string | undefined, boundary: string | undefined) =>
+    traverseLog(ref, from, boundary, deps, report, run, progress, where);
   try {
-    const cursor = run.window ? undefined : await deps.cursors.read(ref);
-    let newest: string | undefined;
-    progress.complete = await readLog();
-    if (progress.complete && !run.window && newest) {
-      await deps.cursors.write(ref, { newestLogId: newest });
+    if (run.window) {
+      progress.complete = (await traverse(undefined, undefined)).outcome === "complete";
+      return;
     }
-
-    async function readLog(): Promise<boolean> {
-      for await (const page of deps.webhooks.logPages(ref)) {
-        if (!page.ok) {
-          report.errors.push(`${where}: ${describeFailure(page.failure)}`);
-          return false;
-        }
-        progress.pages++;
-        for (const entry of page.value) {
-          if (cursor && entry.logId === cursor.newestLogId) return true;
-          newest ??= entry.logId;
-          await handleEntry(entry, ref, deps, report, run);
-        }
-        if (progress.pages >= deps.limits.maxPages || run.now() >= run.deadline) {
-          report.errors.push(`${where}: stopped at the page or time limit; the next run goes on`);
-          return false;
-        }
+    let cursor = (await deps.cursors.read(ref)) ?? {};
+    if (cursor.resume) {
+      const resumed = await traverse(cursor.resume.nextLink, cursor.newestLogId);
+      if (resumed.outcome === "failed") return;
+      if (resumed.outcome === "limited") {
+        await deps.cursors.write(ref, {
+          ...cursor,
+          resume: { ...cursor.resume, nextLink: resumed.nextLink },
+        });
+        return;
       }
-      return true;
+      cursor = { newestLogId: cursor.resume.newestLogId };
+      await deps.cursors.write(ref, cursor);
+    }
+    const fresh = await traverse(undefined, cursor.newestLogId);
+    if (fresh.outcome === "complete") {
+      progress.complete = true;
+      if (fresh.newest) await deps.cursors.write(ref, { newestLogId: fresh.newest });
+    } else if (fresh.outcome === "limited" && fresh.newest) {
+      await deps.cursors.write(ref, {
+        newestLogId: cursor.newestLogId,
+        resume: { nextLink: fresh.nextLink, newestLogId: fresh.newest },
+      });
     }
   } catch (error) {
     report.errors.push(`${where}: ${describeError(error)}`);
   }
+}
+
+/** Reads pages from `from` (the start: undefined) until the `boundary` entry, the end, or a limit. */
+async function traverseLog(
+  ref: WebhookRef,
+  from: string | undefined,
+  boundary: string | undefined,
+  deps: BackfillDependencies,
+  report: BackfillReport,
+  run: Run,
+  progress: { pages: number },
+  where: string,
+): Promise<Traversal> {
+  let newest: string | undefined;
+  for await (const page of deps.webhooks.logPages(ref, from)) {
+    if (!page.ok) {
+      report.errors.push(`${where}: ${describeFailure(page.failure)}`);
+      return { outcome: "failed" };
+    }
+    progress.pages++;
+    for (const entry of page.value.entries) {
+      if (boundary !== undefined && entry.logId === boundary) {
+        return { outcome: "complete", newest };
+      }
+      newest ??= entry.logId;
+      await handleEntry(entry, ref, deps, report, run);
+    }
+    const { nextLink } = page.value;
+    if (nextLink && (progress.pages >= deps.limits.maxPages || run.now() >= run.deadline)) {
+      report.errors.push(`${where}: stopped at the page or time limit; the next run goes on`);
+      return { outcome: "limited", newest, nextLink };
+    }
+  }
+  return { outcome: "complete", newest };
 }
 
 async function handleEntry(
@@ -135,7 +185,7 @@ async function handleEntry(
   ref: WebhookRef,
   deps: BackfillDependencies,
   report: BackfillReport,
-  run: { now: () => number; window?: BackfillWindow },
+  run: Run,
 ): Promise<void> {
   const imported = deps.importFromLog(entry, run.now());
   if (imported.kind === "ping") return;

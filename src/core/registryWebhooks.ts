@@ -33,6 +33,12 @@ export interface LoggedDelivery {
   responseStatus?: number;
 }
 
+export interface LogPage {
+  entries: LoggedDelivery[];
+  /** Where the next page is; absent on the last. */
+  nextLink?: string;
+}
+
 export type ArmFailureKind =
   | "unauthorized"
   | "forbidden"
@@ -57,8 +63,11 @@ export interface RegistryWebhooks {
   configuration(ref: WebhookRef): Promise<ArmResult<WebhookConfiguration>>;
   /** Starts a ping; answers the id of the ping event ACR sends. */
   ping(ref: WebhookRef): Promise<ArmResult<string>>;
-  /** ACR's delivery log, one page at a time, newest first; stops after a failed page. */
-  logPages(ref: WebhookRef): AsyncIterable<ArmResult<LoggedDelivery[]>>;
+  /**
+   * ACR's delivery log, one page at a time, newest first, from the start or from a page's
+   * `nextLink`; stops after a failed page.
+   */
+  logPages(ref: WebhookRef, nextLink?: string): AsyncIterable<ArmResult<LogPage>>;
 }
 
 export function describeFailure(failure: ArmFailure): string {
