@@ -129,6 +129,15 @@ export class ArmStandIn {
     this.#faults.push({ ...fault });
   }
 
+  clearFaults(): void {
+    this.#faults.splice(0);
+  }
+
+  /** A webhook's delivery log, newest first. */
+  log(resourceId: string, webhookName: string): readonly LoggedEvent[] {
+    return this.#webhookState(resourceId, webhookName).log;
+  }
+
   /** ACR's attempt to deliver one event: one POST, no retry, logged with what came back. */
   async deliver(
     resourceId: string,

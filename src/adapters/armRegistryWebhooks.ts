@@ -119,12 +119,18 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
     const match = RESOURCE_ID.exec(registryId.trim());
     if (!match) throw new Error(`not a registry resource id: ${registryId}`);
     const [, subscription, group, registry] = match;
+    const loopback = isLoopbackHttp(this.options.endpoint);
     const client = new ContainerRegistryManagementClient(this.options.credential, subscription, {
       endpoint: this.options.endpoint,
-      allowInsecureConnection: isLoopbackHttp(this.options.endpoint),
+      allowInsecureConnection: loopback,
       retryOptions: { maxRetries: this.options.maxRetries ?? 3 },
       additionalPolicies: rawBodies ? [{ policy: rawBodies, position: "perCall" }] : [],
     });
+    if (loopback) {
+      // The SDK's bearer policy refuses plain http; the local stand-in gets its token this way.
+      client.pipeline.removePolicy({ name: "bearerTokenAuthenticationPolicy" });
+      client.pipeline.addPolicy(loopbackBearer(this.options.credential), { phase: "Sign" });
+    }
     return { client, group, registry };
   }
 
@@ -135,6 +141,19 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
       return { ok: false, failure: armFailure(operation, error) };
     }
   }
+}
+
+function loopbackBearer(credential: Credential): Policy {
+  return {
+    name: "loopbackBearer",
+    async sendRequest(request, next) {
+      if (!isLoopbackHttp(request.url))
+        throw new Error("a plain-http ARM call must stay on loopback");
+      const token = await credential.getToken([]);
+      if (token) request.headers.set("authorization", `Bearer ${token.token}`);
+      return next(request);
+    },
+  };
 }
 
 function keepRawContent(into: Map<string, unknown>): Policy {

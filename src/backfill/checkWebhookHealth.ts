@@ -4,6 +4,7 @@ import type { TopicMessage } from "../core/topicMessage";
 import {
   configurationProblems,
   healthChange,
+  isMissingPingProblem,
   missingPingProblem,
   type OutstandingPing,
   pingVerdict,
@@ -90,13 +91,13 @@ async function checkOne(
   const problems = configurationProblems(config.value, deps.expectations);
 
   // A missing ping stays a problem until a later ping arrives.
-  let pingProblem = previous?.problems.find((problem) => problem.startsWith("ping "));
+  let pingProblem = previous?.problems.find(isMissingPingProblem);
   let outstanding: OutstandingPing | undefined = previous?.ping;
   if (outstanding) {
     const recorded = await deps.isPingRecorded(outstanding.eventId);
     const verdict = pingVerdict(outstanding, recorded, now, deps.pingTimeoutMs);
     if (verdict === "arrived") pingProblem = undefined;
-    if (verdict === "missing") pingProblem = missingPingProblem(outstanding, deps.pingTimeoutMs);
+    if (verdict === "missing") pingProblem = missingPingProblem(deps.pingTimeoutMs);
     if (verdict !== "waiting") outstanding = undefined;
   }
   if (pingProblem) problems.push(pingProblem);

@@ -91,9 +91,16 @@ export function pingVerdict(
   return now - ping.sentAt >= timeoutMs ? "missing" : "waiting";
 }
 
-export function missingPingProblem(ping: OutstandingPing, timeoutMs: number): string {
-  return `ping ${ping.eventId} sent at ${new Date(ping.sentAt).toISOString()} was not recorded within ${Math.round(timeoutMs / 1000)} s`;
+/** Stable text, so each new ping that goes missing is not a new finding. */
+export function missingPingProblem(timeoutMs: number): string {
+  return `${MISSING_PING} ${Math.round(timeoutMs / 1000)} s`;
 }
+
+export function isMissingPingProblem(problem: string): boolean {
+  return problem.startsWith(MISSING_PING);
+}
+
+const MISSING_PING = "a ping was not recorded by the bridge within";
 
 /** What the bridge last concluded about one webhook. */
 export interface WebhookHealth {

@@ -4,7 +4,7 @@ import { getRegistryAccess } from "../backfill/registryAccess";
 
 const access = getRegistryAccess();
 
-app.http("backfill", {
+app.http("backfillRequest", {
   route: "backfill",
   methods: ["POST"],
   authLevel: "function",
