@@ -265,9 +265,9 @@ export interface RegistryAccessSettings {
   authHeader: string;
   backfill: { maxPages: number; maxMs: number };
   pingTimeoutMs: number;
-  /** Whether the timers run: a schedule is set and there is a registry to read. */
-  backfillScheduled: boolean;
-  pingScheduled: boolean;
+  /** NCRONTAB schedules; undefined: that timer is off (`off`, or no registry to read). */
+  backfillSchedule?: string;
+  pingSchedule?: string;
 }
 
 const EXPECTED_ACTIONS = ["push", "delete", "chart_push", "chart_delete", "quarantine"];
@@ -275,8 +275,10 @@ const EXPECTED_ACTIONS = ["push", "delete", "chart_push", "chart_delete", "quara
 export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
   const resourceIds = loadEventGridSettings(env).trustedResourceIds;
   const actions = readList(env, "WEBHOOK_EXPECTED_ACTIONS");
-  const scheduled = (setting: string) =>
-    resourceIds.length > 0 && (env[setting] ?? "").trim() !== "";
+  const schedule = (setting: string, fallback: string) => {
+    const value = read(env, setting, z.string().default(fallback));
+    return resourceIds.length > 0 && value.toLowerCase() !== "off" ? value : undefined;
+  };
   return {
     resourceIds,
     armEndpoint: read(
@@ -300,7 +302,7 @@ export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
       maxMs: read(env, "BACKFILL_MAX_SECONDS", positiveInt(60)) * 1000,
     },
     pingTimeoutMs: read(env, "WEBHOOK_PING_TIMEOUT_SECONDS", positiveInt(120)) * 1000,
-    backfillScheduled: scheduled("BACKFILL_SCHEDULE"),
-    pingScheduled: scheduled("WEBHOOK_PING_SCHEDULE"),
+    backfillSchedule: schedule("BACKFILL_SCHEDULE", "0 */5 * * * *"),
+    pingSchedule: schedule("WEBHOOK_PING_SCHEDULE", "0 */15 * * * *"),
   };
 }

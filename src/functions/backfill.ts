@@ -11,10 +11,11 @@ app.http("backfillRequest", {
   handler: (request) => handleBackfillRequest(request, access),
 });
 
-// Off unless BACKFILL_SCHEDULE is set and ACR_RESOURCE_IDS names a registry to read.
-if (access.settings.backfillScheduled) {
+// BACKFILL_SCHEDULE (every 5 minutes by default; `off`), only when ACR_RESOURCE_IDS names a registry.
+const schedule = access.settings.backfillSchedule;
+if (schedule) {
   app.timer("backfill", {
-    schedule: "%BACKFILL_SCHEDULE%",
+    schedule,
     handler: async (_timer, context) => {
       const report = await access.backfill();
       const line = JSON.stringify(report);

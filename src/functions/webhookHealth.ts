@@ -3,10 +3,11 @@ import { getRegistryAccess } from "../backfill/registryAccess";
 
 const access = getRegistryAccess();
 
-// Off unless WEBHOOK_PING_SCHEDULE is set and ACR_RESOURCE_IDS names a registry to check.
-if (access.settings.pingScheduled) {
+// WEBHOOK_PING_SCHEDULE (every 15 minutes by default; `off`), only when ACR_RESOURCE_IDS names a registry.
+const schedule = access.settings.pingSchedule;
+if (schedule) {
   app.timer("webhookHealth", {
-    schedule: "%WEBHOOK_PING_SCHEDULE%",
+    schedule,
     handler: async (_timer, context) => {
       const report = await access.checkWebhooks(Date.now());
       for (const webhook of report.unhealthy) {
