@@ -20,8 +20,8 @@ import {
 } from "../config";
 import type { LoggedDelivery } from "../core/registryWebhooks";
 import type { WebhookExpectations } from "../core/webhookHealth";
+import { checkWebhookHealth, type WebhookHealthReport } from "../webhookHealth/checkWebhookHealth";
 import { bridgeLedger } from "./bridgeLedger";
-import { checkWebhookHealth, type WebhookHealthReport } from "./checkWebhookHealth";
 import { importFromLog } from "./loggedDeliveryImport";
 import { type BackfillReport, type BackfillWindow, runBackfill } from "./runBackfill";
 

@@ -172,8 +172,8 @@ async function traverseLog(
       await handleEntry(entry, ref, deps, report, run);
     }
     const { nextLink } = page.value;
+    // Cut short, not failed: `complete: false`, and the next run goes on from `nextLink`.
     if (nextLink && (progress.pages >= deps.limits.maxPages || run.now() >= run.deadline)) {
-      report.errors.push(`${where}: stopped at the page or time limit; the next run goes on`);
       return { outcome: "limited", newest, nextLink };
     }
   }

@@ -2,6 +2,7 @@ import { app } from "@azure/functions";
 import { getRegistryAccess } from "../backfill/registryAccess";
 import { getBridge } from "../bridge";
 import { checkHealth } from "../query/checkHealth";
+import { webhookHealthDetails } from "../webhookHealth/webhookHealthDetails";
 
 const bridge = getBridge();
 const registryAccess = getRegistryAccess();
@@ -18,22 +19,6 @@ app.http("health", {
         tableStorage: () => bridge.registries.list(),
         serviceBus: () => bridge.publisher.probe(bridge.routing.push.topic),
       },
-      webhookDetails,
+      () => webhookHealthDetails(registryAccess),
     ),
 });
-
-/** The last verdict on each registry webhook, when the registry side is configured. */
-async function webhookDetails(): Promise<Record<string, unknown>> {
-  if (registryAccess.settings.resourceIds.length === 0) return {};
-  const webhooks = await registryAccess.health.list();
-  return {
-    webhooks: webhooks.map((health) => ({
-      registryId: health.ref.registryId,
-      webhook: health.ref.name,
-      status: health.healthy ? "healthy" : "unhealthy",
-      reasons: health.problems,
-      since: new Date(health.since).toISOString(),
-      checkedAt: new Date(health.checkedAt).toISOString(),
-    })),
-  };
-}

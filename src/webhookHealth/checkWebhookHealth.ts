@@ -132,11 +132,7 @@ async function checkOne(
     } catch (error) {
       // Keep the previous verdict, so the next run publishes this change again.
       report.errors.push(`${where}: finding not published: ${describeError(error)}`);
-      await deps.store.write(
-        previous
-          ? { ...previous, ping: outstanding, checkedAt: now }
-          : { ...health, healthy: true, problems: [] },
-      );
+      if (previous) await deps.store.write({ ...previous, ping: outstanding, checkedAt: now });
       return;
     }
   }
