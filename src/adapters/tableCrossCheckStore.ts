@@ -171,7 +171,7 @@ export class TableCrossCheckStore implements CrossCheckStore {
     return this.access.call(async () => {
       const records: EntityKeys[] = [];
       let logicalKey: string | undefined;
-      for (const origin of ["webhook", "eventgrid"] as const) {
+      for (const origin of ["webhook", "acr-log", "eventgrid"] as const) {
         const index = await this.readEventId(eventId, origin);
         if (!index) continue;
         logicalKey ??= index.logicalKey;

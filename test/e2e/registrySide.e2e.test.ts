@@ -223,6 +223,12 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
     expect(byId.has(`${delivered.id}|acr-log`)).toBe(false);
     expect(events.items.filter((item) => item.origin === "acr-log")).toHaveLength(5);
 
+    // Found by its id like any arrival.
+    const byEventId = (await (await fetch(`${stack.url}/api/events/${failed.id}`)).json()) as {
+      deliveries: { origin: string }[];
+    };
+    expect(byEventId.deliveries.map((delivery) => delivery.origin)).toEqual(["acr-log"]);
+
     // The webhook arriving after its import is covered: no second message.
     const late = await arm.deliver(BACKFILL_REGISTRY, hook, refused);
     expect(late.eventResponseMessage?.statusCode).toBe("200");
