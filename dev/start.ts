@@ -1,4 +1,6 @@
 import { resolve } from "node:path";
+import type { ArmStandIn } from "./arm/armStandIn";
+import { startLocalRegistry } from "./arm/localRegistry";
 import { type LocalAzurite, startAzurite } from "./azurite";
 import { isListening } from "./freePort";
 import { describeFunction } from "./host/describeFunction";
@@ -37,6 +39,11 @@ function localServiceBusEndpoint(connection: string): Endpoint | undefined {
   return { host: "127.0.0.1", port: Number(match[2] ?? 5672) };
 }
 
+function localArmEndpoint(endpoint: string): Endpoint | undefined {
+  const match = /^http:\/\/(localhost|127\.0\.0\.1):(\d+)\/?$/i.exec(endpoint);
+  return match ? { host: "127.0.0.1", port: Number(match[2]) } : undefined;
+}
+
 /** Newest first, so the host stops before the dependencies it is still using. */
 const stops: Array<() => Promise<void>> = [];
 
@@ -68,6 +75,21 @@ async function main(): Promise<void> {
     stops.unshift(() => broker?.stop() ?? Promise.resolve());
   }
 
+  // The registry side (ARM): the stand-in, when ARM_ENDPOINT is a loopback port nobody serves.
+  const arm = localArmEndpoint(settings.ARM_ENDPOINT ?? "");
+  const registryId = (settings.ACR_RESOURCE_IDS ?? "").split(",")[0]?.trim();
+  let armStandIn: ArmStandIn | undefined;
+  if (arm && registryId && !(await isListening(arm.host, arm.port))) {
+    armStandIn = await startLocalRegistry({
+      port: arm.port,
+      registryId,
+      loginServer: settings.ACR_LOGIN_SERVER ?? "myregistry.azurecr.io",
+      bridgeUrl: `http://127.0.0.1:${Number(process.env.PORT ?? 7071)}`,
+      secret: (settings.WEBHOOK_SECRETS ?? "").split(",")[0].trim(),
+    });
+    stops.unshift(() => armStandIn?.stop() ?? Promise.resolve());
+  }
+
   const host = await startFunctionsHost({
     appRoot,
     host: "127.0.0.1",
@@ -88,6 +110,7 @@ acr-event-bridge is running locally.
   Webhook:        POST ${webhookUrl}
   Table Storage:  ${tables ? `http://${tables.host}:${tables.port}${azurite ? " (Azurite, in memory)" : " (already running)"}` : "as configured"}
   Service Bus:    ${bus ? `amqp://${bus.host}:${bus.port}${broker ? " (local broker)" : " (already running)"}` : "as configured"}
+  ARM (webhooks): ${armStandIn ? `${armStandIn.url} (stand-in: webhook bridgelocal of ${registryId})` : "as configured"}
 
 Try it:
   curl -i -X POST '${webhookUrl}' \\
@@ -96,6 +119,7 @@ Try it:
   npm run send -- push --repo hello-world --tag v1
   npm run tail -- acr-push
   curl -s 'http://127.0.0.1:${host.port}/api/events?registry=myregistry.azurecr.io'
+  curl -s -X POST 'http://127.0.0.1:${host.port}/api/backfill'      # import what ACR logged and the bridge missed
 Press Ctrl-C to stop.`);
 
   let stopping = false;

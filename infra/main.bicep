@@ -155,6 +155,18 @@ param quarantineHoldSeconds int = 86400
 @description('NCRONTAB schedule of the reconcile timer.')
 param reconcileSchedule string = '0 */1 * * * *'
 
+@description('NCRONTAB schedule of the backfill from ACR\'s delivery log; empty: off (POST /api/backfill still works).')
+param backfillSchedule string = '0 */5 * * * *'
+param backfillMaxPages int = 20
+param backfillMaxSeconds int = 60
+
+@description('NCRONTAB schedule of the webhook health check and ping; empty: off.')
+param webhookPingSchedule string = '0 */15 * * * *'
+param webhookPingTimeoutSeconds int = 120
+
+@description('The bridge\'s public base URL the webhooks must call; empty: https://<function app>.azurewebsites.net.')
+param bridgePublicUrl string = ''
+
 param reconcileBatchSize int = 500
 param redriveMaxAttempts int = 8
 param redriveBaseDelaySeconds int = 30
@@ -357,6 +369,16 @@ var appSettings = {
   REDRIVE_MAX_ATTEMPTS: string(redriveMaxAttempts)
   REDRIVE_BASE_DELAY_SECONDS: string(redriveBaseDelaySeconds)
   REDRIVE_MAX_DELAY_SECONDS: string(redriveMaxDelaySeconds)
+  // The registry side (ARM): backfill from ACR's delivery log and webhook health.
+  ARM_ENDPOINT: environment().resourceManager
+  BRIDGE_PUBLIC_URL: !empty(bridgePublicUrl) ? bridgePublicUrl : 'https://${functionAppName}.azurewebsites.net'
+  WEBHOOK_EXPECTED_ACTIONS: 'push,delete,chart_push,chart_delete,quarantine'
+  WEBHOOK_EXPECTED_SCOPE: webhookScope
+  BACKFILL_SCHEDULE: backfillSchedule
+  BACKFILL_MAX_PAGES: string(backfillMaxPages)
+  BACKFILL_MAX_SECONDS: string(backfillMaxSeconds)
+  WEBHOOK_PING_SCHEDULE: webhookPingSchedule
+  WEBHOOK_PING_TIMEOUT_SECONDS: string(webhookPingTimeoutSeconds)
 }
 
 module api './app/api.bicep' = {
@@ -395,6 +417,28 @@ module registryLink './app/registry.bicep' = if (connectRegistry) {
     systemTopicName: systemTopicName
   }
 }
+
+// The app identity may read each trusted registry's webhooks, their log and callback config, and
+// ping them (a custom role per registry group, assigned on the registry).
+module registryWebhookReader './app/registry-webhook-reader-role.bicep' = if (connectRegistry) {
+  name: 'registry-webhook-reader'
+  scope: resourceGroup(registrySubscriptionId, registryGroupName)
+  params: {
+    registryName: registryName
+    principalId: identity.outputs.principalId
+  }
+}
+
+module additionalRegistryWebhookReaders './app/registry-webhook-reader-role.bicep' = [
+  for id in filter(map(split(additionalAcrResourceIds, ','), id => trim(id)), id => !empty(id)): {
+    name: 'registry-webhook-reader-${uniqueString(id)}'
+    scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+    params: {
+      registryName: last(split(id, '/'))
+      principalId: identity.outputs.principalId
+    }
+  }
+]
 
 module eventGridDeadLetterAccess './app/eventgrid-rbac.bicep' = if (connectRegistry) {
   name: 'eventgrid-deadletter-access'

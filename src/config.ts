@@ -263,3 +263,59 @@ export function loadJournalQueue(env: Env): string {
 export function loadEventGridQueue(env: Env): string | undefined {
   return read(env, "EVENTGRID_QUEUE", topicName.optional());
 }
+
+/** Where the bridge reads its registries' webhooks (ARM), and what it expects of them. */
+export interface RegistryAccessSettings {
+  /** Registries whose webhooks are backfilled and checked: `ACR_RESOURCE_IDS`. */
+  resourceIds: string[];
+  /** The ARM endpoint; a loopback `http://` one is the local stand-in (`LOCAL_ARM_TOKEN`). */
+  armEndpoint: string;
+  /** The bridge's public base URL; webhooks must call `<it>/api/acr/webhook`. */
+  bridgeBaseUrl?: string;
+  expectedActions: string[];
+  expectedScope: string;
+  /** The header the webhooks must carry the secret in (`WEBHOOK_AUTH_HEADER`). */
+  authHeader: string;
+  backfill: { maxPages: number; maxMs: number };
+  pingTimeoutMs: number;
+  /** NCRONTAB schedules; undefined: that timer is off (`off`, or no registry to read). */
+  backfillSchedule?: string;
+  pingSchedule?: string;
+}
+
+const EXPECTED_ACTIONS = ["push", "delete", "chart_push", "chart_delete", "quarantine"];
+
+export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
+  const resourceIds = loadEventGridSettings(env).trustedResourceIds;
+  const actions = readList(env, "WEBHOOK_EXPECTED_ACTIONS");
+  const schedule = (setting: string, fallback: string) => {
+    const value = read(env, setting, z.string().default(fallback));
+    return resourceIds.length > 0 && value.toLowerCase() !== "off" ? value : undefined;
+  };
+  return {
+    resourceIds,
+    armEndpoint: read(
+      env,
+      "ARM_ENDPOINT",
+      z
+        .url()
+        .refine(
+          (url) => /^(https:\/\/|http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/|$))/i.test(url),
+          "must be https (plain http only on loopback, for the local stand-in)",
+        )
+        .default("https://management.azure.com")
+        .transform((url) => url.replace(/\/+$/, "")),
+    ),
+    bridgeBaseUrl: read(env, "BRIDGE_PUBLIC_URL", z.url().optional()),
+    expectedActions: actions.length > 0 ? actions : EXPECTED_ACTIONS,
+    expectedScope: read(env, "WEBHOOK_EXPECTED_SCOPE", z.string().default("")),
+    authHeader: read(env, "WEBHOOK_AUTH_HEADER", z.string().default("Authorization")),
+    backfill: {
+      maxPages: read(env, "BACKFILL_MAX_PAGES", positiveInt(20)),
+      maxMs: read(env, "BACKFILL_MAX_SECONDS", positiveInt(60)) * 1000,
+    },
+    pingTimeoutMs: read(env, "WEBHOOK_PING_TIMEOUT_SECONDS", positiveInt(120)) * 1000,
+    backfillSchedule: schedule("BACKFILL_SCHEDULE", "0 */5 * * * *"),
+    pingSchedule: schedule("WEBHOOK_PING_SCHEDULE", "0 */15 * * * *"),
+  };
+}

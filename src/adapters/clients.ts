@@ -6,7 +6,7 @@ import type { ServiceBusConnection, TablesConnection } from "../config";
 /** One credential for every client: its token cache then serves them all (one token fetch, not ten). */
 let sharedCredential: DefaultAzureCredential | undefined;
 
-function credential(): DefaultAzureCredential {
+export function credential(): DefaultAzureCredential {
   sharedCredential ??= new DefaultAzureCredential();
   return sharedCredential;
 }

@@ -230,7 +230,7 @@ export class TableEventStore implements EventStore {
     eventId: string,
     origin?: EventOrigin,
   ): Promise<{ record: DeliveryRecord; logical?: LogicalEvent }[]> {
-    const origins: EventOrigin[] = origin ? [origin] : ["webhook", "eventgrid"];
+    const origins: EventOrigin[] = origin ? [origin] : ["webhook", "acr-log", "eventgrid"];
     const partitions = await this.allPartitions();
     const found = await Promise.all(
       partitions.flatMap((partitionKey) =>

@@ -109,7 +109,8 @@ export function withArrival(
   arrivedAt: number,
   windowMs: number,
 ): LogicalEvent {
-  const side = event.origin === "webhook" ? "webhook" : "eventGrid";
+  // An import from ACR's delivery log is the webhook's own delivery, late.
+  const side = event.origin === "eventgrid" ? "eventGrid" : "webhook";
   const seen = current?.[side];
   // A repeat of an id already seen (an Event Grid retry, a resent webhook) is the same occurrence.
   const newId = seen !== undefined && !seen.eventIds.includes(event.eventId);

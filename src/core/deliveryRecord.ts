@@ -14,6 +14,8 @@ export interface RecordedRequest {
   method: string;
   uri: string;
   headers: Record<string, string>;
+  /** A delivery imported from ACR's log: the status ACR logged (none: it got no answer). */
+  loggedResponse?: { status?: number };
 }
 
 /** One arrival of the event: a repeat delivery or another regional webhook adds one. */
@@ -69,7 +71,8 @@ export function arrivalOf(delivery: NewDelivery): Arrival {
   return {
     receivedAt: new Date(delivery.receivedAt).toISOString(),
     region: delivery.event.region,
-    status: 200,
+    // An import from ACR's delivery log keeps the status ACR got (a timeout, a 5xx, a 401).
+    status: delivery.request.loggedResponse?.status ?? 200,
   };
 }
 

@@ -280,7 +280,7 @@ async function closeDueWindow(
 /** Only an Event Grid push with no webhook can be held, and only where quarantine is on. */
 async function isHeldByQuarantine(
   logical: LogicalEvent,
-  sides: Record<EventOrigin, DeliveryRecord[]>,
+  sides: Sides,
   settings: ReconcileSettings,
   store: EventStore,
 ): Promise<boolean> {
@@ -400,27 +400,35 @@ async function settleLogical(
 
 const MAX_CLOSE_ATTEMPTS = 10;
 
-async function arrivalsBySide(
-  logical: LogicalEvent,
-  store: EventStore,
-): Promise<Record<EventOrigin, DeliveryRecord[]>> {
-  const [webhook, eventgrid] = await Promise.all([
-    store.arrivalsOf(logical, logical.webhook?.eventIds ?? [], "webhook"),
+/** The webhook side also holds deliveries imported from ACR's own log (`acr-log`). */
+interface Sides {
+  webhook: DeliveryRecord[];
+  eventgrid: DeliveryRecord[];
+}
+
+const WEBHOOK_SIDE: EventOrigin[] = ["webhook", "acr-log"];
+
+async function arrivalsBySide(logical: LogicalEvent, store: EventStore): Promise<Sides> {
+  const webhookIds = logical.webhook?.eventIds ?? [];
+  const [webhook, imported, eventgrid] = await Promise.all([
+    ...WEBHOOK_SIDE.map((origin) => store.arrivalsOf(logical, webhookIds, origin)),
     store.arrivalsOf(logical, logical.eventGrid?.eventIds ?? [], "eventgrid"),
   ]);
-  return { webhook, eventgrid };
+  return { webhook: [...(webhook ?? []), ...(imported ?? [])], eventgrid: eventgrid ?? [] };
 }
 
 /** The other side's arrivals under this side's ids, wherever their content put them. */
 async function withOtherSideMismatches(
   logical: LogicalEvent,
-  sides: Record<EventOrigin, DeliveryRecord[]>,
+  sides: Sides,
   store: EventStore,
 ): Promise<LogicalEvent> {
   const own = logical.webhook ? sides.webhook : sides.eventgrid;
-  const otherOrigin: EventOrigin = logical.webhook ? "eventgrid" : "webhook";
+  const otherOrigins: EventOrigin[] = logical.webhook ? ["eventgrid"] : WEBHOOK_SIDE;
   const others = await Promise.all(
-    own.map((record) => store.arrivalsById(record.event.eventId, otherOrigin)),
+    own.flatMap((record) =>
+      otherOrigins.map((origin) => store.arrivalsById(record.event.eventId, origin)),
+    ),
   );
   return withMismatches(
     logical,

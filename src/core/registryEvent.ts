@@ -1,6 +1,7 @@
 import type { AcrWebhookPayload } from "./acrWebhookPayload";
 
-export type EventOrigin = "webhook" | "eventgrid";
+/** `acr-log`: a webhook delivery the bridge missed, imported from ACR's own delivery log. */
+export type EventOrigin = "webhook" | "eventgrid" | "acr-log";
 
 /** One registry event, whichever side (ACR webhook or Event Grid) it came from. */
 export interface RegistryEvent {

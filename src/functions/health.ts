@@ -1,8 +1,11 @@
 import { app } from "@azure/functions";
+import { getRegistryAccess } from "../backfill/registryAccess";
 import { getBridge } from "../bridge";
 import { checkHealth } from "../query/checkHealth";
+import { webhookHealthDetails } from "../webhookHealth/webhookHealthDetails";
 
 const bridge = getBridge();
+const registryAccess = getRegistryAccess();
 
 // Anonymous, so load balancers and uptime probes can call it without a key.
 app.http("health", {
@@ -10,8 +13,12 @@ app.http("health", {
   methods: ["GET"],
   authLevel: "anonymous",
   handler: (_request, context) =>
-    checkHealth(context, {
-      tableStorage: () => bridge.registries.list(),
-      serviceBus: () => bridge.publisher.probe(bridge.routing.push.topic),
-    }),
+    checkHealth(
+      context,
+      {
+        tableStorage: () => bridge.registries.list(),
+        serviceBus: () => bridge.publisher.probe(bridge.routing.push.topic),
+      },
+      () => webhookHealthDetails(registryAccess),
+    ),
 });

@@ -16,8 +16,12 @@ type CheckState = "ok" | "unavailable";
 export async function checkHealth(
   context: InvocationContext,
   probes: HealthProbes,
+  /** Operational details shown with the answer (webhook health); a failure to read them is only logged. */
+  details?: () => Promise<Record<string, unknown>>,
 ): Promise<HttpResponseInit> {
   const names = Object.keys(probes) as (keyof HealthProbes)[];
+  // Read alongside the probes, so a slow store does not add to the answer's time.
+  const extra = readDetails(context, details);
   const states = await Promise.all(
     names.map(async (name): Promise<CheckState> => {
       try {
@@ -31,9 +35,23 @@ export async function checkHealth(
   );
   const checks = Object.fromEntries(names.map((name, index) => [name, states[index]]));
   const failed = names.filter((_, index) => states[index] !== "ok");
-  if (failed.length === 0) return { status: 200, jsonBody: { status: "ok", checks } };
+  const shown = await extra;
+  if (failed.length === 0) return { status: 200, jsonBody: { status: "ok", checks, ...shown } };
   return errorResponse(503, "dependency_unavailable", `unavailable: ${failed.join(", ")}`, {
     status: "unavailable",
     checks,
+    ...shown,
   });
+}
+
+async function readDetails(
+  context: InvocationContext,
+  details?: () => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
+  try {
+    return (await details?.()) ?? {};
+  } catch (error) {
+    context.warn(`health: details unavailable: ${describeError(error)}`);
+    return {};
+  }
 }

@@ -140,6 +140,19 @@ export function parseStatsQuery(query: URLSearchParams, now: number): Parsed<Sta
   return { ok: true, value: { window: window.value, registry: read.value.registry } };
 }
 
+/** `POST /api/backfill`'s optional window: none given, the backfill follows its cursors. */
+export function parseBackfillQuery(
+  query: URLSearchParams,
+  now: number,
+): Parsed<TimeWindow | undefined> {
+  const read = readQuery(z.object(windowShape), query);
+  if (!read.ok) return read;
+  if (read.value.from === undefined && read.value.to === undefined) {
+    return { ok: true, value: undefined };
+  }
+  return windowOf(read.value, now);
+}
+
 /** The `{id}` of `/events/{id}`. */
 export function parseEventId(id: string | undefined): Parsed<string> {
   const parsed = text(256)

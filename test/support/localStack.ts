@@ -47,6 +47,8 @@ export interface LocalStackOptions {
    * published twice that Azure (and the default topology) would silently drop.
    */
   withoutDuplicateDetection?: boolean;
+  /** The host's port, when a setting must name the bridge's URL before it starts. */
+  port?: number;
 }
 
 /**
@@ -66,7 +68,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
   let broker = await startLocalServiceBus({ topology });
   const brokerPort = broker.port;
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const env = {
     ...process.env,
     PORT: String(port),

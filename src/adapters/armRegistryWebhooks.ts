@@ -1,0 +1,221 @@
+import {
+  type Event as ArmLogEntry,
+  ContainerRegistryManagementClient,
+  type ContainerRegistryManagementClientOptionalParams,
+} from "@azure/arm-containerregistry";
+import type {
+  ArmFailure,
+  ArmFailureKind,
+  ArmResult,
+  LoggedDelivery,
+  LogPage,
+  RegistryWebhooks,
+  WebhookConfiguration,
+  WebhookRef,
+} from "../core/registryWebhooks";
+
+type Credential = ConstructorParameters<typeof ContainerRegistryManagementClient>[0];
+type Policy = NonNullable<
+  ContainerRegistryManagementClientOptionalParams["additionalPolicies"]
+>[number]["policy"];
+
+export interface ArmRegistryWebhooksOptions {
+  endpoint: string;
+  credential: Credential;
+  /** The SDK's own retries (429 with `Retry-After`, 5xx, network) before a call is a failure. */
+  maxRetries?: number;
+}
+
+const RESOURCE_ID =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerRegistry\/registries\/([^/]+)\/?$/i;
+
+/** The bearer token of the local ARM stand-in (dev/arm); it grants nothing anywhere else. */
+export const LOCAL_ARM_TOKEN = "local-arm-token";
+
+/** A credential for the local stand-in only: a fixed bearer token, never sent off loopback. */
+export function staticTokenCredential(token: string): Credential {
+  return {
+    getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 60 * 60 * 1000 }),
+  };
+}
+
+export function isLoopbackHttp(endpoint: string): boolean {
+  const url = new URL(endpoint);
+  return url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+}
+
+/** The webhook operations of `@azure/arm-containerregistry`, every failure a typed value. */
+export class ArmRegistryWebhooks implements RegistryWebhooks {
+  constructor(private readonly options: ArmRegistryWebhooksOptions) {}
+
+  async list(registryId: string): Promise<ArmResult<WebhookRef[]>> {
+    return this.call("webhooks.list", async () => {
+      const { client, group, registry } = this.clientFor(registryId);
+      const refs: WebhookRef[] = [];
+      for await (const webhook of client.webhooks.list(group, registry)) {
+        if (webhook.name) refs.push({ registryId, name: webhook.name });
+      }
+      return refs;
+    });
+  }
+
+  async configuration(ref: WebhookRef): Promise<ArmResult<WebhookConfiguration>> {
+    const { client, group, registry } = this.clientFor(ref.registryId);
+    const webhook = await this.call("webhooks.get", () =>
+      client.webhooks.get(group, registry, ref.name),
+    );
+    if (!webhook.ok) return webhook;
+    const callback = await this.call("webhooks.getCallbackConfig", () =>
+      client.webhooks.getCallbackConfig(group, registry, ref.name),
+    );
+    if (!callback.ok) return callback;
+    return {
+      ok: true,
+      value: {
+        ref,
+        location: webhook.value.location,
+        status: webhook.value.status ?? "enabled",
+        scope: webhook.value.scope ?? "",
+        actions: webhook.value.actions ?? [],
+        serviceUri: callback.value.serviceUri,
+        // The values carry the webhook's secret: only the names leave this adapter.
+        customHeaderNames: Object.keys(callback.value.customHeaders ?? {}),
+      },
+    };
+  }
+
+  async ping(ref: WebhookRef): Promise<ArmResult<string>> {
+    const { client, group, registry } = this.clientFor(ref.registryId);
+    return this.call("webhooks.ping", async () => {
+      const info = await client.webhooks.ping(group, registry, ref.name);
+      if (!info.id) throw new Error("ping answered no event id");
+      return info.id;
+    });
+  }
+
+  async *logPages(ref: WebhookRef, nextLink?: string): AsyncIterable<ArmResult<LogPage>> {
+    // The SDK's models drop fields they do not know and turn the timestamp into a Date (losing
+    // its 7th to 9th fractional digits): the raw bodies are kept, by log entry id, as they arrive.
+    const rawContent = new Map<string, unknown>();
+    const { client, group, registry } = this.clientFor(ref.registryId, keepRawContent(rawContent));
+    const pages = client.webhooks
+      .listEvents(group, registry, ref.name)
+      .byPage({ continuationToken: nextLink });
+    for (;;) {
+      const page = await this.call("webhooks.listEvents", () => pages.next());
+      if (!page.ok) {
+        yield page;
+        return;
+      }
+      if (page.value.done) return;
+      const entries = page.value.value.map((entry) => loggedDelivery(entry, rawContent));
+      rawContent.clear();
+      const next = (page.value.value as { continuationToken?: string }).continuationToken;
+      yield { ok: true, value: { entries, nextLink: next } };
+    }
+  }
+
+  private clientFor(registryId: string, rawBodies?: Policy) {
+    const match = RESOURCE_ID.exec(registryId.trim());
+    if (!match) throw new Error(`not a registry resource id: ${registryId}`);
+    const [, subscription, group, registry] = match;
+    const loopback = isLoopbackHttp(this.options.endpoint);
+    const client = new ContainerRegistryManagementClient(this.options.credential, subscription, {
+      endpoint: this.options.endpoint,
+      allowInsecureConnection: loopback,
+      retryOptions: { maxRetries: this.options.maxRetries ?? 3 },
+      additionalPolicies: rawBodies ? [{ policy: rawBodies, position: "perCall" }] : [],
+    });
+    if (loopback) {
+      // The SDK's bearer policy refuses plain http; the local stand-in gets its token this way.
+      client.pipeline.removePolicy({ name: "bearerTokenAuthenticationPolicy" });
+      client.pipeline.addPolicy(loopbackBearer(this.options.credential), { phase: "Sign" });
+    }
+    return { client, group, registry };
+  }
+
+  private async call<T>(operation: string, run: () => Promise<T>): Promise<ArmResult<T>> {
+    try {
+      return { ok: true, value: await run() };
+    } catch (error) {
+      return { ok: false, failure: armFailure(operation, error) };
+    }
+  }
+}
+
+function loopbackBearer(credential: Credential): Policy {
+  return {
+    name: "loopbackBearer",
+    async sendRequest(request, next) {
+      if (!isLoopbackHttp(request.url))
+        throw new Error("a plain-http ARM call must stay on loopback");
+      const token = await credential.getToken([]);
+      if (token) request.headers.set("authorization", `Bearer ${token.token}`);
+      return next(request);
+    },
+  };
+}
+
+function keepRawContent(into: Map<string, unknown>): Policy {
+  return {
+    name: "keepRawLogContent",
+    async sendRequest(request, next) {
+      const response = await next(request);
+      if (response.status === 200 && response.bodyAsText) {
+        try {
+          const body = JSON.parse(response.bodyAsText) as {
+            value?: { id?: string; eventRequestMessage?: { content?: unknown } }[];
+          };
+          for (const entry of body.value ?? []) {
+            if (entry.id) into.set(entry.id, entry.eventRequestMessage?.content);
+          }
+        } catch {
+          // Not JSON: the SDK reports it.
+        }
+      }
+      return response;
+    },
+  };
+}
+
+function loggedDelivery(entry: ArmLogEntry, rawContent: Map<string, unknown>): LoggedDelivery {
+  const request = entry.eventRequestMessage;
+  const status = Number(entry.eventResponseMessage?.statusCode);
+  const id = entry.id ?? "";
+  return {
+    logId: id,
+    content: rawContent.has(id) ? rawContent.get(id) : request?.content,
+    requestUri: request?.requestUri,
+    requestHeaders: request?.headers ?? {},
+    responseStatus: Number.isInteger(status) && status > 0 ? status : undefined,
+  };
+}
+
+interface RestErrorLike {
+  statusCode?: number;
+  message?: string;
+  response?: { headers?: { get(name: string): string | undefined } };
+}
+
+function armFailure(operation: string, error: unknown): ArmFailure {
+  const rest = (typeof error === "object" && error !== null ? error : {}) as RestErrorLike;
+  const status = typeof rest.statusCode === "number" ? rest.statusCode : undefined;
+  const retryAfter = Number(rest.response?.headers?.get("retry-after"));
+  return {
+    kind: failureKind(status),
+    operation,
+    status,
+    retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+    // The first line only: ARM messages name the resource, never a secret.
+    message: (rest.message ?? String(error)).split("\n")[0].slice(0, 300),
+  };
+}
+
+function failureKind(status: number | undefined): ArmFailureKind {
+  if (status === 401) return "unauthorized";
+  if (status === 403) return "forbidden";
+  if (status === 404) return "not-found";
+  if (status === 429) return "throttled";
+  if (status === undefined || status >= 500) return "unavailable";
+  return "failed";
+}

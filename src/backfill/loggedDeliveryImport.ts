@@ -1,0 +1,82 @@
+import { validateAcrWebhookPayload } from "../core/acrWebhookPayload";
+import { maskHeaders, maskUri, type NewDelivery } from "../core/deliveryRecord";
+import { registryEventFromWebhook } from "../core/registryEvent";
+import { resolveRegistry } from "../core/registryIdentity";
+import type { LoggedDelivery } from "../core/registryWebhooks";
+import { type RoutingTable, routeForEvent } from "../core/routing";
+import { parseWebhookQuery } from "../webhook/webhookQuery";
+
+export interface LogImportContext {
+  routing: RoutingTable;
+  /** `ACR_LOGIN_SERVER`: what the webhook would have used for an event that names no registry. */
+  loginServer?: string;
+  authHeader: string;
+  secrets: readonly string[];
+  /** When the import happens (the delivery's `receivedAt`). */
+  now: number;
+}
+
+export type LogImport =
+  | { kind: "delivery"; delivery: NewDelivery }
+  /** Pings are the health check's business: never imported. */
+  | { kind: "ping" }
+  | { kind: "unusable"; why: string };
+
+/**
+ * What the webhook would have made of the logged request: the same validation, the same registry
+ * and region (from the logged URI's `registry` and `region`), so the same record keys and message
+ * id; the origin is `acr-log` and the response ACR logged is kept with the request.
+ */
+export function importFromLog(entry: LoggedDelivery, context: LogImportContext): LogImport {
+  if (typeof entry.content !== "object" || entry.content === null) {
+    return { kind: "unusable", why: "the log entry has no request body" };
+  }
+  const validation = validateAcrWebhookPayload(entry.content);
+  if (!validation.ok) {
+    const issues = validation.issues.map((issue) => `${issue.path}: ${issue.message}`);
+    return { kind: "unusable", why: `not an ACR event (${issues.join("; ")})` };
+  }
+  const payload = validation.payload;
+  if (payload.action === "ping") return { kind: "ping" };
+  if (!payload.id) return { kind: "unusable", why: "the event has no id" };
+  if (!payload.timestamp) return { kind: "unusable", why: "the event has no timestamp" };
+
+  let uri: URL | undefined;
+  try {
+    uri = entry.requestUri ? new URL(entry.requestUri) : undefined;
+  } catch {
+    return { kind: "unusable", why: "the logged request URI is not a URL" };
+  }
+  const query = parseWebhookQuery(uri?.searchParams ?? new URLSearchParams());
+  if (!query.ok) {
+    const issues = query.issues.map((issue) => `${issue.path}: ${issue.message}`);
+    return { kind: "unusable", why: `the logged request URI is invalid (${issues.join("; ")})` };
+  }
+  const event = {
+    ...registryEventFromWebhook(payload, {
+      registry: resolveRegistry(payload, query.query.registry, context.loginServer),
+      region: query.query.region,
+      receivedAt: context.now,
+      fallbackEventId: payload.id,
+    }),
+    origin: "acr-log" as const,
+  };
+  return {
+    kind: "delivery",
+    delivery: {
+      event,
+      route: routeForEvent(event, context.routing),
+      receivedAt: context.now,
+      request: {
+        method: "POST",
+        uri: uri ? maskUri(uri.toString()) : "",
+        headers: maskHeaders(
+          Object.entries(entry.requestHeaders),
+          context.authHeader,
+          context.secrets,
+        ),
+        loggedResponse: { status: entry.responseStatus },
+      },
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import {
+  ArmRegistryWebhooks,
+  isLoopbackHttp,
+  LOCAL_ARM_TOKEN,
+  staticTokenCredential,
+} from "../adapters/armRegistryWebhooks";
+import { credential } from "../adapters/clients";
+import {
+  BACKFILL_CURSORS_TABLE,
+  TableBackfillCursors,
+  TableWebhookHealth,
+  WEBHOOK_HEALTH_TABLE,
+} from "../adapters/tableRegistryWebhookState";
+import { type Bridge, getBridge } from "../bridge";
+import {
+  loadRegistryAccessSettings,
+  loadTablesTimeoutMs,
+  loadWebhookSettings,
+  type RegistryAccessSettings,
+} from "../config";
+import type { LoggedDelivery } from "../core/registryWebhooks";
+import type { WebhookExpectations } from "../core/webhookHealth";
+import { checkWebhookHealth, type WebhookHealthReport } from "../webhookHealth/checkWebhookHealth";
+import { bridgeLedger } from "./bridgeLedger";
+import { importFromLog } from "./loggedDeliveryImport";
+import { type BackfillReport, type BackfillWindow, runBackfill } from "./runBackfill";
+
+/** The registry side (ARM) of the bridge: backfill from ACR's log and webhook health. */
+export interface RegistryAccess {
+  settings: RegistryAccessSettings;
+  health: TableWebhookHealth;
+  backfill(window?: BackfillWindow): Promise<BackfillReport>;
+  checkWebhooks(now: number): Promise<WebhookHealthReport>;
+}
+
+let access: RegistryAccess | undefined;
+
+export function getRegistryAccess(env: Record<string, string | undefined> = process.env) {
+  access ??= createRegistryAccess(env, getBridge(env));
+  return access;
+}
+
+function createRegistryAccess(
+  env: Record<string, string | undefined>,
+  bridge: Bridge,
+): RegistryAccess {
+  const settings = loadRegistryAccessSettings(env);
+  const webhookSettings = loadWebhookSettings(env);
+  const timeoutMs = loadTablesTimeoutMs(env);
+  const webhooks = new ArmRegistryWebhooks({
+    endpoint: settings.armEndpoint,
+    credential: isLoopbackHttp(settings.armEndpoint)
+      ? staticTokenCredential(LOCAL_ARM_TOKEN)
+      : credential(),
+  });
+  const ledger = bridgeLedger(bridge);
+  const cursors = new TableBackfillCursors(bridge.tables(BACKFILL_CURSORS_TABLE), timeoutMs);
+  const health = new TableWebhookHealth(bridge.tables(WEBHOOK_HEALTH_TABLE), timeoutMs);
+  const expectations: WebhookExpectations = {
+    bridgeWebhookUrl: settings.bridgeBaseUrl
+      ? new URL("api/acr/webhook", withTrailingSlash(settings.bridgeBaseUrl)).toString()
+      : undefined,
+    actions: settings.expectedActions,
+    scope: settings.expectedScope,
+    authHeader: settings.authHeader,
+  };
+  return {
+    settings,
+    health,
+    backfill: (window) =>
+      runBackfill(
+        {
+          registryIds: settings.resourceIds,
+          webhooks,
+          ledger,
+          cursors,
+          importFromLog: (entry: LoggedDelivery, now: number) =>
+            importFromLog(entry, {
+              routing: bridge.routing,
+              loginServer: webhookSettings.loginServer,
+              authHeader: webhookSettings.auth.header,
+              secrets: webhookSettings.auth.secrets,
+              now,
+            }),
+          limits: settings.backfill,
+        },
+        { window },
+      ),
+    checkWebhooks: (now) =>
+      checkWebhookHealth(
+        {
+          registryIds: settings.resourceIds,
+          webhooks,
+          store: health,
+          isPingRecorded: ledger.isPingRecorded,
+          publish: (message) =>
+            bridge.publisher.publish(bridge.crossCheckSettings.discrepancyTopic, message),
+          expectations,
+          pingTimeoutMs: settings.pingTimeoutMs,
+        },
+        now,
+      ),
+  };
+}
+
+function withTrailingSlash(url: string): string {
+  return url.endsWith("/") ? url : `${url}/`;
+}

@@ -1,0 +1,208 @@
+import type { NewDelivery } from "../core/deliveryRecord";
+import { describeError } from "../core/ingestDelivery";
+import type { RegistryEvent } from "../core/registryEvent";
+import {
+  describeFailure,
+  type LoggedDelivery,
+  type RegistryWebhooks,
+  type WebhookRef,
+} from "../core/registryWebhooks";
+import type { LogImport } from "./loggedDeliveryImport";
+
+/**
+ * What the backfill needs of the bridge's own records: whether a delivery is already there, and
+ * the normal ingestion (record, cross-check, publish once) for one that is not. Wired to the
+ * current storage in `bridgeLedger.ts`.
+ */
+export interface DeliveryLedger {
+  /** Whether the bridge holds this event from its webhook or from an earlier import. */
+  isRecorded(event: RegistryEvent): Promise<boolean>;
+  /** Ingests an `acr-log` delivery; `duplicate` when another run recorded it first. */
+  importDelivery(delivery: NewDelivery): Promise<{ duplicate: boolean }>;
+}
+
+/**
+ * How far a webhook's log has been read: everything from `newestLogId` down is done. A read cut
+ * short by the page or time limit leaves `resume`: the next run goes on from its `nextLink` down
+ * to `newestLogId` first, then `resume.newestLogId` becomes the boundary.
+ */
+export interface BackfillCursor {
+  newestLogId?: string;
+  resume?: { nextLink: string; newestLogId: string };
+}
+
+export interface BackfillCursors {
+  read(ref: WebhookRef): Promise<BackfillCursor | undefined>;
+  write(ref: WebhookRef, cursor: BackfillCursor): Promise<void>;
+}
+
+export interface BackfillDependencies {
+  registryIds: readonly string[];
+  webhooks: RegistryWebhooks;
+  ledger: DeliveryLedger;
+  cursors: BackfillCursors;
+  /** Turns a log entry into the delivery the webhook would have recorded. */
+  importFromLog: (entry: LoggedDelivery, now: number) => LogImport;
+  limits: { maxPages: number; maxMs: number };
+}
+
+/** An explicit window re-reads the log without the cursor (and leaves it where it is). */
+export interface BackfillWindow {
+  from: number;
+  to: number;
+}
+
+export interface BackfillReport {
+  seen: number;
+  alreadyRecorded: number;
+  imported: number;
+  unusable: { id: string; webhook: string; why: string }[];
+  webhooks: { registryId: string; webhook: string; pages: number; complete: boolean }[];
+  /** ARM or storage failures; each stops only the webhook it happened on. */
+  errors: string[];
+}
+
+/**
+ * Reads each webhook's delivery log (newest first) down to where the last complete run began,
+ * and imports every event the bridge never recorded. Idempotent: an import is keyed like the
+ * webhook's record, so a second run, or one running at the same time, finds it recorded.
+ */
+export async function runBackfill(
+  deps: BackfillDependencies,
+  options: { now?: () => number; window?: BackfillWindow } = {},
+): Promise<BackfillReport> {
+  const now = options.now ?? Date.now;
+  const deadline = now() + deps.limits.maxMs;
+  const report: BackfillReport = {
+    seen: 0,
+    alreadyRecorded: 0,
+    imported: 0,
+    unusable: [],
+    webhooks: [],
+    errors: [],
+  };
+  for (const registryId of deps.registryIds) {
+    const listed = await deps.webhooks.list(registryId);
+    if (!listed.ok) {
+      report.errors.push(`${registryId}: ${describeFailure(listed.failure)}`);
+      continue;
+    }
+    for (const ref of listed.value) {
+      await backfillWebhook(ref, deps, report, { now, deadline, window: options.window });
+    }
+  }
+  return report;
+}
+
+type Run = { now: () => number; deadline: number; window?: BackfillWindow };
+
+type Traversal =
+  | { outcome: "complete"; newest?: string }
+  | { outcome: "limited"; newest?: string; nextLink: string }
+  | { outcome: "failed" };
+
+async function backfillWebhook(
+  ref: WebhookRef,
+  deps: BackfillDependencies,
+  report: BackfillReport,
+  run: Run,
+): Promise<void> {
+  const progress = { registryId: ref.registryId, webhook: ref.name, pages: 0, complete: false };
+  report.webhooks.push(progress);
+  const where = `${ref.registryId}/webhooks/${ref.name}`;
+  const traverse = (from: string | undefined, boundary: string | undefined) =>
+    traverseLog(ref, from, boundary, deps, report, run, progress, where);
+  try {
+    if (run.window) {
+      progress.complete = (await traverse(undefined, undefined)).outcome === "complete";
+      return;
+    }
+    let cursor = (await deps.cursors.read(ref)) ?? {};
+    if (cursor.resume) {
+      const resumed = await traverse(cursor.resume.nextLink, cursor.newestLogId);
+      if (resumed.outcome === "failed") return;
+      if (resumed.outcome === "limited") {
+        await deps.cursors.write(ref, {
+          ...cursor,
+          resume: { ...cursor.resume, nextLink: resumed.nextLink },
+        });
+        return;
+      }
+      cursor = { newestLogId: cursor.resume.newestLogId };
+      await deps.cursors.write(ref, cursor);
+    }
+    const fresh = await traverse(undefined, cursor.newestLogId);
+    if (fresh.outcome === "complete") {
+      progress.complete = true;
+      if (fresh.newest) await deps.cursors.write(ref, { newestLogId: fresh.newest });
+    } else if (fresh.outcome === "limited" && fresh.newest) {
+      await deps.cursors.write(ref, {
+        newestLogId: cursor.newestLogId,
+        resume: { nextLink: fresh.nextLink, newestLogId: fresh.newest },
+      });
+    }
+  } catch (error) {
+    report.errors.push(`${where}: ${describeError(error)}`);
+  }
+}
+
+/** Reads pages from `from` (the start: undefined) until the `boundary` entry, the end, or a limit. */
+async function traverseLog(
+  ref: WebhookRef,
+  from: string | undefined,
+  boundary: string | undefined,
+  deps: BackfillDependencies,
+  report: BackfillReport,
+  run: Run,
+  progress: { pages: number },
+  where: string,
+): Promise<Traversal> {
+  let newest: string | undefined;
+  for await (const page of deps.webhooks.logPages(ref, from)) {
+    if (!page.ok) {
+      report.errors.push(`${where}: ${describeFailure(page.failure)}`);
+      return { outcome: "failed" };
+    }
+    progress.pages++;
+    for (const entry of page.value.entries) {
+      if (boundary !== undefined && entry.logId === boundary) {
+        return { outcome: "complete", newest };
+      }
+      newest ??= entry.logId;
+      await handleEntry(entry, ref, deps, report, run);
+    }
+    const { nextLink } = page.value;
+    // Cut short, not failed: `complete: false`, and the next run goes on from `nextLink`.
+    if (nextLink && (progress.pages >= deps.limits.maxPages || run.now() >= run.deadline)) {
+      return { outcome: "limited", newest, nextLink };
+    }
+  }
+  return { outcome: "complete", newest };
+}
+
+async function handleEntry(
+  entry: LoggedDelivery,
+  ref: WebhookRef,
+  deps: BackfillDependencies,
+  report: BackfillReport,
+  run: Run,
+): Promise<void> {
+  const imported = deps.importFromLog(entry, run.now());
+  if (imported.kind === "ping") return;
+  if (imported.kind === "unusable") {
+    report.unusable.push({ id: entry.logId, webhook: ref.name, why: imported.why });
+    return;
+  }
+  const { event } = imported.delivery;
+  if (run.window && (event.occurredAt < run.window.from || event.occurredAt > run.window.to)) {
+    return;
+  }
+  report.seen++;
+  if (await deps.ledger.isRecorded(event)) {
+    report.alreadyRecorded++;
+    return;
+  }
+  const result = await deps.ledger.importDelivery(imported.delivery);
+  if (result.duplicate) report.alreadyRecorded++;
+  else report.imported++;
+}

@@ -1,0 +1,78 @@
+/**
+ * The registry side as the bridge sees it through ARM: a registry's webhooks, their configuration,
+ * ACR's log of their deliveries, and the ping. Implemented on `@azure/arm-containerregistry` in
+ * adapters/; every call answers a typed result, so no ARM failure reaches a timer as an exception.
+ */
+export interface WebhookRef {
+  /** The registry's resource id, as configured in `ACR_RESOURCE_IDS`. */
+  registryId: string;
+  name: string;
+}
+
+/** What `get` and `getCallbackConfig` say; custom header *names* only, never their values. */
+export interface WebhookConfiguration {
+  ref: WebhookRef;
+  location: string;
+  status: string;
+  scope: string;
+  actions: string[];
+  serviceUri: string;
+  customHeaderNames: string[];
+}
+
+/** One entry of ACR's delivery log (`webhooks.listEvents`). */
+export interface LoggedDelivery {
+  /** The log entry's id. */
+  logId: string;
+  /** The request body ACR sent, as ACR logged it. */
+  content: unknown;
+  requestUri?: string;
+  /** As ACR logged them (Authorization masked by ACR). */
+  requestHeaders: Record<string, string>;
+  /** The status ACR got back; absent when it got none (a timeout, a refused connection). */
+  responseStatus?: number;
+}
+
+export interface LogPage {
+  entries: LoggedDelivery[];
+  /** Where the next page is; absent on the last. */
+  nextLink?: string;
+}
+
+export type ArmFailureKind =
+  | "unauthorized"
+  | "forbidden"
+  | "not-found"
+  | "throttled"
+  | "unavailable"
+  | "failed";
+
+export interface ArmFailure {
+  kind: ArmFailureKind;
+  operation: string;
+  status?: number;
+  /** From `Retry-After` on a 429 or 503: when ARM wants to be asked again. */
+  retryAfterSeconds?: number;
+  message: string;
+}
+
+export type ArmResult<T> = { ok: true; value: T } | { ok: false; failure: ArmFailure };
+
+export interface RegistryWebhooks {
+  list(registryId: string): Promise<ArmResult<WebhookRef[]>>;
+  configuration(ref: WebhookRef): Promise<ArmResult<WebhookConfiguration>>;
+  /** Starts a ping; answers the id of the ping event ACR sends. */
+  ping(ref: WebhookRef): Promise<ArmResult<string>>;
+  /**
+   * ACR's delivery log, one page at a time, newest first, from the start or from a page's
+   * `nextLink`; stops after a failed page.
+   */
+  logPages(ref: WebhookRef, nextLink?: string): AsyncIterable<ArmResult<LogPage>>;
+}
+
+export function describeFailure(failure: ArmFailure): string {
+  const status = failure.status === undefined ? "" : ` ${failure.status}`;
+  const retry =
+    failure.retryAfterSeconds === undefined ? "" : ` (retry after ${failure.retryAfterSeconds}s)`;
+  return `${failure.operation}: ${failure.kind}${status}${retry}: ${failure.message}`;
+}

@@ -1,0 +1,168 @@
+import { createHash } from "node:crypto";
+import { loginServerFromResourceId } from "./eventGridTrust";
+import type { WebhookConfiguration, WebhookRef } from "./registryWebhooks";
+import { cloudEventMessage, type TopicMessage } from "./topicMessage";
+
+/** What a webhook must look like to deliver to this bridge. */
+export interface WebhookExpectations {
+  /** `<bridge base URL>/api/acr/webhook`; unset, the service URI is not checked. */
+  bridgeWebhookUrl?: string;
+  actions: readonly string[];
+  /** ACR scope syntax; empty means every repository and tag. */
+  scope: string;
+  /** The custom header that must carry the secret (its presence only is checked). */
+  authHeader: string;
+}
+
+/** Why a webhook's configuration will not deliver what the bridge expects; empty when it will. */
+export function configurationProblems(
+  config: WebhookConfiguration,
+  expected: WebhookExpectations,
+): string[] {
+  const problems: string[] = [];
+  if (config.status.toLowerCase() !== "enabled") problems.push(`status is ${config.status}`);
+  const actions = new Set(config.actions.map((action) => action.toLowerCase()));
+  const missing = expected.actions.filter((action) => !actions.has(action.toLowerCase()));
+  if (missing.length > 0) problems.push(`actions missing: ${missing.join(", ")}`);
+  if (config.scope.trim() !== expected.scope.trim()) {
+    problems.push(
+      `scope is ${describeScope(config.scope)}, expected ${describeScope(expected.scope)}`,
+    );
+  }
+  problems.push(...serviceUriProblems(config, expected.bridgeWebhookUrl));
+  const header = expected.authHeader.toLowerCase();
+  if (!config.customHeaderNames.some((name) => name.toLowerCase() === header)) {
+    problems.push(`custom headers carry no ${expected.authHeader} header`);
+  }
+  return problems;
+}
+
+function describeScope(scope: string): string {
+  return scope.trim() === "" ? "everything" : `'${scope.trim()}'`;
+}
+
+/** Only scheme, host and path are ever shown: the query may carry a function key (`code`). */
+function serviceUriProblems(config: WebhookConfiguration, bridgeWebhookUrl?: string): string[] {
+  let uri: URL;
+  try {
+    uri = new URL(config.serviceUri);
+  } catch {
+    return ["service URI is not a URL"];
+  }
+  const problems: string[] = [];
+  if (bridgeWebhookUrl !== undefined) {
+    const bridge = new URL(bridgeWebhookUrl);
+    const target = `${uri.origin}${uri.pathname.replace(/\/+$/, "")}`;
+    const expected = `${bridge.origin}${bridge.pathname.replace(/\/+$/, "")}`;
+    if (target.toLowerCase() !== expected.toLowerCase()) {
+      problems.push(`service URI points at ${target}, not at this bridge (${expected})`);
+    }
+  }
+  const location = normalizeRegion(config.location);
+  const region = uri.searchParams.get("region");
+  if (region === null) {
+    problems.push(`service URI has no region parameter (expected region=${location})`);
+  } else if (normalizeRegion(region) !== location) {
+    problems.push(`service URI region '${region}' is not the webhook's location '${location}'`);
+  }
+  return problems;
+}
+
+/** ARM writes locations both as `westeurope` and `West Europe`. */
+function normalizeRegion(region: string): string {
+  return region.replace(/\s+/g, "").toLowerCase();
+}
+
+/** A ping sent to a webhook, waiting to be seen in the bridge's records. */
+export interface OutstandingPing {
+  eventId: string;
+  sentAt: number;
+}
+
+export type PingVerdict = "arrived" | "waiting" | "missing";
+
+export function pingVerdict(
+  ping: OutstandingPing,
+  recorded: boolean,
+  now: number,
+  timeoutMs: number,
+): PingVerdict {
+  if (recorded) return "arrived";
+  return now - ping.sentAt >= timeoutMs ? "missing" : "waiting";
+}
+
+/** Stable text, so each new ping that goes missing is not a new finding. */
+export function missingPingProblem(timeoutMs: number): string {
+  return `${MISSING_PING} ${Math.round(timeoutMs / 1000)} s`;
+}
+
+export function isMissingPingProblem(problem: string): boolean {
+  return problem.startsWith(MISSING_PING);
+}
+
+const MISSING_PING = "a ping was not recorded by the bridge within";
+
+/** What the bridge last concluded about one webhook. */
+export interface WebhookHealth {
+  ref: WebhookRef;
+  healthy: boolean;
+  problems: string[];
+  /** When the current verdict began (the finding's time, or the resolution's). */
+  since: number;
+  checkedAt: number;
+  ping?: OutstandingPing;
+}
+
+export type HealthChange = "unchanged" | "unhealthy" | "resolved";
+
+/** A finding is published when a webhook turns unhealthy or its reasons change, a resolution when it recovers. */
+export function healthChange(
+  previous: WebhookHealth | undefined,
+  problems: string[],
+): HealthChange {
+  if (problems.length === 0) return previous && !previous.healthy ? "resolved" : "unchanged";
+  const same =
+    previous !== undefined &&
+    !previous.healthy &&
+    previous.problems.length === problems.length &&
+    previous.problems.every((problem, index) => problem === problems[index]);
+  return same ? "unchanged" : "unhealthy";
+}
+
+export const WEBHOOK_UNHEALTHY = "webhook-unhealthy";
+
+/** On `acr-discrepancies`: `discrepancy.webhook-unhealthy`, and `.resolved` when healthy again. */
+export function webhookHealthMessage(health: WebhookHealth): TopicMessage {
+  const resolved = health.healthy;
+  const id = createHash("sha256")
+    .update(
+      [WEBHOOK_UNHEALTHY, health.ref.registryId.toLowerCase(), health.ref.name, health.since]
+        .concat(health.problems)
+        .join("\n"),
+    )
+    .digest("hex")
+    .slice(0, 32);
+  const registry = loginServerFromResourceId(health.ref.registryId) ?? health.ref.registryId;
+  return cloudEventMessage({
+    id,
+    registry,
+    type: `discrepancy.${WEBHOOK_UNHEALTHY}${resolved ? ".resolved" : ""}`,
+    subject: health.ref.name,
+    time: new Date(health.since).toISOString(),
+    data: {
+      kind: WEBHOOK_UNHEALTHY,
+      registryId: health.ref.registryId,
+      registry,
+      webhook: health.ref.name,
+      reasons: health.problems,
+      detectedAt: new Date(health.since).toISOString(),
+      resolved,
+    },
+    properties: {
+      kind: WEBHOOK_UNHEALTHY,
+      registry,
+      webhook: health.ref.name,
+      resolved: String(resolved),
+    },
+  });
+}

@@ -1,0 +1,140 @@
+import { describeError } from "../core/ingestDelivery";
+import { describeFailure, type RegistryWebhooks, type WebhookRef } from "../core/registryWebhooks";
+import type { TopicMessage } from "../core/topicMessage";
+import {
+  configurationProblems,
+  healthChange,
+  isMissingPingProblem,
+  missingPingProblem,
+  type OutstandingPing,
+  pingVerdict,
+  type WebhookExpectations,
+  type WebhookHealth,
+  webhookHealthMessage,
+} from "../core/webhookHealth";
+
+export interface WebhookHealthStore {
+  read(ref: WebhookRef): Promise<WebhookHealth | undefined>;
+  write(health: WebhookHealth): Promise<void>;
+}
+
+export interface WebhookHealthDependencies {
+  registryIds: readonly string[];
+  webhooks: RegistryWebhooks;
+  store: WebhookHealthStore;
+  isPingRecorded(eventId: string): Promise<boolean>;
+  /** Publishes on `acr-discrepancies`. */
+  publish(message: TopicMessage): Promise<void>;
+  expectations: WebhookExpectations;
+  pingTimeoutMs: number;
+}
+
+export interface WebhookHealthReport {
+  checked: number;
+  unhealthy: { registryId: string; webhook: string; reasons: string[] }[];
+  findingsPublished: number;
+  resolved: number;
+  pinged: number;
+  errors: string[];
+}
+
+/**
+ * Checks each webhook's configuration, settles the ping sent by the previous run (arrived in the
+ * bridge's records, still within the timeout, or missing), sends the next ping, and publishes a
+ * `webhook-unhealthy` finding when a webhook turns unhealthy (a resolution when it recovers).
+ */
+export async function checkWebhookHealth(
+  deps: WebhookHealthDependencies,
+  now: number,
+  options: { ping: boolean } = { ping: true },
+): Promise<WebhookHealthReport> {
+  const report: WebhookHealthReport = {
+    checked: 0,
+    unhealthy: [],
+    findingsPublished: 0,
+    resolved: 0,
+    pinged: 0,
+    errors: [],
+  };
+  for (const registryId of deps.registryIds) {
+    const listed = await deps.webhooks.list(registryId);
+    if (!listed.ok) {
+      report.errors.push(`${registryId}: ${describeFailure(listed.failure)}`);
+      continue;
+    }
+    for (const ref of listed.value) {
+      try {
+        await checkOne(ref, deps, now, options.ping, report);
+      } catch (error) {
+        report.errors.push(`${ref.registryId}/webhooks/${ref.name}: ${describeError(error)}`);
+      }
+    }
+  }
+  return report;
+}
+
+async function checkOne(
+  ref: WebhookRef,
+  deps: WebhookHealthDependencies,
+  now: number,
+  sendPing: boolean,
+  report: WebhookHealthReport,
+): Promise<void> {
+  const where = `${ref.registryId}/webhooks/${ref.name}`;
+  const config = await deps.webhooks.configuration(ref);
+  if (!config.ok) {
+    report.errors.push(`${where}: ${describeFailure(config.failure)}`);
+    return;
+  }
+  report.checked++;
+  const previous = await deps.store.read(ref);
+  const problems = configurationProblems(config.value, deps.expectations);
+
+  // A missing ping stays a problem until a later ping arrives.
+  let pingProblem = previous?.problems.find(isMissingPingProblem);
+  let outstanding: OutstandingPing | undefined = previous?.ping;
+  if (outstanding) {
+    const recorded = await deps.isPingRecorded(outstanding.eventId);
+    const verdict = pingVerdict(outstanding, recorded, now, deps.pingTimeoutMs);
+    if (verdict === "arrived") pingProblem = undefined;
+    if (verdict === "missing") pingProblem = missingPingProblem(deps.pingTimeoutMs);
+    if (verdict !== "waiting") outstanding = undefined;
+  }
+  if (pingProblem) problems.push(pingProblem);
+
+  if (sendPing && !outstanding && config.value.status.toLowerCase() === "enabled") {
+    const pinged = await deps.webhooks.ping(ref);
+    if (pinged.ok) {
+      outstanding = { eventId: pinged.value, sentAt: now };
+      report.pinged++;
+    } else {
+      report.errors.push(`${where}: ${describeFailure(pinged.failure)}`);
+    }
+  }
+
+  const change = healthChange(previous, problems);
+  const health: WebhookHealth = {
+    ref,
+    healthy: problems.length === 0,
+    problems,
+    since: change === "unchanged" ? (previous?.since ?? now) : now,
+    checkedAt: now,
+    ping: outstanding,
+  };
+  if (!health.healthy) {
+    report.unhealthy.push({ registryId: ref.registryId, webhook: ref.name, reasons: problems });
+  }
+  if (change !== "unchanged") {
+    try {
+      await deps.publish(webhookHealthMessage(health));
+      if (change === "resolved") report.resolved++;
+      else report.findingsPublished++;
+    } catch (error) {
+      // Keep the previous verdict, so the next run publishes this change again.
+      report.errors.push(`${where}: finding not published: ${describeError(error)}`);
+      if (previous) await deps.store.write({ ...previous, ping: outstanding, checkedAt: now });
+      return;
+    }
+  }
+  await deps.store.write(health);
+}

@@ -1,0 +1,24 @@
+import type { RegistryAccess } from "../backfill/registryAccess";
+
+/** The last verdict on each registry webhook checked so far; nothing before the first check. */
+export async function webhookHealthDetails(
+  registryAccess: RegistryAccess,
+): Promise<Record<string, unknown>> {
+  if (registryAccess.settings.resourceIds.length === 0) return {};
+  const registries = new Set(registryAccess.settings.resourceIds.map((id) => id.toLowerCase()));
+  // Only the registries this bridge reads now (a registry dropped from ACR_RESOURCE_IDS is gone).
+  const webhooks = (await registryAccess.health.list()).filter((health) =>
+    registries.has(health.ref.registryId.toLowerCase()),
+  );
+  if (webhooks.length === 0) return {};
+  return {
+    webhooks: webhooks.map((health) => ({
+      registryId: health.ref.registryId,
+      webhook: health.ref.name,
+      status: health.healthy ? "healthy" : "unhealthy",
+      reasons: health.problems,
+      since: new Date(health.since).toISOString(),
+      checkedAt: new Date(health.checkedAt).toISOString(),
+    })),
+  };
+}

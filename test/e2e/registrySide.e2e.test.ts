@@ -1,0 +1,396 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ArmStandIn, type StandInWebhook } from "../../dev/arm/armStandIn";
+import { freePort } from "../../dev/freePort";
+import { LOCAL_ARM_TOKEN } from "../../src/adapters/armRegistryWebhooks";
+import { registryEventFromWebhook } from "../../src/core/registryEvent";
+import { messageIdFor } from "../../src/core/topicMessage";
+import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { sleep } from "../support/reconcile";
+
+const SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
+const registryId = (name: string) =>
+  `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-e2e/providers/Microsoft.ContainerRegistry/registries/${name}`;
+const BACKFILL_REGISTRY = registryId("backfillreg");
+const HEALTH_REGISTRY = registryId("healthreg");
+const LOGIN_SERVER = "backfillreg.azurecr.io";
+const ACTIONS = ["push", "delete", "chart_push", "chart_delete", "quarantine"];
+
+interface BackfillAnswer {
+  seen: number;
+  alreadyRecorded: number;
+  imported: number;
+  unusable: { id: string; webhook: string; why: string }[];
+  webhooks: { registryId: string; webhook: string; pages: number; complete: boolean }[];
+  errors: string[];
+}
+
+describe("registry side: backfill from ACR's delivery log and webhook health, real SDK against the ARM stand-in", () => {
+  let arm: ArmStandIn;
+  let stack: LocalStack;
+  let bridgeUrl: string;
+
+  const webhook = (name: string, overrides: Partial<StandInWebhook> = {}): StandInWebhook => ({
+    name,
+    location: "westeurope",
+    status: "enabled",
+    scope: "",
+    actions: ACTIONS,
+    serviceUri: `${bridgeUrl}/api/acr/webhook?region=westeurope&registry=${LOGIN_SERVER}`,
+    customHeaders: { Authorization: `Bearer ${TEST_SECRET}` },
+    ...overrides,
+  });
+
+  beforeAll(async () => {
+    arm = new ArmStandIn({ token: LOCAL_ARM_TOKEN, pageSize: 2, deliveryTimeoutMs: 4000 });
+    await arm.start();
+    const port = await freePort();
+    bridgeUrl = `http://127.0.0.1:${port}`;
+    arm.addRegistry(BACKFILL_REGISTRY);
+    arm.addRegistry(HEALTH_REGISTRY);
+    arm.setWebhook(BACKFILL_REGISTRY, webhook("bridgewesteurope"));
+    stack = await startLocalStack({
+      port,
+      // Every publish is visible: nothing here relies on Service Bus dropping a duplicate.
+      withoutDuplicateDetection: true,
+      env: {
+        ACR_RESOURCE_IDS: `${BACKFILL_REGISTRY},${HEALTH_REGISTRY}`,
+        ARM_ENDPOINT: arm.url,
+        BRIDGE_PUBLIC_URL: bridgeUrl,
+        // Registered, run by hand through the admin route.
+        BACKFILL_SCHEDULE: "0 0 0 1 1 *",
+        WEBHOOK_PING_SCHEDULE: "0 0 0 1 1 *",
+        WEBHOOK_PING_TIMEOUT_SECONDS: "1",
+        BACKFILL_MAX_PAGES: "3",
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await arm?.stop();
+  });
+
+  afterEach(() => arm.clearFaults());
+
+  async function backfill(query = ""): Promise<BackfillAnswer> {
+    const response = await fetch(`${stack.url}/api/backfill${query}`, { method: "POST" });
+    expect(response.status).toBe(200);
+    return (await response.json()) as BackfillAnswer;
+  }
+
+  function push(repository: string, tag: string, extra: Record<string, unknown> = {}) {
+    const digest = `sha256:${randomUUID().replaceAll("-", "")}${randomUUID().replaceAll("-", "")}`;
+    return {
+      id: randomUUID(),
+      timestamp: "2026-05-01T09:12:44.123456789Z",
+      action: "push",
+      target: {
+        mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+        size: 708,
+        digest,
+        length: 708,
+        repository,
+        tag,
+      },
+      request: { id: randomUUID(), host: LOGIN_SERVER, method: "PUT", useragent: "docker/27" },
+      unknownField: { kept: true },
+      ...extra,
+    };
+  }
+
+  function logMissed(content: Record<string, unknown>, status?: number) {
+    arm.logEvent(BACKFILL_REGISTRY, "bridgewesteurope", {
+      id: randomUUID(),
+      eventRequestMessage: {
+        content,
+        headers: { "Content-Type": "application/json", Authorization: "******" },
+        method: "POST",
+        requestUri: webhook("bridgewesteurope").serviceUri,
+        version: "1.1",
+      },
+      eventResponseMessage:
+        status === undefined
+          ? undefined
+          : { headers: {}, statusCode: String(status), version: "1.1" },
+    });
+  }
+
+  function messagesOn(topic: string) {
+    return stack.broker().messages(topic, "all");
+  }
+
+  const expectedMessageId = (payload: Record<string, unknown>) =>
+    messageIdFor(
+      registryEventFromWebhook(payload as never, {
+        registry: LOGIN_SERVER,
+        region: "westeurope",
+        receivedAt: 0,
+        fallbackEventId: "unused",
+      }),
+    );
+
+  it("imports exactly the deliveries the bridge missed, once, whether runs overlap or repeat; reads on from its cursor", async () => {
+    const hook = "bridgewesteurope";
+    const delivered = push("team/api", "v1");
+    expect(
+      (await arm.deliver(BACKFILL_REGISTRY, hook, delivered)).eventResponseMessage?.statusCode,
+    ).toBe("200");
+
+    // A rotated secret: ACR's attempts get 401 and are never retried.
+    arm.setWebhook(
+      BACKFILL_REGISTRY,
+      webhook(hook, { customHeaders: { Authorization: "Bearer old-secret" } }),
+    );
+    const refused = push("team/api", "v2");
+    const quarantine = { ...push("team/api", "v3"), action: "quarantine" };
+    expect(
+      (await arm.deliver(BACKFILL_REGISTRY, hook, refused)).eventResponseMessage?.statusCode,
+    ).toBe("401");
+    expect(
+      (await arm.deliver(BACKFILL_REGISTRY, hook, quarantine)).eventResponseMessage?.statusCode,
+    ).toBe("401");
+    arm.setWebhook(BACKFILL_REGISTRY, webhook(hook));
+    const timedOut = push("team/web", "v1");
+    const failed = push("team/web", "v2");
+    logMissed(timedOut);
+    logMissed(failed, 503);
+    logMissed({ hello: "world" }, 400);
+    logMissed({ ...push("team/web", "v3"), timestamp: undefined }, 500);
+    const [noTimestampEntry, notAnEventEntry] = arm.log(BACKFILL_REGISTRY, hook);
+
+    // 7 entries, 2 a page, at most 3 pages a run: both concurrent runs stop at the limit.
+    const [first, second] = await Promise.all([backfill(), backfill()]);
+    for (const run of [first, second]) {
+      expect(run.webhooks).toContainEqual({
+        registryId: BACKFILL_REGISTRY,
+        webhook: hook,
+        pages: 3,
+        complete: false,
+      });
+      expect(run.seen).toBe(4);
+      expect(run.unusable.map((entry) => entry.id).sort()).toEqual(
+        [noTimestampEntry.id, notAnEventEntry.id].sort(),
+      );
+    }
+    expect(first.imported + second.imported).toBe(4);
+    expect(first.alreadyRecorded + second.alreadyRecorded).toBe(4);
+    expect(first.unusable.find((entry) => entry.id === noTimestampEntry.id)?.why).toMatch(
+      /timestamp/,
+    );
+
+    // The next run goes on where the limit stopped them (the delivered push), then reaches the top.
+    const third = await backfill();
+    expect(third).toMatchObject({ seen: 1, alreadyRecorded: 1, imported: 0, unusable: [] });
+    expect(third.webhooks.find((w) => w.webhook === hook)).toMatchObject({ complete: true });
+    const fourth = await backfill();
+    expect(fourth).toMatchObject({ seen: 0, imported: 0, unusable: [] });
+    expect(fourth.webhooks.find((w) => w.webhook === hook)?.pages).toBe(1);
+
+    const later = push("team/web", "v4");
+    logMissed(later, 500);
+    const fifth = await backfill();
+    expect(fifth).toMatchObject({ seen: 1, alreadyRecorded: 0, imported: 1 });
+
+    // Published once each, with the message id the webhook would have had.
+    const pushes = messagesOn("acr-push");
+    expect(pushes.map((message) => message.messageId).sort()).toEqual(
+      [delivered, refused, timedOut, failed, later].map(expectedMessageId).sort(),
+    );
+    const imported = pushes.filter((message) => message.applicationProperties.origin === "acr-log");
+    expect(imported).toHaveLength(4);
+    const importedBody = imported.find((m) => m.messageId === expectedMessageId(failed))?.body as {
+      data: Record<string, unknown>;
+    };
+    // The logged body as ACR sent it: unknown fields and all nine fractional digits kept.
+    expect(importedBody.data).toEqual(failed);
+    expect(messagesOn("acr-quarantine").map((m) => m.messageId)).toEqual([
+      expectedMessageId(quarantine),
+    ]);
+
+    // Recorded with origin acr-log and the status ACR logged.
+    const events = (await (
+      await fetch(
+        `${stack.url}/api/events?registry=${LOGIN_SERVER}&from=2026-05-01&to=2026-05-02&limit=100`,
+      )
+    ).json()) as {
+      items: { id: string; origin: string; request: { loggedResponse?: { status?: number } } }[];
+    };
+    const byId = new Map(events.items.map((item) => [`${item.id}|${item.origin}`, item]));
+    expect(byId.get(`${refused.id}|acr-log`)?.request.loggedResponse).toEqual({ status: 401 });
+    expect(byId.get(`${failed.id}|acr-log`)?.request.loggedResponse).toEqual({ status: 503 });
+    expect(byId.get(`${timedOut.id}|acr-log`)?.request.loggedResponse).toEqual({});
+    expect(byId.has(`${delivered.id}|acr-log`)).toBe(false);
+    expect(events.items.filter((item) => item.origin === "acr-log")).toHaveLength(5);
+
+    // Found by its id like any arrival.
+    const byEventId = (await (await fetch(`${stack.url}/api/events/${failed.id}`)).json()) as {
+      deliveries: { origin: string }[];
+    };
+    expect(byEventId.deliveries.map((delivery) => delivery.origin)).toEqual(["acr-log"]);
+
+    // The webhook arriving after its import is covered: no second message.
+    const late = await arm.deliver(BACKFILL_REGISTRY, hook, refused);
+    expect(late.eventResponseMessage?.statusCode).toBe("200");
+    expect(messagesOn("acr-push")).toHaveLength(5);
+  }, 60_000);
+
+  it("a window re-reads the log without the cursor and finds everything recorded", async () => {
+    const answer = await backfill("?from=2026-05-01&to=2026-05-02");
+    expect(answer.imported).toBe(0);
+    // The page limit (3 pages of 2) holds for a window too; a window leaves no cursor behind.
+    expect(answer).toMatchObject({ seen: 4, alreadyRecorded: 4 });
+    expect(answer.webhooks.find((w) => w.webhook === "bridgewesteurope")?.complete).toBe(false);
+    // What is new since: the late webhook of the first test, answered 200 and logged by ACR.
+    expect(await backfill()).toMatchObject({ seen: 1, alreadyRecorded: 1, imported: 0 });
+    const bad = await fetch(`${stack.url}/api/backfill?from=yesterday`, { method: "POST" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("invalid_query");
+  });
+
+  it("ARM errors (403, 429 with Retry-After, 5xx) are reported, never a crash of the route or the timers", async () => {
+    arm.fail({ operation: "list", status: 403, times: 1 });
+    const forbidden = await backfill();
+    expect(forbidden.errors.join("\n")).toContain(
+      `${BACKFILL_REGISTRY}: webhooks.list: forbidden 403`,
+    );
+
+    arm.fail({ operation: "listEvents", status: 429, retryAfterSeconds: 1, times: 20 });
+    const throttled = await backfill();
+    expect(throttled.errors.join("\n")).toMatch(
+      /webhooks\.listEvents: throttled 429 \(retry after 1s\)/,
+    );
+    arm.clearFaults();
+
+    arm.fail({ operation: "list", status: 500, times: 20 });
+    for (const timer of ["backfill", "webhookHealth"]) {
+      const before = stack.output().split(`${timer}: {`).length;
+      const invoked = await fetch(`${stack.url}/admin/functions/${timer}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input: "" }),
+      });
+      expect(invoked.status).toBe(202);
+      await waitFor(() => stack.output().split(`${timer}: {`).length > before);
+    }
+    expect(stack.output()).toMatch(/backfill: .*webhooks\.list: unavailable 500/);
+    expect(stack.output()).toMatch(/webhookHealth: .*webhooks\.list: unavailable 500/);
+    arm.clearFaults();
+    const health = await fetch(`${stack.url}/api/health`);
+    expect(health.status).toBe(200);
+    expect(stack.hostProcess().exitCode).toBeNull();
+  }, 120_000);
+
+  it("webhook health: a disabled webhook, a wrong URI, missing headers and a ping that never arrives are findings; resolved when healthy", async () => {
+    const good = webhook("healthgood", {
+      serviceUri: `${bridgeUrl}/api/acr/webhook?region=westeurope`,
+    });
+    arm.setWebhook(HEALTH_REGISTRY, good);
+    arm.setWebhook(HEALTH_REGISTRY, webhook("healthdisabled", { status: "disabled" }));
+    arm.setWebhook(
+      HEALTH_REGISTRY,
+      webhook("healthwronguri", {
+        // Loopback only: a port nothing listens on.
+        serviceUri: "http://127.0.0.1:1/hook?region=westeurope&code=fn-key-123",
+      }),
+    );
+    arm.setWebhook(
+      HEALTH_REGISTRY,
+      webhook("healthnoauth", {
+        customHeaders: {},
+        serviceUri: `${bridgeUrl}/api/acr/webhook`,
+        actions: ["push"],
+        scope: "team/*",
+      }),
+    );
+    // Right URI, stale secret: the bridge refuses the ping, so it never reaches its records.
+    arm.setWebhook(
+      HEALTH_REGISTRY,
+      webhook("healthlostping", { customHeaders: { Authorization: "Bearer stale-secret" } }),
+    );
+
+    await runWebhookHealth();
+    await waitFor(() => pingAnswered("healthgood") && pingAnswered("healthlostping"));
+    await sleep(1100); // past WEBHOOK_PING_TIMEOUT_SECONDS
+    await runWebhookHealth();
+
+    const findings = messagesOn("acr-discrepancies").filter(
+      (message) => message.applicationProperties.kind === "webhook-unhealthy",
+    );
+    const reasonsOf = (name: string) =>
+      findings
+        .filter((m) => m.applicationProperties.webhook === name)
+        .flatMap((m) => (m.body as { data: { reasons: string[] } }).data.reasons);
+    expect(reasonsOf("healthgood")).toEqual([]);
+    expect(reasonsOf("healthdisabled")).toContain("status is disabled");
+    expect(reasonsOf("healthwronguri").join("\n")).toContain(
+      `service URI points at http://127.0.0.1:1/hook, not at this bridge (${bridgeUrl}/api/acr/webhook)`,
+    );
+    expect(reasonsOf("healthnoauth")).toEqual(
+      expect.arrayContaining([
+        "actions missing: delete, chart_push, chart_delete, quarantine",
+        "scope is 'team/*', expected everything",
+        "service URI has no region parameter (expected region=westeurope)",
+        "custom headers carry no Authorization header",
+      ]),
+    );
+    expect(reasonsOf("healthlostping").join("\n")).toMatch(
+      /^a ping was not recorded by the bridge within 1 s$/m,
+    );
+
+    const health = (await (await fetch(`${stack.url}/api/health`)).json()) as {
+      webhooks: { webhook: string; status: string; reasons: string[] }[];
+    };
+    const state = (name: string) => health.webhooks.find((w) => w.webhook === name);
+    expect(state("healthgood")).toMatchObject({ status: "healthy", reasons: [] });
+    expect(state("healthlostping")?.status).toBe("unhealthy");
+    expect(state("healthdisabled")?.reasons).toEqual(["status is disabled"]);
+
+    // Never a secret: not the webhook's header value, not the function key in its URI.
+    const everything = JSON.stringify([health, findings, stack.output()]);
+    expect(everything).not.toContain(TEST_SECRET);
+    expect(everything).not.toContain("stale-secret");
+    expect(everything).not.toContain("fn-key-123");
+
+    // Enabled again: one resolution, and the next check publishes nothing new for it.
+    arm.setWebhook(HEALTH_REGISTRY, webhook("healthdisabled"));
+    await runWebhookHealth();
+    const resolutions = () =>
+      messagesOn("acr-discrepancies").filter(
+        (m) =>
+          m.applicationProperties.webhook === "healthdisabled" &&
+          m.applicationProperties.resolved === "true",
+      );
+    expect(resolutions()).toHaveLength(1);
+    const count = messagesOn("acr-discrepancies").length;
+    await waitFor(() => pingAnswered("healthdisabled"));
+    await runWebhookHealth();
+    expect(resolutions()).toHaveLength(1);
+    expect(messagesOn("acr-discrepancies").length).toBe(count);
+  }, 60_000);
+
+  function pingAnswered(name: string): boolean {
+    return arm
+      .log(HEALTH_REGISTRY, name)
+      .some((entry) => entry.eventRequestMessage.content.action === "ping");
+  }
+
+  async function runWebhookHealth(): Promise<void> {
+    const before = stack.output().split("webhookHealth: {").length;
+    const invoked = await fetch(`${stack.url}/admin/functions/webhookHealth`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: "" }),
+    });
+    expect(invoked.status).toBe(202);
+    await waitFor(() => stack.output().split("webhookHealth: {").length > before);
+  }
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(50);
+  }
+}

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ArmStandIn } from "../../dev/arm/armStandIn";
+import {
+  ArmRegistryWebhooks,
+  LOCAL_ARM_TOKEN,
+  staticTokenCredential,
+} from "../../src/adapters/armRegistryWebhooks";
+import type { LogPage } from "../../src/core/registryWebhooks";
+
+const REGISTRY =
+  "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/adapterreg";
+
+describe("ArmRegistryWebhooks: @azure/arm-containerregistry against the ARM stand-in", () => {
+  const arm = new ArmStandIn({ token: LOCAL_ARM_TOKEN, pageSize: 3 });
+  let webhooks: ArmRegistryWebhooks;
+
+  beforeAll(async () => {
+    await arm.start();
+    arm.addRegistry(REGISTRY);
+    arm.setWebhook(REGISTRY, {
+      name: "hook1",
+      location: "westeurope",
+      status: "enabled",
+      scope: "app:*",
+      actions: ["push"],
+      // Nothing listens there: ACR logs the attempt without a response.
+      serviceUri: "http://127.0.0.1:1/api/acr/webhook?region=westeurope",
+      customHeaders: { Authorization: "Bearer adapter-secret-9c1" },
+    });
+    webhooks = new ArmRegistryWebhooks({
+      endpoint: arm.url,
+      credential: staticTokenCredential(LOCAL_ARM_TOKEN),
+      maxRetries: 0,
+    });
+  });
+
+  afterAll(() => arm.stop());
+
+  it("lists webhooks and reads their configuration, header names only", async () => {
+    expect(await webhooks.list(REGISTRY)).toEqual({
+      ok: true,
+      value: [{ registryId: REGISTRY, name: "hook1" }],
+    });
+    const config = await webhooks.configuration({ registryId: REGISTRY, name: "hook1" });
+    expect(config).toEqual({
+      ok: true,
+      value: {
+        ref: { registryId: REGISTRY, name: "hook1" },
+        location: "westeurope",
+        status: "enabled",
+        scope: "app:*",
+        actions: ["push"],
+        serviceUri: "http://127.0.0.1:1/api/acr/webhook?region=westeurope",
+        customHeaderNames: ["Authorization"],
+      },
+    });
+    expect(JSON.stringify(config)).not.toContain("adapter-secret-9c1");
+    expect(arm.calls().every((call) => call.authorized)).toBe(true);
+  });
+
+  it("pages the log through nextLink, newest first, with the raw bodies and no response on a failed attempt", async () => {
+    const ref = { registryId: REGISTRY, name: "hook1" };
+    for (let n = 1; n <= 7; n++) {
+      await arm.deliver(REGISTRY, "hook1", {
+        id: `e${n}`,
+        timestamp: "2026-05-01T09:00:00.123456789Z",
+        action: "push",
+        extra: n,
+      });
+    }
+    const pages: LogPage[] = [];
+    for await (const page of webhooks.logPages(ref)) {
+      if (!page.ok) throw new Error(page.failure.message);
+      pages.push(page.value);
+    }
+    expect(pages.map((page) => page.entries.length)).toEqual([3, 3, 1]);
+    const contents = pages.flatMap((page) => page.entries.map((entry) => entry.content));
+    expect(contents.map((content) => (content as { id: string }).id)).toEqual([
+      "e7",
+      "e6",
+      "e5",
+      "e4",
+      "e3",
+      "e2",
+      "e1",
+    ]);
+    expect(contents[0]).toEqual({
+      id: "e7",
+      timestamp: "2026-05-01T09:00:00.123456789Z",
+      action: "push",
+      extra: 7,
+    });
+    expect(pages[0].entries[0].responseStatus).toBeUndefined();
+    expect(pages[0].entries[0].requestHeaders.Authorization).toBe("******");
+
+    // Resuming from a page's nextLink reads on from there.
+    const resumed: string[] = [];
+    for await (const page of webhooks.logPages(ref, pages[1].nextLink)) {
+      if (page.ok)
+        resumed.push(...page.value.entries.map((entry) => (entry.content as { id: string }).id));
+    }
+    expect(resumed).toEqual(["e1"]);
+  });
+
+  it("answers failures as typed values: a wrong token, a missing webhook, throttling", async () => {
+    const wrongToken = new ArmRegistryWebhooks({
+      endpoint: arm.url,
+      credential: staticTokenCredential("not-the-token"),
+      maxRetries: 0,
+    });
+    expect(await wrongToken.list(REGISTRY)).toMatchObject({
+      ok: false,
+      failure: { kind: "unauthorized", status: 401 },
+    });
+    expect(await webhooks.ping({ registryId: REGISTRY, name: "nohook" })).toMatchObject({
+      ok: false,
+      failure: { kind: "not-found", status: 404, operation: "webhooks.ping" },
+    });
+    arm.fail({ operation: "getCallbackConfig", status: 429, retryAfterSeconds: 7, times: 1 });
+    expect(await webhooks.configuration({ registryId: REGISTRY, name: "hook1" })).toMatchObject({
+      ok: false,
+      failure: {
+        kind: "throttled",
+        status: 429,
+        retryAfterSeconds: 7,
+        operation: "webhooks.getCallbackConfig",
+      },
+    });
+  });
+});

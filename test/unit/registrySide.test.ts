@@ -1,0 +1,267 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { importFromLog } from "../../src/backfill/loggedDeliveryImport";
+import { loadRegistryAccessSettings, loadRoutingTable } from "../../src/config";
+import type { LoggedDelivery, WebhookConfiguration } from "../../src/core/registryWebhooks";
+import { messageIdFor } from "../../src/core/topicMessage";
+import {
+  configurationProblems,
+  healthChange,
+  missingPingProblem,
+  pingVerdict,
+  type WebhookHealth,
+  webhookHealthMessage,
+} from "../../src/core/webhookHealth";
+import { configError } from "../support/configError";
+
+const REGISTRY_ID =
+  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myregistry";
+const SECRET = "unit-secret-7f3a";
+
+/** The REST spec's list-events example, as ARM returns it. */
+const specExample = JSON.parse(
+  readFileSync(
+    join(__dirname, "../fixtures/acr-webhook/webhook-listEvents.specs-example.json"),
+    "utf8",
+  ),
+) as {
+  value: {
+    id: string;
+    eventRequestMessage: Record<string, unknown>;
+    eventResponseMessage: { statusCode: string };
+  }[];
+};
+
+function logged(overrides: Partial<LoggedDelivery> = {}): LoggedDelivery {
+  const [entry] = specExample.value;
+  const request = entry.eventRequestMessage as {
+    content: unknown;
+    headers: Record<string, string>;
+    requestUri: string;
+  };
+  return {
+    logId: entry.id,
+    content: request.content,
+    requestUri: request.requestUri,
+    requestHeaders: request.headers,
+    responseStatus: Number(entry.eventResponseMessage.statusCode),
+    ...overrides,
+  };
+}
+
+const context = {
+  routing: loadRoutingTable({}),
+  loginServer: "fallback.azurecr.io",
+  authHeader: "authorization",
+  secrets: [SECRET],
+  now: Date.parse("2026-05-01T00:00:00Z"),
+};
+
+describe("importFromLog: what the webhook would have recorded, from ACR's log", () => {
+  it("turns the spec example into an acr-log delivery with the webhook's keys and message id", () => {
+    const result = importFromLog(
+      logged({
+        requestUri: "https://bridge.example/api/acr/webhook?region=westeurope&code=fn-key",
+        responseStatus: 503,
+      }),
+      context,
+    );
+    if (result.kind !== "delivery") throw new Error(result.kind);
+    const { event, request, route } = result.delivery;
+    expect(event).toMatchObject({
+      origin: "acr-log",
+      eventId: "00000000-0000-0000-0000-000000000000",
+      action: "push",
+      registry: "192.168.100.227:5000",
+      repository: "hello-world",
+      tag: "latest",
+      region: "westeurope",
+      timestamp: "2017-03-01T23:14:37.0707808Z",
+    });
+    expect(route).toEqual({ kind: "topic", topic: "acr-push" });
+    expect(messageIdFor(event)).toBe(messageIdFor({ ...event, origin: "webhook" }));
+    expect(request.loggedResponse).toEqual({ status: 503 });
+    expect(request.uri).not.toContain("fn-key");
+    expect(request.headers.Authorization).toBe("******");
+  });
+
+  it("masks a header that carries a secret even when ACR logged it in the clear", () => {
+    const result = importFromLog(
+      logged({ requestHeaders: { "X-Token": `Bearer ${SECRET}` } }),
+      context,
+    );
+    if (result.kind !== "delivery") throw new Error(result.kind);
+    expect(JSON.stringify(result.delivery)).not.toContain(SECRET);
+  });
+
+  it("takes the registry from the logged URI's registry parameter when the event names none", () => {
+    const chart = {
+      id: "c1",
+      timestamp: "2026-05-01T09:00:00Z",
+      action: "chart_push",
+      target: { repository: "charts", tag: "1.0.0", digest: "sha256:ab" },
+    };
+    const withParameter = importFromLog(
+      logged({
+        content: chart,
+        requestUri: "https://b.example/api/acr/webhook?registry=charts.azurecr.io",
+      }),
+      context,
+    );
+    const without = importFromLog(logged({ content: chart, requestUri: undefined }), context);
+    expect(withParameter.kind === "delivery" && withParameter.delivery.event.registry).toBe(
+      "charts.azurecr.io",
+    );
+    expect(without.kind === "delivery" && without.delivery.event.registry).toBe(
+      "fallback.azurecr.io",
+    );
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ["no body", undefined, /no request body/],
+    ["not an event", { hello: "world" }, /not an ACR event/],
+    ["no id", { timestamp: "2026-05-01T09:00:00Z", action: "push" }, /\bid\b/],
+    ["no timestamp", { id: "x", action: "push" }, /timestamp/],
+  ])("reports %s as unusable, with why", (_name, content, why) => {
+    const result = importFromLog(logged({ content }), context);
+    expect(result.kind).toBe("unusable");
+    expect(result.kind === "unusable" && result.why).toMatch(why);
+  });
+
+  it("reports a logged URI with an invalid region as unusable", () => {
+    const result = importFromLog(
+      logged({ requestUri: "https://b.example/hook?region=west%20europe" }),
+      context,
+    );
+    expect(result).toMatchObject({ kind: "unusable", why: expect.stringMatching(/region/) });
+  });
+
+  it("leaves pings to the health check", () => {
+    expect(
+      importFromLog(
+        logged({ content: { id: "p", timestamp: "2026-05-01T09:00:00Z", action: "ping" } }),
+        context,
+      ),
+    ).toEqual({ kind: "ping" });
+  });
+});
+
+const healthy: WebhookConfiguration = {
+  ref: { registryId: REGISTRY_ID, name: "bridgewesteurope" },
+  location: "westeurope",
+  status: "enabled",
+  scope: "",
+  actions: ["push", "delete", "chart_push", "chart_delete", "quarantine"],
+  serviceUri:
+    "https://func-api.azurewebsites.net/api/acr/webhook?region=westeurope&registry=myregistry.azurecr.io",
+  customHeaderNames: ["Authorization"],
+};
+const expectations = {
+  bridgeWebhookUrl: "https://func-api.azurewebsites.net/api/acr/webhook",
+  actions: healthy.actions,
+  scope: "",
+  authHeader: "Authorization",
+};
+
+describe("configurationProblems", () => {
+  it("finds nothing wrong with a webhook as infra creates it", () => {
+    expect(configurationProblems(healthy, expectations)).toEqual([]);
+    expect(configurationProblems({ ...healthy, location: "West Europe" }, expectations)).toEqual(
+      [],
+    );
+  });
+
+  it("names each drift", () => {
+    const drifted = {
+      ...healthy,
+      status: "disabled",
+      actions: ["push"],
+      scope: "team/*",
+      serviceUri: "https://other.example/hook?region=eastus&code=secret-key",
+      customHeaderNames: ["x-other"],
+    };
+    expect(configurationProblems(drifted, expectations)).toEqual([
+      "status is disabled",
+      "actions missing: delete, chart_push, chart_delete, quarantine",
+      "scope is 'team/*', expected everything",
+      "service URI points at https://other.example/hook, not at this bridge (https://func-api.azurewebsites.net/api/acr/webhook)",
+      "service URI region 'eastus' is not the webhook's location 'westeurope'",
+      "custom headers carry no Authorization header",
+    ]);
+  });
+
+  it("skips the URI target check without a bridge URL, still checks the region", () => {
+    const problems = configurationProblems(
+      { ...healthy, serviceUri: "https://other.example/hook" },
+      { ...expectations, bridgeWebhookUrl: undefined },
+    );
+    expect(problems).toEqual(["service URI has no region parameter (expected region=westeurope)"]);
+  });
+});
+
+describe("pings and health changes", () => {
+  const ping = { eventId: "p1", sentAt: 1_000 };
+  it("a ping is arrived when recorded, waiting within the timeout, missing after it", () => {
+    expect(pingVerdict(ping, true, 999_999, 5_000)).toBe("arrived");
+    expect(pingVerdict(ping, false, 5_999, 5_000)).toBe("waiting");
+    expect(pingVerdict(ping, false, 6_000, 5_000)).toBe("missing");
+  });
+
+  const health = (problems: string[]): WebhookHealth => ({
+    ref: healthy.ref,
+    healthy: problems.length === 0,
+    problems,
+    since: 1,
+    checkedAt: 1,
+  });
+  it("publishes on becoming unhealthy or changing reasons, resolves once, else stays quiet", () => {
+    expect(healthChange(undefined, [])).toBe("unchanged");
+    expect(healthChange(undefined, ["status is disabled"])).toBe("unhealthy");
+    expect(healthChange(health(["status is disabled"]), ["status is disabled"])).toBe("unchanged");
+    expect(healthChange(health(["status is disabled"]), [missingPingProblem(5_000)])).toBe(
+      "unhealthy",
+    );
+    expect(healthChange(health(["status is disabled"]), [])).toBe("resolved");
+    expect(healthChange(health([]), [])).toBe("unchanged");
+  });
+
+  it("a finding and its resolution are distinct CloudEvents on the discrepancy topic", () => {
+    const finding = webhookHealthMessage(health(["status is disabled"]));
+    const resolution = webhookHealthMessage({ ...health([]), since: 2 });
+    expect(finding.body.type).toBe("com.azure.acr.discrepancy.webhook-unhealthy");
+    expect(resolution.body.type).toBe("com.azure.acr.discrepancy.webhook-unhealthy.resolved");
+    expect(finding.applicationProperties).toMatchObject({
+      kind: "webhook-unhealthy",
+      resolved: "false",
+      registry: "myregistry.azurecr.io",
+    });
+    expect(finding.messageId).not.toBe(resolution.messageId);
+    expect(webhookHealthMessage(health(["status is disabled"])).messageId).toBe(finding.messageId);
+  });
+});
+
+describe("loadRegistryAccessSettings", () => {
+  const base = { ACR_RESOURCE_IDS: REGISTRY_ID };
+  it("runs both timers on their defaults when a registry is named; 'off' or no registry turns them off", () => {
+    expect(loadRegistryAccessSettings(base)).toMatchObject({
+      armEndpoint: "https://management.azure.com",
+      backfillSchedule: "0 */5 * * * *",
+      pingSchedule: "0 */15 * * * *",
+    });
+    expect(
+      loadRegistryAccessSettings({ ...base, BACKFILL_SCHEDULE: "off" }).backfillSchedule,
+    ).toBeUndefined();
+    expect(loadRegistryAccessSettings({}).pingSchedule).toBeUndefined();
+  });
+
+  it("refuses a plain-http ARM endpoint off loopback", () => {
+    const error = configError(() =>
+      loadRegistryAccessSettings({ ...base, ARM_ENDPOINT: "http://arm.example" }),
+    );
+    expect(error.setting).toBe("ARM_ENDPOINT");
+    expect(
+      loadRegistryAccessSettings({ ...base, ARM_ENDPOINT: "http://127.0.0.1:7072/" }).armEndpoint,
+    ).toBe("http://127.0.0.1:7072");
+  });
+});

@@ -1,0 +1,135 @@
+import { describe, expect, it } from "vitest";
+import { importFromLog } from "../../src/backfill/loggedDeliveryImport";
+import {
+  type BackfillCursor,
+  type BackfillDependencies,
+  runBackfill,
+} from "../../src/backfill/runBackfill";
+import { loadRoutingTable } from "../../src/config";
+import { DependencyUnavailableError } from "../../src/core/ports";
+import type {
+  ArmResult,
+  LoggedDelivery,
+  LogPage,
+  RegistryWebhooks,
+  WebhookRef,
+} from "../../src/core/registryWebhooks";
+
+const REGISTRY =
+  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/unitreg";
+
+function entry(n: number): LoggedDelivery {
+  return {
+    logId: `log-${n}`,
+    content: {
+      id: `event-${n}`,
+      timestamp: "2026-05-01T09:00:00Z",
+      action: "push",
+      target: { repository: "app", tag: `v${n}`, digest: `sha256:${n}` },
+    },
+    requestUri:
+      "https://bridge.example/api/acr/webhook?region=westeurope&registry=unitreg.azurecr.io",
+    requestHeaders: {},
+    responseStatus: 500,
+  };
+}
+
+/** A webhook log of `count` entries, newest first, `pageSize` a page; `nextLink` is the offset. */
+function fakeWebhooks(log: LoggedDelivery[], pageSize: number): RegistryWebhooks {
+  return {
+    list: async () => ({ ok: true, value: [{ registryId: REGISTRY, name: "hook" }] }),
+    configuration: async () => ({
+      ok: false,
+      failure: { kind: "failed", operation: "get", message: "unused" },
+    }),
+    ping: async () => ({
+      ok: false,
+      failure: { kind: "failed", operation: "ping", message: "unused" },
+    }),
+    async *logPages(_ref: WebhookRef, nextLink?: string): AsyncIterable<ArmResult<LogPage>> {
+      for (let offset = Number(nextLink ?? 0); offset < log.length; offset += pageSize) {
+        const next = offset + pageSize < log.length ? String(offset + pageSize) : undefined;
+        yield {
+          ok: true,
+          value: { entries: log.slice(offset, offset + pageSize), nextLink: next },
+        };
+      }
+    },
+  };
+}
+
+function deps(log: LoggedDelivery[], overrides: Partial<BackfillDependencies> = {}) {
+  const recorded = new Set<string>();
+  const cursors = new Map<string, BackfillCursor>();
+  const dependencies: BackfillDependencies = {
+    registryIds: [REGISTRY],
+    webhooks: fakeWebhooks(log, 2),
+    ledger: {
+      isRecorded: async (event) => recorded.has(event.eventId),
+      importDelivery: async (delivery) => {
+        const duplicate = recorded.has(delivery.event.eventId);
+        recorded.add(delivery.event.eventId);
+        return { duplicate };
+      },
+    },
+    cursors: {
+      read: async (ref) => cursors.get(ref.name),
+      write: async (ref, cursor) => {
+        cursors.set(ref.name, cursor);
+      },
+    },
+    importFromLog: (logged, now) =>
+      importFromLog(logged, {
+        routing: loadRoutingTable({}),
+        authHeader: "authorization",
+        secrets: [],
+        now,
+      }),
+    limits: { maxPages: 2, maxMs: 60_000 },
+    ...overrides,
+  };
+  return { dependencies, recorded, cursors };
+}
+
+describe("runBackfill", () => {
+  it("a run cut short by the page limit leaves a nextLink; the next goes on from it, then reads only what is new", async () => {
+    const log = [5, 4, 3, 2, 1].map(entry);
+    const { dependencies, cursors } = deps(log);
+    const first = await runBackfill(dependencies);
+    expect(first).toMatchObject({ seen: 4, imported: 4, errors: [] });
+    expect(first.webhooks[0]).toMatchObject({ pages: 2, complete: false });
+    expect(cursors.get("hook")).toEqual({
+      newestLogId: undefined,
+      resume: { nextLink: "4", newestLogId: "log-5" },
+    });
+
+    const second = await runBackfill(dependencies);
+    expect(second).toMatchObject({ seen: 1, imported: 1 });
+    expect(cursors.get("hook")).toEqual({ newestLogId: "log-5" });
+
+    log.unshift(entry(6));
+    const third = await runBackfill(dependencies);
+    expect(third).toMatchObject({ seen: 1, imported: 1, alreadyRecorded: 0 });
+    expect(third.webhooks[0]).toMatchObject({ pages: 1, complete: true });
+  });
+
+  it("stops at the time limit too", async () => {
+    let clock = 0;
+    const { dependencies } = deps([3, 2, 1].map(entry), { limits: { maxPages: 100, maxMs: 10 } });
+    const report = await runBackfill(dependencies, { now: () => (clock += 20) });
+    expect(report.webhooks[0]).toMatchObject({ pages: 1, complete: false });
+  });
+
+  it("a storage failure stops that webhook, reported, and leaves its cursor", async () => {
+    const { dependencies, cursors } = deps([2, 1].map(entry));
+    dependencies.ledger.isRecorded = async () => {
+      throw new DependencyUnavailableError("table-storage", "down");
+    };
+    const report = await runBackfill(dependencies);
+    expect(report.errors).toEqual([
+      `${REGISTRY}/webhooks/hook: DependencyUnavailableError: table-storage unavailable: down`,
+    ]);
+    expect(report.imported).toBe(0);
+    expect(cursors.size).toBe(0);
+  });
+});
