@@ -211,7 +211,7 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
     // Recorded with origin acr-log and the status ACR logged.
     const events = (await (
       await fetch(
-        `${stack.url}/api/events?registry=${LOGIN_SERVER}&from=2026-05-01&to=2026-05-02&limit=100`,
+        `${stack.url}/api/events?registry=${LOGIN_SERVER}&by=occurred&from=2026-05-01&to=2026-05-02&limit=100`,
       )
     ).json()) as {
       items: { id: string; origin: string; request: { loggedResponse?: { status?: number } } }[];
