@@ -340,6 +340,9 @@ var appSettings = {
   REDRIVE_MAX_ATTEMPTS: string(redriveMaxAttempts)
   REDRIVE_BASE_DELAY_SECONDS: string(redriveBaseDelaySeconds)
   REDRIVE_MAX_DELAY_SECONDS: string(redriveMaxDelaySeconds)
+  REPLAY_RATE_PER_SECOND: '50'
+  REPLAY_MAX_WINDOW_HOURS: '168'
+  SOURCE_SILENCE_MINUTES: '30'
 }
 
 module api './app/api.bicep' = {

@@ -9,6 +9,9 @@ export interface HealthProbes {
 
 type CheckState = "ok" | "unavailable";
 
+/** Open operational findings (a silent webhook or Event Grid side), shown as details. */
+export type OperationalFindings = () => Promise<unknown[]>;
+
 /**
  * `GET /api/health`: each dependency probed at once, each probe bounded by its adapter's timeout.
  * The reason of a failure goes to the log only: the route is anonymous.
@@ -16,6 +19,7 @@ type CheckState = "ok" | "unavailable";
 export async function checkHealth(
   context: InvocationContext,
   probes: HealthProbes,
+  operationalFindings?: OperationalFindings,
 ): Promise<HttpResponseInit> {
   const names = Object.keys(probes) as (keyof HealthProbes)[];
   const states = await Promise.all(
@@ -31,9 +35,13 @@ export async function checkHealth(
   );
   const checks = Object.fromEntries(names.map((name, index) => [name, states[index]]));
   const failed = names.filter((_, index) => states[index] !== "ok");
-  if (failed.length === 0) return { status: 200, jsonBody: { status: "ok", checks } };
+  // Informative only: findings never turn the health red, and a failed read leaves them out.
+  const operational = await operationalFindings?.().catch(() => undefined);
+  const details = operational && { operational };
+  if (failed.length === 0) return { status: 200, jsonBody: { status: "ok", checks, details } };
   return errorResponse(503, "dependency_unavailable", `unavailable: ${failed.join(", ")}`, {
     status: "unavailable",
     checks,
+    ...details,
   });
 }

@@ -1,0 +1,105 @@
+import { odata, type TableClient } from "@azure/data-tables";
+import type { ReplayJob, ReplayJobStore } from "../core/replay";
+import { TableAccess } from "./tableAccess";
+import { isStatus } from "./tableRetry";
+
+/**
+ * Table `AcrReplayJobs`: PartitionKey `jobs`, RowKey = job id; the job's state as JSON plus the
+ * columns the runner filters on. Few rows (one per replay asked for), so one partition.
+ */
+export const REPLAY_JOBS_TABLE = "AcrReplayJobs";
+const PARTITION = "jobs";
+
+interface ReplayJobEntity {
+  partitionKey: string;
+  rowKey: string;
+  state: string;
+  createdAt: Date;
+  leaseUntil: Date;
+  job: string;
+}
+
+export class TableReplayJobs implements ReplayJobStore {
+  private readonly access: TableAccess;
+
+  constructor(
+    private readonly table: TableClient,
+    timeoutMs: number,
+  ) {
+    this.access = new TableAccess([table], timeoutMs);
+  }
+
+  create(job: ReplayJob): Promise<void> {
+    return this.access.call(async () => {
+      await this.table.createEntity(this.entityOf(job, 0), this.access.signal());
+    });
+  }
+
+  get(id: string): Promise<ReplayJob | undefined> {
+    return this.access.call(async () => {
+      const entity = await this.read(id);
+      return entity && (JSON.parse(entity.job) as ReplayJob);
+    });
+  }
+
+  active(limit: number): Promise<ReplayJob[]> {
+    return this.access.call(async () => {
+      const jobs: ReplayJob[] = [];
+      const rows = this.table.listEntities<ReplayJobEntity>({
+        queryOptions: {
+          filter: odata`PartitionKey eq ${PARTITION} and (state eq 'queued' or state eq 'running')`,
+        },
+        ...this.access.signal(),
+      });
+      for await (const row of rows) jobs.push(JSON.parse(row.job) as ReplayJob);
+      return jobs.sort((a, b) => a.createdAt - b.createdAt).slice(0, limit);
+    });
+  }
+
+  claim(id: string, now: number, until: number): Promise<ReplayJob | undefined> {
+    return this.access.call(async () => {
+      const entity = await this.read(id);
+      if (!entity || new Date(entity.leaseUntil).getTime() > now) return undefined;
+      const job = JSON.parse(entity.job) as ReplayJob;
+      if (job.state !== "queued" && job.state !== "running") return undefined;
+      try {
+        await this.table.updateEntity(this.entityOf(job, until), "Replace", {
+          etag: entity.etag,
+          ...this.access.signal(),
+        });
+      } catch (error) {
+        if (isStatus(error, 412)) return undefined;
+        throw error;
+      }
+      return job;
+    });
+  }
+
+  save(job: ReplayJob, keepClaim: boolean): Promise<void> {
+    return this.access.call(async () => {
+      const current = keepClaim ? await this.read(job.id) : undefined;
+      const lease = current ? new Date(current.leaseUntil).getTime() : 0;
+      await this.table.upsertEntity(this.entityOf(job, lease), "Replace", this.access.signal());
+    });
+  }
+
+  private async read(id: string) {
+    try {
+      return await this.table.getEntity<ReplayJobEntity>(PARTITION, id, this.access.signal());
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  private entityOf(job: ReplayJob, leaseUntil: number): ReplayJobEntity {
+    return {
+      partitionKey: PARTITION,
+      rowKey: job.id,
+      state: job.state,
+      createdAt: new Date(job.createdAt),
+      leaseUntil: new Date(leaseUntil),
+      job: JSON.stringify(job),
+    };
+  }
+}
