@@ -42,17 +42,26 @@ export class TableReplayJobs implements ReplayJobStore {
     });
   }
 
-  active(limit: number): Promise<ReplayJob[]> {
+  async active(limit: number): Promise<ReplayJob[]> {
+    const filter = odata`PartitionKey eq ${PARTITION} and (state eq 'queued' or state eq 'running')`;
+    const jobs = await this.list(filter);
+    return jobs.sort((a, b) => a.createdAt - b.createdAt).slice(0, limit);
+  }
+
+  async recent(limit: number): Promise<ReplayJob[]> {
+    const jobs = await this.list(odata`PartitionKey eq ${PARTITION}`);
+    return jobs.sort((a, b) => b.createdAt - a.createdAt).slice(0, limit);
+  }
+
+  private list(filter: string): Promise<ReplayJob[]> {
     return this.access.call(async () => {
       const jobs: ReplayJob[] = [];
       const rows = this.table.listEntities<ReplayJobEntity>({
-        queryOptions: {
-          filter: odata`PartitionKey eq ${PARTITION} and (state eq 'queued' or state eq 'running')`,
-        },
+        queryOptions: { filter, select: ["job"] },
         ...this.access.signal(),
       });
       for await (const row of rows) jobs.push(JSON.parse(row.job) as ReplayJob);
-      return jobs.sort((a, b) => a.createdAt - b.createdAt).slice(0, limit);
+      return jobs;
     });
   }
 

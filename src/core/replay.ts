@@ -123,6 +123,8 @@ export interface ReplayJobStore {
   get(id: string): Promise<ReplayJob | undefined>;
   /** Jobs still to run (queued or running), oldest first, at most `limit`. */
   active(limit: number): Promise<ReplayJob[]>;
+  /** The newest jobs, whatever their state, at most `limit`. */
+  recent(limit: number): Promise<ReplayJob[]>;
   /** Takes the job until `until` unless another run holds it; the job as taken, or undefined. */
   claim(id: string, now: number, until: number): Promise<ReplayJob | undefined>;
   /** Saves the job's progress, keeping the claim while the run goes on with it. */
@@ -236,6 +238,25 @@ async function step(
       updatedAt: now(),
     };
   }
+}
+
+/** Whether the job's selection covers the record (it would publish it, or has). */
+export function jobCovers(job: ReplayJob, record: DeliveryRecord): boolean {
+  const { selection } = job;
+  const { event } = record;
+  return (
+    isReplayable(record) &&
+    event.occurredAt >= selection.from &&
+    event.occurredAt <= selection.to &&
+    (selection.registry === undefined || selection.registry === event.registry) &&
+    (selection.repository === undefined || selection.repository === event.repository) &&
+    (selection.action === undefined || selection.action === event.action)
+  );
+}
+
+/** Whether the job has gone past the record (it reads newest first). */
+export function jobReached(job: ReplayJob, record: DeliveryRecord): boolean {
+  return job.state === "completed" || (job.reachedAt !== undefined && job.reachedAt <= record.event.occurredAt);
 }
 
 /** How many records a job with this selection would publish: `dryRun`. */
