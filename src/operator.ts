@@ -22,7 +22,11 @@ export function getOperator(env: Record<string, string | undefined> = process.en
   const queries = new TableQueries(bridge);
   operator = {
     queries,
-    reads: new TableOperatorReads({ tables: bridge.tables, registries: bridge.registries, queries }),
+    reads: new TableOperatorReads({
+      tables: bridge.tables,
+      registries: bridge.registries,
+      queries,
+    }),
     replayJobs: new TableReplayJobs(bridge.tables(REPLAY_JOBS_TABLE), timeoutMs),
     sourceWatch: new TableSourceWatch(bridge.tables(SOURCE_WATCH_TABLE), timeoutMs),
   };

@@ -40,8 +40,16 @@ export interface Rows<T> {
  * Listings reuse the query API's reads; the series read only the few columns they count.
  */
 export interface OperatorReads extends ReplaySource {
-  deliveryRows(window: TimeWindow, registry: string | undefined, limit: number): Promise<Rows<DeliveryRow>>;
-  crossCheckPoints(window: TimeWindow, registry: string | undefined, limit: number): Promise<Rows<CrossCheckPoint>>;
+  deliveryRows(
+    window: TimeWindow,
+    registry: string | undefined,
+    limit: number,
+  ): Promise<Rows<DeliveryRow>>;
+  crossCheckPoints(
+    window: TimeWindow,
+    registry: string | undefined,
+    limit: number,
+  ): Promise<Rows<CrossCheckPoint>>;
 }
 
 interface DeliveryRowEntity {
@@ -112,7 +120,15 @@ export class TableOperatorReads implements OperatorReads {
         odata`occurredAt ge ${new Date(window.from)}`,
         odata`occurredAt le ${new Date(window.to)}`,
       ].join(" and ");
-      const select = ["registry", "action", "origin", "region", "occurredAt", "receivedAt", "publishState"];
+      const select = [
+        "registry",
+        "action",
+        "origin",
+        "region",
+        "occurredAt",
+        "receivedAt",
+        "publishState",
+      ];
       for await (const entity of queryEntities<DeliveryRowEntity>(this.access, this.deliveries, {
         filter,
         select,

@@ -1,10 +1,6 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { EventOrigin } from "../core/registryEvent";
-import type {
-  KeptSilenceFinding,
-  SourceSeen,
-  SourceWatchStore,
-} from "../core/sourceSilence";
+import type { KeptSilenceFinding, SourceSeen, SourceWatchStore } from "../core/sourceSilence";
 import { encodeKeyPart, joinKey } from "../core/tableKeys";
 import { TableAccess } from "./tableAccess";
 import { isStatus } from "./tableRetry";
@@ -59,7 +55,11 @@ export class TableSourceWatch implements SourceWatchStore {
         await this.table.upsertEntity(
           {
             partitionKey: "seen",
-            rowKey: joinKey(encodeKeyPart(entry.registry), encodeKeyPart(entry.region ?? ""), entry.origin),
+            rowKey: joinKey(
+              encodeKeyPart(entry.registry),
+              encodeKeyPart(entry.region ?? ""),
+              entry.origin,
+            ),
             registry: entry.registry,
             region: entry.region ?? "",
             origin: entry.origin,

@@ -29,7 +29,8 @@ export function consoleSeries(
   const first = Math.floor(window.from / bucketMs) * bucketMs;
   const count = Math.floor((window.to - first) / bucketMs) + 1;
   const times = Array.from({ length: count }, (_, index) => (first + index * bucketMs) / 1000);
-  const bucketOf = (at: number) => Math.min(count - 1, Math.max(0, Math.floor((at - first) / bucketMs)));
+  const bucketOf = (at: number) =>
+    Math.min(count - 1, Math.max(0, Math.floor((at - first) / bucketMs)));
   const perAction: Record<string, number[]> = {};
   for (const row of deliveries) {
     perAction[row.action] ??= new Array(count).fill(0);

@@ -55,7 +55,9 @@ export function queryEventStory(
                   jobId: job.id,
                   state: job.state,
                   replayed: jobReached(job, record),
-                  topic: job.selection.topic ?? (record.route.kind === "topic" ? record.route.topic : undefined),
+                  topic:
+                    job.selection.topic ??
+                    (record.route.kind === "topic" ? record.route.topic : undefined),
                   messageId: replayMessageId(job.id, messageId),
                 })),
             };

@@ -38,7 +38,8 @@ export function queryOverview(
         deps.watch.seen(),
         deps.watch.findings(),
       ]);
-      const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+      const iso = (ms: number | undefined) =>
+        ms === undefined ? undefined : new Date(ms).toISOString();
       const sources = sourcePairs(seen)
         .filter((pair) => registry === undefined || pair.registry === registry)
         .map((pair) => ({

@@ -1,12 +1,18 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { z } from "zod";
-import type { TableQueries } from "../adapters/tableQueries";
+import type { TableQueries, TimeWindow } from "../adapters/tableQueries";
 import { text } from "../core/acrWebhookPayload";
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import { answerQuery } from "../query/answerQuery";
 import type { EventLookup } from "../query/queryEventById";
-import { type Parsed, parseEventId, readQuery, registry, windowOf, windowShape } from "../query/queryParameters";
-import type { TimeWindow } from "../adapters/tableQueries";
+import {
+  type Parsed,
+  parseEventId,
+  readQuery,
+  registry,
+  windowOf,
+  windowShape,
+} from "../query/queryParameters";
 
 export interface SearchDeps {
   lookup: EventLookup;
@@ -35,7 +41,10 @@ function parseSearch(query: URLSearchParams, now: number): Parsed<SearchQuery> {
   if (!read.ok) return read;
   const window = windowOf(read.value, now);
   if (!window.ok) return window;
-  return { ok: true, value: { q: read.value.q.trim(), window: window.value, registry: read.value.registry } };
+  return {
+    ok: true,
+    value: { q: read.value.q.trim(), window: window.value, registry: read.value.registry },
+  };
 }
 
 /**
@@ -54,19 +63,30 @@ export function searchEvents(
     (r, now) => parseSearch(r.query, now),
     async ({ q, window, registry }) => {
       // Only what can be an event id is looked up as one (a key has a bounded length).
-      const byId = parseEventId(q).ok ? await deps.lookup.crossCheck.findByEventId(q) : { records: [] };
-      const found = await Promise.all(byId.records.map((keys) => deps.lookup.store.findByKeys(keys)));
+      const byId = parseEventId(q).ok
+        ? await deps.lookup.crossCheck.findByEventId(q)
+        : { records: [] };
+      const found = await Promise.all(
+        byId.records.map((keys) => deps.lookup.store.findByKeys(keys)),
+      );
       const matches = found.filter((record): record is DeliveryRecord => record !== undefined);
       const needle = q.toLowerCase();
       let scanned = 0;
       let after: Parameters<TableQueries["listDeliveries"]>[0]["after"];
       do {
-        const page = await deps.queries.listDeliveries({ window, filter: { registry }, limit: PAGE, after });
+        const page = await deps.queries.listDeliveries({
+          window,
+          filter: { registry },
+          limit: PAGE,
+          after,
+        });
         scanned += page.items.length;
         for (const record of page.items) {
           const { event } = record;
           const hit =
-            event.digest === q || event.tag === q || (event.repository ?? "").toLowerCase().includes(needle);
+            event.digest === q ||
+            event.tag === q ||
+            (event.repository ?? "").toLowerCase().includes(needle);
           if (hit && matches.length < MAX_RESULTS) matches.push(record);
         }
         after = page.next;

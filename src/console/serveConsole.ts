@@ -46,7 +46,11 @@ export async function serveConsolePage(): Promise<HttpResponseInit> {
   return {
     status: 200,
     body: html,
-    headers: { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
+    headers: {
+      ...SECURITY_HEADERS,
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+    },
   };
 }
 
@@ -55,7 +59,8 @@ export async function serveConsoleAsset(request: HttpRequest): Promise<HttpRespo
   const name = request.params.file ?? "";
   const match = ASSET_NAME.exec(name);
   const content = match ? await readBuilt(join("assets", name)) : undefined;
-  if (!match || content === undefined) return errorResponse(404, "not_found", "no such console asset");
+  if (!match || content === undefined)
+    return errorResponse(404, "not_found", "no such console asset");
   return {
     status: 200,
     body: content,

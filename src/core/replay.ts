@@ -73,7 +73,11 @@ export function replayProgress(job: ReplayJob): number {
  * dead). An Event Grid arrival `held` behind its webhook twin and records never routed are not.
  */
 export function isReplayable(record: DeliveryRecord): boolean {
-  return record.route.kind === "topic" && record.publishState !== "held" && record.publishState !== "not-routed";
+  return (
+    record.route.kind === "topic" &&
+    record.publishState !== "held" &&
+    record.publishState !== "not-routed"
+  );
 }
 
 /**
@@ -151,7 +155,10 @@ export interface ReplaySettings {
 }
 
 /** One timer run: advances every active job in turn until the run's time is used up. */
-export async function runReplayJobs(ports: ReplayPorts, settings: ReplaySettings): Promise<ReplayJob[]> {
+export async function runReplayJobs(
+  ports: ReplayPorts,
+  settings: ReplaySettings,
+): Promise<ReplayJob[]> {
   const started = ports.clock();
   const deadline = started + settings.runMs;
   const pacer = { started, sent: 0 };
@@ -256,7 +263,10 @@ export function jobCovers(job: ReplayJob, record: DeliveryRecord): boolean {
 
 /** Whether the job has gone past the record (it reads newest first). */
 export function jobReached(job: ReplayJob, record: DeliveryRecord): boolean {
-  return job.state === "completed" || (job.reachedAt !== undefined && job.reachedAt <= record.event.occurredAt);
+  return (
+    job.state === "completed" ||
+    (job.reachedAt !== undefined && job.reachedAt <= record.event.occurredAt)
+  );
 }
 
 /** How many records a job with this selection would publish: `dryRun`. */

@@ -36,7 +36,10 @@ export interface Arrived {
 }
 
 /** The latest arrival per registry, region and origin, `known` merged with new arrivals. */
-export function latestSeen(known: readonly SourceSeen[], arrivals: readonly Arrived[]): SourceSeen[] {
+export function latestSeen(
+  known: readonly SourceSeen[],
+  arrivals: readonly Arrived[],
+): SourceSeen[] {
   const latest = new Map<string, SourceSeen>();
   const keep = (seen: SourceSeen) => {
     const key = JSON.stringify([seen.registry, seen.region ?? "", seen.origin]);
@@ -91,7 +94,11 @@ export function sourcePairs(seen: readonly SourceSeen[]): SourcePair[] {
  * this one not for longer than the threshold. A side never heard from is not silent (a registry
  * may use only one of the two), and when both are quiet nothing is said: the registry may be idle.
  */
-export function silenceOf(pair: SourcePair, now: number, thresholdMs: number): SilenceKind | undefined {
+export function silenceOf(
+  pair: SourcePair,
+  now: number,
+  thresholdMs: number,
+): SilenceKind | undefined {
   const active = (at: number | undefined) => at !== undefined && now - at <= thresholdMs;
   const silent = (at: number | undefined) => at !== undefined && now - at > thresholdMs;
   if (active(pair.eventGridAt) && silent(pair.webhookAt)) return "webhook-silent";
@@ -119,7 +126,8 @@ export function silenceChanges(
   const pairs = sourcePairs(seen);
   for (const pair of pairs) {
     const kind = silenceOf(pair, now, thresholdMs);
-    if (!kind || open.some((finding) => sameSource(finding, pair) && finding.kind === kind)) continue;
+    if (!kind || open.some((finding) => sameSource(finding, pair) && finding.kind === kind))
+      continue;
     const silentSince = (kind === "webhook-silent" ? pair.webhookAt : pair.eventGridAt) ?? now;
     opened.push({ kind, registry: pair.registry, region: pair.region, silentSince, openedAt: now });
   }
@@ -133,7 +141,10 @@ export function silenceChanges(
   return { opened, resolved };
 }
 
-function sameSource(a: { registry: string; region?: string }, b: { registry: string; region?: string }) {
+function sameSource(
+  a: { registry: string; region?: string },
+  b: { registry: string; region?: string },
+) {
   return a.registry === b.registry && (a.region ?? "") === (b.region ?? "");
 }
 
@@ -144,10 +155,20 @@ function sameSource(a: { registry: string; region?: string }, b: { registry: str
 export function silenceMessage(finding: SilenceFinding): TopicMessage {
   const state = finding.resolvedAt === undefined ? "open" : "resolved";
   const id = createHash("sha256")
-    .update(["silence", finding.kind, finding.registry, finding.region ?? "", finding.openedAt, state].join("\n"))
+    .update(
+      [
+        "silence",
+        finding.kind,
+        finding.registry,
+        finding.region ?? "",
+        finding.openedAt,
+        state,
+      ].join("\n"),
+    )
     .digest("hex")
     .slice(0, 32);
-  const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  const iso = (ms: number | undefined) =>
+    ms === undefined ? undefined : new Date(ms).toISOString();
   return cloudEventMessage({
     id,
     registry: finding.registry,
@@ -220,9 +241,18 @@ export async function watchSources(
   thresholdMs: number,
   now: number,
 ): Promise<SourceWatchReport> {
-  const report: SourceWatchReport = { arrivalsRead: 0, opened: 0, resolved: 0, published: 0, errors: [] };
+  const report: SourceWatchReport = {
+    arrivalsRead: 0,
+    opened: 0,
+    resolved: 0,
+    published: 0,
+    errors: [],
+  };
   const scannedUntil = await ports.store.scannedUntil();
-  const from = Math.max(now - Math.max(thresholdMs, SCAN_OVERLAP_MS) * 2, (scannedUntil ?? 0) - SCAN_OVERLAP_MS);
+  const from = Math.max(
+    now - Math.max(thresholdMs, SCAN_OVERLAP_MS) * 2,
+    (scannedUntil ?? 0) - SCAN_OVERLAP_MS,
+  );
   const arrivals = await ports.arrivals(from, now);
   report.arrivalsRead = arrivals.length;
   const seen = latestSeen(await ports.store.seen(), arrivals);
@@ -244,7 +274,9 @@ export async function watchSources(
       await ports.store.saveFinding({ ...finding, published: true });
       report.published++;
     } catch (error) {
-      report.errors.push(`${finding.kind} ${finding.registry}: ${error instanceof Error ? error.message : String(error)}`);
+      report.errors.push(
+        `${finding.kind} ${finding.registry}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
   return report;

@@ -10,5 +10,6 @@ app.http("consoleSearch", {
   route: "search",
   methods: ["GET"],
   authLevel: "function",
-  handler: (request, context) => searchEvents(request, context, { lookup: bridge, queries: operator.queries }),
+  handler: (request, context) =>
+    searchEvents(request, context, { lookup: bridge, queries: operator.queries }),
 });

@@ -22,7 +22,12 @@ app.timer("replayRunner", {
         clock: Date.now,
         sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       },
-      { ratePerSecond: settings.ratePerSecond, runMs: 8000, pageSize: REPLAY_PAGE_SIZE, maxFailedSteps: 10 },
+      {
+        ratePerSecond: settings.ratePerSecond,
+        runMs: 8000,
+        pageSize: REPLAY_PAGE_SIZE,
+        maxFailedSteps: 10,
+      },
     );
     for (const job of jobs) {
       const line = `replay ${job.id}: ${job.state}, ${job.published} published, ${job.skipped} skipped`;

@@ -144,7 +144,10 @@ export function parseEventId(id: string | undefined): Parsed<string> {
  * Reads the schema's parameters from the query string: an empty value counts as absent, a
  * repeated one is refused; other parameters (the function key's `code`) are left alone.
  */
-export function readQuery<S extends z.ZodObject>(schema: S, query: URLSearchParams): Parsed<z.output<S>> {
+export function readQuery<S extends z.ZodObject>(
+  schema: S,
+  query: URLSearchParams,
+): Parsed<z.output<S>> {
   const raw: Record<string, string> = {};
   const issues: FieldIssue[] = [];
   for (const name of Object.keys(schema.shape)) {

@@ -12,7 +12,10 @@ export type ParsedReplayRequest =
   | { ok: false; issues: FieldIssue[] };
 
 const instant = z.iso
-  .datetime({ offset: true, error: "must be an ISO 8601 date-time with a zone, such as 2026-05-01T12:00:00Z" })
+  .datetime({
+    offset: true,
+    error: "must be an ISO 8601 date-time with a zone, such as 2026-05-01T12:00:00Z",
+  })
   .transform((value) => Date.parse(value));
 
 const bodySchema = z.strictObject({
@@ -25,7 +28,10 @@ const bodySchema = z.strictObject({
   repository: text(512).min(1).optional(),
   action: z
     .string()
-    .regex(/^[a-z][a-z0-9_]{0,63}$/, "must be an action such as push, delete, chart_push, chart_delete or quarantine")
+    .regex(
+      /^[a-z][a-z0-9_]{0,63}$/,
+      "must be an action such as push, delete, chart_push, chart_delete or quarantine",
+    )
     .optional(),
   topic: z
     .string()

@@ -39,9 +39,14 @@ export function startReplay(
     const parsed = parseReplayRequest(body.json, deps.maxWindowMs, Date.now());
     if (!parsed.ok) {
       const names = parsed.issues.map((issue) => issue.path.replace(/^body\.?/, "") || "(body)");
-      return errorResponse(400, "invalid_request", `invalid field: ${[...new Set(names)].join(", ")}`, {
-        issues: parsed.issues,
-      });
+      return errorResponse(
+        400,
+        "invalid_request",
+        `invalid field: ${[...new Set(names)].join(", ")}`,
+        {
+          issues: parsed.issues,
+        },
+      );
     }
     const { selection, dryRun } = parsed.value;
     if (dryRun) {
@@ -65,7 +70,9 @@ export function showReplayJob(
     const id = request.params.jobId ?? "";
     if (!JOB_ID.test(id)) {
       return errorResponse(400, "invalid_query", "invalid parameter: jobId", {
-        issues: [{ path: "route.jobId", message: "must be a job id as POST /api/replay returns it" }],
+        issues: [
+          { path: "route.jobId", message: "must be a job id as POST /api/replay returns it" },
+        ],
       });
     }
     const job = await deps.jobs.get(id);

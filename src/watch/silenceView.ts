@@ -2,7 +2,8 @@ import type { SilenceFinding, SourceWatchStore } from "../core/sourceSilence";
 
 /** A silence finding as the console and `/api/health` show it: ISO times, state in words. */
 export function silenceFindingView(finding: SilenceFinding) {
-  const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  const iso = (ms: number | undefined) =>
+    ms === undefined ? undefined : new Date(ms).toISOString();
   return {
     kind: finding.kind,
     state: finding.resolvedAt === undefined ? "open" : "resolved",
