@@ -342,7 +342,7 @@ var appSettings = {
   REDRIVE_MAX_DELAY_SECONDS: string(redriveMaxDelaySeconds)
   REPLAY_RATE_PER_SECOND: '50'
   REPLAY_MAX_WINDOW_HOURS: '168'
-  SOURCE_SILENCE_MINUTES: '30'
+  SOURCE_SILENCE_SECONDS: '1800'
 }
 
 module api './app/api.bicep' = {

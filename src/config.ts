@@ -270,5 +270,5 @@ export function loadReplaySettings(env: Env): ReplaySettings {
  * keeps delivering, before an operational finding is published.
  */
 export function loadSilenceThresholdMs(env: Env): number {
-  return read(env, "SOURCE_SILENCE_MINUTES", positiveInt(30)) * 60_000;
+  return read(env, "SOURCE_SILENCE_SECONDS", positiveInt(1800)) * 1000;
 }

@@ -29,10 +29,15 @@ app.timer("replayRunner", {
         maxFailedSteps: 10,
       },
     );
-    for (const job of jobs) {
-      const line = `replay ${job.id}: ${job.state}, ${job.published} published, ${job.skipped} skipped`;
-      if (job.failedSteps > 0) context.warn(`${line}; ${job.errors.at(-1)}`);
-      else context.log(line);
-    }
+    const report = jobs.map((job) => ({
+      id: job.id,
+      state: job.state,
+      published: job.published,
+      skipped: job.skipped,
+      error: job.failedSteps > 0 ? job.errors.at(-1) : undefined,
+    }));
+    const line = `replayRunner: ${JSON.stringify(report)}`;
+    if (report.some((job) => job.error)) context.warn(line);
+    else context.log(line);
   },
 });
