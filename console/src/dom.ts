@@ -19,10 +19,15 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
-export function table(headings: string[], rows: Child[][], caption?: string): HTMLTableElement {
+export function table(
+  headings: string[],
+  rows: Child[][],
+  options: { caption?: string; class?: string } = {},
+): HTMLTableElement {
+  const { caption } = options;
   return h(
     "table",
-    {},
+    { class: options.class },
     caption ? h("caption", {}, caption) : undefined,
     h("thead", {}, h("tr", {}, ...headings.map((heading) => h("th", { scope: "col" }, heading)))),
     h("tbody", {}, ...rows.map((cells) => h("tr", {}, ...cells.map((cell) => h("td", {}, cell))))),

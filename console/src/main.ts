@@ -11,7 +11,8 @@ const REFRESH_MS = 10_000;
 let charts: { chart: uPlot; container: HTMLElement }[] = [];
 fitOnResize(() => charts);
 
-type Render = (target: HTMLElement, args: string[]) => Promise<void>;
+/** Fills the view; what it returns runs once the view is in the document. */
+type Render = (target: HTMLElement, args: string[]) => Promise<(() => void) | undefined>;
 
 const views: Record<string, { render: Render; refresh: boolean }> = {
   overview: { render: renderOverview, refresh: true },
@@ -24,8 +25,11 @@ const views: Record<string, { render: Render; refresh: boolean }> = {
 let timer: number | undefined;
 let generation = 0;
 
-/** Renders the view named by the hash into a fresh element and swaps it in: no full reload. */
-async function show(): Promise<void> {
+/**
+ * Renders the view named by the hash into a fresh element and swaps it in: no full reload. A
+ * periodic refresh carries over what the operator typed or chose, and the focus.
+ */
+async function show(refreshing = false): Promise<void> {
   const path = location.hash.replace(/^#/, "").split("?")[0];
   const [name = "overview", ...args] = path.split("/").map(decodeURIComponent);
   const entry = views[name] ?? views.overview;
@@ -38,11 +42,14 @@ async function show(): Promise<void> {
   }
   const next = h("div", { class: `view view-${name}` });
   try {
-    await entry.render(next, args);
+    const shown = await entry.render(next, args);
     if (current !== generation) return;
-    for (const { chart } of charts) if (!next.contains(chart.root)) chart.destroy();
-    charts = charts.filter(({ chart }) => next.contains(chart.root));
+    const focused = refreshing ? carryFormState(view, next) : undefined;
+    for (const { chart } of charts) chart.destroy();
+    charts = [];
     view.replaceChildren(next);
+    focused?.focus();
+    shown?.();
     status.textContent = `Updated ${new Date().toLocaleTimeString(undefined, { hour12: false })}`;
     status.className = "";
   } catch (error) {
@@ -52,22 +59,28 @@ async function show(): Promise<void> {
     if (!view.hasChildNodes()) view.replaceChildren(h("p", { class: "error" }, describe(error)));
   }
   if (entry.refresh && current === generation) {
-    timer = window.setTimeout(() => void refresh(entry, args, current), REFRESH_MS);
+    timer = window.setTimeout(() => void show(true), REFRESH_MS);
   }
 }
 
-/** A periodic refresh keeps what the operator is typing: only views without forms re-render. */
-async function refresh(
-  entry: (typeof views)[string],
-  args: string[],
-  current: number,
-): Promise<void> {
-  if (current !== generation) return;
-  if (view.querySelector("form:focus-within")) {
-    timer = window.setTimeout(() => void refresh(entry, args, current), REFRESH_MS);
-    return;
+type Field = HTMLInputElement | HTMLSelectElement;
+
+/** Copies field values and status lines by name into the new view; returns the field to focus. */
+function carryFormState(from: HTMLElement, to: HTMLElement): Field | undefined {
+  let focused: Field | undefined;
+  for (const field of from.querySelectorAll<Field>("input[name], select[name]")) {
+    const twin = to.querySelector<Field>(`[name="${CSS.escape(field.name)}"]`);
+    if (!twin) continue;
+    twin.value = field.value;
+    if (field === document.activeElement) focused = twin;
   }
-  await show();
+  for (const line of from.querySelectorAll<HTMLElement>("[data-keep]")) {
+    const twin = to.querySelector<HTMLElement>(
+      `[data-keep="${CSS.escape(line.dataset.keep ?? "")}"]`,
+    );
+    if (twin) twin.textContent = line.textContent;
+  }
+  return focused;
 }
 
 function describe(error: unknown): string {
@@ -77,7 +90,7 @@ function describe(error: unknown): string {
 
 // --- Overview -------------------------------------------------------------------------------
 
-async function renderOverview(target: HTMLElement): Promise<void> {
+async function renderOverview(target: HTMLElement): Promise<() => void> {
   const overview = await api<Overview>("overview");
   const counts = overview.counts;
   const card = (label: string, value: number, tone: "ok" | "warn" | "bad") =>
@@ -134,12 +147,13 @@ async function renderOverview(target: HTMLElement): Promise<void> {
               source.state === "ok" ? "ok" : "bad",
             ),
           ]),
+          { class: "sources" },
         ),
     h("h3", {}, "Operational findings"),
     operationalList(overview.operationalFindings),
   );
-  // Charts need their containers in the document to measure; draw once swapped in.
-  queueMicrotask(() => {
+  // Charts need their containers in the document to measure: drawn once the view is swapped in.
+  return () => {
     charts.push(
       {
         chart: deliveriesChart(deliveries, overview.series.times, overview.series.deliveries),
@@ -150,7 +164,7 @@ async function renderOverview(target: HTMLElement): Promise<void> {
         container: matchRate,
       },
     );
-  });
+  };
 }
 
 function operationalList(findings: Overview["operationalFindings"]): Node {
@@ -171,6 +185,7 @@ function operationalList(findings: Overview["operationalFindings"]): Node {
       time(finding.openedAt),
       finding.resolvedAt ? time(finding.resolvedAt) : "not yet",
     ]),
+    { class: "operational" },
   );
 }
 
@@ -179,7 +194,7 @@ function operationalList(findings: Overview["operationalFindings"]): Node {
 const CROSS_CHECK_KINDS = ["webhook-only", "eventgrid-only", "mismatched"];
 const OPERATIONAL_KINDS = ["webhook-silent", "eventgrid-silent"];
 
-async function renderFindings(target: HTMLElement): Promise<void> {
+async function renderFindings(target: HTMLElement): Promise<undefined> {
   const params = new URLSearchParams(location.hash.split("?")[1] ?? "");
   const kind = params.get("kind") ?? "";
   const registry = params.get("registry") ?? "";
@@ -267,7 +282,7 @@ async function renderFindings(target: HTMLElement): Promise<void> {
 
 // --- Search and story -------------------------------------------------------------------------
 
-async function renderSearch(target: HTMLElement, args: string[]): Promise<void> {
+async function renderSearch(target: HTMLElement, args: string[]): Promise<undefined> {
   const q = args.join("/");
   const input = h("input", {
     name: "q",
@@ -332,7 +347,7 @@ function publishBadge(state: string): HTMLElement {
   return badge(state, tone);
 }
 
-async function renderStory(target: HTMLElement, args: string[]): Promise<void> {
+async function renderStory(target: HTMLElement, args: string[]): Promise<undefined> {
   const id = args.join("/");
   const story = await api<Story>(`story/${encodeURIComponent(id)}`);
   const logical = story.logicalEvent;
@@ -404,7 +419,7 @@ async function renderStory(target: HTMLElement, args: string[]): Promise<void> {
             arrival.region ?? "—",
             String(arrival.status),
           ]),
-          `Arrivals (${delivery.deliveryCount})`,
+          { caption: `Arrivals (${delivery.deliveryCount})` },
         ),
         delivery.replays.length === 0
           ? h("p", { class: "none" }, "Not replayed.")
@@ -417,7 +432,7 @@ async function renderStory(target: HTMLElement, args: string[]): Promise<void> {
                 replay.topic ?? "—",
                 h("code", {}, replay.messageId),
               ]),
-              "Replays",
+              { caption: "Replays" },
             ),
       ),
     );
@@ -432,7 +447,7 @@ function rememberedJobs(): string[] {
   return JSON.parse(sessionStorage.getItem(JOBS_STORAGE) ?? "[]") as string[];
 }
 
-async function renderReplay(target: HTMLElement, args: string[]): Promise<void> {
+async function renderReplay(target: HTMLElement, args: string[]): Promise<undefined> {
   const now = new Date();
   const hourAgo = new Date(now.getTime() - 3_600_000);
   const field = (label: string, name: string, attributes: Record<string, string> = {}) =>
@@ -453,7 +468,7 @@ async function renderReplay(target: HTMLElement, args: string[]): Promise<void> 
       h("button", { type: "submit", name: "mode", value: "start" }, "Start replay"),
     ),
   );
-  const outcome = h("p", { class: "outcome", role: "status" });
+  const outcome = h("p", { class: "outcome", role: "status", "data-keep": "replay-outcome" });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const submitter = (event as SubmitEvent).submitter as HTMLButtonElement | null;
