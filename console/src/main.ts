@@ -143,8 +143,8 @@ async function renderOverview(target: HTMLElement): Promise<() => void> {
             duration(source.webhookSilentForMs),
             duration(source.eventGridSilentForMs),
             badge(
-              source.state === "ok" ? "delivering" : source.state,
-              source.state === "ok" ? "ok" : "bad",
+              source.state,
+              source.state === "delivering" ? "ok" : source.state === "quiet" ? "info" : "bad",
             ),
           ]),
           { class: "sources" },

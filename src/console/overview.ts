@@ -1,6 +1,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { OperatorReads } from "../adapters/tableOperatorReads";
-import { type SourceWatchStore, silenceOf, sourcePairs } from "../core/sourceSilence";
+import {
+  type SourcePair,
+  type SourceWatchStore,
+  silenceOf,
+  sourcePairs,
+} from "../core/sourceSilence";
 import { answerQuery } from "../query/answerQuery";
 import { parseStatsQuery } from "../query/queryParameters";
 import { silenceFindingView } from "../watch/silenceView";
@@ -49,7 +54,7 @@ export function queryOverview(
           lastEventGridAt: iso(pair.eventGridAt),
           webhookSilentForMs: pair.webhookAt === undefined ? undefined : now - pair.webhookAt,
           eventGridSilentForMs: pair.eventGridAt === undefined ? undefined : now - pair.eventGridAt,
-          state: silenceOf(pair, now, deps.silenceThresholdMs) ?? "ok",
+          state: sourceState(pair, now, deps.silenceThresholdMs),
         }));
       return {
         status: 200,
@@ -69,4 +74,12 @@ export function queryOverview(
       };
     },
   );
+}
+
+/** In words: a silence finding's kind, `quiet` when neither side delivers lately, else `delivering`. */
+function sourceState(pair: SourcePair, now: number, thresholdMs: number): string {
+  const silence = silenceOf(pair, now, thresholdMs);
+  if (silence) return silence;
+  const recent = (at: number | undefined) => at !== undefined && now - at <= thresholdMs;
+  return recent(pair.webhookAt) || recent(pair.eventGridAt) ? "delivering" : "quiet";
 }

@@ -150,7 +150,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await expect.poll(() => source.textContent()).toContain("westeurope");
     // Both sides heard from, and the state in words (with a 2 s threshold it changes quickly).
     expect(await source.textContent()).not.toContain("never");
-    expect(await source.textContent()).toMatch(/delivering|webhook-silent|eventgrid-silent/);
+    expect(await source.textContent()).toMatch(/delivering|quiet|webhook-silent|eventgrid-silent/);
     const operational = page.locator("table.operational tr", { hasText: registry });
     expect(await operational.textContent()).toContain("resolved");
     await shot("overview");
