@@ -1,10 +1,9 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import type { DeliveryRecord } from "../core/deliveryRecord";
 import { jobCovers, jobReached, type ReplayJobStore, replayMessageId } from "../core/replay";
 import { messageIdFor } from "../core/topicMessage";
 import { errorResponse } from "../http/errorResponse";
 import { answerQuery } from "../query/answerQuery";
-import type { EventLookup } from "../query/queryEventById";
+import { type EventLookup, findEvent } from "../query/queryEventById";
 import { parseEventId } from "../query/queryParameters";
 import { deliveryView, logicalEventView } from "../query/queryViews";
 
@@ -31,9 +30,7 @@ export function queryEventStory(
     context,
     (r) => parseEventId(r.params.id),
     async (id) => {
-      const { logical, records } = await deps.lookup.crossCheck.findByEventId(id);
-      const found = await Promise.all(records.map((keys) => deps.lookup.store.findByKeys(keys)));
-      const deliveries = found.filter((record): record is DeliveryRecord => record !== undefined);
+      const { logical, deliveries } = await findEvent(deps.lookup, id);
       if (deliveries.length === 0 && !logical) {
         return errorResponse(404, "not_found", "no event with this id was recorded");
       }

@@ -4,7 +4,7 @@ import type { TableQueries, TimeWindow } from "../adapters/tableQueries";
 import { text } from "../core/acrWebhookPayload";
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import { answerQuery } from "../query/answerQuery";
-import type { EventLookup } from "../query/queryEventById";
+import { type EventLookup, findEvent } from "../query/queryEventById";
 import {
   type Parsed,
   parseEventId,
@@ -63,13 +63,7 @@ export function searchEvents(
     (r, now) => parseSearch(r.query, now),
     async ({ q, window, registry }) => {
       // Only what can be an event id is looked up as one (a key has a bounded length).
-      const byId = parseEventId(q).ok
-        ? await deps.lookup.crossCheck.findByEventId(q)
-        : { records: [] };
-      const found = await Promise.all(
-        byId.records.map((keys) => deps.lookup.store.findByKeys(keys)),
-      );
-      const matches = found.filter((record): record is DeliveryRecord => record !== undefined);
+      const matches = parseEventId(q).ok ? (await findEvent(deps.lookup, q)).deliveries : [];
       const needle = q.toLowerCase();
       let scanned = 0;
       let after: Parameters<TableQueries["listDeliveries"]>[0]["after"];

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { TableCrossCheckStore } from "../adapters/tableCrossCheckStore";
 import type { TableEventStore } from "../adapters/tableEventStore";
+import type { LogicalEvent } from "../core/crossCheck";
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import { errorResponse } from "../http/errorResponse";
 import { answerQuery } from "./answerQuery";
@@ -26,9 +27,7 @@ export function queryEventById(
     context,
     (r) => parseEventId(r.params.id),
     async (id) => {
-      const { logical, records } = await lookup.crossCheck.findByEventId(id);
-      const found = await Promise.all(records.map((keys) => lookup.store.findByKeys(keys)));
-      const deliveries = found.filter((record): record is DeliveryRecord => record !== undefined);
+      const { logical, deliveries } = await findEvent(lookup, id);
       if (deliveries.length === 0 && !logical) {
         return errorResponse(404, "not_found", "no event with this id was recorded");
       }
@@ -43,4 +42,17 @@ export function queryEventById(
       };
     },
   );
+}
+
+/** Every recorded arrival with the id, through the event-id index, and their logical event. */
+export async function findEvent(
+  lookup: EventLookup,
+  id: string,
+): Promise<{ logical?: LogicalEvent; deliveries: DeliveryRecord[] }> {
+  const { logical, records } = await lookup.crossCheck.findByEventId(id);
+  const found = await Promise.all(records.map((keys) => lookup.store.findByKeys(keys)));
+  return {
+    logical,
+    deliveries: found.filter((record): record is DeliveryRecord => record !== undefined),
+  };
 }
