@@ -177,6 +177,8 @@ var bridgeTables = [
   'AcrDigestTags'
   'AcrRejections'
   'AcrRegistries'
+  'AcrReplayJobs'
+  'AcrSourceWatch'
 ]
 var deploymentContainerName = 'app-package-${functionAppName}'
 var deadLetterContainerName = 'eventgrid-deadletter'
