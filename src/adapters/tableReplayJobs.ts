@@ -1,6 +1,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { ReplayJob, ReplayJobStore } from "../core/replay";
 import { TableAccess } from "./tableAccess";
+import { readIfExists } from "./tableIfExists";
 import { isStatus } from "./tableRetry";
 
 /**
@@ -35,11 +36,9 @@ export class TableReplayJobs implements ReplayJobStore {
     });
   }
 
-  get(id: string): Promise<ReplayJob | undefined> {
-    return this.access.call(async () => {
-      const entity = await this.read(id);
-      return entity && (JSON.parse(entity.job) as ReplayJob);
-    });
+  async get(id: string): Promise<ReplayJob | undefined> {
+    const entity = await this.read(id);
+    return entity && (JSON.parse(entity.job) as ReplayJob);
   }
 
   async active(limit: number): Promise<ReplayJob[]> {
@@ -54,7 +53,7 @@ export class TableReplayJobs implements ReplayJobStore {
   }
 
   private list(filter: string): Promise<ReplayJob[]> {
-    return this.access.call(async () => {
+    return readIfExists(async () => {
       const jobs: ReplayJob[] = [];
       const rows = this.table.listEntities<ReplayJobEntity>({
         queryOptions: { filter, select: ["job"] },
@@ -62,13 +61,13 @@ export class TableReplayJobs implements ReplayJobStore {
       });
       for await (const row of rows) jobs.push(JSON.parse(row.job) as ReplayJob);
       return jobs;
-    });
+    }, []);
   }
 
-  claim(id: string, now: number, until: number): Promise<ReplayJob | undefined> {
+  async claim(id: string, now: number, until: number): Promise<ReplayJob | undefined> {
+    const entity = await this.read(id);
+    if (!entity || new Date(entity.leaseUntil).getTime() > now) return undefined;
     return this.access.call(async () => {
-      const entity = await this.read(id);
-      if (!entity || new Date(entity.leaseUntil).getTime() > now) return undefined;
       const job = JSON.parse(entity.job) as ReplayJob;
       if (job.state !== "queued" && job.state !== "running") return undefined;
       try {
@@ -84,21 +83,20 @@ export class TableReplayJobs implements ReplayJobStore {
     });
   }
 
-  save(job: ReplayJob, keepClaim: boolean): Promise<void> {
+  async save(job: ReplayJob, keepClaim: boolean): Promise<void> {
+    const current = keepClaim ? await this.read(job.id) : undefined;
     return this.access.call(async () => {
-      const current = keepClaim ? await this.read(job.id) : undefined;
       const lease = current ? new Date(current.leaseUntil).getTime() : 0;
       await this.table.upsertEntity(this.entityOf(job, lease), "Replace", this.access.signal());
     });
   }
 
-  private async read(id: string) {
-    try {
-      return await this.table.getEntity<ReplayJobEntity>(PARTITION, id, this.access.signal());
-    } catch (error) {
-      if (isStatus(error, 404)) return undefined;
-      throw error;
-    }
+  /** The job's entity; undefined when there is none (or no job was ever created). */
+  private read(id: string) {
+    return readIfExists(
+      () => this.table.getEntity<ReplayJobEntity>(PARTITION, id, this.access.signal()),
+      undefined,
+    );
   }
 
   private entityOf(job: ReplayJob, leaseUntil: number): ReplayJobEntity {

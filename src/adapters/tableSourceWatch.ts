@@ -3,7 +3,7 @@ import type { EventOrigin } from "../core/registryEvent";
 import type { KeptSilenceFinding, SourceSeen, SourceWatchStore } from "../core/sourceSilence";
 import { encodeKeyPart, joinKey } from "../core/tableKeys";
 import { TableAccess } from "./tableAccess";
-import { isStatus } from "./tableRetry";
+import { readIfExists } from "./tableIfExists";
 
 /**
  * Table `AcrSourceWatch`, written only by the source-watch timer:
@@ -35,7 +35,7 @@ export class TableSourceWatch implements SourceWatchStore {
   }
 
   seen(): Promise<SourceSeen[]> {
-    return this.access.call(async () => {
+    return readIfExists(async () => {
       const seen: SourceSeen[] = [];
       for await (const row of this.partition<SeenEntity>("seen")) {
         seen.push({
@@ -46,7 +46,7 @@ export class TableSourceWatch implements SourceWatchStore {
         });
       }
       return seen;
-    });
+    }, []);
   }
 
   saveSeen(seen: readonly SourceSeen[]): Promise<void> {
@@ -73,15 +73,10 @@ export class TableSourceWatch implements SourceWatchStore {
   }
 
   scannedUntil(): Promise<number | undefined> {
-    return this.access.call(async () => {
-      try {
-        const row = await this.table.getEntity<{ at: Date }>("scan", "last", this.access.signal());
-        return new Date(row.at).getTime();
-      } catch (error) {
-        if (isStatus(error, 404)) return undefined;
-        throw error;
-      }
-    });
+    return readIfExists(async () => {
+      const row = await this.table.getEntity<{ at: Date }>("scan", "last", this.access.signal());
+      return new Date(row.at).getTime();
+    }, undefined);
   }
 
   setScannedUntil(at: number): Promise<void> {
@@ -95,13 +90,13 @@ export class TableSourceWatch implements SourceWatchStore {
   }
 
   findings(): Promise<KeptSilenceFinding[]> {
-    return this.access.call(async () => {
+    return readIfExists(async () => {
       const findings: KeptSilenceFinding[] = [];
       for await (const row of this.partition<FindingEntity>("finding")) {
         findings.push(JSON.parse(row.finding) as KeptSilenceFinding);
       }
       return findings;
-    });
+    }, []);
   }
 
   saveFinding(finding: KeptSilenceFinding): Promise<void> {

@@ -42,8 +42,10 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
   let browser: Browser;
   let page: Page;
   const registry = `r${randomUUID().slice(0, 12)}.azurecr.io`;
-  const matched = push(registry, "team/web", "v1");
-  const lost = push(registry, "team/api", "v7");
+  const web = `team/web-${randomUUID().slice(0, 8)}`;
+  const api = `team/api-${randomUUID().slice(0, 8)}`;
+  const matched = push(registry, web, "v1");
+  const lost = push(registry, api, "v7");
   const foreignRequests: string[] = [];
   const cspViolations: string[] = [];
   const apiRequests: { url: string; key?: string }[] = [];
@@ -71,7 +73,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await runReconcile(stack);
     await runTimer(stack, "sourceWatch", "sourceWatch: {");
     // The webhook resumes: the finding is resolved.
-    await deliverWebhook(stack, push(registry, "team/web", "v2"), region);
+    await deliverWebhook(stack, push(registry, web, "v2"), region);
     await runTimer(stack, "sourceWatch", "sourceWatch: {");
 
     browser = await chromium.launch({
@@ -148,7 +150,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
 
   it("findings: the recovered discrepancy and the resolved operational finding, filterable by kind", async () => {
     await page.click('nav a[data-view="findings"]');
-    const row = page.locator("tr", { hasText: "team/api" });
+    const row = page.locator("tr", { hasText: api });
     await row.waitFor();
     expect(await row.textContent()).toContain("eventgrid-only");
     expect(await row.textContent()).toContain("resolved: recovered from Event Grid");
@@ -172,7 +174,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
 
   it("search by repository and by digest, and an event's story: arrivals, verdict, message ids", async () => {
     await page.click('nav a[data-view="search"]');
-    await page.fill('input[name="q"]', "team/web");
+    await page.fill('input[name="q"]', web);
     await page.click('form.search button[type="submit"]');
     await page.getByRole("link", { name: matched.id }).first().waitFor();
     await page.fill('input[name="q"]', matched.target.digest);
@@ -198,7 +200,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await page.fill('input[name="from"]', new Date(Date.now() - 600_000).toISOString());
     await page.fill('input[name="to"]', new Date(Date.now() + 60_000).toISOString());
     await page.fill('input[name="registry"]', registry);
-    await page.fill('input[name="repository"]', "team/web");
+    await page.fill('input[name="repository"]', web);
     await page.click('button[value="dry"]');
     await page.getByText("Dry run: 2 of 3 recorded deliveries would be replayed.").waitFor();
     await page.click('button[value="start"]');
