@@ -1,7 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acrPush, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
-import { type LocalStack, startLocalStack } from "../support/localStack";
+import { APP_ROOT, type LocalStack, startLocalStack } from "../support/localStack";
 import { sleep } from "../support/reconcile";
 import { runTimer } from "../support/timers";
 import { deliverWebhook } from "../support/webhookClient";
@@ -130,6 +132,39 @@ describe("replay and the source watch on the local stack", () => {
     expect(toDelete).toHaveLength(3);
     const ids = new Set([...messages, ...toDelete].map((m) => m.messageId));
     expect(ids.size).toBe(8);
+  });
+
+  it("npm run replay: a dry run, a queued job, and usage on a missing window", async () => {
+    const registry = uniqueRegistry();
+    await deliverWebhook(stack, push(registry, "cli/app"));
+    const window = [
+      "--from",
+      new Date(Date.now() - 60_000).toISOString(),
+      "--to",
+      new Date(Date.now() + 1000).toISOString(),
+    ];
+    const cli = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [join(APP_ROOT, "dist/dev/replayCli.js"), "--url", stack.url, ...args],
+        {
+          encoding: "utf8",
+          timeout: 20_000,
+        },
+      );
+    const dry = cli(...window, "--registry", registry, "--dry-run");
+    expect(dry.status, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain("dry run: 1 of 1 recorded deliveries would be replayed");
+    const queued = cli(...window, "--registry", registry, "--no-wait");
+    expect(queued.status, queued.stderr).toBe(0);
+    const id = /replay job ([0-9a-f-]{36}) queued/.exec(queued.stdout)?.[1];
+    expect(await call(`replay/${id}`)).toMatchObject({ id, selection: { registry } });
+    const usage = cli("--to", new Date().toISOString());
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain("--from and --to are required");
+    const refused = cli("--from", "yesterday", "--to", new Date().toISOString());
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("400: invalid field: from");
   });
 
   it("refuses bad replay requests naming the field, and unknown jobs", async () => {
