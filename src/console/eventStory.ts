@@ -1,10 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { jobCovers, jobReached, type ReplayJobStore, replayMessageId } from "../core/replay";
 import { messageIdFor } from "../core/topicMessage";
-import { errorResponse } from "../http/errorResponse";
-import { answerQuery } from "../query/answerQuery";
-import { type EventLookup, findEvent } from "../query/queryEventById";
-import { parseEventId } from "../query/queryParameters";
+import { answerEvent, type EventLookup } from "../query/queryEventById";
 import { deliveryView, logicalEventView } from "../query/queryViews";
 
 export interface StoryDeps {
@@ -25,42 +22,30 @@ export function queryEventStory(
   context: InvocationContext,
   deps: StoryDeps,
 ): Promise<HttpResponseInit> {
-  return answerQuery(
-    request,
-    context,
-    (r) => parseEventId(r.params.id),
-    async (id) => {
-      const { logical, deliveries } = await findEvent(deps.lookup, id);
-      if (deliveries.length === 0 && !logical) {
-        return errorResponse(404, "not_found", "no event with this id was recorded");
-      }
-      const jobs = await deps.jobs.recent(RECENT_JOBS);
-      return {
-        status: 200,
-        jsonBody: {
-          id,
-          crossCheck: logical?.state ?? deliveries[0]?.crossCheck ?? "open",
-          logicalEvent: logical && logicalEventView(logical),
-          deliveries: deliveries.map((record) => {
-            const messageId = messageIdFor(record.event, record.occurrence);
-            return {
-              ...deliveryView(record),
-              messageId,
-              replays: jobs
-                .filter((job) => jobCovers(job, record))
-                .map((job) => ({
-                  jobId: job.id,
-                  state: job.state,
-                  replayed: jobReached(job, record),
-                  topic:
-                    job.selection.topic ??
-                    (record.route.kind === "topic" ? record.route.topic : undefined),
-                  messageId: replayMessageId(job.id, messageId),
-                })),
-            };
-          }),
-        },
-      };
-    },
-  );
+  return answerEvent(request, context, deps.lookup, async ({ id, logical, deliveries }) => {
+    const jobs = await deps.jobs.recent(RECENT_JOBS);
+    return {
+      id,
+      crossCheck: logical?.state ?? deliveries[0]?.crossCheck ?? "open",
+      logicalEvent: logical && logicalEventView(logical),
+      deliveries: deliveries.map((record) => {
+        const messageId = messageIdFor(record.event, record.occurrence);
+        return {
+          ...deliveryView(record),
+          messageId,
+          replays: jobs
+            .filter((job) => jobCovers(job, record))
+            .map((job) => ({
+              jobId: job.id,
+              state: job.state,
+              replayed: jobReached(job, record),
+              topic:
+                job.selection.topic ??
+                (record.route.kind === "topic" ? record.route.topic : undefined),
+              messageId: replayMessageId(job.id, messageId),
+            })),
+        };
+      }),
+    };
+  });
 }

@@ -22,24 +22,40 @@ export function queryEventById(
   context: InvocationContext,
   lookup: EventLookup,
 ): Promise<HttpResponseInit> {
+  return answerEvent(request, context, lookup, async ({ id, logical, deliveries }) => ({
+    id,
+    crossCheck: logical?.state,
+    logicalEvent: logical && logicalEventView(logical),
+    deliveries: deliveries.map(deliveryView),
+  }));
+}
+
+export interface FoundEvent {
+  id: string;
+  logical?: LogicalEvent;
+  deliveries: DeliveryRecord[];
+}
+
+/**
+ * A route about one event id (`{id}`): 400 for what cannot be an id, 404 when nothing was
+ * recorded under it, else 200 with what `view` makes of it.
+ */
+export function answerEvent(
+  request: HttpRequest,
+  context: InvocationContext,
+  lookup: EventLookup,
+  view: (found: FoundEvent) => Promise<unknown>,
+): Promise<HttpResponseInit> {
   return answerQuery(
     request,
     context,
     (r) => parseEventId(r.params.id),
     async (id) => {
-      const { logical, deliveries } = await findEvent(lookup, id);
-      if (deliveries.length === 0 && !logical) {
+      const found = await findEvent(lookup, id);
+      if (found.deliveries.length === 0 && !found.logical) {
         return errorResponse(404, "not_found", "no event with this id was recorded");
       }
-      return {
-        status: 200,
-        jsonBody: {
-          id,
-          crossCheck: logical?.state,
-          logicalEvent: logical && logicalEventView(logical),
-          deliveries: deliveries.map(deliveryView),
-        },
-      };
+      return { status: 200, jsonBody: await view({ id, ...found }) };
     },
   );
 }
