@@ -52,7 +52,9 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
+    // Tables of its own: replay jobs are picked up by any app on the same tables.
     stack = await startLocalStack({
+      ownTables: true,
       env: {
         EVENTGRID_SECRETS: EVENTGRID_SECRET,
         ACR_RESOURCE_IDS: RESOURCE_ID,

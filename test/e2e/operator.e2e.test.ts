@@ -21,7 +21,9 @@ describe("replay and the source watch on the local stack", () => {
   let stack: LocalStack;
 
   beforeAll(async () => {
+    // Tables of its own: replay jobs are picked up by any app on the same tables.
     stack = await startLocalStack({
+      ownTables: true,
       env: {
         EVENTGRID_SECRETS: EVENTGRID_SECRET,
         ACR_RESOURCE_IDS: RESOURCE_ID,
@@ -159,6 +161,7 @@ describe("replay and the source watch on the local stack", () => {
     expect(queued.status, queued.stderr).toBe(0);
     const id = /replay job ([0-9a-f-]{36}) queued/.exec(queued.stdout)?.[1];
     expect(await call(`replay/${id}`)).toMatchObject({ id, selection: { registry } });
+    expect(await replayUntilDone(String(id))).toMatchObject({ counts: { published: 1 } });
     const usage = cli("--to", new Date().toISOString());
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain("--from and --to are required");
