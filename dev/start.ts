@@ -108,6 +108,7 @@ async function main(): Promise<void> {
   console.log(`
 acr-event-bridge is running locally.
   Webhook:        POST ${webhookUrl}
+  Console:        ${host.url}/api/console
   Table Storage:  ${tables ? `http://${tables.host}:${tables.port}${azurite ? " (Azurite, in memory)" : " (already running)"}` : "as configured"}
   Service Bus:    ${bus ? `amqp://${bus.host}:${bus.port}${broker ? " (local broker)" : " (already running)"}` : "as configured"}
   ARM (webhooks): ${armStandIn ? `${armStandIn.url} (stand-in: webhook bridgelocal of ${registryId})` : "as configured"}

@@ -198,6 +198,8 @@ var bridgeTables = [
   'AcrDiscrepancies'
   'AcrRejections'
   'AcrRegistries'
+  'AcrReplayJobs'
+  'AcrSourceWatch'
 ]
 var deploymentContainerName = 'app-package-${functionAppName}'
 var deadLetterContainerName = 'eventgrid-deadletter'
@@ -379,6 +381,9 @@ var appSettings = {
   BACKFILL_MAX_SECONDS: string(backfillMaxSeconds)
   WEBHOOK_PING_SCHEDULE: webhookPingSchedule
   WEBHOOK_PING_TIMEOUT_SECONDS: string(webhookPingTimeoutSeconds)
+  REPLAY_RATE_PER_SECOND: '50'
+  REPLAY_MAX_WINDOW_HOURS: '168'
+  SOURCE_SILENCE_SECONDS: '1800'
 }
 
 module api './app/api.bicep' = {

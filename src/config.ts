@@ -319,3 +319,25 @@ export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
     pingSchedule: schedule("WEBHOOK_PING_SCHEDULE", "0 */15 * * * *"),
   };
 }
+
+export interface ReplaySettings {
+  /** Most messages per second a replay sends. */
+  ratePerSecond: number;
+  /** The longest `from`..`to` one replay may cover. */
+  maxWindowMs: number;
+}
+
+export function loadReplaySettings(env: Env): ReplaySettings {
+  return {
+    ratePerSecond: read(env, "REPLAY_RATE_PER_SECOND", positiveInt(50)),
+    maxWindowMs: read(env, "REPLAY_MAX_WINDOW_HOURS", positiveInt(168)) * 3_600_000,
+  };
+}
+
+/**
+ * How long one side (webhook or Event Grid) of a registry/region may stay silent while the other
+ * keeps delivering, before an operational finding is published.
+ */
+export function loadSilenceThresholdMs(env: Env): number {
+  return read(env, "SOURCE_SILENCE_SECONDS", positiveInt(1800)) * 1000;
+}

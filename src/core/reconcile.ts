@@ -5,7 +5,6 @@ import {
   isWaiting,
   type LogicalEvent,
   occurrenceOf,
-  tagsPushedFor,
   type Verdict,
   windowVerdict,
   withMismatches,
@@ -13,6 +12,7 @@ import {
 import { type DeliveryRecord, isPending } from "./deliveryRecord";
 import { discrepancyFor, discrepancyMessage, resolvedBy } from "./discrepancy";
 import { describeError, publishRecord, restoreJournaled, writeOrThrow } from "./ingestDelivery";
+import { knownTagsOf } from "./knownTags";
 import type { EventStore, FindingStore, Journal, Publisher } from "./ports";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { type RoutingTable, routeForEvent } from "./routing";
@@ -443,12 +443,7 @@ async function messageOf(
   occurrence: number | undefined,
   store: EventStore,
 ): Promise<TopicMessage> {
-  const related = event.action === "delete" ? await store.relatedLogicals(event) : [];
-  const tags = tagsPushedFor(
-    event,
-    related.map((logical) => logical.value),
-  );
-  return topicMessageFor(event, tags, occurrence);
+  return topicMessageFor(event, await knownTagsOf(event, store), occurrence);
 }
 
 async function redrive(

@@ -1,10 +1,13 @@
 import { app } from "@azure/functions";
 import { getRegistryAccess } from "../backfill/registryAccess";
 import { getBridge } from "../bridge";
+import { getOperator } from "../operator";
 import { checkHealth } from "../query/checkHealth";
+import { openSilenceFindings } from "../watch/silenceView";
 import { webhookHealthDetails } from "../webhookHealth/webhookHealthDetails";
 
 const bridge = getBridge();
+const operator = getOperator();
 const registryAccess = getRegistryAccess();
 
 // Anonymous, so load balancers and uptime probes can call it without a key.
@@ -19,6 +22,9 @@ app.http("health", {
         tableStorage: () => bridge.registries.list(),
         serviceBus: () => bridge.publisher.probe(bridge.routing.push.topic),
       },
-      () => webhookHealthDetails(registryAccess),
+      async () => ({
+        ...(await webhookHealthDetails(registryAccess)),
+        operational: await openSilenceFindings(operator.sourceWatch),
+      }),
     ),
 });

@@ -16,7 +16,7 @@ type CheckState = "ok" | "unavailable";
 export async function checkHealth(
   context: InvocationContext,
   probes: HealthProbes,
-  /** Operational details shown with the answer (webhook health); a failure to read them is only logged. */
+  /** Operational details shown with the answer (webhook health, operational findings); a failure to read them is only logged. */
   details?: () => Promise<Record<string, unknown>>,
 ): Promise<HttpResponseInit> {
   const names = Object.keys(probes) as (keyof HealthProbes)[];
@@ -36,11 +36,14 @@ export async function checkHealth(
   const checks = Object.fromEntries(names.map((name, index) => [name, states[index]]));
   const failed = names.filter((_, index) => states[index] !== "ok");
   const shown = await extra;
-  if (failed.length === 0) return { status: 200, jsonBody: { status: "ok", checks, ...shown } };
+  const informative = Object.keys(shown).length > 0 ? shown : undefined;
+  if (failed.length === 0) {
+    return { status: 200, jsonBody: { status: "ok", checks, details: informative } };
+  }
   return errorResponse(503, "dependency_unavailable", `unavailable: ${failed.join(", ")}`, {
     status: "unavailable",
     checks,
-    ...shown,
+    details: informative,
   });
 }
 

@@ -58,11 +58,11 @@ const limit = z
   .refine((value) => value >= 1 && value <= MAX_LIMIT, LIMIT_RULE);
 
 /** Recorded registries are lower case (the login server as ACR sends it, normalised). */
-const registry = text(255)
+export const registry = text(255)
   .min(1)
   .transform((value) => value.trim().toLowerCase());
 
-const windowShape = { from: instant.optional(), to: instant.optional() };
+export const windowShape = { from: instant.optional(), to: instant.optional() };
 const pagingShape = { limit: limit.optional(), continuationToken: z.string().max(8192).optional() };
 
 const eventsSchema = z.object({
@@ -167,7 +167,10 @@ export function parseEventId(id: string | undefined): Parsed<string> {
  * Reads the schema's parameters from the query string: an empty value counts as absent, a
  * repeated one is refused; other parameters (the function key's `code`) are left alone.
  */
-function readQuery<S extends z.ZodObject>(schema: S, query: URLSearchParams): Parsed<z.output<S>> {
+export function readQuery<S extends z.ZodObject>(
+  schema: S,
+  query: URLSearchParams,
+): Parsed<z.output<S>> {
   const raw: Record<string, string> = {};
   const issues: FieldIssue[] = [];
   for (const name of Object.keys(schema.shape)) {
@@ -208,7 +211,7 @@ function pagedQuery<F>(
 }
 
 /** `to` defaults to now, `from` to 24 hours before `to`. */
-function windowOf(values: { from?: number; to?: number }, now: number): Parsed<TimeWindow> {
+export function windowOf(values: { from?: number; to?: number }, now: number): Parsed<TimeWindow> {
   const to = values.to ?? now;
   const from = values.from ?? to - DAY_MS;
   if (from > to) return invalid("query.from", "must not be after to");

@@ -339,9 +339,9 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
     );
 
     const health = (await (await fetch(`${stack.url}/api/health`)).json()) as {
-      webhooks: { webhook: string; status: string; reasons: string[] }[];
+      details: { webhooks: { webhook: string; status: string; reasons: string[] }[] };
     };
-    const state = (name: string) => health.webhooks.find((w) => w.webhook === name);
+    const state = (name: string) => health.details.webhooks.find((w) => w.webhook === name);
     expect(state("healthgood")).toMatchObject({ status: "healthy", reasons: [] });
     expect(state("healthlostping")?.status).toBe("unhealthy");
     expect(state("healthdisabled")?.reasons).toEqual(["status is disabled"]);

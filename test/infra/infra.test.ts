@@ -22,6 +22,8 @@ import { CronExpressionParser } from "cron-parser";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import * as tableLayout from "../../src/adapters/tableLayout";
+import { REPLAY_JOBS_TABLE } from "../../src/adapters/tableReplayJobs";
+import { SOURCE_WATCH_TABLE } from "../../src/adapters/tableSourceWatch";
 import * as config from "../../src/config";
 import { ACR_EVENT_TYPES } from "../../src/core/eventGridTrust";
 
@@ -506,11 +508,14 @@ const CODE_TOPICS = new Set([
   config.loadCrossCheckSettings({}).discrepancyTopic,
 ]);
 const CODE_QUEUES = new Set([config.loadJournalQueue({})]);
-const CODE_TABLES = new Set(
-  Object.entries(tableLayout)
+const CODE_TABLES = new Set([
+  ...Object.entries(tableLayout)
     .filter(([name, value]) => name.endsWith("_TABLE") && typeof value === "string")
     .map(([, value]) => value as string),
-);
+  // The operator features' own tables (replay jobs, source watch).
+  REPLAY_JOBS_TABLE,
+  SOURCE_WATCH_TABLE,
+]);
 
 /** The functions src/functions/ registers: name, trigger, route. */
 function registeredFunctions(): { name: string; trigger: string; route?: string }[] {
@@ -868,7 +873,7 @@ describe("topics, queue and tables", () => {
     }
   });
 
-  it("every table of src/adapters/tableLayout.ts is declared, and no other", () => {
+  it("every table of src/adapters/tableLayout.ts and the operator adapters is declared, and no other", () => {
     expect(CODE_TABLES.size).toBeGreaterThan(0);
     expect(new Set(evaluate(MAIN, "bridgeTables") as string[])).toEqual(CODE_TABLES);
     expect(moduleParams(storage).get("tables")).toBe("bridgeTables");

@@ -35,8 +35,14 @@ function subject(data: AcrEventFields): string {
   return tag ? `${repository}:${tag}` : String(repository ?? "");
 }
 
-/** A push of `repository:v1` from myregistry.azurecr.io, with an id and a digest of its own. */
-export function acrPush(repository: string): { id: string; [field: string]: unknown } {
+/**
+ * A push of `repository:v1` from myregistry.azurecr.io (or the registry and tag given), with an id
+ * and a digest of its own, timestamped now.
+ */
+export function acrPush(
+  repository: string,
+  { registry = "myregistry.azurecr.io", tag = "v1" } = {},
+) {
   return {
     id: randomUUID(),
     timestamp: new Date().toISOString(),
@@ -45,9 +51,9 @@ export function acrPush(repository: string): { id: string; [field: string]: unkn
       mediaType: "application/vnd.docker.distribution.manifest.v2+json",
       digest: `sha256:${randomUUID().replaceAll("-", "")}`,
       repository,
-      tag: "v1",
+      tag,
     },
-    request: { id: randomUUID(), host: "myregistry.azurecr.io", method: "PUT" },
+    request: { id: randomUUID(), host: registry, method: "PUT" },
   };
 }
 

@@ -1,0 +1,60 @@
+type Child = Node | string | number | undefined | null | false;
+
+/**
+ * Builds an element; text is always set as text, never parsed as HTML (payloads are untrusted).
+ */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, string | undefined> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value !== undefined) element.setAttribute(name, value);
+  }
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(typeof child === "number" ? String(child) : child);
+  }
+  return element;
+}
+
+export function table(
+  headings: string[],
+  rows: Child[][],
+  options: { caption?: string; class?: string } = {},
+): HTMLTableElement {
+  const { caption } = options;
+  return h(
+    "table",
+    { class: options.class },
+    caption ? h("caption", {}, caption) : undefined,
+    h("thead", {}, h("tr", {}, ...headings.map((heading) => h("th", { scope: "col" }, heading)))),
+    h("tbody", {}, ...rows.map((cells) => h("tr", {}, ...cells.map((cell) => h("td", {}, cell))))),
+  );
+}
+
+/** A state as a word with a class for its colour: the word alone carries the meaning. */
+export function badge(state: string, tone: "ok" | "warn" | "bad" | "info"): HTMLElement {
+  return h("span", { class: `badge ${tone}` }, state);
+}
+
+export function time(iso: string | undefined): string {
+  if (!iso) return "never";
+  return new Date(iso).toLocaleString(undefined, { hour12: false });
+}
+
+export function duration(ms: number | undefined): string {
+  if (ms === undefined) return "never heard from";
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 90) return `${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 90) return `${minutes} min`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} days`;
+}
+
+export function eventLink(id: string | undefined, label?: string): Node {
+  if (!id) return document.createTextNode("—");
+  return h("a", { href: `#event/${encodeURIComponent(id)}` }, label ?? id);
+}

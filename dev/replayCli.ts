@@ -1,0 +1,95 @@
+import { parseArgs } from "node:util";
+
+const USAGE = `Usage:
+  npm run replay -- --from ISO --to ISO [--registry R] [--repository R] [--action A] [--topic T]
+                    [--dry-run] [--url BASE] [--no-wait]
+      Starts a replay job on a running bridge (POST /api/replay) and follows it until it ends.
+      --url   the app, default http://127.0.0.1:$PORT (7071); in Azure https://<app>.azurewebsites.net
+      The function key, if the app needs one, is read from FUNCTION_KEY (sent as x-functions-key).`;
+
+class UsageError extends Error {}
+
+const POLL_MS = 2000;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      from: { type: "string" },
+      to: { type: "string" },
+      registry: { type: "string" },
+      repository: { type: "string" },
+      action: { type: "string" },
+      topic: { type: "string" },
+      "dry-run": { type: "boolean", default: false },
+      "no-wait": { type: "boolean", default: false },
+      url: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (!values.from || !values.to) throw new UsageError("--from and --to are required");
+  const base = (values.url ?? `http://127.0.0.1:${process.env.PORT ?? "7071"}`).replace(/\/$/, "");
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (process.env.FUNCTION_KEY) headers["x-functions-key"] = process.env.FUNCTION_KEY;
+  const body = {
+    from: values.from,
+    to: values.to,
+    registry: values.registry,
+    repository: values.repository,
+    action: values.action,
+    topic: values.topic,
+    dryRun: values["dry-run"] || undefined,
+  };
+  const started = await call(`${base}/api/replay`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify(body),
+  });
+  if (values["dry-run"]) {
+    console.log(
+      `dry run: ${started.replayable} of ${started.records} recorded deliveries would be replayed`,
+    );
+    return;
+  }
+  const id = String(started.id);
+  console.log(`replay job ${id} queued`);
+  if (values["no-wait"]) return;
+  for (;;) {
+    const job = await call(`${base}/api/replay/${id}`, { headers });
+    const counts = job.counts as { published: number; skipped: number; scanned: number };
+    const percent = Math.round(Number(job.progress) * 100);
+    console.log(
+      `${job.state}: ${percent} %, ${counts.published} published, ${counts.skipped} skipped, ${counts.scanned} read`,
+    );
+    if (job.state === "completed") return;
+    if (job.state === "failed") {
+      console.error((job.errors as string[]).join("\n"));
+      process.exitCode = 1;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+async function call(url: string, init: RequestInit): Promise<Record<string, unknown>> {
+  const response = await fetch(url, init);
+  const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!response.ok) {
+    const error = json.error as { message?: string; details?: unknown } | undefined;
+    throw new Error(
+      `${response.status}: ${error?.message ?? "no answer"}${error?.details ? ` ${JSON.stringify(error.details)}` : ""}`,
+    );
+  }
+  return json;
+}
+
+main().catch((error: unknown) => {
+  const usage =
+    error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+  console.error(usage ? `${(error as Error).message}\n\n${USAGE}` : (error as Error).message);
+  process.exit(usage ? 2 : 1);
+});

@@ -1,0 +1,112 @@
+import { odata, type TableClient } from "@azure/data-tables";
+import type { ReplayJob, ReplayJobStore } from "../core/replay";
+import { TableAccess } from "./tableAccess";
+import { readIfExists } from "./tableIfExists";
+import { isStatus } from "./tableRetry";
+
+/**
+ * Table `AcrReplayJobs`: PartitionKey `jobs`, RowKey = job id; the job's state as JSON plus the
+ * columns the runner filters on. Few rows (one per replay asked for), so one partition.
+ */
+export const REPLAY_JOBS_TABLE = "AcrReplayJobs";
+const PARTITION = "jobs";
+
+interface ReplayJobEntity {
+  partitionKey: string;
+  rowKey: string;
+  state: string;
+  createdAt: Date;
+  leaseUntil: Date;
+  job: string;
+}
+
+export class TableReplayJobs implements ReplayJobStore {
+  private readonly access: TableAccess;
+
+  constructor(
+    private readonly table: TableClient,
+    timeoutMs: number,
+  ) {
+    this.access = new TableAccess([table], timeoutMs);
+  }
+
+  create(job: ReplayJob): Promise<void> {
+    return this.access.call(async () => {
+      await this.table.createEntity(this.entityOf(job, 0), this.access.signal());
+    });
+  }
+
+  async get(id: string): Promise<ReplayJob | undefined> {
+    const entity = await this.read(id);
+    return entity && (JSON.parse(entity.job) as ReplayJob);
+  }
+
+  async active(limit: number): Promise<ReplayJob[]> {
+    const filter = odata`PartitionKey eq ${PARTITION} and (state eq 'queued' or state eq 'running')`;
+    const jobs = await this.list(filter);
+    return jobs.sort((a, b) => a.createdAt - b.createdAt).slice(0, limit);
+  }
+
+  async recent(limit: number): Promise<ReplayJob[]> {
+    const jobs = await this.list(odata`PartitionKey eq ${PARTITION}`);
+    return jobs.sort((a, b) => b.createdAt - a.createdAt).slice(0, limit);
+  }
+
+  private list(filter: string): Promise<ReplayJob[]> {
+    return readIfExists(async () => {
+      const jobs: ReplayJob[] = [];
+      const rows = this.table.listEntities<ReplayJobEntity>({
+        queryOptions: { filter, select: ["job"] },
+        ...this.access.signal(),
+      });
+      for await (const row of rows) jobs.push(JSON.parse(row.job) as ReplayJob);
+      return jobs;
+    }, []);
+  }
+
+  async claim(id: string, now: number, until: number): Promise<ReplayJob | undefined> {
+    const entity = await this.read(id);
+    if (!entity || new Date(entity.leaseUntil).getTime() > now) return undefined;
+    return this.access.call(async () => {
+      const job = JSON.parse(entity.job) as ReplayJob;
+      if (job.state !== "queued" && job.state !== "running") return undefined;
+      try {
+        await this.table.updateEntity(this.entityOf(job, until), "Replace", {
+          etag: entity.etag,
+          ...this.access.signal(),
+        });
+      } catch (error) {
+        if (isStatus(error, 412)) return undefined;
+        throw error;
+      }
+      return job;
+    });
+  }
+
+  async save(job: ReplayJob, keepClaim: boolean): Promise<void> {
+    const current = keepClaim ? await this.read(job.id) : undefined;
+    return this.access.call(async () => {
+      const lease = current ? new Date(current.leaseUntil).getTime() : 0;
+      await this.table.upsertEntity(this.entityOf(job, lease), "Replace", this.access.signal());
+    });
+  }
+
+  /** The job's entity; undefined when there is none (or no job was ever created). */
+  private read(id: string) {
+    return readIfExists(
+      () => this.table.getEntity<ReplayJobEntity>(PARTITION, id, this.access.signal()),
+      undefined,
+    );
+  }
+
+  private entityOf(job: ReplayJob, leaseUntil: number): ReplayJobEntity {
+    return {
+      partitionKey: PARTITION,
+      rowKey: job.id,
+      state: job.state,
+      createdAt: new Date(job.createdAt),
+      leaseUntil: new Date(leaseUntil),
+      job: JSON.stringify(job),
+    };
+  }
+}

@@ -1,0 +1,126 @@
+import { odata, type TableClient } from "@azure/data-tables";
+import type { EventOrigin } from "../core/registryEvent";
+import type { KeptSilenceFinding, SourceSeen, SourceWatchStore } from "../core/sourceSilence";
+import { encodeKeyPart, joinKey } from "../core/tableKeys";
+import { TableAccess } from "./tableAccess";
+import { readIfExists } from "./tableIfExists";
+
+/**
+ * Table `AcrSourceWatch`, written only by the source-watch timer:
+ *   PartitionKey `seen`, RowKey `<registry>|<region>|<origin>`: when that side was last heard from;
+ *   PartitionKey `finding`, RowKey `<registry>|<region>|<kind>`: the latest silence finding;
+ *   PartitionKey `scan`, RowKey `last`: up to when arrivals have been read.
+ */
+export const SOURCE_WATCH_TABLE = "AcrSourceWatch";
+
+interface SeenEntity {
+  registry: string;
+  region?: string;
+  origin: EventOrigin;
+  lastSeenAt: Date;
+}
+
+interface FindingEntity {
+  finding: string;
+}
+
+export class TableSourceWatch implements SourceWatchStore {
+  private readonly access: TableAccess;
+
+  constructor(
+    private readonly table: TableClient,
+    timeoutMs: number,
+  ) {
+    this.access = new TableAccess([table], timeoutMs);
+  }
+
+  seen(): Promise<SourceSeen[]> {
+    return readIfExists(async () => {
+      const seen: SourceSeen[] = [];
+      for await (const row of this.partition<SeenEntity>("seen")) {
+        seen.push({
+          registry: row.registry,
+          region: row.region || undefined,
+          origin: row.origin,
+          lastSeenAt: new Date(row.lastSeenAt).getTime(),
+        });
+      }
+      return seen;
+    }, []);
+  }
+
+  saveSeen(seen: readonly SourceSeen[]): Promise<void> {
+    return this.access.call(async () => {
+      for (const entry of seen) {
+        await this.table.upsertEntity(
+          {
+            partitionKey: "seen",
+            rowKey: joinKey(
+              encodeKeyPart(entry.registry),
+              encodeKeyPart(entry.region ?? ""),
+              entry.origin,
+            ),
+            registry: entry.registry,
+            region: entry.region ?? "",
+            origin: entry.origin,
+            lastSeenAt: new Date(entry.lastSeenAt),
+          },
+          "Replace",
+          this.access.signal(),
+        );
+      }
+    });
+  }
+
+  scannedUntil(): Promise<number | undefined> {
+    return readIfExists(async () => {
+      const row = await this.table.getEntity<{ at: Date }>("scan", "last", this.access.signal());
+      return new Date(row.at).getTime();
+    }, undefined);
+  }
+
+  setScannedUntil(at: number): Promise<void> {
+    return this.access.call(async () => {
+      await this.table.upsertEntity(
+        { partitionKey: "scan", rowKey: "last", at: new Date(at) },
+        "Replace",
+        this.access.signal(),
+      );
+    });
+  }
+
+  findings(): Promise<KeptSilenceFinding[]> {
+    return readIfExists(async () => {
+      const findings: KeptSilenceFinding[] = [];
+      for await (const row of this.partition<FindingEntity>("finding")) {
+        findings.push(JSON.parse(row.finding) as KeptSilenceFinding);
+      }
+      return findings;
+    }, []);
+  }
+
+  saveFinding(finding: KeptSilenceFinding): Promise<void> {
+    return this.access.call(async () => {
+      await this.table.upsertEntity(
+        {
+          partitionKey: "finding",
+          rowKey: joinKey(
+            encodeKeyPart(finding.registry),
+            encodeKeyPart(finding.region ?? ""),
+            finding.kind,
+          ),
+          finding: JSON.stringify(finding),
+        },
+        "Replace",
+        this.access.signal(),
+      );
+    });
+  }
+
+  private partition<T extends object>(partitionKey: string) {
+    return this.table.listEntities<T>({
+      queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
+      ...this.access.signal(),
+    });
+  }
+}

@@ -1,0 +1,117 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { z } from "zod";
+import type { TableQueries, TimeWindow } from "../adapters/tableQueries";
+import { text } from "../core/acrWebhookPayload";
+import type { DeliveryRecord } from "../core/deliveryRecord";
+import { answerQuery } from "../query/answerQuery";
+import { type EventLookup, findEvent } from "../query/queryEventById";
+import {
+  type Parsed,
+  parseEventId,
+  readQuery,
+  registry,
+  windowOf,
+  windowShape,
+} from "../query/queryParameters";
+
+export interface SearchDeps {
+  lookup: EventLookup;
+  queries: Pick<TableQueries, "listDeliveries">;
+}
+
+interface SearchQuery {
+  q: string;
+  window: TimeWindow;
+  registry?: string;
+}
+
+const searchSchema = z.object({
+  ...windowShape,
+  registry: registry.optional(),
+  q: text(512).min(1, "must name an event id, repository, digest or tag"),
+});
+
+/** One search reads at most this many deliveries of the window, newest first. */
+const MAX_SCANNED = 2000;
+const PAGE = 500;
+const MAX_RESULTS = 100;
+
+function parseSearch(query: URLSearchParams, now: number): Parsed<SearchQuery> {
+  const read = readQuery(searchSchema, query);
+  if (!read.ok) return read;
+  const window = windowOf(read.value, now);
+  if (!window.ok) return window;
+  return {
+    ok: true,
+    value: { q: read.value.q.trim(), window: window.value, registry: read.value.registry },
+  };
+}
+
+/**
+ * `GET /api/search?q=`: an event id (exact, any time), or a repository (part of its name), digest
+ * or tag (exact) among the window's newest deliveries. Results are summaries; the story of each
+ * is `/api/story/{id}`.
+ */
+export function searchEvents(
+  request: HttpRequest,
+  context: InvocationContext,
+  deps: SearchDeps,
+): Promise<HttpResponseInit> {
+  return answerQuery(
+    request,
+    context,
+    (r, now) => parseSearch(r.query, now),
+    async ({ q, window, registry }) => {
+      // Only what can be an event id is looked up as one (a key has a bounded length).
+      const matches = parseEventId(q).ok ? (await findEvent(deps.lookup, q)).deliveries : [];
+      const needle = q.toLowerCase();
+      let scanned = 0;
+      let after: Parameters<TableQueries["listDeliveries"]>[0]["after"];
+      do {
+        const page = await deps.queries.listDeliveries({
+          window,
+          filter: { by: "arrived", registry },
+          limit: PAGE,
+          after,
+        });
+        scanned += page.items.length;
+        for (const record of page.items) {
+          const { event } = record;
+          const hit =
+            event.digest === q ||
+            event.tag === q ||
+            (event.repository ?? "").toLowerCase().includes(needle);
+          if (hit && matches.length < MAX_RESULTS) matches.push(record);
+        }
+        after = page.next;
+      } while (after && scanned < MAX_SCANNED && matches.length < MAX_RESULTS);
+      return {
+        status: 200,
+        jsonBody: {
+          q,
+          scanned,
+          complete: after === undefined,
+          items: matches.map(summary),
+        },
+      };
+    },
+  );
+}
+
+function summary(record: DeliveryRecord) {
+  const { event } = record;
+  return {
+    id: event.eventId,
+    origin: event.origin,
+    action: event.action,
+    registry: event.registry,
+    region: event.region,
+    repository: event.repository,
+    tag: event.tag,
+    digest: event.digest,
+    occurredAt: new Date(event.occurredAt).toISOString(),
+    receivedAt: new Date(record.receivedAt).toISOString(),
+    publishState: record.publishState,
+    crossCheck: record.crossCheck,
+  };
+}

@@ -1,0 +1,288 @@
+import { createHash } from "node:crypto";
+import type { DeliveryRecord } from "./deliveryRecord";
+import { describeError } from "./ingestDelivery";
+import { knownTagsOf } from "./knownTags";
+import type { EventStore, Publisher } from "./ports";
+import { type TopicMessage, topicMessageFor } from "./topicMessage";
+
+/**
+ * Replay: re-publishes the recorded events of a time window to their topics (or one topic), as a
+ * job that a timer drives in steps, so it survives restarts and never runs inside one HTTP call.
+ */
+export interface ReplaySelection {
+  /** Epoch ms, both ends included, on the events' ACR timestamps. */
+  from: number;
+  to: number;
+  registry?: string;
+  repository?: string;
+  action?: string;
+  /** Every message to this topic instead of each event's own action topic. */
+  topic?: string;
+}
+
+export type ReplayJobState = "queued" | "running" | "completed" | "failed";
+
+export interface ReplayJob {
+  id: string;
+  selection: ReplaySelection;
+  state: ReplayJobState;
+  createdAt: number;
+  updatedAt: number;
+  /** Where the next step starts reading; absent before the first page. Opaque to the core. */
+  cursor?: string;
+  /** Records read so far, the replayable and the others. */
+  scanned: number;
+  published: number;
+  /** Records that are not replayable (never routed, or an Event Grid copy held behind its webhook). */
+  skipped: number;
+  /** The ACR timestamp of the last record done: the job works from `to` back to `from`. */
+  reachedAt?: number;
+  /** Failed steps in a row; reset by a step that gets through its page. */
+  failedSteps: number;
+  /** The latest errors, newest last, bounded. */
+  errors: string[];
+}
+
+export const MAX_JOB_ERRORS = 20;
+
+export function newReplayJob(id: string, selection: ReplaySelection, now: number): ReplayJob {
+  return {
+    id,
+    selection,
+    state: "queued",
+    createdAt: now,
+    updatedAt: now,
+    scanned: 0,
+    published: 0,
+    skipped: 0,
+    failedSteps: 0,
+    errors: [],
+  };
+}
+
+/** Share of the window done, 0..1 (the job reads newest first). */
+export function replayProgress(job: ReplayJob): number {
+  if (job.state === "completed") return 1;
+  if (job.reachedAt === undefined) return 0;
+  const span = job.selection.to - job.selection.from;
+  if (span <= 0) return 0;
+  return Math.min(1, Math.max(0, (job.selection.to - job.reachedAt) / span));
+}
+
+/**
+ * What went to a topic once: routed records that were published, or are still to be (pending,
+ * dead). An Event Grid arrival `held` behind its webhook twin and records never routed are not.
+ */
+export function isReplayable(record: DeliveryRecord): boolean {
+  return (
+    record.route.kind === "topic" &&
+    record.publishState !== "held" &&
+    record.publishState !== "not-routed"
+  );
+}
+
+/**
+ * A message id of the replay's own: a fresh one per job (duplicate detection must not drop it
+ * as the original), the same one whenever that job sends the same event again (a step re-run
+ * after a crash, or the webhook and a regional copy of one event), so it is kept once.
+ */
+export function replayMessageId(jobId: string, originalMessageId: string): string {
+  return createHash("sha256")
+    .update(`replay\n${jobId}\n${originalMessageId}`)
+    .digest("hex")
+    .slice(0, 32);
+}
+
+/** The original topic message of the record, marked as replayed by this job. */
+export function replayMessageFor(
+  record: DeliveryRecord,
+  jobId: string,
+  knownTags: readonly string[] = [],
+): TopicMessage {
+  const original = topicMessageFor(record.event, knownTags, record.occurrence);
+  return {
+    ...original,
+    messageId: replayMessageId(jobId, original.messageId),
+    applicationProperties: {
+      ...original.applicationProperties,
+      replayed: "true",
+      replayJobId: jobId,
+      originalMessageId: original.messageId,
+    },
+  };
+}
+
+export interface ReplayPage {
+  records: DeliveryRecord[];
+  /** Where the next page starts; absent on the last page. */
+  next?: string;
+}
+
+/** Reads recorded deliveries newest first; on Table Storage in adapters/. */
+export interface ReplaySource {
+  page(selection: ReplaySelection, limit: number, after?: string): Promise<ReplayPage>;
+}
+
+export interface ReplayJobStore {
+  create(job: ReplayJob): Promise<void>;
+  get(id: string): Promise<ReplayJob | undefined>;
+  /** Jobs still to run (queued or running), oldest first, at most `limit`. */
+  active(limit: number): Promise<ReplayJob[]>;
+  /** The newest jobs, whatever their state, at most `limit`. */
+  recent(limit: number): Promise<ReplayJob[]>;
+  /** Takes the job until `until` unless another run holds it; the job as taken, or undefined. */
+  claim(id: string, now: number, until: number): Promise<ReplayJob | undefined>;
+  /** Saves the job's progress, keeping the claim while the run goes on with it. */
+  save(job: ReplayJob, keepClaim: boolean): Promise<void>;
+}
+
+export interface ReplayPorts {
+  jobs: ReplayJobStore;
+  source: ReplaySource;
+  publisher: Publisher;
+  /** Where a delete's tags are found. */
+  store: Pick<EventStore, "relatedLogicals">;
+  clock: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export interface ReplaySettings {
+  /** Most messages per second one run sends. */
+  ratePerSecond: number;
+  /** How long one run keeps working before it leaves the rest to the next. */
+  runMs: number;
+  pageSize: number;
+  /** Failed steps in a row after which the job fails. */
+  maxFailedSteps: number;
+}
+
+/** One timer run: advances every active job in turn until the run's time is used up. */
+export async function runReplayJobs(
+  ports: ReplayPorts,
+  settings: ReplaySettings,
+): Promise<ReplayJob[]> {
+  const started = ports.clock();
+  const deadline = started + settings.runMs;
+  const pacer = { started, sent: 0 };
+  const touched: ReplayJob[] = [];
+  for (const listed of await ports.jobs.active(10)) {
+    if (ports.clock() >= deadline) break;
+    // Held a little past the run, so a run that overruns is not joined by the next one.
+    const job = await ports.jobs.claim(listed.id, ports.clock(), deadline + settings.runMs);
+    if (!job) continue;
+    touched.push(await advanceJob(job, ports, settings, deadline, pacer));
+  }
+  return touched;
+}
+
+async function advanceJob(
+  taken: ReplayJob,
+  ports: ReplayPorts,
+  settings: ReplaySettings,
+  deadline: number,
+  pacer: { started: number; sent: number },
+): Promise<ReplayJob> {
+  let job: ReplayJob = { ...taken, state: "running" };
+  let going = true;
+  while (going) {
+    job = await step(job, ports, settings, pacer);
+    // A failed step waits for the next run: the dependency gets time to come back.
+    going = job.state === "running" && job.failedSteps === 0 && ports.clock() < deadline;
+    await ports.jobs.save(job, going);
+  }
+  return job;
+}
+
+/**
+ * One page: each replayable record published at the paced rate, then the cursor moves past the
+ * page. A page that fails keeps its cursor, so the next step sends it again under the same
+ * message ids (duplicate detection keeps one of each).
+ */
+async function step(
+  job: ReplayJob,
+  ports: ReplayPorts,
+  settings: ReplaySettings,
+  pacer: { started: number; sent: number },
+): Promise<ReplayJob> {
+  const now = () => ports.clock();
+  try {
+    const page = await ports.source.page(job.selection, settings.pageSize, job.cursor);
+    let published = 0;
+    const sentIds = new Set<string>();
+    for (const record of page.records) {
+      if (!isReplayable(record) || record.route.kind !== "topic") continue;
+      // The tags only enrich a delete: a failed lookup does not hold it back.
+      const tags = await knownTagsOf(record.event, ports.store).catch(() => []);
+      const message = replayMessageFor(record, job.id, tags);
+      if (sentIds.has(message.messageId)) continue;
+      const wait = pacer.started + (pacer.sent * 1000) / settings.ratePerSecond - now();
+      if (wait > 0) await ports.sleep(wait);
+      await ports.publisher.publish(job.selection.topic ?? record.route.topic, message);
+      pacer.sent++;
+      sentIds.add(message.messageId);
+      published++;
+    }
+    const last = page.records.at(-1);
+    return {
+      ...job,
+      state: page.next ? "running" : "completed",
+      cursor: page.next,
+      scanned: job.scanned + page.records.length,
+      published: job.published + published,
+      skipped: job.skipped + page.records.filter((record) => !isReplayable(record)).length,
+      reachedAt: last?.event.occurredAt ?? job.reachedAt,
+      failedSteps: 0,
+      updatedAt: now(),
+    };
+  } catch (error) {
+    const failedSteps = job.failedSteps + 1;
+    const message = `${new Date(now()).toISOString()} ${describeError(error)}`;
+    return {
+      ...job,
+      state: failedSteps >= settings.maxFailedSteps ? "failed" : "running",
+      failedSteps,
+      errors: [...job.errors, message].slice(-MAX_JOB_ERRORS),
+      updatedAt: now(),
+    };
+  }
+}
+
+/** Whether the job's selection covers the record (it would publish it, or has). */
+export function jobCovers(job: ReplayJob, record: DeliveryRecord): boolean {
+  const { selection } = job;
+  const { event } = record;
+  return (
+    isReplayable(record) &&
+    event.occurredAt >= selection.from &&
+    event.occurredAt <= selection.to &&
+    (selection.registry === undefined || selection.registry === event.registry) &&
+    (selection.repository === undefined || selection.repository === event.repository) &&
+    (selection.action === undefined || selection.action === event.action)
+  );
+}
+
+/** Whether the job has gone past the record (it reads newest first). */
+export function jobReached(job: ReplayJob, record: DeliveryRecord): boolean {
+  return (
+    job.state === "completed" ||
+    (job.reachedAt !== undefined && job.reachedAt <= record.event.occurredAt)
+  );
+}
+
+/** How many records a job with this selection would publish: `dryRun`. */
+export async function countReplayable(
+  source: ReplaySource,
+  selection: ReplaySelection,
+  pageSize: number,
+): Promise<{ records: number; replayable: number }> {
+  let cursor: string | undefined;
+  let records = 0;
+  let replayable = 0;
+  do {
+    const page = await source.page(selection, pageSize, cursor);
+    records += page.records.length;
+    replayable += page.records.filter(isReplayable).length;
+    cursor = page.next;
+  } while (cursor);
+  return { records, replayable };
+}

@@ -1,0 +1,287 @@
+import { createHash } from "node:crypto";
+import type { EventOrigin } from "./registryEvent";
+import { cloudEventMessage, type TopicMessage } from "./topicMessage";
+
+/**
+ * Operational findings: a registry/region whose Event Grid events keep coming while its webhook
+ * has gone silent (ACR sometimes stops calling a webhook: Azure/acr#106), or the reverse.
+ */
+export type SilenceKind = "webhook-silent" | "eventgrid-silent";
+export const SILENCE_KINDS: readonly SilenceKind[] = ["webhook-silent", "eventgrid-silent"];
+
+/** When one side of one registry/region was last heard from (by arrival time). */
+export interface SourceSeen {
+  registry: string;
+  /** Absent for webhooks that do not tell their region (no `?region=`). */
+  region?: string;
+  origin: EventOrigin;
+  lastSeenAt: number;
+}
+
+export interface SilenceFinding {
+  kind: SilenceKind;
+  registry: string;
+  region?: string;
+  /** The silent side's last arrival when the finding opened. */
+  silentSince: number;
+  openedAt: number;
+  resolvedAt?: number;
+}
+
+export interface Arrived {
+  registry: string;
+  region?: string;
+  origin: EventOrigin;
+  receivedAt: number;
+}
+
+/** The latest arrival per registry, region and origin, `known` merged with new arrivals. */
+export function latestSeen(
+  known: readonly SourceSeen[],
+  arrivals: readonly Arrived[],
+): SourceSeen[] {
+  const latest = new Map<string, SourceSeen>();
+  const keep = (seen: SourceSeen) => {
+    const key = JSON.stringify([seen.registry, seen.region ?? "", seen.origin]);
+    const current = latest.get(key);
+    if (!current || current.lastSeenAt < seen.lastSeenAt) latest.set(key, seen);
+  };
+  for (const seen of known) keep(seen);
+  for (const { registry, region, origin, receivedAt } of arrivals) {
+    keep({ registry, region: region || undefined, origin, lastSeenAt: receivedAt });
+  }
+  return [...latest.values()];
+}
+
+/** One registry/region as both sides see it. */
+export interface SourcePair {
+  registry: string;
+  region?: string;
+  webhookAt?: number;
+  eventGridAt?: number;
+}
+
+/**
+ * Pairs the two sides per registry and region. A registry whose webhooks do not tell their region
+ * is compared as a whole: its webhook against its latest Event Grid event of any region.
+ */
+export function sourcePairs(seen: readonly SourceSeen[]): SourcePair[] {
+  const pairs: SourcePair[] = [];
+  for (const registry of new Set(seen.map((entry) => entry.registry))) {
+    const own = seen.filter((entry) => entry.registry === registry);
+    const webhooks = own.filter((entry) => entry.origin === "webhook");
+    const eventGrid = own.filter((entry) => entry.origin === "eventgrid");
+    const latestOf = (entries: SourceSeen[]) =>
+      entries.length === 0 ? undefined : Math.max(...entries.map((entry) => entry.lastSeenAt));
+    if (webhooks.some((entry) => entry.region === undefined)) {
+      pairs.push({ registry, webhookAt: latestOf(webhooks), eventGridAt: latestOf(eventGrid) });
+      continue;
+    }
+    for (const region of new Set(own.map((entry) => entry.region))) {
+      pairs.push({
+        registry,
+        region,
+        webhookAt: latestOf(webhooks.filter((entry) => entry.region === region)),
+        eventGridAt: latestOf(eventGrid.filter((entry) => entry.region === region)),
+      });
+    }
+  }
+  return pairs;
+}
+
+/**
+ * The side that is silent while the other still delivers: the other arrived within the threshold,
+ * this one not for longer than the threshold. A side never heard from is not silent (a registry
+ * may use only one of the two), and when both are quiet nothing is said: the registry may be idle.
+ */
+export function silenceOf(
+  pair: SourcePair,
+  now: number,
+  thresholdMs: number,
+): SilenceKind | undefined {
+  const active = (at: number | undefined) => at !== undefined && now - at <= thresholdMs;
+  const silent = (at: number | undefined) => at !== undefined && now - at > thresholdMs;
+  if (active(pair.eventGridAt) && silent(pair.webhookAt)) return "webhook-silent";
+  if (active(pair.webhookAt) && silent(pair.eventGridAt)) return "eventgrid-silent";
+  return undefined;
+}
+
+export interface SilenceChanges {
+  opened: SilenceFinding[];
+  resolved: SilenceFinding[];
+}
+
+/**
+ * What changes given the open findings: a new silence opens one; an open one is resolved once its
+ * silent side has delivered again (not merely because the other side fell quiet too).
+ */
+export function silenceChanges(
+  open: readonly SilenceFinding[],
+  seen: readonly SourceSeen[],
+  now: number,
+  thresholdMs: number,
+): SilenceChanges {
+  const opened: SilenceFinding[] = [];
+  const resolved: SilenceFinding[] = [];
+  const pairs = sourcePairs(seen);
+  for (const pair of pairs) {
+    const kind = silenceOf(pair, now, thresholdMs);
+    if (!kind || open.some((finding) => sameSource(finding, pair) && finding.kind === kind))
+      continue;
+    const silentSince = (kind === "webhook-silent" ? pair.webhookAt : pair.eventGridAt) ?? now;
+    opened.push({ kind, registry: pair.registry, region: pair.region, silentSince, openedAt: now });
+  }
+  for (const finding of open) {
+    const pair = pairs.find((candidate) => sameSource(finding, candidate));
+    const lastHeard = finding.kind === "webhook-silent" ? pair?.webhookAt : pair?.eventGridAt;
+    if (lastHeard !== undefined && lastHeard > finding.silentSince) {
+      resolved.push({ ...finding, resolvedAt: now });
+    }
+  }
+  return { opened, resolved };
+}
+
+function sameSource(
+  a: { registry: string; region?: string },
+  b: { registry: string; region?: string },
+) {
+  return a.registry === b.registry && (a.region ?? "") === (b.region ?? "");
+}
+
+/**
+ * The message on the discrepancy topic, one when a finding opens and one when it is resolved;
+ * ids stable per finding, so a re-run is dropped by duplicate detection.
+ */
+export function silenceMessage(finding: SilenceFinding): TopicMessage {
+  const state = finding.resolvedAt === undefined ? "open" : "resolved";
+  const id = createHash("sha256")
+    .update(
+      [
+        "silence",
+        finding.kind,
+        finding.registry,
+        finding.region ?? "",
+        finding.openedAt,
+        state,
+      ].join("\n"),
+    )
+    .digest("hex")
+    .slice(0, 32);
+  const iso = (ms: number | undefined) =>
+    ms === undefined ? undefined : new Date(ms).toISOString();
+  return cloudEventMessage({
+    id,
+    registry: finding.registry,
+    type: `operational.${finding.kind}${state === "resolved" ? ".resolved" : ""}`,
+    subject: finding.region ?? "",
+    time: new Date(finding.resolvedAt ?? finding.openedAt).toISOString(),
+    data: {
+      kind: finding.kind,
+      state,
+      registry: finding.registry,
+      region: finding.region,
+      silentSince: iso(finding.silentSince),
+      openedAt: iso(finding.openedAt),
+      resolvedAt: iso(finding.resolvedAt),
+    },
+    properties: {
+      kind: finding.kind,
+      state,
+      registry: finding.registry,
+      region: finding.region,
+      operational: "true",
+    },
+  });
+}
+
+/** A finding as kept: `published` once its message (open or resolved) is on the topic. */
+export interface KeptSilenceFinding extends SilenceFinding {
+  published: boolean;
+}
+
+export interface SourceWatchStore {
+  seen(): Promise<SourceSeen[]>;
+  saveSeen(seen: readonly SourceSeen[]): Promise<void>;
+  /** Up to when arrivals have been read. */
+  scannedUntil(): Promise<number | undefined>;
+  setScannedUntil(at: number): Promise<void>;
+  /** The latest finding per registry, region and kind, open or resolved. */
+  findings(): Promise<KeptSilenceFinding[]>;
+  saveFinding(finding: KeptSilenceFinding): Promise<void>;
+}
+
+export interface SourceWatchPorts {
+  store: SourceWatchStore;
+  /** Deliveries whose ACR timestamp lies in the window, with their arrival times. */
+  arrivals: (from: number, to: number) => Promise<Arrived[]>;
+  publish: (message: TopicMessage) => Promise<void>;
+}
+
+export interface SourceWatchReport {
+  arrivalsRead: number;
+  opened: number;
+  resolved: number;
+  published: number;
+  errors: string[];
+}
+
+/**
+ * Events can carry a timestamp a little older than their arrival (clock skew, Event Grid retries):
+ * each run reads back this far before the last one, so none falls between two runs.
+ */
+export const SCAN_OVERLAP_MS = 10 * 60_000;
+
+/**
+ * One run of the source watch, off the hot path (timer): folds the deliveries that arrived since
+ * the last run into the last-seen table, opens and resolves silence findings, and publishes each
+ * change once (a change whose publish failed is published again by the next run, same id).
+ */
+export async function watchSources(
+  ports: SourceWatchPorts,
+  thresholdMs: number,
+  now: number,
+): Promise<SourceWatchReport> {
+  const report: SourceWatchReport = {
+    arrivalsRead: 0,
+    opened: 0,
+    resolved: 0,
+    published: 0,
+    errors: [],
+  };
+  const scannedUntil = await ports.store.scannedUntil();
+  const from = Math.max(
+    now - Math.max(thresholdMs, SCAN_OVERLAP_MS) * 2,
+    (scannedUntil ?? 0) - SCAN_OVERLAP_MS,
+  );
+  const arrivals = await ports.arrivals(from, now);
+  report.arrivalsRead = arrivals.length;
+  const seen = latestSeen(await ports.store.seen(), arrivals);
+  await ports.store.saveSeen(seen);
+  await ports.store.setScannedUntil(now);
+
+  const kept = await ports.store.findings();
+  const open = kept.filter((finding) => finding.resolvedAt === undefined);
+  const changes = silenceChanges(open, seen, now, thresholdMs);
+  report.opened = changes.opened.length;
+  report.resolved = changes.resolved.length;
+  const unchanged = kept.filter(
+    (finding) => !finding.published && !changes.resolved.some((done) => sameFinding(done, finding)),
+  );
+  for (const finding of [...changes.opened, ...changes.resolved, ...unchanged]) {
+    await ports.store.saveFinding({ ...finding, published: false });
+    try {
+      await ports.publish(silenceMessage(finding));
+      await ports.store.saveFinding({ ...finding, published: true });
+      report.published++;
+    } catch (error) {
+      report.errors.push(
+        `${finding.kind} ${finding.registry}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  return report;
+}
+
+function sameFinding(a: SilenceFinding, b: SilenceFinding): boolean {
+  return sameSource(a, b) && a.kind === b.kind;
+}

@@ -1,0 +1,113 @@
+import { randomUUID } from "node:crypto";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { DependencyUnavailableError } from "../core/ports";
+import {
+  countReplayable,
+  newReplayJob,
+  type ReplayJob,
+  type ReplayJobStore,
+  type ReplaySource,
+  replayProgress,
+} from "../core/replay";
+import { errorResponse } from "../http/errorResponse";
+import { readJsonBody } from "../http/readBody";
+import { parseReplayRequest } from "./replayRequest";
+
+export interface ReplayRouteDeps {
+  jobs: ReplayJobStore;
+  source: ReplaySource;
+  maxWindowMs: number;
+}
+
+/** A replay request is a few hundred bytes. */
+const MAX_BODY_BYTES = 16 * 1024;
+export const REPLAY_PAGE_SIZE = 200;
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * `POST /api/replay`: with `dryRun` answers how many records the window holds and how many would
+ * be published; otherwise queues a job (202) that the replay timer runs.
+ */
+export function startReplay(
+  request: HttpRequest,
+  context: InvocationContext,
+  deps: ReplayRouteDeps,
+): Promise<HttpResponseInit> {
+  return answering(context, async () => {
+    const body = await readJsonBody(request, MAX_BODY_BYTES);
+    if (!body.ok) return body.response;
+    const parsed = parseReplayRequest(body.json, deps.maxWindowMs, Date.now());
+    if (!parsed.ok) {
+      const names = parsed.issues.map((issue) => issue.path.replace(/^body\.?/, "") || "(body)");
+      return errorResponse(
+        400,
+        "invalid_request",
+        `invalid field: ${[...new Set(names)].join(", ")}`,
+        {
+          issues: parsed.issues,
+        },
+      );
+    }
+    const { selection, dryRun } = parsed.value;
+    if (dryRun) {
+      const counts = await countReplayable(deps.source, selection, REPLAY_PAGE_SIZE);
+      return { status: 200, jsonBody: { dryRun: true, ...counts } };
+    }
+    const job = newReplayJob(randomUUID(), selection, Date.now());
+    await deps.jobs.create(job);
+    const location = `/api/replay/${job.id}`;
+    return { status: 202, headers: { location }, jsonBody: { ...replayJobView(job), location } };
+  });
+}
+
+/** `GET /api/replay/{jobId}`: the job's state, progress, counts and latest errors. */
+export function showReplayJob(
+  request: HttpRequest,
+  context: InvocationContext,
+  deps: Pick<ReplayRouteDeps, "jobs">,
+): Promise<HttpResponseInit> {
+  return answering(context, async () => {
+    const id = request.params.jobId ?? "";
+    if (!JOB_ID.test(id)) {
+      return errorResponse(400, "invalid_query", "invalid parameter: jobId", {
+        issues: [
+          { path: "route.jobId", message: "must be a job id as POST /api/replay returns it" },
+        ],
+      });
+    }
+    const job = await deps.jobs.get(id);
+    if (!job) return errorResponse(404, "not_found", "no replay job with this id");
+    return { status: 200, jsonBody: replayJobView(job) };
+  });
+}
+
+export function replayJobView(job: ReplayJob) {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const { from, to, ...filter } = job.selection;
+  return {
+    id: job.id,
+    state: job.state,
+    selection: { from: iso(from), to: iso(to), ...filter },
+    createdAt: iso(job.createdAt),
+    updatedAt: iso(job.updatedAt),
+    progress: replayProgress(job),
+    counts: { scanned: job.scanned, published: job.published, skipped: job.skipped },
+    failedSteps: job.failedSteps,
+    errors: job.errors,
+  };
+}
+
+async function answering(
+  context: InvocationContext,
+  run: () => Promise<HttpResponseInit>,
+): Promise<HttpResponseInit> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof DependencyUnavailableError)) throw error;
+    context.error(`replay: ${error.message}`);
+    return errorResponse(503, "dependency_unavailable", `${error.dependency} is unavailable`, {
+      dependency: error.dependency,
+    });
+  }
+}

@@ -1,0 +1,249 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { acrPush, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
+import { APP_ROOT, type LocalStack, startLocalStack } from "../support/localStack";
+import { runReconcile, sleep } from "../support/reconcile";
+import { runTimer } from "../support/timers";
+import { deliverWebhook } from "../support/webhookClient";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const ARTIFACTS = join(APP_ROOT, "test-artifacts");
+const EVENTGRID_SECRET = "browser-eventgrid-secret";
+const FUNCTION_KEY = "console-test-key";
+const SILENCE_SECONDS = 2;
+
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === "true") {
+  throw new Error(`${CHROMIUM} is missing: CI must install it (apt-get install -y chromium)`);
+}
+if (!haveChromium) {
+  console.warn(
+    `console browser test skipped: ${CHROMIUM} is missing (apt-get update && apt-get install -y chromium)`,
+  );
+}
+
+function push(registry: string, repository: string, tag = "v1") {
+  return acrPush(repository, { registry, tag });
+}
+
+describe.skipIf(!haveChromium)("the console in headless Chromium against the local stack", () => {
+  let stack: LocalStack;
+  let browser: Browser;
+  let page: Page;
+  const registry = `r${randomUUID().slice(0, 12)}.azurecr.io`;
+  const web = `team/web-${randomUUID().slice(0, 8)}`;
+  const api = `team/api-${randomUUID().slice(0, 8)}`;
+  const matched = push(registry, web, "v1");
+  const lost = push(registry, api, "v7");
+  const foreignRequests: string[] = [];
+  const cspViolations: string[] = [];
+  const apiRequests: { url: string; key?: string }[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // Tables of its own: replay jobs are picked up by any app on the same tables.
+    stack = await startLocalStack({
+      ownTables: true,
+      env: {
+        EVENTGRID_SECRETS: EVENTGRID_SECRET,
+        ACR_RESOURCE_IDS: RESOURCE_ID,
+        CROSSCHECK_WINDOW_SECONDS: "1",
+        RECONCILE_SCHEDULE: "0 0 0 1 1 *",
+        SOURCE_SILENCE_SECONDS: String(SILENCE_SECONDS),
+      },
+    });
+    const region = `?region=westeurope&registry=${registry}`;
+    // One push seen on both sides (matched), one seen by Event Grid alone (a lost webhook,
+    // recovered: a finding), and the webhook silent long enough for a webhook-silent finding.
+    await deliverWebhook(stack, matched, region);
+    await runTimer(stack, "sourceWatch", "sourceWatch: {");
+    await sleep(SILENCE_SECONDS * 1000 + 200);
+    const events = [eventGridEvent(matched), eventGridEvent(lost)];
+    expect((await postEventGrid(stack, events, EVENTGRID_SECRET)).status).toBe(200);
+    await sleep(1100);
+    await runReconcile(stack);
+    await runTimer(stack, "sourceWatch", "sourceWatch: {");
+    // The webhook resumes: the finding is resolved.
+    await deliverWebhook(stack, push(registry, web, "v2"), region);
+    await runTimer(stack, "sourceWatch", "sourceWatch: {");
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_FLAGS,
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const origin = new URL(stack.url).origin;
+    await page.route("**/*", async (route) => {
+      const url = route.request().url();
+      if (new URL(url).origin !== origin) {
+        foreignRequests.push(url);
+        await route.abort();
+        return;
+      }
+      if (url.includes("/api/") && !url.includes("/api/console")) {
+        apiRequests.push({ url, key: route.request().headers()["x-functions-key"] });
+      }
+      await route.continue();
+    });
+    page.on("console", (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  const shot = (name: string) =>
+    page.screenshot({ path: join(ARTIFACTS, `console-${name}.png`), fullPage: true });
+
+  it("serves the page with a strict CSP, takes the key out of the address bar and sends it as a header only", async () => {
+    const response = await page.goto(`${stack.url}/api/console?code=${FUNCTION_KEY}#overview`);
+    expect(response?.status()).toBe(200);
+    const csp = response?.headers()["content-security-policy"] ?? "";
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    await page.getByText("Updated").waitFor();
+    expect(page.url()).not.toContain(FUNCTION_KEY);
+    expect(apiRequests.length).toBeGreaterThan(0);
+    for (const request of apiRequests) {
+      expect(request.key).toBe(FUNCTION_KEY);
+      expect(request.url).not.toContain(FUNCTION_KEY);
+    }
+    const html = await page.content();
+    expect(html).not.toContain(FUNCTION_KEY);
+    // Marks this page load: views and refreshes must keep it (no full reload).
+    await page.evaluate("window.loadedOnce = true");
+  });
+
+  it("overview: charts, counts, and each source's last webhook and Event Grid event, in words", async () => {
+    await page.locator(".uplot canvas").first().waitFor();
+    expect(await page.locator(".uplot").count()).toBe(2);
+    await expect
+      .poll(() => page.locator(".uplot .u-legend").first().textContent())
+      .toContain("push");
+    const deliveries = page.locator('[data-count="deliveries"] strong');
+    expect(Number(await deliveries.textContent())).toBeGreaterThanOrEqual(4);
+    const source = page.locator("table.sources tr", { hasText: registry });
+    await expect.poll(() => source.textContent()).toContain("westeurope");
+    // Both sides heard from, and the state in words (with a 2 s threshold it changes quickly).
+    expect(await source.textContent()).not.toContain("never");
+    expect(await source.textContent()).toMatch(/delivering|quiet|webhook-silent|eventgrid-silent/);
+    const operational = page
+      .locator("table.operational tr", { hasText: registry })
+      .filter({ hasText: "webhook-silent" });
+    expect(await operational.textContent()).toContain("resolved");
+    await shot("overview");
+  });
+
+  it("findings: the recovered discrepancy and the resolved operational finding, filterable by kind", async () => {
+    await page.click('nav a[data-view="findings"]');
+    const row = page.locator("tr", { hasText: api });
+    await row.waitFor();
+    expect(await row.textContent()).toContain("eventgrid-only");
+    expect(await row.textContent()).toContain("resolved: recovered from Event Grid");
+    expect(
+      await page
+        .locator("table.operational tr", { hasText: registry })
+        .filter({ hasText: "webhook-silent" })
+        .textContent(),
+    ).toContain("resolved");
+    await page.selectOption('select[name="kind"]', "mismatched");
+    await page.fill('input[name="registry"]', registry);
+    await page.click('form.filters button[type="submit"]');
+    await page.getByText("No discrepancy in the last 24 hours.").waitFor();
+    await page.selectOption('select[name="kind"]', "eventgrid-only");
+    await page.click('form.filters button[type="submit"]');
+    await row.waitFor();
+    await shot("findings");
+    await row.getByRole("link", { name: "story" }).click();
+    await page.getByRole("heading", { name: new RegExp(lost.id) }).waitFor();
+  });
+
+  it("search by repository and by digest, and an event's story: arrivals, verdict, message ids", async () => {
+    await page.click('nav a[data-view="search"]');
+    await page.fill('input[name="q"]', web);
+    await page.click('form.search button[type="submit"]');
+    await page.getByRole("link", { name: matched.id }).first().waitFor();
+    await page.fill('input[name="q"]', matched.target.digest);
+    await page.click('form.search button[type="submit"]');
+    const link = page.getByRole("link", { name: matched.id }).first();
+    await link.waitFor();
+    await shot("search");
+    await link.click();
+    await page.locator('[data-fact="cross-check"]').getByText("matched").waitFor();
+    expect(await page.locator("section.delivery").count()).toBe(2);
+    const webhook = page.locator('section.delivery[data-origin="webhook"]');
+    expect(await webhook.textContent()).toContain("westeurope");
+    expect(await webhook.textContent()).toMatch(/Message id[0-9a-f]{32}/);
+    expect(await webhook.textContent()).toContain("published");
+    expect(await page.locator('section.delivery[data-origin="eventgrid"]').textContent()).toContain(
+      "held",
+    );
+    await shot("story");
+  });
+
+  it("replay: a dry run, then a job whose progress the page follows without reloading", async () => {
+    await page.click('nav a[data-view="replay"]');
+    await page.fill('input[name="from"]', new Date(Date.now() - 600_000).toISOString());
+    await page.fill('input[name="to"]', new Date(Date.now() + 60_000).toISOString());
+    await page.fill('input[name="registry"]', registry);
+    await page.fill('input[name="repository"]', web);
+    await page.click('button[value="dry"]');
+    await page.getByText("Dry run: 2 of 3 recorded deliveries would be replayed.").waitFor();
+    await page.click('button[value="start"]');
+    await page.waitForURL(/#replay\/[0-9a-f-]{36}$/);
+    const jobId = page.url().split("/").at(-1) ?? "";
+    const jobRow = page.locator("tr", { has: page.locator(`[data-job="${jobId}"]`) });
+    await jobRow.waitFor();
+    expect(await jobRow.textContent()).toMatch(/queued|running|completed/);
+    await shot("replay-started");
+    for (let run = 0; run < 10; run++) {
+      const job = (await (await fetch(`${stack.url}/api/replay/${jobId}`)).json()) as {
+        state: string;
+      };
+      if (job.state === "completed") break;
+      await runTimer(stack, "replayRunner", "replayRunner: [");
+    }
+    // The page's own refresh picks the new state up.
+    await jobRow.getByText("completed").waitFor({ timeout: 30_000 });
+    expect(await jobRow.textContent()).toContain("100 %");
+    expect(await page.evaluate("window.loadedOnce")).toBe(true);
+    await shot("replay-completed");
+    await page.goto(`${stack.url}/api/console#event/${matched.id}`);
+    await page.locator("section.delivery").first().getByText("replayed").waitFor();
+    const replays = stack
+      .broker()
+      .messages("acr-push", "all")
+      .filter((m) => m.applicationProperties.replayJobId === jobId);
+    expect(replays).toHaveLength(2);
+  }, 90_000);
+
+  it("fits a phone width, loaded nothing from elsewhere and broke no CSP rule", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${stack.url}/api/console#overview`);
+    await page.locator(".uplot canvas").first().waitFor();
+    await sleep(300);
+    const overflow = await page.evaluate<number>(
+      "document.documentElement.scrollWidth - window.innerWidth",
+    );
+    expect(overflow).toBeLessThanOrEqual(1);
+    await shot("overview-phone");
+    expect(foreignRequests).toEqual([]);
+    expect(cspViolations).toEqual([]);
+  });
+});

@@ -1,0 +1,94 @@
+import { randomUUID } from "node:crypto";
+import type { TableClient } from "@azure/data-tables";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { createTableClient } from "../../src/adapters/clients";
+import { TableReplayJobs } from "../../src/adapters/tableReplayJobs";
+import { TableSourceWatch } from "../../src/adapters/tableSourceWatch";
+import { newReplayJob } from "../../src/core/replay";
+
+const connection = {
+  kind: "connection-string" as const,
+  connectionString: inject("tablesConnection"),
+};
+
+const created: TableClient[] = [];
+
+/** A table of its own per test: these tables hold few rows and tests count them. */
+function freshTable(): TableClient {
+  const table = createTableClient(connection, `T${randomUUID().replaceAll("-", "")}`);
+  created.push(table);
+  return table;
+}
+
+afterAll(async () => {
+  await Promise.all(created.map((table) => table.deleteTable()));
+});
+
+describe("TableReplayJobs against Azurite", () => {
+  it("reads nothing, and creates no table, before the first job", async () => {
+    const table = freshTable();
+    const jobs = new TableReplayJobs(table, 2000);
+    expect(await jobs.active(10)).toEqual([]);
+    expect(await jobs.get(randomUUID())).toBeUndefined();
+    expect(await jobs.claim(randomUUID(), Date.now(), Date.now() + 1000)).toBeUndefined();
+    await expect(table.getEntity("jobs", "x")).rejects.toMatchObject({
+      statusCode: 404,
+      details: { errorCode: "TableNotFound" },
+    });
+  });
+
+  it("lets one of two concurrent claims win, keeps the claim while a run goes on, frees it at the end", async () => {
+    const jobs = new TableReplayJobs(freshTable(), 2000);
+    const now = Date.now();
+    const job = newReplayJob(randomUUID(), { from: now - 1000, to: now }, now);
+    await jobs.create(job);
+    const claims = await Promise.all([
+      jobs.claim(job.id, now, now + 60_000),
+      jobs.claim(job.id, now, now + 60_000),
+    ]);
+    expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
+    await jobs.save({ ...job, state: "running", scanned: 5 }, true);
+    expect(await jobs.claim(job.id, now + 1, now + 60_000)).toBeUndefined();
+    expect(await jobs.get(job.id)).toMatchObject({ state: "running", scanned: 5 });
+    await jobs.save({ ...job, state: "running", scanned: 7 }, false);
+    expect(await jobs.claim(job.id, now + 2, now + 60_000)).toMatchObject({ scanned: 7 });
+    await jobs.save({ ...job, state: "completed" }, false);
+    expect(await jobs.active(10)).toEqual([]);
+    expect((await jobs.recent(10)).map((recent) => recent.id)).toEqual([job.id]);
+    expect(await jobs.claim(job.id, now + 3, now + 60_000)).toBeUndefined();
+  });
+});
+
+describe("TableSourceWatch against Azurite", () => {
+  it("keeps last-seen times, the scan position and findings, with regions and registries as keys", async () => {
+    const watch = new TableSourceWatch(freshTable(), 2000);
+    expect(await watch.seen()).toEqual([]);
+    expect(await watch.findings()).toEqual([]);
+    expect(await watch.scannedUntil()).toBeUndefined();
+    const registry = "my/odd#registry?.azurecr.io";
+    await watch.saveSeen([
+      { registry, region: "westeurope", origin: "webhook", lastSeenAt: 1000 },
+      { registry, origin: "eventgrid", lastSeenAt: 2000 },
+    ]);
+    await watch.saveSeen([{ registry, region: "westeurope", origin: "webhook", lastSeenAt: 3000 }]);
+    expect(await watch.seen()).toEqual(
+      expect.arrayContaining([
+        { registry, region: "westeurope", origin: "webhook", lastSeenAt: 3000 },
+        { registry, region: undefined, origin: "eventgrid", lastSeenAt: 2000 },
+      ]),
+    );
+    await watch.setScannedUntil(4000);
+    expect(await watch.scannedUntil()).toBe(4000);
+    const finding = {
+      kind: "webhook-silent" as const,
+      registry,
+      region: "westeurope",
+      silentSince: 1000,
+      openedAt: 5000,
+      published: false,
+    };
+    await watch.saveFinding(finding);
+    await watch.saveFinding({ ...finding, resolvedAt: 6000, published: true });
+    expect(await watch.findings()).toEqual([{ ...finding, resolvedAt: 6000, published: true }]);
+  });
+});

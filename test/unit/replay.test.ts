@@ -1,0 +1,311 @@
+import { describe, expect, it } from "vitest";
+import { withArrival } from "../../src/core/crossCheck";
+import type { DeliveryRecord, PublishState } from "../../src/core/deliveryRecord";
+import type { RegistryEvent } from "../../src/core/registryEvent";
+import {
+  countReplayable,
+  jobCovers,
+  newReplayJob,
+  type ReplayJob,
+  type ReplayJobStore,
+  type ReplayPorts,
+  type ReplaySettings,
+  type ReplaySource,
+  replayMessageId,
+  replayProgress,
+  runReplayJobs,
+} from "../../src/core/replay";
+import { messageIdFor, type TopicMessage } from "../../src/core/topicMessage";
+import { parseReplayRequest } from "../../src/replay/replayRequest";
+import { registryEvent, T0 } from "./memoryPorts";
+
+function record(
+  index: number,
+  overrides: { publishState?: PublishState; event?: Partial<RegistryEvent>; routed?: boolean } = {},
+): DeliveryRecord {
+  const event = registryEvent({
+    eventId: `evt-${index}`,
+    digest: `sha256:${index}`,
+    occurredAt: T0 - index * 1000,
+    ...overrides.event,
+  });
+  return {
+    event,
+    route:
+      overrides.routed === false
+        ? { kind: "not-routed", reason: "ping" }
+        : { kind: "topic", topic: `acr-${event.action}` },
+    receivedAt: event.occurredAt,
+    request: { method: "POST", uri: "https://bridge/api/acr/webhook", headers: {} },
+    publishState: overrides.publishState ?? "published",
+    deliveryCount: 1,
+    arrivals: [],
+    publishedTopics: [],
+    publishAttempts: 1,
+  };
+}
+
+/** Records newest first, as the delivery listing gives them; the cursor is an index. */
+function arraySource(records: DeliveryRecord[]): ReplaySource & { reads: number } {
+  const source = {
+    reads: 0,
+    async page(_selection: unknown, limit: number, after?: string) {
+      source.reads++;
+      const start = after === undefined ? 0 : Number(after);
+      const end = start + limit;
+      return {
+        records: records.slice(start, end),
+        next: end < records.length ? String(end) : undefined,
+      };
+    },
+  };
+  return source;
+}
+
+class MemoryJobs implements ReplayJobStore {
+  readonly jobs = new Map<string, { job: ReplayJob; leaseUntil: number }>();
+  async create(job: ReplayJob) {
+    this.jobs.set(job.id, { job, leaseUntil: 0 });
+  }
+  async get(id: string) {
+    return this.jobs.get(id)?.job;
+  }
+  async active(limit: number) {
+    return [...this.jobs.values()]
+      .map((entry) => entry.job)
+      .filter((job) => job.state === "queued" || job.state === "running")
+      .slice(0, limit);
+  }
+  async recent(limit: number) {
+    return [...this.jobs.values()].map((entry) => entry.job).slice(0, limit);
+  }
+  async claim(id: string, now: number, until: number) {
+    const entry = this.jobs.get(id);
+    if (!entry || entry.leaseUntil > now) return undefined;
+    entry.leaseUntil = until;
+    return entry.job;
+  }
+  async save(job: ReplayJob, keepClaim: boolean) {
+    const entry = this.jobs.get(job.id);
+    this.jobs.set(job.id, { job, leaseUntil: keepClaim ? (entry?.leaseUntil ?? 0) : 0 });
+  }
+}
+
+interface Sent {
+  topic: string;
+  message: TopicMessage;
+}
+
+function harness(records: DeliveryRecord[], failOn?: (sent: number) => boolean) {
+  let now = T0;
+  const sent: Sent[] = [];
+  const sleeps: number[] = [];
+  const jobs = new MemoryJobs();
+  const source = arraySource(records);
+  let attempts = 0;
+  const ports: ReplayPorts = {
+    jobs,
+    source,
+    publisher: {
+      async publish(topic, message) {
+        attempts++;
+        if (failOn?.(attempts)) throw new Error("service bus down");
+        sent.push({ topic, message });
+      },
+    },
+    // The push logical events of a digest are where a delete's tags come from.
+    store: {
+      relatedLogicals: async (event) => [
+        {
+          value: { ...withArrival(undefined, { ...event, action: "push", tag: "v0" }, 0, 1) },
+          version: "1",
+        },
+      ],
+    },
+    clock: () => now,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      now += ms;
+    },
+  };
+  return { ports, jobs, sent, sleeps, source, advance: (ms: number) => (now += ms) };
+}
+
+const SETTINGS: ReplaySettings = {
+  ratePerSecond: 1000,
+  runMs: 60_000,
+  pageSize: 2,
+  maxFailedSteps: 3,
+};
+const WINDOW = { from: T0 - 3_600_000, to: T0 };
+
+describe("replay jobs", () => {
+  it("publish every replayable record once, marked replayed, with ids of the job's own", async () => {
+    const records = [
+      record(1),
+      record(2, { publishState: "held", event: { origin: "eventgrid" } }),
+      record(3, { routed: false }),
+      record(4, { publishState: "dead" }),
+      record(5, { event: { action: "delete", tag: undefined } }),
+    ];
+    const { ports, jobs, sent } = harness(records);
+    await jobs.create(newReplayJob("job-a", WINDOW, T0));
+    const [job] = await runReplayJobs(ports, SETTINGS);
+
+    expect(job).toMatchObject({ state: "completed", scanned: 5, published: 3, skipped: 2 });
+    expect(replayProgress(job)).toBe(1);
+    expect(sent.map((s) => s.message.body.id)).toEqual([
+      messageIdFor(records[0].event),
+      messageIdFor(records[3].event),
+      messageIdFor(records[4].event),
+    ]);
+    for (const { message } of sent) {
+      const original = message.applicationProperties.originalMessageId;
+      expect(message.messageId).toBe(replayMessageId("job-a", original));
+      expect(message.messageId).not.toBe(original);
+      expect(message.applicationProperties).toMatchObject({
+        replayed: "true",
+        replayJobId: "job-a",
+      });
+    }
+    expect(sent.map((s) => s.topic)).toEqual(["acr-push", "acr-push", "acr-delete"]);
+    // A delete is enriched like the original (the tags last seen pushed for its digest).
+    expect(sent[2].message.applicationProperties.tags).toBe("v0");
+  });
+
+  it("a second job sends the same events under other ids; the same job never twice", async () => {
+    const records = [record(1), record(2)];
+    const { ports, jobs, sent } = harness(records);
+    await jobs.create(newReplayJob("job-a", WINDOW, T0));
+    await jobs.create(newReplayJob("job-b", WINDOW, T0));
+    await runReplayJobs(ports, SETTINGS);
+    await runReplayJobs(ports, SETTINGS);
+    const ids = sent.map((s) => s.message.messageId);
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(4);
+  });
+
+  it("send everything to the topic asked for", async () => {
+    const { ports, jobs, sent } = harness([record(1), record(2, { event: { action: "delete" } })]);
+    await jobs.create(newReplayJob("job-t", { ...WINDOW, topic: "acr-replays" }, T0));
+    await runReplayJobs(ports, SETTINGS);
+    expect(sent.map((s) => s.topic)).toEqual(["acr-replays", "acr-replays"]);
+  });
+
+  it("a failed page keeps its cursor and is sent again under the same ids; too many failures fail the job", async () => {
+    const records = [record(1), record(2), record(3), record(4)];
+    // The second publish (first page, second record) fails once.
+    const { ports, jobs, sent } = harness(records, (attempt) => attempt === 2);
+    await jobs.create(newReplayJob("job-f", WINDOW, T0));
+    let [job] = await runReplayJobs(ports, SETTINGS);
+    expect(job).toMatchObject({ state: "running", published: 0, failedSteps: 1 });
+    expect(job.cursor).toBeUndefined();
+    expect(job.errors[0]).toContain("service bus down");
+    [job] = await runReplayJobs(ports, SETTINGS);
+    expect(job).toMatchObject({ state: "completed", published: 4, failedSteps: 0 });
+    // Record 1 went out twice, under one id: duplicate detection keeps one.
+    const ids = sent.map((s) => s.message.messageId);
+    expect(ids).toHaveLength(5);
+    expect(new Set(ids).size).toBe(4);
+
+    const broken = harness(records, () => true);
+    await broken.jobs.create(newReplayJob("job-x", WINDOW, T0));
+    for (let run = 0; run < SETTINGS.maxFailedSteps; run++)
+      await runReplayJobs(broken.ports, SETTINGS);
+    expect(await broken.jobs.get("job-x")).toMatchObject({ state: "failed", failedSteps: 3 });
+    expect(await broken.jobs.active(10)).toEqual([]);
+  });
+
+  it("pace sends to the rate and leave the rest to the next run when the run's time is up", async () => {
+    const records = Array.from({ length: 10 }, (_, index) => record(index));
+    const { ports, jobs, sent, sleeps } = harness(records);
+    await jobs.create(newReplayJob("job-r", WINDOW, T0));
+    const settings = { ...SETTINGS, ratePerSecond: 2, runMs: 2000 };
+    const [job] = await runReplayJobs(ports, settings);
+    // 2 per second for 2 seconds: the run stops after the page that crossed its time.
+    expect(job.state).toBe("running");
+    expect(sent.length).toBeLessThan(records.length);
+    expect(sleeps.every((ms) => ms <= 500)).toBe(true);
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBe((sent.length - 1) * 500);
+    expect(replayProgress(job)).toBeGreaterThan(0);
+    expect(replayProgress(job)).toBeLessThan(1);
+    while ((await jobs.get("job-r"))?.state === "running") await runReplayJobs(ports, settings);
+    expect(new Set(sent.map((s) => s.message.messageId)).size).toBe(records.length);
+  });
+
+  it("a job held by another run is left alone", async () => {
+    const { ports, jobs, sent, advance } = harness([record(1)]);
+    await jobs.create(newReplayJob("job-h", WINDOW, T0));
+    await jobs.claim("job-h", T0, T0 + 30_000);
+    expect(await runReplayJobs(ports, SETTINGS)).toEqual([]);
+    expect(sent).toEqual([]);
+    advance(30_001);
+    expect(await runReplayJobs(ports, SETTINGS)).toHaveLength(1);
+  });
+
+  it("count what a dry run would send, and tell which records a job covers", async () => {
+    const records = [
+      record(1),
+      record(2, { routed: false }),
+      record(3, { publishState: "pending" }),
+    ];
+    expect(await countReplayable(arraySource(records), WINDOW, 2)).toEqual({
+      records: 3,
+      replayable: 2,
+    });
+    const job = newReplayJob("job-c", { ...WINDOW, repository: "hello-world" }, T0);
+    expect(jobCovers(job, records[0])).toBe(true);
+    expect(jobCovers(job, records[1])).toBe(false);
+    expect(jobCovers({ ...job, selection: { ...WINDOW, repository: "other" } }, records[0])).toBe(
+      false,
+    );
+    expect(jobCovers({ ...job, selection: { from: T0 + 1, to: T0 + 2 } }, records[0])).toBe(false);
+  });
+});
+
+describe("POST /api/replay body", () => {
+  const NOW = Date.parse("2026-05-01T12:00:00Z");
+  const MAX = 24 * 3_600_000;
+
+  it("accept a window with filters", () => {
+    const parsed = parseReplayRequest(
+      {
+        from: "2026-05-01T10:00:00Z",
+        to: "2026-05-01T11:00:00Z",
+        registry: "MyRegistry.azurecr.io",
+        dryRun: true,
+      },
+      MAX,
+      NOW,
+    );
+    expect(parsed).toEqual({
+      ok: true,
+      value: {
+        selection: {
+          from: Date.parse("2026-05-01T10:00:00Z"),
+          to: Date.parse("2026-05-01T11:00:00Z"),
+          registry: "myregistry.azurecr.io",
+        },
+        dryRun: true,
+      },
+    });
+  });
+
+  it.each([
+    [{}, ["body.from", "body.to"]],
+    [{ from: "yesterday", to: "2026-05-01T11:00:00Z" }, ["body.from"]],
+    [
+      { from: "2026-05-01T10:00:00Z", to: "2026-05-01T11:00:00Z", topic: "no spaces" },
+      ["body.topic"],
+    ],
+    [{ from: "2026-05-01T10:00:00Z", to: "2026-05-01T11:00:00Z", dryRun: "yes" }, ["body.dryRun"]],
+    [{ from: "2026-05-01T10:00:00Z", to: "2026-05-01T11:00:00Z", extra: 1 }, ["body"]],
+    [{ from: "2026-05-01T11:00:00Z", to: "2026-05-01T10:00:00Z" }, ["body.from"]],
+    [{ from: "2026-04-01T10:00:00Z", to: "2026-05-01T10:00:00Z" }, ["body.from"]],
+    ["not an object", ["body"]],
+  ])("refuse %j naming %j", (body, paths) => {
+    const parsed = parseReplayRequest(body, MAX, NOW);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.issues.map((issue) => issue.path)).toEqual(paths);
+  });
+});

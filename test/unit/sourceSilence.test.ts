@@ -1,0 +1,214 @@
+import { describe, expect, it } from "vitest";
+import {
+  type Arrived,
+  type KeptSilenceFinding,
+  type SourceSeen,
+  type SourceWatchStore,
+  silenceChanges,
+  silenceMessage,
+  silenceOf,
+  sourcePairs,
+  watchSources,
+} from "../../src/core/sourceSilence";
+import type { TopicMessage } from "../../src/core/topicMessage";
+
+const MIN = 60_000;
+const THRESHOLD = 30 * MIN;
+const NOW = Date.parse("2026-05-01T12:00:00Z");
+const REGISTRY = "myregistry.azurecr.io";
+
+const seen = (origin: "webhook" | "eventgrid", agoMs: number, region?: string): SourceSeen => ({
+  registry: REGISTRY,
+  region,
+  origin,
+  lastSeenAt: NOW - agoMs,
+});
+
+describe("silence rules", () => {
+  it("a webhook quiet past the threshold while Event Grid delivers is webhook-silent, and the reverse", () => {
+    expect(
+      silenceOf(
+        { registry: REGISTRY, webhookAt: NOW - 31 * MIN, eventGridAt: NOW - MIN },
+        NOW,
+        THRESHOLD,
+      ),
+    ).toBe("webhook-silent");
+    expect(
+      silenceOf(
+        { registry: REGISTRY, webhookAt: NOW - MIN, eventGridAt: NOW - 31 * MIN },
+        NOW,
+        THRESHOLD,
+      ),
+    ).toBe("eventgrid-silent");
+  });
+
+  it("say nothing when both are quiet (idle registry), both deliver, or a side was never heard from", () => {
+    const at = (webhookAgo?: number, eventGridAgo?: number) =>
+      silenceOf(
+        {
+          registry: REGISTRY,
+          webhookAt: webhookAgo === undefined ? undefined : NOW - webhookAgo,
+          eventGridAt: eventGridAgo === undefined ? undefined : NOW - eventGridAgo,
+        },
+        NOW,
+        THRESHOLD,
+      );
+    expect(at(40 * MIN, 50 * MIN)).toBeUndefined();
+    expect(at(MIN, 2 * MIN)).toBeUndefined();
+    expect(at(undefined, MIN)).toBeUndefined();
+    expect(at(MIN, undefined)).toBeUndefined();
+  });
+
+  it("pair per region when webhooks tell their region, per registry when they do not", () => {
+    const regional = sourcePairs([
+      seen("webhook", MIN, "westeurope"),
+      seen("eventgrid", 2 * MIN, "westeurope"),
+      seen("eventgrid", 3 * MIN, "eastus"),
+    ]);
+    expect(regional).toEqual([
+      {
+        registry: REGISTRY,
+        region: "westeurope",
+        webhookAt: NOW - MIN,
+        eventGridAt: NOW - 2 * MIN,
+      },
+      { registry: REGISTRY, region: "eastus", webhookAt: undefined, eventGridAt: NOW - 3 * MIN },
+    ]);
+    const whole = sourcePairs([
+      seen("webhook", 40 * MIN),
+      seen("eventgrid", 5 * MIN, "eastus"),
+      seen("eventgrid", MIN, "westeurope"),
+    ]);
+    expect(whole).toEqual([
+      { registry: REGISTRY, webhookAt: NOW - 40 * MIN, eventGridAt: NOW - MIN },
+    ]);
+  });
+
+  it("open once, resolve only when the silent side delivers again", () => {
+    const silent = [seen("webhook", 40 * MIN, "westeurope"), seen("eventgrid", MIN, "westeurope")];
+    const first = silenceChanges([], silent, NOW, THRESHOLD);
+    expect(first.opened).toEqual([
+      {
+        kind: "webhook-silent",
+        registry: REGISTRY,
+        region: "westeurope",
+        silentSince: NOW - 40 * MIN,
+        openedAt: NOW,
+      },
+    ]);
+    const open = first.opened;
+    expect(silenceChanges(open, silent, NOW + MIN, THRESHOLD)).toEqual({
+      opened: [],
+      resolved: [],
+    });
+    // Event Grid falls quiet too: still open, nothing resumed.
+    const bothQuiet = [
+      seen("webhook", 40 * MIN, "westeurope"),
+      seen("eventgrid", 35 * MIN, "westeurope"),
+    ];
+    expect(silenceChanges(open, bothQuiet, NOW, THRESHOLD).resolved).toEqual([]);
+    const resumed = [seen("webhook", 0, "westeurope"), seen("eventgrid", MIN, "westeurope")];
+    expect(silenceChanges(open, resumed, NOW, THRESHOLD).resolved).toEqual([
+      { ...open[0], resolvedAt: NOW },
+    ]);
+  });
+
+  it("one message per change, with stable ids and the kind as property", () => {
+    const finding = {
+      kind: "webhook-silent" as const,
+      registry: REGISTRY,
+      region: "westeurope",
+      silentSince: NOW - 40 * MIN,
+      openedAt: NOW,
+    };
+    const opened = silenceMessage(finding);
+    const resolved = silenceMessage({ ...finding, resolvedAt: NOW + MIN });
+    expect(opened.messageId).toBe(silenceMessage(finding).messageId);
+    expect(resolved.messageId).not.toBe(opened.messageId);
+    expect(opened.applicationProperties).toMatchObject({
+      kind: "webhook-silent",
+      state: "open",
+      registry: REGISTRY,
+      region: "westeurope",
+    });
+    expect(resolved.body.type).toBe("com.azure.acr.operational.webhook-silent.resolved");
+    expect(resolved.body.data).toMatchObject({
+      state: "resolved",
+      resolvedAt: new Date(NOW + MIN).toISOString(),
+    });
+  });
+});
+
+class MemoryWatch implements SourceWatchStore {
+  kept: SourceSeen[] = [];
+  until?: number;
+  findingsKept = new Map<string, KeptSilenceFinding>();
+  async seen() {
+    return this.kept;
+  }
+  async saveSeen(seen: readonly SourceSeen[]) {
+    this.kept = [...seen];
+  }
+  async scannedUntil() {
+    return this.until;
+  }
+  async setScannedUntil(at: number) {
+    this.until = at;
+  }
+  async findings() {
+    return [...this.findingsKept.values()];
+  }
+  async saveFinding(finding: KeptSilenceFinding) {
+    this.findingsKept.set(`${finding.registry}|${finding.region}|${finding.kind}`, finding);
+  }
+}
+
+describe("watchSources", () => {
+  it("fold arrivals in, publish the opening and the resolution once each, retry a failed publish", async () => {
+    const store = new MemoryWatch();
+    const published: TopicMessage[] = [];
+    let failing = false;
+    let arrivals: Arrived[] = [
+      { registry: REGISTRY, region: "westeurope", origin: "webhook", receivedAt: NOW - 40 * MIN },
+      { registry: REGISTRY, region: "westeurope", origin: "eventgrid", receivedAt: NOW - MIN },
+    ];
+    const windows: [number, number][] = [];
+    const ports = {
+      store,
+      arrivals: async (from: number, to: number) => {
+        windows.push([from, to]);
+        return arrivals;
+      },
+      publish: async (message: TopicMessage) => {
+        if (failing) throw new Error("bus down");
+        published.push(message);
+      },
+    };
+    failing = true;
+    const first = await watchSources(ports, THRESHOLD, NOW);
+    expect(first).toMatchObject({ opened: 1, published: 0 });
+    expect(first.errors[0]).toContain("bus down");
+    failing = false;
+    const second = await watchSources(ports, THRESHOLD, NOW + MIN);
+    expect(second).toMatchObject({ opened: 0, published: 1 });
+    expect(published.map((m) => m.applicationProperties.state)).toEqual(["open"]);
+    // The second run reads from a little before where the first stopped.
+    expect(windows[1][0]).toBeLessThan(NOW);
+    expect(windows[1][1]).toBe(NOW + MIN);
+    await watchSources(ports, THRESHOLD, NOW + 2 * MIN);
+    expect(published).toHaveLength(1);
+
+    arrivals = [
+      { registry: REGISTRY, region: "westeurope", origin: "webhook", receivedAt: NOW + 2 * MIN },
+    ];
+    const resumed = await watchSources(ports, THRESHOLD, NOW + 3 * MIN);
+    expect(resumed).toMatchObject({ resolved: 1, published: 1 });
+    expect(published.map((m) => m.applicationProperties.state)).toEqual(["open", "resolved"]);
+    const [kept] = await store.findings();
+    expect(kept).toMatchObject({
+      kind: "webhook-silent",
+      resolvedAt: NOW + 3 * MIN,
+      published: true,
+    });
+  });
+});
