@@ -1,4 +1,5 @@
 import { odata, type TableClient } from "@azure/data-tables";
+import type { ArtifactKind } from "../core/artifactKind";
 import type { CrossCheckState, DiscrepancyKind } from "../core/crossCheck";
 import type { DeliveryRecord, PublishState } from "../core/deliveryRecord";
 import type { Discrepancy } from "../core/discrepancy";
@@ -32,6 +33,8 @@ export interface DeliveryFilter {
   action?: string;
   publishState?: PublishState;
   crossCheck?: CrossCheckState;
+  artifactKind?: ArtifactKind;
+  tagged?: "true" | "false";
 }
 
 export interface DiscrepancyFilter {
@@ -119,6 +122,8 @@ export class TableQueries {
       filter.action !== undefined && odata`action eq ${filter.action}`,
       filter.publishState !== undefined && odata`publishState eq ${filter.publishState}`,
       filter.crossCheck !== undefined && odata`crossCheck eq ${filter.crossCheck}`,
+      filter.artifactKind !== undefined && odata`artifactKind eq ${filter.artifactKind}`,
+      filter.tagged !== undefined && odata`tagged eq ${filter.tagged}`,
     ];
     const sources = registries.map((registry): ListSource<DeliveryEntity> => {
       const key = encodeKeyPart(registry);

@@ -1,4 +1,10 @@
 import type { AcrWebhookPayload } from "./acrWebhookPayload";
+import {
+  type ArtifactClassification,
+  type ArtifactKind,
+  artifactTypeOf,
+  classifyArtifact,
+} from "./artifactKind";
 
 export type EventOrigin = "webhook" | "eventgrid";
 
@@ -19,17 +25,41 @@ export interface RegistryEvent {
   origin: EventOrigin;
   /** The payload exactly as received, unknown fields included. */
   payload: Record<string, unknown>;
+  /**
+   * Set only when the caller knows more than the event carries (a `patch`, whose base tag was
+   * seen before); otherwise derived from the event by `eventAttributes`.
+   */
+  artifactKind?: ArtifactKind;
 }
 
 /** The fields consumers filter on: message properties, and columns of the delivery record. */
 export type EventAttributes = Pick<
   RegistryEvent,
   "action" | "registry" | "repository" | "tag" | "digest" | "mediaType" | "region" | "origin"
->;
+> &
+  ArtifactClassification;
 
-export function eventAttributes(source: EventAttributes): EventAttributes {
+/** An event, or a recorded delivery (whose classification, once recorded, is kept as it was). */
+export type EventAttributeSource = Omit<EventAttributes, keyof ArtifactClassification> &
+  Partial<ArtifactClassification> & { payload?: Record<string, unknown> };
+
+export function eventAttributes(source: EventAttributeSource): EventAttributes {
   const { action, registry, repository, tag, digest, mediaType, region, origin } = source;
-  return { action, registry, repository, tag, digest, mediaType, region, origin };
+  const classification =
+    source.artifactKind !== undefined
+      ? { artifactKind: source.artifactKind, tagged: tag ? ("true" as const) : ("false" as const) }
+      : classifyArtifact({ action, tag, mediaType, artifactType: artifactTypeOf(source.payload) });
+  return {
+    action,
+    registry,
+    repository,
+    tag,
+    digest,
+    mediaType,
+    region,
+    origin,
+    ...classification,
+  };
 }
 
 export interface WebhookContext {

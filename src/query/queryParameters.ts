@@ -6,6 +6,7 @@ import type {
   TimeWindow,
 } from "../adapters/tableQueries";
 import { type FieldIssue, text, toFieldIssues } from "../core/acrWebhookPayload";
+import { ARTIFACT_KINDS } from "../core/artifactKind";
 import { DISCREPANCY_KINDS } from "../core/crossCheck";
 import type { PublishState } from "../core/deliveryRecord";
 import { encodeKeyPart } from "../core/tableKeys";
@@ -76,6 +77,10 @@ const eventsSchema = z.object({
     )
     .optional(),
   state: z.enum(STATES, { error: `must be one of ${STATES.join(", ")}` }).optional(),
+  artifactKind: z
+    .enum(ARTIFACT_KINDS, { error: `must be one of ${ARTIFACT_KINDS.join(", ")}` })
+    .optional(),
+  tagged: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
 });
 
 const discrepanciesSchema = z.object({
@@ -105,10 +110,11 @@ export function parseEventsQuery(
 ): Parsed<PagedQuery<DeliveryFilter>> {
   const read = readQuery(eventsSchema, query);
   if (!read.ok) return read;
-  const { registry, repository, action, state } = read.value;
+  const { registry, repository, action, state, artifactKind, tagged } = read.value;
+  const fields = { registry, repository, action, artifactKind, tagged };
   const filter: DeliveryFilter = isPublishState(state)
-    ? { registry, repository, action, publishState: state }
-    : { registry, repository, action, crossCheck: state };
+    ? { ...fields, publishState: state }
+    : { ...fields, crossCheck: state };
   return pagedQuery("events", read.value, filter, now);
 }
 

@@ -69,6 +69,8 @@ describe("query parameters", () => {
     ["action=PUSH", "query.action"],
     ["action=push;drop", "query.action"],
     ["state=lost", "query.state"],
+    ["artifactKind=chart", "query.artifactKind"],
+    ["tagged=yes", "query.tagged"],
     ["repository=a%00b", "query.repository"],
     ["registry=a%01b", "query.registry"],
     ["continuationToken=not-a-token", "query.continuationToken"],
@@ -96,6 +98,15 @@ describe("query parameters", () => {
     });
     const verdict = events("state=webhook-only");
     expect(verdict.ok && verdict.value.filter).toEqual({ crossCheck: "webhook-only" });
+  });
+
+  it("reads the artifact kind and tagged filters", () => {
+    const parsed = events("artifactKind=index&tagged=true&state=dead");
+    expect(parsed.ok && parsed.value.filter).toEqual({
+      artifactKind: "index",
+      tagged: "true",
+      publishState: "dead",
+    });
   });
 
   it("reads a discrepancy kind, and refuses any other", () => {
