@@ -1,24 +1,29 @@
 import { createHash } from "node:crypto";
-import type { DiscrepancyKind, LogicalEvent } from "./crossCheck";
+import { z } from "zod";
+import { DISCREPANCY_KINDS, type DiscrepancyKind, type LogicalEvent } from "./crossCheck";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
 
 /** A cross-check finding: what disagreed, about which logical event, and what the bridge did. */
-export interface Discrepancy {
-  kind: DiscrepancyKind;
-  logicalKey: string;
-  registry: string;
-  action: string;
-  repository?: string;
-  tag?: string;
-  digest?: string;
-  /** When the window closed: fixed for the logical event, so re-running a close is idempotent. */
-  detectedAt: number;
-  webhookEventIds: string[];
-  eventGridEventIds: string[];
-  regions: string[];
-  /** An `eventgrid-only` event published from its Event Grid arrival. */
-  recovered: boolean;
-}
+export const discrepancySchema = z.object({
+  kind: z.enum(DISCREPANCY_KINDS as [DiscrepancyKind, ...DiscrepancyKind[]]),
+  logicalKey: z.string().describe("The logical event's key, equal to its topic message id."),
+  registry: z.string(),
+  action: z.string(),
+  repository: z.string().optional(),
+  tag: z.string().optional(),
+  digest: z.string().optional(),
+  detectedAt: z
+    .number()
+    .describe(
+      "When the window closed, in epoch milliseconds: fixed for the logical event, so re-running a close is idempotent.",
+    ),
+  webhookEventIds: z.array(z.string()),
+  eventGridEventIds: z.array(z.string()),
+  regions: z.array(z.string()),
+  recovered: z.boolean().describe("An eventgrid-only event published from its Event Grid arrival."),
+});
+
+export type Discrepancy = z.infer<typeof discrepancySchema>;
 
 export function discrepancyFor(
   logical: LogicalEvent,
