@@ -1,10 +1,12 @@
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
 import { create_container, type SenderOptions } from "rhea";
 import { administrationHandler } from "./administration";
 import { ClaimsBasedSecurity } from "./cbs";
 import { LinkRouter } from "./linkRouter";
-import { localCertificate } from "./localCertificate";
+import { localCertificate, localCertificatePath } from "./localCertificate";
 import type { MessageQueue } from "./messageQueue";
 import { Namespace } from "./namespace";
 import { acceptAmqpConnection } from "./rheaInternals";
@@ -137,6 +139,9 @@ export async function startLocalServiceBus(
   await listening(server);
   server.on("error", (error) => log(`listener error: ${error.message}`));
   const port = (server.address() as AddressInfo).port;
+  const certificateFile = localCertificatePath(port);
+  mkdirSync(dirname(certificateFile), { recursive: true });
+  writeFileSync(certificateFile, tls.cert);
 
   const queueAt = (entity: string, subscription: string | undefined, deadLetter = false) => {
     const path = subscription === undefined ? entity : `${entity}/Subscriptions/${subscription}`;
@@ -151,6 +156,7 @@ export async function startLocalServiceBus(
     stopped ??= new Promise<void>((resolve) => {
       namespace.close();
       administration.close();
+      rmSync(certificateFile, { force: true });
       server.close(() => resolve());
       // An error (rather than a bare destroy) makes rhea see the disconnect and drop its timers.
       for (const socket of sockets) socket.destroy(new Error("the local Service Bus stopped"));

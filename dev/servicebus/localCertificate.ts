@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { generate } from "selfsigned";
 
 export interface LocalCertificate {
@@ -29,4 +31,12 @@ export async function localCertificate(): Promise<LocalCertificate> {
     ],
   });
   return { cert: pems.cert, key: pems.private };
+}
+
+/**
+ * Where a running local broker leaves its certificate, so that tools on this machine (the
+ * subscribe command) can trust its administration endpoint; removed when it stops.
+ */
+export function localCertificatePath(port: number): string {
+  return join(tmpdir(), "acr-event-bridge-servicebus", `${port}.pem`);
 }

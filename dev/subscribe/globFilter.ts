@@ -22,7 +22,7 @@ const GLOB_CHARACTERS = {
 } as const;
 
 /** Makes `%`, `_` and itself literal in a LIKE pattern; not a character of any name or tag. */
-const ESCAPE = "!";
+const ESCAPE = "~";
 
 const sqlString = (value: string) => `'${value.replaceAll("'", "''")}'`;
 

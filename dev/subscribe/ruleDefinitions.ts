@@ -10,8 +10,9 @@ export interface SubscriptionDefinition {
 const bicepString = (value: string) =>
   `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'").replaceAll("${", "\\${")}'`;
 
-/** POSIX shell single quotes: nothing inside is special except `'` itself. */
-const shellQuote = (value: string) => `'${value.replaceAll("'", `'"'"'`)}'`;
+/** For a POSIX shell: double quotes when nothing inside would expand (SQL holds `'`), else single. */
+const shellQuote = (value: string) =>
+  /["$`\\!]/.test(value) ? `'${value.replaceAll("'", `'"'"'`)}'` : `"${value}"`;
 
 const SERVICE_BUS_API = "2022-10-01-preview";
 

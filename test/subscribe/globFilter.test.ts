@@ -22,7 +22,7 @@ describe("sqlFilterFor: globs to a Service Bus SQL filter", () => {
     [{ repositories: ["prod/*"] }, "repository LIKE 'prod/%'"],
     [{ repositories: ["prod/api"] }, "repository = 'prod/api'"],
     [{ tags: ["v?.*"] }, "tag LIKE 'v_.%'"],
-    [{ tags: ["release_*"] }, "tag LIKE 'release!_%' ESCAPE '!'"],
+    [{ tags: ["release_*"] }, "tag LIKE 'release~_%' ESCAPE '~'"],
     [
       { repositories: ["prod/*", "shared/base"], tags: ["v*"] },
       "(repository LIKE 'prod/%' OR repository = 'shared/base') AND tag LIKE 'v%'",
