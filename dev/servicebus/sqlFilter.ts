@@ -106,7 +106,7 @@ type Value = string | number | boolean | null;
 /** SQL's three-valued logic: `undefined` is UNKNOWN (a comparison with NULL). */
 type Truth = boolean | undefined;
 
-function valueOf(operand: SqlOperand, message: FilterableMessage): Value {
+function operandValue(operand: SqlOperand, message: FilterableMessage): Value {
   if (operand.kind === "literal") return operand.value;
   if (operand.scope === "sys") {
     const field = SYSTEM_PROPERTIES[operand.name.toLowerCase()];
@@ -143,11 +143,11 @@ function compare(op: string, left: Value, right: Value): Truth {
 const escapeRegExp = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
 
 /** `%` any run, `_` one character; the escape character makes the next one literal. */
-function likePattern(pattern: string, escape: string | undefined): RegExp {
+function likePattern(pattern: string, escapeCharacter: string | undefined): RegExp {
   let source = "";
   for (let index = 0; index < pattern.length; index++) {
     const character = pattern[index];
-    if (escape !== undefined && character === escape && index + 1 < pattern.length) {
+    if (character === escapeCharacter && index + 1 < pattern.length) {
       source += escapeRegExp(pattern[++index]);
     } else if (character === "%") source += "[\\s\\S]*";
     else if (character === "_") source += "[\\s\\S]";
@@ -179,29 +179,29 @@ function evaluate(expression: SqlExpression, message: FilterableMessage): Truth 
     case "compare":
       return compare(
         expression.op,
-        valueOf(expression.left, message),
-        valueOf(expression.right, message),
+        operandValue(expression.left, message),
+        operandValue(expression.right, message),
       );
     case "like": {
-      const value = valueOf(expression.operand, message);
+      const value = operandValue(expression.operand, message);
       if (typeof value !== "string") return undefined;
       const matches = likePattern(expression.pattern, expression.escape).test(value);
       return expression.negated ? !matches : matches;
     }
     case "in": {
-      const value = valueOf(expression.operand, message);
+      const value = operandValue(expression.operand, message);
       if (value === null) return undefined;
       const found = expression.values.some(
-        (candidate) => compare("=", value, valueOf(candidate, message)) === true,
+        (candidate) => compare("=", value, operandValue(candidate, message)) === true,
       );
       return expression.negated ? !found : found;
     }
     case "isNull": {
-      const isNull = valueOf(expression.operand, message) === null;
+      const isNull = operandValue(expression.operand, message) === null;
       return expression.negated ? !isNull : isNull;
     }
     case "exists":
-      return valueOf(expression.property, message) !== null;
+      return operandValue(expression.property, message) !== null;
   }
 }
 

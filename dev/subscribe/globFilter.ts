@@ -50,8 +50,8 @@ function globCondition(property: string, glob: string): string {
       escaped = true;
     } else pattern += character;
   }
-  const escape = escaped ? ` ESCAPE ${sqlString(ESCAPE)}` : "";
-  return `${property} LIKE ${sqlString(pattern)}${escape}`;
+  const escapeClause = escaped ? ` ESCAPE ${sqlString(ESCAPE)}` : "";
+  return `${property} LIKE ${sqlString(pattern)}${escapeClause}`;
 }
 
 function anyOf(conditions: string[]): string {
