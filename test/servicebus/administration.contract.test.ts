@@ -46,7 +46,9 @@ let client: ServiceBusClient;
 
 /** The SDK's own administration client, trusting the broker's certificate as NODE_EXTRA_CA_CERTS would. */
 const adminClient = (connectionString: string) =>
-  new ServiceBusAdministrationClient(connectionString, { agent: new Agent({ ca: bus.certificate }) });
+  new ServiceBusAdministrationClient(connectionString, {
+    agent: new Agent({ ca: bus.certificate }),
+  });
 
 beforeAll(async () => {
   bus = await startLocalServiceBus({ topology });
