@@ -34,6 +34,17 @@ const request = {
   useragent: "containerd/2.0.2+unknown",
 };
 
+/** A chart as the deprecated `az acr helm` path reports it. */
+const chartTarget = {
+  mediaType: "application/vnd.acr.helm.chart",
+  size: 25265,
+  digest: "sha256:2a8e8075264b5ba7c14c23672f5c52ae6a3ebac1c47916e4efe19cd624d3fa11",
+  repository: "repo",
+  tag: "wordpress-5.4.0.tgz",
+  name: "wordpress",
+  version: "5.4.0.tgz",
+};
+
 const examples: Record<PublishableAction, CatalogExample[]> = {
   push: [
     {
@@ -119,15 +130,7 @@ const examples: Record<PublishableAction, CatalogExample[]> = {
         id: "6356e9e0-627f-4fed-a0a4-d9059b5143ac",
         timestamp: "2026-03-05T23:45:31.2614267Z",
         action: "chart_push",
-        target: {
-          mediaType: "application/vnd.acr.helm.chart",
-          size: 25265,
-          digest: "sha256:2a8e8075264b5ba7c14c23672f5c52ae6a3ebac1c47916e4efe19cd624d3fa11",
-          repository: "repo",
-          tag: "wordpress-5.4.0.tgz",
-          name: "wordpress",
-          version: "5.4.0.tgz",
-        },
+        target: chartTarget,
       }),
     },
   ],
@@ -139,15 +142,7 @@ const examples: Record<PublishableAction, CatalogExample[]> = {
         id: "338a3ef7-ad68-4128-8a29-e3d2d4d4e9f5",
         timestamp: "2026-03-05T23:48:12.0118491Z",
         action: "chart_delete",
-        target: {
-          mediaType: "application/vnd.acr.helm.chart",
-          size: 25265,
-          digest: "sha256:2a8e8075264b5ba7c14c23672f5c52ae6a3ebac1c47916e4efe19cd624d3fa11",
-          repository: "repo",
-          tag: "wordpress-5.4.0.tgz",
-          name: "wordpress",
-          version: "5.4.0.tgz",
-        },
+        target: chartTarget,
       }),
     },
   ],

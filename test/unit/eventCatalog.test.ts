@@ -126,36 +126,18 @@ describe("the event catalog (docs/asyncapi.yaml)", () => {
       expect(payload(message.body), ajv.errorsText(payload.errors)).toBe(true);
     });
 
-    it("an undocumented application property fails the headers schema", () => {
+    it("an undocumented application property, or an unknown kind, fails the headers schema", () => {
       const headers = schemaAt({ $ref: "#/components/schemas/event-properties" });
-      expect(
-        headers({
-          action: "push",
-          registry: "r",
-          origin: "webhook",
-          artifactKind: "image",
-          tagged: "true",
-        }),
-      ).toBe(true);
-      expect(
-        headers({
-          action: "push",
-          registry: "r",
-          origin: "webhook",
-          artifactKind: "image",
-          tagged: "true",
-          color: "red",
-        }),
-      ).toBe(false);
-      expect(
-        headers({
-          action: "push",
-          registry: "r",
-          origin: "webhook",
-          artifactKind: "chart",
-          tagged: "true",
-        }),
-      ).toBe(false);
+      const documented = {
+        action: "push",
+        registry: "r",
+        origin: "webhook",
+        artifactKind: "image",
+        tagged: "true",
+      };
+      expect(headers(documented)).toBe(true);
+      expect(headers({ ...documented, color: "red" })).toBe(false);
+      expect(headers({ ...documented, artifactKind: "chart" })).toBe(false);
     });
   });
 });
