@@ -139,25 +139,49 @@ function ruleOf(rule: XmlObject, name: string): SubscriptionRule {
 
 const seconds = (ms: number) => (Number.isFinite(ms) ? `PT${ms / 1000}S` : NEVER);
 
-function entry(id: string, title: string, element: string, content: XmlObject): string {
-  return builder.build({
-    "?xml": { "@version": "1.0", "@encoding": "utf-8" },
-    entry: {
-      "@xmlns": ATOM,
-      id,
-      title: { "@type": "text", "#text": title },
-      updated: new Date().toISOString(),
-      content: {
-        "@type": "application/xml",
-        [element]: { "@xmlns": SERVICE_BUS, "@xmlns:i": XSI, ...content },
-      },
+function entryObject(id: string, title: string, element: string, content: XmlObject): XmlObject {
+  return {
+    "@xmlns": ATOM,
+    id,
+    title: { "@type": "text", "#text": title },
+    updated: new Date().toISOString(),
+    content: {
+      "@type": "application/xml",
+      [element]: { "@xmlns": SERVICE_BUS, "@xmlns:i": XSI, ...content },
     },
+  };
+}
+
+const XML_DECLARATION = { "@version": "1.0", "@encoding": "utf-8" };
+const entry = (object: XmlObject) => builder.build({ "?xml": XML_DECLARATION, entry: object });
+
+/**
+ * A page of entries: `$skip` and `$top` as the SDK sends them, a `next` link while more remain
+ * (the SDK reads links only as a list, so `self` is always there too).
+ */
+function feed(url: URL, title: string, entries: XmlObject[]): string {
+  const skip = Number(url.searchParams.get("$skip") ?? 0) || 0;
+  const top = Number(url.searchParams.get("$top") ?? 100) || 100;
+  const page = entries.slice(skip, skip + top);
+  const links = [{ "@rel": "self", "@href": url.toString() }];
+  if (skip + top < entries.length) {
+    const next = new URL(url);
+    next.searchParams.set("$skip", String(skip + top));
+    links.push({ "@rel": "next", "@href": next.toString() });
+  }
+  return builder.build({
+    "?xml": XML_DECLARATION,
+    feed: { "@xmlns": ATOM, title: { "@type": "text", "#text": title }, link: links, entry: page },
   });
 }
 
-function subscriptionXml(id: string, subscription: SubscriptionEntity): string {
+/** The entry's id: the entity's own URL, which the SDK reads the entity's names from. */
+const entityUrl = (base: URL, path: string) =>
+  new URL(path, `${base.protocol}//${base.host}`).toString();
+
+function subscriptionEntry(id: string, subscription: SubscriptionEntity): XmlObject {
   const { settings } = subscription;
-  return entry(id, subscription.name, "SubscriptionDescription", {
+  return entryObject(id, subscription.name, "SubscriptionDescription", {
     LockDuration: seconds(settings.lockDurationMs),
     RequiresSession: "false",
     DefaultMessageTimeToLive: seconds(settings.defaultMessageTimeToLiveMs),
@@ -171,14 +195,14 @@ function subscriptionXml(id: string, subscription: SubscriptionEntity): string {
   });
 }
 
-function ruleXml(id: string, rule: SubscriptionRule): string {
+function ruleEntry(id: string, rule: SubscriptionRule): XmlObject {
   if (rule.filter.type !== "sql") {
     throw new AdministrationError(
       400,
       `Rule ${rule.name} is a correlation filter, shown only in Config.json.`,
     );
   }
-  return entry(id, rule.name, "RuleDescription", {
+  return entryObject(id, rule.name, "RuleDescription", {
     Filter: { "@i:type": "SqlFilter", SqlExpression: rule.filter.sqlExpression },
     Action: { "@i:type": "EmptyRuleAction", "#text": "" },
     Name: rule.name,
@@ -227,6 +251,8 @@ function send(response: ServerResponse, status: number, body: string): void {
   response.end(body);
 }
 
+const SUBSCRIPTIONS_PATH = /^\/(.+)\/Subscriptions\/?$/i;
+const RULES_PATH = /^\/(.+)\/Subscriptions\/([^/]+)\/Rules\/?$/i;
 const SUBSCRIPTION_PATH = /^\/(.+)\/Subscriptions\/([^/]+)$/i;
 const RULE_PATH = /^\/(.+)\/Subscriptions\/([^/]+)\/Rules\/([^/]+)$/i;
 
@@ -242,6 +268,8 @@ async function handle(
   const body = request.method === "PUT" ? await readBody(request) : "";
   const replacing = request.headers["if-match"] !== undefined;
 
+  const list = request.method === "GET" ? listing(namespace, url, path) : undefined;
+  if (list !== undefined) return { status: 200, body: list };
   const rulePath = RULE_PATH.exec(path);
   if (rulePath) {
     const [, topic, name, ruleName] = rulePath;
@@ -252,14 +280,14 @@ async function handle(
     switch (request.method) {
       case "GET":
         if (index < 0) throw notFound(`rule ${ruleName}`);
-        return { status: 200, body: ruleXml(id, subscription.rules[index]) };
+        return { status: 200, body: entry(ruleEntry(id, subscription.rules[index])) };
       case "PUT": {
         if (index >= 0 && !replacing) throw alreadyExists(`rule ${ruleName}`);
         if (index < 0 && replacing) throw notFound(`rule ${ruleName}`);
         const rule = ruleOf(description(body, "RuleDescription"), ruleName);
         if (index >= 0) subscription.rules[index] = rule;
         else subscription.rules.push(rule);
-        return { status: index >= 0 ? 200 : 201, body: ruleXml(id, rule) };
+        return { status: index >= 0 ? 200 : 201, body: entry(ruleEntry(id, rule)) };
       }
       case "DELETE":
         if (index < 0) throw notFound(`rule ${ruleName}`);
@@ -275,7 +303,7 @@ async function handle(
     switch (request.method) {
       case "GET":
         if (!existing) throw notFound(`subscription ${topic}/Subscriptions/${name}`);
-        return { status: 200, body: subscriptionXml(id, existing) };
+        return { status: 200, body: entry(subscriptionEntry(id, existing)) };
       case "PUT": {
         if (existing && !replacing)
           throw alreadyExists(`subscription ${topic}/Subscriptions/${name}`);
@@ -283,7 +311,7 @@ async function handle(
         const settings = settingsOf(described);
         if (existing) {
           Object.assign(existing.settings, settings);
-          return { status: 200, body: subscriptionXml(id, existing) };
+          return { status: 200, body: entry(subscriptionEntry(id, existing)) };
         }
         if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/.test(name)) {
           throw new AdministrationError(400, `"${name}" is not a subscription name.`);
@@ -294,7 +322,7 @@ async function handle(
           ? ruleOf(defaultRule, text(defaultRule.Name) ?? "$Default")
           : ruleOf({ Filter: { "@type": "TrueFilter" } }, "$Default");
         const created = namespace.createSubscription(topic, name, settings, [rule]);
-        return { status: 201, body: subscriptionXml(id, created) };
+        return { status: 201, body: entry(subscriptionEntry(id, created)) };
       }
       case "DELETE":
         if (!existing) throw notFound(`subscription ${topic}/Subscriptions/${name}`);
@@ -306,6 +334,29 @@ async function handle(
     400,
     `${request.method} ${path} is not an operation the local broker's administration endpoint offers (subscriptions and rules).`,
   );
+}
+
+/** `GET <topic>/Subscriptions/` and `GET <topic>/Subscriptions/<name>/Rules/` as feeds. */
+function listing(namespace: Namespace, url: URL, path: string): string | undefined {
+  const rules = RULES_PATH.exec(path);
+  if (rules) {
+    const [, topic, name] = rules;
+    const subscription = existingSubscription(namespace, topic, name);
+    const entries = subscription.rules.map((rule) =>
+      ruleEntry(entityUrl(url, `${subscription.queue.path}/Rules/${rule.name}`), rule),
+    );
+    return feed(url, "Rules", entries);
+  }
+  const subscriptions = SUBSCRIPTIONS_PATH.exec(path);
+  if (!subscriptions) return undefined;
+  const topic = namespace.topic(subscriptions[1]);
+  if (topic === undefined) throw notFound(`topic ${subscriptions[1]}`);
+  const entries = namespace
+    .subscriptionsOf(topic)
+    .map((subscription) =>
+      subscriptionEntry(entityUrl(url, subscription.queue.path), subscription),
+    );
+  return feed(url, "Subscriptions", entries);
 }
 
 function existingSubscription(namespace: Namespace, topic: string, name: string) {

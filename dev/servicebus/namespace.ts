@@ -76,6 +76,12 @@ export class Namespace {
     return this.subscriptions.get(key(subscriptionPath(topic, name)));
   }
 
+  subscriptionsOf(topic: string): SubscriptionEntity[] {
+    return [...this.subscriptions.values()].filter(
+      (subscription) => key(subscription.topic) === key(topic),
+    );
+  }
+
   /** Adds a subscription to a topic that exists; it receives what is published from now on. */
   createSubscription(
     topic: string,

@@ -193,6 +193,27 @@ describe("the local broker's administration endpoint, through ServiceBusAdminist
     });
   });
 
+  it("lists subscriptions and rules, page by page", async () => {
+    await admin.createSubscription("other", "listed", {
+      defaultRuleOptions: { name: "first", filter: { sqlExpression: "tagged = 'true'" } },
+    });
+    await admin.createRule("other", "listed", "second", { sqlExpression: "action = 'push'" });
+    const rules = [];
+    for await (const rule of admin.listRules("other", "listed")) rules.push(rule);
+    expect(rules.map((rule) => [rule.name, rule.filter])).toEqual([
+      ["first", { sqlExpression: "tagged = 'true'", sqlParameters: undefined }],
+      ["second", { sqlExpression: "action = 'push'", sqlParameters: undefined }],
+    ]);
+    const pages = [];
+    for await (const page of admin.listSubscriptions("acr-push").byPage({ maxPageSize: 1 })) {
+      pages.push(page.map((subscription) => subscription.subscriptionName));
+    }
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.flat()).toContain("all");
+    expect(pages.flat()).toContain("prod-api");
+    expect(pages.every((page) => page.length === 1)).toBe(true);
+  });
+
   it("deletes a subscription: it takes no more messages", async () => {
     await admin.createSubscription("acr-push", "short-lived");
     await admin.deleteSubscription("acr-push", "short-lived");
