@@ -1,9 +1,15 @@
-import type { AddressInfo, Server, Socket } from "node:net";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
 import { create_container, type SenderOptions } from "rhea";
+import { administrationHandler } from "./administration";
 import { ClaimsBasedSecurity } from "./cbs";
 import { LinkRouter } from "./linkRouter";
+import { localCertificate, localCertificatePath } from "./localCertificate";
 import type { MessageQueue } from "./messageQueue";
 import { Namespace } from "./namespace";
+import { acceptAmqpConnection } from "./rheaInternals";
 import type { Topology } from "./topology";
 
 export const DEFAULT_SAS_KEY_NAME = "RootManageSharedAccessKey";
@@ -11,6 +17,8 @@ export const DEFAULT_SAS_KEY = "SAS_KEY_VALUE";
 
 /** Service Bus Standard tier's limit, advertised on every link the SDK sends on. */
 export const MAX_MESSAGE_SIZE_BYTES = 256 * 1024;
+
+const TLS_HANDSHAKE = 0x16;
 
 export interface LocalServiceBusOptions {
   /** Interface to listen on; 127.0.0.1 by default. */
@@ -41,6 +49,11 @@ export interface MessageSnapshot {
 
 export interface LocalServiceBus {
   readonly port: number;
+  /**
+   * The PEM certificate of the administration endpoint (HTTPS on the same port): trust it in
+   * `ServiceBusAdministrationClient`'s process with `NODE_EXTRA_CA_CERTS` or an https.Agent's `ca`.
+   */
+  readonly certificate: string;
   /** For `new ServiceBusClient(connectionString)`. */
   readonly connectionString: string;
   /** Closes every connection and the listener; the port can be listened on again at once. */
@@ -93,27 +106,42 @@ export async function startLocalServiceBus(
   const container = create_container({ id: "local-servicebus" });
   new LinkRouter(namespace, new ClaimsBasedSecurity({ keyName, key }), log).listenTo(container);
 
-  const linkDefaults = {
+  const amqpOptions = {
     // rhea would also report a "modified" outcome as "released", mixing up abandon and defer.
     sender_options: { treat_modified_as_released: false } as SenderOptions,
     // Outcomes are decided per message (accept, reject on a bad batch), never automatically.
     receiver_options: { autoaccept: false, max_message_size: MAX_MESSAGE_SIZE_BYTES },
   };
-  const server = container.listen({
-    host: options.host ?? "127.0.0.1",
-    port: options.port ?? 0,
-    ...linkDefaults,
-  });
+  const tls = await localCertificate();
+  const administration = createHttpsServer(
+    tls,
+    administrationHandler({ namespace, key: { keyName, key }, log }),
+  );
   const sockets = new Set<Socket>();
-  server.on("connection", (socket: Socket) => {
+  // One port for both, as on Azure's namespace host: the SDK sends AMQP and ATOM (HTTPS) to the
+  // same host:port. A TLS handshake starts with 0x16, an AMQP header with "AMQP".
+  const server = createServer((socket) => {
     // Without it Nagle's algorithm holds back small frames and the first send takes ~50 ms more.
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
+    // rhea and TLS report their sockets' errors; this keeps one before dispatch from crashing.
+    socket.on("error", () => {});
+    socket.once("data", (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      if (first[0] === TLS_HANDSHAKE) administration.emit("connection", socket);
+      else acceptAmqpConnection(container, amqpOptions, socket);
+      process.nextTick(() => socket.resume());
+    });
   });
+  server.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 0 });
   await listening(server);
   server.on("error", (error) => log(`listener error: ${error.message}`));
   const port = (server.address() as AddressInfo).port;
+  const certificateFile = localCertificatePath(port);
+  mkdirSync(dirname(certificateFile), { recursive: true });
+  writeFileSync(certificateFile, tls.cert);
 
   const queueAt = (entity: string, subscription: string | undefined, deadLetter = false) => {
     const path = subscription === undefined ? entity : `${entity}/Subscriptions/${subscription}`;
@@ -127,6 +155,8 @@ export async function startLocalServiceBus(
   const stop = () => {
     stopped ??= new Promise<void>((resolve) => {
       namespace.close();
+      administration.close();
+      rmSync(certificateFile, { force: true });
       server.close(() => resolve());
       // An error (rather than a bare destroy) makes rhea see the disconnect and drop its timers.
       for (const socket of sockets) socket.destroy(new Error("the local Service Bus stopped"));
@@ -137,6 +167,7 @@ export async function startLocalServiceBus(
   log(`local Service Bus for namespace ${options.topology.namespace} listening on port ${port}`);
   return {
     port,
+    certificate: tls.cert,
     connectionString: `Endpoint=sb://localhost:${port};SharedAccessKeyName=${keyName};SharedAccessKey=${key};UseDevelopmentEmulator=true`,
     stop,
     messageCount: (entity, subscription) => queueAt(entity, subscription).messages().length,

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { startLocalServiceBus } from "./broker";
+import { localCertificatePath } from "./localCertificate";
 import { defaultTopology, loadTopology } from "./topology";
 
 const usage =
@@ -25,6 +26,9 @@ async function main(): Promise<void> {
   const bus = await startLocalServiceBus({ port, topology, log: (line) => console.log(line) });
   console.log(`topics: ${topology.topics.map((topic) => topic.name).join(", ") || "(none)"}`);
   console.log(`connection string: ${bus.connectionString}`);
+  console.log(
+    `administration (HTTPS/ATOM, same port) certificate: ${localCertificatePath(bus.port)} (NODE_EXTRA_CA_CERTS)`,
+  );
 
   const shutdown = (signal: string) => {
     console.log(`${signal}: stopping the local Service Bus`);

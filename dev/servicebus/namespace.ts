@@ -1,7 +1,7 @@
 import { DuplicateDetector } from "./duplicateDetector";
 import { MessageQueue } from "./messageQueue";
 import { Publisher } from "./publisher";
-import type { DeliverySettings, Topology } from "./topology";
+import type { DeliverySettings, SubscriptionRule, Topology } from "./topology";
 
 /** Entity names are case-insensitive on Service Bus. */
 const key = (path: string) => path.replace(/^\/+|\/+$/g, "").toLowerCase();
@@ -9,10 +9,25 @@ const key = (path: string) => path.replace(/^\/+|\/+$/g, "").toLowerCase();
 const duplicateDetector = (windowMs: number | undefined) =>
   windowMs === undefined ? undefined : new DuplicateDetector(windowMs);
 
+const subscriptionPath = (topic: string, subscription: string) =>
+  `${topic}/Subscriptions/${subscription}`;
+
+/** A subscription as the administration endpoint shows and changes it. */
+export interface SubscriptionEntity {
+  topic: string;
+  name: string;
+  settings: DeliverySettings;
+  /** Changed in place: the publisher reads the same array. */
+  rules: SubscriptionRule[];
+  queue: MessageQueue;
+}
+
 /** The entities of a topology, found by the AMQP addresses the SDK uses. */
 export class Namespace {
   private readonly publishers = new Map<string, Publisher>();
   private readonly queues = new Map<string, MessageQueue>();
+  private readonly topicNames = new Map<string, string>();
+  private readonly subscriptions = new Map<string, SubscriptionEntity>();
 
   constructor(topology: Topology) {
     for (const queue of topology.queues) {
@@ -25,16 +40,16 @@ export class Namespace {
       this.publishers.set(key(queue.name), publisher);
     }
     for (const topic of topology.topics) {
-      const targets = topic.subscriptions.map((subscription) => ({
-        rules: subscription.rules,
-        queue: this.addQueue(`${topic.name}/Subscriptions/${subscription.name}`, subscription),
-      }));
       const publisher = new Publisher(
         topic.name,
-        targets,
+        [],
         duplicateDetector(topic.duplicateDetectionWindowMs),
       );
       this.publishers.set(key(topic.name), publisher);
+      this.topicNames.set(key(topic.name), topic.name);
+      for (const subscription of topic.subscriptions) {
+        this.createSubscription(topic.name, subscription.name, subscription, subscription.rules);
+      }
     }
   }
 
@@ -50,6 +65,54 @@ export class Namespace {
 
   has(address: string): boolean {
     return this.publisher(address) !== undefined || this.queue(address) !== undefined;
+  }
+
+  /** The topic's name as defined, or undefined when no topic has it. */
+  topic(name: string): string | undefined {
+    return this.topicNames.get(key(name));
+  }
+
+  subscription(topic: string, name: string): SubscriptionEntity | undefined {
+    return this.subscriptions.get(key(subscriptionPath(topic, name)));
+  }
+
+  subscriptionsOf(topic: string): SubscriptionEntity[] {
+    return [...this.subscriptions.values()].filter(
+      (subscription) => key(subscription.topic) === key(topic),
+    );
+  }
+
+  /** Adds a subscription to a topic that exists; it receives what is published from now on. */
+  createSubscription(
+    topic: string,
+    name: string,
+    settings: DeliverySettings,
+    rules: SubscriptionRule[],
+  ): SubscriptionEntity {
+    const topicName = this.topic(topic);
+    const publisher = this.publisher(topic);
+    if (topicName === undefined || publisher === undefined) {
+      throw new Error(`The local Service Bus has no topic ${topic}`);
+    }
+    const path = subscriptionPath(topicName, name);
+    const entity = {
+      topic: topicName,
+      name,
+      settings,
+      rules,
+      queue: this.addQueue(path, settings),
+    };
+    publisher.addTarget(entity);
+    this.subscriptions.set(key(path), entity);
+    return entity;
+  }
+
+  deleteSubscription(entity: SubscriptionEntity): void {
+    this.publisher(entity.topic)?.removeTarget(entity.queue);
+    this.subscriptions.delete(key(entity.queue.path));
+    this.queues.delete(key(entity.queue.path));
+    if (entity.queue.deadLetters) this.queues.delete(key(entity.queue.deadLetters.path));
+    entity.queue.close();
   }
 
   close(): void {

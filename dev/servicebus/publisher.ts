@@ -27,6 +27,16 @@ export class Publisher {
     private readonly duplicates: DuplicateDetector | undefined,
   ) {}
 
+  /** A subscription created while the broker runs (through the administration endpoint). */
+  addTarget(target: PublishTarget): void {
+    this.targets.push(target);
+  }
+
+  removeTarget(queue: MessageQueue): void {
+    const index = this.targets.findIndex((target) => target.queue === queue);
+    if (index >= 0) this.targets.splice(index, 1);
+  }
+
   publish(contents: MessageContent[], now: number): PublishResult {
     const result = { accepted: 0, duplicates: 0 };
     for (const content of contents) {

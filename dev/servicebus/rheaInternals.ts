@@ -1,6 +1,15 @@
 // rhea exports these at runtime but its typings omit them; every cast into rhea's internals lives
 // here so the rest of the broker stays on the typed API.
-import { type AmqpError, message, type Sender, type Typed, types } from "rhea";
+import type { Socket } from "node:net";
+import {
+  type AmqpError,
+  type ConnectionOptions,
+  type Container,
+  message,
+  type Sender,
+  type Typed,
+  types,
+} from "rhea";
 
 export interface AmqpReader {
   position: number;
@@ -76,4 +85,13 @@ export function answerEveryDrain(sender: Sender, onCreditConsumed: (credit: numb
     state.credit = 0;
     return true;
   };
+}
+
+/** What `container.listen` does for each socket, for a socket the broker accepted itself. */
+export function acceptAmqpConnection(container: Container, options: object, socket: Socket): void {
+  (
+    container.create_connection(options as ConnectionOptions) as unknown as {
+      accept(socket: Socket): void;
+    }
+  ).accept(socket);
 }

@@ -1,4 +1,5 @@
 import type { BrokeredMessage, SystemProperties } from "./brokeredMessage";
+import { sqlFilterMatches } from "./sqlFilter";
 import type { CorrelationMatch, RuleFilter, SubscriptionRule } from "./topology";
 
 const SYSTEM_FIELDS = [
@@ -19,10 +20,8 @@ export function subscriptionAccepts(rules: SubscriptionRule[], message: Brokered
 
 function filterMatches(filter: RuleFilter, message: BrokeredMessage): boolean {
   switch (filter.type) {
-    case "true":
-      return true;
-    case "false":
-      return false;
+    case "sql":
+      return sqlFilterMatches(filter.expression, message);
     case "correlation":
       return (
         SYSTEM_FIELDS.every(

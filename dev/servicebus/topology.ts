@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import shippedConfig from "./Config.json";
 import { parseIsoDuration } from "./isoDuration";
+import { parseSqlFilter, type SqlExpression, SqlFilterError } from "./sqlFilter";
 
 /** Entities of the local namespace, read from the official Service Bus emulator's Config.json. */
 export interface Topology {
@@ -45,8 +46,7 @@ export interface SubscriptionRule {
 
 export type RuleFilter =
   | { type: "correlation"; match: CorrelationMatch }
-  | { type: "true" }
-  | { type: "false" };
+  | { type: "sql"; sqlExpression: string; expression: SqlExpression };
 
 /** Every field given must equal the message's; `applicationProperties` compares each key. */
 export interface CorrelationMatch {
@@ -123,8 +123,16 @@ const duplicateDetectionProperties = {
   RequiresDuplicateDetection: z.boolean().default(false),
 };
 
-const sqlTrue = /^\s*1\s*=\s*1\s*$/;
-const sqlFalse = /^\s*1\s*=\s*0\s*$/;
+/** A SQL filter expression in the subset the local broker evaluates, parsed once. */
+export const sqlExpression = z.string().transform((text, ctx) => {
+  try {
+    return { text, expression: parseSqlFilter(text) };
+  } catch (error) {
+    if (!(error instanceof SqlFilterError)) throw error;
+    ctx.addIssue({ code: "custom", message: error.message });
+    return z.NEVER;
+  }
+});
 
 const ruleSchema = z.strictObject({
   Name: z.string().min(1),
@@ -147,14 +155,7 @@ const ruleSchema = z.strictObject({
     }),
     z.strictObject({
       FilterType: z.literal("Sql"),
-      SqlFilter: z.strictObject({
-        SqlExpression: z
-          .string()
-          .refine(
-            (expression) => sqlTrue.test(expression) || sqlFalse.test(expression),
-            notSupported("SQL other than 1=1 (true) and 1=0 (false)"),
-          ),
-      }),
+      SqlFilter: z.strictObject({ SqlExpression: sqlExpression }),
       Action: z
         .strictObject({ SqlExpression: z.string() })
         .refine((action) => action.SqlExpression.trim() === "", notSupported("a rule action"))
@@ -257,7 +258,8 @@ const deliverySettings = (
 
 function ruleFilter(properties: ParsedRule["Properties"]): RuleFilter {
   if (properties.FilterType === "Sql") {
-    return sqlTrue.test(properties.SqlFilter.SqlExpression) ? { type: "true" } : { type: "false" };
+    const { text, expression } = properties.SqlFilter.SqlExpression;
+    return { type: "sql", sqlExpression: text, expression };
   }
   const filter = properties.CorrelationFilter;
   return {

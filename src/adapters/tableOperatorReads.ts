@@ -4,12 +4,7 @@ import type { EventOrigin } from "../core/registryEvent";
 import type { ReplayPage, ReplaySelection, ReplaySource } from "../core/replay";
 import { invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "../core/tableKeys";
 import { TableAccess } from "./tableAccess";
-import {
-  CROSS_CHECKS_TABLE,
-  EVENTS_TABLE,
-  RECORD_ROWS,
-  registryPartitions,
-} from "./tableLayout";
+import { CROSS_CHECKS_TABLE, EVENTS_TABLE, RECORD_ROWS, registryPartitions } from "./tableLayout";
 import { queryEntities } from "./tablePaging";
 import type { TableQueries, TimeWindow } from "./tableQueries";
 import type { TableRegistryIndex } from "./tableRegistryIndex";

@@ -1,4 +1,5 @@
 import { odata, type TableClient, type TableEntityResult } from "@azure/data-tables";
+import type { ArtifactKind } from "../core/artifactKind";
 import type { CrossCheckState, DiscrepancyKind } from "../core/crossCheck";
 import type { DeliveryRecord, PublishState } from "../core/deliveryRecord";
 import type { Discrepancy } from "../core/discrepancy";
@@ -43,6 +44,8 @@ export interface DeliveryFilter {
   action?: string;
   publishState?: PublishState;
   crossCheck?: CrossCheckState;
+  artifactKind?: ArtifactKind;
+  tagged?: "true" | "false";
 }
 
 export interface DiscrepancyFilter {
@@ -143,6 +146,8 @@ export class TableQueries {
     const changing = [
       filter.publishState !== undefined && odata`publishState eq ${filter.publishState}`,
       filter.crossCheck !== undefined && odata`crossCheck eq ${filter.crossCheck}`,
+      filter.artifactKind !== undefined && odata`artifactKind eq ${filter.artifactKind}`,
+      filter.tagged !== undefined && odata`tagged eq ${filter.tagged}`,
     ];
     const kind = filter.by === "arrived" ? RECORD_ROWS : OCCURRED_ROWS;
     const sources = registries

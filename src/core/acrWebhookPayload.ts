@@ -113,7 +113,7 @@ const unknownActionEvent = z.looseObject({
   target: target.optional(),
 });
 
-const schemaByAction = {
+export const schemaByAction = {
   push: imageEvent("push"),
   delete: imageEvent("delete"),
   quarantine: imageEvent("quarantine"),

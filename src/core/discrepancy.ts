@@ -1,32 +1,45 @@
-import type { DiscrepancyKind, LateMatch, LogicalEvent } from "./crossCheck";
+import { z } from "zod";
+import {
+  DISCREPANCY_KINDS,
+  type DiscrepancyKind,
+  type LateMatch,
+  type LogicalEvent,
+} from "./crossCheck";
 import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
 
-/** A cross-check finding: what disagreed, about which logical event, and what the bridge did. */
-export interface Discrepancy {
-  kind: DiscrepancyKind;
-  logicalKey: string;
-  registry: string;
-  action: string;
-  repository?: string;
-  tag?: string;
-  digest?: string;
-  /** When the window closed: fixed for the logical event, so re-running a close is idempotent. */
-  detectedAt: number;
-  webhookEventIds: string[];
-  eventGridEventIds: string[];
-  regions: string[];
-  /** An `eventgrid-only` event published from its Event Grid arrival. */
-  recovered: boolean;
-  /** `resolved` once the missing side arrived after all (a late twin). */
-  state: "open" | "resolved";
-  resolution?: "late-twin";
-  resolvedAt?: number;
-  /** For a late twin: how long after the first side it came. */
-  lateByMs?: number;
-}
-
 export const FINDING_STATES = ["open", "resolved"] as const;
+
+/** A cross-check finding: what disagreed, about which logical event, and what the bridge did. */
+export const discrepancySchema = z.object({
+  kind: z.enum(DISCREPANCY_KINDS),
+  logicalKey: z.string().describe("The logical event's key, equal to its topic message id."),
+  registry: z.string(),
+  action: z.string(),
+  repository: z.string().optional(),
+  tag: z.string().optional(),
+  digest: z.string().optional(),
+  detectedAt: z
+    .number()
+    .describe(
+      "When the window closed, in epoch milliseconds: fixed for the logical event, so re-running a close is idempotent.",
+    ),
+  webhookEventIds: z.array(z.string()),
+  eventGridEventIds: z.array(z.string()),
+  regions: z.array(z.string()),
+  recovered: z.boolean().describe("An eventgrid-only event published from its Event Grid arrival."),
+  state: z
+    .enum(FINDING_STATES)
+    .describe("`resolved` once the missing side arrived after all (a late twin)."),
+  resolution: z.literal("late-twin").optional(),
+  resolvedAt: z.number().optional().describe("When the late twin arrived, in epoch milliseconds."),
+  lateByMs: z
+    .number()
+    .optional()
+    .describe("For a late twin: how long after the first side it came."),
+});
+
+export type Discrepancy = z.infer<typeof discrepancySchema>;
 
 /** The finding a late twin settles: the same finding, marked resolved. */
 export function resolvedBy(finding: Discrepancy, late: LateMatch): Discrepancy {

@@ -1,4 +1,10 @@
 import type { AcrWebhookPayload } from "./acrWebhookPayload";
+import {
+  type ArtifactClassification,
+  type ArtifactKind,
+  artifactTypeOf,
+  classifyArtifact,
+} from "./artifactKind";
 
 /** `acr-log`: a webhook delivery the bridge missed, imported from ACR's own delivery log. */
 export type EventOrigin = "webhook" | "eventgrid" | "acr-log";
@@ -22,6 +28,11 @@ export interface RegistryEvent {
   origin: EventOrigin;
   /** The payload exactly as received, unknown fields included. */
   payload: Record<string, unknown>;
+  /**
+   * Set only when the caller knows more than the event carries (a `patch`, whose base tag was
+   * seen before); otherwise derived from the event by `eventAttributes`.
+   */
+  artifactKind?: ArtifactKind;
 }
 
 /** The fields consumers filter on: message properties, and columns of the delivery record. */
@@ -36,9 +47,14 @@ export type EventAttributes = Pick<
   | "region"
   | "connectedRegistry"
   | "origin"
->;
+> &
+  ArtifactClassification;
 
-export function eventAttributes(source: EventAttributes): EventAttributes {
+/** An event, or a recorded delivery (whose classification, once recorded, is kept as it was). */
+export type EventAttributeSource = Omit<EventAttributes, keyof ArtifactClassification> &
+  Partial<ArtifactClassification> & { payload?: Record<string, unknown> };
+
+export function eventAttributes(source: EventAttributeSource): EventAttributes {
   const {
     action,
     registry,
@@ -50,6 +66,10 @@ export function eventAttributes(source: EventAttributes): EventAttributes {
     connectedRegistry,
     origin,
   } = source;
+  const classification =
+    source.artifactKind !== undefined
+      ? { artifactKind: source.artifactKind, tagged: tag ? ("true" as const) : ("false" as const) }
+      : classifyArtifact({ action, tag, mediaType, artifactType: artifactTypeOf(source.payload) });
   return {
     action,
     registry,
@@ -60,6 +80,7 @@ export function eventAttributes(source: EventAttributes): EventAttributes {
     region,
     connectedRegistry,
     origin,
+    ...classification,
   };
 }
 

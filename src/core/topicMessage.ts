@@ -1,3 +1,4 @@
+import { CLOUD_EVENT_TYPE_PREFIX, type CloudEvent } from "./cloudEvent";
 import { eventAttributes, type RegistryEvent } from "./registryEvent";
 import { shortHash } from "./shortHash";
 
@@ -10,19 +11,7 @@ export interface TopicMessage {
   applicationProperties: Record<string, string>;
 }
 
-/** CloudEvents 1.0 JSON envelope; `data` is the registry's original payload. */
-export interface CloudEvent {
-  specversion: "1.0";
-  id: string;
-  source: string;
-  type: string;
-  subject: string;
-  time: string;
-  datacontenttype: "application/json";
-  data: Record<string, unknown>;
-}
-
-export const CLOUD_EVENT_TYPE_PREFIX = "com.azure.acr.";
+export { CLOUD_EVENT_TYPE_PREFIX, type CloudEvent } from "./cloudEvent";
 
 /**
  * Stable for the logical event, so Service Bus duplicate detection drops every re-send: a repeated

@@ -7,6 +7,7 @@ import type {
 } from "../adapters/tableQueries";
 import { LISTING_TIMES } from "../adapters/tableQueries";
 import { type FieldIssue, text, toFieldIssues } from "../core/acrWebhookPayload";
+import { ARTIFACT_KINDS } from "../core/artifactKind";
 import { DISCREPANCY_KINDS } from "../core/crossCheck";
 import type { PublishState } from "../core/deliveryRecord";
 import { FINDING_STATES } from "../core/discrepancy";
@@ -82,6 +83,10 @@ const eventsSchema = z.object({
     )
     .optional(),
   state: z.enum(STATES, { error: `must be one of ${STATES.join(", ")}` }).optional(),
+  artifactKind: z
+    .enum(ARTIFACT_KINDS, { error: `must be one of ${ARTIFACT_KINDS.join(", ")}` })
+    .optional(),
+  tagged: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
 });
 
 const discrepanciesSchema = z.object({
@@ -114,8 +119,9 @@ export function parseEventsQuery(
 ): Parsed<PagedQuery<DeliveryFilter>> {
   const read = readQuery(eventsSchema, query);
   if (!read.ok) return read;
-  const { by, registry, repository, connectedRegistry, action, state } = read.value;
-  const fields = { by, registry, repository, connectedRegistry, action };
+  const { by, registry, repository, connectedRegistry, action, state, artifactKind, tagged } =
+    read.value;
+  const fields = { by, registry, repository, connectedRegistry, action, artifactKind, tagged };
   const filter: DeliveryFilter = isPublishState(state)
     ? { ...fields, publishState: state }
     : { ...fields, crossCheck: state };

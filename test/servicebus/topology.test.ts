@@ -98,8 +98,8 @@ describe("parseTopology", () => {
       parseTopology(withSubscription({ Properties: { RequiresSession: true } })),
     ).toThrow("RequiresSession is not supported");
     const sqlRule = {
-      Name: "tags",
-      Properties: { FilterType: "Sql", SqlFilter: { SqlExpression: "tag LIKE 'v%'" } },
+      Name: "sizes",
+      Properties: { FilterType: "Sql", SqlFilter: { SqlExpression: "size + 1 > 2" } },
     };
     expect(() => parseTopology(withSubscription({ Rules: [sqlRule] }))).toThrow(
       "Rules[0].Properties.SqlFilter.SqlExpression",
@@ -135,8 +135,14 @@ describe("parseTopology", () => {
           match: { subject: "push", applicationProperties: { repository: "prod/api", attempt: 1 } },
         },
       },
-      { name: "everything", filter: { type: "true" } },
-      { name: "nothing", filter: { type: "false" } },
+      {
+        name: "everything",
+        filter: { type: "sql", sqlExpression: "1=1", expression: expect.anything() },
+      },
+      {
+        name: "nothing",
+        filter: { type: "sql", sqlExpression: " 1 = 0 ", expression: expect.anything() },
+      },
     ]);
   });
 

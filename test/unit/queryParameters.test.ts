@@ -69,6 +69,8 @@ describe("query parameters", () => {
     ["action=PUSH", "query.action"],
     ["action=push;drop", "query.action"],
     ["state=lost", "query.state"],
+    ["artifactKind=chart", "query.artifactKind"],
+    ["tagged=yes", "query.tagged"],
     ["repository=a%00b", "query.repository"],
     ["registry=a%01b", "query.registry"],
     ["continuationToken=not-a-token", "query.continuationToken"],
@@ -103,6 +105,15 @@ describe("query parameters", () => {
     const occurred = events("by=occurred");
     expect(occurred.ok && occurred.value.filter).toEqual({ by: "occurred" });
     expect(issuePaths(events("by=received"))).toEqual(["query.by"]);
+  });
+
+  it("reads the artifact kind and tagged filters", () => {
+    const parsed = events("artifactKind=index&tagged=true&state=dead");
+    expect(parsed.ok && parsed.value.filter).toEqual({
+      artifactKind: "index",
+      tagged: "true",
+      publishState: "dead",
+    });
   });
 
   it("reads a discrepancy kind, and refuses any other", () => {

@@ -108,7 +108,11 @@ describe("topicMessageFor: CloudEvents 1.0 envelope", () => {
 
 describe("topicMessageFor: application properties", () => {
   it("carries every defined property", () => {
-    expect(topicMessageFor(event()).applicationProperties).toStrictEqual(PROPERTIES);
+    expect(topicMessageFor(event()).applicationProperties).toStrictEqual({
+      ...PROPERTIES,
+      artifactKind: "index",
+      tagged: "true",
+    });
   });
 
   it.each(["repository", "tag", "digest", "mediaType", "region"] as const)(
@@ -120,7 +124,7 @@ describe("topicMessageFor: application properties", () => {
     },
   );
 
-  it("a bare ping carries only action, registry and origin", () => {
+  it("a bare ping carries only action, registry, origin and its classification", () => {
     const registryEvent = event({
       action: "ping",
       repository: undefined,
@@ -134,6 +138,8 @@ describe("topicMessageFor: application properties", () => {
       action: "ping",
       registry: "myregistry.azurecr.io",
       origin: "eventgrid",
+      artifactKind: "unknown",
+      tagged: "false",
     });
   });
 

@@ -1,0 +1,137 @@
+import { readFileSync } from "node:fs";
+import { Agent } from "node:https";
+import { parseArgs } from "node:util";
+import { DefaultAzureCredential } from "@azure/identity";
+import { ServiceBusAdministrationClient } from "@azure/service-bus";
+import { loadServiceBusConnection } from "../../src/config";
+import { readLocalSettings } from "../host/settings";
+import { localCertificatePath } from "../servicebus/localCertificate";
+import { sqlFilterFor } from "./globFilter";
+import { azCommandsFor, bicepFor, type SubscriptionDefinition } from "./ruleDefinitions";
+
+const USAGE = `Usage:
+  npm run subscribe -- --topic <topic> --name <subscription> [--repository GLOB]... [--tag GLOB]...
+                       [--action push,delete] [--kind image,index] [--tagged] [--rule NAME] [--dry-run]
+
+  Creates a subscription whose SQL filter selects what the globs say (* any run of characters,
+  '/' included; ? one character), prints the filter and the same as Bicep and az commands.
+  Lists are ORed within an option, options ANDed. --dry-run prints without creating.
+  Connects with SERVICEBUS_CONNECTION, or SERVICEBUS_NAMESPACE and your Azure login
+  (DefaultAzureCredential), read from the environment or local.settings.json.`;
+
+class UsageError extends Error {}
+
+const SUBSCRIPTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/;
+const RULE_NAME = /^[A-Za-z0-9$][A-Za-z0-9._$-]{0,49}$/;
+const TOPIC_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$/;
+
+const list = (values: string[] | undefined) =>
+  (values ?? []).flatMap((value) => value.split(",")).map((value) => value.trim());
+
+function definitionFrom(args: string[]): { definition: SubscriptionDefinition; dryRun: boolean } {
+  const { values } = parseArgs({
+    args,
+    options: {
+      topic: { type: "string" },
+      name: { type: "string" },
+      repository: { type: "string", multiple: true },
+      tag: { type: "string", multiple: true },
+      action: { type: "string", multiple: true },
+      kind: { type: "string", multiple: true },
+      tagged: { type: "boolean", default: false },
+      rule: { type: "string", default: "glob-filter" },
+      "dry-run": { type: "boolean", default: false },
+    },
+  });
+  const problems: string[] = [];
+  if (!values.topic || !TOPIC_NAME.test(values.topic)) problems.push("--topic must name a topic");
+  if (!values.name || !SUBSCRIPTION_NAME.test(values.name)) {
+    problems.push("--name must be a subscription name: 1-50 letters, digits, '.', '_', '-'");
+  }
+  if (!RULE_NAME.test(values.rule)) problems.push("--rule must be a rule name (1-50 characters)");
+  const filter = sqlFilterFor({
+    repositories: values.repository ?? [],
+    tags: values.tag ?? [],
+    actions: list(values.action),
+    kinds: list(values.kind),
+    tagged: values.tagged,
+  });
+  if (!filter.ok) problems.push(...filter.problems);
+  if (problems.length > 0 || !filter.ok) throw new UsageError(problems.join("\n"));
+  return {
+    definition: {
+      topic: values.topic as string,
+      subscription: values.name as string,
+      ruleName: values.rule,
+      sqlExpression: filter.sqlExpression,
+    },
+    dryRun: values["dry-run"],
+  };
+}
+
+/** The local broker's administration endpoint has a self-signed certificate, left where it can be read. */
+function administrationClient(settings: Record<string, string>): ServiceBusAdministrationClient {
+  const connection = loadServiceBusConnection(settings);
+  if (connection.kind === "managed-identity") {
+    return new ServiceBusAdministrationClient(connection.namespace, new DefaultAzureCredential());
+  }
+  if (!/UseDevelopmentEmulator=true/i.test(connection.connectionString)) {
+    return new ServiceBusAdministrationClient(connection.connectionString);
+  }
+  const port = Number(
+    /Endpoint=sb:\/\/[^:;/]+:(\d+)/i.exec(connection.connectionString)?.[1] ?? 5672,
+  );
+  let ca: string;
+  try {
+    ca = readFileSync(localCertificatePath(port), "utf8");
+  } catch {
+    throw new Error(`No local Service Bus is running on port ${port} (start it with npm start).`);
+  }
+  return new ServiceBusAdministrationClient(connection.connectionString, {
+    agent: new Agent({ ca }),
+  });
+}
+
+async function main(): Promise<void> {
+  const { definition, dryRun } = definitionFrom(process.argv.slice(2));
+  console.log(`SQL filter:\n  ${definition.sqlExpression}\n`);
+  console.log(`Bicep:\n${bicepFor(definition).replace(/^(?=.)/gm, "  ")}`);
+  console.log(
+    `Azure CLI:\n${azCommandsFor(definition)
+      .map((line) => `  ${line}`)
+      .join("\n")}\n`,
+  );
+  if (dryRun) return;
+  const admin = administrationClient(readLocalSettings(process.cwd()));
+  try {
+    await admin.createSubscription(definition.topic, definition.subscription, {
+      lockDuration: "PT1M",
+      maxDeliveryCount: 10,
+      deadLetteringOnFilterEvaluationExceptions: true,
+      // The filter as the subscription's first rule, so no take-everything $Default is created.
+      defaultRuleOptions: {
+        name: definition.ruleName,
+        filter: { sqlExpression: definition.sqlExpression },
+      },
+    });
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    if (code === "MessageEntityAlreadyExistsError") {
+      throw new Error(
+        `Subscription ${definition.topic}/${definition.subscription} already exists: delete it or choose another --name.`,
+      );
+    }
+    throw new Error(
+      `Creating ${definition.topic}/${definition.subscription} failed: ${code ?? ""} ${message}`,
+    );
+  }
+  console.log(
+    `Created subscription ${definition.topic}/${definition.subscription} with rule ${definition.ruleName}.`,
+  );
+}
+
+main().catch((error: Error) => {
+  const usage = error instanceof UsageError || error.name === "TypeError";
+  console.error(usage ? `${error.message}\n\n${USAGE}` : error.message);
+  process.exit(usage ? 2 : 1);
+});

@@ -1,0 +1,72 @@
+// The Service Bus side of the notify-chat sample: its filtered subscription on the bridge's push
+// topic, and the right for the function app's identity to receive from it.
+
+@description('The bridge\'s Service Bus namespace (AZURE_SERVICEBUS_NAMESPACE_NAME of its azd environment).')
+param serviceBusNamespaceName string
+
+@description('The topic to follow.')
+param topicName string = 'acr-push'
+
+@description('The subscription this app reads.')
+@minLength(1)
+@maxLength(50)
+param subscriptionName string = 'notify-chat'
+
+@description('What reaches the app: by default one message per released image (tagged images and multi-arch indexes). Narrow it with repository LIKE \'prod/%\' and the like (npm run subscribe -- --dry-run prints one).')
+param sqlFilter string = 'tagged = \'true\' AND artifactKind IN (\'image\', \'index\', \'patch\')'
+
+@description('Deliveries before a message is dead-lettered: each delivery is one post to the chat.')
+@minValue(1)
+@maxValue(20)
+param maxDeliveryCount int = 5
+
+@description('Principal id of the function app\'s managed identity, granted Azure Service Bus Data Receiver on the subscription; empty to grant nothing.')
+param receiverPrincipalId string = ''
+
+var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+
+resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' existing = {
+  name: serviceBusNamespaceName
+}
+
+resource topic 'Microsoft.ServiceBus/namespaces/topics@2022-10-01-preview' existing = {
+  parent: namespace
+  name: topicName
+}
+
+resource subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022-10-01-preview' = {
+  parent: topic
+  name: subscriptionName
+  properties: {
+    // Longer than the app's longest hold before a redelivery (CHAT_MAX_HOLD_MS) plus a post.
+    lockDuration: 'PT1M'
+    maxDeliveryCount: maxDeliveryCount
+    deadLetteringOnFilterEvaluationExceptions: true
+    defaultMessageTimeToLive: 'P1D'
+  }
+}
+
+// Every new subscription gets a $Default rule taking everything: this one replaces it.
+resource rule 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2022-10-01-preview' = {
+  parent: subscription
+  name: '$Default'
+  properties: {
+    filterType: 'SqlFilter'
+    sqlFilter: {
+      sqlExpression: sqlFilter
+    }
+  }
+}
+
+resource receiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(receiverPrincipalId)) {
+  name: guid(subscription.id, receiverPrincipalId, serviceBusDataReceiver)
+  scope: subscription
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataReceiver)
+    principalId: receiverPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+output subscriptionName string = subscription.name
+output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'

@@ -1,0 +1,180 @@
+import { z } from "zod";
+import { schemaByAction } from "../core/acrWebhookPayload";
+import { PUBLISHABLE_ACTIONS, type PublishableAction } from "../core/actions";
+import { CLOUD_EVENT_TYPE_PREFIX, cloudEventSchema } from "../core/cloudEvent";
+import { DISCREPANCY_KINDS } from "../core/crossCheck";
+import { discrepancySchema } from "../core/discrepancy";
+import { actionExamples, type CatalogExample, discrepancyExamples } from "./catalogExamples";
+import { discrepancyMessageProperties, eventMessageProperties } from "./messageProperties";
+
+/** Bumped when a message changes incompatibly; adding a property or a message is compatible. */
+export const CATALOG_VERSION = "1.0.0";
+
+export interface CatalogTopics {
+  actions: Record<PublishableAction, string>;
+  discrepancies: string;
+}
+
+/** One kind of message: its stable CloudEvents type, where it goes, what it holds. */
+export interface CatalogMessage {
+  /** The CloudEvents `type`, a stable name; also the message's name in the catalog. */
+  type: string;
+  topic: string;
+  title: string;
+  description: string;
+  payload: z.ZodType;
+  properties: z.ZodType;
+  propertiesName: string;
+  examples: CatalogExample[];
+}
+
+const ACTION_DESCRIPTIONS: Record<PublishableAction, string> = {
+  push: "A manifest was pushed: an image, each platform manifest and the index of a multi-arch image, signatures, attestations, SBOMs and Helm charts pushed over OCI.",
+  delete:
+    "A manifest or a repository was deleted (an untag sends nothing). ACR's payload has no tag.",
+  chart_push:
+    "A Helm chart was pushed with the deprecated az acr helm path (Helm over OCI arrives as push).",
+  chart_delete: "A Helm chart was deleted with the deprecated az acr helm path.",
+  quarantine: "A push is held in quarantine; ACR sends the push once a scanner passes it.",
+};
+
+const DISCREPANCY_DESCRIPTIONS: Record<(typeof DISCREPANCY_KINDS)[number], string> = {
+  "webhook-only":
+    "A webhook arrived and no Event Grid twin within the window: check the Event Grid subscription.",
+  "eventgrid-only":
+    "Event Grid reported an event whose webhook never arrived: a lost webhook, recovered (published with origin=eventgrid) unless RECOVERY_ENABLED=false.",
+  mismatched: "One event id on both sides with different fields; nothing is recovered.",
+  "quarantine-held":
+    "An Event Grid push of a digest in quarantine whose webhook never came within QUARANTINE_HOLD_SECONDS: ACR withheld it, so it is never recovered.",
+};
+
+const envelope = (type: string, data: z.ZodType) =>
+  cloudEventSchema(data).extend({ type: z.literal(type) });
+
+export function catalogMessages(topics: CatalogTopics): CatalogMessage[] {
+  const actionMessages = PUBLISHABLE_ACTIONS.map((action) => {
+    const type = `${CLOUD_EVENT_TYPE_PREFIX}${action}`;
+    return {
+      type,
+      topic: topics.actions[action],
+      title: `ACR ${action}`,
+      description: ACTION_DESCRIPTIONS[action],
+      payload: envelope(type, schemaByAction[action]),
+      properties: eventMessageProperties,
+      propertiesName: "event-properties",
+      examples: actionExamples(action),
+    };
+  });
+  const discrepancyMessages = DISCREPANCY_KINDS.map((kind) => {
+    const type = `${CLOUD_EVENT_TYPE_PREFIX}discrepancy.${kind}`;
+    return {
+      type,
+      topic: topics.discrepancies,
+      title: `Cross-check finding: ${kind}`,
+      description: DISCREPANCY_DESCRIPTIONS[kind],
+      payload: envelope(type, discrepancySchema),
+      properties: discrepancyMessageProperties,
+      propertiesName: "discrepancy-properties",
+      examples: discrepancyExamples.filter((example) => example.message.body.type === type),
+    };
+  });
+  return [...actionMessages, ...discrepancyMessages];
+}
+
+/** JSON Schema (draft 7, which AsyncAPI schemas extend) generated from a zod schema. */
+export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _draft, ...rest } = z.toJSONSchema(schema, { target: "draft-7" });
+  return rest;
+}
+
+const DESCRIPTION = `Every topic message of acr-event-bridge, one Service Bus topic per ACR action plus the findings topic.
+
+Each message is a CloudEvents 1.0 JSON envelope (content type application/cloudevents+json) whose data is ACR's original payload, unknown fields kept. The CloudEvents type values (com.azure.acr.<action>, com.azure.acr.discrepancy.<kind>) are stable names: a new kind of message gets a new type, never a changed one.
+
+Service Bus system properties: messageId = the CloudEvents id, stable per event occurrence (duplicate detection drops re-sends); subject = the CloudEvents subject; contentType = application/cloudevents+json. The application properties (the message headers below) are what subscription filters select on: all values are strings, absent when the event has none.`;
+
+/** The AsyncAPI 3 document of the topics: the catalog served at /api/catalog and in docs/. */
+export function asyncApiDocument(topics: CatalogTopics): Record<string, unknown> {
+  const messages = catalogMessages(topics);
+  const topicNames = [...new Set(messages.map((message) => message.topic))];
+  const ref = ($ref: string) => ({ $ref });
+  const channels = Object.fromEntries(
+    topicNames.map((topic) => {
+      const onTopic = messages.filter((message) => message.topic === topic);
+      return [
+        topic,
+        {
+          address: topic,
+          title: topic,
+          description: `Service Bus topic ${topic}: ${onTopic.map((message) => message.type).join(", ")}.`,
+          messages: Object.fromEntries(
+            onTopic.map((message) => [message.type, ref(`#/components/messages/${message.type}`)]),
+          ),
+        },
+      ];
+    }),
+  );
+  const operations = Object.fromEntries(
+    topicNames.map((topic) => [
+      `send-${topic}`,
+      {
+        action: "send",
+        title: `The bridge publishes to ${topic}`,
+        summary: "Subscribers receive through their own subscription and its filter rule.",
+        channel: ref(`#/channels/${topic}`),
+        messages: messages
+          .filter((message) => message.topic === topic)
+          .map((message) => ref(`#/channels/${topic}/messages/${message.type}`)),
+      },
+    ]),
+  );
+  const schemas: Record<string, unknown> = {
+    "event-properties": jsonSchemaOf(eventMessageProperties),
+    "discrepancy-properties": jsonSchemaOf(discrepancyMessageProperties),
+  };
+  for (const message of messages) schemas[message.type] = jsonSchemaOf(message.payload);
+  return {
+    asyncapi: "3.0.0",
+    info: { title: "acr-event-bridge topics", version: CATALOG_VERSION, description: DESCRIPTION },
+    defaultContentType: "application/cloudevents+json",
+    servers: {
+      azure: {
+        host: "{namespace}.servicebus.windows.net",
+        protocol: "amqp",
+        protocolVersion: "1.0",
+        description: "Azure Service Bus (Standard or Premium): topics and subscriptions.",
+        variables: { namespace: { description: "The Service Bus namespace's name." } },
+      },
+      local: {
+        host: "localhost:5672",
+        protocol: "amqp",
+        protocolVersion: "1.0",
+        description: "The local Service Bus that npm start runs (dev/servicebus).",
+      },
+    },
+    channels,
+    operations,
+    components: {
+      schemas,
+      messages: Object.fromEntries(
+        messages.map((message) => [
+          message.type,
+          {
+            name: message.type,
+            title: message.title,
+            summary: message.description,
+            contentType: "application/cloudevents+json",
+            headers: ref(`#/components/schemas/${message.propertiesName}`),
+            payload: ref(`#/components/schemas/${message.type}`),
+            examples: message.examples.map((example) => ({
+              name: example.name,
+              summary: example.summary,
+              headers: example.message.applicationProperties,
+              payload: example.message.body,
+            })),
+          },
+        ]),
+      ),
+    },
+  };
+}

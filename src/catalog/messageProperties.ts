@@ -1,0 +1,85 @@
+import { z } from "zod";
+import { ARTIFACT_KINDS } from "../core/artifactKind";
+import { type Discrepancy, discrepancySchema } from "../core/discrepancy";
+import type { EventAttributes } from "../core/registryEvent";
+
+/**
+ * The Service Bus application properties of the messages, with their meaning: what subscription
+ * filters select on. Keyed by the attribute list itself, so a new attribute cannot go undocumented.
+ */
+const eventAttributeProperties = {
+  action: z
+    .string()
+    .describe("The ACR action: push, delete, chart_push, chart_delete or quarantine."),
+  registry: z.string().describe("The registry's login server, lower case (myregistry.azurecr.io)."),
+  repository: z
+    .string()
+    .optional()
+    .describe("The repository (team/api); absent when ACR sent none."),
+  tag: z
+    .string()
+    .optional()
+    .describe(
+      "The tag; absent on digest-only pushes (multi-arch children, referrers) and deletes.",
+    ),
+  digest: z.string().optional().describe("The manifest digest (sha256:...)."),
+  mediaType: z.string().optional().describe("The manifest's media type, as ACR sent it."),
+  region: z
+    .string()
+    .optional()
+    .describe("The replica region of a geo-replicated registry (the webhook's ?region=)."),
+  connectedRegistry: z
+    .string()
+    .optional()
+    .describe(
+      "The connected registry (on-premises or edge) that sent the event; such events come from Event Grid only.",
+    ),
+  origin: z
+    .enum(["webhook", "eventgrid", "acr-log"])
+    .describe(
+      "Which side the message was published from: eventgrid for a recovered event or a connected registry's, acr-log for one imported from ACR's delivery log.",
+    ),
+  artifactKind: z
+    .enum(ARTIFACT_KINDS)
+    .describe(
+      "What the manifest is, from media type and tag conventions: image, index (multi-arch), signature, attestation, sbom (cosign tags), helm-chart, patch (Continuous Patching), unknown.",
+    ),
+  tagged: z
+    .enum(["true", "false"])
+    .describe(
+      "A string: true when the event carries a non-empty tag. tagged = 'true' gives one message per tagged push of a multi-arch image.",
+    ),
+} satisfies Record<keyof EventAttributes, z.ZodType>;
+
+export const eventMessageProperties = z.strictObject({
+  ...eventAttributeProperties,
+  tags: z
+    .string()
+    .optional()
+    .describe(
+      "On deletes (which carry no tag): the tags last seen pushed for the digest, comma-separated.",
+    ),
+});
+
+const discrepancyAttributeProperties = {
+  kind: discrepancySchema.shape.kind.describe(
+    "The finding: webhook-only, eventgrid-only, mismatched or quarantine-held.",
+  ),
+  logicalKey: discrepancySchema.shape.logicalKey,
+  state: discrepancySchema.shape.state.describe(
+    "open when the finding is raised; resolved on a second message when a late twin settles it.",
+  ),
+  resolution: discrepancySchema.shape.resolution.describe(
+    "On a resolution message: late-twin (the missing side arrived after the window).",
+  ),
+  action: eventAttributeProperties.action,
+  registry: eventAttributeProperties.registry,
+  repository: eventAttributeProperties.repository,
+  tag: eventAttributeProperties.tag,
+  digest: eventAttributeProperties.digest,
+  recovered: z
+    .enum(["true", "false"])
+    .describe("A string: true when an eventgrid-only event was published by recovery."),
+} satisfies Partial<Record<keyof Discrepancy, z.ZodType>>;
+
+export const discrepancyMessageProperties = z.strictObject(discrepancyAttributeProperties);

@@ -1,0 +1,140 @@
+import { execFile } from "node:child_process";
+import { Agent } from "node:https";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
+import { ServiceBusAdministrationClient, ServiceBusClient } from "@azure/service-bus";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
+import { defaultTopology } from "../../dev/servicebus/topology";
+
+const ROOT = resolve(__dirname, "../..");
+const run = promisify(execFile);
+
+let bus: LocalServiceBus;
+let admin: ServiceBusAdministrationClient;
+
+beforeAll(async () => {
+  bus = await startLocalServiceBus({ topology: defaultTopology() });
+  admin = new ServiceBusAdministrationClient(bus.connectionString, {
+    agent: new Agent({ ca: bus.certificate }),
+  });
+});
+
+afterAll(async () => {
+  await bus?.stop();
+});
+
+/** `npm run subscribe -- ...`, as built: the command's exit code, output and errors. */
+async function subscribe(...args: string[]) {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [resolve(ROOT, "dist/dev/subscribe/main.js"), ...args],
+      { cwd: ROOT, env: { ...process.env, SERVICEBUS_CONNECTION: bus.connectionString } },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr };
+  }
+}
+
+describe("npm run subscribe", () => {
+  it("prints the filter, Bicep and az lines and creates nothing with --dry-run", async () => {
+    const result = await subscribe(
+      "--topic",
+      "acr-push",
+      "--name",
+      "dry",
+      "--repository",
+      "prod/*",
+      "--tag",
+      "v*",
+      "--dry-run",
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("repository LIKE 'prod/%' AND tag LIKE 'v%'");
+    expect(result.stdout).toContain(
+      "sqlExpression: 'repository LIKE \\'prod/%\\' AND tag LIKE \\'v%\\''",
+    );
+    expect(result.stdout).toContain(
+      `az servicebus topic subscription rule create -g <resource-group> --namespace-name <namespace> --topic-name "acr-push" --subscription-name "dry" -n "glob-filter" --filter-sql-expression "repository LIKE 'prod/%' AND tag LIKE 'v%'"`,
+    );
+    expect(await admin.subscriptionExists("acr-push", "dry")).toBe(false);
+  });
+
+  it("creates the subscription on the local broker; it receives only what the globs select", async () => {
+    const result = await subscribe(
+      "--topic",
+      "acr-push",
+      "--name",
+      "prod-api",
+      "--repository",
+      "prod/*",
+      "--tag",
+      "v*",
+      "--kind",
+      "image,index",
+      "--tagged",
+    );
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      "Created subscription acr-push/prod-api with rule glob-filter.",
+    );
+    expect((await admin.getRule("acr-push", "prod-api", "glob-filter")).filter).toEqual({
+      sqlExpression:
+        "repository LIKE 'prod/%' AND tag LIKE 'v%' AND artifactKind IN ('image', 'index') AND tagged = 'true'",
+      sqlParameters: undefined,
+    });
+
+    const client = new ServiceBusClient(bus.connectionString);
+    const message = (tag: string | undefined, artifactKind: string, repository = "prod/api") => ({
+      body: {},
+      applicationProperties: {
+        repository,
+        artifactKind,
+        tagged: String(tag !== undefined),
+        ...(tag === undefined ? {} : { tag }),
+      },
+    });
+    await client
+      .createSender("acr-push")
+      .sendMessages([
+        message("v1", "index"),
+        message(undefined, "image"),
+        message(`sha256-${"a".repeat(64)}.sig`, "signature"),
+        message("v1", "index", "dev/api"),
+      ]);
+    await client.close();
+    expect(bus.messages("acr-push", "prod-api").map((m) => m.applicationProperties)).toEqual([
+      { repository: "prod/api", artifactKind: "index", tagged: "true", tag: "v1" },
+    ]);
+    expect(bus.messageCount("acr-push", "all")).toBe(4);
+  });
+
+  it("says so when the subscription exists", async () => {
+    const result = await subscribe("--topic", "acr-push", "--name", "all");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("Subscription acr-push/all already exists");
+  });
+
+  it("refuses bad globs and names with every problem and the usage, creating nothing", async () => {
+    const result = await subscribe(
+      "--topic",
+      "acr-push",
+      "--name",
+      "bad name",
+      "--repository",
+      "prod/{a,b}",
+      "--kind",
+      "chart",
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--name must be a subscription name");
+    expect(result.stderr).toContain('--repository "prod/{a,b}": "{" is not allowed');
+    expect(result.stderr).toContain('--kind "chart" is not one of');
+    expect(result.stderr).toContain("Usage:");
+    expect(result.stdout).toBe("");
+  });
+});
