@@ -103,7 +103,7 @@ describe("TableEventStore on Azurite: one arrival", () => {
     expect((await ingestDelivery(input, ports)).duplicate).toBe(false);
     expect((await ingestDelivery(input, ports)).duplicate).toBe(true);
     expect((await store.findById(input.event.eventId)).map((found) => found.record.event)).toEqual([
-      input.event,
+      expect.objectContaining(input.event),
     ]);
   });
 

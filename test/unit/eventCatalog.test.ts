@@ -75,6 +75,7 @@ describe("the event catalog (docs/asyncapi.yaml)", () => {
       "com.azure.acr.discrepancy.webhook-only",
       "com.azure.acr.discrepancy.eventgrid-only",
       "com.azure.acr.discrepancy.mismatched",
+      "com.azure.acr.discrepancy.quarantine-held",
     ]);
   });
 

@@ -110,6 +110,7 @@ describe("query parameters", () => {
   it("reads the artifact kind and tagged filters", () => {
     const parsed = events("artifactKind=index&tagged=true&state=dead");
     expect(parsed.ok && parsed.value.filter).toEqual({
+      by: "arrived",
       artifactKind: "index",
       tagged: "true",
       publishState: "dead",
