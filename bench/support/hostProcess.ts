@@ -11,6 +11,8 @@ const KEPT_LINES = 200;
 export interface HostProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
+  /** performance.now() just before the spawn. */
+  readonly spawnedAt: number;
   /** The last lines the host printed, for error reports. */
   recentOutput(): string;
   /** Calls `listener` with every line the host prints from now on; returns the unsubscribe. */
@@ -24,6 +26,7 @@ export interface HostProcess {
  * process group, so a Ctrl-C in the terminal reaches the benchmark only. Returns at once.
  */
 export function spawnHost(appRoot: string, env: NodeJS.ProcessEnv): HostProcess {
+  const spawnedAt = performance.now();
   const child = spawn(process.execPath, [HOST_MAIN, appRoot], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -43,6 +46,7 @@ export function spawnHost(appRoot: string, env: NodeJS.ProcessEnv): HostProcess 
   return {
     child,
     exited,
+    spawnedAt,
     recentOutput: () => recent.join("\n"),
     onLine: (listener) => {
       listeners.add(listener);
