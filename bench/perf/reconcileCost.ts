@@ -54,6 +54,7 @@ async function scenario(
       await seedClosedHistory(azurite.connectionString, history);
     }
     const seedS = (performance.now() - seedStarted) / 1000;
+    if (history > 0) log(`  seeded in ${seedS.toFixed(0)} s`);
     const running = await stack.startApp("bridge", {
       tablesConnection: azurite.connectionString,
       env: { CROSSCHECK_WINDOW_SECONDS: String(WINDOW_SECONDS) },
