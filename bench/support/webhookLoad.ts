@@ -23,7 +23,16 @@ export function benchPayload(index: number, action: SampleAction): Record<string
  * POSTs a webhook as ACR does (bearer secret, JSON) on a kept-alive connection. Resolves with the
  * status code as text, or what went wrong (`timeout`, `ECONNREFUSED`, …); never rejects.
  */
-export function postWebhook(url: string, body: string): Promise<string> {
+export async function postWebhook(url: string, body: string): Promise<string> {
+  const first = await postOnce(url, body);
+  // A kept-alive connection the server closed as idle just as it was reused: the request never
+  // reached the host, so it is sent again (Node's documented remedy).
+  return first === REUSED_SOCKET_RESET ? postOnce(url, body) : first;
+}
+
+const REUSED_SOCKET_RESET = "reused socket reset";
+
+function postOnce(url: string, body: string): Promise<string> {
   return new Promise((resolve) => {
     const outgoing = request(
       url,
@@ -46,7 +55,10 @@ export function postWebhook(url: string, body: string): Promise<string> {
     outgoing.once("timeout", () =>
       outgoing.destroy(Object.assign(new Error("timeout"), { code: "timeout" })),
     );
-    outgoing.once("error", (error) => resolve(errorName(error)));
+    outgoing.once("error", (error) => {
+      const code = errorName(error);
+      resolve(code === "ECONNRESET" && outgoing.reusedSocket ? REUSED_SOCKET_RESET : code);
+    });
     outgoing.end(body);
   });
 }
