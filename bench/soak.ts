@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { TableClient } from "@azure/data-tables";
 import { type LocalAzurite, startAzurite } from "../dev/azurite";
-import { freePort, waitUntilListening } from "../dev/freePort";
-import { SAMPLE_ACTIONS, type SampleAction, samplePayload } from "../dev/samplePayloads";
+import { freePort } from "../dev/freePort";
+import { SAMPLE_ACTIONS, type SampleAction } from "../dev/samplePayloads";
 import { type LocalServiceBus, startLocalServiceBus } from "../dev/servicebus/broker";
 import { defaultTopology } from "../dev/servicebus/topology";
 import {
@@ -17,6 +15,9 @@ import {
   RECORD_ROWS,
   rowsOfKind,
 } from "../src/adapters/tableLayout";
+import { APP_ROOT, type HostProcess, startHost } from "./support/hostProcess";
+import { azuritePid, cpuSecondsOf, memoryOf } from "./support/processStats";
+import { BENCH_SECRET, benchPayload, percentile, postWebhook, sleep } from "./support/webhookLoad";
 
 /**
  * Soak benchmark of the webhook path on the local stack: Azurite (in memory), the local Service Bus
@@ -33,12 +34,8 @@ const USAGE = `Usage: npm run bench:soak -- [--duration 120] [--rate 50] [--conc
   --actions      comma-separated, sent in turn: ${SAMPLE_ACTIONS.join(", ")}
 Exits 1 when the records and the messages on the topics disagree, 130 when interrupted.`;
 
-const APP_ROOT = resolve(__dirname, "..", "..");
-const HOST_MAIN = resolve(APP_ROOT, "dist", "dev", "host", "main.js");
-const SECRET = "soak-bench-secret-5c1e";
 /** Every 10 s, so the re-drive of pending records runs during the soak. */
 const RECONCILE_SCHEDULE = "*/10 * * * * *";
-const REQUEST_TIMEOUT_MS = 10_000;
 const PROGRESS_EVERY_MS = 10_000;
 const DISCREPANCY_TOPIC = "acr-discrepancies";
 /** How long the bench waits for the re-drive of records left pending by the load. */
@@ -94,102 +91,6 @@ function usageError(message: string): never {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes: the host child, memory and CPU from /proc.
-
-interface HostProcess {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  output: string[];
-}
-
-async function startHost(env: NodeJS.ProcessEnv, port: number): Promise<HostProcess> {
-  // Its own process group: a Ctrl-C in the terminal reaches the bench only, which stops the host
-  // after the deliveries in flight, then the rest.
-  const child = spawn(process.execPath, [HOST_MAIN, APP_ROOT], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.splice(0, output.length - 200);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-  try {
-    await Promise.race([
-      waitUntilListening("127.0.0.1", port, 30_000),
-      exited.then((code) => {
-        throw new Error(`the host exited (${code}) at start:\n${output.join("")}`);
-      }),
-    ]);
-  } catch (error) {
-    child.kill("SIGKILL");
-    throw error;
-  }
-  return { child, exited, output };
-}
-
-async function stopHost(host: HostProcess): Promise<number | null> {
-  const { child } = host;
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  const code = await host.exited;
-  clearTimeout(timer);
-  return code;
-}
-
-/** VmRSS and VmHWM (peak) of a process, in MiB; undefined once it is gone or off Linux. */
-function memoryOf(pid: number | undefined): { rss: number; peak: number } | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kib = (field: string) =>
-      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
-    return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
-  } catch {
-    return undefined;
-  }
-}
-
-/** User + system CPU seconds a process has used, from /proc/<pid>/stat. */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The fields after the command name "(…)", which may hold spaces: utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ, 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pid of this process's child running Azurite (startAzurite does not expose it). */
-function azuritePid(): number | undefined {
-  try {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        if (parent !== process.pid) continue;
-        if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("azurite"))
-          return Number(entry);
-      } catch {
-        // gone meanwhile
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Load.
 
 interface LoadResult {
@@ -208,34 +109,6 @@ interface LoadResult {
 }
 
 const LATE_MS = 100;
-
-function payloadFor(index: number, action: SampleAction): Record<string, unknown> {
-  // Unique digest (and tag) per delivery, so every delivery is its own logical event and message.
-  const digest = `sha256:${randomBytes(32).toString("hex")}`;
-  return samplePayload(action, {
-    repository: action.startsWith("chart") ? `charts/app${index % 25}` : `team${index % 25}/api`,
-    tag: action.startsWith("chart") ? `app${index % 25}-1.${index}.0.tgz` : `v1.${index}`,
-    digest,
-  });
-}
-
-async function deliver(url: string, body: string): Promise<string> {
-  try {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" },
-      body,
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    await response.arrayBuffer();
-    return String(response.status);
-  } catch (error) {
-    const name = (error as Error).name;
-    if (name === "TimeoutError") return "timeout";
-    const cause = (error as { cause?: { code?: string } }).cause;
-    return cause?.code ?? name;
-  }
-}
 
 async function drive(
   url: string,
@@ -279,10 +152,10 @@ async function drive(
       }
       if (interrupted()) return;
       const action = options.actions[index % options.actions.length];
-      const body = JSON.stringify(payloadFor(index, action));
+      const body = JSON.stringify(benchPayload(index, action));
       inFlight++;
       const sentAt = performance.now();
-      const status = await deliver(url, body);
+      const status = await postWebhook(url, body);
       const latency = performance.now() - sentAt;
       result.latenciesMs.push(latency);
       const ofAction = result.latenciesByAction.get(action) ?? [];
@@ -298,11 +171,6 @@ async function drive(
   clearInterval(ticker);
   result.elapsedS = (performance.now() - started) / 1000;
   return result;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,7 +238,7 @@ async function main(): Promise<void> {
   let azuritePidFound: number | undefined;
 
   const stopAll = async () => {
-    const code = host ? await stopHost(host) : undefined;
+    const code = host ? await host.stop() : undefined;
     await broker?.stop();
     await azurite?.stop();
     azuritePidFound = undefined;
@@ -412,16 +280,16 @@ async function main(): Promise<void> {
       PORT: String(port),
       TABLES_CONNECTION: azurite.connectionString,
       SERVICEBUS_CONNECTION: broker.connectionString,
-      WEBHOOK_SECRETS: SECRET,
+      WEBHOOK_SECRETS: BENCH_SECRET,
       WEBHOOK_AUTH_HEADER: "Authorization",
       RECONCILE_SCHEDULE,
     };
-    host = await startHost(env, port);
+    host = await startHost(APP_ROOT, env, port);
     const hostPid = host.child.pid;
     const url = `http://127.0.0.1:${port}/api/acr/webhook`;
 
     // One delivery before measuring: the host opens its Table and Service Bus connections.
-    const warm = await deliver(url, JSON.stringify(payloadFor(-1, options.actions[0])));
+    const warm = await postWebhook(url, JSON.stringify(benchPayload(-1, options.actions[0])));
     if (!warm.startsWith("2")) throw new Error(`the warm-up delivery got ${warm}`);
 
     const hostAtStart = memoryOf(hostPid);
@@ -558,14 +426,10 @@ async function main(): Promise<void> {
     process.exitCode = interruptions > 0 ? 130 : mismatch ? 1 : 0;
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
-    if (host) console.error(host.output.join("").slice(-3000));
+    if (host) console.error(host.recentOutput().slice(-3000));
     await stopAll().catch(() => {});
     process.exitCode = 1;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
 }
 
 function safeKill(pid: number): void {

@@ -68,6 +68,11 @@ export interface LocalServiceBus {
   deadLetterMessages(entity: string, subscription?: string): MessageSnapshot[];
   /** Receive links attached to a subscription or queue. */
   receiverCount(entity: string, subscription?: string): number;
+  /**
+   * Send operations (transfers received on sender links) by a topic or queue, or by all of them
+   * since the broker started: one per message sent alone, one per batch or array send.
+   */
+  sendOperations(entity?: string): number;
 }
 
 function listening(server: Server): Promise<void> {
@@ -176,5 +181,6 @@ export async function startLocalServiceBus(
     messages: (entity, subscription) => snapshots(queueAt(entity, subscription)),
     deadLetterMessages: (entity, subscription) => snapshots(queueAt(entity, subscription, true)),
     receiverCount: (entity, subscription) => queueAt(entity, subscription).consumerCount,
+    sendOperations: (entity) => namespace.sendOperations(entity),
   };
 }

@@ -63,6 +63,14 @@ export class Namespace {
     return this.queues.get(key(address));
   }
 
+  /** Send operations received by one topic or queue, or by all of them. */
+  sendOperations(address?: string): number {
+    if (address !== undefined) return this.publisher(address)?.sendOperations ?? 0;
+    let total = 0;
+    for (const publisher of this.publishers.values()) total += publisher.sendOperations;
+    return total;
+  }
+
   has(address: string): boolean {
     return this.publisher(address) !== undefined || this.queue(address) !== undefined;
   }

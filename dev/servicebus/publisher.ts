@@ -20,6 +20,8 @@ export interface PublishResult {
  */
 export class Publisher {
   private nextSequenceNumber = 1;
+  /** Transfers received from senders: a batch or an array send is one operation. */
+  private sends = 0;
 
   constructor(
     readonly path: string,
@@ -37,7 +39,14 @@ export class Publisher {
     if (index >= 0) this.targets.splice(index, 1);
   }
 
+  /** Send operations so far, for benchmarks that count what a client costs the broker. */
+  get sendOperations(): number {
+    return this.sends;
+  }
+
+  /** Publishes what one transfer carried (one message, or the messages of a batch). */
   publish(contents: MessageContent[], now: number): PublishResult {
+    this.sends += 1;
     const result = { accepted: 0, duplicates: 0 };
     for (const content of contents) {
       // Azure accepts a duplicate from the sender and silently drops it.

@@ -42,6 +42,8 @@ const topology = parseTopology({
           topic("dead-letter"),
           topic("no-id"),
           topic("streaming"),
+          topic("counted"),
+          topic("counted-other"),
           topic("fan-out", [{ Name: "first" }, { Name: "second" }]),
           topic("dedup", undefined, {
             RequiresDuplicateDetection: true,
@@ -207,6 +209,24 @@ describe("local Service Bus driven by the real @azure/service-bus SDK", () => {
     expect(messages.map((message) => message.body)).toEqual([1, 2, 3, 4, 5]);
     const sequenceNumbers = messages.map((message) => message.sequenceNumber?.toNumber() ?? 0);
     expect(sequenceNumbers).toEqual([...sequenceNumbers].sort((a, b) => a - b));
+  });
+
+  it("counts send operations per entity, a batch or an array send as one", async () => {
+    const before = bus.sendOperations();
+    const to = sender("counted");
+    await to.sendMessages({ body: "one" });
+    await to.sendMessages([{ body: "two" }, { body: "three" }]);
+    const batch = await to.createMessageBatch();
+    for (const body of ["four", "five", "six"]) expect(batch.tryAddMessage({ body })).toBe(true);
+    await to.sendMessages(batch);
+    await sender("counted-other").sendMessages({ body: "elsewhere" });
+
+    expect(bus.messageCount("counted", "all")).toBe(6);
+    expect(bus.sendOperations("counted")).toBe(3);
+    expect(bus.sendOperations("counted-other")).toBe(1);
+    expect(bus.sendOperations("no-such-topic")).toBe(0);
+    // The token exchanges on $cbs that came with the two senders are no send operations.
+    expect(bus.sendOperations()).toBe(before + 4);
   });
 
   it("redelivers an abandoned message with its delivery count raised", async () => {

@@ -1,0 +1,156 @@
+import type { AzuriteCeiling } from "./azuriteCeiling";
+import type { ColdStartFigures } from "./coldStart";
+import type { LatencyFigures } from "./latency";
+import type { ReconcileFigures } from "./reconcileCost";
+import type { RoundTripFigures } from "./roundTrips";
+import type { RssFigures } from "./rss";
+import type { ThroughputFigures } from "./throughput";
+import { type DeliveryCheck, deliveryProblems } from "./verifyDeliveries";
+
+/** Everything one run measured; a phase left out by --only leaves its part undefined. */
+export interface Figures {
+  azurite?: AzuriteCeiling;
+  throughput?: { concurrency: number; bridge: ThroughputFigures; naive: ThroughputFigures };
+  /** The bridge's acknowledged deliveries of the throughput run, checked afterwards. */
+  correctness?: DeliveryCheck;
+  roundTrips?: { concurrency: number; bridge: RoundTripFigures; naive: RoundTripFigures };
+  latency?: { peakRate: number; halfPeak: LatencyFigures };
+  coldStart?: ColdStartFigures;
+  reconcile?: ReconcileFigures;
+  rss?: RssFigures;
+}
+
+export type Verdict = "PASS" | "FAIL" | "n/a";
+
+export interface TargetResult {
+  /** The target's number in issue 8. */
+  issueTarget: number;
+  name: string;
+  threshold: string;
+  measured: string;
+  value?: number;
+  verdict: Verdict;
+  stretch?: boolean;
+}
+
+const fixed = (value: number, digits = 2) => value.toFixed(digits);
+
+function target(
+  issueTarget: number,
+  name: string,
+  value: number | undefined,
+  comparison: "<=" | ">=",
+  limit: number,
+  format: (value: number) => string,
+  stretch = false,
+): TargetResult {
+  const threshold = `${comparison} ${format(limit)}`;
+  if (value === undefined || !Number.isFinite(value)) {
+    return { issueTarget, name, threshold, measured: "not measured", verdict: "n/a", stretch };
+  }
+  const pass = comparison === "<=" ? value <= limit : value >= limit;
+  return {
+    issueTarget,
+    name,
+    threshold,
+    measured: format(value),
+    value,
+    verdict: pass ? "PASS" : "FAIL",
+    stretch,
+  };
+}
+
+/** The targets of issue 8, each as measured in this run. */
+export function evaluateTargets(figures: Figures): TargetResult[] {
+  const { azurite, throughput, correctness, roundTrips, latency, coldStart, reconcile, rss } =
+    figures;
+  const ratio = (a?: number, b?: number) =>
+    a === undefined || b === undefined || b === 0 ? undefined : a / b;
+  const times = (value: number) => `${fixed(value)}x`;
+  const count = (value: number) => fixed(value, 2);
+  const ms = (value: number) => `${fixed(value, 0)} ms`;
+  const sendsUnderLoad =
+    throughput?.bridge.sendsPerDelivery ?? roundTrips?.bridge.concurrent.sendsPerDelivery;
+  const rssDrift = rss ? Math.abs(rss.lastWindowMiB / rss.firstWindowMiB - 1) : undefined;
+  return [
+    target(
+      1,
+      "throughput at 50 concurrent, bridge / naive",
+      ratio(throughput?.bridge.deliveriesPerS, throughput?.naive.deliveriesPerS),
+      ">=",
+      1,
+      times,
+    ),
+    target(
+      1,
+      "throughput, bridge / Azurite single-insert ceiling",
+      ratio(throughput?.bridge.deliveriesPerS, azurite?.singleInsertsPerS),
+      ">=",
+      0.5,
+      times,
+      true,
+    ),
+    {
+      issueTarget: 1,
+      name: "every acknowledged delivery recorded, its message on its topic once",
+      threshold: "all",
+      measured: correctness
+        ? correctness.ok
+          ? `${correctness.checked} of ${correctness.checked}`
+          : `${deliveryProblems(correctness)} problems in ${correctness.checked}`
+        : "not measured",
+      verdict: correctness ? (correctness.ok ? "PASS" : "FAIL") : "n/a",
+    },
+    target(
+      2,
+      "Table round trips per delivery, low load",
+      roundTrips?.bridge.lowLoad.tablePerDelivery,
+      "<=",
+      2,
+      count,
+    ),
+    target(
+      2,
+      "Table round trips per delivery, 50 concurrent",
+      roundTrips?.bridge.concurrent.tablePerDelivery,
+      "<=",
+      1,
+      count,
+    ),
+    target(
+      2,
+      "Service Bus sends per delivery, low load",
+      roundTrips?.bridge.lowLoad.sendsPerDelivery,
+      "<=",
+      1,
+      count,
+    ),
+    target(2, "Service Bus sends per delivery, 50 concurrent", sendsUnderLoad, "<=", 1, count),
+    target(3, "p99 acknowledgement at half the peak rate", latency?.halfPeak.p99Ms, "<=", 50, ms),
+    target(3, "p99 acknowledgement at peak", throughput?.bridge.p99Ms, "<=", 250, ms),
+    target(
+      4,
+      "cold start (spawn to first 200), bridge / naive",
+      ratio(coldStart?.bridgeMedianMs, coldStart?.naiveMedianMs),
+      "<=",
+      1.5,
+      times,
+    ),
+    target(
+      5,
+      "reconcile of open windows, with history / without",
+      ratio(reconcile?.withHistory.medianMs, reconcile?.withoutHistory.medianMs),
+      "<=",
+      2,
+      times,
+    ),
+    target(
+      6,
+      "host RSS, last vs first window, drift",
+      rssDrift,
+      "<=",
+      0.1,
+      (value) => `${fixed(value * 100, 1)}%`,
+    ),
+  ];
+}

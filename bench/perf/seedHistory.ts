@@ -1,0 +1,143 @@
+import { randomUUID } from "node:crypto";
+import { TableClient, type TableEntity, type TableTransaction } from "@azure/data-tables";
+import { toDeliveryEntity } from "../../src/adapters/deliveryEntity";
+import { toLogicalEntity } from "../../src/adapters/logicalEntity";
+import {
+  CROSS_CHECKS_TABLE,
+  EVENTS_TABLE,
+  eventIdKeys,
+  hourPartition,
+  logicalKeys,
+  occurredKeys,
+  REGISTRIES_TABLE,
+  recordKeys,
+  registryIndexKeys,
+} from "../../src/adapters/tableLayout";
+import type { AcrWebhookPayload } from "../../src/core/acrWebhookPayload";
+import { withArrival } from "../../src/core/crossCheck";
+import { newRecord } from "../../src/core/deliveryRecord";
+import { registryEventFromWebhook } from "../../src/core/registryEvent";
+import { benchPayload } from "../support/webhookLoad";
+
+/**
+ * History for the reconcile benchmark: `count` closed items written straight into Azurite, as the
+ * current storage layout (src/adapters/tableLayout.ts) leaves a push whose window closed as
+ * matched: in `AcrEvents` its record, its by-event-time pointer, its event-id row and its logical
+ * event (no open window, no pending marker: none of it is work for the reconcile), and its row in
+ * `AcrCrossChecks`. The entities are built by the adapters' own converters.
+ *
+ * When the layout changes, this module is the one to adapt: it must leave in each table what the
+ * new build leaves there for a closed item.
+ */
+const REGISTRY = "myregistry.azurecr.io";
+const HISTORY_SPAN_MS = 30 * 24 * 3_600_000;
+const WINDOW_MS = 300_000;
+const BATCH_SIZE = 100;
+const BATCH_CONCURRENCY = 4;
+
+export async function seedClosedHistory(connection: string, count: number): Promise<number> {
+  const client = (name: string) =>
+    TableClient.fromConnectionString(connection, name, { allowInsecureConnection: true });
+  const tables = {
+    events: client(EVENTS_TABLE),
+    crossChecks: client(CROSS_CHECKS_TABLE),
+    registries: client(REGISTRIES_TABLE),
+  };
+  await Promise.all(Object.values(tables).map((table) => table.createTable()));
+  await tables.registries.upsertEntity({ ...registryIndexKeys(REGISTRY) });
+
+  const items = Array.from({ length: count }, (_, index) => closedItem(index, count));
+  await Promise.all([
+    inTransactions(
+      tables.events,
+      items.flatMap((item) => item.events),
+    ),
+    inTransactions(
+      tables.crossChecks,
+      items.map((item) => item.crossCheck),
+    ),
+  ]);
+  return items.length * 5;
+}
+
+function closedItem(index: number, count: number) {
+  const occurredAt = Date.now() - HISTORY_SPAN_MS + Math.floor((index * HISTORY_SPAN_MS) / count);
+  const payload = {
+    ...(benchPayload(index, "push") as AcrWebhookPayload),
+    timestamp: new Date(occurredAt).toISOString(),
+  };
+  const event = registryEventFromWebhook(payload, {
+    registry: REGISTRY,
+    receivedAt: occurredAt,
+    fallbackEventId: randomUUID(),
+  });
+  const arrival = {
+    event,
+    route: { kind: "topic" as const, topic: "acr-push" },
+    receivedAt: occurredAt,
+    request: { method: "POST", uri: "https://bridge/api/acr/webhook", headers: {} },
+  };
+  const record = {
+    ...newRecord(arrival, 1),
+    publishState: "published" as const,
+    publishedTopics: ["acr-push"],
+    publishAttempts: 1,
+    crossCheck: "matched",
+  };
+  const webhookSide = withArrival(undefined, event, occurredAt, WINDOW_MS);
+  const twin = { ...event, origin: "eventgrid" as const, eventId: randomUUID() };
+  const logical = {
+    ...withArrival(webhookSide, twin, occurredAt + 800, WINDOW_MS),
+    state: "matched" as const,
+    publication: { by: "webhook" as const, occurrence: 1 },
+  };
+  const keys = recordKeys(record);
+  const logicalRow = logicalKeys(logical);
+  const events: TableEntity[] = [
+    { ...toDeliveryEntity(keys, record) },
+    { ...occurredKeys(record), recordRowKey: keys.rowKey, action: "push" },
+    { ...eventIdKeys(event), recordRowKey: keys.rowKey, logicalRowKey: logicalRow.rowKey },
+    { ...toLogicalEntity(logicalRow, logical) },
+  ];
+  const crossCheck: TableEntity = {
+    partitionKey: hourPartition(occurredAt),
+    rowKey: logical.key,
+    action: "push",
+    registry: REGISTRY,
+    state: "matched",
+    firstSeenAt: new Date(occurredAt),
+    delayMs: 800,
+    late: false,
+  };
+  return { events, crossCheck };
+}
+
+async function inTransactions(table: TableClient, entities: TableEntity[]): Promise<void> {
+  const byPartition = new Map<string, TableEntity[]>();
+  for (const entity of entities) {
+    const group = byPartition.get(entity.partitionKey) ?? [];
+    group.push(entity);
+    byPartition.set(entity.partitionKey, group);
+  }
+  const batches: TableEntity[][] = [];
+  for (const group of byPartition.values()) {
+    for (let i = 0; i < group.length; i += BATCH_SIZE) batches.push(group.slice(i, i + BATCH_SIZE));
+  }
+  await inParallel(batches, BATCH_CONCURRENCY, async (batch) => {
+    const actions: TableTransaction["actions"] = batch.map((entity) => ["upsert", entity]);
+    await table.submitTransaction(actions);
+  });
+}
+
+async function inParallel<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
+}

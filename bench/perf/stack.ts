@@ -1,0 +1,124 @@
+import { resolve } from "node:path";
+import { TableClient } from "@azure/data-tables";
+import { type LocalAzurite, startAzurite } from "../../dev/azurite";
+import { freePort } from "../../dev/freePort";
+import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
+import { defaultTopology } from "../../dev/servicebus/topology";
+import { NAIVE_TABLE } from "../naive/naiveLayout";
+import { APP_ROOT, type HostProcess, spawnHost, startHost } from "../support/hostProcess";
+import { BENCH_SECRET } from "../support/webhookLoad";
+import { type CountingTableProxy, startCountingTableProxy } from "./countingTableProxy";
+
+export type AppName = "bridge" | "naive";
+
+const APP_ROOTS: Record<AppName, string> = {
+  bridge: APP_ROOT,
+  naive: resolve(APP_ROOT, "bench", "naive"),
+};
+
+/** Yearly: the reconcile timer never fires during a run; the bench runs it by hand. */
+const RECONCILE_NEVER = "0 0 0 1 1 *";
+
+export interface AppOptions {
+  /** Through the counting proxy, to count Table Storage round trips. */
+  counted?: boolean;
+  /** Another Azurite than the stack's (the reconcile phase's own). */
+  tablesConnection?: string;
+  /** Settings over the bench defaults. */
+  env?: Record<string, string>;
+}
+
+export interface RunningApp {
+  readonly name: AppName;
+  /** e.g. http://127.0.0.1:PORT */
+  readonly baseUrl: string;
+  readonly webhookUrl: string;
+  readonly host: HostProcess;
+  stop(): Promise<void>;
+}
+
+export interface BenchStack {
+  readonly azurite: LocalAzurite;
+  readonly broker: LocalServiceBus;
+  readonly proxy: CountingTableProxy;
+  /** Starts the host for `app` and waits until it listens. */
+  startApp(app: AppName, options?: AppOptions): Promise<RunningApp>;
+  /** Spawns the host for `app` and returns at once (for cold starts). */
+  spawnApp(app: AppName, options?: AppOptions): Promise<RunningApp>;
+  stop(): Promise<void>;
+  /** SIGKILLs every host still running, synchronously: the last resort when the bench exits. */
+  killHosts(): void;
+}
+
+/**
+ * One Azurite (in memory), the counting proxy in front of it and the local Service Bus (in this
+ * process), all on free loopback ports; hosts for the bridge and the naive bridge on demand.
+ */
+export async function startBenchStack(): Promise<BenchStack> {
+  const azurite = await startAzurite();
+  const broker = await startLocalServiceBus({ topology: defaultTopology() });
+  const proxy = await startCountingTableProxy(azurite.connectionString);
+  await TableClient.fromConnectionString(azurite.connectionString, NAIVE_TABLE, {
+    allowInsecureConnection: true,
+  }).createTable();
+  const running = new Set<RunningApp>();
+
+  const prepare = async (options: AppOptions) => {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      TABLES_CONNECTION:
+        options.tablesConnection ??
+        (options.counted ? proxy.connectionString : azurite.connectionString),
+      SERVICEBUS_CONNECTION: broker.connectionString,
+      WEBHOOK_SECRETS: BENCH_SECRET,
+      WEBHOOK_AUTH_HEADER: "Authorization",
+      RECONCILE_SCHEDULE: RECONCILE_NEVER,
+      APPLICATIONINSIGHTS_CONNECTION_STRING: "",
+      ...options.env,
+    };
+    return { port, env };
+  };
+  const track = (app: AppName, port: number, host: HostProcess): RunningApp => {
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const runningApp: RunningApp = {
+      name: app,
+      baseUrl,
+      webhookUrl: `${baseUrl}/api/acr/webhook`,
+      host,
+      stop: async () => {
+        running.delete(runningApp);
+        await host.stop();
+      },
+    };
+    running.add(runningApp);
+    return runningApp;
+  };
+
+  return {
+    azurite,
+    broker,
+    proxy,
+    startApp: async (app, options = {}) => {
+      const { port, env } = await prepare(options);
+      return track(app, port, await startHost(APP_ROOTS[app], env, port));
+    },
+    spawnApp: async (app, options = {}) => {
+      const { port, env } = await prepare(options);
+      return track(app, port, spawnHost(APP_ROOTS[app], env));
+    },
+    killHosts: () => {
+      for (const app of running) {
+        const { child } = app.host;
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      }
+    },
+    stop: async () => {
+      await Promise.all([...running].map((app) => app.stop()));
+      await proxy.stop();
+      await broker.stop();
+      await azurite.stop();
+    },
+  };
+}
