@@ -24,7 +24,7 @@ param deadLetterContainerName string = 'eventgrid-deadletter'
 param maxDeliveryAttempts int = 30
 param eventTimeToLiveInMinutes int = 1440
 
-resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
+resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
   name: systemTopicName
 }
 
@@ -47,7 +47,7 @@ var webhookDestination = {
   }
 }
 
-resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
+resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = {
   parent: systemTopic
   name: subscriptionName
   properties: {
