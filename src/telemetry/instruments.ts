@@ -1,5 +1,4 @@
 import {
-  type Attributes,
   type Counter,
   context,
   createContextKey,
@@ -90,7 +89,7 @@ export function countReconcile(report: ReconcileReport): void {
 export interface InvocationScope {
   readonly span: Span;
   /** The `acr.*` attributes of the spans inside it (event id, registry...), for its log records. */
-  readonly attributes: Attributes;
+  readonly attributes: Record<string, string>;
 }
 
 const INVOCATION = createContextKey("acr-event-bridge.invocation");
@@ -115,14 +114,14 @@ export function inSpan<T>(
   attributes: Record<string, string | undefined>,
   work: () => Promise<T>,
 ): Promise<T> {
-  const defined = Object.fromEntries(Object.entries(attributes).filter(([, value]) => value));
+  const defined = Object.fromEntries(
+    Object.entries(attributes).filter((entry): entry is [string, string] => Boolean(entry[1])),
+  );
   const scope = currentInvocationScope();
-  if (scope) {
-    for (const [key, value] of Object.entries(defined)) {
-      if (!key.startsWith("acr.")) continue;
-      scope.span.setAttribute(key, value as string);
-      (scope.attributes as Record<string, string>)[key] = value as string;
-    }
+  for (const [key, value] of Object.entries(defined)) {
+    if (!scope || !key.startsWith("acr.")) continue;
+    scope.span.setAttribute(key, value);
+    scope.attributes[key] = value;
   }
   return bridgeTracer().startActiveSpan(name, { attributes: defined }, async (span) => {
     try {
