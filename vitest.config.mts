@@ -1,10 +1,27 @@
 import { defineConfig } from "vitest/config";
 
+// The Bicep CLI and the package build are CPU-hungry child processes: they run after the other
+// tests, so they never starve the end-to-end tests' timing-sensitive hosts on a small machine.
+const TOOLING = ["test/infra/**/*.test.ts", "test/package/**/*.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "samples/*/test/**/*.test.ts"],
     globalSetup: ["test/support/globalSetup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "app",
+          include: ["test/**/*.test.ts", "samples/*/test/**/*.test.ts"],
+          exclude: TOOLING,
+        },
+      },
+      {
+        extends: true,
+        test: { name: "tooling", include: TOOLING, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

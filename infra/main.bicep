@@ -111,8 +111,13 @@ param instanceMemoryMB int = 2048
 param maximumInstanceCount int = 40
 
 @minValue(0)
-@description('Always-ready instances for the HTTP functions, so a cold start never eats ACR\'s 5 s. 0 saves the baseline cost and risks losing webhooks to cold starts.')
-param alwaysReadyInstances int = 1
+@description('Always-ready instances for the HTTP functions, so a cold start never eats ACR\'s 5 s. Two keep one serving during a rolling update (and are the minimum with zone redundancy); 0 saves the baseline cost and risks losing webhooks to cold starts.')
+param alwaysReadyInstances int = 2
+
+@minValue(1)
+@maxValue(1000)
+@description('Concurrent HTTP executions per instance. Flex Consumption sets this, not host.json; 16 is the platform default for 2048 MB instances (4 for 512 MB, 32 for 4096 MB).')
+param httpPerInstanceConcurrency int = 16
 
 @minValue(30)
 @maxValue(730)
@@ -213,7 +218,7 @@ var systemTopicName = !empty(eventGridSystemTopicName) ? eventGridSystemTopicNam
 // Resources
 // ---------------------------------------------------------------------------------------------
 
-resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: rgName
   location: location
   tags: tags
@@ -311,7 +316,7 @@ module registryInfo './app/registry-info.bicep' = if (connectRegistry) {
 
 var acrResourceIdList = filter(
   concat(
-    connectRegistry ? [registryInfo.outputs.registryId] : [],
+    connectRegistry ? [registryInfo!.outputs.registryId] : [],
     map(split(additionalAcrResourceIds, ','), id => trim(id))
   ),
   id => !empty(id)
@@ -336,7 +341,7 @@ var appSettings = {
   // The webhooks created here carry no function key in their URI.
   WEBHOOK_AUTH_LEVEL: 'anonymous'
   WEBHOOK_MAX_BODY_BYTES: string(webhookMaxBodyBytes)
-  ACR_LOGIN_SERVER: connectRegistry ? registryInfo.outputs.loginServer : acrLoginServer
+  ACR_LOGIN_SERVER: connectRegistry ? registryInfo!.outputs.loginServer : acrLoginServer
   TABLES_ENDPOINT: storage.outputs.tablesEndpoint
   TABLES_TIMEOUT_MS: string(tablesTimeoutMs)
   SERVICEBUS_NAMESPACE: serviceBus.outputs.fullyQualifiedNamespace
@@ -401,6 +406,7 @@ module api './app/api.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     alwaysReadyInstances: alwaysReadyInstances
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
     appSettings: appSettings
   }
   // The host reaches storage, Key Vault and Service Bus through the identity from its first start.
@@ -412,7 +418,7 @@ module registryLink './app/registry.bicep' = if (connectRegistry) {
   scope: resourceGroup(registrySubscriptionId, registryGroupName)
   params: {
     registryName: registryName
-    registryLocation: connectRegistry ? registryInfo.outputs.location : ''
+    registryLocation: connectRegistry ? registryInfo!.outputs.location : ''
     tags: tags
     webhookSecret: webhookSecret
     webhookNamePrefix: 'bridge${resourceToken}'
@@ -449,7 +455,7 @@ module eventGridDeadLetterAccess './app/eventgrid-rbac.bicep' = if (connectRegis
   name: 'eventgrid-deadletter-access'
   scope: rg
   params: {
-    systemTopicPrincipalId: connectRegistry ? registryLink.outputs.systemTopicPrincipalId : ''
+    systemTopicPrincipalId: connectRegistry ? registryLink!.outputs.systemTopicPrincipalId : ''
     storageAccountName: storage.outputs.name
     deadLetterContainerName: deadLetterContainerName
   }
@@ -487,9 +493,9 @@ output AZURE_TABLES_ENDPOINT string = storage.outputs.tablesEndpoint
 output AZURE_EVENTGRID_DEADLETTER_CONTAINER string = deadLetterContainerName
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_ACR_RESOURCE_IDS string = join(acrResourceIdList, ',')
-output AZURE_ACR_SYSTEM_TOPIC_NAME string = connectRegistry ? registryLink.outputs.systemTopicName : ''
+output AZURE_ACR_SYSTEM_TOPIC_NAME string = connectRegistry ? registryLink!.outputs.systemTopicName : ''
 output AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP string = connectRegistry ? registryGroupName : ''
 output AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID string = connectRegistry ? registrySubscriptionId : ''
-output AZURE_ACR_WEBHOOK_NAMES string = connectRegistry ? join(registryLink.outputs.webhookNames, ',') : ''
+output AZURE_ACR_WEBHOOK_NAMES string = connectRegistry ? join(registryLink!.outputs.webhookNames, ',') : ''
 output AZURE_EVENTGRID_DELIVERY string = eventGridDelivery
-output AZURE_EVENTGRID_QUEUE_ID string = eventGridToQueue ? eventGridQueue.outputs.id : ''
+output AZURE_EVENTGRID_QUEUE_ID string = eventGridToQueue ? eventGridQueue!.outputs.id : ''

@@ -2,8 +2,7 @@ import { app } from "@azure/functions";
 import { closeBridge } from "./bridge";
 import { startTelemetry, stopTelemetry } from "./telemetry/azureMonitor";
 
-// Loaded first by the host (package.json `main`): telemetry starts before any SDK client exists.
-// Each file under functions/ registers one function.
+// Loaded first by the host (package.json `main`). Each file under functions/ registers one function.
 const telemetry = startTelemetry(process.env);
 
 app.hook.appTerminate(async () => {

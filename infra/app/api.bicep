@@ -21,12 +21,15 @@ param instanceMemoryMB int = 2048
 param maximumInstanceCount int = 40
 
 @description('Always-ready instances of the HTTP group (acrWebhook, eventGridEndpoint, the query API).')
-param alwaysReadyInstances int = 1
+param alwaysReadyInstances int = 2
+
+@description('Concurrent HTTP executions per instance (Flex Consumption ignores host.json\'s HTTP limits).')
+param httpPerInstanceConcurrency int = 16
 
 @description('Every app setting (infra/main.bicep builds them).')
 param appSettings object
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
   tags: tags
@@ -40,7 +43,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-resource app 'Microsoft.Web/sites@2024-04-01' = {
+resource app 'Microsoft.Web/sites@2025-03-01' = {
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': 'api' })
@@ -70,6 +73,17 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
         alwaysReady: alwaysReadyInstances > 0 ? [{ name: 'http', instanceCount: alwaysReadyInstances }] : []
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
+      }
+      // The default, Recreate, restarts every instance on each deploy or setting change and
+      // terminates executions in flight: ACR does not retry, so those deliveries would be lost.
+      #disable-next-line BCP037 // Bicep's types for Microsoft.Web/sites lack it; ARM has it since 2024-11-01
+      siteUpdateStrategy: {
+        type: 'RollingUpdate'
       }
       runtime: {
         name: 'node'
@@ -82,7 +96,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: app
   name: 'appsettings'
   properties: appSettings

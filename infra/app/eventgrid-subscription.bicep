@@ -27,7 +27,7 @@ param deadLetterContainerName string = 'eventgrid-deadletter'
 param maxDeliveryAttempts int = 30
 param eventTimeToLiveInMinutes int = 1440
 
-resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
+resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
   name: systemTopicName
 }
 
@@ -66,7 +66,7 @@ var serviceBusQueueDelivery = {
 
 var toQueue = endpointType == 'servicebus-queue'
 
-resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
+resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = {
   parent: systemTopic
   name: subscriptionName
   properties: {

@@ -39,14 +39,14 @@ param functionHostName string
 
 param systemTopicName string
 
-resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
+resource registry 'Microsoft.ContainerRegistry/registries@2025-04-01' existing = {
   name: registryName
 }
 
 // '' stands for the home region, whose name is only known at deployment time.
 var regions = empty(replicaRegions) ? [''] : replicaRegions
 
-resource webhooks 'Microsoft.ContainerRegistry/registries/webhooks@2023-07-01' = [
+resource webhooks 'Microsoft.ContainerRegistry/registries/webhooks@2025-04-01' = [
   for region in regions: {
     parent: registry
     name: '${webhookNamePrefix}${toLower(replace(region, ' ', ''))}'
@@ -64,7 +64,7 @@ resource webhooks 'Microsoft.ContainerRegistry/registries/webhooks@2023-07-01' =
   }
 ]
 
-resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
+resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: systemTopicName
   location: registryLocation
   tags: tags

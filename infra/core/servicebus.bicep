@@ -19,7 +19,7 @@ param duplicateDetectionWindow string = 'PT10M'
 @description('Time to live of messages in each topic\'s subscription `all`; expired ones are dropped.')
 param allSubscriptionMessageTtl string = 'P14D'
 
-resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
+resource namespace 'Microsoft.ServiceBus/namespaces@2026-01-01' = {
   name: name
   location: location
   tags: tags
@@ -31,7 +31,7 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   }
 }
 
-resource topics 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = [
+resource topics 'Microsoft.ServiceBus/namespaces/topics@2026-01-01' = [
   for topic in topicNames: {
     parent: namespace
     name: topic
@@ -46,7 +46,7 @@ resource topics 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = [
 
 // Every topic gets `all`, as in the local topology (dev/servicebus/Config.json). Consumers add
 // their own subscriptions with filters (README, "Deploy").
-resource allSubscriptions 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2024-01-01' = [
+resource allSubscriptions 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2026-01-01' = [
   for (topic, i) in topicNames: {
     parent: topics[i]
     name: 'all'
@@ -60,7 +60,7 @@ resource allSubscriptions 'Microsoft.ServiceBus/namespaces/topics/subscriptions@
 ]
 
 // The journal keeps webhook deliveries while Table Storage is down; the reconcile drains it.
-resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [
+resource queues 'Microsoft.ServiceBus/namespaces/queues@2026-01-01' = [
   for queue in queueNames: {
     parent: namespace
     name: queue

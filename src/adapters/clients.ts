@@ -1,5 +1,5 @@
 import { TableClient } from "@azure/data-tables";
-import { DefaultAzureCredential } from "@azure/identity";
+import type { DefaultAzureCredential } from "@azure/identity";
 import { ServiceBusClient } from "@azure/service-bus";
 import type { ServiceBusConnection, TablesConnection } from "../config";
 
@@ -7,7 +7,10 @@ import type { ServiceBusConnection, TablesConnection } from "../config";
 let sharedCredential: DefaultAzureCredential | undefined;
 
 export function credential(): DefaultAzureCredential {
-  sharedCredential ??= new DefaultAzureCredential();
+  // Loaded only for managed-identity connections: connection strings never need it.
+  sharedCredential ??= new (
+    require("@azure/identity") as typeof import("@azure/identity")
+  ).DefaultAzureCredential();
   return sharedCredential;
 }
 

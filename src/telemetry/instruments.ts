@@ -1,37 +1,71 @@
-import { metrics, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  type Counter,
+  context,
+  createContextKey,
+  type Meter,
+  type MeterProvider,
+  metrics,
+  type Span,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
 import type { IngestResult } from "../core/ingestDelivery";
 import type { ReconcileReport } from "../core/reconcile";
 
 /**
  * The bridge's spans and metrics. Without a registered SDK (no connection string) the
  * OpenTelemetry API is a no-op, so these cost nothing locally.
+ *
+ * Tracers, meters and counters are taken from the providers registered when they are used, never
+ * when a module loads: one taken before the SDK registers stays a no-op for good (the distro may
+ * register through its own copy of the API), so telemetry would depend on import order.
  */
-const tracer = trace.getTracer("acr-event-bridge");
-const meter = metrics.getMeter("acr-event-bridge");
+export function bridgeTracer(): Tracer {
+  return trace.getTracer("acr-event-bridge");
+}
 
-const received = meter.createCounter("acr_bridge.deliveries.received", {
-  description: "Deliveries recorded (or journaled), by action and origin",
-});
-const duplicates = meter.createCounter("acr_bridge.deliveries.duplicate", {
-  description: "Repeated deliveries of an event already recorded",
-});
-const published = meter.createCounter("acr_bridge.messages.published", {
-  description: "Events published to their topic, at delivery or by the re-drive",
-});
-const pending = meter.createCounter("acr_bridge.deliveries.pending", {
-  description: "Deliveries left pending because the publish failed",
-});
-const recovered = meter.createCounter("acr_bridge.events.recovered", {
-  description: "Lost webhooks recovered from their Event Grid twin",
-});
-const discrepancies = meter.createCounter("acr_bridge.discrepancies", {
-  description: "Cross-check findings, by kind",
-});
-const dead = meter.createCounter("acr_bridge.deliveries.dead", {
-  description: "Records the re-drive gave up on",
-});
+function createCounters(meter: Meter) {
+  return {
+    received: meter.createCounter("acr_bridge.deliveries.received", {
+      description: "Deliveries recorded (or journaled), by action and origin",
+    }),
+    duplicates: meter.createCounter("acr_bridge.deliveries.duplicate", {
+      description: "Repeated deliveries of an event already recorded",
+    }),
+    published: meter.createCounter("acr_bridge.messages.published", {
+      description: "Events published to their topic, at delivery or by the re-drive",
+    }),
+    pending: meter.createCounter("acr_bridge.deliveries.pending", {
+      description: "Deliveries left pending because the publish failed",
+    }),
+    recovered: meter.createCounter("acr_bridge.events.recovered", {
+      description: "Lost webhooks recovered from their Event Grid twin",
+    }),
+    discrepancies: meter.createCounter("acr_bridge.discrepancies", {
+      description: "Cross-check findings, by kind",
+    }),
+    dead: meter.createCounter("acr_bridge.deliveries.dead", {
+      description: "Records the re-drive gave up on",
+    }),
+  } satisfies Record<string, Counter>;
+}
+
+/** The counters of the meter provider registered now (created again if it changed). */
+let instruments:
+  | { provider: MeterProvider; counters: ReturnType<typeof createCounters> }
+  | undefined;
+
+function counters(): ReturnType<typeof createCounters> {
+  const provider = metrics.getMeterProvider();
+  if (instruments?.provider !== provider) {
+    instruments = { provider, counters: createCounters(provider.getMeter("acr-event-bridge")) };
+  }
+  return instruments.counters;
+}
 
 export function countIngest(result: IngestResult, origin: string): void {
+  const { received, duplicates, published, pending } = counters();
   const attributes = { action: result.action, origin };
   if (result.duplicate) duplicates.add(1, attributes);
   else received.add(1, { ...attributes, journaled: result.journaled === true });
@@ -42,6 +76,7 @@ export function countIngest(result: IngestResult, origin: string): void {
 }
 
 export function countReconcile(report: ReconcileReport): void {
+  const { recovered, published, dead, discrepancies } = counters();
   recovered.add(report.recovered);
   published.add(report.redriven + report.recovered, { origin: "reconcile" });
   dead.add(report.dead);
@@ -50,14 +85,45 @@ export function countReconcile(report: ReconcileReport): void {
   }
 }
 
-/** Runs `work` in an active span, so the SDKs' own spans (Table, Service Bus) nest under it. */
+/** One function invocation: its request span, and what its spans learnt about the event. */
+export interface InvocationScope {
+  readonly span: Span;
+  /** The `acr.*` attributes of the spans inside it (event id, registry...), for its log records. */
+  readonly attributes: Record<string, string>;
+}
+
+const INVOCATION = createContextKey("acr-event-bridge.invocation");
+
+export function withInvocationScope<T>(scope: InvocationScope, work: () => T): T {
+  return context.with(
+    trace.setSpan(context.active(), scope.span).setValue(INVOCATION, scope),
+    work,
+  );
+}
+
+export function currentInvocationScope(): InvocationScope | undefined {
+  return context.active().getValue(INVOCATION) as InvocationScope | undefined;
+}
+
+/**
+ * Runs `work` in an active span, so the SDKs' own spans (Table, Service Bus) nest under it. Its
+ * `acr.*` attributes also go on the invocation's request span and its log records.
+ */
 export function inSpan<T>(
   name: string,
   attributes: Record<string, string | undefined>,
   work: () => Promise<T>,
 ): Promise<T> {
-  const defined = Object.fromEntries(Object.entries(attributes).filter(([, value]) => value));
-  return tracer.startActiveSpan(name, { attributes: defined }, async (span) => {
+  const defined = Object.fromEntries(
+    Object.entries(attributes).filter((entry): entry is [string, string] => Boolean(entry[1])),
+  );
+  const scope = currentInvocationScope();
+  for (const [key, value] of Object.entries(defined)) {
+    if (!scope || !key.startsWith("acr.")) continue;
+    scope.span.setAttribute(key, value);
+    scope.attributes[key] = value;
+  }
+  return bridgeTracer().startActiveSpan(name, { attributes: defined }, async (span) => {
     try {
       return await work();
     } catch (error) {

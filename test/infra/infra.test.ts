@@ -1,10 +1,14 @@
 /**
- * The Azure deployment (azure.yaml, infra/) against the code. No Bicep compiler or azd runs here,
- * so a small reader of the Bicep this project writes stands in for the compiler's structural
- * checks, and everything the deployment must provide is derived from the code itself: the
- * settings the loaders in src/config.ts read (by running them) and src/ reads otherwise, the
+ * The Azure deployment (azure.yaml, infra/) against the code, through the real Bicep CLI: every
+ * file is compiled and linted (no error, no warning left unsuppressed or without a reason), and
+ * the consistency checks read what ARM would deploy as the CLI predicts it (`bicep snapshot`,
+ * every module expanded and every value known before deployment computed) and the compiled ARM
+ * JSON (parameters, outputs). What the deployment must provide is derived from the code itself:
+ * the settings the loaders in src/config.ts read (by running them) and src/ reads otherwise, the
  * topics and queue the routing and journal default to, the tables of tableLayout.ts, the Table
- * Storage and Service Bus calls in src/ (by the SDKs' own method lists), the functions' routes.
+ * Storage and Service Bus calls in src/ (by the SDKs' own declarations), the functions' routes.
+ *
+ * Without a Bicep CLI the tests are skipped with a hint; with BICEP_REQUIRED=1 (CI) they fail.
  */
 import { execFileSync } from "node:child_process";
 import {
@@ -17,15 +21,22 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { CronExpressionParser } from "cron-parser";
-import { afterAll, describe, expect, it } from "vitest";
+import ts from "typescript";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import * as tableLayout from "../../src/adapters/tableLayout";
-import { REPLAY_JOBS_TABLE } from "../../src/adapters/tableReplayJobs";
-import { SOURCE_WATCH_TABLE } from "../../src/adapters/tableSourceWatch";
 import * as config from "../../src/config";
 import { ACR_EVENT_TYPES } from "../../src/core/eventGridTrust";
+import {
+  BICEP_CLI_HINT,
+  findBicepCli,
+  type PredictedResource,
+  runBicep,
+  type Snapshot,
+  snapshot,
+} from "./bicepCli";
 
 const ROOT = resolve(__dirname, "../..");
 const INFRA = join(ROOT, "infra");
@@ -33,349 +44,18 @@ const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
 
 type Env = Record<string, string | undefined>;
 
-// ================================================================================================
-// A reader for the Bicep in infra/: declarations, objects, arrays, and the few expressions whose
-// value is known before deployment (literals, vars, parameter defaults, string(), ternaries).
-// ================================================================================================
-
-/** Index just past the string literal that starts at `start` (`'...'`, `'''...'''`, `${}` inside). */
-function skipString(text: string, start: number): number {
-  if (text.startsWith("'''", start)) {
-    const end = text.indexOf("'''", start + 3);
-    if (end < 0) throw new Error(`unterminated ''' string at ${start}`);
-    return end + 3;
-  }
-  let i = start + 1;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === "\\") i += 2;
-    else if (c === "'") return i + 1;
-    else if (c === "$" && text[i + 1] === "{") i = matchBracket(text, i + 1) + 1;
-    else i++;
-  }
-  throw new Error(`unterminated string at ${start}`);
+const CLI = findBicepCli();
+if (!CLI && process.env.BICEP_REQUIRED === "1") {
+  throw new Error(
+    "BICEP_REQUIRED=1 but no Bicep CLI was found: run `dotnet restore infra/tools/bicep.csproj`.",
+  );
 }
-
-/** Index of the bracket closing the one at `open`, strings skipped. */
-function matchBracket(text: string, open: number): number {
-  const closing: Record<string, string> = { "{": "}", "[": "]", "(": ")" };
-  const stack: string[] = [];
-  let i = open;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === "'") {
-      i = skipString(text, i);
-      continue;
-    }
-    if (c in closing) stack.push(closing[c]);
-    else if (c === "}" || c === "]" || c === ")") {
-      if (stack.pop() !== c) throw new Error(`unbalanced ${c} at ${i}`);
-      if (stack.length === 0) return i;
-    }
-    i++;
-  }
-  throw new Error(`no bracket closes the one at ${open}`);
-}
-
-function stripComments(text: string): string {
-  let out = "";
-  let i = 0;
-  while (i < text.length) {
-    if (text[i] === "'") {
-      const end = skipString(text, i);
-      out += text.slice(i, end);
-      i = end;
-    } else if (text.startsWith("//", i)) {
-      while (i < text.length && text[i] !== "\n") i++;
-    } else if (text.startsWith("/*", i)) {
-      const end = text.indexOf("*/", i + 2);
-      i = end < 0 ? text.length : end + 2;
-    } else out += text[i++];
-  }
-  return out;
-}
-
-/** Splits at depth 0 on newlines and commas: the members of an object or array body. */
-function splitMembers(body: string): string[] {
-  const members: string[] = [];
-  let start = 0;
-  let i = 0;
-  while (i < body.length) {
-    const c = body[i];
-    if (c === "'") i = skipString(body, i);
-    else if (c === "{" || c === "[" || c === "(") i = matchBracket(body, i) + 1;
-    else if (c === "\n" || c === ",") {
-      members.push(body.slice(start, i));
-      start = ++i;
-    } else i++;
-  }
-  members.push(body.slice(start));
-  return members.map((member) => member.trim()).filter((member) => member !== "");
-}
-
-function unquote(literal: string): string {
-  return literal.slice(1, -1).replace(/\\(.)/g, "$1");
-}
-
-/** The entries of an object literal `{ ... }`, values as source text. */
-function objectEntries(text: string): Map<string, string> {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith("{")) throw new Error(`not an object: ${trimmed.slice(0, 40)}`);
-  const entries = new Map<string, string>();
-  for (const member of splitMembers(trimmed.slice(1, matchBracket(trimmed, 0)))) {
-    const match = /^('(?:[^'\\]|\\.)*'|[A-Za-z_$][\w$]*)\s*:\s*([\s\S]*)$/.exec(member);
-    if (!match) throw new Error(`not an object member: ${member}`);
-    const key = match[1].startsWith("'") ? unquote(match[1]) : match[1];
-    entries.set(key, match[2].trim());
-  }
-  return entries;
-}
-
-function arrayItems(text: string): string[] {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith("[")) throw new Error(`not an array: ${trimmed.slice(0, 40)}`);
-  return splitMembers(trimmed.slice(1, matchBracket(trimmed, 0)));
-}
-
-interface Param {
-  name: string;
-  type: string;
-  defaultText?: string;
-  decorators: string;
-}
-
-interface Deployable {
-  symbol: string;
-  /** Resource type (`Microsoft.X/y`) or module path. */
-  target: string;
-  existing: boolean;
-  condition?: string;
-  /** `for item in source` or `for (item, index) in source`. */
-  loop?: { item: string; index?: string; source: string };
-  body: string;
-}
-
-interface BicepFile {
-  path: string;
-  params: Map<string, Param>;
-  vars: Map<string, string>;
-  outputs: Map<string, string>;
-  resources: Deployable[];
-  modules: Deployable[];
-  targetScope: string;
-}
-
-/** `= if (c) {...}`, `= [for x in xs: {...}]`, `= [for x in xs: if (c) {...}]`, `= {...}`. */
-function deployable(symbol: string, target: string, existing: boolean, value: string): Deployable {
-  let rest = value.trim();
-  let loop: Deployable["loop"];
-  if (rest.startsWith("[")) {
-    rest = rest.slice(1, matchBracket(rest, 0)).trim();
-    const header = /^for\s+(\w+|\(\s*\w+\s*,\s*\w+\s*\))\s+in\s+/.exec(rest);
-    if (!header) throw new Error(`${symbol}: unreadable loop`);
-    rest = rest.slice(header[0].length);
-    let i = 0;
-    while (rest[i] !== ":") {
-      if (rest[i] === "(" || rest[i] === "[") i = matchBracket(rest, i);
-      i++;
-    }
-    const [item, index] = header[1].replace(/[()\s]/g, "").split(",");
-    loop = { item, index, source: rest.slice(0, i).trim() };
-    rest = rest.slice(i + 1).trim();
-  }
-  let condition: string | undefined;
-  const conditional = /^if\s*\(/.exec(rest);
-  if (conditional) {
-    const open = conditional[0].length - 1;
-    const close = matchBracket(rest, open);
-    condition = rest.slice(open + 1, close).trim();
-    rest = rest.slice(close + 1).trim();
-  }
-  if (!rest.startsWith("{")) throw new Error(`${symbol}: no body`);
-  return {
-    symbol,
-    target,
-    existing,
-    condition,
-    loop,
-    body: rest.slice(0, matchBracket(rest, 0) + 1),
-  };
-}
-
-const bicepCache = new Map<string, BicepFile>();
-
-function bicep(path: string): BicepFile {
-  const cached = bicepCache.get(path);
-  if (cached) return cached;
-  const text = stripComments(read(path));
-  const file: BicepFile = {
-    path,
-    params: new Map(),
-    vars: new Map(),
-    outputs: new Map(),
-    resources: [],
-    modules: [],
-    targetScope: "resourceGroup",
-  };
-  let decorators = "";
-  let i = 0;
-  while (i < text.length) {
-    if (/\s/.test(text[i])) {
-      i++;
-      continue;
-    }
-    // One statement: to the end of its line, brackets and strings included.
-    let end = i;
-    while (end < text.length && text[end] !== "\n") {
-      if (text[end] === "'") end = skipString(text, end);
-      else if (text[end] === "{" || text[end] === "[" || text[end] === "(")
-        end = matchBracket(text, end) + 1;
-      else end++;
-    }
-    const statement = text.slice(i, end).trim();
-    i = end;
-    if (statement.startsWith("@")) {
-      decorators += `${statement}\n`;
-      continue;
-    }
-    const [keyword] = statement.split(/\s/, 1);
-    let match: RegExpExecArray | null;
-    if (keyword === "param") {
-      match = /^param\s+(\w+)\s+([^=]+?)(?:\s*=\s*([\s\S]+))?$/.exec(statement);
-      if (!match) throw new Error(`${path}: unreadable ${statement}`);
-      file.params.set(match[1], {
-        name: match[1],
-        type: match[2].trim(),
-        defaultText: match[3]?.trim(),
-        decorators,
-      });
-    } else if (keyword === "var") {
-      match = /^var\s+(\w+)\s*=\s*([\s\S]+)$/.exec(statement);
-      if (!match) throw new Error(`${path}: unreadable ${statement}`);
-      file.vars.set(match[1], match[2].trim());
-    } else if (keyword === "output") {
-      match = /^output\s+(\w+)\s+\w+\s*=\s*([\s\S]+)$/.exec(statement);
-      if (!match) throw new Error(`${path}: unreadable ${statement}`);
-      file.outputs.set(match[1], match[2].trim());
-    } else if (keyword === "resource") {
-      match = /^resource\s+(\w+)\s+'([^'@]+)@[^']+'\s+(existing\s+)?=\s*([\s\S]+)$/.exec(statement);
-      if (!match) throw new Error(`${path}: unreadable ${statement}`);
-      file.resources.push(deployable(match[1], match[2], Boolean(match[3]), match[4]));
-    } else if (keyword === "module") {
-      match = /^module\s+(\w+)\s+'([^']+)'\s*=\s*([\s\S]+)$/.exec(statement);
-      if (!match) throw new Error(`${path}: unreadable ${statement}`);
-      file.modules.push(deployable(match[1], match[2], false, match[3]));
-    } else if (keyword === "targetScope") {
-      file.targetScope = unquote(statement.split("=")[1].trim());
-    } else if (keyword !== "metadata") {
-      throw new Error(`${path}: unexpected statement ${statement.slice(0, 60)}`);
-    }
-    decorators = "";
-  }
-  bicepCache.set(path, file);
-  return file;
-}
-
-function moduleFile(from: BicepFile, module: Deployable): BicepFile {
-  return bicep(relative(ROOT, join(ROOT, dirname(from.path), module.target)));
-}
-
-type Value = string | number | boolean | Value[] | { [key: string]: Value | undefined };
-
-/** The value of an expression if it is known before deployment, else undefined. */
-function evaluate(file: BicepFile, expression: string): Value | undefined {
-  const text = expression.trim();
-  // A ternary at depth 0: `condition ? a : b`.
-  let question = -1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "'") i = skipString(text, i) - 1;
-    else if (c === "(" || c === "[" || c === "{") i = matchBracket(text, i);
-    else if (c === "?" && text[i + 1] !== "?" && text[i + 1] !== "." && text[i - 1] !== "?") {
-      question = i;
-      break;
-    }
-  }
-  if (question > 0) {
-    let colon = question + 1;
-    while (colon < text.length && text[colon] !== ":") {
-      if (text[colon] === "'") colon = skipString(text, colon) - 1;
-      else if ("([{".includes(text[colon])) colon = matchBracket(text, colon);
-      colon++;
-    }
-    const condition = evaluate(file, text.slice(0, question));
-    if (typeof condition !== "boolean") return undefined;
-    return evaluate(file, condition ? text.slice(question + 1, colon) : text.slice(colon + 1));
-  }
-  if (/^'(?:[^'\\$]|\\.|\$(?!\{))*'$/.test(text)) return unquote(text);
-  if (/^-?\d+$/.test(text)) return Number(text);
-  if (text === "true" || text === "false") return text === "true";
-  if (text.startsWith("{")) {
-    const object: { [key: string]: Value | undefined } = {};
-    for (const [key, value] of objectEntries(text)) object[key] = evaluate(file, value);
-    return object;
-  }
-  if (text.startsWith("[") && !text.startsWith("[for")) {
-    const items = arrayItems(text).map((item) => evaluate(file, item));
-    return items.every((item) => item !== undefined) ? (items as Value[]) : undefined;
-  }
-  const call = /^(\w+)\(([\s\S]*)\)$/.exec(text);
-  if (call && matchBracket(text, call[1].length) === text.length - 1) {
-    const argument = evaluate(file, call[2]);
-    if (call[1] === "string" && argument !== undefined) {
-      // ARM's string(): booleans become 'True' and 'False'.
-      if (typeof argument === "boolean") return argument ? "True" : "False";
-      return typeof argument === "object" ? JSON.stringify(argument) : String(argument);
-    }
-    return undefined;
-  }
-  const member = /^(\w+)((?:\.\w+)*)$/.exec(text);
-  if (member) {
-    let value: Value | undefined;
-    const variable = file.vars.get(member[1]);
-    const param = file.params.get(member[1]);
-    if (variable !== undefined) value = evaluate(file, variable);
-    else if (param?.defaultText !== undefined) value = evaluate(file, param.defaultText);
-    for (const key of member[2].split(".").slice(1)) {
-      value =
-        value !== undefined && typeof value === "object" && !Array.isArray(value)
-          ? value[key]
-          : undefined;
-    }
-    return value;
-  }
-  return undefined;
-}
-
-/** The expression with every string literal replaced by the interpolations inside it. */
-function codeOnly(expression: string): string {
-  let out = "";
-  let i = 0;
-  while (i < expression.length) {
-    if (expression[i] !== "'") {
-      out += expression[i++];
-      continue;
-    }
-    const end = skipString(expression, i);
-    let j = i + 1;
-    out += "''";
-    while (j < end - 1) {
-      if (expression[j] === "\\") j += 2;
-      else if (expression[j] === "$" && expression[j + 1] === "{") {
-        const close = matchBracket(expression, j + 1);
-        out += ` (${codeOnly(expression.slice(j + 2, close))}) `;
-        j = close + 1;
-      } else j++;
-    }
-    i = end;
-  }
-  return out;
-}
+if (!CLI) console.warn(BICEP_CLI_HINT);
 
 function bicepFiles(dir = INFRA): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })
     .filter((name) => name.endsWith(".bicep"))
-    .map((name) => relative(ROOT, join(dir, name)))
+    .map((name) => relative(ROOT, join(dir, name)).replaceAll("\\", "/"))
     .sort();
 }
 
@@ -464,8 +144,6 @@ const HOST_SETTINGS = [
   /^AzureWebJobsStorage(__(credential|clientId|accountName|blobServiceUri|queueServiceUri|tableServiceUri))?$/,
   /^APPLICATIONINSIGHTS_(CONNECTION_STRING|AUTHENTICATION_STRING)$/,
   /^AZURE_CLIENT_ID$/,
-  // The identity-based connection of the acrEventGridQueue trigger (`connection: "SERVICEBUS_CONNECTION"`).
-  /^SERVICEBUS_CONNECTION__(fullyQualifiedNamespace|credential|clientId)$/,
   /^WEBSITE_\w+$/,
 ];
 const isHostSetting = (name: string) => HOST_SETTINGS.some((pattern) => pattern.test(name));
@@ -508,14 +186,11 @@ const CODE_TOPICS = new Set([
   config.loadCrossCheckSettings({}).discrepancyTopic,
 ]);
 const CODE_QUEUES = new Set([config.loadJournalQueue({})]);
-const CODE_TABLES = new Set([
-  ...Object.entries(tableLayout)
+const CODE_TABLES = new Set(
+  Object.entries(tableLayout)
     .filter(([name, value]) => name.endsWith("_TABLE") && typeof value === "string")
     .map(([, value]) => value as string),
-  // The operator features' own tables (replay jobs, source watch).
-  REPLAY_JOBS_TABLE,
-  SOURCE_WATCH_TABLE,
-]);
+);
 
 /** The functions src/functions/ registers: name, trigger, route. */
 function registeredFunctions(): { name: string; trigger: string; route?: string }[] {
@@ -605,74 +280,20 @@ const SDK_OPERATIONS: {
   },
 ];
 
-/** Method names declared directly in the body of `export declare class|interface <type>`. */
+/** Method names a class or interface of an SDK's declarations has (by the TypeScript compiler). */
 function declaredMethods(dtsPath: string, type: string): string[] {
-  const text = read(dtsPath).replace(/\/\*[\s\S]*?\*\//g, "");
-  const header = new RegExp(`export declare (?:class|interface) ${type}\\b[^{]*\\{`).exec(text);
-  if (!header) throw new Error(`${type} not found in ${dtsPath}`);
-  const open = header.index + header[0].length - 1;
-  const body = text.slice(open + 1, matchBracket(text, open));
-  const methods = new Set<string>();
-  let depth = 0;
-  for (const line of body.split("\n")) {
-    const name = /^\s*(\w+)\??(?:<[^(]*>)?\(/.exec(line)?.[1];
-    if (depth === 0 && name && name !== "constructor") methods.add(name);
-    for (const c of line) depth += c === "{" || c === "(" ? 1 : c === "}" || c === ")" ? -1 : 0;
-  }
-  return [...methods];
-}
-
-interface RoleAssignment {
-  symbol: string;
-  roleIds: string[];
-  principal: string;
-  scopeType: string;
-  conditional: boolean;
-}
-
-/** Role assignments of a file, role ids resolved through its vars and loops. */
-function roleAssignments(file: BicepFile): RoleAssignment[] {
-  const symbols = new Map(file.resources.map((resource) => [resource.symbol, resource]));
-  return file.resources
-    .filter((resource) => resource.target === "Microsoft.Authorization/roleAssignments")
-    .map((resource) => {
-      const body = objectEntries(resource.body);
-      const properties = objectEntries(body.get("properties") ?? "{}");
-      const roleArgument =
-        /,\s*([^,()]+)\)$/.exec(properties.get("roleDefinitionId") ?? "")?.[1] ?? "";
-      const roleIds =
-        resource.loop && roleArgument.trim() === resource.loop.item
-          ? evaluate(file, resource.loop.source)
-          : [evaluate(file, roleArgument)];
-      const scope = symbols.get(body.get("scope") ?? "");
-      return {
-        symbol: resource.symbol,
-        roleIds: (Array.isArray(roleIds) ? roleIds : []).map(String),
-        principal: properties.get("principalId") ?? "",
-        scopeType: scope?.target ?? "resourceGroup",
-        conditional: resource.condition !== undefined,
-      };
-    });
-}
-
-// ----- the deployment -----
-
-const MAIN = bicep("infra/main.bicep");
-const APP_SETTINGS = objectEntries(MAIN.vars.get("appSettings") ?? "{}");
-const RBAC_MODULE = MAIN.modules.find((module) => module.target === "./app/rbac.bicep");
-const RBAC = RBAC_MODULE ? moduleFile(MAIN, RBAC_MODULE) : undefined;
-const APP_ROLES = RBAC
-  ? roleAssignments(RBAC).filter((assignment) => assignment.principal === "identityPrincipalId")
-  : [];
-
-function moduleParams(module: Deployable): Map<string, string> {
-  return objectEntries(objectEntries(module.body).get("params") ?? "{}");
-}
-
-function mainModule(target: string): Deployable {
-  const module = MAIN.modules.find((candidate) => candidate.target === target);
-  if (!module) throw new Error(`infra/main.bicep has no module ${target}`);
-  return module;
+  const source = ts.createSourceFile(dtsPath, read(dtsPath), ts.ScriptTarget.Latest, true);
+  const declaration = source.statements.find(
+    (statement): statement is ts.ClassDeclaration | ts.InterfaceDeclaration =>
+      (ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement)) &&
+      statement.name?.text === type,
+  );
+  if (!declaration) throw new Error(`${type} not found in ${dtsPath}`);
+  return declaration.members
+    .filter((member) => ts.isMethodDeclaration(member) || ts.isMethodSignature(member))
+    .filter((member) => !(ts.getCombinedModifierFlags(member) & ts.ModifierFlags.Static))
+    .map((member) => member.name?.getText(source) ?? "")
+    .filter((name) => name !== "");
 }
 
 /** Loader outcomes for an environment, by loader. */
@@ -684,6 +305,93 @@ const camelCase = (setting: string) =>
   setting.toLowerCase().replace(/_([a-z0-9])/g, (_match, c: string) => c.toUpperCase());
 
 // ================================================================================================
+// The deployment, as the Bicep CLI compiles and predicts it.
+// ================================================================================================
+
+interface ArmParameter {
+  type: string;
+  defaultValue?: unknown;
+  allowedValues?: unknown[];
+  minValue?: number;
+  maxValue?: number;
+  metadata?: { description?: string; azd?: { type?: string } };
+}
+
+interface ArmTemplate {
+  parameters: Record<string, ArmParameter>;
+  outputs: Record<string, unknown>;
+  resources: { type: string; name: string; dependsOn?: string[] }[];
+}
+
+const BASE_PARAMS = {
+  environmentName: "test",
+  location: "westeurope",
+  webhookSecret: "snapshot-webhook-secret",
+  eventgridSecret: "snapshot-eventgrid-secret",
+};
+const USER_PRINCIPAL = "11111111-2222-3333-4444-555555555555";
+
+/** ARM expressions (`[reference(...)]`) are only known at deployment time. */
+const isExpression = (value: unknown) => typeof value === "string" && /^\[[\s\S]*\]$/.test(value);
+
+const ofType = (deployment: Snapshot, type: string) =>
+  deployment.predictedResources.filter((resource) => resource.type === type);
+
+function only(deployment: Snapshot, type: string): PredictedResource {
+  const found = ofType(deployment, type);
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return found[0];
+}
+
+const childName = (resource: PredictedResource) => resource.name.split("/").at(-1) ?? "";
+
+function appSettingsOf(deployment: Snapshot): Record<string, unknown> {
+  const settings = ofType(deployment, "Microsoft.Web/sites/config").find(
+    (resource) => childName(resource) === "appsettings",
+  );
+  if (!settings) throw new Error("no Microsoft.Web/sites/config appsettings");
+  return settings.properties;
+}
+
+/** `Microsoft.ServiceBus/namespaces/queues` for `/subscriptions/.../providers/Microsoft.ServiceBus/namespaces/sb/queues/q`. */
+function resourceTypeOf(id: string): string {
+  const path = id.split("/providers/").at(-1) ?? "";
+  const [namespace, ...segments] = path.split("/");
+  return [namespace, ...segments.filter((_, i) => i % 2 === 0)].join("/");
+}
+
+interface RoleAssignment {
+  roleId: string;
+  scope: string;
+  scopeType: string;
+  principalId: string;
+}
+
+function roleAssignmentsOf(deployment: Snapshot): RoleAssignment[] {
+  return ofType(deployment, "Microsoft.Authorization/roleAssignments").map((resource) => {
+    const scope = /^\[extensionResourceId\('([^']+)'/.exec(resource.id)?.[1] ?? "";
+    return {
+      roleId: String(resource.properties.roleDefinitionId).split("/").at(-1) ?? "",
+      scope,
+      scopeType: scope ? resourceTypeOf(scope) : "",
+      principalId: String(resource.properties.principalId),
+    };
+  });
+}
+
+/** A value of each parameter named after a setting, other than its default. */
+function changedValue(parameter: ArmParameter): unknown {
+  const value = parameter.defaultValue;
+  if (typeof value === "boolean") return !value;
+  if (typeof value === "number") return value + 1;
+  if (parameter.type === "string" && typeof value === "string") {
+    return value.split(" ").length === 6 ? "0 */5 * * * *" : `${value}changed`;
+  }
+  throw new Error(`no changed value for a ${parameter.type} parameter`);
+}
+
+const expectedSetting = (value: unknown) =>
+  typeof value === "boolean" ? (value ? "true" : "false") : String(value);
 
 describe("what the code reads (derived)", () => {
   it("every loader in src/config.ts reads settings", () => {
@@ -704,36 +412,12 @@ describe("what the code reads (derived)", () => {
       expect(CODE_SETTINGS).toContain(azure);
     }
   });
-});
-
-describe("settings: code, infra/main.bicep and local.settings.sample.json agree", () => {
-  const infraSettings = new Set(APP_SETTINGS.keys());
-
-  it("infra sets every setting the code reads, except the connection strings", () => {
-    const missing = [...CODE_SETTINGS].filter(
-      (setting) => !(setting in LOCAL_ONLY) && !infraSettings.has(setting),
-    );
-    expect(missing, "read by src/, not set in infra/main.bicep appSettings").toEqual([]);
-    for (const local of Object.keys(LOCAL_ONLY)) expect(infraSettings).not.toContain(local);
-  });
 
   it("the sample declares every setting the code reads, except the Azure-only ones", () => {
     const missing = [...CODE_SETTINGS].filter(
       (setting) => !(setting in AZURE_ONLY) && !(setting in SAMPLE),
     );
     expect(missing, "read by src/, missing from local.settings.sample.json").toEqual([]);
-  });
-
-  it("the Azure-only settings are read by the code and set in infra", () => {
-    for (const setting of Object.keys(AZURE_ONLY)) {
-      expect(CODE_SETTINGS, setting).toContain(setting);
-      expect(infraSettings, setting).toContain(setting);
-    }
-  });
-
-  it("infra sets nothing the code does not read, but the host's own settings", () => {
-    const unknown = [...infraSettings].filter((s) => !CODE_SETTINGS.has(s) && !isHostSetting(s));
-    expect(unknown).toEqual([]);
   });
 
   it("the sample declares nothing the code does not read, but the host's own settings", () => {
@@ -746,123 +430,11 @@ describe("settings: code, infra/main.bicep and local.settings.sample.json agree"
   it("the local-only settings of the sample are read by the local stack in dev/", () => {
     for (const [setting, file] of Object.entries(LOCAL_STACK_SETTINGS)) {
       expect(read(file)).toContain(setting);
-      expect(infraSettings).not.toContain(setting);
     }
   });
 
-  it("nothing Flex Consumption refuses, storage by identity only", () => {
-    for (const setting of FLEX_REJECTED) expect(infraSettings).not.toContain(setting);
-    expect(APP_SETTINGS.get("AzureWebJobsStorage__credential")).toBe("'managedidentity'");
-    for (const service of ["blob", "queue", "table"]) {
-      expect(infraSettings).toContain(`AzureWebJobsStorage__${service}ServiceUri`);
-    }
-    expect(APP_SETTINGS.get("AzureWebJobsStorage__clientId")).toBe(
-      APP_SETTINGS.get("AZURE_CLIENT_ID"),
-    );
-    expect(APP_SETTINGS.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")).toMatch(
-      /^'ClientId=\$\{identity\.outputs\.clientId\};Authorization=AAD'$/,
-    );
-  });
-
-  it("secrets come from Key Vault references, never from a value", () => {
-    const secrets = [...infraSettings].filter((setting) => /SECRET/.test(setting));
-    expect(secrets.length).toBeGreaterThan(0);
-    for (const setting of secrets) {
-      expect(APP_SETTINGS.get(setting)).toMatch(
-        /^'@Microsoft\.KeyVault\(SecretUri=\$\{[\w.]+\}\)'$/,
-      );
-    }
-  });
-
-  it("every value infra knows before deployment means to the code what the code's default does", () => {
-    const compared: string[] = [];
-    for (const [setting, expression] of APP_SETTINGS) {
-      const value = evaluate(MAIN, expression);
-      if (value === undefined || !CODE_SETTINGS.has(setting)) continue;
-      expect(typeof value, setting).toBe("string");
-      compared.push(setting);
-      expect(interpret({ ...SAMPLE, [setting]: String(value) }), setting).toEqual(
-        interpret({ ...SAMPLE, [setting]: undefined }),
-      );
-    }
-    expect(compared.length).toBeGreaterThan(0);
-  });
-
-  it("the cross-check settings are parameters named after them, defaulting to the code's defaults", () => {
-    const crossCheck = SETTINGS_BY_LOADER.get("loadCrossCheckSettings") ?? new Set<string>();
-    expect(crossCheck.size).toBeGreaterThan(0);
-    for (const setting of crossCheck) {
-      const param = MAIN.params.get(camelCase(setting));
-      if (setting === "TOPIC_DISCREPANCIES") continue; // a resource name: var topics, not a parameter
-      expect(param, `param ${camelCase(setting)} for ${setting}`).toBeDefined();
-      expect(APP_SETTINGS.get(setting), setting).toMatch(new RegExp(`\\b${camelCase(setting)}\\b`));
-      expect(evaluate(MAIN, APP_SETTINGS.get(setting) ?? ""), setting).toBeDefined();
-    }
-  });
-
-  it("every main.bicep parameter named after a setting feeds that setting", () => {
-    for (const setting of CODE_SETTINGS) {
-      if (!MAIN.params.has(camelCase(setting))) continue;
-      expect(APP_SETTINGS.get(setting), setting).toMatch(new RegExp(`\\b${camelCase(setting)}\\b`));
-    }
-  });
-
-  it("RECONCILE_SCHEDULE is a six-field NCRONTAB expression", () => {
-    const schedule = evaluate(MAIN, APP_SETTINGS.get("RECONCILE_SCHEDULE") ?? "");
-    expect(typeof schedule).toBe("string");
-    expect(String(schedule).trim().split(/\s+/)).toHaveLength(6);
-    expect(() => CronExpressionParser.parse(String(schedule))).not.toThrow();
-  });
-});
-
-describe("topics, queue and tables", () => {
-  const serviceBus = mainModule("./core/servicebus.bicep");
-  const serviceBusFile = moduleFile(MAIN, serviceBus);
-  const storage = mainModule("./core/storage.bicep");
-  const storageFile = moduleFile(MAIN, storage);
-  const localTopology = JSON.parse(read("dev/servicebus/Config.json")).UserConfig.Namespaces[0];
-
-  function resource(file: BicepFile, type: string): Deployable {
-    const found = file.resources.find(
-      (candidate) => candidate.target === type && !candidate.existing,
-    );
-    if (!found) throw new Error(`${file.path} creates no ${type}`);
-    return found;
-  }
-  const properties = (resource: Deployable) =>
-    objectEntries(objectEntries(resource.body).get("properties") ?? "{}");
-
-  it("every topic the code publishes to is created, with duplicate detection and `all`", () => {
-    const topics = evaluate(MAIN, "topics") as Record<string, string>;
-    expect(new Set(Object.values(topics))).toEqual(CODE_TOPICS);
-    expect(moduleParams(serviceBus).get("topicNames")).toBe(
-      "[for topic in items(topics): topic.value]",
-    );
-    const topic = resource(serviceBusFile, "Microsoft.ServiceBus/namespaces/topics");
-    expect(topic.loop?.source).toBe("topicNames");
-    expect(properties(topic).get("requiresDuplicateDetection")).toBe("true");
-    expect(properties(topic).get("duplicateDetectionHistoryTimeWindow")).toBe(
-      "duplicateDetectionWindow",
-    );
-    expect(moduleParams(serviceBus).get("duplicateDetectionWindow")).toBe(
-      "duplicateDetectionWindow",
-    );
-    expect(MAIN.params.get("duplicateDetectionWindow")?.defaultText).toBe("'PT10M'");
-    const all = resource(serviceBusFile, "Microsoft.ServiceBus/namespaces/topics/subscriptions");
-    expect(all.loop?.source).toBe("topicNames");
-    expect(objectEntries(all.body).get("name")).toBe("'all'");
-  });
-
-  it("the journal queue is created with duplicate detection and 100 deliveries", () => {
-    expect(new Set([evaluate(MAIN, "journalQueue")])).toEqual(CODE_QUEUES);
-    expect(moduleParams(serviceBus).get("queueNames")).toBe("[journalQueue]");
-    const queue = resource(serviceBusFile, "Microsoft.ServiceBus/namespaces/queues");
-    expect(queue.loop?.source).toBe("queueNames");
-    expect(properties(queue).get("requiresDuplicateDetection")).toBe("true");
-    expect(properties(queue).get("maxDeliveryCount")).toBe("2000");
-  });
-
-  it("the local topology has the same topics (each with `all`) and queue", () => {
+  it("the local topology has every topic the code publishes to (each with `all`) and its queue", () => {
+    const localTopology = JSON.parse(read("dev/servicebus/Config.json")).UserConfig.Namespaces[0];
     for (const topic of CODE_TOPICS) {
       const local = localTopology.Topics.find((t: { Name: string }) => t.Name === topic);
       expect(local, topic).toBeDefined();
@@ -872,606 +444,690 @@ describe("topics, queue and tables", () => {
       expect(localTopology.Queues.map((q: { Name: string }) => q.Name)).toContain(queue);
     }
   });
-
-  it("every table of src/adapters/tableLayout.ts and the operator adapters is declared, and no other", () => {
-    expect(CODE_TABLES.size).toBeGreaterThan(0);
-    expect(new Set(evaluate(MAIN, "bridgeTables") as string[])).toEqual(CODE_TABLES);
-    expect(moduleParams(storage).get("tables")).toBe("bridgeTables");
-    const tables = resource(storageFile, "Microsoft.Storage/storageAccounts/tableServices/tables");
-    expect(tables.loop?.source).toBe("tables");
-    expect(objectEntries(tables.body).get("name")).toBe(tables.loop?.item);
-  });
-
-  it("no keys: shared-key storage, SAS on Service Bus, local auth on App Insights are off", () => {
-    expect(properties(resource(storageFile, STORAGE_ACCOUNT)).get("allowSharedKeyAccess")).toBe(
-      "false",
-    );
-    expect(properties(resource(serviceBusFile, SERVICE_BUS)).get("disableLocalAuth")).toBe("true");
-    const monitoring = moduleFile(MAIN, mainModule("./core/monitoring.bicep"));
-    expect(
-      properties(resource(monitoring, "Microsoft.Insights/components")).get("DisableLocalAuth"),
-    ).toBe("true");
-    const keyVault = moduleFile(MAIN, mainModule("./core/keyvault.bicep"));
-    expect(
-      properties(resource(keyVault, "Microsoft.KeyVault/vaults")).get("enableRbacAuthorization"),
-    ).toBe("true");
-  });
-
-  it("the Service Bus tier is Standard or Premium (topics need Standard)", () => {
-    expect(MAIN.params.get("serviceBusSku")?.decorators).toContain(
-      "@allowed(['Standard', 'Premium'])",
-    );
-  });
 });
 
-describe("roles: the identity may do every data-plane call the code makes", () => {
-  const calls = SDK_OPERATIONS.map((sdk) => {
-    const methods = new Set(sdk.types.flatMap((type) => declaredMethods(sdk.dts, type)));
-    const used = new Set<string>();
-    for (const file of sourceFiles()) {
-      for (const match of readFileSync(file, "utf8").matchAll(/\.(\w+)\(/g)) {
-        if (methods.has(match[1])) used.add(match[1]);
+describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
+  const cli = CLI ?? "";
+  let main: ArmTemplate;
+  let subscriptionTemplate: ArmTemplate;
+  /** main.bicep with its defaults and no registry. */
+  let defaults: Snapshot;
+  /** A geo-replicated registry connected, the deploying user granted access. */
+  let connected: Snapshot;
+  let changedParameters: Record<string, unknown>;
+  /** The deploying user known but not granted access, no registry, every setting parameter changed. */
+  let customised: Snapshot;
+  /** eventgrid-subscription.bicep as the postdeploy hook deploys it, to the trigger. */
+  let subscription: Snapshot;
+  let built: { status: number; stderr: string };
+  const outDir = mkdtempSync(join(tmpdir(), "bicep-build-"));
+
+  beforeAll(() => {
+    built = runBicep(cli, ["build", "--pattern", "infra/**/*.bicep", "--outdir", outDir]);
+    if (built.status !== 0) return;
+    main = JSON.parse(readFileSync(join(outDir, "main.json"), "utf8"));
+    subscriptionTemplate = JSON.parse(
+      readFileSync(join(outDir, "app/eventgrid-subscription.json"), "utf8"),
+    );
+    defaults = snapshot(cli, "infra/main.bicep", BASE_PARAMS);
+    changedParameters = Object.fromEntries(
+      [...CODE_SETTINGS]
+        .filter((setting) => camelCase(setting) in main.parameters)
+        .map((setting) => [camelCase(setting), changedValue(main.parameters[camelCase(setting)])]),
+    );
+    connected = snapshot(cli, "infra/main.bicep", {
+      ...BASE_PARAMS,
+      registryName: "myregistry",
+      replicaRegions: ["westeurope", "East US"],
+      principalId: USER_PRINCIPAL,
+      alwaysReadyInstances: 3,
+      httpPerInstanceConcurrency: 8,
+    });
+    customised = snapshot(cli, "infra/main.bicep", {
+      ...BASE_PARAMS,
+      principalId: USER_PRINCIPAL,
+      allowUserIdentityPrincipal: false,
+      ...changedParameters,
+    });
+    subscription = snapshot(
+      cli,
+      "infra/app/eventgrid-subscription.bicep",
+      {
+        systemTopicName: "evgt-myregistry",
+        functionAppId:
+          "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/func-api-x",
+        deadLetterStorageAccountId:
+          "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stx",
+      },
+      "rg-registry",
+    );
+  }, 120_000);
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+  describe("the compiler and the linter", () => {
+    it("every file compiles without an error or a warning", () => {
+      expect(built.stderr).toBe("");
+      expect(built.status).toBe(0);
+      for (const file of bicepFiles()) {
+        const json = join(outDir, relative("infra", file).replace(/\.bicep$/, ".json"));
+        expect(existsSync(json), file).toBe(true);
       }
-    }
-    return { ...sdk, methods: sdk.methods, declared: methods, used };
-  });
+    });
 
-  it("the SDKs' method lists are read and the adapters call both SDKs", () => {
-    for (const sdk of calls) {
-      expect(sdk.declared.size, sdk.sdk).toBeGreaterThan(3);
-      expect(sdk.used.size, `${sdk.sdk}: no call found in src/`).toBeGreaterThan(0);
-    }
-  });
+    it("the linter finds nothing, with the recent-API-versions rule on", () => {
+      const rules = JSON.parse(read("infra/bicepconfig.json")).analyzers.core.rules;
+      expect(rules["use-recent-api-versions"]?.level).toBe("warning");
+      const linted = runBicep(cli, ["lint", "--pattern", "infra/**/*.bicep"]);
+      expect(linted.stderr + linted.stdout).toBe("");
+      expect(linted.status).toBe(0);
+    });
 
-  it("every SDK method src/ calls is classified", () => {
-    for (const sdk of calls) {
-      const unclassified = [...sdk.used].filter((method) => !(method in sdk.methods));
-      expect(unclassified, `${sdk.sdk}: add these to SDK_OPERATIONS`).toEqual([]);
-    }
-  });
-
-  it("the app identity's assignments are unconditional and go to the identity main.bicep creates", () => {
-    expect(RBAC).toBeDefined();
-    expect(APP_ROLES.length).toBeGreaterThan(0);
-    for (const assignment of APP_ROLES)
-      expect(assignment.conditional, assignment.symbol).toBe(false);
-    expect(RBAC_MODULE && moduleParams(RBAC_MODULE).get("identityPrincipalId")).toBe(
-      "identity.outputs.principalId",
-    );
-    expect(objectEntries(mainModule("./app/api.bicep").body).get("dependsOn")).toBe("[rbac]");
-  });
-
-  it("each call is permitted by a role assigned at a scope that covers it", () => {
-    for (const sdk of calls) {
-      for (const method of sdk.used) {
-        const permitting = sdk.methods[method] ?? [];
-        if (permitting.length === 0) continue;
-        const granted = APP_ROLES.some(
-          (assignment) =>
-            sdk.scopes.includes(assignment.scopeType) &&
-            assignment.roleIds.some((role) => permitting.includes(role)),
-        );
-        expect(granted, `${sdk.sdk} ${method}: assign one of ${permitting.join(", ")}`).toBe(true);
+    it("every suppressed diagnostic says why, next to it", () => {
+      for (const file of bicepFiles()) {
+        for (const line of read(file).split("\n")) {
+          if (!/#disable-(next-line|diagnostics)\b/.test(line)) continue;
+          expect(line, `${file}: give the reason after //`).toMatch(
+            /#disable-(next-line|diagnostics)(\s+[\w-]+)+\s+\/\/\s*\S.{10,}/,
+          );
+        }
       }
-    }
+    });
   });
 
-  it("the host's storage, Key Vault references and Entra telemetry have their roles", () => {
-    const has = (role: string, scope: string) =>
-      APP_ROLES.some((a) => a.scopeType === scope && a.roleIds.includes(role));
-    const settings = [...APP_SETTINGS.keys()];
-    if (settings.includes("AzureWebJobsStorage__blobServiceUri")) {
-      expect(has(ROLE.storageBlobDataOwner, STORAGE_ACCOUNT)).toBe(true);
-    }
-    if (settings.includes("AzureWebJobsStorage__queueServiceUri")) {
-      expect(has(ROLE.storageQueueDataContributor, STORAGE_ACCOUNT)).toBe(true);
-    }
-    if (settings.includes("AzureWebJobsStorage__tableServiceUri")) {
-      expect(has(ROLE.storageTableDataContributor, STORAGE_ACCOUNT)).toBe(true);
-    }
-    if ([...APP_SETTINGS.values()].some((value) => value.includes("@Microsoft.KeyVault("))) {
-      expect(has(ROLE.keyVaultSecretsUser, "Microsoft.KeyVault/vaults")).toBe(true);
-    }
-    if (settings.includes("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")) {
-      expect(has(ROLE.monitoringMetricsPublisher, "Microsoft.Insights/components")).toBe(true);
-    }
-  });
+  describe("settings: code and infra/main.bicep agree", () => {
+    const infraSettings = () => new Set(Object.keys(appSettingsOf(defaults)));
 
-  it("the deploying principal's assignments are all conditional on being allowed", () => {
-    const user = RBAC ? roleAssignments(RBAC).filter((a) => a.principal === "userPrincipalId") : [];
-    expect(user.length).toBeGreaterThan(0);
-    for (const assignment of user) expect(assignment.conditional, assignment.symbol).toBe(true);
-  });
-});
-
-describe("the function app", () => {
-  const api = mainModule("./app/api.bicep");
-  const apiFile = moduleFile(MAIN, api);
-  const site = apiFile.resources.find((r) => r.target === "Microsoft.Web/sites");
-  const plan = apiFile.resources.find((r) => r.target === "Microsoft.Web/serverfarms");
-  const siteBody = objectEntries(site?.body ?? "{}");
-  const siteProperties = objectEntries(siteBody.get("properties") ?? "{}");
-  const functionAppConfig = objectEntries(siteProperties.get("functionAppConfig") ?? "{}");
-
-  it("runs on Flex Consumption (FC1), Node 22, one always-ready instance for HTTP", () => {
-    expect(objectEntries(objectEntries(plan?.body ?? "{}").get("sku") ?? "{}").get("name")).toBe(
-      "'FC1'",
-    );
-    const runtime = objectEntries(functionAppConfig.get("runtime") ?? "{}");
-    expect(runtime.get("name")).toBe("'node'");
-    expect(evaluate(apiFile, runtime.get("version") ?? "")).toBe("22");
-    expect(MAIN.params.get("nodeVersion")?.defaultText).toBe("'22'");
-    const scale = objectEntries(functionAppConfig.get("scaleAndConcurrency") ?? "{}");
-    expect(scale.get("alwaysReady")).toMatch(
-      /\{\s*name:\s*'http',\s*instanceCount:\s*alwaysReadyInstances\s*\}/,
-    );
-    expect(MAIN.params.get("alwaysReadyInstances")?.defaultText).toBe("1");
-  });
-
-  it("uses the user-assigned identity for deployment storage and Key Vault references", () => {
-    const deployment = objectEntries(
-      objectEntries(functionAppConfig.get("deployment") ?? "{}").get("storage") ?? "{}",
-    );
-    expect(deployment.get("type")).toBe("'blobContainer'");
-    const authentication = objectEntries(deployment.get("authentication") ?? "{}");
-    expect(authentication.get("type")).toBe("'UserAssignedIdentity'");
-    expect(authentication.get("userAssignedIdentityResourceId")).toBe("identityId");
-    expect(siteProperties.get("keyVaultReferenceIdentity")).toBe("identityId");
-    expect(objectEntries(siteBody.get("identity") ?? "{}").get("type")).toBe("'UserAssigned'");
-  });
-
-  it("is tagged for azd as service `api` and gets exactly main.bicep's app settings", () => {
-    expect(siteBody.get("tags")).toMatch(/'azd-service-name':\s*'api'/);
-    const settings = apiFile.resources.find((r) => r.target === "Microsoft.Web/sites/config");
-    expect(objectEntries(settings?.body ?? "{}").get("name")).toBe("'appsettings'");
-    expect(objectEntries(settings?.body ?? "{}").get("properties")).toBe("appSettings");
-    expect(moduleParams(api).get("appSettings")).toBe("appSettings");
-  });
-});
-
-describe("the registry link and the Event Grid subscription", () => {
-  const functions = registeredFunctions();
-  const webhookFunction = functions.find((f) => f.trigger === "http" && f.route === "acr/webhook");
-  const eventGridEndpoint = functions.find((f) => f.trigger === "http" && f.route === "eventgrid");
-  const eventGridTrigger = functions.find((f) => f.trigger === "eventGrid");
-  const registry = moduleFile(MAIN, mainModule("./app/registry.bicep"));
-  const webhooks = registry.resources.find(
-    (r) => r.target === "Microsoft.ContainerRegistry/registries/webhooks",
-  );
-  const subscription = bicep("infra/app/eventgrid-subscription.bicep");
-
-  it("one webhook per region for every action the code routes, to the webhook route", () => {
-    expect(webhookFunction).toBeDefined();
-    expect(webhooks?.loop?.source).toBe("regions");
-    expect(evaluate(registry, registry.params.get("webhookActions")?.defaultText ?? "")).toEqual(
-      Object.keys(config.DEFAULT_TOPICS),
-    );
-    const properties = objectEntries(
-      objectEntries(webhooks?.body ?? "{}").get("properties") ?? "{}",
-    );
-    expect(properties.get("serviceUri")).toContain(`/api/${webhookFunction?.route}?region=`);
-    expect(objectEntries(properties.get("customHeaders") ?? "{}").get("Authorization")).toBe(
-      `'Bearer \${webhookSecret}'`,
-    );
-    expect(evaluate(MAIN, APP_SETTINGS.get("WEBHOOK_AUTH_HEADER") ?? "")).toBe("Authorization");
-    expect(evaluate(MAIN, APP_SETTINGS.get("WEBHOOK_AUTH_LEVEL") ?? "")).toBe("anonymous");
-    expect(objectEntries(webhooks?.body ?? "{}").get("location")).toBeDefined();
-  });
-
-  it("the outputs name the functions' real routes", () => {
-    expect(MAIN.outputs.get("AZURE_ACR_WEBHOOK_URL")).toContain(`/api/${webhookFunction?.route}'`);
-    expect(MAIN.outputs.get("AZURE_EVENTGRID_ENDPOINT_URL")).toContain(
-      `/api/${eventGridEndpoint?.route}'`,
-    );
-  });
-
-  it("the subscription takes the event types the code trusts, retries 24 h, dead-letters by identity", () => {
-    expect(eventGridTrigger).toBeDefined();
-    expect(evaluate(subscription, subscription.params.get("functionName")?.defaultText ?? "")).toBe(
-      eventGridTrigger?.name,
-    );
-    const resource = subscription.resources.find((r) => !r.existing);
-    const properties = objectEntries(
-      objectEntries(resource?.body ?? "{}").get("properties") ?? "{}",
-    );
-    const filter = objectEntries(properties.get("filter") ?? "{}");
-    expect(evaluate(subscription, filter.get("includedEventTypes") ?? "")).toEqual([
-      ...ACR_EVENT_TYPES,
-    ]);
-    expect(subscription.params.get("maxDeliveryAttempts")?.defaultText).toBe("30");
-    expect(subscription.params.get("eventTimeToLiveInMinutes")?.defaultText).toBe("1440");
-    const deadLetter = objectEntries(properties.get("deadLetterWithResourceIdentity") ?? "{}");
-    expect(objectEntries(deadLetter.get("identity") ?? "{}").get("type")).toBe("'SystemAssigned'");
-    expect(evaluate(MAIN, "deadLetterContainerName")).toBe(
-      evaluate(subscription, subscription.params.get("deadLetterContainerName")?.defaultText ?? ""),
-    );
-    expect(moduleParams(mainModule("./core/storage.bicep")).get("containers")).toContain(
-      "deadLetterContainerName",
-    );
-  });
-
-  it("the system topic's identity may write dead letters", () => {
-    const access = moduleFile(MAIN, mainModule("./app/eventgrid-rbac.bicep"));
-    const [assignment] = roleAssignments(access);
-    expect(assignment.roleIds).toEqual([ROLE.storageBlobDataContributor]);
-    expect(assignment.scopeType).toBe("Microsoft.Storage/storageAccounts/blobServices/containers");
-    expect(assignment.principal).toBe("systemTopicPrincipalId");
-  });
-});
-
-describe("azd: azure.yaml, parameters, modules, hooks", () => {
-  const azureYaml = parseYaml(read("azure.yaml"));
-  const parameters = JSON.parse(read("infra/main.parameters.json")).parameters as Record<
-    string,
-    { value: unknown }
-  >;
-
-  it("azure.yaml: service api is this TypeScript function app; infra is infra/main.bicep", () => {
-    const api = azureYaml.services.api;
-    expect(api).toMatchObject({ language: "ts", host: "function" });
-    for (const file of ["package.json", "host.json"]) {
-      expect(existsSync(join(ROOT, api.project, file)), file).toBe(true);
-    }
-    expect(existsSync(join(ROOT, azureYaml.infra.path, `${azureYaml.infra.module}.bicep`))).toBe(
-      true,
-    );
-    expect(
-      existsSync(join(ROOT, azureYaml.infra.path, `${azureYaml.infra.module}.parameters.json`)),
-    ).toBe(true);
-    expect(MAIN.targetScope).toBe("subscription");
-  });
-
-  it("azure.yaml: every hook runs a script that exists", () => {
-    const hooks = Object.entries(azureYaml.hooks ?? {}) as [
-      string,
-      Record<string, { run: string }>,
-    ][];
-    expect(hooks.length).toBeGreaterThan(0);
-    for (const [hook, platforms] of hooks) {
-      for (const [platform, { run }] of Object.entries(platforms)) {
-        expect(existsSync(join(ROOT, run)), `${hook} ${platform}: ${run}`).toBe(true);
-      }
-    }
-  });
-
-  it("main.parameters.json: only main.bicep's parameters, only azd substitutions, no secret", () => {
-    for (const [name, { value }] of Object.entries(parameters)) {
-      const param = MAIN.params.get(name);
-      expect(param, name).toBeDefined();
-      expect(param?.decorators, `${name} is secure`).not.toContain("@secure()");
-      expect(value, name).toMatch(/^\$\{[A-Z_][A-Z0-9_]*(=[^}]*)?\}$/);
-    }
-  });
-
-  it("every required parameter of main.bicep gets a value from azd", () => {
-    for (const param of MAIN.params.values()) {
-      if (param.defaultText !== undefined || param.name in parameters) continue;
-      expect(param.decorators, `${param.name} has no value`).toMatch(
-        /azd:\s*\{\s*type:\s*'generate'/,
+    it("infra sets every setting the code reads, except the connection strings", () => {
+      const settings = infraSettings();
+      const missing = [...CODE_SETTINGS].filter(
+        (setting) => !(setting in LOCAL_ONLY) && !settings.has(setting),
       );
-    }
-    expect(MAIN.params.get("webhookSecret")?.decorators).toContain("@secure()");
-    expect(MAIN.params.get("eventgridSecret")?.decorators).toContain("@secure()");
+      expect(missing, "read by src/, not set in infra/main.bicep appSettings").toEqual([]);
+      for (const local of Object.keys(LOCAL_ONLY)) expect(settings).not.toContain(local);
+    });
+
+    it("the Azure-only settings are read by the code and set in infra", () => {
+      for (const setting of Object.keys(AZURE_ONLY)) {
+        expect(CODE_SETTINGS, setting).toContain(setting);
+        expect(infraSettings(), setting).toContain(setting);
+      }
+    });
+
+    it("infra sets nothing the code does not read, but the host's own settings", () => {
+      const unknown = [...infraSettings()].filter(
+        (s) => !CODE_SETTINGS.has(s) && !isHostSetting(s),
+      );
+      expect(unknown).toEqual([]);
+      for (const setting of Object.keys(LOCAL_STACK_SETTINGS)) {
+        expect(infraSettings()).not.toContain(setting);
+      }
+    });
+
+    it("nothing Flex Consumption refuses, storage and telemetry by the app's identity only", () => {
+      const settings = appSettingsOf(defaults);
+      for (const setting of FLEX_REJECTED) expect(settings).not.toHaveProperty(setting);
+      expect(settings.AzureWebJobsStorage__credential).toBe("managedidentity");
+      for (const service of ["blob", "queue", "table"]) {
+        expect(settings).toHaveProperty(`AzureWebJobsStorage__${service}ServiceUri`);
+      }
+      const identity = only(defaults, "Microsoft.ManagedIdentity/userAssignedIdentities");
+      const clientId = settings.AZURE_CLIENT_ID;
+      expect(clientId).toMatch(new RegExp(`^\\[reference\\('${identity.id}'.*\\)\\.clientId\\]$`));
+      expect(settings.AzureWebJobsStorage__clientId).toBe(clientId);
+      expect(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe(
+        `[format('ClientId={0};Authorization=AAD', ${String(clientId).slice(1, -1)})]`,
+      );
+    });
+
+    it("secrets come from Key Vault references, never from a value", () => {
+      const settings = appSettingsOf(defaults);
+      const secrets = Object.keys(settings).filter((setting) => /SECRET/.test(setting));
+      expect(secrets.length).toBeGreaterThan(0);
+      for (const setting of secrets) {
+        expect(settings[setting]).toMatch(
+          /^\[format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)', reference\('[^']+\/providers\/Microsoft\.KeyVault\/vaults\/[^']+\/secrets\/[^']+'.*\)\.secretUri\)\]$/,
+        );
+      }
+      const serialized = JSON.stringify(defaults);
+      expect(serialized).not.toContain(BASE_PARAMS.webhookSecret);
+      expect(serialized).not.toContain(BASE_PARAMS.eventgridSecret);
+    });
+
+    it("every value infra knows before deployment means to the code what the code's default does", () => {
+      const compared: string[] = [];
+      for (const [setting, value] of Object.entries(appSettingsOf(defaults))) {
+        if (isExpression(value) || !CODE_SETTINGS.has(setting)) continue;
+        expect(typeof value, setting).toBe("string");
+        compared.push(setting);
+        expect(interpret({ ...SAMPLE, [setting]: String(value) }), setting).toEqual(
+          interpret({ ...SAMPLE, [setting]: undefined }),
+        );
+      }
+      expect(compared.length).toBeGreaterThan(5);
+    });
+
+    it("the cross-check settings are parameters named after them", () => {
+      const crossCheck = SETTINGS_BY_LOADER.get("loadCrossCheckSettings") ?? new Set<string>();
+      expect(crossCheck.size).toBeGreaterThan(0);
+      for (const setting of crossCheck) {
+        if (setting === "TOPIC_DISCREPANCIES") continue; // a resource name: var topics, not a parameter
+        expect(main.parameters, `param ${camelCase(setting)} for ${setting}`).toHaveProperty(
+          camelCase(setting),
+        );
+      }
+    });
+
+    it("every parameter named after a setting feeds that setting, and the code accepts its value", () => {
+      const settings = appSettingsOf(customised);
+      expect(Object.keys(changedParameters).length).toBeGreaterThan(5);
+      for (const setting of CODE_SETTINGS) {
+        const name = camelCase(setting);
+        if (!(name in changedParameters)) continue;
+        expect(settings[setting], setting).toBe(expectedSetting(changedParameters[name]));
+      }
+      const known = Object.entries(settings).filter(([, value]) => !isExpression(value));
+      const outcomes = interpret({ ...SAMPLE, ...(Object.fromEntries(known) as Env) });
+      for (const [loader, outcome] of Object.entries(outcomes)) {
+        expect((outcome as { error?: string }).error, loader).toBeUndefined();
+      }
+    });
+
+    it("RECONCILE_SCHEDULE is a six-field NCRONTAB expression", () => {
+      const schedule = String(appSettingsOf(defaults).RECONCILE_SCHEDULE);
+      expect(schedule.trim().split(/\s+/)).toHaveLength(6);
+      expect(() => CronExpressionParser.parse(schedule)).not.toThrow();
+    });
   });
 
-  it("modules exist and agree with their parameters and outputs", () => {
-    const reachable = new Set(["infra/main.bicep"]);
-    for (const path of bicepFiles()) {
-      const file = bicep(path);
-      for (const module of file.modules) {
-        const target = relative(ROOT, join(ROOT, dirname(path), module.target));
-        expect(existsSync(join(ROOT, target)), `${path}: module ${module.target}`).toBe(true);
-        reachable.add(target);
-        const child = bicep(target);
-        const passed = moduleParams(module);
-        for (const name of passed.keys())
-          expect(child.params.has(name), `${target}: param ${name}`).toBe(true);
-        for (const param of child.params.values()) {
-          if (param.defaultText === undefined) {
-            expect(passed.has(param.name), `${path} -> ${target}: ${param.name}`).toBe(true);
+  describe("topics, queue and tables", () => {
+    it("every topic the code publishes to is created, with duplicate detection and `all`", () => {
+      const topics = ofType(defaults, "Microsoft.ServiceBus/namespaces/topics");
+      expect(new Set(topics.map(childName))).toEqual(CODE_TOPICS);
+      expect(topics).toHaveLength(CODE_TOPICS.size);
+      for (const topic of topics) {
+        expect(topic.properties.requiresDuplicateDetection, topic.name).toBe(true);
+        expect(topic.properties.duplicateDetectionHistoryTimeWindow).toBe(
+          main.parameters.duplicateDetectionWindow.defaultValue,
+        );
+      }
+      expect(main.parameters.duplicateDetectionWindow.defaultValue).toBe("PT10M");
+      const subscriptions = ofType(
+        defaults,
+        "Microsoft.ServiceBus/namespaces/topics/subscriptions",
+      );
+      expect(new Set(subscriptions.map((s) => s.name.split("/").slice(1).join("/")))).toEqual(
+        new Set([...CODE_TOPICS].map((topic) => `${topic}/all`)),
+      );
+    });
+
+    it("the journal queue is created with duplicate detection and 2000 deliveries", () => {
+      const queues = ofType(defaults, "Microsoft.ServiceBus/namespaces/queues");
+      expect(new Set(queues.map(childName))).toEqual(CODE_QUEUES);
+      for (const queue of queues) {
+        expect(queue.properties.requiresDuplicateDetection).toBe(true);
+        expect(queue.properties.maxDeliveryCount).toBe(2000);
+      }
+    });
+
+    it("every table of src/adapters/tableLayout.ts is created, and no other", () => {
+      expect(CODE_TABLES.size).toBeGreaterThan(0);
+      const tables = ofType(defaults, "Microsoft.Storage/storageAccounts/tableServices/tables");
+      expect(new Set(tables.map(childName))).toEqual(CODE_TABLES);
+      expect(tables).toHaveLength(CODE_TABLES.size);
+    });
+
+    it("no keys: shared-key storage, SAS on Service Bus, local auth on App Insights are off", () => {
+      expect(only(defaults, STORAGE_ACCOUNT).properties.allowSharedKeyAccess).toBe(false);
+      expect(only(defaults, SERVICE_BUS).properties.disableLocalAuth).toBe(true);
+      expect(only(defaults, "Microsoft.Insights/components").properties.DisableLocalAuth).toBe(
+        true,
+      );
+      expect(only(defaults, "Microsoft.KeyVault/vaults").properties.enableRbacAuthorization).toBe(
+        true,
+      );
+    });
+
+    it("the Service Bus tier is Standard or Premium (topics need Standard)", () => {
+      expect(main.parameters.serviceBusSku.allowedValues).toEqual(["Standard", "Premium"]);
+      expect(only(defaults, SERVICE_BUS).sku).toMatchObject({ name: "Standard" });
+    });
+  });
+
+  describe("roles: the identity may do every data-plane call the code makes", () => {
+    const calls = SDK_OPERATIONS.map((sdk) => {
+      const declared = new Set(sdk.types.flatMap((type) => declaredMethods(sdk.dts, type)));
+      const used = new Set<string>();
+      for (const file of sourceFiles()) {
+        for (const match of readFileSync(file, "utf8").matchAll(/\.(\w+)\(/g)) {
+          if (declared.has(match[1])) used.add(match[1]);
+        }
+      }
+      return { ...sdk, declared, used };
+    });
+    const appRoles = (deployment: Snapshot) => {
+      const identity = only(deployment, "Microsoft.ManagedIdentity/userAssignedIdentities");
+      return roleAssignmentsOf(deployment).filter(
+        (assignment) =>
+          assignment.principalId.includes(`'${identity.id}'`) &&
+          assignment.principalId.endsWith(".principalId]"),
+      );
+    };
+    const userRoles = (deployment: Snapshot) =>
+      roleAssignmentsOf(deployment).filter((a) => a.principalId === USER_PRINCIPAL);
+
+    it("the SDKs' method lists are read and the adapters call both SDKs", () => {
+      for (const sdk of calls) {
+        expect(sdk.declared.size, sdk.sdk).toBeGreaterThan(3);
+        expect(sdk.used.size, `${sdk.sdk}: no call found in src/`).toBeGreaterThan(0);
+      }
+    });
+
+    it("every SDK method src/ calls is classified", () => {
+      for (const sdk of calls) {
+        const unclassified = [...sdk.used].filter((method) => !(method in sdk.methods));
+        expect(unclassified, `${sdk.sdk}: add these to SDK_OPERATIONS`).toEqual([]);
+      }
+    });
+
+    it("each call is permitted by a role assigned to the app's identity at a scope that covers it", () => {
+      for (const deployment of [defaults, connected]) {
+        const roles = appRoles(deployment);
+        expect(roles.length).toBeGreaterThan(0);
+        for (const sdk of calls) {
+          for (const method of sdk.used) {
+            const permitting = sdk.methods[method] ?? [];
+            if (permitting.length === 0) continue;
+            const granted = roles.some(
+              (assignment) =>
+                sdk.scopes.includes(assignment.scopeType) && permitting.includes(assignment.roleId),
+            );
+            expect(granted, `${sdk.sdk} ${method}: assign one of ${permitting.join(", ")}`).toBe(
+              true,
+            );
           }
         }
-        for (const match of read(path).matchAll(
-          new RegExp(`\\b${module.symbol}\\.outputs\\.(\\w+)`, "g"),
-        )) {
-          expect(child.outputs.has(match[1]), `${target}: output ${match[1]}`).toBe(true);
-        }
       }
-    }
-    reachable.add("infra/app/eventgrid-subscription.bicep"); // deployed by the postdeploy hook
-    expect(bicepFiles().filter((path) => !reachable.has(path))).toEqual([]);
-  });
+    });
 
-  it("every symbol a Bicep file uses is declared there", () => {
-    const builtins = new Set(
-      "az sys true false null if for in existing resourceGroup subscription tenant deployment environment".split(
-        " ",
-      ),
-    );
-    for (const path of bicepFiles()) {
-      const file = bicep(path);
-      const declared = new Set([
-        ...file.params.keys(),
-        ...file.vars.keys(),
-        ...file.resources.map((r) => r.symbol),
-        ...file.modules.map((m) => m.symbol),
-      ]);
-      const expressions = [
-        ...file.vars.values(),
-        ...file.outputs.values(),
-        ...[...file.params.values()].map((p) => p.defaultText ?? ""),
-        ...[...file.resources, ...file.modules].map(
-          (d) => `${d.body} ${d.condition ?? ""} ${d.loop?.source ?? ""}`,
-        ),
-      ];
-      const locals = new Set(
-        [...file.resources, ...file.modules].flatMap((d) =>
-          d.loop ? [d.loop.item, d.loop.index ?? ""] : [],
-        ),
+    it("the app is created after its roles (the host needs them from its first start)", () => {
+      const api = main.resources.find((r) => r.name === "api");
+      expect(api?.dependsOn?.some((dependency) => dependency.includes("'rbac')"))).toBe(true);
+    });
+
+    it("the host's storage, Key Vault references and Entra telemetry have their roles", () => {
+      const roles = appRoles(defaults);
+      const has = (role: string, scope: string) =>
+        roles.some((a) => a.scopeType === scope && a.roleId === role);
+      const settings = appSettingsOf(defaults);
+      if ("AzureWebJobsStorage__blobServiceUri" in settings) {
+        expect(has(ROLE.storageBlobDataOwner, STORAGE_ACCOUNT)).toBe(true);
+      }
+      if ("AzureWebJobsStorage__queueServiceUri" in settings) {
+        expect(has(ROLE.storageQueueDataContributor, STORAGE_ACCOUNT)).toBe(true);
+      }
+      if ("AzureWebJobsStorage__tableServiceUri" in settings) {
+        expect(has(ROLE.storageTableDataContributor, STORAGE_ACCOUNT)).toBe(true);
+      }
+      if (Object.values(settings).some((value) => String(value).includes("@Microsoft.KeyVault("))) {
+        expect(has(ROLE.keyVaultSecretsUser, "Microsoft.KeyVault/vaults")).toBe(true);
+      }
+      if ("APPLICATIONINSIGHTS_AUTHENTICATION_STRING" in settings) {
+        expect(has(ROLE.monitoringMetricsPublisher, "Microsoft.Insights/components")).toBe(true);
+      }
+    });
+
+    it("the deploying principal gets access only when given and allowed", () => {
+      expect(userRoles(defaults)).toEqual([]);
+      expect(userRoles(customised)).toEqual([]);
+      const granted = userRoles(connected);
+      expect(granted.map((a) => a.roleId)).toEqual(
+        expect.arrayContaining([
+          ROLE.storageTableDataContributor,
+          ROLE.serviceBusDataReceiver,
+          ROLE.keyVaultSecretsOfficer,
+        ]),
       );
-      for (const expression of expressions) {
-        // Identifiers in value position: not a property key, not after a dot, not a call.
-        const code = codeOnly(expression);
-        for (const match of code.matchAll(/(?<![.\w$'])([A-Za-z_]\w*)(?!\s*:)(?=\s*[^\w(]|$)/g)) {
-          const name = match[1];
-          if (declared.has(name) || builtins.has(name) || locals.has(name)) continue;
-          if (
-            new RegExp(
-              `\\bfor\\s+\\(?\\s*${name}\\b|\\b${name}\\s*=>|,\\s*${name}\\s*\\)\\s+in\\b`,
-            ).test(code)
-          )
-            continue;
-          throw new Error(`${path}: '${name}' is not declared`);
+    });
+  });
+
+  describe("the function app", () => {
+    const site = (deployment: Snapshot) => only(deployment, "Microsoft.Web/sites");
+
+    it("runs on Flex Consumption (FC1), Node 22, at a sites API version with rolling updates", () => {
+      expect(only(defaults, "Microsoft.Web/serverfarms").sku).toMatchObject({ name: "FC1" });
+      const config = site(defaults).properties.functionAppConfig;
+      expect(config.runtime).toEqual({ name: "node", version: "22" });
+      expect(main.parameters.nodeVersion.defaultValue).toBe("22");
+      expect(site(defaults).apiVersion >= "2024-11-01").toBe(true);
+      expect(config.siteUpdateStrategy).toEqual({ type: "RollingUpdate" });
+    });
+
+    it("two always-ready HTTP instances and 16 concurrent HTTP executions per instance by default, both parameters", () => {
+      const scale = site(defaults).properties.functionAppConfig.scaleAndConcurrency;
+      expect(scale.instanceMemoryMB).toBe(2048);
+      expect(scale.alwaysReady).toEqual([{ name: "http", instanceCount: 2 }]);
+      expect(scale.triggers).toEqual({ http: { perInstanceConcurrency: 16 } });
+      const changed = site(connected).properties.functionAppConfig.scaleAndConcurrency;
+      expect(changed.alwaysReady).toEqual([{ name: "http", instanceCount: 3 }]);
+      expect(changed.triggers).toEqual({ http: { perInstanceConcurrency: 8 } });
+    });
+
+    it("uses the user-assigned identity for deployment storage and Key Vault references", () => {
+      const identity = only(defaults, "Microsoft.ManagedIdentity/userAssignedIdentities");
+      const app = site(defaults);
+      const storage = app.properties.functionAppConfig.deployment.storage;
+      expect(storage.type).toBe("blobContainer");
+      expect(storage.authentication).toEqual({
+        type: "UserAssignedIdentity",
+        userAssignedIdentityResourceId: identity.id,
+      });
+      const containers = ofType(
+        defaults,
+        "Microsoft.Storage/storageAccounts/blobServices/containers",
+      );
+      expect(containers.map(childName).some((name) => storage.value.includes(`'${name}'`))).toBe(
+        true,
+      );
+      expect(app.properties.keyVaultReferenceIdentity).toBe(identity.id);
+      expect(app.identity?.type).toBe("UserAssigned");
+      expect(Object.keys(app.identity?.userAssignedIdentities ?? {})).toEqual([identity.id]);
+    });
+
+    it("is tagged for azd as service `api`", () => {
+      expect(site(defaults).tags).toMatchObject({ "azd-service-name": "api" });
+    });
+
+    it("every resource is at a current API version (no older than the linter's two years)", () => {
+      for (const resource of defaults.predictedResources) {
+        expect(resource.apiVersion, resource.type).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      }
+    });
+  });
+
+  describe("the registry link and the Event Grid subscription", () => {
+    const functions = registeredFunctions();
+    const webhookFunction = functions.find(
+      (f) => f.trigger === "http" && f.route === "acr/webhook",
+    );
+    const eventGridEndpoint = functions.find(
+      (f) => f.trigger === "http" && f.route === "eventgrid",
+    );
+    const eventGridTrigger = functions.find((f) => f.trigger === "eventGrid");
+
+    it("nothing is created on a registry unless one is named", () => {
+      expect(ofType(defaults, "Microsoft.ContainerRegistry/registries/webhooks")).toEqual([]);
+      expect(ofType(defaults, "Microsoft.EventGrid/systemTopics")).toEqual([]);
+    });
+
+    it("one webhook per region for every action the code routes, to the webhook route, with the secret", () => {
+      expect(webhookFunction).toBeDefined();
+      const webhooks = ofType(connected, "Microsoft.ContainerRegistry/registries/webhooks");
+      expect(webhooks).toHaveLength(2);
+      expect(webhooks.map((webhook) => webhook.location).sort()).toEqual(["East US", "westeurope"]);
+      for (const webhook of webhooks) {
+        // ?region={1} is the region's name in lower case without spaces.
+        const region = String(webhook.location).toLowerCase().replaceAll(" ", "");
+        expect(webhook.properties.serviceUri).toContain("?region={1}&registry={2}");
+        expect(webhook.properties.serviceUri).toContain(`.defaultHostName, '${region}', `);
+      }
+      for (const webhook of webhooks) {
+        expect(webhook.properties.actions).toEqual(Object.keys(config.DEFAULT_TOPICS));
+        expect(webhook.properties.serviceUri).toContain(`/api/${webhookFunction?.route}?region=`);
+        expect(webhook.properties.customHeaders.Authorization).toBe(
+          "[format('Bearer {0}', parameters('webhookSecret'))]",
+        );
+        expect(webhook.properties.status).toBe("enabled");
+        expect(webhook.location).toBeDefined();
+      }
+      const settings = appSettingsOf(connected);
+      expect(settings.WEBHOOK_AUTH_HEADER).toBe("Authorization");
+      expect(settings.WEBHOOK_AUTH_LEVEL).toBe("anonymous");
+      expect(settings.ACR_RESOURCE_IDS).toMatch(
+        /\/providers\/Microsoft\.ContainerRegistry\/registries\/myregistry$/,
+      );
+    });
+
+    it("the outputs name the functions' real routes", () => {
+      expect(defaults.outputs.AZURE_ACR_WEBHOOK_URL).toMatch(
+        new RegExp(`/api/${webhookFunction?.route}'`),
+      );
+      expect(defaults.outputs.AZURE_EVENTGRID_ENDPOINT_URL).toMatch(
+        new RegExp(`/api/${eventGridEndpoint?.route}'`),
+      );
+    });
+
+    it("the subscription takes the event types the code trusts, retries 24 h, dead-letters by identity", () => {
+      expect(eventGridTrigger).toBeDefined();
+      const created = only(subscription, "Microsoft.EventGrid/systemTopics/eventSubscriptions");
+      expect(created.properties.destination.endpointType).toBe("AzureFunction");
+      expect(created.properties.destination.properties.resourceId).toMatch(
+        new RegExp(`/functions/${eventGridTrigger?.name}$`),
+      );
+      expect(created.properties.filter.includedEventTypes).toEqual([...ACR_EVENT_TYPES]);
+      expect(created.properties.retryPolicy).toEqual({
+        maxDeliveryAttempts: 30,
+        eventTimeToLiveInMinutes: 1440,
+      });
+      const deadLetter = created.properties.deadLetterWithResourceIdentity;
+      expect(deadLetter.identity.type).toBe("SystemAssigned");
+      expect(deadLetter.deadLetterDestination.properties.blobContainerName).toBe(
+        defaults.outputs.AZURE_EVENTGRID_DEADLETTER_CONTAINER,
+      );
+      const containers = ofType(
+        defaults,
+        "Microsoft.Storage/storageAccounts/blobServices/containers",
+      ).map(childName);
+      expect(containers).toContain(defaults.outputs.AZURE_EVENTGRID_DEADLETTER_CONTAINER);
+    });
+
+    it("the system topic's identity may write dead letters", () => {
+      const topic = only(connected, "Microsoft.EventGrid/systemTopics");
+      expect(topic.identity?.type).toBe("SystemAssigned");
+      const writers = roleAssignmentsOf(connected).filter((a) => a.principalId.includes(topic.id));
+      expect(writers.map((a) => [a.roleId, a.scopeType])).toEqual([
+        [
+          ROLE.storageBlobDataContributor,
+          "Microsoft.Storage/storageAccounts/blobServices/containers",
+        ],
+      ]);
+    });
+  });
+
+  describe("azd: azure.yaml, parameters", () => {
+    const azureYaml = parseYaml(read("azure.yaml"));
+    const parameters = JSON.parse(read("infra/main.parameters.json")).parameters as Record<
+      string,
+      { value: unknown }
+    >;
+
+    it("azure.yaml: service api is this TypeScript function app; infra is infra/main.bicep at subscription scope", () => {
+      const api = azureYaml.services.api;
+      expect(api).toMatchObject({ language: "ts", host: "function" });
+      for (const file of ["package.json", "host.json"]) {
+        expect(existsSync(join(ROOT, api.project, file)), file).toBe(true);
+      }
+      expect(existsSync(join(ROOT, azureYaml.infra.path, `${azureYaml.infra.module}.bicep`))).toBe(
+        true,
+      );
+      expect(
+        existsSync(join(ROOT, azureYaml.infra.path, `${azureYaml.infra.module}.parameters.json`)),
+      ).toBe(true);
+      expect((main as unknown as { $schema: string }).$schema).toContain(
+        "subscriptionDeploymentTemplate",
+      );
+    });
+
+    it("azure.yaml: every hook runs a script that exists", () => {
+      const hooks = Object.entries(azureYaml.hooks ?? {}) as [
+        string,
+        Record<string, { run: string }>,
+      ][];
+      expect(hooks.length).toBeGreaterThan(0);
+      for (const [hook, platforms] of hooks) {
+        for (const [platform, { run }] of Object.entries(platforms)) {
+          const script = run.split(/\s+/).find((word) => word.startsWith("./"));
+          if (script)
+            expect(existsSync(join(ROOT, script)), `${hook} ${platform}: ${run}`).toBe(true);
         }
       }
-    }
-  });
-});
-
-describe("the postdeploy hooks", () => {
-  const sh = read("infra/hooks/postdeploy.sh");
-  const ps1 = read("infra/hooks/postdeploy.ps1");
-  const subscription = bicep("infra/app/eventgrid-subscription.bicep");
-  const AZD_PROVIDED = new Set(["AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID"]);
-  const OPTIONS = new Set(["AZURE_EVENTGRID_ENDPOINT_TYPE"]);
-  /** Variables main.parameters.json maps to parameters (the hooks name them in their advice). */
-  const MAPPED = new Set(
-    Object.values(
-      JSON.parse(read("infra/main.parameters.json")).parameters as Record<
-        string,
-        { value: string }
-      >,
-    ).flatMap(({ value }) => [...(/\$\{(\w+)/.exec(value)?.slice(1) ?? [])]),
-  );
-  const used = (text: string, pattern: RegExp) =>
-    new Set([...text.matchAll(pattern)].map((m) => m[1]));
-  const shVars = used(sh, /\b(AZURE_[A-Z0-9_]+)\b/g);
-  const ps1Vars = used(ps1, /\b(AZURE_[A-Z0-9_]+)\b/g);
-
-  it("read only main.bicep's outputs, azd's own variables and their documented option", () => {
-    for (const name of shVars) {
-      const known =
-        MAIN.outputs.has(name) || AZD_PROVIDED.has(name) || OPTIONS.has(name) || MAPPED.has(name);
-      expect(known, name).toBe(true);
-    }
-    expect(ps1Vars).toEqual(shVars);
-  });
-
-  it("deploy eventgrid-subscription.bicep with its parameters", () => {
-    expect(sh).toContain("../app/eventgrid-subscription.bicep");
-    expect(ps1).toContain("../app/eventgrid-subscription.bicep");
-    const written = used(sh, /^\s*"(\w+)": \{ "value"/gm);
-    const writtenPs1 = used(ps1, /^\s*(\w+)\s*=\s*@\{ value =/gm);
-    expect(writtenPs1).toEqual(written);
-    for (const name of written) expect(subscription.params.has(name), name).toBe(true);
-    for (const param of subscription.params.values()) {
-      if (param.defaultText === undefined) expect(written, param.name).toContain(param.name);
-    }
-  });
-
-  describe.skipIf(process.platform === "win32")("postdeploy.sh with a stand-in az", () => {
-    const dir = mkdtempSync(join(tmpdir(), "postdeploy-"));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
-    const log = join(dir, "az.log");
-    const az = join(dir, "az");
-    writeFileSync(
-      az,
-      `#!/bin/sh\necho "$*" >>"${log}"\nfor arg in "$@"; do case $arg in @*) cat "\${arg#@}" >>"${log}";; esac; done\n` +
-        `case "$*" in *"keyvault secret show"*) echo "first-Secret,second";; esac\n`,
-    );
-    chmodSync(az, 0o755);
-    const outputs: Env = {
-      AZURE_ENV_NAME: "dev",
-      AZURE_FUNCTION_APP_NAME: "func-api-x",
-      AZURE_FUNCTION_APP_ID:
-        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/func-api-x",
-      AZURE_ACR_WEBHOOK_URL: "https://h/api/acr/webhook",
-      AZURE_EVENTGRID_ENDPOINT_URL: "https://h/api/eventgrid",
-      AZURE_SERVICEBUS_NAMESPACE: "sb-x.servicebus.windows.net",
-      AZURE_STORAGE_ACCOUNT_NAME: "stx",
-      AZURE_STORAGE_ACCOUNT_ID:
-        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stx",
-      AZURE_EVENTGRID_DEADLETTER_CONTAINER: "eventgrid-deadletter",
-      AZURE_KEY_VAULT_NAME: "kv-x",
-      AZURE_ACR_RESOURCE_IDS:
-        "/subscriptions/s/resourceGroups/reg/providers/Microsoft.ContainerRegistry/registries/myregistry",
-    };
-    const runHook = (env: Env) => {
-      rmSync(log, { force: true });
-      const output = execFileSync("sh", [join(INFRA, "hooks/postdeploy.sh")], {
-        env: { PATH: `${dir}:${process.env.PATH}`, ...outputs, ...env },
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      return { output, calls: existsSync(log) ? readFileSync(log, "utf8") : "" };
-    };
-
-    it("does nothing on Azure without a connected registry", () => {
-      const { output, calls } = runHook({});
-      expect(output).toContain("no registry connected");
-      expect(calls).toBe("");
     });
 
-    it("deploys the subscription to the registry's group, to the trigger by default", () => {
-      const { calls } = runHook({
-        AZURE_ACR_SYSTEM_TOPIC_NAME: "evgt-myregistry",
-        AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP: "reg",
-        AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID: "sub-2",
-      });
-      expect(calls).toMatch(/^deployment group create --subscription sub-2 --resource-group reg /);
-      expect(calls).toContain("eventgrid-subscription.bicep");
-      const parameters = JSON.parse(calls.slice(calls.indexOf("{"))).parameters;
-      expect(parameters.systemTopicName.value).toBe("evgt-myregistry");
-      expect(parameters.endpointType.value).toBe("function");
-      expect(parameters.webhookEndpointUrl.value).toBe("");
-      expect(calls).not.toContain("keyvault");
+    it("main.parameters.json: only main.bicep's parameters, only azd substitutions, no secret", () => {
+      for (const [name, { value }] of Object.entries(parameters)) {
+        const param = main.parameters[name];
+        expect(param, name).toBeDefined();
+        expect(param.type, `${name} is secure`).not.toMatch(/^secure/);
+        expect(value, name).toMatch(/^\$\{[A-Z_][A-Z0-9_]*(=[^}]*)?\}$/);
+      }
     });
 
-    it("in servicebus-queue mode (as provisioned), points the subscription at the queue", () => {
-      const topic = {
-        AZURE_ACR_SYSTEM_TOPIC_NAME: "evgt-myregistry",
-        AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP: "reg",
-        AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID: "sub-2",
-      };
-      const queueId =
-        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/sb-x/queues/acr-eventgrid";
-      const { calls } = runHook({
-        ...topic,
-        AZURE_EVENTGRID_DELIVERY: "servicebus-queue",
-        AZURE_EVENTGRID_QUEUE_ID: queueId,
-      });
-      const parameters = JSON.parse(calls.slice(calls.indexOf("{"))).parameters;
-      expect(parameters.endpointType.value).toBe("servicebus-queue");
-      expect(parameters.serviceBusQueueId.value).toBe(queueId);
-      expect(() =>
-        runHook({ ...topic, AZURE_EVENTGRID_ENDPOINT_TYPE: "servicebus-queue" }),
-      ).toThrow(/run azd provision first/);
-    });
-
-    it("in webhook mode, puts the first Event Grid secret in the URL, never on a command line", () => {
-      const { calls } = runHook({
-        AZURE_ACR_SYSTEM_TOPIC_NAME: "evgt-myregistry",
-        AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP: "reg",
-        AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID: "sub-2",
-        AZURE_EVENTGRID_ENDPOINT_TYPE: "webhook",
-      });
-      const commandLines = calls.split("\n").filter((line) => /^(keyvault|deployment) /.test(line));
-      expect(commandLines.join("\n")).not.toContain("first-Secret");
-      const parameters = JSON.parse(calls.slice(calls.indexOf("{"))).parameters;
-      expect(parameters.webhookEndpointUrl.value).toBe("https://h/api/eventgrid?key=first-Secret");
+    it("every required parameter of main.bicep gets a value from azd; the secrets are secure", () => {
+      for (const [name, param] of Object.entries(main.parameters)) {
+        if ("defaultValue" in param || name in parameters) continue;
+        expect(param.metadata?.azd?.type, `${name} has no value`).toBe("generate");
+      }
+      expect(main.parameters.webhookSecret.type).toBe("securestring");
+      expect(main.parameters.eventgridSecret.type).toBe("securestring");
     });
   });
-});
 
-describe("README: the Deploy section", () => {
-  const readme = read("README.md");
-  const deploy = /\n## Deploy\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? "";
-
-  it("sits between Settings and Messages on the topics", () => {
-    expect(deploy).not.toBe("");
-    const order = ["## Settings", "## Deploy", "## Messages on the topics"].map((h) =>
-      readme.indexOf(`\n${h}\n`),
-    );
-    expect(order).toEqual([...order].sort((a, b) => a - b));
-  });
-
-  it("names only outputs and parameters that exist", () => {
-    for (const match of deploy.matchAll(/`(AZURE_[A-Z0-9_]+)`/g)) {
-      const name = match[1];
-      if (
-        [
-          "AZURE_ENV_NAME",
-          "AZURE_LOCATION",
-          "AZURE_SUBSCRIPTION_ID",
-          "AZURE_PRINCIPAL_ID",
-        ].includes(name)
-      )
-        continue;
-      const mapped = Object.values(
+  describe("the postdeploy hooks and the README name what exists", () => {
+    const sh = read("infra/hooks/postdeploy.sh");
+    const ps1 = read("infra/hooks/postdeploy.ps1");
+    const AZD_PROVIDED = new Set(["AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID"]);
+    const OPTIONS = new Set(["AZURE_EVENTGRID_ENDPOINT_TYPE"]);
+    const MAPPED = new Set(
+      Object.values(
         JSON.parse(read("infra/main.parameters.json")).parameters as Record<
           string,
           { value: string }
         >,
-      ).some(({ value }) => value.includes(`\${${name}`));
-      const known =
-        MAIN.outputs.has(name) ||
-        mapped ||
-        APP_SETTINGS.has(name) ||
-        name === "AZURE_EVENTGRID_ENDPOINT_TYPE";
-      expect(known, name).toBe(true);
-    }
-    for (const match of deploy.matchAll(/infra\.parameters\.(\w+)/g)) {
-      expect(MAIN.params.has(match[1]), match[1]).toBe(true);
-    }
+      ).flatMap(({ value }) => [...(/\$\{(\w+)/.exec(value)?.slice(1) ?? [])]),
+    );
+    const used = (text: string, pattern: RegExp) =>
+      new Set([...text.matchAll(pattern)].map((m) => m[1]));
+
+    it("the hooks read only main.bicep's outputs, azd's own variables and their documented option", () => {
+      const shVars = used(sh, /\b(AZURE_[A-Z0-9_]+)\b/g);
+      for (const name of shVars) {
+        const known =
+          name in main.outputs || AZD_PROVIDED.has(name) || OPTIONS.has(name) || MAPPED.has(name);
+        expect(known, name).toBe(true);
+      }
+      expect(used(ps1, /\b(AZURE_[A-Z0-9_]+)\b/g)).toEqual(shVars);
+    });
+
+    it("the hooks deploy eventgrid-subscription.bicep with its parameters", () => {
+      expect(sh).toContain("../app/eventgrid-subscription.bicep");
+      expect(ps1).toContain("../app/eventgrid-subscription.bicep");
+      const written = used(sh, /^\s*"(\w+)": \{ "value"/gm);
+      expect(used(ps1, /^\s*(\w+)\s*=\s*@\{ value =/gm)).toEqual(written);
+      for (const name of written)
+        expect(subscriptionTemplate.parameters, name).toHaveProperty(name);
+      for (const [name, param] of Object.entries(subscriptionTemplate.parameters)) {
+        if (!("defaultValue" in param)) expect(written, name).toContain(name);
+      }
+    });
+
+    it("the README's Deploy section names only outputs and parameters that exist", () => {
+      const readme = read("README.md");
+      const deploy = /\n## Deploy\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? "";
+      expect(deploy).not.toBe("");
+      const settings = appSettingsOf(defaults);
+      for (const match of deploy.matchAll(/`(AZURE_[A-Z0-9_]+)`/g)) {
+        const name = match[1];
+        if (AZD_PROVIDED.has(name) || ["AZURE_LOCATION", "AZURE_PRINCIPAL_ID"].includes(name))
+          continue;
+        const known =
+          name in main.outputs || MAPPED.has(name) || name in settings || OPTIONS.has(name);
+        expect(known, name).toBe(true);
+      }
+      for (const match of deploy.matchAll(/infra\.parameters\.(\w+)/g)) {
+        expect(main.parameters, match[1]).toHaveProperty(match[1]);
+      }
+    });
   });
 });
 
-describe("the Event Grid queue intake (eventGridDelivery = servicebus-queue)", () => {
-  const module = mainModule("./app/eventgrid-queue.bicep");
-  const queueFile = moduleFile(MAIN, module);
-  const subscription = bicep("infra/app/eventgrid-subscription.bicep");
-  const queueFunction = readFileSync(join(ROOT, "src/functions/acrEventGridQueue.ts"), "utf8");
-  const localTopology = JSON.parse(read("dev/servicebus/Config.json")).UserConfig.Namespaces[0];
-
-  it("is one of the deliveries, creates its queue only when chosen, and tells the code its name", () => {
-    expect(MAIN.params.get("eventGridDelivery")?.decorators).toContain(
-      "['function', 'webhook', 'servicebus-queue']",
-    );
-    expect(module.condition).toBe("eventGridToQueue");
-    expect(moduleParams(module).get("queueName")).toBe("eventgridQueue");
-    expect(APP_SETTINGS.get("EVENTGRID_QUEUE")).toBe("eventGridToQueue ? eventgridQueue : ''");
-    expect(evaluate(MAIN, "eventgridQueue")).toBe("acr-eventgrid");
-    expect(localTopology.Queues.map((q: { Name: string }) => q.Name)).toContain("acr-eventgrid");
-  });
-
-  it("the trigger connects with the app's identity, through the connection its code names", () => {
-    const connection = /connection:\s*"(\w+)"/.exec(queueFunction)?.[1];
-    expect(connection).toBe("SERVICEBUS_CONNECTION");
-    expect(APP_SETTINGS.get(`${connection}__fullyQualifiedNamespace`)).toBe(
-      "serviceBus.outputs.fullyQualifiedNamespace",
-    );
-    expect(APP_SETTINGS.get(`${connection}__credential`)).toBe("'managedidentity'");
-    expect(APP_SETTINGS.get(`${connection}__clientId`)).toBe("identity.outputs.clientId");
-    expect(APP_SETTINGS.has(connection ?? "")).toBe(false);
-  });
-
-  it("the app may receive from the queue, the system topic may send to it", () => {
-    const assignments = roleAssignments(queueFile);
-    const queue = "Microsoft.ServiceBus/namespaces/queues";
-    expect(assignments).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({
-          roleIds: [ROLE.serviceBusDataReceiver],
-          principal: "receiverPrincipalId",
-          scopeType: queue,
-        }),
-        expect.objectContaining({
-          roleIds: [ROLE.serviceBusDataSender],
-          principal: "senderPrincipalId",
-          scopeType: queue,
-        }),
-      ]),
-    );
-    expect(moduleParams(module).get("receiverPrincipalId")).toBe("identity.outputs.principalId");
-    expect(moduleParams(module).get("senderPrincipalId")).toContain(
-      "registryLink.outputs.systemTopicPrincipalId",
-    );
-  });
-
-  it("the subscription delivers to the queue with the system topic's identity", () => {
-    expect(subscription.params.get("endpointType")?.decorators).toContain("'servicebus-queue'");
-    const delivery = evaluate(subscription, "serviceBusQueueDelivery") as Record<string, Value>;
-    expect(delivery).toMatchObject({
-      identity: { type: "SystemAssigned" },
-      destination: { endpointType: "ServiceBusQueue" },
+describe.skipIf(process.platform === "win32")("postdeploy.sh with a stand-in az", () => {
+  const dir = mkdtempSync(join(tmpdir(), "postdeploy-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, "az.log");
+  const az = join(dir, "az");
+  writeFileSync(
+    az,
+    `#!/bin/sh\necho "$*" >>"${log}"\nfor arg in "$@"; do case $arg in @*) cat "\${arg#@}" >>"${log}";; esac; done\n` +
+      `case "$*" in *"keyvault secret show"*) echo "first-Secret,second";; esac\n`,
+  );
+  chmodSync(az, 0o755);
+  const outputs: Env = {
+    AZURE_ENV_NAME: "dev",
+    AZURE_FUNCTION_APP_NAME: "func-api-x",
+    AZURE_FUNCTION_APP_ID:
+      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/func-api-x",
+    AZURE_ACR_WEBHOOK_URL: "https://h/api/acr/webhook",
+    AZURE_EVENTGRID_ENDPOINT_URL: "https://h/api/eventgrid",
+    AZURE_SERVICEBUS_NAMESPACE: "sb-x.servicebus.windows.net",
+    AZURE_STORAGE_ACCOUNT_NAME: "stx",
+    AZURE_STORAGE_ACCOUNT_ID:
+      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stx",
+    AZURE_EVENTGRID_DEADLETTER_CONTAINER: "eventgrid-deadletter",
+    AZURE_KEY_VAULT_NAME: "kv-x",
+    AZURE_ACR_RESOURCE_IDS:
+      "/subscriptions/s/resourceGroups/reg/providers/Microsoft.ContainerRegistry/registries/myregistry",
+  };
+  const runHook = (env: Env) => {
+    rmSync(log, { force: true });
+    const output = execFileSync("sh", [join(INFRA, "hooks/postdeploy.sh")], {
+      env: { PATH: `${dir}:${process.env.PATH}`, ...outputs, ...env },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
     });
-    const resource = subscription.resources.find((r) => !r.existing);
-    const properties = objectEntries(
-      objectEntries(resource?.body ?? "{}").get("properties") ?? "{}",
+    return { output, calls: existsSync(log) ? readFileSync(log, "utf8") : "" };
+  };
+
+  it("does nothing on Azure without a connected registry", () => {
+    const { output, calls } = runHook({});
+    expect(output).toContain("no registry connected");
+    expect(calls).toBe("");
+  });
+
+  it("deploys the subscription to the registry's group, to the trigger by default", () => {
+    const { calls } = runHook({
+      AZURE_ACR_SYSTEM_TOPIC_NAME: "evgt-myregistry",
+      AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP: "reg",
+      AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID: "sub-2",
+    });
+    expect(calls).toMatch(/^deployment group create --subscription sub-2 --resource-group reg /);
+    expect(calls).toContain("eventgrid-subscription.bicep");
+    const parameters = JSON.parse(calls.slice(calls.indexOf("{"))).parameters;
+    expect(parameters.systemTopicName.value).toBe("evgt-myregistry");
+    expect(parameters.endpointType.value).toBe("function");
+    expect(parameters.webhookEndpointUrl.value).toBe("");
+    expect(calls).not.toContain("keyvault");
+  });
+
+  it("in webhook mode, puts the first Event Grid secret in the URL, never on a command line", () => {
+    const { calls } = runHook({
+      AZURE_ACR_SYSTEM_TOPIC_NAME: "evgt-myregistry",
+      AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP: "reg",
+      AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID: "sub-2",
+      AZURE_EVENTGRID_ENDPOINT_TYPE: "webhook",
+    });
+    const commandLines = calls.split("\n").filter((line) => /^(keyvault|deployment) /.test(line));
+    expect(commandLines.join("\n")).not.toContain("first-Secret");
+    const parameters = JSON.parse(calls.slice(calls.indexOf("{"))).parameters;
+    expect(parameters.webhookEndpointUrl.value).toBe("https://h/api/eventgrid?key=first-Secret");
+  });
+});
+
+describe("README: the Deploy section", () => {
+  it("sits between Settings and Messages on the topics", () => {
+    const readme = read("README.md");
+    const order = ["## Settings", "## Deploy", "## Messages on the topics"].map((h) =>
+      readme.indexOf(`\n${h}\n`),
     );
-    expect(properties.get("deliveryWithResourceIdentity")).toBe(
-      "toQueue ? serviceBusQueueDelivery : null",
-    );
-    expect(MAIN.outputs.get("AZURE_EVENTGRID_QUEUE_ID")).toContain("eventGridQueue.outputs.id");
+    expect(order.every((index) => index >= 0)).toBe(true);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
   });
 });

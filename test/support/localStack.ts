@@ -49,6 +49,8 @@ export interface LocalStackOptions {
   withoutDuplicateDetection?: boolean;
   /** The host's port, when a setting must name the bridge's URL before it starts. */
   port?: number;
+  /** The app the host serves: this checkout's build unless said (e.g. an unpacked deployment package). */
+  appRoot?: string;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let broker = await startLocalServiceBus({ topology });
   const brokerPort = broker.port;
   const port = options.port ?? (await freePort());
+  const appRoot = options.appRoot ?? APP_ROOT;
   const env = {
     ...process.env,
     PORT: String(port),
@@ -80,7 +83,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const output: string[] = [];
   let host: HostProcess | undefined;
   try {
-    host = await startHostProcess(env, port, output);
+    host = await startHostProcess(env, port, output, appRoot);
   } catch (error) {
     await broker.stop();
     await azurite?.stop();
@@ -110,7 +113,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await host?.stop(signal);
     },
     startHost: async () => {
-      host = await startHostProcess(env, port, output);
+      host = await startHostProcess(env, port, output, appRoot);
     },
     hostProcess: () => {
       if (!host) throw new Error("the host is not running");
@@ -134,8 +137,9 @@ async function startHostProcess(
   env: NodeJS.ProcessEnv,
   port: number,
   output: string[],
+  appRoot: string,
 ): Promise<HostProcess> {
-  const child = spawn(process.execPath, [resolve(APP_ROOT, "dist/dev/host/main.js"), APP_ROOT], {
+  const child = spawn(process.execPath, [resolve(APP_ROOT, "dist/dev/host/main.js"), appRoot], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });

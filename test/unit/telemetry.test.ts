@@ -14,6 +14,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IngestResult } from "../../src/core/ingestDelivery";
 import { startTelemetry } from "../../src/telemetry/azureMonitor";
+// Loaded before any provider is registered, as in the app: telemetry must not depend on it.
+import * as instruments from "../../src/telemetry/instruments";
 
 const spans = new InMemorySpanExporter();
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
@@ -21,17 +23,13 @@ const reader = new PeriodicExportingMetricReader({
   exporter: metricExporter,
   exportIntervalMillis: 60_000,
 });
-let instruments: typeof import("../../src/telemetry/instruments");
-
-beforeAll(async () => {
+beforeAll(() => {
   // The Azure Monitor distro registers these in production; parent spans need a context manager.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(
     new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }),
   );
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
-  // The meter is taken when the module loads: after the provider is registered.
-  instruments = await import("../../src/telemetry/instruments");
 });
 
 afterAll(() => {

@@ -1,0 +1,172 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { acrPush, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
+import {
+  type Envelope,
+  type IngestionCapture,
+  startIngestionCapture,
+} from "../support/ingestionCapture";
+import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { runReconcile, sleep } from "../support/reconcile";
+import { deliverWebhook } from "../support/webhookClient";
+
+const EVENTGRID_SECRET = "e2e-telemetry-eventgrid-secret";
+const WINDOW_SECONDS = 1;
+
+describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoint)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "acr-bridge-telemetry-"));
+  let capture: IngestionCapture;
+  let stack: LocalStack;
+  const pushed = acrPush("team/telemetry");
+  const lost = acrPush("team/telemetry-lost");
+  const pendingPush = acrPush("team/telemetry-pending");
+  let hostOutput = "";
+
+  beforeAll(async () => {
+    capture = await startIngestionCapture(dir);
+    stack = await startLocalStack({
+      ownTables: true,
+      env: {
+        APPLICATIONINSIGHTS_CONNECTION_STRING: capture.connectionString,
+        NODE_EXTRA_CA_CERTS: capture.caFile,
+        NODE_OPTIONS: `--require ${resolve(__dirname, "../support/loopbackOnly.cjs")}`,
+        OTEL_TRACES_SAMPLER: "always_on",
+        APPLICATIONINSIGHTS_STATSBEAT_DISABLED: "true",
+        APPLICATION_INSIGHTS_NO_STATSBEAT: "true",
+        CROSSCHECK_WINDOW_SECONDS: String(WINDOW_SECONDS),
+        EVENTGRID_SECRETS: EVENTGRID_SECRET,
+        ACR_RESOURCE_IDS: RESOURCE_ID,
+        PUBLISH_TIMEOUT_MS: "500",
+        REDRIVE_MAX_ATTEMPTS: "1",
+        REDRIVE_BASE_DELAY_SECONDS: "1",
+        RECONCILE_SCHEDULE: "0 0 0 1 1 *",
+      },
+    });
+    await deliverWebhook(stack, pushed);
+    await deliverWebhook(stack, pushed); // a duplicate
+    const egResponse = await postEventGrid(stack, [eventGridEvent(lost)], EVENTGRID_SECRET);
+    expect(egResponse.status).toBeLessThan(300);
+    await sleep(WINDOW_SECONDS * 1000 + 100);
+    await runReconcile(stack); // recovers `lost`, reports both one-sided events
+    await stack.stopBroker();
+    await deliverWebhook(stack, pendingPush); // recorded, publish pending
+    await sleep(1_100);
+    await runReconcile(stack); // the re-drive gives up on it
+    // A graceful stop flushes what the exporters still hold (metrics export once a minute).
+    await stack.stopHost("SIGTERM");
+    hostOutput = stack.output();
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await capture?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ofType = (baseType: string) =>
+    capture.envelopes().filter((envelope) => envelope.data.baseType === baseType);
+  const property = (envelope: Envelope, name: string) => envelope.data.baseData.properties?.[name];
+  const operation = (envelope: Envelope) => envelope.tags?.["ai.operation.id"];
+
+  it("a request per delivery, named by its route, carrying the event id", () => {
+    const webhookRequests = ofType("RequestData").filter(
+      (request) => request.data.baseData.name === "POST /api/acr/webhook",
+    );
+    expect(webhookRequests.map((request) => property(request, "acr.event_id")).sort()).toEqual(
+      [pushed.id, pushed.id, pendingPush.id].sort(),
+    );
+    for (const request of webhookRequests) {
+      expect(request.data.baseData.responseCode).toBe("200");
+      expect(request.data.baseData.url).not.toContain("?");
+    }
+    const eventGridRequest = ofType("RequestData").find(
+      (request) => request.data.baseData.name === "POST /api/eventgrid",
+    );
+    expect(eventGridRequest && property(eventGridRequest, "acr.event_id")).toBe(lost.id);
+    expect(eventGridRequest?.data.baseData.url).not.toContain(EVENTGRID_SECRET);
+  });
+
+  it("Table Storage and Service Bus calls are dependencies of the delivery that made them", () => {
+    const [first] = ofType("RequestData").filter(
+      (request) => property(request, "acr.event_id") === pushed.id,
+    );
+    const dependencies = ofType("RemoteDependencyData").filter(
+      (dependency) => operation(dependency) === operation(first),
+    );
+    const types = new Set(dependencies.map((dependency) => String(dependency.data.baseData.type)));
+    expect([...types].some((type) => type.includes("Microsoft.Data.Tables"))).toBe(true);
+    expect(
+      dependencies.some((dependency) => dependency.data.baseData.name === "ServiceBusSender.send"),
+    ).toBe(true);
+    expect(types).toContain("Queue Message");
+  });
+
+  it("each of the bridge's counters arrives with its dimensions", () => {
+    const points = ofType("MetricData").flatMap((envelope) =>
+      (envelope.data.baseData.metrics as { name: string; value: number }[]).map((metric) => ({
+        name: metric.name,
+        value: metric.value,
+        dimensions: envelope.data.baseData.properties ?? {},
+      })),
+    );
+    const find = (name: string, dimensions: Record<string, string>) =>
+      points.find(
+        (point) =>
+          point.name === name &&
+          expect.objectContaining(dimensions).asymmetricMatch(point.dimensions),
+      );
+    expect(
+      find("acr_bridge.deliveries.received", {
+        action: "push",
+        origin: "webhook",
+        journaled: "false",
+      })?.value,
+    ).toBe(2);
+    expect(
+      find("acr_bridge.deliveries.received", { action: "push", origin: "eventgrid" })?.value,
+    ).toBe(1);
+    expect(
+      find("acr_bridge.deliveries.duplicate", { action: "push", origin: "webhook" })?.value,
+    ).toBe(1);
+    expect(
+      find("acr_bridge.messages.published", { action: "push", origin: "webhook" })?.value,
+    ).toBe(1);
+    expect(find("acr_bridge.messages.published", { origin: "reconcile" })?.value).toBe(1);
+    expect(
+      find("acr_bridge.deliveries.pending", { action: "push", origin: "webhook" })?.value,
+    ).toBe(1);
+    expect(find("acr_bridge.events.recovered", {})?.value).toBe(1);
+    expect(find("acr_bridge.discrepancies", { kind: "eventgrid-only" })?.value).toBe(1);
+    expect(
+      find("acr_bridge.discrepancies", { kind: "webhook-only" })?.value,
+    ).toBeGreaterThanOrEqual(1);
+    expect(find("acr_bridge.deliveries.dead", {})?.value).toBe(1);
+  });
+
+  it("log records arrive as structured traces with the event id, under their request", () => {
+    const logs = ofType("MessageData").filter(
+      (message) => property(message, "acr.event_id") === pendingPush.id,
+    );
+    expect(logs.length).toBeGreaterThan(0);
+    const [request] = ofType("RequestData").filter(
+      (candidate) => property(candidate, "acr.event_id") === pendingPush.id,
+    );
+    for (const log of logs) {
+      expect(operation(log)).toBe(operation(request));
+      expect(property(log, "faas.name")).toBe("acrWebhook");
+    }
+    expect(logs.map((log) => log.data.baseData.severityLevel)).toContain("Warning");
+  });
+
+  it("never sends a secret, and the SDK's baseUri deprecation stays out of the log", () => {
+    expect(capture.rawBodies().length).toBeGreaterThan(0);
+    for (const body of capture.rawBodies()) {
+      expect(body).not.toContain(TEST_SECRET);
+      expect(body).not.toContain(EVENTGRID_SECRET);
+    }
+    expect(hostOutput).not.toContain("baseUri option");
+    expect(hostOutput).not.toMatch(/loopback-only: refused a connection to (?!169\.254\.169\.254)/);
+  });
+});
