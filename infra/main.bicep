@@ -204,6 +204,8 @@ var bridgeTables = [
   'AcrRejections'
   'AcrRegistries'
   'AcrReplayJobs'
+  'AcrBackfillCursors'
+  'AcrWebhookHealth'
   'AcrSourceWatch'
 ]
 var deploymentContainerName = 'app-package-${functionAppName}'

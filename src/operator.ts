@@ -1,7 +1,8 @@
+import { REPLAY_JOBS_TABLE, SOURCE_WATCH_TABLE } from "./adapters/tableLayout";
 import { TableOperatorReads } from "./adapters/tableOperatorReads";
 import { TableQueries } from "./adapters/tableQueries";
-import { REPLAY_JOBS_TABLE, TableReplayJobs } from "./adapters/tableReplayJobs";
-import { SOURCE_WATCH_TABLE, TableSourceWatch } from "./adapters/tableSourceWatch";
+import { TableReplayJobs } from "./adapters/tableReplayJobs";
+import { TableSourceWatch } from "./adapters/tableSourceWatch";
 import { getBridge } from "./bridge";
 import { loadTablesTimeoutMs } from "./config";
 

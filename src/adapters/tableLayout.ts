@@ -144,6 +144,15 @@ export const REJECTIONS_TABLE = "AcrRejections";
 export const REGISTRIES_TABLE = "AcrRegistries";
 export const REGISTRIES_PARTITION = "registries";
 
+/**
+ * Tables of the features around the pipe, each written by its own adapter off the webhook path:
+ * replay jobs, the source watch (operational findings), the backfill's cursors, webhook health.
+ */
+export const REPLAY_JOBS_TABLE = "AcrReplayJobs";
+export const SOURCE_WATCH_TABLE = "AcrSourceWatch";
+export const BACKFILL_CURSORS_TABLE = "AcrBackfillCursors";
+export const WEBHOOK_HEALTH_TABLE = "AcrWebhookHealth";
+
 export function registryIndexKeys(registry: string): EntityKeys {
   return { partitionKey: REGISTRIES_PARTITION, rowKey: joinKey(encodeKeyPart(registry)) };
 }

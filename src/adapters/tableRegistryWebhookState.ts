@@ -12,8 +12,6 @@ import { isStatus } from "./tableRetry";
  * Table `AcrWebhookHealth`: PartitionKey `webhooks`, RowKey `<registry id>|<webhook name>`: the
  * last verdict on each webhook and its outstanding ping, for the next check and `/api/health`.
  */
-export const BACKFILL_CURSORS_TABLE = "AcrBackfillCursors";
-export const WEBHOOK_HEALTH_TABLE = "AcrWebhookHealth";
 const HEALTH_PARTITION = "webhooks";
 
 function webhookKeys(ref: WebhookRef) {

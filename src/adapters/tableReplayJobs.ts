@@ -8,7 +8,6 @@ import { isStatus } from "./tableRetry";
  * Table `AcrReplayJobs`: PartitionKey `jobs`, RowKey = job id; the job's state as JSON plus the
  * columns the runner filters on. Few rows (one per replay asked for), so one partition.
  */
-export const REPLAY_JOBS_TABLE = "AcrReplayJobs";
 const PARTITION = "jobs";
 
 interface ReplayJobEntity {

@@ -11,7 +11,6 @@ import { readIfExists } from "./tableIfExists";
  *   PartitionKey `finding`, RowKey `<registry>|<region>|<kind>`: the latest silence finding;
  *   PartitionKey `scan`, RowKey `last`: up to when arrivals have been read.
  */
-export const SOURCE_WATCH_TABLE = "AcrSourceWatch";
 
 interface SeenEntity {
   registry: string;

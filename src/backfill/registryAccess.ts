@@ -5,12 +5,8 @@ import {
   staticTokenCredential,
 } from "../adapters/armRegistryWebhooks";
 import { credential } from "../adapters/clients";
-import {
-  BACKFILL_CURSORS_TABLE,
-  TableBackfillCursors,
-  TableWebhookHealth,
-  WEBHOOK_HEALTH_TABLE,
-} from "../adapters/tableRegistryWebhookState";
+import { BACKFILL_CURSORS_TABLE, WEBHOOK_HEALTH_TABLE } from "../adapters/tableLayout";
+import { TableBackfillCursors, TableWebhookHealth } from "../adapters/tableRegistryWebhookState";
 import { type Bridge, getBridge } from "../bridge";
 import {
   loadRegistryAccessSettings,
