@@ -47,7 +47,8 @@ function createRegistryAccess(
     endpoint: settings.armEndpoint,
     credential: isLoopbackHttp(settings.armEndpoint)
       ? staticTokenCredential(LOCAL_ARM_TOKEN)
-      : credential(),
+      : // Created on the first ARM call: a bridge without registries never loads @azure/identity.
+        { getToken: (scopes, options) => credential().getToken(scopes, options) },
   });
   const ledger = bridgeLedger(bridge);
   const cursors = new TableBackfillCursors(bridge.tables(BACKFILL_CURSORS_TABLE), timeoutMs);
