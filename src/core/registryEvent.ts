@@ -36,18 +36,19 @@ export interface RegistryEvent {
 }
 
 /** The fields consumers filter on: message properties, and columns of the delivery record. */
-export type EventAttributes = Pick<
-  RegistryEvent,
-  | "action"
-  | "registry"
-  | "repository"
-  | "tag"
-  | "digest"
-  | "mediaType"
-  | "region"
-  | "connectedRegistry"
-  | "origin"
-> &
+const ATTRIBUTE_FIELDS = [
+  "action",
+  "registry",
+  "repository",
+  "tag",
+  "digest",
+  "mediaType",
+  "region",
+  "connectedRegistry",
+  "origin",
+] as const satisfies readonly (keyof RegistryEvent)[];
+
+export type EventAttributes = Pick<RegistryEvent, (typeof ATTRIBUTE_FIELDS)[number]> &
   ArtifactClassification;
 
 /** An event, or a recorded delivery (whose classification, once recorded, is kept as it was). */
@@ -55,33 +56,15 @@ export type EventAttributeSource = Omit<EventAttributes, keyof ArtifactClassific
   Partial<ArtifactClassification> & { payload?: Record<string, unknown> };
 
 export function eventAttributes(source: EventAttributeSource): EventAttributes {
-  const {
-    action,
-    registry,
-    repository,
-    tag,
-    digest,
-    mediaType,
-    region,
-    connectedRegistry,
-    origin,
-  } = source;
+  const fields = Object.fromEntries(
+    ATTRIBUTE_FIELDS.map((field) => [field, source[field]]),
+  ) as Pick<RegistryEvent, (typeof ATTRIBUTE_FIELDS)[number]>;
+  const { action, tag, mediaType } = source;
   const classification =
     source.artifactKind !== undefined
       ? { artifactKind: source.artifactKind, tagged: tag ? ("true" as const) : ("false" as const) }
       : classifyArtifact({ action, tag, mediaType, artifactType: artifactTypeOf(source.payload) });
-  return {
-    action,
-    registry,
-    repository,
-    tag,
-    digest,
-    mediaType,
-    region,
-    connectedRegistry,
-    origin,
-    ...classification,
-  };
+  return { ...fields, ...classification };
 }
 
 export interface WebhookContext {
