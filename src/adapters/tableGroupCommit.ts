@@ -44,10 +44,11 @@ const MAX_OPERATIONS = 100;
 const MAX_BATCH_BYTES = 3.5 * 1024 * 1024;
 
 /**
- * Two transactions of a partition may be in flight: while storage works on one, the next one
- * gathers what arrives, and storage never waits for the process between them.
+ * One transaction of a partition in flight at a time: what arrives meanwhile gathers into the
+ * next one. More in flight made smaller transactions and less throughput (measured on Azurite
+ * with 50 concurrent deliveries: 1 in flight about 1.4x the throughput of 2 or 4).
  */
-const MAX_IN_FLIGHT = 2;
+const MAX_IN_FLIGHT = 1;
 
 interface PartitionQueue {
   queue: Submission[];
@@ -64,8 +65,8 @@ interface Submission {
 }
 
 /**
- * Group commit for one table: submissions for the same partition that wait while transactions
- * of that partition are in flight are written together in the next one. A lone submission is sent
+ * Group commit for one table: submissions for the same partition that wait while a transaction
+ * of that partition is in flight are written together in the next one. A lone submission is sent
  * at once: nothing waits for a timer. Each submission resolves only when its own operations are
  * durable; when a transaction fails, the submission whose operation failed gets the error and the
  * others are written again without it (transactions are all or nothing).
