@@ -7,6 +7,7 @@ import type {
   Change,
   ListedWindow,
   LogicalRef,
+  TagRef,
   Versioned,
   WindowMarker,
   WriteOutcome,
@@ -39,6 +40,7 @@ import {
   pendingKeys,
   recordKeys,
   registryPartitions,
+  tagKeys,
   WINDOW_ROWS,
   windowKeys,
   windowsDueBefore,
@@ -135,6 +137,10 @@ export class TableEventStore implements EventStore {
       rowKey: index.recordRowKey,
     });
     return entity && versioned(fromDeliveryEntity(entity), entity);
+  }
+
+  async tagSeen(tag: TagRef): Promise<boolean> {
+    return (await this.read<EntityKeys>(tagKeys(tag))) !== undefined;
   }
 
   write(changes: readonly Change[]): Promise<WriteOutcome> {
@@ -375,6 +381,10 @@ export class TableEventStore implements EventStore {
       case "remove-pending": {
         const keys = pendingKeys(change.record);
         return [events(keys, operation.deleteIfExists(keys))];
+      }
+      case "note-tag": {
+        const keys = tagKeys(change.tag);
+        return [events(keys, operation.upsert(keys))];
       }
       case "log-verdict": {
         const { logical, state } = change;

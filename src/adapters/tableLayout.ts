@@ -3,7 +3,7 @@ import type { DeliveryRecord } from "../core/deliveryRecord";
 import type { EventOrigin, RegistryEvent } from "../core/registryEvent";
 import { shortHash } from "../core/shortHash";
 import { encodeKeyPart, invertedHour, invertedMillis, joinKey } from "../core/tableKeys";
-import type { LogicalRef, WindowMarker } from "../core/writePlan";
+import type { LogicalRef, TagRef, WindowMarker } from "../core/writePlan";
 
 /**
  * Table `AcrEvents` holds everything one arrival changes, so that it is written in one
@@ -18,6 +18,7 @@ import type { LogicalRef, WindowMarker } from "../core/writePlan";
  *   `l|<repository hash>|<digest hash>|<logical key>`   a logical event; a digest's are one range
  *   `w|<window close ms>|<logical key>`                 an open cross-check window, oldest first
  *   `p|<received ms>|<event id>|<origin>`               a record waiting to be published
+ *   `t|<repository hash>|<tag hash>`                    a tag pushed in the repository
  * The reconcile reads only the `w|` and `p|` ranges, so its cost follows open items, not history.
  */
 export const EVENTS_TABLE = "AcrEvents";
@@ -46,6 +47,7 @@ export const RECORD_ROWS = "d";
 export const OCCURRED_ROWS = "o";
 export const PENDING_ROWS = "p";
 export const WINDOW_ROWS = "w";
+export const TAG_ROWS = "t";
 
 /** Where a record is: by the time its first delivery arrived, which a repeat does not change. */
 export function recordKeys(record: Pick<DeliveryRecord, "event" | "receivedAt">): EntityKeys {
@@ -90,6 +92,13 @@ export function digestLogicalRange(logical: Omit<LogicalRef, "key">): { from: st
 
 function digestPrefix({ repository, digest }: Omit<LogicalRef, "key">): string {
   return joinKey("l", shortHash([repository ?? ""], 16), shortHash([digest ?? ""], 16));
+}
+
+export function tagKeys({ registry, repository, tag }: TagRef): EntityKeys {
+  return {
+    partitionKey: eventPartition(registry, repository),
+    rowKey: joinKey(TAG_ROWS, shortHash([repository ?? ""], 16), shortHash([tag], 16)),
+  };
 }
 
 export function windowKeys(window: WindowMarker): EntityKeys {

@@ -1,3 +1,4 @@
+import { artifactTypeOf, classifyArtifact, patchBaseTag } from "./artifactKind";
 import {
   awaitsResolution,
   keepsQuarantine,
@@ -20,7 +21,7 @@ import {
 } from "./deliveryRecord";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { type TopicMessage, topicMessageFor } from "./topicMessage";
-import type { ArrivalState, Change, Versioned } from "./writePlan";
+import type { ArrivalState, Change, TagRef, Versioned } from "./writePlan";
 
 /** A message to send once the arrival's changes are durable. */
 export interface PlannedPublish {
@@ -43,10 +44,34 @@ export interface ArrivalDecision {
 /**
  * Whether an arrival's decision needs what the store knows before the first write. A webhook of
  * new content does not: it is decided as the first of its kind, and the write fails if it was not.
- * A delete needs the tags of its digest; an Event Grid arrival usually joins its webhook's event.
+ * A delete needs the tags of its digest; an Event Grid arrival usually joins its webhook's event;
+ * a push with a patch-like tag needs to know whether its base tag was pushed.
  */
 export function needsStateFirst(event: RegistryEvent): boolean {
-  return event.origin !== "webhook" || (event.action === "delete" && event.digest !== undefined);
+  return (
+    event.origin !== "webhook" ||
+    (event.action === "delete" && event.digest !== undefined) ||
+    patchBaseOf(event) !== undefined
+  );
+}
+
+/** The tag a pushed tag would be a Continuous Patching patch of, to look up before deciding. */
+export function patchBaseOf(event: RegistryEvent): TagRef | undefined {
+  const base = event.action === "push" ? patchBaseTag(event.tag) : undefined;
+  return base === undefined ? undefined : { ...tagRepository(event), tag: base };
+}
+
+function tagRepository({ registry, repository }: RegistryEvent): Omit<TagRef, "tag"> {
+  return { registry, repository };
+}
+
+/** A push whose base tag was pushed before is a patch, when its media type makes it an image. */
+function withPatchKind(event: RegistryEvent, baseTagSeen: boolean | undefined): RegistryEvent {
+  if (baseTagSeen !== true) return event;
+  const { action, tag, mediaType, payload } = event;
+  const artifactType = artifactTypeOf(payload);
+  const { artifactKind } = classifyArtifact({ action, tag, mediaType, artifactType, baseTagSeen });
+  return artifactKind === "patch" ? { ...event, artifactKind } : event;
 }
 
 /**
@@ -59,7 +84,8 @@ export function decideArrival(
   state: ArrivalState | undefined,
   windowMs: number,
 ): ArrivalDecision {
-  const { event, route } = delivery;
+  const { route } = delivery;
+  const event = withPatchKind(delivery.event, state?.baseTagSeen);
   const key = logicalKeyFor(event);
   const current = state?.related.find((logical) => logical.value.key === key);
   const joined = logicalJoined(event, current?.value, delivery.receivedAt, windowMs);
@@ -75,7 +101,7 @@ export function decideArrival(
 
   const occurrence = joined && occurrenceOf(joined);
   const coveredBy = publishedBy(joined);
-  let record = newRecord(delivery, occurrence);
+  let record = newRecord({ ...delivery, event }, occurrence);
   let logical = joined;
   let publish: PlannedPublish | undefined;
   if (isPending(record) && route.kind === "topic") {
@@ -97,6 +123,9 @@ export function decideArrival(
     ...logicalChanges(logical, current),
   ];
   if (onPendingList(record)) changes.push({ kind: "add-pending", record });
+  if (event.action === "push" && event.tag) {
+    changes.push({ kind: "note-tag", tag: { ...tagRepository(event), tag: event.tag } });
+  }
   return { duplicate: false, record, logical, changes, publish, coveredBy };
 }
 

@@ -3,6 +3,7 @@ import {
   decideArrival,
   needsStateFirst,
   type PlannedPublish,
+  patchBaseOf,
   publishedChanges,
   publishFailedChanges,
 } from "./decideArrival";
@@ -108,11 +109,13 @@ async function readState(
   { store }: Pick<IngestPorts, "store">,
   recorded: boolean,
 ): Promise<ArrivalState> {
-  const [related, record] = await Promise.all([
+  const base = patchBaseOf(event);
+  const [related, record, baseTagSeen] = await Promise.all([
     store.relatedLogicals(event),
     recorded ? store.recordOf(event) : undefined,
+    base ? store.tagSeen(base) : undefined,
   ]);
-  return { related, recorded: record };
+  return { related, recorded: record, baseTagSeen };
 }
 
 function resultOf(delivery: NewDelivery, record: DeliveryRecord, duplicate: boolean): IngestResult {

@@ -3,7 +3,14 @@ import type { DeliveryRecord, NewDelivery } from "./deliveryRecord";
 import type { Discrepancy } from "./discrepancy";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import type { TopicMessage } from "./topicMessage";
-import type { Change, ListedWindow, LogicalRef, Versioned, WriteOutcome } from "./writePlan";
+import type {
+  Change,
+  ListedWindow,
+  LogicalRef,
+  TagRef,
+  Versioned,
+  WriteOutcome,
+} from "./writePlan";
 
 /**
  * The durable record of every arrival and its cross-check, on Table Storage in adapters/. Reads
@@ -16,6 +23,8 @@ export interface EventStore {
   logicalOf(logical: LogicalRef): Promise<Versioned<LogicalEvent> | undefined>;
   /** The arrival's own record, if this event id and origin were recorded. */
   recordOf(event: RegistryEvent): Promise<Versioned<DeliveryRecord> | undefined>;
+  /** Whether the tag was noted as pushed in its repository (`note-tag`). */
+  tagSeen(tag: TagRef): Promise<boolean>;
   /**
    * Writes changes; those about one arrival land together or not at all, and concurrent
    * arrivals may share one write. Resolves only once the changes are durable.

@@ -1,6 +1,6 @@
 import type { LogicalEvent, Verdict } from "./crossCheck";
 import type { DeliveryRecord, RecordStatus } from "./deliveryRecord";
-import type { EventOrigin } from "./registryEvent";
+import type { EventOrigin, RegistryEvent } from "./registryEvent";
 
 /** A value as the store last returned it; a change that names the version fails if it moved on. */
 export interface Versioned<T> {
@@ -38,7 +38,9 @@ export type Change =
   | { kind: "log-verdict"; logical: LogicalEvent; state: Verdict }
   | { kind: "add-pending"; record: DeliveryRecord }
   /** Nothing happens if the record is no longer on the pending list. */
-  | { kind: "remove-pending"; record: DeliveryRecord };
+  | { kind: "remove-pending"; record: DeliveryRecord }
+  /** Remembers that the tag was pushed in its repository, whatever was noted before. */
+  | { kind: "note-tag"; tag: TagRef };
 
 /** A plan that was not written because the store moved on: which change found it so. */
 export type WriteOutcome = { ok: true } | { ok: false; conflict: Change["kind"] };
@@ -49,7 +51,12 @@ export interface ArrivalState {
   recorded?: Versioned<DeliveryRecord>;
   /** The logical events of the arrival's content: its own (any action) and the pushes of its digest. */
   related: Versioned<LogicalEvent>[];
+  /** Whether the base tag of a patch-like tag was pushed before; read only for such tags. */
+  baseTagSeen?: boolean;
 }
+
+/** A tag of one repository. */
+export type TagRef = Pick<RegistryEvent, "registry" | "repository"> & { tag: string };
 
 /** What names a logical event in the store. */
 export type LogicalRef = Pick<LogicalEvent, "key" | "registry" | "repository" | "digest">;

@@ -23,16 +23,21 @@ afterAll(async () => {
 const digest = () =>
   `sha256:${randomUUID().replaceAll("-", "")}${randomUUID().replaceAll("-", "")}`;
 
-/** A multi-arch push as ACR delivers it: each platform manifest, the tagged index, its signature. */
-function multiArchPush(repository: string, tag: string) {
-  const index = digest();
-  const push = (target: Record<string, unknown>) => ({
+/** A push webhook as ACR sends it. */
+function pushTo(host: string, repository: string, target: Record<string, unknown>) {
+  return {
     id: randomUUID(),
     timestamp: new Date().toISOString(),
     action: "push",
     target: { repository, ...target },
-    request: { id: randomUUID(), host: registry, method: "PUT" },
-  });
+    request: { id: randomUUID(), host, method: "PUT" },
+  };
+}
+
+/** A multi-arch push as ACR delivers it: each platform manifest, the tagged index, its signature. */
+function multiArchPush(repository: string, tag: string) {
+  const index = digest();
+  const push = (target: Record<string, unknown>) => pushTo(registry, repository, target);
   return [
     push({ mediaType: MANIFEST, digest: digest() }),
     push({ mediaType: MANIFEST, digest: digest(), tag: "" }),
@@ -109,5 +114,56 @@ describe("for subscribers", () => {
       ["dev/api", "index"],
       ["prod/api", "index"],
     ]);
+  });
+
+  it("marks a Continuous Patching push of an earlier tag as patch, on its message and in the query API", async () => {
+    const patchRegistry = `p${randomUUID().replaceAll("-", "").slice(0, 12)}.azurecr.io`;
+    const filter = sqlFilterFor({
+      repositories: [],
+      tags: [],
+      actions: [],
+      kinds: ["patch"],
+      tagged: false,
+    });
+    if (!filter.ok) throw new Error(filter.problems.join());
+    const admin = new ServiceBusAdministrationClient(stack.serviceBusConnection, {
+      agent: new Agent({ ca: stack.broker().certificate }),
+    });
+    await admin.createSubscription("acr-push", "patches", {
+      defaultRuleOptions: { name: "kind", filter: { sqlExpression: filter.sqlExpression } },
+    });
+
+    // `1.25-1` follows its base tag `1.25`; `2.0-1` has no base tag in the repository.
+    for (const tag of ["1.25", "1.25-1", "2.0-1"]) {
+      await deliverWebhook(
+        stack,
+        pushTo(patchRegistry, "prod/web", { mediaType: MANIFEST, digest: digest(), tag }),
+      );
+    }
+
+    const kinds = stack
+      .broker()
+      .messages("acr-push", "all")
+      .map((message) => message.applicationProperties)
+      .filter((properties) => properties.registry === patchRegistry)
+      .map(({ tag, artifactKind }) => [tag, artifactKind]);
+    expect(kinds).toEqual([
+      ["1.25", "image"],
+      ["1.25-1", "patch"],
+      ["2.0-1", "image"],
+    ]);
+    expect(
+      stack
+        .broker()
+        .messages("acr-push", "patches")
+        .map((message) => message.applicationProperties.tag),
+    ).toEqual(["1.25-1"]);
+
+    const listed = await fetch(
+      `${stack.url}/api/events?registry=${patchRegistry}&artifactKind=patch`,
+    );
+    expect(listed.status).toBe(200);
+    const { items } = (await listed.json()) as { items: { tag: string; artifactKind: string }[] };
+    expect(items.map((item) => [item.tag, item.artifactKind])).toEqual([["1.25-1", "patch"]]);
   });
 });

@@ -2,7 +2,13 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, inject, it } from "vitest";
 import { createTableClient } from "../../src/adapters/clients";
 import { TableEventStore } from "../../src/adapters/tableEventStore";
-import { CROSS_CHECKS_TABLE, EVENTS_TABLE, REGISTRIES_TABLE } from "../../src/adapters/tableLayout";
+import {
+  CROSS_CHECKS_TABLE,
+  EVENTS_TABLE,
+  eventIdKeys,
+  REGISTRIES_TABLE,
+  tagKeys,
+} from "../../src/adapters/tableLayout";
 import { TableRegistryIndex } from "../../src/adapters/tableRegistryIndex";
 import { decideArrival } from "../../src/core/decideArrival";
 import type { NewDelivery } from "../../src/core/deliveryRecord";
@@ -14,6 +20,7 @@ import type { TopicMessage } from "../../src/core/topicMessage";
 import { recordEntity } from "../support/records";
 
 const WINDOW_MS = 60_000;
+const IMAGE_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 
 function storeOn(connectionString: string) {
   const connection = { kind: "connection-string" as const, connectionString };
@@ -136,6 +143,26 @@ describe("TableEventStore on Azurite: one arrival", () => {
         entry.message.applicationProperties.digest === digest && entry.topic === "acr-delete",
     );
     expect(sent?.message.applicationProperties.tags).toBe("latest,v2");
+  });
+
+  it.each<{ name: string; before: string[]; artifactKind: string }>([
+    { name: "after its base tag `1.25`", before: ["1.25"], artifactKind: "patch" },
+    { name: "alone", before: [], artifactKind: "image" },
+  ])("classifies a push of `1.25-1` $name as $artifactKind", async ({ before, artifactKind }) => {
+    const image = { repository: `patched/${randomUUID()}`, mediaType: IMAGE_MANIFEST };
+    for (const tag of before) await ingestDelivery(delivery({ ...image, tag }), ports);
+    const patched = delivery({ ...image, tag: "1.25-1" });
+    await ingestDelivery(patched, ports);
+    expect((await readRecord(events, patched.event)).artifactKind).toBe(artifactKind);
+    const sent = publisher.sent.find(
+      (entry) => entry.message.applicationProperties.digest === patched.event.digest,
+    );
+    expect(sent?.message.applicationProperties.artifactKind).toBe(artifactKind);
+    // Each pushed tag is noted in its repository's partition, next to its record.
+    const noted = tagKeys({ ...patched.event, tag: "1.25-1" });
+    expect(noted.partitionKey).toBe(eventIdKeys(patched.event).partitionKey);
+    await expect(events.getEntity(noted.partitionKey, noted.rowKey)).resolves.toBeDefined();
+    expect(await store.tagSeen({ ...patched.event, tag: "1.25" })).toBe(before.length > 0);
   });
 
   it("reports Table Storage down as a typed dependency error", async () => {

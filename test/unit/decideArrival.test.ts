@@ -4,11 +4,12 @@ import {
   decideArrival,
   needsStateFirst,
   onPendingList,
+  patchBaseOf,
   publishedChanges,
   publishFailedChanges,
 } from "../../src/core/decideArrival";
 import { type NewDelivery, newRecord } from "../../src/core/deliveryRecord";
-import type { RegistryEvent } from "../../src/core/registryEvent";
+import { eventAttributes, type RegistryEvent } from "../../src/core/registryEvent";
 import type { Route } from "../../src/core/routing";
 import { messageIdFor, topicMessageFor } from "../../src/core/topicMessage";
 import type { ArrivalState, Change, Versioned } from "../../src/core/writePlan";
@@ -59,8 +60,117 @@ describe("needsStateFirst", () => {
       event: { origin: "eventgrid" },
       needs: true,
     },
+    {
+      name: "a webhook push of a patch-like tag: needs to know whether its base was pushed",
+      event: { tag: "1.25-1" },
+      needs: true,
+    },
+    { name: "a webhook push of `<tag>-patched`", event: { tag: "1.25-patched" }, needs: true },
+    {
+      name: "a webhook push of `<tag>-1000`: no patch suffix",
+      event: { tag: "1.25-1000" },
+      needs: false,
+    },
+    {
+      name: "a webhook chart push of a patch-like tag: never a patch",
+      event: { action: "chart_push", tag: "1.0-1" },
+      needs: false,
+    },
   ])("$name -> $needs", ({ event, needs }) => {
     expect(needsStateFirst(registryEvent(event))).toBe(needs);
+  });
+});
+
+describe("patchBaseOf", () => {
+  it.each<{ event: Partial<RegistryEvent>; base: string | undefined }>([
+    { event: { tag: "1.25-1" }, base: "1.25" },
+    { event: { tag: "1.25-999" }, base: "1.25" },
+    { event: { tag: "v2-patched" }, base: "v2" },
+    { event: { tag: "1.25" }, base: undefined },
+    { event: { tag: "1.25-0" }, base: undefined },
+    { event: { tag: undefined }, base: undefined },
+    { event: { action: "delete", tag: "1.25-1" }, base: undefined },
+  ])("$event -> $base", ({ event, base }) => {
+    const pushed = registryEvent(event);
+    expect(patchBaseOf(pushed)).toEqual(
+      base === undefined
+        ? undefined
+        : { registry: pushed.registry, repository: pushed.repository, tag: base },
+    );
+  });
+});
+
+describe("decideArrival: Continuous Patching tags", () => {
+  const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+
+  it.each<{
+    name: string;
+    event: Partial<RegistryEvent>;
+    state?: ArrivalState;
+    artifactKind: string;
+  }>([
+    {
+      name: "a patch-like tag whose base was pushed",
+      event: { tag: "1.25-1" },
+      state: { related: [], baseTagSeen: true },
+      artifactKind: "patch",
+    },
+    {
+      name: "a floating `-patched` tag whose base was pushed",
+      event: { tag: "1.25-patched" },
+      state: { related: [], baseTagSeen: true },
+      artifactKind: "patch",
+    },
+    {
+      name: "a patch-like tag whose base was never pushed",
+      event: { tag: "1.25-1" },
+      state: { related: [], baseTagSeen: false },
+      artifactKind: "image",
+    },
+    {
+      name: "a patch-like tag decided without state",
+      event: { tag: "1.25-1" },
+      artifactKind: "image",
+    },
+    {
+      name: "a multi-arch index with a patch-like tag: still an index",
+      event: { tag: "1.25-1", mediaType: OCI_INDEX },
+      state: { related: [], baseTagSeen: true },
+      artifactKind: "index",
+    },
+    {
+      name: "an Event Grid push of a patch (held, recorded as a patch)",
+      event: { tag: "1.25-2", origin: "eventgrid" },
+      state: { related: [], baseTagSeen: true },
+      artifactKind: "patch",
+    },
+  ])("$name: $artifactKind on the record and the message", ({ event, state, artifactKind }) => {
+    const input = delivery(event);
+    const decision = decideArrival(input, state, WINDOW_MS);
+    const recorded = changeOf(decision.changes, "create-record")?.record;
+    expect(recorded && eventAttributes(recorded.event).artifactKind).toBe(artifactKind);
+    if (decision.publish) {
+      expect(decision.publish.message.applicationProperties.artifactKind).toBe(artifactKind);
+    }
+    // The content is the same whatever it is classified as: one logical event, one message id.
+    expect(decision.logical?.key).toBe(logicalRefFor(input.event).key);
+  });
+
+  it.each<{ name: string; event: Partial<RegistryEvent>; noted: string | undefined }>([
+    { name: "a tagged push", event: { tag: "1.25" }, noted: "1.25" },
+    { name: "a patch-like push", event: { tag: "1.25-1" }, noted: "1.25-1" },
+    { name: "an Event Grid push", event: { origin: "eventgrid" }, noted: "v1" },
+    { name: "a digest-only push", event: { tag: undefined }, noted: undefined },
+    { name: "a delete", event: { action: "delete" }, noted: undefined },
+    { name: "a chart push", event: { action: "chart_push", tag: "1.0" }, noted: undefined },
+  ])("$name notes its tag as pushed: $noted", ({ event, noted }) => {
+    const input = delivery(event);
+    const decision = decideArrival(input, { related: [] }, WINDOW_MS);
+    expect(changeOf(decision.changes, "note-tag")?.tag).toEqual(
+      noted === undefined
+        ? undefined
+        : { registry: input.event.registry, repository: input.event.repository, tag: noted },
+    );
   });
 });
 
@@ -76,7 +186,7 @@ describe("decideArrival: what each arrival changes", () => {
     {
       name: "new content, nothing read: no pending marker, its window's close is the backstop",
       input: delivery(),
-      kinds: ["create-record", "index-arrival", "create-logical", "open-window"],
+      kinds: ["create-record", "index-arrival", "create-logical", "open-window", "note-tag"],
       publishState: "pending",
       published: true,
     },
@@ -84,14 +194,14 @@ describe("decideArrival: what each arrival changes", () => {
       name: "new content, nothing stored",
       input: delivery(),
       state: { related: [] },
-      kinds: ["create-record", "index-arrival", "create-logical", "open-window"],
+      kinds: ["create-record", "index-arrival", "create-logical", "open-window", "note-tag"],
       publishState: "pending",
       published: true,
     },
     {
       name: "a not-routed push: cross-checked, not pending",
       input: delivery({}, { kind: "not-routed", reason: "out-of-scope" }),
-      kinds: ["create-record", "index-arrival", "create-logical", "open-window"],
+      kinds: ["create-record", "index-arrival", "create-logical", "open-window", "note-tag"],
       publishState: "not-routed",
       published: false,
     },
@@ -99,7 +209,7 @@ describe("decideArrival: what each arrival changes", () => {
       name: "an Event Grid arrival: held, not pending, not published",
       input: delivery({ origin: "eventgrid" }),
       state: { related: [] },
-      kinds: ["create-record", "index-arrival", "create-logical", "open-window"],
+      kinds: ["create-record", "index-arrival", "create-logical", "open-window", "note-tag"],
       publishState: "held",
       published: false,
     },
@@ -107,7 +217,7 @@ describe("decideArrival: what each arrival changes", () => {
       name: "a connected registry's Event Grid push (no webhook to wait for): published, on the pending list",
       input: delivery({ origin: "eventgrid", connectedRegistry: "edge01" }),
       state: { related: [] },
-      kinds: ["create-record", "index-arrival", "add-pending"],
+      kinds: ["create-record", "index-arrival", "add-pending", "note-tag"],
       publishState: "pending",
       published: true,
     },
@@ -139,7 +249,7 @@ describe("decideArrival: what each arrival changes", () => {
       name: "the other side's twin joins the logical event; the window stays where it is",
       input: delivery({ origin: "eventgrid", eventId: "eg-1" }),
       state: { related: [seen(registryEvent())] },
-      kinds: ["create-record", "index-arrival", "replace-logical"],
+      kinds: ["create-record", "index-arrival", "replace-logical", "note-tag"],
       publishState: "held",
       published: false,
     },
@@ -173,6 +283,10 @@ describe("decideArrival: what each arrival changes", () => {
       { kind: "index-arrival", record: decision.record, logicalKey: logical.key },
       { kind: "create-logical", logical },
       { kind: "open-window", window: logical },
+      {
+        kind: "note-tag",
+        tag: { registry: input.event.registry, repository: "hello-world", tag: "v1" },
+      },
     ]);
     expect(decision.publish).toEqual({ topic: "acr-push", message: topicMessageFor(input.event) });
     expect(decision.publish?.message.messageId).toBe(messageIdFor(input.event, 1));
@@ -229,6 +343,7 @@ describe("decideArrival: what each arrival changes", () => {
         "create-record",
         "index-arrival",
         "replace-logical",
+        "note-tag",
       ]);
     },
   );
@@ -389,6 +504,10 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
     expect(decision.changes.slice(2)).toEqual([
       { kind: "replace-logical", logical: decision.logical, version: closed.version },
       { kind: "open-window", window: decision.logical },
+      {
+        kind: "note-tag",
+        tag: { registry: webhook.registry, repository: webhook.repository, tag: "v1" },
+      },
     ]);
   });
 
@@ -414,6 +533,7 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
       "index-arrival",
       "replace-logical",
       "open-window",
+      "note-tag",
     ]);
   });
 

@@ -3,7 +3,7 @@ import { type LogicalEvent, logicalRefFor, withArrival } from "../../src/core/cr
 import type { NewDelivery } from "../../src/core/deliveryRecord";
 import { describeError, type IngestPorts, ingestDelivery } from "../../src/core/ingestDelivery";
 import { DependencyUnavailableError, type EventStore, type Publisher } from "../../src/core/ports";
-import type { RegistryEvent } from "../../src/core/registryEvent";
+import { eventAttributes, type RegistryEvent } from "../../src/core/registryEvent";
 import type { Route } from "../../src/core/routing";
 import { messageIdFor, type TopicMessage, topicMessageFor } from "../../src/core/topicMessage";
 import type { Change } from "../../src/core/writePlan";
@@ -25,13 +25,15 @@ const DELETE_TOPIC: Route = { kind: "topic", topic: "acr-delete" };
 
 /**
  * The one write of a new routed webhook: its record and its cross-check bookkeeping together, the
- * publication claimed on the logical event. No pending marker: the window's close is the backstop.
+ * publication claimed on the logical event, its tag noted. No pending marker: the window's close
+ * is the backstop.
  */
 const ARRIVAL_WRITE: Change["kind"][] = [
   "create-record",
   "index-arrival",
   "create-logical",
   "open-window",
+  "note-tag",
 ];
 /** The one write after a first publish: the record marked (it has no pending marker to remove). */
 const MARK_PUBLISHED: Change["kind"][] = ["set-record-status"];
@@ -202,7 +204,7 @@ describe("ingestDelivery: nothing to publish", () => {
     {
       reason: "out-of-scope",
       action: "push",
-      written: ["create-record", "index-arrival", "create-logical", "open-window"],
+      written: ARRIVAL_WRITE,
     },
   ])(
     "a not-routed event ($reason) is recorded only, never published",
@@ -270,6 +272,7 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
       "create-record",
       "index-arrival",
       "replace-logical",
+      "note-tag",
     ]);
     expect(joined?.outcome).toEqual({ ok: true });
     expect(result).toMatchObject({
@@ -574,9 +577,7 @@ describe("ingestDelivery: Event Grid arrivals", () => {
       const input = fromEventGrid(route);
       const result = await ingest(memory, input);
       expect(memory.calls()).toEqual(["store.relatedLogicals", "store.write"]);
-      expect(writeKinds(memory)).toEqual([
-        ["create-record", "index-arrival", "create-logical", "open-window"],
-      ]);
+      expect(writeKinds(memory)).toEqual([ARRIVAL_WRITE]);
       expect(memory.published).toEqual([]);
       expect(memory.pendingEventIds()).toEqual([]);
       expect(result).toMatchObject({ duplicate: false, publishState, warnings: [] });
@@ -794,6 +795,77 @@ describe("ingestDelivery: tags of a digest", () => {
     expect(memory.calls()).toContain("store.relatedLogicals");
     expect(memory.published).toHaveLength(2);
     expect(memory.published[1]?.message.applicationProperties.tags).toBeUndefined();
+  });
+});
+
+describe("ingestDelivery: Continuous Patching tags", () => {
+  const push = (overrides: Partial<RegistryEvent>) => delivery(PUSH_TOPIC, overrides);
+
+  it.each<{ name: string; before: Partial<RegistryEvent>[]; artifactKind: string }>([
+    { name: "its base tag was pushed before", before: [{ tag: "1.25" }], artifactKind: "patch" },
+    { name: "nothing was pushed before", before: [], artifactKind: "image" },
+    {
+      name: "only another patch of the base was pushed",
+      before: [{ tag: "1.25-2" }],
+      artifactKind: "image",
+    },
+    {
+      name: "its base tag was pushed in another repository",
+      before: [{ tag: "1.25", repository: "other" }],
+      artifactKind: "image",
+    },
+    {
+      name: "its base tag arrived from Event Grid only",
+      before: [{ tag: "1.25", origin: "eventgrid" }],
+      artifactKind: "patch",
+    },
+  ])("`1.25-1` after $name: $artifactKind", async ({ before, artifactKind }) => {
+    const memory = new MemoryPorts();
+    for (const [index, earlier] of before.entries()) {
+      await ingest(memory, push({ eventId: `before-${index}`, digest: "sha256:old", ...earlier }));
+    }
+    memory.log.length = 0;
+    const patched = push({ eventId: "patched", tag: "1.25-1", digest: "sha256:new" });
+    const result = await ingest(memory, patched);
+    expect(result).toMatchObject({ duplicate: false, publishState: "published" });
+    // One point read of the base tag, alongside the content's logical events, before the write.
+    expect(memory.calls().slice(0, 3)).toEqual([
+      "store.relatedLogicals",
+      "store.tagSeen",
+      "store.write",
+    ]);
+    expect(memory.callsOf("store.tagSeen")).toEqual([
+      [{ registry: patched.event.registry, repository: "hello-world", tag: "1.25" }],
+    ]);
+    expect(memory.published.at(-1)?.message.applicationProperties.artifactKind).toBe(artifactKind);
+    expect(eventAttributes(memory.record(patched.event)?.event ?? patched.event).artifactKind).toBe(
+      artifactKind,
+    );
+  });
+
+  it("a push of an ordinary tag reads nothing first and notes its tag with its record", async () => {
+    const memory = new MemoryPorts();
+    await ingest(memory, push({ tag: "1.25" }));
+    expect(memory.calls()[0]).toBe("store.write");
+    expect(memory.calls()).not.toContain("store.tagSeen");
+    expect(writeKinds(memory)[0]).toEqual(ARRIVAL_WRITE);
+    expect(
+      await memory.store.tagSeen({
+        registry: registryEvent().registry,
+        repository: "hello-world",
+        tag: "1.25",
+      }),
+    ).toBe(true);
+  });
+
+  it("a webhook whose base tag cannot be read is not held back: published as an image, journaled", async () => {
+    const storageDown = new DependencyUnavailableError("table-storage", "timeout");
+    const memory = new MemoryPorts({ "store.tagSeen": always(storageDown) });
+    const input = push({ tag: "1.25-1" });
+    const result = await ingest(memory, input);
+    expect(result).toMatchObject({ publishState: "published", journaled: true });
+    expect(memory.published[0]?.message.applicationProperties.artifactKind).toBe("image");
+    expect(memory.journaled).toEqual([{ delivery: input, published: true }]);
   });
 });
 

@@ -17,6 +17,7 @@ import type {
   Change,
   ListedWindow,
   LogicalRef,
+  TagRef,
   Versioned,
   WindowMarker,
   WriteOutcome,
@@ -26,7 +27,8 @@ import type {
  * In-memory doubles of the core's ports. The event store is storage only, with the semantics of
  * the Table adapter: a `create-*` fails if the entity exists, a versioned change fails if the
  * version moved on (or the entity is gone), `set-*` overwrite only their fields of an existing
- * entity, `close-window` and `remove-pending` delete if present, and a write is all or nothing.
+ * entity, `close-window` and `remove-pending` delete if present, `note-tag` adds to a set, and a
+ * write is all or nothing.
  * Every call is written in order to one shared log; faults can be injected per call. The real
  * adapters are tested against Azurite elsewhere.
  */
@@ -34,6 +36,7 @@ export type PortCall =
   | "store.relatedLogicals"
   | "store.logicalOf"
   | "store.recordOf"
+  | "store.tagSeen"
   | "store.write"
   | "store.dueWindows"
   | "store.pendingRecords"
@@ -85,6 +88,10 @@ function logicalId(logical: LogicalRef): string {
   return id(logical.registry, logical.repository, logical.digest, logical.key);
 }
 
+function tagId(tag: TagRef): string {
+  return id(tag.registry, tag.repository, tag.tag);
+}
+
 function windowId(window: WindowMarker): string {
   return id(window.registry, window.repository, window.windowClosesAt, window.key);
 }
@@ -117,6 +124,8 @@ function entityOf(change: Change): string {
     case "add-pending":
     case "remove-pending":
       return `pending ${pendingId(change.record)}`;
+    case "note-tag":
+      return `tag ${tagId(change.tag)}`;
   }
 }
 
@@ -129,6 +138,8 @@ export class MemoryPorts {
   readonly windows = new Map<string, WindowMarker>();
   /** Pending list entries, each naming its record. */
   readonly pending = new Map<string, string>();
+  /** Tags noted as pushed, by registry, repository and tag. */
+  readonly tags = new Set<string>();
   readonly verdicts = new Map<string, { logical: LogicalEvent; state: string }>();
   readonly published: { topic: string; message: TopicMessage }[] = [];
   readonly findingsRecorded: Discrepancy[] = [];
@@ -209,6 +220,10 @@ export class MemoryPorts {
       this.enter("store.recordOf", event);
       const record = this.records.get(recordId(event));
       return record && structuredClone(record);
+    },
+    tagSeen: async (tag) => {
+      this.enter("store.tagSeen", tag);
+      return this.tags.has(tagId(tag));
     },
     write: async (changes) => {
       const entry = this.enter("store.write", changes);
@@ -411,6 +426,9 @@ export class MemoryPorts {
         return;
       case "remove-pending":
         this.pending.delete(pendingId(change.record));
+        return;
+      case "note-tag":
+        this.tags.add(tagId(change.tag));
         return;
     }
   }

@@ -7,6 +7,7 @@ import {
   occurredKeys,
   pendingKeys,
   recordKeys,
+  tagKeys,
   windowKeys,
 } from "../../src/adapters/tableLayout";
 import {
@@ -97,6 +98,7 @@ function expectAcceptedPayloadInvariants(text: string): void {
     logicalKeys(logical),
     windowKeys(logical),
     pendingKeys(record),
+    ...(event.tag ? [tagKeys({ ...event, tag: event.tag })] : []),
   ];
   for (const row of rows) {
     expectValidKey(row.partitionKey);
