@@ -1,10 +1,11 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { Agent } from "node:https";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { ServiceBusAdministrationClient } from "@azure/service-bus";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { freePort } from "../../dev/freePort";
 import { ensureNotifyChatSubscription } from "../../dev/notifyChatSample";
 import { DEFAULT_SAS_KEY } from "../../dev/servicebus/broker";
@@ -16,7 +17,7 @@ import {
   startLocalStack,
   TEST_SECRET,
 } from "../support/localStack";
-import { deliverWebhook } from "../support/webhookClient";
+import { webhookHeaders } from "../support/webhookClient";
 
 /**
  * samples/notify-chat end to end: the bridge on the local stack receives the webhooks of a
@@ -49,6 +50,7 @@ const registry = `r${randomUUID().replaceAll("-", "").slice(0, 12)}.azurecr.io`;
 
 let sample: HostProcess | undefined;
 const sampleOutput: string[] = [];
+let npmStartOutput = "";
 
 beforeAll(async () => {
   stack = await startLocalStack();
@@ -110,7 +112,7 @@ const digest = () =>
   `sha256:${randomUUID().replaceAll("-", "")}${randomUUID().replaceAll("-", "")}`;
 
 /** A multi-arch push as ACR delivers it: each platform manifest, the tagged index, its cosign signature. */
-async function deliverMultiArchPush(tag: string): Promise<string> {
+async function deliverMultiArchPush(tag: string, webhookUrl = stack.webhookUrl): Promise<string> {
   const index = digest();
   const push = (target: Record<string, unknown>) => ({
     id: randomUUID(),
@@ -125,7 +127,12 @@ async function deliverMultiArchPush(tag: string): Promise<string> {
     push({ mediaType: INDEX, digest: index, tag }),
     push({ mediaType: MANIFEST, digest: digest(), tag: `sha256-${index.slice(7)}.sig` }),
   ]) {
-    await deliverWebhook(stack, payload);
+    const response = await fetch(webhookUrl, {
+      method: "POST",
+      headers: webhookHeaders(),
+      body: JSON.stringify(payload),
+    });
+    expect(response.status).toBe(200);
   }
   return index;
 }
@@ -228,11 +235,58 @@ describe("notify-chat when the chat fails", () => {
   });
 });
 
+describe("notify-chat under npm start", () => {
+  it("is served beside the bridge when CHAT_WEBHOOK_URL is set, its subscription created on the local Service Bus", async () => {
+    const [port, serviceBusPort, armPort] = [await freePort(), await freePort(), await freePort()];
+    const child = spawn(process.execPath, [resolve(APP_ROOT, "dist/dev/start.js")], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        TABLES_CONNECTION: inject("tablesConnection"),
+        SERVICEBUS_CONNECTION: `Endpoint=sb://localhost:${serviceBusPort};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=${DEFAULT_SAS_KEY};UseDevelopmentEmulator=true`,
+        ARM_ENDPOINT: `http://127.0.0.1:${armPort}`,
+        BRIDGE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        WEBHOOK_SECRETS: TEST_SECRET,
+        CHAT_WEBHOOK_URL: chatUrl,
+        CHAT_FORMAT: "slack",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.on("data", (chunk: Buffer) => {
+      npmStartOutput += chunk;
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      npmStartOutput += chunk;
+    });
+    const exited = new Promise<number | null>((done) => child.once("exit", done));
+    try {
+      await vi.waitFor(() => expect(npmStartOutput).toContain("Press Ctrl-C to stop."), {
+        timeout: 20_000,
+      });
+      expect(npmStartOutput).toContain(
+        "notify-chat:    acr-push/notify-chat (created, released images only) -> CHAT_WEBHOOK_URL as slack",
+      );
+      expect(npmStartOutput).toContain("notifyChat: serviceBusTrigger");
+
+      const tag = "v3.0.0-npm-start";
+      await deliverMultiArchPush(tag, `http://127.0.0.1:${port}/api/acr/webhook`);
+      await vi.waitFor(() => expect(postsFor(tag)).toHaveLength(1), { timeout: 15_000 });
+      expect(JSON.parse(postsFor(tag)[0].body).text).toBe(
+        `New multi-arch image: ${registry}/prod/api:${tag}`,
+      );
+      await vi.waitFor(() => expect(npmStartOutput).toContain(`posted prod/api:${tag} (index)`));
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+  });
+});
+
 describe("notify-chat secrets", () => {
-  it("no secret in the requests to the chat or in either host's output", () => {
+  it("no secret in the requests to the chat or in the hosts' output", () => {
     expect(captured.length).toBeGreaterThan(0);
     const requests = JSON.stringify(captured.map(({ headers, body }) => ({ headers, body })));
-    const outputs = `${stack.output()}${sampleOutput.join("")}`;
+    const outputs = `${stack.output()}${sampleOutput.join("")}${npmStartOutput}`;
     expect(outputs).toContain("Function.notifyChat");
     for (const secret of [TEST_SECRET, DEFAULT_SAS_KEY, CHAT_TOKEN]) {
       expect(requests).not.toContain(secret);
