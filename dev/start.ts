@@ -119,8 +119,10 @@ async function main(): Promise<void> {
   const webhookUrl = `${host.url}/api/acr/webhook`;
   console.log("\nFunctions:");
   for (const fn of host.functions) console.log(`  ${describeFunction(fn, host)}`);
-  for (const fn of notifyChat?.host.functions ?? []) {
-    console.log(`  ${describeFunction(fn, notifyChat?.host ?? host)} (samples/notify-chat)`);
+  if (notifyChat) {
+    for (const fn of notifyChat.host.functions) {
+      console.log(`  ${describeFunction(fn, notifyChat.host)} (samples/notify-chat)`);
+    }
   }
   const secret =
     !secretFromEnvironment && settings.WEBHOOK_SECRETS === DEFAULT_SECRET

@@ -46,6 +46,7 @@ const captured: CapturedRequest[] = [];
 const CHAT_TOKEN = `tok${randomUUID().replaceAll("-", "")}`;
 let chatUrl: string;
 let maxDeliveryCount: number;
+let admin: ServiceBusAdministrationClient;
 const registry = `r${randomUUID().replaceAll("-", "").slice(0, 12)}.azurecr.io`;
 
 let sample: HostProcess | undefined;
@@ -72,7 +73,7 @@ beforeAll(async () => {
   await new Promise<void>((done) => chat.listen(0, "127.0.0.1", done));
   chatUrl = `http://127.0.0.1:${(chat.address() as AddressInfo).port}/services/T01/B02/${CHAT_TOKEN}`;
 
-  const admin = new ServiceBusAdministrationClient(stack.serviceBusConnection, {
+  admin = new ServiceBusAdministrationClient(stack.serviceBusConnection, {
     agent: new Agent({ ca: stack.broker().certificate }),
   });
   const subscription = await ensureNotifyChatSubscription(admin, TOPIC, SUBSCRIPTION);
@@ -146,6 +147,19 @@ const topicMessages = () =>
     .broker()
     .messages(TOPIC, "all")
     .filter(({ applicationProperties }) => applicationProperties.registry === registry).length;
+
+describe("the subscription npm start creates for notify-chat", () => {
+  it("selects released images and, already there, is kept as it is", async () => {
+    expect((await admin.getRule(TOPIC, SUBSCRIPTION, "released-images")).filter).toMatchObject({
+      sqlExpression: "artifactKind IN ('image', 'index', 'patch') AND tagged = 'true'",
+    });
+    expect(maxDeliveryCount).toBe(5);
+    // Started again (a second npm start on the same broker), it keeps the subscription as it is.
+    expect(await ensureNotifyChatSubscription(admin, TOPIC, SUBSCRIPTION)).toMatchObject({
+      created: false,
+    });
+  });
+});
 
 describe.each([
   {
