@@ -6,9 +6,15 @@ import { isListening } from "./freePort";
 import { describeFunction } from "./host/describeFunction";
 import { startFunctionsHost } from "./host/functionsHost";
 import { applyLocalSettings } from "./host/settings";
+import {
+  NOTIFY_CHAT_SETTING,
+  type NotifyChatSample,
+  startNotifyChatSample,
+} from "./notifyChatSample";
 import { samplePayload } from "./samplePayloads";
 import { type LocalServiceBus, startLocalServiceBus } from "./servicebus/broker";
 import { defaultTopology, loadTopology } from "./servicebus/topology";
+import { administrationClient } from "./subscribe/administrationClient";
 
 /**
  * `npm start`: Azurite (tables), the local Service Bus and the functions host, on the settings of
@@ -98,9 +104,26 @@ async function main(): Promise<void> {
   });
   stops.unshift(() => host.stop());
 
+  // samples/notify-chat, when its webhook URL is given, on the local Service Bus.
+  let notifyChat: NotifyChatSample | undefined;
+  if (settings[NOTIFY_CHAT_SETTING] && bus) {
+    notifyChat = await startNotifyChatSample({
+      root: resolve(appRoot, "samples", "notify-chat"),
+      serviceBusConnection: settings.SERVICEBUS_CONNECTION ?? "",
+      admin: administrationClient(settings),
+      log,
+    });
+    stops.unshift(() => notifyChat?.host.stop() ?? Promise.resolve());
+  }
+
   const webhookUrl = `${host.url}/api/acr/webhook`;
   console.log("\nFunctions:");
   for (const fn of host.functions) console.log(`  ${describeFunction(fn, host)}`);
+  if (notifyChat) {
+    for (const fn of notifyChat.host.functions) {
+      console.log(`  ${describeFunction(fn, notifyChat.host)} (samples/notify-chat)`);
+    }
+  }
   const secret =
     !secretFromEnvironment && settings.WEBHOOK_SECRETS === DEFAULT_SECRET
       ? DEFAULT_SECRET
@@ -112,6 +135,7 @@ acr-event-bridge is running locally.
   Table Storage:  ${tables ? `http://${tables.host}:${tables.port}${azurite ? " (Azurite, in memory)" : " (already running)"}` : "as configured"}
   Service Bus:    ${bus ? `amqp://${bus.host}:${bus.port}${broker ? " (local broker)" : " (already running)"}` : "as configured"}
   ARM (webhooks): ${armStandIn ? `${armStandIn.url} (stand-in: webhook bridgelocal of ${registryId})` : "as configured"}
+  notify-chat:    ${notifyChat ? `${notifyChat.topic}/${notifyChat.subscription}${notifyChat.created ? " (created, released images only)" : ""} -> ${NOTIFY_CHAT_SETTING} as ${notifyChat.format}` : `off (set ${NOTIFY_CHAT_SETTING} to post releases to a chat; local Service Bus only)`}
 
 Try it:
   curl -i -X POST '${webhookUrl}' \\

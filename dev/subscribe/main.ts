@@ -1,11 +1,6 @@
-import { readFileSync } from "node:fs";
-import { Agent } from "node:https";
 import { parseArgs } from "node:util";
-import { DefaultAzureCredential } from "@azure/identity";
-import { ServiceBusAdministrationClient } from "@azure/service-bus";
-import { loadServiceBusConnection } from "../../src/config";
 import { readLocalSettings } from "../host/settings";
-import { localCertificatePath } from "../servicebus/localCertificate";
+import { administrationClient } from "./administrationClient";
 import { sqlFilterFor } from "./globFilter";
 import { azCommandsFor, bicepFor, type SubscriptionDefinition } from "./ruleDefinitions";
 
@@ -67,29 +62,6 @@ function definitionFrom(args: string[]): { definition: SubscriptionDefinition; d
     },
     dryRun: values["dry-run"],
   };
-}
-
-/** The local broker's administration endpoint has a self-signed certificate, left where it can be read. */
-function administrationClient(settings: Record<string, string>): ServiceBusAdministrationClient {
-  const connection = loadServiceBusConnection(settings);
-  if (connection.kind === "managed-identity") {
-    return new ServiceBusAdministrationClient(connection.namespace, new DefaultAzureCredential());
-  }
-  if (!/UseDevelopmentEmulator=true/i.test(connection.connectionString)) {
-    return new ServiceBusAdministrationClient(connection.connectionString);
-  }
-  const port = Number(
-    /Endpoint=sb:\/\/[^:;/]+:(\d+)/i.exec(connection.connectionString)?.[1] ?? 5672,
-  );
-  let ca: string;
-  try {
-    ca = readFileSync(localCertificatePath(port), "utf8");
-  } catch {
-    throw new Error(`No local Service Bus is running on port ${port} (start it with npm start).`);
-  }
-  return new ServiceBusAdministrationClient(connection.connectionString, {
-    agent: new Agent({ ca }),
-  });
 }
 
 async function main(): Promise<void> {

@@ -128,12 +128,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 }
 
-interface HostProcess {
+export interface HostProcess {
   child: ChildProcess;
   stop(signal: NodeJS.Signals): Promise<void>;
 }
 
-async function startHostProcess(
+/** Serves `appRoot` with the local host in a process of its own; resolves once its port answers. */
+export async function startHostProcess(
   env: NodeJS.ProcessEnv,
   port: number,
   output: string[],

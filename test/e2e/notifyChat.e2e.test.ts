@@ -1,0 +1,310 @@
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { Agent } from "node:https";
+import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
+import { ServiceBusAdministrationClient } from "@azure/service-bus";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { freePort } from "../../dev/freePort";
+import { ensureNotifyChatSubscription } from "../../dev/notifyChatSample";
+import { DEFAULT_SAS_KEY } from "../../dev/servicebus/broker";
+import {
+  APP_ROOT,
+  type HostProcess,
+  type LocalStack,
+  startHostProcess,
+  startLocalStack,
+  TEST_SECRET,
+} from "../support/localStack";
+import { webhookHeaders } from "../support/webhookClient";
+
+/**
+ * samples/notify-chat end to end: the bridge on the local stack receives the webhooks of a
+ * multi-arch push, the sample is served by the local host on the same broker with the
+ * subscription `npm start` creates for it, and a local capture stands in for the chat service.
+ */
+
+const SAMPLE_ROOT = resolve(APP_ROOT, "samples", "notify-chat");
+const TOPIC = "acr-push";
+const SUBSCRIPTION = "notify-chat";
+const INDEX = "application/vnd.oci.image.index.v1+json";
+const MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+
+interface CapturedRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+let stack: LocalStack;
+let chat: Server;
+let chatStatus = 200;
+const captured: CapturedRequest[] = [];
+/** The incoming webhook's secret part, as in a Slack or Teams webhook URL. */
+const CHAT_TOKEN = `tok${randomUUID().replaceAll("-", "")}`;
+let chatUrl: string;
+let maxDeliveryCount: number;
+let admin: ServiceBusAdministrationClient;
+const registry = `r${randomUUID().replaceAll("-", "").slice(0, 12)}.azurecr.io`;
+
+let sample: HostProcess | undefined;
+const sampleOutput: string[] = [];
+let npmStartOutput = "";
+
+beforeAll(async () => {
+  stack = await startLocalStack();
+  chat = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => {
+      body += chunk;
+    });
+    request.on("end", () => {
+      captured.push({
+        method: request.method ?? "",
+        url: request.url ?? "",
+        headers: request.headers,
+        body,
+      });
+      response.writeHead(chatStatus).end();
+    });
+  });
+  await new Promise<void>((done) => chat.listen(0, "127.0.0.1", done));
+  chatUrl = `http://127.0.0.1:${(chat.address() as AddressInfo).port}/services/T01/B02/${CHAT_TOKEN}`;
+
+  admin = new ServiceBusAdministrationClient(stack.serviceBusConnection, {
+    agent: new Agent({ ca: stack.broker().certificate }),
+  });
+  const subscription = await ensureNotifyChatSubscription(admin, TOPIC, SUBSCRIPTION);
+  expect(subscription.created).toBe(true);
+  maxDeliveryCount = (await admin.getSubscription(TOPIC, SUBSCRIPTION)).maxDeliveryCount;
+});
+
+afterEach(async () => {
+  await sample?.stop("SIGTERM");
+  sample = undefined;
+  chatStatus = 200;
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise((done) => chat?.close(done));
+});
+
+/** The sample as `func start` would serve it from its directory, on the stack's Service Bus. */
+async function startSample(settings: Record<string, string>): Promise<void> {
+  const port = await freePort();
+  sample = await startHostProcess(
+    {
+      ...process.env,
+      PORT: String(port),
+      SERVICEBUS: stack.serviceBusConnection,
+      CHAT_WEBHOOK_URL: chatUrl,
+      ...settings,
+    },
+    port,
+    sampleOutput,
+    SAMPLE_ROOT,
+  );
+}
+
+const digest = () =>
+  `sha256:${randomUUID().replaceAll("-", "")}${randomUUID().replaceAll("-", "")}`;
+
+/** A multi-arch push as ACR delivers it: each platform manifest, the tagged index, its cosign signature. */
+async function deliverMultiArchPush(tag: string, webhookUrl = stack.webhookUrl): Promise<string> {
+  const index = digest();
+  const push = (target: Record<string, unknown>) => ({
+    id: randomUUID(),
+    timestamp: new Date().toISOString(),
+    action: "push",
+    target: { repository: "prod/api", size: 1024, ...target },
+    request: { id: randomUUID(), host: registry, method: "PUT" },
+  });
+  for (const payload of [
+    push({ mediaType: MANIFEST, digest: digest() }),
+    push({ mediaType: MANIFEST, digest: digest() }),
+    push({ mediaType: INDEX, digest: index, tag }),
+    push({ mediaType: MANIFEST, digest: digest(), tag: `sha256-${index.slice(7)}.sig` }),
+  ]) {
+    const response = await fetch(webhookUrl, {
+      method: "POST",
+      headers: webhookHeaders(),
+      body: JSON.stringify(payload),
+    });
+    expect(response.status).toBe(200);
+  }
+  return index;
+}
+
+const postsFor = (tag: string) =>
+  captured.filter((request) => request.body.includes(`${registry}/prod/api:${tag}`));
+
+/** The push's messages on the topic, as its take-everything subscription `all` got them. */
+const topicMessages = () =>
+  stack
+    .broker()
+    .messages(TOPIC, "all")
+    .filter(({ applicationProperties }) => applicationProperties.registry === registry).length;
+
+describe("the subscription npm start creates for notify-chat", () => {
+  it("selects released images and, already there, is kept as it is", async () => {
+    expect((await admin.getRule(TOPIC, SUBSCRIPTION, "released-images")).filter).toMatchObject({
+      sqlExpression: "artifactKind IN ('image', 'index', 'patch') AND tagged = 'true'",
+    });
+    expect(maxDeliveryCount).toBe(5);
+    // Started again (a second npm start on the same broker), it keeps the subscription as it is.
+    expect(await ensureNotifyChatSubscription(admin, TOPIC, SUBSCRIPTION)).toMatchObject({
+      created: false,
+    });
+  });
+});
+
+describe.each([
+  {
+    format: "teams",
+    title: (body: Record<string, unknown>) =>
+      (body as { attachments: { content: { body: { text: string }[] } }[] }).attachments[0].content
+        .body[0].text,
+  },
+  { format: "slack", title: (body: Record<string, unknown>) => body.text as string },
+])("notify-chat in $format format", ({ format, title }) => {
+  it("posts exactly one message for a multi-arch push with its signature", async () => {
+    await startSample({ CHAT_FORMAT: format });
+    const tag = `v1.0.0-${format}`;
+    const before = topicMessages();
+    const postsBefore = captured.length;
+    const index = await deliverMultiArchPush(tag);
+
+    await vi.waitFor(() => expect(postsFor(tag)).toHaveLength(1), { timeout: 15_000 });
+    // Settled: the message was completed, nothing is waiting or locked on the subscription.
+    await vi.waitFor(() => expect(stack.broker().messageCount(TOPIC, SUBSCRIPTION)).toBe(0));
+    expect(captured.slice(postsBefore)).toEqual(postsFor(tag));
+    // Four messages on the topic (two platform manifests, the index, the signature), one post.
+    expect(topicMessages() - before).toBe(4);
+
+    const [post] = postsFor(tag);
+    expect(post.method).toBe("POST");
+    expect(post.url).toBe(`/services/T01/B02/${CHAT_TOKEN}`);
+    expect(post.headers["content-type"]).toBe("application/json");
+    const body = JSON.parse(post.body) as Record<string, unknown>;
+    expect(title(body)).toBe(`New multi-arch image: ${registry}/prod/api:${tag}`);
+    if (format === "teams") {
+      expect(body).toMatchObject({
+        type: "message",
+        attachments: [
+          {
+            contentType: "application/vnd.microsoft.card.adaptive",
+            content: { type: "AdaptiveCard" },
+          },
+        ],
+      });
+    } else {
+      expect(body.attachments).toBeUndefined();
+      expect(body.blocks).toContainEqual({
+        type: "context",
+        elements: [{ type: "mrkdwn", text: `\`docker pull ${registry}/prod/api:${tag}\`` }],
+      });
+    }
+    expect(post.body).toContain(index);
+    expect(post.body).not.toContain(".sig");
+    expect(stack.broker().deadLetterCount(TOPIC, SUBSCRIPTION)).toBe(0);
+  });
+});
+
+describe("notify-chat when the chat fails", () => {
+  it("leaves the post to Service Bus: one attempt per delivery, then the dead-letter queue", async () => {
+    chatStatus = 503;
+    await startSample({ CHAT_FORMAT: "slack", CHAT_MAX_HOLD_MS: "0" });
+    const tag = "v2.0.0-failing";
+    await deliverMultiArchPush(tag);
+
+    await vi.waitFor(() => expect(stack.broker().deadLetterCount(TOPIC, SUBSCRIPTION)).toBe(1), {
+      timeout: 20_000,
+    });
+    expect(postsFor(tag)).toHaveLength(maxDeliveryCount);
+    expect(stack.broker().messageCount(TOPIC, SUBSCRIPTION)).toBe(0);
+    const [deadLetter] = stack.broker().deadLetterMessages(TOPIC, SUBSCRIPTION);
+    expect(deadLetter.applicationProperties).toMatchObject({
+      registry,
+      tag,
+      artifactKind: "index",
+    });
+    const output = sampleOutput.join("");
+    for (let delivery = 1; delivery <= maxDeliveryCount; delivery += 1) {
+      expect(output).toContain(`delivery ${delivery}: the chat webhook answered 503`);
+    }
+  });
+
+  it("refuses a webhook URL that is not https, naming the setting and never its value", async () => {
+    const secretUrl = `http://chat.invalid/services/T01/B02/${CHAT_TOKEN}`;
+    const failure = await startSample({ CHAT_WEBHOOK_URL: secretUrl }).then(
+      () => new Error("the sample started"),
+      (error: Error) => error,
+    );
+    expect(failure.message).toMatch(/the host exited \(1\) at start/);
+    expect(failure.message).toContain("CHAT_WEBHOOK_URL must be https");
+    expect(failure.message).not.toContain(CHAT_TOKEN);
+  });
+});
+
+describe("notify-chat under npm start", () => {
+  it("is served beside the bridge when CHAT_WEBHOOK_URL is set, its subscription created on the local Service Bus", async () => {
+    const [port, serviceBusPort, armPort] = [await freePort(), await freePort(), await freePort()];
+    const child = spawn(process.execPath, [resolve(APP_ROOT, "dist/dev/start.js")], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        TABLES_CONNECTION: inject("tablesConnection"),
+        SERVICEBUS_CONNECTION: `Endpoint=sb://localhost:${serviceBusPort};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=${DEFAULT_SAS_KEY};UseDevelopmentEmulator=true`,
+        ARM_ENDPOINT: `http://127.0.0.1:${armPort}`,
+        BRIDGE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        WEBHOOK_SECRETS: TEST_SECRET,
+        CHAT_WEBHOOK_URL: chatUrl,
+        CHAT_FORMAT: "slack",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.on("data", (chunk: Buffer) => {
+      npmStartOutput += chunk;
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      npmStartOutput += chunk;
+    });
+    const exited = new Promise<number | null>((done) => child.once("exit", done));
+    try {
+      await vi.waitFor(() => expect(npmStartOutput).toContain("Press Ctrl-C to stop."), {
+        timeout: 20_000,
+      });
+      expect(npmStartOutput).toContain(
+        "notify-chat:    acr-push/notify-chat (created, released images only) -> CHAT_WEBHOOK_URL as slack",
+      );
+      expect(npmStartOutput).toContain("notifyChat: serviceBusTrigger");
+
+      const tag = "v3.0.0-npm-start";
+      await deliverMultiArchPush(tag, `http://127.0.0.1:${port}/api/acr/webhook`);
+      await vi.waitFor(() => expect(postsFor(tag)).toHaveLength(1), { timeout: 15_000 });
+      expect(JSON.parse(postsFor(tag)[0].body).text).toBe(
+        `New multi-arch image: ${registry}/prod/api:${tag}`,
+      );
+      await vi.waitFor(() => expect(npmStartOutput).toContain(`posted prod/api:${tag} (index)`));
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+  });
+});
+
+describe("notify-chat secrets", () => {
+  it("no secret in the requests to the chat or in the hosts' output", () => {
+    expect(captured.length).toBeGreaterThan(0);
+    const requests = JSON.stringify(captured.map(({ headers, body }) => ({ headers, body })));
+    const outputs = `${stack.output()}${sampleOutput.join("")}${npmStartOutput}`;
+    expect(outputs).toContain("Function.notifyChat");
+    for (const secret of [TEST_SECRET, DEFAULT_SAS_KEY, CHAT_TOKEN]) {
+      expect(requests).not.toContain(secret);
+      expect(outputs).not.toContain(secret);
+    }
+  });
+});
