@@ -191,7 +191,7 @@ function operationalList(findings: Overview["operationalFindings"]): Node {
 
 // --- Findings -------------------------------------------------------------------------------
 
-const CROSS_CHECK_KINDS = ["webhook-only", "eventgrid-only", "mismatched"];
+const CROSS_CHECK_KINDS = ["webhook-only", "eventgrid-only", "mismatched", "quarantine-held"];
 const OPERATIONAL_KINDS = ["webhook-silent", "eventgrid-silent"];
 
 async function renderFindings(target: HTMLElement): Promise<undefined> {
@@ -201,11 +201,17 @@ async function renderFindings(target: HTMLElement): Promise<undefined> {
   const crossCheckKind = CROSS_CHECK_KINDS.includes(kind) ? kind : undefined;
   const wantsCrossCheck = kind === "" || crossCheckKind !== undefined;
   const wantsOperational = kind === "" || OPERATIONAL_KINDS.includes(kind);
+  const findingsIn = (state: "open" | "resolved") =>
+    api<{ items: Discrepancy[] }>(
+      `discrepancies${query({ kind: crossCheckKind, registry: registry || undefined, state, limit: "200" })}`,
+    );
   const [discrepancies, overview] = await Promise.all([
     wantsCrossCheck
-      ? api<{ items: Discrepancy[] }>(
-          `discrepancies${query({ kind: crossCheckKind, registry: registry || undefined, limit: "200" })}`,
-        )
+      ? Promise.all([findingsIn("open"), findingsIn("resolved")]).then(([open, resolved]) => ({
+          items: [...open.items, ...resolved.items].sort((a, b) =>
+            b.detectedAt.localeCompare(a.detectedAt),
+          ),
+        }))
       : Promise.resolve({ items: [] }),
     wantsOperational
       ? api<Overview>(`overview${query({ registry: registry || undefined })}`)
@@ -265,9 +271,7 @@ async function renderFindings(target: HTMLElement): Promise<undefined> {
           discrepancies.items.map((finding) => [
             time(finding.detectedAt),
             finding.kind,
-            finding.recovered
-              ? badge("resolved: recovered from Event Grid", "ok")
-              : badge("open", "bad"),
+            findingState(finding),
             finding.registry,
             finding.action,
             finding.repository ?? "—",
@@ -278,6 +282,17 @@ async function renderFindings(target: HTMLElement): Promise<undefined> {
     h("h3", {}, "Operational findings"),
     operationalList(operational),
   );
+}
+
+/** In words: a late twin resolved it, or the lost webhook was recovered, or it is open. */
+function findingState(finding: Discrepancy): HTMLElement {
+  if (finding.state === "resolved") {
+    const why = finding.resolution === "late-twin" ? ": the late twin arrived" : "";
+    return badge(`resolved${why}`, "ok");
+  }
+  return finding.recovered
+    ? badge("resolved: recovered from Event Grid", "ok")
+    : badge("open", "bad");
 }
 
 // --- Search and story -------------------------------------------------------------------------

@@ -34,6 +34,8 @@ export interface Discrepancy {
   webhookEventIds: string[];
   eventGridEventIds: string[];
   recovered: boolean;
+  state: "open" | "resolved";
+  resolution?: string;
 }
 
 export interface SearchResult {
