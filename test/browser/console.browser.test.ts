@@ -129,7 +129,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     // The event catalog is linked from the page, and the link resolves to the catalog route.
     const catalog = await page
       .locator('nav a[href="catalog"]')
-      .evaluate((a) => (a as HTMLAnchorElement).href);
+      .evaluate((a) => (a as unknown as { href: string }).href);
     expect(new URL(catalog).pathname).toBe("/api/catalog");
     // Marks this page load: views and refreshes must keep it (no full reload).
     await page.evaluate("window.loadedOnce = true");
