@@ -24,7 +24,7 @@ import type { LogicalRef, TagRef, WindowMarker } from "../core/writePlan";
 export const EVENTS_TABLE = "AcrEvents";
 
 /** Fixed for a deployment: a record is found in the shard its repository hashes to. */
-export const SHARDS = 4;
+export const SHARDS = 8;
 
 export interface EntityKeys {
   partitionKey: string;
