@@ -436,6 +436,20 @@ async function renderStory(target: HTMLElement, args: string[]): Promise<undefin
           ]),
           { caption: `Arrivals (${delivery.deliveryCount})` },
         ),
+        (delivery.attemptLog ?? []).length === 0
+          ? h("p", { class: "none" }, "No publish attempt (held, covered, or not routed).")
+          : table(
+              ["Attempted", "Topic", "Message id", "Outcome"],
+              (delivery.attemptLog ?? []).map((attempt) => [
+                time(attempt.at),
+                attempt.topic,
+                h("code", {}, attempt.messageId),
+                attempt.outcome === "published"
+                  ? badge("published", "ok")
+                  : badge(`failed: ${attempt.error ?? "unknown"}`, "bad"),
+              ]),
+              { caption: "Publish attempts" },
+            ),
         delivery.replays.length === 0
           ? h("p", { class: "none" }, "Not replayed.")
           : table(

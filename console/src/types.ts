@@ -75,6 +75,13 @@ export interface Story {
     publishedTopics: string[];
     deliveryCount: number;
     arrivals: { receivedAt: string; region?: string; status: number }[];
+    attemptLog?: {
+      at: string;
+      topic: string;
+      messageId: string;
+      outcome: "published" | "failed";
+      error?: string;
+    }[];
     messageId: string;
     replays: {
       jobId: string;

@@ -2,6 +2,7 @@ import {
   type Arrival,
   type DeliveryRecord,
   MAX_ARRIVALS,
+  type PublishAttempt,
   type PublishState,
   type RecordedRequest,
   type RecordStatus,
@@ -29,6 +30,7 @@ export interface DeliveryEntity extends EntityKeys, EventAttributes {
   occurrence?: number;
   deliveryCount: number;
   arrivals: string;
+  attemptLog?: string;
   request: string;
   payloadChunks: number;
   [payloadChunk: `payload${number}`]: string;
@@ -60,6 +62,7 @@ export function toDeliveryEntity(keys: EntityKeys, record: DeliveryRecord): Deli
     occurrence: record.occurrence,
     deliveryCount: record.deliveryCount,
     arrivals: JSON.stringify(record.arrivals.slice(-MAX_ARRIVALS)),
+    attemptLog: record.attemptLog && JSON.stringify(record.attemptLog),
     request: JSON.stringify(record.request),
     payloadChunks: count,
     ...chunks,
@@ -93,6 +96,7 @@ export function fromDeliveryEntity(entity: DeliveryEntity): DeliveryRecord {
     publishState: entity.publishState,
     deliveryCount: Number(entity.deliveryCount),
     arrivals: JSON.parse(entity.arrivals) as Arrival[],
+    attemptLog: entity.attemptLog ? (JSON.parse(entity.attemptLog) as PublishAttempt[]) : undefined,
     publishedTopics: JSON.parse(entity.publishedTopics) as string[],
     publishAttempts: Number(entity.publishAttempts),
     lastAttemptAt: entity.lastAttemptAt ? new Date(entity.lastAttemptAt).getTime() : undefined,
@@ -113,5 +117,6 @@ export function statusColumns(status: Partial<RecordStatus>): Partial<DeliveryEn
   if ("lastError" in status) columns.lastError = status.lastError ?? "";
   if ("crossCheck" in status) columns.crossCheck = status.crossCheck;
   if ("occurrence" in status) columns.occurrence = status.occurrence;
+  if (status.attemptLog !== undefined) columns.attemptLog = JSON.stringify(status.attemptLog);
   return columns;
 }

@@ -107,27 +107,23 @@ export class TableGroupCommit {
 
   /** Commits one batch; returns the submissions to try again. */
   private async commit(batch: Submission[]): Promise<Submission[]> {
+    const { actions, owners } = transactionOf(batch);
     try {
       await this.access.call(
-        () =>
-          this.table.submitTransaction(
-            batch.flatMap((submission) =>
-              submission.operations.map((operation) => operation.action),
-            ),
-            this.access.signal(),
-          ),
+        () => this.table.submitTransaction(actions, this.access.signal()),
         isRequestError,
       );
     } catch (error) {
-      return this.settleFailure(batch, error);
+      return this.settleFailure(batch, owners, error);
     }
     for (const submission of batch) submission.resolve();
     return [];
   }
 
-  private settleFailure(batch: Submission[], error: unknown): Submission[] {
+  private settleFailure(batch: Submission[], owners: Owner[], error: unknown): Submission[] {
     const failed = failedOperation(error);
-    if (failed === undefined) {
+    const owner = failed && owners[failed.index];
+    if (!failed || !owner) {
       // Which operation was refused is unknown: each submission is tried on its own.
       if (batch.length > 1 && isRequestError(error)) {
         return batch.map((submission) => ({ ...submission, alone: true }));
@@ -135,48 +131,82 @@ export class TableGroupCommit {
       for (const submission of batch) submission.reject(this.access.unavailable(error));
       return [];
     }
-    let offset = 0;
-    for (const [index, submission] of batch.entries()) {
-      const local = failed.index - offset;
-      offset += submission.operations.length;
-      if (local < 0 || local >= submission.operations.length) continue;
-      const others = batch.filter((_, other) => other !== index);
-      const operation = submission.operations[local];
-      if (operation?.ifExists && failed.statusCode === 404) {
-        const rest = submission.operations.filter((_, position) => position !== local);
-        if (rest.length === 0) {
-          submission.resolve();
-          return others;
-        }
-        return [{ ...submission, operations: rest, bytes: sizeOf(rest) }, ...others];
+    const { submission, local } = owner;
+    const others = batch.filter((other) => other !== submission);
+    const operation = submission.operations[local];
+    if (operation?.ifExists && failed.statusCode === 404) {
+      const rest = submission.operations.filter((_, position) => position !== local);
+      if (rest.length === 0) {
+        submission.resolve();
+        return others;
       }
-      submission.reject(
-        isConflictStatus(failed.statusCode)
-          ? new TableConflict(local, failed.statusCode)
-          : this.access.unavailable(error),
-      );
-      return others;
+      return [{ ...submission, operations: rest, bytes: sizeOf(rest) }, ...others];
     }
-    for (const submission of batch) submission.reject(this.access.unavailable(error));
-    return [];
+    submission.reject(
+      isConflictStatus(failed.statusCode)
+        ? new TableConflict(local, failed.statusCode)
+        : this.access.unavailable(error),
+    );
+    return others;
   }
 }
 
-/** The longest run of queued submissions that fits one transaction, touching no entity twice. */
+/** Which submission, and which of its operations, a transaction's operation came from. */
+interface Owner {
+  submission: Submission;
+  local: number;
+}
+
+/**
+ * The batch's operations as one transaction. The same entity upserted with the same content by
+ * several submissions (a tag seen pushed again) is written once: a transaction may not touch an
+ * entity twice, and writing it once is what each of them asked for.
+ */
+function transactionOf(batch: Submission[]): { actions: TransactionAction[]; owners: Owner[] } {
+  const actions: TransactionAction[] = [];
+  const owners: Owner[] = [];
+  const upserted = new Set<string>();
+  for (const submission of batch) {
+    for (const [local, operation] of submission.operations.entries()) {
+      const shared = sharedUpsert(operation);
+      if (shared !== undefined) {
+        if (upserted.has(shared)) continue;
+        upserted.add(shared);
+      }
+      actions.push(operation.action);
+      owners.push({ submission, local });
+    }
+  }
+  return { actions, owners };
+}
+
+/** An upsert identifies by its content what it writes; other operations by their entity. */
+function sharedUpsert(operation: TableOperation): string | undefined {
+  return operation.action[0] === "upsert" ? JSON.stringify(operation.action[1]) : undefined;
+}
+
+/**
+ * The longest run of queued submissions that fits one transaction, touching no entity twice
+ * (but for the same upsert, which is written once).
+ */
 function takeBatch(queue: Submission[]): Submission[] {
   const batch: Submission[] = [];
   const rows = new Set<string>();
+  const upserts = new Set<string>();
   let operations = 0;
   let bytes = 0;
   for (let index = 0; index < queue.length; ) {
     const submission = queue[index] as Submission;
-    const keys = submission.operations.map((operation) => String(operation.action[1].rowKey));
+    const fresh = submission.operations.filter((operation) => {
+      const shared = sharedUpsert(operation);
+      return shared === undefined || !upserts.has(shared);
+    });
     const fits =
       batch.length === 0 ||
       (!submission.alone &&
-        operations + submission.operations.length <= MAX_OPERATIONS &&
+        operations + fresh.length <= MAX_OPERATIONS &&
         bytes + submission.bytes <= MAX_BATCH_BYTES &&
-        keys.every((key) => !rows.has(key)));
+        fresh.every((operation) => !rows.has(String(operation.action[1].rowKey))));
     if (!fits) {
       index++;
       continue;
@@ -184,8 +214,12 @@ function takeBatch(queue: Submission[]): Submission[] {
     batch.push(submission);
     queue.splice(index, 1);
     if (submission.alone) break;
-    for (const key of keys) rows.add(key);
-    operations += submission.operations.length;
+    for (const operation of fresh) {
+      rows.add(String(operation.action[1].rowKey));
+      const shared = sharedUpsert(operation);
+      if (shared !== undefined) upserts.add(shared);
+    }
+    operations += fresh.length;
     bytes += submission.bytes;
   }
   return batch;

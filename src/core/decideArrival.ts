@@ -173,19 +173,31 @@ export function onPendingList(record: DeliveryRecord): boolean {
 }
 
 /** After a publish: the record is published, and off the pending list if it was on it. */
-export function publishedChanges(record: DeliveryRecord, topic: string): Change[] {
-  const changes: Change[] = [
-    { kind: "set-record-status", record, status: publishedStatus(record, topic) },
-  ];
+export function publishedChanges(
+  record: DeliveryRecord,
+  publish: PlannedPublish,
+  at: number,
+): Change[] {
+  const status = publishedStatus(record, attemptTarget(publish), at);
+  const changes: Change[] = [{ kind: "set-record-status", record, status }];
   if (onPendingList(record)) changes.push({ kind: "remove-pending", record });
   return changes;
 }
 
 /** After a failed publish: the attempt is counted and the record waits on the pending list. */
-export function publishFailedChanges(record: DeliveryRecord, error: string, at: number): Change[] {
-  const status = publishFailedStatus(record, error, at);
+export function publishFailedChanges(
+  record: DeliveryRecord,
+  publish: PlannedPublish,
+  error: string,
+  at: number,
+): Change[] {
+  const status = publishFailedStatus(record, attemptTarget(publish), error, at);
   return [
     { kind: "set-record-status", record, status },
     { kind: "add-pending", record: { ...record, ...status } },
   ];
+}
+
+function attemptTarget({ topic, message }: PlannedPublish) {
+  return { topic, messageId: message.messageId };
 }

@@ -44,6 +44,25 @@ export interface DeliveryRecord extends NewDelivery {
   crossCheck?: string;
   /** Which occurrence of its content this is (see `LogicalEvent.occurrence`), once known. */
   occurrence?: number;
+  /** Each publish attempt, the most recent `MAX_ATTEMPTS_KEPT`. */
+  attemptLog?: PublishAttempt[];
+}
+
+/** One try to put the record on its topic: when, where, with which message id, and how it went. */
+export interface PublishAttempt {
+  at: number;
+  topic: string;
+  messageId: string;
+  outcome: "published" | "failed";
+  error?: string;
+}
+
+export const MAX_ATTEMPTS_KEPT = 20;
+
+/** What a publish attempt sent: the topic and the message id. */
+export interface AttemptTarget {
+  topic: string;
+  messageId: string;
 }
 
 /** What changes on a record after its first write: each change writes only these fields. */
@@ -56,6 +75,7 @@ export type RecordStatus = Pick<
   | "lastError"
   | "crossCheck"
   | "occurrence"
+  | "attemptLog"
 >;
 
 /** The most arrivals kept per record; `deliveryCount` keeps counting past it. */
@@ -98,21 +118,36 @@ export function withRepeatArrival(record: DeliveryRecord, delivery: NewDelivery)
   };
 }
 
-export function publishedStatus(record: DeliveryRecord, topic: string): Partial<RecordStatus> {
+export function publishedStatus(
+  record: DeliveryRecord,
+  target: AttemptTarget,
+  at: number,
+): Partial<RecordStatus> {
   return {
     publishState: "published",
-    publishedTopics: [...new Set([...record.publishedTopics, topic])],
+    publishedTopics: [...new Set([...record.publishedTopics, target.topic])],
     publishAttempts: record.publishAttempts + 1,
     lastError: undefined,
+    attemptLog: withAttempt(record, { ...target, at, outcome: "published" }),
   };
 }
 
 export function publishFailedStatus(
   record: DeliveryRecord,
+  target: AttemptTarget,
   error: string,
   at: number,
 ): Partial<RecordStatus> {
-  return { publishAttempts: record.publishAttempts + 1, lastAttemptAt: at, lastError: error };
+  return {
+    publishAttempts: record.publishAttempts + 1,
+    lastAttemptAt: at,
+    lastError: error,
+    attemptLog: withAttempt(record, { ...target, at, outcome: "failed", error }),
+  };
+}
+
+function withAttempt(record: DeliveryRecord, attempt: PublishAttempt): PublishAttempt[] {
+  return [...(record.attemptLog ?? []), attempt].slice(-MAX_ATTEMPTS_KEPT);
 }
 
 /** Whether a pending record is waiting for the re-drive. */

@@ -180,7 +180,9 @@ export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts):
   const decision = await recordArrival(delivery, ports);
   const { record } = decision;
   if (decision.duplicate || !published || record.route.kind !== "topic") return;
-  await writeOrThrow(ports.store, publishedChanges(record, record.route.topic));
+  // The journal sent the content's first-occurrence message (see `journalDelivery`).
+  const sent = { topic: record.route.topic, message: topicMessageFor(record.event) };
+  await writeOrThrow(ports.store, publishedChanges(record, sent, Date.now()));
 }
 
 export type PublishOutcome =
@@ -198,10 +200,10 @@ export async function publishRecord(
     await ports.publisher.publish(publish.topic, publish.message);
   } catch (error) {
     const reason = describeError(error);
-    const failed = publishFailedChanges(record, reason, now);
+    const failed = publishFailedChanges(record, publish, reason, now);
     return { ok: false, error: reason, warnings: await settle(ports.store, failed) };
   }
-  const marked = publishedChanges(record, publish.topic);
+  const marked = publishedChanges(record, publish, now);
   return { ok: true, warnings: await settle(ports.store, marked) };
 }
 

@@ -9,7 +9,7 @@ function iso(epochMs: number): string {
 
 /** A recorded delivery as the query API shows it: times in ISO 8601, the payload as received. */
 export function deliveryView(record: DeliveryRecord) {
-  const { event, route, receivedAt, lastAttemptAt, ...bookkeeping } = record;
+  const { event, route, receivedAt, lastAttemptAt, attemptLog, ...bookkeeping } = record;
   const { eventId, occurredAt, payload, ...fields } = event;
   return {
     id: eventId,
@@ -20,6 +20,7 @@ export function deliveryView(record: DeliveryRecord) {
     notRoutedReason: route.kind === "not-routed" ? route.reason : undefined,
     ...bookkeeping,
     lastAttemptAt: lastAttemptAt === undefined ? undefined : iso(lastAttemptAt),
+    attemptLog: attemptLog?.map((attempt) => ({ ...attempt, at: iso(attempt.at) })),
     payload,
   };
 }

@@ -388,5 +388,22 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     const redriven = messagesFor("acr-push", s.digest);
     expect(redriven).toHaveLength(1);
     expect(redriven[0].applicationProperties.origin).toBe("webhook");
+
+    // Its story keeps each attempt: the failed one and the re-drive, with the message id sent.
+    const story = (await (await fetch(`${stack.url}/api/events/${answer.id}`)).json()) as {
+      deliveries: { attemptLog: { outcome: string; messageId: string; topic: string }[] }[];
+    };
+    expect(story.deliveries[0].attemptLog).toEqual([
+      expect.objectContaining({
+        outcome: "failed",
+        topic: "acr-push",
+        messageId: redriven[0].messageId,
+      }),
+      expect.objectContaining({
+        outcome: "published",
+        topic: "acr-push",
+        messageId: redriven[0].messageId,
+      }),
+    ]);
   });
 });

@@ -8,7 +8,7 @@ import {
   publishedChanges,
   publishFailedChanges,
 } from "../../src/core/decideArrival";
-import { type NewDelivery, newRecord } from "../../src/core/deliveryRecord";
+import { MAX_ATTEMPTS_KEPT, type NewDelivery, newRecord } from "../../src/core/deliveryRecord";
 import { eventAttributes, type RegistryEvent } from "../../src/core/registryEvent";
 import type { Route } from "../../src/core/routing";
 import { messageIdFor, topicMessageFor } from "../../src/core/topicMessage";
@@ -553,9 +553,11 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
 
 describe("publishedChanges and publishFailedChanges", () => {
   const record = newRecord(delivery(), 2);
+  const sent = { topic: "acr-push", message: topicMessageFor(record.event, [], 2) };
+  const attempt = { topic: "acr-push", messageId: sent.message.messageId, at: T0 + 5 };
 
-  it("after a first publish of an event with a window: only the record is marked published", () => {
-    expect(publishedChanges(record, "acr-push")).toEqual([
+  it("after a first publish of an event with a window: only the record is marked published, the attempt logged", () => {
+    expect(publishedChanges(record, sent, T0 + 5)).toEqual([
       {
         kind: "set-record-status",
         record,
@@ -564,6 +566,7 @@ describe("publishedChanges and publishFailedChanges", () => {
           publishedTopics: ["acr-push"],
           publishAttempts: 1,
           lastError: undefined,
+          attemptLog: [{ ...attempt, outcome: "published" }],
         },
       },
     ]);
@@ -571,7 +574,7 @@ describe("publishedChanges and publishFailedChanges", () => {
 
   it("after a re-driven publish: the record also leaves the pending list", () => {
     const redriven = { ...record, lastAttemptAt: T0 };
-    expect(kindsOf(publishedChanges(redriven, "acr-push"))).toEqual([
+    expect(kindsOf(publishedChanges(redriven, sent, T0 + 5))).toEqual([
       "set-record-status",
       "remove-pending",
     ]);
@@ -581,36 +584,42 @@ describe("publishedChanges and publishFailedChanges", () => {
     const quarantine = newRecord(
       delivery({ action: "quarantine" }, { kind: "topic", topic: "acr-quarantine" }),
     );
-    expect(kindsOf(publishedChanges(quarantine, "acr-quarantine"))).toEqual([
+    const toQuarantine = { topic: "acr-quarantine", message: topicMessageFor(quarantine.event) };
+    expect(kindsOf(publishedChanges(quarantine, toQuarantine, T0 + 5))).toEqual([
       "set-record-status",
       "remove-pending",
     ]);
   });
 
-  it("after a failed publish: the attempt counted with its time and error, still pending", () => {
-    expect(publishFailedChanges(record, "Error: bus down", T0 + 5)).toEqual([
-      {
-        kind: "set-record-status",
-        record,
-        status: { publishAttempts: 1, lastAttemptAt: T0 + 5, lastError: "Error: bus down" },
-      },
-      {
-        kind: "add-pending",
-        record: {
-          ...record,
-          publishAttempts: 1,
-          lastAttemptAt: T0 + 5,
-          lastError: "Error: bus down",
-        },
-      },
+  it("after a failed publish: the attempt counted and logged with its time and error, still pending", () => {
+    const failedStatus = {
+      publishAttempts: 1,
+      lastAttemptAt: T0 + 5,
+      lastError: "Error: bus down",
+      attemptLog: [{ ...attempt, outcome: "failed", error: "Error: bus down" }],
+    };
+    expect(publishFailedChanges(record, sent, "Error: bus down", T0 + 5)).toEqual([
+      { kind: "set-record-status", record, status: failedStatus },
+      { kind: "add-pending", record: { ...record, ...failedStatus } },
     ]);
   });
 
+  it("keeps the most recent attempts, each with its message id", () => {
+    let current = record;
+    for (let at = 0; at < MAX_ATTEMPTS_KEPT + 5; at++) {
+      const [change] = publishFailedChanges(current, sent, `Error ${at}`, at);
+      current = change?.kind === "set-record-status" ? { ...current, ...change.status } : current;
+    }
+    expect(current.attemptLog).toHaveLength(MAX_ATTEMPTS_KEPT);
+    expect(current.attemptLog?.at(-1)).toMatchObject({ error: `Error ${MAX_ATTEMPTS_KEPT + 4}` });
+    expect(current.publishAttempts).toBe(MAX_ATTEMPTS_KEPT + 5);
+  });
+
   it("once an attempt failed, the record is on the pending list: its publish takes it off", () => {
-    const [, marker] = publishFailedChanges(record, "Error: bus down", T0 + 5);
+    const [, marker] = publishFailedChanges(record, sent, "Error: bus down", T0 + 5);
     const failed = marker?.kind === "add-pending" ? marker.record : record;
     expect(onPendingList(failed)).toBe(true);
-    expect(kindsOf(publishedChanges(failed, "acr-push"))).toEqual([
+    expect(kindsOf(publishedChanges(failed, sent, T0 + 6))).toEqual([
       "set-record-status",
       "remove-pending",
     ]);
