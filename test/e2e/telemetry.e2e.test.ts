@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acrPush, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import {
@@ -29,12 +29,7 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
     stack = await startLocalStack({
       ownTables: true,
       env: {
-        APPLICATIONINSIGHTS_CONNECTION_STRING: capture.connectionString,
-        NODE_EXTRA_CA_CERTS: capture.caFile,
-        NODE_OPTIONS: `--require ${resolve(__dirname, "../support/loopbackOnly.cjs")}`,
-        OTEL_TRACES_SAMPLER: "always_on",
-        APPLICATIONINSIGHTS_STATSBEAT_DISABLED: "true",
-        APPLICATION_INSIGHTS_NO_STATSBEAT: "true",
+        ...capture.hostSettings(),
         CROSSCHECK_WINDOW_SECONDS: String(WINDOW_SECONDS),
         EVENTGRID_SECRETS: EVENTGRID_SECRET,
         ACR_RESOURCE_IDS: RESOURCE_ID,

@@ -95,12 +95,7 @@ describe("the deployment package", () => {
       stack = await startLocalStack({
         appRoot: unpacked,
         env: {
-          APPLICATIONINSIGHTS_CONNECTION_STRING: capture.connectionString,
-          NODE_EXTRA_CA_CERTS: capture.caFile,
-          NODE_OPTIONS: `--require ${resolve(__dirname, "../support/loopbackOnly.cjs")}`,
-          OTEL_TRACES_SAMPLER: "always_on",
-          APPLICATIONINSIGHTS_STATSBEAT_DISABLED: "true",
-          APPLICATION_INSIGHTS_NO_STATSBEAT: "true",
+          ...capture.hostSettings(),
           // The package has no local.settings: what it needs comes from app settings, as in Azure.
           RECONCILE_SCHEDULE: "0 0 0 1 1 *",
         },

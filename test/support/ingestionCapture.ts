@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { generate } from "selfsigned";
 
@@ -22,6 +22,11 @@ export interface IngestionCapture {
   readonly connectionString: string;
   /** The capture's certificate, for NODE_EXTRA_CA_CERTS of the process that exports. */
   readonly caFile: string;
+  /**
+   * The settings of a host that exports here: the connection string, trust of the certificate,
+   * loopback only, every trace sampled, no statsbeat.
+   */
+  hostSettings(): Record<string, string>;
   envelopes(): Envelope[];
   /** Every request body as received (after gzip), to search for what must never be sent. */
   rawBodies(): string[];
@@ -70,9 +75,18 @@ export async function startIngestionCapture(dir: string): Promise<IngestionCaptu
   await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
   const { port } = server.address() as AddressInfo;
   const endpoint = `https://127.0.0.1:${port}/`;
+  const connectionString = `InstrumentationKey=00000000-0000-4000-8000-000000000001;IngestionEndpoint=${endpoint};LiveEndpoint=${endpoint}`;
   return {
-    connectionString: `InstrumentationKey=00000000-0000-4000-8000-000000000001;IngestionEndpoint=${endpoint};LiveEndpoint=${endpoint}`,
+    connectionString,
     caFile,
+    hostSettings: () => ({
+      APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString,
+      NODE_EXTRA_CA_CERTS: caFile,
+      NODE_OPTIONS: `--require ${resolve(__dirname, "loopbackOnly.cjs")}`,
+      OTEL_TRACES_SAMPLER: "always_on",
+      APPLICATIONINSIGHTS_STATSBEAT_DISABLED: "true",
+      APPLICATION_INSIGHTS_NO_STATSBEAT: "true",
+    }),
     envelopes: () => [...received],
     rawBodies: () => [...bodies],
     stop: () =>
