@@ -31,6 +31,7 @@ import {
   digestLogicalRange,
   type EntityKeys,
   eventIdKeys,
+  eventIdRange,
   eventIdRowKey,
   hourPartition,
   kindRange,
@@ -47,6 +48,8 @@ import {
 } from "./tableLayout";
 import type { TableRegistryIndex } from "./tableRegistryIndex";
 import { isStatus } from "./tableRetry";
+
+const ORIGIN_ORDER: EventOrigin[] = ["webhook", "acr-log", "eventgrid"];
 
 interface IndexEntity extends EntityKeys {
   recordRowKey: string;
@@ -236,14 +239,35 @@ export class TableEventStore implements EventStore {
     eventId: string,
     origin?: EventOrigin,
   ): Promise<{ record: DeliveryRecord; logical?: LogicalEvent }[]> {
-    const origins: EventOrigin[] = origin ? [origin] : ["webhook", "acr-log", "eventgrid"];
     const partitions = await this.allPartitions();
     const found = await Promise.all(
-      partitions.flatMap((partitionKey) =>
-        origins.map((side) => this.arrivalIn(partitionKey, eventId, side)),
-      ),
+      partitions.map(async (partitionKey) => {
+        // Of one origin, a point read; of every origin, one range of the partition.
+        const indexes = origin
+          ? [await this.read<IndexEntity>({ partitionKey, rowKey: eventIdRowKey(eventId, origin) })]
+          : await this.indexesOf(partitionKey, eventId);
+        return Promise.all(indexes.map((index) => index && this.arrivalAt(index)));
+      }),
     );
-    return found.flatMap((arrival) => (arrival ? [arrival] : []));
+    return found.flat().flatMap((arrival) => (arrival ? [arrival] : []));
+  }
+
+  private indexesOf(partitionKey: string, eventId: string): Promise<IndexEntity[]> {
+    const { from, to } = eventIdRange(eventId);
+    return this.access.call(async () => {
+      const indexes: IndexEntity[] = [];
+      const rows = this.options.events.listEntities<IndexEntity>({
+        queryOptions: {
+          filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`,
+        },
+        ...this.access.signal(),
+      });
+      for await (const row of rows) indexes.push(row);
+      // The webhook's side first, as the event's story reads.
+      const rank = (index: IndexEntity) =>
+        ORIGIN_ORDER.findIndex((origin) => index.rowKey.endsWith(`|${origin}`));
+      return indexes.sort((a, b) => rank(a) - rank(b));
+    });
   }
 
   private async arrivalIn(
@@ -255,7 +279,14 @@ export class TableEventStore implements EventStore {
       partitionKey,
       rowKey: eventIdRowKey(eventId, origin),
     });
-    if (!index) return undefined;
+    return index && this.arrivalAt(index);
+  }
+
+  /** The record and the logical event an event-id row points to. */
+  private async arrivalAt(
+    index: IndexEntity,
+  ): Promise<{ record: DeliveryRecord; logical?: LogicalEvent } | undefined> {
+    const { partitionKey } = index;
     const [record, logical] = await Promise.all([
       this.read<DeliveryEntity>({ partitionKey, rowKey: index.recordRowKey }),
       this.read<LogicalEntity>({ partitionKey, rowKey: index.logicalRowKey }),

@@ -77,6 +77,12 @@ export function eventIdRowKey(eventId: string, origin: EventOrigin): string {
   return joinKey("i", encodeKeyPart(eventId), origin);
 }
 
+/** The RowKeys of an event id's rows, every origin: [from, to). */
+export function eventIdRange(eventId: string): { from: string; to: string } {
+  const prefix = joinKey("i", encodeKeyPart(eventId));
+  return { from: `${prefix}|`, to: `${prefix}}` };
+}
+
 export function logicalKeys(logical: LogicalRef): EntityKeys {
   return {
     partitionKey: eventPartition(logical.registry, logical.repository),
