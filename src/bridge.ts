@@ -78,10 +78,11 @@ function createBridge(env: Record<string, string | undefined>): Bridge {
   };
 }
 
-/** Closes the Service Bus links so the process can exit promptly. */
+/** Writes what lazy writes still hold, then closes the Service Bus links so the process can exit promptly. */
 export async function closeBridge(): Promise<void> {
   const current = bridge;
   bridge = undefined;
+  await current?.store.flush();
   await current?.publisher.close();
   await current?.journal.close();
 }

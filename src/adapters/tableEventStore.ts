@@ -5,11 +5,13 @@ import type { EventStore } from "../core/ports";
 import type { EventOrigin, RegistryEvent } from "../core/registryEvent";
 import type {
   Change,
+  DigestRef,
   ListedWindow,
   LogicalRef,
   TagRef,
   Versioned,
   WindowMarker,
+  WriteOptions,
   WriteOutcome,
 } from "../core/writePlan";
 import { inSpan } from "../telemetry/instruments";
@@ -28,7 +30,10 @@ import {
   type TableOperation,
 } from "./tableGroupCommit";
 import {
+  DIGEST_TAG_COLUMN_PREFIX,
   digestLogicalRange,
+  digestTagColumn,
+  digestTagKeys,
   type EntityKeys,
   eventIdKeys,
   eventIdRange,
@@ -142,11 +147,19 @@ export class TableEventStore implements EventStore {
     return entity && versioned(fromDeliveryEntity(entity), entity);
   }
 
+  async digestTags(digest: DigestRef): Promise<string[]> {
+    const row = await this.read<Record<string, unknown>>(digestTagKeys(digest));
+    if (!row) return [];
+    return Object.entries(row).flatMap(([column, value]) =>
+      column.startsWith(DIGEST_TAG_COLUMN_PREFIX) && typeof value === "string" ? [value] : [],
+    );
+  }
+
   async tagSeen(tag: TagRef): Promise<boolean> {
     return (await this.read<EntityKeys>(tagKeys(tag))) !== undefined;
   }
 
-  write(changes: readonly Change[]): Promise<WriteOutcome> {
+  write(changes: readonly Change[], options: WriteOptions = {}): Promise<WriteOutcome> {
     return inSpan("table.write", { "acr.changes": String(changes.length) }, async () => {
       for (const change of changes) {
         // Listed before it is recorded, so no recorded event is missing from a read over all registries.
@@ -155,7 +168,7 @@ export class TableEventStore implements EventStore {
       }
       for (const write of this.partitionWrites(changes)) {
         try {
-          await write.commit.submit(write.partitionKey, write.operations);
+          await write.commit.submit(write.partitionKey, write.operations, options.lazy);
         } catch (error) {
           if (!(error instanceof TableConflict)) throw error;
           return { ok: false, conflict: write.changes[error.operationIndex] ?? "create-record" };
@@ -163,6 +176,11 @@ export class TableEventStore implements EventStore {
       }
       return { ok: true };
     });
+  }
+
+  /** Writes what lazy writes still hold, and waits for them (before the process ends). */
+  async flush(): Promise<void> {
+    await Promise.all([this.events.flush(), this.crossChecks.flush()]);
   }
 
   dueWindows(now: number, limit: number): Promise<ListedWindow[]> {
@@ -416,6 +434,13 @@ export class TableEventStore implements EventStore {
       case "note-tag": {
         const keys = tagKeys(change.tag);
         return [events(keys, operation.upsert(keys))];
+      }
+      case "note-digest-tag": {
+        const entity = {
+          ...digestTagKeys(change.digest),
+          [digestTagColumn(change.tag)]: change.tag,
+        };
+        return [events(entity, operation.merge(entity))];
       }
       case "log-verdict": {
         const { logical, state } = change;

@@ -17,6 +17,8 @@ export const operation = {
     action: ["update", row(entity), mode, { etag }],
   }),
   upsert: (entity: EntityKeys): TableOperation => ({ action: ["upsert", row(entity), "Replace"] }),
+  /** Adds or overwrites the entity's given columns, keeping the others. */
+  merge: (entity: EntityKeys): TableOperation => ({ action: ["upsert", row(entity), "Merge"] }),
   deleteIfExists: (keys: EntityKeys): TableOperation => ({
     action: ["delete", row(keys)],
     ifExists: true,
@@ -50,14 +52,27 @@ const MAX_BATCH_BYTES = 3.5 * 1024 * 1024;
  */
 const MAX_IN_FLIGHT = 1;
 
+/**
+ * How long a lazy submission waits for another write of its partition to ride along with before
+ * it is written on its own. Long enough for the next delivery one at a time to come, short enough
+ * that a record does not read pending for long after its answer.
+ */
+const LINGER_MS = 100;
+
 interface PartitionQueue {
   queue: Submission[];
   inFlight: number;
+  /** Set while only lazy submissions wait: writes them when it fires. */
+  linger?: NodeJS.Timeout;
+  /** Write lazy submissions now, without waiting for company. */
+  draining: boolean;
 }
 
 interface Submission {
   operations: TableOperation[];
   bytes: number;
+  /** May wait to share the partition's next transaction (see `LINGER_MS`). */
+  lazy: boolean;
   /** Written in a transaction of its own, after a batch failed without saying which operation. */
   alone?: boolean;
   resolve: () => void;
@@ -79,28 +94,64 @@ export class TableGroupCommit {
     private readonly access: TableAccess,
   ) {}
 
-  submit(partitionKey: string, operations: TableOperation[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Resolves once the operations are durable; `lazy` ones may wait to share a transaction. */
+  submit(partitionKey: string, operations: TableOperation[], lazy = false): Promise<void> {
+    const submitted = new Promise<void>((resolve, reject) => {
       let partition = this.partitions.get(partitionKey);
       if (!partition) {
-        partition = { queue: [], inFlight: 0 };
+        partition = { queue: [], inFlight: 0, draining: false };
         this.partitions.set(partitionKey, partition);
       }
-      partition.queue.push({ operations, bytes: sizeOf(operations), resolve, reject });
+      partition.queue.push({ operations, bytes: sizeOf(operations), lazy, resolve, reject });
       this.pump(partitionKey, partition);
     });
+    if (lazy) {
+      this.lazyInFlight.add(submitted);
+      const forget = () => this.lazyInFlight.delete(submitted);
+      submitted.then(forget, forget);
+    }
+    return submitted;
   }
 
-  /** Starts transactions for what is queued while fewer than the most are in flight. */
+  /** Writes every lazy submission now and waits until all of them are settled (at shutdown). */
+  async flush(): Promise<void> {
+    for (const [partitionKey, partition] of this.partitions) {
+      clearTimeout(partition.linger);
+      partition.linger = undefined;
+      partition.draining = true;
+      this.pump(partitionKey, partition);
+    }
+    await Promise.allSettled([...this.lazyInFlight]);
+  }
+
+  private readonly lazyInFlight = new Set<Promise<void>>();
+
+  /**
+   * Starts transactions for what is queued while fewer than the most are in flight. Lazy
+   * submissions alone wait for company until the linger ends.
+   */
   private pump(partitionKey: string, partition: PartitionQueue): void {
     while (partition.inFlight < MAX_IN_FLIGHT && partition.queue.length > 0) {
+      if (!partition.draining && partition.queue.every((submission) => submission.lazy)) {
+        partition.linger ??= setTimeout(() => {
+          partition.linger = undefined;
+          partition.draining = true;
+          this.pump(partitionKey, partition);
+        }, LINGER_MS);
+        return;
+      }
+      clearTimeout(partition.linger);
+      partition.linger = undefined;
       const batch = takeBatch(partition.queue);
+      if (!partition.queue.some((submission) => submission.lazy)) partition.draining = false;
       partition.inFlight++;
       void this.commit(batch).then((retry) => {
         partition.queue.unshift(...retry);
         partition.inFlight--;
         this.pump(partitionKey, partition);
-        if (partition.inFlight === 0) this.partitions.delete(partitionKey);
+        if (partition.inFlight === 0 && partition.queue.length === 0) {
+          this.partitions.delete(partitionKey);
+        }
       });
     }
   }

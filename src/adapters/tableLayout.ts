@@ -3,7 +3,7 @@ import type { DeliveryRecord } from "../core/deliveryRecord";
 import type { EventOrigin, RegistryEvent } from "../core/registryEvent";
 import { shortHash } from "../core/shortHash";
 import { encodeKeyPart, invertedHour, invertedMillis, joinKey } from "../core/tableKeys";
-import type { LogicalRef, TagRef, WindowMarker } from "../core/writePlan";
+import type { DigestRef, LogicalRef, TagRef, WindowMarker } from "../core/writePlan";
 
 /**
  * Table `AcrEvents` holds everything one arrival changes, so that it is written in one
@@ -19,6 +19,9 @@ import type { LogicalRef, TagRef, WindowMarker } from "../core/writePlan";
  *   `w|<window close ms>|<logical key>`                 an open cross-check window, oldest first
  *   `p|<received ms>|<event id>|<origin>`               a record waiting to be published
  *   `t|<repository hash>|<tag hash>`                    a tag pushed in the repository
+ *   `g|<repository hash>|<digest hash>`                 the tags a digest was pushed with, one
+ *                                                       column each (`t_<tag hash>`), merged in
+ *                                                       by each push, so a delete reads one row
  * The reconcile reads only the `w|` and `p|` ranges, so its cost follows open items, not history.
  */
 export const EVENTS_TABLE = "AcrEvents";
@@ -48,6 +51,7 @@ export const OCCURRED_ROWS = "o";
 export const PENDING_ROWS = "p";
 export const WINDOW_ROWS = "w";
 export const TAG_ROWS = "t";
+export const DIGEST_TAG_ROWS = "g";
 
 /** Where a record is: by the time its first delivery arrived, which a repeat does not change. */
 export function recordKeys(record: Pick<DeliveryRecord, "event" | "receivedAt">): EntityKeys {
@@ -106,6 +110,20 @@ export function tagKeys({ registry, repository, tag }: TagRef): EntityKeys {
     rowKey: joinKey(TAG_ROWS, shortHash([repository ?? ""], 16), shortHash([tag], 16)),
   };
 }
+
+export function digestTagKeys({ registry, repository, digest }: DigestRef): EntityKeys {
+  return {
+    partitionKey: eventPartition(registry, repository),
+    rowKey: joinKey(DIGEST_TAG_ROWS, shortHash([repository ?? ""], 16), shortHash([digest], 16)),
+  };
+}
+
+/** The column of one tag on its digest's row: a tag may hold characters a column name may not. */
+export function digestTagColumn(tag: string): string {
+  return `${DIGEST_TAG_COLUMN_PREFIX}${shortHash([tag], 16)}`;
+}
+
+export const DIGEST_TAG_COLUMN_PREFIX = "t_";
 
 export function windowKeys(window: WindowMarker): EntityKeys {
   return {

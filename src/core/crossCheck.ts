@@ -183,13 +183,15 @@ export function publishedBy(logical: LogicalEvent | undefined): EventOrigin | un
   return publication?.occurrence === occurrenceOf(logical) ? publication.by : undefined;
 }
 
-/** For a delete (which carries no tag): the tags seen pushed for its digest, from their pushes. */
-export function tagsPushedFor(event: RegistryEvent, related: readonly LogicalEvent[]): string[] {
-  if (event.action !== "delete" || !event.digest) return [];
-  const tags = related
-    .filter((logical) => logical.action === "push" && logical.digest === event.digest)
-    .flatMap((logical) => (logical.tag ? [logical.tag] : []));
-  return [...new Set(tags)].sort();
+/** For a delete (which carries no tag): the tags its digest was seen pushed with, once each. */
+export function tagsPushedFor(event: RegistryEvent, digestTags: readonly string[]): string[] {
+  if (!deletesDigest(event)) return [];
+  return [...new Set(digestTags)].sort();
+}
+
+/** A delete that names a digest: its message carries the tags that digest was pushed with. */
+export function deletesDigest(event: RegistryEvent): event is RegistryEvent & { digest: string } {
+  return event.action === "delete" && event.digest !== undefined;
 }
 
 function addOnce(values: string[], value: string): string[] {

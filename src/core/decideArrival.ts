@@ -1,6 +1,7 @@
 import { artifactTypeOf, classifyArtifact, patchBaseTag } from "./artifactKind";
 import {
   awaitsResolution,
+  deletesDigest,
   keepsQuarantine,
   type LogicalEvent,
   logicalKeyFor,
@@ -21,7 +22,7 @@ import {
 } from "./deliveryRecord";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { type TopicMessage, topicMessageFor } from "./topicMessage";
-import type { ArrivalState, Change, TagRef, Versioned } from "./writePlan";
+import type { ArrivalState, Change, DigestRef, TagRef, Versioned } from "./writePlan";
 
 /** A message to send once the arrival's changes are durable. */
 export interface PlannedPublish {
@@ -42,17 +43,18 @@ export interface ArrivalDecision {
 }
 
 /**
- * Whether an arrival's decision needs what the store knows before the first write. A webhook of
- * new content does not: it is decided as the first of its kind, and the write fails if it was not.
- * A delete needs the tags of its digest; an Event Grid arrival usually joins its webhook's event;
- * a push with a patch-like tag needs to know whether its base tag was pushed.
+ * Whether an arrival is decided on its logical event as stored. A webhook of new content is not:
+ * it is decided as the first of its kind, and the write fails if it was not. An Event Grid
+ * arrival usually joins its webhook's event. (A delete still reads its digest's tags, and a push
+ * with a patch-like tag whether its base tag was pushed: see `digestOf` and `patchBaseOf`.)
  */
-export function needsStateFirst(event: RegistryEvent): boolean {
-  return (
-    event.origin !== "webhook" ||
-    (event.action === "delete" && event.digest !== undefined) ||
-    patchBaseOf(event) !== undefined
-  );
+export function readsLogicalFirst(event: RegistryEvent): boolean {
+  return event.origin !== "webhook";
+}
+
+/** The digest whose pushed tags a delete's message carries, to look up before deciding. */
+export function digestOf(event: RegistryEvent): DigestRef | undefined {
+  return deletesDigest(event) ? { ...tagRepository(event), digest: event.digest } : undefined;
 }
 
 /** The tag a pushed tag would be a Continuous Patching patch of, to look up before deciding. */
@@ -87,7 +89,7 @@ export function decideArrival(
   const { route } = delivery;
   const event = withPatchKind(delivery.event, state?.baseTagSeen);
   const key = logicalKeyFor(event);
-  const current = state?.related.find((logical) => logical.value.key === key);
+  const current = state?.own;
   const joined = logicalJoined(event, current?.value, delivery.receivedAt, windowMs);
 
   if (state?.recorded) {
@@ -108,7 +110,7 @@ export function decideArrival(
     if (coveredBy) {
       record = { ...record, publishState: "published", publishedTopics: [route.topic] };
     } else {
-      const tags = tagsPushedFor(event, state?.related.map((related) => related.value) ?? []);
+      const tags = tagsPushedFor(event, state?.digestTags ?? []);
       publish = { topic: route.topic, message: topicMessageFor(event, tags, occurrence) };
       // This arrival publishes the occurrence; until it has, its record is pending and the
       // re-drive finishes it, so no other arrival publishes it again.
@@ -125,6 +127,10 @@ export function decideArrival(
   if (onPendingList(record)) changes.push({ kind: "add-pending", record });
   if (event.action === "push" && event.tag) {
     changes.push({ kind: "note-tag", tag: { ...tagRepository(event), tag: event.tag } });
+    if (event.digest) {
+      const digest = { ...tagRepository(event), digest: event.digest };
+      changes.push({ kind: "note-digest-tag", digest, tag: event.tag });
+    }
   }
   return { duplicate: false, record, logical, changes, publish, coveredBy };
 }

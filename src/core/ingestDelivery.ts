@@ -1,11 +1,13 @@
+import { logicalRefFor } from "./crossCheck";
 import {
   type ArrivalDecision,
   decideArrival,
-  needsStateFirst,
+  digestOf,
   type PlannedPublish,
   patchBaseOf,
   publishedChanges,
   publishFailedChanges,
+  readsLogicalFirst,
 } from "./decideArrival";
 import type { DeliveryRecord, NewDelivery, PublishState } from "./deliveryRecord";
 import {
@@ -41,6 +43,11 @@ export interface IngestResult {
   journaled?: boolean;
   /** Bookkeeping that failed after the outcome was settled; the re-drive will repair it. */
   warnings: string[];
+  /**
+   * Bookkeeping still being written when the outcome was returned (the record marked published):
+   * resolves with its warnings. The answer does not wait for it; its record is already durable.
+   */
+  settling?: Promise<string[]>;
 }
 
 /** Concurrent arrivals of one content contend on its logical event; each retry decides afresh. */
@@ -70,20 +77,28 @@ export async function ingestDelivery(
   const result = resultOf(delivery, decision.record, decision.duplicate);
   if (decision.coveredBy) result.coveredBy = decision.coveredBy;
   if (!decision.publish) return result;
-  const published = await publishRecord(decision.record, decision.publish, ports, Date.now());
+  const published = await publishRecord(decision.record, decision.publish, ports, Date.now(), {
+    lazyMark: true,
+  });
   result.warnings.push(...published.warnings);
   return published.ok
-    ? { ...result, publishState: "published" }
+    ? { ...result, publishState: "published", settling: published.settling }
     : { ...result, publishError: published.error };
 }
 
-/** Decides on what the store holds (nothing read, for new content) and writes until it sticks. */
+/**
+ * Decides on what the store holds and writes until it sticks. A webhook is first decided as new
+ * content, on no more than its delete's tags or its patch base: a conflict reads the rest.
+ */
 async function recordArrival(
   delivery: NewDelivery,
   ports: Pick<IngestPorts, "store" | "windowMs">,
 ): Promise<ArrivalDecision> {
   const { event } = delivery;
-  let state = needsStateFirst(event) ? await readState(delivery, ports, false) : undefined;
+  let state = await readState(delivery, ports, {
+    logical: readsLogicalFirst(event),
+    recorded: false,
+  });
   for (let attempt = 1; ; attempt++) {
     const decision = decideArrival(delivery, state, ports.windowMs);
     const outcome: WriteOutcome = await ports.store.write(decision.changes);
@@ -93,7 +108,10 @@ async function recordArrival(
     }
     // Contenders that lost back off a little, so they do not all retry in step.
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt, 5)));
-    state = await readState(delivery, ports, RECORD_CHANGES.has(outcome.conflict));
+    state = await readState(delivery, ports, {
+      logical: true,
+      recorded: RECORD_CHANGES.has(outcome.conflict),
+    });
   }
 }
 
@@ -104,18 +122,22 @@ const RECORD_CHANGES = new Set<Change["kind"]>([
   "replace-record",
 ]);
 
+/** Reads, at once, what the decision needs: nothing at all for the first push of a new tag. */
 async function readState(
   { event }: NewDelivery,
   { store }: Pick<IngestPorts, "store">,
-  recorded: boolean,
-): Promise<ArrivalState> {
+  read: { logical: boolean; recorded: boolean },
+): Promise<ArrivalState | undefined> {
   const base = patchBaseOf(event);
-  const [related, record, baseTagSeen] = await Promise.all([
-    store.relatedLogicals(event),
-    recorded ? store.recordOf(event) : undefined,
+  const digest = digestOf(event);
+  if (!read.logical && !read.recorded && !base && !digest) return undefined;
+  const [own, recorded, digestTags, baseTagSeen] = await Promise.all([
+    read.logical ? store.logicalOf(logicalRefFor(event)) : undefined,
+    read.recorded ? store.recordOf(event) : undefined,
+    digest ? store.digestTags(digest) : undefined,
     base ? store.tagSeen(base) : undefined,
   ]);
-  return { related, recorded: record, baseTagSeen };
+  return { own, recorded, digestTags, baseTagSeen };
 }
 
 function resultOf(delivery: NewDelivery, record: DeliveryRecord, duplicate: boolean): IngestResult {
@@ -186,15 +208,21 @@ export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts):
 }
 
 export type PublishOutcome =
-  | { ok: true; warnings: string[] }
+  | { ok: true; warnings: string[]; settling?: Promise<string[]> }
   | { ok: false; error: string; warnings: string[] };
 
-/** Publishes one recorded event and books the outcome on the record and its logical event. */
+/**
+ * Publishes one recorded event and books the outcome on the record and its logical event. With
+ * `lazyMark`, the mark of a successful publish is written lazily and not waited for: until it
+ * lands the record reads pending, and if it never lands (the process ends) the window's close
+ * or the re-drive finishes it with the same message id.
+ */
 export async function publishRecord(
   record: DeliveryRecord,
   publish: PlannedPublish,
   ports: Pick<IngestPorts, "store" | "publisher">,
   now: number,
+  { lazyMark = false }: { lazyMark?: boolean } = {},
 ): Promise<PublishOutcome> {
   try {
     await ports.publisher.publish(publish.topic, publish.message);
@@ -204,6 +232,7 @@ export async function publishRecord(
     return { ok: false, error: reason, warnings: await settle(ports.store, failed) };
   }
   const marked = publishedChanges(record, publish, now);
+  if (lazyMark) return { ok: true, warnings: [], settling: settle(ports.store, marked, true) };
   return { ok: true, warnings: await settle(ports.store, marked) };
 }
 
@@ -212,9 +241,9 @@ export function describeError(error: unknown): string {
 }
 
 /** Bookkeeping after the outcome is settled: a failure is a warning, the re-drive repairs it. */
-async function settle(store: EventStore, changes: Change[]): Promise<string[]> {
+async function settle(store: EventStore, changes: Change[], lazy = false): Promise<string[]> {
   try {
-    await writeOrThrow(store, changes);
+    await writeOrThrow(store, changes, lazy);
     return [];
   } catch (error) {
     return [describeError(error)];
@@ -222,7 +251,11 @@ async function settle(store: EventStore, changes: Change[]): Promise<string[]> {
 }
 
 /** Unconditional changes cannot conflict; if the store says they did, that is a failure. */
-export async function writeOrThrow(store: EventStore, changes: readonly Change[]): Promise<void> {
-  const outcome = await store.write(changes);
+export async function writeOrThrow(
+  store: EventStore,
+  changes: readonly Change[],
+  lazy = false,
+): Promise<void> {
+  const outcome = await store.write(changes, lazy ? { lazy } : undefined);
   if (!outcome.ok) throw new Error(`write refused: ${outcome.conflict} conflicted`);
 }

@@ -1,16 +1,13 @@
 import { tagsPushedFor } from "./crossCheck";
+import { digestOf } from "./decideArrival";
 import type { EventStore } from "./ports";
 import type { RegistryEvent } from "./registryEvent";
 
 /** For a delete published after its arrival (re-drive, recovery, replay): its digest's tags. */
 export async function knownTagsOf(
   event: RegistryEvent,
-  store: Pick<EventStore, "relatedLogicals">,
+  store: Pick<EventStore, "digestTags">,
 ): Promise<string[]> {
-  if (event.action !== "delete" || !event.digest) return [];
-  const related = await store.relatedLogicals(event);
-  return tagsPushedFor(
-    event,
-    related.map((logical) => logical.value),
-  );
+  const digest = digestOf(event);
+  return digest ? tagsPushedFor(event, await store.digestTags(digest)) : [];
 }

@@ -5,10 +5,12 @@ import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import type { TopicMessage } from "./topicMessage";
 import type {
   Change,
+  DigestRef,
   ListedWindow,
   LogicalRef,
   TagRef,
   Versioned,
+  WriteOptions,
   WriteOutcome,
 } from "./writePlan";
 
@@ -17,8 +19,10 @@ import type {
  * return what decisions need; `write` executes decided changes and holds no rule of its own.
  */
 export interface EventStore {
-  /** The logical events of the event's content: its own, and for a digest the pushes of it. */
+  /** The logical events of the event's content: its own, and for a digest every other one of it. */
   relatedLogicals(event: RegistryEvent): Promise<Versioned<LogicalEvent>[]>;
+  /** The tags the digest was noted pushed with (`note-digest-tag`), in no order. */
+  digestTags(digest: DigestRef): Promise<string[]>;
   /** One logical event as it is now. */
   logicalOf(logical: LogicalRef): Promise<Versioned<LogicalEvent> | undefined>;
   /** The arrival's own record, if this event id and origin were recorded. */
@@ -29,7 +33,7 @@ export interface EventStore {
    * Writes changes; those about one arrival land together or not at all, and concurrent
    * arrivals may share one write. Resolves only once the changes are durable.
    */
-  write(changes: readonly Change[]): Promise<WriteOutcome>;
+  write(changes: readonly Change[], options?: WriteOptions): Promise<WriteOutcome>;
   /** Up to `limit` open windows due at `now`, with their logical events as they are now. */
   dueWindows(now: number, limit: number): Promise<ListedWindow[]>;
   /** Records on the pending list, oldest first, reading at most `limit` of them. */

@@ -141,7 +141,7 @@ export interface ReplayPorts {
   source: ReplaySource;
   publisher: Publisher;
   /** Where a delete's tags are found. */
-  store: Pick<EventStore, "relatedLogicals">;
+  store: Pick<EventStore, "digestTags">;
   clock: () => number;
   sleep: (ms: number) => Promise<void>;
 }

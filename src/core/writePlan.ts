@@ -40,23 +40,41 @@ export type Change =
   /** Nothing happens if the record is no longer on the pending list. */
   | { kind: "remove-pending"; record: DeliveryRecord }
   /** Remembers that the tag was pushed in its repository, whatever was noted before. */
-  | { kind: "note-tag"; tag: TagRef };
+  | { kind: "note-tag"; tag: TagRef }
+  /** Remembers that the tag was pushed with the digest, with the digest's other tags. */
+  | { kind: "note-digest-tag"; digest: DigestRef; tag: string };
+
+export interface WriteOptions {
+  /**
+   * Bookkeeping that no answer waits for (a record marked published): the store may hold it a
+   * moment so that it shares a transaction with the next write, instead of costing one of its own.
+   */
+  lazy?: boolean;
+}
 
 /** A plan that was not written because the store moved on: which change found it so. */
 export type WriteOutcome = { ok: true } | { ok: false; conflict: Change["kind"] };
 
-/** What the store knows that an arrival's decision needs, read in one go. */
+/**
+ * What the store knows that an arrival's decision needs, read in one go. What was not read is
+ * taken as absent: a decision that assumed so fails its write, and is taken again on a full read.
+ */
 export interface ArrivalState {
   /** The arrival itself, when this event id and origin were recorded before. */
   recorded?: Versioned<DeliveryRecord>;
-  /** The logical events of the arrival's content: its own (any action) and the pushes of its digest. */
-  related: Versioned<LogicalEvent>[];
+  /** The logical event of the arrival's content, when it has one. */
+  own?: Versioned<LogicalEvent>;
+  /** For a delete of a digest: the tags pushed with that digest. */
+  digestTags?: string[];
   /** Whether the base tag of a patch-like tag was pushed before; read only for such tags. */
   baseTagSeen?: boolean;
 }
 
 /** A tag of one repository. */
 export type TagRef = Pick<RegistryEvent, "registry" | "repository"> & { tag: string };
+
+/** A digest of one repository. */
+export type DigestRef = Pick<RegistryEvent, "registry" | "repository"> & { digest: string };
 
 /** What names a logical event in the store. */
 export type LogicalRef = Pick<LogicalEvent, "key" | "registry" | "repository" | "digest">;

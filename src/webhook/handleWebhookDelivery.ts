@@ -97,6 +97,12 @@ export async function handleWebhookDelivery(
     for (const warning of result.warnings) {
       context.warn(`event ${result.eventId} bookkeeping failed: ${warning}`);
     }
+    // Settles after the answer, when the invocation's context may no longer log.
+    void result.settling?.then((warnings) => {
+      for (const warning of warnings) {
+        console.warn(`event ${result.eventId} bookkeeping failed: ${warning}`);
+      }
+    });
     if (result.publishError) {
       context.warn(`event ${result.eventId} recorded, publish pending: ${result.publishError}`);
     }

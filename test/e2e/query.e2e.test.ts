@@ -134,6 +134,10 @@ describe("query API on the local stack", () => {
     const registry = uniqueRegistry();
     const event = acrEvent(registry, Date.now());
     await postWebhook(event);
+    // Marked published right after the answer (the mark does not hold the answer back).
+    await expect
+      .poll(async () => (await get<Listing>(`events?registry=${registry}`)).items[0]?.publishState)
+      .toBe("published");
     const { items } = await get<Listing>(`events?registry=${registry}`);
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({

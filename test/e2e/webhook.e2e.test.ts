@@ -118,6 +118,10 @@ describe("POST /api/acr/webhook on the local stack", () => {
       expect(answer).toMatchObject({ id: payload.id, publishState: "published", topic, registry });
 
       const region = new URLSearchParams(query).get("region") ?? undefined;
+      // Marked published right after the answer (the mark does not hold the answer back).
+      await expect
+        .poll(async () => (await storedRecord(payload, registry, region))?.publishState)
+        .toBe("published");
       const record = await storedRecord(payload, registry, region);
       expect(record).toMatchObject({
         eventId: payload.id,

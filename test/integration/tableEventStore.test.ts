@@ -95,6 +95,8 @@ describe("TableEventStore on Azurite: one arrival", () => {
     const input = delivery();
     const result = await ingestDelivery(input, ports);
     expect(result).toMatchObject({ duplicate: false, publishState: "published", warnings: [] });
+    // The mark is written lazily, after the outcome is returned.
+    expect(await result.settling).toEqual([]);
     const entity = await readRecord(events, input.event);
     expect(entity.eventTimestamp).toBe("2026-11-24T10:15:30.123456789Z");
     expect(entity.publishState).toBe("published");
@@ -194,6 +196,54 @@ describe("TableEventStore on Azurite: group commit", () => {
     expect(durable.every((result) => result.ok && result.state === "pending")).toBe(true);
     expect(transactions.length).toBeGreaterThan(0);
     expect(transactions.length).toBeLessThan(50);
+  });
+
+  it("a lazy mark rides along with the partition's next write, or is written alone after a moment", async () => {
+    const { store, events, transactions } = storeOn(inject("tablesConnection"));
+    const [first, second, alone] = [delivery(), delivery(), delivery({ repository: "team/web" })];
+    for (const input of [first, second, alone]) {
+      await store.write(decideArrival(input, undefined, WINDOW_MS).changes);
+    }
+    const published = { publishState: "published" as const, publishedTopics: ["acr-push"] };
+    const mark = (input: NewDelivery) => [
+      {
+        kind: "set-record-status" as const,
+        record: decideArrival(input, undefined, WINDOW_MS).record,
+        status: published,
+      },
+    ];
+
+    transactions.length = 0;
+    const lazy = store.write(mark(first), { lazy: true });
+    // Nothing is sent for the lazy mark on its own...
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(transactions).toEqual([]);
+    // ...until the partition's next write takes it along: one transaction for both.
+    const eager = store.write(mark(second));
+    expect(await Promise.all([lazy, eager])).toEqual([{ ok: true }, { ok: true }]);
+    expect(transactions).toHaveLength(1);
+    expect((await readRecord(events, first.event)).publishState).toBe("published");
+
+    transactions.length = 0;
+    const started = Date.now();
+    expect(await store.write(mark(alone), { lazy: true })).toEqual({ ok: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+    expect(transactions).toHaveLength(1);
+    expect((await readRecord(events, alone.event)).publishState).toBe("published");
+  });
+
+  it("flush writes what lazy writes hold at once (before the process ends)", async () => {
+    const { store, events } = storeOn(inject("tablesConnection"));
+    const input = delivery();
+    await store.write(decideArrival(input, undefined, WINDOW_MS).changes);
+    const { record } = decideArrival(input, undefined, WINDOW_MS);
+    const status = { publishState: "published" as const, publishedTopics: ["acr-push"] };
+    const lazy = store.write([{ kind: "set-record-status", record, status }], { lazy: true });
+    await store.flush();
+    // Durable when flush resolves, not a linger later.
+    expect((await readRecord(events, input.event)).publishState).toBe("published");
+    expect(await lazy).toEqual({ ok: true });
+    expect((await readRecord(events, input.event)).publishState).toBe("published");
   });
 
   it("one conflicting arrival in a shared transaction fails only itself; the others are written", async () => {

@@ -680,52 +680,29 @@ describe("publishedBy", () => {
 
 describe("tagsPushedFor", () => {
   const deletion = webhook({ action: "delete", tag: undefined });
-  const pushed = (overrides: Partial<RegistryEvent>) =>
-    withArrival(undefined, webhook(overrides), T0, WINDOW_MS);
 
-  it.each<{ name: string; event: RegistryEvent; related: LogicalEvent[]; tags: string[] }>([
+  it.each<{ name: string; event: RegistryEvent; digestTags: string[]; tags: string[] }>([
     {
-      name: "the tags of the digest's pushes, sorted, once each",
+      name: "the digest's tags, sorted, once each",
       event: deletion,
-      related: [
-        pushed({ tag: "v2" }),
-        pushed({ tag: "latest" }),
-        pushed({ tag: "v2", origin: "eventgrid" }),
-      ],
+      digestTags: ["v2", "latest", "v2"],
       tags: ["latest", "v2"],
     },
     {
-      name: "not the delete's own logical event, nor chart pushes, nor untagged pushes",
-      event: deletion,
-      related: [
-        withArrival(undefined, deletion, T0, WINDOW_MS),
-        pushed({ action: "chart_push", tag: "chart" }),
-        pushed({ tag: undefined }),
-        pushed({ tag: "v1" }),
-      ],
-      tags: ["v1"],
-    },
-    {
-      name: "not the pushes of another digest",
-      event: deletion,
-      related: [pushed({ tag: "other", digest: "sha256:def" })],
-      tags: [],
-    },
-    {
-      name: "nothing for an event without a digest",
+      name: "nothing for a delete without a digest",
       event: webhook({ action: "delete", tag: undefined, digest: undefined }),
-      related: [pushed({ tag: "v1" })],
+      digestTags: ["v1"],
       tags: [],
     },
-    { name: "nothing when no push was seen", event: deletion, related: [], tags: [] },
+    { name: "nothing when no push was seen", event: deletion, digestTags: [], tags: [] },
     {
       name: "nothing for a push: only deletes are enriched",
       event: webhook({ eventId: "evt-2" }),
-      related: [pushed({ tag: "v1" }), pushed({ tag: "v2" })],
+      digestTags: ["v1", "v2"],
       tags: [],
     },
-  ])("$name", ({ event, related, tags }) => {
-    expect(tagsPushedFor(event, related)).toEqual(tags);
+  ])("$name", ({ event, digestTags, tags }) => {
+    expect(tagsPushedFor(event, digestTags)).toEqual(tags);
   });
 });
 

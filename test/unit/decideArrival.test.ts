@@ -2,11 +2,12 @@ import { describe, expect, it } from "vitest";
 import { type LogicalEvent, logicalRefFor, withArrival } from "../../src/core/crossCheck";
 import {
   decideArrival,
-  needsStateFirst,
+  digestOf,
   onPendingList,
   patchBaseOf,
   publishedChanges,
   publishFailedChanges,
+  readsLogicalFirst,
 } from "../../src/core/decideArrival";
 import { MAX_ATTEMPTS_KEPT, type NewDelivery, newRecord } from "../../src/core/deliveryRecord";
 import { eventAttributes, type RegistryEvent } from "../../src/core/registryEvent";
@@ -41,43 +42,47 @@ function changeOf<K extends Change["kind"]>(changes: Change[], kind: K) {
   return changes.find((change): change is Extract<Change, { kind: K }> => change.kind === kind);
 }
 
-describe("needsStateFirst", () => {
-  it.each<{ name: string; event: Partial<RegistryEvent>; needs: boolean }>([
-    { name: "a webhook push: decided as new content", event: {}, needs: false },
-    { name: "a webhook ping", event: { action: "ping", digest: undefined }, needs: false },
+describe("what an arrival reads before its first decision", () => {
+  it.each<{ name: string; event: Partial<RegistryEvent>; logical: boolean; tags: boolean }>([
+    { name: "a webhook push: decided as new content", event: {}, logical: false, tags: false },
     {
-      name: "a webhook delete of a digest: needs its tags",
+      name: "a webhook ping",
+      event: { action: "ping", digest: undefined },
+      logical: false,
+      tags: false,
+    },
+    {
+      name: "a webhook delete of a digest: its digest's tags",
       event: { action: "delete" },
-      needs: true,
+      logical: false,
+      tags: true,
     },
     {
       name: "a webhook delete without a digest",
       event: { action: "delete", digest: undefined },
-      needs: false,
+      logical: false,
+      tags: false,
     },
     {
       name: "an Event Grid push: usually joins its webhook",
       event: { origin: "eventgrid" },
-      needs: true,
+      logical: true,
+      tags: false,
     },
     {
-      name: "a webhook push of a patch-like tag: needs to know whether its base was pushed",
-      event: { tag: "1.25-1" },
-      needs: true,
+      name: "an Event Grid delete of a digest: both",
+      event: { origin: "eventgrid", action: "delete" },
+      logical: true,
+      tags: true,
     },
-    { name: "a webhook push of `<tag>-patched`", event: { tag: "1.25-patched" }, needs: true },
-    {
-      name: "a webhook push of `<tag>-1000`: no patch suffix",
-      event: { tag: "1.25-1000" },
-      needs: false,
-    },
-    {
-      name: "a webhook chart push of a patch-like tag: never a patch",
-      event: { action: "chart_push", tag: "1.0-1" },
-      needs: false,
-    },
-  ])("$name -> $needs", ({ event, needs }) => {
-    expect(needsStateFirst(registryEvent(event))).toBe(needs);
+  ])("$name", ({ event, logical, tags }) => {
+    const arrival = registryEvent(event);
+    expect(readsLogicalFirst(arrival)).toBe(logical);
+    expect(digestOf(arrival)).toEqual(
+      tags
+        ? { registry: arrival.registry, repository: arrival.repository, digest: arrival.digest }
+        : undefined,
+    );
   });
 });
 
@@ -112,19 +117,19 @@ describe("decideArrival: Continuous Patching tags", () => {
     {
       name: "a patch-like tag whose base was pushed",
       event: { tag: "1.25-1" },
-      state: { related: [], baseTagSeen: true },
+      state: { baseTagSeen: true },
       artifactKind: "patch",
     },
     {
       name: "a floating `-patched` tag whose base was pushed",
       event: { tag: "1.25-patched" },
-      state: { related: [], baseTagSeen: true },
+      state: { baseTagSeen: true },
       artifactKind: "patch",
     },
     {
       name: "a patch-like tag whose base was never pushed",
       event: { tag: "1.25-1" },
-      state: { related: [], baseTagSeen: false },
+      state: { baseTagSeen: false },
       artifactKind: "image",
     },
     {
@@ -135,13 +140,13 @@ describe("decideArrival: Continuous Patching tags", () => {
     {
       name: "a multi-arch index with a patch-like tag: still an index",
       event: { tag: "1.25-1", mediaType: OCI_INDEX },
-      state: { related: [], baseTagSeen: true },
+      state: { baseTagSeen: true },
       artifactKind: "index",
     },
     {
       name: "an Event Grid push of a patch (held, recorded as a patch)",
       event: { tag: "1.25-2", origin: "eventgrid" },
-      state: { related: [], baseTagSeen: true },
+      state: { baseTagSeen: true },
       artifactKind: "patch",
     },
   ])("$name: $artifactKind on the record and the message", ({ event, state, artifactKind }) => {
@@ -165,7 +170,7 @@ describe("decideArrival: Continuous Patching tags", () => {
     { name: "a chart push", event: { action: "chart_push", tag: "1.0" }, noted: undefined },
   ])("$name notes its tag as pushed: $noted", ({ event, noted }) => {
     const input = delivery(event);
-    const decision = decideArrival(input, { related: [] }, WINDOW_MS);
+    const decision = decideArrival(input, {}, WINDOW_MS);
     expect(changeOf(decision.changes, "note-tag")?.tag).toEqual(
       noted === undefined
         ? undefined
@@ -186,38 +191,66 @@ describe("decideArrival: what each arrival changes", () => {
     {
       name: "new content, nothing read: no pending marker, its window's close is the backstop",
       input: delivery(),
-      kinds: ["create-record", "index-arrival", "create-logical", "open-window", "note-tag"],
+      kinds: [
+        "create-record",
+        "index-arrival",
+        "create-logical",
+        "open-window",
+        "note-tag",
+        "note-digest-tag",
+      ],
       publishState: "pending",
       published: true,
     },
     {
       name: "new content, nothing stored",
       input: delivery(),
-      state: { related: [] },
-      kinds: ["create-record", "index-arrival", "create-logical", "open-window", "note-tag"],
+      state: {},
+      kinds: [
+        "create-record",
+        "index-arrival",
+        "create-logical",
+        "open-window",
+        "note-tag",
+        "note-digest-tag",
+      ],
       publishState: "pending",
       published: true,
     },
     {
       name: "a not-routed push: cross-checked, not pending",
       input: delivery({}, { kind: "not-routed", reason: "out-of-scope" }),
-      kinds: ["create-record", "index-arrival", "create-logical", "open-window", "note-tag"],
+      kinds: [
+        "create-record",
+        "index-arrival",
+        "create-logical",
+        "open-window",
+        "note-tag",
+        "note-digest-tag",
+      ],
       publishState: "not-routed",
       published: false,
     },
     {
       name: "an Event Grid arrival: held, not pending, not published",
       input: delivery({ origin: "eventgrid" }),
-      state: { related: [] },
-      kinds: ["create-record", "index-arrival", "create-logical", "open-window", "note-tag"],
+      state: {},
+      kinds: [
+        "create-record",
+        "index-arrival",
+        "create-logical",
+        "open-window",
+        "note-tag",
+        "note-digest-tag",
+      ],
       publishState: "held",
       published: false,
     },
     {
       name: "a connected registry's Event Grid push (no webhook to wait for): published, on the pending list",
       input: delivery({ origin: "eventgrid", connectedRegistry: "edge01" }),
-      state: { related: [] },
-      kinds: ["create-record", "index-arrival", "add-pending", "note-tag"],
+      state: {},
+      kinds: ["create-record", "index-arrival", "add-pending", "note-tag", "note-digest-tag"],
       publishState: "pending",
       published: true,
     },
@@ -248,8 +281,8 @@ describe("decideArrival: what each arrival changes", () => {
     {
       name: "the other side's twin joins the logical event; the window stays where it is",
       input: delivery({ origin: "eventgrid", eventId: "eg-1" }),
-      state: { related: [seen(registryEvent())] },
-      kinds: ["create-record", "index-arrival", "replace-logical", "note-tag"],
+      state: { own: seen(registryEvent()) },
+      kinds: ["create-record", "index-arrival", "replace-logical", "note-tag", "note-digest-tag"],
       publishState: "held",
       published: false,
     },
@@ -287,6 +320,15 @@ describe("decideArrival: what each arrival changes", () => {
         kind: "note-tag",
         tag: { registry: input.event.registry, repository: "hello-world", tag: "v1" },
       },
+      {
+        kind: "note-digest-tag",
+        digest: {
+          registry: input.event.registry,
+          repository: "hello-world",
+          digest: input.event.digest,
+        },
+        tag: "v1",
+      },
     ]);
     expect(decision.publish).toEqual({ topic: "acr-push", message: topicMessageFor(input.event) });
     expect(decision.publish?.message.messageId).toBe(messageIdFor(input.event, 1));
@@ -300,7 +342,7 @@ describe("decideArrival: what each arrival changes", () => {
       "r3",
     );
     const logical = seen(input.event, RECEIVED_AT);
-    const decision = decideArrival(input, { recorded, related: [logical] }, WINDOW_MS);
+    const decision = decideArrival(input, { recorded, own: logical }, WINDOW_MS);
     expect(decision.duplicate).toBe(true);
     expect(decision.publish).toBeUndefined();
     expect(kindsOf(decision.changes)).toEqual(["replace-record", "replace-logical"]);
@@ -331,7 +373,7 @@ describe("decideArrival: what each arrival changes", () => {
     ({ by, first }) => {
       const covered = seen(first, T0, { publication: { by, occurrence: 1 } });
       const input = delivery({ eventId: "evt-east", region: "eastus" });
-      const decision = decideArrival(input, { related: [covered] }, WINDOW_MS);
+      const decision = decideArrival(input, { own: covered }, WINDOW_MS);
       expect(decision.coveredBy).toBe(by);
       expect(decision.publish).toBeUndefined();
       expect(decision.record).toMatchObject({
@@ -344,6 +386,7 @@ describe("decideArrival: what each arrival changes", () => {
         "index-arrival",
         "replace-logical",
         "note-tag",
+        "note-digest-tag",
       ]);
     },
   );
@@ -355,7 +398,7 @@ describe("decideArrival: what each arrival changes", () => {
     });
     const later = T0 + 10 * WINDOW_MS;
     const input = delivery({ eventId: "evt-2", region: "westeurope" }, PUSH, later);
-    const decision = decideArrival(input, { related: [earlier] }, WINDOW_MS);
+    const decision = decideArrival(input, { own: earlier }, WINDOW_MS);
     expect(decision.logical).toMatchObject({ occurrence: 2, state: "open", firstSeenAt: later });
     // The earlier occurrence's publication does not cover this one: this arrival claims it.
     expect(decision.logical?.publication).toEqual({ by: "webhook", occurrence: 2 });
@@ -374,14 +417,10 @@ describe("decideArrival: what each arrival changes", () => {
     });
   });
 
-  it("a delete is published with the tags of its digest's pushes", () => {
+  it("a delete is published with the tags its digest was pushed with, each once, sorted", () => {
     const input = delivery({ eventId: "del-1", action: "delete", tag: undefined }, DELETE);
-    const related = [
-      seen(registryEvent({ eventId: "p1", tag: "v2" })),
-      seen(registryEvent({ eventId: "p2", tag: "latest", origin: "eventgrid" })),
-      seen(registryEvent({ eventId: "c1", action: "chart_push", tag: "chart" })),
-    ];
-    const decision = decideArrival(input, { related }, WINDOW_MS);
+    const digestTags = ["v2", "latest", "v2"];
+    const decision = decideArrival(input, { digestTags }, WINDOW_MS);
     expect(decision.publish).toEqual({
       topic: "acr-delete",
       message: topicMessageFor(input.event, ["latest", "v2"]),
@@ -405,7 +444,7 @@ describe("decideArrival: what each arrival changes", () => {
 describe("decideArrival: publication claim, quarantine, late twin", () => {
   it("the arrival that plans the publish claims it on its logical event in the same write", () => {
     const heldTwin = seen(registryEvent({ origin: "eventgrid", eventId: "eg-1" }));
-    const decision = decideArrival(delivery(), { related: [heldTwin] }, WINDOW_MS);
+    const decision = decideArrival(delivery(), { own: heldTwin }, WINDOW_MS);
     expect(decision.publish?.topic).toBe("acr-push");
     expect(changeOf(decision.changes, "replace-logical")?.logical.publication).toEqual({
       by: "webhook",
@@ -418,7 +457,7 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
     {
       name: "a held Event Grid arrival",
       input: delivery({ origin: "eventgrid" }),
-      state: { related: [] },
+      state: {},
     },
     {
       name: "a not-routed push",
@@ -428,17 +467,15 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
       name: "an arrival covered by its twin's publication",
       input: delivery({ eventId: "evt-east", region: "eastus" }),
       state: {
-        related: [
-          seen(registryEvent({ eventId: "evt-west", region: "westus" }), T0, {
-            publication: { by: "webhook", occurrence: 1 },
-          }),
-        ],
+        own: seen(registryEvent({ eventId: "evt-west", region: "westus" }), T0, {
+          publication: { by: "webhook", occurrence: 1 },
+        }),
       },
     },
   ])("$name publishes nothing and claims nothing new", ({ input, state }) => {
     const decision = decideArrival(input, state, WINDOW_MS);
     expect(decision.publish).toBeUndefined();
-    const before = state?.related[0]?.value.publication;
+    const before = state?.own?.value.publication;
     expect(decision.logical?.publication).toEqual(before);
   });
 
@@ -450,7 +487,7 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
         topic: "acr-quarantine",
       },
     );
-    const decision = decideArrival(input, { related: [] }, WINDOW_MS);
+    const decision = decideArrival(input, {}, WINDOW_MS);
     const logical = changeOf(decision.changes, "create-logical")?.logical;
     expect(logical).toMatchObject({
       action: "quarantine",
@@ -477,7 +514,7 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
         topic: "acr-quarantine",
       },
     );
-    const decision = decideArrival(input, { related: [kept] }, WINDOW_MS);
+    const decision = decideArrival(input, { own: kept }, WINDOW_MS);
     expect(kindsOf(decision.changes)).toEqual([
       "create-record",
       "index-arrival",
@@ -492,7 +529,7 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
     const closed = seen(webhook, T0, { state: "webhook-only" });
     const lateAt = T0 + 3 * WINDOW_MS;
     const input = delivery({ origin: "eventgrid", eventId: "eg-1" }, PUSH, lateAt);
-    const decision = decideArrival(input, { related: [closed] }, WINDOW_MS);
+    const decision = decideArrival(input, { own: closed }, WINDOW_MS);
     expect(decision.record.publishState).toBe("held");
     expect(decision.publish).toBeUndefined();
     expect(decision.logical).toMatchObject({
@@ -508,6 +545,15 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
         kind: "note-tag",
         tag: { registry: webhook.registry, repository: webhook.repository, tag: "v1" },
       },
+      {
+        kind: "note-digest-tag",
+        digest: {
+          registry: webhook.registry,
+          repository: webhook.repository,
+          digest: webhook.digest,
+        },
+        tag: "v1",
+      },
     ]);
   });
 
@@ -518,7 +564,7 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
       publication: { by: "eventgrid", occurrence: 1 },
     });
     const lateAt = T0 + 2 * WINDOW_MS;
-    const decision = decideArrival(delivery({}, PUSH, lateAt), { related: [closed] }, WINDOW_MS);
+    const decision = decideArrival(delivery({}, PUSH, lateAt), { own: closed }, WINDOW_MS);
     expect(decision.coveredBy).toBe("eventgrid");
     expect(decision.publish).toBeUndefined();
     expect(decision.record.publishState).toBe("published");
@@ -534,6 +580,7 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
       "replace-logical",
       "open-window",
       "note-tag",
+      "note-digest-tag",
     ]);
   });
 
@@ -544,7 +591,7 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
     const late = versioned(withArrival(closed, twin, lateAt, WINDOW_MS));
     const input = delivery({ origin: "eventgrid", eventId: "eg-1" }, PUSH, lateAt + 10);
     const recorded = versioned(newRecord(input, 1), "r1");
-    const decision = decideArrival(input, { recorded, related: [late] }, WINDOW_MS);
+    const decision = decideArrival(input, { recorded, own: late }, WINDOW_MS);
     expect(decision.duplicate).toBe(true);
     expect(kindsOf(decision.changes)).toEqual(["replace-record", "replace-logical"]);
     expect(decision.logical?.late).toEqual(late.value.late);

@@ -34,6 +34,7 @@ const ARRIVAL_WRITE: Change["kind"][] = [
   "create-logical",
   "open-window",
   "note-tag",
+  "note-digest-tag",
 ];
 /** The one write after a first publish: the record marked (it has no pending marker to remove). */
 const MARK_PUBLISHED: Change["kind"][] = ["set-record-status"];
@@ -237,7 +238,7 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
     await ingest(memory);
     expect(memory.calls()).toEqual([
       "store.write",
-      "store.relatedLogicals",
+      "store.logicalOf",
       "store.recordOf",
       "store.write",
     ]);
@@ -264,7 +265,7 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
       },
     };
     const result = await ingestDelivery(input, portsOf(memory, { store: racingStore }));
-    expect(memory.calls()).toEqual(["store.write", "store.relatedLogicals", "store.write"]);
+    expect(memory.calls()).toEqual(["store.write", "store.logicalOf", "store.write"]);
     const [lost, joined] = memory.writes();
     expect(lost?.outcome).toEqual({ ok: false, conflict: "create-logical" });
     // The record in the refused write was not kept: created again, it does not conflict.
@@ -273,6 +274,7 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
       "index-arrival",
       "replace-logical",
       "note-tag",
+      "note-digest-tag",
     ]);
     expect(joined?.outcome).toEqual({ ok: true });
     expect(result).toMatchObject({
@@ -396,21 +398,21 @@ describe("ingestDelivery: failures", () => {
       origin: "eventgrid",
       fault: "store.write",
       failure: new Error("table unavailable"),
-      calls: ["store.relatedLogicals", "store.write"],
+      calls: ["store.logicalOf", "store.write"],
     },
     {
       name: "an Event Grid DependencyUnavailableError on its write",
       origin: "eventgrid",
       fault: "store.write",
       failure: new DependencyUnavailableError("table-storage", "timeout"),
-      calls: ["store.relatedLogicals", "store.write"],
+      calls: ["store.logicalOf", "store.write"],
     },
     {
       name: "an Event Grid DependencyUnavailableError on its read",
       origin: "eventgrid",
-      fault: "store.relatedLogicals",
+      fault: "store.logicalOf",
       failure: new DependencyUnavailableError("table-storage", "timeout"),
-      calls: ["store.relatedLogicals"],
+      calls: ["store.logicalOf"],
     },
   ])(
     "a store failure ($name) propagates and nothing else happens",
@@ -538,7 +540,7 @@ describe("ingestDelivery: a webhook while Table Storage is down", () => {
   });
 
   it("a delete whose digest's tags cannot be read is not held back: published without tags, journaled", async () => {
-    const memory = new MemoryPorts({ "store.relatedLogicals": always(storageDown) });
+    const memory = new MemoryPorts({ "store.digestTags": always(storageDown) });
     const input = delivery(DELETE_TOPIC, { action: "delete", tag: undefined });
     const result = await ingest(memory, input);
     expect(result).toMatchObject({ publishState: "published", journaled: true });
@@ -576,7 +578,7 @@ describe("ingestDelivery: Event Grid arrivals", () => {
       const memory = new MemoryPorts();
       const input = fromEventGrid(route);
       const result = await ingest(memory, input);
-      expect(memory.calls()).toEqual(["store.relatedLogicals", "store.write"]);
+      expect(memory.calls()).toEqual(["store.logicalOf", "store.write"]);
       expect(writeKinds(memory)).toEqual([ARRIVAL_WRITE]);
       expect(memory.published).toEqual([]);
       expect(memory.pendingEventIds()).toEqual([]);
@@ -611,7 +613,7 @@ describe("ingestDelivery: Event Grid arrivals", () => {
   });
 
   it.each<{ name: string; fault: PortCall }>([
-    { name: "read", fault: "store.relatedLogicals" },
+    { name: "read", fault: "store.logicalOf" },
     { name: "write", fault: "store.write" },
   ])("a storage failure on its $name propagates so that Event Grid retries", async ({ fault }) => {
     const failure = new DependencyUnavailableError("table-storage", "timeout");
@@ -655,7 +657,7 @@ describe("ingestDelivery: a logical event already on its topic", () => {
       const input = delivery(PUSH_TOPIC, { eventId: "evt-late", region: "eastus" }, T0 + 60_000);
       const result = await ingest(memory, input);
       expect(memory.published).toHaveLength(before);
-      expect(memory.calls()).toEqual(["store.write", "store.relatedLogicals", "store.write"]);
+      expect(memory.calls()).toEqual(["store.write", "store.logicalOf", "store.write"]);
       const recorded = memory.writes()[1]?.changes.find((c) => c.kind === "create-record");
       expect(recorded).toMatchObject({
         record: { publishState: "published", publishedTopics: ["acr-push"] },
@@ -689,7 +691,7 @@ describe("ingestDelivery: a logical event already on its topic", () => {
   it("when the store cannot answer after a conflict, the webhook is published with the content's message id (duplicate detection drops the copy) and journaled", async () => {
     const memory = new MemoryPorts();
     await ingest(memory);
-    memory.faults["store.relatedLogicals"] = always(
+    memory.faults["store.logicalOf"] = always(
       new DependencyUnavailableError("table-storage", "timeout"),
     );
     const result = await ingest(memory, delivery(PUSH_TOPIC, { eventId: "evt-2" }));
@@ -783,7 +785,7 @@ describe("ingestDelivery: tags of a digest", () => {
     const memory = new MemoryPorts();
     await ingest(memory);
     expect(memory.calls()[0]).toBe("store.write");
-    expect(memory.calls()).not.toContain("store.relatedLogicals");
+    expect(memory.calls()).not.toContain("store.logicalOf");
     expect(memory.published[0]?.message.applicationProperties.tags).toBeUndefined();
   });
 
@@ -792,7 +794,7 @@ describe("ingestDelivery: tags of a digest", () => {
     await ingest(memory, delivery(PUSH_TOPIC, { eventId: "p1", tag: "v1" }));
     // The same digest and tag pushed again: decided again after its logical event conflicts.
     await ingest(memory, delivery(PUSH_TOPIC, { eventId: "p2", tag: "v1" }, T0 + 60_000));
-    expect(memory.calls()).toContain("store.relatedLogicals");
+    expect(memory.calls()).toContain("store.logicalOf");
     expect(memory.published).toHaveLength(2);
     expect(memory.published[1]?.message.applicationProperties.tags).toBeUndefined();
   });
@@ -828,12 +830,8 @@ describe("ingestDelivery: Continuous Patching tags", () => {
     const patched = push({ eventId: "patched", tag: "1.25-1", digest: "sha256:new" });
     const result = await ingest(memory, patched);
     expect(result).toMatchObject({ duplicate: false, publishState: "published" });
-    // One point read of the base tag, alongside the content's logical events, before the write.
-    expect(memory.calls().slice(0, 3)).toEqual([
-      "store.relatedLogicals",
-      "store.tagSeen",
-      "store.write",
-    ]);
+    // One point read of the base tag before the write; the push is new content.
+    expect(memory.calls().slice(0, 2)).toEqual(["store.tagSeen", "store.write"]);
     expect(memory.callsOf("store.tagSeen")).toEqual([
       [{ registry: patched.event.registry, repository: "hello-world", tag: "1.25" }],
     ]);

@@ -15,6 +15,7 @@ import type { Route } from "../../src/core/routing";
 import type { TopicMessage } from "../../src/core/topicMessage";
 import type {
   Change,
+  DigestRef,
   ListedWindow,
   LogicalRef,
   TagRef,
@@ -37,6 +38,7 @@ export type PortCall =
   | "store.logicalOf"
   | "store.recordOf"
   | "store.tagSeen"
+  | "store.digestTags"
   | "store.write"
   | "store.dueWindows"
   | "store.pendingRecords"
@@ -92,6 +94,10 @@ function tagId(tag: TagRef): string {
   return id(tag.registry, tag.repository, tag.tag);
 }
 
+function digestId(digest: DigestRef): string {
+  return id(digest.registry, digest.repository, digest.digest);
+}
+
 function windowId(window: WindowMarker): string {
   return id(window.registry, window.repository, window.windowClosesAt, window.key);
 }
@@ -126,6 +132,8 @@ function entityOf(change: Change): string {
       return `pending ${pendingId(change.record)}`;
     case "note-tag":
       return `tag ${tagId(change.tag)}`;
+    case "note-digest-tag":
+      return `digest ${digestId(change.digest)}`;
   }
 }
 
@@ -140,6 +148,8 @@ export class MemoryPorts {
   readonly pending = new Map<string, string>();
   /** Tags noted as pushed, by registry, repository and tag. */
   readonly tags = new Set<string>();
+  /** Tags noted as pushed with a digest, by registry, repository and digest. */
+  readonly digestTagSets = new Map<string, Set<string>>();
   readonly verdicts = new Map<string, { logical: LogicalEvent; state: string }>();
   readonly published: { topic: string; message: TopicMessage }[] = [];
   readonly findingsRecorded: Discrepancy[] = [];
@@ -224,6 +234,10 @@ export class MemoryPorts {
     tagSeen: async (tag) => {
       this.enter("store.tagSeen", tag);
       return this.tags.has(tagId(tag));
+    },
+    digestTags: async (digest) => {
+      this.enter("store.digestTags", digest);
+      return [...(this.digestTagSets.get(digestId(digest)) ?? [])];
     },
     write: async (changes) => {
       const entry = this.enter("store.write", changes);
@@ -430,6 +444,11 @@ export class MemoryPorts {
       case "note-tag":
         this.tags.add(tagId(change.tag));
         return;
+      case "note-digest-tag": {
+        const key = digestId(change.digest);
+        this.digestTagSets.set(key, new Set([...(this.digestTagSets.get(key) ?? []), change.tag]));
+        return;
+      }
     }
   }
 }

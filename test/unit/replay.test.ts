@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { withArrival } from "../../src/core/crossCheck";
 import type { DeliveryRecord, PublishState } from "../../src/core/deliveryRecord";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import {
@@ -113,15 +112,8 @@ function harness(records: DeliveryRecord[], failOn?: (sent: number) => boolean) 
         sent.push({ topic, message });
       },
     },
-    // The push logical events of a digest are where a delete's tags come from.
-    store: {
-      relatedLogicals: async (event) => [
-        {
-          value: { ...withArrival(undefined, { ...event, action: "push", tag: "v0" }, 0, 1) },
-          version: "1",
-        },
-      ],
-    },
+    // Every digest was pushed with tag v0: a delete's message carries it.
+    store: { digestTags: async () => ["v0"] },
     clock: () => now,
     sleep: async (ms) => {
       sleeps.push(ms);
