@@ -4,6 +4,8 @@ import { toDeliveryEntity } from "../../src/adapters/deliveryEntity";
 import { toLogicalEntity } from "../../src/adapters/logicalEntity";
 import {
   CROSS_CHECKS_TABLE,
+  digestTagColumn,
+  digestTagKeys,
   EVENTS_TABLE,
   eventIdKeys,
   hourPartition,
@@ -12,6 +14,7 @@ import {
   REGISTRIES_TABLE,
   recordKeys,
   registryIndexKeys,
+  tagKeys,
 } from "../../src/adapters/tableLayout";
 import type { AcrWebhookPayload } from "../../src/core/acrWebhookPayload";
 import { withArrival } from "../../src/core/crossCheck";
@@ -22,9 +25,9 @@ import { benchPayload } from "../support/webhookLoad";
 /**
  * History for the reconcile benchmark: `count` closed items written straight into Azurite, as the
  * current storage layout (src/adapters/tableLayout.ts) leaves a push whose window closed as
- * matched: in `AcrEvents` its record, its by-event-time pointer, its event-id row and its logical
- * event (no open window, no pending marker: none of it is work for the reconcile), and its row in
- * `AcrCrossChecks`. The entities are built by the adapters' own converters.
+ * matched: in `AcrEvents` its record, its by-event-time pointer, its event-id row, its logical
+ * event, its tag row and its digest's tag row (no open window, no pending marker: none of it is
+ * work for the reconcile), and its row in `AcrCrossChecks`. The entities are built by the adapters' own converters.
  *
  * When the layout changes, this module is the one to adapt: it must leave in each table what the
  * new build leaves there for a closed item.
@@ -57,7 +60,7 @@ export async function seedClosedHistory(connection: string, count: number): Prom
       items.map((item) => item.crossCheck),
     ),
   ]);
-  return items.length * 5;
+  return items.length * 7;
 }
 
 function closedItem(index: number, count: number) {
@@ -93,11 +96,19 @@ function closedItem(index: number, count: number) {
   };
   const keys = recordKeys(record);
   const logicalRow = logicalKeys(logical);
+  const tag = event.tag ?? "";
+  const digest = event.digest ?? "";
   const events: TableEntity[] = [
     { ...toDeliveryEntity(keys, record) },
     { ...occurredKeys(record), recordRowKey: keys.rowKey, action: "push" },
     { ...eventIdKeys(event), recordRowKey: keys.rowKey, logicalRowKey: logicalRow.rowKey },
     { ...toLogicalEntity(logicalRow, logical) },
+    // What the push noted of its tag: pushed in the repository, and pushed with its digest.
+    { ...tagKeys({ registry: REGISTRY, repository: event.repository, tag }) },
+    {
+      ...digestTagKeys({ registry: REGISTRY, repository: event.repository, digest }),
+      [digestTagColumn(tag)]: tag,
+    },
   ];
   const crossCheck: TableEntity = {
     partitionKey: hourPartition(occurredAt),
