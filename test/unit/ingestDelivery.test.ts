@@ -85,9 +85,12 @@ function expectNothingStored(memory: MemoryPorts): void {
 describe("ingestDelivery: a routed webhook", () => {
   it("writes its record and cross-check bookkeeping (with the publication claim) at once, publishes, then marks the record", async () => {
     const memory = new MemoryPorts();
-    const result = await ingest(memory);
+    const { settling, ...result } = await ingest(memory);
     expect(memory.calls()).toEqual(["store.write", "publisher.publish", "store.write"]);
     expect(writeKinds(memory)).toEqual([ARRIVAL_WRITE, MARK_PUBLISHED]);
+    // The mark is lazy: the outcome does not wait for it, and hands it over to be awaited.
+    expect(memory.log.at(-1)?.args[1]).toEqual({ lazy: true });
+    expect(await settling).toEqual([]);
     expect(result).toStrictEqual({
       eventId: "evt-1",
       action: "push",
@@ -155,7 +158,11 @@ describe("ingestDelivery: a routed webhook", () => {
         await memory.publisher.publish(topic, message);
       },
     };
-    await ingestDelivery(delivery(), portsOf(memory, { store: slowStore, publisher }));
+    const result = await ingestDelivery(
+      delivery(),
+      portsOf(memory, { store: slowStore, publisher }),
+    );
+    await result.settling;
     expect(publishedBeforeRecord).toBe(false);
     expect(memory.calls()).toEqual(["store.write", "publisher.publish", "store.write"]);
     expect(kindsOf(memory.writes()[0]?.changes ?? [])).toContain("create-record");
@@ -452,7 +459,9 @@ describe("ingestDelivery: failures", () => {
       const result = await ingestDelivery(delivery(), portsOf(memory, { store: store(memory) }));
       expect(result.publishState).toBe("published");
       expect(result.publishError).toBeUndefined();
-      expect(result.warnings).toEqual([warning]);
+      // The mark is written after the outcome: its failure comes with the settling bookkeeping.
+      expect(result.warnings).toEqual([]);
+      expect(await result.settling).toEqual([warning]);
       expect(memory.published).toHaveLength(1);
       expect(memory.record(registryEvent())?.publishState).toBe("pending");
       expect(memory.pendingEventIds()).toEqual([]);

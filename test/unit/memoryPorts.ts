@@ -239,8 +239,8 @@ export class MemoryPorts {
       this.enter("store.digestTags", digest);
       return [...(this.digestTagSets.get(digestId(digest)) ?? [])];
     },
-    write: async (changes) => {
-      const entry = this.enter("store.write", changes);
+    write: async (changes, options) => {
+      const entry = this.enter("store.write", changes, ...(options ? [options] : []));
       entry.outcome = this.apply(changes);
       return entry.outcome;
     },
