@@ -440,7 +440,7 @@ export class TableEventStore implements EventStore {
           ...digestTagKeys(change.digest),
           [digestTagColumn(change.tag)]: change.tag,
         };
-        return [events(entity, operation.merge(entity))];
+        return [events(entity, operation.optionalMerge(entity))];
       }
       case "log-verdict": {
         const { logical, state } = change;

@@ -7,6 +7,11 @@ import type { EntityKeys } from "./tableLayout";
 export interface TableOperation {
   action: TransactionAction;
   ifExists?: boolean;
+  /**
+   * Bookkeeping that must never fail its submission: dropped, and the rest written, when Table
+   * Storage refuses it as a bad request (a digest's row past Azure's 252 columns).
+   */
+  optional?: boolean;
 }
 
 /** The operations the adapters use, on entities of their own shapes. */
@@ -17,8 +22,11 @@ export const operation = {
     action: ["update", row(entity), mode, { etag }],
   }),
   upsert: (entity: EntityKeys): TableOperation => ({ action: ["upsert", row(entity), "Replace"] }),
-  /** Adds or overwrites the entity's given columns, keeping the others. */
-  merge: (entity: EntityKeys): TableOperation => ({ action: ["upsert", row(entity), "Merge"] }),
+  /** Adds or overwrites the entity's given columns, keeping the others; see `optional`. */
+  optionalMerge: (entity: EntityKeys): TableOperation => ({
+    action: ["upsert", row(entity), "Merge"],
+    optional: true,
+  }),
   deleteIfExists: (keys: EntityKeys): TableOperation => ({
     action: ["delete", row(keys)],
     ifExists: true,
@@ -185,7 +193,10 @@ export class TableGroupCommit {
     const { submission, local } = owner;
     const others = batch.filter((other) => other !== submission);
     const operation = submission.operations[local];
-    if (operation?.ifExists && failed.statusCode === 404) {
+    const droppable =
+      (operation?.ifExists && failed.statusCode === 404) ||
+      (operation?.optional && failed.statusCode === 400);
+    if (droppable) {
       const rest = submission.operations.filter((_, position) => position !== local);
       if (rest.length === 0) {
         submission.resolve();

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, inject, it } from "vitest";
 import { createTableClient } from "../../src/adapters/clients";
+import { TableAccess } from "../../src/adapters/tableAccess";
 import { TableEventStore } from "../../src/adapters/tableEventStore";
+import { operation, TableGroupCommit } from "../../src/adapters/tableGroupCommit";
 import {
   CROSS_CHECKS_TABLE,
   EVENTS_TABLE,
@@ -244,6 +246,23 @@ describe("TableEventStore on Azurite: group commit", () => {
     expect((await readRecord(events, input.event)).publishState).toBe("published");
     expect(await lazy).toEqual({ ok: true });
     expect((await readRecord(events, input.event)).publishState).toBe("published");
+  });
+
+  it("an optional operation Table Storage refuses is dropped; the rest of its arrival is written", async () => {
+    const { events } = storeOn(inject("tablesConnection"));
+    const commit = new TableGroupCommit(events, new TableAccess([events], 3000));
+    const partitionKey = `optional-${randomUUID()}`;
+    const kept = { partitionKey, rowKey: "kept" };
+    // Azurite refuses a string column past 32K characters, as Azure refuses a 253rd column.
+    const refused = { partitionKey, rowKey: "refused", tags: "x".repeat(33 * 1024) };
+    await commit.submit(partitionKey, [operation.create(kept), operation.optionalMerge(refused)]);
+    await expect(events.getEntity(partitionKey, "kept")).resolves.toMatchObject(kept);
+    await expect(events.getEntity(partitionKey, "refused")).rejects.toMatchObject({
+      statusCode: 404,
+    });
+    // Refused as a required operation, the same entity fails its submission.
+    const required = { action: operation.optionalMerge(refused).action };
+    await expect(commit.submit(partitionKey, [required])).rejects.toThrow();
   });
 
   it("one conflicting arrival in a shared transaction fails only itself; the others are written", async () => {
