@@ -1,7 +1,7 @@
-import {
-  type Event as ArmLogEntry,
+import type {
+  Event as ArmLogEntry,
   ContainerRegistryManagementClient,
-  type ContainerRegistryManagementClientOptionalParams,
+  ContainerRegistryManagementClientOptionalParams,
 } from "@azure/arm-containerregistry";
 import type {
   ArmFailure,
@@ -120,7 +120,10 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
     if (!match) throw new Error(`not a registry resource id: ${registryId}`);
     const [, subscription, group, registry] = match;
     const loopback = isLoopbackHttp(this.options.endpoint);
-    const client = new ContainerRegistryManagementClient(this.options.credential, subscription, {
+    // Loaded on the first ARM call: a host that never reads the delivery log never loads it.
+    const { ContainerRegistryManagementClient: Client } =
+      require("@azure/arm-containerregistry") as typeof import("@azure/arm-containerregistry");
+    const client = new Client(this.options.credential, subscription, {
       endpoint: this.options.endpoint,
       allowInsecureConnection: loopback,
       retryOptions: { maxRetries: this.options.maxRetries ?? 3 },

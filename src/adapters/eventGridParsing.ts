@@ -1,4 +1,4 @@
-import { EventGridDeserializer } from "@azure/eventgrid";
+import type { EventGridDeserializer } from "@azure/eventgrid";
 import { z } from "zod";
 import {
   type FieldIssue,
@@ -45,7 +45,15 @@ export interface EventGridParseOptions {
 
 const SUBSCRIPTION_VALIDATION_EVENT = "Microsoft.EventGrid.SubscriptionValidationEvent";
 
-const deserializer = new EventGridDeserializer();
+let sharedDeserializer: EventGridDeserializer | undefined;
+
+/** Loaded on the first Event Grid event: a host that only takes webhooks never loads it. */
+function deserializer(): EventGridDeserializer {
+  sharedDeserializer ??= new (
+    require("@azure/eventgrid") as typeof import("@azure/eventgrid")
+  ).EventGridDeserializer();
+  return sharedDeserializer;
+}
 
 /** The envelope fields the bridge reports, refused with control characters before a log shows them. */
 const envelopeSchemas = {
@@ -113,8 +121,8 @@ async function readEvent(
   const prepared = withDeserializerDefaults({ ...item, data: data.value }, schema);
 
   try {
-    if (schema === "eventgrid") await deserializer.deserializeEventGridEvents(prepared);
-    else await deserializer.deserializeCloudEvents(prepared);
+    if (schema === "eventgrid") await deserializer().deserializeEventGridEvents(prepared);
+    else await deserializer().deserializeCloudEvents(prepared);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     return refuse(fieldPath(at), `rejected by the Event Grid deserializer: ${reason}`);

@@ -3,12 +3,15 @@ import { describeError } from "../core/ingestDelivery";
 import { DependencyUnavailableError } from "../core/ports";
 
 /**
- * What every Table Storage adapter shares: its tables are created once per process (again after
- * a failure), each call is bounded so a hung account cannot hold a delivery past ACR's 5 s, and
- * every failure reaches the domain as a typed `DependencyUnavailableError`.
+ * What every Table Storage adapter shares: its tables are created when a call finds one missing
+ * (infra creates them, so a deployed app never spends a call on it; a local emulator gets them on
+ * first use, or again after a restart), each call is bounded so a hung account cannot hold a
+ * delivery past ACR's 5 s, and every failure reaches the domain as a typed
+ * `DependencyUnavailableError`.
  */
 export class TableAccess {
-  private tablesReady?: Promise<void>;
+  /** The tables being created, which calls wait for; none once they are. */
+  private creating?: Promise<void>;
 
   constructor(
     private readonly tables: readonly TableClient[],
@@ -28,15 +31,12 @@ export class TableAccess {
     passThrough: (error: unknown) => boolean = () => false,
   ): Promise<T> {
     try {
-      this.tablesReady ??= this.createTables();
-      await this.tablesReady;
+      await this.creating;
       try {
         return await operation();
       } catch (error) {
-        // A table dropped since this process created it (an emulator restarted): create it again.
         if (!isTableNotFound(error)) throw error;
-        this.tablesReady = this.createTables();
-        await this.tablesReady;
+        await this.createTables();
         return await operation();
       }
     } catch (error) {
@@ -51,13 +51,20 @@ export class TableAccess {
       : new DependencyUnavailableError("table-storage", describeError(error));
   }
 
-  private async createTables(): Promise<void> {
-    try {
-      await Promise.all(this.tables.map((table) => table.createTable(this.signal())));
-    } catch (error) {
-      this.tablesReady = undefined;
-      throw error;
-    }
+  /** Creates every table of the adapter (an existing one is left as it is), once at a time. */
+  private createTables(): Promise<void> {
+    this.creating ??= Promise.all(
+      this.tables.map((table) => table.createTable(this.signal())),
+    ).then(
+      () => {
+        this.creating = undefined;
+      },
+      (error: unknown) => {
+        this.creating = undefined;
+        throw error;
+      },
+    );
+    return this.creating;
   }
 }
 

@@ -217,6 +217,8 @@ describe("query API on the local stack", () => {
       (await get<Listing>(`events?registry=${registry}&by=occurred&${filter}`)).items.map(
         (item) => item.id,
       );
+    // Each published record is marked just after its answer.
+    await expect.poll(() => ids("state=published")).toHaveLength(3);
     expect(await ids("repository=team/api")).toEqual([api.id, deleted.id, retag.id]);
     expect(await ids("repository=team%2Fweb")).toEqual([web.id]);
     expect(await ids("action=delete")).toEqual([deleted.id]);
