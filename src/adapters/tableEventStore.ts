@@ -138,12 +138,8 @@ export class TableEventStore implements EventStore {
   }
 
   async recordOf(event: RegistryEvent): Promise<Versioned<DeliveryRecord> | undefined> {
-    const index = await this.read<IndexEntity>(eventIdKeys(event));
-    if (!index) return undefined;
-    const entity = await this.read<DeliveryEntity>({
-      partitionKey: index.partitionKey,
-      rowKey: index.recordRowKey,
-    });
+    const { partitionKey } = eventIdKeys(event);
+    const entity = await this.recordEntity(partitionKey, event.eventId, event.origin);
     return entity && versioned(fromDeliveryEntity(entity), entity);
   }
 
@@ -242,9 +238,9 @@ export class TableEventStore implements EventStore {
   ): Promise<DeliveryRecord[]> {
     const { partitionKey } = logicalKeys(logical);
     const found = await Promise.all(
-      eventIds.map((eventId) => this.arrivalIn(partitionKey, eventId, origin)),
+      eventIds.map((eventId) => this.recordEntity(partitionKey, eventId, origin)),
     );
-    return found.flatMap((arrival) => (arrival ? [arrival.record] : []));
+    return found.flatMap((entity) => (entity ? [fromDeliveryEntity(entity)] : []));
   }
 
   async arrivalsById(eventId: string, origin: EventOrigin): Promise<DeliveryRecord[]> {
@@ -288,16 +284,17 @@ export class TableEventStore implements EventStore {
     });
   }
 
-  private async arrivalIn(
+  /** One arrival's record entity in its partition: its event-id row, then the record itself. */
+  private async recordEntity(
     partitionKey: string,
     eventId: string,
     origin: EventOrigin,
-  ): Promise<{ record: DeliveryRecord; logical?: LogicalEvent } | undefined> {
+  ): Promise<TableEntityResult<DeliveryEntity> | undefined> {
     const index = await this.read<IndexEntity>({
       partitionKey,
       rowKey: eventIdRowKey(eventId, origin),
     });
-    return index && this.arrivalAt(index);
+    return index && this.read<DeliveryEntity>({ partitionKey, rowKey: index.recordRowKey });
   }
 
   /** The record and the logical event an event-id row points to. */
