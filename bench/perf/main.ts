@@ -150,8 +150,6 @@ async function runPhases(
     log(`  p50 ${halfPeak.p50Ms.toFixed(0)} ms, p99 ${halfPeak.p99Ms.toFixed(0)} ms`);
   }
 
-
-
   if (phases.has("reconcile")) {
     log(`reconcile: ${OPEN_WINDOWS} open windows, without history and with ${options.history}...`);
     figures.reconcile = await measureReconcileCost(
