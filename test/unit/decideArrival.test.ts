@@ -15,6 +15,7 @@ import type { Route } from "../../src/core/routing";
 import { messageIdFor, topicMessageFor } from "../../src/core/topicMessage";
 import type { ArrivalState, Change, Versioned } from "../../src/core/writePlan";
 import { deliveryOf, kindsOf, registryEvent, T0 } from "./memoryPorts";
+import { NEW_PUSH_WRITE } from "./writeKinds";
 
 const WINDOW_MS = 300_000;
 const PUSH: Route = { kind: "topic", topic: "acr-push" };
@@ -191,14 +192,7 @@ describe("decideArrival: what each arrival changes", () => {
     {
       name: "new content, nothing read: no pending marker, its window's close is the backstop",
       input: delivery(),
-      kinds: [
-        "create-record",
-        "index-arrival",
-        "create-logical",
-        "open-window",
-        "note-tag",
-        "note-digest-tag",
-      ],
+      kinds: NEW_PUSH_WRITE,
       publishState: "pending",
       published: true,
     },
@@ -206,28 +200,14 @@ describe("decideArrival: what each arrival changes", () => {
       name: "new content, nothing stored",
       input: delivery(),
       state: {},
-      kinds: [
-        "create-record",
-        "index-arrival",
-        "create-logical",
-        "open-window",
-        "note-tag",
-        "note-digest-tag",
-      ],
+      kinds: NEW_PUSH_WRITE,
       publishState: "pending",
       published: true,
     },
     {
       name: "a not-routed push: cross-checked, not pending",
       input: delivery({}, { kind: "not-routed", reason: "out-of-scope" }),
-      kinds: [
-        "create-record",
-        "index-arrival",
-        "create-logical",
-        "open-window",
-        "note-tag",
-        "note-digest-tag",
-      ],
+      kinds: NEW_PUSH_WRITE,
       publishState: "not-routed",
       published: false,
     },
@@ -235,14 +215,7 @@ describe("decideArrival: what each arrival changes", () => {
       name: "an Event Grid arrival: held, not pending, not published",
       input: delivery({ origin: "eventgrid" }),
       state: {},
-      kinds: [
-        "create-record",
-        "index-arrival",
-        "create-logical",
-        "open-window",
-        "note-tag",
-        "note-digest-tag",
-      ],
+      kinds: NEW_PUSH_WRITE,
       publishState: "held",
       published: false,
     },

@@ -18,6 +18,7 @@ import {
   T0,
   writing,
 } from "./memoryPorts";
+import { NEW_PUSH_WRITE } from "./writeKinds";
 
 const WINDOW_MS = 300_000;
 const PUSH_TOPIC: Route = { kind: "topic", topic: "acr-push" };
@@ -28,14 +29,7 @@ const DELETE_TOPIC: Route = { kind: "topic", topic: "acr-delete" };
  * publication claimed on the logical event, its tag noted. No pending marker: the window's close
  * is the backstop.
  */
-const ARRIVAL_WRITE: Change["kind"][] = [
-  "create-record",
-  "index-arrival",
-  "create-logical",
-  "open-window",
-  "note-tag",
-  "note-digest-tag",
-];
+const ARRIVAL_WRITE = NEW_PUSH_WRITE;
 /** The one write after a first publish: the record marked (it has no pending marker to remove). */
 const MARK_PUBLISHED: Change["kind"][] = ["set-record-status"];
 
