@@ -16,14 +16,15 @@ export const OPEN_LOOP_MAX_IN_FLIGHT = 256;
 
 /**
  * Acknowledgement latency of the bridge at a fixed rate (an open loop, latency from each
- * delivery's scheduled time), on a fresh host warmed up with a couple of seconds at that rate.
+ * delivery's scheduled time), on a fresh host over empty tables (as the peak was measured),
+ * warmed up with a couple of seconds at that rate.
  */
 export async function measureLatencyAtRate(
   stack: BenchStack,
   rate: number,
   durationMs: number,
 ): Promise<LatencyFigures> {
-  const running = await stack.startApp("bridge");
+  const running = await stack.startAppOnEmptyTables("bridge");
   try {
     await sequential(running.webhookUrl, 1);
     await openLoop(running.webhookUrl, rate, 2_000, OPEN_LOOP_MAX_IN_FLIGHT);

@@ -17,13 +17,16 @@ export interface RssFigures {
   p99Ms: number;
 }
 
-/** VmRSS of a fresh bridge host, sampled every second over an open-loop run at `rate`. */
+/**
+ * VmRSS of a fresh bridge host over empty tables (as the peak was measured), sampled every second
+ * over an open-loop run at `rate`.
+ */
 export async function measureRss(
   stack: BenchStack,
   rate: number,
   durationS: number,
 ): Promise<RssFigures> {
-  const running = await stack.startApp("bridge");
+  const running = await stack.startAppOnEmptyTables("bridge");
   try {
     const pid = running.host.child.pid;
     await sequential(running.webhookUrl, 1);

@@ -43,6 +43,11 @@ export interface BenchStack {
   readonly proxy: CountingTableProxy;
   /** Starts the host for `app` and waits until it listens. */
   startApp(app: AppName, options?: AppOptions): Promise<RunningApp>;
+  /**
+   * Starts the host for `app` on an Azurite of its own, empty, stopped with it: a run at a rate
+   * then starts from the state the peak was measured from, not on what earlier phases left.
+   */
+  startAppOnEmptyTables(app: AppName): Promise<RunningApp>;
   /** Spawns the host for `app` and returns at once (for cold starts). */
   spawnApp(app: AppName, options?: AppOptions): Promise<RunningApp>;
   stop(): Promise<void>;
@@ -96,13 +101,31 @@ export async function startBenchStack(): Promise<BenchStack> {
     return runningApp;
   };
 
+  const startApp = async (app: AppName, options: AppOptions = {}) => {
+    const { port, env } = await prepare(options);
+    return track(app, port, await startHost(APP_ROOTS[app], env, port));
+  };
+
   return {
     azurite,
     broker,
     proxy,
-    startApp: async (app, options = {}) => {
-      const { port, env } = await prepare(options);
-      return track(app, port, await startHost(APP_ROOTS[app], env, port));
+    startApp,
+    startAppOnEmptyTables: async (app) => {
+      const tables = await startAzurite();
+      try {
+        const running = await startApp(app, { tablesConnection: tables.connectionString });
+        return {
+          ...running,
+          stop: async () => {
+            await running.stop();
+            await tables.stop();
+          },
+        };
+      } catch (error) {
+        await tables.stop();
+        throw error;
+      }
     },
     spawnApp: async (app, options = {}) => {
       const { port, env } = await prepare(options);
