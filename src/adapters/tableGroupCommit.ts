@@ -96,6 +96,8 @@ interface Submission {
  */
 export class TableGroupCommit {
   private readonly partitions = new Map<string, PartitionQueue>();
+  /** Lazy submissions not yet settled, which `flush` waits for. */
+  private readonly lazyInFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly table: TableClient,
@@ -131,8 +133,6 @@ export class TableGroupCommit {
     }
     await Promise.allSettled([...this.lazyInFlight]);
   }
-
-  private readonly lazyInFlight = new Set<Promise<void>>();
 
   /**
    * Starts transactions for what is queued while fewer than the most are in flight. Lazy

@@ -18,7 +18,7 @@ import {
   type Publisher,
 } from "./ports";
 import { topicMessageFor } from "./topicMessage";
-import type { ArrivalState, Change, WriteOutcome } from "./writePlan";
+import type { ArrivalState, Change, WriteOptions, WriteOutcome } from "./writePlan";
 
 export interface IngestPorts {
   store: EventStore;
@@ -232,7 +232,7 @@ export async function publishRecord(
     return { ok: false, error: reason, warnings: await settle(ports.store, failed) };
   }
   const marked = publishedChanges(record, publish, now);
-  if (lazyMark) return { ok: true, warnings: [], settling: settle(ports.store, marked, true) };
+  if (lazyMark) return { ok: true, warnings: [], settling: settle(ports.store, marked, LAZY) };
   return { ok: true, warnings: await settle(ports.store, marked) };
 }
 
@@ -241,9 +241,15 @@ export function describeError(error: unknown): string {
 }
 
 /** Bookkeeping after the outcome is settled: a failure is a warning, the re-drive repairs it. */
-async function settle(store: EventStore, changes: Change[], lazy = false): Promise<string[]> {
+const LAZY: WriteOptions = { lazy: true };
+
+async function settle(
+  store: EventStore,
+  changes: Change[],
+  options?: WriteOptions,
+): Promise<string[]> {
   try {
-    await writeOrThrow(store, changes, lazy);
+    await writeOrThrow(store, changes, options);
     return [];
   } catch (error) {
     return [describeError(error)];
@@ -254,8 +260,8 @@ async function settle(store: EventStore, changes: Change[], lazy = false): Promi
 export async function writeOrThrow(
   store: EventStore,
   changes: readonly Change[],
-  lazy = false,
+  options?: WriteOptions,
 ): Promise<void> {
-  const outcome = await store.write(changes, lazy ? { lazy } : undefined);
+  const outcome = await store.write(changes, options);
   if (!outcome.ok) throw new Error(`write refused: ${outcome.conflict} conflicted`);
 }

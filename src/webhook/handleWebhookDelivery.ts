@@ -94,15 +94,14 @@ export async function handleWebhookDelivery(
         ),
     );
     countIngest(result, "webhook");
-    for (const warning of result.warnings) {
-      context.warn(`event ${result.eventId} bookkeeping failed: ${warning}`);
-    }
-    // Settles after the answer, when the invocation's context may no longer log.
-    void result.settling?.then((warnings) => {
+    const bookkeepingFailed = (warn: (line: string) => void, warnings: string[]) => {
       for (const warning of warnings) {
-        console.warn(`event ${result.eventId} bookkeeping failed: ${warning}`);
+        warn(`event ${result.eventId} bookkeeping failed: ${warning}`);
       }
-    });
+    };
+    bookkeepingFailed((line) => context.warn(line), result.warnings);
+    // Settles after the answer, when the invocation's context may no longer log.
+    void result.settling?.then((warnings) => bookkeepingFailed(console.warn, warnings));
     if (result.publishError) {
       context.warn(`event ${result.eventId} recorded, publish pending: ${result.publishError}`);
     }
