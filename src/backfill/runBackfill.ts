@@ -6,6 +6,7 @@ import {
   type LoggedDelivery,
   type RegistryWebhooks,
   type WebhookRef,
+  webhooksOfRegistries,
 } from "../core/registryWebhooks";
 import type { LogImport } from "./loggedDeliveryImport";
 
@@ -81,15 +82,8 @@ export async function runBackfill(
     webhooks: [],
     errors: [],
   };
-  for (const registryId of deps.registryIds) {
-    const listed = await deps.webhooks.list(registryId);
-    if (!listed.ok) {
-      report.errors.push(`${registryId}: ${describeFailure(listed.failure)}`);
-      continue;
-    }
-    for (const ref of listed.value) {
-      await backfillWebhook(ref, deps, report, { now, deadline, window: options.window });
-    }
+  for await (const ref of webhooksOfRegistries(deps.webhooks, deps.registryIds, report.errors)) {
+    await backfillWebhook(ref, deps, report, { now, deadline, window: options.window });
   }
   return report;
 }

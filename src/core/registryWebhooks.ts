@@ -76,3 +76,22 @@ export function describeFailure(failure: ArmFailure): string {
     failure.retryAfterSeconds === undefined ? "" : ` (retry after ${failure.retryAfterSeconds}s)`;
   return `${failure.operation}: ${failure.kind}${status}${retry}: ${failure.message}`;
 }
+
+/**
+ * Every webhook of every registry, registry by registry. A registry whose webhooks cannot be
+ * listed adds one line to `errors` and is skipped.
+ */
+export async function* webhooksOfRegistries(
+  webhooks: RegistryWebhooks,
+  registryIds: readonly string[],
+  errors: string[],
+): AsyncGenerator<WebhookRef> {
+  for (const registryId of registryIds) {
+    const listed = await webhooks.list(registryId);
+    if (!listed.ok) {
+      errors.push(`${registryId}: ${describeFailure(listed.failure)}`);
+      continue;
+    }
+    yield* listed.value;
+  }
+}

@@ -1,5 +1,10 @@
 import { describeError } from "../core/ingestDelivery";
-import { describeFailure, type RegistryWebhooks, type WebhookRef } from "../core/registryWebhooks";
+import {
+  describeFailure,
+  type RegistryWebhooks,
+  type WebhookRef,
+  webhooksOfRegistries,
+} from "../core/registryWebhooks";
 import type { TopicMessage } from "../core/topicMessage";
 import {
   configurationProblems,
@@ -56,18 +61,11 @@ export async function checkWebhookHealth(
     pinged: 0,
     errors: [],
   };
-  for (const registryId of deps.registryIds) {
-    const listed = await deps.webhooks.list(registryId);
-    if (!listed.ok) {
-      report.errors.push(`${registryId}: ${describeFailure(listed.failure)}`);
-      continue;
-    }
-    for (const ref of listed.value) {
-      try {
-        await checkOne(ref, deps, now, options.ping, report);
-      } catch (error) {
-        report.errors.push(`${ref.registryId}/webhooks/${ref.name}: ${describeError(error)}`);
-      }
+  for await (const ref of webhooksOfRegistries(deps.webhooks, deps.registryIds, report.errors)) {
+    try {
+      await checkOne(ref, deps, now, options.ping, report);
+    } catch (error) {
+      report.errors.push(`${ref.registryId}/webhooks/${ref.name}: ${describeError(error)}`);
     }
   }
   return report;
