@@ -4,6 +4,7 @@ import type { WebhookRef } from "../core/registryWebhooks";
 import { encodeKeyPart } from "../core/tableKeys";
 import type { WebhookHealth } from "../core/webhookHealth";
 import { TableAccess } from "./tableAccess";
+import type { EntityKeys } from "./tableLayout";
 import { isStatus } from "./tableRetry";
 
 /**
@@ -21,26 +22,26 @@ function webhookKeys(ref: WebhookRef) {
   };
 }
 
-export class TableBackfillCursors implements BackfillCursors {
-  private readonly access: TableAccess;
+/** One JSON document per entity (column `json`), read and replaced whole. */
+class JsonRows<T> {
+  readonly access: TableAccess;
 
   constructor(
-    private readonly table: TableClient,
+    readonly table: TableClient,
     timeoutMs: number,
   ) {
     this.access = new TableAccess([table], timeoutMs);
   }
 
-  read(ref: WebhookRef): Promise<BackfillCursor | undefined> {
+  read(keys: EntityKeys): Promise<T | undefined> {
     return this.access.call(async () => {
-      const keys = webhookKeys(ref);
       try {
-        const entity = await this.table.getEntity<{ json: string }>(
+        const entity = await this.table.getEntity<JsonEntity>(
           keys.partitionKey,
           keys.rowKey,
           this.access.signal(),
         );
-        return JSON.parse(entity.json) as BackfillCursor;
+        return JSON.parse(entity.json) as T;
       } catch (error) {
         if (isStatus(error, 404)) return undefined;
         throw error;
@@ -48,65 +49,55 @@ export class TableBackfillCursors implements BackfillCursors {
     });
   }
 
-  write(ref: WebhookRef, cursor: BackfillCursor): Promise<void> {
+  write(keys: EntityKeys, value: T): Promise<void> {
     return this.access.call(async () => {
-      await this.table.upsertEntity(
-        { ...webhookKeys(ref), json: JSON.stringify(cursor) },
-        "Replace",
-        this.access.signal(),
-      );
+      const entity: JsonEntity = { ...keys, json: JSON.stringify(value) };
+      await this.table.upsertEntity(entity, "Replace", this.access.signal());
     });
   }
 }
 
-interface HealthEntity {
-  partitionKey: string;
-  rowKey: string;
+interface JsonEntity extends EntityKeys {
   json: string;
 }
 
-export class TableWebhookHealth {
-  private readonly access: TableAccess;
+export class TableBackfillCursors implements BackfillCursors {
+  private readonly rows: JsonRows<BackfillCursor>;
 
-  constructor(
-    private readonly table: TableClient,
-    timeoutMs: number,
-  ) {
-    this.access = new TableAccess([table], timeoutMs);
+  constructor(table: TableClient, timeoutMs: number) {
+    this.rows = new JsonRows(table, timeoutMs);
+  }
+
+  read(ref: WebhookRef): Promise<BackfillCursor | undefined> {
+    return this.rows.read(webhookKeys(ref));
+  }
+
+  write(ref: WebhookRef, cursor: BackfillCursor): Promise<void> {
+    return this.rows.write(webhookKeys(ref), cursor);
+  }
+}
+
+export class TableWebhookHealth {
+  private readonly rows: JsonRows<WebhookHealth>;
+
+  constructor(table: TableClient, timeoutMs: number) {
+    this.rows = new JsonRows(table, timeoutMs);
   }
 
   read(ref: WebhookRef): Promise<WebhookHealth | undefined> {
-    return this.access.call(async () => {
-      try {
-        const entity = await this.table.getEntity<HealthEntity>(
-          HEALTH_PARTITION,
-          healthRow(ref),
-          this.access.signal(),
-        );
-        return JSON.parse(entity.json) as WebhookHealth;
-      } catch (error) {
-        if (isStatus(error, 404)) return undefined;
-        throw error;
-      }
-    });
+    return this.rows.read(healthKeys(ref));
   }
 
   write(health: WebhookHealth): Promise<void> {
-    return this.access.call(async () => {
-      const entity: HealthEntity = {
-        partitionKey: HEALTH_PARTITION,
-        rowKey: healthRow(health.ref),
-        json: JSON.stringify(health),
-      };
-      await this.table.upsertEntity(entity, "Replace", this.access.signal());
-    });
+    return this.rows.write(healthKeys(health.ref), health);
   }
 
   /** Every webhook checked so far (one partition: a few hundred rows at most). */
   list(): Promise<WebhookHealth[]> {
-    return this.access.call(async () => {
+    const { access, table } = this.rows;
+    return access.call(async () => {
       const found: WebhookHealth[] = [];
-      const entities = this.table.listEntities<HealthEntity>({
+      const entities = table.listEntities<JsonEntity>({
         queryOptions: { filter: odata`PartitionKey eq ${HEALTH_PARTITION}` },
       });
       for await (const entity of entities) found.push(JSON.parse(entity.json) as WebhookHealth);
@@ -115,7 +106,7 @@ export class TableWebhookHealth {
   }
 }
 
-function healthRow(ref: WebhookRef): string {
+function healthKeys(ref: WebhookRef): EntityKeys {
   const { partitionKey, rowKey } = webhookKeys(ref);
-  return `${partitionKey}|${rowKey}`;
+  return { partitionKey: HEALTH_PARTITION, rowKey: `${partitionKey}|${rowKey}` };
 }
