@@ -7,7 +7,6 @@ import {
   logicalKeyFor,
   occurrenceOf,
   publishedBy,
-  tagsPushedFor,
   waitsForTwin,
   withArrival,
 } from "./crossCheck";
@@ -45,14 +44,15 @@ export interface ArrivalDecision {
 /**
  * Whether an arrival is decided on its logical event as stored. A webhook of new content is not:
  * it is decided as the first of its kind, and the write fails if it was not. An Event Grid
- * arrival usually joins its webhook's event. (A delete still reads its digest's tags, and a push
- * with a patch-like tag whether its base tag was pushed: see `digestOf` and `patchBaseOf`.)
+ * arrival usually joins its webhook's event. (A push with a patch-like tag still reads whether its
+ * base tag was pushed: see `patchBaseOf`. A delete's tags are not part of the decision: its
+ * message gets them after, see `withKnownTags`.)
  */
 export function readsLogicalFirst(event: RegistryEvent): boolean {
   return event.origin !== "webhook";
 }
 
-/** The digest whose pushed tags a delete's message carries, to look up before deciding. */
+/** The digest whose pushed tags a delete's message carries. */
 export function digestOf(event: RegistryEvent): DigestRef | undefined {
   return deletesDigest(event) ? { ...tagRepository(event), digest: event.digest } : undefined;
 }
@@ -110,8 +110,7 @@ export function decideArrival(
     if (coveredBy) {
       record = { ...record, publishState: "published", publishedTopics: [route.topic] };
     } else {
-      const tags = tagsPushedFor(event, state?.digestTags ?? []);
-      publish = { topic: route.topic, message: topicMessageFor(event, tags, occurrence) };
+      publish = { topic: route.topic, message: topicMessageFor(event, [], occurrence) };
       // This arrival publishes the occurrence; until it has, its record is pending and the
       // re-drive finishes it, so no other arrival publishes it again.
       if (logical) {

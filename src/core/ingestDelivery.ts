@@ -2,14 +2,19 @@ import { logicalRefFor } from "./crossCheck";
 import {
   type ArrivalDecision,
   decideArrival,
-  digestOf,
   type PlannedPublish,
   patchBaseOf,
   publishedChanges,
   publishFailedChanges,
   readsLogicalFirst,
 } from "./decideArrival";
-import type { DeliveryRecord, NewDelivery, PublishState } from "./deliveryRecord";
+import {
+  type DeliveryRecord,
+  initialPublishState,
+  type NewDelivery,
+  type PublishState,
+} from "./deliveryRecord";
+import { knownTagsOf } from "./knownTags";
 import {
   DependencyUnavailableError,
   type EventStore,
@@ -17,7 +22,7 @@ import {
   type JournalEntry,
   type Publisher,
 } from "./ports";
-import { topicMessageFor } from "./topicMessage";
+import { topicMessageFor, withKnownTags } from "./topicMessage";
 import type { ArrivalState, Change, WriteOptions, WriteOutcome } from "./writePlan";
 
 export interface IngestPorts {
@@ -66,6 +71,7 @@ export async function ingestDelivery(
   ports: IngestPorts,
 ): Promise<IngestResult> {
   const { event } = delivery;
+  const knownTags = readKnownTags(delivery, ports.store);
   let decision: ArrivalDecision;
   try {
     decision = await recordArrival(delivery, ports);
@@ -77,7 +83,13 @@ export async function ingestDelivery(
   const result = resultOf(delivery, decision.record, decision.duplicate);
   if (decision.coveredBy) result.coveredBy = decision.coveredBy;
   if (!decision.publish) return result;
-  const published = await publishRecord(decision.record, decision.publish, ports, Date.now(), {
+  const tags = await knownTags;
+  if (tags.error) result.warnings.push(`published without its digest's tags: ${tags.error}`);
+  const publish = {
+    ...decision.publish,
+    message: withKnownTags(decision.publish.message, tags.tags),
+  };
+  const published = await publishRecord(decision.record, publish, ports, Date.now(), {
     lazyMark: true,
   });
   result.warnings.push(...published.warnings);
@@ -88,7 +100,7 @@ export async function ingestDelivery(
 
 /**
  * Decides on what the store holds and writes until it sticks. A webhook is first decided as new
- * content, on no more than its delete's tags or its patch base: a conflict reads the rest.
+ * content, on no more than its patch base: a conflict reads the rest.
  */
 async function recordArrival(
   delivery: NewDelivery,
@@ -122,22 +134,37 @@ const RECORD_CHANGES = new Set<Change["kind"]>([
   "replace-record",
 ]);
 
-/** Reads, at once, what the decision needs: nothing at all for the first push of a new tag. */
+/** Reads, at once, what the decision needs: nothing at all for a webhook of new content. */
 async function readState(
   { event }: NewDelivery,
   { store }: Pick<IngestPorts, "store">,
   read: { logical: boolean; recorded: boolean },
 ): Promise<ArrivalState | undefined> {
   const base = patchBaseOf(event);
-  const digest = digestOf(event);
-  if (!read.logical && !read.recorded && !base && !digest) return undefined;
-  const [own, recorded, digestTags, baseTagSeen] = await Promise.all([
+  if (!read.logical && !read.recorded && !base) return undefined;
+  const [own, recorded, baseTagSeen] = await Promise.all([
     read.logical ? store.logicalOf(logicalRefFor(event)) : undefined,
     read.recorded ? store.recordOf(event) : undefined,
-    digest ? store.digestTags(digest) : undefined,
     base ? store.tagSeen(base) : undefined,
   ]);
-  return { own, recorded, digestTags, baseTagSeen };
+  return { own, recorded, baseTagSeen };
+}
+
+/**
+ * A delete's message carries its digest's tags, which its record does not need: they are read
+ * alongside the write, not before it. Only for an arrival that publishes at once. A failed read
+ * does not hold the message back: it goes without tags.
+ */
+async function readKnownTags(
+  { event, route }: NewDelivery,
+  store: EventStore,
+): Promise<{ tags: string[]; error?: string }> {
+  if (initialPublishState(route, event) !== "pending") return { tags: [] };
+  try {
+    return { tags: await knownTagsOf(event, store) };
+  } catch (error) {
+    return { tags: [], error: describeError(error) };
+  }
 }
 
 function resultOf(delivery: NewDelivery, record: DeliveryRecord, duplicate: boolean): IngestResult {

@@ -51,18 +51,23 @@ export function topicMessageFor(
   knownTags: readonly string[] = [],
   occurrence = 1,
 ): TopicMessage {
-  return cloudEventMessage({
+  const message = cloudEventMessage({
     id: messageIdFor(event, occurrence),
     registry: event.registry,
     type: event.action,
     subject: subjectFor(event),
     time: event.timestamp,
     data: event.payload,
-    properties: {
-      ...eventAttributes(event),
-      tags: knownTags.length > 0 ? knownTags.join(",") : undefined,
-    },
+    properties: { ...eventAttributes(event) },
   });
+  return withKnownTags(message, knownTags);
+}
+
+/** The message with a delete's known tags, for a message decided before they were read. */
+export function withKnownTags(message: TopicMessage, knownTags: readonly string[]): TopicMessage {
+  if (knownTags.length === 0) return message;
+  const applicationProperties = { ...message.applicationProperties, tags: knownTags.join(",") };
+  return { ...message, applicationProperties };
 }
 
 export interface CloudEventContent {

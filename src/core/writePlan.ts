@@ -64,8 +64,6 @@ export interface ArrivalState {
   recorded?: Versioned<DeliveryRecord>;
   /** The logical event of the arrival's content, when it has one. */
   own?: Versioned<LogicalEvent>;
-  /** For a delete of a digest: the tags pushed with that digest. */
-  digestTags?: string[];
   /** Whether the base tag of a patch-like tag was pushed before; read only for such tags. */
   baseTagSeen?: boolean;
 }

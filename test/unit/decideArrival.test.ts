@@ -390,27 +390,19 @@ describe("decideArrival: what each arrival changes", () => {
     });
   });
 
-  it("a delete is published with the tags its digest was pushed with, each once, sorted", () => {
+  it("a delete is decided on nothing read: its digest's tags are not part of its changes", () => {
     const input = delivery({ eventId: "del-1", action: "delete", tag: undefined }, DELETE);
-    const digestTags = ["v2", "latest", "v2"];
-    const decision = decideArrival(input, { digestTags }, WINDOW_MS);
+    const decision = decideArrival(input, undefined, WINDOW_MS);
     expect(decision.publish).toEqual({
       topic: "acr-delete",
-      message: topicMessageFor(input.event, ["latest", "v2"]),
+      message: topicMessageFor(input.event),
     });
-    expect(decision.publish?.message.applicationProperties.tags).toBe("latest,v2");
     expect(kindsOf(decision.changes)).toEqual([
       "create-record",
       "index-arrival",
       "create-logical",
       "open-window",
     ]);
-  });
-
-  it("a delete decided without state is published without tags", () => {
-    const input = delivery({ action: "delete", tag: undefined }, DELETE);
-    const decision = decideArrival(input, undefined, WINDOW_MS);
-    expect(decision.publish?.message.applicationProperties.tags).toBeUndefined();
   });
 });
 

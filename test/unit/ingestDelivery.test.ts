@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type LogicalEvent, logicalRefFor, withArrival } from "../../src/core/crossCheck";
 import type { NewDelivery } from "../../src/core/deliveryRecord";
 import { describeError, type IngestPorts, ingestDelivery } from "../../src/core/ingestDelivery";
@@ -542,16 +542,20 @@ describe("ingestDelivery: a webhook while Table Storage is down", () => {
     expectNothingStored(memory);
   });
 
-  it("a delete whose digest's tags cannot be read is not held back: published without tags, journaled", async () => {
+  it("a delete whose digest's tags cannot be read is not held back: recorded, published without tags, with a warning", async () => {
     const memory = new MemoryPorts({ "store.digestTags": always(storageDown) });
     const input = delivery(DELETE_TOPIC, { action: "delete", tag: undefined });
     const result = await ingest(memory, input);
-    expect(result).toMatchObject({ publishState: "published", journaled: true });
+    expect(result).toMatchObject({ publishState: "published", duplicate: false });
+    expect(result.journaled).toBeUndefined();
+    expect(result.warnings).toEqual([
+      `published without its digest's tags: ${storageDown.name}: ${storageDown.message}`,
+    ]);
     expect(memory.published).toEqual([
       { topic: "acr-delete", message: topicMessageFor(input.event) },
     ]);
-    expect(memory.published[0]?.message.applicationProperties.tags).toBeUndefined();
-    expect(memory.journaled).toEqual([{ delivery: input, published: true }]);
+    expect(memory.record(input.event)?.publishState).toBe("published");
+    expect(memory.journaled).toEqual([]);
   });
 
   it("the storage error propagates when neither the topic nor the journal took the delivery", async () => {
@@ -782,6 +786,34 @@ describe("ingestDelivery: tags of a digest", () => {
       ?.message as TopicMessage;
     expect(message.applicationProperties.tags).toBe(tags);
     expect(message).toEqual(topicMessageFor(deletion.event, tags ? tags.split(",") : []));
+  });
+
+  it("a delete's tags are read alongside its write, and its message waits for them", async () => {
+    const memory = new MemoryPorts();
+    await ingest(memory, delivery(PUSH_TOPIC, { eventId: "p1", tag: "v1" }));
+    let answerTags = (_tags: string[]) => {};
+    const tagsRead = new Promise<string[]>((resolve) => {
+      answerTags = resolve;
+    });
+    const slowTags: EventStore = { ...memory.store, digestTags: () => tagsRead };
+    const deletion = delivery(DELETE_TOPIC, { eventId: "del-1", action: "delete", tag: undefined });
+    const ingesting = ingestDelivery(deletion, portsOf(memory, { store: slowTags }));
+    await vi.waitFor(() => expect(memory.record(deletion.event)).toBeDefined());
+    expect(memory.published.map((entry) => entry.topic)).toEqual(["acr-push"]);
+    answerTags(["v1"]);
+    await ingesting;
+    expect(memory.published[1]).toEqual({
+      topic: "acr-delete",
+      message: topicMessageFor(deletion.event, ["v1"]),
+    });
+  });
+
+  it("an Event Grid delete, held for the reconcile, reads no tags", async () => {
+    const memory = new MemoryPorts();
+    const input = delivery(DELETE_TOPIC, { origin: "eventgrid", action: "delete", tag: undefined });
+    await ingest(memory, input);
+    expect(memory.calls()).not.toContain("store.digestTags");
+    expect(memory.published).toEqual([]);
   });
 
   it("a push is published without reading anything first, and without tags", async () => {
