@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import type { DeliveryRecord } from "./deliveryRecord";
 import { describeError } from "./ingestDelivery";
 import { knownTagsOf } from "./knownTags";
 import type { EventStore, Publisher } from "./ports";
+import { shortHash } from "./shortHash";
 import { type TopicMessage, topicMessageFor } from "./topicMessage";
 
 /**
@@ -87,10 +87,7 @@ export function isReplayable(record: DeliveryRecord): boolean {
  * after a crash, or the webhook and a regional copy of one event), so it is kept once.
  */
 export function replayMessageId(jobId: string, originalMessageId: string): string {
-  return createHash("sha256")
-    .update(`replay\n${jobId}\n${originalMessageId}`)
-    .digest("hex")
-    .slice(0, 32);
+  return shortHash(["replay", jobId, originalMessageId]);
 }
 
 /** The original topic message of the record, marked as replayed by this job. */

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import type { EventOrigin } from "./registryEvent";
+import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
 
 /**
@@ -154,19 +154,14 @@ function sameSource(
  */
 export function silenceMessage(finding: SilenceFinding): TopicMessage {
   const state = finding.resolvedAt === undefined ? "open" : "resolved";
-  const id = createHash("sha256")
-    .update(
-      [
-        "silence",
-        finding.kind,
-        finding.registry,
-        finding.region ?? "",
-        finding.openedAt,
-        state,
-      ].join("\n"),
-    )
-    .digest("hex")
-    .slice(0, 32);
+  const id = shortHash([
+    "silence",
+    finding.kind,
+    finding.registry,
+    finding.region ?? "",
+    String(finding.openedAt),
+    state,
+  ]);
   const iso = (ms: number | undefined) =>
     ms === undefined ? undefined : new Date(ms).toISOString();
   return cloudEventMessage({

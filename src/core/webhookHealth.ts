@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import { loginServerFromResourceId } from "./eventGridTrust";
 import type { WebhookConfiguration, WebhookRef } from "./registryWebhooks";
+import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
 
 /** What a webhook must look like to deliver to this bridge. */
@@ -134,14 +134,13 @@ export const WEBHOOK_UNHEALTHY = "webhook-unhealthy";
 /** On `acr-discrepancies`: `discrepancy.webhook-unhealthy`, and `.resolved` when healthy again. */
 export function webhookHealthMessage(health: WebhookHealth): TopicMessage {
   const resolved = health.healthy;
-  const id = createHash("sha256")
-    .update(
-      [WEBHOOK_UNHEALTHY, health.ref.registryId.toLowerCase(), health.ref.name, health.since]
-        .concat(health.problems)
-        .join("\n"),
-    )
-    .digest("hex")
-    .slice(0, 32);
+  const id = shortHash([
+    WEBHOOK_UNHEALTHY,
+    health.ref.registryId.toLowerCase(),
+    health.ref.name,
+    String(health.since),
+    ...health.problems,
+  ]);
   const registry = loginServerFromResourceId(health.ref.registryId) ?? health.ref.registryId;
   return cloudEventMessage({
     id,

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { ListPosition } from "../adapters/tablePaging";
 import type { TimeWindow } from "../adapters/tableQueries";
+import { shortHash } from "../core/shortHash";
 
 /** Where the next page starts, and the time window every page of the listing shares. */
 export interface Cursor {
@@ -50,8 +50,7 @@ export function decodeContinuationToken(token: string, fingerprint: string): Cur
 }
 
 function checkOf(body: TimeWindow & ListPosition, fingerprint: string): string {
-  return createHash("sha256")
-    .update(JSON.stringify([fingerprint, body.from, body.to, body.rowKey, body.sourceKey]))
-    .digest("base64url")
-    .slice(0, 22);
+  return shortHash([
+    JSON.stringify([fingerprint, body.from, body.to, body.rowKey, body.sourceKey]),
+  ]);
 }
