@@ -13,6 +13,7 @@ export const BENCH_ACTIONS: readonly SampleAction[] = [
 export interface Delivered {
   id: string;
   action: string;
+  latencyMs: number;
 }
 
 export interface LoadRun {
@@ -46,9 +47,10 @@ async function deliverOne(
   const status = await postWebhook(url, body);
   run.sent += 1;
   if (status.startsWith("2")) {
+    const latencyMs = performance.now() - startedAt;
     run.ok += 1;
-    run.latenciesMs.push(performance.now() - startedAt);
-    run.delivered.push({ id: String(payload.id), action });
+    run.latenciesMs.push(latencyMs);
+    run.delivered.push({ id: String(payload.id), action, latencyMs });
   } else {
     run.failures[status] = (run.failures[status] ?? 0) + 1;
   }

@@ -148,6 +148,12 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
       lines.push(`non-2xx ${label}: ${JSON.stringify(byStatus)}`);
     }
   }
+  if (bridgeTp) {
+    const byAction = Object.entries(bridgeTp.byAction).map(
+      ([action, { p50Ms, p99Ms }]) => `${action} ${p50Ms.toFixed(0)} / ${p99Ms.toFixed(0)}`,
+    );
+    lines.push("", `bridge p50 / p99 at peak by action (ms): ${byAction.join(", ")}`);
+  }
   if (roundTrips) {
     lines.push(
       "",

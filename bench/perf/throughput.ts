@@ -1,5 +1,5 @@
 import { percentile } from "../support/webhookLoad";
-import { closedLoop, type LoadRun, sequential } from "./load";
+import { closedLoop, type Delivered, type LoadRun, sequential } from "./load";
 import type { AppName, BenchStack } from "./stack";
 
 export interface ThroughputFigures {
@@ -9,6 +9,8 @@ export interface ThroughputFigures {
   p50Ms: number;
   /** The p99 at peak: every sender busy. */
   p99Ms: number;
+  /** p50 and p99 at peak of each action, to tell which one makes the tail. */
+  byAction: Record<string, { p50Ms: number; p99Ms: number }>;
   /** Service Bus send operations (the broker's count) per acknowledged delivery. */
   sendsPerDelivery: number;
 }
@@ -39,10 +41,28 @@ export async function measureThroughput(
         failures: run.failures,
         p50Ms: percentile(run.latenciesMs, 50),
         p99Ms: percentile(run.latenciesMs, 99),
+        byAction: latencyByAction(run.delivered),
         sendsPerDelivery: sends / run.ok,
       },
     };
   } finally {
     await running.stop();
   }
+}
+
+function latencyByAction(
+  delivered: readonly Delivered[],
+): Record<string, { p50Ms: number; p99Ms: number }> {
+  const byAction = new Map<string, number[]>();
+  for (const { action, latencyMs } of delivered) {
+    const latencies = byAction.get(action) ?? [];
+    latencies.push(latencyMs);
+    byAction.set(action, latencies);
+  }
+  return Object.fromEntries(
+    [...byAction].map(([action, latencies]) => {
+      latencies.sort((a, b) => a - b);
+      return [action, { p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) }];
+    }),
+  );
 }
