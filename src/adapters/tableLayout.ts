@@ -51,6 +51,7 @@ export const OCCURRED_ROWS = "o";
 export const PENDING_ROWS = "p";
 export const WINDOW_ROWS = "w";
 export const TAG_ROWS = "t";
+export const EVENT_ID_ROWS = "i";
 export const DIGEST_TAG_ROWS = "g";
 
 /** Where a record is: by the time its first delivery arrived, which a repeat does not change. */
@@ -78,13 +79,12 @@ export function eventIdKeys(event: RegistryEvent): EntityKeys {
 }
 
 export function eventIdRowKey(eventId: string, origin: EventOrigin): string {
-  return joinKey("i", encodeKeyPart(eventId), origin);
+  return joinKey(EVENT_ID_ROWS, encodeKeyPart(eventId), origin);
 }
 
 /** The RowKeys of an event id's rows, every origin: [from, to). */
 export function eventIdRange(eventId: string): { from: string; to: string } {
-  const prefix = joinKey("i", encodeKeyPart(eventId));
-  return { from: `${prefix}|`, to: `${prefix}}` };
+  return kindRange(joinKey(EVENT_ID_ROWS, encodeKeyPart(eventId)));
 }
 
 export function logicalKeys(logical: LogicalRef): EntityKeys {
@@ -96,8 +96,7 @@ export function logicalKeys(logical: LogicalRef): EntityKeys {
 
 /** The RowKeys of every logical event of one repository and digest: [from, to). */
 export function digestLogicalRange(logical: Omit<LogicalRef, "key">): { from: string; to: string } {
-  const prefix = digestPrefix(logical);
-  return { from: `${prefix}|`, to: `${prefix}}` };
+  return kindRange(digestPrefix(logical));
 }
 
 function digestPrefix({ repository, digest }: Omit<LogicalRef, "key">): string {
@@ -150,9 +149,12 @@ export function pendingKeys(record: DeliveryRecord): EntityKeys {
   };
 }
 
-/** Rows of one kind: [`<kind>|`, `<kind>}`). */
-export function kindRange(kind: string): { from: string; to: string } {
-  return { from: `${kind}|`, to: `${kind}}` };
+/**
+ * The RowKeys under one prefix: [`<prefix>|`, `<prefix>}`). A kind's rows, or a narrower part
+ * of them (one event id's, one digest's logical events).
+ */
+export function kindRange(prefix: string): { from: string; to: string } {
+  return { from: `${prefix}|`, to: `${prefix}}` };
 }
 
 /** A filter for the rows of one kind across every partition: a scan, for tools and tests. */
