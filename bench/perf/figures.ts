@@ -34,6 +34,7 @@ export interface TargetResult {
 }
 
 const fixed = (value: number, digits = 2) => value.toFixed(digits);
+const times = (value: number) => `${fixed(value)}x`;
 
 function target(
   issueTarget: number,
@@ -66,7 +67,6 @@ export function evaluateTargets(figures: Figures): TargetResult[] {
     figures;
   const ratio = (a?: number, b?: number) =>
     a === undefined || b === undefined || b === 0 ? undefined : a / b;
-  const times = (value: number) => `${fixed(value)}x`;
   const count = (value: number) => fixed(value, 2);
   const ms = (value: number) => `${fixed(value, 0)} ms`;
   const sendsUnderLoad =
@@ -164,7 +164,7 @@ function reconcileTarget(
 ): TargetResult {
   const history = reconcile?.withHistory.history ?? TARGET_HISTORY;
   const name = `reconcile of open windows, with ${history.toLocaleString("en-US")} closed items / without`;
-  const result = target(5, name, value, "<=", 2, (v) => `${fixed(v)}x`);
+  const result = target(5, name, value, "<=", 2, times);
   if (history >= TARGET_HISTORY || result.verdict !== "PASS") return result;
   return {
     ...result,
