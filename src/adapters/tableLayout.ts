@@ -26,14 +26,8 @@ import type { DigestRef, LogicalRef, TagRef, WindowMarker } from "../core/writeP
  */
 export const EVENTS_TABLE = "AcrEvents";
 
-/**
- * Fixed for a deployment: a record is found in the shard its repository hashes to. More shards
- * keep each partition smaller (Azurite's point operations scan a whole partition) but share
- * fewer transactions between concurrent deliveries, and a one-sided window's close probes every
- * shard for its event id. Measured at 50 concurrent deliveries: 32 shards gave about 1.3x the
- * throughput of 8 and 0.76 round trips per delivery (8: 0.49); 64 gave no more throughput.
- */
-export const SHARDS = 32;
+/** Fixed for a deployment: a record is found in the shard its repository hashes to. */
+export const SHARDS = 8;
 
 export interface EntityKeys {
   partitionKey: string;
