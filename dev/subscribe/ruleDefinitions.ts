@@ -25,7 +25,7 @@ export function bicepFor(definition: SubscriptionDefinition): string {
   return [
     "param namespaceName string",
     "",
-    "resource namespace 'Microsoft.ServiceBus/namespaces@" + SERVICE_BUS_API + "' existing = {",
+    `resource namespace 'Microsoft.ServiceBus/namespaces@${SERVICE_BUS_API}' existing = {`,
     "  name: namespaceName",
     "}",
     "",
