@@ -9,6 +9,8 @@ import {
   EVENTS_TABLE,
   eventIdKeys,
   hourPartition,
+  idDirectoryColumn,
+  idDirectoryKeys,
   logicalKeys,
   occurredKeys,
   REGISTRIES_TABLE,
@@ -18,16 +20,18 @@ import {
 } from "../../src/adapters/tableLayout";
 import type { AcrWebhookPayload } from "../../src/core/acrWebhookPayload";
 import { withArrival } from "../../src/core/crossCheck";
-import { newRecord } from "../../src/core/deliveryRecord";
+import { type DeliveryRecord, newRecord } from "../../src/core/deliveryRecord";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { benchPayload } from "../support/webhookLoad";
 
 /**
  * History for the reconcile benchmark: `count` closed items written straight into Azurite, as the
  * current storage layout (src/adapters/tableLayout.ts) leaves a push whose window closed as
- * matched: in `AcrEvents` its record, its by-event-time pointer, its event-id row, its logical
+ * matched: in `AcrEvents` the record, by-event-time pointer and event-id row of each of its two
+ * arrivals (the webhook's and Event Grid's), Event Grid's listing under its id alone, the logical
  * event, its tag row and its digest's tag row (no open window, no pending marker: none of it is
- * work for the reconcile), and its row in `AcrCrossChecks`. The entities are built by the adapters' own converters.
+ * work for the reconcile), and its row in `AcrCrossChecks`. The entities are built by the
+ * adapters' own converters.
  *
  * When the layout changes, this module is the one to adapt: it must leave in each table what the
  * new build leaves there for a closed item.
@@ -35,6 +39,7 @@ import { benchPayload } from "../support/webhookLoad";
 const REGISTRY = "myregistry.azurecr.io";
 const HISTORY_SPAN_MS = 30 * 24 * 3_600_000;
 const WINDOW_MS = 300_000;
+const TWIN_DELAY_MS = 800;
 const BATCH_SIZE = 100;
 const BATCH_CONCURRENCY = 4;
 
@@ -60,7 +65,7 @@ export async function seedClosedHistory(connection: string, count: number): Prom
       items.map((item) => item.crossCheck),
     ),
   ]);
-  return items.length * 7;
+  return items.reduce((entities, item) => entities + item.events.length + 1, 0);
 }
 
 function closedItem(index: number, count: number) {
@@ -89,19 +94,28 @@ function closedItem(index: number, count: number) {
   };
   const webhookSide = withArrival(undefined, event, occurredAt, WINDOW_MS);
   const twin = { ...event, origin: "eventgrid" as const, eventId: randomUUID() };
+  const twinRecord = {
+    ...newRecord({ ...arrival, event: twin, receivedAt: occurredAt + TWIN_DELAY_MS }, 1),
+    publishState: "held" as const,
+    crossCheck: "matched",
+  };
   const logical = {
-    ...withArrival(webhookSide, twin, occurredAt + 800, WINDOW_MS),
+    ...withArrival(webhookSide, twin, occurredAt + TWIN_DELAY_MS, WINDOW_MS),
     state: "matched" as const,
     publication: { by: "webhook" as const, occurrence: 1 },
   };
-  const keys = recordKeys(record);
   const logicalRow = logicalKeys(logical);
   const tag = event.tag ?? "";
   const digest = event.digest ?? "";
+  const twinKeys = recordKeys(twinRecord);
   const events: TableEntity[] = [
-    { ...toDeliveryEntity(keys, record) },
-    { ...occurredKeys(record), recordRowKey: keys.rowKey, action: "push" },
-    { ...eventIdKeys(event), recordRowKey: keys.rowKey, logicalRowKey: logicalRow.rowKey },
+    ...arrivalRows(record, logicalRow.rowKey),
+    ...arrivalRows(twinRecord, logicalRow.rowKey),
+    // Event Grid's arrival is also listed under its id alone.
+    {
+      ...idDirectoryKeys(twin.eventId, twin.origin),
+      [idDirectoryColumn(twinKeys)]: JSON.stringify(twinKeys),
+    },
     { ...toLogicalEntity(logicalRow, logical) },
     // What the push noted of its tag: pushed in the repository, and pushed with its digest.
     { ...tagKeys({ registry: REGISTRY, repository: event.repository, tag }) },
@@ -117,10 +131,20 @@ function closedItem(index: number, count: number) {
     registry: REGISTRY,
     state: "matched",
     firstSeenAt: new Date(occurredAt),
-    delayMs: 800,
+    delayMs: TWIN_DELAY_MS,
     late: false,
   };
   return { events, crossCheck };
+}
+
+/** One arrival's record, its by-event-time pointer and its event-id row. */
+function arrivalRows(record: DeliveryRecord, logicalRowKey: string): TableEntity[] {
+  const keys = recordKeys(record);
+  return [
+    { ...toDeliveryEntity(keys, record) },
+    { ...occurredKeys(record), recordRowKey: keys.rowKey, action: record.event.action },
+    { ...eventIdKeys(record.event), recordRowKey: keys.rowKey, logicalRowKey },
+  ];
 }
 
 async function inTransactions(table: TableClient, entities: TableEntity[]): Promise<void> {

@@ -39,6 +39,9 @@ import {
   eventIdRange,
   eventIdRowKey,
   hourPartition,
+  ID_DIRECTORY_COLUMN_PREFIX,
+  idDirectoryColumn,
+  idDirectoryKeys,
   kindRange,
   logicalKeys,
   occurredKeys,
@@ -144,11 +147,7 @@ export class TableEventStore implements EventStore {
   }
 
   async digestTags(digest: DigestRef): Promise<string[]> {
-    const row = await this.read<Record<string, unknown>>(digestTagKeys(digest));
-    if (!row) return [];
-    return Object.entries(row).flatMap(([column, value]) =>
-      column.startsWith(DIGEST_TAG_COLUMN_PREFIX) && typeof value === "string" ? [value] : [],
-    );
+    return columnsOf(await this.read(digestTagKeys(digest)), DIGEST_TAG_COLUMN_PREFIX);
   }
 
   async tagSeen(tag: TagRef): Promise<boolean> {
@@ -241,6 +240,16 @@ export class TableEventStore implements EventStore {
       eventIds.map((eventId) => this.recordEntity(partitionKey, eventId, origin)),
     );
     return found.flatMap((entity) => (entity ? [fromDeliveryEntity(entity)] : []));
+  }
+
+  async arrivalsIndexedById(eventId: string, origin: EventOrigin): Promise<DeliveryRecord[]> {
+    const row = await this.read(idDirectoryKeys(eventId, origin));
+    const records = await Promise.all(
+      columnsOf(row, ID_DIRECTORY_COLUMN_PREFIX).map((keys) =>
+        this.read<DeliveryEntity>(JSON.parse(keys) as EntityKeys),
+      ),
+    );
+    return records.flatMap((entity) => (entity ? [fromDeliveryEntity(entity)] : []));
   }
 
   async arrivalsById(eventId: string, origin: EventOrigin): Promise<DeliveryRecord[]> {
@@ -389,6 +398,15 @@ export class TableEventStore implements EventStore {
         };
         return [events(keys, operation.create(entity))];
       }
+      case "index-id": {
+        const { event } = change.record;
+        const record = recordKeys(change.record);
+        const entity = {
+          ...idDirectoryKeys(event.eventId, event.origin),
+          [idDirectoryColumn(record)]: JSON.stringify(record),
+        };
+        return [events(entity, operation.optionalMerge(entity))];
+      }
       case "create-logical": {
         const entity = toLogicalEntity(logicalKeys(change.logical), change.logical);
         return [events(entity, operation.create(entity))];
@@ -455,6 +473,13 @@ export class TableEventStore implements EventStore {
       }
     }
   }
+}
+
+/** The string values of a row's columns named with the prefix, in no order. */
+function columnsOf(row: Record<string, unknown> | undefined, prefix: string): string[] {
+  return Object.entries(row ?? {}).flatMap(([column, value]) =>
+    column.startsWith(prefix) && typeof value === "string" ? [value] : [],
+  );
 }
 
 function versioned<T>(value: T, entity: { etag: string }): Versioned<T> {

@@ -23,6 +23,11 @@ import type { DigestRef, LogicalRef, TagRef, WindowMarker } from "../core/writeP
  *                                                       column each (`t_<tag hash>`), merged in
  *                                                       by each push, so a delete reads one row
  * The reconcile reads only the `w|` and `p|` ranges, so its cost follows open items, not history.
+ *
+ * The event-id directory shares the table: PartitionKey `|ids|<hash of the event id mod 64>`
+ * (it starts with `|`, which no encoded registry does), RowKey `e|<event id>|<origin>`, one column
+ * per arrival with that id and origin naming where its record is (`a_<hash of those keys>`), so
+ * that the arrivals of an id are one point read, whatever their registry and repository.
  */
 export const EVENTS_TABLE = "AcrEvents";
 
@@ -53,6 +58,25 @@ export const WINDOW_ROWS = "w";
 export const TAG_ROWS = "t";
 export const EVENT_ID_ROWS = "i";
 export const DIGEST_TAG_ROWS = "g";
+export const ID_DIRECTORY_ROWS = "e";
+
+const ID_DIRECTORY_PARTITIONS = 64;
+
+/** Where the arrivals of one event id and origin are listed (see the table's description). */
+export function idDirectoryKeys(eventId: string, origin: EventOrigin): EntityKeys {
+  const bucket = Number.parseInt(shortHash([eventId], 8), 16) % ID_DIRECTORY_PARTITIONS;
+  return {
+    partitionKey: joinKey("", "ids", String(bucket)),
+    rowKey: joinKey(ID_DIRECTORY_ROWS, encodeKeyPart(eventId), origin),
+  };
+}
+
+/** The column of one arrival on its id's directory row: its record's keys. */
+export function idDirectoryColumn(record: EntityKeys): string {
+  return `${ID_DIRECTORY_COLUMN_PREFIX}${shortHash([record.partitionKey, record.rowKey], 16)}`;
+}
+
+export const ID_DIRECTORY_COLUMN_PREFIX = "a_";
 
 /** Where a record is: by the time its first delivery arrived, which a repeat does not change. */
 export function recordKeys(record: Pick<DeliveryRecord, "event" | "receivedAt">): EntityKeys {

@@ -271,6 +271,16 @@ export function withMismatches(
   return { ...logical, mismatchedIds: [...new Set([...logical.mismatchedIds, ...mismatched])] };
 }
 
+/**
+ * Event Grid arrivals are also indexed by their event id alone (`index-id`), so that the close of
+ * a window only the webhook saw finds Event Grid's arrivals under its ids in one read instead of
+ * in every registry's records. A webhook's arrival is not: its plan stays as small as it can be,
+ * and a window only Event Grid saw still looks for the webhook's arrivals everywhere.
+ */
+export function indexedById(origin: EventOrigin): boolean {
+  return origin === "eventgrid";
+}
+
 /** Only an event seen by one side can be the other half of a mismatch. */
 export function isOneSided(logical: LogicalEvent): boolean {
   return (logical.webhook === undefined) !== (logical.eventGrid === undefined);

@@ -2,6 +2,7 @@ import { artifactTypeOf, classifyArtifact, patchBaseTag } from "./artifactKind";
 import {
   awaitsResolution,
   deletesDigest,
+  indexedById,
   keepsQuarantine,
   type LogicalEvent,
   logicalKeyFor,
@@ -119,6 +120,7 @@ export function decideArrival(
     }
   }
   const changes: Change[] = [
+    ...(indexedById(event.origin) ? [{ kind: "index-id", record } as const] : []),
     { kind: "create-record", record },
     { kind: "index-arrival", record, logicalKey: key },
     ...logicalChanges(logical, current),

@@ -46,6 +46,8 @@ export interface EventStore {
   ): Promise<DeliveryRecord[]>;
   /** Every recorded arrival with this event id from one side, whatever its content. */
   arrivalsById(eventId: string, origin: EventOrigin): Promise<DeliveryRecord[]>;
+  /** The same for arrivals written with `index-id`, in one read. */
+  arrivalsIndexedById(eventId: string, origin: EventOrigin): Promise<DeliveryRecord[]>;
 }
 
 export interface FindingStore {

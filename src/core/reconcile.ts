@@ -1,5 +1,6 @@
 import {
   awaitsResolution,
+  indexedById,
   isOneSided,
   isQuarantined,
   isWaiting,
@@ -427,7 +428,11 @@ async function withOtherSideMismatches(
   const otherOrigins: EventOrigin[] = logical.webhook ? ["eventgrid"] : WEBHOOK_SIDE;
   const others = await Promise.all(
     own.flatMap((record) =>
-      otherOrigins.map((origin) => store.arrivalsById(record.event.eventId, origin)),
+      otherOrigins.map((origin) =>
+        indexedById(origin)
+          ? store.arrivalsIndexedById(record.event.eventId, origin)
+          : store.arrivalsById(record.event.eventId, origin),
+      ),
     ),
   );
   return withMismatches(

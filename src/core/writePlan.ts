@@ -27,6 +27,12 @@ export type Change =
   | { kind: "set-record-status"; record: DeliveryRecord; status: Partial<RecordStatus> }
   /** Makes the arrival findable by its event id; fails when this id and origin were recorded. */
   | { kind: "index-arrival"; record: DeliveryRecord; logicalKey: string }
+  /**
+   * Makes the arrival findable by its event id alone, whatever its content: `arrivalsIndexedById`
+   * then finds it in one read. Written before the plan's other changes and not undone when they
+   * fail, so no recorded arrival lacks it; what it names without a record is never returned.
+   */
+  | { kind: "index-id"; record: DeliveryRecord }
   /** Fails when the content already has a logical event. */
   | { kind: "create-logical"; logical: LogicalEvent }
   | { kind: "replace-logical"; logical: LogicalEvent; version: string }

@@ -334,3 +334,59 @@ describe("TableEventStore on Azurite: group commit", () => {
     expect(outcomes.filter((outcome) => outcome.ok)).toHaveLength(1);
   });
 });
+
+describe("TableEventStore on Azurite: Event Grid arrivals by id", () => {
+  it("finds every Event Grid arrival of an id in one read, whatever its registry and repository", async () => {
+    const { store, events } = storeOn(inject("tablesConnection"));
+    const eventId = randomUUID();
+    const arrivals = [
+      delivery({ eventId, origin: "eventgrid" }),
+      delivery({ eventId, origin: "eventgrid", repository: "other/repository" }),
+      delivery({
+        eventId,
+        origin: "eventgrid",
+        registry: `r${randomUUID().slice(0, 8)}.azurecr.io`,
+      }),
+    ];
+    for (const input of arrivals) {
+      expect(await store.write(decideArrival(input, undefined, WINDOW_MS).changes)).toEqual({
+        ok: true,
+      });
+    }
+    const requests: string[] = [];
+    events.pipeline.addPolicy({
+      name: "count-requests",
+      sendRequest: async (request, next) => {
+        requests.push(request.url);
+        return next(request);
+      },
+    });
+    const found = await store.arrivalsIndexedById(eventId, "eventgrid");
+    const where = (event: RegistryEvent) => `${event.registry} ${event.repository}`;
+    expect(found.map((record) => where(record.event)).sort()).toEqual(
+      arrivals.map((input) => where(input.event)).sort(),
+    );
+    // The id's row, then each arrival's record: no probe of any registry's partitions.
+    expect(requests).toHaveLength(1 + arrivals.length);
+    expect(await store.arrivalsIndexedById(eventId, "webhook")).toEqual([]);
+    events.pipeline.removePolicy({ name: "count-requests" });
+  });
+
+  it("writes an arrival's id listing before its record, and lists nothing a failed record write left", async () => {
+    const { store } = storeOn(inject("tablesConnection"));
+    const input = delivery({ origin: "eventgrid" });
+    const plan = decideArrival(input, undefined, WINDOW_MS).changes;
+    expect(plan[0]).toMatchObject({ kind: "index-id" });
+    await store.write(plan);
+    // Another arrival under the id, later: its listing is written, then its record conflicts on
+    // the id, so its listing names a record that is not there.
+    const again = decideArrival(
+      { ...input, receivedAt: input.receivedAt + 1, event: { ...input.event, tag: "v2" } },
+      undefined,
+      WINDOW_MS,
+    ).changes;
+    expect(await store.write(again)).toMatchObject({ ok: false });
+    const found = await store.arrivalsIndexedById(input.event.eventId, "eventgrid");
+    expect(found.map((record) => record.event.tag)).toEqual(["v1"]);
+  });
+});

@@ -215,7 +215,7 @@ describe("decideArrival: what each arrival changes", () => {
       name: "an Event Grid arrival: held, not pending, not published",
       input: delivery({ origin: "eventgrid" }),
       state: {},
-      kinds: NEW_PUSH_WRITE,
+      kinds: ["index-id", ...NEW_PUSH_WRITE],
       publishState: "held",
       published: false,
     },
@@ -223,7 +223,14 @@ describe("decideArrival: what each arrival changes", () => {
       name: "a connected registry's Event Grid push (no webhook to wait for): published, on the pending list",
       input: delivery({ origin: "eventgrid", connectedRegistry: "edge01" }),
       state: {},
-      kinds: ["create-record", "index-arrival", "add-pending", "note-tag", "note-digest-tag"],
+      kinds: [
+        "index-id",
+        "create-record",
+        "index-arrival",
+        "add-pending",
+        "note-tag",
+        "note-digest-tag",
+      ],
       publishState: "pending",
       published: true,
     },
@@ -255,7 +262,14 @@ describe("decideArrival: what each arrival changes", () => {
       name: "the other side's twin joins the logical event; the window stays where it is",
       input: delivery({ origin: "eventgrid", eventId: "eg-1" }),
       state: { own: seen(registryEvent()) },
-      kinds: ["create-record", "index-arrival", "replace-logical", "note-tag", "note-digest-tag"],
+      kinds: [
+        "index-id",
+        "create-record",
+        "index-arrival",
+        "replace-logical",
+        "note-tag",
+        "note-digest-tag",
+      ],
       publishState: "held",
       published: false,
     },
@@ -503,7 +517,7 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
       windowClosesAt: T0 + WINDOW_MS,
       late: { finding: "webhook-only", at: lateAt, delayMs: lateAt - T0, findingResolved: false },
     });
-    expect(decision.changes.slice(2)).toEqual([
+    expect(decision.changes.slice(3)).toEqual([
       { kind: "replace-logical", logical: decision.logical, version: closed.version },
       { kind: "open-window", window: decision.logical },
       {

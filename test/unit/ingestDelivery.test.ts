@@ -586,7 +586,7 @@ describe("ingestDelivery: Event Grid arrivals", () => {
       const input = fromEventGrid(route);
       const result = await ingest(memory, input);
       expect(memory.calls()).toEqual(["store.logicalOf", "store.write"]);
-      expect(writeKinds(memory)).toEqual([ARRIVAL_WRITE]);
+      expect(writeKinds(memory)).toEqual([["index-id", ...ARRIVAL_WRITE]]);
       expect(memory.published).toEqual([]);
       expect(memory.pendingEventIds()).toEqual([]);
       expect(result).toMatchObject({ duplicate: false, publishState, warnings: [] });

@@ -28,8 +28,8 @@ import type {
  * In-memory doubles of the core's ports. The event store is storage only, with the semantics of
  * the Table adapter: a `create-*` fails if the entity exists, a versioned change fails if the
  * version moved on (or the entity is gone), `set-*` overwrite only their fields of an existing
- * entity, `close-window` and `remove-pending` delete if present, `note-tag` adds to a set, and a
- * write is all or nothing.
+ * entity, `close-window` and `remove-pending` delete if present, `note-tag` and `index-id` add to a
+ * set, and a write is all or nothing.
  * Every call is written in order to one shared log; faults can be injected per call. The real
  * adapters are tested against Azurite elsewhere.
  */
@@ -44,6 +44,7 @@ export type PortCall =
   | "store.pendingRecords"
   | "store.arrivalsOf"
   | "store.arrivalsById"
+  | "store.arrivalsIndexedById"
   | "publisher.publish"
   | "findings.record"
   | "journal.append"
@@ -109,6 +110,11 @@ function pendingId(record: DeliveryRecord): string {
   return id(receivedAt, event.eventId, event.origin, event.registry, event.repository);
 }
 
+/** An event id and origin, whatever the content. */
+function idOf(event: RegistryEvent): string {
+  return id(event.eventId, event.origin);
+}
+
 /** Which stored entity a change writes: no write may change one twice (as in a Table batch). */
 function entityOf(change: Change): string {
   switch (change.kind) {
@@ -118,6 +124,8 @@ function entityOf(change: Change): string {
       return `record ${recordId(change.record.event)}`;
     case "index-arrival":
       return `index ${recordId(change.record.event)}`;
+    case "index-id":
+      return `id ${idOf(change.record.event)}`;
     case "create-logical":
     case "replace-logical":
     case "set-publication":
@@ -142,6 +150,8 @@ export class MemoryPorts {
   readonly faults: Partial<Record<PortCall, Fault>> = {};
   readonly records = new Map<string, Versioned<DeliveryRecord>>();
   readonly index = new Map<string, IndexEntry>();
+  /** Records listed under an event id and origin by `index-id`. */
+  readonly idIndex = new Map<string, Set<string>>();
   readonly logicals = new Map<string, Versioned<LogicalEvent>>();
   readonly windows = new Map<string, WindowMarker>();
   /** Pending list entries, each naming its record. */
@@ -272,6 +282,13 @@ export class MemoryPorts {
       return eventIds.flatMap((eventId) => {
         const indexed = this.index.get(id(logical.registry, logical.repository, eventId, origin));
         return indexed ? this.indexedRecord(indexed) : [];
+      });
+    },
+    arrivalsIndexedById: async (eventId, origin) => {
+      this.enter("store.arrivalsIndexedById", eventId, origin);
+      return [...(this.idIndex.get(id(eventId, origin)) ?? [])].flatMap((record) => {
+        const stored = this.records.get(record);
+        return stored ? [structuredClone(stored.value)] : [];
       });
     },
     arrivalsById: async (eventId, origin) => {
@@ -405,6 +422,12 @@ export class MemoryPorts {
           eventId: event.eventId,
           origin: event.origin,
         });
+        return;
+      }
+      case "index-id": {
+        const key = idOf(change.record.event);
+        const listed = this.idIndex.get(key) ?? new Set<string>();
+        this.idIndex.set(key, listed.add(recordId(change.record.event)));
         return;
       }
       case "create-logical":

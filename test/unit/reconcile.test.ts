@@ -290,6 +290,34 @@ describe("reconcile: closing due windows", () => {
     expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC, DISCREPANCY_TOPIC]);
   });
 
+  it("a webhook-only window looks Event Grid's arrivals up by id in one read; an Event Grid-only window searches for the webhook's", async () => {
+    const memory = new MemoryPorts();
+    const wh = webhook({ eventId: "wh-only" });
+    const eg = eventGrid({ eventId: "eg-only", tag: "v2" });
+    await arrive(memory, [wh, eg]);
+    await run(memory);
+    expect(memory.callsOf("store.arrivalsIndexedById")).toEqual([["wh-only", "eventgrid"]]);
+    expect(memory.callsOf("store.arrivalsById")).toEqual([
+      ["eg-only", "webhook"],
+      ["eg-only", "acr-log"],
+    ]);
+  });
+
+  it("finds a mismatch through an Event Grid arrival's id alone, not through its record's index", async () => {
+    const memory = new MemoryPorts();
+    const wh = webhook({ eventId: "same-id" });
+    const eg = eventGrid({ eventId: "same-id", repository: "other-repo" });
+    await arrive(memory, [wh, eg]);
+    // Without its listing by id, the Event Grid arrival is not found from the webhook's window.
+    memory.idIndex.clear();
+    const report = await run(memory);
+    expect(memory.findingsRecorded.map((finding) => [finding.kind, finding.logicalKey])).toEqual([
+      ["webhook-only", logicalKeyFor(wh)],
+      ["mismatched", logicalKeyFor(eg)],
+    ]);
+    expect(report.errors).toEqual([]);
+  });
+
   it("two concurrent runs close a window once", async () => {
     const memory = new MemoryPorts();
     await arrive(memory, [eventGrid()]);
