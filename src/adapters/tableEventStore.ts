@@ -161,6 +161,7 @@ export class TableEventStore implements EventStore {
         if (change.kind === "create-record")
           await this.options.registries.note(change.record.event.registry);
       }
+      // One partition after the other, in the plan's order: `index-id` is durable before the record.
       for (const write of this.partitionWrites(changes)) {
         try {
           await write.commit.submit(write.partitionKey, write.operations, options.lazy);

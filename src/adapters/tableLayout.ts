@@ -22,7 +22,8 @@ import type { DigestRef, LogicalRef, TagRef, WindowMarker } from "../core/writeP
  *   `g|<repository hash>|<digest hash>`                 the tags a digest was pushed with, one
  *                                                       column each (`t_<tag hash>`), merged in
  *                                                       by each push, so a delete reads one row
- * The reconcile reads only the `w|` and `p|` ranges, so its cost follows open items, not history.
+ * The reconcile reads only the `w|` and `p|` ranges, so how many rows it reads follows open items,
+ * not history (on Azurite each read still costs more as the table and its partition grow).
  *
  * The event-id directory shares the table: PartitionKey `|ids|<hash of the event id mod 64>`
  * (it starts with `|`, which no encoded registry does), RowKey `e|<event id>|<origin>`, one column
