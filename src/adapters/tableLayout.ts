@@ -41,7 +41,7 @@ export interface EntityKeys {
 }
 
 export function eventPartition(registry: string, repository: string | undefined): string {
-  const shard = Number.parseInt(shortHash([repository ?? ""], 8), 16) % SHARDS;
+  const shard = hashBucket(repository ?? "", SHARDS);
   return joinKey(encodeKeyPart(registry), `s${shard}`);
 }
 
@@ -65,9 +65,8 @@ const ID_DIRECTORY_PARTITIONS = 64;
 
 /** Where the arrivals of one event id and origin are listed (see the table's description). */
 export function idDirectoryKeys(eventId: string, origin: EventOrigin): EntityKeys {
-  const bucket = Number.parseInt(shortHash([eventId], 8), 16) % ID_DIRECTORY_PARTITIONS;
   return {
-    partitionKey: joinKey("", "ids", String(bucket)),
+    partitionKey: joinKey("", "ids", String(hashBucket(eventId, ID_DIRECTORY_PARTITIONS))),
     rowKey: joinKey(ID_DIRECTORY_ROWS, encodeKeyPart(eventId), origin),
   };
 }
@@ -230,4 +229,9 @@ export function discrepancyKeys(detectedAt: number, logicalKey: string, kind: st
 
 function paddedMillis(epochMs: number): string {
   return String(Math.max(0, Math.trunc(epochMs))).padStart(13, "0");
+}
+
+/** Which of `buckets` a value falls in, the same in every process. */
+function hashBucket(value: string, buckets: number): number {
+  return Number.parseInt(shortHash([value], 8), 16) % buckets;
 }

@@ -3,7 +3,7 @@ import { digestOf } from "./decideArrival";
 import type { EventStore } from "./ports";
 import type { RegistryEvent } from "./registryEvent";
 
-/** For a delete published after its arrival (re-drive, recovery, replay): its digest's tags. */
+/** For a delete's message (at its arrival, re-drive, recovery or replay): its digest's tags. */
 export async function knownTagsOf(
   event: RegistryEvent,
   store: Pick<EventStore, "digestTags">,

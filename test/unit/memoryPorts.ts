@@ -281,21 +281,20 @@ export class MemoryPorts {
       this.enter("store.arrivalsOf", logical, eventIds, origin);
       return eventIds.flatMap((eventId) => {
         const indexed = this.index.get(id(logical.registry, logical.repository, eventId, origin));
-        return indexed ? this.indexedRecord(indexed) : [];
+        return indexed ? this.storedRecord(indexed.recordId) : [];
       });
     },
     arrivalsIndexedById: async (eventId, origin) => {
       this.enter("store.arrivalsIndexedById", eventId, origin);
-      return [...(this.idIndex.get(id(eventId, origin)) ?? [])].flatMap((record) => {
-        const stored = this.records.get(record);
-        return stored ? [structuredClone(stored.value)] : [];
-      });
+      return [...(this.idIndex.get(id(eventId, origin)) ?? [])].flatMap((record) =>
+        this.storedRecord(record),
+      );
     },
     arrivalsById: async (eventId, origin) => {
       this.enter("store.arrivalsById", eventId, origin);
       return [...this.index.values()]
         .filter((indexed) => indexed.eventId === eventId && indexed.origin === origin)
-        .flatMap((indexed) => this.indexedRecord(indexed));
+        .flatMap((indexed) => this.storedRecord(indexed.recordId));
     },
   };
 
@@ -352,8 +351,9 @@ export class MemoryPorts {
     return stored && structuredClone(stored);
   }
 
-  private indexedRecord(indexed: IndexEntry): DeliveryRecord[] {
-    const record = this.records.get(indexed.recordId);
+  /** The stored record, as a list of none or one. */
+  private storedRecord(recordId: string): DeliveryRecord[] {
+    const record = this.records.get(recordId);
     return record ? [structuredClone(record.value)] : [];
   }
 
