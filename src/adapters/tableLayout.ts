@@ -33,7 +33,7 @@ import type { DigestRef, LogicalRef, TagRef, WindowMarker } from "../core/writeP
 export const EVENTS_TABLE = "AcrEvents";
 
 /** Fixed for a deployment: a record is found in the shard its repository hashes to. */
-export const SHARDS = 8;
+export const SHARDS = 4;
 
 export interface EntityKeys {
   partitionKey: string;
