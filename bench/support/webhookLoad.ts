@@ -4,7 +4,12 @@ import { type SampleAction, samplePayload } from "../../dev/samplePayloads";
 
 export const BENCH_SECRET = "bench-secret-5c1e";
 const REQUEST_TIMEOUT_MS = 10_000;
-const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+/**
+ * Idle sockets are dropped after 4 s, before the host's server closes them (Node's default
+ * keep-alive timeout, 5 s): after a backlog, hundreds of sockets fall idle at once, and reusing
+ * one the server is closing fails the request before the host ever sees it.
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 1024, timeout: 4_000 });
 
 /**
  * A realistic payload with a unique id, digest and tag, so every delivery is its own event,
