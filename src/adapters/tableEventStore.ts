@@ -240,7 +240,7 @@ export class TableEventStore implements EventStore {
     const found = await Promise.all(
       eventIds.map((eventId) => this.recordEntity(partitionKey, eventId, origin)),
     );
-    return found.flatMap((entity) => (entity ? [fromDeliveryEntity(entity)] : []));
+    return recordsFound(found);
   }
 
   async arrivalsIndexedById(eventId: string, origin: EventOrigin): Promise<DeliveryRecord[]> {
@@ -250,7 +250,7 @@ export class TableEventStore implements EventStore {
         this.read<DeliveryEntity>(JSON.parse(keys) as EntityKeys),
       ),
     );
-    return records.flatMap((entity) => (entity ? [fromDeliveryEntity(entity)] : []));
+    return recordsFound(records);
   }
 
   async arrivalsById(eventId: string, origin: EventOrigin): Promise<DeliveryRecord[]> {
@@ -474,6 +474,11 @@ export class TableEventStore implements EventStore {
       }
     }
   }
+}
+
+/** The records of the entities that point reads found. */
+function recordsFound(entities: readonly (DeliveryEntity | undefined)[]): DeliveryRecord[] {
+  return entities.flatMap((entity) => (entity ? [fromDeliveryEntity(entity)] : []));
 }
 
 /** The string values of a row's columns named with the prefix, in no order. */
