@@ -8,9 +8,9 @@ import { freePort } from "../dev/freePort";
 import { SAMPLE_ACTIONS, type SampleAction } from "../dev/samplePayloads";
 import { type LocalServiceBus, startLocalServiceBus } from "../dev/servicebus/broker";
 import { defaultTopology } from "../dev/servicebus/topology";
+import { EventTables } from "../src/adapters/eventTables";
 import {
   DISCREPANCIES_TABLE,
-  EVENTS_TABLE,
   PENDING_ROWS,
   RECORD_ROWS,
   rowsOfKind,
@@ -195,9 +195,11 @@ async function countTables(connection: string): Promise<TableCounts> {
     pendingMarkers: 0,
     discrepancies: 0,
   };
-  const rows = client(EVENTS_TABLE).listEntities<{ publishState?: string; topic?: string }>({
-    queryOptions: { filter: rowsOfKind(RECORD_ROWS), select: ["publishState", "topic"] },
-  });
+  const events = new EventTables(client);
+  const rows = events.scan<{ publishState?: string; topic?: string }>(rowsOfKind(RECORD_ROWS), [
+    "publishState",
+    "topic",
+  ]);
   for await (const row of rows) {
     counts.records++;
     const state = row.publishState ?? "?";
@@ -206,17 +208,17 @@ async function countTables(connection: string): Promise<TableCounts> {
       counts.routedByTopic.set(row.topic, (counts.routedByTopic.get(row.topic) ?? 0) + 1);
     }
   }
-  counts.pendingMarkers = await countRows(client(EVENTS_TABLE), rowsOfKind(PENDING_ROWS));
-  counts.discrepancies = await countRows(client(DISCREPANCIES_TABLE));
+  counts.pendingMarkers = await countRows(events.scan(rowsOfKind(PENDING_ROWS), ["RowKey"]));
+  counts.discrepancies = await countRows(
+    client(DISCREPANCIES_TABLE).listEntities({ queryOptions: { select: ["RowKey"] } }),
+  );
   return counts;
 }
 
-async function countRows(table: TableClient, filter?: string): Promise<number> {
+async function countRows(rows: AsyncIterable<unknown>): Promise<number> {
   let count = 0;
   try {
-    for await (const _ of table.listEntities({ queryOptions: { filter, select: ["RowKey"] } })) {
-      count++;
-    }
+    for await (const _ of rows) count++;
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode !== 404) throw error;
   }
@@ -398,7 +400,7 @@ async function main(): Promise<void> {
       const discrepancyMessages = perTopic.find((t) => t.topic === DISCREPANCY_TOPIC)?.messages;
       console.log(
         [
-          `records           ${tables.records} in ${EVENTS_TABLE} (${states}); ${load.ok + 1} deliveries answered 2xx, warm-up included`,
+          `records           ${tables.records} in the event store (${states}); ${load.ok + 1} deliveries answered 2xx, warm-up included`,
           `messages          ${messages} on the topics' 'all' subscriptions, for ${routed} records routed to them`,
           ...actionTopics.map(
             (t) =>

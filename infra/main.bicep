@@ -198,7 +198,11 @@ var topics = {
 }
 var journalQueue = 'acr-journal'
 var bridgeTables = [
-  'AcrEvents'
+  'AcrEvents0'
+  'AcrEvents1'
+  'AcrEvents2'
+  'AcrEvents3'
+  'AcrEventIds'
   'AcrCrossChecks'
   'AcrDiscrepancies'
   'AcrRejections'

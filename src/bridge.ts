@@ -1,4 +1,5 @@
 import { createServiceBusClient, createTableClient } from "./adapters/clients";
+import { EventTables } from "./adapters/eventTables";
 import { ServiceBusJournal } from "./adapters/serviceBusJournal";
 import { ServiceBusPublisher } from "./adapters/serviceBusPublisher";
 import { TableEventStore } from "./adapters/tableEventStore";
@@ -6,7 +7,6 @@ import { TableFindingStore } from "./adapters/tableFindingStore";
 import {
   CROSS_CHECKS_TABLE,
   DISCREPANCIES_TABLE,
-  EVENTS_TABLE,
   REGISTRIES_TABLE,
   REJECTIONS_TABLE,
 } from "./adapters/tableLayout";
@@ -64,7 +64,7 @@ function createBridge(env: Record<string, string | undefined>): Bridge {
     routing: loadRoutingTable(env),
     crossCheckSettings: loadCrossCheckSettings(env),
     store: new TableEventStore({
-      events: tables(EVENTS_TABLE),
+      events: new EventTables(tables),
       crossChecks: tables(CROSS_CHECKS_TABLE),
       timeoutMs,
       registries,

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { TableClient, type TableEntity, type TableTransaction } from "@azure/data-tables";
 import { toDeliveryEntity } from "../../src/adapters/deliveryEntity";
+import { EventTables } from "../../src/adapters/eventTables";
 import { toLogicalEntity } from "../../src/adapters/logicalEntity";
 import {
   CROSS_CHECKS_TABLE,
   digestTagColumn,
   digestTagKeys,
-  EVENTS_TABLE,
   eventIdKeys,
   hourPartition,
   idDirectoryColumn,
@@ -27,10 +27,10 @@ import { benchPayload } from "../support/webhookLoad";
 /**
  * History for the reconcile benchmark: `count` closed items written straight into Azurite, as the
  * current storage layout (src/adapters/tableLayout.ts) leaves a push whose window closed as
- * matched: in `AcrEvents` the record, by-event-time pointer and event-id row of each of its two
- * arrivals (the webhook's and Event Grid's), Event Grid's listing under its id alone, the logical
- * event, its tag row and its digest's tag row (no open window, no pending marker: none of it is
- * work for the reconcile), and its row in `AcrCrossChecks`. The entities are built by the
+ * matched: in its shard's table the record, by-event-time pointer and event-id row of each of its
+ * two arrivals (the webhook's and Event Grid's), the logical event, its tag row and its digest's
+ * tag row (no open window, no pending marker: none of it is work for the reconcile); Event Grid's
+ * listing under its id alone in `AcrEventIds`; and its row in `AcrCrossChecks`. The entities are built by the
  * adapters' own converters.
  *
  * When the layout changes, this module is the one to adapt: it must leave in each table what the
@@ -46,22 +46,20 @@ const BATCH_CONCURRENCY = 4;
 export async function seedClosedHistory(connection: string, count: number): Promise<number> {
   const client = (name: string) =>
     TableClient.fromConnectionString(connection, name, { allowInsecureConnection: true });
-  const tables = {
-    events: client(EVENTS_TABLE),
-    crossChecks: client(CROSS_CHECKS_TABLE),
-    registries: client(REGISTRIES_TABLE),
-  };
-  await Promise.all(Object.values(tables).map((table) => table.createTable()));
-  await tables.registries.upsertEntity({ ...registryIndexKeys(REGISTRY) });
+  const events = new EventTables(client);
+  const crossChecks = client(CROSS_CHECKS_TABLE);
+  const registries = client(REGISTRIES_TABLE);
+  await Promise.all([...events.all, crossChecks, registries].map((table) => table.createTable()));
+  await registries.upsertEntity({ ...registryIndexKeys(REGISTRY) });
 
   const items = Array.from({ length: count }, (_, index) => closedItem(index, count));
   await Promise.all([
     inTransactions(
-      tables.events,
+      (partitionKey) => events.of(partitionKey),
       items.flatMap((item) => item.events),
     ),
     inTransactions(
-      tables.crossChecks,
+      () => crossChecks,
       items.map((item) => item.crossCheck),
     ),
   ]);
@@ -147,7 +145,10 @@ function arrivalRows(record: DeliveryRecord, logicalRowKey: string): TableEntity
   ];
 }
 
-async function inTransactions(table: TableClient, entities: TableEntity[]): Promise<void> {
+async function inTransactions(
+  tableOf: (partitionKey: string) => TableClient,
+  entities: TableEntity[],
+): Promise<void> {
   const byPartition = new Map<string, TableEntity[]>();
   for (const entity of entities) {
     const group = byPartition.get(entity.partitionKey) ?? [];
@@ -160,7 +161,7 @@ async function inTransactions(table: TableClient, entities: TableEntity[]): Prom
   }
   await inParallel(batches, BATCH_CONCURRENCY, async (batch) => {
     const actions: TableTransaction["actions"] = batch.map((entity) => ["upsert", entity]);
-    await table.submitTransaction(actions);
+    await tableOf(batch[0].partitionKey).submitTransaction(actions);
   });
 }
 

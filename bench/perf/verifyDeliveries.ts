@@ -1,6 +1,7 @@
 import { TableClient } from "@azure/data-tables";
 import type { LocalServiceBus } from "../../dev/servicebus/broker";
-import { EVENTS_TABLE, RECORD_ROWS, rowsOfKind } from "../../src/adapters/tableLayout";
+import { EventTables } from "../../src/adapters/eventTables";
+import { RECORD_ROWS, rowsOfKind } from "../../src/adapters/tableLayout";
 import { TOPIC_BY_ACTION } from "../naive/naiveLayout";
 import type { Delivered } from "./load";
 
@@ -27,12 +28,13 @@ export async function verifyDeliveries(
   delivered: readonly Delivered[],
 ): Promise<DeliveryCheck> {
   const records = new Map<string, number>();
-  const deliveries = TableClient.fromConnectionString(tablesConnection, EVENTS_TABLE, {
-    allowInsecureConnection: true,
-  });
-  const rows = deliveries.listEntities<{ eventId?: string; origin?: string }>({
-    queryOptions: { filter: rowsOfKind(RECORD_ROWS), select: ["eventId", "origin"] },
-  });
+  const events = new EventTables((name) =>
+    TableClient.fromConnectionString(tablesConnection, name, { allowInsecureConnection: true }),
+  );
+  const rows = events.scan<{ eventId?: string; origin?: string }>(rowsOfKind(RECORD_ROWS), [
+    "eventId",
+    "origin",
+  ]);
   for await (const row of rows) {
     if (row.origin !== "webhook" || !row.eventId) continue;
     records.set(row.eventId, (records.get(row.eventId) ?? 0) + 1);

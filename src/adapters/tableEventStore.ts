@@ -21,6 +21,7 @@ import {
   statusColumns,
   toDeliveryEntity,
 } from "./deliveryEntity";
+import type { EventTables } from "./eventTables";
 import { fromLogicalEntity, type LogicalEntity, toLogicalEntity } from "./logicalEntity";
 import { TableAccess } from "./tableAccess";
 import {
@@ -84,7 +85,7 @@ interface PendingEntity extends EntityKeys {
 }
 
 export interface TableEventStoreOptions {
-  events: TableClient;
+  events: EventTables;
   crossChecks: TableClient;
   /** Bounds each Table call so a hung storage account cannot hold a delivery past ACR's 5 s. */
   timeoutMs: number;
@@ -111,9 +112,12 @@ export class TableEventStore implements EventStore {
   private readonly crossChecks: TableGroupCommit;
 
   constructor(private readonly options: TableEventStoreOptions) {
-    this.access = new TableAccess([options.events, options.crossChecks], options.timeoutMs);
-    this.events = new TableGroupCommit(options.events, this.access);
-    this.crossChecks = new TableGroupCommit(options.crossChecks, this.access);
+    this.access = new TableAccess([...options.events.all, options.crossChecks], options.timeoutMs);
+    this.events = new TableGroupCommit(
+      (partitionKey) => options.events.of(partitionKey),
+      this.access,
+    );
+    this.crossChecks = new TableGroupCommit(() => options.crossChecks, this.access);
   }
 
   relatedLogicals(event: RegistryEvent): Promise<Versioned<LogicalEvent>[]> {
@@ -124,7 +128,7 @@ export class TableEventStore implements EventStore {
     const { from, to } = digestLogicalRange(event);
     return this.access.call(async () => {
       const found: Versioned<LogicalEvent>[] = [];
-      const rows = this.options.events.listEntities<LogicalEntity>({
+      const rows = this.options.events.of(partitionKey).listEntities<LogicalEntity>({
         queryOptions: {
           filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`,
         },
@@ -184,7 +188,7 @@ export class TableEventStore implements EventStore {
       const listed: ListedWindow[] = [];
       for (const partitionKey of await this.allPartitions()) {
         const from = kindRange(WINDOW_ROWS).from;
-        const rows = this.options.events.listEntities<WindowEntity>({
+        const rows = this.options.events.of(partitionKey).listEntities<WindowEntity>({
           queryOptions: {
             filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${windowsDueBefore(now)}`,
           },
@@ -205,7 +209,7 @@ export class TableEventStore implements EventStore {
       const markers: PendingEntity[] = [];
       const { from, to } = kindRange(PENDING_ROWS);
       for (const partitionKey of await this.allPartitions()) {
-        const rows = this.options.events.listEntities<PendingEntity>({
+        const rows = this.options.events.of(partitionKey).listEntities<PendingEntity>({
           queryOptions: {
             filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`,
           },
@@ -280,7 +284,7 @@ export class TableEventStore implements EventStore {
     const { from, to } = eventIdRange(eventId);
     return this.access.call(async () => {
       const indexes: IndexEntity[] = [];
-      const rows = this.options.events.listEntities<IndexEntity>({
+      const rows = this.options.events.of(partitionKey).listEntities<IndexEntity>({
         queryOptions: {
           filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`,
         },
@@ -332,11 +336,9 @@ export class TableEventStore implements EventStore {
   private read<T extends object>(keys: EntityKeys): Promise<TableEntityResult<T> | undefined> {
     return this.access.call(async () => {
       try {
-        return await this.options.events.getEntity<T>(
-          keys.partitionKey,
-          keys.rowKey,
-          this.access.signal(),
-        );
+        return await this.options.events
+          .of(keys.partitionKey)
+          .getEntity<T>(keys.partitionKey, keys.rowKey, this.access.signal());
       } catch (error) {
         if (isStatus(error, 404)) return undefined;
         throw error;

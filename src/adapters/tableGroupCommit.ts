@@ -88,8 +88,9 @@ interface Submission {
 }
 
 /**
- * Group commit for one table: submissions for the same partition that wait while a transaction
- * of that partition is in flight are written together in the next one. A lone submission is sent
+ * Group commit: submissions for the same partition (in the table `tableOf` names for it) that
+ * wait while a transaction of that partition is in flight are written together in the next one.
+ * Partition keys must be unique across the tables it writes. A lone submission is sent
  * at once: nothing waits for a timer. Each submission resolves only when its own operations are
  * durable; when a transaction fails, the submission whose operation failed gets the error and the
  * others are written again without it (transactions are all or nothing).
@@ -100,7 +101,7 @@ export class TableGroupCommit {
   private readonly lazyInFlight = new Set<Promise<void>>();
 
   constructor(
-    private readonly table: TableClient,
+    private readonly tableOf: (partitionKey: string) => TableClient,
     private readonly access: TableAccess,
   ) {}
 
@@ -153,7 +154,7 @@ export class TableGroupCommit {
       const batch = takeBatch(partition.queue);
       if (!partition.queue.some((submission) => submission.lazy)) partition.draining = false;
       partition.inFlight++;
-      void this.commit(batch).then((retry) => {
+      void this.commit(partitionKey, batch).then((retry) => {
         partition.queue.unshift(...retry);
         partition.inFlight--;
         this.pump(partitionKey, partition);
@@ -165,11 +166,12 @@ export class TableGroupCommit {
   }
 
   /** Commits one batch; returns the submissions to try again. */
-  private async commit(batch: Submission[]): Promise<Submission[]> {
+  private async commit(partitionKey: string, batch: Submission[]): Promise<Submission[]> {
+    const table = this.tableOf(partitionKey);
     const { actions, owners } = transactionOf(batch);
     try {
       await this.access.call(
-        () => this.table.submitTransaction(actions, this.access.signal()),
+        () => table.submitTransaction(actions, this.access.signal()),
         isRequestError,
       );
     } catch (error) {

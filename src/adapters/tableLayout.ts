@@ -6,11 +6,14 @@ import { encodeKeyPart, invertedHour, invertedMillis, joinKey } from "../core/ta
 import type { DigestRef, LogicalRef, TagRef, WindowMarker } from "../core/writePlan";
 
 /**
- * Table `AcrEvents` holds everything one arrival changes, so that it is written in one
- * transaction and concurrent arrivals share transactions (group commit). PartitionKey
- * `<registry>|s<shard>`: a registry's events spread over `SHARDS` partitions by a hash of the
- * repository, so one repository's events (its pushes, their deletes, their logical events) always
- * share a partition. RowKeys, by kind:
+ * Tables `AcrEvents0` … `AcrEvents<SHARDS - 1>` hold everything one arrival changes, so that it is
+ * written in one transaction and concurrent arrivals share transactions (group commit). A
+ * registry's events spread over `SHARDS` shards by a hash of the repository, so one repository's
+ * events (its pushes, their deletes, their logical events) always share a shard; each shard is
+ * one partition, PartitionKey `<registry>|s<shard>`, in the shard's own table. A table per shard
+ * costs Azure nothing (it scales by partition); on Azurite, where each table is one in-memory
+ * collection and every query, update and delete costs in proportion to the collection, it keeps
+ * each of those costs to a shard's share of the history. RowKeys, by kind:
  *   `d|<inverted ms of arrival>|<event id>|<origin>`    the delivery record, newest arrival first
  *   `o|<inverted ms of the event>|<event id>|<origin>`  the same, by ACR's timestamp: a pointer
  *   `i|<event id>|<origin>`                             where an event id's record is; created
@@ -23,17 +26,25 @@ import type { DigestRef, LogicalRef, TagRef, WindowMarker } from "../core/writeP
  *                                                       column each (`t_<tag hash>`), merged in
  *                                                       by each push, so a delete reads one row
  * The reconcile reads only the `w|` and `p|` ranges, so how many rows it reads follows open items,
- * not history (on Azurite each read still costs more as the table and its partition grow).
+ * not history (on Azurite each read still costs more as the shard's table grows).
  *
- * The event-id directory shares the table: PartitionKey `|ids|<hash of the event id mod 64>`
- * (it starts with `|`, which no encoded registry does), RowKey `e|<event id>|<origin>`, one column
- * per arrival with that id and origin naming where its record is (`a_<hash of those keys>`), so
- * that the arrivals of an id are one point read, whatever their registry and repository.
+ * Table `AcrEventIds`, the event-id directory: PartitionKey `|ids|<hash of the event id mod 64>`,
+ * RowKey `e|<event id>|<origin>`, one column per arrival with that id and origin naming where its
+ * record is (`a_<hash of those keys>`), so that the arrivals of an id are one point read, whatever
+ * their registry and repository. It is written in a transaction of its own, before the record.
  */
-export const EVENTS_TABLE = "AcrEvents";
-
 /** Fixed for a deployment: a record is found in the shard its repository hashes to. */
 export const SHARDS = 4;
+
+/** The table of each shard, in shard order. */
+export const EVENT_SHARD_TABLES: readonly string[] = Array.from(
+  { length: SHARDS },
+  (_, shard) => `AcrEvents${shard}`,
+);
+export const EVENT_IDS_TABLE = "AcrEventIds";
+
+/** Every table of the event store. */
+export const EVENT_STORE_TABLES: readonly string[] = [...EVENT_SHARD_TABLES, EVENT_IDS_TABLE];
 
 export interface EntityKeys {
   partitionKey: string;
@@ -41,16 +52,29 @@ export interface EntityKeys {
 }
 
 export function eventPartition(registry: string, repository: string | undefined): string {
-  const shard = hashBucket(repository ?? "", SHARDS);
-  return joinKey(encodeKeyPart(registry), `s${shard}`);
+  return shardPartition(registry, hashBucket(repository ?? "", SHARDS));
 }
 
 /** Every partition of one registry, for reads that do not know the repository. */
 export function registryPartitions(registry: string): string[] {
-  return Array.from({ length: SHARDS }, (_, shard) =>
-    joinKey(encodeKeyPart(registry), `s${shard}`),
-  );
+  return Array.from({ length: SHARDS }, (_, shard) => shardPartition(registry, shard));
 }
+
+function shardPartition(registry: string, shard: number): string {
+  return joinKey(encodeKeyPart(registry), `s${shard}`);
+}
+
+/** The table an event store partition is in: its shard's, or the id directory's. */
+export function eventStoreTableOf(partitionKey: string): string {
+  if (partitionKey.startsWith(ID_DIRECTORY_PARTITION_PREFIX)) return EVENT_IDS_TABLE;
+  const shard = SHARD_SUFFIX.exec(partitionKey)?.[1];
+  const table = shard === undefined ? undefined : EVENT_SHARD_TABLES[Number(shard)];
+  if (table === undefined) throw new RangeError(`not an event store partition: ${partitionKey}`);
+  return table;
+}
+
+/** What `shardPartition` ends a partition key with. */
+const SHARD_SUFFIX = /\|s(\d+)$/;
 
 export const RECORD_ROWS = "d";
 export const OCCURRED_ROWS = "o";
@@ -62,11 +86,12 @@ export const DIGEST_TAG_ROWS = "g";
 export const ID_DIRECTORY_ROWS = "e";
 
 const ID_DIRECTORY_PARTITIONS = 64;
+const ID_DIRECTORY_PARTITION_PREFIX = joinKey("", "ids", "");
 
 /** Where the arrivals of one event id and origin are listed (see the table's description). */
 export function idDirectoryKeys(eventId: string, origin: EventOrigin): EntityKeys {
   return {
-    partitionKey: joinKey("", "ids", String(hashBucket(eventId, ID_DIRECTORY_PARTITIONS))),
+    partitionKey: `${ID_DIRECTORY_PARTITION_PREFIX}${hashBucket(eventId, ID_DIRECTORY_PARTITIONS)}`,
     rowKey: joinKey(ID_DIRECTORY_ROWS, encodeKeyPart(eventId), origin),
   };
 }

@@ -3,8 +3,9 @@ import type { PublishState } from "../core/deliveryRecord";
 import type { EventOrigin } from "../core/registryEvent";
 import type { ReplayPage, ReplaySelection, ReplaySource } from "../core/replay";
 import { invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "../core/tableKeys";
+import { EventTables } from "./eventTables";
 import { TableAccess } from "./tableAccess";
-import { CROSS_CHECKS_TABLE, EVENTS_TABLE, RECORD_ROWS, registryPartitions } from "./tableLayout";
+import { CROSS_CHECKS_TABLE, RECORD_ROWS, registryPartitions } from "./tableLayout";
 import { queryEntities } from "./tablePaging";
 import type { TableQueries, TimeWindow } from "./tableQueries";
 import type { TableRegistryIndex } from "./tableRegistryIndex";
@@ -74,7 +75,7 @@ const PAGE_TIMEOUT_MS = 6000;
 
 export class TableOperatorReads implements OperatorReads {
   private readonly access: TableAccess;
-  private readonly deliveries: TableClient;
+  private readonly events: EventTables;
   private readonly crossChecks: TableClient;
 
   constructor(
@@ -84,9 +85,9 @@ export class TableOperatorReads implements OperatorReads {
       queries: Pick<TableQueries, "listDeliveries">;
     },
   ) {
-    this.deliveries = options.tables(EVENTS_TABLE);
+    this.events = new EventTables(options.tables);
     this.crossChecks = options.tables(CROSS_CHECKS_TABLE);
-    this.access = new TableAccess([this.deliveries, this.crossChecks], PAGE_TIMEOUT_MS);
+    this.access = new TableAccess([...this.events.all, this.crossChecks], PAGE_TIMEOUT_MS);
   }
 
   /** The query API's delivery listing (newest arrival first); the cursor is its position. */
@@ -130,10 +131,14 @@ export class TableOperatorReads implements OperatorReads {
         "receivedAt",
         "publishState",
       ];
-      for await (const entity of queryEntities<DeliveryRowEntity>(this.access, this.deliveries, {
-        filter,
-        select,
-      })) {
+      for await (const entity of queryEntities<DeliveryRowEntity>(
+        this.access,
+        this.events.of(partitionKey),
+        {
+          filter,
+          select,
+        },
+      )) {
         if (rows.length >= limit) {
           truncated = true;
           break;

@@ -5,12 +5,12 @@ import type { DeliveryRecord, PublishState } from "../core/deliveryRecord";
 import type { Discrepancy } from "../core/discrepancy";
 import { invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "../core/tableKeys";
 import { type DeliveryEntity, fromDeliveryEntity } from "./deliveryEntity";
+import { EventTables } from "./eventTables";
 import { TableAccess } from "./tableAccess";
 import type { OccurredEntity } from "./tableEventStore";
 import {
   CROSS_CHECKS_TABLE,
   DISCREPANCIES_TABLE,
-  EVENTS_TABLE,
   OCCURRED_ROWS,
   RECORD_ROWS,
   REJECTIONS_TABLE,
@@ -111,20 +111,20 @@ export interface TableQueriesOptions {
  */
 export class TableQueries {
   private readonly access: TableAccess;
-  private readonly deliveries: TableClient;
+  private readonly events: EventTables;
   private readonly discrepancies: TableClient;
   private readonly crossChecks: TableClient;
   private readonly rejections: TableClient;
   private readonly registries: TableRegistryIndex;
 
   constructor({ tables, registries }: TableQueriesOptions) {
-    this.deliveries = tables(EVENTS_TABLE);
+    this.events = new EventTables(tables);
     this.discrepancies = tables(DISCREPANCIES_TABLE);
     this.crossChecks = tables(CROSS_CHECKS_TABLE);
     this.rejections = tables(REJECTIONS_TABLE);
     this.registries = registries;
     this.access = new TableAccess(
-      [this.deliveries, this.discrepancies, this.crossChecks, this.rejections],
+      [...this.events.all, this.discrepancies, this.crossChecks, this.rejections],
       PAGE_TIMEOUT_MS,
     );
   }
@@ -155,11 +155,12 @@ export class TableQueries {
       .map((partitionKey): ListSource<DeliveryEntity> => {
         const resume = after && { after, key: partitionKey };
         const range = timedRowRange(kind, partitionKey, window, resume);
+        const table = this.events.of(partitionKey);
         if (filter.by === "arrived") {
           const conditions = [...range, ...fixed, ...changing];
-          return { key: partitionKey, entities: this.query(this.deliveries, conditions, limit) };
+          return { key: partitionKey, entities: this.query(table, conditions, limit) };
         }
-        const pointers = this.query<OccurredEntity>(this.deliveries, [...range, ...fixed], limit);
+        const pointers = this.query<OccurredEntity>(table, [...range, ...fixed], limit);
         return { key: partitionKey, entities: this.recordsBehind(pointers, filter) };
       });
     const page = await mergeNewestFirst(sources, limit);
@@ -229,7 +230,8 @@ export class TableQueries {
   ): AsyncGenerator<TableEntityResult<DeliveryEntity>> {
     for await (const pointer of pointers) {
       const record = await this.access.call(() =>
-        this.deliveries
+        this.events
+          .of(pointer.partitionKey)
           .getEntity<DeliveryEntity>(
             pointer.partitionKey,
             pointer.recordRowKey,

@@ -1,9 +1,10 @@
 import { connect } from "node:net";
-import { odata, TableClient } from "@azure/data-tables";
+import { odata } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
+import type { EventTables } from "../../src/adapters/eventTables";
 import { acrPush, eventGridEvent, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
+import { eventTables } from "../support/records";
 
 /**
  * Authentication of the webhook (`WEBHOOK_SECRETS`, `WEBHOOK_AUTH_HEADER`) and of the Event Grid
@@ -79,7 +80,7 @@ describe("webhook and Event Grid authentication", () => {
   let rotated: LocalStack;
   /** `WEBHOOK_AUTH_HEADER` set: the raw secret in a custom header. */
   let custom: LocalStack;
-  let deliveries: TableClient;
+  let deliveries: EventTables;
 
   beforeAll(async () => {
     [rotating, rotated, custom] = await Promise.all([
@@ -95,9 +96,7 @@ describe("webhook and Event Grid authentication", () => {
         },
       }),
     ]);
-    deliveries = TableClient.fromConnectionString(rotating.tablesConnection, EVENTS_TABLE, {
-      allowInsecureConnection: true,
-    });
+    deliveries = eventTables(rotating.tablesConnection);
   });
 
   afterAll(async () => {
@@ -106,9 +105,7 @@ describe("webhook and Event Grid authentication", () => {
 
   async function recordsOf(eventId: string): Promise<number> {
     let count = 0;
-    const rows = deliveries.listEntities({
-      queryOptions: { filter: odata`eventId eq ${eventId}`, select: ["PartitionKey"] },
-    });
+    const rows = deliveries.scan(odata`eventId eq ${eventId}`, ["PartitionKey"]);
     try {
       for await (const _ of rows) count += 1;
     } catch (error) {

@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
+import type { EventTables } from "../../src/adapters/eventTables";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import { cloudEvent, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
-import { recordEntity } from "../support/records";
+import { eventTables, recordEntity } from "../support/records";
 import { deliverWebhook } from "../support/webhookClient";
 
 const EVENTGRID_SECRET = "e2e-eventgrid-secret";
@@ -46,7 +45,7 @@ function registryData(s: Scenario, action: "push" | "delete", id = randomUUID())
 
 describe("cross-check between webhooks and Event Grid on the local stack", () => {
   let stack: LocalStack;
-  let deliveries: TableClient;
+  let deliveries: EventTables;
 
   beforeAll(async () => {
     stack = await startLocalStack({
@@ -59,9 +58,7 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
         RECONCILE_SCHEDULE: "0 0 0 1 1 *",
       },
     });
-    deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
-      allowInsecureConnection: true,
-    });
+    deliveries = eventTables(stack.tablesConnection);
   });
 
   afterAll(async () => {

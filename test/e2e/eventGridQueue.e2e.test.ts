@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { TableClient } from "@azure/data-tables";
 import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
+import type { EventTables } from "../../src/adapters/eventTables";
 import { cloudEvent, eventGridEvent, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
-import { recordEntity } from "../support/records";
+import { eventTables, recordEntity } from "../support/records";
 import { deliverWebhook } from "../support/webhookClient";
 
 // Event Grid delivering into a Service Bus queue, as `eventGridDelivery=servicebus-queue` sets it
@@ -49,7 +48,7 @@ async function until<T>(probe: () => Promise<T | undefined> | T | undefined, wha
   }
 }
 
-function recordOf(deliveries: TableClient, data: PushData, origin: "webhook" | "eventgrid") {
+function recordOf(deliveries: EventTables, data: PushData, origin: "webhook" | "eventgrid") {
   return recordEntity(deliveries, {
     registry: data.request.host,
     repository: data.target.repository,
@@ -65,14 +64,12 @@ const deliveriesOf = (stack: LocalStack, messageId: string) =>
 describe("Event Grid through a Service Bus queue, on the local stack", () => {
   let stack: LocalStack;
   let client: ServiceBusClient;
-  let deliveries: TableClient;
+  let deliveries: EventTables;
 
   beforeAll(async () => {
     stack = await startLocalStack({ env: SETTINGS });
     client = new ServiceBusClient(stack.serviceBusConnection);
-    deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
-      allowInsecureConnection: true,
-    });
+    deliveries = eventTables(stack.tablesConnection);
   });
 
   afterAll(async () => {
@@ -191,9 +188,7 @@ describe("Event Grid through the queue while Table Storage is down", () => {
       () => (stack.broker().messageCount(QUEUE) === 0 ? true : undefined),
       "the message to be completed once storage is back",
     );
-    const deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
-      allowInsecureConnection: true,
-    });
+    const deliveries = eventTables(stack.tablesConnection);
     expect(await recordOf(deliveries, data, "eventgrid")).toMatchObject({ origin: "eventgrid" });
     expect(stack.broker().deadLetterCount(QUEUE)).toBe(0);
   });

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { odata, TableClient } from "@azure/data-tables";
+import { odata } from "@azure/data-tables";
 import { afterEach, describe, expect, it } from "vitest";
 import { samplePayload } from "../../dev/samplePayloads";
-import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import { eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
+import { eventTables } from "../support/records";
 import { postWebhookJson } from "../support/webhookClient";
 
 const TOPICS = ["acr-push", "acr-delete", "acr-chart-push", "acr-chart-delete", "acr-quarantine"];
@@ -48,13 +48,9 @@ async function post(
 }
 
 async function records(s: LocalStack, registry: string): Promise<Record<string, unknown>[]> {
-  const table = TableClient.fromConnectionString(s.tablesConnection, EVENTS_TABLE, {
-    allowInsecureConnection: true,
-  });
+  const table = eventTables(s.tablesConnection);
   const found: Record<string, unknown>[] = [];
-  const rows = table.listEntities<Record<string, unknown>>({
-    queryOptions: { filter: odata`registry eq ${registry}` },
-  });
+  const rows = table.scan<Record<string, unknown>>(odata`registry eq ${registry}`);
   for await (const row of rows) found.push(row);
   return found;
 }

@@ -3,11 +3,11 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { request } from "node:http";
 import { connect } from "node:net";
-import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { samplePayload } from "../../dev/samplePayloads";
-import { EVENTS_TABLE, RECORD_ROWS, rowsOfKind } from "../../src/adapters/tableLayout";
+import { RECORD_ROWS, rowsOfKind } from "../../src/adapters/tableLayout";
 import { type LocalStack, startLocalStack } from "../support/localStack";
+import { eventTables } from "../support/records";
 import { webhookHeaders } from "../support/webhookClient";
 
 /** Deliveries sent in two halves; SIGTERM comes while the host runs the first. */
@@ -173,13 +173,9 @@ describe.skipIf(process.platform === "win32")(
       for (const d of held) expect(await d.outcome).toMatchObject({ status: 200 });
 
       // Each answered delivery has its record, published, and its message; nothing else was kept.
-      const table = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
-        allowInsecureConnection: true,
-      });
+      const table = eventTables(stack.tablesConnection);
       const records = new Map<string, unknown>();
-      const rows = table.listEntities<Record<string, unknown>>({
-        queryOptions: { filter: rowsOfKind(RECORD_ROWS) },
-      });
+      const rows = table.scan<Record<string, unknown>>(rowsOfKind(RECORD_ROWS));
       for await (const row of rows) {
         records.set(String(row.eventId), row.publishState);
       }

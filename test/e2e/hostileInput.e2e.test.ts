@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
-import { odata, TableClient } from "@azure/data-tables";
+import { odata } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS_TABLE, REGISTRIES_TABLE } from "../../src/adapters/tableLayout";
+import type { EventTables } from "../../src/adapters/eventTables";
+import { eventStoreTableOf, REGISTRIES_TABLE } from "../../src/adapters/tableLayout";
 import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { eventTables } from "../support/records";
 import { type Inventory, inventory } from "../support/stackInventory";
 import { postWebhook } from "../support/webhookClient";
 
@@ -856,16 +858,14 @@ function rawExchange(port: number, rawCase: RawCase): Promise<Answer> {
 
 describe("hostile and malformed input to POST /api/acr/webhook", () => {
   let stack: LocalStack;
-  let deliveries: TableClient;
+  let deliveries: EventTables;
 
   beforeAll(async () => {
     stack = await startLocalStack({
       ownTables: true,
       env: { ACR_LOGIN_SERVER: LOGIN_SERVER, RECONCILE_SCHEDULE: "0 0 0 1 1 *" },
     });
-    deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
-      allowInsecureConnection: true,
-    });
+    deliveries = eventTables(stack.tablesConnection);
   });
 
   afterAll(async () => {
@@ -882,9 +882,7 @@ describe("hostile and malformed input to POST /api/acr/webhook", () => {
   }
 
   async function recordOf(eventId: string) {
-    const rows = deliveries.listEntities<Record<string, unknown>>({
-      queryOptions: { filter: odata`eventId eq ${eventId}` },
-    });
+    const rows = deliveries.scan<Record<string, unknown>>(odata`eventId eq ${eventId}`);
     const found: Record<string, unknown>[] = [];
     for await (const row of rows) found.push(row);
     return found;
@@ -934,9 +932,10 @@ describe("hostile and malformed input to POST /api/acr/webhook", () => {
     const { id } = JSON.parse(answer.text) as { id: string };
     const records = await recordOf(id);
     expect(records).toHaveLength(1);
-    // The arrival's rows (record, id index, logical event, markers) are all in one table.
-    const { [EVENTS_TABLE]: eventRows, ...others } = after.entities;
-    const { [EVENTS_TABLE]: eventRowsBefore, ...othersBefore } = before.entities;
+    // The arrival's rows (record, id index, logical event, markers) are all in its shard's table.
+    const shard = eventStoreTableOf(String(records[0].partitionKey));
+    const { [shard]: eventRows, ...others } = after.entities;
+    const { [shard]: eventRowsBefore, ...othersBefore } = before.entities;
     expect(eventRows).toBeGreaterThan(eventRowsBefore ?? 0);
     expect(withoutRegistries(others)).toEqual(withoutRegistries(othersBefore));
     expect(after.messages).toBe(before.messages + (expected.accepted === "published" ? 1 : 0));

@@ -1,10 +1,11 @@
-import { odata, TableClient } from "@azure/data-tables";
+import { odata } from "@azure/data-tables";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
+import type { EventTables } from "../../src/adapters/eventTables";
 import { validateAcrWebhookPayload } from "../../src/core/acrWebhookPayload";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { mutatedText, mutationArb, validPayloadArb } from "../support/payloadArbitraries";
+import { eventTables } from "../support/records";
 import { entityCounts, inventory, messageCount } from "../support/stackInventory";
 import { postWebhook } from "../support/webhookClient";
 
@@ -30,7 +31,7 @@ const bodyArb = fc.oneof(
 
 describe("POST /api/acr/webhook, property-based over HTTP", () => {
   let stack: LocalStack;
-  let deliveries: TableClient;
+  let deliveries: EventTables;
   const statuses = new Map<number, number>();
 
   beforeAll(async () => {
@@ -38,9 +39,7 @@ describe("POST /api/acr/webhook, property-based over HTTP", () => {
       ownTables: true,
       env: { ACR_LOGIN_SERVER: "fallback.azurecr.io", RECONCILE_SCHEDULE: "0 0 0 1 1 *" },
     });
-    deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
-      allowInsecureConnection: true,
-    });
+    deliveries = eventTables(stack.tablesConnection);
   });
 
   afterAll(async () => {
@@ -50,9 +49,7 @@ describe("POST /api/acr/webhook, property-based over HTTP", () => {
   /** The publish state of every record of this event id. */
   async function storedStates(eventId: string): Promise<string[]> {
     const states: string[] = [];
-    const rows = deliveries.listEntities<{ publishState?: string }>({
-      queryOptions: { filter: odata`eventId eq ${eventId}` },
-    });
+    const rows = deliveries.scan<{ publishState?: string }>(odata`eventId eq ${eventId}`);
     for await (const row of rows) states.push(String(row.publishState));
     return states;
   }
@@ -60,9 +57,7 @@ describe("POST /api/acr/webhook, property-based over HTTP", () => {
   /** The stored payloads of every record of this event id (one per timestamp and registry). */
   async function storedPayloads(eventId: string): Promise<string[]> {
     const payloads: string[] = [];
-    const rows = deliveries.listEntities<Record<string, unknown>>({
-      queryOptions: { filter: odata`eventId eq ${eventId}` },
-    });
+    const rows = deliveries.scan<Record<string, unknown>>(odata`eventId eq ${eventId}`);
     for await (const row of rows) {
       let text = "";
       for (let index = 0; index < Number(row.payloadChunks); index++) {

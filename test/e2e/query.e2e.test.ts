@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
-import { recordEntity } from "../support/records";
+import { eventTables, recordEntity } from "../support/records";
 import { deliverWebhook } from "../support/webhookClient";
 
 const WINDOW_SECONDS = 2;
@@ -169,9 +167,7 @@ describe("query API on the local stack", () => {
     const registry = uniqueRegistry();
     const event = acrEvent(registry, Date.now());
     await postWebhook(event);
-    const deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
-      allowInsecureConnection: true,
-    });
+    const deliveries = eventTables(stack.tablesConnection);
     const record = await recordEntity(
       deliveries,
       registryEventFromWebhook(event, { registry, receivedAt: 0, fallbackEventId: "unused" }),
@@ -180,7 +176,9 @@ describe("query API on the local stack", () => {
       partitionKey: string;
       rowKey: string;
     };
-    await deliveries.updateEntity({ ...keys, deliveryCount: 3n, publishAttempts: 2n }, "Merge");
+    await deliveries
+      .of(keys.partitionKey)
+      .updateEntity({ ...keys, deliveryCount: 3n, publishAttempts: 2n }, "Merge");
     const { items } = await get<Listing>(`events?registry=${registry}`);
     expect(items[0]).toMatchObject({ id: event.id, deliveryCount: 3, publishAttempts: 2 });
   });

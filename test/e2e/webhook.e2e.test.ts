@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { TableClient } from "@azure/data-tables";
 import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS_TABLE } from "../../src/adapters/tableLayout";
+import type { EventTables } from "../../src/adapters/eventTables";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { postEventGrid } from "../support/eventGridEvents";
 import {
@@ -13,7 +12,7 @@ import {
   startLocalStack,
   TEST_SECRET,
 } from "../support/localStack";
-import { recordEntity } from "../support/records";
+import { eventTables, recordEntity } from "../support/records";
 import { postWebhook, postWebhookJson } from "../support/webhookClient";
 
 const FIXTURES = resolve(__dirname, "..", "fixtures", "acr-webhook");
@@ -39,14 +38,12 @@ function uniquePayload(
 
 describe("POST /api/acr/webhook on the local stack", () => {
   let stack: LocalStack;
-  let deliveries: TableClient;
+  let deliveries: EventTables;
   let bus: ServiceBusClient;
 
   beforeAll(async () => {
     stack = await startLocalStack({ env: { ACR_LOGIN_SERVER: "fallback.azurecr.io" } });
-    deliveries = TableClient.fromConnectionString(stack.tablesConnection, EVENTS_TABLE, {
-      allowInsecureConnection: true,
-    });
+    deliveries = eventTables(stack.tablesConnection);
     bus = new ServiceBusClient(stack.serviceBusConnection);
   });
 

@@ -192,9 +192,13 @@ const CODE_TOPICS = new Set([
 ]);
 const CODE_QUEUES = new Set([config.loadJournalQueue({})]);
 const CODE_TABLES = new Set(
-  Object.entries(tableLayout)
-    .filter(([name, value]) => name.endsWith("_TABLE") && typeof value === "string")
-    .map(([, value]) => value as string),
+  Object.entries(tableLayout).flatMap(([name, value]) =>
+    name.endsWith("_TABLE") && typeof value === "string"
+      ? [value]
+      : name.endsWith("_TABLES") && Array.isArray(value)
+        ? value.map(String)
+        : [],
+  ),
 );
 
 /** The functions src/functions/ registers: name, trigger, route. */
