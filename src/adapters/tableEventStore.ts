@@ -8,6 +8,7 @@ import type {
   DigestRef,
   ListedWindow,
   LogicalRef,
+  OpenWork,
   TagRef,
   Versioned,
   WindowMarker,
@@ -51,7 +52,6 @@ import {
   recordKeys,
   registryPartitions,
   tagKeys,
-  WINDOW_ROWS,
   windowKeys,
   windowsDueBefore,
 } from "./tableLayout";
@@ -83,6 +83,9 @@ interface WindowEntity extends EntityKeys {
 interface PendingEntity extends EntityKeys {
   recordRowKey: string;
 }
+
+/** A row of a reconcile's read: a pending marker or a window. */
+type WorkEntity = PendingEntity & WindowEntity;
 
 export interface TableEventStoreOptions {
   events: EventTables;
@@ -183,56 +186,50 @@ export class TableEventStore implements EventStore {
     await Promise.all([this.events.flush(), this.crossChecks.flush()]);
   }
 
-  dueWindows(now: number, limit: number): Promise<ListedWindow[]> {
+  openWork(now: number, limits: { windows: number; pending: number }): Promise<OpenWork> {
     return this.access.call(async () => {
-      const listed: ListedWindow[] = [];
+      const windows: ListedWindow[] = [];
+      const markers: PendingEntity[] = [];
+      // Pending markers and due windows are one range of each partition, read in one query.
+      const pending = kindRange(PENDING_ROWS);
       for (const partitionKey of await this.allPartitions()) {
-        const from = kindRange(WINDOW_ROWS).from;
-        const rows = this.options.events.of(partitionKey).listEntities<WindowEntity>({
+        const rows = this.options.events.of(partitionKey).listEntities<WorkEntity>({
           queryOptions: {
-            filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${windowsDueBefore(now)}`,
+            filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${pending.from} and RowKey lt ${windowsDueBefore(now)}`,
           },
           ...this.access.signal(),
         });
+        let pendingRead = 0;
         for await (const row of rows) {
-          if (listed.length >= limit) return listed;
+          if (row.rowKey < pending.to) {
+            if (pendingRead++ < limits.pending) markers.push(row);
+            continue;
+          }
+          if (windows.length >= limits.windows) break;
           const window = JSON.parse(row.window) as WindowMarker;
-          listed.push({ window, logical: await this.logicalOf(window) });
+          windows.push({ window, logical: await this.logicalOf(window) });
         }
       }
-      return listed;
+      return { windows, pending: await this.pendingBehind(markers, limits.pending) };
     });
   }
 
-  pendingRecords(limit: number): Promise<Versioned<DeliveryRecord>[]> {
-    return this.access.call(async () => {
-      const markers: PendingEntity[] = [];
-      const { from, to } = kindRange(PENDING_ROWS);
-      for (const partitionKey of await this.allPartitions()) {
-        const rows = this.options.events.of(partitionKey).listEntities<PendingEntity>({
-          queryOptions: {
-            filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`,
-          },
-          ...this.access.signal(),
-        });
-        let read = 0;
-        for await (const row of rows) {
-          if (read++ >= limit) break;
-          markers.push(row);
-        }
-      }
-      // Oldest first across partitions: the RowKey starts with the receipt time.
-      markers.sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0));
-      const records: Versioned<DeliveryRecord>[] = [];
-      for (const marker of markers.slice(0, limit)) {
-        const entity = await this.read<DeliveryEntity>({
-          partitionKey: marker.partitionKey,
-          rowKey: marker.recordRowKey,
-        });
-        if (entity) records.push(versioned(fromDeliveryEntity(entity), entity));
-      }
-      return records;
-    });
+  /** The records the pending markers name, oldest first across partitions. */
+  private async pendingBehind(
+    markers: PendingEntity[],
+    limit: number,
+  ): Promise<Versioned<DeliveryRecord>[]> {
+    // The RowKey starts with the receipt time.
+    markers.sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0));
+    const records: Versioned<DeliveryRecord>[] = [];
+    for (const marker of markers.slice(0, limit)) {
+      const entity = await this.read<DeliveryEntity>({
+        partitionKey: marker.partitionKey,
+        rowKey: marker.recordRowKey,
+      });
+      if (entity) records.push(versioned(fromDeliveryEntity(entity), entity));
+    }
+    return records;
   }
 
   async arrivalsOf(

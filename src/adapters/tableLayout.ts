@@ -19,14 +19,15 @@ import type { DigestRef, LogicalRef, TagRef, WindowMarker } from "../core/writeP
  *   `i|<event id>|<origin>`                             where an event id's record is; created
  *                                                       once, so a repeat delivery conflicts here
  *   `l|<repository hash>|<digest hash>|<logical key>`   a logical event; a digest's are one range
+ *   `v|<received ms>|<event id>|<origin>`               a record waiting to be published
  *   `w|<window close ms>|<logical key>`                 an open cross-check window, oldest first
- *   `p|<received ms>|<event id>|<origin>`               a record waiting to be published
  *   `t|<repository hash>|<tag hash>`                    a tag pushed in the repository
  *   `g|<repository hash>|<digest hash>`                 the tags a digest was pushed with, one
  *                                                       column each (`t_<tag hash>`), merged in
  *                                                       by each push, so a delete reads one row
- * The reconcile reads only the `w|` and `p|` ranges, so how many rows it reads follows open items,
- * not history (on Azurite each read still costs more as the shard's table grows).
+ * The reconcile reads only pending markers and due windows: one range of each partition, as no
+ * kind sorts between `v` and `w`. How many rows it reads follows open items, not history (on
+ * Azurite each read still costs more as the shard's table grows).
  *
  * Table `AcrEventIds`, the event-id directory: PartitionKey `|ids|<hash of the event id mod 64>`,
  * RowKey `e|<event id>|<origin>`, one column per arrival with that id and origin naming where its
@@ -78,7 +79,7 @@ const SHARD_SUFFIX = /\|s(\d+)$/;
 
 export const RECORD_ROWS = "d";
 export const OCCURRED_ROWS = "o";
-export const PENDING_ROWS = "p";
+export const PENDING_ROWS = "v";
 export const WINDOW_ROWS = "w";
 export const TAG_ROWS = "t";
 export const EVENT_ID_ROWS = "i";

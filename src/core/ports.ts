@@ -6,8 +6,8 @@ import type { TopicMessage } from "./topicMessage";
 import type {
   Change,
   DigestRef,
-  ListedWindow,
   LogicalRef,
+  OpenWork,
   TagRef,
   Versioned,
   WriteOptions,
@@ -34,10 +34,12 @@ export interface EventStore {
    * arrivals may share one write. Resolves only once the changes are durable.
    */
   write(changes: readonly Change[], options?: WriteOptions): Promise<WriteOutcome>;
-  /** Up to `limit` open windows due at `now`, with their logical events as they are now. */
-  dueWindows(now: number, limit: number): Promise<ListedWindow[]>;
-  /** Records on the pending list, oldest first, reading at most `limit` of them. */
-  pendingRecords(limit: number): Promise<Versioned<DeliveryRecord>[]>;
+  /**
+   * A reconcile run's work, in one read: up to `limits.windows` open windows due at `now`, oldest
+   * first, with their logical events as they are now, and records on the pending list, oldest
+   * first, reading at most `limits.pending` of them.
+   */
+  openWork(now: number, limits: { windows: number; pending: number }): Promise<OpenWork>;
   /** The recorded arrivals of one side of a logical event. */
   arrivalsOf(
     logical: LogicalRef,

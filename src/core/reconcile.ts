@@ -114,8 +114,18 @@ export async function reconcile(
       ),
     0,
   );
-  const due = await attempt("windows", () => ports.store.dueWindows(now, settings.batchSize), []);
-  for (const { window, logical } of due) {
+  const work = await attempt(
+    "open work",
+    () =>
+      ports.store.openWork(now, {
+        windows: settings.batchSize,
+        pending: settings.batchSize * MARKERS_READ_PER_DUE,
+      }),
+    { windows: [], pending: [] },
+  );
+  // Records a close puts on the pending list, re-driven in the same run.
+  const handedOver: DeliveryRecord[] = [];
+  for (const { window, logical } of work.windows) {
     await attempt(
       `window ${window.key}`,
       async () => {
@@ -133,17 +143,17 @@ export async function reconcile(
           return;
         }
         const claimed = await claimWindow(logical, ports.store, now);
-        if (claimed) await closeDueWindow(claimed, ports, settings, now, report);
+        if (claimed)
+          handedOver.push(...(await closeDueWindow(claimed, ports, settings, now, report)));
       },
       undefined,
     );
   }
   const isDue = (record: DeliveryRecord) => nextAttemptAt(record, settings.redrive) <= now;
-  const listed = await attempt(
-    "pending",
-    () => ports.store.pendingRecords(settings.batchSize * MARKERS_READ_PER_DUE),
-    [],
-  );
+  const listed = [
+    ...work.pending,
+    ...(await attempt("pending", () => currentRecords(handedOver, ports.store), [])),
+  ];
   let taken = 0;
   for (const record of listed) {
     if (taken >= settings.batchSize) break;
@@ -167,6 +177,14 @@ export async function reconcile(
 
 /** How far past records still backing off one run looks for due ones. */
 const MARKERS_READ_PER_DUE = 10;
+
+async function currentRecords(
+  records: readonly DeliveryRecord[],
+  store: EventStore,
+): Promise<Versioned<DeliveryRecord>[]> {
+  const current = await Promise.all(records.map((record) => store.recordOf(record.event)));
+  return current.flatMap((record) => (record ? [record] : []));
+}
 
 /**
  * Takes a due window for closing until the lease ends by a versioned write: of two concurrent
@@ -201,13 +219,15 @@ async function claimRedrive(
   ]);
   return outcome.ok ? claimed : undefined;
 }
+
+/** Closes a claimed window; returns the arrivals it put on the pending list for the re-drive. */
 async function closeDueWindow(
   claimed: LogicalEvent,
   ports: ReconcilePorts,
   settings: ReconcileSettings,
   now: number,
   report: ReconcileReport,
-): Promise<void> {
+): Promise<DeliveryRecord[]> {
   const { store } = ports;
   const sides = await arrivalsBySide(claimed, store);
   const logical = isOneSided(claimed)
@@ -218,7 +238,7 @@ async function closeDueWindow(
   if (outcome.state === "awaiting-release") {
     await holdForQuarantine(logical, outcome.until, sides.eventgrid, store);
     report.held++;
-    return;
+    return [];
   }
   // The claim that brought us here was this run's attempt; the last one closes whatever fails,
   // so a topic that can never take the message does not keep the window open for ever.
@@ -258,6 +278,7 @@ async function closeDueWindow(
     }
   }
   const arrivals = [...sides.webhook, ...sides.eventgrid];
+  const handedOver = arrivals.filter(isPending);
   const settle = (current: LogicalEvent): LogicalEvent => ({
     ...current,
     state: outcome.state,
@@ -273,9 +294,10 @@ async function closeDueWindow(
       }),
     ),
     // A record never marked published (its process ended after the write) goes to the re-drive.
-    ...arrivals.filter(isPending).map((record): Change => ({ kind: "add-pending", record })),
+    ...handedOver.map((record): Change => ({ kind: "add-pending", record })),
   ]);
   report.closed[outcome.state] = (report.closed[outcome.state] ?? 0) + 1;
+  return handedOver;
 }
 
 /** Only an Event Grid push with no webhook can be held, and only where quarantine is on. */

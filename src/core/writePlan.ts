@@ -91,3 +91,9 @@ export interface ListedWindow {
   window: WindowMarker;
   logical?: Versioned<LogicalEvent>;
 }
+
+/** What a reconcile run finds to do: due windows, and records on the pending list. */
+export interface OpenWork {
+  windows: ListedWindow[];
+  pending: Versioned<DeliveryRecord>[];
+}

@@ -40,8 +40,7 @@ export type PortCall =
   | "store.tagSeen"
   | "store.digestTags"
   | "store.write"
-  | "store.dueWindows"
-  | "store.pendingRecords"
+  | "store.openWork"
   | "store.arrivalsOf"
   | "store.arrivalsById"
   | "store.arrivalsIndexedById"
@@ -254,28 +253,26 @@ export class MemoryPorts {
       entry.outcome = this.apply(changes);
       return entry.outcome;
     },
-    dueWindows: async (now, limit) => {
-      this.enter("store.dueWindows", now, limit);
-      return [...this.windows.values()]
+    openWork: async (now, limits) => {
+      this.enter("store.openWork", now, limits);
+      const windows = [...this.windows.values()]
         .filter((window) => window.windowClosesAt <= now)
         .sort((a, b) => a.windowClosesAt - b.windowClosesAt || compare(a.key, b.key))
-        .slice(0, limit)
+        .slice(0, limits.windows)
         .map(
           (window): ListedWindow => ({
             window: structuredClone(window),
             logical: this.readLogical(window),
           }),
         );
-    },
-    pendingRecords: async (limit) => {
-      this.enter("store.pendingRecords", limit);
-      return [...this.pending.entries()]
+      const pending = [...this.pending.entries()]
         .sort(([a], [b]) => compare(a, b))
-        .slice(0, limit)
+        .slice(0, limits.pending)
         .flatMap(([, record]) => {
           const stored = this.records.get(record);
           return stored ? [structuredClone(stored)] : [];
         });
+      return { windows, pending };
     },
     arrivalsOf: async (logical, eventIds, origin) => {
       this.enter("store.arrivalsOf", logical, eventIds, origin);

@@ -1,12 +1,20 @@
 import { describe, expect, it } from "vitest";
 import {
+  DIGEST_TAG_ROWS,
+  EVENT_ID_ROWS,
   EVENT_IDS_TABLE,
   EVENT_SHARD_TABLES,
   eventPartition,
   eventStoreTableOf,
   idDirectoryKeys,
+  logicalKeys,
+  OCCURRED_ROWS,
+  PENDING_ROWS,
+  RECORD_ROWS,
   registryPartitions,
   SHARDS,
+  TAG_ROWS,
+  WINDOW_ROWS,
 } from "../../src/adapters/tableLayout";
 
 describe("the event store's tables", () => {
@@ -39,5 +47,29 @@ describe("the event store's tables", () => {
     for (const partition of ["", "contoso.azurecr.io", `contoso.azurecr.io|s${SHARDS}`]) {
       expect(() => eventStoreTableOf(partition)).toThrow(RangeError);
     }
+  });
+});
+
+describe("the kinds of rows of a shard", () => {
+  it("put pending markers right before windows, so the reconcile reads both as one range", () => {
+    const logicalKind = logicalKeys({
+      key: "k",
+      registry: "r",
+      repository: "a",
+      digest: "sha256:0",
+    }).rowKey.split("|")[0];
+    const kinds = [
+      RECORD_ROWS,
+      OCCURRED_ROWS,
+      EVENT_ID_ROWS,
+      logicalKind,
+      WINDOW_ROWS,
+      PENDING_ROWS,
+      TAG_ROWS,
+      DIGEST_TAG_ROWS,
+    ];
+    expect(new Set(kinds).size).toBe(kinds.length);
+    const sorted = [...kinds].sort();
+    expect(sorted.indexOf(WINDOW_ROWS)).toBe(sorted.indexOf(PENDING_ROWS) + 1);
   });
 });
