@@ -3,6 +3,8 @@ import { freePort, waitUntilListening } from "./freePort";
 
 export interface LocalAzurite {
   port: number;
+  /** The Azurite process, for measuring what it costs (undefined if the spawn gave none). */
+  pid: number | undefined;
   /** Azurite's well-known development account, on this instance's port. */
   connectionString: string;
   stop(): Promise<void>;
@@ -65,6 +67,7 @@ export async function startAzurite(
   }
   return {
     port,
+    pid: child.pid,
     connectionString:
       `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};` +
       `TableEndpoint=http://${host}:${port}/${DEV_ACCOUNT};`,

@@ -1,4 +1,5 @@
 import { percentile } from "../support/webhookLoad";
+import { type CpuPerDelivery, withCpuPerDelivery } from "./cpuPerDelivery";
 import { openLoop, sequential } from "./load";
 import type { BenchStack } from "./stack";
 
@@ -9,6 +10,9 @@ export interface LatencyFigures {
   late: number;
   p50Ms: number;
   p99Ms: number;
+  /** Service Bus send operations per acknowledged delivery: fewer when messages meet in a batch. */
+  sendsPerDelivery: number;
+  cpuPerDelivery?: CpuPerDelivery;
 }
 
 /** Most deliveries in flight under the open loop: far above what half the peak rate needs. */
@@ -28,7 +32,11 @@ export async function measureLatencyAtRate(
   try {
     await sequential(running.webhookUrl, 1);
     await openLoop(running.webhookUrl, rate, 2_000, OPEN_LOOP_MAX_IN_FLIGHT);
-    const run = await openLoop(running.webhookUrl, rate, durationMs, OPEN_LOOP_MAX_IN_FLIGHT);
+    const sendsBefore = stack.broker.sendOperations();
+    const { run, cpu } = await withCpuPerDelivery(running, () =>
+      openLoop(running.webhookUrl, rate, durationMs, OPEN_LOOP_MAX_IN_FLIGHT),
+    );
+    const sends = stack.broker.sendOperations() - sendsBefore;
     return {
       rate,
       deliveries: run.ok,
@@ -36,6 +44,8 @@ export async function measureLatencyAtRate(
       late: run.late,
       p50Ms: percentile(run.latenciesMs, 50),
       p99Ms: percentile(run.latenciesMs, 99),
+      sendsPerDelivery: sends / run.ok,
+      cpuPerDelivery: cpu,
     };
   } finally {
     await running.stop();

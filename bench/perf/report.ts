@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { APP_ROOT } from "../support/hostProcess";
+import type { CpuPerDelivery } from "./cpuPerDelivery";
 import type { Figures, TargetResult } from "./figures";
 import type { BenchOptions } from "./options";
 
@@ -33,6 +34,13 @@ const dec = (value: number | undefined, digits = 2) =>
   value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(digits);
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || !b ? "-" : `${(a / b).toFixed(2)}x`;
+
+const cpu = (perDelivery: CpuPerDelivery | undefined) =>
+  perDelivery
+    ? [perDelivery.hostMs, perDelivery.azuriteMs, perDelivery.benchMs]
+        .map((ms) => dec(ms))
+        .join(" / ")
+    : "-";
 
 /** The figures and the targets, as printed at the end of a run. */
 export function formatReport(figures: Figures, targets: TargetResult[], machine: Machine): string {
@@ -92,6 +100,24 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
     [
       `p50 / p99 at half the peak rate, ${dec(latency?.halfPeak.rate, 0)}/s (ms)`,
       latency ? `${dec(latency.halfPeak.p50Ms, 0)} / ${dec(latency.halfPeak.p99Ms, 0)}` : "-",
+      "",
+      "",
+    ],
+    [
+      "Service Bus sends per delivery, at half the peak rate",
+      dec(latency?.halfPeak.sendsPerDelivery),
+      "",
+      "",
+    ],
+    [
+      "CPU per delivery at peak, host / Azurite / bench (ms)",
+      cpu(bridgeTp?.cpuPerDelivery),
+      cpu(naiveTp?.cpuPerDelivery),
+      "",
+    ],
+    [
+      "CPU per delivery at half the peak rate, same (ms)",
+      cpu(latency?.halfPeak.cpuPerDelivery),
       "",
       "",
     ],

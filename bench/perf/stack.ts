@@ -34,6 +34,8 @@ export interface RunningApp {
   readonly baseUrl: string;
   readonly webhookUrl: string;
   readonly host: HostProcess;
+  /** The Azurite process the host's tables are on, when the stack started it. */
+  readonly tablesPid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -85,13 +87,19 @@ export async function startBenchStack(): Promise<BenchStack> {
     };
     return { port, env };
   };
-  const track = (app: AppName, port: number, host: HostProcess): RunningApp => {
+  const track = (
+    app: AppName,
+    port: number,
+    host: HostProcess,
+    options: AppOptions,
+  ): RunningApp => {
     const baseUrl = `http://127.0.0.1:${port}`;
     const runningApp: RunningApp = {
       name: app,
       baseUrl,
       webhookUrl: `${baseUrl}/api/acr/webhook`,
       host,
+      tablesPid: options.tablesConnection ? undefined : azurite.pid,
       stop: async () => {
         running.delete(runningApp);
         await host.stop();
@@ -103,7 +111,7 @@ export async function startBenchStack(): Promise<BenchStack> {
 
   const startApp = async (app: AppName, options: AppOptions = {}) => {
     const { port, env } = await prepare(options);
-    return track(app, port, await startHost(APP_ROOTS[app], env, port));
+    return track(app, port, await startHost(APP_ROOTS[app], env, port), options);
   };
 
   return {
@@ -117,6 +125,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         const running = await startApp(app, { tablesConnection: tables.connectionString });
         return {
           ...running,
+          tablesPid: tables.pid,
           stop: async () => {
             await running.stop();
             await tables.stop();
@@ -129,7 +138,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     },
     spawnApp: async (app, options = {}) => {
       const { port, env } = await prepare(options);
-      return track(app, port, spawnHost(APP_ROOTS[app], env));
+      return track(app, port, spawnHost(APP_ROOTS[app], env), options);
     },
     killHosts: () => {
       for (const app of running) {

@@ -1,4 +1,5 @@
 import { percentile } from "../support/webhookLoad";
+import { type CpuPerDelivery, withCpuPerDelivery } from "./cpuPerDelivery";
 import { closedLoop, type Delivered, type LoadRun, sequential } from "./load";
 import type { AppName, BenchStack } from "./stack";
 
@@ -13,6 +14,7 @@ export interface ThroughputFigures {
   byAction: Record<string, { p50Ms: number; p99Ms: number }>;
   /** Service Bus send operations (the broker's count) per acknowledged delivery. */
   sendsPerDelivery: number;
+  cpuPerDelivery?: CpuPerDelivery;
 }
 
 /**
@@ -31,7 +33,9 @@ export async function measureThroughput(
     await sequential(running.webhookUrl, 1);
     await closedLoop(running.webhookUrl, concurrency, warmUpMs);
     const sendsBefore = stack.broker.sendOperations();
-    const run = await closedLoop(running.webhookUrl, concurrency, durationMs);
+    const { run, cpu } = await withCpuPerDelivery(running, () =>
+      closedLoop(running.webhookUrl, concurrency, durationMs),
+    );
     const sends = stack.broker.sendOperations() - sendsBefore;
     return {
       run,
@@ -43,6 +47,7 @@ export async function measureThroughput(
         p99Ms: percentile(run.latenciesMs, 99),
         byAction: latencyByAction(run.delivered),
         sendsPerDelivery: sends / run.ok,
+        cpuPerDelivery: cpu,
       },
     };
   } finally {
