@@ -14,7 +14,8 @@ export interface Figures {
   /** The bridge's acknowledged deliveries of the throughput run, checked afterwards. */
   correctness?: DeliveryCheck;
   roundTrips?: { concurrency: number; bridge: RoundTripFigures; naive: RoundTripFigures };
-  latency?: { peakRate: number; halfPeak: LatencyFigures };
+  /** At half the bridge's peak rate: the bridge, and the naive bridge at the same rate. */
+  latency?: { peakRate: number; halfPeak: LatencyFigures; naiveAtHalfPeak: LatencyFigures };
   coldStart?: ColdStartFigures;
   reconcile?: ReconcileFigures;
   rss?: RssFigures;

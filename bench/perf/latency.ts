@@ -1,7 +1,7 @@
 import { percentile } from "../support/webhookLoad";
 import { type CpuPerDelivery, withCpuPerDelivery } from "./cpuPerDelivery";
 import { openLoop, sequential } from "./load";
-import type { BenchStack } from "./stack";
+import type { AppName, BenchStack } from "./stack";
 
 export interface LatencyFigures {
   rate: number;
@@ -19,16 +19,17 @@ export interface LatencyFigures {
 export const OPEN_LOOP_MAX_IN_FLIGHT = 256;
 
 /**
- * Acknowledgement latency of the bridge at a fixed rate (an open loop, latency from each
+ * Acknowledgement latency of an app at a fixed rate (an open loop, latency from each
  * delivery's scheduled time), on a fresh host over empty tables (as the peak was measured),
  * warmed up with a couple of seconds at that rate.
  */
 export async function measureLatencyAtRate(
   stack: BenchStack,
+  app: AppName,
   rate: number,
   durationMs: number,
 ): Promise<LatencyFigures> {
-  const running = await stack.startAppOnEmptyTables("bridge");
+  const running = await stack.startAppOnEmptyTables(app);
   try {
     await sequential(running.webhookUrl, 1);
     await openLoop(running.webhookUrl, rate, 2_000, OPEN_LOOP_MAX_IN_FLIGHT);

@@ -145,9 +145,13 @@ async function runPhases(
     log(
       `latency: the bridge at half its peak, ${rate(peakRate / 2)}, for ${options.durationS} s...`,
     );
-    const halfPeak = await measureLatencyAtRate(stack, peakRate / 2, durationMs);
-    figures.latency = { peakRate, halfPeak };
-    log(`  p50 ${halfPeak.p50Ms.toFixed(0)} ms, p99 ${halfPeak.p99Ms.toFixed(0)} ms`);
+    const halfPeak = await measureLatencyAtRate(stack, "bridge", peakRate / 2, durationMs);
+    log(`  bridge p50 ${halfPeak.p50Ms.toFixed(0)} ms, p99 ${halfPeak.p99Ms.toFixed(0)} ms`);
+    const naiveAtHalfPeak = await measureLatencyAtRate(stack, "naive", peakRate / 2, durationMs);
+    log(
+      `  naive  p50 ${naiveAtHalfPeak.p50Ms.toFixed(0)} ms, p99 ${naiveAtHalfPeak.p99Ms.toFixed(0)} ms`,
+    );
+    figures.latency = { peakRate, halfPeak, naiveAtHalfPeak };
   }
 
   if (phases.has("reconcile")) {

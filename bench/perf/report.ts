@@ -42,6 +42,9 @@ const cpu = (perDelivery: CpuPerDelivery | undefined) =>
         .join(" / ")
     : "-";
 
+const percentiles = (figures: { p50Ms: number; p99Ms: number } | undefined) =>
+  figures ? `${dec(figures.p50Ms, 0)} / ${dec(figures.p99Ms, 0)}` : "-";
+
 /** The figures and the targets, as printed at the end of a run. */
 export function formatReport(figures: Figures, targets: TargetResult[], machine: Machine): string {
   const { azurite, throughput, roundTrips, latency, coldStart, reconcile, rss } = figures;
@@ -67,12 +70,7 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
       "",
       ratio(bridgeTp?.deliveriesPerS, azurite?.singleInsertsPerS),
     ],
-    [
-      "p50 / p99 at peak (ms)",
-      bridgeTp ? `${dec(bridgeTp.p50Ms, 0)} / ${dec(bridgeTp.p99Ms, 0)}` : "-",
-      naiveTp ? `${dec(naiveTp.p50Ms, 0)} / ${dec(naiveTp.p99Ms, 0)}` : "-",
-      "",
-    ],
+    ["p50 / p99 at peak (ms)", percentiles(bridgeTp), percentiles(naiveTp), ""],
     [
       "Table round trips per delivery, low load",
       dec(roundTrips?.bridge.lowLoad.tablePerDelivery),
@@ -99,14 +97,14 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
     ],
     [
       `p50 / p99 at half the peak rate, ${dec(latency?.halfPeak.rate, 0)}/s (ms)`,
-      latency ? `${dec(latency.halfPeak.p50Ms, 0)} / ${dec(latency.halfPeak.p99Ms, 0)}` : "-",
-      "",
+      percentiles(latency?.halfPeak),
+      percentiles(latency?.naiveAtHalfPeak),
       "",
     ],
     [
       "Service Bus sends per delivery, at half the peak rate",
       dec(latency?.halfPeak.sendsPerDelivery),
-      "",
+      dec(latency?.naiveAtHalfPeak.sendsPerDelivery),
       "",
     ],
     [
@@ -118,7 +116,7 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
     [
       "CPU per delivery at half the peak rate, same (ms)",
       cpu(latency?.halfPeak.cpuPerDelivery),
-      "",
+      cpu(latency?.naiveAtHalfPeak.cpuPerDelivery),
       "",
     ],
     [
@@ -167,6 +165,7 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
     ["bridge at peak", bridgeTp?.failures],
     ["naive at peak", naiveTp?.failures],
     ["bridge at half peak", latency?.halfPeak.failures],
+    ["naive at the same rate", latency?.naiveAtHalfPeak.failures],
     ["bridge during the RSS run", rss?.failures],
   ] as const;
   for (const [label, byStatus] of failures) {

@@ -65,9 +65,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const azurite = await startAzurite();
   const broker = await startLocalServiceBus({ topology: defaultTopology() });
   const proxy = await startCountingTableProxy(azurite.connectionString);
-  await TableClient.fromConnectionString(azurite.connectionString, NAIVE_TABLE, {
-    allowInsecureConnection: true,
-  }).createTable();
+  await createNaiveTable(azurite.connectionString);
   const running = new Set<RunningApp>();
 
   const prepare = async (options: AppOptions) => {
@@ -122,6 +120,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     startAppOnEmptyTables: async (app) => {
       const tables = await startAzurite();
       try {
+        if (app === "naive") await createNaiveTable(tables.connectionString);
         const running = await startApp(app, { tablesConnection: tables.connectionString });
         return {
           ...running,
@@ -153,4 +152,11 @@ export async function startBenchStack(): Promise<BenchStack> {
       await azurite.stop();
     },
   };
+}
+
+/** The naive bridge writes to a table it expects to exist. */
+async function createNaiveTable(connectionString: string): Promise<void> {
+  await TableClient.fromConnectionString(connectionString, NAIVE_TABLE, {
+    allowInsecureConnection: true,
+  }).createTable();
 }
