@@ -16,8 +16,17 @@ const APP_ROOTS: Record<AppName, string> = {
   naive: resolve(APP_ROOT, "bench", "naive"),
 };
 
-/** Yearly: the reconcile timer never fires during a run; the bench runs it by hand. */
-const RECONCILE_NEVER = "0 0 0 1 1 *";
+/**
+ * The bridge's timer functions, disabled as on Azure (`AzureWebJobs.<name>.Disabled`): what they
+ * read and write in the background would be counted as the deliveries' work. The bench runs the
+ * reconcile by hand (`POST /admin/functions/reconcile`), which a disabled function still allows.
+ */
+const TIMERS_OFF = Object.fromEntries(
+  ["reconcile", "sourceWatch", "replayRunner", "backfill", "webhookHealth"].map((name) => [
+    `AzureWebJobs.${name}.Disabled`,
+    "true",
+  ]),
+);
 
 export interface AppOptions {
   /** Through the counting proxy, to count Table Storage round trips. */
@@ -79,7 +88,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       SERVICEBUS_CONNECTION: broker.connectionString,
       WEBHOOK_SECRETS: BENCH_SECRET,
       WEBHOOK_AUTH_HEADER: "Authorization",
-      RECONCILE_SCHEDULE: RECONCILE_NEVER,
+      ...TIMERS_OFF,
       APPLICATIONINSIGHTS_CONNECTION_STRING: "",
       ...options.env,
     };

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { disabledFunctions } from "./disabledFunctions";
 import type { RegisteredFunction } from "./functionsCoreStandIn";
 import { runHooks } from "./hooks";
 import { createHostLog, type HostLog } from "./hostLog";
@@ -61,9 +62,12 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
 
   let started = false;
   try {
+    const disabled = disabledFunctions(app.functions, process.env);
+    const triggered = app.functions.filter((fn) => !disabled.has(fn));
     const timers = new Timers(app.functions, process.env);
-    const serviceBus = new ServiceBusTriggers(app.functions, process.env);
-    logLimitations(app.functions, log);
+    const serviceBus = new ServiceBusTriggers(triggered, process.env);
+    logLimitations(triggered, log);
+    for (const fn of disabled) log("information", "Host", `Function '${fn.name}' is disabled.`);
     await runHooks(app.hooks.appStart, {
       hookData: appLevelHookData,
       appHookData,
@@ -76,12 +80,13 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 0,
       functions: app.functions,
+      triggered,
       invoke,
       timers,
       inFlight,
       log,
     });
-    if (options.timers ?? true) timers.start(invoke);
+    if (options.timers ?? true) timers.start(invoke, disabled);
     if (options.serviceBusTriggers ?? true) {
       try {
         await serviceBus.start(invoke, log);

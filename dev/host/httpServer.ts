@@ -17,7 +17,10 @@ import type { Timers } from "./timers";
 export interface HostServerOptions {
   readonly host: string;
   readonly port: number;
+  /** Every function: each can be run by name at /admin/functions. */
   readonly functions: readonly RegisteredFunction[];
+  /** Those that answer HTTP and Event Grid requests (all but the disabled ones). */
+  readonly triggered: readonly RegisteredFunction[];
   readonly invoke: Invoke;
   readonly timers: Timers;
   readonly inFlight: InFlight;
@@ -46,8 +49,8 @@ const STOP_GRACE_MS = 1000;
  * callable without a key locally.
  */
 export async function startHttpServer(options: HostServerOptions): Promise<HostServer> {
-  const { functions, invoke, timers, inFlight, log } = options;
-  const routes = new HttpRouteTable(functions);
+  const { functions, triggered, invoke, timers, inFlight, log } = options;
+  const routes = new HttpRouteTable(triggered);
   let stopping = false;
   let url = "";
 
@@ -60,7 +63,7 @@ export async function startHttpServer(options: HostServerOptions): Promise<HostS
 
     if (path === EVENT_GRID_WEBHOOK_PATH) {
       const name = requestUrl.searchParams.get("functionName") ?? "";
-      const fn = findFunction(functions, name, "eventGridTrigger");
+      const fn = findFunction(triggered, name, "eventGridTrigger");
       if (!fn) return notFound(res, `cannot find function: '${name}'`);
       return handleEventGridDelivery(req, res, body, fn, invoke, log);
     }

@@ -51,10 +51,14 @@ export class Timers {
     };
   }
 
-  /** Runs every timer function on its schedule, first at once if it asks for `runOnStartup`. */
-  start(invoke: Invoke): void {
+  /**
+   * Runs every timer function but the `disabled` ones on its schedule, first at once if it asks
+   * for `runOnStartup`.
+   */
+  start(invoke: Invoke, disabled: ReadonlySet<RegisteredFunction> = new Set()): void {
     this.#invoke = invoke;
     for (const entry of this.#entries.values()) {
+      if (disabled.has(entry.fn)) continue;
       if (entry.fn.runOnStartup) void this.#fire(entry, new Date());
       else this.#arm(entry, new Date());
     }

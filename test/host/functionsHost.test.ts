@@ -268,6 +268,67 @@ describe("timers, when the host runs them", () => {
   });
 });
 
+describe("functions disabled by an app setting (AzureWebJobs.<name>.Disabled)", () => {
+  let host: FunctionsHost;
+  const lines: string[] = [];
+  const settings: Record<string, string> = {
+    "AzureWebJobs.echo.Disabled": "true",
+    AzureWebJobs__startupTick__Disabled: "1",
+    "AzureWebJobs.ONEVENT.Disabled": "True",
+    "AzureWebJobs.tick.Disabled": "false",
+    TICK_SCHEDULE: "*/1 * * * * *",
+  };
+  const previous = Object.fromEntries(
+    Object.keys(settings).map((name) => [name, process.env[name]]),
+  );
+
+  beforeAll(async () => {
+    Object.assign(process.env, settings);
+    host = await startFunctionsHost({ appRoot: fixtureApp, log: (line) => lines.push(line) });
+  });
+  afterAll(async () => {
+    await host?.stop();
+    for (const [name, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  it("are not triggered: no route, no Event Grid delivery, no schedule; the others are", async () => {
+    expect((await fetch(`${host.url}/api/items/books/1`)).status).toBe(404);
+    const eventGrid = await fetch(`${host.url}/runtime/webhooks/EventGrid?functionName=onEvent`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
+      body: JSON.stringify([{ id: "e1", eventType: "T", subject: "s", data: {} }]),
+    });
+    expect(eventGrid.status).toBe(404);
+    expect((await fetch(`${host.url}/api/defaultRoute`, { method: "POST" })).status).toBe(200);
+    // "tick" is not disabled ("false"): it fires every second, while "startupTick" never ran.
+    await waitFor(
+      () => (lines.some((line) => /Function\.tick\.User: tick /.test(line)) ? true : undefined),
+      "a tick",
+      3_500,
+    );
+    expect(lines.filter((line) => /startupTick ran/.test(line))).toEqual([]);
+    for (const name of ["echo", "startupTick", "onEvent"]) {
+      expect(lines.filter((line) => line.includes(`Function '${name}' is disabled.`))).toHaveLength(
+        1,
+      );
+    }
+    expect(lines.filter((line) => line.includes("Function 'tick' is disabled."))).toEqual([]);
+  });
+
+  it("still run by name at /admin/functions, as with the master key on Azure", async () => {
+    const response = await fetch(`${host.url}/admin/functions/startupTick`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: "" }),
+    });
+    expect(response.status).toBe(202);
+    await waitForLine(lines, /Function\.startupTick\.User: startupTick ran/);
+  });
+});
+
 describe("stop()", () => {
   it("stops accepting connections and waits for the request in flight", async () => {
     const lines: string[] = [];
