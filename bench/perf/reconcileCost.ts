@@ -56,7 +56,7 @@ async function scenario(
     const seedS = (performance.now() - seedStarted) / 1000;
     if (history > 0) log(`  seeded in ${seedS.toFixed(0)} s`);
     const running = await stack.startApp("bridge", {
-      tablesConnection: azurite.connectionString,
+      tables: azurite,
       env: { CROSSCHECK_WINDOW_SECONDS: String(WINDOW_SECONDS) },
     });
     try {

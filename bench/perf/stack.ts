@@ -31,8 +31,8 @@ const TIMERS_OFF = Object.fromEntries(
 export interface AppOptions {
   /** Through the counting proxy, to count Table Storage round trips. */
   counted?: boolean;
-  /** Another Azurite than the stack's (the reconcile phase's own). */
-  tablesConnection?: string;
+  /** Another Azurite than the stack's (the reconcile phase's own, or an empty one). */
+  tables?: LocalAzurite;
   /** Settings over the bench defaults. */
   env?: Record<string, string>;
 }
@@ -43,7 +43,7 @@ export interface RunningApp {
   readonly baseUrl: string;
   readonly webhookUrl: string;
   readonly host: HostProcess;
-  /** The Azurite process the host's tables are on, when the stack started it. */
+  /** The Azurite process the host's tables are on. */
   readonly tablesPid: number | undefined;
   stop(): Promise<void>;
 }
@@ -83,7 +83,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       ...process.env,
       PORT: String(port),
       TABLES_CONNECTION:
-        options.tablesConnection ??
+        options.tables?.connectionString ??
         (options.counted ? proxy.connectionString : azurite.connectionString),
       SERVICEBUS_CONNECTION: broker.connectionString,
       WEBHOOK_SECRETS: BENCH_SECRET,
@@ -106,7 +106,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       baseUrl,
       webhookUrl: `${baseUrl}/api/acr/webhook`,
       host,
-      tablesPid: options.tablesConnection ? undefined : azurite.pid,
+      tablesPid: (options.tables ?? azurite).pid,
       stop: async () => {
         running.delete(runningApp);
         await host.stop();
@@ -130,10 +130,9 @@ export async function startBenchStack(): Promise<BenchStack> {
       const tables = await startAzurite();
       try {
         if (app === "naive") await createNaiveTable(tables.connectionString);
-        const running = await startApp(app, { tablesConnection: tables.connectionString });
+        const running = await startApp(app, { tables });
         return {
           ...running,
-          tablesPid: tables.pid,
           stop: async () => {
             await running.stop();
             await tables.stop();

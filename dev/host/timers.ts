@@ -55,7 +55,7 @@ export class Timers {
    * Runs every timer function but the `disabled` ones on its schedule, first at once if it asks
    * for `runOnStartup`.
    */
-  start(invoke: Invoke, disabled: ReadonlySet<RegisteredFunction> = new Set()): void {
+  start(invoke: Invoke, disabled: ReadonlySet<RegisteredFunction>): void {
     this.#invoke = invoke;
     for (const entry of this.#entries.values()) {
       if (disabled.has(entry.fn)) continue;
