@@ -2,8 +2,8 @@ import { odata } from "@azure/data-tables";
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import type { EventOrigin, RegistryEvent } from "../core/registryEvent";
 import { shortHash } from "../core/shortHash";
-import { encodeKeyPart, invertedHour, invertedMillis, joinKey } from "../core/tableKeys";
 import type { DigestRef, LogicalRef, TagRef, WindowMarker } from "../core/writePlan";
+import { encodeKeyPart, invertedHour, invertedMillis, joinKey } from "./tableKeys";
 
 /**
  * Tables `AcrEvents0` … `AcrEvents<SHARDS - 1>` hold everything one arrival changes, so that it is

@@ -3,11 +3,11 @@ import type { ArtifactKind } from "../core/artifactKind";
 import type { CrossCheckState, DiscrepancyKind } from "../core/crossCheck";
 import type { DeliveryRecord, PublishState } from "../core/deliveryRecord";
 import type { Discrepancy } from "../core/discrepancy";
-import { invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "../core/tableKeys";
 import { type DeliveryEntity, fromDeliveryEntity } from "./deliveryEntity";
 import { EventTables } from "./eventTables";
 import { TableAccess } from "./tableAccess";
 import type { OccurredEntity } from "./tableEventStore";
+import { invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "./tableKeys";
 import {
   CROSS_CHECKS_TABLE,
   DISCREPANCIES_TABLE,

@@ -1,6 +1,6 @@
 import { odata, type TableClient } from "@azure/data-tables";
-import { decodeKeyPart } from "../core/tableKeys";
 import { TableAccess } from "./tableAccess";
+import { decodeKeyPart } from "./tableKeys";
 import { REGISTRIES_PARTITION, registryIndexKeys } from "./tableLayout";
 
 /**

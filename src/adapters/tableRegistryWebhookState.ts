@@ -1,9 +1,9 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { BackfillCursor, BackfillCursors } from "../backfill/runBackfill";
 import type { WebhookRef } from "../core/registryWebhooks";
-import { encodeKeyPart } from "../core/tableKeys";
 import type { WebhookHealth } from "../core/webhookHealth";
 import { TableAccess } from "./tableAccess";
+import { encodeKeyPart } from "./tableKeys";
 import type { EntityKeys } from "./tableLayout";
 import { isStatus } from "./tableRetry";
 

@@ -1,8 +1,8 @@
 import type { TableClient } from "@azure/data-tables";
 import type { Rejection, RejectionLog } from "../core/ports";
 import { shortHash } from "../core/shortHash";
-import { invertedHour, invertedMillis, joinKey } from "../core/tableKeys";
 import { TableAccess } from "./tableAccess";
+import { invertedHour, invertedMillis, joinKey } from "./tableKeys";
 
 export class TableRejectionLog implements RejectionLog {
   private readonly access: TableAccess;

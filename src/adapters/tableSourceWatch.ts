@@ -1,9 +1,9 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { EventOrigin } from "../core/registryEvent";
 import type { KeptSilenceFinding, SourceSeen, SourceWatchStore } from "../core/sourceSilence";
-import { encodeKeyPart, joinKey } from "../core/tableKeys";
 import { TableAccess } from "./tableAccess";
 import { readIfExists } from "./tableIfExists";
+import { encodeKeyPart, joinKey } from "./tableKeys";
 
 /**
  * Table `AcrSourceWatch`, written only by the source-watch timer:

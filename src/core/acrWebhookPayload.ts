@@ -19,13 +19,27 @@ export const text = (max: number) =>
     .refine((value) => !CONTROL_CHARACTERS.test(value), "must not contain control characters")
     .refine((value) => value.isWellFormed(), "must be well-formed Unicode");
 
+/**
+ * What the bridge accepts of the text that names an event, and so of what it stores and looks it
+ * up by: an event id and a login server, percent-encoded as in a URL, and a timestamp's year. The
+ * store's adapters check that names built from values at these bounds fit what they write.
+ */
+export const EVENT_NAME_LIMITS = {
+  encodedEventId: 768,
+  encodedLoginServer: 765,
+  firstYear: 1601,
+  lastYear: 2286,
+} as const;
+
 /** Timestamps keep their original string: JS dates drop ACR's 7th to 9th fractional digits. */
 const timestamp = z.iso.datetime({ offset: true }).refine((value) => {
-  // Table Storage's DateTime starts in 1601; keys are built for years up to 2286.
   const year = new Date(value).getUTCFullYear();
   // Not a date at all is the format check's to report, once.
-  return Number.isNaN(year) || (year >= 1601 && year <= 2286);
-}, "must be between the years 1601 and 2286");
+  return (
+    Number.isNaN(year) ||
+    (year >= EVENT_NAME_LIMITS.firstYear && year <= EVENT_NAME_LIMITS.lastYear)
+  );
+}, `must be between the years ${EVENT_NAME_LIMITS.firstYear} and ${EVENT_NAME_LIMITS.lastYear}`);
 
 const count = z.number().int().nonnegative();
 
@@ -47,8 +61,8 @@ const repository = text(512).refine(
 
 const tag = text(256).regex(TAG, "must be a tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, or empty");
 
-/** Values that end up percent-encoded in a table key, which Azure limits to 1 KiB in all. */
-const keyText = (max: number, maxEncoded: number) =>
+/** Text bounded both as it is and percent-encoded (see `EVENT_NAME_LIMITS`). */
+const encodedText = (max: number, maxEncoded: number) =>
   text(max).refine(
     (value) => !value.isWellFormed() || encodeURIComponent(value).length <= maxEncoded,
     `must be at most ${maxEncoded} characters once percent-encoded`,
@@ -71,11 +85,13 @@ export const chartTarget = target.extend({
 
 const request = z.looseObject({
   id: z.string().max(256).optional(),
-  // The registry's login server, lower-cased, is the delivery's PartitionKey.
+  // The registry's login server, which names the delivery's registry lower-cased.
   host: text(255)
     .refine(
-      (value) => !value.isWellFormed() || encodeURIComponent(value.toLowerCase()).length <= 765,
-      "must be at most 765 characters once lower-cased and percent-encoded",
+      (value) =>
+        !value.isWellFormed() ||
+        encodeURIComponent(value.toLowerCase()).length <= EVENT_NAME_LIMITS.encodedLoginServer,
+      `must be at most ${EVENT_NAME_LIMITS.encodedLoginServer} characters once lower-cased and percent-encoded`,
     )
     .optional(),
   method: z.string().max(16).optional(),
@@ -84,8 +100,7 @@ const request = z.looseObject({
 });
 
 export const eventFields = {
-  // Part of the delivery's RowKey.
-  id: keyText(256, 768).min(1),
+  id: encodedText(256, EVENT_NAME_LIMITS.encodedEventId).min(1),
   timestamp,
   request: request.optional(),
   actor: z.looseObject({}).optional(),

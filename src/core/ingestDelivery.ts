@@ -44,7 +44,7 @@ export interface IngestResult {
   publishError?: string;
   /** The logical event was already on its topic, put there by another arrival. */
   coveredBy?: string;
-  /** Table Storage was down: the delivery waits on the journal to be recorded. */
+  /** The store was down: the delivery waits on the journal to be recorded. */
   journaled?: boolean;
   /** Bookkeeping that failed after the outcome was settled; the re-drive will repair it. */
   warnings: string[];
@@ -182,8 +182,8 @@ function resultOf(delivery: NewDelivery, record: DeliveryRecord, duplicate: bool
 }
 
 /**
- * Table Storage is down and ACR will not retry: publish first, and keep the delivery on the
- * Service Bus journal so the reconcile records it once storage is back. Only when neither the
+ * The store is down and ACR will not retry: publish first, and keep the delivery on the
+ * journal so the reconcile records it once the store is back. Only when neither the
  * topic nor the journal took it is nothing durable, and the storage error propagates (503).
  */
 async function journalDelivery(

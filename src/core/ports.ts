@@ -15,7 +15,7 @@ import type {
 } from "./writePlan";
 
 /**
- * The durable record of every arrival and its cross-check, on Table Storage in adapters/. Reads
+ * The durable record of every arrival and its cross-check (implemented in adapters/). Reads
  * return what decisions need; `write` executes decided changes and holds no rule of its own.
  */
 export interface EventStore {
@@ -85,7 +85,7 @@ export interface RejectionLog {
   record(rejection: Rejection): Promise<void>;
 }
 
-/** A delivery kept on Service Bus while Table Storage is down, to be recorded when it is back. */
+/** A delivery kept on the journal while the store is down, to be recorded when it is back. */
 export interface JournalEntry {
   delivery: NewDelivery;
   /** Whether the delivery already reached its topic. */

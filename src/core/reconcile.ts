@@ -74,7 +74,7 @@ export function nextAttemptAt(record: DeliveryRecord, policy: RedrivePolicy): nu
 }
 
 /**
- * One reconcile run: records what was journaled while Table Storage was down, closes the
+ * One reconcile run: records what was journaled while the store was down, closes the
  * cross-check windows that are due (findings, recovery) and re-drives records still pending
  * publication. Both read only open items, never history. A step
  * that fails leaves its item open for the next run; every write is idempotent.

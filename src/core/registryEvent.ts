@@ -15,7 +15,7 @@ export interface RegistryEvent {
   action: string;
   /** The original timestamp string, with all its fractional digits and its offset. */
   timestamp: string;
-  /** Milliseconds since the epoch, for keys and windows. */
+  /** Milliseconds since the epoch, for ordering and windows. */
   occurredAt: number;
   registry: string;
   repository?: string;
@@ -35,7 +35,7 @@ export interface RegistryEvent {
   artifactKind?: ArtifactKind;
 }
 
-/** The fields consumers filter on: message properties, and columns of the delivery record. */
+/** The fields consumers filter on: message properties, and fields of the delivery record. */
 const ATTRIBUTE_FIELDS = [
   "action",
   "registry",

@@ -115,7 +115,7 @@ export interface ReplayPage {
   next?: string;
 }
 
-/** Reads recorded deliveries newest first; on Table Storage in adapters/. */
+/** Reads recorded deliveries newest first (implemented in adapters/). */
 export interface ReplaySource {
   page(selection: ReplaySelection, limit: number, after?: string): Promise<ReplayPage>;
 }

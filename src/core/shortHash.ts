@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 
 /**
- * A short, stable identifier of some text parts (SHA-256, hex, truncated): message ids, keys of
+ * A short, stable identifier of some text parts (SHA-256, hex, truncated): message ids, names of
  * values too long or too free-form to use as they are. Parts are joined by a newline, which none
  * of the hashed values can contain.
  */

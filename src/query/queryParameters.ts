@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { encodeKeyPart } from "../adapters/tableKeys";
 import type {
   DeliveryFilter,
   DiscrepancyFilter,
@@ -11,7 +12,6 @@ import { ARTIFACT_KINDS } from "../core/artifactKind";
 import { DISCREPANCY_KINDS } from "../core/crossCheck";
 import type { PublishState } from "../core/deliveryRecord";
 import { FINDING_STATES } from "../core/discrepancy";
-import { encodeKeyPart } from "../core/tableKeys";
 import { decodeContinuationToken } from "./continuationToken";
 import { VERDICTS } from "./crossCheckStats";
 

@@ -7,7 +7,7 @@ import {
   joinKey,
   KEY_PART_SEPARATOR,
   KeyTooLongError,
-} from "../../src/core/tableKeys";
+} from "../../src/adapters/tableKeys";
 
 /** What Azure Table Storage refuses in PartitionKey and RowKey, plus our own separator. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.

@@ -4,18 +4,27 @@ import {
   EVENT_ID_ROWS,
   EVENT_IDS_TABLE,
   EVENT_SHARD_TABLES,
+  eventIdKeys,
   eventPartition,
   eventStoreTableOf,
   idDirectoryKeys,
   logicalKeys,
   OCCURRED_ROWS,
+  occurredKeys,
   PENDING_ROWS,
+  pendingKeys,
   RECORD_ROWS,
+  recordKeys,
+  registryIndexKeys,
   registryPartitions,
   SHARDS,
   TAG_ROWS,
   WINDOW_ROWS,
 } from "../../src/adapters/tableLayout";
+import { EVENT_NAME_LIMITS, validateAcrWebhookPayload } from "../../src/core/acrWebhookPayload";
+import type { DeliveryRecord } from "../../src/core/deliveryRecord";
+import { registryEventFromWebhook } from "../../src/core/registryEvent";
+import { resolveRegistry } from "../../src/core/registryIdentity";
 
 describe("the event store's tables", () => {
   it("puts each shard of a registry in its own table, the same for every registry", () => {
@@ -71,5 +80,59 @@ describe("the kinds of rows of a shard", () => {
     expect(new Set(kinds).size).toBe(kinds.length);
     const sorted = [...kinds].sort();
     expect(sorted.indexOf(WINDOW_ROWS)).toBe(sorted.indexOf(PENDING_ROWS) + 1);
+  });
+});
+
+/** Azure Table Storage's limit on a PartitionKey or a RowKey, in characters. */
+const AZURE_KEY_CHARS = 1024;
+
+/** Text that percent-encodes to exactly `encodedLength` characters ("é" encodes to 6). */
+function encodingTo(encodedLength: number): string {
+  const wide = Math.floor(encodedLength / 6);
+  return "é".repeat(wide) + "a".repeat(encodedLength - wide * 6);
+}
+
+function payloadAtBounds(overEventId = 0, overLoginServer = 0) {
+  return {
+    id: encodingTo(EVENT_NAME_LIMITS.encodedEventId + overEventId),
+    timestamp: `${EVENT_NAME_LIMITS.lastYear}-12-31T23:59:59.9999999Z`,
+    action: "push",
+    target: { repository: "team/app", tag: "v1", digest: "sha256:00" },
+    request: { host: encodingTo(EVENT_NAME_LIMITS.encodedLoginServer + overLoginServer) },
+  };
+}
+
+describe("the keys of an event at the bounds the bridge accepts", () => {
+  it("are accepted by validation at the bounds, and refused one character past each", () => {
+    expect(validateAcrWebhookPayload(payloadAtBounds()).ok).toBe(true);
+    expect(validateAcrWebhookPayload(payloadAtBounds(1, 0)).ok).toBe(false);
+    expect(validateAcrWebhookPayload(payloadAtBounds(0, 1)).ok).toBe(false);
+  });
+
+  it("fit Azure's 1 KiB keys, for every origin", () => {
+    const validation = validateAcrWebhookPayload(payloadAtBounds());
+    if (!validation.ok) throw new Error("the payload at the bounds must be valid");
+    const payload = validation.payload;
+    const webhookEvent = registryEventFromWebhook(payload, {
+      registry: resolveRegistry(payload, undefined, undefined),
+      receivedAt: Date.UTC(EVENT_NAME_LIMITS.lastYear, 11, 31),
+      fallbackEventId: "unused",
+    });
+    for (const origin of ["webhook", "acr-log", "eventgrid"] as const) {
+      const event = { ...webhookEvent, origin };
+      const record = { event, receivedAt: event.occurredAt } as DeliveryRecord;
+      const keys = [
+        recordKeys(record),
+        occurredKeys(record),
+        pendingKeys(record),
+        eventIdKeys(event),
+        idDirectoryKeys(event.eventId, origin),
+        registryIndexKeys(event.registry),
+      ];
+      for (const { partitionKey, rowKey } of keys) {
+        expect(partitionKey.length).toBeLessThanOrEqual(AZURE_KEY_CHARS);
+        expect(rowKey.length).toBeLessThanOrEqual(AZURE_KEY_CHARS);
+      }
+    }
   });
 });
