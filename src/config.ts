@@ -1,6 +1,7 @@
 import { z } from "zod";
-import type { PublishableAction } from "./core/actions";
+import { PUBLISHABLE_ACTIONS, type PublishableAction } from "./core/actions";
 import { isRegistryResourceId } from "./core/eventGridTrust";
+import type { ReplaySettings } from "./core/replay";
 import type { RoutingTable } from "./core/routing";
 import { parseScopeList } from "./core/scope";
 import type { WebhookAuthSettings } from "./core/webhookAuth";
@@ -272,7 +273,7 @@ export interface RegistryAccessSettings {
   armEndpoint: string;
   /** The bridge's public base URL; webhooks must call `<it>/api/acr/webhook`. */
   bridgeBaseUrl?: string;
-  expectedActions: string[];
+  expectedActions: readonly string[];
   expectedScope: string;
   /** The header the webhooks must carry the secret in (`WEBHOOK_AUTH_HEADER`). */
   authHeader: string;
@@ -282,8 +283,6 @@ export interface RegistryAccessSettings {
   backfillSchedule?: string;
   pingSchedule?: string;
 }
-
-const EXPECTED_ACTIONS = ["push", "delete", "chart_push", "chart_delete", "quarantine"];
 
 export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
   const resourceIds = loadEventGridSettings(env).trustedResourceIds;
@@ -307,7 +306,7 @@ export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
         .transform((url) => url.replace(/\/+$/, "")),
     ),
     bridgeBaseUrl: read(env, "BRIDGE_PUBLIC_URL", z.url().optional()),
-    expectedActions: actions.length > 0 ? actions : EXPECTED_ACTIONS,
+    expectedActions: actions.length > 0 ? actions : PUBLISHABLE_ACTIONS,
     expectedScope: read(env, "WEBHOOK_EXPECTED_SCOPE", z.string().default("")),
     authHeader: read(env, "WEBHOOK_AUTH_HEADER", z.string().default("Authorization")),
     backfill: {
@@ -320,17 +319,22 @@ export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
   };
 }
 
-export interface ReplaySettings {
-  /** Most messages per second a replay sends. */
-  ratePerSecond: number;
+/** The replay runner's settings, the longest window a replay may ask for, and the runner's timer. */
+export interface ReplayConfig extends ReplaySettings {
   /** The longest `from`..`to` one replay may cover. */
   maxWindowMs: number;
+  /** NCRONTAB: every 10 s, and each run works for at most `runMs` (8 s), so runs never overlap. */
+  runnerSchedule: string;
 }
 
-export function loadReplaySettings(env: Env): ReplaySettings {
+export function loadReplayConfig(env: Env): ReplayConfig {
   return {
     ratePerSecond: read(env, "REPLAY_RATE_PER_SECOND", positiveInt(50)),
     maxWindowMs: read(env, "REPLAY_MAX_WINDOW_HOURS", positiveInt(168)) * 3_600_000,
+    runnerSchedule: "*/10 * * * * *",
+    runMs: 8000,
+    pageSize: 200,
+    maxFailedSteps: 10,
   };
 }
 

@@ -1,11 +1,10 @@
-import {
-  type Arrival,
-  type DeliveryRecord,
-  MAX_ARRIVALS,
-  type PublishAttempt,
-  type PublishState,
-  type RecordedRequest,
-  type RecordStatus,
+import type {
+  Arrival,
+  DeliveryRecord,
+  PublishAttempt,
+  PublishState,
+  RecordedRequest,
+  RecordStatus,
 } from "../core/deliveryRecord";
 import { type EventAttributes, eventAttributes } from "../core/registryEvent";
 import { isNotRoutedReason, type Route } from "../core/routing";
@@ -61,7 +60,7 @@ export function toDeliveryEntity(keys: EntityKeys, record: DeliveryRecord): Deli
     crossCheck: record.crossCheck,
     occurrence: record.occurrence,
     deliveryCount: record.deliveryCount,
-    arrivals: JSON.stringify(record.arrivals.slice(-MAX_ARRIVALS)),
+    arrivals: JSON.stringify(record.arrivals),
     attemptLog: record.attemptLog && JSON.stringify(record.attemptLog),
     request: JSON.stringify(record.request),
     payloadChunks: count,

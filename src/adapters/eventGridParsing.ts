@@ -3,6 +3,7 @@ import { z } from "zod";
 import {
   type FieldIssue,
   fieldPath,
+  invalid,
   MAX_PAYLOAD_DEPTH,
   pathDeeperThan,
   text,
@@ -11,6 +12,7 @@ import {
 import { eventGridDataSchema } from "../core/eventGridData";
 import type { AcrEventGridEvent, EventGridSchema } from "../core/eventGridEvent";
 import { isAcrEventType, isTrustedSource } from "../core/eventGridTrust";
+import { parseJsonText } from "../core/parseJsonText";
 
 export type ParsedEventGridEvent =
   | ({ kind: "registry" } & AcrEventGridEvent)
@@ -83,10 +85,10 @@ export async function parseEventGridBody(
   options: EventGridParseOptions,
 ): Promise<EventGridBody> {
   if (!Array.isArray(body) && !isRecord(body)) {
-    return invalid(fieldPath(), "must be an event object or an array of events");
+    return invalidBody(fieldPath(), "must be an event object or an array of events");
   }
   const items: unknown[] = Array.isArray(body) ? body : [body];
-  if (items.length === 0) return invalid(fieldPath(), "must hold at least one event");
+  if (items.length === 0) return invalidBody(fieldPath(), "must hold at least one event");
 
   const results = await Promise.all(
     items.map((item, index) => readEvent(item, Array.isArray(body) ? `[${index}]` : "", options)),
@@ -103,7 +105,10 @@ export async function parseEventGridBody(
     else if (items.length === 1) return entry;
     // Answering the handshake would acknowledge, and so lose, the events batched with it.
     else
-      return invalid(fieldPath(`[${index}]`), "a subscription validation event must arrive alone");
+      return invalidBody(
+        fieldPath(`[${index}]`),
+        "a subscription validation event must arrive alone",
+      );
   }
   return { kind: "events", events, issues };
 }
@@ -113,11 +118,14 @@ async function readEvent(
   at: string,
   options: EventGridParseOptions,
 ): Promise<EntryResult> {
-  if (!isRecord(item)) return refuse(fieldPath(at), "must be an event object");
+  if (!isRecord(item)) return invalid(fieldPath(at), "must be an event object");
   const schema: EventGridSchema = item.specversion === undefined ? "eventgrid" : "cloudevents";
 
-  const data = parseStringData(item.data);
-  if (!data.ok) return refuse(fieldPath(at, "data"), "is a string that is not JSON");
+  // `data` has been seen arriving as a JSON string, which the deserializer would turn into a
+  // character-indexed object. The deserializer also coerces arrays and numbers into objects, so
+  // `data` is validated from this value, never from the deserializer's output.
+  const data = parseJsonText(item.data);
+  if (!data.ok) return invalid(fieldPath(at, "data"), "is a string that is not JSON");
   const prepared = withDeserializerDefaults({ ...item, data: data.value }, schema);
 
   try {
@@ -125,7 +133,7 @@ async function readEvent(
     else await deserializer().deserializeCloudEvents(prepared);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    return refuse(fieldPath(at), `rejected by the Event Grid deserializer: ${reason}`);
+    return invalid(fieldPath(at), `rejected by the Event Grid deserializer: ${reason}`);
   }
 
   const envelope = envelopeSchemas[schema].safeParse(prepared);
@@ -159,7 +167,7 @@ async function readEvent(
   // Stored and serialised recursively: refused here (400, not retried) rather than overflow there.
   const tooDeep = pathDeeperThan(data.value, MAX_PAYLOAD_DEPTH);
   if (tooDeep !== undefined) {
-    return refuse(
+    return invalid(
       fieldPath(at, "data", tooDeep === "(body)" ? "" : tooDeep),
       `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`,
     );
@@ -168,20 +176,6 @@ async function readEvent(
     ok: true,
     entry: { kind: "registry", envelopeId, type, source, schema, data: parsed.data },
   };
-}
-
-/**
- * `data` has been seen arriving as a JSON string, which the deserializer would turn into a
- * character-indexed object. The deserializer also coerces arrays and numbers into objects, so
- * `data` is validated from this value, never from the deserializer's output.
- */
-function parseStringData(data: unknown): { ok: true; value: unknown } | { ok: false } {
-  if (typeof data !== "string") return { ok: true, value: data };
-  try {
-    return { ok: true, value: JSON.parse(data) };
-  } catch {
-    return { ok: false };
-  }
 }
 
 /**
@@ -207,10 +201,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function refuse(path: string, message: string): EntryResult {
-  return { ok: false, issues: [{ path, message }] };
-}
-
-function invalid(path: string, message: string): EventGridBody {
+function invalidBody(path: string, message: string): EventGridBody {
   return { kind: "invalid", issues: [{ path, message }] };
 }

@@ -4,7 +4,7 @@ import type {
   ServiceBusMessageBatch,
   ServiceBusSender,
 } from "@azure/service-bus";
-import { describeError } from "../core/ingestDelivery";
+import { describeError } from "../core/describeError";
 import { DependencyUnavailableError, type Publisher } from "../core/ports";
 import type { TopicMessage } from "../core/topicMessage";
 import { inSpan } from "../telemetry/instruments";

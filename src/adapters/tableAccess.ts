@@ -1,5 +1,5 @@
 import { RestError, type TableClient } from "@azure/data-tables";
-import { describeError } from "../core/ingestDelivery";
+import { describeError } from "../core/describeError";
 import { DependencyUnavailableError } from "../core/ports";
 
 /**

@@ -25,6 +25,7 @@ import {
 import type { EventTables } from "./eventTables";
 import { fromLogicalEntity, type LogicalEntity, toLogicalEntity } from "./logicalEntity";
 import { TableAccess } from "./tableAccess";
+import { isStatus } from "./tableErrors";
 import {
   operation,
   TableConflict,
@@ -56,7 +57,6 @@ import {
   windowsDueBefore,
 } from "./tableLayout";
 import type { TableRegistryIndex } from "./tableRegistryIndex";
-import { isStatus } from "./tableRetry";
 
 const ORIGIN_ORDER: EventOrigin[] = ["webhook", "acr-log", "eventgrid"];
 

@@ -1,6 +1,6 @@
-import { describeError } from "../core/ingestDelivery";
+import { describeError } from "../core/describeError";
 import { DependencyUnavailableError } from "../core/ports";
-import { isStatus } from "./tableRetry";
+import { isStatus } from "./tableErrors";
 
 /**
  * A read of a table that only its writer creates: a missing table (or entity) reads as `empty`,

@@ -84,7 +84,7 @@ export const WINDOW_ROWS = "w";
 export const TAG_ROWS = "t";
 export const EVENT_ID_ROWS = "i";
 export const DIGEST_TAG_ROWS = "g";
-export const ID_DIRECTORY_ROWS = "e";
+const ID_DIRECTORY_ROWS = "e";
 
 const ID_DIRECTORY_PARTITIONS = 64;
 const ID_DIRECTORY_PARTITION_PREFIX = joinKey("", "ids", "");

@@ -1,13 +1,18 @@
-import { odata, type TableClient } from "@azure/data-tables";
+import type { TableClient } from "@azure/data-tables";
 import type { PublishState } from "../core/deliveryRecord";
 import type { EventOrigin } from "../core/registryEvent";
 import type { ReplayPage, ReplaySelection, ReplaySource } from "../core/replay";
 import { EventTables } from "./eventTables";
 import { TableAccess } from "./tableAccess";
-import { invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "./tableKeys";
-import { CROSS_CHECKS_TABLE, RECORD_ROWS, registryPartitions } from "./tableLayout";
-import { queryEntities } from "./tablePaging";
-import type { TableQueries, TimeWindow } from "./tableQueries";
+import { RECORD_ROWS, registryPartitions } from "./tableLayout";
+import { PAGE_TIMEOUT_MS, queryEntities } from "./tablePaging";
+import {
+  type CrossCheckRow,
+  type Rows,
+  type TableQueries,
+  type TimeWindow,
+  timedRowRange,
+} from "./tableQueries";
 import type { TableRegistryIndex } from "./tableRegistryIndex";
 
 /** One delivery reduced to what the console's charts and the source watch count. */
@@ -19,20 +24,6 @@ export interface DeliveryRow {
   occurredAt: number;
   receivedAt: number;
   publishState: PublishState;
-}
-
-/** One closed cross-check window. */
-export interface CrossCheckPoint {
-  firstSeenAt: number;
-  action: string;
-  state: string;
-  delayMs?: number;
-}
-
-export interface Rows<T> {
-  rows: T[];
-  /** More rows matched than `limit`: the rest were not read. */
-  truncated: boolean;
 }
 
 /**
@@ -50,7 +41,7 @@ export interface OperatorReads extends ReplaySource {
     window: TimeWindow,
     registry: string | undefined,
     limit: number,
-  ): Promise<Rows<CrossCheckPoint>>;
+  ): Promise<Rows<CrossCheckRow>>;
 }
 
 interface DeliveryRowEntity {
@@ -63,31 +54,19 @@ interface DeliveryRowEntity {
   publishState: PublishState;
 }
 
-interface CrossCheckEntity {
-  firstSeenAt: Date;
-  action: string;
-  state: string;
-  delayMs?: number | bigint | null;
-}
-
-/** Table Storage ends a query page after 5 s with a continuation, so a page never needs longer. */
-const PAGE_TIMEOUT_MS = 6000;
-
 export class TableOperatorReads implements OperatorReads {
   private readonly access: TableAccess;
   private readonly events: EventTables;
-  private readonly crossChecks: TableClient;
 
   constructor(
     private readonly options: {
       tables: (name: string) => TableClient;
       registries: TableRegistryIndex;
-      queries: Pick<TableQueries, "listDeliveries">;
+      queries: Pick<TableQueries, "listDeliveries" | "crossCheckRows">;
     },
   ) {
     this.events = new EventTables(options.tables);
-    this.crossChecks = options.tables(CROSS_CHECKS_TABLE);
-    this.access = new TableAccess([...this.events.all, this.crossChecks], PAGE_TIMEOUT_MS);
+    this.access = new TableAccess(this.events.all, PAGE_TIMEOUT_MS);
   }
 
   /** The query API's delivery listing (newest arrival first); the cursor is its position. */
@@ -115,13 +94,8 @@ export class TableOperatorReads implements OperatorReads {
     const rows: DeliveryRow[] = [];
     let truncated = false;
     // Records by arrival: what the bridge saw in the window, whatever ACR's timestamps say.
-    const prefix = `${RECORD_ROWS}${KEY_PART_SEPARATOR}`;
     for (const partitionKey of registries.flatMap(registryPartitions)) {
-      const filter = [
-        odata`PartitionKey eq ${partitionKey}`,
-        odata`RowKey ge ${`${prefix}${invertedMillis(window.to)}`}`,
-        odata`RowKey lt ${`${prefix}${invertedMillis(window.from)}}`}`,
-      ].join(" and ");
+      const filter = timedRowRange(RECORD_ROWS, partitionKey, window).join(" and ");
       const select = [
         "registry",
         "action",
@@ -157,34 +131,11 @@ export class TableOperatorReads implements OperatorReads {
     return { rows, truncated };
   }
 
-  async crossCheckPoints(
+  crossCheckPoints(
     window: TimeWindow,
     registry: string | undefined,
     limit: number,
-  ): Promise<Rows<CrossCheckPoint>> {
-    const filter = [
-      odata`PartitionKey ge ${invertedHour(window.to)}`,
-      odata`PartitionKey le ${invertedHour(window.from)}`,
-      odata`firstSeenAt ge ${new Date(window.from)}`,
-      odata`firstSeenAt le ${new Date(window.to)}`,
-      registry !== undefined && odata`registry eq ${registry}`,
-    ]
-      .filter((condition) => condition !== false)
-      .join(" and ");
-    const rows: CrossCheckPoint[] = [];
-    const select = ["firstSeenAt", "action", "state", "delayMs"];
-    for await (const entity of queryEntities<CrossCheckEntity>(this.access, this.crossChecks, {
-      filter,
-      select,
-    })) {
-      if (rows.length >= limit) return { rows, truncated: true };
-      rows.push({
-        firstSeenAt: new Date(entity.firstSeenAt).getTime(),
-        action: entity.action,
-        state: entity.state,
-        delayMs: entity.delayMs == null ? undefined : Number(entity.delayMs),
-      });
-    }
-    return { rows, truncated: false };
+  ): Promise<Rows<CrossCheckRow>> {
+    return this.options.queries.crossCheckRows(window, registry, limit);
   }
 }

@@ -1,6 +1,9 @@
 import type { TableClient, TableEntityQueryOptions, TableEntityResult } from "@azure/data-tables";
 import type { TableAccess } from "./tableAccess";
 
+/** Table Storage ends a query page after 5 s with a continuation, so a page never needs longer. */
+export const PAGE_TIMEOUT_MS = 6000;
+
 /** The most entities Table Storage returns in one page. */
 const MAX_PAGE_SIZE = 1000;
 

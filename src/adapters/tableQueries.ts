@@ -6,6 +6,7 @@ import type { Discrepancy } from "../core/discrepancy";
 import { type DeliveryEntity, fromDeliveryEntity } from "./deliveryEntity";
 import { EventTables } from "./eventTables";
 import { TableAccess } from "./tableAccess";
+import { isStatus } from "./tableErrors";
 import type { OccurredEntity } from "./tableEventStore";
 import { invertedHour, invertedMillis, KEY_PART_SEPARATOR } from "./tableKeys";
 import {
@@ -20,11 +21,11 @@ import {
   type ListPosition,
   type ListSource,
   mergeNewestFirst,
+  PAGE_TIMEOUT_MS,
   queryEntities,
   tiesFollow,
 } from "./tablePaging";
 import type { TableRegistryIndex } from "./tableRegistryIndex";
-import { isStatus } from "./tableRetry";
 
 /** Epoch milliseconds, both ends included. */
 export interface TimeWindow {
@@ -67,7 +68,9 @@ export interface Page<T> {
   next?: ListPosition;
 }
 
+/** One closed cross-check window. */
 export interface CrossCheckRow {
+  firstSeenAt: number;
   action: string;
   state: string;
   delayMs?: number;
@@ -90,14 +93,19 @@ interface DiscrepancyEntity
 }
 
 interface CrossCheckEntity {
+  firstSeenAt: Date;
   action: string;
   state: string;
   delayMs?: number | bigint | null;
   late?: boolean;
 }
 
-/** Table Storage ends a query page after 5 s with a continuation, so a page never needs longer. */
-const PAGE_TIMEOUT_MS = 6000;
+/** What a read bounded by `limit` found. */
+export interface Rows<T> {
+  rows: T[];
+  /** More rows matched than `limit`: the rest were not read. */
+  truncated: boolean;
+}
 
 export interface TableQueriesOptions {
   tables: (name: string) => TableClient;
@@ -187,8 +195,12 @@ export class TableQueries {
     return { items: page.items.map(fromDiscrepancyEntity), next: page.next };
   }
 
-  /** The closed cross-check windows whose first arrival lies in the window. */
-  async crossCheckRows(window: TimeWindow, registry?: string): Promise<CrossCheckRow[]> {
+  /** The closed cross-check windows whose first arrival lies in the window, at most `limit`. */
+  async crossCheckRows(
+    window: TimeWindow,
+    registry?: string,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<Rows<CrossCheckRow>> {
     const conditions = [
       ...hourPartitions("", invertedMillis(window.to), window.from),
       odata`firstSeenAt ge ${new Date(window.from)}`,
@@ -197,20 +209,23 @@ export class TableQueries {
     ];
     const rows: CrossCheckRow[] = [];
     const entities = this.query<CrossCheckEntity>(this.crossChecks, conditions, undefined, [
+      "firstSeenAt",
       "action",
       "state",
       "delayMs",
       "late",
     ]);
     for await (const entity of entities) {
+      if (rows.length >= limit) return { rows, truncated: true };
       rows.push({
+        firstSeenAt: new Date(entity.firstSeenAt).getTime(),
         action: entity.action,
         state: entity.state,
         delayMs: entity.delayMs == null ? undefined : Number(entity.delayMs),
         late: entity.late === true,
       });
     }
-    return rows;
+    return { rows, truncated: false };
   }
 
   async countRejections(window: TimeWindow): Promise<number> {
@@ -263,7 +278,7 @@ export class TableQueries {
 }
 
 /** Rows `<kind>|<inverted ms>|…` of one partition whose time lies in the window. */
-function timedRowRange(
+export function timedRowRange(
   kind: string,
   partitionKey: string,
   window: TimeWindow,

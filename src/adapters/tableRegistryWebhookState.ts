@@ -3,9 +3,9 @@ import type { BackfillCursor, BackfillCursors } from "../backfill/runBackfill";
 import type { WebhookRef } from "../core/registryWebhooks";
 import type { WebhookHealth } from "../core/webhookHealth";
 import { TableAccess } from "./tableAccess";
+import { isStatus } from "./tableErrors";
 import { encodeKeyPart } from "./tableKeys";
 import type { EntityKeys } from "./tableLayout";
-import { isStatus } from "./tableRetry";
 
 /**
  * Table `AcrBackfillCursors`: PartitionKey = registry resource id, RowKey = webhook name (both

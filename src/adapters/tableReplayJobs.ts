@@ -1,8 +1,8 @@
 import { odata, type TableClient } from "@azure/data-tables";
-import type { ReplayJob, ReplayJobStore } from "../core/replay";
+import { ACTIVE_JOB_STATES, type ReplayJob, type ReplayJobStore } from "../core/replay";
 import { TableAccess } from "./tableAccess";
+import { isStatus } from "./tableErrors";
 import { readIfExists } from "./tableIfExists";
-import { isStatus } from "./tableRetry";
 
 /**
  * Table `AcrReplayJobs`: PartitionKey `jobs`, RowKey = job id; the job's state as JSON plus the
@@ -41,8 +41,8 @@ export class TableReplayJobs implements ReplayJobStore {
   }
 
   async active(limit: number): Promise<ReplayJob[]> {
-    const filter = odata`PartitionKey eq ${PARTITION} and (state eq 'queued' or state eq 'running')`;
-    const jobs = await this.list(filter);
+    const states = ACTIVE_JOB_STATES.map((state) => odata`state eq ${state}`).join(" or ");
+    const jobs = await this.list(`${odata`PartitionKey eq ${PARTITION}`} and (${states})`);
     return jobs.sort((a, b) => a.createdAt - b.createdAt).slice(0, limit);
   }
 
@@ -68,7 +68,6 @@ export class TableReplayJobs implements ReplayJobStore {
     if (!entity || new Date(entity.leaseUntil).getTime() > now) return undefined;
     return this.access.call(async () => {
       const job = JSON.parse(entity.job) as ReplayJob;
-      if (job.state !== "queued" && job.state !== "running") return undefined;
       try {
         await this.table.updateEntity(this.entityOf(job, until), "Replace", {
           etag: entity.etag,

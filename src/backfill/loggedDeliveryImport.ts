@@ -54,8 +54,8 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
   }
   const event = {
     ...registryEventFromWebhook(payload, {
-      registry: resolveRegistry(payload, query.query.registry, context.loginServer),
-      region: query.query.region,
+      registry: resolveRegistry(payload, query.value.registry, context.loginServer),
+      region: query.value.region,
       receivedAt: context.now,
       fallbackEventId: payload.id,
     }),

@@ -1,5 +1,5 @@
 import type { NewDelivery } from "../core/deliveryRecord";
-import { describeError } from "../core/ingestDelivery";
+import { describeError } from "../core/describeError";
 import type { RegistryEvent } from "../core/registryEvent";
 import {
   describeFailure,

@@ -8,7 +8,7 @@ import { actionExamples, type CatalogExample, discrepancyExamples } from "./cata
 import { discrepancyMessageProperties, eventMessageProperties } from "./messageProperties";
 
 /** Bumped when a message changes incompatibly; adding a property or a message is compatible. */
-export const CATALOG_VERSION = "1.0.0";
+const CATALOG_VERSION = "1.0.0";
 
 export interface CatalogTopics {
   actions: Record<PublishableAction, string>;

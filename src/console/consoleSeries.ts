@@ -1,11 +1,11 @@
-import type { CrossCheckPoint, DeliveryRow } from "../adapters/tableOperatorReads";
-import type { TimeWindow } from "../adapters/tableQueries";
+import type { DeliveryRow } from "../adapters/tableOperatorReads";
+import type { CrossCheckRow, TimeWindow } from "../adapters/tableQueries";
 
 /** About this many points per chart, whatever the window. */
 const TARGET_BUCKETS = 48;
 const BUCKET_STEPS_MS = [60_000, 300_000, 900_000, 3_600_000, 10_800_000, 21_600_000, 86_400_000];
 
-export function bucketMsFor(window: TimeWindow): number {
+function bucketMsFor(window: TimeWindow): number {
   const wanted = (window.to - window.from) / TARGET_BUCKETS;
   return BUCKET_STEPS_MS.find((step) => step >= wanted) ?? BUCKET_STEPS_MS.at(-1) ?? 86_400_000;
 }
@@ -23,7 +23,7 @@ export interface ConsoleSeries {
 export function consoleSeries(
   window: TimeWindow,
   deliveries: readonly DeliveryRow[],
-  crossChecks: readonly CrossCheckPoint[],
+  crossChecks: readonly CrossCheckRow[],
 ): ConsoleSeries {
   const bucketMs = bucketMsFor(window);
   const first = Math.floor(window.from / bucketMs) * bucketMs;

@@ -1,14 +1,15 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { OperatorReads } from "../adapters/tableOperatorReads";
+import { isoTime } from "../core/isoTime";
 import {
   type SourcePair,
   type SourceWatchStore,
+  silenceFindingData,
   silenceOf,
   sourcePairs,
 } from "../core/sourceSilence";
 import { answerQuery } from "../query/answerQuery";
 import { parseStatsQuery } from "../query/queryParameters";
-import { silenceFindingView } from "../watch/silenceView";
 import { consoleSeries, deliveryCounts } from "./consoleSeries";
 
 export interface OverviewDeps {
@@ -43,15 +44,13 @@ export function queryOverview(
         deps.watch.seen(),
         deps.watch.findings(),
       ]);
-      const iso = (ms: number | undefined) =>
-        ms === undefined ? undefined : new Date(ms).toISOString();
       const sources = sourcePairs(seen)
         .filter((pair) => registry === undefined || pair.registry === registry)
         .map((pair) => ({
           registry: pair.registry,
           region: pair.region,
-          lastWebhookAt: iso(pair.webhookAt),
-          lastEventGridAt: iso(pair.eventGridAt),
+          lastWebhookAt: isoTime(pair.webhookAt),
+          lastEventGridAt: isoTime(pair.eventGridAt),
           webhookSilentForMs: pair.webhookAt === undefined ? undefined : now - pair.webhookAt,
           eventGridSilentForMs: pair.eventGridAt === undefined ? undefined : now - pair.eventGridAt,
           state: sourceState(pair, now, deps.silenceThresholdMs),
@@ -59,8 +58,8 @@ export function queryOverview(
       return {
         status: 200,
         jsonBody: {
-          from: iso(window.from),
-          to: iso(window.to),
+          from: isoTime(window.from),
+          to: isoTime(window.to),
           registry,
           series: consoleSeries(window, deliveries.rows, crossChecks.rows),
           counts: deliveryCounts(deliveries.rows, deps.crossCheckWindowMs),
@@ -69,7 +68,7 @@ export function queryOverview(
           operationalFindings: findings
             .filter((finding) => registry === undefined || finding.registry === registry)
             .sort((a, b) => (b.resolvedAt ?? b.openedAt) - (a.resolvedAt ?? a.openedAt))
-            .map(silenceFindingView),
+            .map(silenceFindingData),
         },
       };
     },

@@ -1,18 +1,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { z } from "zod";
 import type { TableQueries, TimeWindow } from "../adapters/tableQueries";
-import { text } from "../core/acrWebhookPayload";
+import { type Parsed, text } from "../core/acrWebhookPayload";
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import { answerQuery } from "../query/answerQuery";
 import { type EventLookup, findEvent } from "../query/queryEventById";
-import {
-  type Parsed,
-  parseEventId,
-  readQuery,
-  registry,
-  windowOf,
-  windowShape,
-} from "../query/queryParameters";
+import { parseEventId, readQuery, registry, windowOf, windowShape } from "../query/queryParameters";
 
 export interface SearchDeps {
   lookup: EventLookup;

@@ -4,13 +4,13 @@ import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { errorResponse } from "../http/errorResponse";
 
 /** Where `npm run build` (Vite) writes the console: dist/console, beside dist/src. */
-export const CONSOLE_DIR = resolve(__dirname, "..", "..", "console");
+const CONSOLE_DIR = resolve(__dirname, "..", "..", "console");
 
 /**
  * Only the app's own files: no inline script or style, no other origin, no framing, no form
  * posts, no referrer (the page's URL may carry the function key).
  */
-export const CONTENT_SECURITY_POLICY = [
+const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",

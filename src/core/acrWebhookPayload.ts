@@ -147,6 +147,14 @@ export interface FieldIssue {
   message: string;
 }
 
+/** A value read from input, or where and why it was refused. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
+
+/** The refusal of one field. */
+export function invalid(path: string, message: string): { ok: false; issues: FieldIssue[] } {
+  return { ok: false, issues: [{ path, message }] };
+}
+
 export type PayloadValidation =
   | { ok: true; payload: AcrWebhookPayload }
   | { ok: false; issues: FieldIssue[] };

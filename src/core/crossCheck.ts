@@ -19,7 +19,9 @@ export const DISCREPANCY_KINDS = [
 ] as const;
 export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
 /** What a logical event ends as once its window (or its quarantine hold) is over. */
-export type Verdict = "matched" | DiscrepancyKind;
+/** What a closed window ends as. */
+export const VERDICTS = ["matched", ...DISCREPANCY_KINDS] as const;
+export type Verdict = (typeof VERDICTS)[number];
 /**
  * `open`: waiting for its twin. `awaiting-release`: an Event Grid push whose digest ACR has in quarantine,
  * waiting for the push webhook ACR sends once the scanner passes it. `no-twin`: a quarantine,
@@ -169,7 +171,7 @@ export function isWaiting(logical: LogicalEvent | undefined): boolean {
   return logical?.state === "open" || logical?.state === "awaiting-release";
 }
 
-/** Rows written before occurrences were counted are the first. */
+/** A logical event recorded before occurrences were counted is the first occurrence. */
 export function occurrenceOf(logical: LogicalEvent | undefined): number {
   return logical?.occurrence ?? 1;
 }

@@ -7,7 +7,8 @@ import type { Route } from "./routing";
  * unknown action, out of scope). `held`: an Event Grid arrival, published only if its webhook
  * never comes. `dead`: the re-drive gave up; `lastError` says why.
  */
-export type PublishState = "pending" | "published" | "not-routed" | "held" | "dead";
+export const PUBLISH_STATES = ["pending", "published", "not-routed", "held", "dead"] as const;
+export type PublishState = (typeof PUBLISH_STATES)[number];
 
 /** The request as `az acr webhook list-events` shows it: secrets masked, never stored. */
 export interface RecordedRequest {
@@ -87,7 +88,7 @@ export function initialPublishState(route: Route, event: RegistryEvent): Publish
   return event.origin === "eventgrid" && event.connectedRegistry === undefined ? "held" : "pending";
 }
 
-export function arrivalOf(delivery: NewDelivery): Arrival {
+function arrivalOf(delivery: NewDelivery): Arrival {
   return {
     receivedAt: new Date(delivery.receivedAt).toISOString(),
     region: delivery.event.region,

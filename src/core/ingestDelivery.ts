@@ -14,6 +14,7 @@ import {
   type NewDelivery,
   type PublishState,
 } from "./deliveryRecord";
+import { describeError } from "./describeError";
 import { knownTagsOf } from "./knownTags";
 import {
   DependencyUnavailableError,
@@ -261,10 +262,6 @@ export async function publishRecord(
   const marked = publishedChanges(record, publish, now);
   if (lazyMark) return { ok: true, warnings: [], settling: settle(ports.store, marked, LAZY) };
   return { ok: true, warnings: await settle(ports.store, marked) };
-}
-
-export function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** Bookkeeping after the outcome is settled: a failure is a warning, the re-drive repairs it. */

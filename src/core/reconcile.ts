@@ -11,8 +11,9 @@ import {
   withMismatches,
 } from "./crossCheck";
 import { type DeliveryRecord, isPending } from "./deliveryRecord";
+import { describeError } from "./describeError";
 import { discrepancyFor, discrepancyMessage, resolvedBy } from "./discrepancy";
-import { describeError, publishRecord, restoreJournaled, writeOrThrow } from "./ingestDelivery";
+import { publishRecord, restoreJournaled, writeOrThrow } from "./ingestDelivery";
 import { knownTagsOf } from "./knownTags";
 import type { EventStore, FindingStore, Journal, Publisher } from "./ports";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";

@@ -1,5 +1,5 @@
 import type { DeliveryRecord } from "./deliveryRecord";
-import { describeError } from "./ingestDelivery";
+import { describeError } from "./describeError";
 import { knownTagsOf } from "./knownTags";
 import type { EventStore, Publisher } from "./ports";
 import { shortHash } from "./shortHash";
@@ -22,6 +22,13 @@ export interface ReplaySelection {
 
 export type ReplayJobState = "queued" | "running" | "completed" | "failed";
 
+/** The states of a job still to run: the runner takes up only these. */
+export const ACTIVE_JOB_STATES = ["queued", "running"] as const satisfies readonly ReplayJobState[];
+
+export function isActiveJob(job: ReplayJob): boolean {
+  return (ACTIVE_JOB_STATES as readonly ReplayJobState[]).includes(job.state);
+}
+
 export interface ReplayJob {
   id: string;
   selection: ReplaySelection;
@@ -43,7 +50,7 @@ export interface ReplayJob {
   errors: string[];
 }
 
-export const MAX_JOB_ERRORS = 20;
+const MAX_JOB_ERRORS = 20;
 
 export function newReplayJob(id: string, selection: ReplaySelection, now: number): ReplayJob {
   return {
@@ -73,7 +80,7 @@ export function replayProgress(job: ReplayJob): number {
  * What went to a topic once: routed records that were published, or are still to be (pending,
  * dead). An Event Grid arrival `held` behind its webhook twin and records never routed are not.
  */
-export function isReplayable(record: DeliveryRecord): boolean {
+function isReplayable(record: DeliveryRecord): boolean {
   return (
     record.route.kind === "topic" &&
     record.publishState !== "held" &&
@@ -91,7 +98,7 @@ export function replayMessageId(jobId: string, originalMessageId: string): strin
 }
 
 /** The original topic message of the record, marked as replayed by this job. */
-export function replayMessageFor(
+function replayMessageFor(
   record: DeliveryRecord,
   jobId: string,
   knownTags: readonly string[] = [],
@@ -123,11 +130,14 @@ export interface ReplaySource {
 export interface ReplayJobStore {
   create(job: ReplayJob): Promise<void>;
   get(id: string): Promise<ReplayJob | undefined>;
-  /** Jobs still to run (queued or running), oldest first, at most `limit`. */
+  /** Jobs still to run (`isActiveJob`), oldest first, at most `limit`. */
   active(limit: number): Promise<ReplayJob[]>;
   /** The newest jobs, whatever their state, at most `limit`. */
   recent(limit: number): Promise<ReplayJob[]>;
-  /** Takes the job until `until` unless another run holds it; the job as taken, or undefined. */
+  /**
+   * Takes the job until `until` unless another run holds it; the job as taken (the runner checks
+   * that it is still active), or undefined.
+   */
   claim(id: string, now: number, until: number): Promise<ReplayJob | undefined>;
   /** Saves the job's progress, keeping the claim while the run goes on with it. */
   save(job: ReplayJob, keepClaim: boolean): Promise<void>;
@@ -166,7 +176,8 @@ export async function runReplayJobs(
     if (ports.clock() >= deadline) break;
     // Held a little past the run, so a run that overruns is not joined by the next one.
     const job = await ports.jobs.claim(listed.id, ports.clock(), deadline + settings.runMs);
-    if (!job) continue;
+    // Another run may have finished it since it was listed.
+    if (!job || !isActiveJob(job)) continue;
     touched.push(await advanceJob(job, ports, settings, deadline, pacer));
   }
   return touched;

@@ -5,7 +5,7 @@ import { anyScopeMatches, type Scope } from "./scope";
 /** Where each action goes, and which repositories and tags may reach it (empty: all). */
 export type RoutingTable = Record<PublishableAction, { topic: string; scopes: readonly Scope[] }>;
 
-export const NOT_ROUTED_REASONS = ["ping", "unknown-action", "out-of-scope"] as const;
+const NOT_ROUTED_REASONS = ["ping", "unknown-action", "out-of-scope"] as const;
 export type NotRoutedReason = (typeof NOT_ROUTED_REASONS)[number];
 
 export type Route =

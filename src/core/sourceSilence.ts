@@ -1,3 +1,4 @@
+import { isoTime } from "./isoTime";
 import type { EventOrigin } from "./registryEvent";
 import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
@@ -7,7 +8,6 @@ import { cloudEventMessage, type TopicMessage } from "./topicMessage";
  * has gone silent (ACR sometimes stops calling a webhook: Azure/acr#106), or the reverse.
  */
 export type SilenceKind = "webhook-silent" | "eventgrid-silent";
-export const SILENCE_KINDS: readonly SilenceKind[] = ["webhook-silent", "eventgrid-silent"];
 
 /** When one side of one registry/region was last heard from (by arrival time). */
 export interface SourceSeen {
@@ -36,10 +36,7 @@ export interface Arrived {
 }
 
 /** The latest arrival per registry, region and origin, `known` merged with new arrivals. */
-export function latestSeen(
-  known: readonly SourceSeen[],
-  arrivals: readonly Arrived[],
-): SourceSeen[] {
+function latestSeen(known: readonly SourceSeen[], arrivals: readonly Arrived[]): SourceSeen[] {
   const latest = new Map<string, SourceSeen>();
   const keep = (seen: SourceSeen) => {
     const key = JSON.stringify([seen.registry, seen.region ?? "", seen.origin]);
@@ -148,12 +145,26 @@ function sameSource(
   return a.registry === b.registry && (a.region ?? "") === (b.region ?? "");
 }
 
+/** A silence finding as its message and the console show it: ISO times, its state in words. */
+export function silenceFindingData(finding: SilenceFinding) {
+  return {
+    kind: finding.kind,
+    state: finding.resolvedAt === undefined ? ("open" as const) : ("resolved" as const),
+    registry: finding.registry,
+    region: finding.region,
+    silentSince: isoTime(finding.silentSince),
+    openedAt: isoTime(finding.openedAt),
+    resolvedAt: isoTime(finding.resolvedAt),
+  };
+}
+
 /**
  * The message on the discrepancy topic, one when a finding opens and one when it is resolved;
  * ids stable per finding, so a re-run is dropped by duplicate detection.
  */
 export function silenceMessage(finding: SilenceFinding): TopicMessage {
-  const state = finding.resolvedAt === undefined ? "open" : "resolved";
+  const data = silenceFindingData(finding);
+  const { state } = data;
   const id = shortHash([
     "silence",
     finding.kind,
@@ -162,23 +173,13 @@ export function silenceMessage(finding: SilenceFinding): TopicMessage {
     String(finding.openedAt),
     state,
   ]);
-  const iso = (ms: number | undefined) =>
-    ms === undefined ? undefined : new Date(ms).toISOString();
   return cloudEventMessage({
     id,
     registry: finding.registry,
     type: `operational.${finding.kind}${state === "resolved" ? ".resolved" : ""}`,
     subject: finding.region ?? "",
-    time: new Date(finding.resolvedAt ?? finding.openedAt).toISOString(),
-    data: {
-      kind: finding.kind,
-      state,
-      registry: finding.registry,
-      region: finding.region,
-      silentSince: iso(finding.silentSince),
-      openedAt: iso(finding.openedAt),
-      resolvedAt: iso(finding.resolvedAt),
-    },
+    time: isoTime(finding.resolvedAt ?? finding.openedAt),
+    data,
     properties: {
       kind: finding.kind,
       state,
@@ -224,11 +225,11 @@ export interface SourceWatchReport {
  * Events can carry a timestamp a little older than their arrival (clock skew, Event Grid retries):
  * each run reads back this far before the last one, so none falls between two runs.
  */
-export const SCAN_OVERLAP_MS = 10 * 60_000;
+const SCAN_OVERLAP_MS = 10 * 60_000;
 
 /**
  * One run of the source watch, off the hot path (timer): folds the deliveries that arrived since
- * the last run into the last-seen table, opens and resolves silence findings, and publishes each
+ * the last run into what was last seen of each source, opens and resolves silence findings, and publishes each
  * change once (a change whose publish failed is published again by the next run, same id).
  */
 export async function watchSources(

@@ -11,8 +11,6 @@ export interface TopicMessage {
   applicationProperties: Record<string, string>;
 }
 
-export { CLOUD_EVENT_TYPE_PREFIX, type CloudEvent } from "./cloudEvent";
-
 /**
  * Stable for the logical event, so Service Bus duplicate detection drops every re-send: a repeated
  * delivery, a second regional webhook, or the Event Grid twin of the same push. Whether ACR's
@@ -102,9 +100,7 @@ export function cloudEventMessage(content: CloudEventContent): TopicMessage {
 }
 
 /** Service Bus application properties cannot be undefined: only the defined ones are sent. */
-export function definedOnly(
-  properties: Record<string, string | undefined>,
-): Record<string, string> {
+function definedOnly(properties: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(properties).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );

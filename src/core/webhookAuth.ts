@@ -9,6 +9,8 @@ export interface WebhookAuthSettings {
 
 export type AuthFailure = "missing-credential" | "wrong-credential";
 
+export type AuthOutcome = { ok: true } | { ok: false; failure: AuthFailure };
+
 /** The credential ACR sent in its custom header, or undefined when absent. */
 export function presentedSecret(
   settings: WebhookAuthSettings,
@@ -28,21 +30,22 @@ export function presentedSecret(
 export function authenticateWebhook(
   settings: WebhookAuthSettings,
   headerValue: string | null,
-): AuthFailure | undefined {
+): AuthOutcome {
   return checkSecret(settings.secrets, presentedSecret(settings, headerValue));
 }
 
 export function checkSecret(
   secrets: readonly string[],
   candidate: string | undefined,
-): AuthFailure | undefined {
-  if (candidate === undefined || candidate === "") return "missing-credential";
+): AuthOutcome {
+  if (candidate === undefined || candidate === "")
+    return { ok: false, failure: "missing-credential" };
   const candidateDigest = sha256(candidate);
   let matched = false;
   for (const secret of secrets) {
     matched = crypto.timingSafeEqual(candidateDigest, sha256(secret)) || matched;
   }
-  return matched ? undefined : "wrong-credential";
+  return matched ? { ok: true } : { ok: false, failure: "wrong-credential" };
 }
 
 function sha256(value: string): Buffer {

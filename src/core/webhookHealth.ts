@@ -129,7 +129,7 @@ export function healthChange(
   return same ? "unchanged" : "unhealthy";
 }
 
-export const WEBHOOK_UNHEALTHY = "webhook-unhealthy";
+const WEBHOOK_UNHEALTHY = "webhook-unhealthy";
 
 /** On `acr-discrepancies`: `discrepancy.webhook-unhealthy`, and `.resolved` when healthy again. */
 export function webhookHealthMessage(health: WebhookHealth): TopicMessage {

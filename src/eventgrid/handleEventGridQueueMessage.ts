@@ -3,11 +3,12 @@ import { type ParsedEventGridEvent, parseEventGridBody } from "../adapters/event
 import type { EventGridSettings } from "../config";
 import type { FieldIssue } from "../core/acrWebhookPayload";
 import type { RecordedRequest } from "../core/deliveryRecord";
+import { parseJsonText } from "../core/parseJsonText";
 import type { EventGridSummary } from "./ingestEventGridEvents";
 
 /** What becomes of one queue message: settled as done, or dead-lettered with a reason. */
 export type QueueMessageOutcome =
-  | { kind: "complete"; summary: EventGridSummary }
+  | { kind: "complete" }
   | { kind: "deadLetter"; reason: PoisonReason; description: string };
 
 /** `DeadLetterReason` of a message a redelivery could not mend. */
@@ -83,7 +84,7 @@ export async function handleEventGridQueueMessage(
     const types = parsed.events.map((event) => event.type);
     return poison("UnsupportedEventType", `no ACR event: ${types.join(", ")}`);
   }
-  return { kind: "complete", summary };
+  return { kind: "complete" };
 }
 
 function poison(reason: PoisonReason, description: string): QueueMessageOutcome {
@@ -96,13 +97,7 @@ function poison(reason: PoisonReason, description: string): QueueMessageOutcome 
 
 /** Event Grid writes the event as JSON bytes; the extension hands over text unless told JSON. */
 function decodeBody(body: unknown): { ok: true; value: unknown } | { ok: false } {
-  const text = body instanceof Uint8Array ? Buffer.from(body).toString("utf8") : body;
-  if (typeof text !== "string") return { ok: true, value: text };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false };
-  }
+  return parseJsonText(body instanceof Uint8Array ? Buffer.from(body).toString("utf8") : body);
 }
 
 function describeIssues(issues: readonly FieldIssue[]): string {

@@ -2,9 +2,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import { parseEventGridBody } from "../adapters/eventGridParsing";
 import type { EventGridSettings } from "../config";
 import { maskHeaders, maskUri } from "../core/deliveryRecord";
-import { DependencyUnavailableError } from "../core/ports";
 import { checkSecret, presentedSecret } from "../core/webhookAuth";
-import { errorResponse } from "../http/errorResponse";
+import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
 import { readJsonBody } from "../http/readBody";
 import { type EventGridDependencies, ingestEventGridEvents } from "./ingestEventGridEvents";
 
@@ -34,9 +33,9 @@ export async function handleEventGridRequest(
     ) ??
     request.query.get("key") ??
     undefined;
-  const authFailure = checkSecret(settings.secrets, candidate);
-  if (authFailure) {
-    context.warn(`event grid request refused: ${authFailure}`);
+  const auth = checkSecret(settings.secrets, candidate);
+  if (!auth.ok) {
+    context.warn(`event grid request refused: ${auth.failure}`);
     return errorResponse(401, "unauthorized", "missing or wrong Event Grid endpoint secret");
   }
 
@@ -78,11 +77,9 @@ export async function handleEventGridRequest(
     const refused = parsed.issues.length > 0 ? { invalid: parsed.issues } : {};
     return { status: 200, jsonBody: { ...summary, ...refused } };
   } catch (error) {
-    if (!(error instanceof DependencyUnavailableError)) throw error;
-    context.error(`event grid delivery not recorded: ${error.message}`);
-    return errorResponse(503, "dependency_unavailable", `${error.dependency} is unavailable`, {
-      dependency: error.dependency,
-    });
+    return dependencyUnavailableResponse(error, (reason) =>
+      context.error(`event grid delivery not recorded: ${reason}`),
+    );
   }
 }
 

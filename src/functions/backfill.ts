@@ -1,6 +1,7 @@
 import { app } from "@azure/functions";
 import { handleBackfillRequest } from "../backfill/handleBackfillRequest";
 import { getRegistryAccess } from "../backfill/registryAccess";
+import { logRunReport } from "../telemetry/runReport";
 
 const access = getRegistryAccess();
 
@@ -16,11 +17,6 @@ const schedule = access.settings.backfillSchedule;
 if (schedule) {
   app.timer("backfill", {
     schedule,
-    handler: async (_timer, context) => {
-      const report = await access.backfill();
-      const line = JSON.stringify(report);
-      if (report.errors.length > 0) context.warn(`backfill: ${line}`);
-      else context.log(`backfill: ${line}`);
-    },
+    handler: async (_timer, context) => logRunReport(context, "backfill", await access.backfill()),
   });
 }

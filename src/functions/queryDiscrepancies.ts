@@ -1,13 +1,12 @@
 import { app } from "@azure/functions";
-import { TableQueries } from "../adapters/tableQueries";
-import { getBridge } from "../bridge";
+import { getOperator } from "../operator";
 import { queryDiscrepancies } from "../query/listings";
 
-const queries = new TableQueries(getBridge());
+const operator = getOperator();
 
 app.http("queryDiscrepancies", {
   route: "discrepancies",
   methods: ["GET"],
   authLevel: "function",
-  handler: (request, context) => queryDiscrepancies(request, context, queries),
+  handler: (request, context) => queryDiscrepancies(request, context, operator.queries),
 });

@@ -1,13 +1,12 @@
 import { app } from "@azure/functions";
-import { TableQueries } from "../adapters/tableQueries";
-import { getBridge } from "../bridge";
+import { getOperator } from "../operator";
 import { queryEvents } from "../query/listings";
 
-const queries = new TableQueries(getBridge());
+const operator = getOperator();
 
 app.http("queryEvents", {
   route: "events",
   methods: ["GET"],
   authLevel: "function",
-  handler: (request, context) => queryEvents(request, context, queries),
+  handler: (request, context) => queryEvents(request, context, operator.queries),
 });

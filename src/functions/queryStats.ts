@@ -1,13 +1,12 @@
 import { app } from "@azure/functions";
-import { TableQueries } from "../adapters/tableQueries";
-import { getBridge } from "../bridge";
+import { getOperator } from "../operator";
 import { queryStats } from "../query/queryStats";
 
-const queries = new TableQueries(getBridge());
+const operator = getOperator();
 
 app.http("queryStats", {
   route: "stats",
   methods: ["GET"],
   authLevel: "function",
-  handler: (request, context) => queryStats(request, context, queries),
+  handler: (request, context) => queryStats(request, context, operator.queries),
 });

@@ -2,6 +2,7 @@ import { app } from "@azure/functions";
 import { getBridge } from "../bridge";
 import { reconcile } from "../core/reconcile";
 import { countReconcile, inSpan } from "../telemetry/instruments";
+import { logRunReport } from "../telemetry/runReport";
 
 const bridge = getBridge();
 
@@ -13,8 +14,6 @@ app.timer("reconcile", {
       reconcile(bridge, { routing: bridge.routing, ...bridge.crossCheckSettings }, Date.now()),
     );
     countReconcile(report);
-    const line = JSON.stringify(report);
-    if (report.errors.length > 0) context.warn(`reconcile: ${line}`);
-    else context.log(`reconcile: ${line}`);
+    logRunReport(context, "reconcile", report);
   },
 });

@@ -1,9 +1,9 @@
 import { app } from "@azure/functions";
-import { loadReplaySettings } from "../config";
+import { loadReplayConfig } from "../config";
 import { getOperator } from "../operator";
 import { startReplay } from "../replay/replayRoutes";
 
-const settings = loadReplaySettings(process.env);
+const config = loadReplayConfig(process.env);
 const operator = getOperator();
 
 app.http("replayStart", {
@@ -14,6 +14,7 @@ app.http("replayStart", {
     startReplay(request, context, {
       jobs: operator.replayJobs,
       source: operator.reads,
-      maxWindowMs: settings.maxWindowMs,
+      maxWindowMs: config.maxWindowMs,
+      pageSize: config.pageSize,
     }),
 });

@@ -3,6 +3,7 @@ import { getBridge } from "../bridge";
 import { loadSilenceThresholdMs } from "../config";
 import { watchSources } from "../core/sourceSilence";
 import { getOperator } from "../operator";
+import { logRunReport } from "../telemetry/runReport";
 import { arrivalsOf } from "../watch/arrivals";
 
 const thresholdMs = loadSilenceThresholdMs(process.env);
@@ -23,8 +24,6 @@ app.timer("sourceWatch", {
       thresholdMs,
       Date.now(),
     );
-    const line = `sourceWatch: ${JSON.stringify(report)}`;
-    if (report.errors.length > 0) context.warn(line);
-    else context.log(line);
+    logRunReport(context, "sourceWatch", report);
   },
 });

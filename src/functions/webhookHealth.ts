@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
 import { getRegistryAccess } from "../backfill/registryAccess";
+import { logWebhookHealthReport } from "../telemetry/runReport";
 
 const access = getRegistryAccess();
 
@@ -8,16 +9,7 @@ const schedule = access.settings.pingSchedule;
 if (schedule) {
   app.timer("webhookHealth", {
     schedule,
-    handler: async (_timer, context) => {
-      const report = await access.checkWebhooks(Date.now());
-      for (const webhook of report.unhealthy) {
-        context.warn(
-          `webhook-unhealthy ${webhook.registryId}/webhooks/${webhook.webhook}: ${webhook.reasons.join("; ")}`,
-        );
-      }
-      const line = JSON.stringify(report);
-      if (report.errors.length > 0) context.warn(`webhookHealth: ${line}`);
-      else context.log(`webhookHealth: ${line}`);
-    },
+    handler: async (_timer, context) =>
+      logWebhookHealthReport(context, await access.checkWebhooks(Date.now())),
   });
 }

@@ -9,10 +9,7 @@ export type LimitedBody =
  * Reads the body as UTF-8 text, stopping as soon as it passes `maxBytes` so an oversized body is
  * never buffered whole. Invalid UTF-8 is refused rather than silently replaced.
  */
-export async function readLimitedBody(
-  request: HttpRequest,
-  maxBytes: number,
-): Promise<LimitedBody> {
+async function readLimitedBody(request: HttpRequest, maxBytes: number): Promise<LimitedBody> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > maxBytes) return { ok: false, reason: "too-large" };
   const chunks: Uint8Array[] = [];

@@ -1,7 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { DependencyUnavailableError } from "../core/ports";
-import { errorResponse } from "../http/errorResponse";
-import type { Parsed } from "./queryParameters";
+import type { Parsed } from "../core/acrWebhookPayload";
+import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
 
 /**
  * What every query route shares: 400 naming each bad parameter, 503 when Table Storage does not
@@ -26,10 +25,8 @@ export async function answerQuery<T>(
   try {
     return await run(parsed.value);
   } catch (error) {
-    if (!(error instanceof DependencyUnavailableError)) throw error;
-    context.error(`query failed: ${error.message}`);
-    return errorResponse(503, "dependency_unavailable", `${error.dependency} is unavailable`, {
-      dependency: error.dependency,
-    });
+    return dependencyUnavailableResponse(error, (reason) =>
+      context.error(`query failed: ${reason}`),
+    );
   }
 }

@@ -1,5 +1,5 @@
 import type { HttpResponseInit, InvocationContext } from "@azure/functions";
-import { describeError } from "../core/ingestDelivery";
+import { describeError } from "../core/describeError";
 import { errorResponse } from "../http/errorResponse";
 
 export interface HealthProbes {

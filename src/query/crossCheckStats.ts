@@ -1,9 +1,6 @@
 import type { CrossCheckRow } from "../adapters/tableQueries";
-import { DISCREPANCY_KINDS } from "../core/crossCheck";
+import { VERDICTS, type Verdict } from "../core/crossCheck";
 
-/** What a closed window ends as. */
-export const VERDICTS = ["matched", ...DISCREPANCY_KINDS] as const;
-type Verdict = (typeof VERDICTS)[number];
 type StateCounts = Record<Verdict, number> & { total: number };
 
 export interface DelayDistribution {

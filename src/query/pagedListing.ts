@@ -1,8 +1,9 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { Page, TableQueries } from "../adapters/tableQueries";
+import type { Parsed } from "../core/acrWebhookPayload";
 import { answerQuery } from "./answerQuery";
 import { encodeContinuationToken } from "./continuationToken";
-import type { PagedQuery, Parsed } from "./queryParameters";
+import type { PagedQuery } from "./queryParameters";
 
 export type ListingHandler = (
   request: HttpRequest,

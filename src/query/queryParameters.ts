@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { encodeKeyPart } from "../adapters/tableKeys";
+import { fitsInKey } from "../adapters/tableKeys";
 import type {
   DeliveryFilter,
   DiscrepancyFilter,
@@ -7,31 +7,24 @@ import type {
   TimeWindow,
 } from "../adapters/tableQueries";
 import { LISTING_TIMES } from "../adapters/tableQueries";
-import { type FieldIssue, text, toFieldIssues } from "../core/acrWebhookPayload";
+import {
+  type FieldIssue,
+  invalid,
+  type Parsed,
+  text,
+  toFieldIssues,
+} from "../core/acrWebhookPayload";
 import { ARTIFACT_KINDS } from "../core/artifactKind";
-import { DISCREPANCY_KINDS } from "../core/crossCheck";
-import type { PublishState } from "../core/deliveryRecord";
+import { DISCREPANCY_KINDS, VERDICTS } from "../core/crossCheck";
+import { PUBLISH_STATES, type PublishState } from "../core/deliveryRecord";
 import { FINDING_STATES } from "../core/discrepancy";
 import { decodeContinuationToken } from "./continuationToken";
-import { VERDICTS } from "./crossCheckStats";
-
-export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 1000;
 const DAY_MS = 86_400_000;
 /** Bounds what one query may read: filters apply inside the window, so its span is the cost. */
 const MAX_WINDOW_DAYS = 31;
-/** Azure's limit on a key; an id that cannot be a key was never recorded. */
-const MAX_KEY_LENGTH = 1024;
-
-const PUBLISH_STATES = [
-  "pending",
-  "published",
-  "not-routed",
-  "held",
-  "dead",
-] as const satisfies readonly PublishState[];
 const STATES = [...PUBLISH_STATES, ...VERDICTS, "awaiting-release"] as const;
 
 function isPublishState(state: string | undefined): state is PublishState {
@@ -163,7 +156,8 @@ export function parseBackfillQuery(
 export function parseEventId(id: string | undefined): Parsed<string> {
   const parsed = text(256)
     .min(1)
-    .refine((value) => encodeKeyPart(value).length <= MAX_KEY_LENGTH, "is too long for an event id")
+    // An id that cannot be a key was never recorded.
+    .refine(fitsInKey, "is too long for an event id")
     .safeParse(id);
   if (parsed.success) return { ok: true, value: parsed.data };
   return invalid("route.id", parsed.error.issues.map((issue) => issue.message).join("; "));
@@ -225,8 +219,4 @@ export function windowOf(values: { from?: number; to?: number }, now: number): P
     return invalid("query.from", `must be at most ${MAX_WINDOW_DAYS} days before to`);
   }
   return { ok: true, value: { from, to } };
-}
-
-function invalid(path: string, message: string): { ok: false; issues: FieldIssue[] } {
-  return { ok: false, issues: [{ path, message }] };
 }

@@ -19,7 +19,7 @@ export function queryStats(
     context,
     (r, now) => parseStatsQuery(r.query, now),
     async ({ window, registry }) => {
-      const [rows, rejections] = await Promise.all([
+      const [crossChecks, rejections] = await Promise.all([
         queries.crossCheckRows(window, registry),
         queries.countRejections(window),
       ]);
@@ -29,7 +29,7 @@ export function queryStats(
           from: new Date(window.from).toISOString(),
           to: new Date(window.to).toISOString(),
           registry,
-          ...summarizeCrossChecks(rows),
+          ...summarizeCrossChecks(crossChecks.rows),
           rejections,
         },
       };

@@ -2,10 +2,7 @@ import type { LogicalEvent, SideArrivals } from "../core/crossCheck";
 import { publishedBy, twinDelayMs } from "../core/crossCheck";
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import type { Discrepancy } from "../core/discrepancy";
-
-function iso(epochMs: number): string {
-  return new Date(epochMs).toISOString();
-}
+import { isoTime } from "../core/isoTime";
 
 /** A recorded delivery as the query API shows it: times in ISO 8601, the payload as received. */
 export function deliveryView(record: DeliveryRecord) {
@@ -14,19 +11,19 @@ export function deliveryView(record: DeliveryRecord) {
   return {
     id: eventId,
     ...fields,
-    occurredAt: iso(occurredAt),
-    receivedAt: iso(receivedAt),
+    occurredAt: isoTime(occurredAt),
+    receivedAt: isoTime(receivedAt),
     topic: route.kind === "topic" ? route.topic : undefined,
     notRoutedReason: route.kind === "not-routed" ? route.reason : undefined,
     ...bookkeeping,
-    lastAttemptAt: lastAttemptAt === undefined ? undefined : iso(lastAttemptAt),
-    attemptLog: attemptLog?.map((attempt) => ({ ...attempt, at: iso(attempt.at) })),
+    lastAttemptAt: isoTime(lastAttemptAt),
+    attemptLog: attemptLog?.map((attempt) => ({ ...attempt, at: isoTime(attempt.at) })),
     payload,
   };
 }
 
 function sideView(side: SideArrivals | undefined) {
-  return side && { ...side, firstAt: iso(side.firstAt) };
+  return side && { ...side, firstAt: isoTime(side.firstAt) };
 }
 
 export function logicalEventView(logical: LogicalEvent) {
@@ -38,17 +35,17 @@ export function logicalEventView(logical: LogicalEvent) {
     tag: logical.tag,
     digest: logical.digest,
     state: logical.state,
-    firstSeenAt: iso(logical.firstSeenAt),
-    windowClosesAt: iso(logical.windowClosesAt),
+    firstSeenAt: isoTime(logical.firstSeenAt),
+    windowClosesAt: isoTime(logical.windowClosesAt),
     webhook: sideView(logical.webhook),
     eventGrid: sideView(logical.eventGrid),
     publishedBy: publishedBy(logical),
-    late: logical.late && { ...logical.late, at: iso(logical.late.at) },
+    late: logical.late && { ...logical.late, at: isoTime(logical.late.at) },
     mismatchedIds: logical.mismatchedIds,
     delayMs: twinDelayMs(logical),
   };
 }
 
 export function discrepancyView(finding: Discrepancy) {
-  return { ...finding, detectedAt: iso(finding.detectedAt) };
+  return { ...finding, detectedAt: isoTime(finding.detectedAt) };
 }

@@ -1,15 +1,11 @@
 import { z } from "zod";
-import { type FieldIssue, text, toFieldIssues } from "../core/acrWebhookPayload";
+import { invalid, type Parsed, text, toFieldIssues } from "../core/acrWebhookPayload";
 import type { ReplaySelection } from "../core/replay";
 
 export interface ReplayRequest {
   selection: ReplaySelection;
   dryRun: boolean;
 }
-
-export type ParsedReplayRequest =
-  | { ok: true; value: ReplayRequest }
-  | { ok: false; issues: FieldIssue[] };
 
 const instant = z.iso
   .datetime({
@@ -45,7 +41,7 @@ export function parseReplayRequest(
   json: unknown,
   maxWindowMs: number,
   now: number,
-): ParsedReplayRequest {
+): Parsed<ReplayRequest> {
   const parsed = bodySchema.safeParse(json);
   if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error, "body") };
   const { from, to, dryRun, ...filter } = parsed.data;
@@ -55,8 +51,4 @@ export function parseReplayRequest(
   }
   if (from > now) return invalid("body.from", "must not be in the future");
   return { ok: true, value: { selection: { from, to, ...filter }, dryRun: dryRun ?? false } };
-}
-
-function invalid(path: string, message: string): ParsedReplayRequest {
-  return { ok: false, issues: [{ path, message }] };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { DependencyUnavailableError } from "../core/ports";
+import { isoTime } from "../core/isoTime";
 import {
   countReplayable,
   newReplayJob,
@@ -9,7 +9,7 @@ import {
   type ReplaySource,
   replayProgress,
 } from "../core/replay";
-import { errorResponse } from "../http/errorResponse";
+import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
 import { readJsonBody } from "../http/readBody";
 import { parseReplayRequest } from "./replayRequest";
 
@@ -17,11 +17,12 @@ export interface ReplayRouteDeps {
   jobs: ReplayJobStore;
   source: ReplaySource;
   maxWindowMs: number;
+  /** Records read at a time for a dry run's count. */
+  pageSize: number;
 }
 
 /** A replay request is a few hundred bytes. */
 const MAX_BODY_BYTES = 16 * 1024;
-export const REPLAY_PAGE_SIZE = 200;
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -50,7 +51,7 @@ export function startReplay(
     }
     const { selection, dryRun } = parsed.value;
     if (dryRun) {
-      const counts = await countReplayable(deps.source, selection, REPLAY_PAGE_SIZE);
+      const counts = await countReplayable(deps.source, selection, deps.pageSize);
       return { status: 200, jsonBody: { dryRun: true, ...counts } };
     }
     const job = newReplayJob(randomUUID(), selection, Date.now());
@@ -81,15 +82,14 @@ export function showReplayJob(
   });
 }
 
-export function replayJobView(job: ReplayJob) {
-  const iso = (ms: number) => new Date(ms).toISOString();
+function replayJobView(job: ReplayJob) {
   const { from, to, ...filter } = job.selection;
   return {
     id: job.id,
     state: job.state,
-    selection: { from: iso(from), to: iso(to), ...filter },
-    createdAt: iso(job.createdAt),
-    updatedAt: iso(job.updatedAt),
+    selection: { from: isoTime(from), to: isoTime(to), ...filter },
+    createdAt: isoTime(job.createdAt),
+    updatedAt: isoTime(job.updatedAt),
     progress: replayProgress(job),
     counts: { scanned: job.scanned, published: job.published, skipped: job.skipped },
     failedSteps: job.failedSteps,
@@ -104,10 +104,6 @@ async function answering(
   try {
     return await run();
   } catch (error) {
-    if (!(error instanceof DependencyUnavailableError)) throw error;
-    context.error(`replay: ${error.message}`);
-    return errorResponse(503, "dependency_unavailable", `${error.dependency} is unavailable`, {
-      dependency: error.dependency,
-    });
+    return dependencyUnavailableResponse(error, (reason) => context.error(`replay: ${reason}`));
   }
 }

@@ -101,7 +101,7 @@ export function withInvocationScope<T>(scope: InvocationScope, work: () => T): T
   );
 }
 
-export function currentInvocationScope(): InvocationScope | undefined {
+function currentInvocationScope(): InvocationScope | undefined {
   return context.active().getValue(INVOCATION) as InvocationScope | undefined;
 }
 

@@ -4,12 +4,11 @@ import type { CrossCheckSettings, WebhookSettings } from "../config";
 import { validateAcrWebhookPayload } from "../core/acrWebhookPayload";
 import { maskHeaders, maskUri } from "../core/deliveryRecord";
 import { type IngestPorts, ingestDelivery } from "../core/ingestDelivery";
-import { DependencyUnavailableError } from "../core/ports";
 import { registryEventFromWebhook } from "../core/registryEvent";
 import { resolveRegistry } from "../core/registryIdentity";
 import { type RoutingTable, routeForEvent } from "../core/routing";
 import { authenticateWebhook } from "../core/webhookAuth";
-import { errorResponse } from "../http/errorResponse";
+import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
 import { readJsonBody } from "../http/readBody";
 import { countIngest, inSpan } from "../telemetry/instruments";
 import { parseWebhookQuery } from "./webhookQuery";
@@ -30,9 +29,9 @@ export async function handleWebhookDelivery(
 ): Promise<HttpResponseInit> {
   const receivedAt = Date.now();
   const { settings } = deps;
-  const authFailure = authenticateWebhook(settings.auth, request.headers.get(settings.auth.header));
-  if (authFailure) {
-    context.warn(`webhook refused: ${authFailure}`);
+  const auth = authenticateWebhook(settings.auth, request.headers.get(settings.auth.header));
+  if (!auth.ok) {
+    context.warn(`webhook refused: ${auth.failure}`);
     return errorResponse(401, "unauthorized", "missing or wrong webhook secret", undefined, {
       "WWW-Authenticate":
         settings.auth.header === "authorization" ? "Bearer" : settings.auth.header,
@@ -62,8 +61,8 @@ export async function handleWebhookDelivery(
 
   const payload = validation.payload;
   const event = registryEventFromWebhook(payload, {
-    registry: resolveRegistry(payload, query.query.registry, settings.loginServer),
-    region: query.query.region,
+    registry: resolveRegistry(payload, query.value.registry, settings.loginServer),
+    region: query.value.region,
     receivedAt,
     fallbackEventId: randomUUID(),
   });
@@ -125,10 +124,8 @@ export async function handleWebhookDelivery(
       },
     };
   } catch (error) {
-    if (!(error instanceof DependencyUnavailableError)) throw error;
-    context.error(`event ${event.eventId} not recorded: ${error.message}`);
-    return errorResponse(503, "dependency_unavailable", `${error.dependency} is unavailable`, {
-      dependency: error.dependency,
-    });
+    return dependencyUnavailableResponse(error, (reason) =>
+      context.error(`event ${event.eventId} not recorded: ${reason}`),
+    );
   }
 }

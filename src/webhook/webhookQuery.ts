@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type FieldIssue, toFieldIssues } from "../core/acrWebhookPayload";
+import { type Parsed, toFieldIssues } from "../core/acrWebhookPayload";
 
 /** `?registry=` names the login server for events without `request.host`; `?region=` the replica. */
 const webhookQuerySchema = z.object({
@@ -15,14 +15,12 @@ const webhookQuerySchema = z.object({
 
 export type WebhookQuery = z.infer<typeof webhookQuerySchema>;
 
-export function parseWebhookQuery(
-  query: URLSearchParams,
-): { ok: true; query: WebhookQuery } | { ok: false; issues: FieldIssue[] } {
+export function parseWebhookQuery(query: URLSearchParams): Parsed<WebhookQuery> {
   const parsed = webhookQuerySchema.safeParse({
     registry: query.get("registry") ?? undefined,
     region: query.get("region") ?? undefined,
   });
-  if (parsed.success) return { ok: true, query: parsed.data };
+  if (parsed.success) return { ok: true, value: parsed.data };
   return {
     ok: false,
     issues: toFieldIssues(parsed.error, "query"),

@@ -1,4 +1,4 @@
-import { describeError } from "../core/ingestDelivery";
+import { describeError } from "../core/describeError";
 import {
   describeFailure,
   type RegistryWebhooks,

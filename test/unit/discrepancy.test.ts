@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { CLOUD_EVENT_TYPE_PREFIX } from "../../src/core/cloudEvent";
 import {
   DISCREPANCY_KINDS,
   type DiscrepancyKind,
@@ -10,7 +11,6 @@ import {
   discrepancyMessage,
   resolvedBy,
 } from "../../src/core/discrepancy";
-import { CLOUD_EVENT_TYPE_PREFIX } from "../../src/core/topicMessage";
 import { T0 } from "./memoryPorts";
 
 const CLOSES_AT = T0 + 300_000;

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { type LogicalEvent, logicalRefFor, withArrival } from "../../src/core/crossCheck";
 import type { NewDelivery } from "../../src/core/deliveryRecord";
-import { describeError, type IngestPorts, ingestDelivery } from "../../src/core/ingestDelivery";
+import { describeError } from "../../src/core/describeError";
+import { type IngestPorts, ingestDelivery } from "../../src/core/ingestDelivery";
 import { DependencyUnavailableError, type EventStore, type Publisher } from "../../src/core/ports";
 import { eventAttributes, type RegistryEvent } from "../../src/core/registryEvent";
 import type { Route } from "../../src/core/routing";

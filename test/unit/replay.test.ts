@@ -3,6 +3,7 @@ import type { DeliveryRecord, PublishState } from "../../src/core/deliveryRecord
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import {
   countReplayable,
+  isActiveJob,
   jobCovers,
   newReplayJob,
   type ReplayJob,
@@ -72,7 +73,7 @@ class MemoryJobs implements ReplayJobStore {
   async active(limit: number) {
     return [...this.jobs.values()]
       .map((entry) => entry.job)
-      .filter((job) => job.state === "queued" || job.state === "running")
+      .filter(isActiveJob)
       .slice(0, limit);
   }
   async recent(limit: number) {
@@ -233,6 +234,18 @@ describe("replay jobs", () => {
     expect(sent).toEqual([]);
     advance(30_001);
     expect(await runReplayJobs(ports, SETTINGS)).toHaveLength(1);
+  });
+
+  it("leave alone a job that another run finished after it was listed", async () => {
+    const { ports, jobs, sent } = harness([record(1)]);
+    const job = newReplayJob("job-d", WINDOW, T0);
+    await jobs.create(job);
+    const listed = await jobs.active(10);
+    await jobs.save({ ...job, state: "completed" }, false);
+    jobs.active = async () => listed;
+    expect(await runReplayJobs(ports, SETTINGS)).toEqual([]);
+    expect(sent).toEqual([]);
+    expect(await jobs.get("job-d")).toMatchObject({ state: "completed", scanned: 0 });
   });
 
   it("count what a dry run would send, and tell which records a job covers", async () => {

@@ -2,13 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateAcrWebhookPayload } from "../../src/core/acrWebhookPayload";
+import { CLOUD_EVENT_TYPE_PREFIX } from "../../src/core/cloudEvent";
 import { type RegistryEvent, registryEventFromWebhook } from "../../src/core/registryEvent";
-import {
-  CLOUD_EVENT_TYPE_PREFIX,
-  messageIdFor,
-  subjectFor,
-  topicMessageFor,
-} from "../../src/core/topicMessage";
+import { messageIdFor, subjectFor, topicMessageFor } from "../../src/core/topicMessage";
 
 function webhookEvent(name: string, region?: string): RegistryEvent {
   const url = join(__dirname, "../fixtures/acr-webhook", name);

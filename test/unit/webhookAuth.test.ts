@@ -5,6 +5,7 @@ import {
   presentedSecret,
   type WebhookAuthSettings,
 } from "../../src/core/webhookAuth";
+import { failureOf } from "../support/authFailure";
 
 const SECRET = "s3cret-Ab9_xyz";
 const bearer: WebhookAuthSettings = { secrets: [SECRET], header: "authorization" };
@@ -31,7 +32,7 @@ describe("authenticateWebhook with the default Authorization header (Bearer sche
     ["two spaces after the scheme", `Bearer  ${SECRET}`, "wrong-credential"],
     ["the secret in another case", `Bearer ${SECRET.toUpperCase()}`, "wrong-credential"],
   ])("%s", (_name, headerValue, expected) => {
-    expect(authenticateWebhook(bearer, headerValue)).toBe(expected);
+    expect(failureOf(authenticateWebhook(bearer, headerValue))).toBe(expected);
   });
 });
 
@@ -46,7 +47,7 @@ describe("authenticateWebhook with a custom header carrying the raw secret", () 
     ["the secret plus a trailing space", `${SECRET} `, "wrong-credential"],
     ["a leading space", ` ${SECRET}`, "wrong-credential"],
   ])("%s", (_name, headerValue, expected) => {
-    expect(authenticateWebhook(custom, headerValue)).toBe(expected);
+    expect(failureOf(authenticateWebhook(custom, headerValue))).toBe(expected);
   });
 });
 
@@ -57,41 +58,41 @@ describe("secret rotation", () => {
   it.each(["authorization", "x-acr-webhook-secret"])("header %s", (header) => {
     const value = (secret: string) => (header === "authorization" ? `Bearer ${secret}` : secret);
     const both: WebhookAuthSettings = { secrets: [OLD, NEW], header };
-    expect(authenticateWebhook(both, value(OLD))).toBeUndefined();
-    expect(authenticateWebhook(both, value(NEW))).toBeUndefined();
-    expect(authenticateWebhook(both, value("third"))).toBe("wrong-credential");
+    expect(failureOf(authenticateWebhook(both, value(OLD)))).toBeUndefined();
+    expect(failureOf(authenticateWebhook(both, value(NEW)))).toBeUndefined();
+    expect(failureOf(authenticateWebhook(both, value("third")))).toBe("wrong-credential");
 
     const newOnly: WebhookAuthSettings = { secrets: [NEW], header };
-    expect(authenticateWebhook(newOnly, value(OLD))).toBe("wrong-credential");
-    expect(authenticateWebhook(newOnly, value(NEW))).toBeUndefined();
+    expect(failureOf(authenticateWebhook(newOnly, value(OLD)))).toBe("wrong-credential");
+    expect(failureOf(authenticateWebhook(newOnly, value(NEW)))).toBeUndefined();
   });
 
   it("the order of the list does not matter", () => {
     const reversed: WebhookAuthSettings = { secrets: [NEW, OLD], header: "authorization" };
-    expect(authenticateWebhook(reversed, `Bearer ${OLD}`)).toBeUndefined();
-    expect(authenticateWebhook(reversed, `Bearer ${NEW}`)).toBeUndefined();
+    expect(failureOf(authenticateWebhook(reversed, `Bearer ${OLD}`))).toBeUndefined();
+    expect(failureOf(authenticateWebhook(reversed, `Bearer ${NEW}`))).toBeUndefined();
   });
 });
 
 describe("empty secrets", () => {
   it("an empty presented secret never authenticates, even if an empty secret is listed", () => {
     const withEmpty: WebhookAuthSettings = { secrets: [""], header: "authorization" };
-    expect(authenticateWebhook(withEmpty, "Bearer ")).toBe("missing-credential");
+    expect(failureOf(authenticateWebhook(withEmpty, "Bearer "))).toBe("missing-credential");
     const customEmpty: WebhookAuthSettings = { secrets: [""], header: "x-secret" };
-    expect(authenticateWebhook(customEmpty, "")).toBe("missing-credential");
+    expect(failureOf(authenticateWebhook(customEmpty, ""))).toBe("missing-credential");
   });
 
   it("no configured secret accepts nothing", () => {
     const none: WebhookAuthSettings = { secrets: [], header: "authorization" };
-    expect(authenticateWebhook(none, `Bearer ${SECRET}`)).toBe("wrong-credential");
+    expect(failureOf(authenticateWebhook(none, `Bearer ${SECRET}`))).toBe("wrong-credential");
   });
 });
 
 describe("non-ASCII secrets", () => {
   it("compares the full UTF-8 value", () => {
     const settings: WebhookAuthSettings = { secrets: ["clé-日本-🚀"], header: "x-secret" };
-    expect(authenticateWebhook(settings, "clé-日本-🚀")).toBeUndefined();
-    expect(authenticateWebhook(settings, "cle-日本-🚀")).toBe("wrong-credential");
+    expect(failureOf(authenticateWebhook(settings, "clé-日本-🚀"))).toBeUndefined();
+    expect(failureOf(authenticateWebhook(settings, "cle-日本-🚀"))).toBe("wrong-credential");
   });
 });
 

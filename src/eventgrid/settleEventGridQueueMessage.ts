@@ -1,0 +1,37 @@
+import type { InvocationContext } from "@azure/functions";
+import { type ServiceBusTrigger, settlementOf } from "../adapters/serviceBusSettlement";
+import type { EventGridSettings } from "../config";
+import { handleEventGridQueueMessage } from "./handleEventGridQueueMessage";
+import { type EventGridDependencies, ingestEventGridEvents } from "./ingestEventGridEvents";
+
+/**
+ * One message of the Event Grid queue trigger, which settles its messages itself (sdkBinding):
+ * complete once recorded, dead-letter with a reason what no retry can mend, abandon on a storage
+ * outage so that Service Bus redelivers it.
+ */
+export async function settleEventGridQueueMessage(
+  trigger: ServiceBusTrigger,
+  context: InvocationContext,
+  queueName: string,
+  settings: EventGridSettings,
+  deps: EventGridDependencies,
+): Promise<void> {
+  const settlement = settlementOf(trigger);
+  try {
+    const outcome = await handleEventGridQueueMessage(
+      settlement.message,
+      queueName,
+      context,
+      settings,
+      (events, request, invocation) => ingestEventGridEvents(events, request, invocation, deps),
+    );
+    if (outcome.kind === "complete") return await settlement.complete();
+    context.warn(
+      `event grid queue message ${settlement.message.messageId} dead-lettered: ${outcome.reason}: ${outcome.description}`,
+    );
+    await settlement.deadLetter(outcome.reason, outcome.description);
+  } catch (error) {
+    await settlement.abandon().catch(() => {});
+    throw error;
+  }
+}
