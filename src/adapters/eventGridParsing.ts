@@ -11,7 +11,7 @@ import {
 } from "../core/acrWebhookPayload";
 import { eventGridDataSchema } from "../core/eventGridData";
 import type { AcrEventGridEvent, EventGridSchema } from "../core/eventGridEvent";
-import { isAcrEventType, isTrustedSource } from "../core/eventGridTrust";
+import { trustOf } from "../core/eventGridTrust";
 import { parseJsonText } from "../core/parseJsonText";
 
 export type ParsedEventGridEvent =
@@ -147,19 +147,16 @@ async function readEvent(
     const { validationCode, validationUrl } = validation.data;
     return { ok: true, entry: { kind: "validation", validationCode, validationUrl } };
   }
-  if (!isAcrEventType(type)) {
-    return { ok: true, entry: { kind: "ignored", envelopeId, type, reason: "unsupported-type" } };
+  const trust = trustOf(type, source, options.trustedResourceIds);
+  if (trust.kind === "ignored") {
+    return { ok: true, entry: { kind: "ignored", envelopeId, type, reason: trust.reason } };
   }
-  if (source.trim() === "") {
+  if (trust.kind === "untrusted") {
+    // A source that is there is named, so the rejection log shows who sent the event.
+    const named = trust.reason === "foreign-source" ? { source } : {};
     return {
       ok: true,
-      entry: { kind: "untrusted", envelopeId, type, reason: "missing-source" },
-    };
-  }
-  if (!isTrustedSource(source, options.trustedResourceIds)) {
-    return {
-      ok: true,
-      entry: { kind: "untrusted", envelopeId, type, source, reason: "foreign-source" },
+      entry: { kind: "untrusted", envelopeId, type, ...named, reason: trust.reason },
     };
   }
   const parsed = eventGridDataSchema.safeParse(data.value);
@@ -174,7 +171,7 @@ async function readEvent(
   }
   return {
     ok: true,
-    entry: { kind: "registry", envelopeId, type, source, schema, data: parsed.data },
+    entry: { kind: "registry", envelopeId, type: trust.type, source, schema, data: parsed.data },
   };
 }
 

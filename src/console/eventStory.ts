@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { expectsTwin } from "../core/crossCheck";
+import { crossCheckOf } from "../core/crossCheck";
 import { jobCovers, jobReached, type ReplayJobStore, replayMessageId } from "../core/replay";
 import { messageIdFor } from "../core/topicMessage";
 import { answerEvent, type EventLookup } from "../query/queryEventById";
@@ -27,13 +27,7 @@ export function queryEventStory(
     const jobs = await deps.jobs.recent(RECENT_JOBS);
     return {
       id,
-      // Events without an Event Grid twin (quarantine, ping) are never cross-checked.
-      crossCheck:
-        logical?.state ??
-        deliveries[0]?.crossCheck ??
-        (deliveries.some((record) => expectsTwin(record.event.action))
-          ? "open"
-          : "not cross-checked"),
+      crossCheck: crossCheckOf(logical, deliveries),
       logicalEvent: logical && logicalEventView(logical),
       deliveries: deliveries.map((record) => {
         const messageId = messageIdFor(record.event, record.occurrence);

@@ -1,3 +1,4 @@
+import type { DeliveryRecord } from "./deliveryRecord";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { messageIdFor } from "./topicMessage";
 import type { LogicalRef, Publication } from "./writePlan";
@@ -39,6 +40,21 @@ export function expectsTwin(action: string): boolean {
 /** Connected registries send no webhook: their Event Grid events wait for no twin. */
 export function waitsForTwin(event: RegistryEvent): boolean {
   return expectsTwin(event.action) && event.connectedRegistry === undefined;
+}
+
+/**
+ * Where an event's cross-check stands, from its logical event, else its records' verdict; an
+ * event without one waits for its twin, unless it has none (quarantine, ping, connected registry).
+ */
+export function crossCheckOf(
+  logical: LogicalEvent | undefined,
+  records: readonly DeliveryRecord[],
+): string {
+  return (
+    logical?.state ??
+    records[0]?.crossCheck ??
+    (records.some((record) => waitsForTwin(record.event)) ? "open" : "not cross-checked")
+  );
 }
 
 /** The logical event's identity: the same key as the topic message id, so recovery never doubles. */

@@ -58,3 +58,23 @@ export function isTrustedSource(
   );
   return candidate !== "" && trustedResourceIds.some((id) => normalizeResourceId(id) === candidate);
 }
+
+/** Whether an Event Grid event speaks for a registry we trust, and if not, why not. */
+export type EventTrust =
+  | { kind: "trusted"; type: AcrEventType }
+  | { kind: "ignored"; reason: "unsupported-type" }
+  | { kind: "untrusted"; reason: "missing-source" | "foreign-source" };
+
+/** An event counts when ACR's type names it and its topic or source is a trusted registry. */
+export function trustOf(
+  type: string,
+  topicOrSource: string,
+  trustedResourceIds: readonly string[],
+): EventTrust {
+  if (!isAcrEventType(type)) return { kind: "ignored", reason: "unsupported-type" };
+  if (topicOrSource.trim() === "") return { kind: "untrusted", reason: "missing-source" };
+  if (!isTrustedSource(topicOrSource, trustedResourceIds)) {
+    return { kind: "untrusted", reason: "foreign-source" };
+  }
+  return { kind: "trusted", type };
+}

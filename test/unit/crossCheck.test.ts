@@ -3,6 +3,7 @@ import { PUBLISHABLE_ACTIONS } from "../../src/core/actions";
 import {
   awaitsResolution,
   type CrossCheckState,
+  crossCheckOf,
   DISCREPANCY_KINDS,
   differingFields,
   expectsTwin,
@@ -24,6 +25,7 @@ import {
   withArrival,
   withMismatches,
 } from "../../src/core/crossCheck";
+import { type DeliveryRecord, newRecord } from "../../src/core/deliveryRecord";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import { messageIdFor, topicMessageFor } from "../../src/core/topicMessage";
 import { registryEvent, T0 } from "./memoryPorts";
@@ -812,5 +814,48 @@ describe("quarantines", () => {
     expect(isQuarantined([push, quarantine], "sha256:abc")).toBe(true);
     expect(isQuarantined([push, quarantine], "sha256:def")).toBe(false);
     expect(isQuarantined([push], "sha256:abc")).toBe(false);
+  });
+});
+
+describe("crossCheckOf: where an event's cross-check stands", () => {
+  const recordOf = (event: RegistryEvent, crossCheck?: string): DeliveryRecord => ({
+    ...newRecord({
+      event,
+      route: { kind: "topic", topic: "acr-push" },
+      receivedAt: T0,
+      request: { method: "POST", uri: "/api/acr/webhook", headers: {} },
+    }),
+    crossCheck,
+  });
+
+  it.each<[string, LogicalEvent | undefined, DeliveryRecord[], string]>([
+    [
+      "its logical event's state first",
+      logical({ state: "matched" }),
+      [recordOf(webhook(), "webhook-only")],
+      "matched",
+    ],
+    [
+      "else the verdict on its record",
+      undefined,
+      [recordOf(webhook(), "webhook-only")],
+      "webhook-only",
+    ],
+    ["a push still waiting for its twin", undefined, [recordOf(webhook())], "open"],
+    [
+      "a quarantine, which has no twin",
+      undefined,
+      [recordOf(webhook({ action: "quarantine" }))],
+      "not cross-checked",
+    ],
+    [
+      "a connected registry's push, which has no webhook",
+      undefined,
+      [recordOf(eventGrid({ connectedRegistry: "edge-1" }))],
+      "not cross-checked",
+    ],
+    ["nothing recorded", undefined, [], "not cross-checked"],
+  ])("%s", (_name, logicalEvent, records, expected) => {
+    expect(crossCheckOf(logicalEvent, records)).toBe(expected);
   });
 });

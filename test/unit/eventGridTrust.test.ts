@@ -7,6 +7,7 @@ import {
   isRegistryResourceId,
   isTrustedSource,
   loginServerFromResourceId,
+  trustOf,
 } from "../../src/core/eventGridTrust";
 import { configError } from "../support/configError";
 
@@ -181,5 +182,46 @@ describe("loadEventGridSettings", () => {
       loadEventGridSettings({ ACR_RESOURCE_IDS: REGISTRY_ID, ACR_LOGIN_SERVER: "x".repeat(300) }),
     );
     expect(error.setting).toBe("ACR_LOGIN_SERVER");
+  });
+});
+
+describe("trustOf", () => {
+  const pushed = "Microsoft.ContainerRegistry.ImagePushed";
+  it.each([
+    ["a registry we trust", pushed, REGISTRY_ID, { kind: "trusted", type: pushed }],
+    [
+      "a connected registry of one",
+      pushed,
+      `${REGISTRY_ID}/connectedRegistries/edge-1`,
+      { kind: "trusted", type: pushed },
+    ],
+    [
+      "another registry",
+      pushed,
+      OTHER_REGISTRY_ID,
+      { kind: "untrusted", reason: "foreign-source" },
+    ],
+    [
+      "the documentation's placeholder",
+      pushed,
+      DOC_TOPIC,
+      { kind: "untrusted", reason: "foreign-source" },
+    ],
+    ["no source", pushed, "", { kind: "untrusted", reason: "missing-source" }],
+    ["a blank source", pushed, "  ", { kind: "untrusted", reason: "missing-source" }],
+    [
+      "another type, from a trusted registry",
+      "Microsoft.Storage.BlobCreated",
+      REGISTRY_ID,
+      { kind: "ignored", reason: "unsupported-type" },
+    ],
+    [
+      "the short type of some examples",
+      "ImagePushed",
+      "",
+      { kind: "ignored", reason: "unsupported-type" },
+    ],
+  ])("%s", (_name, type, source, expected) => {
+    expect(trustOf(type, source, [REGISTRY_ID])).toEqual(expected);
   });
 });
