@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { TableEventStore } from "../adapters/tableEventStore";
-import type { LogicalEvent } from "../core/crossCheck";
+import { crossCheckOf, type LogicalEvent } from "../core/crossCheck";
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import { errorResponse } from "../http/errorResponse";
 import { answerQuery } from "./answerQuery";
@@ -13,7 +13,7 @@ export interface EventLookup {
 
 /**
  * `GET /api/events/{id}`: every recorded arrival with the id (webhook and Event Grid), found
- * through the event-id index, and the logical event they belong to with its cross-check state.
+ * through the event-id index, the logical event they belong to, and where its cross-check stands.
  */
 export function queryEventById(
   request: HttpRequest,
@@ -22,7 +22,7 @@ export function queryEventById(
 ): Promise<HttpResponseInit> {
   return answerEvent(request, context, lookup, async ({ id, logical, deliveries }) => ({
     id,
-    crossCheck: logical?.state,
+    crossCheck: crossCheckOf(logical, deliveries),
     logicalEvent: logical && logicalEventView(logical),
     deliveries: deliveries.map(deliveryView),
   }));

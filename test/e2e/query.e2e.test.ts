@@ -343,6 +343,23 @@ describe("query API on the local stack", () => {
     expect(missing.error.code).toBe("not_found");
   });
 
+  it("says where each event's cross-check stands, also for one that has no twin to wait for", async () => {
+    const registry = uniqueRegistry();
+    const ping = acrEvent(registry, Date.now(), { action: "ping" });
+    const quarantine = acrEvent(registry, Date.now(), { action: "quarantine" });
+    await postWebhook(ping);
+    await postWebhook(quarantine);
+    for (const [event, expected] of [
+      [ping, "not cross-checked"],
+      [quarantine, "no-twin"],
+    ] as const) {
+      const found = await get<{ crossCheck: string }>(`events/${event.id}`);
+      expect(found.crossCheck).toBe(expected);
+      const story = await get<{ crossCheck: string }>(`story/${event.id}`);
+      expect(story.crossCheck).toBe(expected);
+    }
+  });
+
   it("lists discrepancies and counts statistics for a known set of events", async () => {
     const registry = uniqueRegistry();
     const start = Date.now() - 1000;
