@@ -1,6 +1,6 @@
 import { app } from "@azure/functions";
 import { getRegistryAccess } from "../backfill/registryAccess";
-import { logWebhookHealthReport } from "../telemetry/runReport";
+import { logWebhookHealthReport } from "../webhookHealth/logWebhookHealthReport";
 
 const access = getRegistryAccess();
 
