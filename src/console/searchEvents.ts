@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { TableQueries, TimeWindow } from "../adapters/tableQueries";
 import { type Parsed, text } from "../core/acrWebhookPayload";
 import type { DeliveryRecord } from "../core/deliveryRecord";
+import { isoTime } from "../core/isoTime";
 import { answerQuery } from "../query/answerQuery";
 import { type EventLookup, findEvent } from "../query/queryEventById";
 import { parseEventId, readQuery, registry, windowOf, windowShape } from "../query/queryParameters";
@@ -102,8 +103,8 @@ function summary(record: DeliveryRecord) {
     repository: event.repository,
     tag: event.tag,
     digest: event.digest,
-    occurredAt: new Date(event.occurredAt).toISOString(),
-    receivedAt: new Date(record.receivedAt).toISOString(),
+    occurredAt: isoTime(event.occurredAt),
+    receivedAt: isoTime(record.receivedAt),
     publishState: record.publishState,
     crossCheck: record.crossCheck,
   };

@@ -1,3 +1,4 @@
+import { isoTime } from "./isoTime";
 import type { RegistryEvent } from "./registryEvent";
 import type { Route } from "./routing";
 
@@ -90,7 +91,7 @@ export function initialPublishState(route: Route, event: RegistryEvent): Publish
 
 function arrivalOf(delivery: NewDelivery): Arrival {
   return {
-    receivedAt: new Date(delivery.receivedAt).toISOString(),
+    receivedAt: isoTime(delivery.receivedAt),
     region: delivery.event.region,
     // An import from ACR's delivery log keeps the status ACR got (a timeout, a 5xx, a 401).
     status: delivery.request.loggedResponse?.status ?? 200,

@@ -5,6 +5,7 @@ import {
   type LateMatch,
   type LogicalEvent,
 } from "./crossCheck";
+import { isoTime } from "./isoTime";
 import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
 
@@ -89,7 +90,7 @@ export function discrepancyMessage(finding: Discrepancy): TopicMessage {
     registry: finding.registry,
     type: `discrepancy.${finding.kind}`,
     subject: `${finding.repository ?? ""}${finding.tag ? `:${finding.tag}` : ""}`,
-    time: new Date(finding.detectedAt).toISOString(),
+    time: isoTime(finding.detectedAt),
     data: { ...finding },
     properties: {
       kind: finding.kind,

@@ -5,6 +5,7 @@ import {
   artifactTypeOf,
   classifyArtifact,
 } from "./artifactKind";
+import { isoTime } from "./isoTime";
 
 /** `acr-log`: a webhook delivery the bridge missed, imported from ACR's own delivery log. */
 export type EventOrigin = "webhook" | "eventgrid" | "acr-log";
@@ -83,7 +84,7 @@ export function registryEventFromWebhook(
   return {
     eventId: payload.id ?? context.fallbackEventId,
     action: payload.action,
-    timestamp: payload.timestamp ?? new Date(context.receivedAt).toISOString(),
+    timestamp: payload.timestamp ?? isoTime(context.receivedAt),
     occurredAt: payload.timestamp ? Date.parse(payload.timestamp) : context.receivedAt,
     registry: context.registry,
     repository: target?.repository,

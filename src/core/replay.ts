@@ -1,5 +1,6 @@
 import type { DeliveryRecord } from "./deliveryRecord";
 import { describeError } from "./describeError";
+import { isoTime } from "./isoTime";
 import { knownTagsOf } from "./knownTags";
 import type { EventStore, Publisher } from "./ports";
 import { shortHash } from "./shortHash";
@@ -244,7 +245,7 @@ async function step(
     };
   } catch (error) {
     const failedSteps = job.failedSteps + 1;
-    const message = `${new Date(now()).toISOString()} ${describeError(error)}`;
+    const message = `${isoTime(now())} ${describeError(error)}`;
     return {
       ...job,
       state: failedSteps >= settings.maxFailedSteps ? "failed" : "running",

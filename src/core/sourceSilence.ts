@@ -229,8 +229,9 @@ const SCAN_OVERLAP_MS = 10 * 60_000;
 
 /**
  * One run of the source watch, off the hot path (timer): folds the deliveries that arrived since
- * the last run into what was last seen of each source, opens and resolves silence findings, and publishes each
- * change once (a change whose publish failed is published again by the next run, same id).
+ * the last run into what was last seen of each source, opens and resolves silence findings, and
+ * publishes each change once (a change whose publish failed is published again by the next run,
+ * same id).
  */
 export async function watchSources(
   ports: SourceWatchPorts,

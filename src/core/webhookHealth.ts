@@ -1,4 +1,5 @@
 import { loginServerFromResourceId } from "./eventGridTrust";
+import { isoTime } from "./isoTime";
 import type { WebhookConfiguration, WebhookRef } from "./registryWebhooks";
 import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
@@ -147,14 +148,14 @@ export function webhookHealthMessage(health: WebhookHealth): TopicMessage {
     registry,
     type: `discrepancy.${WEBHOOK_UNHEALTHY}${resolved ? ".resolved" : ""}`,
     subject: health.ref.name,
-    time: new Date(health.since).toISOString(),
+    time: isoTime(health.since),
     data: {
       kind: WEBHOOK_UNHEALTHY,
       registryId: health.ref.registryId,
       registry,
       webhook: health.ref.name,
       reasons: health.problems,
-      detectedAt: new Date(health.since).toISOString(),
+      detectedAt: isoTime(health.since),
       resolved,
     },
     properties: {

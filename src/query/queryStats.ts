@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { TableQueries } from "../adapters/tableQueries";
+import { isoTime } from "../core/isoTime";
 import { answerQuery } from "./answerQuery";
 import { summarizeCrossChecks } from "./crossCheckStats";
 import { parseStatsQuery } from "./queryParameters";
@@ -26,8 +27,8 @@ export function queryStats(
       return {
         status: 200,
         jsonBody: {
-          from: new Date(window.from).toISOString(),
-          to: new Date(window.to).toISOString(),
+          from: isoTime(window.from),
+          to: isoTime(window.to),
           registry,
           ...summarizeCrossChecks(crossChecks.rows),
           rejections,

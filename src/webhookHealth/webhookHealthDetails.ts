@@ -1,4 +1,5 @@
 import type { RegistryAccess } from "../backfill/registryAccess";
+import { isoTime } from "../core/isoTime";
 
 /** The last verdict on each registry webhook checked so far; nothing before the first check. */
 export async function webhookHealthDetails(
@@ -17,8 +18,8 @@ export async function webhookHealthDetails(
       webhook: health.ref.name,
       status: health.healthy ? "healthy" : "unhealthy",
       reasons: health.problems,
-      since: new Date(health.since).toISOString(),
-      checkedAt: new Date(health.checkedAt).toISOString(),
+      since: isoTime(health.since),
+      checkedAt: isoTime(health.checkedAt),
     })),
   };
 }
