@@ -20,11 +20,11 @@ export function bridgeLedger(bridge: Bridge): DeliveryLedger & {
       return webhook !== undefined || imported !== undefined;
     },
     async importDelivery(delivery) {
-      const result = await ingestDelivery(delivery, {
+      const ingested = await ingestDelivery(delivery, {
         ...bridge,
         windowMs: bridge.crossCheckSettings.windowMs,
       });
-      return { duplicate: result.duplicate };
+      return ingested.ok ? { ok: true, value: { duplicate: ingested.value.duplicate } } : ingested;
     },
     async isPingRecorded(eventId) {
       return (await bridge.store.findById(eventId)).length > 0;

@@ -1,5 +1,6 @@
 import type { NewDelivery } from "../core/deliveryRecord";
 import { describeError } from "../core/describeError";
+import { type DependencyResult, describeDependencyFailure, whenAvailable } from "../core/ports";
 import type { RegistryEvent } from "../core/registryEvent";
 import {
   describeFailure,
@@ -19,7 +20,7 @@ export interface DeliveryLedger {
   /** Whether the bridge holds this event from its webhook or from an earlier import. */
   isRecorded(event: RegistryEvent): Promise<boolean>;
   /** Ingests an `acr-log` delivery; `duplicate` when another run recorded it first. */
-  importDelivery(delivery: NewDelivery): Promise<{ duplicate: boolean }>;
+  importDelivery(delivery: NewDelivery): Promise<DependencyResult<{ duplicate: boolean }>>;
 }
 
 /**
@@ -163,7 +164,11 @@ async function traverseLog(
         return { outcome: "complete", newest };
       }
       newest ??= entry.logId;
-      await handleEntry(entry, ref, deps, report, run);
+      const handled = await handleEntry(entry, ref, deps, report, run);
+      if (!handled.ok) {
+        report.errors.push(`${where}: ${describeDependencyFailure(handled.failure)}`);
+        return { outcome: "failed" };
+      }
     }
     const { nextLink } = page.value;
     // Cut short, not failed: `complete: false`, and the next run goes on from `nextLink`.
@@ -180,23 +185,28 @@ async function handleEntry(
   deps: BackfillDependencies,
   report: BackfillReport,
   run: Run,
-): Promise<void> {
+): Promise<DependencyResult<void>> {
+  const done = { ok: true, value: undefined } as const;
   const imported = deps.importFromLog(entry, run.now());
-  if (imported.kind === "ping") return;
+  if (imported.kind === "ping") return done;
   if (imported.kind === "unusable") {
     report.unusable.push({ id: entry.logId, webhook: ref.name, why: imported.why });
-    return;
+    return done;
   }
   const { event } = imported.delivery;
   if (run.window && (event.occurredAt < run.window.from || event.occurredAt > run.window.to)) {
-    return;
+    return done;
   }
   report.seen++;
-  if (await deps.ledger.isRecorded(event)) {
+  const recorded = await whenAvailable(() => deps.ledger.isRecorded(event));
+  if (!recorded.ok) return recorded;
+  if (recorded.value) {
     report.alreadyRecorded++;
-    return;
+    return done;
   }
   const result = await deps.ledger.importDelivery(imported.delivery);
-  if (result.duplicate) report.alreadyRecorded++;
+  if (!result.ok) return result;
+  if (result.value.duplicate) report.alreadyRecorded++;
   else report.imported++;
+  return done;
 }

@@ -17,11 +17,15 @@ import {
 import { describeError } from "./describeError";
 import { knownTagsOf } from "./knownTags";
 import {
+  type DependencyFailure,
+  type DependencyResult,
   DependencyUnavailableError,
+  describeDependencyFailure,
   type EventStore,
   type Journal,
   type JournalEntry,
   type Publisher,
+  whenAvailable,
 } from "./ports";
 import { topicMessageFor, withKnownTags } from "./topicMessage";
 import type { ArrivalState, Change, WriteOptions, WriteOutcome } from "./writePlan";
@@ -63,27 +67,26 @@ const MAX_DECISIONS = 40;
  * Decide, write, publish, mark. The arrival's record, its cross-check bookkeeping and its pending
  * marker are written together before anything is published; a publish failure leaves the record
  * pending for the re-drive and does not fail the delivery: the record is what makes it safe to
- * answer 200. A store failure propagates (the caller answers 503: nothing was kept), except for a
- * webhook, which is journaled. Event Grid arrivals are held: the reconcile publishes one only when
- * its webhook never came.
+ * answer 200. A store that did not answer is the failure (the caller answers 503: nothing was
+ * kept), except for a webhook, which is journaled. Event Grid arrivals are held: the reconcile
+ * publishes one only when its webhook never came.
  */
 export async function ingestDelivery(
   delivery: NewDelivery,
   ports: IngestPorts,
-): Promise<IngestResult> {
-  const { event } = delivery;
+): Promise<DependencyResult<IngestResult>> {
   const knownTags = readKnownTags(delivery, ports.store);
-  let decision: ArrivalDecision;
-  try {
-    decision = await recordArrival(delivery, ports);
-  } catch (error) {
+  const recorded = await whenAvailable(() => recordArrival(delivery, ports));
+  if (!recorded.ok) {
     // Event Grid retries for 24 h, so it simply gets its 503; a webhook is never retried.
-    if (!(error instanceof DependencyUnavailableError) || event.origin === "eventgrid") throw error;
-    return journalDelivery(delivery, ports, error);
+    return delivery.event.origin === "eventgrid"
+      ? recorded
+      : journalDelivery(delivery, ports, recorded.failure);
   }
+  const decision = recorded.value;
   const result = resultOf(delivery, decision.record, decision.duplicate);
   if (decision.coveredBy) result.coveredBy = decision.coveredBy;
-  if (!decision.publish) return result;
+  if (!decision.publish) return { ok: true, value: result };
   const tags = await knownTags;
   if (tags.error) result.warnings.push(`published without its digest's tags: ${tags.error}`);
   const publish = {
@@ -94,9 +97,12 @@ export async function ingestDelivery(
     lazyMark: true,
   });
   result.warnings.push(...published.warnings);
-  return published.ok
-    ? { ...result, publishState: "published", settling: published.settling }
-    : { ...result, publishError: published.error };
+  return {
+    ok: true,
+    value: published.ok
+      ? { ...result, publishState: "published", settling: published.settling }
+      : { ...result, publishError: published.error },
+  };
 }
 
 /**
@@ -185,16 +191,16 @@ function resultOf(delivery: NewDelivery, record: DeliveryRecord, duplicate: bool
 /**
  * The store is down and ACR will not retry: publish first, and keep the delivery on the
  * journal so the reconcile records it once the store is back. Only when neither the
- * topic nor the journal took it is nothing durable, and the storage error propagates (503).
+ * topic nor the journal took it is nothing durable, and the store's failure is the answer (503).
  */
 async function journalDelivery(
   delivery: NewDelivery,
   ports: IngestPorts,
-  storageError: DependencyUnavailableError,
-): Promise<IngestResult> {
+  storeFailure: DependencyFailure,
+): Promise<DependencyResult<IngestResult>> {
   const { event, route } = delivery;
   let published = false;
-  const warnings = [describeError(storageError)];
+  const warnings = [describeDependencyFailure(storeFailure)];
   if (route.kind === "topic") {
     try {
       await ports.publisher.publish(route.topic, topicMessageFor(event));
@@ -206,21 +212,24 @@ async function journalDelivery(
   try {
     await ports.journal.append({ delivery, published });
   } catch (error) {
-    if (!published) throw storageError;
+    if (!published) return { ok: false, failure: storeFailure };
     warnings.push(
       `journal: ${describeError(error)}; the message is on its topic, its record is lost`,
     );
   }
   return {
-    eventId: event.eventId,
-    action: event.action,
-    duplicate: false,
-    deliveryCount: 1,
-    publishState: route.kind !== "topic" ? "not-routed" : published ? "published" : "pending",
-    topic: route.kind === "topic" ? route.topic : undefined,
-    notRoutedReason: route.kind === "not-routed" ? route.reason : undefined,
-    journaled: true,
-    warnings,
+    ok: true,
+    value: {
+      eventId: event.eventId,
+      action: event.action,
+      duplicate: false,
+      deliveryCount: 1,
+      publishState: route.kind !== "topic" ? "not-routed" : published ? "published" : "pending",
+      topic: route.kind === "topic" ? route.topic : undefined,
+      notRoutedReason: route.kind === "not-routed" ? route.reason : undefined,
+      journaled: true,
+      warnings,
+    },
   };
 }
 

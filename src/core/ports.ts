@@ -2,6 +2,7 @@ import type { LogicalEvent } from "./crossCheck";
 import type { DeliveryRecord, NewDelivery } from "./deliveryRecord";
 import type { Discrepancy } from "./discrepancy";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
+import type { Result } from "./result";
 import type { TopicMessage } from "./topicMessage";
 import type {
   Change,
@@ -61,15 +62,42 @@ export interface Publisher {
 }
 
 /** A dependency that did not answer: the only reason a delivery may get a 5xx. */
-export class DependencyUnavailableError extends Error {
+export interface DependencyFailure {
+  /** As the adapter's users know it, e.g. the Azure service. */
+  dependency: string;
+  reason: string;
+}
+
+/** What a port throws when its dependency did not answer; the core returns it as a value. */
+export class DependencyUnavailableError extends Error implements DependencyFailure {
   override readonly name = "DependencyUnavailableError";
   constructor(
-    /** As the adapter's users know it, e.g. the Azure service. */
     readonly dependency: string,
     readonly reason: string,
   ) {
     super(`${dependency} unavailable: ${reason}`);
   }
+}
+
+/** The answer of work that needs a dependency: its value, or the dependency that did not answer. */
+export type DependencyResult<T> = Result<T, DependencyFailure>;
+
+/**
+ * Runs work on ports and returns a dependency that did not answer as a value. Any other error is
+ * a bug and propagates.
+ */
+export async function whenAvailable<T>(work: () => Promise<T>): Promise<DependencyResult<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (error) {
+    if (!(error instanceof DependencyUnavailableError)) throw error;
+    return { ok: false, failure: { dependency: error.dependency, reason: error.reason } };
+  }
+}
+
+/** One line for logs and warnings, as `describeError` writes a thrown one. */
+export function describeDependencyFailure(failure: DependencyFailure): string {
+  return `${failure.dependency} unavailable: ${failure.reason}`;
 }
 
 /** An Event Grid event refused as not genuine: counted, never recorded as an event. */

@@ -3,6 +3,8 @@
  * ACR's log of their deliveries, and the ping. Implemented on `@azure/arm-containerregistry` in
  * adapters/; every call answers a typed result, so no ARM failure reaches a timer as an exception.
  */
+import type { Result } from "./result";
+
 export interface WebhookRef {
   /** The registry's resource id, as configured in `ACR_RESOURCE_IDS`. */
   registryId: string;
@@ -56,7 +58,7 @@ export interface ArmFailure {
   message: string;
 }
 
-export type ArmResult<T> = { ok: true; value: T } | { ok: false; failure: ArmFailure };
+export type ArmResult<T> = Result<T, ArmFailure>;
 
 export interface RegistryWebhooks {
   list(registryId: string): Promise<ArmResult<WebhookRef[]>>;

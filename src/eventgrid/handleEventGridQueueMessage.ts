@@ -4,12 +4,17 @@ import type { EventGridSettings } from "../config";
 import type { FieldIssue } from "../core/acrWebhookPayload";
 import type { RecordedRequest } from "../core/deliveryRecord";
 import { parseJsonText } from "../core/parseJsonText";
+import type { DependencyFailure, DependencyResult } from "../core/ports";
 import type { EventGridSummary } from "./ingestEventGridEvents";
 
-/** What becomes of one queue message: settled as done, or dead-lettered with a reason. */
+/**
+ * What becomes of one queue message: settled as done, dead-lettered with a reason, or abandoned
+ * for Service Bus to deliver again because a dependency did not answer.
+ */
 export type QueueMessageOutcome =
   | { kind: "complete" }
-  | { kind: "deadLetter"; reason: PoisonReason; description: string };
+  | { kind: "deadLetter"; reason: PoisonReason; description: string }
+  | { kind: "abandon"; failure: DependencyFailure };
 
 /** `DeadLetterReason` of a message a redelivery could not mend. */
 export type PoisonReason =
@@ -24,7 +29,7 @@ export type IngestEvents = (
   events: readonly ParsedEventGridEvent[],
   request: RecordedRequest,
   context: InvocationContext,
-) => Promise<EventGridSummary>;
+) => Promise<DependencyResult<EventGridSummary>>;
 
 export interface QueueMessage {
   /** As the Service Bus extension decoded it: parsed JSON, text, or bytes. */
@@ -40,7 +45,7 @@ const MAX_DESCRIPTION_LENGTH = 1024;
  * array is taken too), parsed, trusted, recorded and cross-checked exactly as the other two
  * intakes do. What a retry cannot mend (not JSON, not an event, a foreign or missing source, no
  * ACR event at all) comes back as `deadLetter` with the reason, after the rejections have been
- * counted; a storage outage propagates, so the message is abandoned and redelivered.
+ * counted; a storage outage comes back as `abandon`, so the message is redelivered.
  */
 export async function handleEventGridQueueMessage(
   message: QueueMessage,
@@ -61,7 +66,7 @@ export async function handleEventGridQueueMessage(
     return poison("SubscriptionValidation", "a subscription validation event on a queue");
   }
 
-  const summary = await ingest(
+  const ingested = await ingest(
     parsed.events,
     {
       method: "SERVICEBUS",
@@ -70,6 +75,8 @@ export async function handleEventGridQueueMessage(
     },
     context,
   );
+  if (!ingested.ok) return { kind: "abandon", failure: ingested.failure };
+  const summary = ingested.value;
   if (parsed.issues.length > 0) return poison("InvalidEvent", describeIssues(parsed.issues));
   if (summary.rejected > 0) {
     const sources = parsed.events.flatMap((event) =>

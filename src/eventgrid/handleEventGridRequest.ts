@@ -60,27 +60,26 @@ export async function handleEventGridRequest(
     return { status: 200, jsonBody: { validationResponse: parsed.validationCode } };
   }
 
-  try {
-    const summary = await ingestEventGridEvents(
-      parsed.events,
-      {
-        method: request.method,
-        uri: maskUri(request.url),
-        headers: maskHeaders(request.headers, "authorization", settings.secrets),
-      },
-      context,
-      deps,
-    );
-    if (parsed.issues.length > 0) {
-      context.warn(`event grid batch: ${parsed.issues.length} invalid event(s) dropped`);
-    }
-    const refused = parsed.issues.length > 0 ? { invalid: parsed.issues } : {};
-    return { status: 200, jsonBody: { ...summary, ...refused } };
-  } catch (error) {
-    return dependencyUnavailableResponse(error, (reason) =>
+  const ingested = await ingestEventGridEvents(
+    parsed.events,
+    {
+      method: request.method,
+      uri: maskUri(request.url),
+      headers: maskHeaders(request.headers, "authorization", settings.secrets),
+    },
+    context,
+    deps,
+  );
+  if (!ingested.ok) {
+    return dependencyUnavailableResponse(ingested.failure, (reason) =>
       context.error(`event grid delivery not recorded: ${reason}`),
     );
   }
+  if (parsed.issues.length > 0) {
+    context.warn(`event grid batch: ${parsed.issues.length} invalid event(s) dropped`);
+  }
+  const refused = parsed.issues.length > 0 ? { invalid: parsed.issues } : {};
+  return { status: 200, jsonBody: { ...ingested.value, ...refused } };
 }
 
 /** CloudEvents webhook validation: https://github.com/cloudevents/spec/blob/v1.0/http-webhook.md */

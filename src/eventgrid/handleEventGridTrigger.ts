@@ -1,11 +1,12 @@
 import type { InvocationContext } from "@azure/functions";
 import { parseEventGridBody } from "../adapters/eventGridParsing";
 import type { EventGridSettings } from "../config";
+import { DependencyUnavailableError } from "../core/ports";
 import { type EventGridDependencies, ingestEventGridEvents } from "./ingestEventGridEvents";
 
 /**
  * One event of the Event Grid trigger (the host answers Event Grid's handshake itself and calls
- * the function once per event). A storage failure propagates, so that the host fails the delivery
+ * the function once per event). A storage failure is thrown, so that the host fails the delivery
  * and Event Grid retries it; a malformed event is logged and dropped, since a retry cannot mend it.
  */
 export async function handleEventGridTrigger(
@@ -20,10 +21,13 @@ export async function handleEventGridTrigger(
     return;
   }
   if (parsed.kind !== "events") return;
-  await ingestEventGridEvents(
+  const ingested = await ingestEventGridEvents(
     parsed.events,
     { method: "EVENTGRID", uri: "eventGridTrigger://acrEventGrid", headers: {} },
     context,
     deps,
   );
+  if (!ingested.ok) {
+    throw new DependencyUnavailableError(ingested.failure.dependency, ingested.failure.reason);
+  }
 }

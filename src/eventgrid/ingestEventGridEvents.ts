@@ -4,9 +4,9 @@ import type { CrossCheckSettings } from "../config";
 import type { RecordedRequest } from "../core/deliveryRecord";
 import { registryEventFromEventGrid } from "../core/eventGridEvent";
 import { type IngestPorts, ingestDelivery } from "../core/ingestDelivery";
-import type { RejectionLog } from "../core/ports";
+import { type DependencyResult, type RejectionLog, whenAvailable } from "../core/ports";
 import { type RoutingTable, routeForEvent } from "../core/routing";
-import { countIngest, inSpan } from "../telemetry/instruments";
+import { countIngest, dependencyFailureOf, inSpan } from "../telemetry/instruments";
 
 export interface EventGridDependencies extends Omit<IngestPorts, "windowMs"> {
   routing: RoutingTable;
@@ -24,14 +24,15 @@ export interface EventGridSummary {
 
 /**
  * Records each trusted ACR event (idempotent on its id: Event Grid sends duplicates) and notes it
- * for the cross-check; counts the rest. A storage failure propagates so Event Grid retries.
+ * for the cross-check; counts the rest. Stops at a dependency that did not answer and returns it,
+ * so that Event Grid retries the batch.
  */
 export async function ingestEventGridEvents(
   events: readonly ParsedEventGridEvent[],
   request: RecordedRequest,
   context: InvocationContext,
   deps: EventGridDependencies,
-): Promise<EventGridSummary> {
+): Promise<DependencyResult<EventGridSummary>> {
   const summary: EventGridSummary = { accepted: 0, duplicates: 0, ignored: 0, rejected: 0 };
   const receivedAt = Date.now();
   for (const parsed of events) {
@@ -45,11 +46,14 @@ export async function ingestEventGridEvents(
       context.warn(
         `event grid ${parsed.envelopeId}: ${parsed.reason} (${parsed.source ?? "no source"}) rejected`,
       );
-      await deps.rejections.record({ ...parsed, at: receivedAt });
+      const noted = await whenAvailable(() =>
+        deps.rejections.record({ ...parsed, at: receivedAt }),
+      );
+      if (!noted.ok) return noted;
       continue;
     }
     const event = registryEventFromEventGrid(parsed, { configuredLoginServer: deps.loginServer });
-    const result = await inSpan(
+    const ingested = await inSpan(
       "acr.eventgrid.delivery",
       { "acr.event_id": event.eventId, "acr.action": event.action, "acr.registry": event.registry },
       () =>
@@ -57,11 +61,14 @@ export async function ingestEventGridEvents(
           { event, route: routeForEvent(event, deps.routing), receivedAt, request },
           { ...deps, windowMs: deps.crossCheckSettings.windowMs },
         ),
+      dependencyFailureOf,
     );
+    if (!ingested.ok) return ingested;
+    const result = ingested.value;
     countIngest(result, "eventgrid");
     for (const warning of result.warnings) context.warn(`event ${event.eventId}: ${warning}`);
     if (result.duplicate) summary.duplicates++;
     else summary.accepted++;
   }
-  return summary;
+  return { ok: true, value: summary };
 }

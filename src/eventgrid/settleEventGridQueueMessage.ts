@@ -1,13 +1,17 @@
 import type { InvocationContext } from "@azure/functions";
 import { type ServiceBusTrigger, settlementOf } from "../adapters/serviceBusSettlement";
 import type { EventGridSettings } from "../config";
-import { handleEventGridQueueMessage } from "./handleEventGridQueueMessage";
+import { DependencyUnavailableError } from "../core/ports";
+import {
+  handleEventGridQueueMessage,
+  type QueueMessageOutcome,
+} from "./handleEventGridQueueMessage";
 import { type EventGridDependencies, ingestEventGridEvents } from "./ingestEventGridEvents";
 
 /**
  * One message of the Event Grid queue trigger, which settles its messages itself (sdkBinding):
  * complete once recorded, dead-letter with a reason what no retry can mend, abandon on a storage
- * outage so that Service Bus redelivers it.
+ * outage so that Service Bus redelivers it (and fail the invocation, so that the outage shows).
  */
 export async function settleEventGridQueueMessage(
   trigger: ServiceBusTrigger,
@@ -17,21 +21,27 @@ export async function settleEventGridQueueMessage(
   deps: EventGridDependencies,
 ): Promise<void> {
   const settlement = settlementOf(trigger);
+  const abandon = () => settlement.abandon().catch(() => {});
+  let outcome: QueueMessageOutcome;
   try {
-    const outcome = await handleEventGridQueueMessage(
+    outcome = await handleEventGridQueueMessage(
       settlement.message,
       queueName,
       context,
       settings,
       (events, request, invocation) => ingestEventGridEvents(events, request, invocation, deps),
     );
-    if (outcome.kind === "complete") return await settlement.complete();
-    context.warn(
-      `event grid queue message ${settlement.message.messageId} dead-lettered: ${outcome.reason}: ${outcome.description}`,
-    );
-    await settlement.deadLetter(outcome.reason, outcome.description);
   } catch (error) {
-    await settlement.abandon().catch(() => {});
+    await abandon();
     throw error;
   }
+  if (outcome.kind === "complete") return await settlement.complete();
+  if (outcome.kind === "abandon") {
+    await abandon();
+    throw new DependencyUnavailableError(outcome.failure.dependency, outcome.failure.reason);
+  }
+  context.warn(
+    `event grid queue message ${settlement.message.messageId} dead-lettered: ${outcome.reason}: ${outcome.description}`,
+  );
+  await settlement.deadLetter(outcome.reason, outcome.description);
 }

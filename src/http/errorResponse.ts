@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from "@azure/functions";
-import { DependencyUnavailableError } from "../core/ports";
+import { type DependencyFailure, describeDependencyFailure } from "../core/ports";
 
 /** The one shape of every error body: `{ error: { code, message, details? } }`. No stack traces. */
 export interface ErrorBody {
@@ -19,17 +19,13 @@ export function errorResponse(
   return { status, jsonBody: body, headers };
 }
 
-/**
- * The answer when a dependency did not answer: 503 naming it, the reason logged. Any other error
- * is rethrown (the host answers 500): only a dependency that is down may cause a 5xx.
- */
+/** The answer when a dependency did not answer: 503 naming it, the reason logged. */
 export function dependencyUnavailableResponse(
-  error: unknown,
+  failure: DependencyFailure,
   log: (reason: string) => void,
 ): HttpResponseInit {
-  if (!(error instanceof DependencyUnavailableError)) throw error;
-  log(error.message);
-  return errorResponse(503, "dependency_unavailable", `${error.dependency} is unavailable`, {
-    dependency: error.dependency,
+  log(describeDependencyFailure(failure));
+  return errorResponse(503, "dependency_unavailable", `${failure.dependency} is unavailable`, {
+    dependency: failure.dependency,
   });
 }

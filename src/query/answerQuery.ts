@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { Parsed } from "../core/acrWebhookPayload";
+import { whenAvailable } from "../core/ports";
 import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
 
 /**
@@ -22,11 +23,9 @@ export async function answerQuery<T>(
       { issues: parsed.issues },
     );
   }
-  try {
-    return await run(parsed.value);
-  } catch (error) {
-    return dependencyUnavailableResponse(error, (reason) =>
-      context.error(`query failed: ${reason}`),
-    );
-  }
+  const answered = await whenAvailable(() => run(parsed.value));
+  if (answered.ok) return answered.value;
+  return dependencyUnavailableResponse(answered.failure, (reason) =>
+    context.error(`query failed: ${reason}`),
+  );
 }

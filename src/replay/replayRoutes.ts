@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { isoTime } from "../core/isoTime";
+import { whenAvailable } from "../core/ports";
 import {
   countReplayable,
   newReplayJob,
@@ -101,9 +102,9 @@ async function answering(
   context: InvocationContext,
   run: () => Promise<HttpResponseInit>,
 ): Promise<HttpResponseInit> {
-  try {
-    return await run();
-  } catch (error) {
-    return dependencyUnavailableResponse(error, (reason) => context.error(`replay: ${reason}`));
-  }
+  const answered = await whenAvailable(run);
+  if (answered.ok) return answered.value;
+  return dependencyUnavailableResponse(answered.failure, (reason) =>
+    context.error(`replay: ${reason}`),
+  );
 }

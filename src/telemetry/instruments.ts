@@ -11,6 +11,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import type { IngestResult } from "../core/ingestDelivery";
+import { type DependencyResult, describeDependencyFailure } from "../core/ports";
 import type { ReconcileReport } from "../core/reconcile";
 
 /**
@@ -64,6 +65,11 @@ function counters(): ReturnType<typeof createCounters> {
   return instruments.counters;
 }
 
+/** For `inSpan`: a dependency that did not answer fails the span. */
+export function dependencyFailureOf(result: DependencyResult<unknown>): string | undefined {
+  return result.ok ? undefined : describeDependencyFailure(result.failure);
+}
+
 export function countIngest(result: IngestResult, origin: string): void {
   const { received, duplicates, published, pending } = counters();
   const attributes = { action: result.action, origin };
@@ -107,12 +113,14 @@ function currentInvocationScope(): InvocationScope | undefined {
 
 /**
  * Runs `work` in an active span, so the SDKs' own spans (Table, Service Bus) nest under it. Its
- * `acr.*` attributes also go on the invocation's request span and its log records.
+ * `acr.*` attributes also go on the invocation's request span and its log records. The span fails
+ * when `work` throws, or when `failureOf` finds a failure in what it answered.
  */
 export function inSpan<T>(
   name: string,
   attributes: Record<string, string | undefined>,
   work: () => Promise<T>,
+  failureOf?: (value: T) => string | undefined,
 ): Promise<T> {
   const defined = Object.fromEntries(
     Object.entries(attributes).filter((entry): entry is [string, string] => Boolean(entry[1])),
@@ -125,7 +133,10 @@ export function inSpan<T>(
   }
   return bridgeTracer().startActiveSpan(name, { attributes: defined }, async (span) => {
     try {
-      return await work();
+      const value = await work();
+      const failure = failureOf?.(value);
+      if (failure) span.setStatus({ code: SpanStatusCode.ERROR, message: failure });
+      return value;
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
       throw error;

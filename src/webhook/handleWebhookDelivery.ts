@@ -10,7 +10,7 @@ import { type RoutingTable, routeForEvent } from "../core/routing";
 import { authenticateWebhook } from "../core/webhookAuth";
 import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
 import { readJsonBody } from "../http/readBody";
-import { countIngest, inSpan } from "../telemetry/instruments";
+import { countIngest, dependencyFailureOf, inSpan } from "../telemetry/instruments";
 import { parseWebhookQuery } from "./webhookQuery";
 
 export interface WebhookDependencies extends Omit<IngestPorts, "windowMs"> {
@@ -73,59 +73,60 @@ export async function handleWebhookDelivery(
     );
   }
 
-  try {
-    const result = await inSpan(
-      "acr.webhook.delivery",
-      { "acr.event_id": event.eventId, "acr.action": event.action, "acr.registry": event.registry },
-      () =>
-        ingestDelivery(
-          {
-            event,
-            route,
-            receivedAt,
-            request: {
-              method: request.method,
-              uri: maskUri(request.url),
-              headers: maskHeaders(request.headers, settings.auth.header, settings.auth.secrets),
-            },
+  const ingested = await inSpan(
+    "acr.webhook.delivery",
+    { "acr.event_id": event.eventId, "acr.action": event.action, "acr.registry": event.registry },
+    () =>
+      ingestDelivery(
+        {
+          event,
+          route,
+          receivedAt,
+          request: {
+            method: request.method,
+            uri: maskUri(request.url),
+            headers: maskHeaders(request.headers, settings.auth.header, settings.auth.secrets),
           },
-          { ...deps, windowMs: deps.crossCheckSettings.windowMs },
-        ),
-    );
-    countIngest(result, "webhook");
-    const bookkeepingFailed = (warn: (line: string) => void, warnings: string[]) => {
-      for (const warning of warnings) {
-        warn(`event ${result.eventId} bookkeeping failed: ${warning}`);
-      }
-    };
-    bookkeepingFailed((line) => context.warn(line), result.warnings);
-    // Settles after the answer, when the invocation's context may no longer log.
-    void result.settling?.then((warnings) => bookkeepingFailed(console.warn, warnings));
-    if (result.publishError) {
-      context.warn(`event ${result.eventId} recorded, publish pending: ${result.publishError}`);
-    }
-    context.log(
-      `event ${result.eventId} ${result.action} registry=${event.registry} state=${result.publishState}` +
-        `${result.duplicate ? ` duplicate deliveries=${result.deliveryCount}` : ""}`,
-    );
-    return {
-      status: 200,
-      jsonBody: {
-        id: result.eventId,
-        action: result.action,
-        registry: event.registry,
-        duplicate: result.duplicate,
-        deliveryCount: result.deliveryCount,
-        publishState: result.publishState,
-        topic: result.topic,
-        notRoutedReason: result.notRoutedReason,
-        coveredBy: result.coveredBy,
-        journaled: result.journaled,
-      },
-    };
-  } catch (error) {
-    return dependencyUnavailableResponse(error, (reason) =>
+        },
+        { ...deps, windowMs: deps.crossCheckSettings.windowMs },
+      ),
+    dependencyFailureOf,
+  );
+  if (!ingested.ok) {
+    return dependencyUnavailableResponse(ingested.failure, (reason) =>
       context.error(`event ${event.eventId} not recorded: ${reason}`),
     );
   }
+  const result = ingested.value;
+  countIngest(result, "webhook");
+  const bookkeepingFailed = (warn: (line: string) => void, warnings: string[]) => {
+    for (const warning of warnings) {
+      warn(`event ${result.eventId} bookkeeping failed: ${warning}`);
+    }
+  };
+  bookkeepingFailed((line) => context.warn(line), result.warnings);
+  // Settles after the answer, when the invocation's context may no longer log.
+  void result.settling?.then((warnings) => bookkeepingFailed(console.warn, warnings));
+  if (result.publishError) {
+    context.warn(`event ${result.eventId} recorded, publish pending: ${result.publishError}`);
+  }
+  context.log(
+    `event ${result.eventId} ${result.action} registry=${event.registry} state=${result.publishState}` +
+      `${result.duplicate ? ` duplicate deliveries=${result.deliveryCount}` : ""}`,
+  );
+  return {
+    status: 200,
+    jsonBody: {
+      id: result.eventId,
+      action: result.action,
+      registry: event.registry,
+      duplicate: result.duplicate,
+      deliveryCount: result.deliveryCount,
+      publishState: result.publishState,
+      topic: result.topic,
+      notRoutedReason: result.notRoutedReason,
+      coveredBy: result.coveredBy,
+      journaled: result.journaled,
+    },
+  };
 }

@@ -19,6 +19,7 @@ import { DependencyUnavailableError, type Publisher } from "../../src/core/ports
 import { reconcile } from "../../src/core/reconcile";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import type { TopicMessage } from "../../src/core/topicMessage";
+import { ingested } from "../support/ingested";
 import { recordEntity } from "../support/records";
 
 const WINDOW_MS = 60_000;
@@ -97,10 +98,11 @@ describe("TableEventStore on Azurite: one arrival", () => {
   const { store, events } = storeOn(inject("tablesConnection"));
   const publisher = new RecordingPublisher();
   const ports = { store, publisher, journal: notJournaled, windowMs: WINDOW_MS };
+  const ingest = (input: NewDelivery) => ingested(ingestDelivery(input, ports));
 
   it("records a delivery with its original payload and timestamp, publishes it, marks it", async () => {
     const input = delivery();
-    const result = await ingestDelivery(input, ports);
+    const result = await ingest(input);
     expect(result).toMatchObject({ duplicate: false, publishState: "published", warnings: [] });
     // The mark is written lazily, after the outcome is returned.
     expect(await result.settling).toEqual([]);
@@ -117,8 +119,8 @@ describe("TableEventStore on Azurite: one arrival", () => {
 
   it("encodes characters in keys that Azure forbids", async () => {
     const input = delivery({ eventId: "id/with#odd?chars\\and é", registry: "weird/registry#x" });
-    expect((await ingestDelivery(input, ports)).duplicate).toBe(false);
-    expect((await ingestDelivery(input, ports)).duplicate).toBe(true);
+    expect((await ingest(input)).duplicate).toBe(false);
+    expect((await ingest(input)).duplicate).toBe(true);
     expect((await store.findById(input.event.eventId)).map((found) => found.record.event)).toEqual([
       expect.objectContaining(input.event),
     ]);
@@ -127,7 +129,7 @@ describe("TableEventStore on Azurite: one arrival", () => {
   it("keeps one record for repeated deliveries and counts them, concurrently too", async () => {
     const input = delivery();
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => ingestDelivery({ ...input, receivedAt: Date.now() }, ports)),
+      Array.from({ length: 10 }, () => ingest({ ...input, receivedAt: Date.now() })),
     );
     expect(results.filter((result) => !result.duplicate)).toHaveLength(1);
     const entity = await readRecord(events, input.event);
@@ -138,16 +140,16 @@ describe("TableEventStore on Azurite: one arrival", () => {
   it("stores payloads larger than one Table string property and reads them back whole", async () => {
     const input = delivery();
     input.event.payload = { ...input.event.payload, big: "x".repeat(70_000) };
-    await ingestDelivery(input, ports);
+    await ingest(input);
     const recorded = await store.recordOf(input.event);
     expect(recorded?.value.event.payload).toEqual(input.event.payload);
   });
 
   it("enriches a delete with the tags pushed for its digest, read with the delete's own state", async () => {
     const digest = `sha256:${randomUUID().replaceAll("-", "")}`;
-    for (const tag of ["v2", "latest"]) await ingestDelivery(delivery({ digest, tag }), ports);
+    for (const tag of ["v2", "latest"]) await ingest(delivery({ digest, tag }));
     const deletion = delivery({ action: "delete", digest, tag: undefined });
-    await ingestDelivery({ ...deletion, route: { kind: "topic", topic: "acr-delete" } }, ports);
+    await ingest({ ...deletion, route: { kind: "topic", topic: "acr-delete" } });
     const sent = publisher.sent.find(
       (entry) =>
         entry.message.applicationProperties.digest === digest && entry.topic === "acr-delete",
@@ -160,9 +162,9 @@ describe("TableEventStore on Azurite: one arrival", () => {
     { name: "alone", before: [], artifactKind: "image" },
   ])("classifies a push of `1.25-1` $name as $artifactKind", async ({ before, artifactKind }) => {
     const image = { repository: `patched/${randomUUID()}`, mediaType: IMAGE_MANIFEST };
-    for (const tag of before) await ingestDelivery(delivery({ ...image, tag }), ports);
+    for (const tag of before) await ingest(delivery({ ...image, tag }));
     const patched = delivery({ ...image, tag: "1.25-1" });
-    await ingestDelivery(patched, ports);
+    await ingest(patched);
     expect((await readRecord(events, patched.event)).artifactKind).toBe(artifactKind);
     const sent = publisher.sent.find(
       (entry) => entry.message.applicationProperties.digest === patched.event.digest,

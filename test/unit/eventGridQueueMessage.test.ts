@@ -1,7 +1,6 @@
 import { InvocationContext } from "@azure/functions";
 import { describe, expect, it } from "vitest";
 import type { ParsedEventGridEvent } from "../../src/adapters/eventGridParsing";
-import { DependencyUnavailableError } from "../../src/core/ports";
 import {
   handleEventGridQueueMessage,
   type IngestEvents,
@@ -15,17 +14,21 @@ const FOREIGN = RESOURCE_ID.replace("myregistry", "someoneelse");
 /** Counts what it is handed the way the recording does; keeps what it got for the assertions. */
 function countingIngest(): IngestEvents & { handed: ParsedEventGridEvent[][] } {
   const handed: ParsedEventGridEvent[][] = [];
-  const ingest = async (events: readonly ParsedEventGridEvent[]): Promise<EventGridSummary> => {
+  const ingest = async (events: readonly ParsedEventGridEvent[]) => {
     handed.push([...events]);
     const count = (kind: string) => events.filter((event) => event.kind === kind).length;
-    return {
+    return summarised({
       accepted: count("registry"),
       duplicates: 0,
       ignored: count("ignored"),
       rejected: count("untrusted"),
-    };
+    });
   };
   return Object.assign(ingest, { handed });
+}
+
+function summarised(summary: EventGridSummary) {
+  return { ok: true, value: summary } as const;
 }
 
 function handle(body: unknown, ingest: IngestEvents = countingIngest()) {
@@ -59,18 +62,15 @@ describe("handleEventGridQueueMessage: what a queue message becomes", () => {
     let request: unknown;
     await handle(push(), async (events, recorded) => {
       request = recorded;
-      return { accepted: events.length, duplicates: 0, ignored: 0, rejected: 0 };
+      return summarised({ accepted: events.length, duplicates: 0, ignored: 0, rejected: 0 });
     });
     expect(request).toEqual({ method: "SERVICEBUS", uri: "sb://acr-eventgrid/m-1", headers: {} });
   });
 
   it("completes an event already recorded (a redelivery)", async () => {
-    const outcome = await handle(push(), async () => ({
-      accepted: 0,
-      duplicates: 1,
-      ignored: 0,
-      rejected: 0,
-    }));
+    const outcome = await handle(push(), async () =>
+      summarised({ accepted: 0, duplicates: 1, ignored: 0, rejected: 0 }),
+    );
     expect(outcome).toMatchObject({ kind: "complete" });
   });
 
@@ -137,12 +137,9 @@ describe("handleEventGridQueueMessage: what a queue message becomes", () => {
     expect(outcome.kind === "deadLetter" && outcome.description.length).toBe(1024);
   });
 
-  it("lets a storage outage through, so the message is abandoned and redelivered", async () => {
-    const outage = new DependencyUnavailableError("table-storage", "timed out");
-    await expect(
-      handle(push(), async () => {
-        throw outage;
-      }),
-    ).rejects.toBe(outage);
+  it("abandons the message on a storage outage, so that it is redelivered", async () => {
+    const failure = { dependency: "table-storage", reason: "timed out" };
+    const outcome = await handle(push(), async () => ({ ok: false, failure }));
+    expect(outcome).toEqual({ kind: "abandon", failure });
   });
 });

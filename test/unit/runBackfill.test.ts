@@ -3,6 +3,7 @@ import { importFromLog } from "../../src/backfill/loggedDeliveryImport";
 import {
   type BackfillCursor,
   type BackfillDependencies,
+  type DeliveryLedger,
   runBackfill,
 } from "../../src/backfill/runBackfill";
 import { loadRoutingTable } from "../../src/config";
@@ -69,7 +70,7 @@ function deps(log: LoggedDelivery[], overrides: Partial<BackfillDependencies> = 
       importDelivery: async (delivery) => {
         const duplicate = recorded.has(delivery.event.eventId);
         recorded.add(delivery.event.eventId);
-        return { duplicate };
+        return { ok: true, value: { duplicate } };
       },
     },
     cursors: {
@@ -120,16 +121,34 @@ describe("runBackfill", () => {
     expect(report.webhooks[0]).toMatchObject({ pages: 1, complete: false });
   });
 
-  it("a storage failure stops that webhook, reported, and leaves its cursor", async () => {
-    const { dependencies, cursors } = deps([2, 1].map(entry));
-    dependencies.ledger.isRecorded = async () => {
-      throw new DependencyUnavailableError("table-storage", "down");
-    };
-    const report = await runBackfill(dependencies);
-    expect(report.errors).toEqual([
-      `${REGISTRY}/webhooks/hook: DependencyUnavailableError: table-storage unavailable: down`,
-    ]);
-    expect(report.imported).toBe(0);
-    expect(cursors.size).toBe(0);
-  });
+  it.each([
+    [
+      "reading whether it was recorded",
+      (ledger: DeliveryLedger) => {
+        ledger.isRecorded = async () => {
+          throw new DependencyUnavailableError("table-storage", "down");
+        };
+      },
+    ],
+    [
+      "importing it",
+      (ledger: DeliveryLedger) => {
+        ledger.importDelivery = async () => ({
+          ok: false,
+          failure: { dependency: "table-storage", reason: "down" },
+        });
+      },
+    ],
+  ])(
+    "a storage failure %s stops that webhook, reported, and leaves its cursor",
+    async (_, fail) => {
+      const { dependencies, cursors } = deps([2, 1].map(entry));
+      fail(dependencies.ledger);
+      const report = await runBackfill(dependencies);
+      expect(report.errors).toEqual([`${REGISTRY}/webhooks/hook: table-storage unavailable: down`]);
+      expect(report.imported).toBe(0);
+      expect(report.webhooks[0]).toMatchObject({ pages: 1, complete: false });
+      expect(cursors.size).toBe(0);
+    },
+  );
 });

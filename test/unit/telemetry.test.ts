@@ -13,6 +13,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IngestResult } from "../../src/core/ingestDelivery";
+import type { DependencyResult } from "../../src/core/ports";
 import { startTelemetry } from "../../src/telemetry/azureMonitor";
 // Loaded before any provider is registered, as in the app: telemetry must not depend on it.
 import * as instruments from "../../src/telemetry/instruments";
@@ -101,6 +102,32 @@ describe("telemetry", () => {
       code: SpanStatusCode.ERROR,
       message: "broker down",
     });
+  });
+
+  it("marks a span failed when its result names a dependency that did not answer", async () => {
+    spans.reset();
+    const failed: DependencyResult<number> = {
+      ok: false,
+      failure: { dependency: "table-storage", reason: "timeout" },
+    };
+    const succeeded: DependencyResult<number> = { ok: true, value: 1 };
+    const answered = await instruments.inSpan(
+      "acr.webhook.delivery",
+      {},
+      async () => failed,
+      instruments.dependencyFailureOf,
+    );
+    expect(answered).toBe(failed);
+    await instruments.inSpan(
+      "acr.webhook.delivery",
+      {},
+      async () => succeeded,
+      instruments.dependencyFailureOf,
+    );
+    expect(spans.getFinishedSpans().map((span) => span.status)).toEqual([
+      { code: SpanStatusCode.ERROR, message: "table-storage unavailable: timeout" },
+      { code: SpanStatusCode.UNSET },
+    ]);
   });
 
   it("counts received, duplicate, published, pending and reconcile outcomes", async () => {

@@ -1,0 +1,2 @@
+/** The one shape of work that can fail in an expected way: its value, or why it failed. */
+export type Result<T, F> = { ok: true; value: T } | { ok: false; failure: F };
