@@ -75,7 +75,7 @@ export class DependencyUnavailableError extends Error implements DependencyFailu
     readonly dependency: string,
     readonly reason: string,
   ) {
-    super(`${dependency} unavailable: ${reason}`);
+    super(describeDependencyFailure({ dependency, reason }));
   }
 }
 
@@ -95,7 +95,7 @@ export async function whenAvailable<T>(work: () => Promise<T>): Promise<Dependen
   }
 }
 
-/** One line for logs and warnings, as `describeError` writes a thrown one. */
+/** One line for logs and warnings: the message of the error a port throws for it. */
 export function describeDependencyFailure(failure: DependencyFailure): string {
   return `${failure.dependency} unavailable: ${failure.reason}`;
 }
