@@ -2,7 +2,13 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventTables } from "../../src/adapters/eventTables";
 import type { RegistryEvent } from "../../src/core/registryEvent";
-import { cloudEvent, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
+import {
+  cloudEvent,
+  eventGridEvent,
+  postEventGrid,
+  postEventGridTrigger,
+  RESOURCE_ID,
+} from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
 import { eventTables, recordEntity } from "../support/records";
@@ -354,14 +360,7 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
   it("takes events through the Functions Event Grid trigger route", async () => {
     const s = scenario();
     const data = registryData(s, "push");
-    const response = await fetch(
-      `${stack.url}/runtime/webhooks/EventGrid?functionName=acrEventGrid`,
-      {
-        method: "POST",
-        headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
-        body: JSON.stringify([eventGridEvent(data)]),
-      },
-    );
+    const response = await postEventGridTrigger(stack, [eventGridEvent(data)]);
     expect(response.status).toBeLessThan(300);
     expect(
       await record({ ...data, eventId: data.id, registry: s.registry, origin: "eventgrid" }),

@@ -2,7 +2,12 @@ import { randomUUID } from "node:crypto";
 import { odata } from "@azure/data-tables";
 import { afterEach, describe, expect, it } from "vitest";
 import { samplePayload } from "../../dev/samplePayloads";
-import { eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
+import {
+  eventGridEvent,
+  postEventGrid,
+  postEventGridTrigger,
+  RESOURCE_ID,
+} from "../support/eventGridEvents";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
 import { eventTables } from "../support/records";
@@ -111,9 +116,16 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     expect(messagesOf(s, registry)).toHaveLength(sent);
     expect(s.broker().messageCount("acr-journal")).toBe(sent + 1);
 
-    // Event Grid retries for 24 h: it gets a 503 instead of a journal entry.
+    // Event Grid retries for 24 h: it gets a 503 instead of a journal entry, and through the
+    // Event Grid trigger the host fails the invocation, which Event Grid retries the same way.
     const eventGrid = await postEventGrid(s, [eventGridEvent(push(registry))]);
     expect(eventGrid.status).toBe(503);
+    expect(await eventGrid.json()).toMatchObject({
+      error: { code: "dependency_unavailable", details: { dependency: "table-storage" } },
+    });
+    const viaTriggerData = push(registry);
+    const viaTrigger = eventGridEvent(viaTriggerData);
+    expect((await postEventGridTrigger(s, [viaTrigger])).status).toBe(500);
 
     // A reconcile while storage is still down hands out one journal entry, not the whole journal:
     // every hand-out counts toward the queue's max delivery count.
@@ -133,6 +145,12 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     expect(stored.every((r) => r.publishState === "published")).toBe(true);
     expect(s.broker().messageCount("acr-journal")).toBe(0);
     expect(messagesOf(s, registry)).toHaveLength(sent);
+
+    // Event Grid's retry of the trigger's delivery is recorded once storage is back.
+    const eventUrl = `${s.url}/api/events/${viaTriggerData.id}`;
+    expect((await fetch(eventUrl)).status).toBe(404);
+    expect((await postEventGridTrigger(s, [viaTrigger])).status).toBe(202);
+    expect((await fetch(eventUrl)).status).toBe(200);
   });
 
   it("both down: 503 with a JSON error, the process stays up and recovers by itself", async () => {
