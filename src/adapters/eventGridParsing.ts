@@ -5,6 +5,7 @@ import {
   fieldPath,
   invalid,
   MAX_PAYLOAD_DEPTH,
+  type Parsed,
   pathDeeperThan,
   text,
   toFieldIssues,
@@ -73,7 +74,6 @@ const validationDataSchema = z.looseObject({
 });
 
 type Entry = ParsedEventGridEvent | SubscriptionValidation;
-type EntryResult = { ok: true; entry: Entry } | { ok: false; issues: FieldIssue[] };
 
 /**
  * Reads an HTTP body (one event or an array) or the one event the Functions Event Grid trigger
@@ -94,7 +94,7 @@ export async function parseEventGridBody(
     items.map((item, index) => readEvent(item, Array.isArray(body) ? `[${index}]` : "", options)),
   );
   const issues = results.flatMap((result) => (result.ok ? [] : result.issues));
-  const entries = results.flatMap((result) => (result.ok ? [result.entry] : []));
+  const entries = results.flatMap((result) => (result.ok ? [result.value] : []));
   // Event Grid does not retry a 400, so a bad event must not take the good ones of its batch
   // down with it: they are taken, and the bad ones reported (a retry could not mend them).
   if (entries.length === 0) return { kind: "invalid", issues };
@@ -117,7 +117,7 @@ async function readEvent(
   item: unknown,
   at: string,
   options: EventGridParseOptions,
-): Promise<EntryResult> {
+): Promise<Parsed<Entry>> {
   if (!isRecord(item)) return invalid(fieldPath(at), "must be an event object");
   const schema: EventGridSchema = item.specversion === undefined ? "eventgrid" : "cloudevents";
 
@@ -145,18 +145,18 @@ async function readEvent(
     if (!validation.success)
       return { ok: false, issues: toFieldIssues(validation.error, at, "data") };
     const { validationCode, validationUrl } = validation.data;
-    return { ok: true, entry: { kind: "validation", validationCode, validationUrl } };
+    return { ok: true, value: { kind: "validation", validationCode, validationUrl } };
   }
   const trust = trustOf(type, source, options.trustedResourceIds);
   if (trust.kind === "ignored") {
-    return { ok: true, entry: { kind: "ignored", envelopeId, type, reason: trust.reason } };
+    return { ok: true, value: { kind: "ignored", envelopeId, type, reason: trust.reason } };
   }
   if (trust.kind === "untrusted") {
     // A source that is there is named, so the rejection log shows who sent the event.
     const named = trust.reason === "foreign-source" ? { source } : {};
     return {
       ok: true,
-      entry: { kind: "untrusted", envelopeId, type, ...named, reason: trust.reason },
+      value: { kind: "untrusted", envelopeId, type, ...named, reason: trust.reason },
     };
   }
   const parsed = eventGridDataSchema.safeParse(data.value);
@@ -171,7 +171,7 @@ async function readEvent(
   }
   return {
     ok: true,
-    entry: { kind: "registry", envelopeId, type: trust.type, source, schema, data: parsed.data },
+    value: { kind: "registry", envelopeId, type: trust.type, source, schema, data: parsed.data },
   };
 }
 

@@ -36,7 +36,7 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
     const issues = validation.issues.map((issue) => `${issue.path}: ${issue.message}`);
     return { kind: "unusable", why: `not an ACR event (${issues.join("; ")})` };
   }
-  const payload = validation.payload;
+  const payload = validation.value;
   if (payload.action === "ping") return { kind: "ping" };
   if (!payload.id) return { kind: "unusable", why: "the event has no id" };
   if (!payload.timestamp) return { kind: "unusable", why: "the event has no timestamp" };

@@ -155,10 +155,6 @@ export function invalid(path: string, message: string): { ok: false; issues: Fie
   return { ok: false, issues: [{ path, message }] };
 }
 
-export type PayloadValidation =
-  | { ok: true; payload: AcrWebhookPayload }
-  | { ok: false; issues: FieldIssue[] };
-
 const envelope = z.looseObject({ action: text(64).min(1) });
 
 /**
@@ -168,7 +164,7 @@ const envelope = z.looseObject({ action: text(64).min(1) });
 export const MAX_PAYLOAD_DEPTH = 32;
 
 /** Picks the schema by `action` first, so a failure names the fields, not a union's branches. */
-export function validateAcrWebhookPayload(body: unknown): PayloadValidation {
+export function validateAcrWebhookPayload(body: unknown): Parsed<AcrWebhookPayload> {
   const head = envelope.safeParse(body);
   if (!head.success) return { ok: false, issues: toFieldIssues(head.error) };
   const action = head.data.action;
@@ -179,14 +175,11 @@ export function validateAcrWebhookPayload(body: unknown): PayloadValidation {
   if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error) };
   const tooDeep = pathDeeperThan(body, MAX_PAYLOAD_DEPTH);
   if (tooDeep !== undefined) {
-    return {
-      ok: false,
-      issues: [{ path: tooDeep, message: `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels` }],
-    };
+    return invalid(tooDeep, `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`);
   }
   // The body itself, not the parser's copy: the schemas transform nothing, and the copy drops an
   // own `__proto__` key (to spare the prototype), which is data like any unknown field.
-  return { ok: true, payload: body as AcrWebhookPayload };
+  return { ok: true, value: body as AcrWebhookPayload };
 }
 
 /** The top-level field (or `(body)`) holding a value nested deeper than `max`; iterative. */

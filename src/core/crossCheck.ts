@@ -20,7 +20,6 @@ export const DISCREPANCY_KINDS = [
 ] as const;
 export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
 /** What a logical event ends as once its window (or its quarantine hold) is over. */
-/** What a closed window ends as. */
 export const VERDICTS = ["matched", ...DISCREPANCY_KINDS] as const;
 export type Verdict = (typeof VERDICTS)[number];
 /**

@@ -59,7 +59,7 @@ export async function handleWebhookDelivery(
     });
   }
 
-  const payload = validation.payload;
+  const payload = validation.value;
   const event = registryEventFromWebhook(payload, {
     registry: resolveRegistry(payload, query.value.registry, settings.loginServer),
     region: query.value.region,

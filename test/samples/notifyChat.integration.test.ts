@@ -126,7 +126,7 @@ async function publish(payloads: unknown[]) {
   for (const payload of payloads) {
     const validation = validateAcrWebhookPayload(payload);
     if (!validation.ok) throw new Error(JSON.stringify(validation.issues));
-    const event = registryEventFromWebhook(validation.payload, {
+    const event = registryEventFromWebhook(validation.value, {
       registry: "myregistry.azurecr.io",
       receivedAt: 0,
       fallbackEventId: "x",

@@ -33,12 +33,12 @@ const documented: [string, Json][] = [
 function accepted(body: unknown): Json {
   const result = validateAcrWebhookPayload(body);
   if (!result.ok) throw new Error(`expected a valid payload, got ${JSON.stringify(result.issues)}`);
-  return result.payload as Json;
+  return result.value as Json;
 }
 
 function issuesOf(body: unknown) {
   const result = validateAcrWebhookPayload(body);
-  if (result.ok) throw new Error(`expected a refusal, got ${JSON.stringify(result.payload)}`);
+  if (result.ok) throw new Error(`expected a refusal, got ${JSON.stringify(result.value)}`);
   return result.issues;
 }
 

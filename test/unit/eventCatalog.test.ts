@@ -113,7 +113,7 @@ describe("the event catalog (docs/asyncapi.yaml)", () => {
         JSON.parse(read(`test/fixtures/acr-webhook/${name}`)),
       );
       if (!validation.ok) throw new Error(JSON.stringify(validation.issues));
-      const event = registryEventFromWebhook(validation.payload, {
+      const event = registryEventFromWebhook(validation.value, {
         registry: "myregistry.azurecr.io",
         region: "eastus",
         receivedAt: 0,

@@ -61,7 +61,7 @@ function expectValidKey(key: string): void {
 function expectAcceptedPayloadInvariants(text: string): void {
   const result = validateAcrWebhookPayload(JSON.parse(text));
   if (!result.ok) return;
-  const event = normalise(result.payload);
+  const event = normalise(result.value);
 
   expect(typeof event.eventId).toBe("string");
   expect(event.eventId).not.toBe("");
@@ -174,7 +174,7 @@ describe("valid payloads", () => {
         (payload, registry) => {
           const result = validateAcrWebhookPayload(payload);
           if (!result.ok) return;
-          const event = normalise(result.payload, registry);
+          const event = normalise(result.value, registry);
           const keys = recordKeys({ event, receivedAt: RECEIVED_AT });
           expectValidKey(keys.partitionKey);
           expectValidKey(keys.rowKey);
@@ -279,9 +279,9 @@ describe("hostile field values", () => {
     const result = validateAcrWebhookPayload(JSON.parse(text));
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(Object.getPrototypeOf(result.payload)).toBe(Object.prototype);
-    expect(Object.hasOwn(result.payload, "__proto__")).toBe(true);
-    expect(JSON.stringify(topicMessageFor(normalise(result.payload)).body.data)).toBe(
+    expect(Object.getPrototypeOf(result.value)).toBe(Object.prototype);
+    expect(Object.hasOwn(result.value, "__proto__")).toBe(true);
+    expect(JSON.stringify(topicMessageFor(normalise(result.value)).body.data)).toBe(
       JSON.stringify(JSON.parse(text)),
     );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

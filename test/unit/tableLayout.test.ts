@@ -112,7 +112,7 @@ describe("the keys of an event at the bounds the bridge accepts", () => {
   it("fit Azure's 1 KiB keys, for every origin", () => {
     const validation = validateAcrWebhookPayload(payloadAtBounds());
     if (!validation.ok) throw new Error("the payload at the bounds must be valid");
-    const payload = validation.payload;
+    const payload = validation.value;
     const webhookEvent = registryEventFromWebhook(payload, {
       registry: resolveRegistry(payload, undefined, undefined),
       receivedAt: Date.UTC(EVENT_NAME_LIMITS.lastYear, 11, 31),

@@ -10,7 +10,7 @@ function webhookEvent(name: string, region?: string): RegistryEvent {
   const url = join(__dirname, "../fixtures/acr-webhook", name);
   const validation = validateAcrWebhookPayload(JSON.parse(readFileSync(url, "utf8")));
   if (!validation.ok) throw new Error(JSON.stringify(validation.issues));
-  return registryEventFromWebhook(validation.payload, {
+  return registryEventFromWebhook(validation.value, {
     registry: "myregistry.azurecr.io",
     region,
     receivedAt: Date.parse("2024-01-01T00:00:00Z"),
