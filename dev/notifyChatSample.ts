@@ -37,7 +37,7 @@ export async function ensureNotifyChatSubscription(
   topic: string,
   subscription: string,
 ): Promise<NotifyChatSubscription> {
-  if (!RELEASED_IMAGES.ok) throw new Error(RELEASED_IMAGES.problems.join("; "));
+  if (!RELEASED_IMAGES.ok) throw new Error(RELEASED_IMAGES.failure.join("; "));
   if (await admin.subscriptionExists(topic, subscription)) {
     return { topic, subscription, created: false };
   }
@@ -48,7 +48,7 @@ export async function ensureNotifyChatSubscription(
     deadLetteringOnFilterEvaluationExceptions: true,
     defaultRuleOptions: {
       name: "released-images",
-      filter: { sqlExpression: RELEASED_IMAGES.sqlExpression },
+      filter: { sqlExpression: RELEASED_IMAGES.value },
     },
   });
   return { topic, subscription, created: true };

@@ -1,5 +1,6 @@
 import { PUBLISHABLE_ACTIONS } from "../../src/core/actions";
 import { ARTIFACT_KINDS } from "../../src/core/artifactKind";
+import type { Result } from "../../src/core/result";
 
 /** What a subscriber asks for; every list is ORed within itself, the fields ANDed together. */
 export interface SubscriptionCriteria {
@@ -10,7 +11,8 @@ export interface SubscriptionCriteria {
   tagged: boolean;
 }
 
-export type FilterResult = { ok: true; sqlExpression: string } | { ok: false; problems: string[] };
+/** A Service Bus SQL filter expression, or what is wrong with the criteria. */
+export type FilterResult = Result<string, string[]>;
 
 /**
  * The characters a glob may hold besides `*` (any run, `/` included: a LIKE pattern cannot
@@ -78,7 +80,7 @@ export function sqlFilterFor(criteria: SubscriptionCriteria): FilterResult {
     ...unknownValues("action", criteria.actions, PUBLISHABLE_ACTIONS),
     ...unknownValues("kind", criteria.kinds, ARTIFACT_KINDS),
   ].filter((problem): problem is string => problem !== undefined);
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.length > 0) return { ok: false, failure: problems };
   const conditions = [
     criteria.repositories.length > 0 &&
       anyOf(criteria.repositories.map((glob) => globCondition("repository", glob))),
@@ -87,5 +89,5 @@ export function sqlFilterFor(criteria: SubscriptionCriteria): FilterResult {
     criteria.kinds.length > 0 && oneOf("artifactKind", criteria.kinds),
     criteria.tagged && "tagged = 'true'",
   ].filter((condition): condition is string => condition !== false);
-  return { ok: true, sqlExpression: conditions.length === 0 ? "1=1" : conditions.join(" AND ") };
+  return { ok: true, value: conditions.length === 0 ? "1=1" : conditions.join(" AND ") };
 }

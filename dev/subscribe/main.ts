@@ -51,14 +51,14 @@ function definitionFrom(args: string[]): { definition: SubscriptionDefinition; d
     kinds: list(values.kind),
     tagged: values.tagged,
   });
-  if (!filter.ok) problems.push(...filter.problems);
+  if (!filter.ok) problems.push(...filter.failure);
   if (problems.length > 0 || !filter.ok) throw new UsageError(problems.join("\n"));
   return {
     definition: {
       topic: values.topic as string,
       subscription: values.name as string,
       ruleName: values.rule,
-      sqlExpression: filter.sqlExpression,
+      sqlExpression: filter.value,
     },
     dryRun: values["dry-run"],
   };

@@ -93,7 +93,7 @@ export async function parseEventGridBody(
   const results = await Promise.all(
     items.map((item, index) => readEvent(item, Array.isArray(body) ? `[${index}]` : "", options)),
   );
-  const issues = results.flatMap((result) => (result.ok ? [] : result.issues));
+  const issues = results.flatMap((result) => (result.ok ? [] : result.failure));
   const entries = results.flatMap((result) => (result.ok ? [result.value] : []));
   // Event Grid does not retry a 400, so a bad event must not take the good ones of its batch
   // down with it: they are taken, and the bad ones reported (a retry could not mend them).
@@ -137,13 +137,13 @@ async function readEvent(
   }
 
   const envelope = envelopeSchemas[schema].safeParse(prepared);
-  if (!envelope.success) return { ok: false, issues: toFieldIssues(envelope.error, at) };
+  if (!envelope.success) return { ok: false, failure: toFieldIssues(envelope.error, at) };
   const { id: envelopeId, type, source } = envelope.data;
 
   if (type === SUBSCRIPTION_VALIDATION_EVENT) {
     const validation = validationDataSchema.safeParse(data.value);
     if (!validation.success)
-      return { ok: false, issues: toFieldIssues(validation.error, at, "data") };
+      return { ok: false, failure: toFieldIssues(validation.error, at, "data") };
     const { validationCode, validationUrl } = validation.data;
     return { ok: true, value: { kind: "validation", validationCode, validationUrl } };
   }
@@ -160,7 +160,7 @@ async function readEvent(
     };
   }
   const parsed = eventGridDataSchema.safeParse(data.value);
-  if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error, at, "data") };
+  if (!parsed.success) return { ok: false, failure: toFieldIssues(parsed.error, at, "data") };
   // Stored and serialised recursively: refused here (400, not retried) rather than overflow there.
   const tooDeep = pathDeeperThan(data.value, MAX_PAYLOAD_DEPTH);
   if (tooDeep !== undefined) {

@@ -3,6 +3,7 @@ import { type LogicalEvent, logicalRefFor, twinDelayMs } from "../core/crossChec
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import type { EventStore } from "../core/ports";
 import type { EventOrigin, RegistryEvent } from "../core/registryEvent";
+import { DONE } from "../core/result";
 import type {
   Change,
   DigestRef,
@@ -174,10 +175,10 @@ export class TableEventStore implements EventStore {
           await write.commit.submit(write.partitionKey, write.operations, options.lazy);
         } catch (error) {
           if (!(error instanceof TableConflict)) throw error;
-          return { ok: false, conflict: write.changes[error.operationIndex] ?? "create-record" };
+          return { ok: false, failure: write.changes[error.operationIndex] ?? "create-record" };
         }
       }
-      return { ok: true };
+      return DONE;
     });
   }
 

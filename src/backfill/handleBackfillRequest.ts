@@ -11,7 +11,7 @@ export async function handleBackfillRequest(
   const window = parseBackfillQuery(request.query, Date.now());
   if (!window.ok) {
     return errorResponse(400, "invalid_query", "a query parameter is invalid", {
-      issues: window.issues,
+      issues: window.failure,
     });
   }
   if (access.settings.resourceIds.length === 0) {

@@ -33,7 +33,7 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
   }
   const validation = validateAcrWebhookPayload(entry.content);
   if (!validation.ok) {
-    const issues = validation.issues.map((issue) => `${issue.path}: ${issue.message}`);
+    const issues = validation.failure.map((issue) => `${issue.path}: ${issue.message}`);
     return { kind: "unusable", why: `not an ACR event (${issues.join("; ")})` };
   }
   const payload = validation.value;
@@ -49,7 +49,7 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
   }
   const query = parseWebhookQuery(uri?.searchParams ?? new URLSearchParams());
   if (!query.ok) {
-    const issues = query.issues.map((issue) => `${issue.path}: ${issue.message}`);
+    const issues = query.failure.map((issue) => `${issue.path}: ${issue.message}`);
     return { kind: "unusable", why: `the logged request URI is invalid (${issues.join("; ")})` };
   }
   const event = {

@@ -17,7 +17,7 @@ const CHILD_DIGEST = "sha256:e2e16842c9b54d985bf1ef9242a313f36b856181f188de21313
 
 function webhookMessage(payload: unknown, tags: string[] = []): TopicMessage {
   const validation = validateAcrWebhookPayload(payload);
-  if (!validation.ok) throw new Error(`catalog example: ${JSON.stringify(validation.issues)}`);
+  if (!validation.ok) throw new Error(`catalog example: ${JSON.stringify(validation.failure)}`);
   const event = registryEventFromWebhook(validation.value, {
     registry: REGISTRY,
     region: "westeurope",

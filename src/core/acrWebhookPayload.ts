@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Result } from "./result";
 
 /**
  * The body of one ACR webhook delivery: a bare event, no envelope.
@@ -148,11 +149,11 @@ export interface FieldIssue {
 }
 
 /** A value read from input, or where and why it was refused. */
-export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
+export type Parsed<T> = Result<T, FieldIssue[]>;
 
 /** The refusal of one field. */
-export function invalid(path: string, message: string): { ok: false; issues: FieldIssue[] } {
-  return { ok: false, issues: [{ path, message }] };
+export function invalid(path: string, message: string): { ok: false; failure: FieldIssue[] } {
+  return { ok: false, failure: [{ path, message }] };
 }
 
 const envelope = z.looseObject({ action: text(64).min(1) });
@@ -166,13 +167,13 @@ export const MAX_PAYLOAD_DEPTH = 32;
 /** Picks the schema by `action` first, so a failure names the fields, not a union's branches. */
 export function validateAcrWebhookPayload(body: unknown): Parsed<AcrWebhookPayload> {
   const head = envelope.safeParse(body);
-  if (!head.success) return { ok: false, issues: toFieldIssues(head.error) };
+  if (!head.success) return { ok: false, failure: toFieldIssues(head.error) };
   const action = head.data.action;
   const schema = Object.hasOwn(schemaByAction, action)
     ? schemaByAction[action as keyof typeof schemaByAction]
     : unknownActionEvent;
   const parsed = schema.safeParse(body);
-  if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error) };
+  if (!parsed.success) return { ok: false, failure: toFieldIssues(parsed.error) };
   const tooDeep = pathDeeperThan(body, MAX_PAYLOAD_DEPTH);
   if (tooDeep !== undefined) {
     return invalid(tooDeep, `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`);

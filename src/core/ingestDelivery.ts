@@ -27,6 +27,7 @@ import {
   type Publisher,
   whenAvailable,
 } from "./ports";
+import type { Result } from "./result";
 import { topicMessageFor, withKnownTags } from "./topicMessage";
 import type { ArrivalState, Change, WriteOptions, WriteOutcome } from "./writePlan";
 
@@ -88,20 +89,20 @@ export async function ingestDelivery(
   if (decision.coveredBy) result.coveredBy = decision.coveredBy;
   if (!decision.publish) return { ok: true, value: result };
   const tags = await knownTags;
-  if (tags.error) result.warnings.push(`published without its digest's tags: ${tags.error}`);
+  if (!tags.ok) result.warnings.push(`published without its digest's tags: ${tags.failure}`);
   const publish = {
     ...decision.publish,
-    message: withKnownTags(decision.publish.message, tags.tags),
+    message: withKnownTags(decision.publish.message, tags.ok ? tags.value : []),
   };
-  const published = await publishRecord(decision.record, publish, ports, Date.now(), {
+  const { sent, warnings } = await publishRecord(decision.record, publish, ports, Date.now(), {
     lazyMark: true,
   });
-  result.warnings.push(...published.warnings);
+  result.warnings.push(...warnings);
   return {
     ok: true,
-    value: published.ok
-      ? { ...result, publishState: "published", settling: published.settling }
-      : { ...result, publishError: published.error },
+    value: sent.ok
+      ? { ...result, publishState: "published", settling: sent.value.settling }
+      : { ...result, publishError: sent.failure },
   };
 }
 
@@ -129,7 +130,7 @@ async function recordArrival(
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt, 5)));
     state = await readState(delivery, ports, {
       logical: true,
-      recorded: RECORD_CHANGES.has(outcome.conflict),
+      recorded: RECORD_CHANGES.has(outcome.failure),
     });
   }
 }
@@ -165,12 +166,12 @@ async function readState(
 async function readKnownTags(
   { event, route }: NewDelivery,
   store: EventStore,
-): Promise<{ tags: string[]; error?: string }> {
-  if (initialPublishState(route, event) !== "pending") return { tags: [] };
+): Promise<Result<string[], string>> {
+  if (initialPublishState(route, event) !== "pending") return { ok: true, value: [] };
   try {
-    return { tags: await knownTagsOf(event, store) };
+    return { ok: true, value: await knownTagsOf(event, store) };
   } catch (error) {
-    return { tags: [], error: describeError(error) };
+    return { ok: false, failure: describeError(error) };
   }
 }
 
@@ -244,9 +245,12 @@ export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts):
   await writeOrThrow(ports.store, publishedChanges(record, sent, Date.now()));
 }
 
-export type PublishOutcome =
-  | { ok: true; warnings: string[]; settling?: Promise<string[]> }
-  | { ok: false; error: string; warnings: string[] };
+export interface PublishOutcome {
+  /** The message sent (with the mark still settling when lazy), or why it was not. */
+  sent: Result<{ settling?: Promise<string[]> }, string>;
+  /** Bookkeeping that failed after the outcome; the re-drive repairs it. */
+  warnings: string[];
+}
 
 /**
  * Publishes one recorded event and books the outcome on the record and its logical event. With
@@ -266,11 +270,16 @@ export async function publishRecord(
   } catch (error) {
     const reason = describeError(error);
     const failed = publishFailedChanges(record, publish, reason, now);
-    return { ok: false, error: reason, warnings: await settle(ports.store, failed) };
+    return { sent: { ok: false, failure: reason }, warnings: await settle(ports.store, failed) };
   }
   const marked = publishedChanges(record, publish, now);
-  if (lazyMark) return { ok: true, warnings: [], settling: settle(ports.store, marked, LAZY) };
-  return { ok: true, warnings: await settle(ports.store, marked) };
+  if (lazyMark) {
+    return {
+      sent: { ok: true, value: { settling: settle(ports.store, marked, LAZY) } },
+      warnings: [],
+    };
+  }
+  return { sent: { ok: true, value: {} }, warnings: await settle(ports.store, marked) };
 }
 
 /** Bookkeeping after the outcome is settled: a failure is a warning, the re-drive repairs it. */
@@ -296,5 +305,5 @@ export async function writeOrThrow(
   options?: WriteOptions,
 ): Promise<void> {
   const outcome = await store.write(changes, options);
-  if (!outcome.ok) throw new Error(`write refused: ${outcome.conflict} conflicted`);
+  if (!outcome.ok) throw new Error(`write refused: ${outcome.failure} conflicted`);
 }

@@ -1,9 +1,11 @@
+import type { Result } from "./result";
+
 /** A string parsed as JSON; any other value passes as it is. */
-export function parseJsonText(value: unknown): { ok: true; value: unknown } | { ok: false } {
+export function parseJsonText(value: unknown): Result<unknown, "not-json"> {
   if (typeof value !== "string") return { ok: true, value };
   try {
     return { ok: true, value: JSON.parse(value) };
   } catch {
-    return { ok: false };
+    return { ok: false, failure: "not-json" };
   }
 }

@@ -257,14 +257,14 @@ async function closeDueWindow(
       const occurrence = occurrenceOf(logical);
       const record = { ...arrival, occurrence };
       const message = await messageOf(arrival.event, occurrence, store);
-      const published = await publishRecord(record, { topic: route.topic, message }, ports, now);
-      if (published.ok) {
+      const { sent } = await publishRecord(record, { topic: route.topic, message }, ports, now);
+      if (sent.ok) {
         recovered = true;
         report.recovered++;
         const publication = { by: arrival.event.origin, occurrence };
         await writeOrThrow(store, [{ kind: "set-publication", logical, publication }]);
       } else {
-        failed("recovery publish", published.error);
+        failed("recovery publish", sent.failure);
       }
     }
   }
@@ -417,7 +417,7 @@ async function settleLogical(
     ]);
     if (outcome.ok) return;
     if (attempt >= MAX_CLOSE_ATTEMPTS) {
-      throw new Error(`close: ${outcome.conflict} kept conflicting`);
+      throw new Error(`close: ${outcome.failure} kept conflicting`);
     }
   }
 }
@@ -489,14 +489,14 @@ async function redrive(
     return;
   }
   const message = await messageOf(event, record.occurrence, ports.store);
-  const published = await publishRecord(record, { topic: route.topic, message }, ports, now);
-  if (published.ok) {
+  const { sent } = await publishRecord(record, { topic: route.topic, message }, ports, now);
+  if (sent.ok) {
     report.redriven++;
     return;
   }
   report.redriveFailed++;
   if (record.publishAttempts + 1 >= settings.redrive.maxAttempts) {
-    const reason = `gave up after ${record.publishAttempts + 1} attempts: ${published.error}`;
+    const reason = `gave up after ${record.publishAttempts + 1} attempts: ${sent.failure}`;
     await markDead(record, reason, ports.store);
     report.dead++;
   }

@@ -1,5 +1,6 @@
 // The module object, not named bindings: a test can then spy on the comparison it relies on.
 import crypto from "node:crypto";
+import { DONE, type Result } from "./result";
 
 export interface WebhookAuthSettings {
   secrets: readonly string[];
@@ -9,7 +10,7 @@ export interface WebhookAuthSettings {
 
 export type AuthFailure = "missing-credential" | "wrong-credential";
 
-export type AuthOutcome = { ok: true } | { ok: false; failure: AuthFailure };
+export type AuthOutcome = Result<void, AuthFailure>;
 
 /** The credential ACR sent in its custom header, or undefined when absent. */
 export function presentedSecret(
@@ -45,7 +46,7 @@ export function checkSecret(
   for (const secret of secrets) {
     matched = crypto.timingSafeEqual(candidateDigest, sha256(secret)) || matched;
   }
-  return matched ? { ok: true } : { ok: false, failure: "wrong-credential" };
+  return matched ? DONE : { ok: false, failure: "wrong-credential" };
 }
 
 function sha256(value: string): Buffer {

@@ -1,6 +1,7 @@
 import type { LogicalEvent, Verdict } from "./crossCheck";
 import type { DeliveryRecord, RecordStatus } from "./deliveryRecord";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
+import type { Result } from "./result";
 
 /** A value as the store last returned it; a change that names the version fails if it moved on. */
 export interface Versioned<T> {
@@ -59,7 +60,7 @@ export interface WriteOptions {
 }
 
 /** A plan that was not written because the store moved on: which change found it so. */
-export type WriteOutcome = { ok: true } | { ok: false; conflict: Change["kind"] };
+export type WriteOutcome = Result<void, Change["kind"]>;
 
 /**
  * What the store knows that an arrival's decision needs, read in one go. What was not read is

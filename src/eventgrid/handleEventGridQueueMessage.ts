@@ -5,6 +5,7 @@ import type { FieldIssue } from "../core/acrWebhookPayload";
 import type { RecordedRequest } from "../core/deliveryRecord";
 import { parseJsonText } from "../core/parseJsonText";
 import type { DependencyFailure, DependencyResult } from "../core/ports";
+import type { Result } from "../core/result";
 import type { EventGridSummary } from "./ingestEventGridEvents";
 
 /**
@@ -103,7 +104,7 @@ function poison(reason: PoisonReason, description: string): QueueMessageOutcome 
 }
 
 /** Event Grid writes the event as JSON bytes; the extension hands over text unless told JSON. */
-function decodeBody(body: unknown): { ok: true; value: unknown } | { ok: false } {
+function decodeBody(body: unknown): Result<unknown, "not-json"> {
   return parseJsonText(body instanceof Uint8Array ? Buffer.from(body).toString("utf8") : body);
 }
 

@@ -40,9 +40,9 @@ export async function handleEventGridRequest(
   }
 
   const body = await readJsonBody(request, settings.maxBodyBytes);
-  if (!body.ok) return body.response;
+  if (!body.ok) return body.failure;
 
-  const parsed = await parseEventGridBody(body.json, {
+  const parsed = await parseEventGridBody(body.value, {
     trustedResourceIds: settings.trustedResourceIds,
   });
   if (parsed.kind === "invalid") {

@@ -1,9 +1,8 @@
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
+import type { Result } from "../core/result";
 import { errorResponse } from "./errorResponse";
 
-export type LimitedBody =
-  | { ok: true; text: string }
-  | { ok: false; reason: "too-large" | "invalid-utf8" };
+type LimitedBody = Result<string, "too-large" | "invalid-utf8">;
 
 /**
  * Reads the body as UTF-8 text, stopping as soon as it passes `maxBytes` so an oversized body is
@@ -11,7 +10,7 @@ export type LimitedBody =
  */
 async function readLimitedBody(request: HttpRequest, maxBytes: number): Promise<LimitedBody> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (declared > maxBytes) return { ok: false, reason: "too-large" };
+  if (declared > maxBytes) return { ok: false, failure: "too-large" };
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (request.body) {
@@ -22,7 +21,7 @@ async function readLimitedBody(request: HttpRequest, maxBytes: number): Promise<
       size += value.byteLength;
       if (size > maxBytes) {
         await reader.cancel().catch(() => undefined);
-        return { ok: false, reason: "too-large" };
+        return { ok: false, failure: "too-large" };
       }
       chunks.push(value);
     }
@@ -30,14 +29,14 @@ async function readLimitedBody(request: HttpRequest, maxBytes: number): Promise<
   try {
     return {
       ok: true,
-      text: new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)),
+      value: new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)),
     };
   } catch {
-    return { ok: false, reason: "invalid-utf8" };
+    return { ok: false, failure: "invalid-utf8" };
   }
 }
 
-export type JsonBody = { ok: true; json: unknown } | { ok: false; response: HttpResponseInit };
+export type JsonBody = Result<unknown, HttpResponseInit>;
 
 /** The body as JSON, or the error response that says why not (413, 400 encoding, 400 JSON). */
 export async function readJsonBody(request: HttpRequest, maxBytes: number): Promise<JsonBody> {
@@ -45,18 +44,18 @@ export async function readJsonBody(request: HttpRequest, maxBytes: number): Prom
   if (!body.ok) {
     return {
       ok: false,
-      response:
-        body.reason === "too-large"
+      failure:
+        body.failure === "too-large"
           ? errorResponse(413, "payload_too_large", `the body exceeds ${maxBytes} bytes`)
           : errorResponse(400, "invalid_encoding", "the body is not valid UTF-8"),
     };
   }
   try {
-    return { ok: true, json: JSON.parse(body.text) };
+    return { ok: true, value: JSON.parse(body.value) };
   } catch (error) {
     return {
       ok: false,
-      response: errorResponse(
+      failure: errorResponse(
         400,
         "invalid_json",
         `the body is not JSON: ${(error as Error).message}`,

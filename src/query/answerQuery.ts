@@ -15,12 +15,12 @@ export async function answerQuery<T>(
 ): Promise<HttpResponseInit> {
   const parsed = parse(request, Date.now());
   if (!parsed.ok) {
-    const names = parsed.issues.map((issue) => issue.path.slice(issue.path.indexOf(".") + 1));
+    const names = parsed.failure.map((issue) => issue.path.slice(issue.path.indexOf(".") + 1));
     return errorResponse(
       400,
       "invalid_query",
       `invalid parameter: ${[...new Set(names)].join(", ")}`,
-      { issues: parsed.issues },
+      { issues: parsed.failure },
     );
   }
   const answered = await whenAvailable(() => run(parsed.value));

@@ -184,7 +184,7 @@ export function readQuery<S extends z.ZodObject>(
   }
   return parsed.success && issues.length === 0
     ? { ok: true, value: parsed.data }
-    : { ok: false, issues };
+    : { ok: false, failure: issues };
 }
 
 function pagedQuery<F>(

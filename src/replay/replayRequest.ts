@@ -43,7 +43,7 @@ export function parseReplayRequest(
   now: number,
 ): Parsed<ReplayRequest> {
   const parsed = bodySchema.safeParse(json);
-  if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error, "body") };
+  if (!parsed.success) return { ok: false, failure: toFieldIssues(parsed.error, "body") };
   const { from, to, dryRun, ...filter } = parsed.data;
   if (from > to) return invalid("body.from", "must not be after to");
   if (to - from > maxWindowMs) {

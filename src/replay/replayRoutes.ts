@@ -37,16 +37,16 @@ export function startReplay(
 ): Promise<HttpResponseInit> {
   return answering(context, async () => {
     const body = await readJsonBody(request, MAX_BODY_BYTES);
-    if (!body.ok) return body.response;
-    const parsed = parseReplayRequest(body.json, deps.maxWindowMs, Date.now());
+    if (!body.ok) return body.failure;
+    const parsed = parseReplayRequest(body.value, deps.maxWindowMs, Date.now());
     if (!parsed.ok) {
-      const names = parsed.issues.map((issue) => issue.path.replace(/^body\.?/, "") || "(body)");
+      const names = parsed.failure.map((issue) => issue.path.replace(/^body\.?/, "") || "(body)");
       return errorResponse(
         400,
         "invalid_request",
         `invalid field: ${[...new Set(names)].join(", ")}`,
         {
-          issues: parsed.issues,
+          issues: parsed.failure,
         },
       );
     }

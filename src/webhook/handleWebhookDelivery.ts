@@ -44,18 +44,18 @@ export async function handleWebhookDelivery(
   }
 
   const body = await readJsonBody(request, settings.maxBodyBytes);
-  if (!body.ok) return body.response;
+  if (!body.ok) return body.failure;
 
-  const validation = validateAcrWebhookPayload(body.json);
+  const validation = validateAcrWebhookPayload(body.value);
   if (!validation.ok) {
     return errorResponse(400, "invalid_payload", "the body is not an ACR webhook event", {
-      issues: validation.issues,
+      issues: validation.failure,
     });
   }
   const query = parseWebhookQuery(request.query);
   if (!query.ok) {
     return errorResponse(400, "invalid_query", "a query parameter is invalid", {
-      issues: query.issues,
+      issues: query.failure,
     });
   }
 

@@ -23,6 +23,6 @@ export function parseWebhookQuery(query: URLSearchParams): Parsed<WebhookQuery> 
   if (parsed.success) return { ok: true, value: parsed.data };
   return {
     ok: false,
-    issues: toFieldIssues(parsed.error, "query"),
+    failure: toFieldIssues(parsed.error, "query"),
   };
 }

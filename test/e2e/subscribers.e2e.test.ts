@@ -64,12 +64,12 @@ describe("for subscribers", () => {
       kinds: ["image", "index"],
       tagged: true,
     });
-    if (!filter.ok) throw new Error(filter.problems.join());
+    if (!filter.ok) throw new Error(filter.failure.join());
     const admin = new ServiceBusAdministrationClient(stack.serviceBusConnection, {
       agent: new Agent({ ca: stack.broker().certificate }),
     });
     await admin.createSubscription("acr-push", "released", {
-      defaultRuleOptions: { name: "globs", filter: { sqlExpression: filter.sqlExpression } },
+      defaultRuleOptions: { name: "globs", filter: { sqlExpression: filter.value } },
     });
 
     for (const payload of [
@@ -125,12 +125,12 @@ describe("for subscribers", () => {
       kinds: ["patch"],
       tagged: false,
     });
-    if (!filter.ok) throw new Error(filter.problems.join());
+    if (!filter.ok) throw new Error(filter.failure.join());
     const admin = new ServiceBusAdministrationClient(stack.serviceBusConnection, {
       agent: new Agent({ ca: stack.broker().certificate }),
     });
     await admin.createSubscription("acr-push", "patches", {
-      defaultRuleOptions: { name: "kind", filter: { sqlExpression: filter.sqlExpression } },
+      defaultRuleOptions: { name: "kind", filter: { sqlExpression: filter.value } },
     });
 
     // `1.25-1` follows its base tag `1.25`; `2.0-1` has no base tag in the repository.

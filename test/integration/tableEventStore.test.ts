@@ -18,6 +18,7 @@ import { ingestDelivery } from "../../src/core/ingestDelivery";
 import { DependencyUnavailableError, type Publisher } from "../../src/core/ports";
 import { reconcile } from "../../src/core/reconcile";
 import type { RegistryEvent } from "../../src/core/registryEvent";
+import { DONE } from "../../src/core/result";
 import type { TopicMessage } from "../../src/core/topicMessage";
 import { ingested } from "../support/ingested";
 import { recordEntity } from "../support/records";
@@ -232,13 +233,13 @@ describe("TableEventStore on Azurite: group commit", () => {
     expect(transactions).toEqual([]);
     // ...until the partition's next write takes it along: one transaction for both.
     const eager = store.write(mark(second));
-    expect(await Promise.all([lazy, eager])).toEqual([{ ok: true }, { ok: true }]);
+    expect(await Promise.all([lazy, eager])).toEqual([DONE, DONE]);
     expect(transactions).toHaveLength(1);
     expect((await readRecord(events, first.event)).publishState).toBe("published");
 
     transactions.length = 0;
     const started = Date.now();
-    expect(await store.write(mark(alone), { lazy: true })).toEqual({ ok: true });
+    expect(await store.write(mark(alone), { lazy: true })).toEqual(DONE);
     expect(Date.now() - started).toBeGreaterThanOrEqual(50);
     expect(transactions).toHaveLength(1);
     expect((await readRecord(events, alone.event)).publishState).toBe("published");
@@ -254,7 +255,7 @@ describe("TableEventStore on Azurite: group commit", () => {
     await store.flush();
     // Durable when flush resolves, not a linger later.
     expect((await readRecord(events, input.event)).publishState).toBe("published");
-    expect(await lazy).toEqual({ ok: true });
+    expect(await lazy).toEqual(DONE);
     expect((await readRecord(events, input.event)).publishState).toBe("published");
   });
 
@@ -286,7 +287,7 @@ describe("TableEventStore on Azurite: group commit", () => {
         store.write(decideArrival(input, undefined, WINDOW_MS).changes),
       ),
     );
-    expect(outcomes.at(-1)).toEqual({ ok: false, conflict: "create-record" });
+    expect(outcomes.at(-1)).toEqual({ ok: false, failure: "create-record" });
     expect(outcomes.slice(0, -1).every((outcome) => outcome.ok)).toBe(true);
     for (const input of others)
       expect((await readRecord(events, input.event)).publishState).toBe("pending");

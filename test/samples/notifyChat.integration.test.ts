@@ -125,7 +125,7 @@ async function publish(payloads: unknown[]) {
   const publisher = new ServiceBusPublisher({ client, timeoutMs: 5000 });
   for (const payload of payloads) {
     const validation = validateAcrWebhookPayload(payload);
-    if (!validation.ok) throw new Error(JSON.stringify(validation.issues));
+    if (!validation.ok) throw new Error(JSON.stringify(validation.failure));
     const event = registryEventFromWebhook(validation.value, {
       registry: "myregistry.azurecr.io",
       receivedAt: 0,

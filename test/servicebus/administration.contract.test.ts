@@ -110,11 +110,11 @@ describe("the local broker's administration endpoint, through ServiceBusAdminist
       kinds: ["image", "index"],
       tagged: true,
     });
-    if (!filter.ok) throw new Error(filter.problems.join());
+    if (!filter.ok) throw new Error(filter.failure.join());
     const created = await admin.createSubscription("acr-push", "prod-api", {
       maxDeliveryCount: 5,
       lockDuration: "PT30S",
-      defaultRuleOptions: { name: "globs", filter: { sqlExpression: filter.sqlExpression } },
+      defaultRuleOptions: { name: "globs", filter: { sqlExpression: filter.value } },
     });
     expect(created).toMatchObject({
       topicName: "acr-push",
@@ -125,7 +125,7 @@ describe("the local broker's administration endpoint, through ServiceBusAdminist
     expect(await admin.subscriptionExists("acr-push", "prod-api")).toBe(true);
     expect(await admin.getRule("acr-push", "prod-api", "globs")).toMatchObject({
       name: "globs",
-      filter: { sqlExpression: filter.sqlExpression },
+      filter: { sqlExpression: filter.value },
     });
     expect(await admin.ruleExists("acr-push", "prod-api", "$Default")).toBe(false);
 

@@ -12,8 +12,8 @@ const none: SubscriptionCriteria = {
 
 function sql(criteria: Partial<SubscriptionCriteria>): string {
   const result = sqlFilterFor({ ...none, ...criteria });
-  if (!result.ok) throw new Error(result.problems.join("; "));
-  return result.sqlExpression;
+  if (!result.ok) throw new Error(result.failure.join("; "));
+  return result.value;
 }
 
 describe("sqlFilterFor: globs to a Service Bus SQL filter", () => {
@@ -49,12 +49,12 @@ describe("sqlFilterFor: globs to a Service Bus SQL filter", () => {
   ] as [Partial<SubscriptionCriteria>, string][])("refuses %j", (criteria, problem) => {
     const result = sqlFilterFor({ ...none, ...criteria });
     expect(result.ok).toBe(false);
-    expect(!result.ok && result.problems.join("\n")).toContain(problem);
+    expect(!result.ok && result.failure.join("\n")).toContain(problem);
   });
 
   it("reports every problem at once", () => {
     const result = sqlFilterFor({ ...none, repositories: [""], kinds: ["x"] });
-    expect(!result.ok && result.problems).toHaveLength(2);
+    expect(!result.ok && result.failure).toHaveLength(2);
   });
 
   describe("selects on the local broker exactly what the globs describe", () => {

@@ -32,14 +32,15 @@ const documented: [string, Json][] = [
 
 function accepted(body: unknown): Json {
   const result = validateAcrWebhookPayload(body);
-  if (!result.ok) throw new Error(`expected a valid payload, got ${JSON.stringify(result.issues)}`);
+  if (!result.ok)
+    throw new Error(`expected a valid payload, got ${JSON.stringify(result.failure)}`);
   return result.value as Json;
 }
 
 function issuesOf(body: unknown) {
   const result = validateAcrWebhookPayload(body);
   if (result.ok) throw new Error(`expected a refusal, got ${JSON.stringify(result.value)}`);
-  return result.issues;
+  return result.failure;
 }
 
 describe("validateAcrWebhookPayload: documented payloads", () => {
@@ -240,7 +241,7 @@ describe("timestamps Table Storage and the keys can hold", () => {
     (timestamp) => {
       const result = validateAcrWebhookPayload({ id: "x", timestamp, action: "push" });
       expect(result.ok).toBe(false);
-      if (!result.ok) expect(result.issues.map((issue) => issue.path)).toEqual(["timestamp"]);
+      if (!result.ok) expect(result.failure.map((issue) => issue.path)).toEqual(["timestamp"]);
     },
   );
 

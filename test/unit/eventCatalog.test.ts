@@ -112,7 +112,7 @@ describe("the event catalog (docs/asyncapi.yaml)", () => {
       const validation = validateAcrWebhookPayload(
         JSON.parse(read(`test/fixtures/acr-webhook/${name}`)),
       );
-      if (!validation.ok) throw new Error(JSON.stringify(validation.issues));
+      if (!validation.ok) throw new Error(JSON.stringify(validation.failure));
       const event = registryEventFromWebhook(validation.value, {
         registry: "myregistry.azurecr.io",
         region: "eastus",

@@ -5,6 +5,7 @@ import { describeError } from "../../src/core/describeError";
 import { type IngestPorts, ingestDelivery } from "../../src/core/ingestDelivery";
 import { DependencyUnavailableError, type EventStore, type Publisher } from "../../src/core/ports";
 import { eventAttributes, type RegistryEvent } from "../../src/core/registryEvent";
+import { DONE } from "../../src/core/result";
 import type { Route } from "../../src/core/routing";
 import { messageIdFor, type TopicMessage, topicMessageFor } from "../../src/core/topicMessage";
 import type { Change } from "../../src/core/writePlan";
@@ -247,8 +248,8 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
       "store.write",
     ]);
     const [first, second] = memory.writes();
-    expect(first?.outcome).toEqual({ ok: false, conflict: "create-record" });
-    expect(second?.outcome).toEqual({ ok: true });
+    expect(first?.outcome).toEqual({ ok: false, failure: "create-record" });
+    expect(second?.outcome).toEqual(DONE);
     expect(kindsOf(second?.changes ?? [])).toEqual(["replace-record", "replace-logical"]);
   });
 
@@ -271,7 +272,7 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
     const result = await ingested(ingestDelivery(input, portsOf(memory, { store: racingStore })));
     expect(memory.calls()).toEqual(["store.write", "store.logicalOf", "store.write"]);
     const [lost, joined] = memory.writes();
-    expect(lost?.outcome).toEqual({ ok: false, conflict: "create-logical" });
+    expect(lost?.outcome).toEqual({ ok: false, failure: "create-logical" });
     // The record in the refused write was not kept: created again, it does not conflict.
     expect(kindsOf(joined?.changes ?? [])).toEqual([
       "create-record",
@@ -280,7 +281,7 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
       "note-tag",
       "note-digest-tag",
     ]);
-    expect(joined?.outcome).toEqual({ ok: true });
+    expect(joined?.outcome).toEqual(DONE);
     expect(result).toMatchObject({
       duplicate: false,
       publishState: "published",
@@ -314,7 +315,7 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
       const memory = new MemoryPorts();
       const contended: EventStore = {
         ...memory.store,
-        write: async () => ({ ok: false, conflict: "create-logical" }),
+        write: async () => ({ ok: false, failure: "create-logical" }),
       };
       const input = delivery(PUSH_TOPIC, { origin });
       const ingesting = ingestDelivery(input, portsOf(memory, { store: contended }));
@@ -435,7 +436,7 @@ describe("ingestDelivery: failures", () => {
         ...memory.store,
         write: async (changes) =>
           changes.some((change) => change.kind === "set-record-status")
-            ? { ok: false, conflict: "set-record-status" }
+            ? { ok: false, failure: "set-record-status" }
             : memory.store.write(changes),
       }),
       warning: "Error: write refused: set-record-status conflicted",

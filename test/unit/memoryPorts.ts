@@ -11,6 +11,7 @@ import type {
 } from "../../src/core/ports";
 import type { ReconcilePorts } from "../../src/core/reconcile";
 import type { EventOrigin, RegistryEvent } from "../../src/core/registryEvent";
+import { DONE } from "../../src/core/result";
 import type { Route } from "../../src/core/routing";
 import type { TopicMessage } from "../../src/core/topicMessage";
 import type {
@@ -212,7 +213,7 @@ export class MemoryPorts {
   /** Writes changes as a store write would, unlogged and fault-free: a conflict throws. */
   seed(changes: readonly Change[]): void {
     const outcome = this.apply(changes);
-    if (!outcome.ok) throw new Error(`seed conflicted on ${outcome.conflict}`);
+    if (!outcome.ok) throw new Error(`seed conflicted on ${outcome.failure}`);
   }
 
   readonly store: EventStore = {
@@ -368,9 +369,9 @@ export class MemoryPorts {
       entities.add(entity);
     }
     const conflicting = changes.find((change) => this.conflicts(change));
-    if (conflicting) return { ok: false, conflict: conflicting.kind };
+    if (conflicting) return { ok: false, failure: conflicting.kind };
     for (const change of structuredClone(changes)) this.applyOne(change);
-    return { ok: true };
+    return DONE;
   }
 
   private conflicts(change: Change): boolean {

@@ -159,7 +159,7 @@ describe("valid payloads", () => {
       fc.property(validPayloadArb, (payload) => {
         const text = JSON.stringify(payload);
         const result = validateAcrWebhookPayload(JSON.parse(text));
-        if (!result.ok) throw new Error(`refused: ${JSON.stringify(result.issues)}\n${text}`);
+        if (!result.ok) throw new Error(`refused: ${JSON.stringify(result.failure)}\n${text}`);
         expectAcceptedPayloadInvariants(text);
       }),
       RUNS,
@@ -200,7 +200,7 @@ describe("hostile field values", () => {
   };
   const pathsOf = (body: unknown) => {
     const result = validateAcrWebhookPayload(body);
-    return result.ok ? "accepted" : [...new Set(result.issues.map((issue) => issue.path))];
+    return result.ok ? "accepted" : [...new Set(result.failure.map((issue) => issue.path))];
   };
 
   it.each([

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Parsed } from "../../src/core/acrWebhookPayload";
 import {
   decodeContinuationToken,
   encodeContinuationToken,
@@ -19,8 +20,8 @@ const events = (query: string) => parseEventsQuery(new URLSearchParams(query), N
 const discrepancies = (query: string) => parseDiscrepanciesQuery(new URLSearchParams(query), NOW);
 const stats = (query: string) => parseStatsQuery(new URLSearchParams(query), NOW);
 
-function issuePaths(parsed: { ok: boolean; issues?: { path: string }[] }): string[] {
-  return parsed.ok ? [] : (parsed.issues ?? []).map((issue) => issue.path);
+function issuePaths(parsed: Parsed<unknown>): string[] {
+  return parsed.ok ? [] : parsed.failure.map((issue) => issue.path);
 }
 
 describe("query parameters", () => {

@@ -311,6 +311,6 @@ describe("POST /api/replay body", () => {
   ])("refuse %j naming %j", (body, paths) => {
     const parsed = parseReplayRequest(body, MAX, NOW);
     expect(parsed.ok).toBe(false);
-    if (!parsed.ok) expect(parsed.issues.map((issue) => issue.path)).toEqual(paths);
+    if (!parsed.ok) expect(parsed.failure.map((issue) => issue.path)).toEqual(paths);
   });
 });

@@ -9,7 +9,7 @@ import { messageIdFor, subjectFor, topicMessageFor } from "../../src/core/topicM
 function webhookEvent(name: string, region?: string): RegistryEvent {
   const url = join(__dirname, "../fixtures/acr-webhook", name);
   const validation = validateAcrWebhookPayload(JSON.parse(readFileSync(url, "utf8")));
-  if (!validation.ok) throw new Error(JSON.stringify(validation.issues));
+  if (!validation.ok) throw new Error(JSON.stringify(validation.failure));
   return registryEventFromWebhook(validation.value, {
     registry: "myregistry.azurecr.io",
     region,
