@@ -39,3 +39,35 @@ describe("the benchmark's verdict on the reconcile target (issue 8: 100,000 clos
     expect(result).toMatchObject({ verdict: "n/a", measured: "not measured" });
   });
 });
+
+describe("the benchmark's targets under load name the concurrency they were measured at", () => {
+  const alone = {
+    deliveries: 20,
+    tablePerDelivery: 2,
+    tableMost: 3,
+    sendsPerDelivery: 1,
+    byTable: {},
+  };
+  const roundTrips = (concurrency: number) => {
+    const concurrent = {
+      deliveries: 100,
+      tablePerDelivery: 0.5,
+      sendsPerDelivery: 0.6,
+      byTable: {},
+    };
+    const figures = { lowLoad: alone, concurrent };
+    return { concurrency, bridge: figures, naive: figures };
+  };
+
+  it.each([50, 16])("at %i concurrent", (concurrency) => {
+    const names = evaluateTargets({ roundTrips: roundTrips(concurrency) })
+      .filter((result) => result.issueTarget === 2 && result.verdict !== "n/a")
+      .map((result) => result.name);
+    expect(names).toEqual([
+      "Table round trips per delivery, low load",
+      `Table round trips per delivery, ${concurrency} concurrent`,
+      "Service Bus sends per delivery, low load",
+      `Service Bus sends per delivery, ${concurrency} concurrent`,
+    ]);
+  });
+});
