@@ -15,7 +15,7 @@ export type Phase = (typeof PHASES)[number];
 export interface BenchOptions {
   phases: ReadonlySet<Phase>;
   short: boolean;
-  /** Seconds of each throughput measurement (closed loop at 50 concurrent). */
+  /** Seconds of each throughput measurement (a closed loop at `concurrency`). */
   durationS: number;
   /** Seconds of the RSS run at half the peak rate. */
   rssDurationS: number;
@@ -28,11 +28,13 @@ export interface BenchOptions {
 
 export const USAGE = `Usage: npm run bench -- [--only ${PHASES.join(",")}] [--short]
                        [--duration 20] [--rss-duration 300] [--history 100000] [--spawns 5]
+                       [--concurrency 50]
   --only          comma-separated phases to run (default: all of them)
                     ceiling     Azurite's single-insert and 100-entity-transaction ceilings
-                    throughput  deliveries/s at 50 concurrent, bridge and naive; p99 at peak;
+                    throughput  deliveries/s at --concurrency, bridge and naive; p99 at peak;
                                 Service Bus sends under load; the bridge's deliveries checked
-                    roundtrips  Table round trips and Service Bus sends per delivery, alone and at 50
+                    roundtrips  Table round trips and Service Bus sends per delivery, alone and at
+                                --concurrency
                     latency     p99 at half the bridge's peak rate
                     coldstart   spawn of a fresh host to the first 200, bridge and naive
                     reconcile   one reconcile of 100 open windows, with and without history
@@ -44,7 +46,8 @@ export const USAGE = `Usage: npm run bench -- [--only ${PHASES.join(",")}] [--sh
                   about 4 minutes to seed; short 5000): below 100000, only a FAIL of the target
                   is conclusive
   --spawns        host spawns per app for the cold start (default 5, short 2)
-  --concurrency   webhooks in flight for the peak measurements (default 50)
+  --concurrency   webhooks in flight for the peak measurements (default 50, issue 8's figure;
+                  Flex Consumption runs 16 per instance)
 Prints a table and writes bench/results/<time>.json. Exits 1 when a delivery is lost or doubled
 or the bench fails; targets that FAIL do not change the exit code.`;
 
