@@ -9,6 +9,7 @@ import {
   type WebhookRef,
   webhooksOfRegistries,
 } from "../core/registryWebhooks";
+import { DONE } from "../core/result";
 import type { LogImport } from "./loggedDeliveryImport";
 
 /**
@@ -186,27 +187,26 @@ async function handleEntry(
   report: BackfillReport,
   run: Run,
 ): Promise<DependencyResult<void>> {
-  const done = { ok: true, value: undefined } as const;
   const imported = deps.importFromLog(entry, run.now());
-  if (imported.kind === "ping") return done;
+  if (imported.kind === "ping") return DONE;
   if (imported.kind === "unusable") {
     report.unusable.push({ id: entry.logId, webhook: ref.name, why: imported.why });
-    return done;
+    return DONE;
   }
   const { event } = imported.delivery;
   if (run.window && (event.occurredAt < run.window.from || event.occurredAt > run.window.to)) {
-    return done;
+    return DONE;
   }
   report.seen++;
   const recorded = await whenAvailable(() => deps.ledger.isRecorded(event));
   if (!recorded.ok) return recorded;
   if (recorded.value) {
     report.alreadyRecorded++;
-    return done;
+    return DONE;
   }
   const result = await deps.ledger.importDelivery(imported.delivery);
   if (!result.ok) return result;
   if (result.value.duplicate) report.alreadyRecorded++;
   else report.imported++;
-  return done;
+  return DONE;
 }
