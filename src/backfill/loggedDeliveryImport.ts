@@ -1,4 +1,4 @@
-import { validateAcrWebhookPayload } from "../core/acrWebhookPayload";
+import { describeFieldIssues, validateAcrWebhookPayload } from "../core/acrWebhookPayload";
 import { maskHeaders, maskUri, type NewDelivery } from "../core/deliveryRecord";
 import { registryEventFromWebhook } from "../core/registryEvent";
 import { resolveRegistry } from "../core/registryIdentity";
@@ -33,8 +33,10 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
   }
   const validation = validateAcrWebhookPayload(entry.content);
   if (!validation.ok) {
-    const issues = validation.failure.map((issue) => `${issue.path}: ${issue.message}`);
-    return { kind: "unusable", why: `not an ACR event (${issues.join("; ")})` };
+    return {
+      kind: "unusable",
+      why: `not an ACR event (${describeFieldIssues(validation.failure)})`,
+    };
   }
   const payload = validation.value;
   if (payload.action === "ping") return { kind: "ping" };
@@ -49,8 +51,10 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
   }
   const query = parseWebhookQuery(uri?.searchParams ?? new URLSearchParams());
   if (!query.ok) {
-    const issues = query.failure.map((issue) => `${issue.path}: ${issue.message}`);
-    return { kind: "unusable", why: `the logged request URI is invalid (${issues.join("; ")})` };
+    return {
+      kind: "unusable",
+      why: `the logged request URI is invalid (${describeFieldIssues(query.failure)})`,
+    };
   }
   const event = {
     ...registryEventFromWebhook(payload, {

@@ -148,6 +148,11 @@ export interface FieldIssue {
   message: string;
 }
 
+/** Field issues as one line for logs and reasons: `path: message; path: message`. */
+export function describeFieldIssues(issues: readonly FieldIssue[]): string {
+  return issues.map((issue) => `${issue.path}: ${issue.message}`).join("; ");
+}
+
 /** A value read from input, or where and why it was refused. */
 export type Parsed<T> = Result<T, FieldIssue[]>;
 

@@ -1,7 +1,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { type ParsedEventGridEvent, parseEventGridBody } from "../adapters/eventGridParsing";
 import type { EventGridSettings } from "../config";
-import type { FieldIssue } from "../core/acrWebhookPayload";
+import { describeFieldIssues } from "../core/acrWebhookPayload";
 import type { RecordedRequest } from "../core/deliveryRecord";
 import { parseJsonText } from "../core/parseJsonText";
 import type { DependencyFailure, DependencyResult } from "../core/ports";
@@ -61,7 +61,7 @@ export async function handleEventGridQueueMessage(
   const parsed = await parseEventGridBody(json.value, {
     trustedResourceIds: settings.trustedResourceIds,
   });
-  if (parsed.kind === "invalid") return poison("InvalidEvent", describeIssues(parsed.issues));
+  if (parsed.kind === "invalid") return poison("InvalidEvent", describeFieldIssues(parsed.issues));
   if (parsed.kind === "validation") {
     // Event Grid validates webhook endpoints only; on a queue it is someone else's message.
     return poison("SubscriptionValidation", "a subscription validation event on a queue");
@@ -78,7 +78,7 @@ export async function handleEventGridQueueMessage(
   );
   if (!ingested.ok) return { kind: "abandon", failure: ingested.failure };
   const summary = ingested.value;
-  if (parsed.issues.length > 0) return poison("InvalidEvent", describeIssues(parsed.issues));
+  if (parsed.issues.length > 0) return poison("InvalidEvent", describeFieldIssues(parsed.issues));
   if (summary.rejected > 0) {
     const sources = parsed.events.flatMap((event) =>
       event.kind === "untrusted" ? [event.source ?? "(no source)"] : [],
@@ -106,8 +106,4 @@ function poison(reason: PoisonReason, description: string): QueueMessageOutcome 
 /** Event Grid writes the event as JSON bytes; the extension hands over text unless told JSON. */
 function decodeBody(body: unknown): Result<unknown, "not-json"> {
   return parseJsonText(body instanceof Uint8Array ? Buffer.from(body).toString("utf8") : body);
-}
-
-function describeIssues(issues: readonly FieldIssue[]): string {
-  return issues.map((issue) => `${issue.path}: ${issue.message}`).join("; ");
 }
