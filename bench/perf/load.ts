@@ -123,14 +123,14 @@ export interface OpenLoopRun extends LoadRun {
 /**
  * Open loop: delivery i is due at i / rate whatever the answers, at most `maxInFlight` at once.
  * Latency counts from the scheduled time, so a backlog shows up in it (no coordinated omission).
- * `everySecond` is called about once a second, e.g. to sample memory.
+ * `everySecond` is called about once a second with the run so far, e.g. to sample memory.
  */
 export async function openLoop(
   url: string,
   rate: number,
   durationMs: number,
   maxInFlight: number,
-  everySecond?: (elapsedS: number) => void,
+  everySecond?: (elapsedS: number, run: Readonly<OpenLoopRun>) => void,
 ): Promise<OpenLoopRun> {
   const run: OpenLoopRun = { ...emptyRun(), late: 0 };
   const started = performance.now();
@@ -145,7 +145,7 @@ export async function openLoop(
     if (performance.now() - due > 100) run.late += 1;
     const elapsedS = (performance.now() - started) / 1000;
     if (everySecond && elapsedS >= nextSecond) {
-      everySecond(elapsedS);
+      everySecond(elapsedS, run);
       nextSecond = Math.floor(elapsedS) + 1;
     }
     const delivery: Promise<void> = deliverOne(url, run, due).finally(() =>

@@ -6,6 +6,7 @@ import { APP_ROOT } from "../support/hostProcess";
 import type { CpuPerDelivery } from "./cpuPerDelivery";
 import type { Figures, TargetResult } from "./figures";
 import type { BenchOptions } from "./options";
+import type { RssWindow } from "./rss";
 
 export interface Machine {
   cpu: string;
@@ -41,6 +42,9 @@ const cpu = (perDelivery: CpuPerDelivery | undefined) =>
         .map((ms) => dec(ms))
         .join(" / ")
     : "-";
+
+const rssWindow = (window: RssWindow) =>
+  `${dec(window.p99Ms, 0)}, ${dec(window.hostCpuMs)} / ${dec(window.azuriteCpuMs)}`;
 
 const percentiles = (figures: { p50Ms: number; p99Ms: number } | undefined) =>
   figures ? `${dec(figures.p50Ms, 0)} / ${dec(figures.p99Ms, 0)}` : "-";
@@ -143,6 +147,12 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
       "",
       ratio(rss?.lastWindowMiB, rss?.firstWindowMiB),
     ],
+    [
+      "  same windows: p99 (ms), CPU per delivery host / Azurite (ms)",
+      rss ? `${rssWindow(rss.first)}; ${rssWindow(rss.last)}` : "-",
+      "",
+      ratio(rss?.last.azuriteCpuMs, rss?.first.azuriteCpuMs),
+    ],
   ];
   const lines = [
     "",
@@ -183,6 +193,7 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
     lines.push(
       "",
       `bridge Table round trips per delivery by table, low load: ${JSON.stringify(roundTrips.bridge.lowLoad.byTable)}`,
+      `  by action, low load: ${JSON.stringify(roundTrips.bridge.lowLoad.byAction)}`,
       `  at ${roundTrips.concurrency} concurrent: ${JSON.stringify(roundTrips.bridge.concurrent.byTable)}`,
     );
   }

@@ -11,6 +11,8 @@ export interface RoundTripFigures {
     tableMost: number;
     sendsPerDelivery: number;
     byTable: Record<string, number>;
+    /** Mean round trips of one delivery of each action. */
+    byAction: Record<string, number>;
   };
   /** `concurrency` deliveries in flight: per acknowledged delivery, amortised. */
   concurrent: {
@@ -48,11 +50,17 @@ export async function measureRoundTrips(
     const lowSends = broker.sendOperations();
     let most = 0;
     let ok = 0;
+    const byAction = new Map<string, number[]>();
     for (let i = 0; i < lowLoadDeliveries; i++) {
       const before = proxy.counts().total;
-      ok += (await sequential(running.webhookUrl, 1)).ok;
+      const { delivered } = await sequential(running.webhookUrl, 1);
       await quiet(proxy);
-      most = Math.max(most, proxy.counts().total - before);
+      const count = proxy.counts().total - before;
+      most = Math.max(most, count);
+      for (const { action } of delivered) {
+        ok += 1;
+        byAction.set(action, [...(byAction.get(action) ?? []), count]);
+      }
     }
     const low = countsBetween(lowStart, proxy.counts());
     const lowLoad = {
@@ -61,6 +69,12 @@ export async function measureRoundTrips(
       tableMost: most,
       sendsPerDelivery: (broker.sendOperations() - lowSends) / ok,
       byTable: perDelivery(low, ok),
+      byAction: Object.fromEntries(
+        [...byAction].map(([action, counts]) => [
+          action,
+          counts.reduce((sum, count) => sum + count, 0) / counts.length,
+        ]),
+      ),
     };
 
     const loadStart = proxy.counts();

@@ -1,8 +1,20 @@
-import { memoryOf } from "../support/processStats";
+import { cpuSecondsOf, memoryOf } from "../support/processStats";
 import { percentile } from "../support/webhookLoad";
 import { OPEN_LOOP_MAX_IN_FLIGHT } from "./latency";
 import { openLoop, sequential } from "./load";
 import type { BenchStack } from "./stack";
+
+/** What one window of the run cost, to tell a host that grows from one that falls behind. */
+export interface RssWindow {
+  meanMiB: number;
+  /** Deliveries answered in the window. */
+  deliveries: number;
+  /** p99 acknowledgement of the deliveries answered in the window. */
+  p99Ms: number;
+  /** CPU per delivery answered in the window (ms). */
+  hostCpuMs: number;
+  azuriteCpuMs: number;
+}
 
 export interface RssFigures {
   rate: number;
@@ -11,15 +23,27 @@ export interface RssFigures {
   windowS: number;
   firstWindowMiB: number;
   lastWindowMiB: number;
+  first: RssWindow;
+  last: RssWindow;
   peakMiB: number;
   deliveries: number;
   failures: Record<string, number>;
   p99Ms: number;
 }
 
+interface Sample {
+  atS: number;
+  rssMiB: number;
+  hostCpuS: number;
+  azuriteCpuS: number;
+  /** Deliveries answered so far: the run's latencies, in the order they were answered. */
+  answered: number;
+}
+
 /**
  * VmRSS of a fresh bridge host over empty tables (as the peak was measured), sampled every second
- * over an open-loop run at `rate`.
+ * over an open-loop run at `rate`; with the CPU the host and Azurite spent per delivery and the
+ * p99, in the first and the last window.
  */
 export async function measureRss(
   stack: BenchStack,
@@ -30,25 +54,49 @@ export async function measureRss(
   try {
     const pid = running.host.child.pid;
     await sequential(running.webhookUrl, 1);
-    const samples: { atS: number; rss: number }[] = [];
+    const samples: Sample[] = [];
+    const sample = (atS: number, answered: number) => {
+      const memory = memoryOf(pid);
+      const hostCpuS = cpuSecondsOf(pid);
+      const azuriteCpuS = cpuSecondsOf(running.tablesPid);
+      if (memory && hostCpuS !== undefined && azuriteCpuS !== undefined) {
+        samples.push({ atS, rssMiB: memory.rss, hostCpuS, azuriteCpuS, answered });
+      }
+    };
+    const latenciesMs: number[] = [];
     const run = await openLoop(
       running.webhookUrl,
       rate,
       durationS * 1000,
       OPEN_LOOP_MAX_IN_FLIGHT,
-      (atS) => {
-        const memory = memoryOf(pid);
-        if (memory) samples.push({ atS, rss: memory.rss });
+      (atS, sofar) => {
+        latenciesMs.push(...sofar.latenciesMs.slice(latenciesMs.length));
+        sample(atS, latenciesMs.length);
       },
     );
     const windowS = Math.min(60, durationS / 3);
-    const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
+    const window = (inWindow: Sample[]): RssWindow => {
+      const [from, to] = [inWindow[0], inWindow[inWindow.length - 1]];
+      const deliveries = to.answered - from.answered;
+      const answered = latenciesMs.slice(from.answered, to.answered).sort((a, b) => a - b);
+      return {
+        meanMiB: inWindow.reduce((sum, s) => sum + s.rssMiB, 0) / inWindow.length,
+        deliveries,
+        p99Ms: percentile(answered, 99),
+        hostCpuMs: ((to.hostCpuS - from.hostCpuS) * 1000) / deliveries,
+        azuriteCpuMs: ((to.azuriteCpuS - from.azuriteCpuS) * 1000) / deliveries,
+      };
+    };
+    const first = window(samples.filter((s) => s.atS <= windowS));
+    const last = window(samples.filter((s) => s.atS >= durationS - windowS));
     return {
       rate,
       durationS,
       windowS,
-      firstWindowMiB: mean(samples.filter((s) => s.atS <= windowS).map((s) => s.rss)),
-      lastWindowMiB: mean(samples.filter((s) => s.atS >= durationS - windowS).map((s) => s.rss)),
+      firstWindowMiB: first.meanMiB,
+      lastWindowMiB: last.meanMiB,
+      first,
+      last,
       peakMiB: memoryOf(pid)?.peak ?? Number.NaN,
       deliveries: run.ok,
       failures: run.failures,

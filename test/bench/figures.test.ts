@@ -47,6 +47,7 @@ describe("the benchmark's targets under load name the concurrency they were meas
     tableMost: 3,
     sendsPerDelivery: 1,
     byTable: {},
+    byAction: {},
   };
   const roundTrips = (concurrency: number) => {
     const concurrent = {
