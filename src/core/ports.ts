@@ -77,6 +77,11 @@ export class DependencyUnavailableError extends Error implements DependencyFailu
   ) {
     super(describeDependencyFailure({ dependency, reason }));
   }
+
+  /** The failure thrown again, where the Functions host needs a throw to fail the invocation. */
+  static of(failure: DependencyFailure): DependencyUnavailableError {
+    return new DependencyUnavailableError(failure.dependency, failure.reason);
+  }
 }
 
 /** The answer of work that needs a dependency: its value, or the dependency that did not answer. */

@@ -28,6 +28,6 @@ export async function handleEventGridTrigger(
     deps,
   );
   if (!ingested.ok) {
-    throw new DependencyUnavailableError(ingested.failure.dependency, ingested.failure.reason);
+    throw DependencyUnavailableError.of(ingested.failure);
   }
 }

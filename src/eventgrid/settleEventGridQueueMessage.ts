@@ -38,7 +38,7 @@ export async function settleEventGridQueueMessage(
   if (outcome.kind === "complete") return await settlement.complete();
   if (outcome.kind === "abandon") {
     await abandon();
-    throw new DependencyUnavailableError(outcome.failure.dependency, outcome.failure.reason);
+    throw DependencyUnavailableError.of(outcome.failure);
   }
   context.warn(
     `event grid queue message ${settlement.message.messageId} dead-lettered: ${outcome.reason}: ${outcome.description}`,
