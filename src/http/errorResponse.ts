@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from "@azure/functions";
-import { type DependencyFailure, describeDependencyFailure } from "../core/ports";
+import { type DependencyFailure, describeDependencyFailure, whenAvailable } from "../core/ports";
 
 /** The one shape of every error body: `{ error: { code, message, details? } }`. No stack traces. */
 export interface ErrorBody {
@@ -28,4 +28,13 @@ export function dependencyUnavailableResponse(
   return errorResponse(503, "dependency_unavailable", `${failure.dependency} is unavailable`, {
     dependency: failure.dependency,
   });
+}
+
+/** A route's answer, or the 503 when a dependency it needed did not answer. */
+export async function answerWhenAvailable(
+  run: () => Promise<HttpResponseInit>,
+  log: (reason: string) => void,
+): Promise<HttpResponseInit> {
+  const answered = await whenAvailable(run);
+  return answered.ok ? answered.value : dependencyUnavailableResponse(answered.failure, log);
 }

@@ -1,7 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { Parsed } from "../core/acrWebhookPayload";
-import { whenAvailable } from "../core/ports";
-import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
+import { answerWhenAvailable, errorResponse } from "../http/errorResponse";
 
 /**
  * What every query route shares: 400 naming each bad parameter, 503 when Table Storage does not
@@ -23,9 +22,8 @@ export async function answerQuery<T>(
       { issues: parsed.failure },
     );
   }
-  const answered = await whenAvailable(() => run(parsed.value));
-  if (answered.ok) return answered.value;
-  return dependencyUnavailableResponse(answered.failure, (reason) =>
-    context.error(`query failed: ${reason}`),
+  return answerWhenAvailable(
+    () => run(parsed.value),
+    (reason) => context.error(`query failed: ${reason}`),
   );
 }

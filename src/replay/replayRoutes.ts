@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { isoTime } from "../core/isoTime";
-import { whenAvailable } from "../core/ports";
 import {
   countReplayable,
   newReplayJob,
@@ -10,7 +9,7 @@ import {
   type ReplaySource,
   replayProgress,
 } from "../core/replay";
-import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
+import { answerWhenAvailable, errorResponse } from "../http/errorResponse";
 import { readJsonBody } from "../http/readBody";
 import { parseReplayRequest } from "./replayRequest";
 
@@ -98,13 +97,9 @@ function replayJobView(job: ReplayJob) {
   };
 }
 
-async function answering(
+function answering(
   context: InvocationContext,
   run: () => Promise<HttpResponseInit>,
 ): Promise<HttpResponseInit> {
-  const answered = await whenAvailable(run);
-  if (answered.ok) return answered.value;
-  return dependencyUnavailableResponse(answered.failure, (reason) =>
-    context.error(`replay: ${reason}`),
-  );
+  return answerWhenAvailable(run, (reason) => context.error(`replay: ${reason}`));
 }

@@ -485,8 +485,16 @@ describe("query API on the local stack", () => {
 });
 
 describe("query API while Table Storage is down", () => {
-  it("answers 503 on every route, and health names Table Storage", async () => {
+  it("answers 503 on every query and replay route, and health names Table Storage", async () => {
     const stack = await startLocalStack({ ownTables: true });
+    const unavailable = async (response: Response) => {
+      const body = (await response.json()) as ErrorBody;
+      expect(response.status, JSON.stringify(body)).toBe(503);
+      expect(body.error).toMatchObject({
+        code: "dependency_unavailable",
+        details: { dependency: "table-storage" },
+      });
+    };
     try {
       await stack.stopTables();
       for (const path of [
@@ -495,12 +503,22 @@ describe("query API while Table Storage is down", () => {
         `events/${randomUUID()}`,
         "discrepancies",
         "stats",
+        `replay/${randomUUID()}`,
       ]) {
-        const body = await getJson<ErrorBody>(stack, path, 503);
-        expect(body.error).toMatchObject({
-          code: "dependency_unavailable",
-          details: { dependency: "table-storage" },
-        });
+        await unavailable(await fetch(`${stack.url}/api/${path}`));
+      }
+      const window = {
+        from: new Date(Date.now() - 60_000).toISOString(),
+        to: new Date().toISOString(),
+      };
+      for (const body of [{ ...window, dryRun: true }, window]) {
+        await unavailable(
+          await fetch(`${stack.url}/api/replay`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(body),
+          }),
+        );
       }
       const started = Date.now();
       const health = await getJson<ErrorBody>(stack, "health", 503);
