@@ -97,10 +97,6 @@ export function cloudEvent(
   };
 }
 
-/**
- * POSTs `events` as JSON to the stack's Event Grid endpoint with `?key=`, as an Event Grid
- * subscription delivers them. `headers` go over the defaults.
- */
 /** A delivery to the Event Grid trigger `acrEventGrid`, as Event Grid makes it to the host. */
 export function postEventGridTrigger(stack: LocalStack, events: unknown): Promise<Response> {
   return fetch(`${stack.url}/runtime/webhooks/EventGrid?functionName=acrEventGrid`, {
@@ -110,6 +106,10 @@ export function postEventGridTrigger(stack: LocalStack, events: unknown): Promis
   });
 }
 
+/**
+ * POSTs `events` as JSON to the stack's Event Grid endpoint with `?key=`, as an Event Grid
+ * subscription delivers them. `headers` go over the defaults.
+ */
 export function postEventGrid(
   stack: LocalStack,
   events: unknown,
