@@ -11,6 +11,7 @@ import {
   type NotifyChatSample,
   startNotifyChatSample,
 } from "./notifyChatSample";
+import { onParentExit } from "./onParentExit";
 import { samplePayload } from "./samplePayloads";
 import { type LocalServiceBus, startLocalServiceBus } from "./servicebus/broker";
 import { defaultTopology, loadTopology } from "./servicebus/topology";
@@ -148,14 +149,15 @@ Try it:
 Press Ctrl-C to stop.`);
 
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const stop = (reason: string) => {
     if (stopping) process.exit(130);
     stopping = true;
-    console.log(`${signal}: stopping (again to force)...`);
+    console.log(`${reason}: stopping (again to force)...`);
     void stopAll().then(() => process.exit(0));
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  onParentExit(() => stop("the process that started it exited"));
 }
 
 main().catch(async (error: unknown) => {
