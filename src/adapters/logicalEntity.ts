@@ -18,13 +18,13 @@ export interface LogicalEntity extends EntityKeys {
 export function toLogicalEntity(keys: EntityKeys, logical: LogicalEvent): LogicalEntity {
   const { publication, ...rest } = logical;
   return {
-    ...keys,
     json: JSON.stringify(rest),
     state: logical.state,
     action: logical.action,
     tag: logical.tag,
     publicationBy: publication?.by,
     publicationOccurrence: publication?.occurrence,
+    ...keys,
   };
 }
 

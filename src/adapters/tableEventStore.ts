@@ -369,9 +369,9 @@ export class TableEventStore implements EventStore {
       case "create-record": {
         const keys = recordKeys(change.record);
         const pointer: OccurredEntity = {
-          ...occurredKeys(change.record),
           recordRowKey: keys.rowKey,
           ...immutableFilterColumns(change.record.event),
+          ...occurredKeys(change.record),
         };
         return [
           events(keys, operation.create(toDeliveryEntity(keys, change.record))),
@@ -385,17 +385,17 @@ export class TableEventStore implements EventStore {
       }
       case "set-record-status": {
         const keys = recordKeys(change.record);
-        const entity = { ...keys, ...statusColumns(change.status) };
+        const entity = { ...statusColumns(change.status), ...keys };
         return [events(keys, operation.update(entity, "Merge", "*"))];
       }
       case "index-arrival": {
         const { record } = change;
         const keys = eventIdKeys(record.event);
         const entity: IndexEntity = {
-          ...keys,
           recordRowKey: recordKeys(record).rowKey,
           logicalRowKey: logicalKeys({ ...logicalRefFor(record.event), key: change.logicalKey })
             .rowKey,
+          ...keys,
         };
         return [events(keys, operation.create(entity))];
       }
@@ -403,8 +403,8 @@ export class TableEventStore implements EventStore {
         const { event } = change.record;
         const record = recordKeys(change.record);
         const entity = {
-          ...idDirectoryKeys(event.eventId, event.origin),
           [idDirectoryColumn(record)]: JSON.stringify(record),
+          ...idDirectoryKeys(event.eventId, event.origin),
         };
         return [events(entity, operation.optionalMerge(entity))];
       }
@@ -419,16 +419,16 @@ export class TableEventStore implements EventStore {
       case "set-publication": {
         const keys = logicalKeys(change.logical);
         const entity = {
-          ...keys,
           publicationBy: change.publication.by,
           publicationOccurrence: change.publication.occurrence,
+          ...keys,
         };
         return [events(keys, operation.update(entity, "Merge", "*"))];
       }
       case "open-window": {
         const entity: WindowEntity = {
-          ...windowKeys(change.window),
           window: JSON.stringify(windowMarker(change.window)),
+          ...windowKeys(change.window),
         };
         return [events(entity, operation.upsert(entity))];
       }
@@ -438,8 +438,8 @@ export class TableEventStore implements EventStore {
       }
       case "add-pending": {
         const entity: PendingEntity = {
-          ...pendingKeys(change.record),
           recordRowKey: recordKeys(change.record).rowKey,
+          ...pendingKeys(change.record),
         };
         return [events(entity, operation.upsert(entity))];
       }
@@ -453,8 +453,8 @@ export class TableEventStore implements EventStore {
       }
       case "note-digest-tag": {
         const entity = {
-          ...digestTagKeys(change.digest),
           [digestTagColumn(change.tag)]: change.tag,
+          ...digestTagKeys(change.digest),
         };
         return [events(entity, operation.optionalMerge(entity))];
       }

@@ -101,7 +101,10 @@ function arrivalOf(delivery: NewDelivery): Arrival {
 /** The record of a first arrival. */
 export function newRecord(delivery: NewDelivery, occurrence?: number): DeliveryRecord {
   return {
-    ...delivery,
+    event: delivery.event,
+    route: delivery.route,
+    receivedAt: delivery.receivedAt,
+    request: delivery.request,
     publishState: initialPublishState(delivery.route, delivery.event),
     deliveryCount: 1,
     arrivals: [arrivalOf(delivery)],
