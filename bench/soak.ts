@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { TableClient } from "@azure/data-tables";
 import { type LocalAzurite, startAzurite } from "../dev/azurite";
 import { freePort } from "../dev/freePort";
+import { onParentExit } from "../dev/onParentExit";
 import { SAMPLE_ACTIONS, type SampleAction } from "../dev/samplePayloads";
 import { type LocalServiceBus, startLocalServiceBus } from "../dev/servicebus/broker";
 import { defaultTopology } from "../dev/servicebus/topology";
@@ -246,21 +247,22 @@ async function main(): Promise<void> {
     azuritePidFound = undefined;
     return code;
   };
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (reason: string) => {
     interruptions++;
     if (interruptions === 1) {
       console.error(
-        `\n${signal}: stopping the load; the stack stops after the deliveries in flight`,
+        `\n${reason}: stopping the load; the stack stops after the deliveries in flight`,
       );
       return;
     }
-    console.error(`${signal} again: killing the stack`);
+    console.error(`${reason} again: killing the stack`);
     host?.child.kill("SIGKILL");
     if (azuritePidFound !== undefined) safeKill(azuritePidFound);
     process.exit(130);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  onParentExit(() => onSignal("the process that started it exited"));
   // Last resort (an exception, process.exit): no child outlives the bench.
   process.on("exit", () => {
     if (host && host.child.exitCode === null && host.child.signalCode === null) {

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ServiceBusClient } from "@azure/service-bus";
 import { readLocalSettings } from "./host/settings";
+import { onParentExit } from "./onParentExit";
 import { SAMPLE_ACTIONS, type SampleAction, samplePayload } from "./samplePayloads";
 
 const USAGE = `Usage:
@@ -78,7 +79,10 @@ async function tail(args: string[]): Promise<void> {
     await receiver.close();
     await client.close();
   };
-  process.once("SIGINT", () => void close().then(() => process.exit(0)));
+  const stop = () => void close().then(() => process.exit(0));
+  process.once("SIGINT", stop);
+  // Orphaned, it would go on taking the subscription's messages where no one sees them.
+  onParentExit(stop);
   console.error(`Waiting for messages on ${topic}/${values.subscription} (Ctrl-C to stop)...`);
   receiver.subscribe({
     processMessage: async (message) => {

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { onParentExit } from "../../dev/onParentExit";
 import { APP_ROOT } from "../support/hostProcess";
 import { measureAzuriteCeiling } from "./azuriteCeiling";
 import { measureColdStarts } from "./coldStart";
@@ -51,13 +52,13 @@ async function main(): Promise<void> {
 
   const stack = await startBenchStack();
   process.on("exit", () => stack.killHosts());
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-      console.error(`${signal}: stopping`);
-      stack.killHosts();
-      void stack.stop().finally(() => process.exit(130));
-    });
-  }
+  const stop = (reason: string) => {
+    console.error(`${reason}: stopping`);
+    stack.killHosts();
+    void stack.stop().finally(() => process.exit(130));
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, stop);
+  onParentExit(() => stop("the process that started it exited"));
 
   const figures: Figures = {};
   try {
