@@ -52,7 +52,10 @@ async function main(): Promise<void> {
 
   const stack = await startBenchStack();
   process.on("exit", () => stack.killHosts());
+  let stopping = false;
   const stop = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
     console.error(`${reason}: stopping`);
     stack.killHosts();
     void stack.stop().finally(() => process.exit(130));
