@@ -262,7 +262,10 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  onParentExit(() => onSignal("the process that started it exited"));
+  // As in `npm start`: the parent's exit asks for a stop, and does not force one under way.
+  onParentExit(() => {
+    if (interruptions === 0) onSignal("the process that started it exited");
+  });
   // Last resort (an exception, process.exit): no child outlives the bench.
   process.on("exit", () => {
     if (host && host.child.exitCode === null && host.child.signalCode === null) {

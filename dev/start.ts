@@ -157,7 +157,11 @@ Press Ctrl-C to stop.`);
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  onParentExit(() => stop("the process that started it exited"));
+  // The parent's exit asks for a stop; one already under way (a signal sent to the whole process
+  // group reaches npm's shell too) must finish, not be forced as a second Ctrl-C would.
+  onParentExit(() => {
+    if (!stopping) stop("the process that started it exited");
+  });
 }
 
 main().catch(async (error: unknown) => {
