@@ -184,11 +184,17 @@ export function maskHeaders(
   return masked;
 }
 
-/** A function key (`code`) or the Event Grid endpoint's secret (`key`) may ride in the URL. */
+/**
+ * A function key (`code`) or the Event Grid endpoint's secret (`key`) may ride in the URL, in
+ * any case: the Functions host reads query parameter names case-insensitively.
+ */
 export function maskUri(uri: string): string {
   const url = new URL(uri);
-  for (const name of ["code", "key"]) {
-    if (url.searchParams.has(name)) url.searchParams.set(name, MASK);
-  }
+  const secretNames = new Set(
+    [...url.searchParams.keys()].filter((name) => SECRET_QUERY_PARAMETERS.has(name.toLowerCase())),
+  );
+  for (const name of secretNames) url.searchParams.set(name, MASK);
   return url.toString();
 }
+
+const SECRET_QUERY_PARAMETERS = new Set(["code", "key"]);

@@ -91,6 +91,12 @@ describe("maskUri", () => {
     expect(new URL(masked).searchParams.get("code")).toBe(MASK);
   });
 
+  it.each(["Code", "CODE", "Key", "kEy"])("masks %s, whatever the case of its name", (name) => {
+    const masked = maskUri(`https://x.net/api/acr?region=westeurope&${name}=${SECRET}`);
+    expect(masked).not.toContain(SECRET);
+    expect(new URL(masked).searchParams.get(name)).toBe(MASK);
+  });
+
   it("masks every occurrence of code", () => {
     const masked = maskUri(`https://x.net/api/acr?code=${SECRET}&code=${SECRET}2`);
     expect(masked).not.toContain(SECRET);
