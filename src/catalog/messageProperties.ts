@@ -27,7 +27,9 @@ const eventAttributeProperties = {
   region: z
     .string()
     .optional()
-    .describe("The replica region of a geo-replicated registry (the webhook's ?region=)."),
+    .describe(
+      "The replica region of a geo-replicated registry (the webhook's ?region=, or Event Grid's location), in lower case: westeurope.",
+    ),
   connectedRegistry: z
     .string()
     .optional()

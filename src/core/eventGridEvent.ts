@@ -1,6 +1,7 @@
 import type { EventGridData } from "./eventGridData";
 import type { AcrEventType } from "./eventGridTrust";
 import { connectedRegistryOf, loginServerFromResourceId } from "./eventGridTrust";
+import { normalizeRegion } from "./region";
 import type { RegistryEvent } from "./registryEvent";
 import { UNKNOWN_REGISTRY } from "./registryIdentity";
 
@@ -47,7 +48,7 @@ export function registryEventFromEventGrid(
     tag: data.target?.tag,
     digest: data.target?.digest,
     mediaType: data.target?.mediaType,
-    region: data.location,
+    region: data.location === undefined ? undefined : normalizeRegion(data.location),
     connectedRegistry:
       data.connectedRegistry?.name ??
       data.connectedregistry?.name ??

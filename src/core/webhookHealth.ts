@@ -1,5 +1,6 @@
 import { loginServerFromResourceId } from "./eventGridTrust";
 import { isoTime } from "./isoTime";
+import { normalizeRegion } from "./region";
 import type { WebhookConfiguration, WebhookRef } from "./registryWebhooks";
 import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
@@ -67,11 +68,6 @@ function serviceUriProblems(config: WebhookConfiguration, bridgeWebhookUrl?: str
     problems.push(`service URI region '${region}' is not the webhook's location '${location}'`);
   }
   return problems;
-}
-
-/** ARM writes locations both as `westeurope` and `West Europe`. */
-function normalizeRegion(region: string): string {
-  return region.replace(/\s+/g, "").toLowerCase();
 }
 
 /** A ping sent to a webhook, waiting to be seen in the bridge's records. */

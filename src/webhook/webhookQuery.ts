@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { type Parsed, toFieldIssues } from "../core/acrWebhookPayload";
+import { normalizeRegion } from "../core/region";
 
 /** `?registry=` names the login server for events without `request.host`; `?region=` the replica. */
 const webhookQuerySchema = z.object({
@@ -10,6 +11,7 @@ const webhookQuerySchema = z.object({
   region: z
     .string()
     .regex(/^[A-Za-z0-9-]{1,64}$/, "must be a region name (letters, digits, '-')")
+    .transform(normalizeRegion)
     .optional(),
 });
 
