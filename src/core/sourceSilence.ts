@@ -59,8 +59,10 @@ export interface SourcePair {
 }
 
 /**
- * Pairs the two sides per registry and region. A registry whose webhooks do not tell their region
- * is compared as a whole: its webhook against its latest Event Grid event of any region.
+ * Pairs the two sides per registry and region. A registry whose latest webhook did not tell its
+ * region is compared as a whole: its webhook against its latest Event Grid event of any region.
+ * The latest decides, not any: one region-less delivery long ago (a test `curl`) must not stop
+ * the regional comparison for good, nor regional webhooks since replaced by one without a region.
  */
 export function sourcePairs(seen: readonly SourceSeen[]): SourcePair[] {
   const pairs: SourcePair[] = [];
@@ -70,7 +72,11 @@ export function sourcePairs(seen: readonly SourceSeen[]): SourcePair[] {
     const eventGrid = own.filter((entry) => entry.origin === "eventgrid");
     const latestOf = (entries: SourceSeen[]) =>
       entries.length === 0 ? undefined : Math.max(...entries.map((entry) => entry.lastSeenAt));
-    if (webhooks.some((entry) => entry.region === undefined)) {
+    const latestWebhook = webhooks.reduce<SourceSeen | undefined>(
+      (latest, entry) => (latest && latest.lastSeenAt >= entry.lastSeenAt ? latest : entry),
+      undefined,
+    );
+    if (latestWebhook && latestWebhook.region === undefined) {
       pairs.push({ registry, webhookAt: latestOf(webhooks), eventGridAt: latestOf(eventGrid) });
       continue;
     }

@@ -84,6 +84,29 @@ describe("silence rules", () => {
     ]);
   });
 
+  it("the latest webhook decides: an old region-less delivery does not stop the regional comparison", () => {
+    const strayCurlLongAgo = seen("webhook", 5 * 24 * 60 * MIN);
+    const silent = [
+      strayCurlLongAgo,
+      seen("webhook", 3 * 60 * MIN, "westeurope"),
+      seen("webhook", MIN, "eastus"),
+      seen("eventgrid", MIN, "westeurope"),
+      seen("eventgrid", MIN, "eastus"),
+    ];
+    expect(silenceChanges([], silent, NOW, THRESHOLD).opened).toMatchObject([
+      { kind: "webhook-silent", region: "westeurope" },
+    ]);
+    const replacedByRegionless = [
+      seen("webhook", 3 * 60 * MIN, "westeurope"),
+      seen("webhook", MIN),
+      seen("eventgrid", MIN, "westeurope"),
+    ];
+    expect(sourcePairs(replacedByRegionless)).toEqual([
+      { registry: REGISTRY, webhookAt: NOW - MIN, eventGridAt: NOW - MIN },
+    ]);
+    expect(silenceChanges([], replacedByRegionless, NOW, THRESHOLD).opened).toEqual([]);
+  });
+
   it("open once, resolve only when the silent side delivers again", () => {
     const silent = [seen("webhook", 40 * MIN, "westeurope"), seen("eventgrid", MIN, "westeurope")];
     const first = silenceChanges([], silent, NOW, THRESHOLD);
