@@ -121,6 +121,33 @@ describe("runBackfill", () => {
     expect(report.webhooks[0]).toMatchObject({ pages: 1, complete: false });
   });
 
+  it("the time limit is the run's: a webhook after it is spent still reads its first page", async () => {
+    let clock = 0;
+    const hooks = ["first", "second"].map((name) => ({ registryId: REGISTRY, name }));
+    const logs: Record<string, LoggedDelivery[]> = {
+      first: [6, 5, 4, 3, 2, 1].map(entry),
+      second: [3, 2, 1].map((n) => entry(n + 10)),
+    };
+    const webhooks: RegistryWebhooks = {
+      ...fakeWebhooks([], 2),
+      list: async () => ({ ok: true, value: hooks }),
+      // Each page takes 20 ms of the run.
+      async *logPages(ref, nextLink) {
+        for await (const page of fakeWebhooks(logs[ref.name], 2).logPages(ref, nextLink)) {
+          clock += 20;
+          yield page;
+        }
+      },
+    };
+    const { dependencies } = deps([], { webhooks, limits: { maxPages: 100, maxMs: 30 } });
+    const report = await runBackfill(dependencies, { now: () => clock });
+    expect(report.webhooks).toEqual([
+      { registryId: REGISTRY, webhook: "first", pages: 2, complete: false },
+      { registryId: REGISTRY, webhook: "second", pages: 1, complete: false },
+    ]);
+    expect(report).toMatchObject({ seen: 6, imported: 6 });
+  });
+
   it.each([
     [
       "reading whether it was recorded",
