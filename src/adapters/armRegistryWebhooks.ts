@@ -24,7 +24,14 @@ export interface ArmRegistryWebhooksOptions {
   credential: Credential;
   /** The SDK's own retries (429 with `Retry-After`, 5xx, network) before a call is a failure. */
   maxRetries?: number;
+  /**
+   * The longest `Retry-After` the SDK waits out before retrying; a longer one fails the call at
+   * once as throttled (with its `Retry-After`), so no run or request sits out ARM's throttling.
+   */
+  maxRetryAfterSeconds?: number;
 }
+
+const MAX_RETRY_AFTER_SECONDS = 10;
 
 const RESOURCE_ID =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerRegistry\/registries\/([^/]+)\/?$/i;
@@ -127,7 +134,15 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
       endpoint: this.options.endpoint,
       allowInsecureConnection: loopback,
       retryOptions: { maxRetries: this.options.maxRetries ?? 3 },
-      additionalPolicies: rawBodies ? [{ policy: rawBodies, position: "perCall" }] : [],
+      additionalPolicies: [
+        ...(rawBodies ? [{ policy: rawBodies, position: "perCall" as const }] : []),
+        {
+          policy: refuseLongRetryAfter(
+            this.options.maxRetryAfterSeconds ?? MAX_RETRY_AFTER_SECONDS,
+          ),
+          position: "perRetry",
+        },
+      ],
     });
     if (loopback) {
       // The SDK's bearer policy refuses plain http; the local stand-in gets its token this way.
@@ -157,6 +172,45 @@ function loopbackBearer(credential: Credential): Policy {
       return next(request);
     },
   };
+}
+
+/** What `armFailure` reads of an error: a throttled answer the SDK was not let to wait out. */
+class LongRetryAfter extends Error {
+  override readonly name = "LongRetryAfter";
+  constructor(
+    readonly statusCode: number,
+    readonly response: { headers: { get(name: string): string | undefined } },
+    retryAfterSeconds: number,
+    maxSeconds: number,
+  ) {
+    super(
+      `ARM asked to retry after ${retryAfterSeconds} s, longer than the ${maxSeconds} s waited`,
+    );
+  }
+}
+
+/**
+ * Runs inside the SDK's retry loop, before its throttling retry sees the answer: an error that is
+ * not the SDK's own ends the loop (the SDK would otherwise sleep out any `Retry-After`, each retry).
+ */
+function refuseLongRetryAfter(maxSeconds: number): Policy {
+  return {
+    name: "refuseLongRetryAfter",
+    async sendRequest(request, next) {
+      const response = await next(request);
+      const retryAfter = retryAfterSeconds(response.headers);
+      if ((response.status === 429 || response.status === 503) && retryAfter > maxSeconds) {
+        throw new LongRetryAfter(response.status, response, retryAfter, maxSeconds);
+      }
+      return response;
+    },
+  };
+}
+
+/** ARM's `Retry-After` is in seconds; an absent or unreadable one is `NaN`. */
+function retryAfterSeconds(headers: { get(name: string): string | undefined }): number {
+  const value = headers.get("retry-after");
+  return value === undefined || value.trim() === "" ? Number.NaN : Number(value);
 }
 
 function keepRawContent(into: Map<string, unknown>): Policy {
@@ -203,7 +257,7 @@ interface RestErrorLike {
 function armFailure(operation: string, error: unknown): ArmFailure {
   const rest = (typeof error === "object" && error !== null ? error : {}) as RestErrorLike;
   const status = typeof rest.statusCode === "number" ? rest.statusCode : undefined;
-  const retryAfter = Number(rest.response?.headers?.get("retry-after"));
+  const retryAfter = rest.response?.headers ? retryAfterSeconds(rest.response.headers) : Number.NaN;
   return {
     kind: failureKind(status),
     operation,

@@ -127,4 +127,36 @@ describe("ArmRegistryWebhooks: @azure/arm-containerregistry against the ARM stan
       },
     });
   });
+
+  it("waits out a short Retry-After with the SDK's retries, and fails at once on a long one", async () => {
+    const retrying = new ArmRegistryWebhooks({
+      endpoint: arm.url,
+      credential: staticTokenCredential(LOCAL_ARM_TOKEN),
+      maxRetries: 3,
+      maxRetryAfterSeconds: 1,
+    });
+    const pings = () => arm.calls().filter((call) => call.operation === "ping").length;
+
+    arm.fail({ operation: "ping", status: 429, retryAfterSeconds: 1, times: 1 });
+    const before = pings();
+    expect(await retrying.ping({ registryId: REGISTRY, name: "hook1" })).toMatchObject({
+      ok: true,
+    });
+    expect(pings() - before).toBe(2);
+
+    // ARM's throttling can ask for minutes; three retries would sit out each of them.
+    arm.fail({ operation: "ping", status: 429, retryAfterSeconds: 300, times: 4 });
+    const throttledFrom = pings();
+    expect(await retrying.ping({ registryId: REGISTRY, name: "hook1" })).toMatchObject({
+      ok: false,
+      failure: {
+        kind: "throttled",
+        status: 429,
+        retryAfterSeconds: 300,
+        operation: "webhooks.ping",
+      },
+    });
+    expect(pings() - throttledFrom).toBe(1);
+    arm.clearFaults();
+  });
 });
