@@ -1,12 +1,12 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { z } from "zod";
 import type { TableQueries, TimeWindow } from "../adapters/tableQueries";
-import { type Parsed, text } from "../core/acrWebhookPayload";
+import { type Parsed, registryName, text } from "../core/acrWebhookPayload";
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import { isoTime } from "../core/isoTime";
 import { answerQuery } from "../query/answerQuery";
 import { type EventLookup, findEvent } from "../query/queryEventById";
-import { parseEventId, readQuery, registry, windowOf, windowShape } from "../query/queryParameters";
+import { parseEventId, readQuery, windowOf, windowShape } from "../query/queryParameters";
 
 export interface SearchDeps {
   lookup: EventLookup;
@@ -21,8 +21,10 @@ interface SearchQuery {
 
 const searchSchema = z.object({
   ...windowShape,
-  registry: registry.optional(),
-  q: text(512).min(1, "must name an event id, repository, digest or tag"),
+  registry: registryName.optional(),
+  q: text(512)
+    .transform((value) => value.trim())
+    .pipe(z.string().min(1, "must name an event id, repository, digest or tag")),
 });
 
 /** One search reads at most this many deliveries of the window, newest first. */
@@ -37,7 +39,7 @@ function parseSearch(query: URLSearchParams, now: number): Parsed<SearchQuery> {
   if (!window.ok) return window;
   return {
     ok: true,
-    value: { q: read.value.q.trim(), window: window.value, registry: read.value.registry },
+    value: { q: read.value.q, window: window.value, registry: read.value.registry },
   };
 }
 

@@ -84,17 +84,27 @@ export const chartTarget = target.extend({
   version: text(256).optional(),
 });
 
+const LOGIN_SERVER_RULE = `must be at most ${EVENT_NAME_LIMITS.encodedLoginServer} characters once lower-cased and percent-encoded`;
+
+function loginServerFits(value: string): boolean {
+  return (
+    !value.isWellFormed() ||
+    encodeURIComponent(value.toLowerCase()).length <= EVENT_NAME_LIMITS.encodedLoginServer
+  );
+}
+
+/**
+ * A registry to find events by, spelled as recorded ones are (trimmed, lower case) and no longer
+ * than a recorded one can be: the store looks it up by name.
+ */
+export const registryName = text(255)
+  .transform((value) => value.trim().toLowerCase())
+  .pipe(z.string().min(1, "must name a registry").refine(loginServerFits, LOGIN_SERVER_RULE));
+
 const request = z.looseObject({
   id: z.string().max(256).optional(),
   // The registry's login server, which names the delivery's registry lower-cased.
-  host: text(255)
-    .refine(
-      (value) =>
-        !value.isWellFormed() ||
-        encodeURIComponent(value.toLowerCase()).length <= EVENT_NAME_LIMITS.encodedLoginServer,
-      `must be at most ${EVENT_NAME_LIMITS.encodedLoginServer} characters once lower-cased and percent-encoded`,
-    )
-    .optional(),
+  host: text(255).refine(loginServerFits, LOGIN_SERVER_RULE).optional(),
   method: z.string().max(16).optional(),
   useragent: z.string().max(1024).optional(),
   addr: z.string().max(256).optional(),
@@ -206,10 +216,14 @@ export function pathDeeperThan(body: unknown, max: number): string | undefined {
 
 /** Zod's issues as field paths under `prefix`: `target.size`, `query.from`, `[0].data.action`. */
 export function toFieldIssues(error: z.ZodError, ...prefix: string[]): FieldIssue[] {
-  return error.issues.map((issue) => ({
-    path: fieldPath(...prefix, ...issue.path.map(String)),
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path.map(String)];
+    // A strict object names each field it does not know, as any other bad field is named.
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({ path: fieldPath(...path, key), message: "unknown field" }));
+    }
+    return [{ path: fieldPath(...path), message: issue.message }];
+  });
 }
 
 /** Segments joined with `.`, empty ones left out; `(body)` for the root. */

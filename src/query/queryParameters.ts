@@ -11,6 +11,7 @@ import {
   type FieldIssue,
   invalid,
   type Parsed,
+  registryName,
   text,
   toFieldIssues,
 } from "../core/acrWebhookPayload";
@@ -51,18 +52,13 @@ const limit = z
   .transform(Number)
   .refine((value) => value >= 1 && value <= MAX_LIMIT, LIMIT_RULE);
 
-/** Recorded registries are lower case (the login server as ACR sends it, normalised). */
-export const registry = text(255)
-  .min(1)
-  .transform((value) => value.trim().toLowerCase());
-
 export const windowShape = { from: instant.optional(), to: instant.optional() };
 const pagingShape = { limit: limit.optional(), continuationToken: z.string().max(8192).optional() };
 
 const eventsSchema = z.object({
   ...windowShape,
   ...pagingShape,
-  registry: registry.optional(),
+  registry: registryName.optional(),
   repository: text(512).min(1).optional(),
   connectedRegistry: text(256).min(1).optional(),
   by: z
@@ -85,7 +81,7 @@ const eventsSchema = z.object({
 const discrepanciesSchema = z.object({
   ...windowShape,
   ...pagingShape,
-  registry: registry.optional(),
+  registry: registryName.optional(),
   kind: z
     .enum(DISCREPANCY_KINDS, { error: `must be one of ${DISCREPANCY_KINDS.join(", ")}` })
     .optional(),
@@ -94,7 +90,7 @@ const discrepanciesSchema = z.object({
     .default("open"),
 });
 
-const statsSchema = z.object({ ...windowShape, registry: registry.optional() });
+const statsSchema = z.object({ ...windowShape, registry: registryName.optional() });
 
 export interface PagedQuery<F> extends ListQuery<F> {
   /** What a continuation token is bound to: the route, its filters and the `from`/`to` given. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { invalid, type Parsed, text, toFieldIssues } from "../core/acrWebhookPayload";
+import { invalid, type Parsed, registryName, text, toFieldIssues } from "../core/acrWebhookPayload";
 import type { ReplaySelection } from "../core/replay";
 
 export interface ReplayRequest {
@@ -17,10 +17,7 @@ const instant = z.iso
 const bodySchema = z.strictObject({
   from: instant,
   to: instant,
-  registry: text(255)
-    .min(1)
-    .transform((value) => value.trim().toLowerCase())
-    .optional(),
+  registry: registryName.optional(),
   repository: text(512).min(1).optional(),
   action: z
     .string()

@@ -182,6 +182,8 @@ describe("replay and the source watch on the local stack", () => {
     await refused({ from: iso(now - 1000), to: "tomorrow" }, "to");
     await refused({ from: iso(now - 3 * 3_600_000), to: iso(now) }, "from");
     await refused({ from: iso(now - 1000), to: iso(now), action: "PUSH!" }, "action");
+    await refused({ from: iso(now - 1000), to: iso(now), registry: "é".repeat(255) }, "registry");
+    await refused({ from: iso(now - 1000), to: iso(now), force: true }, "force");
     const notJson = await fetch(`${stack.url}/api/replay`, { method: "POST", body: "{" });
     expect(notJson.status).toBe(400);
     expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe("invalid_json");

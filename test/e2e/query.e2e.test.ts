@@ -275,6 +275,12 @@ describe("query API on the local stack", () => {
     ["stats?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z", "from"],
     ["stats?to=soon", "to"],
     [`events/${"x".repeat(300)}`, "id"],
+    // Longer, percent-encoded, than a recorded registry can be; and blank.
+    [`events?registry=${encodeURIComponent("é".repeat(255))}`, "registry"],
+    [`overview?registry=${encodeURIComponent("é".repeat(255))}`, "registry"],
+    [`search?q=x&registry=${encodeURIComponent("é".repeat(255))}`, "registry"],
+    ["events?registry=%20", "registry"],
+    ["search?q=%20%20", "q"],
   ])("GET /api/%s -> 400 naming %s", async (path, name) => {
     const body = await get<ErrorBody>(path, 400);
     expect(body.error.code).toBe("invalid_query");

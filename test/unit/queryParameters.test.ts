@@ -74,6 +74,9 @@ describe("query parameters", () => {
     ["tagged=yes", "query.tagged"],
     ["repository=a%00b", "query.repository"],
     ["registry=a%01b", "query.registry"],
+    // Longer, percent-encoded, than any recorded registry: the store could not look it up.
+    [`registry=${encodeURIComponent("é".repeat(255))}`, "query.registry"],
+    ["registry=%20%20", "query.registry"],
     ["continuationToken=not-a-token", "query.continuationToken"],
   ])("refuses %s naming %s", (query, path) => {
     const parsed = events(query);

@@ -304,7 +304,18 @@ describe("POST /api/replay body", () => {
       ["body.topic"],
     ],
     [{ from: "2026-05-01T10:00:00Z", to: "2026-05-01T11:00:00Z", dryRun: "yes" }, ["body.dryRun"]],
-    [{ from: "2026-05-01T10:00:00Z", to: "2026-05-01T11:00:00Z", extra: 1 }, ["body"]],
+    [
+      { from: "2026-05-01T10:00:00Z", to: "2026-05-01T11:00:00Z", extra: 1, more: 2 },
+      ["body.extra", "body.more"],
+    ],
+    [
+      { from: "2026-05-01T10:00:00Z", to: "2026-05-01T11:00:00Z", registry: "é".repeat(255) },
+      ["body.registry"],
+    ],
+    [
+      { from: "2026-05-01T10:00:00Z", to: "2026-05-01T11:00:00Z", registry: "   " },
+      ["body.registry"],
+    ],
     [{ from: "2026-05-01T11:00:00Z", to: "2026-05-01T10:00:00Z" }, ["body.from"]],
     [{ from: "2026-04-01T10:00:00Z", to: "2026-05-01T10:00:00Z" }, ["body.from"]],
     ["not an object", ["body"]],
