@@ -107,7 +107,7 @@ async function renderOverview(target: HTMLElement): Promise<() => void> {
     h(
       "p",
       { class: "hint" },
-      `Last 24 hours, by ACR's timestamp${overview.truncated ? " (sampled: more rows than one read takes)" : ""}.`,
+      `Last 24 hours, by arrival${overview.truncated ? " (sampled: more rows than one read takes)" : ""}.`,
     ),
     h(
       "div",
@@ -537,7 +537,7 @@ async function renderReplay(target: HTMLElement, args: string[]): Promise<undefi
     h(
       "p",
       { class: "hint" },
-      "Re-publishes the recorded events of a window (by ACR's timestamp) to their topics; replayed messages carry replayed=true and the job id.",
+      "Re-publishes the recorded events of a window (by their arrival at the bridge) to their topics; replayed messages carry replayed=true and the job id.",
     ),
     form,
     outcome,

@@ -3,7 +3,9 @@ import type { CrossCheckRow, TimeWindow } from "../adapters/tableQueries";
 
 /** About this many points per chart, whatever the window. */
 const TARGET_BUCKETS = 48;
-const BUCKET_STEPS_MS = [60_000, 300_000, 900_000, 3_600_000, 10_800_000, 21_600_000, 86_400_000];
+const BUCKET_STEPS_MS = [
+  60_000, 300_000, 900_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000, 86_400_000,
+];
 
 function bucketMsFor(window: TimeWindow): number {
   const wanted = (window.to - window.from) / TARGET_BUCKETS;
@@ -14,7 +16,7 @@ export interface ConsoleSeries {
   bucketMs: number;
   /** Start of each bucket, epoch seconds (what uPlot takes). */
   times: number[];
-  /** Deliveries per action per bucket, by their ACR timestamp. */
+  /** Deliveries per action per bucket, by their arrival (the window they were read by). */
   deliveries: Record<string, number[]>;
   /** matched / closed windows per bucket; null where none closed. */
   matchRate: (number | null)[];
@@ -34,7 +36,7 @@ export function consoleSeries(
   const perAction: Record<string, number[]> = {};
   for (const row of deliveries) {
     perAction[row.action] ??= new Array(count).fill(0);
-    perAction[row.action][bucketOf(row.occurredAt)]++;
+    perAction[row.action][bucketOf(row.receivedAt)]++;
   }
   const closed = new Array<number>(count).fill(0);
   const matched = new Array<number>(count).fill(0);

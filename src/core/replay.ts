@@ -11,7 +11,7 @@ import { type TopicMessage, topicMessageFor } from "./topicMessage";
  * job that a timer drives in steps, so it survives restarts and never runs inside one HTTP call.
  */
 export interface ReplaySelection {
-  /** Epoch ms, both ends included, on the events' ACR timestamps. */
+  /** Epoch ms, both ends included, on the records' arrivals at the bridge (as listings are). */
   from: number;
   to: number;
   registry?: string;
@@ -43,7 +43,7 @@ export interface ReplayJob {
   published: number;
   /** Records that are not replayable (never routed, or an Event Grid copy held behind its webhook). */
   skipped: number;
-  /** The ACR timestamp of the last record done: the job works from `to` back to `from`. */
+  /** The arrival of the last record done: the job works from `to` back to `from`. */
   reachedAt?: number;
   /** Failed steps in a row; reset by a step that gets through its page. */
   failedSteps: number;
@@ -239,7 +239,7 @@ async function step(
       scanned: job.scanned + page.records.length,
       published: job.published + published,
       skipped: job.skipped + page.records.filter((record) => !isReplayable(record)).length,
-      reachedAt: last?.event.occurredAt ?? job.reachedAt,
+      reachedAt: last?.receivedAt ?? job.reachedAt,
       failedSteps: 0,
       updatedAt: now(),
     };
@@ -262,8 +262,8 @@ export function jobCovers(job: ReplayJob, record: DeliveryRecord): boolean {
   const { event } = record;
   return (
     isReplayable(record) &&
-    event.occurredAt >= selection.from &&
-    event.occurredAt <= selection.to &&
+    record.receivedAt >= selection.from &&
+    record.receivedAt <= selection.to &&
     (selection.registry === undefined || selection.registry === event.registry) &&
     (selection.repository === undefined || selection.repository === event.repository) &&
     (selection.action === undefined || selection.action === event.action)
@@ -273,8 +273,7 @@ export function jobCovers(job: ReplayJob, record: DeliveryRecord): boolean {
 /** Whether the job has gone past the record (it reads newest first). */
 export function jobReached(job: ReplayJob, record: DeliveryRecord): boolean {
   return (
-    job.state === "completed" ||
-    (job.reachedAt !== undefined && job.reachedAt <= record.event.occurredAt)
+    job.state === "completed" || (job.reachedAt !== undefined && job.reachedAt <= record.receivedAt)
   );
 }
 

@@ -5,6 +5,7 @@ import {
   countReplayable,
   isActiveJob,
   jobCovers,
+  jobReached,
   newReplayJob,
   type ReplayJob,
   type ReplayJobStore,
@@ -21,7 +22,12 @@ import { registryEvent, T0 } from "./memoryPorts";
 
 function record(
   index: number,
-  overrides: { publishState?: PublishState; event?: Partial<RegistryEvent>; routed?: boolean } = {},
+  overrides: {
+    publishState?: PublishState;
+    event?: Partial<RegistryEvent>;
+    routed?: boolean;
+    receivedAt?: number;
+  } = {},
 ): DeliveryRecord {
   const event = registryEvent({
     eventId: `evt-${index}`,
@@ -35,7 +41,7 @@ function record(
       overrides.routed === false
         ? { kind: "not-routed", reason: "ping" }
         : { kind: "topic", topic: `acr-${event.action}` },
-    receivedAt: event.occurredAt,
+    receivedAt: overrides.receivedAt ?? event.occurredAt,
     request: { method: "POST", uri: "https://bridge/api/acr/webhook", headers: {} },
     publishState: overrides.publishState ?? "published",
     deliveryCount: 1,
@@ -265,6 +271,29 @@ describe("replay jobs", () => {
       false,
     );
     expect(jobCovers({ ...job, selection: { from: T0 + 1, to: T0 + 2 } }, records[0])).toBe(false);
+  });
+
+  it("go by arrival at the bridge, as the listing it reads does, not by ACR's timestamp", async () => {
+    const DAY = 86_400_000;
+    // Arrived in the window, newest first, each stamped by ACR days before.
+    const late = [1, 2, 3, 4].map((index) =>
+      record(index, { receivedAt: T0 - index * 60_000, event: { occurredAt: T0 - index * DAY } }),
+    );
+    const arrivedBefore = record(5, {
+      receivedAt: WINDOW.from - 1,
+      event: { occurredAt: WINDOW.from + 1 },
+    });
+    const job = newReplayJob("job-t", WINDOW, T0);
+    expect(late.every((each) => jobCovers(job, each))).toBe(true);
+    expect(jobCovers(job, arrivedBefore)).toBe(false);
+
+    const { ports, jobs } = harness(late);
+    await jobs.create(job);
+    const [afterOnePage] = await runReplayJobs(ports, { ...SETTINGS, runMs: 1 });
+    expect(afterOnePage).toMatchObject({ state: "running", reachedAt: late[1].receivedAt });
+    expect(replayProgress(afterOnePage)).toBeCloseTo(2 / 60);
+    expect(jobReached(afterOnePage, late[1])).toBe(true);
+    expect(jobReached(afterOnePage, late[2])).toBe(false);
   });
 });
 

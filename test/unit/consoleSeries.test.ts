@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import type { DeliveryRow } from "../../src/adapters/tableOperatorReads";
+import { consoleSeries } from "../../src/console/consoleSeries";
+
+const NOW = Date.parse("2026-05-01T12:00:00Z");
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+function row(receivedAt: number, occurredAt = receivedAt): DeliveryRow {
+  return {
+    registry: "r.azurecr.io",
+    action: "push",
+    origin: "webhook",
+    occurredAt,
+    receivedAt,
+    publishState: "published",
+  };
+}
+
+describe("console series", () => {
+  it("a day is 48 half hours (the bucket the window starts in, to the one it ends in)", () => {
+    const series = consoleSeries({ from: NOW - DAY, to: NOW }, [], []);
+    expect(series.bucketMs).toBe(HOUR / 2);
+    expect(series.times).toHaveLength(49);
+    expect(series.times[0]).toBe((NOW - DAY) / 1000);
+  });
+
+  it("counts a delivery when it arrived, as the window read it, whatever ACR stamped on it", () => {
+    const stampedLongAgo = row(NOW - HOUR / 4, Date.parse("2020-01-01T00:00:00Z"));
+    const stampedAhead = row(NOW - DAY + HOUR / 4, NOW);
+    const series = consoleSeries({ from: NOW - DAY, to: NOW }, [stampedLongAgo, stampedAhead], []);
+    const counts = series.deliveries.push;
+    expect(counts.at(-2)).toBe(1);
+    expect(counts[0]).toBe(1);
+    expect(counts.reduce((sum, count) => sum + count, 0)).toBe(2);
+  });
+});
