@@ -115,10 +115,16 @@ export interface LateMatch {
 const MAX_IDS = 20;
 
 /**
+ * How long after an occurrence's first arrival on a side another region's copy of it may come
+ * (geo-replication of a large image can outlast the cross-check window).
+ */
+export const GEO_COPY_HORIZON_MS = 3_600_000;
+
+/**
  * Adds an arrival to its logical event. After the window has closed, a late arrival of the side
  * not yet seen is the twin (late); another arrival of a side already seen is a new occurrence of
  * the same content (the same image pushed again later) and starts a new logical event, so it is
- * published again instead of being taken for a copy.
+ * published again instead of being taken for a copy, unless it is another region's copy.
  */
 export function withArrival(
   current: LogicalEvent | undefined,
@@ -131,11 +137,19 @@ export function withArrival(
   const seen = current?.[side];
   // A repeat of an id already seen (an Event Grid retry, a resent webhook) is the same occurrence.
   const newId = seen !== undefined && !seen.eventIds.includes(event.eventId);
-  // Another region's arrival of one push is the same occurrence; the same region (or, with no
-  // regions told apart, any) sending a new id is the content happening again.
+  // The same region (or, with no regions told apart, any) sending a new id is the content
+  // happening again; another region's arrival of one push is the same occurrence, also after the
+  // window has closed, as long as it is within the horizon of replication.
   const sameRegion =
     event.region === undefined ? seen?.regions.length === 0 : seen?.regions.includes(event.region);
-  const recurrence = current !== undefined && newId && (!isWaiting(current) || sameRegion === true);
+  const geoCopy =
+    event.region !== undefined &&
+    seen !== undefined &&
+    seen.regions.length > 0 &&
+    !seen.regions.includes(event.region) &&
+    arrivedAt - seen.firstAt <= GEO_COPY_HORIZON_MS;
+  const recurrence =
+    current !== undefined && newId && !geoCopy && (!isWaiting(current) || sameRegion === true);
   const logical: LogicalEvent = (recurrence ? undefined : current) ?? {
     key: logicalKeyFor(event),
     occurrence: recurrence ? occurrenceOf(current) + 1 : 1,
@@ -156,7 +170,20 @@ export function withArrival(
     firstAt: before?.firstAt ?? arrivedAt,
     count: (before?.count ?? 0) + 1,
   };
-  return withLateTwin({ ...logical, [side]: arrivals }, arrivedAt);
+  return withLateTwin(withRelease({ ...logical, [side]: arrivals }, side, arrivedAt), arrivedAt);
+}
+
+/**
+ * The webhook of a push ACR held in quarantine, come once the scanner passed it: the hold is over,
+ * and the window closes at once (both sides are there) instead of at the end of the hold.
+ */
+function withRelease(
+  logical: LogicalEvent,
+  side: "webhook" | "eventGrid",
+  arrivedAt: number,
+): LogicalEvent {
+  if (logical.state !== "awaiting-release" || side !== "webhook") return logical;
+  return { ...logical, state: "open", windowClosesAt: arrivedAt };
 }
 
 /** A twin arriving after its window closed one-sided: matched after all, the finding to resolve. */

@@ -3,6 +3,7 @@ import {
   awaitsResolution,
   deletesDigest,
   indexedById,
+  isWaiting,
   keepsQuarantine,
   type LogicalEvent,
   logicalKeyFor,
@@ -166,6 +167,12 @@ function logicalChanges(
     logical.state === "open" && logical.windowClosesAt !== current?.value.windowClosesAt;
   const becameLate = awaitsResolution(logical) && !(current && awaitsResolution(current.value));
   if (opened || becameLate) changes.push({ kind: "open-window", window: logical });
+  // A window moved within its occurrence (a quarantined push released by its webhook) leaves no
+  // marker behind; a new occurrence's leaves the old one for the reconcile to drop.
+  const moved = current && occurrenceOf(current.value) === occurrenceOf(logical);
+  if (opened && moved && isWaiting(current.value)) {
+    changes.push({ kind: "close-window", window: current.value });
+  }
   return changes;
 }
 

@@ -7,6 +7,7 @@ import {
   DISCREPANCY_KINDS,
   differingFields,
   expectsTwin,
+  GEO_COPY_HORIZON_MS,
   isOneSided,
   isQuarantined,
   keepsQuarantine,
@@ -191,20 +192,52 @@ describe("withArrival: after the window closed", () => {
         publication: { by: "webhook", occurrence: 1 },
         mismatchedIds: state === "mismatched" ? ["evt-1"] : [],
       });
-      const pushedAgain = webhook({ eventId: "evt-2", region: "eastus" });
+      const pushedAgain = webhook({ eventId: "evt-2", region: "westeurope" });
       const recurrence = withArrival(closed, pushedAgain, later, WINDOW_MS);
       expect(recurrence).toStrictEqual({
         ...logical(),
         occurrence: 2,
         firstSeenAt: later,
         windowClosesAt: later + WINDOW_MS,
-        webhook: side(["evt-2"], later, ["eastus"]),
+        webhook: side(["evt-2"], later, ["westeurope"]),
       });
       expect(recurrence.publication).toBeUndefined();
       expect(publishedBy(recurrence)).toBeUndefined();
       expect(recurrence.eventGrid).toBeUndefined();
     },
   );
+
+  it("another region's copy is the same occurrence, also after the close, within the horizon of replication", () => {
+    const closed = logical({
+      state: "matched",
+      webhook: side(["evt-1"], T0, ["westeurope"]),
+      eventGrid: side(["evt-1"], T0 + 10, ["westeurope"]),
+      publication: { by: "webhook", occurrence: 1 },
+    });
+    const replicated = webhook({ eventId: "evt-2", region: "eastus" });
+    const copy = withArrival(closed, replicated, later, WINDOW_MS);
+    expect(copy).toStrictEqual({
+      ...closed,
+      webhook: {
+        eventIds: ["evt-1", "evt-2"],
+        regions: ["westeurope", "eastus"],
+        firstAt: T0,
+        count: 2,
+      },
+    });
+    expect(publishedBy(copy)).toBe("webhook");
+
+    const pastHorizon = T0 + GEO_COPY_HORIZON_MS + 1;
+    const pushedAgain = withArrival(closed, replicated, pastHorizon, WINDOW_MS);
+    expect(pushedAgain).toMatchObject({ occurrence: 2, firstSeenAt: pastHorizon, state: "open" });
+    expect(publishedBy(pushedAgain)).toBeUndefined();
+
+    // Without regions told apart, a new id is the content happening again.
+    const unregional = logical({ state: "matched", webhook: side(["evt-1"], T0) });
+    expect(withArrival(unregional, webhook({ eventId: "evt-2" }), later, WINDOW_MS)).toMatchObject({
+      occurrence: 2,
+    });
+  });
 
   it.each<{
     name: string;

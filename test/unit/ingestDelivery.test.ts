@@ -664,6 +664,20 @@ describe("ingestDelivery: a logical event already on its topic", () => {
         await ingest(memory, delivery(PUSH_TOPIC, { eventId: "evt-west", region: "westus" }));
       },
     },
+    {
+      name: "published by another regional webhook, its window closed since (replication outlasted it)",
+      coveredBy: "webhook",
+      seed: async (memory) => {
+        const arrival = registryEvent({ eventId: "evt-west", region: "westus" });
+        const open = withArrival(undefined, arrival, T0, WINDOW_MS);
+        const closed: LogicalEvent = {
+          ...open,
+          state: "matched",
+          publication: { by: "webhook", occurrence: 1 },
+        };
+        memory.seed([{ kind: "create-logical", logical: closed }]);
+      },
+    },
   ])(
     "a webhook of a logical event $name is recorded as published without publishing",
     async ({ seed, coveredBy }) => {

@@ -572,13 +572,18 @@ describe("reconcile: an Event Grid push of a quarantined digest", () => {
     await heldPush(memory);
     const passedAt = AFTER_WINDOW + WINDOW_MS;
     await arrive(memory, [webhook()], routing(), passedAt);
+    // The hold is over: its window closes at the next run, not at the hold's end.
     expect(memory.logical(webhook())).toMatchObject({
-      state: "awaiting-release",
+      state: "open",
+      windowClosesAt: passedAt,
       publication: { by: "webhook", occurrence: 1 },
     });
     expect(memory.logical(webhook())?.late).toBeUndefined();
+    expect([...memory.windows.values()]).toEqual([
+      { ...logicalRefFor(webhook()), windowClosesAt: passedAt },
+    ]);
 
-    const report = await run(memory, { quarantineHoldMs: HOLD_MS }, HOLD_ENDS);
+    const report = await run(memory, { quarantineHoldMs: HOLD_MS }, passedAt);
     expect(report).toMatchObject({
       closed: { matched: 1 },
       held: 0,
