@@ -24,7 +24,9 @@ export function bridgeLedger(bridge: Bridge): DeliveryLedger & {
         ...bridge,
         windowMs: bridge.crossCheckSettings.windowMs,
       });
-      return ingested.ok ? { ok: true, value: { duplicate: ingested.value.duplicate } } : ingested;
+      if (!ingested.ok) return ingested;
+      const { duplicate, conflictingFields } = ingested.value;
+      return { ok: true, value: { duplicate, conflictingFields } };
     },
     async isPingRecorded(eventId) {
       return (await bridge.store.findById(eventId)).length > 0;

@@ -20,8 +20,13 @@ import type { LogImport } from "./loggedDeliveryImport";
 export interface DeliveryLedger {
   /** Whether the bridge holds this event from its webhook or from an earlier import. */
   isRecorded(event: RegistryEvent): Promise<boolean>;
-  /** Ingests an `acr-log` delivery; `duplicate` when another run recorded it first. */
-  importDelivery(delivery: NewDelivery): Promise<DependencyResult<{ duplicate: boolean }>>;
+  /**
+   * Ingests an `acr-log` delivery; `duplicate` when another run recorded it first,
+   * `conflictingFields` when its id was recorded with other content (then nothing is written).
+   */
+  importDelivery(
+    delivery: NewDelivery,
+  ): Promise<DependencyResult<{ duplicate: boolean; conflictingFields?: string[] }>>;
 }
 
 /**
@@ -206,7 +211,11 @@ async function handleEntry(
   }
   const result = await deps.ledger.importDelivery(imported.delivery);
   if (!result.ok) return result;
-  if (result.value.duplicate) report.alreadyRecorded++;
+  const { conflictingFields } = result.value;
+  if (conflictingFields) {
+    const why = `its event id was recorded with other content (differing: ${conflictingFields.join(", ")})`;
+    report.unusable.push({ id: entry.logId, webhook: ref.name, why });
+  } else if (result.value.duplicate) report.alreadyRecorded++;
   else report.imported++;
   return DONE;
 }

@@ -2,6 +2,7 @@ import { artifactTypeOf, classifyArtifact, patchBaseTag } from "./artifactKind";
 import {
   awaitsResolution,
   deletesDigest,
+  differingFields,
   indexedById,
   isWaiting,
   keepsQuarantine,
@@ -41,6 +42,11 @@ export interface ArrivalDecision {
   publish?: PlannedPublish;
   /** The logical event was already on its topic, put there by another arrival. */
   coveredBy?: EventOrigin;
+  /**
+   * The arrival's event id and origin were recorded with other content (these fields differ): it
+   * is not a repeat, and nothing is written for it.
+   */
+  conflictingFields?: string[];
 }
 
 /**
@@ -95,6 +101,10 @@ export function decideArrival(
   const joined = logicalJoined(event, current?.value, delivery.receivedAt, windowMs);
 
   if (state?.recorded) {
+    const conflictingFields = differingFields(state.recorded.value.event, event);
+    if (conflictingFields.length > 0) {
+      return { duplicate: false, record: state.recorded.value, changes: [], conflictingFields };
+    }
     const record = withRepeatArrival(state.recorded.value, delivery);
     const changes: Change[] = [
       { kind: "replace-record", record, version: state.recorded.version },

@@ -50,6 +50,11 @@ export interface IngestResult {
   publishError?: string;
   /** The logical event was already on its topic, put there by another arrival. */
   coveredBy?: string;
+  /**
+   * Refused: the event id was recorded (from this origin) with other content, and these fields
+   * differ. Nothing was written or published.
+   */
+  conflictingFields?: string[];
   /** The store was down: the delivery waits on the journal to be recorded. */
   journaled?: boolean;
   /** Bookkeeping that failed after the outcome was settled; the re-drive will repair it. */
@@ -86,6 +91,9 @@ export async function ingestDelivery(
   }
   const decision = recorded.value;
   const result = resultOf(delivery, decision.record, decision.duplicate);
+  if (decision.conflictingFields) {
+    return { ok: true, value: { ...result, conflictingFields: decision.conflictingFields } };
+  }
   if (decision.coveredBy) result.coveredBy = decision.coveredBy;
   if (!decision.publish) return { ok: true, value: result };
   const tags = await knownTags;
@@ -239,7 +247,8 @@ export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts):
   const { delivery, published } = entry;
   const decision = await recordArrival(delivery, ports);
   const { record } = decision;
-  if (decision.duplicate || !published || record.route.kind !== "topic") return;
+  if (decision.duplicate || decision.conflictingFields || !published) return;
+  if (record.route.kind !== "topic") return;
   // The journal sent the content's first-occurrence message (see `journalDelivery`).
   const sent = { topic: record.route.topic, message: topicMessageFor(record.event) };
   await writeOrThrow(ports.store, publishedChanges(record, sent, Date.now()));

@@ -23,6 +23,7 @@ export type PoisonReason =
   | "InvalidEvent"
   | "UntrustedSource"
   | "UnsupportedEventType"
+  | "ConflictingEventId"
   | "SubscriptionValidation";
 
 /** The one entry into recording: the same as the HTTP endpoint's and the Event Grid trigger's. */
@@ -86,6 +87,12 @@ export async function handleEventGridQueueMessage(
     return poison(
       "UntrustedSource",
       `not from a trusted registry (ACR_RESOURCE_IDS): ${sources.join(", ")}`,
+    );
+  }
+  if (summary.conflicting > 0) {
+    return poison(
+      "ConflictingEventId",
+      `${summary.conflicting} event(s) whose id was recorded with other content: not recorded`,
     );
   }
   if (summary.accepted + summary.duplicates === 0) {

@@ -20,6 +20,8 @@ export interface EventGridSummary {
   duplicates: number;
   ignored: number;
   rejected: number;
+  /** Events whose id was recorded with other content: refused, nothing written. */
+  conflicting: number;
 }
 
 /**
@@ -33,7 +35,13 @@ export async function ingestEventGridEvents(
   context: InvocationContext,
   deps: EventGridDependencies,
 ): Promise<DependencyResult<EventGridSummary>> {
-  const summary: EventGridSummary = { accepted: 0, duplicates: 0, ignored: 0, rejected: 0 };
+  const summary: EventGridSummary = {
+    accepted: 0,
+    duplicates: 0,
+    ignored: 0,
+    rejected: 0,
+    conflicting: 0,
+  };
   const receivedAt = Date.now();
   for (const parsed of events) {
     if (parsed.kind === "ignored") {
@@ -65,6 +73,13 @@ export async function ingestEventGridEvents(
     );
     if (!ingested.ok) return ingested;
     const result = ingested.value;
+    if (result.conflictingFields) {
+      summary.conflicting++;
+      context.warn(
+        `event grid event ${event.eventId}: recorded with other content (differing: ${result.conflictingFields.join(", ")}), refused`,
+      );
+      continue;
+    }
     countIngest(result, "eventgrid");
     for (const warning of result.warnings) context.warn(`event ${event.eventId}: ${warning}`);
     if (result.duplicate) summary.duplicates++;

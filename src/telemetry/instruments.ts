@@ -71,6 +71,7 @@ export function dependencyFailureOf(result: DependencyResult<unknown>): string |
 }
 
 export function countIngest(result: IngestResult, origin: string): void {
+  if (result.conflictingFields) return;
   const { received, duplicates, published, pending } = counters();
   const attributes = { action: result.action, origin };
   if (result.duplicate) duplicates.add(1, attributes);

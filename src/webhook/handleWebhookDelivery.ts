@@ -98,6 +98,16 @@ export async function handleWebhookDelivery(
     );
   }
   const result = ingested.value;
+  if (result.conflictingFields) {
+    const fields = result.conflictingFields.join(", ");
+    context.warn(`event ${result.eventId} refused: recorded before with other ${fields}`);
+    return errorResponse(
+      409,
+      "event_id_conflict",
+      `event id ${result.eventId} was recorded with other content (differing: ${fields})`,
+      { fields: result.conflictingFields },
+    );
+  }
   countIngest(result, "webhook");
   const bookkeepingFailed = (warn: (line: string) => void, warnings: string[]) => {
     for (const warning of warnings) {

@@ -98,7 +98,13 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     const data = registryData(s, "push");
     await postWebhook(data);
     const response = await postEventGrid(stack, [eventGridEvent(data)], EVENTGRID_SECRET);
-    expect(await response.json()).toEqual({ accepted: 1, duplicates: 0, ignored: 0, rejected: 0 });
+    expect(await response.json()).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      ignored: 0,
+      rejected: 0,
+      conflicting: 0,
+    });
     await reconcileAfterWindow();
 
     expect(messagesFor("acr-push", s.digest)).toHaveLength(1);
@@ -149,6 +155,22 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     const late = await postWebhook(data);
     expect(late).toMatchObject({ publishState: "published", coveredBy: "eventgrid" });
     expect(messagesFor("acr-push", s.digest)).toHaveLength(1);
+  });
+
+  it("an Event Grid event under a recorded id with other content is refused and counted, not recorded", async () => {
+    const s = scenario();
+    const data = registryData(s, "push");
+    await postEventGrid(stack, [eventGridEvent(data)], EVENTGRID_SECRET);
+    const other = { ...data, target: { ...data.target, tag: "other" } };
+    const response = await postEventGrid(stack, [eventGridEvent(other)], EVENTGRID_SECRET);
+    expect(await response.json()).toMatchObject({ accepted: 0, duplicates: 0, conflicting: 1 });
+    const stored = await record({
+      ...data,
+      eventId: data.id,
+      registry: s.registry,
+      origin: "eventgrid",
+    });
+    expect(stored).toMatchObject({ deliveryCount: 1, tag: "v1" });
   });
 
   it("a connected registry's event is published on arrival, once, with its property, and is never a finding", async () => {

@@ -191,6 +191,28 @@ describe("POST /api/acr/webhook on the local stack", () => {
     expect(digests).toHaveLength(1);
   });
 
+  it("refuses another event under a recorded id with 409 naming what differs, and changes nothing", async () => {
+    const payload = uniquePayload("push.doc");
+    const target = payload.target as { tag: string; digest: string };
+    expect((await postWebhookJson(stack, payload)).status).toBe(200);
+    const before = totalMessages();
+    const other = { ...payload, target: { ...target, tag: `${target.tag}-other` } };
+    const refused = await postWebhookJson(stack, other);
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toEqual({
+      error: {
+        code: "event_id_conflict",
+        message: `event id ${payload.id} was recorded with other content (differing: tag)`,
+        details: { fields: ["tag"] },
+      },
+    });
+    expect(await storedRecord(payload, "myregistry.azurecr.io")).toMatchObject({
+      deliveryCount: 1,
+      tag: target.tag,
+    });
+    expect(totalMessages()).toBe(before);
+  });
+
   it.each([
     { label: "missing", headers: { authorization: "" } },
     { label: "wrong", headers: { authorization: "Bearer not-the-secret" } },

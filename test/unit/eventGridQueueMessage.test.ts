@@ -22,6 +22,7 @@ function countingIngest(): IngestEvents & { handed: ParsedEventGridEvent[][] } {
       duplicates: 0,
       ignored: count("ignored"),
       rejected: count("untrusted"),
+      conflicting: 0,
     });
   };
   return Object.assign(ingest, { handed });
@@ -62,16 +63,29 @@ describe("handleEventGridQueueMessage: what a queue message becomes", () => {
     let request: unknown;
     await handle(push(), async (events, recorded) => {
       request = recorded;
-      return summarised({ accepted: events.length, duplicates: 0, ignored: 0, rejected: 0 });
+      return summarised({
+        accepted: events.length,
+        duplicates: 0,
+        ignored: 0,
+        rejected: 0,
+        conflicting: 0,
+      });
     });
     expect(request).toEqual({ method: "SERVICEBUS", uri: "sb://acr-eventgrid/m-1", headers: {} });
   });
 
   it("completes an event already recorded (a redelivery)", async () => {
     const outcome = await handle(push(), async () =>
-      summarised({ accepted: 0, duplicates: 1, ignored: 0, rejected: 0 }),
+      summarised({ accepted: 0, duplicates: 1, ignored: 0, rejected: 0, conflicting: 0 }),
     );
     expect(outcome).toMatchObject({ kind: "complete" });
+  });
+
+  it("dead-letters an event whose id was recorded with other content, as ConflictingEventId", async () => {
+    const outcome = await handle(push(), async () =>
+      summarised({ accepted: 0, duplicates: 0, ignored: 0, rejected: 0, conflicting: 1 }),
+    );
+    expect(outcome).toMatchObject({ kind: "deadLetter", reason: "ConflictingEventId" });
   });
 
   it.each([

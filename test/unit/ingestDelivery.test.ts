@@ -253,6 +253,28 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
     expect(kindsOf(second?.changes ?? [])).toEqual(["replace-record", "replace-logical"]);
   });
 
+  it("the same event id with other content: refused naming the fields, nothing written or published", async () => {
+    const memory = new MemoryPorts();
+    await ingest(memory);
+    const stored = memory.record(registryEvent());
+    const published = memory.published.length;
+    const other = delivery(PUSH_TOPIC, { tag: "v2", digest: "sha256:other" });
+    memory.log.length = 0;
+    const result = await ingest(memory, other);
+    expect(result).toMatchObject({ conflictingFields: ["digest", "tag"], duplicate: false });
+    expect(memory.writes().map((write) => write.outcome)).toEqual([
+      { ok: false, failure: "create-record" },
+      DONE,
+    ]);
+    expect(memory.writes()[1]?.changes).toEqual([]);
+    expect(memory.record(registryEvent())).toEqual(stored);
+    expect(memory.logical(other.event)).toBeUndefined();
+    expect(memory.published).toHaveLength(published);
+
+    const deleted = delivery(DELETE_TOPIC, { action: "delete", tag: undefined });
+    expect((await ingest(memory, deleted)).conflictingFields).toEqual(["action", "tag"]);
+  });
+
   it("another arrival of the content wrote first: the logical event conflicts, nothing is kept, and the arrival joins it", async () => {
     const memory = new MemoryPorts();
     const rival = delivery(PUSH_TOPIC, { eventId: "evt-west", region: "westus" });
