@@ -47,5 +47,9 @@ export function logicalEventView(logical: LogicalEvent) {
 }
 
 export function discrepancyView(finding: Discrepancy) {
-  return { ...finding, detectedAt: isoTime(finding.detectedAt) };
+  return {
+    ...finding,
+    detectedAt: isoTime(finding.detectedAt),
+    resolvedAt: isoTime(finding.resolvedAt),
+  };
 }

@@ -19,6 +19,8 @@ interface Finding {
   resolution?: string;
   digest?: string;
   recovered: boolean;
+  detectedAt: string;
+  resolvedAt?: string;
 }
 
 function content(action: string, digest: string, id = randomUUID()) {
@@ -100,9 +102,13 @@ describe("late twins and quarantine holds on the local stack", () => {
 
     await runReconcile(stack);
     expect(await findings("open", digest)).toEqual([]);
-    expect(await findings("resolved", digest)).toEqual([
+    const resolved = await findings("resolved", digest);
+    expect(resolved).toEqual([
       expect.objectContaining({ kind: "webhook-only", state: "resolved", resolution: "late-twin" }),
     ]);
+    // Times as every time of the API: ISO 8601.
+    const { detectedAt, resolvedAt } = resolved[0];
+    for (const at of [detectedAt, resolvedAt]) expect(new Date(at ?? "").toISOString()).toBe(at);
     const announced = messages("acr-discrepancies", digest);
     expect(announced.map((m) => m.applicationProperties.state)).toEqual(["open", "resolved"]);
     expect(announced[1].applicationProperties).toMatchObject({
