@@ -24,7 +24,6 @@ import { decodeContinuationToken } from "./continuationToken";
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 1000;
 const DAY_MS = 86_400_000;
-/** Bounds what one query may read: filters apply inside the window, so its span is the cost. */
 const MAX_WINDOW_DAYS = 31;
 const STATES = [...PUBLISH_STATES, ...VERDICTS, "awaiting-release"] as const;
 
@@ -193,7 +192,8 @@ function pagedQuery<F>(
   const limit = values.limit ?? DEFAULT_LIMIT;
   if (values.continuationToken !== undefined) {
     const cursor = decodeContinuationToken(values.continuationToken, fingerprint);
-    if (!cursor) {
+    // The check is no secret: a token made by hand must still keep to a query's bounds.
+    if (!cursor || spanProblem(cursor.window)) {
       return invalid(
         "query.continuationToken",
         "is not a continuation token of this query (same route, filters, from and to)",
@@ -209,10 +209,15 @@ function pagedQuery<F>(
 /** `to` defaults to now, `from` to 24 hours before `to`. */
 export function windowOf(values: { from?: number; to?: number }, now: number): Parsed<TimeWindow> {
   const to = values.to ?? now;
-  const from = values.from ?? to - DAY_MS;
-  if (from > to) return invalid("query.from", "must not be after to");
-  if (to - from > MAX_WINDOW_DAYS * DAY_MS) {
-    return invalid("query.from", `must be at most ${MAX_WINDOW_DAYS} days before to`);
-  }
-  return { ok: true, value: { from, to } };
+  const window = { from: values.from ?? to - DAY_MS, to };
+  const problem = spanProblem(window);
+  return problem ? invalid("query.from", problem) : { ok: true, value: window };
+}
+
+/** What one query may read: filters apply inside the window, so its span is the cost. */
+function spanProblem({ from, to }: TimeWindow): string | undefined {
+  if (from > to) return "must not be after to";
+  if (to - from > MAX_WINDOW_DAYS * DAY_MS)
+    return `must be at most ${MAX_WINDOW_DAYS} days before to`;
+  return undefined;
 }

@@ -229,6 +229,23 @@ describe("continuation token", () => {
       "query.continuationToken",
     ]);
   });
+
+  it("refuses a token made by hand for a window no query may read (the check is no secret)", () => {
+    const first = events("limit=2");
+    if (!first.ok) throw new Error("refused");
+    for (const window of [
+      { from: 0, to: NOW },
+      { from: NOW, to: NOW - HOUR },
+    ]) {
+      const forged = encodeContinuationToken(
+        { window, after: cursor.after },
+        first.value.fingerprint,
+      );
+      expect(issuePaths(events(`limit=2&continuationToken=${forged}`))).toEqual([
+        "query.continuationToken",
+      ]);
+    }
+  });
 });
 
 function edit(token: string, change: Record<string, unknown>): string {
