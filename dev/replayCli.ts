@@ -1,13 +1,26 @@
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 
 const USAGE = `Usage:
   npm run replay -- --from ISO --to ISO [--registry R] [--repository R] [--action A] [--topic T]
-                    [--dry-run] [--url BASE] [--no-wait]
+                    [--dry-run] [--url BASE] [--no-wait] [--idempotency-key K]
       Starts a replay job on a running bridge (POST /api/replay) and follows it until it ends.
+      --idempotency-key  sent as Idempotency-Key (default: a new one); when the start failed
+              without an answer, run again with the key printed to get that job, not a second one.
       --url   the app, default http://127.0.0.1:$PORT (7071); in Azure https://<app>.azurewebsites.net
       The function key, if the app needs one, is read from FUNCTION_KEY (sent as x-functions-key).`;
 
 class UsageError extends Error {}
+
+/** The bridge answered, with an error status. */
+class RefusedRequest extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 const POLL_MS = 2000;
 
@@ -24,6 +37,7 @@ async function main(): Promise<void> {
       "dry-run": { type: "boolean", default: false },
       "no-wait": { type: "boolean", default: false },
       url: { type: "string" },
+      "idempotency-key": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -44,10 +58,18 @@ async function main(): Promise<void> {
     topic: values.topic,
     dryRun: values["dry-run"] || undefined,
   };
+  const key = values["idempotency-key"] ?? randomUUID();
   const started = await call(`${base}/api/replay`, {
     method: "POST",
-    headers,
+    headers: { ...headers, "idempotency-key": key },
     body: JSON.stringify(body),
+  }).catch((error: unknown) => {
+    // Without an answer (or with a 5xx) the job may have started: a retry must name it.
+    const unanswered = !(error instanceof RefusedRequest) || error.status >= 500;
+    if (values["dry-run"] || !unanswered) throw error;
+    throw new Error(
+      `${(error as Error).message}; to retry without a second job: --idempotency-key ${key}`,
+    );
   });
   if (values["dry-run"]) {
     console.log(
@@ -80,7 +102,8 @@ async function call(url: string, init: RequestInit): Promise<Record<string, unkn
   const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok) {
     const error = json.error as { message?: string; details?: unknown } | undefined;
-    throw new Error(
+    throw new RefusedRequest(
+      response.status,
       `${response.status}: ${error?.message ?? "no answer"}${error?.details ? ` ${JSON.stringify(error.details)}` : ""}`,
     );
   }

@@ -29,9 +29,15 @@ export class TableReplayJobs implements ReplayJobStore {
     this.access = new TableAccess([table], timeoutMs);
   }
 
-  create(job: ReplayJob): Promise<void> {
+  create(job: ReplayJob): Promise<boolean> {
     return this.access.call(async () => {
-      await this.table.createEntity(this.entityOf(job, 0), this.access.signal());
+      try {
+        await this.table.createEntity(this.entityOf(job, 0), this.access.signal());
+        return true;
+      } catch (error) {
+        if (isStatus(error, 409)) return false;
+        throw error;
+      }
     });
   }
 

@@ -129,7 +129,8 @@ export interface ReplaySource {
 }
 
 export interface ReplayJobStore {
-  create(job: ReplayJob): Promise<void>;
+  /** Stores a new job; false, changing nothing, when a job with its id exists. */
+  create(job: ReplayJob): Promise<boolean>;
   get(id: string): Promise<ReplayJob | undefined>;
   /** Jobs still to run (`isActiveJob`), oldest first, at most `limit`. */
   active(limit: number): Promise<ReplayJob[]>;

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { isoTime } from "../core/isoTime";
 import {
@@ -9,6 +10,7 @@ import {
   type ReplaySource,
   replayProgress,
 } from "../core/replay";
+import { shortHash } from "../core/shortHash";
 import { answerWhenAvailable, errorResponse } from "../http/errorResponse";
 import { readJsonBody } from "../http/readBody";
 import { parseReplayRequest } from "./replayRequest";
@@ -54,11 +56,45 @@ export function startReplay(
       const counts = await countReplayable(deps.source, selection, deps.pageSize);
       return { status: 200, jsonBody: { dryRun: true, ...counts } };
     }
-    const job = newReplayJob(randomUUID(), selection, Date.now());
-    await deps.jobs.create(job);
+    const key = request.headers.get(IDEMPOTENCY_HEADER);
+    if (key !== null && !IDEMPOTENCY_KEY.test(key)) {
+      return errorResponse(400, "invalid_request", `invalid header: ${IDEMPOTENCY_HEADER}`, {
+        issues: [{ path: `header.${IDEMPOTENCY_HEADER}`, message: IDEMPOTENCY_KEY_RULE }],
+      });
+    }
+    const id = key === null ? randomUUID() : jobIdOf(key);
+    const created = newReplayJob(id, selection, Date.now());
+    const job = (await deps.jobs.create(created)) ? created : await deps.jobs.get(id);
+    if (!job || !isDeepStrictEqual(job.selection, selection)) {
+      return errorResponse(
+        409,
+        "idempotency_key_reused",
+        `${IDEMPOTENCY_HEADER} was sent before with another replay request`,
+      );
+    }
     const location = `/api/replay/${job.id}`;
     return { status: 202, headers: { location }, jsonBody: { ...replayJobView(job), location } };
   });
+}
+
+/**
+ * A client that did not get its answer (a 503, a timeout) sends the same request with the same
+ * key again, and gets the job it started instead of a second one.
+ */
+const IDEMPOTENCY_HEADER = "idempotency-key";
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+const IDEMPOTENCY_KEY_RULE = "must be 1 to 128 printable ASCII characters, no spaces";
+
+/** The job of a key: the same for every request that sends it. */
+function jobIdOf(key: string): string {
+  const hex = shortHash(["replay", key], 32);
+  return [
+    hex.slice(0, 8),
+    hex.slice(8, 12),
+    hex.slice(12, 16),
+    hex.slice(16, 20),
+    hex.slice(20),
+  ].join("-");
 }
 
 /** `GET /api/replay/{jobId}`: the job's state, progress, counts and latest errors. */

@@ -162,12 +162,57 @@ describe("replay and the source watch on the local stack", () => {
     const id = /replay job ([0-9a-f-]{36}) queued/.exec(queued.stdout)?.[1];
     expect(await call(`replay/${id}`)).toMatchObject({ id, selection: { registry } });
     expect(await replayUntilDone(String(id))).toMatchObject({ counts: { published: 1 } });
+    const key = randomUUID();
+    const keyed = cli(...window, "--registry", registry, "--no-wait", "--idempotency-key", key);
+    const again = cli(...window, "--registry", registry, "--no-wait", "--idempotency-key", key);
+    const keyedId = /replay job ([0-9a-f-]{36}) queued/.exec(keyed.stdout)?.[1];
+    expect(keyedId).toBeDefined();
+    expect(again.stdout).toContain(`replay job ${keyedId} queued`);
     const usage = cli("--to", new Date().toISOString());
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain("--from and --to are required");
     const refused = cli("--from", "yesterday", "--to", new Date().toISOString());
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain("400: invalid field: from");
+    expect(refused.stderr).not.toContain("--idempotency-key");
+    const unanswered = spawnSync(
+      process.execPath,
+      [join(APP_ROOT, "dist/dev/replayCli.js"), "--url", "http://127.0.0.1:1", ...window],
+      { encoding: "utf8", timeout: 20_000 },
+    );
+    expect(unanswered.status).toBe(1);
+    expect(unanswered.stderr).toMatch(/to retry without a second job: --idempotency-key \S+/);
+  });
+
+  it("an Idempotency-Key makes a retried replay request find its job instead of starting another", async () => {
+    const now = Date.now();
+    const body = {
+      from: new Date(now - 60_000).toISOString(),
+      to: new Date(now).toISOString(),
+      registry: "idempotent.azurecr.io",
+    };
+    const send = (key: string, sent: unknown = body) =>
+      fetch(`${stack.url}/api/replay`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": key },
+        body: JSON.stringify(sent),
+      });
+    const key = randomUUID();
+    const first = await send(key);
+    expect(first.status).toBe(202);
+    const started = (await first.json()) as { id: string };
+    const retried = await send(key);
+    expect(retried.status).toBe(202);
+    expect(((await retried.json()) as { id: string }).id).toBe(started.id);
+    const reused = await send(key, { ...body, registry: "other.azurecr.io" });
+    expect(reused.status).toBe(409);
+    expect(await reused.json()).toMatchObject({ error: { code: "idempotency_key_reused" } });
+    const bad = await send("has spaces in it");
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      error: { code: "invalid_request", message: "invalid header: idempotency-key" },
+    });
+    expect((await send(randomUUID())).status).toBe(202);
   });
 
   it("refuses bad replay requests naming the field, and unknown jobs", async () => {

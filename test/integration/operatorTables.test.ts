@@ -41,7 +41,10 @@ describe("TableReplayJobs against Azurite", () => {
     const jobs = new TableReplayJobs(freshTable(), 2000);
     const now = Date.now();
     const job = newReplayJob(randomUUID(), { from: now - 1000, to: now }, now);
-    await jobs.create(job);
+    expect(await jobs.create(job)).toBe(true);
+    // A job id is created once: a second create changes nothing.
+    expect(await jobs.create({ ...job, selection: { from: 0, to: 1 } })).toBe(false);
+    expect((await jobs.get(job.id))?.selection).toEqual(job.selection);
     const claims = await Promise.all([
       jobs.claim(job.id, now, now + 60_000),
       jobs.claim(job.id, now, now + 60_000),

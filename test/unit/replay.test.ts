@@ -71,7 +71,9 @@ function arraySource(records: DeliveryRecord[]): ReplaySource & { reads: number 
 class MemoryJobs implements ReplayJobStore {
   readonly jobs = new Map<string, { job: ReplayJob; leaseUntil: number }>();
   async create(job: ReplayJob) {
+    if (this.jobs.has(job.id)) return false;
     this.jobs.set(job.id, { job, leaseUntil: 0 });
+    return true;
   }
   async get(id: string) {
     return this.jobs.get(id)?.job;
