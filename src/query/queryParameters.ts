@@ -210,14 +210,15 @@ function pagedQuery<F>(
 export function windowOf(values: { from?: number; to?: number }, now: number): Parsed<TimeWindow> {
   const to = values.to ?? now;
   const window = { from: values.from ?? to - DAY_MS, to };
-  const problem = spanProblem(window);
+  // `to` not given is now: "after to" would name a parameter the request did not send.
+  const problem = spanProblem(window, values.to === undefined ? "now" : "to");
   return problem ? invalid("query.from", problem) : { ok: true, value: window };
 }
 
 /** What one query may read: filters apply inside the window, so its span is the cost. */
-function spanProblem({ from, to }: TimeWindow): string | undefined {
-  if (from > to) return "must not be after to";
+function spanProblem({ from, to }: TimeWindow, toName = "to"): string | undefined {
+  if (from > to) return `must not be after ${toName}`;
   if (to - from > MAX_WINDOW_DAYS * DAY_MS)
-    return `must be at most ${MAX_WINDOW_DAYS} days before to`;
+    return `must be at most ${MAX_WINDOW_DAYS} days before ${toName}`;
   return undefined;
 }

@@ -84,6 +84,15 @@ describe("query parameters", () => {
     expect(issuePaths(parsed)).toEqual([path]);
   });
 
+  it.each([
+    ["from=2026-05-01T12:00:01Z", "must not be after now"],
+    ["from=2026-05-01T12:00:01Z&to=2026-05-01T12:00:00Z", "must not be after to"],
+    ["from=2026-03-01", "must be at most 31 days before now"],
+  ])("says of %s that from %s", (query, message) => {
+    const parsed = events(query);
+    expect(parsed.ok ? [] : parsed.failure).toEqual([{ path: "query.from", message }]);
+  });
+
   it("accepts the largest limit and ignores parameters it does not know, such as the function key", () => {
     const parsed = events(`limit=${MAX_LIMIT}&code=secret-key&registry=`);
     expect(parsed.ok && parsed.value.limit).toBe(MAX_LIMIT);
