@@ -2,7 +2,14 @@ import { validateAcrWebhookPayload } from "../core/acrWebhookPayload";
 import type { PublishableAction } from "../core/actions";
 import { type Discrepancy, discrepancyMessage } from "../core/discrepancy";
 import { registryEventFromWebhook } from "../core/registryEvent";
+import { replayedMessage } from "../core/replay";
+import { type SilenceFinding, silenceMessage } from "../core/sourceSilence";
 import { type TopicMessage, topicMessageFor } from "../core/topicMessage";
+import {
+  missingPingProblem,
+  type WebhookHealth,
+  webhookHealthMessage,
+} from "../core/webhookHealth";
 
 /** A message of the catalog, built by the code that builds the real ones. */
 export interface CatalogExample {
@@ -45,25 +52,27 @@ const chartTarget = {
   version: "5.4.0.tgz",
 };
 
+const indexPush = webhookMessage({
+  id: "cb8c3971-9adc-488b-bd1c-43cbb4974ff5",
+  timestamp: "2026-05-01T09:12:44.123456789Z",
+  action: "push",
+  target: {
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    size: 1609,
+    digest: INDEX_DIGEST,
+    length: 1609,
+    repository: "prod/api",
+    tag: "v1.4.0",
+  },
+  request,
+});
+
 const examples: Record<PublishableAction, CatalogExample[]> = {
   push: [
     {
       name: "multi-arch-index",
       summary: "A multi-arch image pushed with its tag: the OCI image index (tagged = 'true').",
-      message: webhookMessage({
-        id: "cb8c3971-9adc-488b-bd1c-43cbb4974ff5",
-        timestamp: "2026-05-01T09:12:44.123456789Z",
-        action: "push",
-        target: {
-          mediaType: "application/vnd.oci.image.index.v1+json",
-          size: 1609,
-          digest: INDEX_DIGEST,
-          length: 1609,
-          repository: "prod/api",
-          tag: "v1.4.0",
-        },
-        request,
-      }),
+      message: indexPush,
     },
     {
       name: "multi-arch-child",
@@ -98,6 +107,12 @@ const examples: Record<PublishableAction, CatalogExample[]> = {
         },
         request: { ...request, useragent: "cosign/v2.4.1 (linux; amd64)" },
       }),
+    },
+    {
+      name: "replayed-push",
+      summary:
+        "The multi-arch index sent again by a replay job: the same CloudEvent, replayed = 'true', the job's id, and the original messageId (the CloudEvents id); its own Service Bus messageId.",
+      message: replayedMessage(indexPush, "5f0c3e2a-8b1d-4c6e-9a7f-2d4b6c8e0a13"),
     },
   ],
   delete: [
@@ -188,10 +203,73 @@ export function actionExamples(action: PublishableAction): CatalogExample[] {
   return examples[action];
 }
 
+const unhealthy: WebhookHealth = {
+  ref: {
+    registryId:
+      "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/registries/providers/Microsoft.ContainerRegistry/registries/myregistry",
+    name: "bridgewesteurope",
+  },
+  healthy: false,
+  problems: ["status is disabled", missingPingProblem(300_000)],
+  since: Date.parse("2026-05-01T10:00:12.000Z"),
+  checkedAt: Date.parse("2026-05-01T10:00:12.000Z"),
+};
+
+const silence: SilenceFinding = {
+  kind: "webhook-silent",
+  registry: REGISTRY,
+  region: "westeurope",
+  silentSince: Date.parse("2026-05-01T08:41:03.512Z"),
+  openedAt: Date.parse("2026-05-01T09:15:00.020Z"),
+};
+const resolvedAt = Date.parse("2026-05-01T09:47:30.004Z");
+
+/** Every message on the discrepancy topic: cross-check findings, and operational ones. */
 export const discrepancyExamples: CatalogExample[] = [
   {
     name: "recovered-push",
     summary: "A push whose webhook never arrived, recovered from its Event Grid twin.",
     message: discrepancyMessage(finding),
+  },
+  {
+    name: "webhook-unhealthy",
+    summary: "A webhook disabled, whose ping never reached the bridge.",
+    message: webhookHealthMessage(unhealthy),
+  },
+  {
+    name: "webhook-healthy-again",
+    summary: "The same webhook enabled again: the resolution.",
+    message: webhookHealthMessage({
+      ...unhealthy,
+      healthy: true,
+      problems: [],
+      since: Date.parse("2026-05-01T10:30:12.000Z"),
+    }),
+  },
+  {
+    name: "webhook-silent",
+    summary: "Event Grid delivers for myregistry in westeurope; its webhook has been silent.",
+    message: silenceMessage(silence),
+  },
+  {
+    name: "webhook-silent-resolved",
+    summary: "The webhook delivered again.",
+    message: silenceMessage({ ...silence, resolvedAt }),
+  },
+  {
+    name: "eventgrid-silent",
+    summary:
+      "The webhook delivers for a registry compared as a whole (no region); Event Grid has been silent.",
+    message: silenceMessage({ ...silence, kind: "eventgrid-silent", region: undefined }),
+  },
+  {
+    name: "eventgrid-silent-resolved",
+    summary: "Event Grid delivered again.",
+    message: silenceMessage({
+      ...silence,
+      kind: "eventgrid-silent",
+      region: undefined,
+      resolvedAt,
+    }),
   },
 ];

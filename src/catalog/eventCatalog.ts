@@ -1,11 +1,13 @@
 import { z } from "zod";
 import { schemaByAction } from "../core/acrWebhookPayload";
 import { PUBLISHABLE_ACTIONS, type PublishableAction } from "../core/actions";
-import { CLOUD_EVENT_TYPE_PREFIX, cloudEventSchema } from "../core/cloudEvent";
+import { CLOUD_EVENT_TYPE_PREFIX } from "../core/cloudEvent";
 import { DISCREPANCY_KINDS } from "../core/crossCheck";
 import { discrepancySchema } from "../core/discrepancy";
-import { actionExamples, type CatalogExample, discrepancyExamples } from "./catalogExamples";
+import { actionExamples, discrepancyExamples } from "./catalogExamples";
+import { type CatalogMessage, envelope } from "./catalogMessage";
 import { discrepancyMessageProperties, eventMessageProperties } from "./messageProperties";
+import { operationalMessages } from "./operationalMessages";
 
 /** Bumped when a message changes incompatibly; adding a property or a message is compatible. */
 const CATALOG_VERSION = "1.0.0";
@@ -13,19 +15,6 @@ const CATALOG_VERSION = "1.0.0";
 export interface CatalogTopics {
   actions: Record<PublishableAction, string>;
   discrepancies: string;
-}
-
-/** One kind of message: its stable CloudEvents type, where it goes, what it holds. */
-export interface CatalogMessage {
-  /** The CloudEvents `type`, a stable name; also the message's name in the catalog. */
-  type: string;
-  topic: string;
-  title: string;
-  description: string;
-  payload: z.ZodType;
-  properties: z.ZodType;
-  propertiesName: string;
-  examples: CatalogExample[];
 }
 
 const ACTION_DESCRIPTIONS: Record<PublishableAction, string> = {
@@ -47,9 +36,6 @@ const DISCREPANCY_DESCRIPTIONS: Record<(typeof DISCREPANCY_KINDS)[number], strin
   "quarantine-held":
     "An Event Grid push of a digest in quarantine whose webhook never came within QUARANTINE_HOLD_SECONDS: ACR withheld it, so it is never recovered.",
 };
-
-const envelope = (type: string, data: z.ZodType) =>
-  cloudEventSchema(data).extend({ type: z.literal(type) });
 
 export function catalogMessages(topics: CatalogTopics): CatalogMessage[] {
   const actionMessages = PUBLISHABLE_ACTIONS.map((action) => {
@@ -78,7 +64,11 @@ export function catalogMessages(topics: CatalogTopics): CatalogMessage[] {
       examples: discrepancyExamples.filter((example) => example.message.body.type === type),
     };
   });
-  return [...actionMessages, ...discrepancyMessages];
+  return [
+    ...actionMessages,
+    ...discrepancyMessages,
+    ...operationalMessages(topics.discrepancies, discrepancyExamples),
+  ];
 }
 
 /** JSON Schema (draft 7, which AsyncAPI schemas extend) generated from a zod schema. */
@@ -87,11 +77,11 @@ export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   return rest;
 }
 
-const DESCRIPTION = `Every topic message of acr-event-bridge, one Service Bus topic per ACR action plus the findings topic.
+const DESCRIPTION = `Every topic message of acr-event-bridge, one Service Bus topic per ACR action plus the findings topic: the cross-check's findings, and the operational ones (webhook health, a silent webhook or Event Grid subscription).
 
-Each message is a CloudEvents 1.0 JSON envelope (content type application/cloudevents+json) whose data is ACR's original payload, unknown fields kept. The CloudEvents type values (com.azure.acr.<action>, com.azure.acr.discrepancy.<kind>) are stable names: a new kind of message gets a new type, never a changed one.
+Each message is a CloudEvents 1.0 JSON envelope (content type application/cloudevents+json) whose data is ACR's original payload, unknown fields kept, or on the findings topic the finding. The CloudEvents type values (com.azure.acr.<action>, com.azure.acr.discrepancy.<kind>, com.azure.acr.operational.<kind>; the resolution of webhook-unhealthy and of an operational finding has .resolved appended) are stable names: a new kind of message gets a new type, never a changed one.
 
-Service Bus system properties: messageId = the CloudEvents id, stable per event occurrence (duplicate detection drops re-sends); subject = the CloudEvents subject; contentType = application/cloudevents+json. The application properties (the message headers below) are what subscription filters select on: all values are strings, absent when the event has none.`;
+Service Bus system properties: messageId = the CloudEvents id, stable per event occurrence (duplicate detection drops re-sends), except on a message a replay job sent again (application property replayed = 'true'): the same CloudEvent under a messageId of the job's own, a hash of the job id and the original messageId (so duplicate detection neither drops it as the original nor keeps two from one job), with the original messageId, the CloudEvents id, in the originalMessageId property; subject = the CloudEvents subject; contentType = application/cloudevents+json. The application properties (the message headers below) are what subscription filters select on: all values are strings, absent when the event has none.`;
 
 /** The AsyncAPI 3 document of the topics: the catalog served at /api/catalog and in docs/. */
 export function asyncApiDocument(topics: CatalogTopics): Record<string, unknown> {
@@ -128,10 +118,11 @@ export function asyncApiDocument(topics: CatalogTopics): Record<string, unknown>
       },
     ]),
   );
-  const schemas: Record<string, unknown> = {
-    "event-properties": jsonSchemaOf(eventMessageProperties),
-    "discrepancy-properties": jsonSchemaOf(discrepancyMessageProperties),
-  };
+  // The properties schemas first, each once (messages share them), then each message's payload.
+  const schemas: Record<string, unknown> = {};
+  for (const message of messages) {
+    schemas[message.propertiesName] ??= jsonSchemaOf(message.properties);
+  }
   for (const message of messages) schemas[message.type] = jsonSchemaOf(message.payload);
   return {
     asyncapi: "3.0.0",

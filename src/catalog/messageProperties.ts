@@ -2,6 +2,9 @@ import { z } from "zod";
 import { ARTIFACT_KINDS } from "../core/artifactKind";
 import { type Discrepancy, discrepancySchema } from "../core/discrepancy";
 import type { EventAttributes } from "../core/registryEvent";
+import type { ReplayProperties } from "../core/replay";
+import { type SilenceProperties, silenceFindingDataSchema } from "../core/sourceSilence";
+import { type WebhookHealthProperties, webhookHealthDataSchema } from "../core/webhookHealth";
 
 /**
  * The Service Bus application properties of the messages, with their meaning: what subscription
@@ -53,6 +56,26 @@ const eventAttributeProperties = {
     ),
 } satisfies Record<keyof EventAttributes, z.ZodType>;
 
+/** Only on a message a replay job sent again (POST /api/replay): the original plus these. */
+const replayProperties = {
+  replayed: z
+    .literal("true")
+    .optional()
+    .describe(
+      "A string: true on a message a replay job sent again. Its Service Bus messageId is then the job's own (a hash of the job id and the original message id), not the CloudEvents id.",
+    ),
+  replayJobId: z
+    .string()
+    .optional()
+    .describe("On a replayed message: the replay job that sent it (GET /api/replay/{jobId})."),
+  originalMessageId: z
+    .string()
+    .optional()
+    .describe(
+      "On a replayed message: the messageId of the original message, which is the CloudEvents id.",
+    ),
+} satisfies Record<keyof ReplayProperties, z.ZodType>;
+
 export const eventMessageProperties = z.strictObject({
   ...eventAttributeProperties,
   tags: z
@@ -61,6 +84,7 @@ export const eventMessageProperties = z.strictObject({
     .describe(
       "On deletes (which carry no tag): the tags last seen pushed for the digest, comma-separated.",
     ),
+  ...replayProperties,
 });
 
 const discrepancyAttributeProperties = {
@@ -85,3 +109,30 @@ const discrepancyAttributeProperties = {
 } satisfies Partial<Record<keyof Discrepancy, z.ZodType>>;
 
 export const discrepancyMessageProperties = z.strictObject(discrepancyAttributeProperties);
+
+const webhookHealthProperties = {
+  kind: webhookHealthDataSchema.shape.kind.describe(
+    "webhook-unhealthy, on the finding and on its resolution.",
+  ),
+  registry: webhookHealthDataSchema.shape.registry,
+  webhook: webhookHealthDataSchema.shape.webhook,
+  resolved: z
+    .enum(["true", "false"])
+    .describe("A string: true on the resolution (the webhook is healthy again)."),
+} satisfies Record<keyof WebhookHealthProperties, z.ZodType>;
+
+export const webhookHealthMessageProperties = z.strictObject(webhookHealthProperties);
+
+const silenceProperties = {
+  kind: silenceFindingDataSchema.shape.kind,
+  state: silenceFindingDataSchema.shape.state,
+  registry: silenceFindingDataSchema.shape.registry,
+  region: silenceFindingDataSchema.shape.region,
+  operational: z
+    .literal("true")
+    .describe(
+      "Always true: tells an operational finding from the cross-check's findings on the same topic.",
+    ),
+} satisfies Record<keyof SilenceProperties, z.ZodType>;
+
+export const silenceMessageProperties = z.strictObject(silenceProperties);

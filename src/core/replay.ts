@@ -98,23 +98,37 @@ export function replayMessageId(jobId: string, originalMessageId: string): strin
   return shortHash(["replay", jobId, originalMessageId]);
 }
 
+/** The application properties a replay adds to the original message's. */
+export type ReplayProperties = {
+  replayed: "true";
+  replayJobId: string;
+  originalMessageId: string;
+};
+
+/**
+ * A message as a replay job sends it again: the original (same CloudEvent, so its `id` stays the
+ * original message id) under the job's own message id, marked as replayed.
+ */
+export function replayedMessage(original: TopicMessage, jobId: string): TopicMessage {
+  const replay: ReplayProperties = {
+    replayed: "true",
+    replayJobId: jobId,
+    originalMessageId: original.messageId,
+  };
+  return {
+    ...original,
+    messageId: replayMessageId(jobId, original.messageId),
+    applicationProperties: { ...original.applicationProperties, ...replay },
+  };
+}
+
 /** The original topic message of the record, marked as replayed by this job. */
 function replayMessageFor(
   record: DeliveryRecord,
   jobId: string,
   knownTags: readonly string[] = [],
 ): TopicMessage {
-  const original = topicMessageFor(record.event, knownTags, record.occurrence);
-  return {
-    ...original,
-    messageId: replayMessageId(jobId, original.messageId),
-    applicationProperties: {
-      ...original.applicationProperties,
-      replayed: "true",
-      replayJobId: jobId,
-      originalMessageId: original.messageId,
-    },
-  };
+  return replayedMessage(topicMessageFor(record.event, knownTags, record.occurrence), jobId);
 }
 
 export interface ReplayPage {

@@ -1,3 +1,5 @@
+import { z } from "zod";
+import { FINDING_STATES } from "./discrepancy";
 import { isoTime } from "./isoTime";
 import type { EventOrigin } from "./registryEvent";
 import { shortHash } from "./shortHash";
@@ -7,7 +9,8 @@ import { cloudEventMessage, type TopicMessage } from "./topicMessage";
  * Operational findings: a registry/region whose Event Grid events keep coming while its webhook
  * has gone silent (ACR sometimes stops calling a webhook: Azure/acr#106), or the reverse.
  */
-export type SilenceKind = "webhook-silent" | "eventgrid-silent";
+export const SILENCE_KINDS = ["webhook-silent", "eventgrid-silent"] as const;
+export type SilenceKind = (typeof SILENCE_KINDS)[number];
 
 /** When one side of one registry/region was last heard from (by arrival time). */
 export interface SourceSeen {
@@ -151,11 +154,50 @@ function sameSource(
   return a.registry === b.registry && (a.region ?? "") === (b.region ?? "");
 }
 
+/** The `data` of a silence message (and the console's view): its one definition, in the catalog. */
+export const silenceFindingDataSchema = z.object({
+  kind: z
+    .enum(SILENCE_KINDS)
+    .describe(
+      "webhook-silent: Event Grid still delivers, the webhook does not; eventgrid-silent: the reverse.",
+    ),
+  state: z
+    .enum(FINDING_STATES)
+    .describe("open when raised; resolved when the silent side delivers again."),
+  registry: z.string().describe("The registry's login server, lower case."),
+  region: z
+    .string()
+    .optional()
+    .describe(
+      "The replica region compared; absent when the registry is compared as a whole (its latest webhook named no region).",
+    ),
+  silentSince: z
+    .string()
+    .describe("The silent side's last arrival when the finding opened (ISO 8601)."),
+  openedAt: z.string().describe("When the finding opened (ISO 8601)."),
+  resolvedAt: z.string().optional().describe("When the silent side was heard again (ISO 8601)."),
+});
+
+export type SilenceFindingData = z.infer<typeof silenceFindingDataSchema>;
+
+/** The application properties of a silence message, for subscription filters. */
+export type SilenceProperties = Pick<
+  SilenceFindingData,
+  "kind" | "state" | "registry" | "region"
+> & {
+  operational: "true";
+};
+
+/** The CloudEvents type after `com.azure.acr.`: the finding's, or its resolution's. */
+export function silenceType(kind: SilenceKind, state: SilenceFindingData["state"]): string {
+  return `operational.${kind}${state === "resolved" ? ".resolved" : ""}`;
+}
+
 /** A silence finding as its message and the console show it: ISO times, its state in words. */
-export function silenceFindingData(finding: SilenceFinding) {
+export function silenceFindingData(finding: SilenceFinding): SilenceFindingData {
   return {
     kind: finding.kind,
-    state: finding.resolvedAt === undefined ? ("open" as const) : ("resolved" as const),
+    state: finding.resolvedAt === undefined ? "open" : "resolved",
     registry: finding.registry,
     region: finding.region,
     silentSince: isoTime(finding.silentSince),
@@ -179,20 +221,21 @@ export function silenceMessage(finding: SilenceFinding): TopicMessage {
     String(finding.openedAt),
     state,
   ]);
+  const properties: SilenceProperties = {
+    kind: finding.kind,
+    state,
+    registry: finding.registry,
+    region: finding.region,
+    operational: "true",
+  };
   return cloudEventMessage({
     id,
     registry: finding.registry,
-    type: `operational.${finding.kind}${state === "resolved" ? ".resolved" : ""}`,
+    type: silenceType(finding.kind, state),
     subject: finding.region ?? "",
     time: isoTime(finding.resolvedAt ?? finding.openedAt),
     data,
-    properties: {
-      kind: finding.kind,
-      state,
-      registry: finding.registry,
-      region: finding.region,
-      operational: "true",
-    },
+    properties,
   });
 }
 

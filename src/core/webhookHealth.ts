@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { loginServerFromResourceId } from "./eventGridTrust";
 import { isoTime } from "./isoTime";
 import { normalizeRegion } from "./region";
@@ -128,6 +129,42 @@ export function healthChange(
 
 const WEBHOOK_UNHEALTHY = "webhook-unhealthy";
 
+/** The `data` of a webhook health message: its one definition, shown by the event catalog. */
+export const webhookHealthDataSchema = z.object({
+  kind: z.literal(WEBHOOK_UNHEALTHY),
+  registryId: z.string().describe("The registry's ARM resource id."),
+  registry: z
+    .string()
+    .describe("The registry's login server (its resource id when none can be derived from it)."),
+  webhook: z.string().describe("The webhook's name."),
+  reasons: z
+    .array(z.string())
+    .describe(
+      "Why the webhook will not deliver what the bridge expects (status, actions, scope, service URI, auth header, a ping not recorded); empty on the resolution.",
+    ),
+  detectedAt: z
+    .string()
+    .describe(
+      "When the current verdict began (ISO 8601): the finding's time, or the resolution's.",
+    ),
+  resolved: z.boolean().describe("true on the resolution: the webhook is healthy again."),
+});
+
+export type WebhookHealthData = z.infer<typeof webhookHealthDataSchema>;
+
+/** The application properties of a webhook health message, for subscription filters. */
+export type WebhookHealthProperties = {
+  kind: typeof WEBHOOK_UNHEALTHY;
+  registry: string;
+  webhook: string;
+  resolved: "true" | "false";
+};
+
+/** The CloudEvents type after `com.azure.acr.`: the finding's, or its resolution's. */
+export function webhookHealthType(resolved: boolean): string {
+  return `discrepancy.${WEBHOOK_UNHEALTHY}${resolved ? ".resolved" : ""}`;
+}
+
 /** On `acr-discrepancies`: `discrepancy.webhook-unhealthy`, and `.resolved` when healthy again. */
 export function webhookHealthMessage(health: WebhookHealth): TopicMessage {
   const resolved = health.healthy;
@@ -139,26 +176,28 @@ export function webhookHealthMessage(health: WebhookHealth): TopicMessage {
     ...health.problems,
   ]);
   const registry = loginServerFromResourceId(health.ref.registryId) ?? health.ref.registryId;
+  const data: WebhookHealthData = {
+    kind: WEBHOOK_UNHEALTHY,
+    registryId: health.ref.registryId,
+    registry,
+    webhook: health.ref.name,
+    reasons: health.problems,
+    detectedAt: isoTime(health.since),
+    resolved,
+  };
+  const properties: WebhookHealthProperties = {
+    kind: WEBHOOK_UNHEALTHY,
+    registry,
+    webhook: health.ref.name,
+    resolved: resolved ? "true" : "false",
+  };
   return cloudEventMessage({
     id,
     registry,
-    type: `discrepancy.${WEBHOOK_UNHEALTHY}${resolved ? ".resolved" : ""}`,
+    type: webhookHealthType(resolved),
     subject: health.ref.name,
     time: isoTime(health.since),
-    data: {
-      kind: WEBHOOK_UNHEALTHY,
-      registryId: health.ref.registryId,
-      registry,
-      webhook: health.ref.name,
-      reasons: health.problems,
-      detectedAt: isoTime(health.since),
-      resolved,
-    },
-    properties: {
-      kind: WEBHOOK_UNHEALTHY,
-      registry,
-      webhook: health.ref.name,
-      resolved: String(resolved),
-    },
+    data,
+    properties,
   });
 }

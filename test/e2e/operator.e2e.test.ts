@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { servedCatalogChecker } from "../support/catalogConformance";
 import { acrPush, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { APP_ROOT, type LocalStack, startLocalStack } from "../support/localStack";
 import { sleep } from "../support/reconcile";
@@ -120,6 +121,9 @@ describe("replay and the source watch on the local stack", () => {
         (original.body as { data: unknown }).data,
       );
     }
+    // The event catalog the bridge serves describes originals and replays, their ids included.
+    const { mismatches } = await servedCatalogChecker(stack.url);
+    expect(messages.map(mismatches)).toEqual(messages.map(() => []));
 
     // A finished job is not run again; a second job replays again under ids of its own.
     await runTimer(stack, "replayRunner", "replayRunner: [");
@@ -280,6 +284,8 @@ describe("replay and the source watch on the local stack", () => {
     );
     await runTimer(stack, "sourceWatch", "sourceWatch: {");
     expect(findings().map((m) => m.applicationProperties.state)).toEqual(["open", "resolved"]);
+    const { mismatches } = await servedCatalogChecker(stack.url);
+    expect(findings().map(mismatches)).toEqual([[], []]);
     const after = await call<{ details: { operational: { registry: string }[] } }>("health");
     expect(after.details.operational.filter((f) => f.registry === registry)).toEqual([]);
   });

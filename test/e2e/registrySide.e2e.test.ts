@@ -5,6 +5,7 @@ import { freePort } from "../../dev/freePort";
 import { LOCAL_ARM_TOKEN } from "../../src/adapters/armRegistryWebhooks";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { messageIdFor } from "../../src/core/topicMessage";
+import { servedCatalogChecker } from "../support/catalogConformance";
 import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
 import { sleep } from "../support/reconcile";
 
@@ -362,6 +363,10 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
           m.applicationProperties.resolved === "true",
       );
     expect(resolutions()).toHaveLength(1);
+    // The event catalog the bridge serves describes the findings and the resolution.
+    const { mismatches } = await servedCatalogChecker(stack.url);
+    const published = [...findings, ...resolutions()];
+    expect(published.map(mismatches)).toEqual(published.map(() => []));
     const count = messagesOn("acr-discrepancies").length;
     await waitFor(() => pingAnswered("healthdisabled"));
     await runWebhookHealth();

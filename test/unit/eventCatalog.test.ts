@@ -1,8 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Parser } from "@asyncapi/parser";
-import Ajv from "ajv";
-import addFormats from "ajv-formats";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { catalogFiles } from "../../dev/catalog";
@@ -10,34 +8,21 @@ import { serveCatalog } from "../../src/catalog/serveCatalog";
 import { DEFAULT_TOPICS } from "../../src/config";
 import { validateAcrWebhookPayload } from "../../src/core/acrWebhookPayload";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
-import { topicMessageFor } from "../../src/core/topicMessage";
+import { replayedMessage } from "../../src/core/replay";
+import { type SilenceFinding, silenceMessage } from "../../src/core/sourceSilence";
+import { type TopicMessage, topicMessageFor } from "../../src/core/topicMessage";
+import {
+  missingPingProblem,
+  type WebhookHealth,
+  webhookHealthMessage,
+} from "../../src/core/webhookHealth";
+import { type CatalogDocument, catalogChecker } from "../support/catalogConformance";
 
 const ROOT = join(__dirname, "../..");
 const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
 
-interface CatalogMessageObject {
-  name: string;
-  headers: { $ref: string };
-  payload: { $ref: string };
-  examples: { name: string; headers: unknown; payload: { type: string } }[];
-}
-
-interface Catalog {
-  channels: Record<string, { address: string; messages: Record<string, unknown> }>;
-  components: {
-    schemas: Record<string, object>;
-    messages: Record<string, CatalogMessageObject>;
-  };
-}
-
-const catalog = parse(read("docs/asyncapi.yaml")) as Catalog;
-const ajv = addFormats(new Ajv({ allErrors: true, strict: true }));
-const schemaAt = (ref: { $ref: string }) => {
-  const name = ref.$ref.replace("#/components/schemas/", "");
-  const schema = catalog.components.schemas[name];
-  if (!schema) throw new Error(`no schema ${ref.$ref}`);
-  return ajv.compile(schema);
-};
+const catalog = parse(read("docs/asyncapi.yaml")) as CatalogDocument;
+const { schemaAt, failures, mismatches } = catalogChecker(catalog);
 
 describe("the event catalog (docs/asyncapi.yaml)", () => {
   it("is what `npm run catalog` generates from the code: run it after changing a schema", () => {
@@ -76,6 +61,12 @@ describe("the event catalog (docs/asyncapi.yaml)", () => {
       "com.azure.acr.discrepancy.eventgrid-only",
       "com.azure.acr.discrepancy.mismatched",
       "com.azure.acr.discrepancy.quarantine-held",
+      "com.azure.acr.discrepancy.webhook-unhealthy",
+      "com.azure.acr.discrepancy.webhook-unhealthy.resolved",
+      "com.azure.acr.operational.webhook-silent",
+      "com.azure.acr.operational.webhook-silent.resolved",
+      "com.azure.acr.operational.eventgrid-silent",
+      "com.azure.acr.operational.eventgrid-silent.resolved",
     ]);
   });
 
@@ -85,17 +76,23 @@ describe("the event catalog (docs/asyncapi.yaml)", () => {
     ),
   );
 
-  it("has examples for every action and a finding", () => {
-    expect(new Set(examples.map(([, message]) => message.name)).size).toBe(6);
+  it("has examples for every action, a cross-check finding, every operational message and a replay", () => {
+    const withExamples = new Set(examples.map(([, message]) => message.name));
+    const crossCheckOnly =
+      /^com\.azure\.acr\.discrepancy\.(webhook-only|mismatched|quarantine-held)$/;
+    expect(
+      Object.keys(catalog.components.messages).filter((type) => !withExamples.has(type)),
+    ).toEqual(Object.keys(catalog.components.messages).filter((type) => crossCheckOnly.test(type)));
+    expect(examples.map(([name]) => name)).toContain("com.azure.acr.push / replayed-push");
   });
 
   it.each(examples)(
     "example %s matches its headers and payload schemas",
     (_name, message, example) => {
-      const headers = schemaAt(message.headers);
-      expect(headers(example.headers), ajv.errorsText(headers.errors)).toBe(true);
-      const payload = schemaAt(message.payload);
-      expect(payload(example.payload), ajv.errorsText(payload.errors)).toBe(true);
+      expect([
+        ...failures(schemaAt(message.headers), example.headers, "headers"),
+        ...failures(schemaAt(message.payload), example.payload, "payload"),
+      ]).toEqual([]);
       expect(example.payload.type).toBe(message.name);
     },
   );
@@ -120,11 +117,11 @@ describe("the event catalog (docs/asyncapi.yaml)", () => {
         fallbackEventId: "x",
       });
       const message = topicMessageFor(event, ["v1"]);
-      const described = catalog.components.messages[message.body.type];
-      const headers = schemaAt(described.headers);
-      expect(headers(message.applicationProperties), ajv.errorsText(headers.errors)).toBe(true);
-      const payload = schemaAt(described.payload);
-      expect(payload(message.body), ajv.errorsText(payload.errors)).toBe(true);
+      expect(mismatches(message)).toEqual([]);
+      // A replay job sends it again under its own message id, with the replay's properties.
+      const replayed = replayedMessage(message, "5f0c3e2a-8b1d-4c6e-9a7f-2d4b6c8e0a13");
+      expect(replayed.messageId).not.toBe(replayed.body.id);
+      expect(mismatches(replayed)).toEqual([]);
     });
 
     it("an undocumented application property, or an unknown kind, fails the headers schema", () => {
@@ -139,6 +136,61 @@ describe("the event catalog (docs/asyncapi.yaml)", () => {
       expect(headers(documented)).toBe(true);
       expect(headers({ ...documented, color: "red" })).toBe(false);
       expect(headers({ ...documented, artifactKind: "chart" })).toBe(false);
+      const replay = { replayed: "true", replayJobId: "job", originalMessageId: "id" };
+      expect(headers({ ...documented, ...replay })).toBe(true);
+      expect(headers({ ...documented, ...replay, replayed: "false" })).toBe(false);
+    });
+  });
+
+  describe("the operational findings the bridge builds", () => {
+    const since = Date.parse("2026-05-01T10:00:00Z");
+    const health = (registryId: string, problems: string[]): WebhookHealth => ({
+      ref: { registryId, name: "bridgeeastus" },
+      healthy: problems.length === 0,
+      problems,
+      since,
+      checkedAt: since,
+    });
+    const registryId =
+      "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/MyRegistry";
+    const silent: SilenceFinding = {
+      kind: "webhook-silent",
+      registry: "myregistry.azurecr.io",
+      region: "eastus",
+      silentSince: Date.parse("2026-05-01T09:00:00Z"),
+      openedAt: Date.parse("2026-05-01T09:40:00Z"),
+    };
+    const resolvedAt = Date.parse("2026-05-01T09:50:00Z");
+    const built: [string, TopicMessage][] = [
+      [
+        "webhook-unhealthy",
+        webhookHealthMessage(health(registryId, ["status is disabled", missingPingProblem(5_000)])),
+      ],
+      ["webhook-unhealthy resolved", webhookHealthMessage(health(registryId, []))],
+      [
+        "webhook-unhealthy of a registry id with no login server",
+        webhookHealthMessage(health("not-an-id", ["status is disabled"])),
+      ],
+      ["webhook-silent", silenceMessage(silent)],
+      ["webhook-silent resolved", silenceMessage({ ...silent, resolvedAt })],
+      ["eventgrid-silent", silenceMessage({ ...silent, kind: "eventgrid-silent" })],
+      [
+        "eventgrid-silent resolved, no region",
+        silenceMessage({ ...silent, kind: "eventgrid-silent", region: undefined, resolvedAt }),
+      ],
+    ];
+
+    it.each(built)("%s matches the catalog", (_name, message) => {
+      expect(mismatches(message)).toEqual([]);
+    });
+
+    it("an undocumented property fails their headers schemas", () => {
+      for (const [, message] of built) {
+        const applicationProperties = { ...message.applicationProperties, color: "red" };
+        expect(mismatches({ ...message, applicationProperties })).toEqual([
+          "headers: data must NOT have additional properties",
+        ]);
+      }
     });
   });
 });
@@ -164,7 +216,7 @@ describe("GET /api/catalog", () => {
       actions: { ...DEFAULT_TOPICS, push: "images-pushed" },
       discrepancies: "acr-discrepancies",
     })();
-    const document = JSON.parse(String(response.body)) as Catalog;
+    const document = JSON.parse(String(response.body)) as CatalogDocument;
     expect(document.channels["images-pushed"].address).toBe("images-pushed");
     expect(document.channels["acr-push"]).toBeUndefined();
   });

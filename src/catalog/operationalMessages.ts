@@ -1,0 +1,71 @@
+import { CLOUD_EVENT_TYPE_PREFIX } from "../core/cloudEvent";
+import { FINDING_STATES } from "../core/discrepancy";
+import {
+  SILENCE_KINDS,
+  type SilenceKind,
+  silenceFindingDataSchema,
+  silenceType,
+} from "../core/sourceSilence";
+import { webhookHealthDataSchema, webhookHealthType } from "../core/webhookHealth";
+import type { CatalogExample } from "./catalogExamples";
+import { type CatalogMessage, envelope } from "./catalogMessage";
+import { silenceMessageProperties, webhookHealthMessageProperties } from "./messageProperties";
+
+const SILENCE_DESCRIPTIONS: Record<SilenceKind, Record<(typeof FINDING_STATES)[number], string>> = {
+  "webhook-silent": {
+    open: "From the source watch: Event Grid still delivers for a registry (and region) while its webhook has been silent for longer than SOURCE_SILENCE_SECONDS (ACR sometimes stops calling a webhook: Azure/acr#106).",
+    resolved:
+      "The silent webhook delivered again: the resolution of its webhook-silent finding (state = 'resolved').",
+  },
+  "eventgrid-silent": {
+    open: "From the source watch: the webhook of a registry (and region) still delivers while Event Grid has been silent for longer than SOURCE_SILENCE_SECONDS (check the Event Grid subscription).",
+    resolved:
+      "Event Grid delivered again: the resolution of its eventgrid-silent finding (state = 'resolved').",
+  },
+};
+
+/**
+ * The operational findings on the discrepancy topic: the webhook health check's and the source
+ * watch's, each with a type of its own for the resolution. Types from the builders' own functions.
+ */
+export function operationalMessages(topic: string, examples: CatalogExample[]): CatalogMessage[] {
+  const examplesOf = (type: string) =>
+    examples.filter((example) => example.message.body.type === type);
+  const healthMessages = [false, true].map((resolved) => {
+    const type = `${CLOUD_EVENT_TYPE_PREFIX}${webhookHealthType(resolved)}`;
+    return {
+      type,
+      topic,
+      title: resolved ? "Webhook healthy again" : "Webhook unhealthy",
+      description: resolved
+        ? "A webhook reported unhealthy is healthy again: the resolution of its webhook-unhealthy finding (resolved = 'true', reasons empty)."
+        : "From the webhook health check (WEBHOOK_PING_SCHEDULE): a webhook that will not deliver what the bridge expects (disabled, actions, scope, service URI or auth header drifted, or a ping not recorded within WEBHOOK_PING_TIMEOUT_SECONDS). Published again when its reasons change.",
+      payload: envelope(type, webhookHealthDataSchema, {
+        subject: "The webhook's name.",
+        time: "When the current verdict began: data.detectedAt.",
+      }),
+      properties: webhookHealthMessageProperties,
+      propertiesName: "webhook-health-properties",
+      examples: examplesOf(type),
+    };
+  });
+  const silenceMessages = SILENCE_KINDS.flatMap((kind) =>
+    FINDING_STATES.map((state) => {
+      const type = `${CLOUD_EVENT_TYPE_PREFIX}${silenceType(kind, state)}`;
+      return {
+        type,
+        topic,
+        title: `Operational finding${state === "resolved" ? " resolved" : ""}: ${kind}`,
+        description: SILENCE_DESCRIPTIONS[kind][state],
+        payload: envelope(type, silenceFindingDataSchema, {
+          subject: "The region compared, or empty when the registry is compared as a whole.",
+          time: "When the finding opened, or on the resolution when it was resolved.",
+        }),
+        properties: silenceMessageProperties,
+        propertiesName: "operational-properties",
+        examples: examplesOf(type),
+      };
+    }),
+  );
+  return [...healthMessages, ...silenceMessages];
+}
