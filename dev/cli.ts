@@ -1,6 +1,13 @@
 import { parseArgs } from "node:util";
-import { ServiceBusClient } from "@azure/service-bus";
-import { readLocalSettings } from "./host/settings";
+import { isServiceBusError } from "@azure/service-bus";
+import { createServiceBusClient } from "../src/adapters/clients";
+import {
+  ConfigError,
+  loadPublishTimeoutMs,
+  loadServiceBusConnection,
+  wholeNumberUpTo,
+} from "../src/config";
+import { applyLocalSettings } from "./host/settings";
 import { onParentExit } from "./onParentExit";
 import { SAMPLE_ACTIONS, type SampleAction, samplePayload } from "./samplePayloads";
 
@@ -12,7 +19,23 @@ const USAGE = `Usage:
   npm run tail -- <topic> [--subscription all] [--count N]
       Prints messages arriving on a topic's subscription until Ctrl-C (or N messages).`;
 
-const settings = readLocalSettings(process.cwd());
+/** A mistake on the command line: said with the usage, exit code 2. */
+class UsageError extends Error {}
+
+/** A command that could not do its work, said in one line (no stack trace), exit code 1. */
+class CommandFailed extends Error {}
+
+/** The most messages one `--count` sends or waits for. */
+const MAX_COUNT = 100_000;
+const countOption = wholeNumberUpTo(MAX_COUNT);
+
+/** `--count N`, or `fallback` without it. */
+function readCount(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const count = countOption.safeParse(text);
+  if (!count.success) throw new UsageError(`--count ${count.error.issues[0]?.message}`);
+  return count.data;
+}
 
 async function send(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -25,24 +48,25 @@ async function send(args: string[]): Promise<void> {
       host: { type: "string" },
       registry: { type: "string" },
       region: { type: "string" },
-      count: { type: "string", default: "1" },
+      count: { type: "string" },
       url: { type: "string" },
     },
   });
   const action = positionals[0] as SampleAction;
   if (!SAMPLE_ACTIONS.includes(action))
     throw new UsageError(`unknown action '${positionals[0] ?? ""}'`);
+  const count = readCount(values.count, 1);
   const url = new URL(
-    values.url ?? `http://localhost:${process.env.PORT ?? "7071"}/api/acr/webhook`,
+    values.url ?? `http://127.0.0.1:${process.env.PORT ?? "7071"}/api/acr/webhook`,
   );
   if (values.registry) url.searchParams.set("registry", values.registry);
   if (values.region) url.searchParams.set("region", values.region);
-  const secret = (settings.WEBHOOK_SECRETS ?? "").split(",")[0]?.trim();
+  const secret = (process.env.WEBHOOK_SECRETS ?? "").split(",")[0]?.trim();
   if (!secret) throw new UsageError("WEBHOOK_SECRETS is not set");
-  const header = settings.WEBHOOK_AUTH_HEADER || "Authorization";
+  const header = process.env.WEBHOOK_AUTH_HEADER || "Authorization";
   const credential = header.toLowerCase() === "authorization" ? `Bearer ${secret}` : secret;
 
-  for (let index = 0; index < Number(values.count); index++) {
+  for (let index = 0; index < count; index++) {
     const payload = samplePayload(action, {
       repository: values.repo,
       tag: values.tag,
@@ -54,6 +78,13 @@ async function send(args: string[]): Promise<void> {
       method: "POST",
       headers: { "content-type": "application/json", [header]: credential },
       body: JSON.stringify(payload),
+    }).catch((error: unknown) => {
+      // Without the query: in Azure it may carry the function key (`?code=`).
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message;
+      throw new CommandFailed(
+        `bridge not reachable at ${url.origin}${url.pathname}${reason ? ` (${reason})` : ""}`,
+      );
     });
     const elapsed = (performance.now() - started).toFixed(1);
     console.log(`${response.status} in ${elapsed} ms  ${await response.text()}`);
@@ -69,56 +100,85 @@ async function tail(args: string[]): Promise<void> {
   });
   const topic = positionals[0];
   if (!topic) throw new UsageError("name a topic, e.g. acr-push");
-  const connection = settings.SERVICEBUS_CONNECTION;
-  if (!connection) throw new UsageError("SERVICEBUS_CONNECTION is not set");
-  const client = new ServiceBusClient(connection);
+  const limit = readCount(values.count, Number.POSITIVE_INFINITY);
+  const entity = `${topic}/${values.subscription}`;
+  const client = createServiceBusClient(
+    loadServiceBusConnection(process.env),
+    loadPublishTimeoutMs(process.env),
+  );
   const receiver = client.createReceiver(topic, values.subscription);
-  const limit = values.count ? Number(values.count) : Number.POSITIVE_INFINITY;
   let received = 0;
-  const close = async () => {
-    await receiver.close();
-    await client.close();
-  };
-  const stop = () => void close().then(() => process.exit(0));
-  process.once("SIGINT", stop);
-  // Orphaned, it would go on taking the subscription's messages where no one sees them.
-  onParentExit(stop);
-  console.error(`Waiting for messages on ${topic}/${values.subscription} (Ctrl-C to stop)...`);
-  receiver.subscribe({
-    processMessage: async (message) => {
-      console.log(
-        JSON.stringify(
-          {
-            messageId: message.messageId,
-            subject: message.subject,
-            contentType: message.contentType,
-            applicationProperties: message.applicationProperties,
-            body: message.body,
-          },
-          null,
-          2,
-        ),
-      );
-      if (++received >= limit) await close();
-    },
-    processError: async ({ error }) => {
-      console.error(`receive error: ${error.message}`);
-    },
+  await new Promise<void>((resolve, reject) => {
+    let closing = false;
+    /** Closes the receiver once; what it reports from then on is its own closing, not news. */
+    const stop = (failure?: CommandFailed) => {
+      if (closing) return;
+      closing = true;
+      void receiver
+        .close()
+        .then(() => client.close())
+        .finally(() => (failure ? reject(failure) : resolve()));
+    };
+    process.once("SIGINT", () => stop());
+    // Orphaned, it would go on taking the subscription's messages where no one sees them.
+    onParentExit(() => stop());
+    console.error(`Waiting for messages on ${entity} (Ctrl-C to stop)...`);
+    receiver.subscribe({
+      processMessage: async (message) => {
+        if (closing) return;
+        console.log(
+          JSON.stringify(
+            {
+              messageId: message.messageId,
+              subject: message.subject,
+              contentType: message.contentType,
+              applicationProperties: message.applicationProperties,
+              body: message.body,
+            },
+            null,
+            2,
+          ),
+        );
+        if (++received >= limit) stop();
+      },
+      processError: async ({ error }) => {
+        if (closing) return;
+        if (isServiceBusError(error) && error.code === "MessagingEntityNotFound") {
+          stop(new CommandFailed(`no such topic or subscription: ${entity}`));
+          return;
+        }
+        console.error(`receive error: ${error.message}`);
+      },
+    });
   });
 }
-
-class UsageError extends Error {}
 
 const commands: Record<string, (args: string[]) => Promise<void>> = { send, tail };
 
 async function main(): Promise<void> {
+  // The settings as `npm start` resolves them: the environment, then local.settings.json, then
+  // local.settings.sample.json (npm runs scripts in the package's folder).
+  applyLocalSettings(process.cwd());
   const [command, ...args] = process.argv.slice(2);
   const run = command ? commands[command] : undefined;
   if (!run) throw new UsageError(`unknown command '${command ?? ""}'`);
   await run(args);
 }
 
+/** parseArgs' own errors (an unknown option, a missing value) are usage errors too. */
+function isUsageError(error: unknown): boolean {
+  return (
+    error instanceof UsageError ||
+    String((error as { code?: unknown })?.code ?? "").startsWith("ERR_PARSE_ARGS")
+  );
+}
+
 main().catch((error: unknown) => {
-  console.error(error instanceof UsageError ? `${error.message}\n\n${USAGE}` : error);
-  process.exit(error instanceof UsageError ? 2 : 1);
+  if (isUsageError(error)) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const explained = error instanceof CommandFailed || error instanceof ConfigError;
+  console.error(explained ? error.message : error);
+  process.exit(1);
 });

@@ -1,9 +1,11 @@
 import { z } from "zod";
-import { PUBLISHABLE_ACTIONS, type PublishableAction } from "./core/actions";
+import { serviceBusConnectionProblem, tablesConnectionProblem } from "./connectionStrings";
+import { isPublishableAction, PUBLISHABLE_ACTIONS, type PublishableAction } from "./core/actions";
 import { isRegistryResourceId } from "./core/eventGridTrust";
+import { loginServerName } from "./core/registryIdentity";
 import type { ReplaySettings } from "./core/replay";
 import type { RoutingTable } from "./core/routing";
-import { parseScopeList } from "./core/scope";
+import { parseScope, parseScopeList, type Scope } from "./core/scope";
 import type { WebhookAuthSettings } from "./core/webhookAuth";
 
 /** A setting that is missing or wrong; the message names it and never echoes a secret. */
@@ -28,7 +30,27 @@ function read<T>(env: Env, setting: string, schema: z.ZodType<T>): T {
   return parsed.data;
 }
 
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** A whole number from 1 to `max`, in decimal digits (a setting, or a command's option). */
+export function wholeNumberUpTo(max: number) {
+  const range = `must be a whole number from 1 to ${max}`;
+  return z
+    .string()
+    .regex(/^[0-9]+$/, range)
+    .transform(Number)
+    .pipe(z.number().min(1, range).max(max, range));
+}
+
+/**
+ * Every numeric setting has a maximum (the README's settings table says each): past it a timeout
+ * overflows the timers' 2^31-1 ms, or a time computed from the setting is no longer a date.
+ */
+const wholeNumber = (fallback: number, max: number) => wholeNumberUpTo(max).default(fallback);
+
+const SECONDS_PER_DAY = 86_400;
+const SECONDS_PER_WEEK = 7 * SECONDS_PER_DAY;
+
+/** A Table Storage or Service Bus call that takes a minute is down, whatever ACR's 5 s. */
+const MAX_CALL_TIMEOUT_MS = 60_000;
 
 export const DEFAULT_TOPICS: Record<PublishableAction, string> = {
   push: "acr-push",
@@ -52,7 +74,7 @@ export function loadRoutingTable(env: Env): RoutingTable {
     const setting = topicSettingFor(action);
     return {
       topic: read(env, setting, topicName.default(DEFAULT_TOPICS[action])),
-      scopes: parseScopeList(env[`${setting}_SCOPE`]),
+      scopes: readScopes(env, `${setting}_SCOPE`),
     };
   };
   return {
@@ -62,6 +84,13 @@ export function loadRoutingTable(env: Env): RoutingTable {
     chart_delete: route("chart_delete"),
     quarantine: route("quarantine"),
   };
+}
+
+/** A comma-separated list of scopes in ACR's syntax; an entry that could match nothing is refused. */
+function readScopes(env: Env, setting: string): Scope[] {
+  const scopes = parseScopeList(env[setting]);
+  if (!scopes.ok) throw new ConfigError(setting, scopes.failure);
+  return scopes.value;
 }
 
 export interface WebhookSettings {
@@ -119,12 +148,8 @@ export function loadWebhookSettings(env: Env): WebhookSettings {
   return {
     auth: { secrets, header: header.toLowerCase() },
     // A record holds the payload in one Table entity (1 MiB, strings counted as UTF-16).
-    maxBodyBytes: read(
-      env,
-      "WEBHOOK_MAX_BODY_BYTES",
-      positiveInt(64 * 1024).pipe(z.number().max(256 * 1024, "must be at most 262144")),
-    ),
-    loginServer: read(env, "ACR_LOGIN_SERVER", z.string().max(255).optional()),
+    maxBodyBytes: read(env, "WEBHOOK_MAX_BODY_BYTES", wholeNumber(64 * 1024, 256 * 1024)),
+    loginServer: readLoginServer(env),
     authLevel: read(
       env,
       "WEBHOOK_AUTH_LEVEL",
@@ -133,12 +158,32 @@ export function loadWebhookSettings(env: Env): WebhookSettings {
   };
 }
 
+/** The login server for events that name none, spelled as the webhook's `?registry=` must be. */
+function readLoginServer(env: Env): string | undefined {
+  return read(env, "ACR_LOGIN_SERVER", loginServerName.optional());
+}
+
+/**
+ * A connection string whose shape the SDK can use; the problem named never echoes a value (the
+ * secrets are values).
+ */
+function readConnectionString(
+  env: Env,
+  setting: string,
+  problemOf: (connectionString: string) => string | undefined,
+): string | undefined {
+  const connectionString = read(env, setting, z.string().optional());
+  const problem = connectionString === undefined ? undefined : problemOf(connectionString);
+  if (problem !== undefined) throw new ConfigError(setting, problem);
+  return connectionString;
+}
+
 export type TablesConnection =
   | { kind: "connection-string"; connectionString: string }
   | { kind: "managed-identity"; endpoint: string };
 
 export function loadTablesConnection(env: Env): TablesConnection {
-  const connectionString = read(env, "TABLES_CONNECTION", z.string().optional());
+  const connectionString = readConnectionString(env, "TABLES_CONNECTION", tablesConnectionProblem);
   if (connectionString) return { kind: "connection-string", connectionString };
   const endpoint = read(env, "TABLES_ENDPOINT", z.url().optional());
   if (endpoint) return { kind: "managed-identity", endpoint };
@@ -150,7 +195,11 @@ export type ServiceBusConnection =
   | { kind: "managed-identity"; namespace: string };
 
 export function loadServiceBusConnection(env: Env): ServiceBusConnection {
-  const connectionString = read(env, "SERVICEBUS_CONNECTION", z.string().optional());
+  const connectionString = readConnectionString(
+    env,
+    "SERVICEBUS_CONNECTION",
+    serviceBusConnectionProblem,
+  );
   if (connectionString) return { kind: "connection-string", connectionString };
   const namespace = read(env, "SERVICEBUS_NAMESPACE", z.string().optional());
   if (namespace) return { kind: "managed-identity", namespace };
@@ -162,12 +211,12 @@ export function loadServiceBusConnection(env: Env): ServiceBusConnection {
 
 /** Bounds every publish so a delivery is answered well inside ACR's 5 s even when the bus is down. */
 export function loadPublishTimeoutMs(env: Env): number {
-  return read(env, "PUBLISH_TIMEOUT_MS", positiveInt(2000));
+  return read(env, "PUBLISH_TIMEOUT_MS", wholeNumber(2000, MAX_CALL_TIMEOUT_MS));
 }
 
 /** Bounds each Table Storage call; record and publish together stay inside ACR's 5 s. */
 export function loadTablesTimeoutMs(env: Env): number {
-  return read(env, "TABLES_TIMEOUT_MS", positiveInt(1500));
+  return read(env, "TABLES_TIMEOUT_MS", wholeNumber(1500, MAX_CALL_TIMEOUT_MS));
 }
 
 export interface EventGridSettings {
@@ -200,7 +249,7 @@ export function loadEventGridSettings(env: Env): EventGridSettings {
   }
   return {
     trustedResourceIds: parsed.data,
-    loginServer: read(env, "ACR_LOGIN_SERVER", z.string().max(255).optional()),
+    loginServer: readLoginServer(env),
   };
 }
 
@@ -213,7 +262,7 @@ export function loadEventGridEndpointSettings(env: Env) {
     ...loadEventGridSettings(env),
     secrets: readUnresolvedAware(env, "EVENTGRID_SECRETS"),
     // Event Grid batches hold up to 1 MB.
-    maxBodyBytes: read(env, "EVENTGRID_MAX_BODY_BYTES", positiveInt(1024 * 1024)),
+    maxBodyBytes: read(env, "EVENTGRID_MAX_BODY_BYTES", wholeNumber(1024 * 1024, 1024 * 1024)),
   };
 }
 
@@ -234,20 +283,21 @@ const flag = (fallback: boolean) =>
     .default(fallback);
 
 export function loadCrossCheckSettings(env: Env): CrossCheckSettings {
-  const seconds = (setting: string, fallback: number) =>
-    read(env, setting, positiveInt(fallback)) * 1000;
+  const seconds = (setting: string, fallback: number, max: number) =>
+    read(env, setting, wholeNumber(fallback, max)) * 1000;
   return {
-    windowMs: seconds("CROSSCHECK_WINDOW_SECONDS", 300),
+    // Event Grid retries for 24 h: no twin comes later than that.
+    windowMs: seconds("CROSSCHECK_WINDOW_SECONDS", 300, SECONDS_PER_DAY),
     recoveryEnabled: read(env, "RECOVERY_ENABLED", flag(true)),
     quarantineHoldMs: read(env, "QUARANTINE_HOLD_ENABLED", flag(true))
-      ? seconds("QUARANTINE_HOLD_SECONDS", 86_400)
+      ? seconds("QUARANTINE_HOLD_SECONDS", SECONDS_PER_DAY, SECONDS_PER_WEEK)
       : undefined,
     discrepancyTopic: read(env, "TOPIC_DISCREPANCIES", topicName.default("acr-discrepancies")),
-    batchSize: read(env, "RECONCILE_BATCH_SIZE", positiveInt(500)),
+    batchSize: read(env, "RECONCILE_BATCH_SIZE", wholeNumber(500, 5000)),
     redrive: {
-      maxAttempts: read(env, "REDRIVE_MAX_ATTEMPTS", positiveInt(8)),
-      baseDelayMs: seconds("REDRIVE_BASE_DELAY_SECONDS", 30),
-      maxDelayMs: seconds("REDRIVE_MAX_DELAY_SECONDS", 3600),
+      maxAttempts: read(env, "REDRIVE_MAX_ATTEMPTS", wholeNumber(8, 100)),
+      baseDelayMs: seconds("REDRIVE_BASE_DELAY_SECONDS", 30, SECONDS_PER_DAY),
+      maxDelayMs: seconds("REDRIVE_MAX_DELAY_SECONDS", 3600, SECONDS_PER_DAY),
     },
   };
 }
@@ -286,7 +336,7 @@ export interface RegistryAccessSettings {
 
 export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
   const resourceIds = loadEventGridSettings(env).trustedResourceIds;
-  const actions = readList(env, "WEBHOOK_EXPECTED_ACTIONS");
+  const actions = readActions(env, "WEBHOOK_EXPECTED_ACTIONS");
   const schedule = (setting: string, fallback: string) => {
     const value = read(env, setting, z.string().default(fallback));
     return resourceIds.length > 0 && value.toLowerCase() !== "off" ? value : undefined;
@@ -307,16 +357,39 @@ export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
     ),
     bridgeBaseUrl: read(env, "BRIDGE_PUBLIC_URL", z.url().optional()),
     expectedActions: actions.length > 0 ? actions : PUBLISHABLE_ACTIONS,
-    expectedScope: read(env, "WEBHOOK_EXPECTED_SCOPE", z.string().default("")),
+    expectedScope: readScope(env, "WEBHOOK_EXPECTED_SCOPE"),
     authHeader: read(env, "WEBHOOK_AUTH_HEADER", z.string().default("Authorization")),
     backfill: {
-      maxPages: read(env, "BACKFILL_MAX_PAGES", positiveInt(20)),
-      maxMs: read(env, "BACKFILL_MAX_SECONDS", positiveInt(60)) * 1000,
+      maxPages: read(env, "BACKFILL_MAX_PAGES", wholeNumber(20, 1000)),
+      // Under host.json's functionTimeout (2 minutes), so a run ends by itself.
+      maxMs: read(env, "BACKFILL_MAX_SECONDS", wholeNumber(60, 100)) * 1000,
     },
-    pingTimeoutMs: read(env, "WEBHOOK_PING_TIMEOUT_SECONDS", positiveInt(120)) * 1000,
+    pingTimeoutMs:
+      read(env, "WEBHOOK_PING_TIMEOUT_SECONDS", wholeNumber(120, SECONDS_PER_DAY)) * 1000,
     backfillSchedule: schedule("BACKFILL_SCHEDULE", "0 */5 * * * *"),
     pingSchedule: schedule("WEBHOOK_PING_SCHEDULE", "0 */15 * * * *"),
   };
+}
+
+/** ACR's webhook actions, comma-separated (`ping` is no action a webhook is created with). */
+function readActions(env: Env, setting: string): PublishableAction[] {
+  const actions = readList(env, setting).map((action) => action.toLowerCase());
+  const unknown = actions.filter((action) => !isPublishableAction(action));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      setting,
+      `unknown action ${unknown.map((action) => JSON.stringify(action)).join(", ")}; ACR's webhook actions are ${PUBLISHABLE_ACTIONS.join(", ")}`,
+    );
+  }
+  return actions.filter(isPublishableAction);
+}
+
+/** One scope in ACR's syntax, as written (trimmed); empty is everything. */
+function readScope(env: Env, setting: string): string {
+  const text = (env[setting] ?? "").trim();
+  const scope = parseScope(text);
+  if (!scope.ok) throw new ConfigError(setting, scope.failure);
+  return text;
 }
 
 /** The replay runner's settings, the longest window a replay may ask for, and the runner's timer. */
@@ -329,8 +402,9 @@ export interface ReplayConfig extends ReplaySettings {
 
 export function loadReplayConfig(env: Env): ReplayConfig {
   return {
-    ratePerSecond: read(env, "REPLAY_RATE_PER_SECOND", positiveInt(50)),
-    maxWindowMs: read(env, "REPLAY_MAX_WINDOW_HOURS", positiveInt(168)) * 3_600_000,
+    ratePerSecond: read(env, "REPLAY_RATE_PER_SECOND", wholeNumber(50, 1000)),
+    // 31 days, the query API's longest window.
+    maxWindowMs: read(env, "REPLAY_MAX_WINDOW_HOURS", wholeNumber(168, 744)) * 3_600_000,
     runnerSchedule: "*/10 * * * * *",
     runMs: 8000,
     pageSize: 200,
@@ -343,5 +417,5 @@ export function loadReplayConfig(env: Env): ReplayConfig {
  * keeps delivering, before an operational finding is published.
  */
 export function loadSilenceThresholdMs(env: Env): number {
-  return read(env, "SOURCE_SILENCE_SECONDS", positiveInt(1800)) * 1000;
+  return read(env, "SOURCE_SILENCE_SECONDS", wholeNumber(1800, SECONDS_PER_WEEK)) * 1000;
 }

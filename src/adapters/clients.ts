@@ -1,7 +1,7 @@
 import { TableClient } from "@azure/data-tables";
 import type { DefaultAzureCredential } from "@azure/identity";
 import { ServiceBusClient } from "@azure/service-bus";
-import type { ServiceBusConnection, TablesConnection } from "../config";
+import { ConfigError, type ServiceBusConnection, type TablesConnection } from "../config";
 
 /** One credential for every client: its token cache then serves them all (one token fetch, not ten). */
 let sharedCredential: DefaultAzureCredential | undefined;
@@ -21,10 +21,24 @@ export function createTableClient(connection: TablesConnection, table: string): 
       retryOptions,
     });
   }
-  return TableClient.fromConnectionString(connection.connectionString, table, {
-    allowInsecureConnection: isLoopbackStorage(connection.connectionString),
-    retryOptions,
-  });
+  return refusedAsSetting("TABLES_CONNECTION", () =>
+    TableClient.fromConnectionString(connection.connectionString, table, {
+      allowInsecureConnection: isLoopbackStorage(connection.connectionString),
+      retryOptions,
+    }),
+  );
+}
+
+/**
+ * The settings check a connection string's shape first; should the SDK still refuse one, that is
+ * a wrong setting too, named as such. The SDK's own message is left out: it may quote the string.
+ */
+function refusedAsSetting<T>(setting: string, create: () => T): T {
+  try {
+    return create();
+  } catch {
+    throw new ConfigError(setting, "is a connection string the Azure SDK cannot use");
+  }
 }
 
 /** Azurite serves plain http on loopback; nothing else may send the account key unencrypted. */
@@ -41,5 +55,8 @@ export function createServiceBusClient(
   const options = { retryOptions: { maxRetries: 1, retryDelayInMs: 100, timeoutInMs: timeoutMs } };
   return connection.kind === "managed-identity"
     ? new ServiceBusClient(connection.namespace, credential(), options)
-    : new ServiceBusClient(connection.connectionString, options);
+    : refusedAsSetting(
+        "SERVICEBUS_CONNECTION",
+        () => new ServiceBusClient(connection.connectionString, options),
+      );
 }

@@ -52,15 +52,20 @@ const count = z.number().int().nonnegative();
  */
 const IMPOSSIBLE_IN_REPOSITORY = /[\s#?\\%]/;
 
-/** Docker distribution's tag grammar; ACR also sends an empty tag. */
-const TAG = /^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
+/** Docker distribution's tag grammar. */
+export const TAG_GRAMMAR = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
 
-const repository = text(512).refine(
+/** A repository name as a registry sends it (and as a scope names it). */
+export const repositoryName = text(512).refine(
   (value) => !IMPOSSIBLE_IN_REPOSITORY.test(value),
   "must be a repository name (no whitespace, '#', '?', '\\' or '%')",
 );
 
-const tag = text(256).regex(TAG, "must be a tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, or empty");
+/** A tag as a registry sends it: Docker's grammar, or empty (ACR sends an empty tag too). */
+export const tagName = text(256).regex(
+  new RegExp(`^(${TAG_GRAMMAR})?$`),
+  `must be a tag: ${TAG_GRAMMAR}, or empty`,
+);
 
 /** Text bounded both as it is and percent-encoded (see `EVENT_NAME_LIMITS`). */
 const encodedText = (max: number, maxEncoded: number) =>
@@ -74,8 +79,8 @@ const target = z.looseObject({
   size: count.optional(),
   length: count.optional(),
   digest: text(255).optional(),
-  repository: repository.optional(),
-  tag: tag.optional(),
+  repository: repositoryName.optional(),
+  tag: tagName.optional(),
   url: z.string().max(4096).optional(),
 });
 

@@ -1,4 +1,13 @@
+import { z } from "zod";
 import type { AcrWebhookPayload } from "./acrWebhookPayload";
+
+/**
+ * A login server as the bridge is told one (the webhook's `?registry=`, `ACR_LOGIN_SERVER`): a
+ * host name, with a port if need be, as in `myregistry.azurecr.io`.
+ */
+export const loginServerName = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, "must be a registry login server");
 
 /** Recorded when nothing names the registry, so the delivery is still kept. */
 export const UNKNOWN_REGISTRY = "unknown-registry";

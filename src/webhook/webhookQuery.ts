@@ -1,13 +1,11 @@
 import { z } from "zod";
 import { type Parsed, toFieldIssues } from "../core/acrWebhookPayload";
 import { normalizeRegion } from "../core/region";
+import { loginServerName } from "../core/registryIdentity";
 
 /** `?registry=` names the login server for events without `request.host`; `?region=` the replica. */
 const webhookQuerySchema = z.object({
-  registry: z
-    .string()
-    .regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, "must be a registry login server")
-    .optional(),
+  registry: loginServerName.optional(),
   region: z
     .string()
     .regex(/^[A-Za-z0-9-]{1,64}$/, "must be a region name (letters, digits, '-')")

@@ -287,6 +287,29 @@ describe("webhook settings", () => {
     expect(output).toContain("WEBHOOK_SECRETS");
   });
 
+  // The README's promise: a wrong value stops the app with an error naming the setting (and no
+  // secret of a connection string), not an SDK's TypeError or a bridge that fails every call.
+  const SECRET_KEY = "c2VjcmV0LWtleS1lMmUtMDA0Mg==";
+  it.each<[string, string]>([
+    ["TABLES_CONNECTION", "garbage"],
+    ["TABLES_CONNECTION", `AccountName=acct;AccountKey=${SECRET_KEY}`],
+    [
+      "SERVICEBUS_CONNECTION",
+      `Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKey=${SECRET_KEY}`,
+    ],
+    ["TABLES_TIMEOUT_MS", "3000000000"],
+    ["CROSSCHECK_WINDOW_SECONDS", "9000000000000"],
+    ["TOPIC_PUSH_SCOPE", "*"],
+    ["WEBHOOK_EXPECTED_ACTIONS", "push,pull,bogus"],
+    ["ACR_LOGIN_SERVER", "https://My Registry/"],
+  ])("refuses to start with %s=%j, naming the setting", async (setting, value) => {
+    const { code, output } = await runHostExpectingFailure({ [setting]: value });
+    expect(code).not.toBe(0);
+    expect(output).toContain(`setting ${setting}: `);
+    expect(output).not.toContain("Cannot read properties");
+    expect(output).not.toContain(SECRET_KEY);
+  });
+
   it("keeps the webhook up when Event Grid is not configured, and the Event Grid endpoint closed", async () => {
     const stack = await startLocalStack({ env: { ACR_RESOURCE_IDS: "", EVENTGRID_SECRETS: "" } });
     try {

@@ -389,8 +389,14 @@ function roleAssignmentsOf(deployment: Snapshot): RoleAssignment[] {
 }
 
 /** A value of each parameter named after a setting, other than its default. */
-/** Parameters whose values have a shape of their own (a URL), changed to another valid value. */
-const CHANGED_VALUES: Record<string, unknown> = { bridgePublicUrl: "https://bridge.example.com" };
+/**
+ * Parameters whose values have a shape of their own (a URL), or whose default is the setting's
+ * maximum, changed to another valid value.
+ */
+const CHANGED_VALUES: Record<string, unknown> = {
+  bridgePublicUrl: "https://bridge.example.com",
+  eventgridMaxBodyBytes: 524_288,
+};
 
 function changedValue(parameter: ArmParameter): unknown {
   const value = parameter.defaultValue;

@@ -1,10 +1,17 @@
 import { describe, expect, it } from "vitest";
+import { createServiceBusClient, createTableClient } from "../../src/adapters/clients";
 import {
   DEFAULT_TOPICS,
+  loadCrossCheckSettings,
+  loadEventGridEndpointSettings,
   loadEventGridQueue,
+  loadEventGridSettings,
   loadPublishTimeoutMs,
+  loadRegistryAccessSettings,
+  loadReplayConfig,
   loadRoutingTable,
   loadServiceBusConnection,
+  loadSilenceThresholdMs,
   loadTablesConnection,
   loadTablesTimeoutMs,
   loadWebhookSettings,
@@ -262,4 +269,269 @@ describe("loadEventGridQueue: the Service Bus queue intake", () => {
     const error = configError(() => loadEventGridQueue({ EVENTGRID_QUEUE: "acr eventgrid?" }));
     expect(error.setting).toBe("EVENTGRID_QUEUE");
   });
+});
+
+describe("connection strings: a malformed one stops the app, naming the setting, never its secret", () => {
+  const KEY = "c2VjcmV0LWtleS0wMDA5";
+  const SIGNATURE = "sv=2024&sig=secret-signature-0009";
+
+  it.each<[string, string, RegExp]>([
+    ["not Key=value at all", "garbage", /is not a connection string: part 1 of 1/],
+    ["a part without a key", `=x;AccountKey=${KEY}`, /part 1 of 2 is not Key=value/],
+    [
+      "a SAS string without its signature",
+      "TableEndpoint=https://a.table.core.windows.net",
+      /no SharedAccessSignature/,
+    ],
+    [
+      "an account key without protocol or endpoint",
+      `AccountName=a;AccountKey=${KEY}`,
+      /no TableEndpoint, SharedAccessSignature/,
+    ],
+    [
+      "an account key without EndpointSuffix",
+      `DefaultEndpointsProtocol=https;AccountName=a;AccountKey=${KEY}`,
+      /no EndpointSuffix/,
+    ],
+    [
+      "an account key without AccountName",
+      `DefaultEndpointsProtocol=https;AccountKey=${KEY};EndpointSuffix=core.windows.net`,
+      /no AccountName/,
+    ],
+    [
+      "a protocol other than http(s)",
+      `DefaultEndpointsProtocol=ftp;AccountName=a;AccountKey=${KEY};EndpointSuffix=core.windows.net`,
+      /DefaultEndpointsProtocol other than https or http/,
+    ],
+    [
+      "a TableEndpoint that is no URL",
+      `TableEndpoint=a table;SharedAccessSignature=${SIGNATURE}`,
+      /TableEndpoint that is not an http\(s\) URL/,
+    ],
+  ])("TABLES_CONNECTION: %s", (_name, value, problem) => {
+    const error = configError(() => loadTablesConnection({ TABLES_CONNECTION: value }));
+    expect(error.setting).toBe("TABLES_CONNECTION");
+    expect(error.message).toMatch(/^setting TABLES_CONNECTION: /);
+    expect(error.message).toMatch(problem);
+    for (const secret of [KEY, SIGNATURE, "garbage"]) expect(error.message).not.toContain(secret);
+  });
+
+  it.each([
+    "UseDevelopmentStorage=true",
+    `DefaultEndpointsProtocol=https;AccountName=a;AccountKey=${KEY};EndpointSuffix=core.windows.net`,
+    `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${KEY};TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;`,
+    `TableEndpoint=https://a.table.core.windows.net/;SharedAccessSignature=${SIGNATURE}`,
+  ])("TABLES_CONNECTION accepts %j, and the SDK builds a client of it", (value) => {
+    const connection = loadTablesConnection({ TABLES_CONNECTION: value });
+    expect(createTableClient(connection, "AcrEvents0").tableName).toBe("AcrEvents0");
+  });
+
+  it.each<[string, string, RegExp]>([
+    ["not Key=value at all", "garbage", /is not a connection string: part 1 of 1/],
+    ["no Endpoint", `SharedAccessKeyName=send;SharedAccessKey=${KEY}`, /has no Endpoint/],
+    [
+      "an Endpoint that is no URL",
+      `Endpoint=garbage;SharedAccessKeyName=send;SharedAccessKey=${KEY}`,
+      /Endpoint that is not a URL/,
+    ],
+    [
+      "a key without its name",
+      `Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKey=${KEY}`,
+      /neither SharedAccessKeyName and SharedAccessKey nor SharedAccessSignature/,
+    ],
+    ["no credential", "Endpoint=sb://ns.servicebus.windows.net/", /neither SharedAccessKeyName/],
+    [
+      "one entity's string",
+      `Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=${KEY};EntityPath=acr-push`,
+      /EntityPath/,
+    ],
+  ])("SERVICEBUS_CONNECTION: %s", (_name, value, problem) => {
+    const error = configError(() => loadServiceBusConnection({ SERVICEBUS_CONNECTION: value }));
+    expect(error.setting).toBe("SERVICEBUS_CONNECTION");
+    expect(error.message).toMatch(/^setting SERVICEBUS_CONNECTION: /);
+    expect(error.message).toMatch(problem);
+    for (const secret of [KEY, "garbage"]) expect(error.message).not.toContain(secret);
+  });
+
+  it("a Table Storage string the SDK still cannot use is a ConfigError where the client is built", () => {
+    // A SAS endpoint naming no account: the shape is right, the SDK finds no account name in it.
+    const value = `TableEndpoint=https://tables.example/;SharedAccessSignature=${SIGNATURE}`;
+    const connection = loadTablesConnection({ TABLES_CONNECTION: value });
+    const error = configError(() => createTableClient(connection, "AcrEvents0"));
+    expect(error.setting).toBe("TABLES_CONNECTION");
+    expect(error.message).not.toContain(SIGNATURE);
+  });
+
+  it("a Service Bus string the settings accept builds a client", async () => {
+    const connection = loadServiceBusConnection({
+      SERVICEBUS_CONNECTION: `Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=${KEY}`,
+    });
+    const client = createServiceBusClient(connection, 1000);
+    expect(client.fullyQualifiedNamespace).toBe("ns.servicebus.windows.net");
+    await client.close();
+  });
+});
+
+type Loader = (env: Env) => unknown;
+const withWebhookSecret: Loader = (env) =>
+  loadWebhookSettings({ WEBHOOK_SECRETS: SECRET_A, ...env });
+
+/** Every numeric setting, the loader that reads it, and its documented maximum (README). */
+const NUMERIC_SETTINGS: [setting: string, load: Loader, max: number][] = [
+  ["WEBHOOK_MAX_BODY_BYTES", withWebhookSecret, 262_144],
+  ["TABLES_TIMEOUT_MS", loadTablesTimeoutMs, 60_000],
+  ["PUBLISH_TIMEOUT_MS", loadPublishTimeoutMs, 60_000],
+  ["EVENTGRID_MAX_BODY_BYTES", loadEventGridEndpointSettings, 1_048_576],
+  ["CROSSCHECK_WINDOW_SECONDS", loadCrossCheckSettings, 86_400],
+  ["QUARANTINE_HOLD_SECONDS", loadCrossCheckSettings, 604_800],
+  ["RECONCILE_BATCH_SIZE", loadCrossCheckSettings, 5000],
+  ["REDRIVE_MAX_ATTEMPTS", loadCrossCheckSettings, 100],
+  ["REDRIVE_BASE_DELAY_SECONDS", loadCrossCheckSettings, 86_400],
+  ["REDRIVE_MAX_DELAY_SECONDS", loadCrossCheckSettings, 86_400],
+  ["BACKFILL_MAX_PAGES", loadRegistryAccessSettings, 1000],
+  ["BACKFILL_MAX_SECONDS", loadRegistryAccessSettings, 100],
+  ["WEBHOOK_PING_TIMEOUT_SECONDS", loadRegistryAccessSettings, 86_400],
+  ["REPLAY_RATE_PER_SECOND", loadReplayConfig, 1000],
+  ["REPLAY_MAX_WINDOW_HOURS", loadReplayConfig, 744],
+  ["SOURCE_SILENCE_SECONDS", loadSilenceThresholdMs, 604_800],
+];
+
+describe("numeric settings: whole numbers from 1 to a documented maximum", () => {
+  it.each(NUMERIC_SETTINGS)("%s accepts 1 and its maximum", (setting, load, max) => {
+    expect(() => load({ [setting]: "1" })).not.toThrow();
+    expect(() => load({ [setting]: String(max) })).not.toThrow();
+  });
+
+  const refused = NUMERIC_SETTINGS.flatMap(([setting, load, max]) =>
+    [
+      String(max + 1),
+      "3000000000",
+      "9000000000000",
+      "1e12",
+      "1e3",
+      "0x10",
+      "0",
+      "-1",
+      "1.5",
+      "lots",
+    ].map((value) => [setting, value, load, max] as const),
+  );
+  it.each(refused)(
+    "refuses %s=%s, naming the setting and its range",
+    (setting, value, load, max) => {
+      const error = configError(() => load({ [setting]: value }));
+      expect(error.setting).toBe(setting);
+      expect(error.message).toBe(`setting ${setting}: must be a whole number from 1 to ${max}`);
+    },
+  );
+
+  it("no timeout can overflow a timer (2^31-1 ms) and every time stays a date", () => {
+    const atMaximum = Object.fromEntries(
+      NUMERIC_SETTINGS.map(([setting, , max]) => [setting, String(max)]),
+    );
+    expect(loadTablesTimeoutMs(atMaximum)).toBeLessThanOrEqual(2 ** 31 - 1);
+    expect(loadPublishTimeoutMs(atMaximum)).toBeLessThanOrEqual(2 ** 31 - 1);
+    const crossCheck = loadCrossCheckSettings(atMaximum);
+    const latest = Date.now() + crossCheck.windowMs + (crossCheck.quarantineHoldMs ?? 0);
+    expect(new Date(latest).toISOString()).toMatch(/^\d{4}-/);
+    expect(crossCheck.redrive.maxDelayMs).toBeLessThanOrEqual(2 ** 31 - 1);
+  });
+});
+
+describe("scope settings: ACR's scope syntax", () => {
+  const SCOPE_SETTINGS: [setting: string, load: Loader][] = [
+    ["TOPIC_PUSH_SCOPE", loadRoutingTable],
+    ["TOPIC_DELETE_SCOPE", loadRoutingTable],
+    ["TOPIC_CHART_PUSH_SCOPE", loadRoutingTable],
+    ["TOPIC_CHART_DELETE_SCOPE", loadRoutingTable],
+    ["TOPIC_QUARANTINE_SCOPE", loadRoutingTable],
+    ["WEBHOOK_EXPECTED_SCOPE", loadRegistryAccessSettings],
+  ];
+  const refused = SCOPE_SETTINGS.flatMap(([setting, load]) =>
+    ["*", "a b:c d", "repo:v*", "samples/*", ":v1", "repo:"].map(
+      (value) => [setting, value, load] as const,
+    ),
+  );
+
+  it.each(refused)("refuses %s=%j, naming the setting and the scope", (setting, value, load) => {
+    const error = configError(() => load({ [setting]: value }));
+    expect(error.setting).toBe(setting);
+    expect(error.message).toContain(`setting ${setting}: scope ${JSON.stringify(value)}`);
+  });
+
+  it("a list is refused for its one bad entry", () => {
+    const error = configError(() => loadRoutingTable({ TOPIC_PUSH_SCOPE: "prod/api:*, *" }));
+    expect(error.message).toBe(
+      `setting TOPIC_PUSH_SCOPE: scope "*": the repository must not contain '*', ':' or ',' (only the whole tag may be a wildcard: repo:*)`,
+    );
+  });
+
+  it("keeps valid scopes", () => {
+    expect(loadRoutingTable({ TOPIC_PUSH_SCOPE: "prod/api:*, web:v1, tools" }).push.scopes).toEqual(
+      [
+        { kind: "repository", repository: "prod/api" },
+        { kind: "tag", repository: "web", tag: "v1" },
+        { kind: "tag", repository: "tools", tag: "latest" },
+      ],
+    );
+    expect(
+      loadRegistryAccessSettings({ WEBHOOK_EXPECTED_SCOPE: " prod/api:* " }).expectedScope,
+    ).toBe("prod/api:*");
+    expect(loadRegistryAccessSettings({}).expectedScope).toBe("");
+  });
+});
+
+describe("WEBHOOK_EXPECTED_ACTIONS: ACR's webhook actions", () => {
+  it.each(["push,pull", "push,delete,bogus", "ping", "push;delete", "chart-push"])(
+    "refuses %j, naming the setting and the unknown action",
+    (value) => {
+      const error = configError(() =>
+        loadRegistryAccessSettings({ WEBHOOK_EXPECTED_ACTIONS: value }),
+      );
+      expect(error.setting).toBe("WEBHOOK_EXPECTED_ACTIONS");
+      expect(error.message).toMatch(/^setting WEBHOOK_EXPECTED_ACTIONS: unknown action "/);
+      expect(error.message).toContain("push, delete, chart_push, chart_delete, quarantine");
+    },
+  );
+
+  it.each<[string | undefined, string[]]>([
+    [undefined, ["push", "delete", "chart_push", "chart_delete", "quarantine"]],
+    ["", ["push", "delete", "chart_push", "chart_delete", "quarantine"]],
+    [" push , Delete ,quarantine", ["push", "delete", "quarantine"]],
+    ["chart_push,chart_delete", ["chart_push", "chart_delete"]],
+  ])("%j expects %j", (value, actions) => {
+    expect(loadRegistryAccessSettings({ WEBHOOK_EXPECTED_ACTIONS: value }).expectedActions).toEqual(
+      actions,
+    );
+  });
+});
+
+describe("ACR_LOGIN_SERVER: the rule of the webhook's ?registry=", () => {
+  const LOADERS: [name: string, load: Loader][] = [
+    ["the webhook", withWebhookSecret],
+    ["Event Grid", loadEventGridSettings],
+  ];
+
+  it.each(
+    LOADERS.flatMap(([name, load]) =>
+      [
+        "https://My Registry/",
+        "myregistry.azurecr.io/",
+        "my registry",
+        "x".repeat(300),
+        "host:port",
+      ].map((value) => [name, value, load] as const),
+    ),
+  )("%s refuses %j, naming the setting", (_name, value, load) => {
+    const error = configError(() => load({ ACR_LOGIN_SERVER: value }));
+    expect(error.setting).toBe("ACR_LOGIN_SERVER");
+    expect(error.message).toBe("setting ACR_LOGIN_SERVER: must be a registry login server");
+  });
+
+  it.each(["myregistry.azurecr.io", "MyRegistry.azurecr.io", "localhost:5000"])(
+    "accepts %j",
+    (value) => {
+      expect(loadEventGridSettings({ ACR_LOGIN_SERVER: value }).loginServer).toBe(value);
+    },
+  );
 });

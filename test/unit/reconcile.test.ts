@@ -15,9 +15,9 @@ import {
 } from "../../src/core/reconcile";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import { type RoutingTable, routeForEvent } from "../../src/core/routing";
-import { parseScope } from "../../src/core/scope";
 import { topicMessageFor } from "../../src/core/topicMessage";
 import type { Change } from "../../src/core/writePlan";
+import { scopeOf } from "../support/scopes";
 import {
   always,
   deliveryOf,
@@ -35,7 +35,7 @@ const POLICY: RedrivePolicy = { maxAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 
 
 function routing(pushScopes: string[] = []): RoutingTable {
   return {
-    push: { topic: "acr-push", scopes: pushScopes.map(parseScope) },
+    push: { topic: "acr-push", scopes: pushScopes.map(scopeOf) },
     delete: { topic: "acr-delete", scopes: [] },
     chart_push: { topic: "acr-chart-push", scopes: [] },
     chart_delete: { topic: "acr-chart-delete", scopes: [] },

@@ -137,16 +137,22 @@ describe("topic overrides", () => {
   it("an override combined with a scope", () => {
     const routing = loadRoutingTable({
       TOPIC_PUSH: "prod-images",
-      TOPIC_PUSH_SCOPE: "prod/*:*",
+      TOPIC_PUSH_SCOPE: "prod/api:*",
     });
-    expect(routeForEvent(event("push", { repository: "prod/*", tag: "1" }), routing)).toEqual({
+    expect(routeForEvent(event("push", { repository: "prod/api", tag: "1" }), routing)).toEqual({
       kind: "topic",
       topic: "prod-images",
     });
-    expect(routeForEvent(event("push", { repository: "prod/api", tag: "1" }), routing)).toEqual({
+    expect(routeForEvent(event("push", { repository: "prod/web", tag: "1" }), routing)).toEqual({
       kind: "not-routed",
       reason: "out-of-scope",
     });
+  });
+
+  it("a repository glob is no ACR scope: refused, not a scope that matches nothing", () => {
+    expect(() => loadRoutingTable({ TOPIC_PUSH_SCOPE: "prod/*:*" })).toThrow(
+      /^setting TOPIC_PUSH_SCOPE: scope "prod\/\*:\*"/,
+    );
   });
 
   it("an empty or blank override keeps the default topic", () => {
