@@ -1,5 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { servedCatalogChecker } from "../support/catalogConformance";
@@ -161,6 +163,21 @@ describe("replay and the source watch on the local stack", () => {
     const dry = cli(...window, "--registry", registry, "--dry-run");
     expect(dry.status, dry.stderr).toBe(0);
     expect(dry.stdout).toContain("dry run: 1 of 1 recorded deliveries would be replayed");
+    // Without --url, the PORT of local.settings.json in the folder it runs in, as npm start.
+    const folder = mkdtempSync(join(tmpdir(), "replay-cli-"));
+    const { port } = new URL(stack.url);
+    writeFileSync(
+      join(folder, "local.settings.json"),
+      JSON.stringify({ IsEncrypted: false, Values: { PORT: port } }),
+    );
+    const { PORT: _ignored, ...environment } = process.env;
+    const local = spawnSync(
+      process.execPath,
+      [join(APP_ROOT, "dist/dev/replayCli.js"), ...window, "--registry", registry, "--dry-run"],
+      { encoding: "utf8", timeout: 20_000, cwd: folder, env: environment },
+    );
+    expect(local.status, local.stderr).toBe(0);
+    expect(local.stdout).toContain("dry run: 1 of 1 recorded deliveries would be replayed");
     const queued = cli(...window, "--registry", registry, "--no-wait");
     expect(queued.status, queued.stderr).toBe(0);
     const id = /replay job ([0-9a-f-]{36}) queued/.exec(queued.stdout)?.[1];
