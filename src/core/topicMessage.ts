@@ -95,13 +95,18 @@ export function cloudEventMessage(content: CloudEventContent): TopicMessage {
       datacontenttype: "application/json",
       data: content.data,
     },
-    applicationProperties: definedOnly(content.properties),
+    applicationProperties: withValuesOnly(content.properties),
   };
 }
 
-/** Service Bus application properties cannot be undefined: only the defined ones are sent. */
-function definedOnly(properties: Record<string, string | undefined>): Record<string, string> {
+/**
+ * Service Bus application properties cannot be undefined; an empty one (ACR sends `"tag": ""`)
+ * is left out too, so that `tag IS NULL` and `--tag` globs see it as the tagless event it is.
+ */
+function withValuesOnly(properties: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(properties).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    Object.entries(properties).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== "",
+    ),
   );
 }

@@ -148,6 +148,12 @@ describe("topicMessageFor: application properties", () => {
     expect(Object.hasOwn(properties, "region")).toBe(false);
   });
 
+  it("an empty tag, as ACR sends on digest-only pushes, is no tag property", () => {
+    const properties = topicMessageFor(event({ tag: "" })).applicationProperties;
+    expect(Object.hasOwn(properties, "tag")).toBe(false);
+    expect(properties).toMatchObject({ tagged: "false" });
+  });
+
   it("every value is a string", () => {
     for (const value of Object.values(topicMessageFor(event()).applicationProperties)) {
       expect(typeof value).toBe("string");
