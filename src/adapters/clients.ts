@@ -1,7 +1,7 @@
 import { TableClient } from "@azure/data-tables";
 import type { DefaultAzureCredential } from "@azure/identity";
 import { ServiceBusClient } from "@azure/service-bus";
-import { ConfigError, type ServiceBusConnection, type TablesConnection } from "../config";
+import type { ServiceBusConnection, TablesConnection } from "../config";
 
 /** One credential for every client: its token cache then serves them all (one token fetch, not ten). */
 let sharedCredential: DefaultAzureCredential | undefined;
@@ -21,24 +21,11 @@ export function createTableClient(connection: TablesConnection, table: string): 
       retryOptions,
     });
   }
-  return refusedAsSetting("TABLES_CONNECTION", () =>
-    TableClient.fromConnectionString(connection.connectionString, table, {
-      allowInsecureConnection: isLoopbackStorage(connection.connectionString),
-      retryOptions,
-    }),
-  );
-}
-
-/**
- * The settings check a connection string's shape first; should the SDK still refuse one, that is
- * a wrong setting too, named as such. The SDK's own message is left out: it may quote the string.
- */
-function refusedAsSetting<T>(setting: string, create: () => T): T {
-  try {
-    return create();
-  } catch {
-    throw new ConfigError(setting, "is a connection string the Azure SDK cannot use");
-  }
+  // The settings have had the SDK read the string (see `tablesConnectionProblem`).
+  return TableClient.fromConnectionString(connection.connectionString, table, {
+    allowInsecureConnection: isLoopbackStorage(connection.connectionString),
+    retryOptions,
+  });
 }
 
 /** Azurite serves plain http on loopback; nothing else may send the account key unencrypted. */
@@ -55,8 +42,5 @@ export function createServiceBusClient(
   const options = { retryOptions: { maxRetries: 1, retryDelayInMs: 100, timeoutInMs: timeoutMs } };
   return connection.kind === "managed-identity"
     ? new ServiceBusClient(connection.namespace, credential(), options)
-    : refusedAsSetting(
-        "SERVICEBUS_CONNECTION",
-        () => new ServiceBusClient(connection.connectionString, options),
-      );
+    : new ServiceBusClient(connection.connectionString, options);
 }
