@@ -474,7 +474,7 @@ module eventGridQueue './app/eventgrid-queue.bicep' = if (eventGridToQueue) {
     serviceBusNamespaceName: serviceBus.outputs.name
     queueName: eventgridQueue
     receiverPrincipalId: identity.outputs.principalId
-    senderPrincipalId: connectRegistry ? registryLink.outputs.systemTopicPrincipalId : ''
+    senderPrincipalId: connectRegistry ? registryLink!.outputs.systemTopicPrincipalId : ''
   }
 }
 

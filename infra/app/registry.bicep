@@ -39,14 +39,14 @@ param functionHostName string
 
 param systemTopicName string
 
-resource registry 'Microsoft.ContainerRegistry/registries@2025-04-01' existing = {
+resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' existing = {
   name: registryName
 }
 
 // '' stands for the home region, whose name is only known at deployment time.
 var regions = empty(replicaRegions) ? [''] : replicaRegions
 
-resource webhooks 'Microsoft.ContainerRegistry/registries/webhooks@2025-04-01' = [
+resource webhooks 'Microsoft.ContainerRegistry/registries/webhooks@2025-11-01' = [
   for region in regions: {
     parent: registry
     name: '${webhookNamePrefix}${toLower(replace(region, ' ', ''))}'
