@@ -169,7 +169,7 @@ param backfillMaxSeconds int = 60
 param webhookPingSchedule string = '0 */15 * * * *'
 param webhookPingTimeoutSeconds int = 120
 
-@description('The bridge\'s public base URL the webhooks must call; empty: https://<function app>.azurewebsites.net.')
+@description('The bridge\'s public base URL (BRIDGE_PUBLIC_URL): the webhooks created here call <it>/api/acr/webhook, and the health check expects every webhook there. Empty: https://<the app\'s default host name>, as ARM assigns it.')
 param bridgePublicUrl string = ''
 
 param reconcileBatchSize int = 500
@@ -384,7 +384,7 @@ var appSettings = {
   REDRIVE_MAX_DELAY_SECONDS: string(redriveMaxDelaySeconds)
   // The registry side (ARM): backfill from ACR's delivery log and webhook health.
   ARM_ENDPOINT: environment().resourceManager
-  BRIDGE_PUBLIC_URL: !empty(bridgePublicUrl) ? bridgePublicUrl : 'https://${functionAppName}.azurewebsites.net'
+  // BRIDGE_PUBLIC_URL is set by api.bicep: by default it names the app's real host name.
   WEBHOOK_EXPECTED_ACTIONS: 'push,delete,chart_push,chart_delete,quarantine'
   WEBHOOK_EXPECTED_SCOPE: webhookScope
   BACKFILL_SCHEDULE: backfillSchedule
@@ -414,6 +414,7 @@ module api './app/api.bicep' = {
     alwaysReadyInstances: alwaysReadyInstances
     httpPerInstanceConcurrency: httpPerInstanceConcurrency
     appSettings: appSettings
+    publicUrl: bridgePublicUrl
   }
   // The host reaches storage, Key Vault and Service Bus through the identity from its first start.
   dependsOn: [rbac]
@@ -430,7 +431,7 @@ module registryLink './app/registry.bicep' = if (connectRegistry) {
     webhookNamePrefix: 'bridge${resourceToken}'
     webhookScope: webhookScope
     replicaRegions: replicaRegions
-    functionHostName: api.outputs.defaultHostName
+    webhookUrl: '${api.outputs.publicUrl}/api/acr/webhook'
     systemTopicName: systemTopicName
   }
 }
@@ -489,7 +490,7 @@ output SERVICE_API_NAME string = api.outputs.name
 output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output AZURE_FUNCTION_APP_ID string = api.outputs.id
 output AZURE_FUNCTION_URL string = 'https://${api.outputs.defaultHostName}'
-output AZURE_ACR_WEBHOOK_URL string = 'https://${api.outputs.defaultHostName}/api/acr/webhook'
+output AZURE_ACR_WEBHOOK_URL string = '${api.outputs.publicUrl}/api/acr/webhook'
 output AZURE_EVENTGRID_ENDPOINT_URL string = 'https://${api.outputs.defaultHostName}/api/eventgrid'
 output AZURE_SERVICEBUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output AZURE_SERVICEBUS_NAMESPACE_NAME string = serviceBus.outputs.name

@@ -34,8 +34,8 @@ param webhookActions array = [
   'quarantine'
 ]
 
-@description('Host name of the function app.')
-param functionHostName string
+@description('The bridge\'s webhook URL (BRIDGE_PUBLIC_URL/api/acr/webhook), without a query.')
+param webhookUrl string
 
 param systemTopicName string
 
@@ -53,7 +53,7 @@ resource webhooks 'Microsoft.ContainerRegistry/registries/webhooks@2025-11-01' =
     location: empty(region) ? registryLocation : region
     tags: tags
     properties: {
-      serviceUri: 'https://${functionHostName}/api/acr/webhook?region=${toLower(replace(empty(region) ? registryLocation : region, ' ', ''))}&registry=${registry.properties.loginServer}'
+      serviceUri: '${webhookUrl}?region=${toLower(replace(empty(region) ? registryLocation : region, ' ', ''))}&registry=${registry.properties.loginServer}'
       customHeaders: {
         Authorization: 'Bearer ${webhookSecret}'
       }

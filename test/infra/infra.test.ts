@@ -30,6 +30,7 @@ import { bicepFor } from "../../dev/subscribe/ruleDefinitions";
 import * as tableLayout from "../../src/adapters/tableLayout";
 import * as config from "../../src/config";
 import { ACR_EVENT_TYPES } from "../../src/core/eventGridTrust";
+import { configurationProblems } from "../../src/core/webhookHealth";
 import {
   BICEP_CLI_HINT,
   findBicepCli,
@@ -502,6 +503,7 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       ...BASE_PARAMS,
       registryName: "myregistry",
       replicaRegions: ["westeurope", "East US"],
+      bridgePublicUrl: "https://bridge.example.com/",
       principalId: USER_PRINCIPAL,
       alwaysReadyInstances: 3,
       httpPerInstanceConcurrency: 8,
@@ -542,9 +544,9 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
     it("the linter finds nothing, with the recent-API-versions rule on", () => {
       const rules = JSON.parse(read("infra/bicepconfig.json")).analyzers.core.rules;
       expect(rules["use-recent-api-versions"]?.level).toBe("warning");
-      // Host names that differ by cloud: the namespace's comes from ARM instead.
+      // Host names that differ by cloud: the app's and the namespace's come from ARM instead.
       expect(rules["no-hardcoded-env-urls"]?.disallowedhosts).toEqual(
-        expect.arrayContaining(["servicebus.windows.net", "vault.azure.net"]),
+        expect.arrayContaining(["azurewebsites.net", "servicebus.windows.net", "vault.azure.net"]),
       );
       const linted = runBicep(cli, ["lint", "--pattern", "infra/**/*.bicep"]);
       expect(linted.stderr + linted.stdout).toBe("");
@@ -914,15 +916,17 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       const webhooks = ofType(connected, "Microsoft.ContainerRegistry/registries/webhooks");
       expect(webhooks).toHaveLength(2);
       expect(webhooks.map((webhook) => webhook.location).sort()).toEqual(["East US", "westeurope"]);
+      const webhookUrl = String(connected.outputs.AZURE_ACR_WEBHOOK_URL);
+      expect(new URL(webhookUrl).pathname).toBe(`/api/${webhookFunction?.route}`);
       for (const webhook of webhooks) {
         // ?region={1} is the region's name in lower case without spaces.
         const region = String(webhook.location).toLowerCase().replaceAll(" ", "");
-        expect(webhook.properties.serviceUri).toContain("?region={1}&registry={2}");
-        expect(webhook.properties.serviceUri).toContain(`.defaultHostName, '${region}', `);
+        expect(webhook.properties.serviceUri).toContain(
+          `format('{0}?region={1}&registry={2}', '${webhookUrl}', '${region}', `,
+        );
       }
       for (const webhook of webhooks) {
         expect(webhook.properties.actions).toEqual(Object.keys(config.DEFAULT_TOPICS));
-        expect(webhook.properties.serviceUri).toContain(`/api/${webhookFunction?.route}?region=`);
         expect(webhook.properties.customHeaders.Authorization).toBe(
           "[format('Bearer {0}', parameters('webhookSecret'))]",
         );
@@ -935,6 +939,62 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       expect(settings.ACR_RESOURCE_IDS).toMatch(
         /\/providers\/Microsoft\.ContainerRegistry\/registries\/myregistry$/,
       );
+    });
+
+    it("BRIDGE_PUBLIC_URL is the app's real default host name unless bridgePublicUrl is given, and AZURE_ACR_WEBHOOK_URL follows it", () => {
+      const site = only(defaults, "Microsoft.Web/sites");
+      const base = String(appSettingsOf(defaults).BRIDGE_PUBLIC_URL);
+      // Only known once ARM has created the app: it differs by cloud and with unique host names.
+      expect(base).toMatch(
+        /^\[format\('https:\/\/\{0\}', reference\('([^']+)', '[^']+'\)\.defaultHostName\)\]$/,
+      );
+      expect(base).toContain(`reference('${site.id}', `);
+      expect(defaults.outputs.AZURE_ACR_WEBHOOK_URL).toBe(
+        `[format('{0}/api/acr/webhook', ${base.slice(1, -1)})]`,
+      );
+      expect(JSON.stringify(defaults)).not.toContain("azurewebsites.net");
+      // Given (with a trailing slash), it is the base of the webhooks' URIs.
+      expect(appSettingsOf(connected).BRIDGE_PUBLIC_URL).toBe("https://bridge.example.com");
+      expect(connected.outputs.AZURE_ACR_WEBHOOK_URL).toBe(
+        "https://bridge.example.com/api/acr/webhook",
+      );
+    });
+
+    it("the webhooks created here pass the health check's service-URI test", () => {
+      const settings = appSettingsOf(connected);
+      const access = config.loadRegistryAccessSettings({
+        ...SAMPLE,
+        ...Object.fromEntries(
+          ["BRIDGE_PUBLIC_URL", "WEBHOOK_EXPECTED_ACTIONS", "WEBHOOK_EXPECTED_SCOPE"].map(
+            (name) => [name, String(settings[name])],
+          ),
+        ),
+      });
+      // As src/backfill/registryAccess.ts derives the URL the webhooks must call.
+      const bridgeWebhookUrl = new URL("api/acr/webhook", `${access.bridgeBaseUrl}/`).toString();
+      const webhooks = ofType(connected, "Microsoft.ContainerRegistry/registries/webhooks");
+      for (const webhook of webhooks) {
+        const region = String(webhook.location).toLowerCase().replaceAll(" ", "");
+        const problems = configurationProblems(
+          {
+            ref: { registryId: "r", name: childName(webhook) },
+            location: String(webhook.location),
+            status: webhook.properties.status,
+            scope: webhook.properties.scope,
+            actions: webhook.properties.actions,
+            // As ARM evaluates the URI, the registry's login server filled in.
+            serviceUri: `${connected.outputs.AZURE_ACR_WEBHOOK_URL}?region=${region}&registry=myregistry.azurecr.io`,
+            customHeaderNames: Object.keys(webhook.properties.customHeaders),
+          },
+          {
+            bridgeWebhookUrl,
+            actions: access.expectedActions,
+            scope: access.expectedScope,
+            authHeader: String(settings.WEBHOOK_AUTH_HEADER),
+          },
+        );
+        expect(problems, webhook.name).toEqual([]);
+      }
     });
 
     it("the outputs name the functions' real routes", () => {
