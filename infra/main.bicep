@@ -160,12 +160,12 @@ param quarantineHoldSeconds int = 86400
 @description('NCRONTAB schedule of the reconcile timer.')
 param reconcileSchedule string = '0 */1 * * * *'
 
-@description('NCRONTAB schedule of the backfill from ACR\'s delivery log; empty: off (POST /api/backfill still works).')
+@description('NCRONTAB schedule of the backfill from ACR\'s delivery log; off turns the timer off (POST /api/backfill still works); empty: the default schedule.')
 param backfillSchedule string = '0 */5 * * * *'
 param backfillMaxPages int = 20
 param backfillMaxSeconds int = 60
 
-@description('NCRONTAB schedule of the webhook health check and ping; empty: off.')
+@description('NCRONTAB schedule of the webhook health check and ping; off turns the timer off; empty: the default schedule.')
 param webhookPingSchedule string = '0 */15 * * * *'
 param webhookPingTimeoutSeconds int = 120
 

@@ -684,6 +684,23 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       }
     });
 
+    it("the registry side's schedule parameters say what turns their timer off, as the code reads it", () => {
+      const schedules = [
+        ["backfillSchedule", "BACKFILL_SCHEDULE", "backfillSchedule"],
+        ["webhookPingSchedule", "WEBHOOK_PING_SCHEDULE", "pingSchedule"],
+      ] as const;
+      for (const [name, setting, field] of schedules) {
+        expect(appSettingsOf(defaults)[setting], setting).toBe(main.parameters[name].defaultValue);
+        const read = (value: string) =>
+          config.loadRegistryAccessSettings({ ...SAMPLE, [setting]: value })[field];
+        expect(read("off"), `${setting}=off`).toBeUndefined();
+        expect(read(""), `${setting} empty`).toBe(main.parameters[name].defaultValue);
+        const description = main.parameters[name].metadata?.description ?? "";
+        expect(description, name).toMatch(/\boff turns the timer off\b/);
+        expect(description, name).toMatch(/empty: the default schedule/);
+      }
+    });
+
     it("RECONCILE_SCHEDULE is a six-field NCRONTAB expression", () => {
       const schedule = String(appSettingsOf(defaults).RECONCILE_SCHEDULE);
       expect(schedule.trim().split(/\s+/)).toHaveLength(6);
