@@ -504,6 +504,7 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       registryName: "myregistry",
       replicaRegions: ["westeurope", "East US"],
       bridgePublicUrl: "https://bridge.example.com/",
+      allSubscriptionMessageTtl: "P1D",
       principalId: USER_PRINCIPAL,
       alwaysReadyInstances: 3,
       httpPerInstanceConcurrency: 8,
@@ -512,6 +513,7 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       ...BASE_PARAMS,
       principalId: USER_PRINCIPAL,
       allowUserIdentityPrincipal: false,
+      allSubscriptionMessageTtl: "P30D",
       // EVENTGRID_QUEUE is set only for the queue delivery.
       eventGridDelivery: "servicebus-queue",
       ...changedParameters,
@@ -729,6 +731,22 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       );
     });
 
+    it("`all` keeps messages for allSubscriptionMessageTtl: a topic's own TTL is never shorter", () => {
+      const ttls = (deployment: Snapshot, type: string) =>
+        new Set(ofType(deployment, type).map((r) => r.properties.defaultMessageTimeToLive));
+      const topics = "Microsoft.ServiceBus/namespaces/topics";
+      const subscriptions = "Microsoft.ServiceBus/namespaces/topics/subscriptions";
+      expect(main.parameters.allSubscriptionMessageTtl.defaultValue).toBe("P14D");
+      for (const [deployment, all, topic] of [
+        [defaults, "P14D", "P14D"],
+        [connected, "P1D", "P14D"],
+        [customised, "P30D", "P30D"],
+      ] as const) {
+        expect(ttls(deployment, subscriptions)).toEqual(new Set([all]));
+        expect(ttls(deployment, topics)).toEqual(new Set([topic]));
+      }
+    });
+
     it("the journal queue is created with duplicate detection and 2000 deliveries", () => {
       const queues = ofType(defaults, "Microsoft.ServiceBus/namespaces/queues");
       expect(new Set(queues.map(childName))).toEqual(CODE_QUEUES);
@@ -736,6 +754,21 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
         expect(queue.properties.requiresDuplicateDetection).toBe(true);
         expect(queue.properties.maxDeliveryCount).toBe(2000);
       }
+    });
+
+    it("README's What gets created gives both queues' deliveries as deployed", () => {
+      const created =
+        /\n### What gets created\n([\s\S]*?)\n### /.exec(read("README.md"))?.[1] ?? "";
+      const deliveries = (deployment: Snapshot, queue: string) =>
+        ofType(deployment, "Microsoft.ServiceBus/namespaces/queues").find(
+          (resource) => childName(resource) === queue,
+        )?.properties.maxDeliveryCount;
+      const journal = /queue `acr-journal` \(duplicate detection, (\d+) deliveries\)/.exec(created);
+      expect(Number(journal?.[1])).toBe(deliveries(defaults, "acr-journal"));
+      const eventGridQueue =
+        /\| `acr-eventgrid` \(`eventgridQueue`\) \| [^(|]*\((\d+) deliveries/.exec(created);
+      const queueName = String(appSettingsOf(customised).EVENTGRID_QUEUE);
+      expect(Number(eventGridQueue?.[1])).toBe(deliveries(customised, queueName));
     });
 
     it("every table of src/adapters/tableLayout.ts is created, and no other", () => {
