@@ -414,6 +414,63 @@ function changedValue(parameter: ArmParameter): unknown {
 const expectedSetting = (value: unknown) =>
   typeof value === "boolean" ? (value ? "true" : "false") : String(value);
 
+// ================================================================================================
+// azd: infra/main.parameters.json and the README's Parameters table.
+// ================================================================================================
+
+/** infra/main.parameters.json: each parameter's value, an azd substitution `${VAR}` or `${VAR=default}`. */
+const AZD_PARAMETERS = JSON.parse(read("infra/main.parameters.json")).parameters as Record<
+  string,
+  { value: unknown }
+>;
+
+/** The variable azd reads a parameter from, and the default the file gives (after `=`), if any. */
+function substitution(name: string): { variable: string; fallback?: string } {
+  const match = /^\$\{([A-Z_][A-Z0-9_]*)(?:=([^}]*))?\}$/.exec(String(AZD_PARAMETERS[name]?.value));
+  if (!match) throw new Error(`${name}: no azd substitution in infra/main.parameters.json`);
+  return { variable: match[1], fallback: match[2] };
+}
+
+/** The variables main.parameters.json maps. */
+const MAPPED = new Set(Object.keys(AZD_PARAMETERS).map((name) => substitution(name).variable));
+
+/** `replicaRegions` -> `REPLICA_REGIONS`, `instanceMemoryMB` -> `INSTANCE_MEMORY_MB`. */
+const upperSnakeCase = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+
+/**
+ * The README's Parameters table: per row, the `VARIABLE` (`parameter`) pairs of its first cell and
+ * the literals (in backquotes) of its Default cell.
+ */
+function readmeParameterRows(): { pairs: [string, string][]; defaults: string[] }[] {
+  const section = /\n### Parameters\n([\s\S]*?)\n### /.exec(read("README.md"))?.[1] ?? "";
+  return section
+    .split("\n")
+    .filter((line) => line.startsWith("| `"))
+    .map((line) => {
+      const [variables, defaults] = line.slice(2).split(" | ");
+      return {
+        pairs: [...variables.matchAll(/`(AZURE_[A-Z0-9_]+)` \(`(\w+)`/g)].map(
+          (match): [string, string] => [match[2], match[1]],
+        ),
+        defaults: [...defaults.matchAll(/`([^`]+)`/g)].map((match) => match[1]),
+      };
+    });
+}
+
+/** A parameter's default as the README writes it: arrays as JSON, the rest as text. */
+const bicepDefault = (param: ArmParameter) =>
+  typeof param.defaultValue === "object"
+    ? JSON.stringify(param.defaultValue)
+    : String(param.defaultValue);
+
+/** A `${VAR=default}` default as azd passes it to a parameter of this type. */
+function asParameterValue(param: ArmParameter, text: string): unknown {
+  if (param.type === "int") return Number(text);
+  if (param.type === "bool") return text === "true" ? true : text === "false" ? false : text;
+  if (param.type === "array" || param.type === "object") return JSON.parse(text);
+  return text;
+}
+
 describe("what the code reads (derived)", () => {
   it("every loader in src/config.ts reads settings", () => {
     expect(LOADERS.length).toBeGreaterThan(0);
@@ -1095,10 +1152,7 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
 
   describe("azd: azure.yaml, parameters", () => {
     const azureYaml = parseYaml(read("azure.yaml"));
-    const parameters = JSON.parse(read("infra/main.parameters.json")).parameters as Record<
-      string,
-      { value: unknown }
-    >;
+    const parameters = AZD_PARAMETERS;
 
     it("azure.yaml: service api is this TypeScript function app; infra is infra/main.bicep at subscription scope", () => {
       const api = azureYaml.services.api;
@@ -1141,6 +1195,70 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       }
     });
 
+    it("every parameter but the generated secrets comes from a variable: AZURE_ and its name in upper snake case, or as the README's first rows say", () => {
+      const exceptions = new Map([
+        ["environmentName", "AZURE_ENV_NAME"],
+        ...readmeParameterRows()
+          .slice(0, 5)
+          .flatMap((row) => row.pairs),
+      ]);
+      expect(exceptions.size).toBe(6);
+      for (const [name, param] of Object.entries(main.parameters)) {
+        if (param.type.startsWith("secure")) {
+          expect(parameters, name).not.toHaveProperty(name);
+          continue;
+        }
+        expect(parameters, `${name}: azd would ignore infra.parameters.${name}`).toHaveProperty(
+          name,
+        );
+        const expected = exceptions.get(name) ?? `AZURE_${upperSnakeCase(name)}`;
+        expect(substitution(name).variable, name).toBe(expected);
+      }
+    });
+
+    it("a default main.parameters.json gives (after VAR=) is main.bicep's", () => {
+      let compared = 0;
+      for (const name of Object.keys(parameters)) {
+        const { fallback } = substitution(name);
+        if (fallback === undefined) continue;
+        compared++;
+        const param = main.parameters[name];
+        expect(param, name).toHaveProperty("defaultValue");
+        expect(asParameterValue(param, fallback), name).toEqual(param.defaultValue);
+      }
+      expect(compared).toBeGreaterThan(0);
+    });
+
+    it("the README's Parameters table names each parameter's variable and default as deployed", () => {
+      const rows = readmeParameterRows();
+      expect(rows.length).toBeGreaterThan(20);
+      let defaults = 0;
+      for (const { pairs, defaults: documented } of rows) {
+        for (const [name, variable] of pairs) {
+          expect(main.parameters, name).toHaveProperty(name);
+          expect(substitution(name).variable, name).toBe(variable);
+        }
+        // One literal per parameter; placeholders such as `evgt-<registry>` are not compared.
+        if (documented.length !== pairs.length) continue;
+        pairs.forEach(([name], i) => {
+          if (documented[i].includes("<")) return;
+          defaults++;
+          expect(documented[i], name).toBe(bicepDefault(main.parameters[name]));
+        });
+      }
+      expect(defaults).toBeGreaterThan(10);
+    });
+
+    it("no variable is also an output (azd writes outputs back to .env), but one that echoes its parameter", () => {
+      for (const name of Object.keys(parameters)) {
+        const { variable } = substitution(name);
+        if (!(variable in main.outputs)) continue;
+        expect(main.outputs[variable], variable).toMatchObject({
+          value: `[parameters('${name}')]`,
+        });
+      }
+    });
+
     it("every required parameter of main.bicep gets a value from azd; the secrets are secure", () => {
       for (const [name, param] of Object.entries(main.parameters)) {
         if ("defaultValue" in param || name in parameters) continue;
@@ -1156,14 +1274,6 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
     const ps1 = read("infra/hooks/postdeploy.ps1");
     const AZD_PROVIDED = new Set(["AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID"]);
     const OPTIONS = new Set(["AZURE_EVENTGRID_ENDPOINT_TYPE"]);
-    const MAPPED = new Set(
-      Object.values(
-        JSON.parse(read("infra/main.parameters.json")).parameters as Record<
-          string,
-          { value: string }
-        >,
-      ).flatMap(({ value }) => [...(/\$\{(\w+)/.exec(value)?.slice(1) ?? [])]),
-    );
     const used = (text: string, pattern: RegExp) =>
       new Set([...text.matchAll(pattern)].map((m) => m[1]));
 
@@ -1202,8 +1312,12 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
           name in main.outputs || MAPPED.has(name) || name in settings || OPTIONS.has(name);
         expect(known, name).toBe(true);
       }
+      // azd reads infra.parameters.<name> only for a parameter without a default and not mapped
+      // in main.parameters.json: for any other, setting it does nothing.
       for (const match of deploy.matchAll(/infra\.parameters\.(\w+)/g)) {
         expect(main.parameters, match[1]).toHaveProperty(match[1]);
+        expect(main.parameters[match[1]], match[1]).not.toHaveProperty("defaultValue");
+        expect(AZD_PARAMETERS, match[1]).not.toHaveProperty(match[1]);
       }
     });
   });
