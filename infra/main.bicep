@@ -3,6 +3,8 @@
 // optionally an existing registry's webhooks and Event Grid system topic. No keys anywhere:
 // shared-key access on storage, local auth on Service Bus and Application Insights are off.
 // The Event Grid subscription needs the deployed function: infra/hooks/postdeploy.* creates it.
+// azd passes every parameter but the two secrets from a variable of its environment,
+// AZURE_<NAME IN UPPER SNAKE CASE> (main.parameters.json; a new parameter needs its line there).
 targetScope = 'subscription'
 
 // ---------------------------------------------------------------------------------------------
