@@ -14,7 +14,7 @@ const bicepString = (value: string) =>
 const shellQuote = (value: string) =>
   /["$`\\!]/.test(value) ? `'${value.replaceAll("'", `'"'"'`)}'` : `"${value}"`;
 
-const SERVICE_BUS_API = "2022-10-01-preview";
+const SERVICE_BUS_API = "2026-01-01";
 
 /**
  * A Bicep module body for the subscription and its rule. The rule is named `$Default`: every new

@@ -26,8 +26,11 @@ param alwaysReadyInstances int = 2
 @description('Concurrent HTTP executions per instance (Flex Consumption ignores host.json\'s HTTP limits).')
 param httpPerInstanceConcurrency int = 16
 
-@description('Every app setting (infra/main.bicep builds them).')
+@description('Every app setting (infra/main.bicep builds them) but BRIDGE_PUBLIC_URL, which is set here.')
 param appSettings object
+
+@description('The bridge\'s public base URL, BRIDGE_PUBLIC_URL: what the webhooks call. Empty: https://<the app\'s default host name>, as ARM assigns it (the suffix differs by cloud, and a unique default host name is not <name>.azurewebsites.net).')
+param publicUrl string = ''
 
 resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
@@ -96,12 +99,19 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
   }
 }
 
+// Without a trailing slash: the webhooks' URIs append /api/acr/webhook to it.
+var publicBaseUrl = empty(publicUrl)
+  ? 'https://${app.properties.defaultHostName}'
+  : (endsWith(publicUrl, '/') ? take(publicUrl, max(length(publicUrl) - 1, 0)) : publicUrl)
+
 resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: app
   name: 'appsettings'
-  properties: appSettings
+  properties: union(appSettings, { BRIDGE_PUBLIC_URL: publicBaseUrl })
 }
 
 output name string = app.name
 output id string = app.id
 output defaultHostName string = app.properties.defaultHostName
+@description('BRIDGE_PUBLIC_URL: the base URL the webhooks call, without a trailing slash.')
+output publicUrl string = publicBaseUrl

@@ -46,7 +46,7 @@ var userServiceBusRoles = [
 
 var grantUser = allowUserIdentityPrincipal && !empty(userPrincipalId)
 
-resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' existing = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: storageAccountName
 }
 
@@ -59,7 +59,7 @@ resource journalQueue 'Microsoft.ServiceBus/namespaces/queues@2026-01-01' existi
   name: journalQueueName
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' existing = {
   name: keyVaultName
 }
 

@@ -2,7 +2,7 @@
 // Event Grid trust) and login server (ACR_LOGIN_SERVER). Deployed in the registry's group.
 param registryName string
 
-resource registry 'Microsoft.ContainerRegistry/registries@2025-04-01' existing = {
+resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' existing = {
   name: registryName
 }
 

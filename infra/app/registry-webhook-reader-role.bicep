@@ -7,7 +7,7 @@ param registryName string
 @description('Principal id of the app\'s user-assigned identity.')
 param principalId string
 
-resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
+resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' existing = {
   name: registryName
 }
 

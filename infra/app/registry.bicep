@@ -34,26 +34,26 @@ param webhookActions array = [
   'quarantine'
 ]
 
-@description('Host name of the function app.')
-param functionHostName string
+@description('The bridge\'s webhook URL (BRIDGE_PUBLIC_URL/api/acr/webhook), without a query.')
+param webhookUrl string
 
 param systemTopicName string
 
-resource registry 'Microsoft.ContainerRegistry/registries@2025-04-01' existing = {
+resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' existing = {
   name: registryName
 }
 
 // '' stands for the home region, whose name is only known at deployment time.
 var regions = empty(replicaRegions) ? [''] : replicaRegions
 
-resource webhooks 'Microsoft.ContainerRegistry/registries/webhooks@2025-04-01' = [
+resource webhooks 'Microsoft.ContainerRegistry/registries/webhooks@2025-11-01' = [
   for region in regions: {
     parent: registry
     name: '${webhookNamePrefix}${toLower(replace(region, ' ', ''))}'
     location: empty(region) ? registryLocation : region
     tags: tags
     properties: {
-      serviceUri: 'https://${functionHostName}/api/acr/webhook?region=${toLower(replace(empty(region) ? registryLocation : region, ' ', ''))}&registry=${registry.properties.loginServer}'
+      serviceUri: '${webhookUrl}?region=${toLower(replace(empty(region) ? registryLocation : region, ' ', ''))}&registry=${registry.properties.loginServer}'
       customHeaders: {
         Authorization: 'Bearer ${webhookSecret}'
       }

@@ -13,7 +13,7 @@ param webhookSecrets string
 @secure()
 param eventgridSecrets string
 
-resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
   name: name
   location: location
   tags: tags
@@ -30,7 +30,7 @@ resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
   }
 }
 
-resource webhookSecretsSecret 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = {
+resource webhookSecretsSecret 'Microsoft.KeyVault/vaults/secrets@2026-05-15' = {
   parent: vault
   name: 'webhook-secrets'
   properties: {
@@ -39,7 +39,7 @@ resource webhookSecretsSecret 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = {
   }
 }
 
-resource eventgridSecretsSecret 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = {
+resource eventgridSecretsSecret 'Microsoft.KeyVault/vaults/secrets@2026-05-15' = {
   parent: vault
   name: 'eventgrid-secrets'
   properties: {

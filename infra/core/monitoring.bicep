@@ -7,7 +7,7 @@ param location string = resourceGroup().location
 param tags object = {}
 param retentionInDays int = 30
 
-resource workspace 'Microsoft.OperationalInsights/workspaces@2025-02-01' = {
+resource workspace 'Microsoft.OperationalInsights/workspaces@2026-03-01' = {
   name: logAnalyticsName
   location: location
   tags: tags

@@ -16,8 +16,16 @@ param queueNames array
 @description('Duplicate detection history window of every topic and queue (ISO 8601).')
 param duplicateDetectionWindow string = 'PT10M'
 
-@description('Time to live of messages in each topic\'s subscription `all`; expired ones are dropped.')
+@description('Time to live of messages in each topic\'s subscription `all`; expired ones are dropped. Longer than 14 days, it is the topics\' own time to live too.')
 param allSubscriptionMessageTtl string = 'P14D'
+
+// A subscription keeps a message no longer than its topic's time to live: the topics keep 14 days,
+// or as long as `all` does when that is longer. ISO 8601 durations compared by adding each to one
+// instant.
+var ttlEpoch = '2000-01-01T00:00:00Z'
+var topicMessageTtl = dateTimeToEpoch(dateTimeAdd(ttlEpoch, allSubscriptionMessageTtl)) > dateTimeToEpoch(dateTimeAdd(ttlEpoch, 'P14D'))
+  ? allSubscriptionMessageTtl
+  : 'P14D'
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2026-01-01' = {
   name: name
@@ -38,7 +46,7 @@ resource topics 'Microsoft.ServiceBus/namespaces/topics@2026-01-01' = [
     properties: {
       requiresDuplicateDetection: true
       duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
-      defaultMessageTimeToLive: 'P14D'
+      defaultMessageTimeToLive: topicMessageTtl
       maxSizeInMegabytes: 1024
     }
   }

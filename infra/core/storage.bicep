@@ -12,7 +12,7 @@ param containers array
 @description('Tables to create: every table of src/adapters/tableLayout.ts.')
 param tables array
 
-resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' = {
   name: name
   location: location
   tags: tags
@@ -34,12 +34,12 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' = {
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2025-06-01' = {
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2026-09-01' = {
   parent: storage
   name: 'default'
 }
 
-resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = [
+resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2026-09-01' = [
   for container in containers: {
     parent: blobService
     name: container
@@ -49,12 +49,12 @@ resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containe
   }
 ]
 
-resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2025-06-01' = {
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2026-09-01' = {
   parent: storage
   name: 'default'
 }
 
-resource bridgeTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2025-06-01' = [
+resource bridgeTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2026-09-01' = [
   for table in tables: {
     parent: tableService
     name: table

@@ -32,7 +32,7 @@ Write-Host "  storage account  $env:AZURE_STORAGE_ACCOUNT_NAME"
 Write-Host "  Key Vault        $env:AZURE_KEY_VAULT_NAME"
 
 if (-not $env:AZURE_ACR_RESOURCE_IDS) {
-    Write-Warning 'postdeploy: ACR_RESOURCE_IDS is empty, so every Event Grid event is rejected (the webhook is unaffected). Connect a registry (azd env set AZURE_ACR_NAME ...) or set infra.parameters.additionalAcrResourceIds, then azd provision.'
+    Write-Warning 'postdeploy: ACR_RESOURCE_IDS is empty, so every Event Grid event is rejected (the webhook is unaffected). Connect a registry (azd env set AZURE_ACR_NAME ...) or trust one connected by hand (azd env set AZURE_ADDITIONAL_ACR_RESOURCE_IDS ...), then azd provision.'
 }
 
 if (-not $env:AZURE_ACR_SYSTEM_TOPIC_NAME) {

@@ -40,7 +40,7 @@ echo "  Key Vault        $AZURE_KEY_VAULT_NAME"
 
 if [ -z "${AZURE_ACR_RESOURCE_IDS:-}" ]; then
   echo "postdeploy: warning: ACR_RESOURCE_IDS is empty, so every Event Grid event is rejected (the webhook is unaffected)." >&2
-  echo "  Connect a registry (azd env set AZURE_ACR_NAME ...) or set infra.parameters.additionalAcrResourceIds, then azd provision." >&2
+  echo "  Connect a registry (azd env set AZURE_ACR_NAME ...) or trust one connected by hand (azd env set AZURE_ADDITIONAL_ACR_RESOURCE_IDS ...), then azd provision." >&2
 fi
 
 if [ -z "${AZURE_ACR_SYSTEM_TOPIC_NAME:-}" ]; then

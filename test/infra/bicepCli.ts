@@ -1,5 +1,13 @@
-import { execFileSync } from "node:child_process";
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { delimiter, join, relative, resolve } from "node:path";
 
@@ -55,17 +63,26 @@ export interface CliRun {
   stderr: string;
 }
 
+/** Runs the CLI; stdout and stderr are kept whatever the exit status (warnings go to stderr on success). */
 export function runBicep(cli: string, args: string[], cwd = ROOT): CliRun {
+  const run = spawnSync(cli, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  if (run.error) throw run.error;
+  return { status: run.status ?? 1, stdout: run.stdout, stderr: run.stderr };
+}
+
+/**
+ * Lints Bicep sources that live outside infra/ (a sample's module, what a command prints) by the
+ * rules infra/ is held to: each file is written to a scratch folder beside a copy of
+ * infra/bicepconfig.json, which the CLI takes from the file's own folder.
+ */
+export function lintWithInfraRules(cli: string, files: Record<string, string>): CliRun {
+  const dir = mkdtempSync(join(tmpdir(), "bicep-lint-"));
   try {
-    const stdout = execFileSync(cli, args, {
-      cwd,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    return { status: 0, stdout, stderr: "" };
-  } catch (error) {
-    const failed = error as { status?: number; stdout?: string; stderr?: string };
-    return { status: failed.status ?? 1, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
+    copyFileSync(join(ROOT, "infra/bicepconfig.json"), join(dir, "bicepconfig.json"));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return runBicep(cli, ["lint", "--pattern", "*.bicep"], dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

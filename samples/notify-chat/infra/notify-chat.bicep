@@ -25,16 +25,16 @@ param receiverPrincipalId string = ''
 
 var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
 
-resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' existing = {
+resource namespace 'Microsoft.ServiceBus/namespaces@2026-01-01' existing = {
   name: serviceBusNamespaceName
 }
 
-resource topic 'Microsoft.ServiceBus/namespaces/topics@2022-10-01-preview' existing = {
+resource topic 'Microsoft.ServiceBus/namespaces/topics@2026-01-01' existing = {
   parent: namespace
   name: topicName
 }
 
-resource subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022-10-01-preview' = {
+resource subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2026-01-01' = {
   parent: topic
   name: subscriptionName
   properties: {
@@ -47,7 +47,7 @@ resource subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022
 }
 
 // Every new subscription gets a $Default rule taking everything: this one replaces it.
-resource rule 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2022-10-01-preview' = {
+resource rule 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2026-01-01' = {
   parent: subscription
   name: '$Default'
   properties: {
@@ -69,4 +69,6 @@ resource receiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!em
 }
 
 output subscriptionName string = subscription.name
-output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
+// From the namespace's own endpoint (https://<name>.<cloud's Service Bus suffix>:443/): the host
+// differs by cloud, and environment().suffixes has no Service Bus entry.
+output fullyQualifiedNamespace string = split(split(namespace.properties.serviceBusEndpoint, '//')[1], ':')[0]
