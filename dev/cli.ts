@@ -7,7 +7,7 @@ import {
   loadServiceBusConnection,
   wholeNumberUpTo,
 } from "../src/config";
-import { applyLocalSettings } from "./host/settings";
+import { applyLocalSettings, localPort } from "./host/settings";
 import { onParentExit } from "./onParentExit";
 import { SAMPLE_ACTIONS, type SampleAction, samplePayload } from "./samplePayloads";
 
@@ -56,9 +56,7 @@ async function send(args: string[]): Promise<void> {
   if (!SAMPLE_ACTIONS.includes(action))
     throw new UsageError(`unknown action '${positionals[0] ?? ""}'`);
   const count = readCount(values.count, 1);
-  const url = new URL(
-    values.url ?? `http://127.0.0.1:${process.env.PORT ?? "7071"}/api/acr/webhook`,
-  );
+  const url = new URL(values.url ?? `http://127.0.0.1:${localPort()}/api/acr/webhook`);
   if (values.registry) url.searchParams.set("registry", values.registry);
   if (values.region) url.searchParams.set("region", values.region);
   const secret = (process.env.WEBHOOK_SECRETS ?? "").split(",")[0]?.trim();

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { applyLocalSettings } from "./host/settings";
+import { applyLocalSettings, localPort } from "./host/settings";
 
 const USAGE = `Usage:
   npm run replay -- --from ISO --to ISO [--registry R] [--repository R] [--action A] [--topic T]
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   if (!values.from || !values.to) throw new UsageError("--from and --to are required");
   // PORT as `npm start` resolves it: the environment, then local.settings.json.
   applyLocalSettings(process.cwd());
-  const base = (values.url ?? `http://127.0.0.1:${process.env.PORT ?? "7071"}`).replace(/\/$/, "");
+  const base = (values.url ?? `http://127.0.0.1:${localPort()}`).replace(/\/$/, "");
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (process.env.FUNCTION_KEY) headers["x-functions-key"] = process.env.FUNCTION_KEY;
   const body = {

@@ -5,7 +5,7 @@ import { type LocalAzurite, startAzurite } from "./azurite";
 import { isListening } from "./freePort";
 import { describeFunction } from "./host/describeFunction";
 import { startFunctionsHost } from "./host/functionsHost";
-import { applyLocalSettings } from "./host/settings";
+import { applyLocalSettings, localPort } from "./host/settings";
 import {
   NOTIFY_CHAT_SETTING,
   type NotifyChatSample,
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       port: arm.port,
       registryId,
       loginServer: settings.ACR_LOGIN_SERVER ?? "myregistry.azurecr.io",
-      bridgeUrl: `http://127.0.0.1:${Number(process.env.PORT ?? 7071)}`,
+      bridgeUrl: `http://127.0.0.1:${localPort()}`,
       secret: (settings.WEBHOOK_SECRETS ?? "").split(",")[0].trim(),
     });
     stops.unshift(() => armStandIn?.stop() ?? Promise.resolve());
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   const host = await startFunctionsHost({
     appRoot,
     host: "127.0.0.1",
-    port: Number(process.env.PORT ?? 7071),
+    port: localPort(),
     log,
   });
   stops.unshift(() => host.stop());

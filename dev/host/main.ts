@@ -1,19 +1,17 @@
 import { resolve } from "node:path";
 import { describeFunction } from "./describeFunction";
 import { startFunctionsHost } from "./functionsHost";
-import { applyLocalSettings } from "./settings";
+import { applyLocalSettings, localPort } from "./settings";
 
 export type { RegisteredFunction } from "./functionsCoreStandIn";
 export { type FunctionsHost, type FunctionsHostOptions, startFunctionsHost } from "./functionsHost";
 export { applyLocalSettings, readLocalSettings } from "./settings";
 
-const DEFAULT_PORT = 7071;
-
 /** `node dist/dev/host/main.js [appRoot]`: serves the app in appRoot (default: the working directory). */
 async function main(): Promise<void> {
   const appRoot = resolve(process.argv[2] ?? process.cwd());
   applyLocalSettings(appRoot);
-  const port = Number(process.env.PORT ?? DEFAULT_PORT);
+  const port = localPort();
   const host = await startFunctionsHost({ appRoot, port });
 
   console.log("\nFunctions:\n");

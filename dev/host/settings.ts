@@ -1,6 +1,23 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
+/** Where `npm start` serves the bridge unless `PORT` says otherwise (as `func start`). */
+export const DEFAULT_PORT = 7071;
+
+/**
+ * The port the local host listens on, and the local tools call: `PORT`, where an empty value
+ * (`export PORT=`) counts as unset rather than as port 0.
+ */
+export function localPort(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.PORT?.trim();
+  if (!value) return DEFAULT_PORT;
+  const port = Number(value);
+  if (!/^[0-9]+$/.test(value) || port < 1 || port > 65_535) {
+    throw new Error(`PORT must be a port number from 1 to 65535, not '${value}'`);
+  }
+  return port;
+}
+
 /** The files `func start` reads app settings from, lowest precedence first. */
 export const LOCAL_SETTINGS_FILES = ["local.settings.sample.json", "local.settings.json"] as const;
 

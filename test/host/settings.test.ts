@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { applyLocalSettings, readLocalSettings } from "../../dev/host/settings";
+import { applyLocalSettings, localPort, readLocalSettings } from "../../dev/host/settings";
 
 const appRoots: string[] = [];
 afterAll(() => {
@@ -59,5 +59,20 @@ describe("local settings", () => {
     expect(() => readLocalSettings(invalid, {})).toThrow(
       /local\.settings\.json: setting "PORT" must be a string, not number/,
     );
+  });
+});
+
+describe("localPort", () => {
+  it.each<[string | undefined, number]>([
+    [undefined, 7071],
+    ["", 7071],
+    ["  ", 7071],
+    ["7171", 7171],
+  ])("PORT %j is %d", (value, port) => {
+    expect(localPort({ PORT: value })).toBe(port);
+  });
+
+  it.each(["0", "70000", "seven", "-1", "71.5"])("refuses PORT %j, naming it", (value) => {
+    expect(() => localPort({ PORT: value })).toThrow(/^PORT must be a port number/);
   });
 });
