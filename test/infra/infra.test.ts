@@ -164,7 +164,7 @@ const LOCAL_ONLY: Record<string, string> = {
 
 /** Settings of the local stack (`npm start`), read in dev/, never deployed. */
 const LOCAL_STACK_SETTINGS: Record<string, string> = {
-  PORT: "dev/start.ts",
+  PORT: "dev/host/settings.ts",
   SERVICEBUS_TOPOLOGY: "dev/start.ts",
 };
 
