@@ -294,11 +294,27 @@ export function loadCrossCheckSettings(env: Env): CrossCheckSettings {
       : undefined,
     discrepancyTopic: read(env, "TOPIC_DISCREPANCIES", topicName.default("acr-discrepancies")),
     batchSize: read(env, "RECONCILE_BATCH_SIZE", wholeNumber(500, 5000)),
-    redrive: {
-      maxAttempts: read(env, "REDRIVE_MAX_ATTEMPTS", wholeNumber(8, 100)),
-      baseDelayMs: seconds("REDRIVE_BASE_DELAY_SECONDS", 30, SECONDS_PER_DAY),
-      maxDelayMs: seconds("REDRIVE_MAX_DELAY_SECONDS", 3600, SECONDS_PER_DAY),
-    },
+    redrive: redriveSettings(env, seconds),
+  };
+}
+
+function redriveSettings(
+  env: Env,
+  seconds: (setting: string, fallback: number, max: number) => number,
+): CrossCheckSettings["redrive"] {
+  const baseDelayMs = seconds("REDRIVE_BASE_DELAY_SECONDS", 30, SECONDS_PER_DAY);
+  const maxDelayMs = seconds("REDRIVE_MAX_DELAY_SECONDS", 3600, SECONDS_PER_DAY);
+  // The cap would win silently: the backoff would never grow.
+  if (baseDelayMs > maxDelayMs) {
+    throw new ConfigError(
+      "REDRIVE_BASE_DELAY_SECONDS",
+      `must not be more than REDRIVE_MAX_DELAY_SECONDS (${maxDelayMs / 1000})`,
+    );
+  }
+  return {
+    maxAttempts: read(env, "REDRIVE_MAX_ATTEMPTS", wholeNumber(8, 100)),
+    baseDelayMs,
+    maxDelayMs,
   };
 }
 

@@ -382,8 +382,17 @@ const NUMERIC_SETTINGS: [setting: string, load: Loader, max: number][] = [
   ["QUARANTINE_HOLD_SECONDS", loadCrossCheckSettings, 604_800],
   ["RECONCILE_BATCH_SIZE", loadCrossCheckSettings, 5000],
   ["REDRIVE_MAX_ATTEMPTS", loadCrossCheckSettings, 100],
-  ["REDRIVE_BASE_DELAY_SECONDS", loadCrossCheckSettings, 86_400],
-  ["REDRIVE_MAX_DELAY_SECONDS", loadCrossCheckSettings, 86_400],
+  // Each with the other at its own end of the range: the base may not be more than the cap.
+  [
+    "REDRIVE_BASE_DELAY_SECONDS",
+    (env) => loadCrossCheckSettings({ REDRIVE_MAX_DELAY_SECONDS: "86400", ...env }),
+    86_400,
+  ],
+  [
+    "REDRIVE_MAX_DELAY_SECONDS",
+    (env) => loadCrossCheckSettings({ REDRIVE_BASE_DELAY_SECONDS: "1", ...env }),
+    86_400,
+  ],
   ["BACKFILL_MAX_PAGES", loadRegistryAccessSettings, 1000],
   ["BACKFILL_MAX_SECONDS", loadRegistryAccessSettings, 100],
   ["WEBHOOK_PING_TIMEOUT_SECONDS", loadRegistryAccessSettings, 86_400],
@@ -391,6 +400,20 @@ const NUMERIC_SETTINGS: [setting: string, load: Loader, max: number][] = [
   ["REPLAY_MAX_WINDOW_HOURS", loadReplayConfig, 744],
   ["SOURCE_SILENCE_SECONDS", loadSilenceThresholdMs, 604_800],
 ];
+
+describe("re-drive backoff", () => {
+  it("refuses a first backoff longer than its cap, naming both", () => {
+    const error = configError(() => loadCrossCheckSettings({ REDRIVE_BASE_DELAY_SECONDS: "7200" }));
+    expect(error.setting).toBe("REDRIVE_BASE_DELAY_SECONDS");
+    expect(error.message).toBe(
+      "setting REDRIVE_BASE_DELAY_SECONDS: must not be more than REDRIVE_MAX_DELAY_SECONDS (3600)",
+    );
+    expect(loadCrossCheckSettings({ REDRIVE_BASE_DELAY_SECONDS: "3600" }).redrive).toMatchObject({
+      baseDelayMs: 3_600_000,
+      maxDelayMs: 3_600_000,
+    });
+  });
+});
 
 describe("numeric settings: whole numbers from 1 to a documented maximum", () => {
   it.each(NUMERIC_SETTINGS)("%s accepts 1 and its maximum", (setting, load, max) => {
