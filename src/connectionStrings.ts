@@ -1,5 +1,6 @@
 import { TableClient } from "@azure/data-tables";
 import { parseServiceBusConnectionString } from "@azure/service-bus";
+import type { Result } from "./core/result";
 
 /**
  * What is wrong with a connection string, for the settings that hold one, as the SDK that reads it
@@ -8,14 +9,13 @@ import { parseServiceBusConnectionString } from "@azure/service-bus";
  * TypeError is an SDK tripping over text that is no connection string at all, and its message is
  * left out.
  */
-function sdkProblem(kind: string, parse: () => unknown): string | undefined {
+function readBySdk<T>(kind: string, read: () => T): Result<T, string> {
   try {
-    parse();
-    return undefined;
+    return { ok: true, value: read() };
   } catch (error) {
     const said =
       error instanceof Error && !(error instanceof TypeError) ? `: ${error.message}` : "";
-    return `is not a ${kind} connection string${said}`;
+    return { ok: false, failure: `is not a ${kind} connection string${said}` };
   }
 }
 
@@ -24,10 +24,10 @@ const TABLES_FORMS =
 
 /** A Table Storage connection string `@azure/data-tables` can use: development, account key, or SAS. */
 export function tablesConnectionProblem(connectionString: string): string | undefined {
-  const problem = sdkProblem("Table Storage", () =>
+  const read = readBySdk("Table Storage", () =>
     TableClient.fromConnectionString(connectionString, "settings"),
   );
-  return problem && `${problem} (expected ${TABLES_FORMS})`;
+  return read.ok ? undefined : `${read.failure} (expected ${TABLES_FORMS})`;
 }
 
 const SERVICE_BUS_FORMS =
@@ -38,18 +38,15 @@ const SERVICE_BUS_FORMS =
  * several topics and a queue, so one scoped to a single entity (`EntityPath`) cannot serve it.
  */
 export function serviceBusConnectionProblem(connectionString: string): string | undefined {
-  let parsed: ReturnType<typeof parseServiceBusConnectionString> | undefined;
-  const problem =
-    sdkProblem("Service Bus", () => {
-      parsed = parseServiceBusConnectionString(connectionString);
-    }) ?? whatParsedLacks(parsed);
+  const read = readBySdk("Service Bus", () => parseServiceBusConnectionString(connectionString));
+  const problem = read.ok ? whatParsedLacks(read.value) : read.failure;
   return problem && `${problem} (expected ${SERVICE_BUS_FORMS})`;
 }
 
 function whatParsedLacks(
-  parsed: ReturnType<typeof parseServiceBusConnectionString> | undefined,
+  parsed: ReturnType<typeof parseServiceBusConnectionString>,
 ): string | undefined {
-  if (!parsed?.fullyQualifiedNamespace) return "has an Endpoint that names no host";
+  if (!parsed.fullyQualifiedNamespace) return "has an Endpoint that names no host";
   if (!parsed.sharedAccessKey && !parsed.sharedAccessSignature) {
     return "has neither SharedAccessKeyName and SharedAccessKey nor SharedAccessSignature";
   }

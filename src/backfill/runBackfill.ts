@@ -1,5 +1,6 @@
 import type { NewDelivery } from "../core/deliveryRecord";
 import { describeError } from "../core/describeError";
+import { describeConflict } from "../core/ingestDelivery";
 import { type DependencyResult, describeDependencyFailure, whenAvailable } from "../core/ports";
 import type { RegistryEvent } from "../core/registryEvent";
 import {
@@ -213,7 +214,7 @@ async function handleEntry(
   if (!result.ok) return result;
   const { conflictingFields } = result.value;
   if (conflictingFields) {
-    const why = `its event id was recorded with other content (differing: ${conflictingFields.join(", ")})`;
+    const why = `its event id was ${describeConflict(conflictingFields)}`;
     report.unusable.push({ id: entry.logId, webhook: ref.name, why });
   } else if (result.value.duplicate) report.alreadyRecorded++;
   else report.imported++;

@@ -179,8 +179,8 @@ function logicalChanges(
   if (opened || becameLate) changes.push({ kind: "open-window", window: logical });
   // A window moved within its occurrence (a quarantined push released by its webhook) leaves no
   // marker behind; a new occurrence's leaves the old one for the reconcile to drop.
-  const moved = current && occurrenceOf(current.value) === occurrenceOf(logical);
-  if (opened && moved && isWaiting(current.value)) {
+  const sameOccurrence = current && occurrenceOf(current.value) === occurrenceOf(logical);
+  if (opened && sameOccurrence && isWaiting(current.value)) {
     changes.push({ kind: "close-window", window: current.value });
   }
   return changes;

@@ -66,6 +66,11 @@ export interface IngestResult {
   settling?: Promise<string[]>;
 }
 
+/** Why an arrival with `conflictingFields` was refused, for answers, logs and reports. */
+export function describeConflict(conflictingFields: readonly string[]): string {
+  return `recorded with other content (differing: ${conflictingFields.join(", ")})`;
+}
+
 /** Concurrent arrivals of one content contend on its logical event; each retry decides afresh. */
 const MAX_DECISIONS = 40;
 
@@ -247,8 +252,8 @@ export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts):
   const { delivery, published } = entry;
   const decision = await recordArrival(delivery, ports);
   const { record } = decision;
-  if (decision.duplicate || decision.conflictingFields || !published) return;
-  if (record.route.kind !== "topic") return;
+  const recordedBefore = decision.duplicate || decision.conflictingFields !== undefined;
+  if (recordedBefore || !published || record.route.kind !== "topic") return;
   // The journal sent the content's first-occurrence message (see `journalDelivery`).
   const sent = { topic: record.route.topic, message: topicMessageFor(record.event) };
   await writeOrThrow(ports.store, publishedChanges(record, sent, Date.now()));

@@ -3,7 +3,7 @@ import type { ParsedEventGridEvent } from "../adapters/eventGridParsing";
 import type { CrossCheckSettings } from "../config";
 import type { RecordedRequest } from "../core/deliveryRecord";
 import { registryEventFromEventGrid } from "../core/eventGridEvent";
-import { type IngestPorts, ingestDelivery } from "../core/ingestDelivery";
+import { describeConflict, type IngestPorts, ingestDelivery } from "../core/ingestDelivery";
 import { type DependencyResult, type RejectionLog, whenAvailable } from "../core/ports";
 import { type RoutingTable, routeForEvent } from "../core/routing";
 import { countIngest, dependencyFailureOf, inSpan } from "../telemetry/instruments";
@@ -76,7 +76,7 @@ export async function ingestEventGridEvents(
     if (result.conflictingFields) {
       summary.conflicting++;
       context.warn(
-        `event grid event ${event.eventId}: recorded with other content (differing: ${result.conflictingFields.join(", ")}), refused`,
+        `event grid event ${event.eventId}: ${describeConflict(result.conflictingFields)}, refused`,
       );
       continue;
     }

@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import type { CrossCheckSettings, WebhookSettings } from "../config";
 import { validateAcrWebhookPayload } from "../core/acrWebhookPayload";
 import { maskHeaders, maskUri } from "../core/deliveryRecord";
-import { type IngestPorts, ingestDelivery } from "../core/ingestDelivery";
+import { describeConflict, type IngestPorts, ingestDelivery } from "../core/ingestDelivery";
 import { registryEventFromWebhook } from "../core/registryEvent";
 import { resolveRegistry } from "../core/registryIdentity";
 import { type RoutingTable, routeForEvent } from "../core/routing";
@@ -99,14 +99,9 @@ export async function handleWebhookDelivery(
   }
   const result = ingested.value;
   if (result.conflictingFields) {
-    const fields = result.conflictingFields.join(", ");
-    context.warn(`event ${result.eventId} refused: recorded before with other ${fields}`);
-    return errorResponse(
-      409,
-      "event_id_conflict",
-      `event id ${result.eventId} was recorded with other content (differing: ${fields})`,
-      { fields: result.conflictingFields },
-    );
+    const why = `event id ${result.eventId} was ${describeConflict(result.conflictingFields)}`;
+    context.warn(`${why}: refused`);
+    return errorResponse(409, "event_id_conflict", why, { fields: result.conflictingFields });
   }
   countIngest(result, "webhook");
   const bookkeepingFailed = (warn: (line: string) => void, warnings: string[]) => {

@@ -369,8 +369,12 @@ describe("connection strings: a malformed one stops the app, naming the setting,
 });
 
 type Loader = (env: Env) => unknown;
-const withWebhookSecret: Loader = (env) =>
-  loadWebhookSettings({ WEBHOOK_SECRETS: SECRET_A, ...env });
+/** The loader with other settings it needs already given (the test's own settings win). */
+const given =
+  (load: Loader, settings: Env): Loader =>
+  (env) =>
+    load({ ...settings, ...env });
+const withWebhookSecret = given(loadWebhookSettings, { WEBHOOK_SECRETS: SECRET_A });
 
 /** Every numeric setting, the loader that reads it, and its documented maximum (README). */
 const NUMERIC_SETTINGS: [setting: string, load: Loader, max: number][] = [
@@ -385,12 +389,12 @@ const NUMERIC_SETTINGS: [setting: string, load: Loader, max: number][] = [
   // Each with the other at its own end of the range: the base may not be more than the cap.
   [
     "REDRIVE_BASE_DELAY_SECONDS",
-    (env) => loadCrossCheckSettings({ REDRIVE_MAX_DELAY_SECONDS: "86400", ...env }),
+    given(loadCrossCheckSettings, { REDRIVE_MAX_DELAY_SECONDS: "86400" }),
     86_400,
   ],
   [
     "REDRIVE_MAX_DELAY_SECONDS",
-    (env) => loadCrossCheckSettings({ REDRIVE_BASE_DELAY_SECONDS: "1", ...env }),
+    given(loadCrossCheckSettings, { REDRIVE_BASE_DELAY_SECONDS: "1" }),
     86_400,
   ],
   ["BACKFILL_MAX_PAGES", loadRegistryAccessSettings, 1000],
