@@ -131,8 +131,16 @@ param logRetentionInDays int = 30
 // defaults to the code's own default (test/infra checks both).
 // ---------------------------------------------------------------------------------------------
 
+@minValue(1)
+@maxValue(262144)
 param webhookMaxBodyBytes int = 65536
+
+@minValue(1)
+@maxValue(60000)
 param tablesTimeoutMs int = 1500
+
+@minValue(1)
+@maxValue(60000)
 param publishTimeoutMs int = 2000
 
 @description('ACR scope syntax, comma-separated; empty = everything. Same for the other TOPIC_*_SCOPE.')
@@ -142,6 +150,8 @@ param topicChartPushScope string = ''
 param topicChartDeleteScope string = ''
 param topicQuarantineScope string = ''
 
+@minValue(1)
+@maxValue(1048576)
 param eventgridMaxBodyBytes int = 1048576
 
 @allowed(['function', 'webhook', 'servicebus-queue'])
@@ -150,6 +160,9 @@ param eventGridDelivery string = 'function'
 
 @description('The queue of eventGridDelivery servicebus-queue (EVENTGRID_QUEUE).')
 param eventgridQueue string = 'acr-eventgrid'
+
+@minValue(1)
+@maxValue(86400)
 param crosscheckWindowSeconds int = 300
 param recoveryEnabled bool = true
 
@@ -158,6 +171,7 @@ param quarantineHoldEnabled bool = true
 
 @description('How long a quarantined push waits for its webhook before it is a quarantine-held finding.')
 @minValue(60)
+@maxValue(604800)
 param quarantineHoldSeconds int = 86400
 
 @description('NCRONTAB schedule of the reconcile timer.')
@@ -165,20 +179,52 @@ param reconcileSchedule string = '0 */1 * * * *'
 
 @description('NCRONTAB schedule of the backfill from ACR\'s delivery log; off turns the timer off (POST /api/backfill still works); empty: the default schedule.')
 param backfillSchedule string = '0 */5 * * * *'
+
+@minValue(1)
+@maxValue(1000)
 param backfillMaxPages int = 20
+
+@minValue(1)
+@maxValue(100)
 param backfillMaxSeconds int = 60
 
 @description('NCRONTAB schedule of the webhook health check and ping; off turns the timer off; empty: the default schedule.')
 param webhookPingSchedule string = '0 */15 * * * *'
+
+@minValue(1)
+@maxValue(86400)
 param webhookPingTimeoutSeconds int = 120
 
 @description('The bridge\'s public base URL (BRIDGE_PUBLIC_URL): the webhooks created here call <it>/api/acr/webhook, and the health check expects every webhook there. Empty: https://<the app\'s default host name>, as ARM assigns it.')
 param bridgePublicUrl string = ''
 
+@minValue(1)
+@maxValue(5000)
 param reconcileBatchSize int = 500
+
+@minValue(1)
+@maxValue(100)
 param redriveMaxAttempts int = 8
+
+@minValue(1)
+@maxValue(86400)
 param redriveBaseDelaySeconds int = 30
+
+@minValue(1)
+@maxValue(86400)
 param redriveMaxDelaySeconds int = 3600
+
+@minValue(1)
+@maxValue(1000)
+param replayRatePerSecond int = 50
+
+@minValue(1)
+@maxValue(744)
+param replayMaxWindowHours int = 168
+
+@minValue(1)
+@maxValue(604800)
+param sourceSilenceSeconds int = 1800
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -395,9 +441,9 @@ var appSettings = {
   BACKFILL_MAX_SECONDS: string(backfillMaxSeconds)
   WEBHOOK_PING_SCHEDULE: webhookPingSchedule
   WEBHOOK_PING_TIMEOUT_SECONDS: string(webhookPingTimeoutSeconds)
-  REPLAY_RATE_PER_SECOND: '50'
-  REPLAY_MAX_WINDOW_HOURS: '168'
-  SOURCE_SILENCE_SECONDS: '1800'
+  REPLAY_RATE_PER_SECOND: string(replayRatePerSecond)
+  REPLAY_MAX_WINDOW_HOURS: string(replayMaxWindowHours)
+  SOURCE_SILENCE_SECONDS: string(sourceSilenceSeconds)
 }
 
 module api './app/api.bicep' = {

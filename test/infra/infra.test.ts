@@ -743,6 +743,33 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       }
     });
 
+    it("a whole-number parameter allows what the code accepts and refuses past the code's maximum", () => {
+      const bounded = [...CODE_SETTINGS].filter(
+        (setting) => main.parameters[camelCase(setting)]?.type === "int",
+      );
+      expect(bounded.length).toBeGreaterThan(10);
+      const parameterOf = (setting: string) => main.parameters[camelCase(setting)];
+      const errors = (env: Env) =>
+        Object.values(interpret({ ...SAMPLE, ...env }))
+          .map((outcome) => (outcome as { error?: string }).error)
+          .filter((error) => error !== undefined);
+      const allAt = (bound: "minValue" | "maxValue") =>
+        Object.fromEntries(bounded.map((s) => [s, String(parameterOf(s)[bound])])) as Env;
+      for (const setting of bounded) {
+        const { minValue, maxValue } = parameterOf(setting);
+        expect(minValue, `${camelCase(setting)} @minValue`).toBeGreaterThanOrEqual(1);
+        expect(maxValue, `${camelCase(setting)} @maxValue`).toBeGreaterThanOrEqual(minValue ?? 1);
+      }
+      expect(errors(allAt("minValue"))).toEqual([]);
+      expect(errors(allAt("maxValue"))).toEqual([]);
+      for (const setting of bounded) {
+        const past = String((parameterOf(setting).maxValue ?? 0) + 1);
+        expect(errors({ ...allAt("maxValue"), [setting]: past }).join("\n"), setting).toContain(
+          `setting ${setting}:`,
+        );
+      }
+    });
+
     it("the registry side's schedule parameters say what turns their timer off, as the code reads it", () => {
       const schedules = [
         ["backfillSchedule", "BACKFILL_SCHEDULE", "backfillSchedule"],
