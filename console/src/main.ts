@@ -432,7 +432,7 @@ async function renderStory(target: HTMLElement, args: string[]): Promise<undefin
             time(arrival.receivedAt),
             delivery.origin,
             arrival.region ?? "—",
-            String(arrival.status),
+            arrival.status === undefined ? "no answer" : String(arrival.status),
           ]),
           { caption: `Arrivals (${delivery.deliveryCount})` },
         ),

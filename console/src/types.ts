@@ -74,7 +74,7 @@ export interface Story {
     lastError?: string;
     publishedTopics: string[];
     deliveryCount: number;
-    arrivals: { receivedAt: string; region?: string; status: number }[];
+    arrivals: { receivedAt: string; region?: string; status?: number }[];
     attemptLog?: {
       at: string;
       topic: string;

@@ -11,10 +11,10 @@ import {
 } from "rhea";
 import type { ClaimsBasedSecurity } from "./cbs";
 import { ConsumerLink, type Outcome } from "./consumerLink";
+import type { EntityFanOut } from "./entityFanOut";
 import { answerManagementRequest } from "./management";
 import type { MessageQueue } from "./messageQueue";
 import type { Namespace } from "./namespace";
-import type { Publisher } from "./publisher";
 import { setSenderSettleModes } from "./rheaInternals";
 import { messagesInTransfer } from "./transferPayload";
 
@@ -22,7 +22,7 @@ import { messagesInTransfer } from "./transferPayload";
 type Inbox =
   | { kind: "cbs" }
   | { kind: "management"; queue: MessageQueue | undefined }
-  | { kind: "publish"; publisher: Publisher };
+  | { kind: "publish"; fanOut: EntityFanOut };
 
 const CBS = "$cbs";
 const MANAGEMENT_SUFFIX = "/$management";
@@ -136,8 +136,8 @@ export class LinkRouter {
         ? { kind: "management", queue: this.namespace.queue(entity) }
         : undefined;
     }
-    const publisher = this.namespace.publisher(address);
-    return publisher === undefined ? undefined : { kind: "publish", publisher };
+    const fanOut = this.namespace.fanOut(address);
+    return fanOut === undefined ? undefined : { kind: "publish", fanOut };
   }
 
   private onMessage(context: EventContext): void {
@@ -154,10 +154,10 @@ export class LinkRouter {
         delivery.reject({ condition: "amqp:decode-error", description: describe(error) });
         return;
       }
-      const { accepted, duplicates } = inbox.publisher.publish(contents, Date.now());
+      const { accepted, duplicates } = inbox.fanOut.publish(contents, Date.now());
       delivery.accept();
       this.log(
-        `${inbox.publisher.path}: ${accepted} message(s) published${duplicates ? `, ${duplicates} duplicate(s) dropped` : ""}`,
+        `${inbox.fanOut.path}: ${accepted} message(s) published${duplicates ? `, ${duplicates} duplicate(s) dropped` : ""}`,
       );
       return;
     }

@@ -1,6 +1,6 @@
 import { DuplicateDetector } from "./duplicateDetector";
+import { EntityFanOut } from "./entityFanOut";
 import { MessageQueue } from "./messageQueue";
-import { Publisher } from "./publisher";
 import type { DeliverySettings, SubscriptionRule, Topology } from "./topology";
 
 /** Entity names are case-insensitive on Service Bus. */
@@ -17,14 +17,14 @@ export interface SubscriptionEntity {
   topic: string;
   name: string;
   settings: DeliverySettings;
-  /** Changed in place: the publisher reads the same array. */
+  /** Changed in place: the fan-out reads the same array. */
   rules: SubscriptionRule[];
   queue: MessageQueue;
 }
 
 /** The entities of a topology, found by the AMQP addresses the SDK uses. */
 export class Namespace {
-  private readonly publishers = new Map<string, Publisher>();
+  private readonly fanOuts = new Map<string, EntityFanOut>();
   private readonly queues = new Map<string, MessageQueue>();
   private readonly topicNames = new Map<string, string>();
   private readonly subscriptions = new Map<string, SubscriptionEntity>();
@@ -32,20 +32,20 @@ export class Namespace {
   constructor(topology: Topology) {
     for (const queue of topology.queues) {
       const messages = this.addQueue(queue.name, queue);
-      const publisher = new Publisher(
+      const fanOut = new EntityFanOut(
         queue.name,
         [{ rules: [], queue: messages }],
         duplicateDetector(queue.duplicateDetectionWindowMs),
       );
-      this.publishers.set(key(queue.name), publisher);
+      this.fanOuts.set(key(queue.name), fanOut);
     }
     for (const topic of topology.topics) {
-      const publisher = new Publisher(
+      const fanOut = new EntityFanOut(
         topic.name,
         [],
         duplicateDetector(topic.duplicateDetectionWindowMs),
       );
-      this.publishers.set(key(topic.name), publisher);
+      this.fanOuts.set(key(topic.name), fanOut);
       this.topicNames.set(key(topic.name), topic.name);
       for (const subscription of topic.subscriptions) {
         this.createSubscription(topic.name, subscription.name, subscription, subscription.rules);
@@ -54,8 +54,8 @@ export class Namespace {
   }
 
   /** The topic or queue a sender's target address names. */
-  publisher(address: string): Publisher | undefined {
-    return this.publishers.get(key(address));
+  fanOut(address: string): EntityFanOut | undefined {
+    return this.fanOuts.get(key(address));
   }
 
   /** The subscription, queue or dead-letter queue a receiver's source address names. */
@@ -65,14 +65,14 @@ export class Namespace {
 
   /** Send operations received by one topic or queue, or by all of them. */
   sendOperations(address?: string): number {
-    if (address !== undefined) return this.publisher(address)?.sendOperations ?? 0;
+    if (address !== undefined) return this.fanOut(address)?.sendOperations ?? 0;
     let total = 0;
-    for (const publisher of this.publishers.values()) total += publisher.sendOperations;
+    for (const fanOut of this.fanOuts.values()) total += fanOut.sendOperations;
     return total;
   }
 
   has(address: string): boolean {
-    return this.publisher(address) !== undefined || this.queue(address) !== undefined;
+    return this.fanOut(address) !== undefined || this.queue(address) !== undefined;
   }
 
   /** The topic's name as defined, or undefined when no topic has it. */
@@ -98,8 +98,8 @@ export class Namespace {
     rules: SubscriptionRule[],
   ): SubscriptionEntity {
     const topicName = this.topic(topic);
-    const publisher = this.publisher(topic);
-    if (topicName === undefined || publisher === undefined) {
+    const fanOut = this.fanOut(topic);
+    if (topicName === undefined || fanOut === undefined) {
       throw new Error(`The local Service Bus has no topic ${topic}`);
     }
     const path = subscriptionPath(topicName, name);
@@ -110,13 +110,13 @@ export class Namespace {
       rules,
       queue: this.addQueue(path, settings),
     };
-    publisher.addTarget(entity);
+    fanOut.addTarget(entity);
     this.subscriptions.set(key(path), entity);
     return entity;
   }
 
   deleteSubscription(entity: SubscriptionEntity): void {
-    this.publisher(entity.topic)?.removeTarget(entity.queue);
+    this.fanOut(entity.topic)?.removeTarget(entity.queue);
     this.subscriptions.delete(key(entity.queue.path));
     this.queues.delete(key(entity.queue.path));
     if (entity.queue.deadLetters) this.queues.delete(key(entity.queue.deadLetters.path));

@@ -4,6 +4,7 @@ import { PUBLISHABLE_ACTIONS, type PublishableAction } from "../core/actions";
 import { CLOUD_EVENT_TYPE_PREFIX } from "../core/cloudEvent";
 import { DISCREPANCY_KINDS } from "../core/crossCheck";
 import { discrepancySchema } from "../core/discrepancy";
+import type { RoutingTable } from "../core/routing";
 import { actionExamples, discrepancyExamples } from "./catalogExamples";
 import { type CatalogMessage, envelope } from "./catalogMessage";
 import { discrepancyMessageProperties, eventMessageProperties } from "./messageProperties";
@@ -15,6 +16,14 @@ const CATALOG_VERSION = "1.0.0";
 export interface CatalogTopics {
   actions: Record<PublishableAction, string>;
   discrepancies: string;
+}
+
+/** The topics a deployment publishes to: each action's, as routed, and the discrepancy topic. */
+export function catalogTopicsOf(routing: RoutingTable, discrepancyTopic: string): CatalogTopics {
+  const actions = Object.fromEntries(
+    PUBLISHABLE_ACTIONS.map((action) => [action, routing[action].topic]),
+  ) as Record<PublishableAction, string>;
+  return { actions, discrepancies: discrepancyTopic };
 }
 
 const ACTION_DESCRIPTIONS: Record<PublishableAction, string> = {

@@ -24,7 +24,11 @@ export interface RecordedRequest {
 export interface Arrival {
   receivedAt: string;
   region?: string;
-  status: number;
+  /**
+   * How the delivery was answered: 200 for one the bridge took; for an import from ACR's delivery
+   * log, the status ACR logged (a 5xx, a 401), none when ACR got no answer (it timed out).
+   */
+  status?: number;
 }
 
 export interface NewDelivery {
@@ -90,11 +94,11 @@ export function initialPublishState(route: Route, event: RegistryEvent): Publish
 }
 
 function arrivalOf(delivery: NewDelivery): Arrival {
+  const logged = delivery.request.loggedResponse;
   return {
     receivedAt: isoTime(delivery.receivedAt),
     region: delivery.event.region,
-    // An import from ACR's delivery log keeps the status ACR got (a timeout, a 5xx, a 401).
-    status: delivery.request.loggedResponse?.status ?? 200,
+    status: logged ? logged.status : 200,
   };
 }
 

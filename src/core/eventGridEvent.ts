@@ -3,7 +3,7 @@ import type { AcrEventType } from "./eventGridTrust";
 import { connectedRegistryOf, loginServerFromResourceId } from "./eventGridTrust";
 import { normalizeRegion } from "./region";
 import type { RegistryEvent } from "./registryEvent";
-import { UNKNOWN_REGISTRY } from "./registryIdentity";
+import { firstLoginServer } from "./registryIdentity";
 
 export type EventGridSchema = "eventgrid" | "cloudevents";
 
@@ -32,18 +32,17 @@ export function registryEventFromEventGrid(
   context: EventGridContext,
 ): RegistryEvent {
   const { data } = event;
-  const candidates = [
+  const registry = firstLoginServer([
     data.request?.host,
     loginServerFromResourceId(event.source),
     context.configuredLoginServer,
-  ];
-  const registry = candidates.map((value) => value?.trim().toLowerCase()).find((value) => value);
+  ]);
   return {
     eventId: data.id,
     action: data.action,
     timestamp: data.timestamp,
     occurredAt: Date.parse(data.timestamp),
-    registry: registry ?? UNKNOWN_REGISTRY,
+    registry,
     repository: data.target?.repository,
     tag: data.target?.tag,
     digest: data.target?.digest,

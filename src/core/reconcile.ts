@@ -208,6 +208,16 @@ async function claimWindow(
   return outcome.ok ? claimed : undefined;
 }
 
+/**
+ * A close that got through gives the logical event back: no lease, and its attempts counted
+ * afresh, so a later close of it (a late twin's resolution, the end of a quarantine hold) has
+ * every attempt of its own.
+ */
+const RELEASED = {
+  closingUntil: undefined,
+  closeAttempts: undefined,
+} satisfies Partial<LogicalEvent>;
+
 /** Takes a pending record for one re-drive attempt by a versioned write of `lastAttemptAt`. */
 async function claimRedrive(
   record: Versioned<DeliveryRecord>,
@@ -331,7 +341,7 @@ async function holdForQuarantine(
     ...current.value,
     state: "awaiting-release",
     windowClosesAt: until,
-    closingUntil: undefined,
+    ...RELEASED,
   };
   await writeOrThrow(store, [
     { kind: "replace-logical", logical: held, version: current.version },
@@ -406,7 +416,7 @@ async function settleLogical(
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const current = await store.logicalOf(logical);
-    const settled: LogicalEvent = { ...settle(current?.value ?? logical), closingUntil: undefined };
+    const settled: LogicalEvent = { ...settle(current?.value ?? logical), ...RELEASED };
     const replace: Change = current
       ? { kind: "replace-logical", logical: settled, version: current.version }
       : { kind: "create-logical", logical: settled };

@@ -21,7 +21,14 @@ export function resolveRegistry(
   registryQuery: string | undefined,
   configuredLoginServer: string | undefined,
 ): string {
-  const candidates = [payload.request?.host, registryQuery, configuredLoginServer];
+  return firstLoginServer([payload.request?.host, registryQuery, configuredLoginServer]);
+}
+
+/**
+ * The first candidate that names the registry, trimmed and lower-cased, else `UNKNOWN_REGISTRY`:
+ * how the webhook, ACR's log and Event Grid each settle on one login server.
+ */
+export function firstLoginServer(candidates: readonly (string | undefined)[]): string {
   const found = candidates.map((value) => value?.trim().toLowerCase()).find((value) => value);
   return found ?? UNKNOWN_REGISTRY;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { describeError } from "./describeError";
 import { FINDING_STATES } from "./discrepancy";
 import { isoTime } from "./isoTime";
 import type { EventOrigin } from "./registryEvent";
@@ -320,9 +321,7 @@ export async function watchSources(
       await ports.store.saveFinding({ ...finding, published: true });
       report.published++;
     } catch (error) {
-      report.errors.push(
-        `${finding.kind} ${finding.registry}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      report.errors.push(`${finding.kind} ${finding.registry}: ${describeError(error)}`);
     }
   }
   return report;

@@ -54,7 +54,7 @@ export type Change =
 export interface WriteOptions {
   /**
    * Bookkeeping that no answer waits for (a record marked published): the store may hold it a
-   * moment so that it shares a transaction with the next write, instead of costing one of its own.
+   * moment so that it goes with the next write, instead of costing a round trip of its own.
    */
   lazy?: boolean;
 }

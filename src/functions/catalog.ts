@@ -1,7 +1,7 @@
 import { app } from "@azure/functions";
 import { getBridge } from "../bridge";
+import { catalogTopicsOf } from "../catalog/eventCatalog";
 import { serveCatalog } from "../catalog/serveCatalog";
-import { PUBLISHABLE_ACTIONS } from "../core/actions";
 
 const bridge = getBridge();
 
@@ -10,10 +10,7 @@ app.http("catalog", {
   route: "catalog",
   methods: ["GET"],
   authLevel: "anonymous",
-  handler: serveCatalog({
-    actions: Object.fromEntries(
-      PUBLISHABLE_ACTIONS.map((action) => [action, bridge.routing[action].topic]),
-    ) as Record<(typeof PUBLISHABLE_ACTIONS)[number], string>,
-    discrepancies: bridge.crossCheckSettings.discrepancyTopic,
-  }),
+  handler: serveCatalog(
+    catalogTopicsOf(bridge.routing, bridge.crossCheckSettings.discrepancyTopic),
+  ),
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { ListPosition } from "../adapters/tablePaging";
 import type { TimeWindow } from "../adapters/tableQueries";
+import { parseJsonText } from "../core/parseJsonText";
 import { shortHash } from "../core/shortHash";
 
 /** Where the next page starts, and the time window every page of the listing shares. */
@@ -33,13 +34,9 @@ export function encodeContinuationToken(cursor: Cursor, fingerprint: string): st
 }
 
 export function decodeContinuationToken(token: string, fingerprint: string): Cursor | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-  } catch {
-    return undefined;
-  }
-  const parsed = tokenSchema.safeParse(json);
+  const json = parseJsonText(Buffer.from(token, "base64url").toString("utf8"));
+  if (!json.ok) return undefined;
+  const parsed = tokenSchema.safeParse(json.value);
   if (!parsed.success) return undefined;
   const { check, ...body } = parsed.data;
   if (check !== checkOf(body, fingerprint)) return undefined;

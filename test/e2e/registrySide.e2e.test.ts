@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ArmStandIn, type StandInWebhook } from "../../dev/arm/armStandIn";
 import { freePort } from "../../dev/freePort";
 import { LOCAL_ARM_TOKEN } from "../../src/adapters/armRegistryWebhooks";
+import type { BackfillReport } from "../../src/backfill/runBackfill";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { messageIdFor } from "../../src/core/topicMessage";
 import { servedCatalogChecker } from "../support/catalogConformance";
@@ -16,15 +17,6 @@ const BACKFILL_REGISTRY = registryId("backfillreg");
 const HEALTH_REGISTRY = registryId("healthreg");
 const LOGIN_SERVER = "backfillreg.azurecr.io";
 const ACTIONS = ["push", "delete", "chart_push", "chart_delete", "quarantine"];
-
-interface BackfillAnswer {
-  seen: number;
-  alreadyRecorded: number;
-  imported: number;
-  unusable: { id: string; webhook: string; why: string }[];
-  webhooks: { registryId: string; webhook: string; pages: number; complete: boolean }[];
-  errors: string[];
-}
 
 describe("registry side: backfill from ACR's delivery log and webhook health, real SDK against the ARM stand-in", () => {
   let arm: ArmStandIn;
@@ -74,10 +66,10 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
 
   afterEach(() => arm.clearFaults());
 
-  async function backfill(query = ""): Promise<BackfillAnswer> {
+  async function backfill(query = ""): Promise<BackfillReport> {
     const response = await fetch(`${stack.url}/api/backfill${query}`, { method: "POST" });
     expect(response.status).toBe(200);
-    return (await response.json()) as BackfillAnswer;
+    return (await response.json()) as BackfillReport;
   }
 
   function push(repository: string, tag: string, extra: Record<string, unknown> = {}) {

@@ -368,9 +368,8 @@ describe("stop()", () => {
     const slow = fetch(`${host.url}/api/slow?ms=600`);
     await waitForLine(lines, /slow started/);
 
-    const started = Date.now();
     await host.stop();
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Cut off, not waited for: an invocation let finish would have answered.
     await expect(slow).rejects.toThrow();
     expect(lines.join("\n")).toMatch(
       /\[warning\] Host: Stopped waiting for running invocations after 50 ms/,

@@ -106,7 +106,7 @@ export interface PredictedResource {
   properties?: any;
 }
 
-export const SNAPSHOT_SCOPE = {
+const SNAPSHOT_SCOPE = {
   subscriptionId: "00000000-0000-0000-0000-0000000000a1",
   tenantId: "00000000-0000-0000-0000-0000000000b2",
   location: "westeurope",

@@ -32,18 +32,15 @@ const extraFields = (known: string[]) =>
 const hex = (length: number) =>
   fc.array(fc.constantFrom(..."0123456789abcdef"), { minLength: length, maxLength: length });
 
-export const digestArb = hex(64).map((digits) => `sha256:${digits.join("")}`);
+const digestArb = hex(64).map((digits) => `sha256:${digits.join("")}`);
 
 /** Docker distribution's repository grammar: lowercase path components. */
-export const repositoryArb = fc
+const repositoryArb = fc
   .stringMatching(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*){0,3}$/)
   .filter((name) => name.length <= 255);
 
 /** Docker distribution's tag grammar, and the empty tag ACR sometimes sends. */
-export const tagArb = fc.oneof(
-  fc.constant(""),
-  fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/),
-);
+const tagArb = fc.oneof(fc.constant(""), fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/));
 
 const OFFSETS: [string, number][] = [
   ["Z", 0],
@@ -54,7 +51,7 @@ const OFFSETS: [string, number][] = [
 ];
 
 /** ISO 8601 with 0 to 9 fractional digits and an offset, as ACR and Event Grid write them. */
-export const timestampArb = fc
+const timestampArb = fc
   .record({
     at: fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2099, 11, 31) }),
     fraction: fc.constantFrom(0, 1, 3, 6, 7, 9),
@@ -154,7 +151,7 @@ export const validPayloadArb: fc.Arbitrary<JsonObject> = fc
   });
 
 /** Every field of the payload that a mutation may drop, replace or retype. */
-export const FIELD_PATHS: readonly (readonly string[])[] = [
+const FIELD_PATHS: readonly (readonly string[])[] = [
   [],
   ["id"],
   ["timestamp"],

@@ -35,7 +35,7 @@ const cases: [string, ClassificationInput, ArtifactKind, "true" | "false"][] = [
     "false",
   ],
   [
-    "digest-only OCI manifest (no tag field)",
+    "digest-only OCI manifest (no tag field), as a referrer without artifact type arrives",
     { action: "push", mediaType: OCI_MANIFEST },
     "image",
     "false",
@@ -68,12 +68,6 @@ const cases: [string, ClassificationInput, ArtifactKind, "true" | "false"][] = [
     "true",
   ],
   // OCI 1.1 referrers arrive digest-only; a payload carrying the artifact type is classified by it.
-  [
-    "digest-only referrer without artifact type",
-    { action: "push", mediaType: OCI_MANIFEST },
-    "image",
-    "false",
-  ],
   [
     "notation signature with artifact type",
     {

@@ -9,7 +9,13 @@ import {
   publishFailedChanges,
   readsLogicalFirst,
 } from "../../src/core/decideArrival";
-import { MAX_ATTEMPTS_KEPT, type NewDelivery, newRecord } from "../../src/core/deliveryRecord";
+import {
+  MAX_ARRIVALS,
+  MAX_ATTEMPTS_KEPT,
+  type NewDelivery,
+  newRecord,
+  withRepeatArrival,
+} from "../../src/core/deliveryRecord";
 import { eventAttributes, type RegistryEvent } from "../../src/core/registryEvent";
 import type { Route } from "../../src/core/routing";
 import { messageIdFor, topicMessageFor } from "../../src/core/topicMessage";
@@ -344,6 +350,19 @@ describe("decideArrival: what each arrival changes", () => {
     });
   });
 
+  it("a record keeps its latest arrivals, bounded, and counts every delivery", () => {
+    let record = newRecord(delivery());
+    for (let repeat = 1; repeat <= MAX_ARRIVALS; repeat++) {
+      record = withRepeatArrival(record, delivery({}, PUSH, RECEIVED_AT + repeat));
+    }
+    expect(record.deliveryCount).toBe(MAX_ARRIVALS + 1);
+    expect(record.arrivals).toHaveLength(MAX_ARRIVALS);
+    expect(record.arrivals[0]?.receivedAt).toBe(new Date(RECEIVED_AT + 1).toISOString());
+    expect(record.arrivals.at(-1)?.receivedAt).toBe(
+      new Date(RECEIVED_AT + MAX_ARRIVALS).toISOString(),
+    );
+  });
+
   it.each<{ name: string; by: "webhook" | "eventgrid"; first: RegistryEvent }>([
     {
       name: "recovered from Event Grid",
@@ -402,6 +421,25 @@ describe("decideArrival: what each arrival changes", () => {
       version: earlier.version,
       logical: { occurrence: 2, publication: { by: "webhook", occurrence: 2 } },
     });
+  });
+
+  it("a recurrence while the earlier window is still open: its own window, the earlier marker left for the reconcile", () => {
+    const earlier = seen(registryEvent({ region: "westeurope" }), T0);
+    const input = delivery({ eventId: "evt-2", region: "westeurope" });
+    const decision = decideArrival(input, { own: earlier }, WINDOW_MS);
+    expect(decision.logical).toMatchObject({ occurrence: 2, state: "open" });
+    // The earlier marker's window no longer matches the logical event: the reconcile drops it.
+    expect(kindsOf(decision.changes)).toEqual([
+      "create-record",
+      "index-arrival",
+      "replace-logical",
+      "open-window",
+      "note-tag",
+      "note-digest-tag",
+    ]);
+    expect(changeOf(decision.changes, "open-window")?.window.windowClosesAt).toBe(
+      RECEIVED_AT + WINDOW_MS,
+    );
   });
 
   it("a delete is decided on nothing read: its digest's tags are not part of its changes", () => {

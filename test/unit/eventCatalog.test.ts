@@ -4,8 +4,9 @@ import { Parser } from "@asyncapi/parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { catalogFiles } from "../../dev/catalog";
+import { catalogTopicsOf } from "../../src/catalog/eventCatalog";
 import { serveCatalog } from "../../src/catalog/serveCatalog";
-import { DEFAULT_TOPICS } from "../../src/config";
+import { DEFAULT_TOPICS, loadRoutingTable } from "../../src/config";
 import { validateAcrWebhookPayload } from "../../src/core/acrWebhookPayload";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { replayedMessage } from "../../src/core/replay";
@@ -211,13 +212,13 @@ describe("GET /api/catalog", () => {
     expect(served).toEqual(catalog);
   });
 
-  it("names the topics this deployment publishes to", () => {
-    const response = serveCatalog({
-      actions: { ...DEFAULT_TOPICS, push: "images-pushed" },
-      discrepancies: "acr-discrepancies",
-    })();
+  it("names the topics this deployment publishes to, as its settings route them", () => {
+    const routing = loadRoutingTable({ TOPIC_PUSH: "images-pushed" });
+    const response = serveCatalog(catalogTopicsOf(routing, "findings"))();
     const document = JSON.parse(String(response.body)) as CatalogDocument;
     expect(document.channels["images-pushed"].address).toBe("images-pushed");
+    expect(document.channels.findings.address).toBe("findings");
     expect(document.channels["acr-push"]).toBeUndefined();
+    expect(document.channels["acr-delete"].address).toBe("acr-delete");
   });
 });

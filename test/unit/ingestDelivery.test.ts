@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { type LogicalEvent, logicalRefFor, withArrival } from "../../src/core/crossCheck";
 import type { NewDelivery } from "../../src/core/deliveryRecord";
 import { describeError } from "../../src/core/describeError";
-import { type IngestPorts, ingestDelivery } from "../../src/core/ingestDelivery";
+import { type IngestPorts, ingestDelivery, restoreJournaled } from "../../src/core/ingestDelivery";
 import { DependencyUnavailableError, type EventStore, type Publisher } from "../../src/core/ports";
 import { eventAttributes, type RegistryEvent } from "../../src/core/registryEvent";
 import { DONE } from "../../src/core/result";
@@ -588,6 +588,18 @@ describe("ingestDelivery: a webhook while Table Storage is down", () => {
       failure: STORE_TIMEOUT,
     });
     expectNothingStored(memory);
+  });
+});
+
+describe("restoreJournaled", () => {
+  it("a journaled delivery whose id was recorded meanwhile with other content leaves that record as it is", async () => {
+    const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
+    const other = delivery(PUSH_TOPIC, { tag: "v2" });
+    await ingest(memory, other);
+    const before = memory.record(other.event);
+    expect(before?.publishState).toBe("pending");
+    await restoreJournaled({ delivery: delivery(), published: true }, portsOf(memory));
+    expect(memory.record(other.event)).toEqual(before);
   });
 });
 

@@ -456,6 +456,32 @@ describe("reconcile: a late twin resolves its finding", () => {
     expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC, DISCREPANCY_TOPIC]);
   });
 
+  it("a resolution that cannot be published is tried maxAttempts runs, then recorded and closed without it", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    await run(memory);
+    await arrive(memory, [eventGrid()], routing(), LATE_AT);
+    memory.faults["publisher.publish"] = (topic) =>
+      topic === DISCREPANCY_TOPIC ? new Error("topic missing") : undefined;
+    const reports = [];
+    for (let attempt = 0; attempt < POLICY.maxAttempts; attempt++) {
+      reports.push(await run(memory, {}, LATE_AT + 1 + attempt * WINDOW_LEASE_MS));
+    }
+    expect(reports.map((report) => report.resolved)).toEqual([0, 0, 1]);
+    expect(reports.at(-1)?.errors).toEqual([
+      `window ${logicalKeyFor(webhook())}: gave up, resolution publish failed: Error: topic missing`,
+    ]);
+    expect(memory.findingsRecorded.map((finding) => finding.state)).toEqual([
+      "open",
+      "resolved",
+      "resolved",
+      "resolved",
+    ]);
+    expect(memory.logical(webhook())?.late?.findingResolved).toBe(true);
+    expect(memory.windows.size).toBe(0);
+    expect(discrepancies(memory)).toHaveLength(1);
+  });
+
   it("a late webhook of a recovered eventgrid-only finding: covered, not published again, the recovered finding resolved", async () => {
     const memory = new MemoryPorts();
     await arrive(memory, [eventGrid()]);
@@ -638,6 +664,19 @@ describe("reconcile: an Event Grid push of a quarantined digest", () => {
     expect((await run(memory, { quarantineHoldMs: HOLD_MS }, HOLD_ENDS + HOLD_MS)).closed).toEqual(
       {},
     );
+  });
+
+  it("when the hold ends and its finding cannot be published, the close has every attempt of its own", async () => {
+    const memory = new MemoryPorts();
+    await heldPush(memory);
+    memory.faults["publisher.publish"] = (topic) =>
+      topic === DISCREPANCY_TOPIC ? new Error("topic missing") : undefined;
+    const closed = [];
+    for (let attempt = 0; attempt < POLICY.maxAttempts; attempt++) {
+      const now = HOLD_ENDS + attempt * WINDOW_LEASE_MS;
+      closed.push((await run(memory, { quarantineHoldMs: HOLD_MS }, now)).closed);
+    }
+    expect(closed).toEqual([{}, {}, { "quarantine-held": 1 }]);
   });
 
   it("with the hold off, a quarantined digest's Event Grid push is recovered as any other", async () => {

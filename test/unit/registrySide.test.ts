@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { importFromLog } from "../../src/backfill/loggedDeliveryImport";
 import { loadRegistryAccessSettings, loadRoutingTable } from "../../src/config";
+import { newRecord } from "../../src/core/deliveryRecord";
 import type { LoggedDelivery, WebhookConfiguration } from "../../src/core/registryWebhooks";
 import { messageIdFor } from "../../src/core/topicMessage";
 import {
@@ -85,6 +86,24 @@ describe("importFromLog: what the webhook would have recorded, from ACR's log", 
     expect(request.uri).not.toContain("fn-key");
     expect(request.headers.Authorization).toBe("******");
   });
+
+  it.each([
+    { name: "the status ACR logged", responseStatus: 401, status: 401 },
+    {
+      name: "no status when ACR got no answer (a timeout)",
+      responseStatus: undefined,
+      status: undefined,
+    },
+  ])(
+    "records on the import's arrival $name, not the 200 of a delivery the bridge took",
+    ({ responseStatus, status }) => {
+      const result = importFromLog(logged({ responseStatus }), context);
+      if (result.kind !== "delivery") throw new Error(result.kind);
+      expect(newRecord(result.delivery).arrivals).toEqual([
+        { receivedAt: "2026-05-01T00:00:00.000Z", region: undefined, status },
+      ]);
+    },
+  );
 
   it("masks a header that carries a secret even when ACR logged it in the clear", () => {
     const result = importFromLog(

@@ -186,6 +186,16 @@ describe("replay jobs", () => {
     expect(new Set(ids).size).toBe(4);
   });
 
+  it("send one event's webhook and its regional copy on one page once", async () => {
+    const west = record(1, { event: { region: "westeurope" } });
+    const east = record(1, { event: { eventId: "evt-1-east", region: "eastus" } });
+    const { ports, jobs, sent } = harness([west, east]);
+    await jobs.create(newReplayJob("job-g", WINDOW, T0));
+    const [job] = await runReplayJobs(ports, SETTINGS);
+    expect(job).toMatchObject({ state: "completed", scanned: 2, published: 1 });
+    expect(sent.map((s) => s.message.body.id)).toEqual([messageIdFor(west.event)]);
+  });
+
   it("send everything to the topic asked for", async () => {
     const { ports, jobs, sent } = harness([record(1), record(2, { event: { action: "delete" } })]);
     await jobs.create(newReplayJob("job-t", { ...WINDOW, topic: "acr-replays" }, T0));
@@ -273,6 +283,16 @@ describe("replay jobs", () => {
       false,
     );
     expect(jobCovers({ ...job, selection: { from: T0 + 1, to: T0 + 2 } }, records[0])).toBe(false);
+  });
+
+  it("cover both ends of the window; a one-instant window shows no progress until it completes", () => {
+    const job = newReplayJob("job-e", WINDOW, T0);
+    expect(jobCovers(job, record(1, { receivedAt: WINDOW.from }))).toBe(true);
+    expect(jobCovers(job, record(1, { receivedAt: WINDOW.to }))).toBe(true);
+    expect(jobCovers(job, record(1, { receivedAt: WINDOW.to + 1 }))).toBe(false);
+    const instant = newReplayJob("job-i", { from: T0, to: T0 }, T0);
+    expect(replayProgress({ ...instant, state: "running", reachedAt: T0 })).toBe(0);
+    expect(replayProgress({ ...instant, state: "completed", reachedAt: T0 })).toBe(1);
   });
 
   it("go by arrival at the bridge, as the listing it reads does, not by ACR's timestamp", async () => {

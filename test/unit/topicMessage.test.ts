@@ -193,6 +193,13 @@ describe("messageIdFor: one id per logical event", () => {
     expect(messageIdFor(first)).not.toBe(messageIdFor({ ...first, eventId: "id-2" }));
   });
 
+  it("stays what earlier releases sent: duplicate detection and the stored logical keys rely on it", () => {
+    expect(messageIdFor(event())).toBe("05eb88321bd85e72a33a5569deafc5c7");
+    expect(messageIdFor(event(), 1)).toBe("05eb88321bd85e72a33a5569deafc5c7");
+    expect(messageIdFor(event(), 2)).toBe("97dd158481f8a90a919cb3c2443f5752");
+    expect(messageIdFor(event({ digest: undefined }))).toBe("7f0764bdf4078fca000206ee7684a264");
+  });
+
   it("is a fixed-width hex string usable as a Service Bus messageId", () => {
     for (const registryEvent of [event(), event({ digest: undefined })]) {
       expect(messageIdFor(registryEvent)).toMatch(/^[0-9a-f]{32}$/);

@@ -18,7 +18,7 @@ export interface PublishResult {
  * The sending side of a topic or queue: drops duplicates, numbers messages and gives each
  * matching target its own copy. A queue is a single target without rules.
  */
-export class Publisher {
+export class EntityFanOut {
   private nextSequenceNumber = 1;
   /** Transfers received from senders: a batch or an array send is one operation. */
   private sends = 0;
