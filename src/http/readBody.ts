@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
+import { decodeUtf8 } from "../core/parseJsonText";
 import type { Result } from "../core/result";
 import { errorResponse } from "./errorResponse";
 
@@ -26,14 +27,7 @@ async function readLimitedBody(request: HttpRequest, maxBytes: number): Promise<
       chunks.push(value);
     }
   }
-  try {
-    return {
-      ok: true,
-      value: new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)),
-    };
-  } catch {
-    return { ok: false, failure: "invalid-utf8" };
-  }
+  return decodeUtf8(Buffer.concat(chunks));
 }
 
 export type JsonBody = Result<unknown, HttpResponseInit>;
