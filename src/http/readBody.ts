@@ -30,6 +30,16 @@ async function readLimitedBody(request: HttpRequest, maxBytes: number): Promise<
   return decodeUtf8(Buffer.concat(chunks));
 }
 
+/** `application/json` and every `application/…+json` (CloudEvents' `cloudevents(-batch)+json`). */
+const JSON_MEDIA_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
+
+/** The 415 for a body declared as something other than JSON; none declared is taken as JSON. */
+export function unsupportedMediaType(request: HttpRequest): HttpResponseInit | undefined {
+  const contentType = request.headers.get("content-type");
+  if (contentType === null || JSON_MEDIA_TYPE.test(contentType)) return undefined;
+  return errorResponse(415, "unsupported_media_type", "the body must be application/json");
+}
+
 export type JsonBody = Result<unknown, HttpResponseInit>;
 
 /** The body as JSON, or the error response that says why not (413, 400 encoding, 400 JSON). */

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  acrPush,
+  cloudEvent,
+  eventGridEvent,
+  RESOURCE_ID,
+  SAMPLE_EVENTGRID_SECRET,
+} from "../support/eventGridEvents";
+import { type LocalStack, startLocalStack } from "../support/localStack";
+
+import { type Inventory, inventory } from "../support/stackInventory";
+
+/**
+ * Hostile and malformed input to `POST /api/eventgrid`, each answered with a status that tells
+ * Event Grid whether to retry and a JSON body naming the problem, and changing nothing when it is
+ * refused: no entity in any table, no message anywhere.
+ */
+
+type Json = Record<string, unknown>;
+
+interface Case {
+  name: string;
+  body: () => string;
+  headers?: Record<string, string>;
+  status: number;
+  /** `error.code` of the refusal. */
+  code: string;
+  /** A path `details.issues` must name. */
+  issue?: string;
+}
+
+const json = JSON.stringify;
+
+function push() {
+  return acrPush("hostile/eg");
+}
+
+/** An Event Grid schema ACR event whose `data` is changed by `change`. */
+function withData(change: (data: Json & { target: Json }) => void): Json {
+  const data: Json & { target: Json } = { ...push(), location: "westeurope" };
+  change(data);
+  return { ...eventGridEvent(push()), data };
+}
+
+const cases: Case[] = [
+  // What no Event Grid subscription sends: a body that is not JSON by its media type.
+  {
+    name: "text/plain",
+    body: () => json([eventGridEvent(push())]),
+    headers: { "content-type": "text/plain" },
+    status: 415,
+    code: "unsupported_media_type",
+  },
+  {
+    name: "application/x-www-form-urlencoded",
+    body: () => json([eventGridEvent(push())]),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    status: 415,
+    code: "unsupported_media_type",
+  },
+  {
+    name: "multipart/form-data",
+    body: () => json([eventGridEvent(push())]),
+    headers: { "content-type": "multipart/form-data; boundary=x" },
+    status: 415,
+    code: "unsupported_media_type",
+  },
+  { name: "an empty body", body: () => "", status: 400, code: "invalid_json" },
+  { name: "null", body: () => "null", status: 400, code: "invalid_events", issue: "(body)" },
+  { name: "an empty batch", body: () => "[]", status: 400, code: "invalid_events" },
+  {
+    name: "an event without its type",
+    body: () => json([{ id: "x", topic: RESOURCE_ID, data: {} }]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0]",
+  },
+  {
+    name: "eventType as a number",
+    body: () => json([{ ...eventGridEvent(push()), eventType: 5 }]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0]",
+  },
+  {
+    name: "data as a string that is not JSON",
+    body: () => json([{ ...eventGridEvent(push()), data: "{nope" }]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0].data",
+  },
+  {
+    name: "data.id as a number",
+    body: () => json([withData((data) => (data.id = 42))]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0].data.id",
+  },
+  {
+    name: "data.timestamp in the year 9999",
+    body: () => json([withData((data) => (data.timestamp = "9999-01-01T00:00:00Z"))]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0].data.timestamp",
+  },
+  {
+    name: "# in data.target.repository",
+    body: () => json([withData((data) => (data.target.repository = "a#b"))]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0].data.target.repository",
+  },
+  {
+    name: "a control character in data.id",
+    body: () => json([withData((data) => (data.id = "a\u0007b"))]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0].data.id",
+  },
+  {
+    name: "a CloudEvent of spec version 0.3",
+    body: () => json([{ ...cloudEvent(push()), specversion: "0.3" }]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0]",
+  },
+];
+
+describe("hostile and malformed input to POST /api/eventgrid", () => {
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      ownTables: true,
+      env: { ACR_RESOURCE_IDS: RESOURCE_ID, RECONCILE_SCHEDULE: "0 0 0 1 1 *" },
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  function post(body: string, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(`${stack.url}/api/eventgrid?key=${SAMPLE_EVENTGRID_SECRET}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "aeg-event-type": "Notification", ...headers },
+      body,
+    });
+  }
+
+  it("takes a valid batch before the corpus", async () => {
+    const response = await post(json([eventGridEvent(push()), cloudEvent(push())]));
+    expect(await response.json()).toMatchObject({ accepted: 2 });
+  });
+
+  it.each(cases)("$name -> $status", async (hostile) => {
+    const before: Inventory = await inventory(stack);
+    const response = await post(hostile.body(), hostile.headers);
+    const text = await response.text();
+    expect(response.status, text.slice(0, 500)).toBe(hostile.status);
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(text).not.toContain(SAMPLE_EVENTGRID_SECRET);
+    expect(text).not.toMatch(/\n\s+at |\.(ts|js):\d+/);
+    const body = JSON.parse(text) as { error: { code: string; details?: { issues: Json[] } } };
+    expect(Object.keys(body)).toEqual(["error"]);
+    expect(body.error.code).toBe(hostile.code);
+    if (hostile.issue) {
+      expect(body.error.details?.issues.map((issue) => issue.path)).toContain(hostile.issue);
+    }
+    expect(await inventory(stack)).toEqual(before);
+  });
+});
