@@ -10,7 +10,7 @@ import {
   text,
   toFieldIssues,
 } from "../core/acrWebhookPayload";
-import { eventGridDataSchema } from "../core/eventGridData";
+import { type EventGridData, eventGridDataSchema } from "../core/eventGridData";
 import type { AcrEventGridEvent, EventGridSchema } from "../core/eventGridEvent";
 import { trustOf } from "../core/eventGridTrust";
 import { parseJsonText } from "../core/parseJsonText";
@@ -169,9 +169,12 @@ async function readEvent(
       `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`,
     );
   }
+  // The data itself, not the parser's copy, as for a webhook: the schema transforms nothing, and
+  // the copy drops an own `__proto__` key (to spare the prototype), which is data like any other.
+  const value = data.value as EventGridData;
   return {
     ok: true,
-    value: { kind: "registry", envelopeId, type: trust.type, source, schema, data: parsed.data },
+    value: { kind: "registry", envelopeId, type: trust.type, source, schema, data: value },
   };
 }
 

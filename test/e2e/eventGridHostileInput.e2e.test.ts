@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EventTables } from "../../src/adapters/eventTables";
 import {
   acrPush,
   cloudEvent,
@@ -7,6 +8,7 @@ import {
   SAMPLE_EVENTGRID_SECRET,
 } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
+import { eventTables, recordEntity } from "../support/records";
 
 import { type Inventory, inventory } from "../support/stackInventory";
 
@@ -128,12 +130,14 @@ const cases: Case[] = [
 
 describe("hostile and malformed input to POST /api/eventgrid", () => {
   let stack: LocalStack;
+  let deliveries: EventTables;
 
   beforeAll(async () => {
     stack = await startLocalStack({
       ownTables: true,
       env: { ACR_RESOURCE_IDS: RESOURCE_ID, RECONCILE_SCHEDULE: "0 0 0 1 1 *" },
     });
+    deliveries = eventTables(stack.tablesConnection);
   });
 
   afterAll(async () => {
@@ -168,5 +172,23 @@ describe("hostile and malformed input to POST /api/eventgrid", () => {
       expect(body.error.details?.issues.map((issue) => issue.path)).toContain(hostile.issue);
     }
     expect(await inventory(stack)).toEqual(before);
+  });
+
+  it("stores a __proto__ key of data as data, as the webhook does", async () => {
+    const data = push();
+    const text = json([eventGridEvent(data)]).replace(
+      '"action":',
+      '"__proto__":{"polluted":"yes"},"action":',
+    );
+    const response = await post(text);
+    expect(await response.json()).toMatchObject({ accepted: 1 });
+    const record = await recordEntity(deliveries, {
+      registry: "myregistry.azurecr.io",
+      repository: "hostile/eg",
+      eventId: data.id,
+      origin: "eventgrid",
+    });
+    expect(String(record.payload0)).toContain('"__proto__":{"polluted":"yes"}');
+    expect(({} as Json).polluted).toBeUndefined();
   });
 });
