@@ -10,7 +10,7 @@ import {
   text,
   toFieldIssues,
 } from "../core/acrWebhookPayload";
-import { type EventGridData, eventGridDataSchema } from "../core/eventGridData";
+import { type EventGridData, eventGridDataSchemaFor } from "../core/eventGridData";
 import type { AcrEventGridEvent, EventGridSchema } from "../core/eventGridEvent";
 import { trustOf } from "../core/eventGridTrust";
 import { parseJsonText } from "../core/parseJsonText";
@@ -159,7 +159,7 @@ async function readEvent(
       value: { kind: "untrusted", envelopeId, type, ...named, reason: trust.reason },
     };
   }
-  const parsed = eventGridDataSchema.safeParse(data.value);
+  const parsed = eventGridDataSchemaFor(trust.type).safeParse(data.value);
   if (!parsed.success) return { ok: false, failure: toFieldIssues(parsed.error, at, "data") };
   // Stored and serialised recursively: refused here (400, not retried) rather than overflow there.
   const tooDeep = pathDeeperThan(data.value, MAX_PAYLOAD_DEPTH);

@@ -9,7 +9,6 @@ import {
 } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { eventTables, recordEntity } from "../support/records";
-
 import { type Inventory, inventory } from "../support/stackInventory";
 
 /**
@@ -38,11 +37,14 @@ function push() {
 }
 
 /** An Event Grid schema ACR event whose `data` is changed by `change`. */
-function withData(change: (data: Json & { target: Json }) => void): Json {
+function withData(change: (data: Json & { target: Json }) => void, type?: string): Json {
   const data: Json & { target: Json } = { ...push(), location: "westeurope" };
   change(data);
-  return { ...eventGridEvent(push()), data };
+  const event = { ...eventGridEvent(push()), data };
+  return type === undefined ? event : { ...event, eventType: type };
 }
+
+const IMAGE_PUSHED = "Microsoft.ContainerRegistry.ImagePushed";
 
 const cases: Case[] = [
   // What no Event Grid subscription sends: a body that is not JSON by its media type.
@@ -126,6 +128,30 @@ const cases: Case[] = [
     code: "invalid_events",
     issue: "[0]",
   },
+  // The event types ACR publishes each carry one action: another one is not an ACR event.
+  ...[
+    ["quarantine", IMAGE_PUSHED],
+    ["ping", IMAGE_PUSHED],
+    ["delete", IMAGE_PUSHED],
+    ["push", "Microsoft.ContainerRegistry.ImageDeleted"],
+    ["push", "Microsoft.ContainerRegistry.ChartPushed"],
+    ["chart_push", "Microsoft.ContainerRegistry.ChartDeleted"],
+  ].map(
+    ([action, type]): Case => ({
+      name: `${type} carrying action ${action}`,
+      body: () => json([withData((data) => (data.action = action), type)]),
+      status: 400,
+      code: "invalid_events",
+      issue: "[0].data.action",
+    }),
+  ),
+  {
+    name: "a CloudEvent ImagePushed carrying action quarantine",
+    body: () => json([{ ...cloudEvent(push()), data: json({ ...push(), action: "quarantine" }) }]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0].data.action",
+  },
 ];
 
 describe("hostile and malformed input to POST /api/eventgrid", () => {
@@ -172,6 +198,17 @@ describe("hostile and malformed input to POST /api/eventgrid", () => {
       expect(body.error.details?.issues.map((issue) => issue.path)).toContain(hostile.issue);
     }
     expect(await inventory(stack)).toEqual(before);
+  });
+
+  it("takes the valid events of a batch, an action ACR may add too, and names the others", async () => {
+    const valid = eventGridEvent(push());
+    const mismatched = withData((data) => (data.action = "quarantine"));
+    const added = withData((data) => (data.action = "artifact_push"));
+    const response = await post(json([valid, mismatched, added]));
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { accepted: number; invalid: Json[] };
+    expect(body.accepted).toBe(2);
+    expect(body.invalid.map((issue) => issue.path)).toEqual(["[1].data.action"]);
   });
 
   it("stores a __proto__ key of data as data, as the webhook does", async () => {
