@@ -65,12 +65,13 @@ export class ServiceBusTriggers {
       : undefined;
     for (const entry of this.entries) {
       const client = createClient(entry.connection);
+      // The bytes as sent, as the host passes them on: the SDK would parse a JSON body after
+      // decoding it leniently, bytes that are not UTF-8 replaced, before the function sees it.
+      const options = { receiveMode: "peekLock", skipParsingBodyAsJson: true } as const;
       const receiver =
         entry.queueName !== undefined
-          ? client.createReceiver(entry.queueName, { receiveMode: "peekLock" })
-          : client.createReceiver(entry.topicName ?? "", entry.subscriptionName ?? "", {
-              receiveMode: "peekLock",
-            });
+          ? client.createReceiver(entry.queueName, options)
+          : client.createReceiver(entry.topicName ?? "", entry.subscriptionName ?? "", options);
       const subscription = receiver.subscribe(
         {
           processMessage: (message) =>

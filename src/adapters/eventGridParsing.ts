@@ -10,7 +10,7 @@ import {
   text,
   toFieldIssues,
 } from "../core/acrWebhookPayload";
-import { eventGridDataSchema } from "../core/eventGridData";
+import { type EventGridData, eventGridDataSchemaFor } from "../core/eventGridData";
 import type { AcrEventGridEvent, EventGridSchema } from "../core/eventGridEvent";
 import { trustOf } from "../core/eventGridTrust";
 import { parseJsonText } from "../core/parseJsonText";
@@ -159,7 +159,7 @@ async function readEvent(
       value: { kind: "untrusted", envelopeId, type, ...named, reason: trust.reason },
     };
   }
-  const parsed = eventGridDataSchema.safeParse(data.value);
+  const parsed = eventGridDataSchemaFor(trust.type).safeParse(data.value);
   if (!parsed.success) return { ok: false, failure: toFieldIssues(parsed.error, at, "data") };
   // Stored and serialised recursively: refused here (400, not retried) rather than overflow there.
   const tooDeep = pathDeeperThan(data.value, MAX_PAYLOAD_DEPTH);
@@ -169,9 +169,12 @@ async function readEvent(
       `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`,
     );
   }
+  // The data itself, not the parser's copy, as for a webhook: the schema transforms nothing, and
+  // the copy drops an own `__proto__` key (to spare the prototype), which is data like any other.
+  const value = data.value as EventGridData;
   return {
     ok: true,
-    value: { kind: "registry", envelopeId, type: trust.type, source, schema, data: parsed.data },
+    value: { kind: "registry", envelopeId, type: trust.type, source, schema, data: value },
   };
 }
 

@@ -28,6 +28,12 @@ export interface ServiceBusTrigger {
 /** How a function with `sdkBinding: true` settles the one message it was given. */
 export interface MessageSettlement {
   readonly message: ServiceBusReceivedMessage;
+  /**
+   * The body as sent: the bytes of an AMQP data section (how Event Grid writes an event), which
+   * the extension would hand over as text decoded leniently, every byte that is not UTF-8 turned
+   * into U+FFFD; any other body as the extension decoded it.
+   */
+  readonly body: unknown;
   complete(): Promise<void>;
   /** Back to the queue at once: Service Bus redelivers it (and counts the delivery). */
   abandon(): Promise<void>;
@@ -40,6 +46,7 @@ export function settlementOf(trigger: ServiceBusTrigger): MessageSettlement {
   const { actions } = trigger;
   return {
     message,
+    body: bodyOf(message),
     complete: () => actions.complete(message),
     abandon: () => actions.abandon(message),
     deadLetter: (reason, description) =>
@@ -52,4 +59,19 @@ export function settlementOf(trigger: ServiceBusTrigger): MessageSettlement {
         { value: description } as unknown as string,
       ),
   };
+}
+
+/** AMQP's typecode of a data section (binary). */
+const DATA_SECTION = 0x75;
+
+function bodyOf(message: ServiceBusReceivedMessage): unknown {
+  const raw: unknown = message._rawAmqpMessage?.body;
+  const isDataSection =
+    typeof raw === "object" &&
+    raw !== null &&
+    "typecode" in raw &&
+    raw.typecode === DATA_SECTION &&
+    "content" in raw &&
+    raw.content instanceof Uint8Array;
+  return isDataSection ? raw.content : message.body;
 }

@@ -3,7 +3,7 @@ import { type ParsedEventGridEvent, parseEventGridBody } from "../adapters/event
 import type { EventGridSettings } from "../config";
 import { describeFieldIssues } from "../core/acrWebhookPayload";
 import type { RecordedRequest } from "../core/deliveryRecord";
-import { parseJsonText } from "../core/parseJsonText";
+import { decodeUtf8, parseJsonText } from "../core/parseJsonText";
 import type { DependencyFailure, DependencyResult } from "../core/ports";
 import type { Result } from "../core/result";
 import type { EventGridSummary } from "./ingestEventGridEvents";
@@ -57,7 +57,14 @@ export async function handleEventGridQueueMessage(
   ingest: IngestEvents,
 ): Promise<QueueMessageOutcome> {
   const json = decodeBody(message.body);
-  if (!json.ok) return poison("NotJson", "the message body is not JSON");
+  if (!json.ok) {
+    return poison(
+      "NotJson",
+      json.failure === "invalid-utf8"
+        ? "the message body is not UTF-8"
+        : "the message body is not JSON",
+    );
+  }
 
   const parsed = await parseEventGridBody(json.value, {
     trustedResourceIds: settings.trustedResourceIds,
@@ -110,7 +117,12 @@ function poison(reason: PoisonReason, description: string): QueueMessageOutcome 
   };
 }
 
-/** Event Grid writes the event as JSON bytes; the extension hands over text unless told JSON. */
-function decodeBody(body: unknown): Result<unknown, "not-json"> {
-  return parseJsonText(body instanceof Uint8Array ? Buffer.from(body).toString("utf8") : body);
+/**
+ * Event Grid writes the event as JSON bytes (UTF-8); the extension hands over text unless told
+ * JSON. Bytes that are not UTF-8 are refused, as the HTTP intakes refuse them.
+ */
+function decodeBody(body: unknown): Result<unknown, "not-json" | "invalid-utf8"> {
+  if (!(body instanceof Uint8Array)) return parseJsonText(body);
+  const text = decodeUtf8(body);
+  return text.ok ? parseJsonText(text.value) : text;
 }

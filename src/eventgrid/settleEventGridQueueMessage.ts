@@ -25,7 +25,7 @@ export async function settleEventGridQueueMessage(
   let outcome: QueueMessageOutcome;
   try {
     outcome = await handleEventGridQueueMessage(
-      settlement.message,
+      { body: settlement.body, messageId: settlement.message.messageId },
       queueName,
       context,
       settings,

@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
+import { decodeUtf8 } from "../core/parseJsonText";
 import type { Result } from "../core/result";
 import { errorResponse } from "./errorResponse";
 
@@ -26,14 +27,17 @@ async function readLimitedBody(request: HttpRequest, maxBytes: number): Promise<
       chunks.push(value);
     }
   }
-  try {
-    return {
-      ok: true,
-      value: new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)),
-    };
-  } catch {
-    return { ok: false, failure: "invalid-utf8" };
-  }
+  return decodeUtf8(Buffer.concat(chunks));
+}
+
+/** `application/json` and every `application/…+json` (CloudEvents' `cloudevents(-batch)+json`). */
+const JSON_MEDIA_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
+
+/** The 415 for a body declared as something other than JSON; none declared is taken as JSON. */
+export function unsupportedMediaType(request: HttpRequest): HttpResponseInit | undefined {
+  const contentType = request.headers.get("content-type");
+  if (contentType === null || JSON_MEDIA_TYPE.test(contentType)) return undefined;
+  return errorResponse(415, "unsupported_media_type", "the body must be application/json");
 }
 
 export type JsonBody = Result<unknown, HttpResponseInit>;

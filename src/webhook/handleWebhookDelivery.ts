@@ -9,7 +9,7 @@ import { resolveRegistry } from "../core/registryIdentity";
 import { type RoutingTable, routeForEvent } from "../core/routing";
 import { authenticateWebhook } from "../core/webhookAuth";
 import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
-import { readJsonBody } from "../http/readBody";
+import { readJsonBody, unsupportedMediaType } from "../http/readBody";
 import { countIngest, dependencyFailureOf, inSpan } from "../telemetry/instruments";
 import { parseWebhookQuery } from "./webhookQuery";
 
@@ -18,8 +18,6 @@ export interface WebhookDependencies extends Omit<IngestPorts, "windowMs"> {
   routing: RoutingTable;
   crossCheckSettings: CrossCheckSettings;
 }
-
-const JSON_MEDIA_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 
 /** authenticate -> size limit -> parse -> validate -> record -> publish -> mark -> respond. */
 export async function handleWebhookDelivery(
@@ -38,10 +36,8 @@ export async function handleWebhookDelivery(
     });
   }
 
-  const contentType = request.headers.get("content-type");
-  if (contentType !== null && !JSON_MEDIA_TYPE.test(contentType)) {
-    return errorResponse(415, "unsupported_media_type", "the body must be application/json");
-  }
+  const wrongType = unsupportedMediaType(request);
+  if (wrongType) return wrongType;
 
   const body = await readJsonBody(request, settings.maxBodyBytes);
   if (!body.ok) return body.failure;

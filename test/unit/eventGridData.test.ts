@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { eventGridDataSchema } from "../../src/core/eventGridData";
+import { eventGridDataSchema, eventGridDataSchemaFor } from "../../src/core/eventGridData";
 import { type AcrEventGridEvent, registryEventFromEventGrid } from "../../src/core/eventGridEvent";
+import type { AcrEventType } from "../../src/core/eventGridTrust";
 import { UNKNOWN_REGISTRY } from "../../src/core/registryIdentity";
 
 type Json = Record<string, unknown>;
@@ -185,6 +186,35 @@ function acrEvent(data: Json, source = REGISTRY_ID): AcrEventGridEvent {
     data: accepted(data) as AcrEventGridEvent["data"],
   };
 }
+
+describe("eventGridDataSchemaFor: the action an event type carries", () => {
+  const typed: [AcrEventType, string, string][] = [
+    ["Microsoft.ContainerRegistry.ImagePushed", "push", "eg-imagepushed.doc2019.json"],
+    ["Microsoft.ContainerRegistry.ImageDeleted", "delete", "eg-imagedeleted.doc2019.json"],
+    ["Microsoft.ContainerRegistry.ChartPushed", "chart_push", "eg-chartpushed.doc2019.json"],
+    ["Microsoft.ContainerRegistry.ChartDeleted", "chart_delete", "eg-chartdeleted.doc2019.json"],
+  ];
+  const documentedActions = ["push", "delete", "chart_push", "chart_delete", "quarantine", "ping"];
+
+  it.each(typed)("%s takes its documented data (action %s)", (type, _action, fixture) => {
+    expect(eventGridDataSchemaFor(type).safeParse(fixtureData(fixture)).success).toBe(true);
+  });
+
+  it.each(
+    typed.flatMap(([type, own]) =>
+      documentedActions.filter((action) => action !== own).map((action) => [type, action]),
+    ) as [AcrEventType, string][],
+  )("%s refuses the action %s, naming data.action", (type, action) => {
+    const parsed = eventGridDataSchemaFor(type).safeParse({ ...copy(push), action });
+    expect(parsed.error?.issues.map((issue) => issue.path.join("."))).toEqual(["action"]);
+  });
+
+  it("keeps an action ACR may add", () => {
+    const data = pushWith((d) => (d.action = "artifact_push"));
+    const schema = eventGridDataSchemaFor("Microsoft.ContainerRegistry.ImagePushed");
+    expect(schema.parse(data)).toStrictEqual(data);
+  });
+});
 
 describe("registryEventFromEventGrid", () => {
   it("maps the record of a push", () => {

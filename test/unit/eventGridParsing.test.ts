@@ -182,6 +182,7 @@ describe("parseEventGridBody: CloudEvents 1.0", () => {
   it("reads a batch in order", async () => {
     const second = changed(cloudPush, (e) => {
       e.id = "second-envelope";
+      e.type = "Microsoft.ContainerRegistry.ImageDeleted";
       dataOf(e).action = "delete";
     });
     const events = await eventsOf([copy(cloudPush), second]);

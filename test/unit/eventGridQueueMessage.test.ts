@@ -91,6 +91,11 @@ describe("handleEventGridQueueMessage: what a queue message becomes", () => {
   it.each([
     ["text that is not JSON", "{not json", "NotJson"],
     ["bytes that are not JSON", Buffer.from([0xff, 0x00, 0x7b]), "NotJson"],
+    [
+      "an event whose bytes are not UTF-8",
+      Buffer.from(JSON.stringify(push()).replace("team/api", "team/\u00ff"), "latin1"),
+      "NotJson",
+    ],
     ["JSON that is not an event", { hello: "world" }, "InvalidEvent"],
     ["a number", 42, "InvalidEvent"],
     ["an empty array", [], "InvalidEvent"],
