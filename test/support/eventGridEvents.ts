@@ -10,7 +10,7 @@ import type { LocalStack } from "./localStack";
 export const RESOURCE_ID =
   "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.ContainerRegistry/registries/myregistry";
 /** The Event Grid secret of local.settings.sample.json, for stacks that set no `EVENTGRID_SECRETS`. */
-const SAMPLE_EVENTGRID_SECRET = "local-eventgrid-secret";
+export const SAMPLE_EVENTGRID_SECRET = "local-eventgrid-secret";
 
 const EVENT_TYPES: Record<string, string> = {
   push: "Microsoft.ContainerRegistry.ImagePushed",
