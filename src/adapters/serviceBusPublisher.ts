@@ -8,6 +8,7 @@ import { describeError } from "../core/describeError";
 import { DependencyUnavailableError, type Publisher } from "../core/ports";
 import type { TopicMessage } from "../core/topicMessage";
 import { inSpan } from "../telemetry/instruments";
+import { closeInBackground } from "./serviceBusLinks";
 
 export interface ServiceBusPublisherOptions {
   client: ServiceBusClient;
@@ -79,7 +80,7 @@ export class ServiceBusPublisher implements Publisher {
         await sender.sendMessages(batch, this.signal());
         for (const queued of sending) queued.resolve();
       } catch (error) {
-        await this.dropSender(topic, sender);
+        this.dropSender(topic, sender);
         const failure = new DependencyUnavailableError("service-bus", describeError(error));
         for (const queued of sending) queued.reject(failure);
       }
@@ -102,7 +103,7 @@ export class ServiceBusPublisher implements Publisher {
       }
       await flush();
     } catch (error) {
-      await this.dropSender(topic, sender);
+      this.dropSender(topic, sender);
       const failure = new DependencyUnavailableError("service-bus", describeError(error));
       for (const queued of [...inBatch, ...waiting]) queued.reject(failure);
     }
@@ -112,10 +113,13 @@ export class ServiceBusPublisher implements Publisher {
     return { abortSignal: AbortSignal.timeout(this.options.timeoutMs) };
   }
 
-  /** A sender whose link broke is dropped, so the next publish opens a fresh one. */
-  private async dropSender(topic: string, sender: ServiceBusSender): Promise<void> {
+  /**
+   * A sender whose link broke is dropped, so the next publish opens a fresh one; the failed
+   * publish does not wait for its close.
+   */
+  private dropSender(topic: string, sender: ServiceBusSender): void {
     if (this.senders.get(topic) === sender) this.senders.delete(topic);
-    await sender.close().catch(() => undefined);
+    closeInBackground(sender);
   }
 
   /**
@@ -129,7 +133,7 @@ export class ServiceBusPublisher implements Publisher {
     } catch (error) {
       throw new DependencyUnavailableError("service-bus", describeError(error));
     } finally {
-      await sender.close().catch(() => undefined);
+      closeInBackground(sender);
     }
   }
 
