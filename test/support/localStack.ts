@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { inject } from "vitest";
@@ -27,6 +27,8 @@ export interface LocalStack {
   /** With `ownTables`: stops and restarts this stack's Azurite on its port, keeping its data. */
   stopTables(): Promise<void>;
   startTables(): Promise<void>;
+  /** With `ownTables`: this stack's Azurite restarted with nothing in it, as an in-memory one comes back. */
+  restartTablesEmpty(): Promise<void>;
   /** Stops the host with SIGTERM (graceful) or SIGKILL, and starts it again with the same settings. */
   stopHost(signal?: NodeJS.Signals): Promise<void>;
   startHost(): Promise<void>;
@@ -134,6 +136,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
     startTables: async () => {
       if (!dataDir) throw new Error("startTables needs ownTables");
+      azurite = await startAzurite({ location: dataDir, port: tablesPort });
+    },
+    restartTablesEmpty: async () => {
+      if (!dataDir) throw new Error("restartTablesEmpty needs ownTables");
+      await azurite?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      mkdirSync(dataDir);
       azurite = await startAzurite({ location: dataDir, port: tablesPort });
     },
     stopHost: async (signal: NodeJS.Signals = "SIGTERM") => {
