@@ -1,6 +1,7 @@
 import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
 import type { Journal, JournalEntry } from "../core/ports";
 import { shortHash } from "../core/shortHash";
+import { closeInBackground } from "./serviceBusLinks";
 
 /**
  * The journal is a Service Bus queue: durable while Table Storage is down, and drained by the
@@ -31,7 +32,7 @@ export class ServiceBusJournal implements Journal {
       );
     } catch (error) {
       this.sender = undefined;
-      await sender.close().catch(() => undefined);
+      closeInBackground(sender);
       throw error;
     }
   }

@@ -1,13 +1,15 @@
-import type {
-  ServiceBusClient,
-  ServiceBusMessage,
-  ServiceBusMessageBatch,
-  ServiceBusSender,
+import {
+  isServiceBusError,
+  type ServiceBusClient,
+  type ServiceBusMessage,
+  type ServiceBusMessageBatch,
+  type ServiceBusSender,
 } from "@azure/service-bus";
 import { describeError } from "../core/describeError";
-import { DependencyUnavailableError, type Publisher } from "../core/ports";
+import { DependencyUnavailableError, type Publisher, PublishRefusedError } from "../core/ports";
 import type { TopicMessage } from "../core/topicMessage";
 import { inSpan } from "../telemetry/instruments";
+import { closeInBackground } from "./serviceBusLinks";
 
 export interface ServiceBusPublisherOptions {
   client: ServiceBusClient;
@@ -79,8 +81,8 @@ export class ServiceBusPublisher implements Publisher {
         await sender.sendMessages(batch, this.signal());
         for (const queued of sending) queued.resolve();
       } catch (error) {
-        await this.dropSender(topic, sender);
-        const failure = new DependencyUnavailableError("service-bus", describeError(error));
+        this.dropSender(topic, sender);
+        const failure = publishFailure(error);
         for (const queued of sending) queued.reject(failure);
       }
     };
@@ -92,18 +94,18 @@ export class ServiceBusPublisher implements Publisher {
           continue;
         }
         if (inBatch.length === 0) {
-          queued.reject(new DependencyUnavailableError("service-bus", "message too large"));
+          queued.reject(new PublishRefusedError(TOO_LARGE));
           continue;
         }
         await flush();
         batch = await sender.createMessageBatch(this.signal());
         if (batch.tryAddMessage(queued.message)) inBatch.push(queued);
-        else queued.reject(new DependencyUnavailableError("service-bus", "message too large"));
+        else queued.reject(new PublishRefusedError(TOO_LARGE));
       }
       await flush();
     } catch (error) {
-      await this.dropSender(topic, sender);
-      const failure = new DependencyUnavailableError("service-bus", describeError(error));
+      this.dropSender(topic, sender);
+      const failure = publishFailure(error);
       for (const queued of [...inBatch, ...waiting]) queued.reject(failure);
     }
   }
@@ -112,10 +114,13 @@ export class ServiceBusPublisher implements Publisher {
     return { abortSignal: AbortSignal.timeout(this.options.timeoutMs) };
   }
 
-  /** A sender whose link broke is dropped, so the next publish opens a fresh one. */
-  private async dropSender(topic: string, sender: ServiceBusSender): Promise<void> {
+  /**
+   * A sender whose link broke is dropped, so the next publish opens a fresh one; the failed
+   * publish does not wait for its close.
+   */
+  private dropSender(topic: string, sender: ServiceBusSender): void {
     if (this.senders.get(topic) === sender) this.senders.delete(topic);
-    await sender.close().catch(() => undefined);
+    closeInBackground(sender);
   }
 
   /**
@@ -129,7 +134,7 @@ export class ServiceBusPublisher implements Publisher {
     } catch (error) {
       throw new DependencyUnavailableError("service-bus", describeError(error));
     } finally {
-      await sender.close().catch(() => undefined);
+      closeInBackground(sender);
     }
   }
 
@@ -147,4 +152,22 @@ export class ServiceBusPublisher implements Publisher {
     }
     return sender;
   }
+}
+
+const TOO_LARGE = "message too large for a Service Bus batch";
+
+/** Service Bus answered these, and will answer them again until someone changes something. */
+const REFUSALS = new Set<string>([
+  "MessagingEntityNotFound",
+  "MessagingEntityDisabled",
+  "MessageSizeExceeded",
+  "UnauthorizedAccess",
+]);
+
+/** A refusal, or Service Bus not answering (timeouts, connections lost, busy, anything else). */
+function publishFailure(error: unknown): Error {
+  const reason = describeError(error);
+  return isServiceBusError(error) && REFUSALS.has(error.code)
+    ? new PublishRefusedError(reason)
+    : new DependencyUnavailableError("service-bus", reason);
 }

@@ -16,6 +16,11 @@ export class TableAccess {
   constructor(
     private readonly tables: readonly TableClient[],
     private readonly timeoutMs: number,
+    /**
+     * Called once tables found missing were created, before the calls waiting for them go on:
+     * storage that lost its tables (an emulator restarted) lost what was written before too.
+     */
+    private readonly onTablesCreated: () => void = () => undefined,
   ) {}
 
   signal(): { abortSignal: AbortSignal } {
@@ -58,6 +63,7 @@ export class TableAccess {
     ).then(
       () => {
         this.creating = undefined;
+        this.onTablesCreated();
       },
       (error: unknown) => {
         this.creating = undefined;

@@ -116,7 +116,12 @@ export class TableEventStore implements EventStore {
   private readonly crossChecks: TableGroupCommit;
 
   constructor(private readonly options: TableEventStoreOptions) {
-    this.access = new TableAccess([...options.events.all, options.crossChecks], options.timeoutMs);
+    this.access = new TableAccess(
+      [...options.events.all, options.crossChecks],
+      options.timeoutMs,
+      // Tables found missing: the registries listed before are gone with them.
+      () => options.registries.forget(),
+    );
     this.events = new TableGroupCommit(
       (partitionKey) => options.events.of(partitionKey),
       this.access,
@@ -164,11 +169,11 @@ export class TableEventStore implements EventStore {
 
   write(changes: readonly Change[], options: WriteOptions = {}): Promise<WriteOutcome> {
     return inSpan("table.write", { "acr.changes": String(changes.length) }, async () => {
-      for (const change of changes) {
-        // Listed before it is recorded, so no recorded event is missing from a read over all registries.
-        if (change.kind === "create-record")
-          await this.options.registries.note(change.record.event.registry);
-      }
+      // Listed before it is recorded, so no recorded event is missing from a read over all registries.
+      const registries = changes.flatMap((change) =>
+        change.kind === "create-record" ? [change.record.event.registry] : [],
+      );
+      for (const registry of registries) await this.options.registries.note(registry);
       // One partition after the other, in the plan's order: `index-id` is durable before the record.
       for (const write of this.partitionWrites(changes)) {
         try {
@@ -178,6 +183,9 @@ export class TableEventStore implements EventStore {
           return { ok: false, failure: write.changes[error.operationIndex] ?? "create-record" };
         }
       }
+      // Again, in case the tables were found missing meanwhile: the listing went with them.
+      // Otherwise each registry is in the in-memory set by now, and this costs no call.
+      for (const registry of registries) await this.options.registries.note(registry);
       return DONE;
     });
   }

@@ -26,6 +26,11 @@ export class TableRegistryIndex {
     this.noted.add(registry);
   }
 
+  /** Storage lost what was written (its tables were gone): each registry is written again. */
+  forget(): void {
+    this.noted.clear();
+  }
+
   /** One small partition: also the health check's proof that Table Storage answers. */
   list(): Promise<string[]> {
     return this.access.call(async () => {

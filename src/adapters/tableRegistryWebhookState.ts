@@ -99,6 +99,7 @@ export class TableWebhookHealth {
       const found: WebhookHealth[] = [];
       const entities = table.listEntities<JsonEntity>({
         queryOptions: { filter: odata`PartitionKey eq ${HEALTH_PARTITION}` },
+        ...access.signal(),
       });
       for await (const entity of entities) found.push(JSON.parse(entity.json) as WebhookHealth);
       return found;

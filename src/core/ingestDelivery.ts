@@ -25,6 +25,7 @@ import {
   type Journal,
   type JournalEntry,
   type Publisher,
+  PublishRefusedError,
   whenAvailable,
 } from "./ports";
 import type { Result } from "./result";
@@ -115,7 +116,7 @@ export async function ingestDelivery(
     ok: true,
     value: sent.ok
       ? { ...result, publishState: "published", settling: sent.value.settling }
-      : { ...result, publishError: sent.failure },
+      : { ...result, publishError: sent.failure.reason },
   };
 }
 
@@ -259,9 +260,20 @@ export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts):
   await writeOrThrow(ports.store, publishedChanges(record, sent, Date.now()));
 }
 
+/** Why a message was not sent. */
+export interface PublishFailure {
+  reason: string;
+  /** The messaging service answered and refused it (see `PublishRefusedError`). */
+  refused: boolean;
+}
+
+export function publishFailureOf(error: unknown): PublishFailure {
+  return { reason: describeError(error), refused: error instanceof PublishRefusedError };
+}
+
 export interface PublishOutcome {
   /** The message sent (with the mark still settling when lazy), or why it was not. */
-  sent: Result<{ settling?: Promise<string[]> }, string>;
+  sent: Result<{ settling?: Promise<string[]> }, PublishFailure>;
   /** Bookkeeping that failed after the outcome; the re-drive repairs it. */
   warnings: string[];
 }
@@ -282,9 +294,9 @@ export async function publishRecord(
   try {
     await ports.publisher.publish(publish.topic, publish.message);
   } catch (error) {
-    const reason = describeError(error);
-    const failed = publishFailedChanges(record, publish, reason, now);
-    return { sent: { ok: false, failure: reason }, warnings: await settle(ports.store, failed) };
+    const failure = publishFailureOf(error);
+    const failed = publishFailedChanges(record, publish, failure.reason, now);
+    return { sent: { ok: false, failure }, warnings: await settle(ports.store, failed) };
   }
   const marked = publishedChanges(record, publish, now);
   if (lazyMark) {

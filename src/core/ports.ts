@@ -57,8 +57,22 @@ export interface FindingStore {
   record(finding: Discrepancy): Promise<void>;
 }
 
+/**
+ * Throws `DependencyUnavailableError` when the messaging service did not answer, and
+ * `PublishRefusedError` when it answered and refused the message.
+ */
 export interface Publisher {
   publish(topic: string, message: TopicMessage): Promise<void>;
+}
+
+/**
+ * The messaging service refused the message (its topic missing or disabled, the message too large,
+ * sending not allowed): trying again mends nothing until someone changes something, so only such
+ * failures bring a re-drive or a recovery to give up. A service that did not answer gives no
+ * reason to: its messages wait for it.
+ */
+export class PublishRefusedError extends Error {
+  override readonly name = "PublishRefusedError";
 }
 
 /** A dependency that did not answer: the only reason a delivery may get a 5xx. */

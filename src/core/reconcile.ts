@@ -13,7 +13,13 @@ import {
 import { type DeliveryRecord, isPending } from "./deliveryRecord";
 import { describeError } from "./describeError";
 import { discrepancyFor, discrepancyMessage, resolvedBy } from "./discrepancy";
-import { publishRecord, restoreJournaled, writeOrThrow } from "./ingestDelivery";
+import {
+  type PublishFailure,
+  publishFailureOf,
+  publishRecord,
+  restoreJournaled,
+  writeOrThrow,
+} from "./ingestDelivery";
 import { knownTagsOf } from "./knownTags";
 import type { EventStore, FindingStore, Journal, Publisher } from "./ports";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
@@ -251,12 +257,13 @@ async function closeDueWindow(
     report.held++;
     return [];
   }
-  // The claim that brought us here was this run's attempt; the last one closes whatever fails,
-  // so a topic that can never take the message does not keep the window open for ever.
+  // The claim that brought us here was this run's attempt; the last one closes whatever the
+  // messaging service refuses, so a topic that can never take the message does not keep the window
+  // open for ever. A service that does not answer keeps it open until it does.
   const lastAttempt = (logical.closeAttempts ?? 0) >= settings.redrive.maxAttempts;
-  const failed = (step: string, error: string) => {
-    if (!lastAttempt) throw new Error(`${step} failed: ${error}`);
-    report.errors.push(`window ${logical.key}: gave up, ${step} failed: ${error}`);
+  const failed = (step: string, { reason, refused }: PublishFailure) => {
+    if (!lastAttempt || !refused) throw new Error(`${step} failed: ${reason}`);
+    report.errors.push(`window ${logical.key}: gave up, ${step} failed: ${reason}`);
   };
   // Recovered by an earlier run whose close did not finish: still a recovered finding.
   let recovered = outcome.state === "eventgrid-only" && logical.publication?.by === "eventgrid";
@@ -285,7 +292,7 @@ async function closeDueWindow(
       await ports.publisher.publish(settings.discrepancyTopic, discrepancyMessage(finding));
       report.findingsPublished++;
     } catch (error) {
-      failed("finding publish", describeError(error));
+      failed("finding publish", publishFailureOf(error));
     }
   }
   const arrivals = [...sides.webhook, ...sides.eventgrid];
@@ -378,7 +385,8 @@ async function resolveLateMatch(
   try {
     await ports.publisher.publish(settings.discrepancyTopic, discrepancyMessage(finding));
   } catch (error) {
-    if ((claimed.closeAttempts ?? 0) < settings.redrive.maxAttempts) throw error;
+    const giveUp = (claimed.closeAttempts ?? 0) >= settings.redrive.maxAttempts;
+    if (!giveUp || !publishFailureOf(error).refused) throw error;
     report.errors.push(
       `window ${claimed.key}: gave up, resolution publish failed: ${describeError(error)}`,
     );
@@ -493,11 +501,6 @@ async function redrive(
 ): Promise<void> {
   const { event, route } = record;
   if (route.kind !== "topic") return;
-  if (record.publishAttempts >= settings.redrive.maxAttempts) {
-    await markDead(record, record.lastError ?? "publish attempts exhausted", ports.store);
-    report.dead++;
-    return;
-  }
   const message = await messageOf(event, record.occurrence, ports.store);
   const { sent } = await publishRecord(record, { topic: route.topic, message }, ports, now);
   if (sent.ok) {
@@ -505,8 +508,11 @@ async function redrive(
     return;
   }
   report.redriveFailed++;
-  if (record.publishAttempts + 1 >= settings.redrive.maxAttempts) {
-    const reason = `gave up after ${record.publishAttempts + 1} attempts: ${sent.failure}`;
+  const attempts = record.publishAttempts + 1;
+  // Past the last attempt, the first refusal ends it; while the service does not answer, the
+  // record waits for it at the capped backoff, however long that takes.
+  if (attempts >= settings.redrive.maxAttempts && sent.failure.refused) {
+    const reason = `gave up after ${attempts} attempts: ${sent.failure.reason}`;
     await markDead(record, reason, ports.store);
     report.dead++;
   }

@@ -202,6 +202,49 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     expect(messages).toHaveLength(stored.length);
   });
 
+  it("Azurite restarted empty under a running host: what is recorded after it is still re-driven and listed", async () => {
+    const s = await start({ ownTables: true });
+    const registry = uniqueRegistry();
+    expect((await post(s, push(registry))).json.publishState).toBe("published");
+    await s.restartTablesEmpty();
+    await s.stopBroker();
+    const payload = push(registry);
+    expect((await post(s, payload)).json.publishState).toBe("pending");
+    await s.startBroker();
+
+    await sleep(1100);
+    await runReconcile(s);
+    await sleep(1100);
+    await runReconcile(s);
+
+    const stored = await records(s, registry);
+    expect(stored.map((r) => [r.eventId, r.publishState])).toEqual([[payload.id, "published"]]);
+    expect(messagesOf(s, registry).map((m) => m.applicationProperties.tag)).toEqual([
+      (payload.target as { tag: string }).tag,
+    ]);
+    const listed = await fetch(`${s.url}/api/events`);
+    const items = ((await listed.json()) as { items: { id: string }[] }).items;
+    expect(items.map((item) => item.id)).toContain(payload.id);
+  });
+
+  it("Service Bus down for longer than the re-drive's attempts: records stay pending, and are published once it is back", async () => {
+    const s = await start({ ownTables: true, env: { REDRIVE_MAX_ATTEMPTS: "2" } });
+    const registry = uniqueRegistry();
+    await s.stopBroker();
+    expect((await post(s, push(registry))).json.publishState).toBe("pending");
+    for (let run = 0; run < 2; run++) {
+      await sleep(1100);
+      await runReconcile(s);
+    }
+    expect((await records(s, registry)).map((r) => r.publishState)).toEqual(["pending"]);
+
+    await s.startBroker();
+    await sleep(1100);
+    await runReconcile(s);
+    expect((await records(s, registry)).map((r) => r.publishState)).toEqual(["published"]);
+    expect(messagesOf(s, registry)).toHaveLength(1);
+  });
+
   it("a message that can never be published ends dead with its reason, not in an endless loop", async () => {
     const s = await start({
       ownTables: true,

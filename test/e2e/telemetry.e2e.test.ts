@@ -22,6 +22,8 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
   const pushed = acrPush("team/telemetry");
   const lost = acrPush("team/telemetry-lost");
   const pendingPush = acrPush("team/telemetry-pending");
+  // Its topic does not exist: Service Bus refuses it, and the re-drive gives up on it.
+  const refused = { ...acrPush("team/telemetry-refused"), action: "quarantine" };
   let hostOutput = "";
 
   beforeAll(async () => {
@@ -37,18 +39,21 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
         REDRIVE_MAX_ATTEMPTS: "1",
         REDRIVE_BASE_DELAY_SECONDS: "1",
         RECONCILE_SCHEDULE: "0 0 0 1 1 *",
+        TOPIC_QUARANTINE: "acr-missing",
       },
     });
     await deliverWebhook(stack, pushed);
     await deliverWebhook(stack, pushed); // a duplicate
     const egResponse = await postEventGrid(stack, [eventGridEvent(lost)], EVENTGRID_SECRET);
     expect(egResponse.status).toBeLessThan(300);
+    await deliverWebhook(stack, refused); // recorded, publish pending
     await sleep(WINDOW_SECONDS * 1000 + 100);
-    await runReconcile(stack); // recovers `lost`, reports both one-sided events
+    // Recovers `lost`, reports both one-sided events, and gives up on `refused`.
+    await runReconcile(stack);
     await stack.stopBroker();
     await deliverWebhook(stack, pendingPush); // recorded, publish pending
     await sleep(1_100);
-    await runReconcile(stack); // the re-drive gives up on it
+    await runReconcile(stack); // the re-drive fails: Service Bus is down, it stays pending
     // A graceful stop flushes what the exporters still hold (metrics export once a minute).
     await stack.stopHost("SIGTERM");
     hostOutput = stack.output();
@@ -70,7 +75,7 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
       (request) => request.data.baseData.name === "POST /api/acr/webhook",
     );
     expect(webhookRequests.map((request) => property(request, "acr.event_id")).sort()).toEqual(
-      [pushed.id, pushed.id, pendingPush.id].sort(),
+      [pushed.id, pushed.id, refused.id, pendingPush.id].sort(),
     );
     for (const request of webhookRequests) {
       expect(request.data.baseData.responseCode).toBe("200");

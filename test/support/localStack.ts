@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { inject } from "vitest";
@@ -7,6 +7,7 @@ import { startAzurite } from "../../dev/azurite";
 import { freePort, waitUntilListening } from "../../dev/freePort";
 import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
 import { defaultTopology } from "../../dev/servicebus/topology";
+import { type StallingProxy, startStallingProxy } from "./stallingProxy";
 
 export const APP_ROOT = resolve(__dirname, "..", "..");
 export const TEST_SECRET = "e2e-secret-0f3b9c2d7a";
@@ -26,13 +27,23 @@ export interface LocalStack {
   /** With `ownTables`: stops and restarts this stack's Azurite on its port, keeping its data. */
   stopTables(): Promise<void>;
   startTables(): Promise<void>;
+  /** With `ownTables`: this stack's Azurite restarted with nothing in it, as an in-memory one comes back. */
+  restartTablesEmpty(): Promise<void>;
   /** Stops the host with SIGTERM (graceful) or SIGKILL, and starts it again with the same settings. */
   stopHost(signal?: NodeJS.Signals): Promise<void>;
   startHost(): Promise<void>;
+  /**
+   * With `stallable`: the host's connections to Table Storage or Service Bus stop getting answers
+   * (a hung dependency, not a refused one) until `resume`.
+   */
+  stall(dependency: StallableDependency): void;
+  resume(dependency: StallableDependency): void;
   /** The running host's process, for tests that signal it or read its exit code. */
   hostProcess(): ChildProcess;
   stop(): Promise<void>;
 }
+
+export type StallableDependency = "tables" | "serviceBus";
 
 export interface LocalStackOptions {
   /** Settings for the host process, over the test defaults. */
@@ -47,6 +58,8 @@ export interface LocalStackOptions {
    * published twice that Azure (and the default topology) would silently drop.
    */
   withoutDuplicateDetection?: boolean;
+  /** The host reaches Table Storage and Service Bus through proxies that `stall` can hang. */
+  stallable?: boolean;
   /** The host's port, when a setting must name the bridge's URL before it starts. */
   port?: number;
   /** The app the host serves: this checkout's build unless said (e.g. an unpacked deployment package). */
@@ -70,21 +83,37 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
   let broker = await startLocalServiceBus({ topology });
   const brokerPort = broker.port;
+  const proxies = options.stallable
+    ? {
+        tables: await startStallingProxy(tablesPortOf(tablesConnection)),
+        serviceBus: await startStallingProxy(brokerPort),
+      }
+    : undefined;
   const port = options.port ?? (await freePort());
   const appRoot = options.appRoot ?? APP_ROOT;
   const env = {
     ...process.env,
     PORT: String(port),
-    TABLES_CONNECTION: tablesConnection,
-    SERVICEBUS_CONNECTION: broker.connectionString,
+    TABLES_CONNECTION: proxies
+      ? tablesConnection.replace(TABLES_PORT, `$1${proxies.tables.port}`)
+      : tablesConnection,
+    SERVICEBUS_CONNECTION: proxies
+      ? broker.connectionString.replace(`:${brokerPort};`, `:${proxies.serviceBus.port};`)
+      : broker.connectionString,
     WEBHOOK_SECRETS: TEST_SECRET,
     ...options.env,
+  };
+  const proxy = (dependency: StallableDependency): StallingProxy => {
+    if (!proxies) throw new Error("stall and resume need stallable");
+    return proxies[dependency];
   };
   const output: string[] = [];
   let host: HostProcess | undefined;
   try {
     host = await startHostProcess(env, port, output, appRoot);
   } catch (error) {
+    await proxies?.tables.stop();
+    await proxies?.serviceBus.stop();
     await broker.stop();
     await azurite?.stop();
     throw error;
@@ -109,23 +138,43 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!dataDir) throw new Error("startTables needs ownTables");
       azurite = await startAzurite({ location: dataDir, port: tablesPort });
     },
+    restartTablesEmpty: async () => {
+      if (!dataDir) throw new Error("restartTablesEmpty needs ownTables");
+      await azurite?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      mkdirSync(dataDir);
+      azurite = await startAzurite({ location: dataDir, port: tablesPort });
+    },
     stopHost: async (signal: NodeJS.Signals = "SIGTERM") => {
       await host?.stop(signal);
     },
     startHost: async () => {
       host = await startHostProcess(env, port, output, appRoot);
     },
+    stall: (dependency) => proxy(dependency).stall(),
+    resume: (dependency) => proxy(dependency).resume(),
     hostProcess: () => {
       if (!host) throw new Error("the host is not running");
       return host.child;
     },
     stop: async () => {
       await host?.stop("SIGTERM");
+      await proxies?.tables.stop();
+      await proxies?.serviceBus.stop();
       await broker.stop();
       await azurite?.stop();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The port of a local Azurite's connection string, after the host it names. */
+const TABLES_PORT = /(TableEndpoint=http:\/\/[^:/]+:)(\d+)/;
+
+function tablesPortOf(connectionString: string): number {
+  const port = TABLES_PORT.exec(connectionString)?.[2];
+  if (!port) throw new Error("the Table Storage connection names no port");
+  return Number(port);
 }
 
 export interface HostProcess {

@@ -4,7 +4,7 @@ import { decideArrival } from "../../src/core/decideArrival";
 import type { DeliveryRecord } from "../../src/core/deliveryRecord";
 import { type Discrepancy, discrepancyMessage } from "../../src/core/discrepancy";
 import { ingestDelivery } from "../../src/core/ingestDelivery";
-import { DependencyUnavailableError } from "../../src/core/ports";
+import { DependencyUnavailableError, PublishRefusedError } from "../../src/core/ports";
 import {
   nextAttemptAt,
   type ReconcilePorts,
@@ -241,7 +241,9 @@ describe("reconcile: closing due windows", () => {
   });
 
   it("gives up after maxAttempts runs when nothing can be published, and closes the window", async () => {
-    const memory = new MemoryPorts({ "publisher.publish": always(new Error("topic missing")) });
+    const memory = new MemoryPorts({
+      "publisher.publish": always(new PublishRefusedError("topic missing")),
+    });
     await arrive(memory, [eventGrid()]);
     const reports = [];
     for (let attempt = 0; attempt < POLICY.maxAttempts; attempt++) {
@@ -251,8 +253,8 @@ describe("reconcile: closing due windows", () => {
     const last = reports[reports.length - 1];
     expect(last.closed).toEqual({ "eventgrid-only": 1 });
     expect(last.errors).toEqual([
-      `window ${key}: gave up, recovery publish failed: Error: topic missing`,
-      `window ${key}: gave up, finding publish failed: Error: topic missing`,
+      `window ${key}: gave up, recovery publish failed: PublishRefusedError: topic missing`,
+      `window ${key}: gave up, finding publish failed: PublishRefusedError: topic missing`,
     ]);
     expect(memory.findingsRecorded).toMatchObject([{ kind: "eventgrid-only", recovered: false }]);
     expect(memory.logical(webhook())?.state).toBe("eventgrid-only");
@@ -260,6 +262,23 @@ describe("reconcile: closing due windows", () => {
     // Closed: later runs do not take it again.
     const after = await run(memory, {}, AFTER_WINDOW + POLICY.maxAttempts * WINDOW_LEASE_MS);
     expect(after.errors).toEqual([]);
+  });
+
+  it("never gives up a recovery while the service does not answer: recovered once it is back", async () => {
+    const memory = new MemoryPorts({
+      "publisher.publish": always(new DependencyUnavailableError("service-bus", "timed out")),
+    });
+    await arrive(memory, [eventGrid()]);
+    const runs = POLICY.maxAttempts + 2;
+    for (let attempt = 0; attempt < runs; attempt++) {
+      const report = await run(memory, {}, AFTER_WINDOW + attempt * WINDOW_LEASE_MS);
+      expect(report).toMatchObject({ closed: {}, recovered: 0 });
+    }
+    expect(memory.windows.size).toBe(1);
+    memory.faults["publisher.publish"] = undefined;
+    const back = await run(memory, {}, AFTER_WINDOW + runs * WINDOW_LEASE_MS);
+    expect(back).toMatchObject({ closed: { "eventgrid-only": 1 }, recovered: 1, errors: [] });
+    expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC]);
   });
 
   it("a recovered event whose close failed is reported as recovered, not published twice", async () => {
@@ -897,7 +916,9 @@ describe("reconcile: re-driving pending records", () => {
   });
 
   it("the attempt reaching maxAttempts marks the record dead with its reason", async () => {
-    const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
+    const memory = new MemoryPorts({
+      "publisher.publish": always(new PublishRefusedError("topic missing")),
+    });
     const record = pending("a", { publishAttempts: 2, lastAttemptAt: T0, lastError: "x" });
     seedPending(memory, record);
     const report = await run(memory, {}, T0 + 10_000);
@@ -905,29 +926,47 @@ describe("reconcile: re-driving pending records", () => {
     expect(memory.record(record.event)).toMatchObject({
       publishState: "dead",
       publishAttempts: 3,
-      lastError: "gave up after 3 attempts: Error: bus down",
+      lastError: "gave up after 3 attempts: PublishRefusedError: topic missing",
     });
     expect(memory.pendingEventIds()).toEqual([]);
   });
 
-  it.each<{ name: string; lastError?: string; reason: string }>([
-    { name: "its last error", lastError: "Error: bus down", reason: "Error: bus down" },
-    { name: "a generic reason", lastError: undefined, reason: "publish attempts exhausted" },
-  ])(
-    "a record already past maxAttempts is marked dead with $name, not published",
-    async ({ lastError, reason }) => {
-      const memory = new MemoryPorts();
-      const record = pending("a", { publishAttempts: 5, lastAttemptAt: T0, lastError });
-      seedPending(memory, record);
-      const report = await run(memory, {}, T0 + 10_000);
-      expect(report).toMatchObject({ redriven: 0, redriveFailed: 0, dead: 1 });
-      expect(memory.published).toEqual([]);
-      expect(memory.record(record.event)).toMatchObject({
-        publishState: "dead",
-        lastError: reason,
-      });
-    },
-  );
+  it("a record already past maxAttempts is tried again: published if the service takes it, dead at its refusal", async () => {
+    const memory = new MemoryPorts();
+    const taken = pending("a", { publishAttempts: 5, lastAttemptAt: T0, lastError: "x" });
+    seedPending(memory, taken);
+    expect(await run(memory, {}, T0 + 10_000)).toMatchObject({ redriven: 1, dead: 0 });
+    expect(memory.record(taken.event)?.publishState).toBe("published");
+
+    memory.faults["publisher.publish"] = always(new PublishRefusedError("topic missing"));
+    const refused = pending("b", { publishAttempts: 5, lastAttemptAt: T0, lastError: "x" });
+    seedPending(memory, refused);
+    expect(await run(memory, {}, T0 + 10_000)).toMatchObject({ redriveFailed: 1, dead: 1 });
+    expect(memory.record(refused.event)).toMatchObject({
+      publishState: "dead",
+      lastError: "gave up after 6 attempts: PublishRefusedError: topic missing",
+    });
+  });
+
+  it("a service that does not answer never makes a record dead: it waits, at the capped backoff, and is published once the service is back", async () => {
+    const memory = new MemoryPorts({
+      "publisher.publish": always(new DependencyUnavailableError("service-bus", "timed out")),
+    });
+    const record = pending("a", { publishAttempts: 1, lastAttemptAt: T0, lastError: "x" });
+    seedPending(memory, record);
+    let now = T0;
+    for (let run_ = 0; run_ < POLICY.maxAttempts + 2; run_++) {
+      now += POLICY.maxDelayMs;
+      expect(await run(memory, {}, now)).toMatchObject({ redriveFailed: 1, dead: 0, errors: [] });
+    }
+    expect(memory.record(record.event)).toMatchObject({
+      publishState: "pending",
+      publishAttempts: POLICY.maxAttempts + 3,
+    });
+    memory.faults["publisher.publish"] = undefined;
+    expect(await run(memory, {}, now + POLICY.maxDelayMs)).toMatchObject({ redriven: 1 });
+    expect(memory.record(record.event)?.publishState).toBe("published");
+  });
 
   it("ingest, a failed publish, backoff, then the re-drive finishes it", async () => {
     const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
@@ -944,7 +983,7 @@ describe("reconcile: re-driving pending records", () => {
     const memory = new MemoryPorts({
       "publisher.publish": (_topic, message) =>
         (message as { subject: string }).subject === "hello-world:b"
-          ? new Error("bus down")
+          ? new PublishRefusedError("topic missing")
           : undefined,
       "store.write": writing(
         (change) => change.kind === "set-record-status" && change.status.publishState === "dead",
