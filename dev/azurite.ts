@@ -77,7 +77,8 @@ export async function startAzurite(
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
+  // Azurite saves a data folder only when it closes on SIGINT; SIGTERM ends it unsaved.
+  child.kill("SIGINT");
   const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
   await exited;
   clearTimeout(timer);
