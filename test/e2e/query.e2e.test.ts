@@ -357,7 +357,7 @@ describe("query API on the local stack", () => {
     await postWebhook(quarantine);
     for (const [event, expected] of [
       [ping, "not cross-checked"],
-      [quarantine, "no-twin"],
+      [quarantine, "not cross-checked"],
     ] as const) {
       const found = await get<{ crossCheck: string }>(`events/${event.id}`);
       expect(found.crossCheck).toBe(expected);
