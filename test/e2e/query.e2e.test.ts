@@ -364,6 +364,21 @@ describe("query API on the local stack", () => {
       const story = await get<{ crossCheck: string }>(`story/${event.id}`);
       expect(story.crossCheck).toBe(expected);
     }
+    // The console's search says the same of each, where a ping showed as `open`.
+    const push = acrEvent(registry, Date.now());
+    await postWebhook(push);
+    for (const [event, expected] of [
+      [ping, "not cross-checked"],
+      [quarantine, "not cross-checked"],
+      [push, "open"],
+    ] as const) {
+      const found = await get<{ items: { id: string; crossCheck: string }[] }>(
+        `search?q=${event.id}&registry=${registry}`,
+      );
+      expect(found.items).toEqual([
+        expect.objectContaining({ id: event.id, crossCheck: expected }),
+      ]);
+    }
   });
 
   it("lists discrepancies and counts statistics for a known set of events", async () => {
