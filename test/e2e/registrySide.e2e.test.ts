@@ -249,7 +249,10 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
     expect(await backfill()).toMatchObject({ seen: 1, alreadyRecorded: 1, imported: 0 });
     const bad = await fetch(`${stack.url}/api/backfill?from=yesterday`, { method: "POST" });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("invalid_query");
+    // As every query route's 400 (README, Query API): the message names the parameter.
+    expect(await bad.json()).toMatchObject({
+      error: { code: "invalid_query", message: "invalid parameter: from" },
+    });
   });
 
   it("ARM errors (403, 429 with Retry-After, 5xx) are reported, never a crash of the route or the timers", async () => {
