@@ -13,9 +13,10 @@ import { SAMPLE_ACTIONS, type SampleAction, samplePayload } from "./samplePayloa
 
 const USAGE = `Usage:
   npm run send -- <${SAMPLE_ACTIONS.join("|")}> [--repo R] [--tag T] [--digest D] [--host LOGIN_SERVER]
-                  [--registry LOGIN_SERVER] [--region REGION] [--count N] [--url URL]
+                  [--registry LOGIN_SERVER] [--region REGION] [--count N] [--url WEBHOOK_URL]
       Posts a realistic ACR webhook payload to the local bridge (like 'az acr webhook ping'),
       authenticated with the first secret of WEBHOOK_SECRETS.
+      --url   the webhook's whole URL, default http://127.0.0.1:$PORT/api/acr/webhook
   npm run tail -- <topic> [--subscription all] [--count N]
       Prints messages arriving on a topic's subscription until Ctrl-C (or N messages).`;
 

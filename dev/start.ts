@@ -63,6 +63,11 @@ async function main(): Promise<void> {
   applyLocalSettings(appRoot);
   const settings = process.env;
   const log = (line: string) => console.log(line);
+  const port = localPort();
+  const bridgeUrl = `http://127.0.0.1:${port}`;
+  // What the webhook health check expects the webhooks to call, as infra sets it in Azure: unless
+  // told otherwise, this bridge on its PORT, which the ARM stand-in's webhook calls.
+  settings.BRIDGE_PUBLIC_URL ||= bridgeUrl;
 
   const tables = localTablesEndpoint(settings.TABLES_CONNECTION ?? "");
   let azurite: LocalAzurite | undefined;
@@ -91,7 +96,7 @@ async function main(): Promise<void> {
       port: arm.port,
       registryId,
       loginServer: settings.ACR_LOGIN_SERVER ?? "myregistry.azurecr.io",
-      bridgeUrl: `http://127.0.0.1:${localPort()}`,
+      bridgeUrl,
       secret: (settings.WEBHOOK_SECRETS ?? "").split(",")[0].trim(),
     });
     stops.unshift(() => armStandIn?.stop() ?? Promise.resolve());
@@ -100,7 +105,7 @@ async function main(): Promise<void> {
   const host = await startFunctionsHost({
     appRoot,
     host: "127.0.0.1",
-    port: localPort(),
+    port,
     log,
   });
   stops.unshift(() => host.stop());

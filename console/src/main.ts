@@ -350,7 +350,7 @@ async function renderSearch(target: HTMLElement, args: string[]): Promise<undefi
             item.digest ? `${item.digest.slice(0, 19)}…` : "—",
             time(item.receivedAt),
             publishBadge(item.publishState),
-            item.crossCheck ?? "open",
+            item.crossCheck,
           ]),
         ),
   );

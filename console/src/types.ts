@@ -51,7 +51,7 @@ export interface SearchResult {
     digest?: string;
     receivedAt: string;
     publishState: string;
-    crossCheck?: string;
+    crossCheck: string;
   }[];
 }
 

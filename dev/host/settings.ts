@@ -22,20 +22,38 @@ export function localPort(env: NodeJS.ProcessEnv = process.env): number {
 export const LOCAL_SETTINGS_FILES = ["local.settings.sample.json", "local.settings.json"] as const;
 
 /**
+ * Settings that name one connection in alternative ways, the connection string winning over the
+ * endpoint of a managed identity (src/config.ts): each group is taken whole from one place.
+ */
+const CONNECTION_ALTERNATIVES = [
+  ["TABLES_CONNECTION", "TABLES_ENDPOINT"],
+  ["SERVICEBUS_CONNECTION", "SERVICEBUS_NAMESPACE"],
+] as const;
+
+/** A blank value names nothing (the sample's empty `SERVICEBUS_NAMESPACE`). */
+const named = (layer: Record<string, string | undefined>, name: string) => !!layer[name]?.trim();
+
+/**
  * The app settings of `appRoot` as `func start` sees them: the `Values` of local.settings.json over
- * those of local.settings.sample.json (the committed template), and the environment over both.
+ * those of local.settings.sample.json (the committed template), and the environment over both. A
+ * connection comes whole from the highest of them that names it, so `SERVICEBUS_NAMESPACE` in the
+ * environment is not beaten by the sample's local `SERVICEBUS_CONNECTION`.
  */
 export function readLocalSettings(
   appRoot: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const file of LOCAL_SETTINGS_FILES) {
-    Object.assign(values, readValues(join(appRoot, file)));
-  }
+  const files = LOCAL_SETTINGS_FILES.map((file) => readValues(join(appRoot, file)));
+  const values: Record<string, string> = Object.assign({}, ...files);
   for (const name of Object.keys(values)) {
     const fromEnv = env[name];
     if (fromEnv !== undefined) values[name] = fromEnv;
+  }
+  for (const group of CONNECTION_ALTERNATIVES) {
+    const source = [...files, env].findLast((layer) => group.some((name) => named(layer, name)));
+    for (const name of group) {
+      if (source && !named(source, name) && name in values) values[name] = "";
+    }
   }
   return values;
 }

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
-import { errorResponse } from "../http/errorResponse";
+import { errorResponse, invalidQueryResponse } from "../http/errorResponse";
 import { parseBackfillQuery } from "../query/queryParameters";
 import type { RegistryAccess } from "./registryAccess";
 
@@ -9,11 +9,7 @@ export async function handleBackfillRequest(
   access: RegistryAccess,
 ): Promise<HttpResponseInit> {
   const window = parseBackfillQuery(request.query, Date.now());
-  if (!window.ok) {
-    return errorResponse(400, "invalid_query", "a query parameter is invalid", {
-      issues: window.failure,
-    });
-  }
+  if (!window.ok) return invalidQueryResponse(window.failure);
   if (access.settings.resourceIds.length === 0) {
     return errorResponse(
       409,

@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import { z } from "zod";
 import type { TableQueries, TimeWindow } from "../adapters/tableQueries";
 import { type Parsed, registryName, text } from "../core/acrWebhookPayload";
+import { crossCheckOf } from "../core/crossCheck";
 import type { DeliveryRecord } from "../core/deliveryRecord";
 import { isoTime } from "../core/isoTime";
 import { answerQuery } from "../query/answerQuery";
@@ -108,6 +109,7 @@ function summary(record: DeliveryRecord) {
     occurredAt: isoTime(event.occurredAt),
     receivedAt: isoTime(record.receivedAt),
     publishState: record.publishState,
-    crossCheck: record.crossCheck,
+    // Its verdict, else `open` while a twin is awaited, else `not cross-checked` (a ping).
+    crossCheck: crossCheckOf(undefined, [record]),
   };
 }

@@ -44,13 +44,14 @@ export function waitsForTwin(event: RegistryEvent): boolean {
 /**
  * Where an event's cross-check stands, from its logical event, else its records' verdict; an
  * event without one waits for its twin, unless it has none (quarantine, ping, connected registry).
+ * A quarantine's `no-twin` logical event is bookkeeping for a held push, not a cross-check.
  */
 export function crossCheckOf(
   logical: LogicalEvent | undefined,
   records: readonly DeliveryRecord[],
 ): string {
   return (
-    logical?.state ??
+    (logical?.state === "no-twin" ? undefined : logical?.state) ??
     records[0]?.crossCheck ??
     (records.some((record) => waitsForTwin(record.event)) ? "open" : "not cross-checked")
   );

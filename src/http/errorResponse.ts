@@ -1,4 +1,5 @@
 import type { HttpResponseInit } from "@azure/functions";
+import type { FieldIssue } from "../core/acrWebhookPayload";
 import { type DependencyFailure, describeDependencyFailure, whenAvailable } from "../core/ports";
 
 /** The one shape of every error body: `{ error: { code, message, details? } }`. No stack traces. */
@@ -17,6 +18,17 @@ export function errorResponse(
     error: { code, message, ...(details === undefined ? {} : { details }) },
   };
   return { status, jsonBody: body, headers };
+}
+
+/** 400 `invalid_query` whose message names each bad parameter (`query.limit` names `limit`). */
+export function invalidQueryResponse(issues: readonly FieldIssue[]): HttpResponseInit {
+  const names = issues.map((issue) => issue.path.slice(issue.path.indexOf(".") + 1));
+  return errorResponse(
+    400,
+    "invalid_query",
+    `invalid parameter: ${[...new Set(names)].join(", ")}`,
+    { issues },
+  );
 }
 
 /** The answer when a dependency did not answer: 503 naming it, the reason logged. */

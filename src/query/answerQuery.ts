@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { Parsed } from "../core/acrWebhookPayload";
-import { answerWhenAvailable, errorResponse } from "../http/errorResponse";
+import { answerWhenAvailable, invalidQueryResponse } from "../http/errorResponse";
 
 /**
  * What every query route shares: 400 naming each bad parameter, 503 when Table Storage does not
@@ -13,15 +13,7 @@ export async function answerQuery<T>(
   run: (query: T) => Promise<HttpResponseInit>,
 ): Promise<HttpResponseInit> {
   const parsed = parse(request, Date.now());
-  if (!parsed.ok) {
-    const names = parsed.failure.map((issue) => issue.path.slice(issue.path.indexOf(".") + 1));
-    return errorResponse(
-      400,
-      "invalid_query",
-      `invalid parameter: ${[...new Set(names)].join(", ")}`,
-      { issues: parsed.failure },
-    );
-  }
+  if (!parsed.ok) return invalidQueryResponse(parsed.failure);
   return answerWhenAvailable(
     () => run(parsed.value),
     (reason) => context.error(`query failed: ${reason}`),

@@ -11,7 +11,7 @@ import {
   replayProgress,
 } from "../core/replay";
 import { shortHash } from "../core/shortHash";
-import { answerWhenAvailable, errorResponse } from "../http/errorResponse";
+import { answerWhenAvailable, errorResponse, invalidQueryResponse } from "../http/errorResponse";
 import { readJsonBody } from "../http/readBody";
 import { parseReplayRequest } from "./replayRequest";
 
@@ -106,11 +106,9 @@ export function showReplayJob(
   return answering(context, async () => {
     const id = request.params.jobId ?? "";
     if (!JOB_ID.test(id)) {
-      return errorResponse(400, "invalid_query", "invalid parameter: jobId", {
-        issues: [
-          { path: "route.jobId", message: "must be a job id as POST /api/replay returns it" },
-        ],
-      });
+      return invalidQueryResponse([
+        { path: "route.jobId", message: "must be a job id as POST /api/replay returns it" },
+      ]);
     }
     const job = await deps.jobs.get(id);
     if (!job) return errorResponse(404, "not_found", "no replay job with this id");

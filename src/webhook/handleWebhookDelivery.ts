@@ -8,7 +8,11 @@ import { registryEventFromWebhook } from "../core/registryEvent";
 import { resolveRegistry } from "../core/registryIdentity";
 import { type RoutingTable, routeForEvent } from "../core/routing";
 import { authenticateWebhook } from "../core/webhookAuth";
-import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
+import {
+  dependencyUnavailableResponse,
+  errorResponse,
+  invalidQueryResponse,
+} from "../http/errorResponse";
 import { readJsonBody, unsupportedMediaType } from "../http/readBody";
 import { countIngest, dependencyFailureOf, inSpan } from "../telemetry/instruments";
 import { parseWebhookQuery } from "./webhookQuery";
@@ -49,11 +53,7 @@ export async function handleWebhookDelivery(
     });
   }
   const query = parseWebhookQuery(request.query);
-  if (!query.ok) {
-    return errorResponse(400, "invalid_query", "a query parameter is invalid", {
-      issues: query.failure,
-    });
-  }
+  if (!query.ok) return invalidQueryResponse(query.failure);
 
   const payload = validation.value;
   const event = registryEventFromWebhook(payload, {

@@ -119,6 +119,7 @@ const invalidQuery = (parameter: "registry" | "region"): Expected => ({
   status: 400,
   code: "invalid_query",
   issue: `query.${parameter}`,
+  message: `invalid parameter: ${parameter}`,
 });
 const unsupportedMedia: Expected = { status: 415, code: "unsupported_media_type" };
 const notFound: Expected = { status: 404, code: "not_found" };

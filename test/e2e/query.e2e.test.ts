@@ -357,12 +357,27 @@ describe("query API on the local stack", () => {
     await postWebhook(quarantine);
     for (const [event, expected] of [
       [ping, "not cross-checked"],
-      [quarantine, "no-twin"],
+      [quarantine, "not cross-checked"],
     ] as const) {
       const found = await get<{ crossCheck: string }>(`events/${event.id}`);
       expect(found.crossCheck).toBe(expected);
       const story = await get<{ crossCheck: string }>(`story/${event.id}`);
       expect(story.crossCheck).toBe(expected);
+    }
+    // The console's search says the same of each, where a ping showed as `open`.
+    const push = acrEvent(registry, Date.now());
+    await postWebhook(push);
+    for (const [event, expected] of [
+      [ping, "not cross-checked"],
+      [quarantine, "not cross-checked"],
+      [push, "open"],
+    ] as const) {
+      const found = await get<{ items: { id: string; crossCheck: string }[] }>(
+        `search?q=${event.id}&registry=${registry}`,
+      );
+      expect(found.items).toEqual([
+        expect.objectContaining({ id: event.id, crossCheck: expected }),
+      ]);
     }
   });
 

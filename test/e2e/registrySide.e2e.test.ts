@@ -1,13 +1,16 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { resolve } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { ArmStandIn, type StandInWebhook } from "../../dev/arm/armStandIn";
 import { freePort } from "../../dev/freePort";
+import { DEFAULT_SAS_KEY } from "../../dev/servicebus/broker";
 import { LOCAL_ARM_TOKEN } from "../../src/adapters/armRegistryWebhooks";
 import type { BackfillReport } from "../../src/backfill/runBackfill";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { messageIdFor } from "../../src/core/topicMessage";
 import { servedCatalogChecker } from "../support/catalogConformance";
-import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { APP_ROOT, type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
 import { sleep } from "../support/reconcile";
 
 const SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
@@ -238,7 +241,10 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
     expect(await backfill()).toMatchObject({ seen: 1, alreadyRecorded: 1, imported: 0 });
     const bad = await fetch(`${stack.url}/api/backfill?from=yesterday`, { method: "POST" });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("invalid_query");
+    // As every query route's 400 (README, Query API): the message names the parameter.
+    expect(await bad.json()).toMatchObject({
+      error: { code: "invalid_query", message: "invalid parameter: from" },
+    });
   });
 
   it("ARM errors (403, 429 with Retry-After, 5xx) are reported, never a crash of the route or the timers", async () => {
@@ -382,6 +388,53 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
     expect(invoked.status).toBe(202);
     await waitFor(() => stack.output().split("webhookHealth: {").length > before);
   }
+});
+
+describe("registry side under npm start", () => {
+  it("the ARM stand-in's webhook calls the bridge on its PORT, and the health check finds it healthy there", async () => {
+    const [port, serviceBusPort, armPort] = [await freePort(), await freePort(), await freePort()];
+    const child = spawn(process.execPath, [resolve(APP_ROOT, "dist/dev/start.js")], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        TABLES_CONNECTION: inject("tablesConnection"),
+        SERVICEBUS_CONNECTION: `Endpoint=sb://localhost:${serviceBusPort};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=${DEFAULT_SAS_KEY};UseDevelopmentEmulator=true`,
+        ARM_ENDPOINT: `http://127.0.0.1:${armPort}`,
+        ACR_RESOURCE_IDS: registryId(`npmstart${randomUUID().slice(0, 8)}`),
+        WEBHOOK_SECRETS: TEST_SECRET,
+        // Registered, run by hand through the admin route.
+        WEBHOOK_PING_SCHEDULE: "0 0 0 1 1 *",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const keep = (chunk: Buffer) => {
+      output += chunk;
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    const exited = new Promise<number | null>((done) => child.once("exit", done));
+    const bridgeUrl = `http://127.0.0.1:${port}`;
+    try {
+      await waitFor(() => output.includes("Press Ctrl-C to stop."));
+      const invoked = await fetch(`${bridgeUrl}/admin/functions/webhookHealth`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input: "" }),
+      });
+      expect(invoked.status).toBe(202);
+      await waitFor(() => output.includes("webhookHealth: {"));
+      const health = (await (await fetch(`${bridgeUrl}/api/health`)).json()) as {
+        details: { webhooks: { webhook: string; status: string; reasons: string[] }[] };
+      };
+      expect(health.details.webhooks).toEqual([
+        expect.objectContaining({ webhook: "bridgelocal", status: "healthy", reasons: [] }),
+      ]);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+  }, 60_000);
 });
 
 async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { applyLocalSettings, localPort, readLocalSettings } from "../../dev/host/settings";
+import { loadServiceBusConnection } from "../../src/config";
 
 const appRoots: string[] = [];
 afterAll(() => {
@@ -52,6 +53,41 @@ describe("local settings", () => {
     const sampleOnly = appWithSettings({ "local.settings.sample.json": { Values: { A: "1" } } });
     expect(readLocalSettings(sampleOnly, {})).toEqual({ A: "1" });
     expect(readLocalSettings(appWithSettings({}), {})).toEqual({});
+  });
+
+  it("take a connection whole from the highest place that names it, so the sample's connection string does not beat an endpoint set over it", () => {
+    const sample = {
+      TABLES_CONNECTION: "UseDevelopmentStorage=true",
+      TABLES_ENDPOINT: "",
+      SERVICEBUS_CONNECTION: "Endpoint=sb://localhost;UseDevelopmentEmulator=true",
+      SERVICEBUS_NAMESPACE: "",
+    };
+    const sampleOnly = appWithSettings({ "local.settings.sample.json": { Values: sample } });
+    const namespace = "sb-bridge.servicebus.windows.net";
+    expect(readLocalSettings(sampleOnly, { SERVICEBUS_NAMESPACE: namespace })).toEqual({
+      ...sample,
+      SERVICEBUS_CONNECTION: "",
+      SERVICEBUS_NAMESPACE: namespace,
+    });
+    const endpoint = "https://st.table.core.windows.net";
+    const withLocal = appWithSettings({
+      "local.settings.sample.json": { Values: sample },
+      "local.settings.json": { Values: { TABLES_ENDPOINT: endpoint } },
+    });
+    expect(readLocalSettings(withLocal, {})).toEqual({
+      ...sample,
+      TABLES_CONNECTION: "",
+      TABLES_ENDPOINT: endpoint,
+    });
+    const azurite = "UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://127.0.0.1";
+    expect(readLocalSettings(withLocal, { TABLES_CONNECTION: azurite })).toEqual({
+      ...sample,
+      TABLES_CONNECTION: azurite,
+      TABLES_ENDPOINT: "",
+    });
+    const env: NodeJS.ProcessEnv = { SERVICEBUS_NAMESPACE: namespace };
+    applyLocalSettings(sampleOnly, env);
+    expect(loadServiceBusConnection(env)).toEqual({ kind: "managed-identity", namespace });
   });
 
   it("refuse values that are not strings, naming the setting and the file", () => {

@@ -882,6 +882,12 @@ describe("crossCheckOf: where an event's cross-check stands", () => {
       "not cross-checked",
     ],
     [
+      "a quarantine of a digest, whose no-twin logical event only serves a held push",
+      logical({ action: "quarantine", state: "no-twin" }),
+      [recordOf(webhook({ action: "quarantine" }))],
+      "not cross-checked",
+    ],
+    [
       "a connected registry's push, which has no webhook",
       undefined,
       [recordOf(eventGrid({ connectedRegistry: "edge-1" }))],
