@@ -21,7 +21,13 @@ import {
   writeOrThrow,
 } from "./ingestDelivery";
 import { knownTagsOf } from "./knownTags";
-import type { EventStore, FindingStore, Journal, Publisher } from "./ports";
+import {
+  DependencyUnavailableError,
+  type EventStore,
+  type FindingStore,
+  type Journal,
+  type Publisher,
+} from "./ports";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { type RoutingTable, routeForEvent } from "./routing";
 import { type TopicMessage, topicMessageFor } from "./topicMessage";
@@ -87,10 +93,11 @@ export function nextAttemptAt(record: DeliveryRecord, policy: RedrivePolicy): nu
  * that fails leaves its item open for the next run; every write is idempotent.
  */
 export async function reconcile(
-  ports: ReconcilePorts,
+  given: ReconcilePorts,
   settings: ReconcileSettings,
   now: number,
 ): Promise<ReconcileReport> {
+  const ports = { ...given, publisher: untilUnanswered(given.publisher) };
   const report: ReconcileReport = {
     restored: 0,
     closed: {},
@@ -180,6 +187,27 @@ export async function reconcile(
     );
   }
   return report;
+}
+
+/**
+ * The run's publisher: once the messaging service did not answer, each later publish of the run
+ * fails the same way at once instead of waiting out a timeout of its own (a run of hundreds of
+ * due items would outlast the function's). What it fails stays open for the next run, as after
+ * any unanswered publish.
+ */
+function untilUnanswered(publisher: Publisher): Publisher {
+  let unanswered: DependencyUnavailableError | undefined;
+  return {
+    async publish(topic, message) {
+      if (unanswered) throw unanswered;
+      try {
+        await publisher.publish(topic, message);
+      } catch (error) {
+        if (error instanceof DependencyUnavailableError) unanswered = error;
+        throw error;
+      }
+    },
+  };
 }
 
 /** How far past records still backing off one run looks for due ones. */

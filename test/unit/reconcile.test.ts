@@ -481,14 +481,14 @@ describe("reconcile: a late twin resolves its finding", () => {
     await run(memory);
     await arrive(memory, [eventGrid()], routing(), LATE_AT);
     memory.faults["publisher.publish"] = (topic) =>
-      topic === DISCREPANCY_TOPIC ? new Error("topic missing") : undefined;
+      topic === DISCREPANCY_TOPIC ? new PublishRefusedError("topic missing") : undefined;
     const reports = [];
     for (let attempt = 0; attempt < POLICY.maxAttempts; attempt++) {
       reports.push(await run(memory, {}, LATE_AT + 1 + attempt * WINDOW_LEASE_MS));
     }
     expect(reports.map((report) => report.resolved)).toEqual([0, 0, 1]);
     expect(reports.at(-1)?.errors).toEqual([
-      `window ${logicalKeyFor(webhook())}: gave up, resolution publish failed: Error: topic missing`,
+      `window ${logicalKeyFor(webhook())}: gave up, resolution publish failed: PublishRefusedError: topic missing`,
     ]);
     expect(memory.findingsRecorded.map((finding) => finding.state)).toEqual([
       "open",
@@ -689,7 +689,7 @@ describe("reconcile: an Event Grid push of a quarantined digest", () => {
     const memory = new MemoryPorts();
     await heldPush(memory);
     memory.faults["publisher.publish"] = (topic) =>
-      topic === DISCREPANCY_TOPIC ? new Error("topic missing") : undefined;
+      topic === DISCREPANCY_TOPIC ? new PublishRefusedError("topic missing") : undefined;
     const closed = [];
     for (let attempt = 0; attempt < POLICY.maxAttempts; attempt++) {
       const now = HOLD_ENDS + attempt * WINDOW_LEASE_MS;
@@ -966,6 +966,33 @@ describe("reconcile: re-driving pending records", () => {
     memory.faults["publisher.publish"] = undefined;
     expect(await run(memory, {}, now + POLICY.maxDelayMs)).toMatchObject({ redriven: 1 });
     expect(memory.record(record.event)?.publishState).toBe("published");
+  });
+
+  it("once the service does not answer, the run tries no other publish: each record waits for the next run", async () => {
+    const memory = new MemoryPorts({
+      "publisher.publish": always(new DependencyUnavailableError("service-bus", "timed out")),
+    });
+    for (const id of ["a", "b", "c"]) seedPending(memory, pending(id));
+    const report = await run(memory, {}, T0 + 10_000);
+    expect(report).toMatchObject({ redriven: 0, redriveFailed: 3, dead: 0, errors: [] });
+    expect(memory.callsOf("publisher.publish")).toHaveLength(1);
+    memory.faults["publisher.publish"] = undefined;
+    const next = await run(memory, {}, T0 + 10_000 + POLICY.maxDelayMs);
+    expect(next).toMatchObject({ redriven: 3 });
+    for (const id of ["a", "b", "c"]) {
+      expect(memory.record(webhook({ eventId: id, tag: id }))?.publishState).toBe("published");
+    }
+  });
+
+  it("a refusal is not an outage: the run goes on publishing the others", async () => {
+    const memory = new MemoryPorts({
+      "publisher.publish": (_topic, message) =>
+        (message as { subject: string }).subject === "hello-world:a"
+          ? new PublishRefusedError("message too large")
+          : undefined,
+    });
+    for (const id of ["a", "b"]) seedPending(memory, pending(id));
+    expect(await run(memory, {}, T0 + 10_000)).toMatchObject({ redriven: 1, redriveFailed: 1 });
   });
 
   it("ingest, a failed publish, backoff, then the re-drive finishes it", async () => {
