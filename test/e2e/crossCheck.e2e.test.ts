@@ -173,6 +173,24 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     expect(stored).toMatchObject({ deliveryCount: 1, tag: "v1" });
   });
 
+  it("a batch of many events, recorded several at a time: each once, a repeat in a later part of it counted", async () => {
+    const scenarios = Array.from({ length: 40 }, () => scenario());
+    const pushes = scenarios.map((s) => registryData(s, "push"));
+    const events = pushes.map((data) => eventGridEvent(data));
+    const response = await postEventGrid(stack, [...events, events[6]], EVENTGRID_SECRET);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ accepted: 40, duplicates: 1, conflicting: 0 });
+    for (const [index, data] of pushes.entries()) {
+      const stored = await record({
+        ...data,
+        eventId: data.id,
+        registry: scenarios[index].registry,
+        origin: "eventgrid",
+      });
+      expect(stored, `event ${index}`).toMatchObject({ deliveryCount: index === 6 ? 2 : 1 });
+    }
+  });
+
   it("a connected registry's event is published on arrival, once, with its property, and is never a finding", async () => {
     const s = scenario();
     const data = { ...registryData(s, "push"), connectedregistry: { name: "edge1" } };
