@@ -13,12 +13,17 @@ import { closeInBackground } from "./serviceBusLinks";
 
 export interface ServiceBusPublisherOptions {
   client: ServiceBusClient;
-  /** Bounds one publish, connection included, so the delivery is answered inside ACR's 5 s. */
+  /**
+   * Bounds one publish from the moment it is asked, time queued behind another send and
+   * connection included, so the delivery is answered inside ACR's 5 s.
+   */
   timeoutMs: number;
 }
 
 interface QueuedMessage {
   message: ServiceBusMessage;
+  /** When its publish stops waiting: `timeoutMs` after it was asked, whatever it queued behind. */
+  deadline: number;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -48,7 +53,7 @@ export class ServiceBusPublisher implements Publisher {
 
   private enqueue(topic: string, message: ServiceBusMessage): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const queued = { message, resolve, reject };
+      const queued = { message, deadline: Date.now() + this.options.timeoutMs, resolve, reject };
       const queue = this.queues.get(topic);
       if (queue) {
         queue.push(queued);
@@ -68,9 +73,16 @@ export class ServiceBusPublisher implements Publisher {
     this.queues.delete(topic);
   }
 
-  /** Sends the messages in as few batches as their size allows; a batch fails or succeeds whole. */
+  /**
+   * Sends the messages in as few batches as their size allows; a batch fails or succeeds whole.
+   * Every call is bounded by the earliest deadline among them (the first queued), so a message
+   * that waited behind a send that got no answer has only what is left of its own time.
+   */
   private async sendAll(topic: string, waiting: QueuedMessage[]): Promise<void> {
     const sender = this.senderFor(topic);
+    const until = () => ({
+      abortSignal: AbortSignal.timeout(Math.max(0, waiting[0].deadline - Date.now())),
+    });
     let batch: ServiceBusMessageBatch | undefined;
     let inBatch: QueuedMessage[] = [];
     const flush = async () => {
@@ -78,7 +90,7 @@ export class ServiceBusPublisher implements Publisher {
       inBatch = [];
       if (sending.length === 0 || !batch) return;
       try {
-        await sender.sendMessages(batch, this.signal());
+        await sender.sendMessages(batch, until());
         for (const queued of sending) queued.resolve();
       } catch (error) {
         this.dropSender(topic, sender);
@@ -88,7 +100,7 @@ export class ServiceBusPublisher implements Publisher {
     };
     try {
       for (const queued of waiting) {
-        batch ??= await sender.createMessageBatch(this.signal());
+        batch ??= await sender.createMessageBatch(until());
         if (batch.tryAddMessage(queued.message)) {
           inBatch.push(queued);
           continue;
@@ -98,7 +110,7 @@ export class ServiceBusPublisher implements Publisher {
           continue;
         }
         await flush();
-        batch = await sender.createMessageBatch(this.signal());
+        batch = await sender.createMessageBatch(until());
         if (batch.tryAddMessage(queued.message)) inBatch.push(queued);
         else queued.reject(new PublishRefusedError(TOO_LARGE));
       }
@@ -108,10 +120,6 @@ export class ServiceBusPublisher implements Publisher {
       const failure = publishFailure(error);
       for (const queued of [...inBatch, ...waiting]) queued.reject(failure);
     }
-  }
-
-  private signal(): { abortSignal: AbortSignal } {
-    return { abortSignal: AbortSignal.timeout(this.options.timeoutMs) };
   }
 
   /**
