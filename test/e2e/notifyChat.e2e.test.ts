@@ -1,11 +1,10 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { Agent } from "node:https";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { ServiceBusAdministrationClient } from "@azure/service-bus";
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { freePort } from "../../dev/freePort";
 import { ensureNotifyChatSubscription } from "../../dev/notifyChatSample";
 import { DEFAULT_SAS_KEY } from "../../dev/servicebus/broker";
@@ -17,6 +16,7 @@ import {
   startLocalStack,
   TEST_SECRET,
 } from "../support/localStack";
+import { startNpmStart } from "../support/npmStart";
 import { webhookHeaders } from "../support/webhookClient";
 
 /**
@@ -251,48 +251,29 @@ describe("notify-chat when the chat fails", () => {
 
 describe("notify-chat under npm start", () => {
   it("is served beside the bridge when CHAT_WEBHOOK_URL is set, its subscription created on the local Service Bus", async () => {
-    const [port, serviceBusPort, armPort] = [await freePort(), await freePort(), await freePort()];
-    const child = spawn(process.execPath, [resolve(APP_ROOT, "dist/dev/start.js")], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        TABLES_CONNECTION: inject("tablesConnection"),
-        SERVICEBUS_CONNECTION: `Endpoint=sb://localhost:${serviceBusPort};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=${DEFAULT_SAS_KEY};UseDevelopmentEmulator=true`,
-        ARM_ENDPOINT: `http://127.0.0.1:${armPort}`,
-        BRIDGE_PUBLIC_URL: `http://127.0.0.1:${port}`,
-        WEBHOOK_SECRETS: TEST_SECRET,
-        CHAT_WEBHOOK_URL: chatUrl,
-        CHAT_FORMAT: "slack",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout.on("data", (chunk: Buffer) => {
-      npmStartOutput += chunk;
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      npmStartOutput += chunk;
-    });
-    const exited = new Promise<number | null>((done) => child.once("exit", done));
+    const npmStart = await startNpmStart({ CHAT_WEBHOOK_URL: chatUrl, CHAT_FORMAT: "slack" });
+    let exitCode: number | null;
     try {
-      await vi.waitFor(() => expect(npmStartOutput).toContain("Press Ctrl-C to stop."), {
+      await vi.waitFor(() => expect(npmStart.output()).toContain("Press Ctrl-C to stop."), {
         timeout: 20_000,
       });
-      expect(npmStartOutput).toContain(
+      expect(npmStart.output()).toContain(
         "notify-chat:    acr-push/notify-chat (created, released images only) -> CHAT_WEBHOOK_URL as slack",
       );
-      expect(npmStartOutput).toContain("notifyChat: serviceBusTrigger");
+      expect(npmStart.output()).toContain("notifyChat: serviceBusTrigger");
 
       const tag = "v3.0.0-npm-start";
-      await deliverMultiArchPush(tag, `http://127.0.0.1:${port}/api/acr/webhook`);
+      await deliverMultiArchPush(tag, `${npmStart.url}/api/acr/webhook`);
       await vi.waitFor(() => expect(postsFor(tag)).toHaveLength(1), { timeout: 15_000 });
       expect(JSON.parse(postsFor(tag)[0].body).text).toBe(
         `New multi-arch image: ${registry}/prod/api:${tag}`,
       );
-      await vi.waitFor(() => expect(npmStartOutput).toContain(`posted prod/api:${tag} (index)`));
+      await vi.waitFor(() => expect(npmStart.output()).toContain(`posted prod/api:${tag} (index)`));
     } finally {
-      child.kill("SIGTERM");
+      exitCode = await npmStart.stop();
+      npmStartOutput = npmStart.output();
     }
-    expect(await exited).toBe(0);
+    expect(exitCode).toBe(0);
   });
 });
 

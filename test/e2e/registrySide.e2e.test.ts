@@ -1,16 +1,14 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { resolve } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ArmStandIn, type StandInWebhook } from "../../dev/arm/armStandIn";
 import { freePort } from "../../dev/freePort";
-import { DEFAULT_SAS_KEY } from "../../dev/servicebus/broker";
 import { LOCAL_ARM_TOKEN } from "../../src/adapters/armRegistryWebhooks";
 import type { BackfillReport } from "../../src/backfill/runBackfill";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { messageIdFor } from "../../src/core/topicMessage";
 import { servedCatalogChecker } from "../support/catalogConformance";
-import { APP_ROOT, type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
+import { startNpmStart } from "../support/npmStart";
 import { sleep } from "../support/reconcile";
 
 const SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
@@ -392,38 +390,22 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
 
 describe("registry side under npm start", () => {
   it("the ARM stand-in's webhook calls the bridge on its PORT, and the health check finds it healthy there", async () => {
-    const [port, serviceBusPort, armPort] = [await freePort(), await freePort(), await freePort()];
-    const child = spawn(process.execPath, [resolve(APP_ROOT, "dist/dev/start.js")], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        TABLES_CONNECTION: inject("tablesConnection"),
-        SERVICEBUS_CONNECTION: `Endpoint=sb://localhost:${serviceBusPort};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=${DEFAULT_SAS_KEY};UseDevelopmentEmulator=true`,
-        ARM_ENDPOINT: `http://127.0.0.1:${armPort}`,
-        ACR_RESOURCE_IDS: registryId(`npmstart${randomUUID().slice(0, 8)}`),
-        WEBHOOK_SECRETS: TEST_SECRET,
-        // Registered, run by hand through the admin route.
-        WEBHOOK_PING_SCHEDULE: "0 0 0 1 1 *",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    const npmStart = await startNpmStart({
+      ACR_RESOURCE_IDS: registryId(`npmstart${randomUUID().slice(0, 8)}`),
+      // Registered, run by hand through the admin route.
+      WEBHOOK_PING_SCHEDULE: "0 0 0 1 1 *",
     });
-    let output = "";
-    const keep = (chunk: Buffer) => {
-      output += chunk;
-    };
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
-    const exited = new Promise<number | null>((done) => child.once("exit", done));
-    const bridgeUrl = `http://127.0.0.1:${port}`;
+    const bridgeUrl = npmStart.url;
+    let exitCode: number | null;
     try {
-      await waitFor(() => output.includes("Press Ctrl-C to stop."));
+      await waitFor(() => npmStart.output().includes("Press Ctrl-C to stop."));
       const invoked = await fetch(`${bridgeUrl}/admin/functions/webhookHealth`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ input: "" }),
       });
       expect(invoked.status).toBe(202);
-      await waitFor(() => output.includes("webhookHealth: {"));
+      await waitFor(() => npmStart.output().includes("webhookHealth: {"));
       const health = (await (await fetch(`${bridgeUrl}/api/health`)).json()) as {
         details: { webhooks: { webhook: string; status: string; reasons: string[] }[] };
       };
@@ -431,9 +413,9 @@ describe("registry side under npm start", () => {
         expect.objectContaining({ webhook: "bridgelocal", status: "healthy", reasons: [] }),
       ]);
     } finally {
-      child.kill("SIGTERM");
+      exitCode = await npmStart.stop();
     }
-    expect(await exited).toBe(0);
+    expect(exitCode).toBe(0);
   }, 60_000);
 });
 

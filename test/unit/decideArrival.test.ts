@@ -27,6 +27,15 @@ const WINDOW_MS = 300_000;
 const PUSH: Route = { kind: "topic", topic: "acr-push" };
 const DELETE: Route = { kind: "topic", topic: "acr-delete" };
 const RECEIVED_AT = T0 + 1_000;
+/** What a new push that opens a window on a logical event already stored changes. */
+const PUSH_ON_A_KNOWN_LOGICAL_EVENT: Change["kind"][] = [
+  "create-record",
+  "index-arrival",
+  "replace-logical",
+  "open-window",
+  "note-tag",
+  "note-digest-tag",
+];
 
 function delivery(
   overrides: Partial<RegistryEvent> = {},
@@ -429,14 +438,7 @@ describe("decideArrival: what each arrival changes", () => {
     const decision = decideArrival(input, { own: earlier }, WINDOW_MS);
     expect(decision.logical).toMatchObject({ occurrence: 2, state: "open" });
     // The earlier marker's window no longer matches the logical event: the reconcile drops it.
-    expect(kindsOf(decision.changes)).toEqual([
-      "create-record",
-      "index-arrival",
-      "replace-logical",
-      "open-window",
-      "note-tag",
-      "note-digest-tag",
-    ]);
+    expect(kindsOf(decision.changes)).toEqual(PUSH_ON_A_KNOWN_LOGICAL_EVENT);
     expect(changeOf(decision.changes, "open-window")?.window.windowClosesAt).toBe(
       RECEIVED_AT + WINDOW_MS,
     );
@@ -591,14 +593,7 @@ describe("decideArrival: publication claim, quarantine, late twin", () => {
       delayMs: T0 - lateAt,
       findingResolved: false,
     });
-    expect(kindsOf(decision.changes)).toEqual([
-      "create-record",
-      "index-arrival",
-      "replace-logical",
-      "open-window",
-      "note-tag",
-      "note-digest-tag",
-    ]);
+    expect(kindsOf(decision.changes)).toEqual(PUSH_ON_A_KNOWN_LOGICAL_EVENT);
   });
 
   it("a repeat of a late twin adds no second window marker", () => {
