@@ -34,6 +34,8 @@ export interface Bridge {
   registries: TableRegistryIndex;
   publisher: ServiceBusPublisher;
   journal: ServiceBusJournal;
+  /** Every Service Bus entity the bridge sends to: the routed topics, the discrepancy topic, the journal. */
+  serviceBusEntities: readonly string[];
   /** Table clients by table name, for the query API's reads. */
   tables: (name: string) => ReturnType<typeof createTableClient>;
 }
@@ -60,9 +62,12 @@ function createBridge(env: Record<string, string | undefined>): Bridge {
   };
   const serviceBus = createServiceBusClient(loadServiceBusConnection(env), publishTimeoutMs);
   const registries = new TableRegistryIndex(tables(REGISTRIES_TABLE), timeoutMs);
+  const routing = loadRoutingTable(env);
+  const crossCheckSettings = loadCrossCheckSettings(env);
+  const journalQueue = loadJournalQueue(env);
   return {
-    routing: loadRoutingTable(env),
-    crossCheckSettings: loadCrossCheckSettings(env),
+    routing,
+    crossCheckSettings,
     store: new TableEventStore({
       events: new EventTables(tables),
       crossChecks: tables(CROSS_CHECKS_TABLE),
@@ -73,7 +78,14 @@ function createBridge(env: Record<string, string | undefined>): Bridge {
     rejections: new TableRejectionLog(tables(REJECTIONS_TABLE), timeoutMs),
     registries,
     publisher: new ServiceBusPublisher({ client: serviceBus, timeoutMs: publishTimeoutMs }),
-    journal: new ServiceBusJournal(serviceBus, loadJournalQueue(env), publishTimeoutMs),
+    journal: new ServiceBusJournal(serviceBus, journalQueue, publishTimeoutMs),
+    serviceBusEntities: [
+      ...new Set([
+        ...Object.values(routing).map(({ topic }) => topic),
+        crossCheckSettings.discrepancyTopic,
+        journalQueue,
+      ]),
+    ],
     tables,
   };
 }

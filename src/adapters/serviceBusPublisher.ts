@@ -135,12 +135,23 @@ export class ServiceBusPublisher implements Publisher {
    * Opens a fresh link to the topic, which takes a round trip to the namespace, and sends nothing.
    * A cached sender would not do: its link can look open while the broker is gone.
    */
-  async probe(topic: string): Promise<void> {
-    const sender = this.options.client.createSender(topic);
+  /**
+   * Opens a link to each entity at once (a round trip each, nothing sent), and fails naming every
+   * one Service Bus refused (missing, disabled, unauthorised) or did not answer for in time.
+   */
+  async probe(entities: readonly string[]): Promise<void> {
+    const failures = await Promise.all(entities.map((entity) => this.probeOne(entity)));
+    const failed = failures.filter((failure) => failure !== undefined);
+    if (failed.length > 0) throw new DependencyUnavailableError("service-bus", failed.join("; "));
+  }
+
+  private async probeOne(entity: string): Promise<string | undefined> {
+    const sender = this.options.client.createSender(entity);
     try {
       await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(this.options.timeoutMs) });
+      return undefined;
     } catch (error) {
-      throw new DependencyUnavailableError("service-bus", describeError(error));
+      return `${entity}: ${describeError(error)}`;
     } finally {
       closeInBackground(sender);
     }

@@ -20,7 +20,7 @@ app.http("health", {
       context,
       {
         tableStorage: () => bridge.registries.list(),
-        serviceBus: () => bridge.publisher.probe(bridge.routing.push.topic),
+        serviceBus: () => bridge.publisher.probe(bridge.serviceBusEntities),
       },
       async () => ({
         ...(await webhookHealthDetails(registryAccess)),

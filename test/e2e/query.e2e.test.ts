@@ -554,3 +554,30 @@ describe("query API while Table Storage is down", () => {
     }
   });
 });
+
+describe("health when the namespace lacks an entity the bridge sends to", () => {
+  it.each([
+    ["TOPIC_DELETE", "the delete topic"],
+    ["TOPIC_DISCREPANCIES", "the discrepancy topic"],
+    ["JOURNAL_QUEUE", "the journal queue"],
+  ])(
+    "%s names an entity that does not exist (%s): 503, Service Bus unavailable, the log names it",
+    async (setting) => {
+      const missing = `acr-missing-${randomUUID().slice(0, 8)}`;
+      const stack = await startLocalStack({ env: { [setting]: missing } });
+      try {
+        const health = await getJson<ErrorBody>(stack, "health", 503);
+        expect(health.error).toMatchObject({
+          code: "dependency_unavailable",
+          details: { checks: { tableStorage: "ok", serviceBus: "unavailable" } },
+        });
+        // The route is anonymous: what is missing goes to the log only.
+        expect(JSON.stringify(health)).not.toContain(missing);
+        expect(stack.output()).toContain(missing);
+        expect(stack.output()).not.toContain("acr-push:");
+      } finally {
+        await stack.stop();
+      }
+    },
+  );
+});
