@@ -61,6 +61,14 @@ function serviceUriProblems(config: WebhookConfiguration, bridgeWebhookUrl?: str
       problems.push(`service URI points at ${target}, not at this bridge (${expected})`);
     }
   }
+  for (const name of ["region", "registry"]) {
+    const given = uri.searchParams.getAll(name);
+    if (given.length > 1) {
+      problems.push(
+        `service URI gives ${name} ${given.length} times (${given.map((value) => `'${value}'`).join(", ")}): deliveries are recorded under the first`,
+      );
+    }
+  }
   const location = normalizeRegion(config.location);
   const region = uri.searchParams.get("region");
   if (region === null) {

@@ -210,6 +210,21 @@ describe("configurationProblems", () => {
     ]);
   });
 
+  it("names a region or registry given more than once: the intake records the first", () => {
+    const problems = configurationProblems(
+      {
+        ...healthy,
+        serviceUri:
+          "https://func-api.azurewebsites.net/api/acr/webhook?region=westeurope&registry=a.azurecr.io&region=eastus&registry=b.azurecr.io",
+      },
+      expectations,
+    );
+    expect(problems).toEqual([
+      "service URI gives region 2 times ('westeurope', 'eastus'): deliveries are recorded under the first",
+      "service URI gives registry 2 times ('a.azurecr.io', 'b.azurecr.io'): deliveries are recorded under the first",
+    ]);
+  });
+
   it("skips the URI target check without a bridge URL, still checks the region", () => {
     const problems = configurationProblems(
       { ...healthy, serviceUri: "https://other.example/hook" },
