@@ -505,6 +505,24 @@ describe("what the code reads (derived)", () => {
     expect(unknown).toEqual([]);
   });
 
+  it("the README's Settings table has a row for every setting the code and the local stack read", () => {
+    const section = /\n## Settings\n([\s\S]*?)\n## /.exec(read("README.md"))?.[1] ?? "";
+    const documented = new Set(
+      section
+        .split("\n")
+        .filter((line) => line.startsWith("| `"))
+        .flatMap((line) =>
+          [...(line.split(" | ")[0] ?? "").matchAll(/`([^`]+)`/g)].map((m) => m[1]),
+        ),
+    );
+    const scoped = (setting: string) => /^TOPIC_[A-Z_]+_SCOPE$/.test(setting);
+    const missing = [...CODE_SETTINGS, ...Object.keys(LOCAL_STACK_SETTINGS)].filter(
+      (setting) =>
+        !documented.has(setting) && !(scoped(setting) && documented.has("TOPIC_<ACTION>_SCOPE")),
+    );
+    expect(missing, "read by the code, no row in README's Settings").toEqual([]);
+  });
+
   it("the local-only settings of the sample are read by the local stack in dev/", () => {
     for (const [setting, file] of Object.entries(LOCAL_STACK_SETTINGS)) {
       expect(read(file)).toContain(setting);
