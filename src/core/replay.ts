@@ -209,12 +209,24 @@ async function advanceJob(
   let job: ReplayJob = { ...taken, state: "running" };
   let going = true;
   while (going) {
-    job = await step(job, ports, settings, pacer);
+    job = await step(job, ports, settings, pacer, stepSize(settings, pacer));
     // A failed step waits for the next run: the dependency gets time to come back.
     going = job.state === "running" && job.failedSteps === 0 && ports.clock() < deadline;
     await ports.jobs.save(job, going);
   }
   return job;
+}
+
+/**
+ * How many records the next step reads: no more than the run can still send at the rate before
+ * its time is up. A page of `pageSize` at a slow rate would take far longer than the run (200
+ * records at 1 a second: 200 s), past the lease the run holds, so a runner of another instance
+ * would take the job and send the same page at the same time, and past the function's timeout,
+ * so the page would never be done. At least one record, so the slowest rate still advances.
+ */
+function stepSize(settings: ReplaySettings, pacer: { sent: number }): number {
+  const budget = Math.floor((settings.runMs * settings.ratePerSecond) / 1000) - pacer.sent;
+  return Math.max(1, Math.min(settings.pageSize, budget));
 }
 
 /**
@@ -227,10 +239,11 @@ async function step(
   ports: ReplayPorts,
   settings: ReplaySettings,
   pacer: { started: number; sent: number },
+  size: number,
 ): Promise<ReplayJob> {
   const now = () => ports.clock();
   try {
-    const page = await ports.source.page(job.selection, settings.pageSize, job.cursor);
+    const page = await ports.source.page(job.selection, size, job.cursor);
     let published = 0;
     const sentIds = new Set<string>();
     for (const record of page.records) {

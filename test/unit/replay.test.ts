@@ -244,6 +244,41 @@ describe("replay jobs", () => {
     expect(new Set(sent.map((s) => s.message.messageId)).size).toBe(records.length);
   });
 
+  it("at a slow rate a run reads no more than it can send in its time: it never outlasts its lease", async () => {
+    const records = Array.from({ length: 30 }, (_, index) => record(index));
+    const { ports, jobs, sent } = harness(records);
+    const sentAt: number[] = [];
+    const publish = ports.publisher.publish;
+    ports.publisher.publish = async (topic, message) => {
+      sentAt.push(ports.clock());
+      await publish(topic, message);
+    };
+    const leases: number[] = [];
+    const claim = jobs.claim.bind(jobs);
+    jobs.claim = async (id, now, until) => {
+      leases.push(until);
+      return claim(id, now, until);
+    };
+    await jobs.create(newReplayJob("job-s", WINDOW, T0));
+    // The deployed run: 8 s, pages of 200, here at the slowest rate allowed.
+    const settings = { ...SETTINGS, ratePerSecond: 1, runMs: 8000, pageSize: 200 };
+    const [job] = await runReplayJobs(ports, settings);
+    expect(job.state).toBe("running");
+    // Each send of the run within its own time, the run long done when its lease ends (at
+    // which a runner of another instance may take the job).
+    expect(sentAt.length).toBeGreaterThan(0);
+    expect(Math.max(...sentAt)).toBeLessThanOrEqual(T0 + settings.runMs);
+    expect(Math.max(...sentAt)).toBeLessThan(leases[0] ?? 0);
+    expect(await jobs.get("job-s")).toMatchObject({ scanned: sentAt.length });
+    // The job goes on run after run, each record once.
+    for (let run = 0; run < 10 && (await jobs.get("job-s"))?.state === "running"; run++) {
+      await runReplayJobs(ports, settings);
+    }
+    expect(await jobs.get("job-s")).toMatchObject({ state: "completed", published: 30 });
+    expect(new Set(sent.map((s) => s.message.messageId)).size).toBe(30);
+    expect(sent).toHaveLength(30);
+  });
+
   it("a job held by another run is left alone", async () => {
     const { ports, jobs, sent, advance } = harness([record(1)]);
     await jobs.create(newReplayJob("job-h", WINDOW, T0));
