@@ -9,6 +9,7 @@ import {
   type Verdict,
   windowVerdict,
   withMismatches,
+  withVerdict,
 } from "./crossCheck";
 import { type DeliveryRecord, isPending } from "./deliveryRecord";
 import { describeError } from "./describeError";
@@ -326,8 +327,7 @@ async function closeDueWindow(
   const arrivals = [...sides.webhook, ...sides.eventgrid];
   const handedOver = arrivals.filter(isPending);
   const settle = (current: LogicalEvent): LogicalEvent => ({
-    ...current,
-    state: outcome.state,
+    ...withVerdict(current, outcome.state),
     mismatchedIds: [...new Set([...current.mismatchedIds, ...logical.mismatchedIds])],
   });
   await settleLogical(logical, settle, outcome.state, store, [
@@ -456,10 +456,12 @@ async function settleLogical(
     const replace: Change = current
       ? { kind: "replace-logical", logical: settled, version: current.version }
       : { kind: "create-logical", logical: settled };
+    // A twin joined during the close: its window stays listed, for the next run to resolve it.
+    const becameLate = awaitsResolution(settled) && !(current && awaitsResolution(current.value));
     const outcome = await store.write([
       replace,
       { kind: "log-verdict", logical: settled, state: verdict },
-      ...changes,
+      ...(becameLate ? keepWindow(changes, settled) : changes),
     ]);
     if (outcome.ok) return;
     if (attempt >= MAX_CLOSE_ATTEMPTS) {
@@ -469,6 +471,16 @@ async function settleLogical(
 }
 
 const MAX_CLOSE_ATTEMPTS = 10;
+
+/** The close's changes with its window kept (written again) instead of closed. */
+function keepWindow(changes: readonly Change[], logical: LogicalEvent): Change[] {
+  return changes.map(
+    (change): Change =>
+      change.kind === "close-window" && change.window.key === logical.key
+        ? { kind: "open-window", window: logical }
+        : change,
+  );
+}
 
 /** The webhook side also holds deliveries imported from ACR's own log (`acr-log`). */
 interface Sides {

@@ -1,8 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MessageSnapshot } from "../../dev/servicebus/broker";
+import { eventIdKeys } from "../../src/adapters/tableLayout";
+import type { RegistryEvent } from "../../src/core/registryEvent";
 import { eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { runReconcile, sleep } from "../support/reconcile";
+import { eventTables } from "../support/records";
 import { type BridgeInstance, type ScaledOutBridge, startScaledOut } from "../support/scaledOut";
 import { runTimer } from "../support/timers";
 import { postWebhookJson } from "../support/webhookClient";
@@ -374,6 +377,68 @@ describe("two instances of the bridge on one storage account and one namespace",
         crossCheck: "webhook-only",
       });
     }
+  });
+
+  /** Resolves once a reconcile run has taken the window of the payload's logical event. */
+  async function untilClosing(payload: ReturnType<typeof push>, origin: string): Promise<void> {
+    const arrival = {
+      registry: payload.request.host,
+      repository: payload.target.repository,
+      eventId: payload.id,
+      origin,
+    } as RegistryEvent;
+    const keys = eventIdKeys(arrival);
+    const table = eventTables(bridge.tablesConnection).of(keys.partitionKey);
+    const index = await table.getEntity<{ logicalRowKey: string }>(keys.partitionKey, keys.rowKey);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const row = await table.getEntity<{ json: string }>(keys.partitionKey, index.logicalRowKey);
+      if ((JSON.parse(row.json) as { closingUntil?: number }).closingUntil) return;
+      if (Date.now() > deadline) throw new Error(`no run took the window of ${payload.id}`);
+      await sleep(10);
+    }
+  }
+
+  it("a twin arriving at one instance while the other's reconcile publishes the close of its window: a late match, its finding resolved", async () => {
+    const registry = uniqueRegistry();
+    const webhookFirst = push(registry);
+    const eventGridFirst = push(registry);
+    await webhook(a, webhookFirst);
+    await eventGrid(a, eventGridFirst);
+    await sleep(WINDOW_SECONDS * 1000 + 200);
+    // B's publishes (the recovery, the findings) take a while: each twin comes meanwhile, at A,
+    // once B has taken its window.
+    b.delayServiceBus(100);
+    try {
+      const closing = runReconcile(b);
+      await Promise.all([
+        untilClosing(webhookFirst, "webhook").then(() => eventGrid(a, webhookFirst)),
+        untilClosing(eventGridFirst, "eventgrid").then(() => webhook(a, eventGridFirst)),
+      ]);
+      await closing;
+    } finally {
+      b.delayServiceBus(0);
+    }
+    // The close was one-sided; the twin made it a late match, which the next run resolves.
+    await runReconcile(b);
+    for (const payload of [webhookFirst, eventGridFirst]) {
+      const { crossCheck, deliveries } = await story(payload.id, a);
+      expect(crossCheck, payload.id).toBe("matched");
+      expect(deliveries.map((delivery) => delivery.crossCheck)).toEqual(["matched", "matched"]);
+      // The webhook that came during the recovery went out under the recovery's message id.
+      const messages = onTopic("acr-push", payload.target.digest);
+      expect(new Set(messages.map((message) => message.messageId)).size).toBe(1);
+    }
+    const open = await getJson<{ items: unknown[] }>(a, `discrepancies?registry=${registry}`);
+    expect(open.items).toEqual([]);
+    const resolved = await getJson<{ items: { kind: string; resolution: string }[] }>(
+      a,
+      `discrepancies?registry=${registry}&state=resolved`,
+    );
+    expect(resolved.items.map((finding) => [finding.kind, finding.resolution]).sort()).toEqual([
+      ["eventgrid-only", "late-twin"],
+      ["webhook-only", "late-twin"],
+    ]);
   });
 
   it("a registry first seen at one instance is listed at the other, and its events are found there", async () => {

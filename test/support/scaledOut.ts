@@ -9,6 +9,7 @@ import {
   startHostProcess,
   TEST_SECRET,
 } from "./localStack";
+import { type StallingProxy, startStallingProxy } from "./stallingProxy";
 
 /**
  * One instance of a scaled-out bridge: its own host process (its own group commit queues, lazy
@@ -26,6 +27,11 @@ export interface BridgeInstance extends Pick<LocalStack, "url" | "webhookUrl" | 
    * whatever it holds in memory (a long pause, as a starved instance has), SIGCONT lets it go on.
    */
   signal(signal: NodeJS.Signals): void;
+  /**
+   * This instance's Service Bus traffic arrives `ms` late from now on (0: on time), as with a
+   * slow network path: each of its publishes takes that much longer, the other instances' do not.
+   */
+  delayServiceBus(ms: number): void;
 }
 
 /** The bridge as Flex Consumption scales it out: several instances, one storage account, one namespace. */
@@ -75,20 +81,26 @@ export async function startScaledOut(options: ScaledOutOptions = {}): Promise<Sc
   const env = {
     ...process.env,
     TABLES_CONNECTION: tablesConnection,
-    SERVICEBUS_CONNECTION: broker.connectionString,
     WEBHOOK_SECRETS: TEST_SECRET,
     ...options.env,
   };
   const instances: Instance[] = [];
+  const proxies: StallingProxy[] = [];
   try {
     const count = options.instances ?? 2;
     for (let index = 0; index < count; index++) {
-      const instance = new Instance(String.fromCharCode(65 + index), env, await freePort());
+      // Each instance reaches the namespace through a proxy of its own, which can slow it alone.
+      const proxy = await startStallingProxy(brokerPort);
+      proxies.push(proxy);
+      const connection = broker.connectionString.replace(`:${brokerPort};`, `:${proxy.port};`);
+      const name = String.fromCharCode(65 + index);
+      const instance = new Instance(name, { ...env, SERVICEBUS_CONNECTION: connection }, proxy);
       instances.push(instance);
-      await instance.start();
+      await instance.start(await freePort());
     }
   } catch (error) {
     await Promise.all(instances.map((instance) => instance.stop("SIGKILL")));
+    await Promise.all(proxies.map((proxy) => proxy.stop()));
     await broker.stop();
     await azurite.stop();
     throw error;
@@ -103,6 +115,7 @@ export async function startScaledOut(options: ScaledOutOptions = {}): Promise<Sc
     },
     stop: async () => {
       await Promise.all(instances.map((instance) => instance.stop("SIGTERM")));
+      await Promise.all(proxies.map((proxy) => proxy.stop()));
       await broker.stop();
       await azurite.stop();
     },
@@ -110,32 +123,44 @@ export async function startScaledOut(options: ScaledOutOptions = {}): Promise<Sc
 }
 
 class Instance implements BridgeInstance {
-  readonly url: string;
-  readonly webhookUrl: string;
   private readonly lines: string[] = [];
   private host?: HostProcess;
+  private port?: number;
 
   constructor(
     readonly name: string,
     private readonly env: NodeJS.ProcessEnv,
-    private readonly port: number,
-  ) {
-    this.url = `http://127.0.0.1:${port}`;
-    this.webhookUrl = `${this.url}/api/acr/webhook`;
+    private readonly serviceBus: StallingProxy,
+  ) {}
+
+  get url(): string {
+    if (this.port === undefined) throw new Error(`instance ${this.name} was never started`);
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get webhookUrl(): string {
+    return `${this.url}/api/acr/webhook`;
   }
 
   output(): string {
     return this.lines.join("");
   }
 
-  async start(): Promise<void> {
-    const env = { ...this.env, PORT: String(this.port) };
-    this.host = await startHostProcess(env, this.port, this.lines, APP_ROOT);
+  /** Starts the process, on `port` the first time and on the same port after. */
+  async start(port = this.port): Promise<void> {
+    if (port === undefined) throw new Error(`instance ${this.name} needs a port`);
+    this.port = port;
+    const env = { ...this.env, PORT: String(port) };
+    this.host = await startHostProcess(env, port, this.lines, APP_ROOT);
   }
 
   signal(signal: NodeJS.Signals): void {
     if (!this.host) throw new Error(`instance ${this.name} is not running`);
     this.host.child.kill(signal);
+  }
+
+  delayServiceBus(ms: number): void {
+    this.serviceBus.delay(ms);
   }
 
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
