@@ -452,14 +452,22 @@ async function settleLogical(
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const current = await store.logicalOf(logical);
-    const settled: LogicalEvent = { ...settle(current?.value ?? logical), ...RELEASED };
-    const replace: Change = current
-      ? { kind: "replace-logical", logical: settled, version: current.version }
-      : { kind: "create-logical", logical: settled };
+    // The content happened again during the close (pushed again): the logical event is its newer
+    // occurrence now, with a window of its own, and is left as it is.
+    const movedOn = current !== undefined && occurrenceOf(current.value) !== occurrenceOf(logical);
+    const base = movedOn ? logical : (current?.value ?? logical);
+    const settled: LogicalEvent = { ...settle(base), ...RELEASED };
+    const replace: Change[] = movedOn
+      ? []
+      : [
+          current
+            ? { kind: "replace-logical", logical: settled, version: current.version }
+            : { kind: "create-logical", logical: settled },
+        ];
     // A twin joined during the close: its window stays listed, for the next run to resolve it.
     const becameLate = awaitsResolution(settled) && !(current && awaitsResolution(current.value));
     const outcome = await store.write([
-      replace,
+      ...replace,
       { kind: "log-verdict", logical: settled, state: verdict },
       ...(becameLate ? keepWindow(changes, settled) : changes),
     ]);

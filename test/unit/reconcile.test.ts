@@ -538,6 +538,23 @@ describe("reconcile: a late twin resolves its finding", () => {
     expect(new Set(pushes.map((entry) => entry.message.messageId)).size).toBe(1);
   });
 
+  it("a new occurrence of the content arriving while the close publishes its finding keeps its own window", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    // Pushed again (a new id from the same region) while the first occurrence's close is under way.
+    const again = webhook({ eventId: "wh-again" });
+    await twinDuringClose(memory, again, DISCREPANCY_TOPIC);
+    expect(memory.logical(again)).toMatchObject({ occurrence: 2, state: "open" });
+    expect([...memory.verdicts.values()]).toHaveLength(1);
+    // Its own window closes in its own time, with its own finding.
+    const report = await run(memory, {}, AFTER_WINDOW + WINDOW_MS + 1);
+    expect(report).toMatchObject({ closed: { "webhook-only": 1 }, findingsPublished: 1 });
+    expect(memory.findingsRecorded.map((finding) => finding.webhookEventIds)).toEqual([
+      [webhook().eventId],
+      ["wh-again"],
+    ]);
+  });
+
   it("a resolution that cannot be published is tried maxAttempts runs, then recorded and closed without it", async () => {
     const memory = new MemoryPorts();
     await arrive(memory, [webhook()]);
