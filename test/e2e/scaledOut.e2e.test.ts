@@ -449,21 +449,45 @@ describe("two instances of the bridge on one storage account and one namespace",
     expect(page.items.map((item) => item.id)).toContain(payload.id);
     const byRegistry = await getJson<{ items: { id: string }[] }>(b, `events?registry=${registry}`);
     expect(byRegistry.items.map((item) => item.id)).toEqual([payload.id]);
+    // A listing paged at one instance goes on at the other.
+    const more = [push(registry), push(registry)];
+    for (const next of more) await webhook(b, next);
+    const first = await getJson<{ items: { id: string }[]; continuationToken: string }>(
+      a,
+      `events?registry=${registry}&limit=2`,
+    );
+    const rest = await getJson<{ items: { id: string }[]; continuationToken?: string }>(
+      b,
+      `events?registry=${registry}&limit=2&continuationToken=${encodeURIComponent(first.continuationToken)}`,
+    );
+    expect([...first.items, ...rest.items].map((item) => item.id)).toEqual([
+      ...more.map((next) => next.id).reverse(),
+      payload.id,
+    ]);
+    expect(rest.continuationToken).toBeUndefined();
   });
 
-  it("a replay job taken up by runners at both instances at once is run once", async () => {
+  it("a replay asked at both instances at once with one idempotency key is one job, and runners at both run it once", async () => {
     const registry = uniqueRegistry();
     const from = new Date(Date.now() - 1000).toISOString();
     const pushes = Array.from({ length: 6 }, () => push(registry));
     await Promise.all(pushes.map((payload, index) => webhook(index % 2 ? a : b, payload)));
     const to = new Date(Date.now() + 500).toISOString();
-    const response = await fetch(`${b.url}/api/replay`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ from, to, registry }),
-    });
-    expect(response.status).toBe(202);
-    const { id } = (await response.json()) as { id: string };
+    // The operator's retry reaches the other instance while the first request is still there.
+    const key = randomUUID();
+    const started = await Promise.all(
+      [a, b].map(async (instance) => {
+        const response = await fetch(`${instance.url}/api/replay`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "idempotency-key": key },
+          body: JSON.stringify({ from, to, registry }),
+        });
+        expect(response.status).toBe(202);
+        return ((await response.json()) as { id: string }).id;
+      }),
+    );
+    expect(started[1]).toBe(started[0]);
+    const id = started[0] as string;
     await Promise.all(
       [a, b].map((instance) => runTimer(instance, "replayRunner", "replayRunner: [")),
     );
