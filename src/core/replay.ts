@@ -155,8 +155,12 @@ export interface ReplayJobStore {
    * that it is still active), or undefined.
    */
   claim(id: string, now: number, until: number): Promise<ReplayJob | undefined>;
-  /** Saves the job's progress, keeping the claim while the run goes on with it. */
-  save(job: ReplayJob, keepClaim: boolean): Promise<void>;
+  /**
+   * Saves the job's progress if the run still holds the claim it took (`lease`: the `until` it
+   * claimed the job to), keeping the claim while the run goes on with it. False, saving nothing,
+   * when the claim was lost: the run outlasted it and another run took the job.
+   */
+  save(job: ReplayJob, lease: number, keepClaim: boolean): Promise<boolean>;
 }
 
 export interface ReplayPorts {
@@ -191,10 +195,11 @@ export async function runReplayJobs(
   for (const listed of await ports.jobs.active(10)) {
     if (ports.clock() >= deadline) break;
     // Held a little past the run, so a run that overruns is not joined by the next one.
-    const job = await ports.jobs.claim(listed.id, ports.clock(), deadline + settings.runMs);
+    const lease = deadline + settings.runMs;
+    const job = await ports.jobs.claim(listed.id, ports.clock(), lease);
     // Another run may have finished it since it was listed.
     if (!job || !isActiveJob(job)) continue;
-    touched.push(await advanceJob(job, ports, settings, deadline, pacer));
+    touched.push(await advanceJob(job, ports, settings, { deadline, lease }, pacer));
   }
   return touched;
 }
@@ -203,16 +208,20 @@ async function advanceJob(
   taken: ReplayJob,
   ports: ReplayPorts,
   settings: ReplaySettings,
-  deadline: number,
+  { deadline, lease }: { deadline: number; lease: number },
   pacer: { started: number; sent: number },
 ): Promise<ReplayJob> {
   let job: ReplayJob = { ...taken, state: "running" };
   let going = true;
   while (going) {
-    job = await step(job, ports, settings, pacer, stepSize(settings, pacer));
+    const stepped = await step(job, ports, settings, pacer, stepSize(settings, pacer), lease);
+    // Past its claim (a call hung), the run sends nothing more: another run may have the job.
+    if (!stepped) break;
+    job = stepped;
     // A failed step waits for the next run: the dependency gets time to come back.
     going = job.state === "running" && job.failedSteps === 0 && ports.clock() < deadline;
-    await ports.jobs.save(job, going);
+    // A run that lost its claim (a call that hung past it) leaves the job to the run that has it.
+    if (!(await ports.jobs.save(job, lease, going))) break;
   }
   return job;
 }
@@ -240,7 +249,8 @@ async function step(
   settings: ReplaySettings,
   pacer: { started: number; sent: number },
   size: number,
-): Promise<ReplayJob> {
+  lease: number,
+): Promise<ReplayJob | undefined> {
   const now = () => ports.clock();
   try {
     const page = await ports.source.page(job.selection, size, job.cursor);
@@ -254,6 +264,7 @@ async function step(
       if (sentIds.has(message.messageId)) continue;
       const wait = pacer.started + (pacer.sent * 1000) / settings.ratePerSecond - now();
       if (wait > 0) await ports.sleep(wait);
+      if (now() >= lease) return undefined;
       await ports.publisher.publish(job.selection.topic ?? record.route.topic, message);
       pacer.sent++;
       sentIds.add(message.messageId);
