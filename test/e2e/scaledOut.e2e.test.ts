@@ -348,57 +348,6 @@ describe("two instances of the bridge on one storage account and one namespace",
     for (const report of reports) expect(report).toMatchObject({ redriven: 0, redriveFailed: 0 });
   });
 
-  it("an instance stopped (SIGTERM, SIGINT) with marks held writes them: the other's reconcile re-drives nothing", async () => {
-    const registry = uniqueRegistry();
-    const payloads: ReturnType<typeof push>[] = [];
-    for (const signal of ["SIGTERM", "SIGINT"] as const) {
-      const burst = Array.from({ length: 10 }, () => push(registry));
-      const answers = await Promise.all(burst.map((payload) => webhook(a, payload)));
-      // Stopped the moment the last answer is in: the marks are still held.
-      const stopped = a.stop(signal);
-      expect(answers.map((answer) => answer.json.publishState)).toEqual(
-        burst.map(() => "published"),
-      );
-      await stopped;
-      for (const payload of burst) {
-        const { deliveries } = await story(payload.id, b);
-        expect(deliveries[0], signal).toMatchObject({ publishState: "published" });
-      }
-      payloads.push(...burst);
-      await a.start();
-    }
-    await sleep(WINDOW_SECONDS * 1000 + 1200);
-    await runReconcile(b);
-    for (const payload of payloads) {
-      expect(onTopic("acr-push", payload.target.digest)).toHaveLength(1);
-      const { deliveries } = await story(payload.id, b);
-      expect(deliveries[0]).toMatchObject({
-        publishState: "published",
-        crossCheck: "webhook-only",
-      });
-    }
-  });
-
-  /** Resolves once a reconcile run has taken the window of the payload's logical event. */
-  async function untilClosing(payload: ReturnType<typeof push>, origin: string): Promise<void> {
-    const arrival = {
-      registry: payload.request.host,
-      repository: payload.target.repository,
-      eventId: payload.id,
-      origin,
-    } as RegistryEvent;
-    const keys = eventIdKeys(arrival);
-    const table = eventTables(bridge.tablesConnection).of(keys.partitionKey);
-    const index = await table.getEntity<{ logicalRowKey: string }>(keys.partitionKey, keys.rowKey);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const row = await table.getEntity<{ json: string }>(keys.partitionKey, index.logicalRowKey);
-      if ((JSON.parse(row.json) as { closingUntil?: number }).closingUntil) return;
-      if (Date.now() > deadline) throw new Error(`no run took the window of ${payload.id}`);
-      await sleep(10);
-    }
-  }
-
   it("a twin arriving at one instance while the other's reconcile publishes the close of its window: a late match, its finding resolved", async () => {
     const registry = uniqueRegistry();
     const webhookFirst = push(registry);
@@ -501,4 +450,57 @@ describe("two instances of the bridge on one storage account and one namespace",
     expect(replayed).toHaveLength(pushes.length);
     expect(new Set(replayed.map((message) => message.messageId)).size).toBe(pushes.length);
   });
+
+  // Last, as it leaves A stopped.
+  it("an instance stopped (SIGTERM, SIGINT) with marks held writes them: the other's reconcile re-drives nothing", async () => {
+    const registry = uniqueRegistry();
+    const payloads: ReturnType<typeof push>[] = [];
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const burst = Array.from({ length: 10 }, () => push(registry));
+      const answers = await Promise.all(burst.map((payload) => webhook(a, payload)));
+      // Stopped the moment the last answer is in: the marks are still held.
+      const stopped = a.stop(signal);
+      expect(answers.map((answer) => answer.json.publishState)).toEqual(
+        burst.map(() => "published"),
+      );
+      await stopped;
+      for (const payload of burst) {
+        const { deliveries } = await story(payload.id, b);
+        expect(deliveries[0], signal).toMatchObject({ publishState: "published" });
+      }
+      payloads.push(...burst);
+      // The last test: A stays stopped after the second stop.
+      if (signal === "SIGTERM") await a.start();
+    }
+    await sleep(WINDOW_SECONDS * 1000 + 1200);
+    await runReconcile(b);
+    for (const payload of payloads) {
+      expect(onTopic("acr-push", payload.target.digest)).toHaveLength(1);
+      const { deliveries } = await story(payload.id, b);
+      expect(deliveries[0]).toMatchObject({
+        publishState: "published",
+        crossCheck: "webhook-only",
+      });
+    }
+  });
+
+  /** Resolves once a reconcile run has taken the window of the payload's logical event. */
+  async function untilClosing(payload: ReturnType<typeof push>, origin: string): Promise<void> {
+    const arrival = {
+      registry: payload.request.host,
+      repository: payload.target.repository,
+      eventId: payload.id,
+      origin,
+    } as RegistryEvent;
+    const keys = eventIdKeys(arrival);
+    const table = eventTables(bridge.tablesConnection).of(keys.partitionKey);
+    const index = await table.getEntity<{ logicalRowKey: string }>(keys.partitionKey, keys.rowKey);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const row = await table.getEntity<{ json: string }>(keys.partitionKey, index.logicalRowKey);
+      if ((JSON.parse(row.json) as { closingUntil?: number }).closingUntil) return;
+      if (Date.now() > deadline) throw new Error(`no run took the window of ${payload.id}`);
+      await sleep(10);
+    }
+  }
 });
