@@ -87,11 +87,20 @@ export class TableReplayJobs implements ReplayJobStore {
     });
   }
 
-  async save(job: ReplayJob, keepClaim: boolean): Promise<void> {
-    const current = keepClaim ? await this.read(job.id) : undefined;
+  async save(job: ReplayJob, lease: number, keepClaim: boolean): Promise<boolean> {
+    const current = await this.read(job.id);
+    if (!current || new Date(current.leaseUntil).getTime() !== lease) return false;
     return this.access.call(async () => {
-      const lease = current ? new Date(current.leaseUntil).getTime() : 0;
-      await this.table.upsertEntity(this.entityOf(job, lease), "Replace", this.access.signal());
+      try {
+        await this.table.updateEntity(this.entityOf(job, keepClaim ? lease : 0), "Replace", {
+          etag: current.etag,
+          ...this.access.signal(),
+        });
+      } catch (error) {
+        if (isStatus(error, 412)) return false;
+        throw error;
+      }
+      return true;
     });
   }
 

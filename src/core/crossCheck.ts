@@ -204,6 +204,23 @@ function withLateTwin(logical: LogicalEvent, arrivedAt: number): LogicalEvent {
   };
 }
 
+/**
+ * A close's verdict on the logical event as it is now. A twin that joined while the close was
+ * under way (after its claim, before its verdict was written: another instance took the twin as
+ * the finding or the recovery was being published) came after the window closed: it is a late
+ * twin like any other, and the verdict a late match whose finding the next run resolves.
+ */
+export function withVerdict(current: LogicalEvent, verdict: Verdict): LogicalEvent {
+  const settled: LogicalEvent = { ...current, state: verdict };
+  const twin =
+    verdict === "webhook-only"
+      ? current.eventGrid
+      : verdict === "eventgrid-only"
+        ? current.webhook
+        : undefined;
+  return twin ? withLateTwin(settled, twin.firstAt) : settled;
+}
+
 /** A late match whose finding is still to be marked resolved: the reconcile does it. */
 export function awaitsResolution(logical: LogicalEvent): boolean {
   return logical.late !== undefined && !logical.late.findingResolved;

@@ -9,6 +9,7 @@ import {
   type Verdict,
   windowVerdict,
   withMismatches,
+  withVerdict,
 } from "./crossCheck";
 import { type DeliveryRecord, isPending } from "./deliveryRecord";
 import { describeError } from "./describeError";
@@ -326,8 +327,7 @@ async function closeDueWindow(
   const arrivals = [...sides.webhook, ...sides.eventgrid];
   const handedOver = arrivals.filter(isPending);
   const settle = (current: LogicalEvent): LogicalEvent => ({
-    ...current,
-    state: outcome.state,
+    ...withVerdict(current, outcome.state),
     mismatchedIds: [...new Set([...current.mismatchedIds, ...logical.mismatchedIds])],
   });
   await settleLogical(logical, settle, outcome.state, store, [
@@ -452,14 +452,24 @@ async function settleLogical(
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const current = await store.logicalOf(logical);
-    const settled: LogicalEvent = { ...settle(current?.value ?? logical), ...RELEASED };
-    const replace: Change = current
-      ? { kind: "replace-logical", logical: settled, version: current.version }
-      : { kind: "create-logical", logical: settled };
+    // The content happened again during the close (pushed again): the logical event is its newer
+    // occurrence now, with a window of its own, and is left as it is.
+    const movedOn = current !== undefined && occurrenceOf(current.value) !== occurrenceOf(logical);
+    const base = movedOn ? logical : (current?.value ?? logical);
+    const settled: LogicalEvent = { ...settle(base), ...RELEASED };
+    const replace: Change[] = movedOn
+      ? []
+      : [
+          current
+            ? { kind: "replace-logical", logical: settled, version: current.version }
+            : { kind: "create-logical", logical: settled },
+        ];
+    // A twin joined during the close: its window stays listed, for the next run to resolve it.
+    const becameLate = awaitsResolution(settled) && !(current && awaitsResolution(current.value));
     const outcome = await store.write([
-      replace,
+      ...replace,
       { kind: "log-verdict", logical: settled, state: verdict },
-      ...changes,
+      ...(becameLate ? keepWindow(changes, settled) : changes),
     ]);
     if (outcome.ok) return;
     if (attempt >= MAX_CLOSE_ATTEMPTS) {
@@ -469,6 +479,16 @@ async function settleLogical(
 }
 
 const MAX_CLOSE_ATTEMPTS = 10;
+
+/** The close's changes with its window kept (written again) instead of closed. */
+function keepWindow(changes: readonly Change[], logical: LogicalEvent): Change[] {
+  return changes.map(
+    (change): Change =>
+      change.kind === "close-window" && change.window.key === logical.key
+        ? { kind: "open-window", window: logical }
+        : change,
+  );
+}
 
 /** The webhook side also holds deliveries imported from ACR's own log (`acr-log`). */
 interface Sides {

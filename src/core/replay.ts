@@ -155,8 +155,12 @@ export interface ReplayJobStore {
    * that it is still active), or undefined.
    */
   claim(id: string, now: number, until: number): Promise<ReplayJob | undefined>;
-  /** Saves the job's progress, keeping the claim while the run goes on with it. */
-  save(job: ReplayJob, keepClaim: boolean): Promise<void>;
+  /**
+   * Saves the job's progress if the run still holds the claim it took (`lease`: the `until` it
+   * claimed the job to), keeping the claim while the run goes on with it. False, saving nothing,
+   * when the claim was lost: the run outlasted it and another run took the job.
+   */
+  save(job: ReplayJob, lease: number, keepClaim: boolean): Promise<boolean>;
 }
 
 export interface ReplayPorts {
@@ -191,10 +195,11 @@ export async function runReplayJobs(
   for (const listed of await ports.jobs.active(10)) {
     if (ports.clock() >= deadline) break;
     // Held a little past the run, so a run that overruns is not joined by the next one.
-    const job = await ports.jobs.claim(listed.id, ports.clock(), deadline + settings.runMs);
+    const lease = deadline + settings.runMs;
+    const job = await ports.jobs.claim(listed.id, ports.clock(), lease);
     // Another run may have finished it since it was listed.
     if (!job || !isActiveJob(job)) continue;
-    touched.push(await advanceJob(job, ports, settings, deadline, pacer));
+    touched.push(await advanceJob(job, ports, settings, { deadline, lease }, pacer));
   }
   return touched;
 }
@@ -203,18 +208,34 @@ async function advanceJob(
   taken: ReplayJob,
   ports: ReplayPorts,
   settings: ReplaySettings,
-  deadline: number,
+  { deadline, lease }: { deadline: number; lease: number },
   pacer: { started: number; sent: number },
 ): Promise<ReplayJob> {
   let job: ReplayJob = { ...taken, state: "running" };
   let going = true;
   while (going) {
-    job = await step(job, ports, settings, pacer);
+    const stepped = await step(job, ports, settings, pacer, stepSize(settings, pacer), lease);
+    // Past its claim (a call hung), the run sends nothing more: another run may have the job.
+    if (!stepped) break;
+    job = stepped;
     // A failed step waits for the next run: the dependency gets time to come back.
     going = job.state === "running" && job.failedSteps === 0 && ports.clock() < deadline;
-    await ports.jobs.save(job, going);
+    // A run that lost its claim (a call that hung past it) leaves the job to the run that has it.
+    if (!(await ports.jobs.save(job, lease, going))) break;
   }
   return job;
+}
+
+/**
+ * How many records the next step reads: no more than the run can still send at the rate before
+ * its time is up. A page of `pageSize` at a slow rate would take far longer than the run (200
+ * records at 1 a second: 200 s), past the lease the run holds, so a runner of another instance
+ * would take the job and send the same page at the same time, and past the function's timeout,
+ * so the page would never be done. At least one record, so the slowest rate still advances.
+ */
+function stepSize(settings: ReplaySettings, pacer: { sent: number }): number {
+  const budget = Math.floor((settings.runMs * settings.ratePerSecond) / 1000) - pacer.sent;
+  return Math.max(1, Math.min(settings.pageSize, budget));
 }
 
 /**
@@ -227,10 +248,12 @@ async function step(
   ports: ReplayPorts,
   settings: ReplaySettings,
   pacer: { started: number; sent: number },
-): Promise<ReplayJob> {
+  size: number,
+  lease: number,
+): Promise<ReplayJob | undefined> {
   const now = () => ports.clock();
   try {
-    const page = await ports.source.page(job.selection, settings.pageSize, job.cursor);
+    const page = await ports.source.page(job.selection, size, job.cursor);
     let published = 0;
     const sentIds = new Set<string>();
     for (const record of page.records) {
@@ -241,6 +264,7 @@ async function step(
       if (sentIds.has(message.messageId)) continue;
       const wait = pacer.started + (pacer.sent * 1000) / settings.ratePerSecond - now();
       if (wait > 0) await ports.sleep(wait);
+      if (now() >= lease) return undefined;
       await ports.publisher.publish(job.selection.topic ?? record.route.topic, message);
       pacer.sent++;
       sentIds.add(message.messageId);

@@ -50,12 +50,17 @@ describe("TableReplayJobs against Azurite", () => {
       jobs.claim(job.id, now, now + 60_000),
     ]);
     expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
-    await jobs.save({ ...job, state: "running", scanned: 5 }, true);
+    const lease = now + 60_000;
+    expect(await jobs.save({ ...job, state: "running", scanned: 5 }, lease, true)).toBe(true);
     expect(await jobs.claim(job.id, now + 1, now + 60_000)).toBeUndefined();
     expect(await jobs.get(job.id)).toMatchObject({ state: "running", scanned: 5 });
-    await jobs.save({ ...job, state: "running", scanned: 7 }, false);
-    expect(await jobs.claim(job.id, now + 2, now + 60_000)).toMatchObject({ scanned: 7 });
-    await jobs.save({ ...job, state: "completed" }, false);
+    // A run whose claim was not this one (it lapsed and was taken) saves nothing.
+    expect(await jobs.save({ ...job, state: "failed" }, lease - 1, false)).toBe(false);
+    expect(await jobs.get(job.id)).toMatchObject({ state: "running", scanned: 5 });
+    expect(await jobs.save({ ...job, state: "running", scanned: 7 }, lease, false)).toBe(true);
+    expect(await jobs.claim(job.id, now + 2, now + 70_000)).toMatchObject({ scanned: 7 });
+    expect(await jobs.save({ ...job, state: "running", scanned: 9 }, lease, false)).toBe(false);
+    expect(await jobs.save({ ...job, state: "completed" }, now + 70_000, false)).toBe(true);
     expect(await jobs.active(10)).toEqual([]);
     expect((await jobs.recent(10)).map((recent) => recent.id)).toEqual([job.id]);
     // Whether a finished job runs is the runner's to decide: the store only leases it.

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { LocalStack } from "./localStack";
+import type { BridgeEndpoint } from "./localStack";
 
 /**
  * ACR events in the envelopes Event Grid delivers them in (Event Grid schema and CloudEvents
@@ -98,7 +98,7 @@ export function cloudEvent(
 }
 
 /** A delivery to the Event Grid trigger `acrEventGrid`, as Event Grid makes it to the host. */
-export function postEventGridTrigger(stack: LocalStack, events: unknown): Promise<Response> {
+export function postEventGridTrigger(stack: BridgeEndpoint, events: unknown): Promise<Response> {
   return fetch(`${stack.url}/runtime/webhooks/EventGrid?functionName=acrEventGrid`, {
     method: "POST",
     headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
@@ -111,7 +111,7 @@ export function postEventGridTrigger(stack: LocalStack, events: unknown): Promis
  * subscription delivers them. `headers` go over the defaults.
  */
 export function postEventGrid(
-  stack: LocalStack,
+  stack: BridgeEndpoint,
   events: unknown,
   key = SAMPLE_EVENTGRID_SECRET,
   headers: Record<string, string> = {},

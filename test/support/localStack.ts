@@ -45,6 +45,9 @@ export interface LocalStack {
 
 export type StallableDependency = "tables" | "serviceBus";
 
+/** What the HTTP helpers need of a running bridge: a stack, or one instance of a scaled-out one. */
+export type BridgeEndpoint = Pick<LocalStack, "url" | "webhookUrl" | "output">;
+
 export interface LocalStackOptions {
   /** Settings for the host process, over the test defaults. */
   env?: Record<string, string>;

@@ -1,4 +1,4 @@
-import type { LocalStack } from "./localStack";
+import type { BridgeEndpoint } from "./localStack";
 
 const REPORT_MARKER = "reconcile: {";
 
@@ -6,7 +6,7 @@ const REPORT_MARKER = "reconcile: {";
  * Runs the `reconcile` timer `runs` times at once through the host's admin API (202 at once, as
  * the real host answers) and waits until each has logged its report.
  */
-export async function runReconcile(stack: LocalStack, runs = 1): Promise<void> {
+export async function runReconcile(stack: BridgeEndpoint, runs = 1): Promise<void> {
   const before = stack.output().split(REPORT_MARKER).length;
   const responses = await Promise.all(
     Array.from({ length: runs }, () =>

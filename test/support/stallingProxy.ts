@@ -10,12 +10,21 @@ export interface StallingProxy {
   readonly port: number;
   stall(): void;
   resume(): void;
+  /** Forwards everything, either way, `ms` late (in order) from now on; 0 as it comes. */
+  delay(ms: number): void;
   stop(): Promise<void>;
 }
 
 export async function startStallingProxy(targetPort: number): Promise<StallingProxy> {
   const port = await freePort();
   let stalled = false;
+  let delayMs = 0;
+  const forward = (to: Socket, chunk: Buffer) => {
+    if (stalled) return;
+    if (delayMs === 0) to.write(chunk);
+    // Timers of one duration fire in the order they were set: the stream stays in order.
+    else setTimeout(() => to.writable && to.write(chunk), delayMs);
+  };
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -29,12 +38,8 @@ export async function startStallingProxy(targetPort: number): Promise<StallingPr
     track(upstream);
     upstream.on("close", () => client.destroy());
     client.on("close", () => upstream.destroy());
-    client.on("data", (chunk) => {
-      if (!stalled) upstream.write(chunk);
-    });
-    upstream.on("data", (chunk) => {
-      if (!stalled) client.write(chunk);
-    });
+    client.on("data", (chunk: Buffer) => forward(upstream, chunk));
+    upstream.on("data", (chunk: Buffer) => forward(client, chunk));
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   return {
@@ -44,6 +49,9 @@ export async function startStallingProxy(targetPort: number): Promise<StallingPr
     },
     resume: () => {
       stalled = false;
+    },
+    delay: (ms) => {
+      delayMs = ms;
     },
     stop: async () => {
       for (const socket of sockets) socket.destroy();

@@ -1,10 +1,14 @@
-import type { LocalStack } from "./localStack";
+import type { BridgeEndpoint } from "./localStack";
 
 /**
  * Runs a timer function once through the host's admin API and waits until it has logged the line
  * that starts with `marker` (its report), so the test sees what the run did.
  */
-export async function runTimer(stack: LocalStack, name: string, marker: string): Promise<string> {
+export async function runTimer(
+  stack: BridgeEndpoint,
+  name: string,
+  marker: string,
+): Promise<string> {
   const before = stack.output().split(marker).length;
   const response = await fetch(`${stack.url}/admin/functions/${name}`, {
     method: "POST",

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { type LocalStack, TEST_SECRET } from "./localStack";
+import { type BridgeEndpoint, TEST_SECRET } from "./localStack";
 
 /**
  * The headers of a webhook delivery as ACR sends it with the test secret: `Authorization: Bearer`
@@ -29,7 +29,7 @@ export interface WebhookRequest {
 
 /** Sends `body` as it is to the stack's webhook with the test secret. */
 export function postWebhook(
-  stack: LocalStack,
+  stack: BridgeEndpoint,
   body: RequestInit["body"],
   request: WebhookRequest = {},
 ): Promise<Response> {
@@ -42,7 +42,7 @@ export function postWebhook(
 
 /** Sends `payload` as JSON to the stack's webhook with the test secret. */
 export function postWebhookJson(
-  stack: LocalStack,
+  stack: BridgeEndpoint,
   payload: unknown,
   request: WebhookRequest = {},
 ): Promise<Response> {
@@ -51,7 +51,7 @@ export function postWebhookJson(
 
 /** Sends `payload` as JSON to the stack's webhook, expects a 200, and returns the answer. */
 export async function deliverWebhook(
-  stack: LocalStack,
+  stack: BridgeEndpoint,
   payload: unknown,
   query = "",
 ): Promise<Record<string, unknown>> {

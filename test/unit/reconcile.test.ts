@@ -475,6 +475,86 @@ describe("reconcile: a late twin resolves its finding", () => {
     expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC, DISCREPANCY_TOPIC]);
   });
 
+  /**
+   * A run whose close of a window is under way (claimed, its finding or recovery being published)
+   * while the twin arrives, as when another instance takes the twin: the twin joins the logical
+   * event the close is about to settle.
+   */
+  function twinDuringClose(memory: MemoryPorts, twin: RegistryEvent, topic: string) {
+    const ports = portsOf(memory);
+    let arrived = false;
+    ports.publisher = {
+      async publish(to, message) {
+        if (to === topic && !arrived) {
+          arrived = true;
+          await arrive(memory, [twin], routing(), AFTER_WINDOW);
+        }
+        await memory.publisher.publish(to, message);
+      },
+    };
+    return reconcile(ports, settings(), AFTER_WINDOW);
+  }
+
+  it("an Event Grid twin arriving while the webhook-only close publishes its finding: a late match, the finding resolved by the next run", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    const report = await twinDuringClose(memory, eventGrid(), DISCREPANCY_TOPIC);
+    expect(report).toMatchObject({ closed: { "webhook-only": 1 }, findingsPublished: 1 });
+    expect(memory.logical(webhook())).toMatchObject({
+      state: "matched",
+      late: { finding: "webhook-only", at: AFTER_WINDOW, findingResolved: false },
+    });
+    expect(memory.windows.size).toBe(1);
+
+    const next = await run(memory, {}, AFTER_WINDOW + 1);
+    expect(next).toMatchObject({ resolved: 1, errors: [] });
+    expect(memory.findingsRecorded.map((finding) => finding.state)).toEqual(["open", "resolved"]);
+    expect(memory.logical(webhook())).toMatchObject({
+      state: "matched",
+      late: { findingResolved: true },
+    });
+    expect(memory.windows.size).toBe(0);
+    expect(memory.record(eventGrid())?.crossCheck).toBe("matched");
+    expect(memory.record(webhook())?.crossCheck).toBe("matched");
+  });
+
+  it("a webhook arriving while the eventgrid-only close recovers: a late match, the recovered finding resolved by the next run", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [eventGrid()]);
+    const report = await twinDuringClose(memory, webhook({ eventId: "eg-1" }), "acr-push");
+    expect(report).toMatchObject({ closed: { "eventgrid-only": 1 }, recovered: 1 });
+    expect(memory.logical(eventGrid())).toMatchObject({
+      state: "matched",
+      late: { finding: "eventgrid-only", findingResolved: false },
+    });
+    const next = await run(memory, {}, AFTER_WINDOW + 1);
+    expect(next).toMatchObject({ resolved: 1, errors: [] });
+    expect(memory.findingsRecorded.map((finding) => [finding.state, finding.recovered])).toEqual([
+      ["open", true],
+      ["resolved", true],
+    ]);
+    // The webhook that came during the recovery went out under the recovery's message id.
+    const pushes = memory.published.filter((entry) => entry.topic === "acr-push");
+    expect(new Set(pushes.map((entry) => entry.message.messageId)).size).toBe(1);
+  });
+
+  it("a new occurrence of the content arriving while the close publishes its finding keeps its own window", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    // Pushed again (a new id from the same region) while the first occurrence's close is under way.
+    const again = webhook({ eventId: "wh-again" });
+    await twinDuringClose(memory, again, DISCREPANCY_TOPIC);
+    expect(memory.logical(again)).toMatchObject({ occurrence: 2, state: "open" });
+    expect([...memory.verdicts.values()]).toHaveLength(1);
+    // Its own window closes in its own time, with its own finding.
+    const report = await run(memory, {}, AFTER_WINDOW + WINDOW_MS + 1);
+    expect(report).toMatchObject({ closed: { "webhook-only": 1 }, findingsPublished: 1 });
+    expect(memory.findingsRecorded.map((finding) => finding.webhookEventIds)).toEqual([
+      [webhook().eventId],
+      ["wh-again"],
+    ]);
+  });
+
   it("a resolution that cannot be published is tried maxAttempts runs, then recorded and closed without it", async () => {
     const memory = new MemoryPorts();
     await arrive(memory, [webhook()]);

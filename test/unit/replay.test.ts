@@ -93,9 +93,10 @@ class MemoryJobs implements ReplayJobStore {
     entry.leaseUntil = until;
     return entry.job;
   }
-  async save(job: ReplayJob, keepClaim: boolean) {
-    const entry = this.jobs.get(job.id);
-    this.jobs.set(job.id, { job, leaseUntil: keepClaim ? (entry?.leaseUntil ?? 0) : 0 });
+  async save(job: ReplayJob, lease: number, keepClaim: boolean) {
+    if (this.jobs.get(job.id)?.leaseUntil !== lease) return false;
+    this.jobs.set(job.id, { job, leaseUntil: keepClaim ? lease : 0 });
+    return true;
   }
 }
 
@@ -244,6 +245,68 @@ describe("replay jobs", () => {
     expect(new Set(sent.map((s) => s.message.messageId)).size).toBe(records.length);
   });
 
+  it("at a slow rate a run reads no more than it can send in its time: it never outlasts its lease", async () => {
+    const records = Array.from({ length: 30 }, (_, index) => record(index));
+    const { ports, jobs, sent } = harness(records);
+    const sentAt: number[] = [];
+    const publish = ports.publisher.publish;
+    ports.publisher.publish = async (topic, message) => {
+      sentAt.push(ports.clock());
+      await publish(topic, message);
+    };
+    const leases: number[] = [];
+    const claim = jobs.claim.bind(jobs);
+    jobs.claim = async (id, now, until) => {
+      leases.push(until);
+      return claim(id, now, until);
+    };
+    await jobs.create(newReplayJob("job-s", WINDOW, T0));
+    // The deployed run: 8 s, pages of 200, here at the slowest rate allowed.
+    const settings = { ...SETTINGS, ratePerSecond: 1, runMs: 8000, pageSize: 200 };
+    const [job] = await runReplayJobs(ports, settings);
+    expect(job.state).toBe("running");
+    // Each send of the run within its own time, the run long done when its lease ends (at
+    // which a runner of another instance may take the job).
+    expect(sentAt.length).toBeGreaterThan(0);
+    expect(Math.max(...sentAt)).toBeLessThanOrEqual(T0 + settings.runMs);
+    expect(Math.max(...sentAt)).toBeLessThan(leases[0] ?? 0);
+    expect(await jobs.get("job-s")).toMatchObject({ scanned: sentAt.length });
+    // The job goes on run after run, each record once.
+    for (let run = 0; run < 10 && (await jobs.get("job-s"))?.state === "running"; run++) {
+      await runReplayJobs(ports, settings);
+    }
+    expect(await jobs.get("job-s")).toMatchObject({ state: "completed", published: 30 });
+    expect(new Set(sent.map((s) => s.message.messageId)).size).toBe(30);
+    expect(sent).toHaveLength(30);
+  });
+
+  it("a run that outlasted its lease (a hung publish) does not save over the run that took the job over", async () => {
+    const records = Array.from({ length: 4 }, (_, index) => record(index));
+    const { ports, jobs, sent, advance } = harness(records);
+    await jobs.create(newReplayJob("job-o", WINDOW, T0));
+    const settings = { ...SETTINGS, runMs: 8000, pageSize: 2 };
+    const publish = ports.publisher.publish;
+    let hung = false;
+    ports.publisher.publish = async (topic, message) => {
+      if (!hung) {
+        hung = true;
+        // This publish does not answer for a minute: the lease ends, and another instance's
+        // runner takes the job and finishes it meanwhile.
+        advance(60_000);
+        const [other] = await runReplayJobs({ ...ports, publisher: { publish } }, settings);
+        expect(other).toMatchObject({ state: "completed", published: 4 });
+      }
+      await publish(topic, message);
+    };
+    const [late] = await runReplayJobs(ports, settings);
+    expect(late?.state).not.toBe("completed");
+    // The job stays as the run that held it left it: done, and not to be run again.
+    expect(await jobs.get("job-o")).toMatchObject({ state: "completed", published: 4, scanned: 4 });
+    expect(await jobs.active(10)).toEqual([]);
+    await runReplayJobs(ports, settings);
+    expect(sent).toHaveLength(5);
+  });
+
   it("a job held by another run is left alone", async () => {
     const { ports, jobs, sent, advance } = harness([record(1)]);
     await jobs.create(newReplayJob("job-h", WINDOW, T0));
@@ -259,7 +322,8 @@ describe("replay jobs", () => {
     const job = newReplayJob("job-d", WINDOW, T0);
     await jobs.create(job);
     const listed = await jobs.active(10);
-    await jobs.save({ ...job, state: "completed" }, false);
+    await jobs.claim("job-d", T0, T0 + 1);
+    await jobs.save({ ...job, state: "completed" }, T0 + 1, false);
     jobs.active = async () => listed;
     expect(await runReplayJobs(ports, SETTINGS)).toEqual([]);
     expect(sent).toEqual([]);
