@@ -209,12 +209,27 @@ async function advanceJob(
   let job: ReplayJob = { ...taken, state: "running" };
   let going = true;
   while (going) {
-    job = await step(job, ports, settings, pacer);
+    job = await step(job, ports, settings, pacer, pageLimit(settings, pacer, deadline));
     // A failed step waits for the next run: the dependency gets time to come back.
     going = job.state === "running" && job.failedSteps === 0 && ports.clock() < deadline;
     await ports.jobs.save(job, going);
   }
   return job;
+}
+
+/**
+ * How many records the next page may hold: no more than the paced rate lets the run send before
+ * its deadline (at least one, so every run moves its job on), and no more than a page. A full
+ * page at a low rate (200 records at 1 per second) would otherwise outlast the run, its lease
+ * and the function's timeout, and a run cut off by the timeout never moves its cursor.
+ */
+function pageLimit(
+  settings: ReplaySettings,
+  pacer: { started: number; sent: number },
+  deadline: number,
+): number {
+  const sendable = Math.floor(((deadline - pacer.started) * settings.ratePerSecond) / 1000);
+  return Math.max(1, Math.min(settings.pageSize, sendable - pacer.sent));
 }
 
 /**
@@ -227,10 +242,11 @@ async function step(
   ports: ReplayPorts,
   settings: ReplaySettings,
   pacer: { started: number; sent: number },
+  limit: number,
 ): Promise<ReplayJob> {
   const now = () => ports.clock();
   try {
-    const page = await ports.source.page(job.selection, settings.pageSize, job.cursor);
+    const page = await ports.source.page(job.selection, limit, job.cursor);
     let published = 0;
     const sentIds = new Set<string>();
     for (const record of page.records) {

@@ -244,6 +244,30 @@ describe("replay jobs", () => {
     expect(new Set(sent.map((s) => s.message.messageId)).size).toBe(records.length);
   });
 
+  it("at a low rate a run reads no more than it can send in its time: it ends on time and moves on every run", async () => {
+    // The runner's own page size and run time; 1 message per second is the lowest rate allowed.
+    const records = Array.from({ length: 30 }, (_, index) => record(index));
+    const { ports, jobs, sent, advance } = harness(records);
+    await jobs.create(newReplayJob("job-slow", WINDOW, T0));
+    const settings = { ...SETTINGS, ratePerSecond: 1, runMs: 8000, pageSize: 200 };
+    let runs = 0;
+    let before = 0;
+    while ((await jobs.get("job-slow"))?.state === "running" || runs === 0) {
+      const started = ports.clock();
+      const [job] = await runReplayJobs(ports, settings);
+      runs++;
+      // Within its time, give or take one paced send; a run of a whole page took 29 s.
+      expect(ports.clock() - started).toBeLessThanOrEqual(settings.runMs + 1000);
+      expect(job.scanned).toBeGreaterThan(before);
+      before = job.scanned;
+      // The next run, once the lease (run time twice) is over.
+      advance(2 * settings.runMs);
+    }
+    expect(runs).toBeGreaterThan(1);
+    expect(new Set(sent.map((s) => s.message.messageId)).size).toBe(records.length);
+    expect(sent).toHaveLength(records.length);
+  });
+
   it("a job held by another run is left alone", async () => {
     const { ports, jobs, sent, advance } = harness([record(1)]);
     await jobs.create(newReplayJob("job-h", WINDOW, T0));
