@@ -56,6 +56,13 @@ export interface ReconcileSettings {
   /** Most windows and pending records handled in one run; the rest wait for the next. */
   batchSize: number;
   redrive: RedrivePolicy;
+  /**
+   * How long one run may go on taking windows and records (measured from its start, on the
+   * run's clock); what is left waits for the next run, so a run after a long pause ends inside
+   * the function's timeout whatever the batch size. While records are due for a re-drive, the
+   * windows get at most `WINDOWS_SHARE` of it. Undefined: bounded by the batch size only.
+   */
+  runMs?: number;
 }
 
 export interface ReconcileReport {
@@ -70,8 +77,13 @@ export interface ReconcileReport {
   redriven: number;
   redriveFailed: number;
   dead: number;
+  /** Due windows and records listed but left for the next run: the run's time was up. */
+  deferred: number;
   errors: string[];
 }
+
+/** The share of a run's time the windows may take while records are due for a re-drive. */
+export const WINDOWS_SHARE = 2 / 3;
 
 /** How long one run may take to close a window before another run may take it over. */
 export const WINDOW_LEASE_MS = 60_000;
@@ -96,7 +108,10 @@ export async function reconcile(
   given: ReconcilePorts,
   settings: ReconcileSettings,
   now: number,
+  clock: () => number = () => now,
 ): Promise<ReconcileReport> {
+  const started = clock();
+  const deadline = started + (settings.runMs ?? Number.POSITIVE_INFINITY);
   const ports = { ...given, publisher: untilUnanswered(given.publisher) };
   const report: ReconcileReport = {
     restored: 0,
@@ -108,6 +123,7 @@ export async function reconcile(
     redriven: 0,
     redriveFailed: 0,
     dead: 0,
+    deferred: 0,
     errors: [],
   };
   // Each phase on its own: a dependency down in one does not keep the others from running.
@@ -137,9 +153,18 @@ export async function reconcile(
       }),
     { windows: [], pending: [] },
   );
+  const isDue = (record: DeliveryRecord) => nextAttemptAt(record, settings.redrive) <= now;
+  // The windows leave the re-drive its share of the run when records are waiting for it.
+  const windowsUntil = work.pending.some((record) => isDue(record.value))
+    ? started + (deadline - started) * WINDOWS_SHARE
+    : deadline;
   // Records a close puts on the pending list, re-driven in the same run.
   const handedOver: DeliveryRecord[] = [];
-  for (const { window, logical } of work.windows) {
+  for (const [index, { window, logical }] of work.windows.entries()) {
+    if (clock() >= windowsUntil) {
+      report.deferred += work.windows.length - index;
+      break;
+    }
     await attempt(
       `window ${window.key}`,
       async () => {
@@ -163,14 +188,17 @@ export async function reconcile(
       undefined,
     );
   }
-  const isDue = (record: DeliveryRecord) => nextAttemptAt(record, settings.redrive) <= now;
   const listed = [
     ...work.pending,
     ...(await attempt("pending", () => currentRecords(handedOver, ports.store), [])),
   ];
   let taken = 0;
-  for (const record of listed) {
+  for (const [index, record] of listed.entries()) {
     if (taken >= settings.batchSize) break;
+    if (clock() >= deadline) {
+      report.deferred += listed.slice(index).filter((left) => isDue(left.value)).length;
+      break;
+    }
     await attempt(
       `record ${record.value.event.eventId}`,
       async () => {

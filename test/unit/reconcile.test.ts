@@ -8,6 +8,7 @@ import { DependencyUnavailableError, PublishRefusedError } from "../../src/core/
 import {
   nextAttemptAt,
   type ReconcilePorts,
+  type ReconcileReport,
   type ReconcileSettings,
   type RedrivePolicy,
   reconcile,
@@ -1034,6 +1035,55 @@ describe("reconcile: re-driving pending records", () => {
     const reports = await Promise.all([run(memory, {}, T0 + 10_000), run(memory, {}, T0 + 10_000)]);
     expect(reports.map((report) => report.redriven).sort()).toEqual([0, 1]);
     expect(memory.published).toHaveLength(1);
+  });
+
+  it("after a long pause a run stops taking windows and records once its time is up, leaves the re-drive its share, and the runs after it finish everything once", async () => {
+    const memory = new MemoryPorts();
+    // Thirty windows only the webhook saw, and ten records left pending by an outage, all due.
+    await arrive(
+      memory,
+      Array.from({ length: 30 }, (_, index) => webhook({ eventId: `w${index}`, tag: `w${index}` })),
+    );
+    for (let index = 0; index < 10; index++) seedPending(memory, pending(`p${index}`));
+    const published = memory.published.length;
+    // Each publish takes a second of the run's clock (a slow namespace); a run has 12 s.
+    let clock = AFTER_WINDOW;
+    const ports = portsOf(memory);
+    const slow: ReconcilePorts = {
+      ...ports,
+      publisher: {
+        publish: async (topic, message) => {
+          clock += 1_000;
+          await ports.publisher.publish(topic, message);
+        },
+      },
+    };
+    const RUN_MS = 12_000;
+    const reports: ReconcileReport[] = [];
+    for (let runs = 0; runs < 10; runs++) {
+      const started = clock;
+      const report = await reconcile(slow, settings({ runMs: RUN_MS }), clock, () => clock);
+      reports.push(report);
+      // Within its time, give or take the one close or re-drive under way.
+      expect(clock - started).toBeLessThanOrEqual(RUN_MS + 1_000);
+      if (report.deferred === 0) break;
+      clock += 60_000;
+    }
+    const [first] = reports;
+    expect(first.closed["webhook-only"]).toBeGreaterThan(0);
+    expect(first.redriven).toBeGreaterThan(0);
+    expect(first.deferred).toBeGreaterThan(0);
+    const total = (count: (report: ReconcileReport) => number) =>
+      reports.reduce((sum, report) => sum + count(report), 0);
+    expect(total((report) => report.closed["webhook-only"] ?? 0)).toBe(30);
+    expect(total((report) => report.redriven)).toBe(10);
+    expect(reports.at(-1)?.deferred).toBe(0);
+    // Each finding and each record on its topic once.
+    const sent = memory.published.slice(published).map((entry) => entry.message.messageId);
+    expect(sent).toHaveLength(40);
+    expect(new Set(sent).size).toBe(40);
+    expect(memory.windows.size).toBe(0);
+    expect(memory.pendingEventIds()).toEqual([]);
   });
 
   it("re-drives at most batchSize records per run", async () => {
