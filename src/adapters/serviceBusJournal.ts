@@ -1,5 +1,5 @@
 import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
-import type { Journal, JournalEntry } from "../core/ports";
+import type { Journal, JournalDrained, JournalEntry } from "../core/ports";
 import { shortHash } from "../core/shortHash";
 import { closeInBackground } from "./serviceBusLinks";
 
@@ -37,12 +37,15 @@ export class ServiceBusJournal implements Journal {
     }
   }
 
-  async drain(restore: (entry: JournalEntry) => Promise<void>, limit: number): Promise<number> {
+  async drain(
+    restore: (entry: JournalEntry) => Promise<void>,
+    limit: number,
+  ): Promise<JournalDrained> {
     const receiver = this.client.createReceiver(this.queue);
     let restored = 0;
     try {
       // Peeking first keeps an empty journal from costing a receive's wait on every run.
-      if ((await receiver.peekMessages(1)).length === 0) return 0;
+      if ((await receiver.peekMessages(1)).length === 0) return { restored, more: false };
       // One entry first: while storage is still down it fails alone, and the rest of the journal
       // is not handed out (each hand-out counts toward the queue's max delivery count).
       for (const batchSize of [1, limit - 1]) {
@@ -59,12 +62,13 @@ export class ServiceBusJournal implements Journal {
                 .slice(index)
                 .map((left) => receiver.abandonMessage(left).catch(() => undefined)),
             );
-            return restored;
+            return { restored, more: true };
           }
         }
-        if (messages.length < batchSize) break;
+        if (messages.length < batchSize) return { restored, more: false };
       }
-      return restored;
+      // Every batch came full: the next run's peek tells whether any is left.
+      return { restored, more: true };
     } finally {
       await receiver.close();
     }

@@ -72,7 +72,7 @@ const notJournaled = {
   append: async () => {
     throw new Error("the journal is not used while storage answers");
   },
-  drain: async () => 0,
+  drain: async () => ({ restored: 0, more: false }),
 };
 
 function delivery(overrides: Partial<RegistryEvent> = {}): NewDelivery {

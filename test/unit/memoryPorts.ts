@@ -326,7 +326,7 @@ export class MemoryPorts {
           this.journaled.push(entry);
         }
       }
-      return restored;
+      return { restored, more: this.journaled.length > 0 };
     },
   };
 

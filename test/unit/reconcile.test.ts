@@ -1130,6 +1130,43 @@ describe("reconcile: the journal", () => {
     });
   });
 
+  it("a window only Event Grid saw waits while the journal is not drained: its webhook may be in it, already on its topic", async () => {
+    // Table Storage is down: three webhooks are published at once and journaled.
+    const memory = new MemoryPorts({
+      "store.write": always(new DependencyUnavailableError("table-storage", "timeout")),
+    });
+    const ids = ["a", "b", "c"];
+    await arrive(
+      memory,
+      ids.map((id) => webhook({ eventId: id, tag: id })),
+    );
+    expect(memory.journaled).toHaveLength(3);
+    memory.faults["store.write"] = undefined;
+    // Storage is back; Event Grid's retries come in another order than the journal's.
+    const later = T0 + 600_000;
+    await arrive(
+      memory,
+      [...ids].reverse().map((id) => eventGrid({ eventId: id, tag: id })),
+      routing(),
+      later,
+    );
+    // The journal gives back two entries a run (the batch), as after a long outage it gives 500.
+    const due = later + WINDOW_MS + 60_000;
+    const first = await run(memory, { batchSize: 2 }, due);
+    expect(first).toMatchObject({ restored: 2, recovered: 0, errors: [] });
+    const second = await run(memory, { batchSize: 2 }, due + 60_000);
+    expect(second).toMatchObject({ restored: 1, recovered: 0, errors: [] });
+    await run(memory, { batchSize: 2 }, due + 120_000);
+    expect(memory.journaled).toEqual([]);
+    for (const id of ids) {
+      expect(memory.logical(webhook({ eventId: id, tag: id }))?.state).toBe("matched");
+    }
+    // Each push on its topic once, the journal's; no finding blames ACR for a lost webhook.
+    const pushes = memory.published.filter((entry) => entry.topic === "acr-push");
+    expect(pushes.map((entry) => entry.message.applicationProperties.tag).sort()).toEqual(ids);
+    expect(memory.findingsRecorded).toEqual([]);
+  });
+
   it("a journal failure is reported and the rest of the run goes on", async () => {
     const memory = new MemoryPorts({ "journal.drain": always(new Error("queue down")) });
     await arrive(memory, [webhook()]);
