@@ -200,7 +200,7 @@ export class TableEventStore implements EventStore {
   }
 
   async openWork(now: number, limits: { windows: number; pending: number }): Promise<OpenWork> {
-    const due: WindowMarker[] = [];
+    let due: WindowMarker[] = [];
     const markers: PendingEntity[] = [];
     // Pending markers and due windows are one range of each partition, read in one query. Each
     // page of it is a bounded call of its own: after a long outage the range holds thousands of
@@ -211,15 +211,21 @@ export class TableEventStore implements EventStore {
         filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${pending.from} and RowKey lt ${windowsDueBefore(now)}`,
       });
       let pendingRead = 0;
+      let windowsRead = 0;
       for await (const row of rows) {
         if (row.rowKey < pending.to) {
           if (pendingRead++ < limits.pending) markers.push(row);
           continue;
         }
-        if (due.length >= limits.windows) break;
+        if (windowsRead++ >= limits.windows) break;
         due.push(JSON.parse(row.window) as WindowMarker);
       }
     }
+    // The oldest across partitions, as the pending markers: a backlog in one partition (after a
+    // long pause, or a burst in one repository) must not hold back the older windows of the next.
+    due = due
+      .sort((a, b) => a.windowClosesAt - b.windowClosesAt || ordinal(a.key, b.key))
+      .slice(0, limits.windows);
     const windows: ListedWindow[] = [];
     for (let at = 0; at < due.length; at += LOGICAL_READS_AT_ONCE) {
       const chunk = due.slice(at, at + LOGICAL_READS_AT_ONCE);
@@ -515,4 +521,8 @@ function versioned<T>(value: T, entity: { etag: string }): Versioned<T> {
 
 function windowMarker({ key, registry, repository, digest, windowClosesAt }: WindowMarker) {
   return { key, registry, repository, digest, windowClosesAt };
+}
+
+function ordinal(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -8,7 +8,9 @@ import { operation, TableGroupCommit } from "../../src/adapters/tableGroupCommit
 import {
   CROSS_CHECKS_TABLE,
   eventIdKeys,
+  eventPartition,
   REGISTRIES_TABLE,
+  registryPartitions,
   tagKeys,
 } from "../../src/adapters/tableLayout";
 import { TableRegistryIndex } from "../../src/adapters/tableRegistryIndex";
@@ -439,6 +441,58 @@ describe("TableEventStore on Azurite: Event Grid arrivals by id", () => {
 });
 
 describe("TableEventStore on Azurite: a reconcile's backlog", () => {
+  const connection = {
+    kind: "connection-string" as const,
+    connectionString: inject("tablesConnection"),
+  };
+
+  /** Writes the markers, runs `check`, then removes them: the Azurite is shared with other tests. */
+  async function withMarkers(
+    store: TableEventStore,
+    registry: string,
+    changes: Change[],
+    check: () => Promise<void>,
+  ): Promise<void> {
+    await new TableRegistryIndex(createTableClient(connection, REGISTRIES_TABLE), 3000).note(
+      registry,
+    );
+    const write = async (all: Change[]) => {
+      for (let at = 0; at < all.length; at += 100) {
+        expect((await store.write(all.slice(at, at + 100))).ok).toBe(true);
+      }
+    };
+    await write(changes);
+    try {
+      await check();
+    } finally {
+      await write(
+        changes.map((change): Change => {
+          if (change.kind === "add-pending")
+            return { kind: "remove-pending", record: change.record };
+          if (change.kind === "open-window") return { kind: "close-window", window: change.window };
+          throw new Error(`not a marker: ${change.kind}`);
+        }),
+      );
+    }
+  }
+
+  function pendingMarker(registry: string): Change {
+    const record: DeliveryRecord = {
+      ...delivery({ registry }),
+      publishState: "pending",
+      deliveryCount: 1,
+      arrivals: [],
+      publishedTopics: [],
+      publishAttempts: 0,
+    };
+    return { kind: "add-pending", record };
+  }
+
+  function dueWindow(registry: string, windowClosesAt: number, repository = "team/api"): Change {
+    const logical = logicalRefFor(delivery({ registry, repository }).event);
+    return { kind: "open-window", window: { ...logical, windowClosesAt } };
+  }
+
   it("lists a partition's pending markers and due windows with each page bounded on its own, not the whole listing by one call's bound", async () => {
     // After a long Service Bus outage a partition holds many pending markers, which sort before
     // its due windows; the listing goes on to a second page after the first one's windows.
@@ -454,38 +508,43 @@ describe("TableEventStore on Azurite: a reconcile's backlog", () => {
         return 40;
       },
     });
-    const connection = {
-      kind: "connection-string" as const,
-      connectionString: inject("tablesConnection"),
-    };
-    await new TableRegistryIndex(createTableClient(connection, REGISTRIES_TABLE), 3000).note(
-      registry,
-    );
-    const pending = Array.from({ length: 950 }, (): Change => {
-      const record: DeliveryRecord = {
-        ...delivery({ registry }),
-        publishState: "pending",
-        deliveryCount: 1,
-        arrivals: [],
-        publishedTopics: [],
-        publishAttempts: 0,
-      };
-      return { kind: "add-pending", record };
-    });
     const closesAt = Date.now() - 60_000;
-    const windows = Array.from({ length: 60 }, (): Change => {
-      const logical = logicalRefFor(delivery({ registry }).event);
-      return { kind: "open-window", window: { ...logical, windowClosesAt: closesAt } };
+    const windows = Array.from({ length: 60 }, () => dueWindow(registry, closesAt));
+    const markers = Array.from({ length: 950 }, () => pendingMarker(registry));
+    await withMarkers(store, registry, [...markers, ...windows], async () => {
+      const work = await store.openWork(Date.now(), { windows: 5000, pending: 10 });
+      // Reading the first page's windows alone took longer than one call's bound.
+      expect(logicalReads.length * 40).toBeGreaterThan(TIMEOUT_MS);
+      const mine = work.windows.filter(({ window }) => window.registry === registry);
+      expect(mine).toHaveLength(windows.length);
     });
-    const changes = [...pending, ...windows];
-    for (let at = 0; at < changes.length; at += 100) {
-      const outcome = await store.write(changes.slice(at, at + 100));
-      expect(outcome.ok).toBe(true);
-    }
-    const work = await store.openWork(Date.now(), { windows: 5000, pending: 10 });
-    // Reading the first page's windows alone took longer than one call's bound.
-    expect(logicalReads.length * 40).toBeGreaterThan(TIMEOUT_MS);
-    const mine = work.windows.filter(({ window }) => window.registry === registry);
-    expect(mine).toHaveLength(windows.length);
+  });
+
+  it("lists the oldest due windows across partitions, not the first partition's first", async () => {
+    const registry = `r${randomUUID().slice(0, 12)}.azurecr.io`;
+    const { store } = storeOn(inject("tablesConnection"));
+    // Two repositories of the registry in its first and its last partition.
+    const [first, last] = registryPartitions(registry).filter(
+      (_, index, all) => index === 0 || index === all.length - 1,
+    );
+    const repositoryIn = (partition: string) => {
+      for (let index = 0; ; index++) {
+        const repository = `team/app${index}`;
+        if (eventPartition(registry, repository) === partition) return repository;
+      }
+    };
+    // Years ago: older than any due window other tests leave in the shared Azurite.
+    const newer = Array.from({ length: 3 }, (_, index) =>
+      dueWindow(registry, 5_000 + index, repositoryIn(first)),
+    );
+    const older = Array.from({ length: 3 }, (_, index) =>
+      dueWindow(registry, 1_000 + index, repositoryIn(last)),
+    );
+    await withMarkers(store, registry, [...newer, ...older], async () => {
+      const work = await store.openWork(Date.now(), { windows: 3, pending: 0 });
+      expect(work.windows.map(({ window }) => window.windowClosesAt)).toEqual([
+        1_000, 1_001, 1_002,
+      ]);
+    });
   });
 });
