@@ -88,6 +88,9 @@ export interface ReconcileReport {
 /** The share of a run's time the windows may take while records are due for a re-drive. */
 export const WINDOWS_SHARE = 2 / 3;
 
+/** The share of a run's time the journal's restores may take. */
+export const JOURNAL_SHARE = 1 / 3;
+
 /** How long one run may take to close a window before another run may take it over. */
 export const WINDOW_LEASE_MS = 60_000;
 
@@ -138,12 +141,14 @@ export async function reconcile(
       return fallback;
     }
   };
+  const journalUntil = started + (deadline - started) * JOURNAL_SHARE;
   const journal = await attempt(
     "journal",
     () =>
       ports.journal.drain(
         (entry) => restoreJournaled(entry, { ...ports, windowMs: settings.windowMs }),
         settings.batchSize,
+        () => clock() >= journalUntil,
       ),
     // Unreadable (a journal queue missing, Service Bus down): nothing to wait for, or recovery
     // would wait for ever; with Service Bus down the closes that publish fail anyway.

@@ -1167,6 +1167,47 @@ describe("reconcile: the journal", () => {
     expect(memory.findingsRecorded).toEqual([]);
   });
 
+  it("a long outage's journal is restored a share of each run's time at a time, and the runs after it finish it", async () => {
+    const memory = new MemoryPorts({
+      "store.write": always(new DependencyUnavailableError("table-storage", "timeout")),
+    });
+    await arrive(
+      memory,
+      Array.from({ length: 30 }, (_, index) => webhook({ eventId: `j${index}`, tag: `j${index}` })),
+    );
+    expect(memory.journaled).toHaveLength(30);
+    memory.faults["store.write"] = undefined;
+    // Each write takes a second of the run's clock (a slow account); a run has 12 s.
+    let clock = AFTER_WINDOW;
+    const ports = portsOf(memory);
+    const slow: ReconcilePorts = {
+      ...ports,
+      store: {
+        ...ports.store,
+        write: async (changes, options) => {
+          clock += 1_000;
+          return ports.store.write(changes, options);
+        },
+      },
+    };
+    const RUN_MS = 12_000;
+    const restored: number[] = [];
+    for (let runs = 0; runs < 30 && memory.journaled.length > 0; runs++) {
+      const started = clock;
+      const report = await reconcile(slow, settings({ runMs: RUN_MS }), clock, () => clock);
+      restored.push(report.restored);
+      // Within its time, give or take the restore or close under way (two writes at most).
+      expect(clock - started).toBeLessThanOrEqual(RUN_MS + 2_000);
+      clock += 60_000;
+    }
+    expect(restored[0]).toBeGreaterThan(0);
+    expect(restored[0]).toBeLessThan(30);
+    expect(restored.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(memory.journaled).toEqual([]);
+    const pushes = memory.published.filter((entry) => entry.topic === "acr-push");
+    expect(pushes).toHaveLength(30);
+  });
+
   it("a journal failure is reported and the rest of the run goes on", async () => {
     const memory = new MemoryPorts({ "journal.drain": always(new Error("queue down")) });
     await arrive(memory, [webhook()]);
