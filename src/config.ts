@@ -282,6 +282,13 @@ const flag = (fallback: boolean) =>
     .transform((value) => value === "true" || value === "1")
     .default(fallback);
 
+/**
+ * How long one reconcile run takes windows and records: under host.json's functionTimeout (2
+ * minutes), with room for the close or re-drive under way, so a run after a long pause ends by
+ * itself whatever RECONCILE_BATCH_SIZE is, and the next one goes on.
+ */
+export const RECONCILE_RUN_MS = 90_000;
+
 export function loadCrossCheckSettings(env: Env): CrossCheckSettings {
   const seconds = (setting: string, fallback: number, max: number) =>
     read(env, setting, wholeNumber(fallback, max)) * 1000;

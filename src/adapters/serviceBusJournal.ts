@@ -1,5 +1,5 @@
 import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
-import type { Journal, JournalEntry } from "../core/ports";
+import type { Journal, JournalDrained, JournalEntry } from "../core/ports";
 import { shortHash } from "../core/shortHash";
 import { closeInBackground } from "./serviceBusLinks";
 
@@ -8,6 +8,9 @@ import { closeInBackground } from "./serviceBusLinks";
  * reconcile. Its message id is the delivery's, so a journaled repeat is dropped by duplicate
  * detection; restoring is idempotent anyway.
  */
+/** Journal entries received at once after the first. */
+const RECEIVE_BATCH = 32;
+
 export class ServiceBusJournal implements Journal {
   private sender?: ServiceBusSender;
 
@@ -37,16 +40,23 @@ export class ServiceBusJournal implements Journal {
     }
   }
 
-  async drain(restore: (entry: JournalEntry) => Promise<void>, limit: number): Promise<number> {
+  async drain(
+    restore: (entry: JournalEntry) => Promise<void>,
+    limit: number,
+    stop: () => boolean = () => false,
+  ): Promise<JournalDrained> {
     const receiver = this.client.createReceiver(this.queue);
     let restored = 0;
     try {
       // Peeking first keeps an empty journal from costing a receive's wait on every run.
-      if ((await receiver.peekMessages(1)).length === 0) return 0;
+      if ((await receiver.peekMessages(1)).length === 0) return { restored, more: false };
       // One entry first: while storage is still down it fails alone, and the rest of the journal
-      // is not handed out (each hand-out counts toward the queue's max delivery count).
-      for (const batchSize of [1, limit - 1]) {
-        if (batchSize <= 0) break;
+      // is not handed out (each hand-out counts toward the queue's max delivery count). Then a
+      // batch at a time, each taken only while the run has time for it: what is taken is
+      // restored, never handed back unread.
+      while (restored < limit) {
+        if (stop()) return { restored, more: true };
+        const batchSize = Math.min(restored === 0 ? 1 : RECEIVE_BATCH, limit - restored);
         const messages = await receiver.receiveMessages(batchSize, { maxWaitTimeInMs: 1000 });
         for (const [index, message] of messages.entries()) {
           try {
@@ -59,12 +69,13 @@ export class ServiceBusJournal implements Journal {
                 .slice(index)
                 .map((left) => receiver.abandonMessage(left).catch(() => undefined)),
             );
-            return restored;
+            return { restored, more: true };
           }
         }
-        if (messages.length < batchSize) break;
+        if (messages.length < batchSize) return { restored, more: false };
       }
-      return restored;
+      // The limit reached: the next run's peek tells whether any is left.
+      return { restored, more: true };
     } finally {
       await receiver.close();
     }

@@ -57,9 +57,13 @@ import {
   windowKeys,
   windowsDueBefore,
 } from "./tableLayout";
+import { queryEntities } from "./tablePaging";
 import type { TableRegistryIndex } from "./tableRegistryIndex";
 
 const ORIGIN_ORDER: EventOrigin[] = ["webhook", "acr-log", "eventgrid"];
+
+/** Point reads of a reconcile's listing (logical events, records) made at once, each bounded. */
+const LOGICAL_READS_AT_ONCE = 16;
 
 interface IndexEntity extends EntityKeys {
   recordRowKey: string;
@@ -195,32 +199,40 @@ export class TableEventStore implements EventStore {
     await Promise.all([this.events.flush(), this.crossChecks.flush()]);
   }
 
-  openWork(now: number, limits: { windows: number; pending: number }): Promise<OpenWork> {
-    return this.access.call(async () => {
-      const windows: ListedWindow[] = [];
-      const markers: PendingEntity[] = [];
-      // Pending markers and due windows are one range of each partition, read in one query.
-      const pending = kindRange(PENDING_ROWS);
-      for (const partitionKey of await this.allPartitions()) {
-        const rows = this.options.events.of(partitionKey).listEntities<WorkEntity>({
-          queryOptions: {
-            filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${pending.from} and RowKey lt ${windowsDueBefore(now)}`,
-          },
-          ...this.access.signal(),
-        });
-        let pendingRead = 0;
-        for await (const row of rows) {
-          if (row.rowKey < pending.to) {
-            if (pendingRead++ < limits.pending) markers.push(row);
-            continue;
-          }
-          if (windows.length >= limits.windows) break;
-          const window = JSON.parse(row.window) as WindowMarker;
-          windows.push({ window, logical: await this.logicalOf(window) });
+  async openWork(now: number, limits: { windows: number; pending: number }): Promise<OpenWork> {
+    let due: WindowMarker[] = [];
+    const markers: PendingEntity[] = [];
+    // Pending markers and due windows are one range of each partition, read in one query. Each
+    // page of it is a bounded call of its own: after a long outage the range holds thousands of
+    // rows, which one call's bound would cut short on every run, and no run would get anything.
+    const pending = kindRange(PENDING_ROWS);
+    for (const partitionKey of await this.allPartitions()) {
+      const rows = queryEntities<WorkEntity>(this.access, this.options.events.of(partitionKey), {
+        filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${pending.from} and RowKey lt ${windowsDueBefore(now)}`,
+      });
+      let pendingRead = 0;
+      let windowsRead = 0;
+      for await (const row of rows) {
+        if (row.rowKey < pending.to) {
+          if (pendingRead++ < limits.pending) markers.push(row);
+          continue;
         }
+        if (windowsRead++ >= limits.windows) break;
+        due.push(JSON.parse(row.window) as WindowMarker);
       }
-      return { windows, pending: await this.pendingBehind(markers, limits.pending) };
-    });
+    }
+    // The oldest across partitions, as the pending markers: a backlog in one partition (after a
+    // long pause, or a burst in one repository) must not hold back the older windows of the next.
+    due = due
+      .sort((a, b) => a.windowClosesAt - b.windowClosesAt || ordinal(a.key, b.key))
+      .slice(0, limits.windows);
+    const windows: ListedWindow[] = [];
+    for (let at = 0; at < due.length; at += LOGICAL_READS_AT_ONCE) {
+      const chunk = due.slice(at, at + LOGICAL_READS_AT_ONCE);
+      const logicals = await Promise.all(chunk.map((window) => this.logicalOf(window)));
+      windows.push(...chunk.map((window, index) => ({ window, logical: logicals[index] })));
+    }
+    return { windows, pending: await this.pendingBehind(markers, limits.pending) };
   }
 
   /** The records the pending markers name, oldest first across partitions. */
@@ -231,12 +243,19 @@ export class TableEventStore implements EventStore {
     // The RowKey starts with the receipt time.
     markers.sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0));
     const records: Versioned<DeliveryRecord>[] = [];
-    for (const marker of markers.slice(0, limit)) {
-      const entity = await this.read<DeliveryEntity>({
-        partitionKey: marker.partitionKey,
-        rowKey: marker.recordRowKey,
-      });
-      if (entity) records.push(versioned(fromDeliveryEntity(entity), entity));
+    const taken = markers.slice(0, limit);
+    for (let at = 0; at < taken.length; at += LOGICAL_READS_AT_ONCE) {
+      const entities = await Promise.all(
+        taken.slice(at, at + LOGICAL_READS_AT_ONCE).map((marker) =>
+          this.read<DeliveryEntity>({
+            partitionKey: marker.partitionKey,
+            rowKey: marker.recordRowKey,
+          }),
+        ),
+      );
+      for (const entity of entities) {
+        if (entity) records.push(versioned(fromDeliveryEntity(entity), entity));
+      }
     }
     return records;
   }
@@ -502,4 +521,8 @@ function versioned<T>(value: T, entity: { etag: string }): Versioned<T> {
 
 function windowMarker({ key, registry, repository, digest, windowClosesAt }: WindowMarker) {
   return { key, registry, repository, digest, windowClosesAt };
+}
+
+function ordinal(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,6 +1,11 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { EventOrigin } from "../core/registryEvent";
-import type { KeptSilenceFinding, SourceSeen, SourceWatchStore } from "../core/sourceSilence";
+import type {
+  KeptSilenceFinding,
+  ScanMark,
+  SourceSeen,
+  SourceWatchStore,
+} from "../core/sourceSilence";
 import { TableAccess } from "./tableAccess";
 import { readIfExists } from "./tableIfExists";
 import { encodeKeyPart, joinKey } from "./tableKeys";
@@ -9,7 +14,8 @@ import { encodeKeyPart, joinKey } from "./tableKeys";
  * Table `AcrSourceWatch`, written only by the source-watch timer:
  *   PartitionKey `seen`, RowKey `<registry>|<region>|<origin>`: when that side was last heard from;
  *   PartitionKey `finding`, RowKey `<registry>|<region>|<kind>`: the latest silence finding;
- *   PartitionKey `scan`, RowKey `last`: up to when arrivals have been read.
+ *   PartitionKey `scan`, RowKey `last`: up to when arrivals have been read, and since when the
+ *     watch has run without a gap longer than the silence threshold.
  */
 
 interface SeenEntity {
@@ -17,6 +23,12 @@ interface SeenEntity {
   region?: string;
   origin: EventOrigin;
   lastSeenAt: Date;
+  lastOccurredAt?: Date;
+}
+
+interface ScanEntity {
+  at: Date;
+  listeningSince?: Date;
 }
 
 interface FindingEntity {
@@ -42,6 +54,7 @@ export class TableSourceWatch implements SourceWatchStore {
           region: row.region || undefined,
           origin: row.origin,
           lastSeenAt: new Date(row.lastSeenAt).getTime(),
+          lastOccurredAt: row.lastOccurredAt ? new Date(row.lastOccurredAt).getTime() : undefined,
         });
       }
       return seen;
@@ -63,6 +76,8 @@ export class TableSourceWatch implements SourceWatchStore {
             region: entry.region ?? "",
             origin: entry.origin,
             lastSeenAt: new Date(entry.lastSeenAt),
+            lastOccurredAt:
+              entry.lastOccurredAt === undefined ? undefined : new Date(entry.lastOccurredAt),
           },
           "Replace",
           this.access.signal(),
@@ -71,17 +86,25 @@ export class TableSourceWatch implements SourceWatchStore {
     });
   }
 
-  scannedUntil(): Promise<number | undefined> {
+  lastScan(): Promise<ScanMark | undefined> {
     return readIfExists(async () => {
-      const row = await this.table.getEntity<{ at: Date }>("scan", "last", this.access.signal());
-      return new Date(row.at).getTime();
+      const row = await this.table.getEntity<ScanEntity>("scan", "last", this.access.signal());
+      return {
+        until: new Date(row.at).getTime(),
+        listeningSince: row.listeningSince ? new Date(row.listeningSince).getTime() : undefined,
+      };
     }, undefined);
   }
 
-  setScannedUntil(at: number): Promise<void> {
+  setLastScan(scan: ScanMark): Promise<void> {
     return this.access.call(async () => {
+      const entity: ScanEntity = {
+        at: new Date(scan.until),
+        listeningSince:
+          scan.listeningSince === undefined ? undefined : new Date(scan.listeningSince),
+      };
       await this.table.upsertEntity(
-        { partitionKey: "scan", rowKey: "last", at: new Date(at) },
+        { partitionKey: "scan", rowKey: "last", ...entity },
         "Replace",
         this.access.signal(),
       );

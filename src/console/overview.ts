@@ -14,7 +14,7 @@ import { consoleSeries, deliveryCounts } from "./consoleSeries";
 
 export interface OverviewDeps {
   reads: Pick<OperatorReads, "deliveryRows" | "crossCheckPoints">;
-  watch: Pick<SourceWatchStore, "seen" | "findings">;
+  watch: Pick<SourceWatchStore, "seen" | "findings" | "lastScan">;
   crossCheckWindowMs: number;
   silenceThresholdMs: number;
 }
@@ -38,11 +38,12 @@ export function queryOverview(
     (r, now) => parseStatsQuery(r.query, now),
     async ({ window, registry }) => {
       const now = Date.now();
-      const [deliveries, crossChecks, seen, findings] = await Promise.all([
+      const [deliveries, crossChecks, seen, findings, scan] = await Promise.all([
         deps.reads.deliveryRows(window, registry, MAX_ROWS),
         deps.reads.crossCheckPoints(window, registry, MAX_ROWS),
         deps.watch.seen(),
         deps.watch.findings(),
+        deps.watch.lastScan(),
       ]);
       const sources = sourcePairs(seen)
         .filter((pair) => registry === undefined || pair.registry === registry)
@@ -53,7 +54,7 @@ export function queryOverview(
           lastEventGridAt: isoTime(pair.eventGridAt),
           webhookSilentForMs: pair.webhookAt === undefined ? undefined : now - pair.webhookAt,
           eventGridSilentForMs: pair.eventGridAt === undefined ? undefined : now - pair.eventGridAt,
-          state: sourceState(pair, now, deps.silenceThresholdMs),
+          state: sourceState(pair, now, deps.silenceThresholdMs, scan?.listeningSince),
         }));
       return {
         status: 200,
@@ -76,8 +77,13 @@ export function queryOverview(
 }
 
 /** In words: a silence finding's kind, `quiet` when neither side delivers lately, else `delivering`. */
-function sourceState(pair: SourcePair, now: number, thresholdMs: number): string {
-  const silence = silenceOf(pair, now, thresholdMs);
+function sourceState(
+  pair: SourcePair,
+  now: number,
+  thresholdMs: number,
+  listeningSince: number | undefined,
+): string {
+  const silence = silenceOf(pair, now, thresholdMs, listeningSince);
   if (silence) return silence;
   const recent = (at: number | undefined) => at !== undefined && now - at <= thresholdMs;
   return recent(pair.webhookAt) || recent(pair.eventGridAt) ? "delivering" : "quiet";

@@ -141,6 +141,19 @@ export interface JournalEntry {
 
 export interface Journal {
   append(entry: JournalEntry): Promise<void>;
-  /** Hands each waiting entry to `restore`; an entry whose restore throws stays for the next run. */
-  drain(restore: (entry: JournalEntry) => Promise<void>, limit: number): Promise<number>;
+  /**
+   * Hands each waiting entry to `restore`, at most `limit`; an entry whose restore throws stays
+   * for the next run. `stop` is asked before each batch it takes: true leaves the rest.
+   */
+  drain(
+    restore: (entry: JournalEntry) => Promise<void>,
+    limit: number,
+    stop?: () => boolean,
+  ): Promise<JournalDrained>;
+}
+
+export interface JournalDrained {
+  restored: number;
+  /** Entries may be left for the next run (the limit was reached, or a restore failed). */
+  more: boolean;
 }

@@ -57,6 +57,13 @@ export interface ReconcileSettings {
   /** Most windows and pending records handled in one run; the rest wait for the next. */
   batchSize: number;
   redrive: RedrivePolicy;
+  /**
+   * How long one run may go on taking windows and records (measured from its start, on the
+   * run's clock); what is left waits for the next run, so a run after a long pause ends inside
+   * the function's timeout whatever the batch size. While records are due for a re-drive, the
+   * windows get at most `WINDOWS_SHARE` of it. Undefined: bounded by the batch size only.
+   */
+  runMs?: number;
 }
 
 export interface ReconcileReport {
@@ -71,8 +78,19 @@ export interface ReconcileReport {
   redriven: number;
   redriveFailed: number;
   dead: number;
+  /**
+   * Due windows and records listed but left for the next run: the run's time was up, or (windows
+   * only Event Grid saw) the journal still holds webhooks to restore.
+   */
+  deferred: number;
   errors: string[];
 }
+
+/** The share of a run's time the windows may take while records are due for a re-drive. */
+export const WINDOWS_SHARE = 2 / 3;
+
+/** The share of a run's time the journal's restores may take. */
+export const JOURNAL_SHARE = 1 / 3;
 
 /** How long one run may take to close a window before another run may take it over. */
 export const WINDOW_LEASE_MS = 60_000;
@@ -97,7 +115,10 @@ export async function reconcile(
   given: ReconcilePorts,
   settings: ReconcileSettings,
   now: number,
+  clock: () => number = () => now,
 ): Promise<ReconcileReport> {
+  const started = clock();
+  const deadline = started + (settings.runMs ?? Number.POSITIVE_INFINITY);
   const ports = { ...given, publisher: untilUnanswered(given.publisher) };
   const report: ReconcileReport = {
     restored: 0,
@@ -109,6 +130,7 @@ export async function reconcile(
     redriven: 0,
     redriveFailed: 0,
     dead: 0,
+    deferred: 0,
     errors: [],
   };
   // Each phase on its own: a dependency down in one does not keep the others from running.
@@ -120,15 +142,20 @@ export async function reconcile(
       return fallback;
     }
   };
-  report.restored = await attempt(
+  const journalUntil = started + (deadline - started) * JOURNAL_SHARE;
+  const journal = await attempt(
     "journal",
     () =>
       ports.journal.drain(
         (entry) => restoreJournaled(entry, { ...ports, windowMs: settings.windowMs }),
         settings.batchSize,
+        () => clock() >= journalUntil,
       ),
-    0,
+    // Unreadable (a journal queue missing, Service Bus down): nothing to wait for, or recovery
+    // would wait for ever; with Service Bus down the closes that publish fail anyway.
+    { restored: 0, more: false },
   );
+  report.restored = journal.restored;
   const work = await attempt(
     "open work",
     () =>
@@ -138,14 +165,31 @@ export async function reconcile(
       }),
     { windows: [], pending: [] },
   );
+  const isDue = (record: DeliveryRecord) => nextAttemptAt(record, settings.redrive) <= now;
+  // The windows leave the re-drive its share of the run when records are waiting for it.
+  const windowsUntil = work.pending.some((record) => isDue(record.value))
+    ? started + (deadline - started) * WINDOWS_SHARE
+    : deadline;
   // Records a close puts on the pending list, re-driven in the same run.
   const handedOver: DeliveryRecord[] = [];
-  for (const { window, logical } of work.windows) {
+  for (const [index, { window, logical }] of work.windows.entries()) {
+    if (clock() >= windowsUntil) {
+      report.deferred += work.windows.length - index;
+      break;
+    }
     await attempt(
       `window ${window.key}`,
       async () => {
         if (logical && awaitsResolution(logical.value)) {
           await resolveLateMatch(logical, ports, settings, now, report);
+          return;
+        }
+        // Only Event Grid has arrived, and the journal still holds webhooks of the time storage
+        // was down: this one's may be among them, already on its topic when it was journaled.
+        // Closed now, it would be recovered (a second message, past duplicate detection's reach
+        // after a long outage) and blame ACR for a webhook the bridge has: it waits for the journal.
+        if (journal.more && logical && isWaiting(logical.value) && !logical.value.webhook) {
+          report.deferred++;
           return;
         }
         // A window another writer opened at the same moment, or one already closed: drop it.
@@ -164,14 +208,17 @@ export async function reconcile(
       undefined,
     );
   }
-  const isDue = (record: DeliveryRecord) => nextAttemptAt(record, settings.redrive) <= now;
   const listed = [
     ...work.pending,
     ...(await attempt("pending", () => currentRecords(handedOver, ports.store), [])),
   ];
   let taken = 0;
-  for (const record of listed) {
+  for (const [index, record] of listed.entries()) {
     if (taken >= settings.batchSize) break;
+    if (clock() >= deadline) {
+      report.deferred += listed.slice(index).filter((left) => isDue(left.value)).length;
+      break;
+    }
     await attempt(
       `record ${record.value.event.eventId}`,
       async () => {

@@ -20,6 +20,12 @@ export interface SourceSeen {
   region?: string;
   origin: EventOrigin;
   lastSeenAt: number;
+  /**
+   * When the latest event it delivered happened (ACR's timestamp, never later than its arrival):
+   * an Event Grid retry of an event from before the latest arrival of the webhook is no sign that
+   * the webhook fell silent. Absent on rows kept before it was: `lastSeenAt` stands in.
+   */
+  lastOccurredAt?: number;
 }
 
 export interface SilenceFinding {
@@ -37,6 +43,8 @@ export interface Arrived {
   region?: string;
   origin: EventOrigin;
   receivedAt: number;
+  /** ACR's timestamp of the event. */
+  occurredAt: number;
 }
 
 /** The latest arrival per registry, region and origin, `known` merged with new arrivals. */
@@ -45,13 +53,30 @@ function latestSeen(known: readonly SourceSeen[], arrivals: readonly Arrived[]):
   const keep = (seen: SourceSeen) => {
     const key = JSON.stringify([seen.registry, seen.region ?? "", seen.origin]);
     const current = latest.get(key);
-    if (!current || current.lastSeenAt < seen.lastSeenAt) latest.set(key, seen);
+    const occurred = [current && occurredOf(current), occurredOf(seen)].filter(isTime);
+    const newest = !current || current.lastSeenAt < seen.lastSeenAt ? seen : current;
+    latest.set(key, { ...newest, lastOccurredAt: Math.max(...occurred) });
   };
   for (const seen of known) keep(seen);
-  for (const { registry, region, origin, receivedAt } of arrivals) {
-    keep({ registry, region: region || undefined, origin, lastSeenAt: receivedAt });
+  for (const { registry, region, origin, receivedAt, occurredAt } of arrivals) {
+    keep({
+      registry,
+      region: region || undefined,
+      origin,
+      lastSeenAt: receivedAt,
+      // A timestamp ahead of the arrival (a skewed clock) counts as the arrival.
+      lastOccurredAt: Math.min(occurredAt, receivedAt),
+    });
   }
   return [...latest.values()];
+}
+
+function occurredOf(seen: SourceSeen): number {
+  return seen.lastOccurredAt ?? seen.lastSeenAt;
+}
+
+function isTime(value: number | undefined): value is number {
+  return value !== undefined && Number.isFinite(value);
 }
 
 /** One registry/region as both sides see it. */
@@ -60,6 +85,9 @@ export interface SourcePair {
   region?: string;
   webhookAt?: number;
   eventGridAt?: number;
+  /** When the latest event of each side happened (see `SourceSeen.lastOccurredAt`). */
+  webhookOccurredAt?: number;
+  eventGridOccurredAt?: number;
 }
 
 /**
@@ -76,20 +104,31 @@ export function sourcePairs(seen: readonly SourceSeen[]): SourcePair[] {
     const eventGrid = own.filter((entry) => entry.origin === "eventgrid");
     const latestOf = (entries: SourceSeen[]) =>
       entries.length === 0 ? undefined : Math.max(...entries.map((entry) => entry.lastSeenAt));
+    const occurredOfAll = (entries: SourceSeen[]) =>
+      entries.length === 0 ? undefined : Math.max(...entries.map(occurredOf));
     const latestWebhook = webhooks.reduce<SourceSeen | undefined>(
       (latest, entry) => (latest && latest.lastSeenAt >= entry.lastSeenAt ? latest : entry),
       undefined,
     );
     if (latestWebhook && latestWebhook.region === undefined) {
-      pairs.push({ registry, webhookAt: latestOf(webhooks), eventGridAt: latestOf(eventGrid) });
+      pairs.push({
+        registry,
+        webhookAt: latestOf(webhooks),
+        eventGridAt: latestOf(eventGrid),
+        webhookOccurredAt: occurredOfAll(webhooks),
+        eventGridOccurredAt: occurredOfAll(eventGrid),
+      });
       continue;
     }
     for (const region of new Set(own.map((entry) => entry.region))) {
+      const regional = (entries: SourceSeen[]) => entries.filter((e) => e.region === region);
       pairs.push({
         registry,
         region,
-        webhookAt: latestOf(webhooks.filter((entry) => entry.region === region)),
-        eventGridAt: latestOf(eventGrid.filter((entry) => entry.region === region)),
+        webhookAt: latestOf(regional(webhooks)),
+        eventGridAt: latestOf(regional(eventGrid)),
+        webhookOccurredAt: occurredOfAll(regional(webhooks)),
+        eventGridOccurredAt: occurredOfAll(regional(eventGrid)),
       });
     }
   }
@@ -98,18 +137,40 @@ export function sourcePairs(seen: readonly SourceSeen[]): SourcePair[] {
 
 /**
  * The side that is silent while the other still delivers: the other arrived within the threshold,
- * this one not for longer than the threshold. A side never heard from is not silent (a registry
- * may use only one of the two), and when both are quiet nothing is said: the registry may be idle.
+ * with an event that happened after this side was last heard, and this one has not been heard for
+ * longer than the threshold. A side never heard from is not silent (a registry may use only one of
+ * the two), and when both are quiet nothing is said: the registry may be idle.
+ *
+ * `listeningSince`: when the bridge was last seen to come back after a time it may not have been
+ * listening (see `watchSources`). Nothing was heard from either side while it was down, so a
+ * silence counts from then at the earliest, and only events that happened since show the other
+ * side delivering: Event Grid retrying what it could not deliver during the bridge's downtime
+ * does not make the webhook, whose deliveries of those events were lost, silent.
  */
 export function silenceOf(
   pair: SourcePair,
   now: number,
   thresholdMs: number,
+  listeningSince?: number,
 ): SilenceKind | undefined {
   const active = (at: number | undefined) => at !== undefined && now - at <= thresholdMs;
-  const silent = (at: number | undefined) => at !== undefined && now - at > thresholdMs;
-  if (active(pair.eventGridAt) && silent(pair.webhookAt)) return "webhook-silent";
-  if (active(pair.webhookAt) && silent(pair.eventGridAt)) return "eventgrid-silent";
+  const heardSince = (at: number) => Math.max(at, listeningSince ?? at);
+  const silentWhile = (at: number | undefined, otherOccurredAt: number | undefined) =>
+    at !== undefined &&
+    now - heardSince(at) > thresholdMs &&
+    otherOccurredAt !== undefined &&
+    otherOccurredAt > heardSince(at);
+  const occurred = (occurredAt: number | undefined, at: number | undefined) => occurredAt ?? at;
+  if (
+    active(pair.eventGridAt) &&
+    silentWhile(pair.webhookAt, occurred(pair.eventGridOccurredAt, pair.eventGridAt))
+  )
+    return "webhook-silent";
+  if (
+    active(pair.webhookAt) &&
+    silentWhile(pair.eventGridAt, occurred(pair.webhookOccurredAt, pair.webhookAt))
+  )
+    return "eventgrid-silent";
   return undefined;
 }
 
@@ -127,12 +188,13 @@ export function silenceChanges(
   seen: readonly SourceSeen[],
   now: number,
   thresholdMs: number,
+  listeningSince?: number,
 ): SilenceChanges {
   const opened: SilenceFinding[] = [];
   const resolved: SilenceFinding[] = [];
   const pairs = sourcePairs(seen);
   for (const pair of pairs) {
-    const kind = silenceOf(pair, now, thresholdMs);
+    const kind = silenceOf(pair, now, thresholdMs, listeningSince);
     if (!kind || open.some((finding) => sameSource(finding, pair) && finding.kind === kind))
       continue;
     const silentSince = (kind === "webhook-silent" ? pair.webhookAt : pair.eventGridAt) ?? now;
@@ -248,17 +310,40 @@ export interface KeptSilenceFinding extends SilenceFinding {
 export interface SourceWatchStore {
   seen(): Promise<SourceSeen[]>;
   saveSeen(seen: readonly SourceSeen[]): Promise<void>;
-  /** Up to when arrivals have been read. */
-  scannedUntil(): Promise<number | undefined>;
-  setScannedUntil(at: number): Promise<void>;
+  /** Up to when arrivals have been read, and since when the watch has run without a gap. */
+  lastScan(): Promise<ScanMark | undefined>;
+  setLastScan(scan: ScanMark): Promise<void>;
   /** The latest finding per registry, region and kind, open or resolved. */
   findings(): Promise<KeptSilenceFinding[]>;
   saveFinding(finding: KeptSilenceFinding): Promise<void>;
 }
 
+export interface ScanMark {
+  /** Up to when arrivals have been read: the time of the latest run. */
+  until: number;
+  /** The first run after a gap longer than the threshold (see `listeningSinceAfter`). */
+  listeningSince?: number;
+}
+
+/**
+ * Since when the bridge has been seen listening without a gap. The watch runs on the reconcile's
+ * schedule, in the same app as the endpoints: when it has not run for longer than the threshold,
+ * the app was most likely stopped (an outage, a deploy, its storage down) and may have heard
+ * nothing, so silences before it are not the sources'. A watch that never ran before has nothing
+ * to go by but the records: undefined.
+ */
+export function listeningSinceAfter(
+  previous: ScanMark | undefined,
+  now: number,
+  thresholdMs: number,
+): number | undefined {
+  if (!previous) return undefined;
+  return now - previous.until > thresholdMs ? now : previous.listeningSince;
+}
+
 export interface SourceWatchPorts {
   store: SourceWatchStore;
-  /** Deliveries whose ACR timestamp lies in the window, with their arrival times. */
+  /** Deliveries that arrived in the window, with their arrival times and ACR's timestamps. */
   arrivals: (from: number, to: number) => Promise<Arrived[]>;
   publish: (message: TopicMessage) => Promise<void>;
 }
@@ -295,20 +380,21 @@ export async function watchSources(
     published: 0,
     errors: [],
   };
-  const scannedUntil = await ports.store.scannedUntil();
+  const previous = await ports.store.lastScan();
   const from = Math.max(
     now - Math.max(thresholdMs, SCAN_OVERLAP_MS) * 2,
-    (scannedUntil ?? 0) - SCAN_OVERLAP_MS,
+    (previous?.until ?? 0) - SCAN_OVERLAP_MS,
   );
   const arrivals = await ports.arrivals(from, now);
   report.arrivalsRead = arrivals.length;
   const seen = latestSeen(await ports.store.seen(), arrivals);
   await ports.store.saveSeen(seen);
-  await ports.store.setScannedUntil(now);
+  const listeningSince = listeningSinceAfter(previous, now, thresholdMs);
+  await ports.store.setLastScan({ until: now, listeningSince });
 
   const kept = await ports.store.findings();
   const open = kept.filter((finding) => finding.resolvedAt === undefined);
-  const changes = silenceChanges(open, seen, now, thresholdMs);
+  const changes = silenceChanges(open, seen, now, thresholdMs, listeningSince);
   report.opened = changes.opened.length;
   report.resolved = changes.resolved.length;
   const unchanged = kept.filter(

@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
 import { getBridge } from "../bridge";
+import { RECONCILE_RUN_MS } from "../config";
 import { reconcile } from "../core/reconcile";
 import { countReconcile, inSpan } from "../telemetry/instruments";
 import { logRunReport } from "../telemetry/runReport";
@@ -11,7 +12,12 @@ app.timer("reconcile", {
   schedule: "%RECONCILE_SCHEDULE%",
   handler: async (_timer, context) => {
     const report = await inSpan("acr.reconcile", {}, () =>
-      reconcile(bridge, { routing: bridge.routing, ...bridge.crossCheckSettings }, Date.now()),
+      reconcile(
+        bridge,
+        { routing: bridge.routing, ...bridge.crossCheckSettings, runMs: RECONCILE_RUN_MS },
+        Date.now(),
+        Date.now,
+      ),
     );
     countReconcile(report);
     logRunReport(context, "reconcile", report);

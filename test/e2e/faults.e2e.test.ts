@@ -153,6 +153,40 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     expect((await fetch(eventUrl)).status).toBe(200);
   });
 
+  it("after a long Table Storage outage, an Event Grid twin whose webhook is still in the journal is not recovered again", async () => {
+    const s = await start({
+      ownTables: true,
+      // Past its 10 minutes, duplicate detection would not have dropped a second message either.
+      withoutDuplicateDetection: true,
+      // The journal gives back two entries a run, as a long outage's journal gives back 500.
+      env: { ACR_RESOURCE_IDS: RESOURCE_ID, RECONCILE_BATCH_SIZE: "2" },
+    });
+    const registry = uniqueRegistry();
+    await s.stopTables();
+    const pushes = Array.from({ length: 3 }, () => push(registry));
+    for (const body of pushes) {
+      expect((await post(s, body)).json).toMatchObject({
+        journaled: true,
+        publishState: "published",
+      });
+    }
+    await s.startTables();
+    // Event Grid's retries, in another order than the journal's.
+    for (const body of [...pushes].reverse()) {
+      expect((await postEventGrid(s, [eventGridEvent(body)])).status).toBe(200);
+    }
+    await sleep(1_200);
+    for (let run = 0; run < 3; run++) await runReconcile(s);
+
+    expect(s.broker().messageCount("acr-journal")).toBe(0);
+    expect(messagesOf(s, registry)).toHaveLength(pushes.length);
+    const findings = s
+      .broker()
+      .messages("acr-discrepancies", "all")
+      .filter((m) => m.applicationProperties.registry === registry);
+    expect(findings).toEqual([]);
+  });
+
   it("both down: 503 with a JSON error, the process stays up and recovers by itself", async () => {
     const s = await start({ ownTables: true });
     const registry = uniqueRegistry();

@@ -73,21 +73,31 @@ describe("TableSourceWatch against Azurite", () => {
     const watch = new TableSourceWatch(freshTable(), 2000);
     expect(await watch.seen()).toEqual([]);
     expect(await watch.findings()).toEqual([]);
-    expect(await watch.scannedUntil()).toBeUndefined();
+    expect(await watch.lastScan()).toBeUndefined();
     const registry = "my/odd#registry?.azurecr.io";
     await watch.saveSeen([
       { registry, region: "westeurope", origin: "webhook", lastSeenAt: 1000 },
       { registry, origin: "eventgrid", lastSeenAt: 2000 },
     ]);
-    await watch.saveSeen([{ registry, region: "westeurope", origin: "webhook", lastSeenAt: 3000 }]);
+    await watch.saveSeen([
+      { registry, region: "westeurope", origin: "webhook", lastSeenAt: 3000, lastOccurredAt: 2500 },
+    ]);
     expect(await watch.seen()).toEqual(
       expect.arrayContaining([
-        { registry, region: "westeurope", origin: "webhook", lastSeenAt: 3000 },
+        {
+          registry,
+          region: "westeurope",
+          origin: "webhook",
+          lastSeenAt: 3000,
+          lastOccurredAt: 2500,
+        },
         { registry, region: undefined, origin: "eventgrid", lastSeenAt: 2000 },
       ]),
     );
-    await watch.setScannedUntil(4000);
-    expect(await watch.scannedUntil()).toBe(4000);
+    await watch.setLastScan({ until: 4000 });
+    expect(await watch.lastScan()).toEqual({ until: 4000 });
+    await watch.setLastScan({ until: 4500, listeningSince: 4500 });
+    expect(await watch.lastScan()).toEqual({ until: 4500, listeningSince: 4500 });
     const finding = {
       kind: "webhook-silent" as const,
       registry,

@@ -8,25 +8,32 @@ import { operation, TableGroupCommit } from "../../src/adapters/tableGroupCommit
 import {
   CROSS_CHECKS_TABLE,
   eventIdKeys,
+  eventPartition,
   REGISTRIES_TABLE,
+  registryPartitions,
   tagKeys,
 } from "../../src/adapters/tableLayout";
 import { TableRegistryIndex } from "../../src/adapters/tableRegistryIndex";
+import { logicalRefFor } from "../../src/core/crossCheck";
 import { decideArrival } from "../../src/core/decideArrival";
-import type { NewDelivery } from "../../src/core/deliveryRecord";
+import type { DeliveryRecord, NewDelivery } from "../../src/core/deliveryRecord";
 import { ingestDelivery } from "../../src/core/ingestDelivery";
 import { DependencyUnavailableError, type Publisher } from "../../src/core/ports";
 import { reconcile } from "../../src/core/reconcile";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import { DONE } from "../../src/core/result";
 import type { TopicMessage } from "../../src/core/topicMessage";
+import type { Change } from "../../src/core/writePlan";
 import { ingested } from "../support/ingested";
 import { recordEntity } from "../support/records";
 
 const WINDOW_MS = 60_000;
 const IMAGE_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 
-function storeOn(connectionString: string) {
+function storeOn(
+  connectionString: string,
+  { timeoutMs = 3000, latency = (_url: string): number => 0 } = {},
+) {
   const connection = { kind: "connection-string" as const, connectionString };
   const transactions: number[] = [];
   const requests: string[] = [];
@@ -38,6 +45,8 @@ function storeOn(connectionString: string) {
       sendRequest: async (request, next) => {
         requests.push(request.url);
         if (request.url.includes("$batch")) transactions.push(request.body ? 1 : 0);
+        const delay = latency(request.url);
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
         return next(request);
       },
     });
@@ -46,7 +55,7 @@ function storeOn(connectionString: string) {
   const store = new TableEventStore({
     events,
     crossChecks: createTableClient(connection, CROSS_CHECKS_TABLE),
-    timeoutMs: 3000,
+    timeoutMs,
     registries: new TableRegistryIndex(createTableClient(connection, REGISTRIES_TABLE), 3000),
   });
   return { store, events, transactions, requests };
@@ -65,7 +74,7 @@ const notJournaled = {
   append: async () => {
     throw new Error("the journal is not used while storage answers");
   },
-  drain: async () => 0,
+  drain: async () => ({ restored: 0, more: false }),
 };
 
 function delivery(overrides: Partial<RegistryEvent> = {}): NewDelivery {
@@ -428,5 +437,114 @@ describe("TableEventStore on Azurite: Event Grid arrivals by id", () => {
     expect(await store.write(again)).toMatchObject({ ok: false });
     const found = await store.arrivalsIndexedById(input.event.eventId, "eventgrid");
     expect(found.map((record) => record.event.tag)).toEqual(["v1"]);
+  });
+});
+
+describe("TableEventStore on Azurite: a reconcile's backlog", () => {
+  const connection = {
+    kind: "connection-string" as const,
+    connectionString: inject("tablesConnection"),
+  };
+
+  /** Writes the markers, runs `check`, then removes them: the Azurite is shared with other tests. */
+  async function withMarkers(
+    store: TableEventStore,
+    registry: string,
+    changes: Change[],
+    check: () => Promise<void>,
+  ): Promise<void> {
+    await new TableRegistryIndex(createTableClient(connection, REGISTRIES_TABLE), 3000).note(
+      registry,
+    );
+    const write = async (all: Change[]) => {
+      for (let at = 0; at < all.length; at += 100) {
+        expect((await store.write(all.slice(at, at + 100))).ok).toBe(true);
+      }
+    };
+    await write(changes);
+    try {
+      await check();
+    } finally {
+      await write(
+        changes.map((change): Change => {
+          if (change.kind === "add-pending")
+            return { kind: "remove-pending", record: change.record };
+          if (change.kind === "open-window") return { kind: "close-window", window: change.window };
+          throw new Error(`not a marker: ${change.kind}`);
+        }),
+      );
+    }
+  }
+
+  function pendingMarker(registry: string): Change {
+    const record: DeliveryRecord = {
+      ...delivery({ registry }),
+      publishState: "pending",
+      deliveryCount: 1,
+      arrivals: [],
+      publishedTopics: [],
+      publishAttempts: 0,
+    };
+    return { kind: "add-pending", record };
+  }
+
+  function dueWindow(registry: string, windowClosesAt: number, repository = "team/api"): Change {
+    const logical = logicalRefFor(delivery({ registry, repository }).event);
+    return { kind: "open-window", window: { ...logical, windowClosesAt } };
+  }
+
+  it("lists a partition's pending markers and due windows with each page bounded on its own, not the whole listing by one call's bound", async () => {
+    // After a long Service Bus outage a partition holds many pending markers, which sort before
+    // its due windows; the listing goes on to a second page after the first one's windows.
+    const registry = `r${randomUUID().slice(0, 12)}.azurecr.io`;
+    const TIMEOUT_MS = 1500;
+    const logicalReads: string[] = [];
+    // A point read of a logical event as slow as a busy account's (40 ms), the rest as Azurite is.
+    const { store } = storeOn(inject("tablesConnection"), {
+      timeoutMs: TIMEOUT_MS,
+      latency: (url: string): number => {
+        if (!url.includes(encodeURIComponent(registry)) || !url.includes("RowKey='l")) return 0;
+        logicalReads.push(url);
+        return 40;
+      },
+    });
+    const closesAt = Date.now() - 60_000;
+    const windows = Array.from({ length: 60 }, () => dueWindow(registry, closesAt));
+    const markers = Array.from({ length: 950 }, () => pendingMarker(registry));
+    await withMarkers(store, registry, [...markers, ...windows], async () => {
+      const work = await store.openWork(Date.now(), { windows: 5000, pending: 10 });
+      // Reading the first page's windows alone took longer than one call's bound.
+      expect(logicalReads.length * 40).toBeGreaterThan(TIMEOUT_MS);
+      const mine = work.windows.filter(({ window }) => window.registry === registry);
+      expect(mine).toHaveLength(windows.length);
+    });
+  });
+
+  it("lists the oldest due windows across partitions, not the first partition's first", async () => {
+    const registry = `r${randomUUID().slice(0, 12)}.azurecr.io`;
+    const { store } = storeOn(inject("tablesConnection"));
+    // Two repositories of the registry in its first and its last partition.
+    const [first, last] = registryPartitions(registry).filter(
+      (_, index, all) => index === 0 || index === all.length - 1,
+    );
+    const repositoryIn = (partition: string) => {
+      for (let index = 0; ; index++) {
+        const repository = `team/app${index}`;
+        if (eventPartition(registry, repository) === partition) return repository;
+      }
+    };
+    // Years ago: older than any due window other tests leave in the shared Azurite.
+    const newer = Array.from({ length: 3 }, (_, index) =>
+      dueWindow(registry, 5_000 + index, repositoryIn(first)),
+    );
+    const older = Array.from({ length: 3 }, (_, index) =>
+      dueWindow(registry, 1_000 + index, repositoryIn(last)),
+    );
+    await withMarkers(store, registry, [...newer, ...older], async () => {
+      const work = await store.openWork(Date.now(), { windows: 3, pending: 0 });
+      expect(work.windows.map(({ window }) => window.windowClosesAt)).toEqual([
+        1_000, 1_001, 1_002,
+      ]);
+    });
   });
 });

@@ -315,10 +315,14 @@ export class MemoryPorts {
       this.enter("journal.append", entry);
       this.journaled.push(entry);
     },
-    drain: async (restore, limit) => {
+    drain: async (restore, limit, stop = () => false) => {
       this.enter("journal.drain", limit);
       let restored = 0;
       for (const entry of this.journaled.splice(0, limit)) {
+        if (stop()) {
+          this.journaled.unshift(entry);
+          continue;
+        }
         try {
           await restore(entry);
           restored++;
@@ -326,7 +330,7 @@ export class MemoryPorts {
           this.journaled.push(entry);
         }
       }
-      return restored;
+      return { restored, more: this.journaled.length > 0 };
     },
   };
 

@@ -8,6 +8,7 @@ import { DependencyUnavailableError, PublishRefusedError } from "../../src/core/
 import {
   nextAttemptAt,
   type ReconcilePorts,
+  type ReconcileReport,
   type ReconcileSettings,
   type RedrivePolicy,
   reconcile,
@@ -1116,6 +1117,55 @@ describe("reconcile: re-driving pending records", () => {
     expect(memory.published).toHaveLength(1);
   });
 
+  it("after a long pause a run stops taking windows and records once its time is up, leaves the re-drive its share, and the runs after it finish everything once", async () => {
+    const memory = new MemoryPorts();
+    // Thirty windows only the webhook saw, and ten records left pending by an outage, all due.
+    await arrive(
+      memory,
+      Array.from({ length: 30 }, (_, index) => webhook({ eventId: `w${index}`, tag: `w${index}` })),
+    );
+    for (let index = 0; index < 10; index++) seedPending(memory, pending(`p${index}`));
+    const published = memory.published.length;
+    // Each publish takes a second of the run's clock (a slow namespace); a run has 12 s.
+    let clock = AFTER_WINDOW;
+    const ports = portsOf(memory);
+    const slow: ReconcilePorts = {
+      ...ports,
+      publisher: {
+        publish: async (topic, message) => {
+          clock += 1_000;
+          await ports.publisher.publish(topic, message);
+        },
+      },
+    };
+    const RUN_MS = 12_000;
+    const reports: ReconcileReport[] = [];
+    for (let runs = 0; runs < 10; runs++) {
+      const started = clock;
+      const report = await reconcile(slow, settings({ runMs: RUN_MS }), clock, () => clock);
+      reports.push(report);
+      // Within its time, give or take the one close or re-drive under way.
+      expect(clock - started).toBeLessThanOrEqual(RUN_MS + 1_000);
+      if (report.deferred === 0) break;
+      clock += 60_000;
+    }
+    const [first] = reports;
+    expect(first.closed["webhook-only"]).toBeGreaterThan(0);
+    expect(first.redriven).toBeGreaterThan(0);
+    expect(first.deferred).toBeGreaterThan(0);
+    const total = (count: (report: ReconcileReport) => number) =>
+      reports.reduce((sum, report) => sum + count(report), 0);
+    expect(total((report) => report.closed["webhook-only"] ?? 0)).toBe(30);
+    expect(total((report) => report.redriven)).toBe(10);
+    expect(reports.at(-1)?.deferred).toBe(0);
+    // Each finding and each record on its topic once.
+    const sent = memory.published.slice(published).map((entry) => entry.message.messageId);
+    expect(sent).toHaveLength(40);
+    expect(new Set(sent).size).toBe(40);
+    expect(memory.windows.size).toBe(0);
+    expect(memory.pendingEventIds()).toEqual([]);
+  });
+
   it("re-drives at most batchSize records per run", async () => {
     const memory = new MemoryPorts();
     for (const id of ["a", "b", "c"]) seedPending(memory, pending(id));
@@ -1158,6 +1208,84 @@ describe("reconcile: the journal", () => {
       publication: { by: "webhook", occurrence: 1 },
       webhook: { eventIds: ["evt-1"] },
     });
+  });
+
+  it("a window only Event Grid saw waits while the journal is not drained: its webhook may be in it, already on its topic", async () => {
+    // Table Storage is down: three webhooks are published at once and journaled.
+    const memory = new MemoryPorts({
+      "store.write": always(new DependencyUnavailableError("table-storage", "timeout")),
+    });
+    const ids = ["a", "b", "c"];
+    await arrive(
+      memory,
+      ids.map((id) => webhook({ eventId: id, tag: id })),
+    );
+    expect(memory.journaled).toHaveLength(3);
+    memory.faults["store.write"] = undefined;
+    // Storage is back; Event Grid's retries come in another order than the journal's.
+    const later = T0 + 600_000;
+    await arrive(
+      memory,
+      [...ids].reverse().map((id) => eventGrid({ eventId: id, tag: id })),
+      routing(),
+      later,
+    );
+    // The journal gives back two entries a run (the batch), as after a long outage it gives 500.
+    const due = later + WINDOW_MS + 60_000;
+    const first = await run(memory, { batchSize: 2 }, due);
+    expect(first).toMatchObject({ restored: 2, recovered: 0, errors: [] });
+    const second = await run(memory, { batchSize: 2 }, due + 60_000);
+    expect(second).toMatchObject({ restored: 1, recovered: 0, errors: [] });
+    await run(memory, { batchSize: 2 }, due + 120_000);
+    expect(memory.journaled).toEqual([]);
+    for (const id of ids) {
+      expect(memory.logical(webhook({ eventId: id, tag: id }))?.state).toBe("matched");
+    }
+    // Each push on its topic once, the journal's; no finding blames ACR for a lost webhook.
+    const pushes = memory.published.filter((entry) => entry.topic === "acr-push");
+    expect(pushes.map((entry) => entry.message.applicationProperties.tag).sort()).toEqual(ids);
+    expect(memory.findingsRecorded).toEqual([]);
+  });
+
+  it("a long outage's journal is restored a share of each run's time at a time, and the runs after it finish it", async () => {
+    const memory = new MemoryPorts({
+      "store.write": always(new DependencyUnavailableError("table-storage", "timeout")),
+    });
+    await arrive(
+      memory,
+      Array.from({ length: 30 }, (_, index) => webhook({ eventId: `j${index}`, tag: `j${index}` })),
+    );
+    expect(memory.journaled).toHaveLength(30);
+    memory.faults["store.write"] = undefined;
+    // Each write takes a second of the run's clock (a slow account); a run has 12 s.
+    let clock = AFTER_WINDOW;
+    const ports = portsOf(memory);
+    const slow: ReconcilePorts = {
+      ...ports,
+      store: {
+        ...ports.store,
+        write: async (changes, options) => {
+          clock += 1_000;
+          return ports.store.write(changes, options);
+        },
+      },
+    };
+    const RUN_MS = 12_000;
+    const restored: number[] = [];
+    for (let runs = 0; runs < 30 && memory.journaled.length > 0; runs++) {
+      const started = clock;
+      const report = await reconcile(slow, settings({ runMs: RUN_MS }), clock, () => clock);
+      restored.push(report.restored);
+      // Within its time, give or take the restore or close under way (two writes at most).
+      expect(clock - started).toBeLessThanOrEqual(RUN_MS + 2_000);
+      clock += 60_000;
+    }
+    expect(restored[0]).toBeGreaterThan(0);
+    expect(restored[0]).toBeLessThan(30);
+    expect(restored.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(memory.journaled).toEqual([]);
+    const pushes = memory.published.filter((entry) => entry.topic === "acr-push");
+    expect(pushes).toHaveLength(30);
   });
 
   it("a journal failure is reported and the rest of the run goes on", async () => {

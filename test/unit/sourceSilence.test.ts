@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   type Arrived,
   type KeptSilenceFinding,
+  type ScanMark,
   type SourceSeen,
   type SourceWatchStore,
   silenceChanges,
@@ -71,8 +72,16 @@ describe("silence rules", () => {
         region: "westeurope",
         webhookAt: NOW - MIN,
         eventGridAt: NOW - 2 * MIN,
+        webhookOccurredAt: NOW - MIN,
+        eventGridOccurredAt: NOW - 2 * MIN,
       },
-      { registry: REGISTRY, region: "eastus", webhookAt: undefined, eventGridAt: NOW - 3 * MIN },
+      {
+        registry: REGISTRY,
+        region: "eastus",
+        webhookAt: undefined,
+        eventGridAt: NOW - 3 * MIN,
+        eventGridOccurredAt: NOW - 3 * MIN,
+      },
     ]);
     const whole = sourcePairs([
       seen("webhook", 40 * MIN),
@@ -80,7 +89,13 @@ describe("silence rules", () => {
       seen("eventgrid", MIN, "westeurope"),
     ]);
     expect(whole).toEqual([
-      { registry: REGISTRY, webhookAt: NOW - 40 * MIN, eventGridAt: NOW - MIN },
+      {
+        registry: REGISTRY,
+        webhookAt: NOW - 40 * MIN,
+        eventGridAt: NOW - MIN,
+        webhookOccurredAt: NOW - 40 * MIN,
+        eventGridOccurredAt: NOW - MIN,
+      },
     ]);
   });
 
@@ -102,7 +117,13 @@ describe("silence rules", () => {
       seen("eventgrid", MIN, "westeurope"),
     ];
     expect(sourcePairs(replacedByRegionless)).toEqual([
-      { registry: REGISTRY, webhookAt: NOW - MIN, eventGridAt: NOW - MIN },
+      {
+        registry: REGISTRY,
+        webhookAt: NOW - MIN,
+        eventGridAt: NOW - MIN,
+        webhookOccurredAt: NOW - MIN,
+        eventGridOccurredAt: NOW - MIN,
+      },
     ]);
     expect(silenceChanges([], replacedByRegionless, NOW, THRESHOLD).opened).toEqual([]);
   });
@@ -164,7 +185,7 @@ describe("silence rules", () => {
 
 class MemoryWatch implements SourceWatchStore {
   kept: SourceSeen[] = [];
-  until?: number;
+  scan?: ScanMark;
   findingsKept = new Map<string, KeptSilenceFinding>();
   async seen() {
     return this.kept;
@@ -172,11 +193,11 @@ class MemoryWatch implements SourceWatchStore {
   async saveSeen(seen: readonly SourceSeen[]) {
     this.kept = [...seen];
   }
-  async scannedUntil() {
-    return this.until;
+  async lastScan() {
+    return this.scan;
   }
-  async setScannedUntil(at: number) {
-    this.until = at;
+  async setLastScan(scan: ScanMark) {
+    this.scan = scan;
   }
   async findings() {
     return [...this.findingsKept.values()];
@@ -186,14 +207,17 @@ class MemoryWatch implements SourceWatchStore {
   }
 }
 
+/** An arrival on time: received as it happened. */
+const at = (time: number) => ({ receivedAt: time, occurredAt: time });
+
 describe("watchSources", () => {
   it("fold arrivals in, publish the opening and the resolution once each, retry a failed publish", async () => {
     const store = new MemoryWatch();
     const published: TopicMessage[] = [];
     let failing = false;
     let arrivals: Arrived[] = [
-      { registry: REGISTRY, region: "westeurope", origin: "webhook", receivedAt: NOW - 40 * MIN },
-      { registry: REGISTRY, region: "westeurope", origin: "eventgrid", receivedAt: NOW - MIN },
+      { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW - 40 * MIN) },
+      { registry: REGISTRY, region: "westeurope", origin: "eventgrid", ...at(NOW - MIN) },
     ];
     const windows: [number, number][] = [];
     const ports = {
@@ -222,7 +246,7 @@ describe("watchSources", () => {
     expect(published).toHaveLength(1);
 
     arrivals = [
-      { registry: REGISTRY, region: "westeurope", origin: "webhook", receivedAt: NOW + 2 * MIN },
+      { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW + 2 * MIN) },
     ];
     const resumed = await watchSources(ports, THRESHOLD, NOW + 3 * MIN);
     expect(resumed).toMatchObject({ resolved: 1, published: 1 });
@@ -233,5 +257,62 @@ describe("watchSources", () => {
       resolvedAt: NOW + 3 * MIN,
       published: true,
     });
+  });
+});
+
+describe("watchSources after the bridge was down", () => {
+  it("blame neither side for the bridge's own downtime, nor Event Grid's retries of what it missed; a side that stays silent since is still found", async () => {
+    const store = new MemoryWatch();
+    const published: TopicMessage[] = [];
+    const log: Arrived[] = [];
+    const arrive = (origin: "webhook" | "eventgrid", occurredAt: number, receivedAt: number) =>
+      log.push({ registry: REGISTRY, region: "westeurope", origin, occurredAt, receivedAt });
+    const ports = {
+      store,
+      arrivals: async (from: number, to: number) =>
+        log.filter((a) => a.receivedAt >= from && a.receivedAt <= to),
+      publish: async (message: TopicMessage) => {
+        published.push(message);
+      },
+    };
+    const states = () =>
+      published.map((m) => `${m.applicationProperties.kind} ${m.applicationProperties.state}`);
+    // Both sides deliver until the bridge stops, three hours before NOW; the watch last ran then.
+    const down = NOW - 3 * 60 * MIN;
+    arrive("webhook", down - MIN, down - MIN);
+    arrive("eventgrid", down - MIN, down - MIN);
+    await watchSources(ports, THRESHOLD, down);
+    // While it is down ACR's webhooks are lost (one try); Event Grid retries once it is back, and
+    // keeps retrying some of them for the next hour (its backoff grows to an hour).
+    for (let minute = 0; minute <= 50; minute += 5) {
+      arrive("eventgrid", down + (minute + 1) * 3 * MIN, NOW + minute * MIN);
+    }
+    for (let minute = 0; minute <= 50; minute++) {
+      const report = await watchSources(ports, THRESHOLD, NOW + minute * MIN);
+      expect(report.errors).toEqual([]);
+    }
+    expect(states()).toEqual([]);
+
+    // A push after the bridge is back: Event Grid delivers it, ACR's webhook does not (it stopped).
+    arrive("eventgrid", NOW + 51 * MIN, NOW + 51 * MIN);
+    await watchSources(ports, THRESHOLD, NOW + 52 * MIN);
+    expect(states()).toEqual(["webhook-silent open"]);
+    expect(published[0].body.data).toMatchObject({
+      silentSince: new Date(down - MIN).toISOString(),
+    });
+  });
+
+  it("without a gap in its runs, count the silence from the last arrival as before", () => {
+    const silent = [seen("webhook", 40 * MIN, "westeurope"), seen("eventgrid", MIN, "westeurope")];
+    expect(silenceChanges([], silent, NOW, THRESHOLD, undefined).opened).toHaveLength(1);
+    // Back 20 minutes ago after a time it may not have been listening: not yet.
+    expect(silenceChanges([], silent, NOW, THRESHOLD, NOW - 20 * MIN).opened).toEqual([]);
+    // Only events that happened since the bridge is back show the other side delivering.
+    const retried: SourceSeen[] = [
+      seen("webhook", 3 * 60 * MIN, "westeurope"),
+      { ...seen("eventgrid", MIN, "westeurope"), lastOccurredAt: NOW - 2 * 60 * MIN },
+    ];
+    expect(silenceChanges([], retried, NOW, THRESHOLD, NOW - 40 * MIN).opened).toEqual([]);
+    expect(silenceChanges([], retried, NOW, THRESHOLD, undefined).opened).toHaveLength(1);
   });
 });

@@ -154,6 +154,7 @@ describe("telemetry", () => {
       redriven: 4,
       redriveFailed: 0,
       dead: 1,
+      deferred: 0,
       errors: [],
     });
     const found = await counters();
