@@ -8,6 +8,10 @@ export default defineConfig({
   test: {
     globalSetup: ["test/support/globalSetup.ts"],
     testTimeout: 30_000,
+    // Two test files at once, whatever the cores (vitest's default is one fewer than the cores:
+    // one file at a time on 2): the end-to-end files mostly wait on their hosts, the broker and
+    // the cross-check's windows, not on the CPU.
+    maxWorkers: 2,
     hookTimeout: 60_000,
     projects: [
       {
