@@ -46,6 +46,9 @@ describe("late twins and quarantine holds on the local stack", () => {
 
   beforeAll(async () => {
     stack = await startLocalStack({
+      // Its own Azurite: a reconcile reads every registry it holds, and the shared one holds
+      // every other file's.
+      ownTables: true,
       env: {
         CROSSCHECK_WINDOW_SECONDS: String(WINDOW_SECONDS),
         QUARANTINE_HOLD_SECONDS: String(HOLD_SECONDS),

@@ -71,6 +71,9 @@ describe("query API on the local stack", () => {
 
   beforeAll(async () => {
     stack = await startLocalStack({
+      // Its own Azurite: a reconcile reads every registry it holds, and the shared one holds
+      // every other file's.
+      ownTables: true,
       env: {
         CROSSCHECK_WINDOW_SECONDS: String(WINDOW_SECONDS),
         // The tests run the reconcile themselves; its own schedule stays out of the way.
