@@ -72,30 +72,21 @@ export class TableReplayJobs implements ReplayJobStore {
   async claim(id: string, now: number, until: number): Promise<ReplayJob | undefined> {
     const entity = await this.read(id);
     if (!entity || new Date(entity.leaseUntil).getTime() > now) return undefined;
-    return this.access.call(async () => {
-      const job = JSON.parse(entity.job) as ReplayJob;
-      try {
-        await this.table.updateEntity(this.entityOf(job, until), "Replace", {
-          etag: entity.etag,
-          ...this.access.signal(),
-        });
-      } catch (error) {
-        if (isStatus(error, 412)) return undefined;
-        throw error;
-      }
-      return job;
-    });
+    const job = JSON.parse(entity.job) as ReplayJob;
+    return (await this.replaceAt(this.entityOf(job, until), entity.etag)) ? job : undefined;
   }
 
   async save(job: ReplayJob, lease: number, keepClaim: boolean): Promise<boolean> {
     const current = await this.read(job.id);
     if (!current || new Date(current.leaseUntil).getTime() !== lease) return false;
+    return this.replaceAt(this.entityOf(job, keepClaim ? lease : 0), current.etag);
+  }
+
+  /** Replaces the job's entity if it is still at `etag`; false when another run changed it. */
+  private replaceAt(entity: ReplayJobEntity, etag: string): Promise<boolean> {
     return this.access.call(async () => {
       try {
-        await this.table.updateEntity(this.entityOf(job, keepClaim ? lease : 0), "Replace", {
-          etag: current.etag,
-          ...this.access.signal(),
-        });
+        await this.table.updateEntity(entity, "Replace", { etag, ...this.access.signal() });
       } catch (error) {
         if (isStatus(error, 412)) return false;
         throw error;

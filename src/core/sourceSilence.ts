@@ -71,6 +71,22 @@ function latestSeen(known: readonly SourceSeen[], arrivals: readonly Arrived[]):
   return [...latest.values()];
 }
 
+/** When each side was last heard from, and when the latest event it delivered happened. */
+function sidesOf(
+  webhooks: SourceSeen[],
+  eventGrid: SourceSeen[],
+): Omit<SourcePair, "registry" | "region"> {
+  const newest = (entries: SourceSeen[], at: (entry: SourceSeen) => number) =>
+    entries.length === 0 ? undefined : Math.max(...entries.map(at));
+  const seenAt = (entry: SourceSeen) => entry.lastSeenAt;
+  return {
+    webhookAt: newest(webhooks, seenAt),
+    eventGridAt: newest(eventGrid, seenAt),
+    webhookOccurredAt: newest(webhooks, occurredOf),
+    eventGridOccurredAt: newest(eventGrid, occurredOf),
+  };
+}
+
 function occurredOf(seen: SourceSeen): number {
   return seen.lastOccurredAt ?? seen.lastSeenAt;
 }
@@ -102,34 +118,17 @@ export function sourcePairs(seen: readonly SourceSeen[]): SourcePair[] {
     const own = seen.filter((entry) => entry.registry === registry);
     const webhooks = own.filter((entry) => entry.origin === "webhook");
     const eventGrid = own.filter((entry) => entry.origin === "eventgrid");
-    const latestOf = (entries: SourceSeen[]) =>
-      entries.length === 0 ? undefined : Math.max(...entries.map((entry) => entry.lastSeenAt));
-    const occurredOfAll = (entries: SourceSeen[]) =>
-      entries.length === 0 ? undefined : Math.max(...entries.map(occurredOf));
     const latestWebhook = webhooks.reduce<SourceSeen | undefined>(
       (latest, entry) => (latest && latest.lastSeenAt >= entry.lastSeenAt ? latest : entry),
       undefined,
     );
     if (latestWebhook && latestWebhook.region === undefined) {
-      pairs.push({
-        registry,
-        webhookAt: latestOf(webhooks),
-        eventGridAt: latestOf(eventGrid),
-        webhookOccurredAt: occurredOfAll(webhooks),
-        eventGridOccurredAt: occurredOfAll(eventGrid),
-      });
+      pairs.push({ registry, ...sidesOf(webhooks, eventGrid) });
       continue;
     }
     for (const region of new Set(own.map((entry) => entry.region))) {
       const regional = (entries: SourceSeen[]) => entries.filter((e) => e.region === region);
-      pairs.push({
-        registry,
-        region,
-        webhookAt: latestOf(regional(webhooks)),
-        eventGridAt: latestOf(regional(eventGrid)),
-        webhookOccurredAt: occurredOfAll(regional(webhooks)),
-        eventGridOccurredAt: occurredOfAll(regional(eventGrid)),
-      });
+      pairs.push({ registry, region, ...sidesOf(regional(webhooks), regional(eventGrid)) });
     }
   }
   return pairs;
