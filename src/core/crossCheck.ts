@@ -187,16 +187,32 @@ function withRelease(
   return { ...logical, state: "open", windowClosesAt: arrivedAt };
 }
 
+/**
+ * The side a one-sided finding says never came: `quarantine-held`, like `eventgrid-only`, is an
+ * Event Grid push whose webhook did not come.
+ */
+function missingSideOf(state: CrossCheckState): "webhook" | "eventGrid" | undefined {
+  switch (state) {
+    case "webhook-only":
+      return "eventGrid";
+    case "eventgrid-only":
+    case "quarantine-held":
+      return "webhook";
+    default:
+      return undefined;
+  }
+}
+
 /** A twin arriving after its window closed one-sided: matched after all, the finding to resolve. */
 function withLateTwin(logical: LogicalEvent, arrivedAt: number): LogicalEvent {
-  const oneSidedFinding = logical.state === "webhook-only" || logical.state === "eventgrid-only";
+  const { state } = logical;
   const delayMs = twinDelayMs(logical);
-  if (!oneSidedFinding || delayMs === undefined) return logical;
+  if (missingSideOf(state) === undefined || delayMs === undefined) return logical;
   return {
     ...logical,
     state: "matched",
     late: {
-      finding: logical.state as DiscrepancyKind,
+      finding: state as DiscrepancyKind,
       at: arrivedAt,
       delayMs,
       findingResolved: false,
@@ -212,12 +228,8 @@ function withLateTwin(logical: LogicalEvent, arrivedAt: number): LogicalEvent {
  */
 export function withVerdict(current: LogicalEvent, verdict: Verdict): LogicalEvent {
   const settled: LogicalEvent = { ...current, state: verdict };
-  const twin =
-    verdict === "webhook-only"
-      ? current.eventGrid
-      : verdict === "eventgrid-only"
-        ? current.webhook
-        : undefined;
+  const missing = missingSideOf(verdict);
+  const twin = missing && current[missing];
   return twin ? withLateTwin(settled, twin.firstAt) : settled;
 }
 

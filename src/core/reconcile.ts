@@ -375,6 +375,9 @@ async function closeDueWindow(
   const handedOver = arrivals.filter(isPending);
   const settle = (current: LogicalEvent): LogicalEvent => ({
     ...withVerdict(current, outcome.state),
+    // A held push's webhook joining during the close released (moved) the window: the verdict
+    // stays this window's, whose close is the finding's `detectedAt`, which the resolution keeps.
+    windowClosesAt: logical.windowClosesAt,
     mismatchedIds: [...new Set([...current.mismatchedIds, ...logical.mismatchedIds])],
   });
   await settleLogical(logical, settle, outcome.state, store, [

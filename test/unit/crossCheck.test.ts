@@ -5,6 +5,7 @@ import {
   type CrossCheckState,
   crossCheckOf,
   DISCREPANCY_KINDS,
+  type DiscrepancyKind,
   differingFields,
   expectsTwin,
   GEO_COPY_HORIZON_MS,
@@ -19,12 +20,14 @@ import {
   type SideArrivals,
   tagsPushedFor,
   twinDelayMs,
+  type Verdict,
   type VerdictPolicy,
   type WindowOutcome,
   waitsForTwin,
   windowVerdict,
   withArrival,
   withMismatches,
+  withVerdict,
 } from "../../src/core/crossCheck";
 import { type DeliveryRecord, newRecord } from "../../src/core/deliveryRecord";
 import type { RegistryEvent } from "../../src/core/registryEvent";
@@ -265,11 +268,17 @@ describe("withArrival: after the window closed", () => {
       arrival: webhook(),
       attached: "webhook",
     },
+    {
+      name: "a late webhook of a quarantine-held push (the scan passed after the hold)",
+      closed: logical({ state: "quarantine-held", eventGrid: side(["evt-1"], T0) }),
+      arrival: webhook(),
+      attached: "webhook",
+    },
   ])(
     "$name attaches to it: matched after all, late, its finding still to resolve",
     ({ closed, arrival, attached }) => {
       const updated = withArrival(closed, arrival, later, WINDOW_MS);
-      const finding = closed.state as "webhook-only" | "eventgrid-only";
+      const finding = closed.state as DiscrepancyKind;
       expect(updated).toStrictEqual({
         ...closed,
         [attached]: side(["evt-1"], later, ["westeurope"]),
@@ -503,6 +512,74 @@ describe("windowVerdict", () => {
     },
   ])("$name", ({ logical, policy, quarantined, now, outcome }) => {
     expect(windowVerdict(logical, policy, quarantined, now)).toStrictEqual(outcome);
+  });
+});
+
+describe("withVerdict: a close's verdict on the logical event as it is now", () => {
+  const wh = side(["evt-1"], T0);
+  const eg = side(["evt-1"], T0 + 10);
+  const joinedAt = T0 + WINDOW_MS + 5_000;
+
+  it.each<{ name: string; current: LogicalEvent; verdict: Verdict; late?: LateMatch }>([
+    {
+      name: "a webhook-only close, no twin: the verdict",
+      current: logical({ webhook: wh }),
+      verdict: "webhook-only",
+    },
+    {
+      name: "a webhook-only close the Event Grid twin joined: a late match",
+      current: logical({ webhook: wh, eventGrid: side(["evt-1"], joinedAt) }),
+      verdict: "webhook-only",
+      late: {
+        finding: "webhook-only",
+        at: joinedAt,
+        delayMs: joinedAt - T0,
+        findingResolved: false,
+      },
+    },
+    {
+      name: "an eventgrid-only close the webhook joined: a late match",
+      current: logical({ eventGrid: eg, webhook: side(["evt-1"], joinedAt) }),
+      verdict: "eventgrid-only",
+      late: {
+        finding: "eventgrid-only",
+        at: joinedAt,
+        delayMs: T0 + 10 - joinedAt,
+        findingResolved: false,
+      },
+    },
+    {
+      name: "a quarantine-held close, no webhook: the verdict",
+      current: logical({ eventGrid: eg }),
+      verdict: "quarantine-held",
+    },
+    {
+      name: "a quarantine-held close the released webhook joined: a late match",
+      current: logical({ eventGrid: eg, webhook: side(["evt-1"], joinedAt) }),
+      verdict: "quarantine-held",
+      late: {
+        finding: "quarantine-held",
+        at: joinedAt,
+        delayMs: T0 + 10 - joinedAt,
+        findingResolved: false,
+      },
+    },
+    {
+      name: "a matched close: the verdict",
+      current: logical({ webhook: wh, eventGrid: eg }),
+      verdict: "matched",
+    },
+    {
+      name: "a mismatched close the twin joined: the verdict, not late",
+      current: logical({ webhook: wh, eventGrid: eg, mismatchedIds: ["evt-1"] }),
+      verdict: "mismatched",
+    },
+  ])("$name", ({ current, verdict, late }) => {
+    const settled = withVerdict(current, verdict);
+    expect(settled).toStrictEqual(
+      late ? { ...current, state: "matched", late } : { ...current, state: verdict },
+    );
+    expect(awaitsResolution(settled)).toBe(late !== undefined);
   });
 });
 

@@ -82,6 +82,32 @@ function run(memory: MemoryPorts, overrides: Partial<ReconcileSettings> = {}, no
   return reconcile(portsOf(memory), settings(overrides), now);
 }
 
+/**
+ * A run whose close of a window is under way (claimed, its finding or recovery being published)
+ * while the twin arrives, as when another instance takes the twin: the twin joins the logical
+ * event the close is about to settle.
+ */
+function twinDuringClose(
+  memory: MemoryPorts,
+  twin: RegistryEvent,
+  topic: string,
+  overrides: Partial<ReconcileSettings> = {},
+  now = AFTER_WINDOW,
+) {
+  const ports = portsOf(memory);
+  let arrived = false;
+  ports.publisher = {
+    async publish(to, message) {
+      if (to === topic && !arrived) {
+        arrived = true;
+        await arrive(memory, [twin], routing(), now);
+      }
+      await memory.publisher.publish(to, message);
+    },
+  };
+  return reconcile(ports, settings(overrides), now);
+}
+
 const topicsPublished = (memory: MemoryPorts) => memory.published.map((entry) => entry.topic);
 
 const wroteAny = (memory: MemoryPorts, kind: Change["kind"]) =>
@@ -476,26 +502,6 @@ describe("reconcile: a late twin resolves its finding", () => {
     expect(topicsPublished(memory)).toEqual(["acr-push", DISCREPANCY_TOPIC, DISCREPANCY_TOPIC]);
   });
 
-  /**
-   * A run whose close of a window is under way (claimed, its finding or recovery being published)
-   * while the twin arrives, as when another instance takes the twin: the twin joins the logical
-   * event the close is about to settle.
-   */
-  function twinDuringClose(memory: MemoryPorts, twin: RegistryEvent, topic: string) {
-    const ports = portsOf(memory);
-    let arrived = false;
-    ports.publisher = {
-      async publish(to, message) {
-        if (to === topic && !arrived) {
-          arrived = true;
-          await arrive(memory, [twin], routing(), AFTER_WINDOW);
-        }
-        await memory.publisher.publish(to, message);
-      },
-    };
-    return reconcile(ports, settings(), AFTER_WINDOW);
-  }
-
   it("an Event Grid twin arriving while the webhook-only close publishes its finding: a late match, the finding resolved by the next run", async () => {
     const memory = new MemoryPorts();
     await arrive(memory, [webhook()]);
@@ -764,6 +770,46 @@ describe("reconcile: an Event Grid push of a quarantined digest", () => {
     expect((await run(memory, { quarantineHoldMs: HOLD_MS }, HOLD_ENDS + HOLD_MS)).closed).toEqual(
       {},
     );
+  });
+
+  it("a webhook arriving while the hold's quarantine-held close publishes its finding: a late match, the finding resolved by the next run", async () => {
+    const memory = new MemoryPorts();
+    await heldPush(memory);
+    const hold = { quarantineHoldMs: HOLD_MS };
+    // The run comes a while after the hold's end; the webhook, released, at that moment.
+    const closedAt = HOLD_ENDS + 30_000;
+    const report = await twinDuringClose(memory, webhook(), DISCREPANCY_TOPIC, hold, closedAt);
+    expect(report).toMatchObject({ closed: { "quarantine-held": 1 }, findingsPublished: 1 });
+    expect(memory.logical(eventGrid())).toMatchObject({
+      state: "matched",
+      late: { finding: "quarantine-held", at: closedAt, findingResolved: false },
+    });
+
+    const next = await run(memory, hold, closedAt + 1);
+    expect(next).toMatchObject({ resolved: 1, recovered: 0, errors: [] });
+    const [open, resolved] = memory.findingsRecorded;
+    expect(memory.findingsRecorded).toHaveLength(2);
+    // The same finding (the same row), now resolved by the webhook.
+    expect(resolved).toStrictEqual({
+      ...open,
+      webhookEventIds: [webhook().eventId],
+      state: "resolved",
+      resolution: "late-twin",
+      resolvedAt: closedAt,
+      lateByMs: closedAt - (T0 + 1_000),
+    });
+    expect(memory.logical(eventGrid())?.late?.findingResolved).toBe(true);
+    expect(memory.record(webhook())?.crossCheck).toBe("matched");
+    expect(memory.record(eventGrid())?.crossCheck).toBe("matched");
+    // Released: published once, by the webhook; never recovered.
+    expect(topicsPublished(memory)).toEqual([
+      "acr-quarantine",
+      "acr-push",
+      DISCREPANCY_TOPIC,
+      DISCREPANCY_TOPIC,
+    ]);
+    expect((await run(memory, hold, closedAt + WINDOW_MS)).resolved).toBe(0);
+    expect(memory.windows.size).toBe(0);
   });
 
   it("when the hold ends and its finding cannot be published, the close has every attempt of its own", async () => {
