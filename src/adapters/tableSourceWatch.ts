@@ -1,12 +1,15 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { EventOrigin } from "../core/registryEvent";
 import type {
+  FindingClaim,
   KeptSilenceFinding,
   ScanMark,
   SourceSeen,
   SourceWatchStore,
 } from "../core/sourceSilence";
+import type { Versioned } from "../core/writePlan";
 import { TableAccess } from "./tableAccess";
+import { isStatus } from "./tableErrors";
 import { readIfExists } from "./tableIfExists";
 import { encodeKeyPart, joinKey } from "./tableKeys";
 
@@ -111,32 +114,51 @@ export class TableSourceWatch implements SourceWatchStore {
     });
   }
 
-  findings(): Promise<KeptSilenceFinding[]> {
+  findings(): Promise<Versioned<KeptSilenceFinding>[]> {
     return readIfExists(async () => {
-      const findings: KeptSilenceFinding[] = [];
+      const findings: Versioned<KeptSilenceFinding>[] = [];
       for await (const row of this.partition<FindingEntity>("finding")) {
-        findings.push(JSON.parse(row.finding) as KeptSilenceFinding);
+        findings.push({ value: JSON.parse(row.finding) as KeptSilenceFinding, version: row.etag });
       }
       return findings;
     }, []);
   }
 
+  /** Create-only when there was no row, else a replace at the row's etag; a conflict is `taken`. */
+  claimFinding(finding: KeptSilenceFinding, version: string | undefined): Promise<FindingClaim> {
+    const entity = this.findingEntity(finding);
+    return this.access.call(async () => {
+      try {
+        if (version === undefined) await this.table.createEntity(entity, this.access.signal());
+        else
+          await this.table.updateEntity(entity, "Replace", {
+            etag: version,
+            ...this.access.signal(),
+          });
+        return "claimed";
+      } catch (error) {
+        if (isStatus(error, version === undefined ? 409 : 412)) return "taken";
+        throw error;
+      }
+    });
+  }
+
   saveFinding(finding: KeptSilenceFinding): Promise<void> {
     return this.access.call(async () => {
-      await this.table.upsertEntity(
-        {
-          partitionKey: "finding",
-          rowKey: joinKey(
-            encodeKeyPart(finding.registry),
-            encodeKeyPart(finding.region ?? ""),
-            finding.kind,
-          ),
-          finding: JSON.stringify(finding),
-        },
-        "Replace",
-        this.access.signal(),
-      );
+      await this.table.upsertEntity(this.findingEntity(finding), "Replace", this.access.signal());
     });
+  }
+
+  private findingEntity(finding: KeptSilenceFinding) {
+    return {
+      partitionKey: "finding",
+      rowKey: joinKey(
+        encodeKeyPart(finding.registry),
+        encodeKeyPart(finding.region ?? ""),
+        finding.kind,
+      ),
+      finding: JSON.stringify(finding),
+    };
   }
 
   private partition<T extends object>(partitionKey: string) {

@@ -67,6 +67,7 @@ export function queryOverview(
           truncated: deliveries.truncated || crossChecks.truncated,
           sources,
           operationalFindings: findings
+            .map((entry) => entry.value)
             .filter((finding) => registry === undefined || finding.registry === registry)
             .sort((a, b) => (b.resolvedAt ?? b.openedAt) - (a.resolvedAt ?? a.openedAt))
             .map(silenceFindingData),

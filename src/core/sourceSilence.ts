@@ -5,6 +5,7 @@ import { isoTime } from "./isoTime";
 import type { EventOrigin } from "./registryEvent";
 import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
+import type { Versioned } from "./writePlan";
 
 /**
  * Operational findings: a registry/region whose Event Grid events keep coming while its webhook
@@ -306,6 +307,9 @@ export interface KeptSilenceFinding extends SilenceFinding {
   published: boolean;
 }
 
+/** `taken`: another run wrote the finding after this run read it, and published the change itself. */
+export type FindingClaim = "claimed" | "taken";
+
 export interface SourceWatchStore {
   seen(): Promise<SourceSeen[]>;
   saveSeen(seen: readonly SourceSeen[]): Promise<void>;
@@ -313,7 +317,12 @@ export interface SourceWatchStore {
   lastScan(): Promise<ScanMark | undefined>;
   setLastScan(scan: ScanMark): Promise<void>;
   /** The latest finding per registry, region and kind, open or resolved. */
-  findings(): Promise<KeptSilenceFinding[]>;
+  findings(): Promise<Versioned<KeptSilenceFinding>[]>;
+  /**
+   * Writes the finding over its registry, region and kind's as read at `version` (undefined: there
+   * was none), and only over that: of concurrent runs that decided the same change, one claims it.
+   */
+  claimFinding(finding: KeptSilenceFinding, version: string | undefined): Promise<FindingClaim>;
   saveFinding(finding: KeptSilenceFinding): Promise<void>;
 }
 
@@ -352,6 +361,11 @@ export interface SourceWatchReport {
   opened: number;
   resolved: number;
   published: number;
+  /**
+   * Changes not published because their finding changed since it was read (another run claimed
+   * it): the run that did publishes them, or the next run decides again.
+   */
+  notClaimed: number;
   errors: string[];
 }
 
@@ -365,7 +379,8 @@ const SCAN_OVERLAP_MS = 10 * 60_000;
  * One run of the source watch, off the hot path (timer): folds the deliveries that arrived since
  * the last run into what was last seen of each source, opens and resolves silence findings, and
  * publishes each change once (a change whose publish failed is published again by the next run,
- * same id).
+ * same id). Runs may overlap (the timer and a manual run, or two instances): a run publishes only
+ * the changes it claimed, so an opening, whose message id is its run's time, goes out once.
  */
 export async function watchSources(
   ports: SourceWatchPorts,
@@ -377,6 +392,7 @@ export async function watchSources(
     opened: 0,
     resolved: 0,
     published: 0,
+    notClaimed: 0,
     errors: [],
   };
   const previous = await ports.store.lastScan();
@@ -392,15 +408,23 @@ export async function watchSources(
   await ports.store.setLastScan({ until: now, listeningSince });
 
   const kept = await ports.store.findings();
-  const open = kept.filter((finding) => finding.resolvedAt === undefined);
+  const findings = kept.map((entry) => entry.value);
+  const open = findings.filter((finding) => finding.resolvedAt === undefined);
   const changes = silenceChanges(open, seen, now, thresholdMs, listeningSince);
   report.opened = changes.opened.length;
   report.resolved = changes.resolved.length;
-  const unchanged = kept.filter(
+  const unchanged = findings.filter(
     (finding) => !finding.published && !changes.resolved.some((done) => sameFinding(done, finding)),
   );
-  for (const finding of [...changes.opened, ...changes.resolved, ...unchanged]) {
-    await ports.store.saveFinding({ ...finding, published: false });
+  // An earlier change still to publish goes first: a new opening of its source and kind would
+  // take its row, and waits for the next run instead.
+  for (const finding of [...unchanged, ...changes.opened, ...changes.resolved]) {
+    const version = kept.find((entry) => sameFinding(entry.value, finding))?.version;
+    const claim = await ports.store.claimFinding({ ...finding, published: false }, version);
+    if (claim === "taken") {
+      report.notClaimed++;
+      continue;
+    }
     try {
       await ports.publish(silenceMessage(finding));
       await ports.store.saveFinding({ ...finding, published: true });

@@ -1,10 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { ServiceBusClient } from "@azure/service-bus";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
+import { defaultTopology } from "../../dev/servicebus/topology";
 import { createTableClient } from "../../src/adapters/clients";
+import { ServiceBusPublisher } from "../../src/adapters/serviceBusPublisher";
 import { TableReplayJobs } from "../../src/adapters/tableReplayJobs";
 import { TableSourceWatch } from "../../src/adapters/tableSourceWatch";
 import { newReplayJob } from "../../src/core/replay";
+import { watchSources } from "../../src/core/sourceSilence";
 
 const connection = {
   kind: "connection-string" as const,
@@ -108,6 +113,76 @@ describe("TableSourceWatch against Azurite", () => {
     };
     await watch.saveFinding(finding);
     await watch.saveFinding({ ...finding, resolvedAt: 6000, published: true });
-    expect(await watch.findings()).toEqual([{ ...finding, resolvedAt: 6000, published: true }]);
+    const [kept] = await watch.findings();
+    expect(kept?.value).toEqual({ ...finding, resolvedAt: 6000, published: true });
+    // A claim writes over the row as it was read, and over nothing else.
+    const reopened = { ...finding, openedAt: 7000 };
+    expect(await watch.claimFinding(reopened, kept?.version)).toBe("claimed");
+    expect(await watch.claimFinding({ ...finding, openedAt: 7001 }, kept?.version)).toBe("taken");
+    const other = { ...finding, kind: "eventgrid-silent" as const };
+    expect(await watch.claimFinding(other, undefined)).toBe("claimed");
+    expect(await watch.claimFinding({ ...other, openedAt: 7001 }, undefined)).toBe("taken");
+    expect((await watch.findings()).map((entry) => entry.value)).toEqual(
+      expect.arrayContaining([reopened, other]),
+    );
+  });
+});
+
+/** A store whose runs come two at a time, each having read the findings before either writes. */
+class OverlappingRuns extends TableSourceWatch {
+  private reading: (() => void)[] = [];
+  override async findings() {
+    const findings = await super.findings();
+    await new Promise<void>((readBoth) => {
+      this.reading.push(readBoth);
+      if (this.reading.length === 2) for (const go of this.reading.splice(0)) go();
+    });
+    return findings;
+  }
+}
+
+describe("two source-watch runs at once (the timer and a manual run) against Azurite and the broker", () => {
+  let bus: LocalServiceBus;
+  let client: ServiceBusClient;
+
+  beforeAll(async () => {
+    bus = await startLocalServiceBus({ topology: defaultTopology() });
+    client = new ServiceBusClient(bus.connectionString);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await bus?.stop();
+  });
+
+  it("publish a silence's opening once", async () => {
+    const store = new OverlappingRuns(freshTable(), 2000);
+    const publisher = new ServiceBusPublisher({ client, timeoutMs: 5000 });
+    const registry = `r${randomUUID().slice(0, 8)}.azurecr.io`;
+    const threshold = 60_000;
+    const now = Date.now();
+    // The webhook has been silent past the threshold while Event Grid delivers.
+    const arrivals = [
+      { origin: "webhook" as const, receivedAt: now - 3 * threshold },
+      { origin: "eventgrid" as const, receivedAt: now - 1000 },
+    ].map((side) => ({ registry, region: "westeurope", occurredAt: side.receivedAt, ...side }));
+    const ports = {
+      store,
+      arrivals: async () => arrivals,
+      publish: (message: Parameters<typeof publisher.publish>[1]) =>
+        publisher.publish("acr-discrepancies", message),
+    };
+    // A millisecond apart: each run's opening would have a message id of its own.
+    const reports = await Promise.all(
+      [now, now + 1].map((at) => watchSources(ports, threshold, at)),
+    );
+    expect(reports.map((report) => report.errors)).toEqual([[], []]);
+    const onTopic = bus
+      .messages("acr-discrepancies", "all")
+      .filter((message) => message.applicationProperties.registry === registry);
+    expect(onTopic.map((message) => message.applicationProperties)).toEqual([
+      expect.objectContaining({ kind: "webhook-silent", state: "open", region: "westeurope" }),
+    ]);
+    expect(reports.map((report) => report.notClaimed).sort()).toEqual([0, 1]);
   });
 });

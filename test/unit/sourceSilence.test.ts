@@ -12,6 +12,7 @@ import {
   watchSources,
 } from "../../src/core/sourceSilence";
 import type { TopicMessage } from "../../src/core/topicMessage";
+import type { Versioned } from "../../src/core/writePlan";
 
 const MIN = 60_000;
 const THRESHOLD = 30 * MIN;
@@ -186,7 +187,9 @@ describe("silence rules", () => {
 class MemoryWatch implements SourceWatchStore {
   kept: SourceSeen[] = [];
   scan?: ScanMark;
-  findingsKept = new Map<string, KeptSilenceFinding>();
+  /** Each finding with the write that last changed it, its version. */
+  findingsKept = new Map<string, Versioned<KeptSilenceFinding>>();
+  private writes = 0;
   async seen() {
     return this.kept;
   }
@@ -202,8 +205,29 @@ class MemoryWatch implements SourceWatchStore {
   async findings() {
     return [...this.findingsKept.values()];
   }
+  async claimFinding(finding: KeptSilenceFinding, version: string | undefined) {
+    if (this.findingsKept.get(keyOf(finding))?.version !== version) return "taken" as const;
+    await this.saveFinding(finding);
+    return "claimed" as const;
+  }
   async saveFinding(finding: KeptSilenceFinding) {
-    this.findingsKept.set(`${finding.registry}|${finding.region}|${finding.kind}`, finding);
+    this.findingsKept.set(keyOf(finding), { value: finding, version: String(++this.writes) });
+  }
+}
+
+const keyOf = (finding: KeptSilenceFinding) =>
+  `${finding.registry}|${finding.region}|${finding.kind}`;
+
+/** Runs two at a time, each having read the findings before either writes one. */
+class OverlappingRuns extends MemoryWatch {
+  private reading: (() => void)[] = [];
+  override async findings() {
+    const findings = await super.findings();
+    await new Promise<void>((readBoth) => {
+      this.reading.push(readBoth);
+      if (this.reading.length === 2) for (const go of this.reading.splice(0)) go();
+    });
+    return findings;
   }
 }
 
@@ -252,11 +276,45 @@ describe("watchSources", () => {
     expect(resumed).toMatchObject({ resolved: 1, published: 1 });
     expect(published.map((m) => m.applicationProperties.state)).toEqual(["open", "resolved"]);
     const [kept] = await store.findings();
-    expect(kept).toMatchObject({
+    expect(kept?.value).toMatchObject({
       kind: "webhook-silent",
       resolvedAt: NOW + 3 * MIN,
       published: true,
     });
+  });
+
+  it("publish only the changes the run claimed: an opening and its resolution once each, across two overlapping runs", async () => {
+    const store = new OverlappingRuns();
+    const published: TopicMessage[] = [];
+    let arrivals: Arrived[] = [
+      { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW - 40 * MIN) },
+      { registry: REGISTRY, region: "westeurope", origin: "eventgrid", ...at(NOW - MIN) },
+    ];
+    const ports = {
+      store,
+      arrivals: async () => arrivals,
+      publish: async (message: TopicMessage) => {
+        published.push(message);
+      },
+    };
+    // A millisecond apart: the same silence, opened at two times, would go out under two ids.
+    const twoRunsAt = (now: number) =>
+      Promise.all([now, now + 1].map((at) => watchSources(ports, THRESHOLD, at)));
+    const opening = await twoRunsAt(NOW);
+    expect(opening.map((report) => [report.opened, report.notClaimed])).toEqual([
+      [1, 0],
+      [1, 1],
+    ]);
+    expect(published.map((m) => m.applicationProperties.state)).toEqual(["open"]);
+
+    arrivals = [
+      { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW + 2 * MIN) },
+    ];
+    await twoRunsAt(NOW + 3 * MIN);
+    expect(published.map((m) => m.applicationProperties.state)).toEqual(["open", "resolved"]);
+    expect([...store.findingsKept.values()].map((entry) => entry.value)).toMatchObject([
+      { openedAt: NOW, resolvedAt: NOW + 3 * MIN, published: true },
+    ]);
   });
 });
 
