@@ -1,7 +1,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { EventOrigin } from "../core/registryEvent";
 import type {
-  FindingClaim,
+  FindingWrite,
   KeptSilenceFinding,
   ScanMark,
   SourceSeen,
@@ -124,28 +124,26 @@ export class TableSourceWatch implements SourceWatchStore {
     }, []);
   }
 
-  /** Create-only when there was no row, else a replace at the row's etag; a conflict is `taken`. */
-  claimFinding(finding: KeptSilenceFinding, version: string | undefined): Promise<FindingClaim> {
+  /** Create-only when there was no row, else a replace at the row's etag; a conflict is `changed`. */
+  writeFinding(finding: KeptSilenceFinding, version: string | undefined): Promise<FindingWrite> {
     const entity = this.findingEntity(finding);
-    return this.access.call(async () => {
+    return this.access.call(async (): Promise<FindingWrite> => {
       try {
-        if (version === undefined) await this.table.createEntity(entity, this.access.signal());
-        else
-          await this.table.updateEntity(entity, "Replace", {
-            etag: version,
-            ...this.access.signal(),
-          });
-        return "claimed";
+        const written =
+          version === undefined
+            ? await this.table.createEntity(entity, this.access.signal())
+            : await this.table.updateEntity(entity, "Replace", {
+                etag: version,
+                ...this.access.signal(),
+              });
+        if (written.etag === undefined) throw new Error("Table Storage returned no etag");
+        return { ok: true, value: written.etag };
       } catch (error) {
-        if (isStatus(error, version === undefined ? 409 : 412)) return "taken";
+        if (isStatus(error, version === undefined ? 409 : 412)) {
+          return { ok: false, failure: "changed" };
+        }
         throw error;
       }
-    });
-  }
-
-  saveFinding(finding: KeptSilenceFinding): Promise<void> {
-    return this.access.call(async () => {
-      await this.table.upsertEntity(this.findingEntity(finding), "Replace", this.access.signal());
     });
   }
 

@@ -3,6 +3,7 @@ import { describeError } from "./describeError";
 import { FINDING_STATES } from "./discrepancy";
 import { isoTime } from "./isoTime";
 import type { EventOrigin } from "./registryEvent";
+import type { Result } from "./result";
 import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
 import type { Versioned } from "./writePlan";
@@ -307,8 +308,11 @@ export interface KeptSilenceFinding extends SilenceFinding {
   published: boolean;
 }
 
-/** `taken`: another run wrote the finding after this run read it, and published the change itself. */
-export type FindingClaim = "claimed" | "taken";
+/**
+ * A finding written at the version it was read: its new version, or `changed` when another run
+ * wrote it since (and publishes its own change).
+ */
+export type FindingWrite = Result<string, "changed">;
 
 export interface SourceWatchStore {
   seen(): Promise<SourceSeen[]>;
@@ -322,8 +326,7 @@ export interface SourceWatchStore {
    * Writes the finding over its registry, region and kind's as read at `version` (undefined: there
    * was none), and only over that: of concurrent runs that decided the same change, one claims it.
    */
-  claimFinding(finding: KeptSilenceFinding, version: string | undefined): Promise<FindingClaim>;
-  saveFinding(finding: KeptSilenceFinding): Promise<void>;
+  writeFinding(finding: KeptSilenceFinding, version: string | undefined): Promise<FindingWrite>;
 }
 
 export interface ScanMark {
@@ -420,14 +423,15 @@ export async function watchSources(
   // take its row, and waits for the next run instead.
   for (const finding of [...unchanged, ...changes.opened, ...changes.resolved]) {
     const version = kept.find((entry) => sameFinding(entry.value, finding))?.version;
-    const claim = await ports.store.claimFinding({ ...finding, published: false }, version);
-    if (claim === "taken") {
+    const claim = await ports.store.writeFinding({ ...finding, published: false }, version);
+    if (!claim.ok) {
       report.notClaimed++;
       continue;
     }
     try {
       await ports.publish(silenceMessage(finding));
-      await ports.store.saveFinding({ ...finding, published: true });
+      // At the claim's version: a run that changed the finding since keeps its change.
+      await ports.store.writeFinding({ ...finding, published: true }, claim.value);
       report.published++;
     } catch (error) {
       report.errors.push(`${finding.kind} ${finding.registry}: ${describeError(error)}`);

@@ -111,17 +111,26 @@ describe("TableSourceWatch against Azurite", () => {
       openedAt: 5000,
       published: false,
     };
-    await watch.saveFinding(finding);
-    await watch.saveFinding({ ...finding, resolvedAt: 6000, published: true });
+    const first = await watch.writeFinding(finding, undefined);
+    if (!first.ok) throw new Error("the first write of a finding conflicted");
+    const marked = await watch.writeFinding(
+      { ...finding, resolvedAt: 6000, published: true },
+      first.value,
+    );
+    expect(marked).toMatchObject({ ok: true });
     const [kept] = await watch.findings();
     expect(kept?.value).toEqual({ ...finding, resolvedAt: 6000, published: true });
-    // A claim writes over the row as it was read, and over nothing else.
+    // A write goes over the row as it was read, and over nothing else.
     const reopened = { ...finding, openedAt: 7000 };
-    expect(await watch.claimFinding(reopened, kept?.version)).toBe("claimed");
-    expect(await watch.claimFinding({ ...finding, openedAt: 7001 }, kept?.version)).toBe("taken");
+    const changed = { ok: false, failure: "changed" };
+    expect(await watch.writeFinding(reopened, first.value)).toEqual(changed);
+    expect(await watch.writeFinding(reopened, kept?.version)).toMatchObject({ ok: true });
+    expect(await watch.writeFinding({ ...finding, openedAt: 7001 }, kept?.version)).toEqual(
+      changed,
+    );
     const other = { ...finding, kind: "eventgrid-silent" as const };
-    expect(await watch.claimFinding(other, undefined)).toBe("claimed");
-    expect(await watch.claimFinding({ ...other, openedAt: 7001 }, undefined)).toBe("taken");
+    expect(await watch.writeFinding(other, undefined)).toMatchObject({ ok: true });
+    expect(await watch.writeFinding({ ...other, openedAt: 7001 }, undefined)).toEqual(changed);
     expect((await watch.findings()).map((entry) => entry.value)).toEqual(
       expect.arrayContaining([reopened, other]),
     );

@@ -205,13 +205,13 @@ class MemoryWatch implements SourceWatchStore {
   async findings() {
     return [...this.findingsKept.values()];
   }
-  async claimFinding(finding: KeptSilenceFinding, version: string | undefined) {
-    if (this.findingsKept.get(keyOf(finding))?.version !== version) return "taken" as const;
-    await this.saveFinding(finding);
-    return "claimed" as const;
-  }
-  async saveFinding(finding: KeptSilenceFinding) {
-    this.findingsKept.set(keyOf(finding), { value: finding, version: String(++this.writes) });
+  async writeFinding(finding: KeptSilenceFinding, version: string | undefined) {
+    if (this.findingsKept.get(keyOf(finding))?.version !== version) {
+      return { ok: false, failure: "changed" } as const;
+    }
+    const written = String(++this.writes);
+    this.findingsKept.set(keyOf(finding), { value: finding, version: written });
+    return { ok: true, value: written } as const;
   }
 }
 
@@ -314,6 +314,31 @@ describe("watchSources", () => {
     expect(published.map((m) => m.applicationProperties.state)).toEqual(["open", "resolved"]);
     expect([...store.findingsKept.values()].map((entry) => entry.value)).toMatchObject([
       { openedAt: NOW, resolvedAt: NOW + 3 * MIN, published: true },
+    ]);
+  });
+});
+
+describe("watchSources marking what it published", () => {
+  it("mark its change published only over its own claim: a change another run wrote meanwhile stays", async () => {
+    const store = new MemoryWatch();
+    const arrivals: Arrived[] = [
+      { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW - 40 * MIN) },
+      { registry: REGISTRY, region: "westeurope", origin: "eventgrid", ...at(NOW - MIN) },
+    ];
+    const resolvedMeanwhile = async () => {
+      const [claimed] = await store.findings();
+      if (!claimed) throw new Error("the opening was not claimed before its publish");
+      const resolved = { ...claimed.value, resolvedAt: NOW + MIN, published: false };
+      expect(await store.writeFinding(resolved, claimed.version)).toMatchObject({ ok: true });
+    };
+    const report = await watchSources(
+      { store, arrivals: async () => arrivals, publish: resolvedMeanwhile },
+      THRESHOLD,
+      NOW,
+    );
+    expect(report).toMatchObject({ opened: 1, published: 1 });
+    expect([...store.findingsKept.values()].map((entry) => entry.value)).toMatchObject([
+      { openedAt: NOW, resolvedAt: NOW + MIN, published: false },
     ]);
   });
 });
