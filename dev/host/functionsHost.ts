@@ -91,7 +91,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       try {
         await serviceBus.start(invoke, log);
       } catch (error) {
-        await serviceBus.close();
+        await serviceBus.close(LINKS_CLOSE_MS);
         await server.close(0);
         timers.stop();
         throw error;
@@ -108,12 +108,21 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
           timers.stop();
           // The HTTP side stops at once (connections the OS already queued are served); the
           // Service Bus receivers take no new message meanwhile, and close once the invocations
-          // running are over.
-          await Promise.all([
-            serviceBus.stopReceiving(),
+          // running are over, or are abandoned when Service Bus does not answer.
+          const [received] = await Promise.all([
+            serviceBus.stopReceiving(LINKS_CLOSE_MS),
             server.close(options.stopTimeoutMs ?? 10_000),
           ]);
-          await serviceBus.close();
+          // Links that did not answer the stop will not answer the close either: not waited for.
+          const closed = await serviceBus.close(received ? LINKS_CLOSE_MS : 0);
+          if (!closed) {
+            const seconds = LINKS_CLOSE_MS / 1000;
+            log(
+              "warning",
+              "Host",
+              `Service Bus did not answer within ${seconds} s; the triggers' links were abandoned`,
+            );
+          }
           await terminate();
         })();
         return stopped;
@@ -125,6 +134,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     throw error;
   }
 }
+
+/** How long the Service Bus triggers' links may take to close at stop before they are abandoned. */
+const LINKS_CLOSE_MS = 3_000;
 
 const SERVED_TRIGGERS = new Set([
   "httptrigger",

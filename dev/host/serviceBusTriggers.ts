@@ -8,6 +8,7 @@ import { lockTokenTag } from "../servicebus/consumerLink";
 import type { RegisteredFunction } from "./functionsCoreStandIn";
 import type { BindingInfo, RpcTypedData } from "./functionsCoreTypes";
 import type { HostLog } from "./hostLog";
+import { InFlight } from "./inFlight";
 import type { Invoke, TriggerInput } from "./invoke";
 import { encodedMessage } from "./serviceBusMessageEncoding";
 import { resolveSettingExpressions } from "./settingExpressions";
@@ -85,16 +86,28 @@ export class ServiceBusTriggers {
     }
   }
 
-  /** No new messages; those being processed can still be settled. */
-  async stopReceiving(): Promise<void> {
-    await Promise.allSettled(this.#running.map(({ subscription }) => subscription.close()));
+  /**
+   * No new messages; those being processed can still be settled. Waits at most `timeoutMs` (a
+   * namespace that stopped answering would hold it for the AMQP timeout); false when it gave up.
+   */
+  stopReceiving(timeoutMs: number): Promise<boolean> {
+    return within(
+      Promise.allSettled(this.#running.map(({ subscription }) => subscription.close())),
+      timeoutMs,
+    );
   }
 
-  /** Closes the connections; a message still locked goes back to the entity when its lock ends. */
-  async close(): Promise<void> {
+  /**
+   * Closes the connections, waiting at most `timeoutMs`; false when it gave up. A message still
+   * locked goes back to the entity when its lock ends.
+   */
+  close(timeoutMs: number): Promise<boolean> {
     const running = this.#running.splice(0);
-    await Promise.allSettled(running.map(({ receiver }) => receiver.close()));
-    await Promise.allSettled(running.map(({ client }) => client.close()));
+    const closing = async () => {
+      await Promise.allSettled(running.map(({ receiver }) => receiver.close()));
+      await Promise.allSettled(running.map(({ client }) => client.close()));
+    };
+    return within(closing(), timeoutMs);
   }
 }
 
@@ -282,4 +295,11 @@ function createClient(connection: ServiceBusConnection): ServiceBusClient {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;
+}
+
+/** Whether `work` settles within `timeoutMs`. */
+function within(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  const pending = new InFlight();
+  pending.track(work);
+  return pending.drain(timeoutMs);
 }

@@ -12,7 +12,7 @@ import {
 } from "../core/acrWebhookPayload";
 import { type EventGridData, eventGridDataSchemaFor } from "../core/eventGridData";
 import type { AcrEventGridEvent, EventGridSchema } from "../core/eventGridEvent";
-import { trustOf } from "../core/eventGridTrust";
+import { hostTrustOf, trustOf, type UntrustedReason } from "../core/eventGridTrust";
 import { parseJsonText } from "../core/parseJsonText";
 
 export type ParsedEventGridEvent =
@@ -23,7 +23,7 @@ export type ParsedEventGridEvent =
       envelopeId: string;
       type: string;
       source?: string;
-      reason: "missing-source" | "foreign-source";
+      reason: UntrustedReason;
     };
 
 export type SubscriptionValidation = {
@@ -172,6 +172,13 @@ async function readEvent(
   // The data itself, not the parser's copy, as for a webhook: the schema transforms nothing, and
   // the copy drops an own `__proto__` key (to spare the prototype), which is data like any other.
   const value = data.value as EventGridData;
+  const hostTrust = hostTrustOf(source, value.request?.host);
+  if (hostTrust.kind === "untrusted") {
+    return {
+      ok: true,
+      value: { kind: "untrusted", envelopeId, type, source, reason: hostTrust.reason },
+    };
+  }
   return {
     ok: true,
     value: { kind: "registry", envelopeId, type: trust.type, source, schema, data: value },

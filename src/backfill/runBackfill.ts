@@ -32,12 +32,23 @@ export interface DeliveryLedger {
 
 /**
  * How far a webhook's log has been read: everything from `newestLogId` down is done. A read cut
- * short by the page or time limit leaves `resume`: the next run goes on from its `nextLink` down
- * to `newestLogId` first, then `resume.newestLogId` becomes the boundary.
+ * short by the page or time limit leaves `resume`: the next run goes on from there down to
+ * `newestLogId` first, then `resume.newestLogId` becomes the boundary.
  */
 export interface BackfillCursor {
   newestLogId?: string;
-  resume?: { nextLink: string; newestLogId: string };
+  resume?: ResumePoint & { newestLogId: string };
+}
+
+/**
+ * Where a read cut short goes on: the page at `nextLink` (absent: the log's first page), after
+ * the entry `afterLogId` on it when the time ran out mid-page. The log is newest first and new
+ * entries only join its head, so an entry handled before stays ahead of every unhandled one even
+ * when positions shift.
+ */
+export interface ResumePoint {
+  nextLink?: string;
+  afterLogId?: string;
 }
 
 export interface BackfillCursors {
@@ -100,7 +111,7 @@ type Run = { now: () => number; deadline: number; window?: BackfillWindow };
 
 type Traversal =
   | { outcome: "complete"; newest?: string }
-  | { outcome: "limited"; newest?: string; nextLink: string }
+  | { outcome: "limited"; newest?: string; resumeAt: ResumePoint }
   | { outcome: "failed" };
 
 async function backfillWebhook(
@@ -112,35 +123,38 @@ async function backfillWebhook(
   const progress = { registryId: ref.registryId, webhook: ref.name, pages: 0, complete: false };
   report.webhooks.push(progress);
   const where = `${ref.registryId}/webhooks/${ref.name}`;
-  const traverse = (from: string | undefined, boundary: string | undefined) =>
-    traverseLog(ref, from, boundary, deps, report, run, progress, where);
+  // Entries handled for this webhook in this run, across its resumed and fresh reads.
+  const handled = { count: 0 };
+  const traverse = (from: ResumePoint, boundary: string | undefined) =>
+    traverseLog(ref, { from, boundary, where, handled }, deps, report, run, progress);
   try {
     if (run.window) {
-      progress.complete = (await traverse(undefined, undefined)).outcome === "complete";
+      progress.complete = (await traverse({}, undefined)).outcome === "complete";
       return;
     }
     let cursor = (await deps.cursors.read(ref)) ?? {};
     if (cursor.resume) {
-      const resumed = await traverse(cursor.resume.nextLink, cursor.newestLogId);
+      const { newestLogId, ...resumeAt } = cursor.resume;
+      const resumed = await traverse(resumeAt, cursor.newestLogId);
       if (resumed.outcome === "failed") return;
       if (resumed.outcome === "limited") {
         await deps.cursors.write(ref, {
-          ...cursor,
-          resume: { ...cursor.resume, nextLink: resumed.nextLink },
+          newestLogId: cursor.newestLogId,
+          resume: { ...resumed.resumeAt, newestLogId },
         });
         return;
       }
       cursor = { newestLogId: cursor.resume.newestLogId };
       await deps.cursors.write(ref, cursor);
     }
-    const fresh = await traverse(undefined, cursor.newestLogId);
+    const fresh = await traverse({}, cursor.newestLogId);
     if (fresh.outcome === "complete") {
       progress.complete = true;
       if (fresh.newest) await deps.cursors.write(ref, { newestLogId: fresh.newest });
     } else if (fresh.outcome === "limited" && fresh.newest) {
       await deps.cursors.write(ref, {
         newestLogId: cursor.newestLogId,
-        resume: { nextLink: fresh.nextLink, newestLogId: fresh.newest },
+        resume: { ...fresh.resumeAt, newestLogId: fresh.newest },
       });
     }
   } catch (error) {
@@ -148,40 +162,57 @@ async function backfillWebhook(
   }
 }
 
-/** Reads pages from `from` (the start: undefined) until the `boundary` entry, the end, or a limit. */
+/**
+ * Reads pages from `from` until the `boundary` entry, the end, or a limit: the page limit after a
+ * page, the deadline before each entry (a webhook's first entry in the run is handled regardless,
+ * so every webhook moves on however the time went).
+ */
 async function traverseLog(
   ref: WebhookRef,
-  from: string | undefined,
-  boundary: string | undefined,
+  read: { from: ResumePoint; boundary?: string; where: string; handled: { count: number } },
   deps: BackfillDependencies,
   report: BackfillReport,
   run: Run,
   progress: { pages: number },
-  where: string,
 ): Promise<Traversal> {
+  const { boundary, where, handled } = read;
   let newest: string | undefined;
-  for await (const page of deps.webhooks.logPages(ref, from)) {
+  let pageLink = read.from.nextLink;
+  let skipTo = read.from.afterLogId;
+  for await (const page of deps.webhooks.logPages(ref, pageLink)) {
     if (!page.ok) {
       report.errors.push(`${where}: ${describeFailure(page.failure)}`);
       return { outcome: "failed" };
     }
     progress.pages++;
+    let passed: string | undefined;
     for (const entry of page.value.entries) {
       if (boundary !== undefined && entry.logId === boundary) {
         return { outcome: "complete", newest };
       }
+      if (skipTo !== undefined) {
+        if (entry.logId === skipTo) skipTo = undefined;
+        passed = entry.logId;
+        continue;
+      }
+      if (handled.count > 0 && run.now() >= run.deadline) {
+        return { outcome: "limited", newest, resumeAt: { nextLink: pageLink, afterLogId: passed } };
+      }
       newest ??= entry.logId;
-      const handled = await handleEntry(entry, ref, deps, report, run);
-      if (!handled.ok) {
-        report.errors.push(`${where}: ${describeDependencyFailure(handled.failure)}`);
+      const outcome = await handleEntry(entry, ref, deps, report, run);
+      if (!outcome.ok) {
+        report.errors.push(`${where}: ${describeDependencyFailure(outcome.failure)}`);
         return { outcome: "failed" };
       }
+      handled.count++;
+      passed = entry.logId;
     }
     const { nextLink } = page.value;
     // Cut short, not failed: `complete: false`, and the next run goes on from `nextLink`.
     if (nextLink && (progress.pages >= deps.limits.maxPages || run.now() >= run.deadline)) {
-      return { outcome: "limited", newest, nextLink };
+      return { outcome: "limited", newest, resumeAt: { nextLink, afterLogId: skipTo } };
     }
+    pageLink = nextLink;
   }
   return { outcome: "complete", newest };
 }

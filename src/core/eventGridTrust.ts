@@ -59,11 +59,14 @@ export function isTrustedSource(
   return candidate !== "" && trustedResourceIds.some((id) => normalizeResourceId(id) === candidate);
 }
 
+/** Why an ACR event is refused as not genuine. */
+export type UntrustedReason = "missing-source" | "foreign-source" | "foreign-host";
+
 /** Whether an Event Grid event speaks for a registry we trust, and if not, why not. */
 export type EventTrust =
   | { kind: "trusted"; type: AcrEventType }
   | { kind: "ignored"; reason: "unsupported-type" }
-  | { kind: "untrusted"; reason: "missing-source" | "foreign-source" };
+  | { kind: "untrusted"; reason: Exclude<UntrustedReason, "foreign-host"> };
 
 /** An event counts when ACR's type names it and its topic or source is a trusted registry. */
 export function trustOf(
@@ -77,4 +80,34 @@ export function trustOf(
     return { kind: "untrusted", reason: "foreign-source" };
   }
   return { kind: "trusted", type };
+}
+
+/**
+ * An ACR login server: `<name>.azurecr.io`, a replica's `<name>.<region>.data.azurecr.io`, or a
+ * sovereign cloud's.
+ */
+const ACR_LOGIN_SERVER = /^[a-z0-9]+\.(?:[a-z0-9-]+\.data\.)?azurecr\.[a-z.]+$/i;
+
+/** The registry a login server names: its first label, lower case. */
+function registryNameOf(loginServer: string): string {
+  return loginServer.trim().toLowerCase().split(/[.:]/)[0];
+}
+
+/**
+ * Whether the `request.host` of an event from a trusted topic or source names that registry: the
+ * bridge records the event under its host, so one naming another registry is no more genuine
+ * than one from a foreign topic. A connected registry's events may carry its own address
+ * instead (on premises, not an ACR login server), which names no other registry.
+ */
+export function hostTrustOf(
+  topicOrSource: string,
+  host: string | undefined,
+): { kind: "trusted" } | { kind: "untrusted"; reason: "foreign-host" } {
+  const sourceServer = loginServerFromResourceId(topicOrSource);
+  if (host === undefined || sourceServer === undefined) return { kind: "trusted" };
+  const ownAddress =
+    connectedRegistryOf(topicOrSource) !== undefined && !ACR_LOGIN_SERVER.test(host.trim());
+  return ownAddress || registryNameOf(host) === registryNameOf(sourceServer)
+    ? { kind: "trusted" }
+    : { kind: "untrusted", reason: "foreign-host" };
 }

@@ -89,11 +89,11 @@ export async function handleEventGridQueueMessage(
   if (parsed.issues.length > 0) return poison("InvalidEvent", describeFieldIssues(parsed.issues));
   if (summary.rejected > 0) {
     const sources = parsed.events.flatMap((event) =>
-      event.kind === "untrusted" ? [event.source ?? "(no source)"] : [],
+      event.kind === "untrusted" ? [`${event.source ?? "(no source)"} (${event.reason})`] : [],
     );
     return poison(
       "UntrustedSource",
-      `not from a trusted registry (ACR_RESOURCE_IDS): ${sources.join(", ")}`,
+      `not genuine events of a trusted registry (ACR_RESOURCE_IDS): ${sources.join(", ")}`,
     );
   }
   if (summary.conflicting > 0) {

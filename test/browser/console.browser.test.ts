@@ -41,7 +41,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
   let stack: LocalStack;
   let browser: Browser;
   let page: Page;
-  const registry = `r${randomUUID().slice(0, 12)}.azurecr.io`;
+  const registry = `myregistry.r${randomUUID().slice(0, 12)}.data.azurecr.io`;
   const web = `team/web-${randomUUID().slice(0, 8)}`;
   const api = `team/api-${randomUUID().slice(0, 8)}`;
   const matched = push(registry, web, "v1");

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { odata, TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventTables } from "../../src/adapters/eventTables";
+import { REJECTIONS_TABLE } from "../../src/adapters/tableLayout";
 import type { RegistryEvent } from "../../src/core/registryEvent";
 import {
   cloudEvent,
@@ -27,7 +29,7 @@ interface Scenario {
 function scenario(): Scenario {
   const unique = randomUUID().replaceAll("-", "");
   return {
-    registry: `r${unique.slice(0, 12)}.azurecr.io`,
+    registry: `myregistry.r${unique.slice(0, 12)}.data.azurecr.io`,
     repository: `team/app-${unique.slice(0, 6)}`,
     tag: "v1",
     digest: `sha256:${unique}`,
@@ -375,6 +377,36 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     await expect(
       record({ ...data, eventId: data.id, registry: s.registry, origin: "eventgrid" }),
     ).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it("rejects an event from the trusted topic naming another registry: noted with its reason, never recorded", async () => {
+    const s = scenario();
+    const data = registryData({ ...s, registry: "attacker.azurecr.io" }, "push");
+    const event = eventGridEvent(data);
+    const response = await postEventGrid(stack, [event], EVENTGRID_SECRET);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ accepted: 0, rejected: 1 });
+    await expect(
+      record({ ...data, eventId: data.id, registry: "attacker.azurecr.io", origin: "eventgrid" }),
+    ).rejects.toMatchObject({ statusCode: 404 });
+    expect(messagesFor("acr-push", s.digest)).toHaveLength(0);
+
+    const rejections = TableClient.fromConnectionString(stack.tablesConnection, REJECTIONS_TABLE, {
+      allowInsecureConnection: true,
+    });
+    const noted = [];
+    for await (const row of rejections.listEntities({
+      queryOptions: { filter: odata`envelopeId eq ${event.id}` },
+    })) {
+      noted.push(row);
+    }
+    expect(noted).toEqual([
+      expect.objectContaining({
+        source: RESOURCE_ID,
+        reason: "foreign-host",
+        type: event.eventType,
+      }),
+    ]);
   });
 
   it("refuses a wrong Event Grid secret with 401 and malformed events with 400", async () => {

@@ -33,7 +33,11 @@ function pushData() {
       tag: "v1",
       size: 524,
     },
-    request: { id: randomUUID(), host: `q${unique.slice(0, 12)}.azurecr.io`, method: "PUT" },
+    request: {
+      id: randomUUID(),
+      host: `myregistry.q${unique.slice(0, 12)}.data.azurecr.io`,
+      method: "PUT",
+    },
   };
 }
 type PushData = ReturnType<typeof pushData>;

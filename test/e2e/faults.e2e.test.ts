@@ -67,7 +67,7 @@ function messagesOf(s: LocalStack, registry: string) {
 }
 
 function uniqueRegistry(): string {
-  return `f${randomUUID().slice(0, 8)}.azurecr.io`;
+  return `myregistry.f${randomUUID().slice(0, 8)}.data.azurecr.io`;
 }
 
 describe("faults: nothing a registry sends is lost when a dependency fails", () => {

@@ -24,7 +24,7 @@ interface Finding {
 }
 
 function content(action: string, digest: string, id = randomUUID()) {
-  const registry = "late.azurecr.io";
+  const registry = "myregistry.late.data.azurecr.io";
   return {
     id,
     timestamp: new Date().toISOString(),
@@ -79,9 +79,9 @@ describe("late twins and quarantine holds on the local stack", () => {
   }
 
   const findings = (state: string, digest: string) =>
-    getJson<{ items: Finding[] }>(`discrepancies?registry=late.azurecr.io&state=${state}`).then(
-      (page) => page.items.filter((item) => item.digest === digest),
-    );
+    getJson<{ items: Finding[] }>(
+      `discrepancies?registry=myregistry.late.data.azurecr.io&state=${state}`,
+    ).then((page) => page.items.filter((item) => item.digest === digest));
 
   const eventGrid = (data: Record<string, unknown>) =>
     postEventGrid(stack, [eventGridEvent(data)]).then((response) => {
@@ -124,7 +124,7 @@ describe("late twins and quarantine holds on the local stack", () => {
     expect(messages("acr-discrepancies", digest)).toHaveLength(2);
 
     const stats = await getJson<{ lateMatches: { count: number; max: number } }>(
-      "stats?registry=late.azurecr.io",
+      "stats?registry=myregistry.late.data.azurecr.io",
     );
     expect(stats.lateMatches.count).toBeGreaterThanOrEqual(1);
     expect(stats.lateMatches.max).toBeGreaterThanOrEqual(WINDOW_SECONDS * 1000);

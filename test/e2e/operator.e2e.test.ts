@@ -18,7 +18,7 @@ function push(registry: string, repository: string, tag = "v1") {
   return acrPush(repository, { registry, tag });
 }
 
-const uniqueRegistry = () => `r${randomUUID().slice(0, 12)}.azurecr.io`;
+const uniqueRegistry = () => `myregistry.r${randomUUID().slice(0, 12)}.data.azurecr.io`;
 
 describe("replay and the source watch on the local stack", () => {
   let stack: LocalStack;

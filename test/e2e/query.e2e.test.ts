@@ -19,7 +19,7 @@ type AcrEvent = {
 };
 
 function uniqueRegistry(): string {
-  return `r${randomUUID().replaceAll("-", "").slice(0, 16)}.azurecr.io`;
+  return `myregistry.r${randomUUID().replaceAll("-", "").slice(0, 16)}.data.azurecr.io`;
 }
 
 /** An ACR event, the same as a webhook body and as Event Grid's `data`. */

@@ -47,7 +47,7 @@ interface Story {
   deliveries: Delivery[];
 }
 
-const uniqueRegistry = () => `s${randomUUID().slice(0, 8)}.azurecr.io`;
+const uniqueRegistry = () => `myregistry.s${randomUUID().slice(0, 8)}.data.azurecr.io`;
 const newDigest = () => `sha256:${randomUUID().replaceAll("-", "")}`;
 
 function push(registry: string, digest = newDigest(), id: string = randomUUID()) {

@@ -10,8 +10,10 @@ export interface NpmStart {
   url: string;
   /** Everything it printed so far, stdout and stderr. */
   output(): string;
-  /** Sends SIGTERM and resolves to its exit code. */
-  stop(): Promise<number | null>;
+  /** Sends the signal (SIGTERM unless told) and resolves to its exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Whether any process of its process group (itself and whatever it started) is still running. */
+  anyProcessLeft(): boolean;
 }
 
 /**
@@ -31,6 +33,8 @@ export async function startNpmStart(env: Record<string, string>): Promise<NpmSta
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
+    // A process group of its own, so what it leaves behind can be found.
+    detached: true,
   });
   let output = "";
   const keep = (chunk: Buffer) => {
@@ -42,9 +46,17 @@ export async function startNpmStart(env: Record<string, string>): Promise<NpmSta
   return {
     url: `http://127.0.0.1:${port}`,
     output: () => output,
-    stop: () => {
-      child.kill("SIGTERM");
+    stop: (signal = "SIGTERM") => {
+      child.kill(signal);
       return exited;
+    },
+    anyProcessLeft: () => {
+      try {
+        process.kill(-(child.pid ?? 0), 0);
+        return true;
+      } catch {
+        return false;
+      }
     },
   };
 }

@@ -39,10 +39,13 @@ const FULL_TYPE: Record<string, string> = {
 
 /**
  * A documented example as a genuine delivery looks: the full type name, `metadataVersion`, and
- * the trusted registry as `topic`/`source` in place of the doc's placeholder.
+ * the trusted registry as `topic`/`source` in place of the doc's placeholder, and as
+ * `request.host` in place of `demo.azurecr.io` (too short a name for a registry).
  */
 function genuine(name: string): Json {
   const event = copy(documented(name));
+  const request = (event.data as Json).request as Json | undefined;
+  if (request) request.host = "contosoacr.azurecr.io";
   if (event.specversion !== undefined) return { ...event, source: REGISTRY_ID };
   const type = event.eventType as string;
   return {
@@ -269,6 +272,18 @@ describe("parseEventGridBody: trust", () => {
       changed(cloudPush, (e) => delete e.source),
       { kind: "untrusted", reason: "missing-source" },
     ],
+    [
+      "the trusted topic with a request.host naming another registry",
+      changed(push, (e) => ((dataOf(e).request as Json).host = "fabrikamacr.azurecr.io")),
+      { kind: "untrusted", reason: "foreign-host", source: REGISTRY_ID },
+    ],
+    [
+      "the trusted source with a request.host naming another registry's replica",
+      changed(cloudPush, (e) => {
+        (dataOf(e).request as Json).host = "fabrikamacr.westeurope.data.azurecr.io";
+      }),
+      { kind: "untrusted", reason: "foreign-host", source: REGISTRY_ID },
+    ],
   ])("%s is untrusted", async (_name, event, expected) => {
     const events = await eventsOf([event]);
     expect(events).toEqual([
@@ -290,6 +305,14 @@ describe("parseEventGridBody: trust", () => {
     ["a trailing slash", `${REGISTRY_ID}/`],
   ])("trusts the registry's topic in %s", async (_name, topic) => {
     expect((await registryEvent([{ ...push, topic }])).source).toBe(topic);
+  });
+
+  it.each([
+    ["in upper case", "ContosoACR.azurecr.io"],
+    ["of a replica", "contosoacr.westeurope.data.azurecr.io"],
+  ])("trusts a request.host naming the topic's registry %s", async (_name, host) => {
+    const event = changed(push, (e) => ((dataOf(e).request as Json).host = host));
+    expect((await registryEvent([event])).data.request?.host).toBe(host);
   });
 
   it("trusts nothing when no resource id is configured", async () => {
@@ -515,7 +538,7 @@ describe("registryEventFromEventGrid over parsed deliveries", () => {
       push,
       {
         action: "push",
-        registry: "demo.azurecr.io",
+        registry: "contosoacr.azurecr.io",
         repository: "aci-helloworld",
         tag: "v1",
         digest: "sha256:213bbc182920ab41e18edc2001e06abcca6735d87782d9cef68abd83941cf0e5",
@@ -527,7 +550,7 @@ describe("registryEventFromEventGrid over parsed deliveries", () => {
       genuine("eg-imagedeleted.doc2019.json"),
       {
         action: "delete",
-        registry: "demo.azurecr.io",
+        registry: "contosoacr.azurecr.io",
         repository: "aci-helloworld",
         tag: undefined,
         eventId: "f06e3921-301f-42ec-b368-212f7d5354bd",
@@ -559,7 +582,7 @@ describe("registryEventFromEventGrid over parsed deliveries", () => {
       cloudPush,
       {
         action: "push",
-        registry: "demo.azurecr.io",
+        registry: "contosoacr.azurecr.io",
         eventId: "31c51664-e5bd-416a-a5df-e5206bc47ed0",
       },
     ],

@@ -3,6 +3,7 @@ import { loadEventGridSettings } from "../../src/config";
 import {
   ACR_EVENT_TYPES,
   connectedRegistryOf,
+  hostTrustOf,
   isAcrEventType,
   isRegistryResourceId,
   isTrustedSource,
@@ -223,5 +224,26 @@ describe("trustOf", () => {
     ],
   ])("%s", (_name, type, source, expected) => {
     expect(trustOf(type, source, [REGISTRY_ID])).toEqual(expected);
+  });
+});
+
+describe("hostTrustOf", () => {
+  const edge = `${REGISTRY_ID}/connectedRegistries/edge-1`;
+  const trusted = { kind: "trusted" };
+  const foreignHost = { kind: "untrusted", reason: "foreign-host" };
+  it.each([
+    ["the registry's login server", REGISTRY_ID, "contosoacr.azurecr.io", trusted],
+    ["it in another case", REGISTRY_ID, "ContosoACR.AzureCR.io", trusted],
+    ["a replica's login server", REGISTRY_ID, "contosoacr.westeurope.data.azurecr.io", trusted],
+    ["no request.host (a chart)", REGISTRY_ID, undefined, trusted],
+    ["another registry", REGISTRY_ID, "fabrikamacr.azurecr.io", foreignHost],
+    ["another registry's replica", REGISTRY_ID, "fabrikamacr.eastus.data.azurecr.io", foreignHost],
+    ["a name that only starts alike", REGISTRY_ID, "contosoacr2.azurecr.io", foreignHost],
+    ["an address, not a login server", REGISTRY_ID, "192.168.100.227:5000", foreignHost],
+    ["a connected registry's own address", edge, "192.168.100.227:5000", trusted],
+    ["a connected registry's parent", edge, "contosoacr.azurecr.io", trusted],
+    ["another registry, from a connected registry", edge, "fabrikamacr.azurecr.io", foreignHost],
+  ])("%s", (_name, source, host, expected) => {
+    expect(hostTrustOf(source, host)).toEqual(expected);
   });
 });

@@ -121,7 +121,7 @@ describe("runBackfill", () => {
     expect(report.webhooks[0]).toMatchObject({ pages: 1, complete: false });
   });
 
-  it("the time limit is the run's: a webhook after it is spent still reads its first page", async () => {
+  it("the time limit is the run's: a webhook after it is spent still handles its first entry", async () => {
     let clock = 0;
     const hooks = ["first", "second"].map((name) => ({ registryId: REGISTRY, name }));
     const logs: Record<string, LoggedDelivery[]> = {
@@ -145,7 +145,42 @@ describe("runBackfill", () => {
       { registryId: REGISTRY, webhook: "first", pages: 2, complete: false },
       { registryId: REGISTRY, webhook: "second", pages: 1, complete: false },
     ]);
-    expect(report).toMatchObject({ seen: 6, imported: 6 });
+    expect(report).toMatchObject({ seen: 3, imported: 3 });
+  });
+
+  it("the time limit stops a run mid-page; the next runs go on at the first entry not handled, none skipped or counted twice", async () => {
+    let clock = 0;
+    const log = [8, 7, 6, 5, 4, 3, 2, 1].map(entry);
+    // Three entries fit in a run: each costs 10 ms, checked against 25 ms before the next.
+    const { dependencies, recorded, cursors } = deps(log, {
+      webhooks: fakeWebhooks(log, 4),
+      limits: { maxPages: 100, maxMs: 25 },
+    });
+    const isRecorded = dependencies.ledger.isRecorded;
+    dependencies.ledger.isRecorded = (event) => {
+      clock += 10;
+      return isRecorded(event);
+    };
+    const run = () => runBackfill(dependencies, { now: () => clock });
+
+    const first = await run();
+    expect(first).toMatchObject({ seen: 3, imported: 3, alreadyRecorded: 0 });
+    expect(first.webhooks[0]).toMatchObject({ pages: 1, complete: false });
+    expect(cursors.get("hook")).toEqual({ resume: { afterLogId: "log-6", newestLogId: "log-8" } });
+
+    const second = await run();
+    expect(second).toMatchObject({ seen: 3, imported: 3, alreadyRecorded: 0 });
+    expect(second.webhooks[0]).toMatchObject({ pages: 2, complete: false });
+    expect(cursors.get("hook")).toEqual({
+      resume: { nextLink: "4", afterLogId: "log-3", newestLogId: "log-8" },
+    });
+
+    const third = await run();
+    expect(third).toMatchObject({ seen: 2, imported: 2, alreadyRecorded: 0 });
+    // The resumed page, then the log's first page down to the boundary.
+    expect(third.webhooks[0]).toMatchObject({ pages: 2, complete: true });
+    expect(cursors.get("hook")).toEqual({ newestLogId: "log-8" });
+    expect([...recorded].sort()).toEqual(log.map((_, i) => `event-${i + 1}`));
   });
 
   it.each([
