@@ -10,6 +10,7 @@ import { TableReplayJobs } from "../../src/adapters/tableReplayJobs";
 import { TableSourceWatch } from "../../src/adapters/tableSourceWatch";
 import { newReplayJob } from "../../src/core/replay";
 import { watchSources } from "../../src/core/sourceSilence";
+import { rendezvous } from "../support/rendezvous";
 
 const connection = {
   kind: "connection-string" as const,
@@ -139,13 +140,10 @@ describe("TableSourceWatch against Azurite", () => {
 
 /** A store whose runs come two at a time, each having read the findings before either writes. */
 class OverlappingRuns extends TableSourceWatch {
-  private reading: (() => void)[] = [];
+  private readonly bothRead = rendezvous(2);
   override async findings() {
     const findings = await super.findings();
-    await new Promise<void>((readBoth) => {
-      this.reading.push(readBoth);
-      if (this.reading.length === 2) for (const go of this.reading.splice(0)) go();
-    });
+    await this.bothRead();
     return findings;
   }
 }

@@ -13,6 +13,7 @@ import {
 } from "../../src/core/sourceSilence";
 import type { TopicMessage } from "../../src/core/topicMessage";
 import type { Versioned } from "../../src/core/writePlan";
+import { rendezvous } from "../support/rendezvous";
 
 const MIN = 60_000;
 const THRESHOLD = 30 * MIN;
@@ -220,13 +221,10 @@ const keyOf = (finding: KeptSilenceFinding) =>
 
 /** Runs two at a time, each having read the findings before either writes one. */
 class OverlappingRuns extends MemoryWatch {
-  private reading: (() => void)[] = [];
+  private readonly bothRead = rendezvous(2);
   override async findings() {
     const findings = await super.findings();
-    await new Promise<void>((readBoth) => {
-      this.reading.push(readBoth);
-      if (this.reading.length === 2) for (const go of this.reading.splice(0)) go();
-    });
+    await this.bothRead();
     return findings;
   }
 }
