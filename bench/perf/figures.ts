@@ -145,7 +145,7 @@ export function evaluateTargets(figures: Figures): TargetResult[] {
     ),
     target(
       6,
-      "host RSS, last vs first window, drift",
+      "host RSS, last vs first window after the warm-up, drift",
       rssDrift,
       "<=",
       0.1,

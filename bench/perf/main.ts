@@ -170,7 +170,7 @@ async function runPhases(
   }
 
   if (phases.has("rss") && peakRate !== undefined) {
-    log(`rss: the bridge at ${rate(peakRate / 2)} for ${options.rssDurationS} s...`);
+    log(`rss: the bridge at ${rate(peakRate / 2)}, warmed up, for ${options.rssDurationS} s...`);
     figures.rss = await measureRss(stack, peakRate / 2, options.rssDurationS);
     log(
       `  ${figures.rss.firstWindowMiB.toFixed(0)} MiB in the first ${figures.rss.windowS.toFixed(0)} s, ${figures.rss.lastWindowMiB.toFixed(0)} MiB in the last`,

@@ -38,10 +38,11 @@ export const USAGE = `Usage: npm run bench -- [--only ${PHASES.join(",")}] [--sh
                     latency     p99 at half the bridge's peak rate
                     coldstart   spawn of a fresh host to the first 200, bridge and naive
                     reconcile   one reconcile of 100 open windows, with and without history
-                    rss         host RSS over a run at half the peak rate
+                    rss         host RSS over a run at half the peak rate, after a warm-up
   --short         a smoke run: seconds instead of minutes (figures are rough)
   --duration      seconds of each throughput measurement (default 20, short 4)
-  --rss-duration  seconds of the RSS run (default 300, short 30)
+  --rss-duration  seconds of the RSS run (default 300, short 30), after a warm-up at its rate
+                  of a minute (a fifth of the run when that is shorter)
   --history       closed items in the reconcile's history (default 100000, issue 8's figure,
                   about 4 minutes to seed; short 5000): below 100000, only a FAIL of the target
                   is conclusive

@@ -142,7 +142,7 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
       ratio(reconcile?.withHistory.medianMs, reconcile?.withoutHistory.medianMs),
     ],
     [
-      `host RSS, first / last ${dec(rss?.windowS, 0)} s of ${dec(rss?.durationS, 0)} s at ${dec(rss?.rate, 0)}/s (MiB)`,
+      `host RSS, first / last ${dec(rss?.windowS, 0)} s of ${dec(rss?.durationS, 0)} s at ${dec(rss?.rate, 0)}/s, after ${dec(rss?.warmupS, 0)} s of warm-up (MiB)`,
       rss ? `${dec(rss.firstWindowMiB, 0)} / ${dec(rss.lastWindowMiB, 0)}` : "-",
       "",
       ratio(rss?.lastWindowMiB, rss?.firstWindowMiB),
@@ -152,6 +152,12 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
       rss ? `${rssWindow(rss.first)}; ${rssWindow(rss.last)}` : "-",
       "",
       ratio(rss?.last.azuriteCpuMs, rss?.first.azuriteCpuMs),
+    ],
+    [
+      "  the fresh host: after its first delivery / after the warm-up (MiB)",
+      rss ? `${dec(rss.coldMiB, 0)} / ${dec(rss.warmedMiB, 0)}` : "-",
+      "",
+      ratio(rss?.warmedMiB, rss?.coldMiB),
     ],
   ];
   const lines = [
