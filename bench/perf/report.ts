@@ -182,6 +182,7 @@ export function formatReport(figures: Figures, targets: TargetResult[], machine:
     ["naive at peak", naiveTp?.failures],
     ["bridge at half peak", latency?.halfPeak.failures],
     ["naive at the same rate", latency?.naiveAtHalfPeak.failures],
+    ["bridge during the RSS warm-up", rss?.warmupFailures],
     ["bridge during the RSS run", rss?.failures],
   ] as const;
   for (const [label, byStatus] of failures) {

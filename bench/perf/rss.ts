@@ -37,6 +37,8 @@ export interface RssFigures {
   peakMiB: number;
   deliveries: number;
   failures: Record<string, number>;
+  /** Deliveries of the warm-up that failed, by status code or error name. */
+  warmupFailures: Record<string, number>;
   p99Ms: number;
 }
 
@@ -123,18 +125,11 @@ export async function measureRss(
       last,
       peakMiB: memoryOf(pid)?.peak ?? Number.NaN,
       deliveries: run.ok,
-      failures: mergedFailures(warmup.failures, run.failures),
+      failures: run.failures,
+      warmupFailures: warmup.failures,
       p99Ms: percentile(run.latenciesMs, 99),
     };
   } finally {
     await running.stop();
   }
-}
-
-function mergedFailures(...runs: Record<string, number>[]): Record<string, number> {
-  const merged: Record<string, number> = {};
-  for (const failures of runs) {
-    for (const [why, count] of Object.entries(failures)) merged[why] = (merged[why] ?? 0) + count;
-  }
-  return merged;
 }
