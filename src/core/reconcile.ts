@@ -516,10 +516,17 @@ async function settleLogical(
         ];
     // A twin joined during the close: its window stays listed, for the next run to resolve it.
     const becameLate = awaitsResolution(settled) && !(current && awaitsResolution(current.value));
+    // The verdict keeps this window's close; the window an arrival moved it to meanwhile (a held
+    // push released by its webhook) is closed with it, or it would stay listed twice.
+    const moved =
+      current && !movedOn && current.value.windowClosesAt !== logical.windowClosesAt
+        ? [{ kind: "close-window", window: current.value } satisfies Change]
+        : [];
     const outcome = await store.write([
       ...replace,
       { kind: "log-verdict", logical: settled, state: verdict },
       ...(becameLate ? keepWindow(changes, settled) : changes),
+      ...moved,
     ]);
     if (outcome.ok) return;
     if (attempt >= MAX_CLOSE_ATTEMPTS) {
