@@ -23,6 +23,8 @@ export type ParsedEventGridEvent =
       envelopeId: string;
       type: string;
       source?: string;
+      /** The `request.host` refused as naming another registry (`foreign-host`). */
+      host?: string;
       reason: UntrustedReason;
     };
 
@@ -176,7 +178,14 @@ async function readEvent(
   if (hostTrust.kind === "untrusted") {
     return {
       ok: true,
-      value: { kind: "untrusted", envelopeId, type, source, reason: hostTrust.reason },
+      value: {
+        kind: "untrusted",
+        envelopeId,
+        type,
+        source,
+        host: value.request?.host,
+        reason: hostTrust.reason,
+      },
     };
   }
   return {

@@ -24,6 +24,7 @@ export class TableRejectionLog implements RejectionLog {
           envelopeId: rejection.envelopeId,
           type: rejection.type,
           source: rejection.source,
+          host: rejection.host,
           reason: rejection.reason,
           at: new Date(rejection.at),
         },

@@ -124,6 +124,8 @@ export interface Rejection {
   envelopeId: string;
   type: string;
   source?: string;
+  /** The host that named another registry than the source. */
+  host?: string;
   reason: string;
   at: number;
 }

@@ -79,7 +79,7 @@ async function ingestEvent(
   }
   if (parsed.kind === "untrusted") {
     context.warn(
-      `event grid ${parsed.envelopeId}: ${parsed.reason} (${parsed.source ?? "no source"}) rejected`,
+      `event grid ${parsed.envelopeId}: ${parsed.reason} (${parsed.source ?? "no source"}${parsed.host === undefined ? "" : `, host ${parsed.host}`}) rejected`,
     );
     const noted = await whenAvailable(() => deps.rejections.record({ ...parsed, at: receivedAt }));
     return noted.ok ? { ok: true, value: "rejected" } : noted;

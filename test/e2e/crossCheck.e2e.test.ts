@@ -403,6 +403,7 @@ describe("cross-check between webhooks and Event Grid on the local stack", () =>
     expect(noted).toEqual([
       expect.objectContaining({
         source: RESOURCE_ID,
+        host: "attacker.azurecr.io",
         reason: "foreign-host",
         type: event.eventType,
       }),

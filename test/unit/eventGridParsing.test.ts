@@ -275,14 +275,24 @@ describe("parseEventGridBody: trust", () => {
     [
       "the trusted topic with a request.host naming another registry",
       changed(push, (e) => ((dataOf(e).request as Json).host = "fabrikamacr.azurecr.io")),
-      { kind: "untrusted", reason: "foreign-host", source: REGISTRY_ID },
+      {
+        kind: "untrusted",
+        reason: "foreign-host",
+        source: REGISTRY_ID,
+        host: "fabrikamacr.azurecr.io",
+      },
     ],
     [
       "the trusted source with a request.host naming another registry's replica",
       changed(cloudPush, (e) => {
         (dataOf(e).request as Json).host = "fabrikamacr.westeurope.data.azurecr.io";
       }),
-      { kind: "untrusted", reason: "foreign-host", source: REGISTRY_ID },
+      {
+        kind: "untrusted",
+        reason: "foreign-host",
+        source: REGISTRY_ID,
+        host: "fabrikamacr.westeurope.data.azurecr.io",
+      },
     ],
   ])("%s is untrusted", async (_name, event, expected) => {
     const events = await eventsOf([event]);
