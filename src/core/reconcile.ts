@@ -329,8 +329,7 @@ async function closeDueWindow(
   const quarantined = await isHeldByQuarantine(logical, sides, settings, store);
   const outcome = windowVerdict(logical, settings, quarantined, now);
   if (outcome.state === "awaiting-release") {
-    await holdForQuarantine(logical, outcome.until, sides.eventgrid, store);
-    report.held++;
+    if (await holdForQuarantine(logical, outcome.until, sides.eventgrid, store)) report.held++;
     return [];
   }
   // The claim that brought us here was this run's attempt; the last one closes whatever the
@@ -413,15 +412,26 @@ async function isHeldByQuarantine(
   );
 }
 
-/** The window moves to the hold's end; its arrivals show `held` until the webhook or the end. */
+/**
+ * The window moves to the hold's end; its arrivals show `held` until the webhook or the end.
+ * False when the webhook joined while the close was under way: nothing is held, the claim is
+ * released, and the next run closes the window as it is now.
+ */
 async function holdForQuarantine(
   logical: LogicalEvent,
   until: number,
   arrivals: DeliveryRecord[],
   store: EventStore,
-): Promise<void> {
+): Promise<boolean> {
   const current = await store.logicalOf(logical);
-  if (!current) return;
+  if (!current) return false;
+  if (current.value.webhook) {
+    const released: LogicalEvent = { ...current.value, ...RELEASED };
+    await writeOrThrow(store, [
+      { kind: "replace-logical", logical: released, version: current.version },
+    ]);
+    return false;
+  }
   const held: LogicalEvent = {
     ...current.value,
     state: "awaiting-release",
@@ -440,6 +450,7 @@ async function holdForQuarantine(
       }),
     ),
   ]);
+  return true;
 }
 
 /**

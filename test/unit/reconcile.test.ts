@@ -814,6 +814,39 @@ describe("reconcile: an Event Grid push of a quarantined digest", () => {
     expect(memory.windows.size).toBe(0);
   });
 
+  it("a webhook arriving while the close decides to hold its push: not held, the claim released, the next run closes it matched", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [quarantine, eventGrid()]);
+    const ports = portsOf(memory);
+    const store = ports.store;
+    let arrived = false;
+    // The webhook joins while the close reads the digest's quarantine, after its claim.
+    ports.store = new Proxy(store, {
+      get(target, name) {
+        const value: unknown = Reflect.get(target, name, target);
+        if (typeof value !== "function") return value;
+        if (name !== "relatedLogicals") return value.bind(target);
+        return async (...args: unknown[]) => {
+          if (!arrived) {
+            arrived = true;
+            await arrive(memory, [webhook()], routing(), AFTER_WINDOW);
+          }
+          return value.apply(target, args);
+        };
+      },
+    });
+    const hold = { quarantineHoldMs: HOLD_MS };
+    const report = await reconcile(ports, settings(hold), AFTER_WINDOW);
+    expect(arrived).toBe(true);
+    expect(report).toMatchObject({ held: 0, closed: {}, errors: [] });
+    expect(memory.logical(eventGrid())?.state).toBe("open");
+    expect(memory.logical(eventGrid())?.closingUntil).toBeUndefined();
+
+    const next = await run(memory, hold, AFTER_WINDOW + 1);
+    expect(next).toMatchObject({ held: 0, closed: { matched: 1 }, errors: [] });
+    expect(memory.record(eventGrid())?.crossCheck).toBe("matched");
+  });
+
   it("when the hold ends and its finding cannot be published, the close has every attempt of its own", async () => {
     const memory = new MemoryPorts();
     await heldPush(memory);
