@@ -32,11 +32,16 @@ export function isRegistryResourceId(value: string): boolean {
 /** A connected registry's events come from `<registry resource id>/connectedRegistries/<name>`. */
 const CONNECTED_REGISTRY_SUFFIX = /\/connectedRegistries\/([a-z0-9][a-z0-9-]{0,49})\/?$/i;
 
+/** The registry's name, lower case, for a registry (or connected registry) resource id. */
+function registryNameOfResourceId(resourceId: string): string | undefined {
+  const registry = resourceId.trim().replace(CONNECTED_REGISTRY_SUFFIX, "");
+  return REGISTRY_RESOURCE_ID.exec(registry)?.[1]?.toLowerCase();
+}
+
 /** `<name>.azurecr.io` for a registry (or connected registry) resource id; else undefined. */
 export function loginServerFromResourceId(resourceId: string): string | undefined {
-  const registry = resourceId.trim().replace(CONNECTED_REGISTRY_SUFFIX, "");
-  const name = REGISTRY_RESOURCE_ID.exec(registry)?.[1];
-  return name === undefined ? undefined : `${name.toLowerCase()}.azurecr.io`;
+  const name = registryNameOfResourceId(resourceId);
+  return name === undefined ? undefined : `${name}.azurecr.io`;
 }
 
 /** The connected registry a topic or source names, if it names one. */
@@ -108,10 +113,8 @@ export function hostTrustOf(
   topicOrSource: string,
   host: string | undefined,
 ): { kind: "trusted" } | { kind: "untrusted"; reason: "foreign-host" } {
-  const sourceServer = loginServerFromResourceId(topicOrSource);
+  const source = registryNameOfResourceId(topicOrSource);
   const named = host === undefined ? undefined : registryNameOf(host);
-  if (named === undefined || sourceServer === undefined) return { kind: "trusted" };
-  return named === registryNameOf(sourceServer)
-    ? { kind: "trusted" }
-    : { kind: "untrusted", reason: "foreign-host" };
+  if (named === undefined || source === undefined) return { kind: "trusted" };
+  return named === source ? { kind: "trusted" } : { kind: "untrusted", reason: "foreign-host" };
 }
