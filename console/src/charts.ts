@@ -14,7 +14,10 @@ export function deliveriesChart(
   times: number[],
   perAction: Record<string, number[]>,
 ): uPlot {
-  const actions = Object.keys(perAction).sort();
+  // With no delivery in the range, one line of zeros still draws the axes the counts would use.
+  const series =
+    Object.keys(perAction).length > 0 ? perAction : { "all actions": times.map(() => 0) };
+  const actions = Object.keys(series).sort();
   return new uPlot(
     {
       title: "Deliveries per action",
@@ -31,7 +34,7 @@ export function deliveriesChart(
       ],
       axes: [{}, { label: "deliveries" }],
     },
-    [times, ...actions.map((action) => perAction[action])],
+    [times, ...actions.map((action) => series[action] ?? [])],
     container,
   );
 }

@@ -118,6 +118,9 @@ async function renderOverview(target: HTMLElement): Promise<() => void> {
       card("late Event Grid arrivals", counts.lateEventGrid, "warn"),
     ),
     h("div", { class: "charts" }, deliveries, matchRate),
+    ...(counts.total === 0
+      ? [h("p", { class: "none" }, "No delivery in the last 24 hours: the charts stay at zero.")]
+      : []),
     h("h3", {}, "Sources"),
     overview.sources.length === 0
       ? h(

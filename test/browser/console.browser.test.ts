@@ -259,3 +259,47 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     expect(cspViolations).toEqual([]);
   });
 });
+
+describe.skipIf(!haveChromium)("the console of a bridge that has recorded nothing yet", () => {
+  let stack: LocalStack;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({ ownTables: true, env: { RECONCILE_SCHEDULE: "0 0 0 1 1 *" } });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_FLAGS,
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it("overview: says so, and its deliveries chart still has a line at zero", async () => {
+    await page.goto(`${stack.url}/api/console#overview`);
+    await page.getByText("No delivery in the last 24 hours").waitFor();
+    await page.locator(".uplot canvas").first().waitFor();
+    const legend = await page.locator("#chart-deliveries .u-legend").textContent();
+    expect(legend).toContain("all actions");
+  });
+
+  it("replay: the window's whole ISO times are readable and the two buttons stand apart", async () => {
+    await page.goto(`${stack.url}/api/console#replay`);
+    const from = page.locator('form.replay input[name="from"]');
+    await from.waitFor();
+    // The field is at least as wide as the text it holds: nothing scrolled out of sight.
+    const clipped = await from.evaluate((input) => input.scrollWidth - input.clientWidth);
+    expect(clipped).toBeLessThanOrEqual(0);
+    const [dry, start] = await Promise.all(
+      ["dry", "start"].map((mode) =>
+        page.locator(`form.replay button[value="${mode}"]`).boundingBox(),
+      ),
+    );
+    expect(dry && start && start.x - (dry.x + dry.width)).toBeGreaterThanOrEqual(4);
+  });
+});
