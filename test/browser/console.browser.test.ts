@@ -186,6 +186,23 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await page.getByRole("heading", { name: new RegExp(lost.id) }).waitFor();
   });
 
+  it("tables break their headings between words only", async () => {
+    await page.goto(`${stack.url}/api/console#findings`);
+    await page.locator("table th").first().waitFor();
+    // A one-word heading laid out on more than one line was broken inside the word.
+    const broken = await page.evaluate(() =>
+      [...document.querySelectorAll("th")]
+        .filter((th) => !/\s/.test(th.textContent?.trim() ?? ""))
+        .filter((th) => {
+          const range = document.createRange();
+          range.selectNodeContents(th);
+          return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size > 1;
+        })
+        .map((th) => th.textContent),
+    );
+    expect(broken).toEqual([]);
+  });
+
   it("search by repository and by digest, and an event's story: arrivals, verdict, message ids", async () => {
     await page.click('nav a[data-view="search"]');
     await page.fill('input[name="q"]', web);
