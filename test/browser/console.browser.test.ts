@@ -33,6 +33,27 @@ if (!haveChromium) {
   );
 }
 
+/**
+ * The words of letters only ("Action", "webhook", "published") in the page's tables that are laid
+ * out on more than one line: such a word has no place to break, so it was split inside. A string:
+ * it runs in the page, whose DOM types this project's TypeScript does not load.
+ */
+const SPLIT_WORDS = `(() => {
+  const words = [];
+  for (const cell of document.querySelectorAll("th, td")) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.textContent.trim();
+      if (!/^[A-Za-z]{2,20}$/.test(text)) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const tops = [...range.getClientRects()].map((rect) => rect.top);
+      if (tops.length > 0 && Math.max(...tops) - Math.min(...tops) > 2) words.push(text);
+    }
+  }
+  return words;
+})()`;
+
 function push(registry: string, repository: string, tag = "v1") {
   return acrPush(repository, { registry, tag });
 }
@@ -190,23 +211,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     for (const view of ["findings", `search/${encodeURIComponent(web)}`]) {
       await page.goto(`${stack.url}/api/console#${view}`);
       await page.locator("table td").first().waitFor();
-      // A word of letters only ("Action", "webhook", "published") laid out on more than one
-      // line was split inside it: such a word has no place to break.
-      const split = await page.evaluate(() => {
-        const words: string[] = [];
-        for (const cell of document.querySelectorAll("th, td")) {
-          const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
-          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-            const text = node.textContent?.trim() ?? "";
-            if (!/^[A-Za-z]{2,20}$/.test(text)) continue;
-            const range = document.createRange();
-            range.selectNodeContents(node);
-            const tops = [...range.getClientRects()].map((rect) => rect.top);
-            if (tops.length > 0 && Math.max(...tops) - Math.min(...tops) > 2) words.push(text);
-          }
-        }
-        return words;
-      });
+      const split = await page.evaluate<string[]>(SPLIT_WORDS);
       expect(split, view).toEqual([]);
     }
   });
