@@ -70,6 +70,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
   const foreignRequests: string[] = [];
   const cspViolations: string[] = [];
   const apiRequests: { url: string; key?: string }[] = [];
+  const failedResponses: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -126,6 +127,10 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
       await route.continue();
     });
     page.on("console", (message) => {
+      // Also the browser's own requests (the favicon), which no response event reports.
+      if (/Failed to load resource/.test(message.text())) {
+        failedResponses.push(`${message.text()} ${message.location().url}`);
+      }
       if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
     });
   }, 120_000);
@@ -159,6 +164,10 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
       .locator('nav a[href="catalog"]')
       .evaluate((a) => (a as unknown as { href: string }).href);
     expect(new URL(catalog).pathname).toBe("/api/catalog");
+    // Its icon is inline (CSP's img-src allows data:), so no browser asks the host for
+    // /favicon.ico, a 404 in the developer tools of every console.
+    const icon = await page.locator('link[rel="icon"]').getAttribute("href");
+    expect(icon).toMatch(/^data:image\/svg\+xml,/);
     // Marks this page load: views and refreshes must keep it (no full reload).
     await page.evaluate("window.loadedOnce = true");
   });
@@ -275,7 +284,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     expect(replays).toHaveLength(2);
   }, 90_000);
 
-  it("fits a phone width, loaded nothing from elsewhere and broke no CSP rule", async () => {
+  it("fits a phone width, loaded nothing from elsewhere, asked for nothing missing and broke no CSP rule", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${stack.url}/api/console#overview`);
     await page.locator(".uplot canvas").first().waitFor();
@@ -286,6 +295,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     expect(overflow).toBeLessThanOrEqual(1);
     await shot("overview-phone");
     expect(foreignRequests).toEqual([]);
+    expect(failedResponses).toEqual([]);
     expect(cspViolations).toEqual([]);
   });
 });
