@@ -1,6 +1,7 @@
 import "./style.css";
 import type uPlot from "uplot";
 import { ApiError, api, query } from "./api";
+import { renderCatalog } from "./catalogView";
 import { deliveriesChart, fitOnResize, matchRateChart } from "./charts";
 import { badge, duration, eventLink, h, table, time } from "./dom";
 import type { Discrepancy, Overview, ReplayJob, SearchResult, Story } from "./types";
@@ -20,6 +21,7 @@ const views: Record<string, { render: Render; refresh: boolean }> = {
   search: { render: renderSearch, refresh: false },
   event: { render: renderStory, refresh: true },
   replay: { render: renderReplay, refresh: true },
+  catalog: { render: renderCatalog, refresh: false },
 };
 
 let timer: number | undefined;

@@ -159,11 +159,6 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     }
     const html = await page.content();
     expect(html).not.toContain(FUNCTION_KEY);
-    // The event catalog is linked from the page, and the link resolves to the catalog route.
-    const catalog = await page
-      .locator('nav a[href="catalog"]')
-      .evaluate((a) => (a as unknown as { href: string }).href);
-    expect(new URL(catalog).pathname).toBe("/api/catalog");
     // Its icon is inline (CSP's img-src allows data:), so no browser asks the host for
     // /favicon.ico, a 404 in the developer tools of every console.
     const icon = await page.locator('link[rel="icon"]').getAttribute("href");
@@ -283,6 +278,37 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
       .filter((m) => m.applicationProperties.replayJobId === jobId);
     expect(replays).toHaveLength(2);
   }, 90_000);
+
+  it("event catalog: each topic, the types published to it, their filter properties and examples", async () => {
+    await page.locator('nav a[href="#catalog"]').click();
+    await page.getByRole("heading", { name: "Event catalog" }).waitFor();
+    const topics = await page
+      .locator("section.topic")
+      .evaluateAll((sections) => sections.map((section) => section.getAttribute("data-topic")));
+    expect(topics).toEqual([
+      "acr-push",
+      "acr-delete",
+      "acr-chart-push",
+      "acr-chart-delete",
+      "acr-quarantine",
+      "acr-discrepancies",
+    ]);
+    const push = page.locator('[data-type="com.azure.acr.push"]');
+    await expect.poll(() => push.locator("td code").allTextContents()).toContain("repository");
+    await push.locator("summary").first().click();
+    const example = JSON.parse((await push.locator("pre").first().textContent()) ?? "{}");
+    expect(example.properties.action).toBe("push");
+    expect(example.body).toMatchObject({ specversion: "1.0", type: "com.azure.acr.push" });
+    expect(
+      await page.locator('[data-type="com.azure.acr.discrepancy.eventgrid-only"]').count(),
+    ).toBe(1);
+    // The document itself, for tools, from the catalog route.
+    const raw = await page
+      .getByRole("link", { name: "The AsyncAPI document" })
+      .evaluate((a) => (a as unknown as { href: string }).href);
+    expect(new URL(raw).pathname).toBe("/api/catalog");
+    await shot("catalog");
+  });
 
   it("fits a phone width, loaded nothing from elsewhere, asked for nothing missing and broke no CSP rule", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
