@@ -1,5 +1,6 @@
 import "./style.css";
 import type uPlot from "uplot";
+import { PUBLISHABLE_ACTIONS } from "../../src/core/actions";
 import { ApiError, api, query } from "./api";
 import { renderCatalog } from "./catalogView";
 import { deliveriesChart, fitOnResize, matchRateChart } from "./charts";
@@ -493,7 +494,17 @@ async function renderReplay(target: HTMLElement, args: string[]): Promise<undefi
     field("To (ISO 8601) ", "to", { value: now.toISOString(), required: "" }),
     field("Registry ", "registry", { placeholder: "any" }),
     field("Repository ", "repository", { placeholder: "any" }),
-    field("Action ", "action", { placeholder: "any" }),
+    h(
+      "label",
+      {},
+      "Action ",
+      h(
+        "select",
+        { name: "action" },
+        h("option", { value: "" }, "any"),
+        ...PUBLISHABLE_ACTIONS.map((action) => h("option", { value: action }, action)),
+      ),
+    ),
     field("Topic ", "topic", { placeholder: "each event's own" }),
     h(
       "div",

@@ -249,6 +249,16 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await page.fill('input[name="to"]', new Date(Date.now() + 60_000).toISOString());
     await page.fill('input[name="registry"]', registry);
     await page.fill('input[name="repository"]', web);
+    // The actions a replay can select, offered rather than typed.
+    expect(await page.locator('select[name="action"] option').allTextContents()).toEqual([
+      "any",
+      "push",
+      "delete",
+      "chart_push",
+      "chart_delete",
+      "quarantine",
+    ]);
+    await page.selectOption('select[name="action"]', "push");
     await page.click('button[value="dry"]');
     await page.getByText("Dry run: 2 of 3 recorded deliveries would be replayed.").waitFor();
     await page.click('button[value="start"]');
