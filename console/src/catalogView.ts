@@ -1,3 +1,4 @@
+import jsonpointer from "jsonpointer";
 import { api } from "./api";
 import { h, table } from "./dom";
 
@@ -36,16 +37,10 @@ interface PropertiesSchema {
   properties?: Record<string, { type?: string | string[]; description?: string }>;
 }
 
-/** `#/components/messages/<name>` → the document's part at that path. */
+/** What a local `$ref` (`#/components/messages/<name>`) points at; anything else as it is. */
 function resolve<T>(catalog: Catalog, ref: Ref | T | undefined): T | undefined {
-  if (ref === undefined || typeof ref !== "object" || ref === null || !("$ref" in ref)) {
-    return ref as T | undefined;
-  }
-  let node: unknown = catalog;
-  for (const part of ref.$ref.replace(/^#\//, "").split("/")) {
-    node = (node as Record<string, unknown> | undefined)?.[decodeURIComponent(part)];
-  }
-  return node as T | undefined;
+  if (typeof ref !== "object" || ref === null || !("$ref" in ref)) return ref as T | undefined;
+  return jsonpointer.get(catalog, ref.$ref.replace(/^#/, "")) as T | undefined;
 }
 
 /**
