@@ -4,11 +4,8 @@ import { h, table } from "./dom";
 
 /** The parts of the AsyncAPI 3 document `GET /api/catalog` serves that the view shows. */
 interface Catalog {
-  info: { title: string; version: string; description?: string };
-  channels: Record<
-    string,
-    { address: string; description?: string; messages: Record<string, Ref> }
-  >;
+  info: { title: string; version: string };
+  channels: Record<string, { address: string; messages: Record<string, Ref> }>;
   components: {
     messages: Record<string, CatalogMessage>;
     schemas: Record<string, PropertiesSchema>;
@@ -80,7 +77,7 @@ function messageSection(catalog: Catalog, message: CatalogMessage | undefined): 
   const required = new Set(properties?.required ?? []);
   return h(
     "div",
-    { class: "delivery", "data-type": message.name },
+    { class: "message", "data-type": message.name },
     h("h4", {}, h("code", {}, message.name), message.title ? ` — ${message.title}` : ""),
     message.summary ? h("p", {}, message.summary) : undefined,
     table(
