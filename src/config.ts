@@ -95,6 +95,8 @@ function readScopes(env: Env, setting: string): Scope[] {
 
 export interface WebhookSettings {
   auth: WebhookAuthSettings;
+  /** Every secret the bridge accepts on any route, masked wherever a record would hold one. */
+  maskedSecrets: string[];
   maxBodyBytes: number;
   loginServer?: string;
   /** `function` puts the webhook behind a function key as well (`?code=` in ACR's service URI). */
@@ -123,6 +125,14 @@ function readUnresolvedAware(env: Env, setting: string): string[] {
   return readList(env, setting);
 }
 
+/**
+ * The secrets of every route: a client may send the Event Grid endpoint's secret to the webhook,
+ * or the other way round, and a record keeps no secret whichever route it came by.
+ */
+function readAcceptedSecrets(env: Env): string[] {
+  return [...readList(env, "WEBHOOK_SECRETS"), ...readList(env, "EVENTGRID_SECRETS")];
+}
+
 /** One or more secrets, comma-separated so one can be rotated without downtime; never empty. */
 function readSecrets(env: Env, setting: string): string[] {
   const secrets = readUnresolvedAware(env, setting);
@@ -147,6 +157,7 @@ export function loadWebhookSettings(env: Env): WebhookSettings {
   );
   return {
     auth: { secrets, header: header.toLowerCase() },
+    maskedSecrets: readAcceptedSecrets(env),
     // A record holds the payload in one Table entity (1 MiB, strings counted as UTF-16).
     maxBodyBytes: read(env, "WEBHOOK_MAX_BODY_BYTES", wholeNumber(64 * 1024, 256 * 1024)),
     loginServer: readLoginServer(env),
@@ -261,6 +272,7 @@ export function loadEventGridEndpointSettings(env: Env) {
   return {
     ...loadEventGridSettings(env),
     secrets: readUnresolvedAware(env, "EVENTGRID_SECRETS"),
+    maskedSecrets: readAcceptedSecrets(env),
     // Event Grid batches hold up to 1 MB.
     maxBodyBytes: read(env, "EVENTGRID_MAX_BODY_BYTES", wholeNumber(1024 * 1024, 1024 * 1024)),
   };

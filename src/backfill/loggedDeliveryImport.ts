@@ -73,7 +73,7 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
       receivedAt: context.now,
       request: {
         method: "POST",
-        uri: uri ? maskUri(uri.toString()) : "",
+        uri: uri ? maskUri(uri.toString(), context.secrets) : "",
         headers: maskHeaders(
           Object.entries(entry.requestHeaders),
           context.authHeader,

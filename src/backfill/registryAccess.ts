@@ -76,7 +76,7 @@ function createRegistryAccess(
               routing: bridge.routing,
               loginServer: webhookSettings.loginServer,
               authHeader: webhookSettings.auth.header,
-              secrets: webhookSettings.auth.secrets,
+              secrets: webhookSettings.maskedSecrets,
               now,
             }),
           limits: settings.backfill,

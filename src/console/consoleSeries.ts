@@ -33,10 +33,15 @@ export function consoleSeries(
   const times = Array.from({ length: count }, (_, index) => (first + index * bucketMs) / 1000);
   const bucketOf = (at: number) =>
     Math.min(count - 1, Math.max(0, Math.floor((at - first) / bucketMs)));
-  const perAction: Record<string, number[]> = {};
+  // A Map: actions are the payload's words, `__proto__` among them.
+  const perAction = new Map<string, number[]>();
   for (const row of deliveries) {
-    perAction[row.action] ??= new Array(count).fill(0);
-    perAction[row.action][bucketOf(row.receivedAt)]++;
+    let series = perAction.get(row.action);
+    if (!series) {
+      series = new Array<number>(count).fill(0);
+      perAction.set(row.action, series);
+    }
+    series[bucketOf(row.receivedAt)]++;
   }
   const closed = new Array<number>(count).fill(0);
   const matched = new Array<number>(count).fill(0);
@@ -48,7 +53,7 @@ export function consoleSeries(
   return {
     bucketMs,
     times,
-    deliveries: perAction,
+    deliveries: Object.fromEntries(perAction),
     matchRate: closed.map((total, index) => (total === 0 ? null : matched[index] / total)),
   };
 }

@@ -180,22 +180,29 @@ export function maskHeaders(
       (name) => name.toLowerCase(),
     ),
   );
-  const masked: Record<string, string> = {};
-  for (const [name, value] of headers) {
-    const carriesSecret = secrets.some((secret) => value.includes(secret));
-    masked[name] = sensitive.has(name.toLowerCase()) || carriesSecret ? MASK : value;
-  }
-  return masked;
+  // Entries, not assignments: a header may be named `__proto__`.
+  return Object.fromEntries(
+    [...headers].map(([name, value]) => {
+      const carriesSecret = secrets.some((secret) => value.includes(secret));
+      return [name, sensitive.has(name.toLowerCase()) || carriesSecret ? MASK : value];
+    }),
+  );
 }
 
 /**
  * A function key (`code`) or the Event Grid endpoint's secret (`key`) may ride in the URL, in
- * any case: the Functions host reads query parameter names case-insensitively.
+ * any case: the Functions host reads query parameter names case-insensitively. Any other
+ * parameter is masked too when its value carries one of the `secrets`.
  */
-export function maskUri(uri: string): string {
+export function maskUri(uri: string, secrets: readonly string[] = []): string {
   const url = new URL(uri);
   const secretNames = new Set(
-    [...url.searchParams.keys()].filter((name) => SECRET_QUERY_PARAMETERS.has(name.toLowerCase())),
+    [...url.searchParams].flatMap(([name, value]) =>
+      SECRET_QUERY_PARAMETERS.has(name.toLowerCase()) ||
+      secrets.some((secret) => value.includes(secret))
+        ? [name]
+        : [],
+    ),
   );
   for (const name of secretNames) url.searchParams.set(name, MASK);
   return url.toString();

@@ -9,6 +9,8 @@ import { type EventGridDependencies, ingestEventGridEvents } from "./ingestEvent
 
 export interface EventGridEndpointSettings extends EventGridSettings {
   secrets: readonly string[];
+  /** Every secret the bridge accepts on any route, masked in what a record keeps. */
+  maskedSecrets: readonly string[];
   maxBodyBytes: number;
 }
 
@@ -66,8 +68,8 @@ export async function handleEventGridRequest(
     parsed.events,
     {
       method: request.method,
-      uri: maskUri(request.url),
-      headers: maskHeaders(request.headers, "authorization", settings.secrets),
+      uri: maskUri(request.url, settings.maskedSecrets),
+      headers: maskHeaders(request.headers, "authorization", settings.maskedSecrets),
     },
     context,
     deps,

@@ -26,13 +26,18 @@ export interface CrossCheckStats {
 
 export function summarizeCrossChecks(rows: readonly CrossCheckRow[]): CrossCheckStats {
   const totals = emptyCounts();
-  const byAction: Record<string, StateCounts> = {};
+  // A Map: actions are the payload's words, `__proto__` among them.
+  const byAction = new Map<string, StateCounts>();
   const delays: number[] = [];
   const lateDelays: number[] = [];
   for (const row of rows) {
     if (!isVerdict(row.state)) continue;
-    byAction[row.action] ??= emptyCounts();
-    for (const counts of [totals, byAction[row.action]]) {
+    let actionCounts = byAction.get(row.action);
+    if (!actionCounts) {
+      actionCounts = emptyCounts();
+      byAction.set(row.action, actionCounts);
+    }
+    for (const counts of [totals, actionCounts]) {
       counts[row.state]++;
       counts.total++;
     }
@@ -42,7 +47,7 @@ export function summarizeCrossChecks(rows: readonly CrossCheckRow[]): CrossCheck
     }
   }
   return {
-    crossChecks: { ...totals, byAction },
+    crossChecks: { ...totals, byAction: Object.fromEntries(byAction) },
     matchRate: totals.total === 0 ? null : totals.matched / totals.total,
     delayMs: distribution(delays),
     lateMatches: distribution(lateDelays),

@@ -80,8 +80,8 @@ export async function handleWebhookDelivery(
           receivedAt,
           request: {
             method: request.method,
-            uri: maskUri(request.url),
-            headers: maskHeaders(request.headers, settings.auth.header, settings.auth.secrets),
+            uri: maskUri(request.url, settings.maskedSecrets),
+            headers: maskHeaders(request.headers, settings.auth.header, settings.maskedSecrets),
           },
         },
         { ...deps, windowMs: deps.crossCheckSettings.windowMs },

@@ -982,6 +982,30 @@ describe("hostile and malformed input to POST /api/acr/webhook", () => {
     expect(JSON.parse(answer.text)).toMatchObject({ registry: LOGIN_SERVER });
   });
 
+  it("an action named __proto__ leaves the console's overview, replay and health working", async () => {
+    const payload = push((body) => (body.action = "__proto__"));
+    expect((await send({ name: "proto action", body: json(payload), status: 200 })).status).toBe(
+      200,
+    );
+    const overview = await fetch(`${stack.url}/api/overview`);
+    const { series } = (await overview.json()) as { series: { deliveries: object } };
+    expect(overview.status).toBe(200);
+    expect(Object.hasOwn(series.deliveries, "__proto__")).toBe(true);
+    const now = Date.now();
+    const replay = await fetch(`${stack.url}/api/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        from: new Date(now - 3_600_000).toISOString(),
+        to: new Date(now).toISOString(),
+        dryRun: true,
+      }),
+    });
+    expect(replay.status, await replay.text()).toBe(200);
+    const health = await fetch(`${stack.url}/api/health`);
+    expect(health.status, await health.text()).toBe(200);
+  });
+
   it("wrote no stack trace to the host output and still serves a valid delivery", async () => {
     const output = stack.output();
     expect(output.split("\n").filter((line) => /^\s+at /.test(line))).toEqual([]);

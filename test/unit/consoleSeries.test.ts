@@ -6,10 +6,10 @@ const NOW = Date.parse("2026-05-01T12:00:00Z");
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-function row(receivedAt: number, occurredAt = receivedAt): DeliveryRow {
+function row(receivedAt: number, occurredAt = receivedAt, action = "push"): DeliveryRow {
   return {
     registry: "r.azurecr.io",
-    action: "push",
+    action,
     origin: "webhook",
     occurredAt,
     receivedAt,
@@ -33,5 +33,18 @@ describe("console series", () => {
     expect(counts.at(-2)).toBe(1);
     expect(counts[0]).toBe(1);
     expect(counts.reduce((sum, count) => sum + count, 0)).toBe(2);
+  });
+
+  it("counts an action named like a prototype key as data, polluting no prototype", () => {
+    const actions = ["__proto__", "constructor", "toString", "hasOwnProperty"];
+    const rows = actions.map((action) => row(NOW - HOUR / 4, NOW - HOUR / 4, action));
+    const series = consoleSeries({ from: NOW - DAY, to: NOW }, rows, []);
+    expect(Object.keys(series.deliveries).sort()).toEqual([...actions].sort());
+    for (const action of actions) {
+      expect(Object.getOwnPropertyDescriptor(series.deliveries, action)?.value.at(-2)).toBe(1);
+    }
+    expect(Object.getPrototypeOf(series.deliveries)).toBe(Object.prototype);
+    expect(Object.keys(Object.prototype)).toEqual([]);
+    expect(JSON.parse(JSON.stringify(series.deliveries))).toHaveProperty(["__proto__"]);
   });
 });

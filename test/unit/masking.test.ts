@@ -60,6 +60,12 @@ describe("maskHeaders", () => {
     });
   });
 
+  it("keeps a header named like a prototype key as data", () => {
+    const masked = maskHeaders([["__proto__", "x"]], "authorization");
+    expect(Object.getOwnPropertyDescriptor(masked, "__proto__")?.value).toBe("x");
+    expect(Object.getPrototypeOf(masked)).toBe(Object.prototype);
+  });
+
   it("masks the way list-events shows it", () => {
     expect(MASK).toBe("******");
   });
@@ -101,5 +107,17 @@ describe("maskUri", () => {
     const masked = maskUri(`https://x.net/api/acr?code=${SECRET}&code=${SECRET}2`);
     expect(masked).not.toContain(SECRET);
     expect(new URL(masked).searchParams.getAll("code").every((value) => value === MASK)).toBe(true);
+  });
+
+  it("masks any parameter whose value carries one of the secrets, whatever its name", () => {
+    const masked = maskUri(
+      `https://x.net/api/acr?region=westeurope&sig=${SECRET}&note=pre${SECRET}post`,
+      [SECRET],
+    );
+    expect(masked).not.toContain(SECRET);
+    const params = new URL(masked).searchParams;
+    expect(params.get("sig")).toBe(MASK);
+    expect(params.get("note")).toBe(MASK);
+    expect(params.get("region")).toBe("westeurope");
   });
 });
