@@ -1,4 +1,5 @@
 import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
+import { describeError } from "../core/describeError";
 import type { Journal, JournalDrained, JournalEntry } from "../core/ports";
 import { shortHash } from "../core/shortHash";
 import { closeInBackground } from "./serviceBusLinks";
@@ -63,13 +64,13 @@ export class ServiceBusJournal implements Journal {
             await restore(message.body as JournalEntry);
             await receiver.completeMessage(message);
             restored++;
-          } catch {
+          } catch (error) {
             await Promise.all(
               messages
                 .slice(index)
                 .map((left) => receiver.abandonMessage(left).catch(() => undefined)),
             );
-            return { restored, more: true };
+            return { restored, more: true, failure: describeError(error) };
           }
         }
         if (messages.length < batchSize) return { restored, more: false };

@@ -1,11 +1,12 @@
 /**
- * Azure Table keys may not contain `/ \ # ?` or control characters and are at most 1 KiB;
- * repository names contain `/`. Every free-text key part is percent-encoded, which is reversible
- * and never yields `|`, so `|` can join parts.
+ * Azure Table keys may not contain `/ \ # ?` or control characters and are at most 1 KiB of
+ * UTF-16: 512 characters, past which Azurite refuses one too. Repository names contain `/`. Every
+ * free-text key part is percent-encoded, which is reversible and never yields `|`, so `|` can
+ * join parts.
  */
 export const KEY_PART_SEPARATOR = "|";
 
-const MAX_KEY_LENGTH = 1024;
+const MAX_KEY_LENGTH = 512;
 
 export class KeyTooLongError extends Error {
   override readonly name = "KeyTooLongError";

@@ -22,14 +22,15 @@ export const text = (max: number) =>
 
 /**
  * What the bridge accepts of the text that names an event, and so of what it stores and looks it
- * up by: an event id and a login server, percent-encoded as in a URL, and a timestamp's year. The
- * store's adapters check that names built from values at these bounds fit what they write.
+ * up by: an event id and a login server, percent-encoded as in a URL (a login server is a DNS name:
+ * at most 253 characters), and a timestamp's year (what a millisecond clock of 13 digits reaches).
+ * The store's adapters check that names built from values at these bounds fit what they write.
  */
 export const EVENT_NAME_LIMITS = {
-  encodedEventId: 768,
-  encodedLoginServer: 765,
+  encodedEventId: 480,
+  encodedLoginServer: 253,
   firstYear: 1601,
-  lastYear: 2286,
+  lastYear: 2285,
 } as const;
 
 /** Timestamps keep their original string: JS dates drop ACR's 7th to 9th fractional digits. */
@@ -81,7 +82,7 @@ const target = z.looseObject({
   digest: text(255).optional(),
   repository: repositoryName.optional(),
   tag: tagName.optional(),
-  url: z.string().max(4096).optional(),
+  url: text(4096).optional(),
 });
 
 export const chartTarget = target.extend({
@@ -107,12 +108,12 @@ export const registryName = text(255)
   .pipe(z.string().min(1, "must name a registry").refine(loginServerFits, LOGIN_SERVER_RULE));
 
 const request = z.looseObject({
-  id: z.string().max(256).optional(),
+  id: text(256).optional(),
   // The registry's login server, which names the delivery's registry lower-cased.
   host: text(255).refine(loginServerFits, LOGIN_SERVER_RULE).optional(),
-  method: z.string().max(16).optional(),
-  useragent: z.string().max(1024).optional(),
-  addr: z.string().max(256).optional(),
+  method: text(16).optional(),
+  useragent: text(1024).optional(),
+  addr: text(256).optional(),
 });
 
 export const eventFields = {

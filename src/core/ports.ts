@@ -158,4 +158,6 @@ export interface JournalDrained {
   restored: number;
   /** Entries may be left for the next run (the limit was reached, or a restore failed). */
   more: boolean;
+  /** Why an entry could not be restored: it waits on the journal for the next run. */
+  failure?: string;
 }

@@ -156,6 +156,7 @@ export async function reconcile(
     { restored: 0, more: false },
   );
   report.restored = journal.restored;
+  if (journal.failure) report.errors.push(`journal: an entry was not restored: ${journal.failure}`);
   const work = await attempt(
     "open work",
     () =>

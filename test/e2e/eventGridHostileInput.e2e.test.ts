@@ -115,6 +115,13 @@ const cases: Case[] = [
     issue: "[0].data.target.repository",
   },
   {
+    name: "data.id too long for a table key once percent-encoded",
+    body: () => json([withData((data) => (data.id = `p${"|".repeat(170)}`))]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0].data.id",
+  },
+  {
     name: "a control character in data.id",
     body: () => json([withData((data) => (data.id = "a\u0007b"))]),
     status: 400,

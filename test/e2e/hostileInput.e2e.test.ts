@@ -178,7 +178,17 @@ const cases: HttpCase[] = [
     body: json(push((b) => (b.id = "é".repeat(256)))),
     ...invalidPayload("id", "percent-encoded"),
   },
+  {
+    name: "id of separators too long for a table key once percent-encoded",
+    body: json(push((b) => (b.id = `p${"|".repeat(170)}`))),
+    ...invalidPayload("id", "percent-encoded"),
+  },
   { name: "id missing", body: json(push((b) => delete b.id)), ...invalidPayload("id") },
+  {
+    name: "timestamp past the last year a key can order",
+    body: json(push((b) => (b.timestamp = "2286-06-01T00:00:00Z"))),
+    ...invalidPayload("timestamp"),
+  },
   {
     name: "timestamp as a number",
     body: json(push((b) => (b.timestamp = 1700239921343))),
@@ -349,6 +359,21 @@ const cases: HttpCase[] = [
   {
     name: "request.host that percent-encodes past the key limit",
     body: json(push((b) => (b.request.host = "é".repeat(255)))),
+    ...invalidPayload("request.host"),
+  },
+  {
+    name: "request.useragent with NUL, BEL and a lone surrogate",
+    body: json(push((b) => (b.request.useragent = "bad\u0000nul\u0007\ud800"))),
+    ...invalidPayload("request.useragent"),
+  },
+  {
+    name: "target.url with a control character",
+    body: json(push((b) => (b.target.url = "https://x.example/\u0000"))),
+    ...invalidPayload("target.url"),
+  },
+  {
+    name: "request.host longer than a DNS name",
+    body: json(push((b) => (b.request.host = `${"a".repeat(251)}.io`))),
     ...invalidPayload("request.host"),
   },
   {

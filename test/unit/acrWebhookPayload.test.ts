@@ -236,7 +236,7 @@ describe("validateAcrWebhookPayload: refusals name the field", () => {
 });
 
 describe("timestamps Table Storage and the keys can hold", () => {
-  it.each(["1600-12-31T23:59:59Z", "2287-01-01T00:00:00Z", "0001-01-01T00:00:00Z"])(
+  it.each(["1600-12-31T23:59:59Z", "2286-01-01T00:00:00Z", "0001-01-01T00:00:00Z"])(
     "refuses %s, naming timestamp",
     (timestamp) => {
       const result = validateAcrWebhookPayload({ id: "x", timestamp, action: "push" });
@@ -245,7 +245,7 @@ describe("timestamps Table Storage and the keys can hold", () => {
     },
   );
 
-  it.each(["1601-01-01T00:00:00Z", "2286-11-20T17:46:39.9999999Z"])("accepts %s", (timestamp) => {
+  it.each(["1601-01-01T00:00:00Z", "2285-12-31T23:59:59.9999999Z"])("accepts %s", (timestamp) => {
     expect(validateAcrWebhookPayload({ id: "x", timestamp, action: "push" }).ok).toBe(true);
   });
 });

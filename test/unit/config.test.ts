@@ -69,10 +69,19 @@ describe("loadWebhookSettings: other settings", () => {
   it("defaults", () => {
     expect(withSecret({})).toEqual({
       auth: { secrets: [SECRET_A], header: "authorization" },
+      maskedSecrets: [SECRET_A],
       maxBodyBytes: 65536,
       loginServer: undefined,
       authLevel: "anonymous",
     });
+  });
+
+  it("masks the Event Grid endpoint's secrets too, in what a record keeps", () => {
+    expect(withSecret({ EVENTGRID_SECRETS: "eg-1, eg-2" }).maskedSecrets).toEqual([
+      SECRET_A,
+      "eg-1",
+      "eg-2",
+    ]);
   });
 
   it.each<[string, number]>([

@@ -1,5 +1,6 @@
 import { type LogicalEvent, logicalRefFor } from "../../src/core/crossCheck";
 import type { DeliveryRecord, NewDelivery } from "../../src/core/deliveryRecord";
+import { describeError } from "../../src/core/describeError";
 import type { Discrepancy } from "../../src/core/discrepancy";
 import type { IngestPorts } from "../../src/core/ingestDelivery";
 import type {
@@ -318,6 +319,7 @@ export class MemoryPorts {
     drain: async (restore, limit, stop = () => false) => {
       this.enter("journal.drain", limit);
       let restored = 0;
+      let failure: string | undefined;
       for (const entry of this.journaled.splice(0, limit)) {
         if (stop()) {
           this.journaled.unshift(entry);
@@ -326,11 +328,12 @@ export class MemoryPorts {
         try {
           await restore(entry);
           restored++;
-        } catch {
+        } catch (error) {
+          failure ??= describeError(error);
           this.journaled.push(entry);
         }
       }
-      return { restored, more: this.journaled.length > 0 };
+      return { restored, more: this.journaled.length > 0, failure };
     },
   };
 

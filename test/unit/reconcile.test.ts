@@ -1369,6 +1369,20 @@ describe("reconcile: the journal", () => {
     expect(pushes).toHaveLength(30);
   });
 
+  it("an entry the journal cannot restore yet is reported, and waits on the journal", async () => {
+    const memory = new MemoryPorts({
+      "store.write": always(new DependencyUnavailableError("table-storage", "timeout")),
+    });
+    await arrive(memory, [webhook({ eventId: "stuck" })]);
+    expect(memory.journaled).toHaveLength(1);
+    const report = await run(memory);
+    expect(report.restored).toBe(0);
+    expect(report.errors).toEqual([
+      "journal: an entry was not restored: DependencyUnavailableError: table-storage unavailable: timeout",
+    ]);
+    expect(memory.journaled).toHaveLength(1);
+  });
+
   it("a journal failure is reported and the rest of the run goes on", async () => {
     const memory = new MemoryPorts({ "journal.drain": always(new Error("queue down")) });
     await arrive(memory, [webhook()]);

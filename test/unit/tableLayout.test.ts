@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { invertedMillis } from "../../src/adapters/tableKeys";
 import {
   DIGEST_TAG_ROWS,
   EVENT_ID_ROWS,
@@ -84,7 +85,7 @@ describe("the kinds of rows of a shard", () => {
 });
 
 /** Azure Table Storage's limit on a PartitionKey or a RowKey, in characters. */
-const AZURE_KEY_CHARS = 1024;
+const AZURE_KEY_CHARS = 512;
 
 /** Text that percent-encodes to exactly `encodedLength` characters ("é" encodes to 6). */
 function encodingTo(encodedLength: number): string {
@@ -107,9 +108,20 @@ describe("the keys of an event at the bounds the bridge accepts", () => {
     expect(validateAcrWebhookPayload(payloadAtBounds()).ok).toBe(true);
     expect(validateAcrWebhookPayload(payloadAtBounds(1, 0)).ok).toBe(false);
     expect(validateAcrWebhookPayload(payloadAtBounds(0, 1)).ok).toBe(false);
+    const pastLastYear = {
+      ...payloadAtBounds(),
+      timestamp: `${EVENT_NAME_LIMITS.lastYear + 1}-01-01T00:00:00Z`,
+    };
+    expect(validateAcrWebhookPayload(pastLastYear).ok).toBe(false);
   });
 
-  it("fit Azure's 1 KiB keys, for every origin", () => {
+  it("keep the order of times up to the end of the last year accepted (none share a clamped key)", () => {
+    const last = Date.UTC(EVENT_NAME_LIMITS.lastYear, 11, 31, 23, 59, 59, 999);
+    expect(invertedMillis(last)).not.toBe(invertedMillis(last + 1));
+    expect(invertedMillis(last) > invertedMillis(last + 1)).toBe(true);
+  });
+
+  it("fit Azure's 1 KiB keys (512 characters of UTF-16), for every origin", () => {
     const validation = validateAcrWebhookPayload(payloadAtBounds());
     if (!validation.ok) throw new Error("the payload at the bounds must be valid");
     const payload = validation.value;
