@@ -4,7 +4,7 @@ import type { EventGridSettings } from "../config";
 import { maskHeaders, maskUri } from "../core/deliveryRecord";
 import { checkSecret, presentedSecret } from "../core/webhookAuth";
 import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
-import { readJsonBody, unsupportedMediaType } from "../http/readBody";
+import { readJsonBody } from "../http/readBody";
 import { type EventGridDependencies, ingestEventGridEvents } from "./ingestEventGridEvents";
 
 export interface EventGridEndpointSettings extends EventGridSettings {
@@ -41,8 +41,6 @@ export async function handleEventGridRequest(
     return errorResponse(401, "unauthorized", "missing or wrong Event Grid endpoint secret");
   }
 
-  const wrongType = unsupportedMediaType(request);
-  if (wrongType) return wrongType;
   const body = await readJsonBody(request, settings.maxBodyBytes);
   if (!body.ok) return body.failure;
 

@@ -34,7 +34,7 @@ async function readLimitedBody(request: HttpRequest, maxBytes: number): Promise<
 const JSON_MEDIA_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 
 /** The 415 for a body declared as something other than JSON; none declared is taken as JSON. */
-export function unsupportedMediaType(request: HttpRequest): HttpResponseInit | undefined {
+function unsupportedMediaType(request: HttpRequest): HttpResponseInit | undefined {
   const contentType = request.headers.get("content-type");
   if (contentType === null || JSON_MEDIA_TYPE.test(contentType)) return undefined;
   return errorResponse(415, "unsupported_media_type", "the body must be application/json");
@@ -42,8 +42,13 @@ export function unsupportedMediaType(request: HttpRequest): HttpResponseInit | u
 
 export type JsonBody = Result<unknown, HttpResponseInit>;
 
-/** The body as JSON, or the error response that says why not (413, 400 encoding, 400 JSON). */
+/**
+ * The body as JSON, or the error response that says why not (415 media type, 413, 400 encoding,
+ * 400 JSON).
+ */
 export async function readJsonBody(request: HttpRequest, maxBytes: number): Promise<JsonBody> {
+  const wrongType = unsupportedMediaType(request);
+  if (wrongType) return { ok: false, failure: wrongType };
   const body = await readLimitedBody(request, maxBytes);
   if (!body.ok) {
     return {

@@ -13,7 +13,7 @@ import {
   errorResponse,
   invalidQueryResponse,
 } from "../http/errorResponse";
-import { readJsonBody, unsupportedMediaType } from "../http/readBody";
+import { readJsonBody } from "../http/readBody";
 import { countIngest, dependencyFailureOf, inSpan } from "../telemetry/instruments";
 import { parseWebhookQuery } from "./webhookQuery";
 
@@ -39,9 +39,6 @@ export async function handleWebhookDelivery(
         settings.auth.header === "authorization" ? "Bearer" : settings.auth.header,
     });
   }
-
-  const wrongType = unsupportedMediaType(request);
-  if (wrongType) return wrongType;
 
   const body = await readJsonBody(request, settings.maxBodyBytes);
   if (!body.ok) return body.failure;

@@ -250,9 +250,25 @@ describe("replay and the source watch on the local stack", () => {
     await refused({ from: iso(now - 1000), to: iso(now), action: "PUSH!" }, "action");
     await refused({ from: iso(now - 1000), to: iso(now), registry: "é".repeat(255) }, "registry");
     await refused({ from: iso(now - 1000), to: iso(now), force: true }, "force");
-    const notJson = await fetch(`${stack.url}/api/replay`, { method: "POST", body: "{" });
+    const notJson = await fetch(`${stack.url}/api/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
     expect(notJson.status).toBe(400);
     expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe("invalid_json");
+    // A JSON body declared as something else starts nothing, whatever it says.
+    for (const contentType of ["text/plain", "application/x-www-form-urlencoded"]) {
+      const declaredOtherwise = await fetch(`${stack.url}/api/replay`, {
+        method: "POST",
+        headers: { "content-type": contentType },
+        body: JSON.stringify({ from: iso(now - 1000), to: iso(now) }),
+      });
+      expect(declaredOtherwise.status, contentType).toBe(415);
+      expect(await declaredOtherwise.json()).toMatchObject({
+        error: { code: "unsupported_media_type" },
+      });
+    }
     await call(`replay/${randomUUID()}`, {}, 404);
     const badId = await call<{ error: { message: string } }>("replay/not-a-job", {}, 400);
     expect(badId.error.message).toContain("jobId");
