@@ -218,7 +218,7 @@ export function rowsOfKind(kind: string): string {
  *   one row per closed window, for statistics over a time range.
  * Table `AcrDiscrepancies`: PartitionKey `<inverted hour of detection>`, RowKey
  *   `<inverted ms>|<logical key>|<kind>`.
- * Table `AcrRejections`: PartitionKey `<inverted hour>`, RowKey `<inverted ms>|<envelope id>`:
+ * Table `AcrRejections`: PartitionKey `<inverted hour>`, RowKey `<inverted ms>|<envelope id hash>`:
  *   Event Grid events refused as not genuine (foreign or missing topic).
  * Table `AcrRegistries`: PartitionKey `registries`, RowKey `<registry>`: every registry with a
  *   recorded event, so reads over all registries know their partitions without a scan.
