@@ -248,16 +248,28 @@ async function journalDelivery(
   };
 }
 
-/** Records a journaled delivery now that storage is back, as if it had been recorded on arrival. */
+/**
+ * Records a journaled delivery now that storage is back, as if it had been recorded on arrival.
+ * The journal sent the content's first-occurrence message (see `journalDelivery`): for the first
+ * occurrence that was this record's message, which is marked sent. A later occurrence's message
+ * has an id of its own, which duplicate detection let through only now: it is published here.
+ */
 export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts): Promise<void> {
   const { delivery, published } = entry;
   const decision = await recordArrival(delivery, ports);
-  const { record } = decision;
+  const { record, publish } = decision;
   const recordedBefore = decision.duplicate || decision.conflictingFields !== undefined;
-  if (recordedBefore || !published || record.route.kind !== "topic") return;
-  // The journal sent the content's first-occurrence message (see `journalDelivery`).
-  const sent = { topic: record.route.topic, message: topicMessageFor(record.event) };
-  await writeOrThrow(ports.store, publishedChanges(record, sent, Date.now()));
+  if (recordedBefore || !published || !publish) return;
+  const journalSent = topicMessageFor(record.event);
+  if (publish.message.messageId === journalSent.messageId) {
+    const sent = { topic: publish.topic, message: journalSent };
+    await writeOrThrow(ports.store, publishedChanges(record, sent, Date.now()));
+    return;
+  }
+  const tags = await readKnownTags(delivery, ports.store);
+  const message = withKnownTags(publish.message, tags.ok ? tags.value : []);
+  // A failed publish leaves the record pending for the re-drive, as on arrival.
+  await publishRecord(record, { ...publish, message }, ports, Date.now());
 }
 
 /** Why a message was not sent. */

@@ -592,6 +592,36 @@ describe("ingestDelivery: a webhook while Table Storage is down", () => {
 });
 
 describe("restoreJournaled", () => {
+  const storageDown = new DependencyUnavailableError("table-storage", "timeout");
+
+  it("a later occurrence journaled while storage was down gets its own message on restore: the journal's carried the first one's id", async () => {
+    const memory = new MemoryPorts();
+    await ingest(memory);
+    memory.faults["store.write"] = always(storageDown);
+    const again = delivery(PUSH_TOPIC, { eventId: "evt-2" }, T0 + 60_000);
+    expect(await ingest(memory, again)).toMatchObject({ journaled: true });
+    memory.faults["store.write"] = undefined;
+    const [entry] = memory.journaled;
+    await restoreJournaled(entry, portsOf(memory));
+    expect(memory.published.map((sent) => sent.message.messageId)).toEqual([
+      messageIdFor(registryEvent(), 1),
+      messageIdFor(registryEvent(), 1),
+      messageIdFor(registryEvent(), 2),
+    ]);
+    expect(memory.record(again.event)).toMatchObject({ occurrence: 2, publishState: "published" });
+  });
+
+  it("a first occurrence journaled while storage was down is marked sent on restore, not sent again", async () => {
+    const memory = new MemoryPorts({ "store.write": always(storageDown) });
+    expect(await ingest(memory)).toMatchObject({ journaled: true });
+    memory.faults["store.write"] = undefined;
+    await restoreJournaled(memory.journaled[0], portsOf(memory));
+    expect(memory.published.map((sent) => sent.message.messageId)).toEqual([
+      messageIdFor(registryEvent(), 1),
+    ]);
+    expect(memory.record(registryEvent())?.publishState).toBe("published");
+  });
+
   it("a journaled delivery whose id was recorded meanwhile with other content leaves that record as it is", async () => {
     const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
     const other = delivery(PUSH_TOPIC, { tag: "v2" });
