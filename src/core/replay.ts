@@ -78,15 +78,15 @@ export function replayProgress(job: ReplayJob): number {
 }
 
 /**
- * What went to a topic once: routed records that were published, or are still to be (pending,
- * dead). An Event Grid arrival `held` behind its webhook twin and records never routed are not.
+ * What went to a topic once as its own message: routed records that published it, or are still
+ * to (pending, dead). Not an Event Grid arrival `held` behind its webhook twin, a record never
+ * routed, or one that counts as published only because another arrival's message covered it (a
+ * regional copy, a twin that came after a recovery): its own message never went out.
  */
 function isReplayable(record: DeliveryRecord): boolean {
-  return (
-    record.route.kind === "topic" &&
-    record.publishState !== "held" &&
-    record.publishState !== "not-routed"
-  );
+  if (record.route.kind !== "topic") return false;
+  if (record.publishState === "published") return record.publishAttempts > 0;
+  return record.publishState !== "held" && record.publishState !== "not-routed";
 }
 
 /**

@@ -187,11 +187,29 @@ describe("replay jobs", () => {
     expect(new Set(ids).size).toBe(4);
   });
 
-  it("send one event's webhook and its regional copy on one page once", async () => {
+  it("send one event's message as it went out, never rebuilt from a regional copy it covered", async () => {
+    const west = record(1, { event: { region: "westeurope" } });
+    // Newer, so read first: published only as west's message, none of its own ever sent.
+    const east = {
+      ...record(1, { event: { eventId: "evt-1-east", region: "eastus" } }),
+      publishAttempts: 0,
+    };
+    const { ports, jobs, sent } = harness([east, west]);
+    await jobs.create(newReplayJob("job-g", WINDOW, T0));
+    const [job] = await runReplayJobs(ports, SETTINGS);
+    expect(job).toMatchObject({ state: "completed", scanned: 2, published: 1, skipped: 1 });
+    expect(sent).toHaveLength(1);
+    const [{ message }] = sent;
+    expect(message.body.id).toBe(messageIdFor(west.event));
+    expect(message.body.data).toMatchObject({ id: "evt-1" });
+    expect(message.applicationProperties).toMatchObject({ region: "westeurope" });
+  });
+
+  it("send one event's webhook and a regional copy that published too (a pending copy re-driven) once", async () => {
     const west = record(1, { event: { region: "westeurope" } });
     const east = record(1, { event: { eventId: "evt-1-east", region: "eastus" } });
     const { ports, jobs, sent } = harness([west, east]);
-    await jobs.create(newReplayJob("job-g", WINDOW, T0));
+    await jobs.create(newReplayJob("job-h", WINDOW, T0));
     const [job] = await runReplayJobs(ports, SETTINGS);
     expect(job).toMatchObject({ state: "completed", scanned: 2, published: 1 });
     expect(sent.map((s) => s.message.body.id)).toEqual([messageIdFor(west.event)]);
