@@ -22,6 +22,7 @@ export class TableFindingStore implements FindingStore {
           ...discrepancyKeys(finding.detectedAt, finding.logicalKey, finding.kind),
           kind: finding.kind,
           logicalKey: finding.logicalKey,
+          occurrence: finding.occurrence,
           registry: finding.registry,
           action: finding.action,
           repository: finding.repository,

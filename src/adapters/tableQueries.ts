@@ -336,6 +336,7 @@ function fromDiscrepancyEntity(entity: DiscrepancyEntity): Discrepancy {
   return {
     kind: entity.kind,
     logicalKey: entity.logicalKey,
+    occurrence: entity.occurrence,
     registry: entity.registry,
     action: entity.action,
     repository: entity.repository,

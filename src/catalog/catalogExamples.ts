@@ -186,6 +186,7 @@ const examples: Record<PublishableAction, CatalogExample[]> = {
 const finding: Discrepancy = {
   kind: "eventgrid-only",
   logicalKey: "4f9c2d7e1a3b5c6d8e0f1a2b3c4d5e6f",
+  occurrence: 1,
   registry: REGISTRY,
   action: "push",
   repository: "prod/api",

@@ -27,7 +27,7 @@ export function envelope(type: string, data: z.ZodType, notes?: EnvelopeNotes) {
   const schema = cloudEventSchema(data).extend({ type: z.literal(type) });
   if (!notes) return schema;
   return schema.extend({
-    subject: z.string().describe(notes.subject),
+    subject: z.string().min(1).optional().describe(notes.subject),
     time: z.string().describe(notes.time),
   });
 }

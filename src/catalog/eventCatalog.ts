@@ -19,6 +19,13 @@ export interface CatalogTopics {
 }
 
 /** The topics a deployment publishes to: each action's, as routed, and the discrepancy topic. */
+/** What a cross-check finding's envelope says in `subject` and `time`. */
+const FINDING_ENVELOPE = {
+  subject:
+    "repository:tag of the logical event, or the repository alone; absent when it names no repository.",
+  time: "When the window closed (the finding's detectedAt), not the registry's timestamp.",
+};
+
 export function catalogTopicsOf(routing: RoutingTable, discrepancyTopic: string): CatalogTopics {
   const actions = Object.fromEntries(
     PUBLISHABLE_ACTIONS.map((action) => [action, routing[action].topic]),
@@ -67,7 +74,7 @@ export function catalogMessages(topics: CatalogTopics): CatalogMessage[] {
       topic: topics.discrepancies,
       title: `Cross-check finding: ${kind}`,
       description: DISCREPANCY_DESCRIPTIONS[kind],
-      payload: envelope(type, discrepancySchema),
+      payload: envelope(type, discrepancySchema, FINDING_ENVELOPE),
       properties: discrepancyMessageProperties,
       propertiesName: "discrepancy-properties",
       examples: discrepancyExamples.filter((example) => example.message.body.type === type),

@@ -76,6 +76,19 @@ const replayProperties = {
     ),
 } satisfies Record<keyof ReplayProperties, z.ZodType>;
 
+/**
+ * On every message while the bridge sends telemetry (Application Insights on, as deployed): the
+ * Service Bus SDK adds the publish's trace context, which a subscriber's own tracing continues.
+ */
+const traceProperties = {
+  "Diagnostic-Id": z
+    .string()
+    .optional()
+    .describe(
+      "Added by the Service Bus SDK when the bridge sends telemetry: the W3C traceparent of the publish (00-<trace id>-<span id>-<flags>), for a subscriber's tracing to continue.",
+    ),
+};
+
 export const eventMessageProperties = z.strictObject({
   ...eventAttributeProperties,
   tags: z
@@ -85,6 +98,7 @@ export const eventMessageProperties = z.strictObject({
       "On deletes (which carry no tag): the tags last seen pushed for the digest, comma-separated.",
     ),
   ...replayProperties,
+  ...traceProperties,
 });
 
 const discrepancyAttributeProperties = {
@@ -108,7 +122,10 @@ const discrepancyAttributeProperties = {
     .describe("A string: true when an eventgrid-only event was published by recovery."),
 } satisfies Partial<Record<keyof Discrepancy, z.ZodType>>;
 
-export const discrepancyMessageProperties = z.strictObject(discrepancyAttributeProperties);
+export const discrepancyMessageProperties = z.strictObject({
+  ...discrepancyAttributeProperties,
+  ...traceProperties,
+});
 
 const webhookHealthProperties = {
   kind: webhookHealthDataSchema.shape.kind.describe(
@@ -121,7 +138,10 @@ const webhookHealthProperties = {
     .describe("A string: true on the resolution (the webhook is healthy again)."),
 } satisfies Record<keyof WebhookHealthProperties, z.ZodType>;
 
-export const webhookHealthMessageProperties = z.strictObject(webhookHealthProperties);
+export const webhookHealthMessageProperties = z.strictObject({
+  ...webhookHealthProperties,
+  ...traceProperties,
+});
 
 const silenceProperties = {
   kind: silenceFindingDataSchema.shape.kind,
@@ -135,4 +155,7 @@ const silenceProperties = {
     ),
 } satisfies Record<keyof SilenceProperties, z.ZodType>;
 
-export const silenceMessageProperties = z.strictObject(silenceProperties);
+export const silenceMessageProperties = z.strictObject({
+  ...silenceProperties,
+  ...traceProperties,
+});

@@ -58,7 +58,7 @@ export function operationalMessages(topic: string, examples: CatalogExample[]): 
         title: `Operational finding${state === "resolved" ? " resolved" : ""}: ${kind}`,
         description: SILENCE_DESCRIPTIONS[kind][state],
         payload: envelope(type, silenceFindingDataSchema, {
-          subject: "The region compared, or empty when the registry is compared as a whole.",
+          subject: "The region compared; absent when the registry is compared as a whole.",
           time: "When the finding opened, or on the resolution when it was resolved.",
         }),
         properties: silenceMessageProperties,

@@ -28,7 +28,11 @@ export function cloudEventSchema<D extends z.ZodType>(data: D) {
       ),
     subject: z
       .string()
-      .describe("repository:tag, repository@digest without a tag, or repository alone"),
+      .min(1)
+      .optional()
+      .describe(
+        "repository:tag, repository@digest without a tag, or repository alone; absent when the event names no repository (CloudEvents: a subject is never empty)",
+      ),
     time: z
       .string()
       .describe("The registry's original timestamp, all fractional digits and offset kept."),

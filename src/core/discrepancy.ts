@@ -4,6 +4,7 @@ import {
   type DiscrepancyKind,
   type LateMatch,
   type LogicalEvent,
+  occurrenceOf,
 } from "./crossCheck";
 import { isoTime } from "./isoTime";
 import { shortHash } from "./shortHash";
@@ -14,7 +15,19 @@ export const FINDING_STATES = ["open", "resolved"] as const;
 /** A cross-check finding: what disagreed, about which logical event, and what the bridge did. */
 export const discrepancySchema = z.object({
   kind: z.enum(DISCREPANCY_KINDS),
-  logicalKey: z.string().describe("The logical event's key, equal to its topic message id."),
+  logicalKey: z
+    .string()
+    .describe(
+      "The logical event's key: its content's message id on the topic for the first occurrence (a later occurrence's message has an id of its own).",
+    ),
+  occurrence: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      "Which time this content happened (1: the first); each occurrence has its own window and findings.",
+    ),
   registry: z.string(),
   action: z.string(),
   repository: z.string().optional(),
@@ -61,6 +74,7 @@ export function discrepancyFor(
   return {
     kind,
     logicalKey: logical.key,
+    occurrence: occurrenceOf(logical),
     registry: logical.registry,
     action: logical.action,
     repository: logical.repository,
@@ -79,10 +93,13 @@ export function discrepancyFor(
 
 /**
  * One message per finding and one when it is resolved: each id is stable, so a re-run close is
- * dropped by duplicate detection. Both carry the logical key, so a subscriber can pair them.
+ * dropped by duplicate detection, and names the occurrence, so the same content happening again
+ * is a finding of its own. Both carry the logical key, so a subscriber can pair them.
  */
 export function discrepancyMessage(finding: Discrepancy): TopicMessage {
   const identity = ["discrepancy", finding.logicalKey, finding.kind];
+  const occurrence = finding.occurrence ?? 1;
+  if (occurrence > 1) identity.push(`occurrence ${occurrence}`);
   if (finding.state === "resolved") identity.push("resolved");
   const messageId = shortHash(identity);
   return cloudEventMessage({

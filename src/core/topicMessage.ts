@@ -6,7 +6,8 @@ import { shortHash } from "./shortHash";
 export interface TopicMessage {
   messageId: string;
   contentType: "application/cloudevents+json";
-  subject: string;
+  /** Absent when there is nothing to name: CloudEvents allows no empty subject. */
+  subject?: string;
   body: CloudEvent;
   applicationProperties: Record<string, string>;
 }
@@ -79,18 +80,22 @@ export interface CloudEventContent {
   properties: Record<string, string | undefined>;
 }
 
-/** The one envelope every topic message has: CloudEvents 1.0, the id doubling as message id. */
+/**
+ * The one envelope every topic message has: CloudEvents 1.0, the id doubling as message id. An
+ * empty subject is left out, as CloudEvents requires.
+ */
 export function cloudEventMessage(content: CloudEventContent): TopicMessage {
+  const subject = content.subject === "" ? {} : { subject: content.subject };
   return {
     messageId: content.id,
     contentType: "application/cloudevents+json",
-    subject: content.subject,
+    ...subject,
     body: {
       specversion: "1.0",
       id: content.id,
       source: `https://${content.registry}`,
       type: `${CLOUD_EVENT_TYPE_PREFIX}${content.type}`,
-      subject: content.subject,
+      ...subject,
       time: content.time,
       datacontenttype: "application/json",
       data: content.data,

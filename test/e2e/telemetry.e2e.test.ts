@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CheckedMessage, servedCatalogChecker } from "../support/catalogConformance";
 import { acrPush, eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import {
   type Envelope,
@@ -25,6 +26,8 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
   // Its topic does not exist: Service Bus refuses it, and the re-drive gives up on it.
   const refused = { ...acrPush("team/telemetry-refused"), action: "quarantine" };
   let hostOutput = "";
+  let published: CheckedMessage[] = [];
+  let catalogMismatches: (message: CheckedMessage) => string[] = () => ["not checked"];
 
   beforeAll(async () => {
     capture = await startIngestionCapture(dir);
@@ -50,6 +53,10 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
     await sleep(WINDOW_SECONDS * 1000 + 100);
     // Recovers `lost`, reports both one-sided events, and gives up on `refused`.
     await runReconcile(stack);
+    published = ["acr-push", "acr-discrepancies"].flatMap((topic) =>
+      stack.broker().messages(topic, "all"),
+    );
+    catalogMismatches = (await servedCatalogChecker(stack.url)).mismatches;
     await stack.stopBroker();
     await deliverWebhook(stack, pendingPush); // recorded, publish pending
     await sleep(1_100);
@@ -86,6 +93,16 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
     );
     expect(eventGridRequest && property(eventGridRequest, "acr.event_id")).toBe(lost.id);
     expect(eventGridRequest?.data.baseData.url).not.toContain(EVENTGRID_SECRET);
+  });
+
+  it("every message carries its publish's trace context, as the catalog documents it", () => {
+    expect(published.length).toBeGreaterThanOrEqual(3);
+    for (const message of published) {
+      expect(message.applicationProperties["Diagnostic-Id"]).toMatch(
+        /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/,
+      );
+    }
+    expect(published.map(catalogMismatches)).toEqual(published.map(() => []));
   });
 
   it("Table Storage and Service Bus calls are dependencies of the delivery that made them", () => {

@@ -118,11 +118,17 @@ describe("discrepancyFor", () => {
     expect(discrepancyFor(logical, kind, recovered)).toStrictEqual({
       kind,
       logicalKey: LOGICAL_KEY,
+      occurrence: 1,
       ...IMAGE,
       detectedAt: CLOSES_AT,
       state: "open",
       ...expected,
     });
+  });
+
+  it("names the occurrence of content that happened again", () => {
+    const found = discrepancyFor(logical({ occurrence: 3 }), "webhook-only", false);
+    expect(found.occurrence).toBe(3);
   });
 
   it("is detected when the window closed, whenever the close ran", () => {
@@ -175,7 +181,12 @@ describe("discrepancyMessage", () => {
     );
   });
 
-  it.each<{ name: string; overrides: Partial<Discrepancy>; subject: string; absent: string[] }>([
+  it.each<{
+    name: string;
+    overrides: Partial<Discrepancy>;
+    subject: string | undefined;
+    absent: string[];
+  }>([
     {
       name: "a delete without a tag",
       overrides: { action: "delete", tag: undefined },
@@ -185,7 +196,7 @@ describe("discrepancyMessage", () => {
     {
       name: "no repository or digest",
       overrides: { repository: undefined, tag: undefined, digest: undefined },
-      subject: "",
+      subject: undefined,
       absent: ["repository", "tag", "digest"],
     },
     {
@@ -198,6 +209,8 @@ describe("discrepancyMessage", () => {
     const message = discrepancyMessage(finding(overrides));
     expect(message.subject).toBe(subject);
     expect(message.body.subject).toBe(subject);
+    // CloudEvents: a subject, when there is one, is never empty.
+    if (subject === undefined) expect(message.body).not.toHaveProperty("subject");
     for (const name of absent) expect(message.applicationProperties).not.toHaveProperty(name);
     expect(
       Object.values(message.applicationProperties).every((value) => typeof value === "string"),
@@ -217,12 +230,21 @@ describe("discrepancyMessage", () => {
       other: { logicalKey: "fedcba9876543210fedcba9876543210" },
       same: false,
     },
-  ])("the id is stable per logical key and kind: $name -> same $same", ({ other, same }) => {
-    const a = discrepancyMessage(finding());
-    const b = discrepancyMessage(finding(other));
-    expect(a.messageId === b.messageId).toBe(same);
-    expect(b.body.id).toBe(b.messageId);
-  });
+    { name: "the first occurrence named", other: { occurrence: 1 }, same: true },
+    {
+      name: "the same content happening again (its own window, its own finding)",
+      other: { occurrence: 2, detectedAt: CLOSES_AT + 600_000 },
+      same: false,
+    },
+  ])(
+    "the id is stable per logical key, occurrence and kind: $name -> same $same",
+    ({ other, same }) => {
+      const a = discrepancyMessage(finding());
+      const b = discrepancyMessage(finding(other));
+      expect(a.messageId === b.messageId).toBe(same);
+      expect(b.body.id).toBe(b.messageId);
+    },
+  );
 
   it("a finding's id never equals its event's topic message id (the logical key)", () => {
     const message = discrepancyMessage(finding());

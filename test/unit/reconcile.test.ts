@@ -149,6 +149,7 @@ describe("reconcile: closing due windows", () => {
       state: "open",
       kind: "webhook-only",
       logicalKey: key,
+      occurrence: 1,
       registry: "myregistry.azurecr.io",
       action: "push",
       repository: "hello-world",
