@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { Agent } from "node:https";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
@@ -6,6 +7,7 @@ import { ServiceBusAdministrationClient, ServiceBusClient } from "@azure/service
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
 import { defaultTopology } from "../../dev/servicebus/topology";
+import { emulatorEndpoint } from "../../dev/subscribe/administrationClient";
 
 const ROOT = resolve(__dirname, "../..");
 const run = promisify(execFile);
@@ -136,5 +138,25 @@ describe("npm run subscribe", () => {
     expect(result.stderr).toContain('--kind "chart" is not one of');
     expect(result.stderr).toContain("Usage:");
     expect(result.stdout).toBe("");
+  });
+});
+
+describe("the administration endpoint of a local emulator", () => {
+  const sample = JSON.parse(readFileSync(resolve(ROOT, "local.settings.sample.json"), "utf8")) as {
+    Values: { SERVICEBUS_CONNECTION: string };
+  };
+
+  it("is the AMQP port for the sample's connection, which names none (not HTTPS's 443)", () => {
+    const { connectionString, port } = emulatorEndpoint(sample.Values.SERVICEBUS_CONNECTION);
+    expect(port).toBe(5672);
+    expect(connectionString).toMatch(/^Endpoint=sb:\/\/localhost:5672;/);
+    expect(connectionString.replace(":5672", "")).toBe(sample.Values.SERVICEBUS_CONNECTION);
+  });
+
+  it("keeps a port the connection names", () => {
+    expect(emulatorEndpoint(bus.connectionString)).toEqual({
+      connectionString: bus.connectionString,
+      port: Number(new URL(/Endpoint=(sb:\/\/[^;]+)/.exec(bus.connectionString)?.[1] ?? "").port),
+    });
   });
 });
