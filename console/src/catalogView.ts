@@ -54,7 +54,7 @@ export async function renderCatalog(target: HTMLElement): Promise<undefined> {
       { class: "hint" },
       `${catalog.info.title} ${catalog.info.version}: every message is a CloudEvents 1.0 envelope; `,
       "subscription filters select on the application properties listed for its type. ",
-      h("a", { href: "catalog", target: "_blank", rel: "noopener" }, "The AsyncAPI document"),
+      h("a", { href: "/api/catalog", target: "_blank", rel: "noopener" }, "The AsyncAPI document"),
       " (JSON) is what code generators and validators read.",
     ),
     ...Object.values(catalog.channels).map((channel) =>

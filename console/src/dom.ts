@@ -30,8 +30,25 @@ export function table(
     { class: options.class },
     caption ? h("caption", {}, caption) : undefined,
     h("thead", {}, h("tr", {}, ...headings.map((heading) => h("th", { scope: "col" }, heading)))),
-    h("tbody", {}, ...rows.map((cells) => h("tr", {}, ...cells.map((cell) => h("td", {}, cell))))),
+    h(
+      "tbody",
+      {},
+      ...rows.map((cells) => h("tr", {}, ...cells.map((cell) => h("td", {}, breakable(cell))))),
+    ),
   );
+}
+
+/** Longer than this without a space, a value (a tag, a login server, a digest) may break anywhere. */
+const LONG_TOKEN = /\S{25}/;
+
+/**
+ * Text with a long unbroken run may wrap inside it, so a table's columns never grow past the page
+ * for one value; shorter words still wrap only between words.
+ */
+function breakable(cell: Child): Child {
+  return typeof cell === "string" && LONG_TOKEN.test(cell)
+    ? h("span", { class: "long" }, cell)
+    : cell;
 }
 
 /** A state as a word with a class for its colour: the word alone carries the meaning. */
@@ -56,5 +73,7 @@ export function duration(ms: number | undefined): string {
 
 export function eventLink(id: string | undefined, label?: string): Node {
   if (!id) return document.createTextNode("—");
-  return h("a", { href: `#event/${encodeURIComponent(id)}` }, label ?? id);
+  const text = label ?? id;
+  const long = LONG_TOKEN.test(text) ? "long" : undefined;
+  return h("a", { href: `#event/${encodeURIComponent(id)}`, class: long }, text);
 }

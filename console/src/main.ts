@@ -34,7 +34,7 @@ let generation = 0;
  */
 async function show(refreshing = false): Promise<void> {
   const path = location.hash.replace(/^#/, "").split("?")[0];
-  const [name = "overview", ...args] = path.split("/").map(decodeURIComponent);
+  const [name = "overview", ...rawArgs] = path.split("/");
   const entry = views[name] ?? views.overview;
   const current = ++generation;
   window.clearTimeout(timer);
@@ -45,7 +45,7 @@ async function show(refreshing = false): Promise<void> {
   }
   const next = h("div", { class: `view view-${name}` });
   try {
-    const shown = await entry.render(next, args);
+    const shown = await entry.render(next, rawArgs.map(decodeURIComponent));
     if (current !== generation) return;
     const focused = refreshing ? carryFormState(view, next) : undefined;
     for (const { chart } of charts) chart.destroy();
@@ -59,7 +59,12 @@ async function show(refreshing = false): Promise<void> {
     if (current !== generation) return;
     status.textContent = `Refresh failed: ${describe(error)}`;
     status.className = "failed";
-    if (!view.hasChildNodes()) view.replaceChildren(h("p", { class: "error" }, describe(error)));
+    // A refresh that failed keeps what was shown; a view that could not be shown replaces it.
+    if (!refreshing || !view.hasChildNodes()) {
+      for (const { chart } of charts) chart.destroy();
+      charts = [];
+      view.replaceChildren(h("p", { class: "error" }, describe(error)));
+    }
   }
   if (entry.refresh && current === generation) {
     timer = window.setTimeout(() => void show(true), REFRESH_MS);
@@ -198,6 +203,8 @@ function operationalList(findings: Overview["operationalFindings"]): Node {
 // --- Findings -------------------------------------------------------------------------------
 
 const CROSS_CHECK_KINDS = ["webhook-only", "eventgrid-only", "mismatched", "quarantine-held"];
+/** Of each state: the most one page of the query API gives. */
+const FINDINGS_SHOWN = 1000;
 const OPERATIONAL_KINDS = ["webhook-silent", "eventgrid-silent"];
 
 async function renderFindings(target: HTMLElement): Promise<undefined> {
@@ -208,8 +215,8 @@ async function renderFindings(target: HTMLElement): Promise<undefined> {
   const wantsCrossCheck = kind === "" || crossCheckKind !== undefined;
   const wantsOperational = kind === "" || OPERATIONAL_KINDS.includes(kind);
   const findingsIn = (state: "open" | "resolved") =>
-    api<{ items: Discrepancy[] }>(
-      `discrepancies${query({ kind: crossCheckKind, registry: registry || undefined, state, limit: "200" })}`,
+    api<{ items: Discrepancy[]; continuationToken?: string }>(
+      `discrepancies${query({ kind: crossCheckKind, registry: registry || undefined, state, limit: String(FINDINGS_SHOWN) })}`,
     );
   const [discrepancies, overview] = await Promise.all([
     wantsCrossCheck
@@ -217,8 +224,9 @@ async function renderFindings(target: HTMLElement): Promise<undefined> {
           items: [...open.items, ...resolved.items].sort((a, b) =>
             b.detectedAt.localeCompare(a.detectedAt),
           ),
+          more: open.continuationToken !== undefined || resolved.continuationToken !== undefined,
         }))
-      : Promise.resolve({ items: [] }),
+      : Promise.resolve({ items: [], more: false }),
     wantsOperational
       ? api<Overview>(`overview${query({ registry: registry || undefined })}`)
       : undefined,
@@ -261,30 +269,41 @@ async function renderFindings(target: HTMLElement): Promise<undefined> {
     h("h2", {}, "Findings"),
     form,
     h("h3", {}, "Cross-check discrepancies (newest first)"),
-    discrepancies.items.length === 0
-      ? h("p", { class: "none" }, "No discrepancy in the last 24 hours.")
-      : table(
-          [
-            "Detected",
-            "Kind",
-            "State",
-            "Registry",
-            "Action",
-            "Repository",
-            "Tag / digest",
-            "Event",
-          ],
-          discrepancies.items.map((finding) => [
-            time(finding.detectedAt),
-            finding.kind,
-            findingState(finding),
-            finding.registry,
-            finding.action,
-            finding.repository ?? "—",
-            finding.tag ?? finding.digest ?? "—",
-            eventLink(finding.webhookEventIds[0] ?? finding.eventGridEventIds[0], "story"),
-          ]),
-        ),
+    ...(discrepancies.more
+      ? [
+          h(
+            "p",
+            { class: "hint", "data-fact": "findings-cut" },
+            `More findings than shown: the newest ${FINDINGS_SHOWN} open and the newest ${FINDINGS_SHOWN} resolved of the last 24 hours are listed. Filter by kind or registry to see the others.`,
+          ),
+        ]
+      : []),
+    !wantsCrossCheck
+      ? h("p", { class: "none" }, "Cross-check discrepancies are not shown for this kind.")
+      : discrepancies.items.length === 0
+        ? h("p", { class: "none" }, "No discrepancy in the last 24 hours.")
+        : table(
+            [
+              "Detected",
+              "Kind",
+              "State",
+              "Registry",
+              "Action",
+              "Repository",
+              "Tag / digest",
+              "Event",
+            ],
+            discrepancies.items.map((finding) => [
+              time(finding.detectedAt),
+              finding.kind,
+              findingState(finding),
+              finding.registry,
+              finding.action,
+              finding.repository || "—",
+              finding.tag || finding.digest || "—",
+              eventLink(finding.webhookEventIds[0] ?? finding.eventGridEventIds[0], "story"),
+            ]),
+          ),
     h("h3", {}, "Operational findings"),
     operationalList(operational),
   );
@@ -351,8 +370,8 @@ async function renderSearch(target: HTMLElement, args: string[]): Promise<undefi
             item.origin,
             item.action,
             item.registry,
-            item.repository ?? "—",
-            item.tag ?? "—",
+            item.repository || "—",
+            item.tag || "—",
             item.digest ? `${item.digest.slice(0, 19)}…` : "—",
             time(item.receivedAt),
             publishBadge(item.publishState),
@@ -420,7 +439,12 @@ async function renderStory(target: HTMLElement, args: string[]): Promise<undefin
           h("dt", {}, "Publish state"),
           h("dd", {}, publishBadge(delivery.publishState)),
           h("dt", {}, "Topic"),
-          h("dd", {}, delivery.topic ?? delivery.notRoutedReason ?? "—"),
+          h(
+            "dd",
+            {},
+            delivery.topic ??
+              (delivery.notRoutedReason ? `not routed (${delivery.notRoutedReason})` : "—"),
+          ),
           h("dt", {}, "Message id"),
           h("dd", {}, h("code", {}, delivery.messageId)),
           h("dt", {}, "Publish attempts"),
@@ -544,10 +568,13 @@ async function renderReplay(target: HTMLElement, args: string[]): Promise<undefi
         outcome.textContent = `Refused: ${describe(error)}`;
       });
   });
-  const ids = [...new Set([...(args[0] ? [args[0]] : []), ...rememberedJobs()])];
-  const jobs = await Promise.all(
-    ids.map((id) => api<ReplayJob>(`replay/${id}`).catch(() => undefined)),
+  const asked = args[0];
+  const ids = [...new Set([...(asked ? [asked] : []), ...rememberedJobs()])];
+  const found = await Promise.all(
+    ids.map((id) => api<ReplayJob>(`replay/${encodeURIComponent(id)}`).catch(() => undefined)),
   );
+  const jobs = found.filter((job): job is ReplayJob => job !== undefined);
+  const askedUnknown = asked !== undefined && !jobs.some((job) => job.id === asked);
   target.append(
     h("h2", {}, "Replay"),
     h(
@@ -557,30 +584,29 @@ async function renderReplay(target: HTMLElement, args: string[]): Promise<undefi
     ),
     form,
     outcome,
+    ...(askedUnknown ? [h("p", { class: "error" }, `No replay job ${asked} is known.`)] : []),
     h("h3", {}, "Jobs started here"),
     jobs.length === 0
       ? h("p", { class: "none" }, "None yet.")
       : table(
           ["Job", "State", "Progress", "Published", "Skipped", "Scanned", "Errors"],
-          jobs
-            .filter((job): job is ReplayJob => job !== undefined)
-            .map((job) => [
-              h("code", { "data-job": job.id }, job.id.slice(0, 8)),
-              badge(
-                job.state,
-                job.state === "completed" ? "ok" : job.state === "failed" ? "bad" : "info",
-              ),
-              h(
-                "span",
-                {},
-                h("progress", { max: "100", value: String(Math.round(job.progress * 100)) }),
-                ` ${Math.round(job.progress * 100)} %`,
-              ),
-              job.counts.published,
-              job.counts.skipped,
-              job.counts.scanned,
-              job.errors.at(-1) ?? "none",
-            ]),
+          jobs.map((job) => [
+            h("code", { "data-job": job.id }, job.id.slice(0, 8)),
+            badge(
+              job.state,
+              job.state === "completed" ? "ok" : job.state === "failed" ? "bad" : "info",
+            ),
+            h(
+              "span",
+              {},
+              h("progress", { max: "100", value: String(Math.round(job.progress * 100)) }),
+              ` ${Math.round(job.progress * 100)} %`,
+            ),
+            job.counts.published,
+            job.counts.skipped,
+            job.counts.scanned,
+            job.errors.at(-1) ?? "none",
+          ]),
         ),
   );
 }

@@ -10,14 +10,22 @@ import type { Result } from "./result";
  * Strict on types: a field that is present must have its documented type.
  */
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * C0 and C1 controls, and the bidirectional formatting characters, which make text display
+ * other than it reads (`evil\u202Egnp.exe` shows as `evilexe.png`).
+ */
+const CONTROL_CHARACTERS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 export const text = (max: number) =>
   z
     .string()
     .max(max)
-    .refine((value) => !CONTROL_CHARACTERS.test(value), "must not contain control characters")
+    .refine(
+      (value) => !CONTROL_CHARACTERS.test(value),
+      "must not contain control characters or bidirectional formatting characters",
+    )
     .refine((value) => value.isWellFormed(), "must be well-formed Unicode");
 
 /**
@@ -117,7 +125,10 @@ const request = z.looseObject({
 });
 
 export const eventFields = {
-  id: encodedText(256, EVENT_NAME_LIMITS.encodedEventId).min(1),
+  id: encodedText(256, EVENT_NAME_LIMITS.encodedEventId)
+    .min(1)
+    // A URL path cannot name such an id: `/api/events/..` is `/api/`.
+    .refine((value) => value !== "." && value !== "..", "must not be '.' or '..'"),
   timestamp,
   request: request.optional(),
   actor: z.looseObject({}).optional(),

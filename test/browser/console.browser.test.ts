@@ -320,6 +320,56 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await shot("catalog");
   });
 
+  it("long values wrap inside the page; a view that cannot be shown replaces the one before, saying why", async () => {
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    const failedBefore = failedResponses.length;
+    const longTag = `v${"1234567890".repeat(12)}abcdefg`; // 128 characters, Docker's most
+    const longRegistry = `${"r".repeat(60)}.${"s".repeat(60)}.${"t".repeat(60)}.azurecr.io`;
+    const long = push(longRegistry, `team/long-${randomUUID().slice(0, 8)}`, longTag);
+    await deliverWebhook(stack, long, `?registry=${longRegistry}`);
+    const overflow = () =>
+      page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+
+    await page.goto(`${stack.url}/api/console#search/${longTag}`);
+    const link = page.getByRole("link", { name: long.id }).first();
+    await link.waitFor();
+    expect(await overflow()).toBeLessThanOrEqual(1);
+    await link.click();
+    const heading = page.locator("section.delivery h3").first();
+    await heading.waitFor();
+    const headingOverflow = await page.evaluate<number>(
+      '(() => { const h = document.querySelector("section.delivery h3"); return h.scrollWidth - h.clientWidth; })()',
+    );
+    expect(headingOverflow).toBeLessThanOrEqual(1);
+    expect(await overflow()).toBeLessThanOrEqual(1);
+    for (const view of ["overview", "findings"]) {
+      await page.locator(`nav a[href="#${view}"]`).click();
+      await page.locator(`.view-${view}`).waitFor();
+      expect(await overflow(), view).toBeLessThanOrEqual(1);
+    }
+
+    // From a story, to one that does not exist: the old story does not stay on screen.
+    await page.goto(`${stack.url}/api/console#event/${encodeURIComponent(long.id)}`);
+    await page.locator("section.delivery").first().waitFor();
+    await page.evaluate('location.hash = "event/no-such-event-id"');
+    await page.locator("#view > p.error").waitFor();
+    expect(await page.locator("section.delivery").count()).toBe(0);
+    // Malformed escapes, and a replay job nobody knows, say so.
+    await page.evaluate('location.hash = "overview"');
+    await page.locator(".view-overview").waitFor();
+    await page.evaluate('location.hash = "search/%"');
+    await page.locator("#view > p.error").waitFor();
+    await page.evaluate('location.hash = "replay/00000000-0000-0000-0000-000000000000"');
+    await page.getByText("No replay job 00000000-0000-0000-0000-000000000000 is known.").waitFor();
+    expect(pageErrors).toEqual([]);
+    // The 404s asked for here, and no other failed request.
+    const failedHere = failedResponses.splice(failedBefore);
+    for (const failed of failedHere) {
+      expect(failed).toMatch(/404.*\/api\/(story\/no-such-event-id|replay\/0{8}-)/);
+    }
+  });
+
   it("fits a phone width, loaded nothing from elsewhere, asked for nothing missing and broke no CSP rule", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${stack.url}/api/console#overview`);

@@ -382,6 +382,11 @@ describe("query API on the local stack", () => {
         expect.objectContaining({ id: event.id, crossCheck: expected }),
       ]);
     }
+    // An id that is also its tag is found both ways, and listed once.
+    const tagged = `v${randomUUID().slice(0, 8)}`;
+    await postWebhook(acrEvent(registry, Date.now(), { id: tagged, tag: tagged }));
+    const both = await get<{ items: { id: string }[] }>(`search?q=${tagged}&registry=${registry}`);
+    expect(both.items.map((item) => item.id)).toEqual([tagged]);
   });
 
   it("lists discrepancies and counts statistics for a known set of events", async () => {

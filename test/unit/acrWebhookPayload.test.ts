@@ -249,3 +249,31 @@ describe("timestamps Table Storage and the keys can hold", () => {
     expect(validateAcrWebhookPayload({ id: "x", timestamp, action: "push" }).ok).toBe(true);
   });
 });
+
+describe("text that would display other than it reads, and ids no URL can name", () => {
+  it.each([
+    [
+      "a right-to-left override in the repository",
+      { target: { repository: "team/x\u202egnp.exe" } },
+      "target.repository",
+    ],
+    ["a first-strong isolate in the tag", { target: { tag: "v1\u2068" } }, "target.tag"],
+    [
+      "a right-to-left mark in the user agent",
+      { request: { useragent: "docker\u200f" } },
+      "request.useragent",
+    ],
+    ["an id of two dots", { id: ".." }, "id"],
+    ["an id of one dot", { id: "." }, "id"],
+  ])("refuses %s, naming the field", (_name, change, path) => {
+    const payload = { id: "x", timestamp: "2026-01-01T00:00:00Z", action: "push", ...change };
+    const result = validateAcrWebhookPayload(payload);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.failure.map((issue) => issue.path)).toContain(path);
+  });
+
+  it("accepts ids with dots among other characters", () => {
+    const payload = { id: "v1.2.3", timestamp: "2026-01-01T00:00:00Z", action: "push" };
+    expect(validateAcrWebhookPayload(payload).ok).toBe(true);
+  });
+});
