@@ -48,9 +48,7 @@ async function show(refreshing = false): Promise<void> {
     const shown = await entry.render(next, rawArgs.map(decodeURIComponent));
     if (current !== generation) return;
     const focused = refreshing ? carryFormState(view, next) : undefined;
-    for (const { chart } of charts) chart.destroy();
-    charts = [];
-    view.replaceChildren(next);
+    replaceView(next);
     focused?.focus();
     shown?.();
     status.textContent = `Updated ${new Date().toLocaleTimeString(undefined, { hour12: false })}`;
@@ -61,14 +59,19 @@ async function show(refreshing = false): Promise<void> {
     status.className = "failed";
     // A refresh that failed keeps what was shown; a view that could not be shown replaces it.
     if (!refreshing || !view.hasChildNodes()) {
-      for (const { chart } of charts) chart.destroy();
-      charts = [];
-      view.replaceChildren(h("p", { class: "error" }, describe(error)));
+      replaceView(h("p", { class: "error" }, describe(error)));
     }
   }
   if (entry.refresh && current === generation) {
     timer = window.setTimeout(() => void show(true), REFRESH_MS);
   }
+}
+
+/** Shows `next` in place of the view, whose charts go with it. */
+function replaceView(next: HTMLElement): void {
+  for (const { chart } of charts) chart.destroy();
+  charts = [];
+  view.replaceChildren(next);
 }
 
 type Field = HTMLInputElement | HTMLSelectElement;

@@ -18,7 +18,6 @@ export interface CatalogTopics {
   discrepancies: string;
 }
 
-/** The topics a deployment publishes to: each action's, as routed, and the discrepancy topic. */
 /** What a cross-check finding's envelope says in `subject` and `time`. */
 const FINDING_ENVELOPE = {
   subject:
@@ -26,6 +25,7 @@ const FINDING_ENVELOPE = {
   time: "When the window closed (the finding's detectedAt), not the registry's timestamp.",
 };
 
+/** The topics a deployment publishes to: each action's, as routed, and the discrepancy topic. */
 export function catalogTopicsOf(routing: RoutingTable, discrepancyTopic: string): CatalogTopics {
   const actions = Object.fromEntries(
     PUBLISHABLE_ACTIONS.map((action) => [action, routing[action].topic]),

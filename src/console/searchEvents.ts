@@ -79,13 +79,11 @@ export function searchEvents(
             event.tag === q ||
             (event.repository ?? "").toLowerCase().includes(needle);
           // Found by its id already (an id that is also its tag or in its repository's name).
-          const listed = matches.some(
-            (match) =>
-              match.event.eventId === event.eventId &&
-              match.event.origin === event.origin &&
-              match.event.registry === event.registry,
-          );
-          if (hit && !listed && matches.length < MAX_RESULTS) matches.push(record);
+          const listed = (match: DeliveryRecord) =>
+            match.event.eventId === event.eventId &&
+            match.event.origin === event.origin &&
+            match.event.registry === event.registry;
+          if (hit && matches.length < MAX_RESULTS && !matches.some(listed)) matches.push(record);
         }
         after = page.next;
       } while (after && scanned < MAX_SCANNED && matches.length < MAX_RESULTS);

@@ -182,11 +182,15 @@ export function maskHeaders(
   );
   // Entries, not assignments: a header may be named `__proto__`.
   return Object.fromEntries(
-    [...headers].map(([name, value]) => {
-      const carriesSecret = secrets.some((secret) => value.includes(secret));
-      return [name, sensitive.has(name.toLowerCase()) || carriesSecret ? MASK : value];
-    }),
+    [...headers].map(([name, value]) => [
+      name,
+      sensitive.has(name.toLowerCase()) || carriesSecret(value, secrets) ? MASK : value,
+    ]),
   );
+}
+
+function carriesSecret(value: string, secrets: readonly string[]): boolean {
+  return secrets.some((secret) => value.includes(secret));
 }
 
 /**
@@ -198,8 +202,7 @@ export function maskUri(uri: string, secrets: readonly string[] = []): string {
   const url = new URL(uri);
   const secretNames = new Set(
     [...url.searchParams].flatMap(([name, value]) =>
-      SECRET_QUERY_PARAMETERS.has(name.toLowerCase()) ||
-      secrets.some((secret) => value.includes(secret))
+      SECRET_QUERY_PARAMETERS.has(name.toLowerCase()) || carriesSecret(value, secrets)
         ? [name]
         : [],
     ),

@@ -104,10 +104,7 @@ export async function ingestDelivery(
   if (!decision.publish) return { ok: true, value: result };
   const tags = await knownTags;
   if (!tags.ok) result.warnings.push(`published without its digest's tags: ${tags.failure}`);
-  const publish = {
-    ...decision.publish,
-    message: withKnownTags(decision.publish.message, tags.ok ? tags.value : []),
-  };
+  const publish = withTagsRead(decision.publish, tags);
   const { sent, warnings } = await publishRecord(decision.record, publish, ports, Date.now(), {
     lazyMark: true,
   });
@@ -189,6 +186,11 @@ async function readKnownTags(
   }
 }
 
+/** The planned message with the tags read, or as it is when they could not be read. */
+function withTagsRead(publish: PlannedPublish, tags: Result<string[], string>): PlannedPublish {
+  return { ...publish, message: withKnownTags(publish.message, tags.ok ? tags.value : []) };
+}
+
 function resultOf(delivery: NewDelivery, record: DeliveryRecord, duplicate: boolean): IngestResult {
   const { event, route } = delivery;
   return {
@@ -267,9 +269,8 @@ export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts):
     return;
   }
   const tags = await readKnownTags(delivery, ports.store);
-  const message = withKnownTags(publish.message, tags.ok ? tags.value : []);
   // A failed publish leaves the record pending for the re-drive, as on arrival.
-  await publishRecord(record, { ...publish, message }, ports, Date.now());
+  await publishRecord(record, withTagsRead(publish, tags), ports, Date.now());
 }
 
 /** Why a message was not sent. */
