@@ -54,7 +54,9 @@ const sampleOutput: string[] = [];
 let npmStartOutput = "";
 
 beforeAll(async () => {
-  stack = await startLocalStack();
+  // Tables of its own: on the shared Azurite, this bridge's reconcile would recover other test
+  // files' Event Grid-only arrivals and publish them here, where the sample would post them.
+  stack = await startLocalStack({ ownTables: true });
   chat = createServer((request, response) => {
     let body = "";
     request.on("data", (chunk) => {
@@ -141,6 +143,13 @@ async function deliverMultiArchPush(tag: string, webhookUrl = stack.webhookUrl):
 const postsFor = (tag: string) =>
   captured.filter((request) => request.body.includes(`${registry}/prod/api:${tag}`));
 
+/** This file's dead-lettered messages on the sample's subscription. */
+const deadLetters = () =>
+  stack
+    .broker()
+    .deadLetterMessages(TOPIC, SUBSCRIPTION)
+    .filter(({ applicationProperties }) => applicationProperties.registry === registry);
+
 /** The push's messages on the topic, as its take-everything subscription `all` got them. */
 const topicMessages = () =>
   stack
@@ -209,7 +218,7 @@ describe.each([
     }
     expect(post.body).toContain(index);
     expect(post.body).not.toContain(".sig");
-    expect(stack.broker().deadLetterCount(TOPIC, SUBSCRIPTION)).toBe(0);
+    expect(deadLetters()).toEqual([]);
   });
 });
 
@@ -220,13 +229,11 @@ describe("notify-chat when the chat fails", () => {
     const tag = "v2.0.0-failing";
     await deliverMultiArchPush(tag);
 
-    await vi.waitFor(() => expect(stack.broker().deadLetterCount(TOPIC, SUBSCRIPTION)).toBe(1), {
-      timeout: 20_000,
-    });
+    await vi.waitFor(() => expect(deadLetters()).toHaveLength(1), { timeout: 20_000 });
     // Should the count be short, the sample's own lines say what became of each delivery.
     expect(postsFor(tag), sampleOutput.join("").slice(-6000)).toHaveLength(maxDeliveryCount);
     expect(stack.broker().messageCount(TOPIC, SUBSCRIPTION)).toBe(0);
-    const [deadLetter] = stack.broker().deadLetterMessages(TOPIC, SUBSCRIPTION);
+    const [deadLetter] = deadLetters();
     expect(deadLetter.applicationProperties).toMatchObject({
       registry,
       tag,
