@@ -88,8 +88,8 @@ param acrLoginServer string = ''
 @description('Service Bus tier. Topics need Standard or above.')
 param serviceBusSku string = 'Standard'
 
-@minValue(1)
-@description('Messaging units when serviceBusSku is Premium.')
+@allowed([1, 2, 4, 8, 16])
+@description('Messaging units when serviceBusSku is Premium: 1, 2, 4, 8 or 16, the counts Service Bus Premium offers.')
 param serviceBusPremiumUnits int = 1
 
 @description('Service Bus duplicate detection window of every topic and the journal queue (ISO 8601, 20 s to 7 days). Re-sends of one logical event within it are dropped.')

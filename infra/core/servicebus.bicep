@@ -8,6 +8,7 @@ param tags object = {}
 
 @allowed(['Standard', 'Premium'])
 param sku string = 'Standard'
+@allowed([1, 2, 4, 8, 16])
 param premiumUnits int = 1
 
 param topicNames array

@@ -895,6 +895,15 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       expect(main.parameters.serviceBusSku.allowedValues).toEqual(["Standard", "Premium"]);
       expect(only(defaults, SERVICE_BUS).sku).toMatchObject({ name: "Standard" });
     });
+
+    it("Premium messaging units are only the counts Service Bus Premium offers: 1, 2, 4, 8, 16", () => {
+      const units = [1, 2, 4, 8, 16];
+      expect(main.parameters.serviceBusPremiumUnits.allowedValues).toEqual(units);
+      const module: ArmTemplate = JSON.parse(
+        readFileSync(join(outDir, "core/servicebus.json"), "utf8"),
+      );
+      expect(module.parameters.premiumUnits.allowedValues).toEqual(units);
+    });
   });
 
   describe("roles: the identity may do every data-plane call the code makes", () => {
