@@ -335,6 +335,12 @@ interface ArmTemplate {
   resources: { type: string; name: string; dependsOn?: string[] }[];
 }
 
+/**
+ * The first Microsoft.Web/sites API version that takes functionAppConfig.siteUpdateStrategy, as
+ * Microsoft's Flex Consumption docs give it ("Site update strategies in Flex Consumption").
+ */
+const SITE_UPDATE_STRATEGY_API_VERSION = "2023-12-01";
+
 const BASE_PARAMS = {
   environmentName: "test",
   location: "westeurope",
@@ -1011,8 +1017,18 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       const config = site(defaults).properties.functionAppConfig;
       expect(config.runtime).toEqual({ name: "node", version: "22" });
       expect(main.parameters.nodeVersion.defaultValue).toBe("22");
-      expect(site(defaults).apiVersion >= "2024-11-01").toBe(true);
+      expect(site(defaults).apiVersion >= SITE_UPDATE_STRATEGY_API_VERSION).toBe(true);
       expect(config.siteUpdateStrategy).toEqual({ type: "RollingUpdate" });
+    });
+
+    it("the comment on siteUpdateStrategy names the API version the docs give for it", () => {
+      const lines = read("infra/app/api.bicep").split("\n");
+      const at = lines.findIndex((line) => /^\s*siteUpdateStrategy:/.test(line));
+      const comment = lines[at - 1];
+      expect(comment).toMatch(/#disable-next-line BCP037 \/\//);
+      expect(/\bAPI version (\d{4}-\d{2}-\d{2})\b/.exec(comment)?.[1]).toBe(
+        SITE_UPDATE_STRATEGY_API_VERSION,
+      );
     });
 
     it("two always-ready HTTP instances and 16 concurrent HTTP executions per instance by default, both parameters", () => {
