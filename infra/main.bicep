@@ -523,7 +523,7 @@ module eventGridQueue './app/eventgrid-queue.bicep' = if (eventGridToQueue) {
   params: {
     serviceBusNamespaceName: serviceBus.outputs.name
     queueName: eventgridQueue
-    receiverPrincipalId: identity.outputs.principalId
+    triggerPrincipalId: identity.outputs.principalId
     senderPrincipalId: connectRegistry ? registryLink!.outputs.systemTopicPrincipalId : ''
   }
 }

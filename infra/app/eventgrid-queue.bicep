@@ -1,12 +1,12 @@
 // The third Event Grid intake (eventGridDelivery = 'servicebus-queue'): the queue Event Grid
 // delivers the registry's events to, one event per message, and who may use it. The function app's
-// identity receives from it (the acrEventGridQueue trigger, EVENTGRID_QUEUE); the registry's
-// system topic sends to it with its own identity (local auth is off on the namespace).
+// identity reads it (the acrEventGridQueue trigger, EVENTGRID_QUEUE); the registry's system topic
+// sends to it with its own identity (local auth is off on the namespace).
 param serviceBusNamespaceName string
 param queueName string
 
-@description('The function app\'s identity: Azure Service Bus Data Receiver on the queue.')
-param receiverPrincipalId string
+@description('The function app\'s identity: Azure Service Bus Data Owner on the queue.')
+param triggerPrincipalId string
 
 @description('The Event Grid system topic\'s identity: Azure Service Bus Data Sender on the queue. Empty: no registry is connected here (grant it by hand).')
 param senderPrincipalId string = ''
@@ -18,7 +18,7 @@ param maxDeliveryCount int = 2000
 param messageTimeToLive string = 'P1D'
 
 var serviceBusDataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
-var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+var serviceBusDataOwner = '090c5cfd-751d-490a-894a-3ce6f1109419'
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2026-01-01' existing = {
   name: serviceBusNamespaceName
@@ -36,12 +36,16 @@ resource queue 'Microsoft.ServiceBus/namespaces/queues@2026-01-01' = {
   }
 }
 
-resource receiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(queue.id, receiverPrincipalId, serviceBusDataReceiver)
+// Receiving takes Data Receiver, but the trigger's target-based scaling reads the queue's message
+// count through the administration API, which takes Manage rights: with Data Receiver alone the
+// scale controller falls back to incremental scaling (Functions docs, "Target-based scaling").
+// Data Owner, the role with Manage rights, on this queue only.
+resource trigger 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(queue.id, triggerPrincipalId, serviceBusDataOwner)
   scope: queue
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataReceiver)
-    principalId: receiverPrincipalId
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataOwner)
+    principalId: triggerPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

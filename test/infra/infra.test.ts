@@ -995,6 +995,15 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       }
     });
 
+    it("the queue trigger's identity has Manage rights (Data Owner) on its queue alone: target-based scaling reads the queue's message count", () => {
+      const queue = String(appSettingsOf(customised).EVENTGRID_QUEUE);
+      const owned = appRoles(customised).filter((a) => a.roleId === ROLE.serviceBusDataOwner);
+      expect(owned.map((a) => [a.scopeType, a.scope.split("/").at(-1)])).toEqual([
+        [`${SERVICE_BUS}/queues`, queue],
+      ]);
+      expect(appRoles(defaults).filter((a) => a.roleId === ROLE.serviceBusDataOwner)).toEqual([]);
+    });
+
     it("the deploying principal gets access only when given and allowed", () => {
       expect(userRoles(defaults)).toEqual([]);
       expect(userRoles(customised)).toEqual([]);
