@@ -11,12 +11,13 @@ resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' existing =
   name: registryName
 }
 
-var roleName = 'ACR webhook reader for acr-event-bridge (${resourceGroup().name})'
-
+// One role per resource group, shared by every bridge trusting a registry there. A custom role's
+// name is unique in the tenant, so it names the subscription as well as the group, as its GUID
+// does (the group's resource id).
 resource webhookReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(resourceGroup().id, 'acr-event-bridge-webhook-reader')
   properties: {
-    roleName: roleName
+    roleName: 'ACR webhook reader for acr-event-bridge (${resourceGroup().name} in ${subscription().subscriptionId})'
     description: 'Lists a registry\'s webhooks, reads their delivery log and callback configuration, and pings them (acr-event-bridge backfill and webhook health).'
     type: 'customRole'
     permissions: [

@@ -106,7 +106,8 @@ export interface PredictedResource {
   properties?: any;
 }
 
-const SNAPSHOT_SCOPE = {
+/** The subscription, tenant and region every snapshot is taken in. */
+export const SNAPSHOT_SCOPE = {
   subscriptionId: "00000000-0000-0000-0000-0000000000a1",
   tenantId: "00000000-0000-0000-0000-0000000000b2",
   location: "westeurope",

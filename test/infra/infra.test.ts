@@ -37,6 +37,7 @@ import {
   lintWithInfraRules,
   type PredictedResource,
   runBicep,
+  SNAPSHOT_SCOPE,
   type Snapshot,
   snapshot,
 } from "./bicepCli";
@@ -348,6 +349,13 @@ const BASE_PARAMS = {
   eventgridSecret: "snapshot-eventgrid-secret",
 };
 const USER_PRINCIPAL = "11111111-2222-3333-4444-555555555555";
+/** A registry connected from its own resource group. */
+const REGISTRY_PARAMS = {
+  ...BASE_PARAMS,
+  registryName: "myregistry",
+  registryResourceGroup: "rg-registry",
+};
+const OTHER_SUBSCRIPTION = "00000000-0000-0000-0000-0000000000c3";
 
 /** ARM expressions (`[reference(...)]`) are only known at deployment time. */
 const isExpression = (value: unknown) => typeof value === "string" && /^\[[\s\S]*\]$/.test(value);
@@ -556,6 +564,10 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
   let defaults: Snapshot;
   /** A geo-replicated registry connected, the deploying user granted access. */
   let connected: Snapshot;
+  /** Another azd environment connected to the same registry. */
+  let secondEnvironment: Snapshot;
+  /** A registry in a group of the same name, in another subscription of the tenant. */
+  let otherSubscription: Snapshot;
   let changedParameters: Record<string, unknown>;
   /** The deploying user known but not granted access, no registry, every setting parameter changed. */
   let customised: Snapshot;
@@ -581,14 +593,21 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
         }),
     );
     connected = snapshot(cli, "infra/main.bicep", {
-      ...BASE_PARAMS,
-      registryName: "myregistry",
+      ...REGISTRY_PARAMS,
       replicaRegions: ["westeurope", "East US"],
       bridgePublicUrl: "https://bridge.example.com/",
       allSubscriptionMessageTtl: "P1D",
       principalId: USER_PRINCIPAL,
       alwaysReadyInstances: 3,
       httpPerInstanceConcurrency: 8,
+    });
+    secondEnvironment = snapshot(cli, "infra/main.bicep", {
+      ...REGISTRY_PARAMS,
+      environmentName: "second",
+    });
+    otherSubscription = snapshot(cli, "infra/main.bicep", {
+      ...REGISTRY_PARAMS,
+      registrySubscriptionId: OTHER_SUBSCRIPTION,
     });
     customised = snapshot(cli, "infra/main.bicep", {
       ...BASE_PARAMS,
@@ -1214,6 +1233,22 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
         "Microsoft.Storage/storageAccounts/blobServices/containers",
       ).map(childName);
       expect(containers).toContain(defaults.outputs.AZURE_EVENTGRID_DEADLETTER_CONTAINER);
+    });
+
+    it("the webhook reader role is one per registry group, its name and GUID unique in the tenant (the group and its subscription)", () => {
+      const role = (deployment: Snapshot) =>
+        only(deployment, "Microsoft.Authorization/roleDefinitions");
+      const here = role(connected);
+      expect(here.properties.roleName).toContain(REGISTRY_PARAMS.registryResourceGroup);
+      expect(here.properties.roleName).toContain(SNAPSHOT_SCOPE.subscriptionId);
+      // Every environment trusting a registry of that group shares the role.
+      expect(role(secondEnvironment).name).toBe(here.name);
+      expect(role(secondEnvironment).properties.roleName).toBe(here.properties.roleName);
+      // A group of the same name in another subscription has a role of its own.
+      const there = role(otherSubscription);
+      expect(there.properties.roleName).toContain(OTHER_SUBSCRIPTION);
+      expect(there.properties.roleName).not.toBe(here.properties.roleName);
+      expect(there.name).not.toBe(here.name);
     });
 
     it("the system topic's identity may write dead letters", () => {
