@@ -230,6 +230,8 @@ param sourceSilenceSeconds int = 1800
 // Names
 // ---------------------------------------------------------------------------------------------
 
+// Also in every module's deployment name: environments sharing a resource group (the registry's,
+// or one named by resourceGroupName) would otherwise overwrite each other's deployments.
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var rgName = !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
@@ -280,7 +282,7 @@ resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
 }
 
 module identity './app/identity.bicep' = {
-  name: 'identity'
+  name: 'identity-${resourceToken}'
   scope: rg
   params: {
     name: 'id-api-${resourceToken}'
@@ -290,7 +292,7 @@ module identity './app/identity.bicep' = {
 }
 
 module monitoring './core/monitoring.bicep' = {
-  name: 'monitoring'
+  name: 'monitoring-${resourceToken}'
   scope: rg
   params: {
     logAnalyticsName: 'log-${resourceToken}'
@@ -302,7 +304,7 @@ module monitoring './core/monitoring.bicep' = {
 }
 
 module storage './core/storage.bicep' = {
-  name: 'storage'
+  name: 'storage-${resourceToken}'
   scope: rg
   params: {
     name: 'st${resourceToken}'
@@ -315,7 +317,7 @@ module storage './core/storage.bicep' = {
 }
 
 module serviceBus './core/servicebus.bicep' = {
-  name: 'servicebus'
+  name: 'servicebus-${resourceToken}'
   scope: rg
   params: {
     name: 'sb-${resourceToken}'
@@ -331,7 +333,7 @@ module serviceBus './core/servicebus.bicep' = {
 }
 
 module keyVault './core/keyvault.bicep' = {
-  name: 'keyvault'
+  name: 'keyvault-${resourceToken}'
   scope: rg
   params: {
     name: 'kv-${resourceToken}'
@@ -343,7 +345,7 @@ module keyVault './core/keyvault.bicep' = {
 }
 
 module rbac './app/rbac.bicep' = {
-  name: 'rbac'
+  name: 'rbac-${resourceToken}'
   scope: rg
   params: {
     identityPrincipalId: identity.outputs.principalId
@@ -361,7 +363,7 @@ module rbac './app/rbac.bicep' = {
 // Registry links resolved before the app settings are written: ACR_RESOURCE_IDS and
 // ACR_LOGIN_SERVER come from the registry itself.
 module registryInfo './app/registry-info.bicep' = if (connectRegistry) {
-  name: 'registry-info'
+  name: 'registry-info-${resourceToken}'
   scope: resourceGroup(registrySubscriptionId, registryGroupName)
   params: {
     registryName: registryName
@@ -447,7 +449,7 @@ var appSettings = {
 }
 
 module api './app/api.bicep' = {
-  name: 'api'
+  name: 'api-${resourceToken}'
   scope: rg
   params: {
     name: functionAppName
@@ -470,7 +472,7 @@ module api './app/api.bicep' = {
 }
 
 module registryLink './app/registry.bicep' = if (connectRegistry) {
-  name: 'registry-link'
+  name: 'registry-link-${resourceToken}'
   scope: resourceGroup(registrySubscriptionId, registryGroupName)
   params: {
     registryName: registryName
@@ -488,7 +490,7 @@ module registryLink './app/registry.bicep' = if (connectRegistry) {
 // The app identity may read each trusted registry's webhooks, their log and callback config, and
 // ping them (a custom role per registry group, assigned on the registry).
 module registryWebhookReader './app/registry-webhook-reader-role.bicep' = if (connectRegistry) {
-  name: 'registry-webhook-reader'
+  name: 'registry-webhook-reader-${resourceToken}'
   scope: resourceGroup(registrySubscriptionId, registryGroupName)
   params: {
     registryName: registryName
@@ -498,7 +500,7 @@ module registryWebhookReader './app/registry-webhook-reader-role.bicep' = if (co
 
 module additionalRegistryWebhookReaders './app/registry-webhook-reader-role.bicep' = [
   for id in filter(map(split(additionalAcrResourceIds, ','), id => trim(id)), id => !empty(id)): {
-    name: 'registry-webhook-reader-${uniqueString(id)}'
+    name: 'registry-webhook-reader-${resourceToken}-${uniqueString(id)}'
     scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
     params: {
       registryName: last(split(id, '/'))
@@ -508,7 +510,7 @@ module additionalRegistryWebhookReaders './app/registry-webhook-reader-role.bice
 ]
 
 module eventGridDeadLetterAccess './app/eventgrid-rbac.bicep' = if (connectRegistry) {
-  name: 'eventgrid-deadletter-access'
+  name: 'eventgrid-deadletter-access-${resourceToken}'
   scope: rg
   params: {
     systemTopicPrincipalId: connectRegistry ? registryLink!.outputs.systemTopicPrincipalId : ''
@@ -518,7 +520,7 @@ module eventGridDeadLetterAccess './app/eventgrid-rbac.bicep' = if (connectRegis
 }
 
 module eventGridQueue './app/eventgrid-queue.bicep' = if (eventGridToQueue) {
-  name: 'eventgrid-queue'
+  name: 'eventgrid-queue-${resourceToken}'
   scope: rg
   params: {
     serviceBusNamespaceName: serviceBus.outputs.name

@@ -988,8 +988,8 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
     });
 
     it("the app is created after its roles (the host needs them from its first start)", () => {
-      const api = main.resources.find((r) => r.name === "api");
-      expect(api?.dependsOn?.some((dependency) => dependency.includes("'rbac')"))).toBe(true);
+      const api = main.resources.find((r) => r.name.startsWith("[format('api-"));
+      expect(api?.dependsOn?.some((dependency) => dependency.includes("format('rbac-"))).toBe(true);
     });
 
     it("the host's storage, Key Vault references and Entra telemetry have their roles", () => {
@@ -1261,6 +1261,18 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
           "Microsoft.Storage/storageAccounts/blobServices/containers",
         ],
       ]);
+    });
+  });
+
+  describe("module deployments", () => {
+    it("each is named after the environment (the resource token): environments sharing a resource group do not overwrite each other's", () => {
+      const modules = main.resources.filter((r) => r.type === "Microsoft.Resources/deployments");
+      expect(modules.length).toBeGreaterThan(10);
+      for (const module of modules) {
+        expect(module.name, module.name).toMatch(
+          /^\[format\('[a-z-]+-\{0\}.*', variables\('resourceToken'\)/,
+        );
+      }
     });
   });
 
