@@ -71,7 +71,7 @@ param replicaRegions array = []
 @description('Scope of the webhooks in ACR\'s syntax (repo:tag, repo:*, empty = everything).')
 param webhookScope string = ''
 
-@description('Name of the registry\'s Event Grid system topic. A registry has at most one: give the existing one\'s name if it has one. Empty: evgt-<registryName>.')
+@description('Name of the registry\'s existing Event Grid system topic, if it has one (a registry has at most one): it is used as it is, its identity and tags untouched, and needs a system-assigned identity. Empty: the registry has none, and evgt-<registryName> is created.')
 param eventGridSystemTopicName string = ''
 
 @description('Resource ids of further registries whose Event Grid events are trusted (comma-separated), e.g. registries connected by hand.')
@@ -484,6 +484,7 @@ module registryLink './app/registry.bicep' = if (connectRegistry) {
     replicaRegions: replicaRegions
     webhookUrl: '${api.outputs.publicUrl}/api/acr/webhook'
     systemTopicName: systemTopicName
+    systemTopicExists: !empty(eventGridSystemTopicName)
   }
 }
 

@@ -2,9 +2,10 @@
 // - one ACR webhook per replica region (webhooks are regional: a geo-replicated registry calls
 //   the webhooks of the region that served the push), each with ?region=<region> in its URI so
 //   the bridge records which replica delivered, and the secret as Authorization: Bearer <secret>;
-// - the registry's Event Grid system topic, with a system-assigned identity for dead-lettering.
-//   The subscription to the bridge needs the deployed function: infra/hooks/postdeploy.* and
-//   eventgrid-subscription.bicep create it.
+// - the registry's Event Grid system topic, with a system-assigned identity for dead-lettering,
+//   unless the registry has one already (a registry has at most one): that one is only read, its
+//   identity and tags left as they are. The subscription to the bridge needs the deployed
+//   function: infra/hooks/postdeploy.* and eventgrid-subscription.bicep create it.
 param registryName string
 
 @description('Home region of the registry (from registry-info.bicep: a top-level property such as location cannot read the existing registry at deployment time).')
@@ -39,6 +40,9 @@ param webhookUrl string
 
 param systemTopicName string
 
+@description('The registry has a system topic already, systemTopicName: read it, create none.')
+param systemTopicExists bool = false
+
 resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' existing = {
   name: registryName
 }
@@ -64,7 +68,7 @@ resource webhooks 'Microsoft.ContainerRegistry/registries/webhooks@2025-11-01' =
   }
 ]
 
-resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
+resource createdSystemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (!systemTopicExists) {
   name: systemTopicName
   location: registryLocation
   tags: tags
@@ -77,8 +81,19 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   }
 }
 
+resource existingSystemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = if (systemTopicExists) {
+  name: systemTopicName
+}
+
+// Dead letters and the queue delivery go out with the topic's system-assigned identity.
+var existingPrincipalId = systemTopicExists ? existingSystemTopic!.?identity.?principalId : ''
+
 output registryId string = registry.id
 output loginServer string = registry.properties.loginServer
-output systemTopicName string = systemTopic.name
-output systemTopicPrincipalId string = systemTopic.identity.principalId
+output systemTopicName string = systemTopicName
+output systemTopicPrincipalId string = !systemTopicExists
+  ? createdSystemTopic!.identity.principalId
+  : empty(existingPrincipalId)
+      ? fail('The system topic ${systemTopicName} has no system-assigned identity, which dead-lettering and the queue delivery use: az eventgrid system-topic update -g ${resourceGroup().name} -n ${systemTopicName} --identity systemassigned')
+      : existingPrincipalId!
 output webhookNames array = [for (region, i) in regions: webhooks[i].name]

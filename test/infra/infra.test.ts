@@ -566,6 +566,8 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
   let connected: Snapshot;
   /** Another azd environment connected to the same registry. */
   let secondEnvironment: Snapshot;
+  /** A registry with an Event Grid system topic of its own, delivering to the queue. */
+  let existingTopic: Snapshot;
   /** A registry in a group of the same name, in another subscription of the tenant. */
   let otherSubscription: Snapshot;
   let changedParameters: Record<string, unknown>;
@@ -604,6 +606,11 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
     secondEnvironment = snapshot(cli, "infra/main.bicep", {
       ...REGISTRY_PARAMS,
       environmentName: "second",
+    });
+    existingTopic = snapshot(cli, "infra/main.bicep", {
+      ...REGISTRY_PARAMS,
+      eventGridSystemTopicName: "evgt-existing",
+      eventGridDelivery: "servicebus-queue",
     });
     otherSubscription = snapshot(cli, "infra/main.bicep", {
       ...REGISTRY_PARAMS,
@@ -1249,6 +1256,21 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       expect(there.properties.roleName).toContain(OTHER_SUBSCRIPTION);
       expect(there.properties.roleName).not.toBe(here.properties.roleName);
       expect(there.name).not.toBe(here.name);
+    });
+
+    it("a system topic the registry has is used as it is, never re-created (its identity and tags kept)", () => {
+      expect(ofType(existingTopic, "Microsoft.EventGrid/systemTopics")).toEqual([]);
+      expect(existingTopic.outputs.AZURE_ACR_SYSTEM_TOPIC_NAME).toBe("evgt-existing");
+      // Its own system-assigned identity writes dead letters and sends to the queue.
+      const topicId = `/subscriptions/${SNAPSHOT_SCOPE.subscriptionId}/resourceGroups/${REGISTRY_PARAMS.registryResourceGroup}/providers/Microsoft.EventGrid/systemTopics/evgt-existing`;
+      const grants = roleAssignmentsOf(existingTopic).filter((a) =>
+        a.principalId.includes(topicId),
+      );
+      expect(grants.map((a) => a.roleId).sort()).toEqual(
+        [ROLE.storageBlobDataContributor, ROLE.serviceBusDataSender].sort(),
+      );
+      // Without a name, the registry has none: evgt-<registry> is created.
+      expect(only(connected, "Microsoft.EventGrid/systemTopics").name).toBe("evgt-myregistry");
     });
 
     it("the system topic's identity may write dead letters", () => {
