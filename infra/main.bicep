@@ -59,7 +59,7 @@ param eventgridSecret string
 @description('Name of an existing container registry to point at the bridge. Empty: none.')
 param registryName string = ''
 
-@description('Resource group of the registry. Empty: the bridge\'s resource group.')
+@description('Resource group of the registry; required with registryName. Not the bridge\'s own: azd down deletes that group with everything in it.')
 param registryResourceGroup string = ''
 
 @description('Subscription of the registry.')
@@ -268,7 +268,24 @@ var deadLetterContainerName = 'eventgrid-deadletter'
 
 var connectRegistry = !empty(registryName)
 var eventGridToQueue = eventGridDelivery == 'servicebus-queue'
-var registryGroupName = !empty(registryResourceGroup) ? registryResourceGroup : rgName
+var additionalAcrResourceIdList = filter(map(split(additionalAcrResourceIds, ','), id => trim(id)), id => !empty(id))
+
+// azd down deletes the resource group this deployment creates, with everything in it: a registry
+// connected or trusted from there would go with it, so provisioning stops instead.
+var bridgeGroupKey = toLower('${subscription().subscriptionId}/${rgName}')
+var registryGroupKeys = map(
+  concat(
+    connectRegistry ? ['${registrySubscriptionId}/${registryResourceGroup}'] : [],
+    map(additionalAcrResourceIdList, id => '${split(id, '/')[2]}/${split(id, '/')[4]}')
+  ),
+  key => toLower(key)
+)
+// Without a registry, rgName only keeps the skipped registry modules' scope well-formed.
+var registryGroupName = connectRegistry && empty(registryResourceGroup)
+  ? fail('registryName is set but registryResourceGroup (AZURE_ACR_RESOURCE_GROUP) is empty: name the registry\'s resource group.')
+  : contains(registryGroupKeys, bridgeGroupKey)
+      ? fail('A registry in the bridge\'s own resource group, ${rgName}, would be deleted with it by azd down: connect and trust registries of other groups only.')
+      : (connectRegistry ? registryResourceGroup : rgName)
 var systemTopicName = !empty(eventGridSystemTopicName) ? eventGridSystemTopicName : 'evgt-${registryName}'
 
 // ---------------------------------------------------------------------------------------------
@@ -368,15 +385,11 @@ module registryInfo './app/registry-info.bicep' = if (connectRegistry) {
   params: {
     registryName: registryName
   }
-  dependsOn: [rg]
 }
 
-var acrResourceIdList = filter(
-  concat(
-    connectRegistry ? [registryInfo!.outputs.registryId] : [],
-    map(split(additionalAcrResourceIds, ','), id => trim(id))
-  ),
-  id => !empty(id)
+var acrResourceIdList = concat(
+  connectRegistry ? [registryInfo!.outputs.registryId] : [],
+  additionalAcrResourceIdList
 )
 
 var appSettings = {
@@ -500,7 +513,7 @@ module registryWebhookReader './app/registry-webhook-reader-role.bicep' = if (co
 }
 
 module additionalRegistryWebhookReaders './app/registry-webhook-reader-role.bicep' = [
-  for id in filter(map(split(additionalAcrResourceIds, ','), id => trim(id)), id => !empty(id)): {
+  for id in additionalAcrResourceIdList: {
     name: 'registry-webhook-reader-${resourceToken}-${uniqueString(id)}'
     scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
     params: {

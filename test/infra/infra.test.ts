@@ -1298,6 +1298,37 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
     });
   });
 
+  describe("azd down deletes only the bridge's resource group, and no registry is in it", () => {
+    it("azure.yaml requires an azd whose down deletes only the groups the deployment created (1.24.0), as the README says", () => {
+      expect(parseYaml(read("azure.yaml")).requiredVersions.azd).toBe(">= 1.24.0");
+      expect(read("README.md")).toMatch(
+        /\*\*Prerequisites\.\*\* \[azd\]\([^)]+\) 1\.24\.0 or later/,
+      );
+    });
+
+    it("the deployment creates the bridge's group alone; a connected registry's group is only deployed into", () => {
+      const groups = ofType(connected, "Microsoft.Resources/resourceGroups");
+      expect(groups.map((group) => group.name)).toEqual([connected.outputs.AZURE_RESOURCE_GROUP]);
+      const registrySide = connected.predictedResources.filter((resource) =>
+        resource.id.includes(`/resourceGroups/${REGISTRY_PARAMS.registryResourceGroup}/`),
+      );
+      expect(registrySide.length).toBeGreaterThan(0);
+    });
+
+    it("provisioning refuses a registry without its group, or in the bridge's own group", () => {
+      const refused = (params: Record<string, unknown>) => () =>
+        snapshot(cli, "infra/main.bicep", { ...BASE_PARAMS, ...params });
+      expect(refused({ registryName: "myregistry" })).toThrow(/registryResourceGroup/);
+      expect(refused({ registryName: "myregistry", registryResourceGroup: "RG-Test" })).toThrow(
+        /would be deleted with it by azd down/,
+      );
+      const inBridgeGroup = `/subscriptions/${SNAPSHOT_SCOPE.subscriptionId}/resourceGroups/rg-test/providers/Microsoft.ContainerRegistry/registries/other`;
+      expect(refused({ additionalAcrResourceIds: inBridgeGroup })).toThrow(
+        /would be deleted with it by azd down/,
+      );
+    }, 30_000);
+  });
+
   describe("azd: azure.yaml, parameters", () => {
     const azureYaml = parseYaml(read("azure.yaml"));
     const parameters = AZD_PARAMETERS;
