@@ -234,6 +234,65 @@ const ROLE = {
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
 } as const;
 
+/**
+ * Control-plane permissions of the built-in roles the README names for deploying (Azure built-in
+ * roles reference). Contributor's other notActions concern nothing deployed here.
+ */
+const DEPLOYER_ROLES: Record<string, { actions: string[]; notActions: string[] }> = {
+  Owner: { actions: ["*"], notActions: [] },
+  Contributor: {
+    actions: ["*"],
+    notActions: [
+      "Microsoft.Authorization/*/Delete",
+      "Microsoft.Authorization/*/Write",
+      "Microsoft.Authorization/elevateAccess/Action",
+    ],
+  },
+  "User Access Administrator": {
+    actions: ["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"],
+    notActions: [],
+  },
+  "Role Based Access Control Administrator": {
+    actions: [
+      "Microsoft.Authorization/roleAssignments/write",
+      "Microsoft.Authorization/roleAssignments/delete",
+      "*/read",
+      "Microsoft.Support/*",
+    ],
+    notActions: [],
+  },
+};
+
+/** Whether one of `roles` grants `action` (`*` as in role definitions, case-insensitive). */
+function permits(roles: string[], action: string): boolean {
+  const covers = (pattern: string) =>
+    new RegExp(
+      `^${pattern
+        .split("*")
+        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+        .join(".*")}$`,
+      "i",
+    ).test(action);
+  return roles.some((name) => {
+    const role = DEPLOYER_ROLES[name];
+    if (!role) throw new Error(`${name}: not in DEPLOYER_ROLES`);
+    return role.actions.some(covers) && !role.notActions.some(covers);
+  });
+}
+
+/** The write actions a deployment takes, by the resource group each lands in. */
+function writesByGroup(deployment: Snapshot): Map<string, Set<string>> {
+  const writes = new Map<string, Set<string>>();
+  for (const resource of deployment.predictedResources) {
+    const group = /\/resourceGroups\/([^/']+)/i.exec(resource.id)?.[1];
+    if (!group) throw new Error(`${resource.id}: no resource group`);
+    const actions = writes.get(group) ?? new Set(["Microsoft.Resources/deployments/write"]);
+    actions.add(`${resource.type}/write`);
+    writes.set(group, actions);
+  }
+  return writes;
+}
+
 const STORAGE_ACCOUNT = "Microsoft.Storage/storageAccounts";
 const SERVICE_BUS = "Microsoft.ServiceBus/namespaces";
 
@@ -1294,6 +1353,29 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
         expect(module.name, module.name).toMatch(
           /^\[format\('[a-z-]+-\{0\}.*', variables\('resourceToken'\)/,
         );
+      }
+    });
+  });
+
+  describe("who may deploy", () => {
+    it("the roles the README's prerequisites name may write all the deployment writes: first in the bridge's group, then in a registry's", () => {
+      const prerequisites =
+        /\*\*Prerequisites\.\*\*([\s\S]*?)\n\n/.exec(read("README.md"))?.[1] ?? "";
+      const named = [
+        ...prerequisites.matchAll(/Owner, or Contributor plus\s+([A-Z][A-Za-z\s]*?Administrator)/g),
+      ].map((match) => match[1].replace(/\s+/g, " "));
+      expect(named.length).toBeGreaterThan(0);
+      const bridgeGroup = String(connected.outputs.AZURE_RESOURCE_GROUP);
+      const writes = writesByGroup(connected);
+      expect([...writes.keys()].sort()).toEqual(
+        [bridgeGroup, REGISTRY_PARAMS.registryResourceGroup].sort(),
+      );
+      for (const [group, actions] of writes) {
+        const helper = group === bridgeGroup ? named[0] : named[named.length - 1];
+        for (const action of actions) {
+          expect(permits(["Owner"], action), action).toBe(true);
+          expect(permits(["Contributor", helper], action), `${group}: ${action}`).toBe(true);
+        }
       }
     });
   });
