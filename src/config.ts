@@ -65,9 +65,12 @@ export function topicSettingFor(action: PublishableAction): string {
   return `TOPIC_${action.toUpperCase()}`;
 }
 
-const topicName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$/, "must be a Service Bus topic name");
+/** A Service Bus topic or queue name; the message names which the setting holds. */
+const entityName = (kind: "topic" | "queue") =>
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$/, `must be a Service Bus ${kind} name`);
+
+const topicName = entityName("topic");
+const queueName = entityName("queue");
 
 export function loadRoutingTable(env: Env): RoutingTable {
   const route = (action: PublishableAction) => {
@@ -339,7 +342,7 @@ function redriveSettings(
 
 /** The Service Bus queue that keeps webhook deliveries while Table Storage is down. */
 export function loadJournalQueue(env: Env): string {
-  return read(env, "JOURNAL_QUEUE", topicName.default("acr-journal"));
+  return read(env, "JOURNAL_QUEUE", queueName.default("acr-journal"));
 }
 
 /**
@@ -347,7 +350,7 @@ export function loadJournalQueue(env: Env): string {
  * third Event Grid intake). Unset or empty: that function is not registered at all.
  */
 export function loadEventGridQueue(env: Env): string | undefined {
-  return read(env, "EVENTGRID_QUEUE", topicName.optional());
+  return read(env, "EVENTGRID_QUEUE", queueName.optional());
 }
 
 /** Where the bridge reads its registries' webhooks (ARM), and what it expects of them. */
@@ -385,7 +388,7 @@ export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
         .url()
         .refine(
           (url) => /^(https:\/\/|http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/|$))/i.test(url),
-          "must be https (plain http only on loopback, for the local stand-in)",
+          "must be https (plain http only on 127.0.0.1 or localhost, for the local stand-in)",
         )
         .default("https://management.azure.com")
         .transform((url) => url.replace(/\/+$/, "")),

@@ -6,6 +6,7 @@ import {
   loadEventGridEndpointSettings,
   loadEventGridQueue,
   loadEventGridSettings,
+  loadJournalQueue,
   loadPublishTimeoutMs,
   loadRegistryAccessSettings,
   loadReplayConfig,
@@ -277,6 +278,21 @@ describe("loadEventGridQueue: the Service Bus queue intake", () => {
   it("refuses what cannot be a queue name, naming the setting", () => {
     const error = configError(() => loadEventGridQueue({ EVENTGRID_QUEUE: "acr eventgrid?" }));
     expect(error.setting).toBe("EVENTGRID_QUEUE");
+    expect(error.message).toBe("setting EVENTGRID_QUEUE: must be a Service Bus queue name");
+  });
+});
+
+describe("loadJournalQueue", () => {
+  it("defaults to acr-journal and refuses what cannot be a queue name, calling it a queue", () => {
+    expect(loadJournalQueue({})).toBe("acr-journal");
+    const error = configError(() => loadJournalQueue({ JOURNAL_QUEUE: "acr journal" }));
+    expect(error.setting).toBe("JOURNAL_QUEUE");
+    expect(error.message).toBe("setting JOURNAL_QUEUE: must be a Service Bus queue name");
+  });
+
+  it("a topic setting's error still says topic", () => {
+    const error = configError(() => loadCrossCheckSettings({ TOPIC_DISCREPANCIES: "a b" }));
+    expect(error.message).toBe("setting TOPIC_DISCREPANCIES: must be a Service Bus topic name");
   });
 });
 

@@ -294,8 +294,19 @@ describe("loadRegistryAccessSettings", () => {
       loadRegistryAccessSettings({ ...base, ARM_ENDPOINT: "http://arm.example" }),
     );
     expect(error.setting).toBe("ARM_ENDPOINT");
+    // The message names the hosts plain http is taken on (not [::1], though it is loopback).
+    expect(error.message).toBe(
+      "setting ARM_ENDPOINT: must be https (plain http only on 127.0.0.1 or localhost, for the local stand-in)",
+    );
+    expect(
+      configError(() => loadRegistryAccessSettings({ ...base, ARM_ENDPOINT: "http://[::1]:7072" }))
+        .setting,
+    ).toBe("ARM_ENDPOINT");
     expect(
       loadRegistryAccessSettings({ ...base, ARM_ENDPOINT: "http://127.0.0.1:7072/" }).armEndpoint,
     ).toBe("http://127.0.0.1:7072");
+    expect(
+      loadRegistryAccessSettings({ ...base, ARM_ENDPOINT: "http://localhost:7072" }).armEndpoint,
+    ).toBe("http://localhost:7072");
   });
 });
