@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createServiceBusClient, createTableClient } from "../../src/adapters/clients";
 import {
@@ -483,6 +485,59 @@ describe("numeric settings: whole numbers from 1 to a documented maximum", () =>
     const latest = Date.now() + crossCheck.windowMs + (crossCheck.quarantineHoldMs ?? 0);
     expect(new Date(latest).toISOString()).toMatch(/^\d{4}-/);
     expect(crossCheck.redrive.maxDelayMs).toBeLessThanOrEqual(2 ** 31 - 1);
+  });
+});
+
+/** The README's Settings table: each row's first setting, its Default cell and its Meaning. */
+function readmeSettingsRows(): Map<string, { fallback: string; meaning: string }> {
+  const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
+  const section = /\n## Settings\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? "";
+  const rows = new Map<string, { fallback: string; meaning: string }>();
+  for (const line of section.split("\n").filter((row) => row.startsWith("| `"))) {
+    const [setting, fallback, meaning] = line.slice(2, -2).split(" | ");
+    const name = /^`([^`]+)`/.exec(setting ?? "")?.[1];
+    if (name && fallback !== undefined && meaning !== undefined) {
+      rows.set(name, { fallback, meaning });
+    }
+  }
+  return rows;
+}
+
+describe("the README's Settings table gives the code's defaults and maxima", () => {
+  const rows = readmeSettingsRows();
+  const withRegistry = given(loadRegistryAccessSettings, {
+    ACR_RESOURCE_IDS:
+      "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/myregistry",
+  });
+  /** Every setting with a default in the code, and a loader that reads it. */
+  const DEFAULTED: [setting: string, load: Loader][] = [
+    ...NUMERIC_SETTINGS.map(([setting, load]): [string, Loader] => [setting, load]),
+    ["WEBHOOK_AUTH_HEADER", withWebhookSecret],
+    ["WEBHOOK_AUTH_LEVEL", withWebhookSecret],
+    ["TOPIC_PUSH", loadRoutingTable],
+    ["TOPIC_DELETE", loadRoutingTable],
+    ["TOPIC_CHART_PUSH", loadRoutingTable],
+    ["TOPIC_CHART_DELETE", loadRoutingTable],
+    ["TOPIC_QUARANTINE", loadRoutingTable],
+    ["TOPIC_DISCREPANCIES", loadCrossCheckSettings],
+    ["RECOVERY_ENABLED", loadCrossCheckSettings],
+    ["QUARANTINE_HOLD_ENABLED", loadCrossCheckSettings],
+    ["JOURNAL_QUEUE", loadJournalQueue],
+    ["ARM_ENDPOINT", loadRegistryAccessSettings],
+    ["BACKFILL_SCHEDULE", withRegistry],
+    ["WEBHOOK_PING_SCHEDULE", withRegistry],
+  ];
+
+  it.each(DEFAULTED)("%s: the documented default is what unset gives", (setting, load) => {
+    const row = rows.get(setting);
+    expect(row, `no README row for ${setting}`).toBeDefined();
+    const documented = /^`([^`]+)`$/.exec(row?.fallback ?? "")?.[1];
+    expect(documented, `README default of ${setting}`).toBeDefined();
+    expect(load({ [setting]: documented })).toEqual(load({}));
+  });
+
+  it.each(NUMERIC_SETTINGS)("%s: the documented maximum is the code's", (setting, _load, max) => {
+    expect(rows.get(setting)?.meaning).toMatch(new RegExp(`\\b[Aa]t most ${max}\\b`));
   });
 });
 
