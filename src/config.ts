@@ -208,6 +208,13 @@ export type ServiceBusConnection =
   | { kind: "connection-string"; connectionString: string }
   | { kind: "managed-identity"; namespace: string };
 
+/** What the SDK takes with a credential: a host name, without scheme, port or path. */
+const namespaceHostName = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, {
+    error: "must be the namespace's host name, e.g. <name>.servicebus.windows.net",
+  });
+
 export function loadServiceBusConnection(env: Env): ServiceBusConnection {
   const connectionString = readConnectionString(
     env,
@@ -215,7 +222,7 @@ export function loadServiceBusConnection(env: Env): ServiceBusConnection {
     serviceBusConnectionProblem,
   );
   if (connectionString) return { kind: "connection-string", connectionString };
-  const namespace = read(env, "SERVICEBUS_NAMESPACE", z.string().optional());
+  const namespace = read(env, "SERVICEBUS_NAMESPACE", namespaceHostName.optional());
   if (namespace) return { kind: "managed-identity", namespace };
   throw new ConfigError(
     "SERVICEBUS_CONNECTION",
@@ -293,7 +300,7 @@ export interface CrossCheckSettings {
 
 const flag = (fallback: boolean) =>
   z
-    .enum(["true", "false", "1", "0"], { error: "must be true or false" })
+    .enum(["true", "false", "1", "0"], { error: "must be true, false, 1 or 0" })
     .transform((value) => value === "true" || value === "1")
     .default(fallback);
 

@@ -219,6 +219,18 @@ describe("loadServiceBusConnection", () => {
     expect(error.setting).toBe("SERVICEBUS_CONNECTION");
     expect(error.message).toContain("SERVICEBUS_NAMESPACE");
   });
+
+  it.each([
+    "sb://ns.servicebus.windows.net/",
+    "https://ns.servicebus.windows.net",
+    "ns.servicebus.windows.net:5671",
+    "ns",
+    "ns .servicebus.windows.net",
+  ])("refuses the namespace %j, saying it must be a host name", (namespace) => {
+    const error = configError(() => loadServiceBusConnection({ SERVICEBUS_NAMESPACE: namespace }));
+    expect(error.setting).toBe("SERVICEBUS_NAMESPACE");
+    expect(error.message).toContain("<name>.servicebus.windows.net");
+  });
 });
 
 describe("timeouts", () => {
