@@ -4,6 +4,8 @@
 // storage through the system topic's identity (the account refuses shared keys, and
 // `az eventgrid system-topic event-subscription create` cannot set a dead-letter identity).
 param systemTopicName string
+@minLength(3)
+@maxLength(64)
 param subscriptionName string = 'acr-event-bridge'
 
 @allowed(['function', 'webhook', 'servicebus-queue'])

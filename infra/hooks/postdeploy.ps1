@@ -67,6 +67,11 @@ switch ($endpointType) {
     default { throw "postdeploy: AZURE_EVENTGRID_ENDPOINT_TYPE must be function, webhook or servicebus-queue, not '$endpointType'." }
 }
 
+# One subscription per environment: two bridges (say staging and production) may watch one
+# registry's topic. Event Grid names take letters, digits and hyphens, 64 at most.
+$envPart = $env:AZURE_ENV_NAME -replace '[^A-Za-z0-9-]', '-'
+$subscriptionName = "acr-event-bridge-$($envPart.Substring(0, [Math]::Min(47, $envPart.Length)))"
+
 # The parameters go through a file: the webhook URL carries a secret that must not show up in the
 # process list.
 $parameters = @{
@@ -74,6 +79,7 @@ $parameters = @{
     contentVersion = '1.0.0.0'
     parameters     = @{
         systemTopicName            = @{ value = $env:AZURE_ACR_SYSTEM_TOPIC_NAME }
+        subscriptionName           = @{ value = $subscriptionName }
         endpointType               = @{ value = $endpointType }
         functionAppId              = @{ value = $env:AZURE_FUNCTION_APP_ID }
         webhookEndpointUrl         = @{ value = $webhookUrl }
@@ -108,4 +114,4 @@ finally {
     Remove-Item -Path $paramsFile -Force -ErrorAction SilentlyContinue
 }
 
-Write-Host "postdeploy: Event Grid subscription acr-event-bridge on $env:AZURE_ACR_SYSTEM_TOPIC_NAME -> $endpointType endpoint."
+Write-Host "postdeploy: Event Grid subscription $subscriptionName on $env:AZURE_ACR_SYSTEM_TOPIC_NAME -> $endpointType endpoint."

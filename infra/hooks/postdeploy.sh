@@ -80,6 +80,10 @@ case $endpoint_type in
     ;;
 esac
 
+# One subscription per environment: two bridges (say staging and production) may watch one
+# registry's topic. Event Grid names take letters, digits and hyphens, 64 at most.
+subscription_name="acr-event-bridge-$(printf '%s' "$AZURE_ENV_NAME" | tr -c 'A-Za-z0-9-' '-' | cut -c1-47)"
+
 # The parameters go through a private file: the webhook URL carries a secret that must not show
 # up in the process list.
 umask 077
@@ -91,6 +95,7 @@ cat >"$params_file" <<JSON
   "contentVersion": "1.0.0.0",
   "parameters": {
     "systemTopicName": { "value": "$AZURE_ACR_SYSTEM_TOPIC_NAME" },
+    "subscriptionName": { "value": "$subscription_name" },
     "endpointType": { "value": "$endpoint_type" },
     "functionAppId": { "value": "$AZURE_FUNCTION_APP_ID" },
     "webhookEndpointUrl": { "value": "$webhook_url" },
@@ -120,4 +125,4 @@ until az deployment group create \
   sleep 30
 done
 
-echo "postdeploy: Event Grid subscription acr-event-bridge on $AZURE_ACR_SYSTEM_TOPIC_NAME -> $endpoint_type endpoint."
+echo "postdeploy: Event Grid subscription $subscription_name on $AZURE_ACR_SYSTEM_TOPIC_NAME -> $endpoint_type endpoint."

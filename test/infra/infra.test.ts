@@ -1637,9 +1637,23 @@ describe.skipIf(process.platform === "win32")("postdeploy.sh with a stand-in az"
     expect(calls).toContain("eventgrid-subscription.bicep");
     const parameters = JSON.parse(calls.slice(calls.indexOf("{"))).parameters;
     expect(parameters.systemTopicName.value).toBe("evgt-myregistry");
+    expect(parameters.subscriptionName.value).toBe("acr-event-bridge-dev");
     expect(parameters.endpointType.value).toBe("function");
     expect(parameters.webhookEndpointUrl.value).toBe("");
     expect(calls).not.toContain("keyvault");
+  });
+
+  it("names the subscription after the environment, in the characters Event Grid takes", () => {
+    const { calls, output } = runHook({
+      AZURE_ENV_NAME: `team_a.prod${"x".repeat(60)}`,
+      AZURE_ACR_SYSTEM_TOPIC_NAME: "evgt-myregistry",
+      AZURE_ACR_SYSTEM_TOPIC_RESOURCE_GROUP: "reg",
+      AZURE_ACR_SYSTEM_TOPIC_SUBSCRIPTION_ID: "sub-2",
+    });
+    const name = JSON.parse(calls.slice(calls.indexOf("{"))).parameters.subscriptionName.value;
+    expect(name).toBe(`acr-event-bridge-team-a-prod${"x".repeat(36)}`);
+    expect(name).toHaveLength(64);
+    expect(output).toContain(`Event Grid subscription ${name} on evgt-myregistry`);
   });
 
   it("in webhook mode, puts the first Event Grid secret in the URL, never on a command line", () => {
