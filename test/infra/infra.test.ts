@@ -295,6 +295,7 @@ function writesByGroup(deployment: Snapshot): Map<string, Set<string>> {
 
 const STORAGE_ACCOUNT = "Microsoft.Storage/storageAccounts";
 const SERVICE_BUS = "Microsoft.ServiceBus/namespaces";
+const SAMPLE_APP_PRINCIPAL = "33333333-3333-4333-8333-333333333333";
 
 /**
  * Every data-plane method of the SDK clients the adapters use, with the roles that permit it and
@@ -1087,6 +1088,29 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
         [`${SERVICE_BUS}/queues`, queue],
       ]);
       expect(appRoles(defaults).filter((a) => a.roleId === ROLE.serviceBusDataOwner)).toEqual([]);
+    });
+
+    it("the notify-chat sample's trigger identity has Data Owner on its subscription alone, for the same scaling", () => {
+      const sample = snapshot(
+        cli,
+        "samples/notify-chat/infra/notify-chat.bicep",
+        {
+          serviceBusNamespaceName: "sb-x",
+          triggerPrincipalId: SAMPLE_APP_PRINCIPAL,
+        },
+        "rg-bridge",
+      );
+      const assigned = ofType(sample, "Microsoft.Authorization/roleAssignments");
+      expect(
+        assigned.map((a) => [
+          String(a.properties.roleDefinitionId).split("/").at(-1),
+          a.properties.principalId,
+        ]),
+      ).toEqual([[ROLE.serviceBusDataOwner, SAMPLE_APP_PRINCIPAL]]);
+      // Scoped to the subscription, not its topic or the namespace.
+      expect(assigned[0].id).toMatch(
+        /\/providers\/Microsoft\.ServiceBus\/namespaces\/sb-x\/topics\/acr-push\/subscriptions\/notify-chat\/providers\/Microsoft\.Authorization\/roleAssignments\/[^/]+$/,
+      );
     });
 
     it("the deploying principal gets access only when given and allowed", () => {

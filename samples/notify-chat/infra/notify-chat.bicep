@@ -20,10 +20,10 @@ param sqlFilter string = 'tagged = \'true\' AND artifactKind IN (\'image\', \'in
 @maxValue(20)
 param maxDeliveryCount int = 5
 
-@description('Principal id of the function app\'s managed identity, granted Azure Service Bus Data Receiver on the subscription; empty to grant nothing.')
-param receiverPrincipalId string = ''
+@description('Principal id of the function app\'s managed identity, granted Azure Service Bus Data Owner on the subscription; empty to grant nothing.')
+param triggerPrincipalId string = ''
 
-var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+var serviceBusDataOwner = '090c5cfd-751d-490a-894a-3ce6f1109419'
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2026-01-01' existing = {
   name: serviceBusNamespaceName
@@ -58,12 +58,15 @@ resource rule 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2026-0
   }
 }
 
-resource receiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(receiverPrincipalId)) {
-  name: guid(subscription.id, receiverPrincipalId, serviceBusDataReceiver)
+// Receiving takes Data Receiver, but the trigger's target-based scaling reads the subscription's
+// message count through the administration API, which takes Manage rights: with Data Receiver
+// alone the scale controller falls back to incremental scaling. Data Owner, on this subscription.
+resource trigger 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(triggerPrincipalId)) {
+  name: guid(subscription.id, triggerPrincipalId, serviceBusDataOwner)
   scope: subscription
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataReceiver)
-    principalId: receiverPrincipalId
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataOwner)
+    principalId: triggerPrincipalId
     principalType: 'ServicePrincipal'
   }
 }
