@@ -42,9 +42,9 @@ export interface BackfillCursor {
 
 /**
  * Where a read cut short goes on: the page at `nextLink` (absent: the log's first page), after
- * the entry `afterLogId` on it when the time ran out mid-page. The log is newest first and new
- * entries only join its head, so an entry handled before stays ahead of every unhandled one even
- * when positions shift.
+ * the entry `afterLogId`, found on it or a later page. The log is newest first and new entries
+ * only join its head, so an entry handled before stays ahead of every unhandled one even when
+ * positions shift.
  */
 export interface ResumePoint {
   nextLink?: string;
@@ -164,8 +164,9 @@ async function backfillWebhook(
 
 /**
  * Reads pages from `from` until the `boundary` entry, the end, or a limit: the page limit after a
- * page, the deadline before each entry (a webhook's first entry in the run is handled regardless,
- * so every webhook moves on however the time went).
+ * page, the deadline before each entry (neither before a webhook's first entry in the run is
+ * handled, so every webhook moves on however the time went, even when its resumed read starts
+ * with a page of entries handled before).
  */
 async function traverseLog(
   ref: WebhookRef,
@@ -208,9 +209,20 @@ async function traverseLog(
       passed = entry.logId;
     }
     const { nextLink } = page.value;
-    // Cut short, not failed: `complete: false`, and the next run goes on from `nextLink`.
-    if (nextLink && (progress.pages >= deps.limits.maxPages || run.now() >= run.deadline)) {
-      return { outcome: "limited", newest, resumeAt: { nextLink, afterLogId: skipTo } };
+    // Cut short, not failed: `complete: false`. The next run reads this page again and goes on
+    // after its last entry: entries joining the log's head meanwhile push that page's last
+    // entries onto the next page, which would be handled twice. Still skipping, it goes on from
+    // `nextLink`: the entry to skip to is further down.
+    if (
+      nextLink &&
+      handled.count > 0 &&
+      (progress.pages >= deps.limits.maxPages || run.now() >= run.deadline)
+    ) {
+      const resumeAt =
+        skipTo === undefined && passed !== undefined
+          ? { nextLink: pageLink, afterLogId: passed }
+          : { nextLink, afterLogId: skipTo };
+      return { outcome: "limited", newest, resumeAt };
     }
     pageLink = nextLink;
   }

@@ -93,7 +93,7 @@ function deps(log: LoggedDelivery[], overrides: Partial<BackfillDependencies> = 
 }
 
 describe("runBackfill", () => {
-  it("a run cut short by the page limit leaves a nextLink; the next goes on from it, then reads only what is new", async () => {
+  it("a run cut short by the page limit leaves its last page and entry; the next goes on after it, then reads only what is new", async () => {
     const log = [5, 4, 3, 2, 1].map(entry);
     const { dependencies, cursors } = deps(log);
     const first = await runBackfill(dependencies);
@@ -101,7 +101,7 @@ describe("runBackfill", () => {
     expect(first.webhooks[0]).toMatchObject({ pages: 2, complete: false });
     expect(cursors.get("hook")).toEqual({
       newestLogId: undefined,
-      resume: { nextLink: "4", newestLogId: "log-5" },
+      resume: { nextLink: "2", afterLogId: "log-2", newestLogId: "log-5" },
     });
 
     const second = await runBackfill(dependencies);
@@ -112,6 +112,35 @@ describe("runBackfill", () => {
     const third = await runBackfill(dependencies);
     expect(third).toMatchObject({ seen: 1, imported: 1, alreadyRecorded: 0 });
     expect(third.webhooks[0]).toMatchObject({ pages: 1, complete: true });
+  });
+
+  it("a run cut short at a page end, then entries joining the log's head: the next run counts none twice", async () => {
+    const log = [5, 4, 3, 2, 1].map(entry);
+    const { dependencies, recorded } = deps(log);
+    const first = await runBackfill(dependencies);
+    expect(first).toMatchObject({ seen: 4, imported: 4, alreadyRecorded: 0 });
+
+    // log-2, last of the page the first run stopped after, moves onto the page at offset 4.
+    log.unshift(entry(6));
+    const second = await runBackfill(dependencies);
+    expect(second).toMatchObject({ seen: 2, imported: 2, alreadyRecorded: 0, errors: [] });
+    expect(second.webhooks[0]).toMatchObject({ complete: true });
+    expect([...recorded].sort()).toEqual(log.map((_, i) => `event-${i + 1}`));
+  });
+
+  it("a page limit of one still moves on when the resumed page holds only entries handled before", async () => {
+    const log = [5, 4, 3, 2, 1].map(entry);
+    const { dependencies, recorded } = deps(log, { limits: { maxPages: 1, maxMs: 60_000 } });
+    const reports = [];
+    for (let run = 0; run < 4; run++) reports.push(await runBackfill(dependencies));
+    expect(reports.map((report) => report.seen)).toEqual([2, 2, 1, 0]);
+    expect(reports.map((report) => report.webhooks[0].complete)).toEqual([
+      false,
+      false,
+      true,
+      true,
+    ]);
+    expect(recorded.size).toBe(5);
   });
 
   it("stops at the time limit too", async () => {
