@@ -180,24 +180,29 @@ async function traverseLog(
   let newest: string | undefined;
   let pageLink = read.from.nextLink;
   let skipTo = read.from.afterLogId;
+  // Where the next run goes on were this one cut short now: after the last entry passed, on the
+  // page it was read from, even once later pages were fetched. Entries joining the log's head
+  // meanwhile push a page's last entries onto the next one, where they would be handled twice.
+  let resumeAt: ResumePoint = read.from;
   for await (const page of deps.webhooks.logPages(ref, pageLink)) {
     if (!page.ok) {
       report.errors.push(`${where}: ${describeFailure(page.failure)}`);
       return { outcome: "failed" };
     }
     progress.pages++;
-    let passed: string | undefined;
     for (const entry of page.value.entries) {
       if (boundary !== undefined && entry.logId === boundary) {
         return { outcome: "complete", newest };
       }
       if (skipTo !== undefined) {
-        if (entry.logId === skipTo) skipTo = undefined;
-        passed = entry.logId;
+        if (entry.logId === skipTo) {
+          skipTo = undefined;
+          resumeAt = { nextLink: pageLink, afterLogId: entry.logId };
+        }
         continue;
       }
       if (handled.count > 0 && run.now() >= run.deadline) {
-        return { outcome: "limited", newest, resumeAt: { nextLink: pageLink, afterLogId: passed } };
+        return { outcome: "limited", newest, resumeAt };
       }
       newest ??= entry.logId;
       const outcome = await handleEntry(entry, ref, deps, report, run);
@@ -206,23 +211,21 @@ async function traverseLog(
         return { outcome: "failed" };
       }
       handled.count++;
-      passed = entry.logId;
+      resumeAt = { nextLink: pageLink, afterLogId: entry.logId };
     }
     const { nextLink } = page.value;
-    // Cut short, not failed: `complete: false`. The next run reads this page again and goes on
-    // after its last entry: entries joining the log's head meanwhile push that page's last
-    // entries onto the next page, which would be handled twice. Still skipping, it goes on from
+    // Cut short, not failed: `complete: false`. Still skipping, the next run goes on from
     // `nextLink`: the entry to skip to is further down.
     if (
       nextLink &&
       handled.count > 0 &&
       (progress.pages >= deps.limits.maxPages || run.now() >= run.deadline)
     ) {
-      const resumeAt =
-        skipTo === undefined && passed !== undefined
-          ? { nextLink: pageLink, afterLogId: passed }
-          : { nextLink, afterLogId: skipTo };
-      return { outcome: "limited", newest, resumeAt };
+      return {
+        outcome: "limited",
+        newest,
+        resumeAt: skipTo === undefined ? resumeAt : { nextLink, afterLogId: skipTo },
+      };
     }
     pageLink = nextLink;
   }

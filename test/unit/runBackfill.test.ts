@@ -128,6 +128,35 @@ describe("runBackfill", () => {
     expect([...recorded].sort()).toEqual(log.map((_, i) => `event-${i + 1}`));
   });
 
+  it("the time running out while the next page is fetched, then entries joining the log's head: the next run counts none twice", async () => {
+    let clock = 0;
+    const log = [5, 4, 3, 2, 1].map(entry);
+    const webhooks: RegistryWebhooks = {
+      ...fakeWebhooks(log, 2),
+      // Each page takes 20 ms: the second one arrives past the 30 ms, before any entry on it.
+      async *logPages(ref, nextLink) {
+        for await (const page of fakeWebhooks(log, 2).logPages(ref, nextLink)) {
+          clock += 20;
+          yield page;
+        }
+      },
+    };
+    const { dependencies, recorded } = deps(log, {
+      webhooks,
+      limits: { maxPages: 100, maxMs: 30 },
+    });
+    const run = () => runBackfill(dependencies, { now: () => clock });
+    const first = await run();
+    expect(first).toMatchObject({ seen: 2, imported: 2, alreadyRecorded: 0 });
+
+    // log-4, last of the page the first run handled, moves onto the page it stopped on.
+    log.unshift(entry(6));
+    dependencies.limits = { maxPages: 100, maxMs: 1000 };
+    const second = await run();
+    expect(second).toMatchObject({ seen: 4, imported: 4, alreadyRecorded: 0, errors: [] });
+    expect([...recorded].sort()).toEqual(log.map((_, i) => `event-${i + 1}`));
+  });
+
   it("a page limit of one still moves on when the resumed page holds only entries handled before", async () => {
     const log = [5, 4, 3, 2, 1].map(entry);
     const { dependencies, recorded } = deps(log, { limits: { maxPages: 1, maxMs: 60_000 } });
