@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { importFromLog } from "../../src/backfill/loggedDeliveryImport";
 import {
@@ -271,4 +272,62 @@ describe("runBackfill", () => {
       expect(cursors.size).toBe(0);
     },
   );
+  it("whatever the limits, the timing and the entries joining the log between runs: every entry imported, none counted twice", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          pageSize: fc.integer({ min: 1, max: 4 }),
+          maxPages: fc.integer({ min: 1, max: 3 }),
+          // What each run costs: per page fetched and per entry, against a budget of 30 ms.
+          pageMs: fc.integer({ min: 0, max: 20 }),
+          entryMs: fc.integer({ min: 0, max: 20 }),
+          initial: fc.integer({ min: 0, max: 12 }),
+          arrivals: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 12 }),
+        }),
+        async ({ pageSize, maxPages, pageMs, entryMs, initial, arrivals }) => {
+          let clock = 0;
+          let count = 0;
+          const log: LoggedDelivery[] = [];
+          const add = (n: number) => {
+            for (let i = 0; i < n; i++) log.unshift(entry(++count));
+          };
+          const webhooks: RegistryWebhooks = {
+            ...fakeWebhooks(log, pageSize),
+            async *logPages(ref, nextLink) {
+              for await (const page of fakeWebhooks(log, pageSize).logPages(ref, nextLink)) {
+                clock += pageMs;
+                yield page;
+              }
+            },
+          };
+          const { dependencies, recorded } = deps(log, {
+            webhooks,
+            limits: { maxPages, maxMs: 30 },
+          });
+          const isRecorded = dependencies.ledger.isRecorded;
+          dependencies.ledger.isRecorded = (event) => {
+            clock += entryMs;
+            return isRecorded(event);
+          };
+          let seen = 0;
+          const run = async () => {
+            const report = await runBackfill(dependencies, { now: () => clock });
+            expect(report).toMatchObject({ alreadyRecorded: 0, errors: [] });
+            seen += report.seen;
+            return report.webhooks[0]?.complete;
+          };
+          add(initial);
+          for (const n of arrivals) {
+            await run();
+            add(n);
+          }
+          // Enough runs to catch up: each handles at least one entry.
+          for (let i = 0; i <= count && !(await run()); i++);
+          expect(recorded.size).toBe(count);
+          expect(seen).toBe(count);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
