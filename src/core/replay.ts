@@ -41,7 +41,10 @@ export interface ReplayJob {
   /** Records read so far, the replayable and the others. */
   scanned: number;
   published: number;
-  /** Records that are not replayable (never routed, or an Event Grid copy held behind its webhook). */
+  /**
+   * Records read and not sent: not replayable (never routed, an Event Grid copy held behind its
+   * webhook), or whose message the page already sent from another record (a regional copy).
+   */
   skipped: number;
   /** The arrival of the last record done: the job works from `to` back to `from`. */
   reachedAt?: number;
@@ -277,7 +280,7 @@ async function step(
       cursor: page.next,
       scanned: job.scanned + page.records.length,
       published: job.published + published,
-      skipped: job.skipped + page.records.filter((record) => !isReplayable(record)).length,
+      skipped: job.skipped + page.records.length - published,
       reachedAt: last?.receivedAt ?? job.reachedAt,
       failedSteps: 0,
       updatedAt: now(),
