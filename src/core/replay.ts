@@ -75,9 +75,11 @@ export function newReplayJob(id: string, selection: ReplaySelection, now: number
 export function replayProgress(job: ReplayJob): number {
   if (job.state === "completed") return 1;
   if (job.reachedAt === undefined) return 0;
-  const span = job.selection.to - job.selection.from;
+  // A `to` after the job was queued counts from then: nothing newer is there to read back from.
+  const top = Math.min(job.selection.to, job.createdAt);
+  const span = top - job.selection.from;
   if (span <= 0) return 0;
-  return Math.min(1, Math.max(0, (job.selection.to - job.reachedAt) / span));
+  return Math.min(1, Math.max(0, (top - job.reachedAt) / span));
 }
 
 /**

@@ -388,6 +388,16 @@ describe("replay jobs", () => {
     expect(replayProgress({ ...instant, state: "completed", reachedAt: T0 })).toBe(1);
   });
 
+  it("count the progress of a window that ends after the job was queued from when it was", () => {
+    const HOUR = 3_600_000;
+    // Queued at T0 for the last hour and the next 23: it reads back from T0.
+    const job = newReplayJob("job-f", { from: T0 - HOUR, to: T0 + 23 * HOUR }, T0);
+    expect(replayProgress({ ...job, state: "running", reachedAt: T0 - HOUR / 4 })).toBeCloseTo(
+      0.25,
+    );
+    expect(replayProgress({ ...job, state: "running", reachedAt: T0 - HOUR })).toBe(1);
+  });
+
   it("go by arrival at the bridge, as the listing it reads does, not by ACR's timestamp", async () => {
     const DAY = 86_400_000;
     // Arrived in the window, newest first, each stamped by ACR days before.
