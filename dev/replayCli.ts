@@ -24,6 +24,8 @@ class RefusedRequest extends Error {
 }
 
 const POLL_MS = 2000;
+/** Status checks failing in a row (no answer, or a 5xx) before following the job is given up. */
+const MAX_FAILED_CHECKS = 5;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -83,8 +85,24 @@ async function main(): Promise<void> {
   const id = String(started.id);
   console.log(`replay job ${id} queued`);
   if (values["no-wait"]) return;
+  let failedChecks = 0;
   for (;;) {
-    const job = await call(`${base}/api/replay/${id}`, { headers });
+    const job = await call(`${base}/api/replay/${id}`, { headers }).catch((error: unknown) => {
+      // The job runs on the bridge whatever happens here: an outage of the check is waited out.
+      const refused = error instanceof RefusedRequest && error.status < 500;
+      if (refused || ++failedChecks >= MAX_FAILED_CHECKS) {
+        throw new Error(
+          `${(error as Error).message}; job ${id} goes on on the bridge: GET ${base}/api/replay/${id}`,
+        );
+      }
+      console.error(`status check failed (${(error as Error).message}): trying again`);
+      return undefined;
+    });
+    if (job === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      continue;
+    }
+    failedChecks = 0;
     const counts = job.counts as { published: number; skipped: number; scanned: number };
     const percent = Math.round(Number(job.progress) * 100);
     console.log(
