@@ -19,7 +19,7 @@ afterEach(() => new Promise<void>((done) => (server ? server.close(() => done())
 /** Serves POST /api/replay (202) and GET /api/replay/<id> with `checks` in turn (the last kept). */
 async function bridgeAnswering(checks: [number, Record<string, unknown>][]): Promise<string> {
   const answers = [...checks];
-  server = createServer((request, response) => {
+  const bridge = createServer((request, response) => {
     request.resume();
     const [status, body] =
       request.method === "POST"
@@ -27,8 +27,9 @@ async function bridgeAnswering(checks: [number, Record<string, unknown>][]): Pro
         : ((answers.length > 1 ? answers.shift() : answers[0]) ?? [500, {}]);
     response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   });
-  await new Promise<void>((done) => server?.listen(0, "127.0.0.1", done));
-  return `http://127.0.0.1:${(server?.address() as AddressInfo).port}`;
+  server = bridge;
+  await new Promise<void>((done) => bridge.listen(0, "127.0.0.1", done));
+  return `http://127.0.0.1:${(bridge.address() as AddressInfo).port}`;
 }
 
 const job = (state: string, progress: number) => ({
