@@ -19,7 +19,9 @@ export function encodedMessage(message: ServiceBusReceivedMessage): Buffer {
     subject: message.subject,
     to: message.to,
     reply_to: message.replyTo,
-    delivery_count: message.deliveryCount,
+    // Counting this delivery, 1 on the first: the host's .NET SDK adds it to the header's count of
+    // earlier deliveries before it hands the message on, as the trigger metadata's count does.
+    delivery_count: (message.deliveryCount ?? 0) + 1,
     application_properties: message.applicationProperties,
     message_annotations: {
       "x-opt-sequence-number": message.sequenceNumber?.toNumber(),

@@ -123,7 +123,11 @@ describe("Service Bus triggers in the local host, against the local broker", () 
 
   it("lets an sdkBinding function complete its message, and abandons it when the function throws", async () => {
     await send("settled-by-function", { id: "s2", settle: "complete" });
-    await waitFor(() => nonEmpty(callsFor("s2")), "the sdkBinding function's call");
+    const [completed] = await waitFor(
+      () => nonEmpty(callsFor("s2")),
+      "the sdkBinding function's call",
+    );
+    expect(completed.deliveryCount).toBe(1);
     await expectEventually(() => remaining("settled-by-function"), 0);
 
     await send("settled-by-function", { id: "s3" });
@@ -132,9 +136,12 @@ describe("Service Bus triggers in the local host, against the local broker", () 
       "a redelivery after the function threw",
       10_000,
     );
-    expect(callsFor("s3").map((call) => call.deliveryCount)).toEqual(
-      expect.arrayContaining([1, 2]),
-    );
+    // The message as the extension decodes it counts this delivery, as the trigger metadata does.
+    expect(
+      callsFor("s3")
+        .map((call) => call.deliveryCount)
+        .slice(0, 2),
+    ).toEqual([1, 2]);
   });
 });
 
