@@ -214,18 +214,13 @@ async function traverseLog(
       resumeAt = { nextLink: pageLink, afterLogId: entry.logId };
     }
     const { nextLink } = page.value;
-    // Cut short, not failed: `complete: false`. Still skipping, the next run goes on from
-    // `nextLink`: the entry to skip to is further down.
+    // Cut short, not failed: `complete: false`. An entry was handled, so none is still skipped to.
     if (
       nextLink &&
       handled.count > 0 &&
       (progress.pages >= deps.limits.maxPages || run.now() >= run.deadline)
     ) {
-      return {
-        outcome: "limited",
-        newest,
-        resumeAt: skipTo === undefined ? resumeAt : { nextLink, afterLogId: skipTo },
-      };
+      return { outcome: "limited", newest, resumeAt };
     }
     pageLink = nextLink;
   }
