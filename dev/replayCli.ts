@@ -26,6 +26,7 @@ class RefusedRequest extends Error {
 const POLL_MS = 2000;
 /** Status checks failing in a row (no answer, or a 5xx) before following the job is given up. */
 const MAX_FAILED_CHECKS = 5;
+const pause = () => new Promise((resolve) => setTimeout(resolve, POLL_MS));
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
       return undefined;
     });
     if (job === undefined) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await pause();
       continue;
     }
     failedChecks = 0;
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await pause();
   }
 }
 

@@ -259,7 +259,6 @@ async function step(
   const now = () => ports.clock();
   try {
     const page = await ports.source.page(job.selection, size, job.cursor);
-    let published = 0;
     const sentIds = new Set<string>();
     for (const record of page.records) {
       if (!isReplayable(record) || record.route.kind !== "topic") continue;
@@ -273,7 +272,6 @@ async function step(
       await ports.publisher.publish(job.selection.topic ?? record.route.topic, message);
       pacer.sent++;
       sentIds.add(message.messageId);
-      published++;
     }
     const last = page.records.at(-1);
     return {
@@ -281,8 +279,8 @@ async function step(
       state: page.next ? "running" : "completed",
       cursor: page.next,
       scanned: job.scanned + page.records.length,
-      published: job.published + published,
-      skipped: job.skipped + page.records.length - published,
+      published: job.published + sentIds.size,
+      skipped: job.skipped + page.records.length - sentIds.size,
       reachedAt: last?.receivedAt ?? job.reachedAt,
       failedSteps: 0,
       updatedAt: now(),
