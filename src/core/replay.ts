@@ -3,8 +3,9 @@ import { describeError } from "./describeError";
 import { isoTime } from "./isoTime";
 import { knownTagsOf } from "./knownTags";
 import type { EventStore, Publisher } from "./ports";
+import type { Route } from "./routing";
 import { shortHash } from "./shortHash";
-import { type TopicMessage, topicMessageFor } from "./topicMessage";
+import { messageIdFor, type TopicMessage, topicMessageFor } from "./topicMessage";
 
 /**
  * Replay: re-publishes the recorded events of a time window to their topics (or one topic), as a
@@ -43,11 +44,18 @@ export interface ReplayJob {
   published: number;
   /**
    * Records read and not sent: not replayable (never routed, an Event Grid copy held behind its
-   * webhook), or whose message the page already sent from another record (a regional copy).
+   * webhook), or whose message this page or the last already sent from another record (a
+   * regional copy).
    */
   skipped: number;
   /** The arrival of the last record done: the job works from `to` back to `from`. */
   reachedAt?: number;
+  /**
+   * The original message ids the last page sent. Copies of one event that each sent its message
+   * (regional copies published at two instances at once) arrive together, so they are on one
+   * page or the next: the next page does not send them again.
+   */
+  lastPageSent?: string[];
   /** Failed steps in a row; reset by a step that gets through its page. */
   failedSteps: number;
   /** The latest errors, newest last, bounded. */
@@ -82,13 +90,16 @@ export function replayProgress(job: ReplayJob): number {
   return Math.min(1, Math.max(0, (top - job.reachedAt) / span));
 }
 
+/** A record routed to a topic. */
+type RoutedRecord = DeliveryRecord & { route: Extract<Route, { kind: "topic" }> };
+
 /**
  * What went to a topic once as its own message: routed records that published it, or are still
  * to (pending, dead). Not an Event Grid arrival `held` behind its webhook twin, a record never
  * routed, or one that counts as published only because another arrival's message covered it (a
  * regional copy, a twin that came after a recovery): its own message never went out.
  */
-function isReplayable(record: DeliveryRecord): boolean {
+function isReplayable(record: DeliveryRecord): record is RoutedRecord {
   if (record.route.kind !== "topic") return false;
   if (record.publishState === "published") return record.publishAttempts > 0;
   return record.publishState !== "held" && record.publishState !== "not-routed";
@@ -134,6 +145,31 @@ function replayMessageFor(
   knownTags: readonly string[] = [],
 ): TopicMessage {
   return replayedMessage(topicMessageFor(record.event, knownTags, record.occurrence), jobId);
+}
+
+/**
+ * The page's records whose message goes out: the replayable, but for a copy of one whose message
+ * this page or the last (`sentBefore`) already sends.
+ */
+function recordsToSend(
+  records: readonly DeliveryRecord[],
+  sentBefore: readonly string[],
+): RoutedRecord[] {
+  const sending = new Set(sentBefore);
+  const toSend: RoutedRecord[] = [];
+  for (const record of records) {
+    if (!isReplayable(record)) continue;
+    const original = originalMessageId(record);
+    if (sending.has(original)) continue;
+    sending.add(original);
+    toSend.push(record);
+  }
+  return toSend;
+}
+
+/** The id the record's own message went out under: copies of one event share it. */
+function originalMessageId(record: DeliveryRecord): string {
+  return messageIdFor(record.event, record.occurrence);
 }
 
 export interface ReplayPage {
@@ -259,19 +295,16 @@ async function step(
   const now = () => ports.clock();
   try {
     const page = await ports.source.page(job.selection, size, job.cursor);
-    const sentIds = new Set<string>();
-    for (const record of page.records) {
-      if (!isReplayable(record) || record.route.kind !== "topic") continue;
+    const toSend = recordsToSend(page.records, job.lastPageSent ?? []);
+    for (const record of toSend) {
       // The tags only enrich a delete: a failed lookup does not hold it back.
       const tags = await knownTagsOf(record.event, ports.store).catch(() => []);
       const message = replayMessageFor(record, job.id, tags);
-      if (sentIds.has(message.messageId)) continue;
       const wait = pacer.started + (pacer.sent * 1000) / settings.ratePerSecond - now();
       if (wait > 0) await ports.sleep(wait);
       if (now() >= lease) return undefined;
       await ports.publisher.publish(job.selection.topic ?? record.route.topic, message);
       pacer.sent++;
-      sentIds.add(message.messageId);
     }
     const last = page.records.at(-1);
     return {
@@ -279,9 +312,10 @@ async function step(
       state: page.next ? "running" : "completed",
       cursor: page.next,
       scanned: job.scanned + page.records.length,
-      published: job.published + sentIds.size,
-      skipped: job.skipped + page.records.length - sentIds.size,
+      published: job.published + toSend.length,
+      skipped: job.skipped + page.records.length - toSend.length,
       reachedAt: last?.receivedAt ?? job.reachedAt,
+      lastPageSent: toSend.map(originalMessageId),
       failedSteps: 0,
       updatedAt: now(),
     };
@@ -328,10 +362,13 @@ export async function countReplayable(
   let cursor: string | undefined;
   let records = 0;
   let replayable = 0;
+  let sentBefore: string[] = [];
   do {
     const page = await source.page(selection, pageSize, cursor);
+    const toSend = recordsToSend(page.records, sentBefore);
     records += page.records.length;
-    replayable += page.records.filter(isReplayable).length;
+    replayable += toSend.length;
+    sentBefore = toSend.map(originalMessageId);
     cursor = page.next;
   } while (cursor);
   return { records, replayable };
