@@ -106,7 +106,7 @@ export function discrepancyMessage(finding: Discrepancy): TopicMessage {
     id: messageId,
     registry: finding.registry,
     type: `discrepancy.${finding.kind}`,
-    subject: `${finding.repository ?? ""}${finding.tag ? `:${finding.tag}` : ""}`,
+    subject: findingSubject(finding),
     time: isoTime(finding.detectedAt),
     data: { ...finding },
     properties: {
@@ -122,4 +122,10 @@ export function discrepancyMessage(finding: Discrepancy): TopicMessage {
       resolution: finding.resolution,
     },
   });
+}
+
+/** `repository:tag`, or the repository alone; empty (left out) when it names no repository. */
+function findingSubject({ repository, tag }: Discrepancy): string {
+  if (!repository) return "";
+  return tag ? `${repository}:${tag}` : repository;
 }

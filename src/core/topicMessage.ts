@@ -34,10 +34,11 @@ export function messageIdFor(event: RegistryEvent, occurrence = 1): string {
   return shortHash(identity);
 }
 
-export function subjectFor(event: RegistryEvent): string {
-  const repository = event.repository ?? "";
-  if (event.tag) return `${repository}:${event.tag}`;
-  if (event.digest) return `${repository}@${event.digest}`;
+/** Empty (left out) when the event names no repository: `:tag` or `@digest` alone names nothing. */
+export function subjectFor({ repository, tag, digest }: RegistryEvent): string {
+  if (!repository) return "";
+  if (tag) return `${repository}:${tag}`;
+  if (digest) return `${repository}@${digest}`;
   return repository;
 }
 

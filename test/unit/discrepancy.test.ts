@@ -200,6 +200,12 @@ describe("discrepancyMessage", () => {
       absent: ["repository", "tag", "digest"],
     },
     {
+      name: "a tag but no repository",
+      overrides: { repository: undefined },
+      subject: undefined,
+      absent: ["repository"],
+    },
+    {
       name: "not recovered",
       overrides: { recovered: false },
       subject: "team/hello-world:v1",

@@ -100,6 +100,15 @@ describe("topicMessageFor: CloudEvents 1.0 envelope", () => {
     expect(topicMessageFor(registryEvent).subject).toBe(subject);
     expect(topicMessageFor(registryEvent).body.subject).toBe(subject);
   });
+
+  it.each([
+    ["a tag", event({ repository: undefined })],
+    ["a digest only", event({ repository: undefined, tag: undefined })],
+  ])("no subject for an event that names no repository, even with %s", (_name, registryEvent) => {
+    const message = topicMessageFor(registryEvent);
+    expect(message.subject).toBeUndefined();
+    expect(message.body).not.toHaveProperty("subject");
+  });
 });
 
 describe("topicMessageFor: application properties", () => {
