@@ -55,6 +55,14 @@ export interface DiscrepancyFilter {
   state: Discrepancy["state"];
 }
 
+/**
+ * The filters on a record's columns that its `o|` pointer does not carry (`OccurredEntity`):
+ * `listDeliveries`' `changing` conditions, which a listing by ACR's timestamp applies to the
+ * records behind the pointers.
+ */
+const RECORD_ONLY_FILTERS = ["publishState", "crossCheck", "artifactKind", "tagged"] as const;
+type RecordOnlyFilter = (typeof RECORD_ONLY_FILTERS)[number];
+
 /** One page of a listing: `after` is where the previous page stopped. */
 export interface ListQuery<F> {
   window: TimeWindow;
@@ -237,7 +245,7 @@ export class TableQueries {
 
   /**
    * The records the pointers name, in the pointers' order (their RowKeys kept, for paging), with
-   * the state filters applied: a record's state is on the record only.
+   * the filters on the record's own columns applied.
    */
   private async *recordsBehind(
     pointers: AsyncIterable<TableEntityResult<OccurredEntity>>,
@@ -258,9 +266,9 @@ export class TableQueries {
           }),
       );
       if (!record) continue;
-      if (filter.publishState !== undefined && record.publishState !== filter.publishState)
-        continue;
-      if (filter.crossCheck !== undefined && record.crossCheck !== filter.crossCheck) continue;
+      const differs = (column: RecordOnlyFilter) =>
+        filter[column] !== undefined && record[column] !== filter[column];
+      if (RECORD_ONLY_FILTERS.some(differs)) continue;
       yield { ...record, rowKey: pointer.rowKey };
     }
   }

@@ -230,6 +230,27 @@ describe("query API on the local stack", () => {
     expect(await ids(range(now - 2500, now - 1500))).toEqual([web.id]);
   });
 
+  it("filters by artifact kind and tagged alike by arrival and by ACR's timestamp", async () => {
+    const registry = uniqueRegistry();
+    const now = Date.now();
+    const tagged = acrEvent(registry, now - 1000, { tag: "v1" });
+    const untagged = acrEvent(registry, now - 2000, { tag: "" });
+    // One after the other: newest first by arrival is the same order as by ACR's timestamp.
+    await postWebhook(untagged);
+    await postWebhook(tagged);
+
+    for (const by of ["arrived", "occurred"]) {
+      const ids = async (filter: string) =>
+        (await get<Listing>(`events?registry=${registry}&by=${by}&${filter}`)).items.map(
+          (item) => item.id,
+        );
+      expect(await ids("tagged=true"), by).toEqual([tagged.id]);
+      expect(await ids("tagged=false"), by).toEqual([untagged.id]);
+      expect(await ids("artifactKind=image"), by).toEqual([tagged.id, untagged.id]);
+      expect(await ids("artifactKind=index"), by).toEqual([]);
+    }
+  });
+
   it("without a registry, merges every registry newest first, ties across registries included", async () => {
     // A window of its own, far from every other test's events: the Azurite is shared.
     const base = Date.UTC(2031, 0, 1) + Math.floor(Math.random() * 300) * 24 * 60 * MINUTE;
