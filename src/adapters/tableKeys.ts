@@ -24,11 +24,6 @@ export function decodeKeyPart(encoded: string): string {
   return decodeURIComponent(encoded);
 }
 
-/** Whether the value, percent-encoded, fits in a key on its own. */
-export function fitsInKey(value: string): boolean {
-  return encodeKeyPart(value).length <= MAX_KEY_LENGTH;
-}
-
 export function joinKey(...parts: string[]): string {
   const key = parts.join(KEY_PART_SEPARATOR);
   if (key.length > MAX_KEY_LENGTH) throw new KeyTooLongError(key.length);

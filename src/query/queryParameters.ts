@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { fitsInKey } from "../adapters/tableKeys";
 import type {
   DeliveryFilter,
   DiscrepancyFilter,
@@ -8,6 +7,7 @@ import type {
 } from "../adapters/tableQueries";
 import { LISTING_TIMES } from "../adapters/tableQueries";
 import {
+  eventFields,
   type FieldIssue,
   invalid,
   type Parsed,
@@ -147,13 +147,9 @@ export function parseBackfillQuery(
   return windowOf(read.value, now);
 }
 
-/** The `{id}` of `/events/{id}`. */
+/** The `{id}` of `/events/{id}`: what the intakes take as an event id (no other was recorded). */
 export function parseEventId(id: string | undefined): Parsed<string> {
-  const parsed = text(256)
-    .min(1)
-    // An id that cannot be a key was never recorded.
-    .refine(fitsInKey, "is too long for an event id")
-    .safeParse(id);
+  const parsed = eventFields.id.safeParse(id);
   if (parsed.success) return { ok: true, value: parsed.data };
   return invalid("route.id", parsed.error.issues.map((issue) => issue.message).join("; "));
 }

@@ -299,6 +299,9 @@ describe("query API on the local stack", () => {
     ["stats?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z", "from"],
     ["stats?to=soon", "to"],
     [`events/${"x".repeat(300)}`, "id"],
+    // Short enough as it is, longer than an intake takes once percent-encoded (it was a 500).
+    [`events/${"%25".repeat(170)}a`, "id"],
+    [`story/${"%25".repeat(170)}a`, "id"],
     // Longer, percent-encoded, than a recorded registry can be; and blank.
     [`events?registry=${encodeURIComponent("é".repeat(255))}`, "registry"],
     [`overview?registry=${encodeURIComponent("é".repeat(255))}`, "registry"],
@@ -310,6 +313,14 @@ describe("query API on the local stack", () => {
     expect(body.error.code).toBe("invalid_query");
     expect(body.error.message).toContain(name);
     expect(body.error.details?.issues.map((issue) => issue.path.split(".")[1])).toContain(name);
+  });
+
+  it("searches for text no event id can be by the other fields only", async () => {
+    // With something recorded: the lookup by id reads each registry's partitions.
+    await postWebhook(acrEvent(uniqueRegistry(), Date.now()));
+    const q = `${"%".repeat(170)}a`;
+    const found = await get<{ q: string; items: unknown[] }>(`search?q=${encodeURIComponent(q)}`);
+    expect(found).toMatchObject({ q, items: [] });
   });
 
   it("refuses a continuation token that was edited or belongs to another query", async () => {

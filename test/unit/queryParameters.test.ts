@@ -169,13 +169,17 @@ describe("query parameters", () => {
     expect(issuePaths(stats("from=2026-03-31T11:59:59Z"))).toEqual(["query.from"]);
   });
 
-  it("reads an event id, and refuses one that cannot be a table key", () => {
+  it("reads an event id, and refuses one the bridge would not have recorded", () => {
     expect(parseEventId("31c51664-e5bd-416a-a5df-e5206bc47ed0")).toEqual({
       ok: true,
       value: "31c51664-e5bd-416a-a5df-e5206bc47ed0",
     });
     expect(issuePaths(parseEventId(""))).toEqual(["route.id"]);
     expect(issuePaths(parseEventId("é".repeat(200)))).toEqual(["route.id"]);
+    // 480 characters percent-encoded is the most an intake takes; 511 was let through.
+    expect(parseEventId(`${"%".repeat(160)}`).ok).toBe(true);
+    expect(issuePaths(parseEventId(`${"%".repeat(160)}a`))).toEqual(["route.id"]);
+    expect(issuePaths(parseEventId(`${"%".repeat(170)}a`))).toEqual(["route.id"]);
   });
 });
 
