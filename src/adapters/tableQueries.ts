@@ -285,7 +285,10 @@ export class TableQueries {
   }
 }
 
-/** Rows `<kind>|<inverted ms>|…` of one partition whose time lies in the window. */
+/**
+ * Rows `<kind>|<inverted ms>|…` of one partition whose time lies in the window; when resuming,
+ * only those after the position, for the source with that `key`.
+ */
 export function timedRowRange(
   kind: string,
   partitionKey: string,
@@ -293,14 +296,10 @@ export function timedRowRange(
   resume?: { after: ListPosition; key: string },
 ): string[] {
   const prefix = `${kind}${KEY_PART_SEPARATOR}`;
-  const start = !resume
-    ? odata`RowKey ge ${`${prefix}${invertedMillis(window.to)}`}`
-    : tiesFollow(resume.key, resume.after)
-      ? odata`RowKey ge ${resume.after.rowKey}`
-      : odata`RowKey gt ${resume.after.rowKey}`;
   return [
     odata`PartitionKey eq ${partitionKey}`,
-    start,
+    odata`RowKey ge ${`${prefix}${invertedMillis(window.to)}`}`,
+    ...afterPosition(resume),
     // `}` sorts right after `|`, so every RowKey of the moment `from` is below this bound.
     odata`RowKey lt ${`${prefix}${invertedMillis(window.from)}}`}`,
   ];
@@ -315,20 +314,31 @@ function timeRange(
   window: TimeWindow,
   resume?: { after: ListPosition; key: string },
 ): string[] {
-  let newest = invertedMillis(window.to);
-  let start = odata`RowKey ge ${newest}`;
-  if (resume) {
-    const { rowKey } = resume.after;
-    newest = rowKey.slice(0, rowKey.indexOf(KEY_PART_SEPARATOR));
-    start = tiesFollow(resume.key, resume.after)
-      ? odata`RowKey ge ${rowKey}`
-      : odata`RowKey gt ${rowKey}`;
-  }
+  const newest = invertedMillis(window.to);
+  const { rowKey } = resume?.after ?? {};
   return [
-    ...hourPartitions(prefix, newest, window.from),
-    start,
+    // Resuming, the partitions start at the position's.
+    ...hourPartitions(
+      prefix,
+      rowKey === undefined ? newest : rowKey.slice(0, rowKey.indexOf(KEY_PART_SEPARATOR)),
+      window.from,
+    ),
+    odata`RowKey ge ${newest}`,
+    ...afterPosition(resume),
     // `}` sorts right after `|`, so every RowKey of the moment `from` is below this bound.
     odata`RowKey lt ${`${invertedMillis(window.from)}}`}`,
+  ];
+}
+
+/**
+ * The rows after a listing's position. A position comes from a continuation token, which anyone
+ * can make: it only narrows the window's range, never widens it or reaches rows of another kind.
+ */
+function afterPosition(resume?: { after: ListPosition; key: string }): string[] {
+  if (!resume) return [];
+  const { rowKey } = resume.after;
+  return [
+    tiesFollow(resume.key, resume.after) ? odata`RowKey ge ${rowKey}` : odata`RowKey gt ${rowKey}`,
   ];
 }
 

@@ -1,6 +1,15 @@
 import { randomUUID } from "node:crypto";
+import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TableFindingStore } from "../../src/adapters/tableFindingStore";
+import { DISCREPANCIES_TABLE } from "../../src/adapters/tableLayout";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
+import { encodeContinuationToken } from "../../src/query/continuationToken";
+import {
+  type PagedQuery,
+  parseDiscrepanciesQuery,
+  parseEventsQuery,
+} from "../../src/query/queryParameters";
 import { eventGridEvent, postEventGrid, RESOURCE_ID } from "../support/eventGridEvents";
 import { type LocalStack, startLocalStack } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
@@ -349,6 +358,69 @@ describe("query API on the local stack", () => {
     );
     expect(second.items).toHaveLength(1);
     expect(second.items[0]?.id).not.toBe(first.items[0]?.id);
+  });
+
+  it("reads only a query's own range with a token made by hand at any position (the check is no secret)", async () => {
+    const registry = uniqueRegistry();
+    const now = Date.now();
+    const event = acrEvent(registry, now);
+    await postWebhook(event);
+    await new TableFindingStore(
+      TableClient.fromConnectionString(stack.tablesConnection, DISCREPANCIES_TABLE, {
+        allowInsecureConnection: true,
+      }),
+      5000,
+    ).record({
+      kind: "webhook-only",
+      logicalKey: randomUUID(),
+      registry,
+      action: "push",
+      detectedAt: now,
+      webhookEventIds: [event.id],
+      eventGridEventIds: [],
+      regions: [],
+      recovered: false,
+      state: "open",
+    });
+    /** The page after `rowKey`, with a token made as the bridge makes them. */
+    const pageAfter = (
+      route: string,
+      query: string,
+      parse: (query: URLSearchParams, now: number) => { ok: boolean; value?: PagedQuery<unknown> },
+      rowKey: string,
+    ) => {
+      const parsed = parse(new URLSearchParams(query), Date.now());
+      if (!parsed.value) throw new Error(`${query} refused`);
+      const token = encodeContinuationToken(
+        { window: parsed.value.window, after: { rowKey, sourceKey: "" } },
+        parsed.value.fingerprint,
+      );
+      return fetch(`${stack.url}/api/${route}?${query}&continuationToken=${token}`);
+    };
+    const hoursAgo = range(now - 3 * 60 * MINUTE, now - 2 * 60 * MINUTE);
+    for (const [route, parse] of [
+      ["events", parseEventsQuery],
+      ["discrepancies", parseDiscrepanciesQuery],
+    ] as const) {
+      // Before every row of the registry: the event and the finding are newer than the window.
+      const answer = await pageAfter(
+        route,
+        `registry=${registry}&${hoursAgo}`,
+        parse,
+        "0000000000000|x",
+      );
+      expect(answer.status, route).toBe(200);
+      expect(await answer.json(), route).toEqual({ items: [] });
+    }
+    // A position among rows of another kind than the listing's: it was a 503.
+    const occurred = await pageAfter(
+      "events",
+      `registry=${registry}&by=occurred`,
+      parseEventsQuery,
+      "d|0000000000000|x",
+    );
+    expect(occurred.status).toBe(200);
+    expect(((await occurred.json()) as Listing).items.map((item) => item.id)).toEqual([event.id]);
   });
 
   it("shows one event with both its arrivals and its logical event; 404 for an unknown id", async () => {
