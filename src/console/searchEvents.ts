@@ -60,7 +60,10 @@ export function searchEvents(
     (r, now) => parseSearch(r.query, now),
     async ({ q, window, registry }) => {
       // Only what can be an event id is looked up as one (a key has a bounded length).
-      const matches = parseEventId(q).ok ? (await findEvent(deps.lookup, q)).deliveries : [];
+      const byId = parseEventId(q).ok ? (await findEvent(deps.lookup, q)).deliveries : [];
+      const matches = byId.filter(
+        (record) => registry === undefined || record.event.registry === registry,
+      );
       const needle = q.toLowerCase();
       let scanned = 0;
       let after: Parameters<TableQueries["listDeliveries"]>[0]["after"];

@@ -491,6 +491,11 @@ describe("query API on the local stack", () => {
     await postWebhook(acrEvent(registry, Date.now(), { id: tagged, tag: tagged }));
     const both = await get<{ items: { id: string }[] }>(`search?q=${tagged}&registry=${registry}`);
     expect(both.items.map((item) => item.id)).toEqual([tagged]);
+    // Found by its id at any time, but only in the registry asked for.
+    const elsewhere = await get<{ items: unknown[] }>(
+      `search?q=${push.id}&registry=${uniqueRegistry()}`,
+    );
+    expect(elsewhere.items).toEqual([]);
   });
 
   it("lists discrepancies and counts statistics for a known set of events", async () => {
