@@ -44,7 +44,11 @@ function describeScope(scope: string): string {
   return scope.trim() === "" ? "everything" : `'${scope.trim()}'`;
 }
 
-/** Only scheme, host and path are ever shown: the query may carry a function key (`code`). */
+/**
+ * A service URI is never shown whole: its query may carry a function key (`code`), and the path of
+ * a URI at another host may be a secret itself (chat services put their webhook token there), so
+ * only this bridge's own host has its path shown.
+ */
 function serviceUriProblems(config: WebhookConfiguration, bridgeWebhookUrl?: string): string[] {
   let uri: URL;
   try {
@@ -58,7 +62,8 @@ function serviceUriProblems(config: WebhookConfiguration, bridgeWebhookUrl?: str
     const target = `${uri.origin}${uri.pathname.replace(/\/+$/, "")}`;
     const expected = `${bridge.origin}${bridge.pathname.replace(/\/+$/, "")}`;
     if (target.toLowerCase() !== expected.toLowerCase()) {
-      problems.push(`service URI points at ${target}, not at this bridge (${expected})`);
+      const shown = uri.origin === bridge.origin ? target : `${uri.origin}/…`;
+      problems.push(`service URI points at ${shown}, not at this bridge (${expected})`);
     }
   }
   for (const name of ["region", "registry"]) {

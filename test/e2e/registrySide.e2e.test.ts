@@ -321,7 +321,7 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
     expect(reasonsOf("healthgood")).toEqual([]);
     expect(reasonsOf("healthdisabled")).toContain("status is disabled");
     expect(reasonsOf("healthwronguri").join("\n")).toContain(
-      `service URI points at http://127.0.0.1:1/hook, not at this bridge (${bridgeUrl}/api/acr/webhook)`,
+      `service URI points at http://127.0.0.1:1/…, not at this bridge (${bridgeUrl}/api/acr/webhook)`,
     );
     expect(reasonsOf("healthnoauth")).toEqual(
       expect.arrayContaining([

@@ -204,9 +204,26 @@ describe("configurationProblems", () => {
       "status is disabled",
       "actions missing: delete, chart_push, chart_delete, quarantine",
       "scope is 'team/*', expected everything",
-      "service URI points at https://other.example/hook, not at this bridge (https://func-api.azurewebsites.net/api/acr/webhook)",
+      "service URI points at https://other.example/…, not at this bridge (https://func-api.azurewebsites.net/api/acr/webhook)",
       "service URI region 'eastus' is not the webhook's location 'westeurope'",
       "custom headers carry no Authorization header",
+    ]);
+  });
+
+  it("shows the path of a wrong service URI only on the bridge's own host: another's may hold a token", () => {
+    const token = "T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX";
+    const chat = { ...healthy, serviceUri: `https://hooks.chat.example/services/${token}` };
+    const problems = configurationProblems(chat, expectations);
+    expect(problems).toContain(
+      "service URI points at https://hooks.chat.example/…, not at this bridge (https://func-api.azurewebsites.net/api/acr/webhook)",
+    );
+    expect(problems.join("\n")).not.toContain("B0000");
+    const typo = {
+      ...healthy,
+      serviceUri: "https://func-api.azurewebsites.net/api/acr/webhok?region=westeurope",
+    };
+    expect(configurationProblems(typo, expectations)).toEqual([
+      "service URI points at https://func-api.azurewebsites.net/api/acr/webhok, not at this bridge (https://func-api.azurewebsites.net/api/acr/webhook)",
     ]);
   });
 
