@@ -43,7 +43,21 @@ export interface ListPosition {
 /** One query of a merged listing; its RowKeys start with an inverted time, so they sort newest first. */
 export interface ListSource<T> {
   key: string;
-  entities: AsyncIterator<TableEntityResult<T>>;
+  /** The rows to list, and those the source read only to leave out (see `PassedRow`). */
+  entities: AsyncIterator<TableEntityResult<T> | PassedRow>;
+}
+
+/**
+ * A row a source read and left out, which its query could not (a pointer whose record does not
+ * match): it moves the listing's position on, and is not listed.
+ */
+export interface PassedRow {
+  rowKey: string;
+  passed: true;
+}
+
+function isPassed<T>(row: TableEntityResult<T> | PassedRow): row is PassedRow {
+  return "passed" in row && row.passed === true;
 }
 
 export interface ListPage<T> {
@@ -52,26 +66,31 @@ export interface ListPage<T> {
 }
 
 /**
- * Merges sources newest first, ordered by (RowKey, source key), and stops after `limit` items;
- * `next` is set only when more remain.
+ * Merges sources newest first, ordered by (RowKey, source key), and stops after `limit` items, or
+ * after `mostPassed` rows left out (each cost a read: a page that finds few matches is cut short
+ * rather than outlast the request); `next` is set only when more remain.
  */
 export async function mergeNewestFirst<T>(
   sources: readonly ListSource<T>[],
   limit: number,
+  mostPassed = Number.POSITIVE_INFINITY,
 ): Promise<ListPage<T>> {
   const heads: Head<T>[] = await Promise.all(
     sources.map(async (source) => ({ source, head: await source.entities.next() })),
   );
   const items: TableEntityResult<T>[] = [];
+  let passed = 0;
   let last: ListPosition | undefined;
-  while (items.length < limit) {
+  while (items.length < limit && passed < mostPassed) {
     let first: Head<T> | undefined;
     for (const candidate of heads) {
       if (candidate.head.done) continue;
       if (!first || compare(candidate, first) < 0) first = candidate;
     }
     if (!first || first.head.done) break;
-    items.push(first.head.value);
+    const row = first.head.value;
+    if (isPassed(row)) passed++;
+    else items.push(row);
     last = { rowKey: rowKeyOf(first.head), sourceKey: first.source.key };
     first.head = await first.source.entities.next();
   }
@@ -79,7 +98,7 @@ export async function mergeNewestFirst<T>(
   return { items, next: more ? last : undefined };
 }
 
-type Head<T> = { source: ListSource<T>; head: IteratorResult<TableEntityResult<T>> };
+type Head<T> = { source: ListSource<T>; head: IteratorResult<TableEntityResult<T> | PassedRow> };
 
 /** Table Storage orders keys by ordinal comparison, as `<` does. */
 function compare<T>(a: Head<T>, b: Head<T>): number {
@@ -90,7 +109,7 @@ function ordinal(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function rowKeyOf<T>(head: IteratorResult<TableEntityResult<T>>): string {
+function rowKeyOf<T>(head: IteratorResult<TableEntityResult<T> | PassedRow>): string {
   return head.done ? "" : (head.value.rowKey ?? "");
 }
 

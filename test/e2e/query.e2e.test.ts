@@ -3,6 +3,7 @@ import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TableFindingStore } from "../../src/adapters/tableFindingStore";
 import { DISCREPANCIES_TABLE } from "../../src/adapters/tableLayout";
+import { MOST_RECORDS_PASSED } from "../../src/adapters/tableQueries";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { encodeContinuationToken } from "../../src/query/continuationToken";
 import {
@@ -258,6 +259,24 @@ describe("query API on the local stack", () => {
       expect(await ids("artifactKind=image"), by).toEqual([tagged.id, untagged.id]);
       expect(await ids("artifactKind=index"), by).toEqual([]);
     }
+  });
+
+  it("ends a page by ACR's timestamp short, with a token, when its filter leaves many records out", async () => {
+    const registry = uniqueRegistry();
+    const now = Date.now();
+    // The one match is the oldest: every newer record is read and left out before it is found.
+    const untagged = acrEvent(registry, now - 60_000, { tag: "" });
+    await postWebhook(untagged);
+    const tagged = Array.from({ length: MOST_RECORDS_PASSED + 5 }, (_, index) =>
+      acrEvent(registry, now - 50_000 + index, { tag: `v${index}` }),
+    );
+    for (const event of tagged) await postWebhook(event);
+
+    const path = `events?registry=${registry}&by=occurred&tagged=false&limit=10`;
+    const pages = await allPages(path);
+    expect(pages[0]).toMatchObject({ items: [], continuationToken: expect.any(String) });
+    expect(pages.flatMap((page) => page.items.map((item) => item.id))).toEqual([untagged.id]);
+    expect(pages.at(-1)?.continuationToken).toBeUndefined();
   });
 
   it("without a registry, merges every registry newest first, ties across registries included", async () => {
