@@ -127,6 +127,13 @@ export const discrepancyMessageProperties = z.strictObject({
   ...traceProperties,
 });
 
+/** Set on every operational finding (webhook health, a silent side) and on none of the cross-check's. */
+const operationalProperty = z
+  .literal("true")
+  .describe(
+    "Always true: tells an operational finding from the cross-check's findings on the same topic.",
+  );
+
 const webhookHealthProperties = {
   kind: webhookHealthDataSchema.shape.kind.describe(
     "webhook-unhealthy, on the finding and on its resolution.",
@@ -136,6 +143,7 @@ const webhookHealthProperties = {
   resolved: z
     .enum(["true", "false"])
     .describe("A string: true on the resolution (the webhook is healthy again)."),
+  operational: operationalProperty,
 } satisfies Record<keyof WebhookHealthProperties, z.ZodType>;
 
 export const webhookHealthMessageProperties = z.strictObject({
@@ -148,11 +156,7 @@ const silenceProperties = {
   state: silenceFindingDataSchema.shape.state,
   registry: silenceFindingDataSchema.shape.registry,
   region: silenceFindingDataSchema.shape.region,
-  operational: z
-    .literal("true")
-    .describe(
-      "Always true: tells an operational finding from the cross-check's findings on the same topic.",
-    ),
+  operational: operationalProperty,
 } satisfies Record<keyof SilenceProperties, z.ZodType>;
 
 export const silenceMessageProperties = z.strictObject({

@@ -171,6 +171,8 @@ export type WebhookHealthProperties = {
   registry: string;
   webhook: string;
   resolved: "true" | "false";
+  /** Tells it from the cross-check's findings on the same topic, as the source silence's. */
+  operational: "true";
 };
 
 /** The CloudEvents type after `com.azure.acr.`: the finding's, or its resolution's. */
@@ -203,6 +205,7 @@ export function webhookHealthMessage(health: WebhookHealth): TopicMessage {
     registry,
     webhook: health.ref.name,
     resolved: resolved ? "true" : "false",
+    operational: "true",
   };
   return cloudEventMessage({
     id,

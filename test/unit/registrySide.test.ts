@@ -285,6 +285,7 @@ describe("pings and health changes", () => {
     expect(finding.applicationProperties).toMatchObject({
       kind: "webhook-unhealthy",
       resolved: "false",
+      operational: "true",
       registry: "myregistry.azurecr.io",
     });
     expect(finding.messageId).not.toBe(resolution.messageId);
