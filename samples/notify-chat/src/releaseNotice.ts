@@ -10,6 +10,8 @@ export interface NoticeSettings {
   format: ChatFormat;
   /** Post signatures, attestations and SBOMs too (off by default: they follow every release). */
   includeSignatures: boolean;
+  /** Post messages a bridge replay sent again (off by default: each was posted when it first came). */
+  includeReplays: boolean;
 }
 
 /** What the trigger hands over: the message body and its application properties. */
@@ -54,12 +56,16 @@ function safeJson(raw: string): unknown {
 /**
  * One post per released image: the tagged push of an image or of a multi-arch index. A
  * multi-arch push also sends each platform manifest untagged: those are skipped, so the index
- * stands for them all. Signatures are skipped unless asked for.
+ * stands for them all. Signatures, and the messages a replay sends again, are skipped unless asked
+ * for.
  */
 export function decide(message: TopicMessage, settings: NoticeSettings): Decision {
   const properties = message.applicationProperties;
   const action = text(properties.action);
   if (action !== "push") return { post: false, reason: `action ${action ?? "(none)"}` };
+  if (properties.replayed === "true" && !settings.includeReplays) {
+    return { post: false, reason: "replayed" };
+  }
   const artifactKind = text(properties.artifactKind) ?? "unknown";
   const tag = text(properties.tag);
   if (properties.tagged !== "true" || tag === undefined) {

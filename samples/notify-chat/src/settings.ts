@@ -5,11 +5,18 @@ export interface NotifySettings {
   webhookUrl: string;
   format: ChatFormat;
   includeSignatures: boolean;
+  includeReplays: boolean;
   timeoutMs: number;
   maxHoldMs: number;
 }
 
 const loopback = (url: URL) => ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+
+const flag = () =>
+  z
+    .enum(["true", "false"], { error: "must be true or false" })
+    .default("false")
+    .transform((value) => value === "true");
 
 const schema = z.object({
   CHAT_WEBHOOK_URL: z.url({ error: "must be the chat's incoming webhook URL" }).refine((value) => {
@@ -17,10 +24,8 @@ const schema = z.object({
     return url.protocol === "https:" || (url.protocol === "http:" && loopback(url));
   }, "must be https (http only on loopback, for local tests)"),
   CHAT_FORMAT: z.enum(["teams", "slack"], { error: "must be teams or slack" }).default("teams"),
-  NOTIFY_SIGNATURES: z
-    .enum(["true", "false"], { error: "must be true or false" })
-    .default("false")
-    .transform((value) => value === "true"),
+  NOTIFY_SIGNATURES: flag(),
+  NOTIFY_REPLAYS: flag(),
   CHAT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   CHAT_MAX_HOLD_MS: z.coerce.number().int().min(0).max(50_000).default(20_000),
 });
@@ -37,6 +42,7 @@ export function loadSettings(env: NodeJS.ProcessEnv): NotifySettings {
     webhookUrl: values.CHAT_WEBHOOK_URL,
     format: values.CHAT_FORMAT,
     includeSignatures: values.NOTIFY_SIGNATURES,
+    includeReplays: values.NOTIFY_REPLAYS,
     timeoutMs: values.CHAT_TIMEOUT_MS,
     maxHoldMs: values.CHAT_MAX_HOLD_MS,
   };

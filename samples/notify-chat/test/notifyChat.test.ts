@@ -127,6 +127,10 @@ describe("loadSettings", () => {
       { CHAT_WEBHOOK_URL: "https://chat.example.com/hook", NOTIFY_SIGNATURES: "yes" },
       "NOTIFY_SIGNATURES",
     ],
+    [
+      { CHAT_WEBHOOK_URL: "https://chat.example.com/hook", NOTIFY_REPLAYS: "1" },
+      "NOTIFY_REPLAYS must be true or false",
+    ],
   ])("refuses %j naming the setting", (env, problem) => {
     expect(() => loadSettings(env)).toThrow(problem);
   });
@@ -137,11 +141,12 @@ describe("loadSettings", () => {
     ).toThrow(expect.objectContaining({ message: expect.not.stringContaining("SECRET") }));
   });
 
-  it("defaults to Teams without signatures", () => {
+  it("defaults to Teams without signatures or replays", () => {
     expect(loadSettings({ CHAT_WEBHOOK_URL: "https://chat.example.com/hook" })).toEqual({
       webhookUrl: "https://chat.example.com/hook",
       format: "teams",
       includeSignatures: false,
+      includeReplays: false,
       timeoutMs: 5000,
       maxHoldMs: 20_000,
     });

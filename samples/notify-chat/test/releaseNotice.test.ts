@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { chatMessage, decide, type NoticeSettings, type Release } from "../src/releaseNotice";
 
 const DIGEST = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270";
-const teams: NoticeSettings = { format: "teams", includeSignatures: false };
+const teams: NoticeSettings = { format: "teams", includeSignatures: false, includeReplays: false };
 
 /** A message as the bridge publishes it (see docs/asyncapi.yaml). */
 function message(
@@ -56,6 +56,19 @@ describe("decide: one post per released image", () => {
       false,
       "signature",
     ]);
+  });
+
+  it("does not post a message a replay sent again, unless asked to", () => {
+    const replayed = message({
+      digest: DIGEST,
+      artifactKind: "index",
+      tagged: "true",
+      tag: "v1.4.0",
+      replayed: "true",
+      replayJobId: "job-1",
+    });
+    expect(decide(replayed, teams)).toEqual({ post: false, reason: "replayed" });
+    expect(decide(replayed, { ...teams, includeReplays: true }).post).toBe(true);
   });
 
   it("posts signatures, attestations and SBOMs when asked to", () => {
