@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
+import { loadCrossCheckSettings, loadRoutingTable } from "../../src/config";
 import { readLocalSettings } from "../host/settings";
 import { administrationClient } from "./administrationClient";
 import { sqlFilterFor } from "./globFilter";
 import { azCommandsFor, bicepFor, type SubscriptionDefinition } from "./ruleDefinitions";
+import { type AskedFor, unreachableOptions } from "./topicReach";
 
 const USAGE = `Usage:
   npm run subscribe -- --topic <topic> --name <subscription> [--repository GLOB]... [--tag GLOB]...
@@ -23,7 +25,11 @@ const TOPIC_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$/;
 const list = (values: string[] | undefined) =>
   (values ?? []).flatMap((value) => value.split(",")).map((value) => value.trim());
 
-function definitionFrom(args: string[]): { definition: SubscriptionDefinition; dryRun: boolean } {
+function definitionFrom(args: string[]): {
+  definition: SubscriptionDefinition;
+  asked: AskedFor;
+  dryRun: boolean;
+} {
   const { values } = parseArgs({
     args,
     options: {
@@ -44,12 +50,11 @@ function definitionFrom(args: string[]): { definition: SubscriptionDefinition; d
     problems.push("--name must be a subscription name: 1-50 letters, digits, '.', '_', '-'");
   }
   if (!RULE_NAME.test(values.rule)) problems.push("--rule must be a rule name (1-50 characters)");
+  const asked = { actions: list(values.action), kinds: list(values.kind), tagged: values.tagged };
   const filter = sqlFilterFor({
     repositories: values.repository ?? [],
     tags: values.tag ?? [],
-    actions: list(values.action),
-    kinds: list(values.kind),
-    tagged: values.tagged,
+    ...asked,
   });
   if (!filter.ok) problems.push(...filter.failure);
   if (problems.length > 0 || !filter.ok) throw new UsageError(problems.join("\n"));
@@ -60,12 +65,26 @@ function definitionFrom(args: string[]): { definition: SubscriptionDefinition; d
       ruleName: values.rule,
       sqlExpression: filter.value,
     },
+    asked,
     dryRun: values["dry-run"],
   };
 }
 
 async function main(): Promise<void> {
-  const { definition, dryRun } = definitionFrom(process.argv.slice(2));
+  const { definition, asked, dryRun } = definitionFrom(process.argv.slice(2));
+  // The environment over local.settings.json, as the bridge's host reads its settings.
+  const settings = { ...process.env, ...readLocalSettings(process.cwd()) };
+  const bridge = {
+    routing: loadRoutingTable(settings),
+    discrepancyTopic: loadCrossCheckSettings(settings).discrepancyTopic,
+  };
+  const unreachable = unreachableOptions(definition.topic, asked, bridge);
+  if (unreachable.length > 0) {
+    // Not refused: a replay sent to a topic of its own choosing can carry anything.
+    console.log(
+      `Never matched by what the bridge publishes to ${definition.topic} (its settings as read here):\n${unreachable.map((line) => `  ${line}`).join("\n")}\n`,
+    );
+  }
   console.log(`SQL filter:\n  ${definition.sqlExpression}\n`);
   console.log(`Bicep:\n${bicepFor(definition).replace(/^(?=.)/gm, "  ")}`);
   console.log(

@@ -115,6 +115,55 @@ describe("npm run subscribe", () => {
     expect(bus.messageCount("acr-push", "all")).toBe(4);
   });
 
+  it("names the options nothing the bridge publishes to the topic matches, under its settings", async () => {
+    const onPush = await subscribe(
+      "--topic",
+      "acr-push",
+      "--name",
+      "x",
+      "--action",
+      "push,delete",
+      "--dry-run",
+    );
+    expect(onPush.code).toBe(0);
+    expect(onPush.stdout).toContain(
+      "--action delete: the bridge publishes delete to acr-delete, not acr-push",
+    );
+    expect(onPush.stdout).not.toContain("--action push:");
+    const findings = await subscribe(
+      "--topic",
+      "acr-discrepancies",
+      "--name",
+      "x",
+      "--kind",
+      "image",
+      "--tagged",
+      "--dry-run",
+    );
+    expect(findings.stdout).toContain(
+      "--kind: findings on acr-discrepancies carry no artifactKind",
+    );
+    expect(findings.stdout).toContain("--tagged: findings on acr-discrepancies carry no tagged");
+    // Routing moved by a setting: delete now goes to acr-push too.
+    const moved = await run(
+      process.execPath,
+      [
+        resolve(ROOT, "dist/dev/subscribe/main.js"),
+        "--topic",
+        "acr-push",
+        "--name",
+        "x",
+        "--action",
+        "delete",
+        "--dry-run",
+      ],
+      { cwd: ROOT, env: { ...process.env, TOPIC_DELETE: "acr-push" } },
+    );
+    expect(moved.stdout).not.toContain("Never matched");
+    const clean = await subscribe("--topic", "acr-push", "--name", "x", "--tagged", "--dry-run");
+    expect(clean.stdout).not.toContain("Never matched");
+  });
+
   it("says so when the subscription exists", async () => {
     const result = await subscribe("--topic", "acr-push", "--name", "all");
     expect(result.code).toBe(1);
