@@ -19,6 +19,10 @@ export const DISCREPANCY_KINDS = [
   "quarantine-held",
 ] as const;
 export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
+export function isDiscrepancyKind(state: string): state is DiscrepancyKind {
+  return (DISCREPANCY_KINDS as readonly string[]).includes(state);
+}
+
 /** What a logical event ends as once its window (or its quarantine hold) is over. */
 export const VERDICTS = ["matched", ...DISCREPANCY_KINDS] as const;
 export type Verdict = (typeof VERDICTS)[number];
@@ -99,6 +103,11 @@ export interface LogicalEvent {
   closingUntil?: number;
   /** Runs that have taken it for closing; bounded like the re-drive, then it closes regardless. */
   closeAttempts?: number;
+  /**
+   * The finding the close that took it decided on. That close may have recorded or published
+   * the finding before it failed, so a twin joining from then on is late, as after the close.
+   */
+  closingVerdict?: DiscrepancyKind;
   /** The twin came after the window had closed with a finding: matched after all, late. */
   late?: LateMatch;
 }
@@ -184,6 +193,8 @@ function withRelease(
   arrivedAt: number,
 ): LogicalEvent {
   if (logical.state !== "awaiting-release" || side !== "webhook") return logical;
+  // The hold's close has decided on its finding: the webhook is a late twin instead.
+  if (logical.closingVerdict !== undefined) return logical;
   return { ...logical, state: "open", windowClosesAt: arrivedAt };
 }
 
@@ -203,16 +214,21 @@ function missingSideOf(state: CrossCheckState): "webhook" | "eventGrid" | undefi
   }
 }
 
-/** A twin arriving after its window closed one-sided: matched after all, the finding to resolve. */
+/**
+ * A twin arriving after its window closed one-sided, or once a close has decided on a one-sided
+ * finding: matched after all, the finding to resolve.
+ */
 function withLateTwin(logical: LogicalEvent, arrivedAt: number): LogicalEvent {
-  const { state } = logical;
+  const finding = isWaiting(logical) ? logical.closingVerdict : logical.state;
   const delayMs = twinDelayMs(logical);
-  if (missingSideOf(state) === undefined || delayMs === undefined) return logical;
+  if (finding === undefined || missingSideOf(finding) === undefined || delayMs === undefined) {
+    return logical;
+  }
   return {
     ...logical,
     state: "matched",
     late: {
-      finding: state as DiscrepancyKind,
+      finding: finding as DiscrepancyKind,
       at: arrivedAt,
       delayMs,
       findingResolved: false,

@@ -1,6 +1,8 @@
 import {
   awaitsResolution,
+  type DiscrepancyKind,
   indexedById,
+  isDiscrepancyKind,
   isOneSided,
   isQuarantined,
   isWaiting,
@@ -202,9 +204,7 @@ export async function reconcile(
           await writeOrThrow(ports.store, [{ kind: "close-window", window }]);
           return;
         }
-        const claimed = await claimWindow(logical, ports.store, now);
-        if (claimed)
-          handedOver.push(...(await closeDueWindow(claimed, ports, settings, now, report)));
+        handedOver.push(...(await closeDueWindow(logical, ports, settings, now, report)));
       },
       undefined,
     );
@@ -270,20 +270,28 @@ async function currentRecords(
   return current.flatMap((record) => (record ? [record] : []));
 }
 
+/** Whether another run is closing it until its lease ends. */
+function isLeased(logical: LogicalEvent, now: number): boolean {
+  return (logical.closingUntil ?? 0) > now;
+}
+
 /**
  * Takes a due window for closing until the lease ends by a versioned write: of two concurrent
- * runs only one gets it.
+ * runs only one gets it. `closingVerdict`, the finding the close decided on, makes a twin that
+ * joins from then on late, even if the close fails after publishing the finding.
  */
 async function claimWindow(
   logical: Versioned<LogicalEvent>,
   store: EventStore,
   now: number,
+  closingVerdict?: DiscrepancyKind,
 ): Promise<LogicalEvent | undefined> {
-  if ((logical.value.closingUntil ?? 0) > now) return undefined;
+  if (isLeased(logical.value, now)) return undefined;
   const claimed: LogicalEvent = {
     ...logical.value,
     closingUntil: now + WINDOW_LEASE_MS,
     closeAttempts: (logical.value.closeAttempts ?? 0) + 1,
+    closingVerdict,
   };
   const outcome = await store.write([
     { kind: "replace-logical", logical: claimed, version: logical.version },
@@ -299,6 +307,7 @@ async function claimWindow(
 const RELEASED = {
   closingUntil: undefined,
   closeAttempts: undefined,
+  closingVerdict: undefined,
 } satisfies Partial<LogicalEvent>;
 
 /** Takes a pending record for one re-drive attempt by a versioned write of `lastAttemptAt`. */
@@ -314,21 +323,29 @@ async function claimRedrive(
   return outcome.ok ? claimed : undefined;
 }
 
-/** Closes a claimed window; returns the arrivals it put on the pending list for the re-drive. */
+/**
+ * Decides a due window's verdict, claims the window with it and closes it; returns the arrivals
+ * it put on the pending list for the re-drive.
+ */
 async function closeDueWindow(
-  claimed: LogicalEvent,
+  listed: Versioned<LogicalEvent>,
   ports: ReconcilePorts,
   settings: ReconcileSettings,
   now: number,
   report: ReconcileReport,
 ): Promise<DeliveryRecord[]> {
   const { store } = ports;
-  const sides = await arrivalsBySide(claimed, store);
-  const logical = isOneSided(claimed)
-    ? await withOtherSideMismatches(claimed, sides, store)
-    : claimed;
-  const quarantined = await isHeldByQuarantine(logical, sides, settings, store);
-  const outcome = windowVerdict(logical, settings, quarantined, now);
+  if (isLeased(listed.value, now)) return [];
+  const sides = await arrivalsBySide(listed.value, store);
+  const checked = isOneSided(listed.value)
+    ? await withOtherSideMismatches(listed.value, sides, store)
+    : listed.value;
+  const quarantined = await isHeldByQuarantine(checked, sides, settings, store);
+  const outcome = windowVerdict(checked, settings, quarantined, now);
+  const finding = isDiscrepancyKind(outcome.state) ? outcome.state : undefined;
+  // Versioned on the logical event as read: an arrival since then makes the claim fail.
+  const logical = await claimWindow({ ...listed, value: checked }, store, now, finding);
+  if (!logical) return [];
   if (outcome.state === "awaiting-release") {
     if (await holdForQuarantine(logical, outcome.until, sides.eventgrid, store)) report.held++;
     return [];
@@ -527,7 +544,7 @@ async function settleLogical(
             : { kind: "create-logical", logical: settled },
         ];
     // A twin joined during the close: its window stays listed, for the next run to resolve it.
-    const becameLate = awaitsResolution(settled) && !(current && awaitsResolution(current.value));
+    const resolvedNext = awaitsResolution(settled);
     // The verdict keeps this window's close; the window an arrival moved it to meanwhile (a held
     // push released by its webhook) is closed with it, or it would stay listed twice.
     const moved =
@@ -537,7 +554,7 @@ async function settleLogical(
     const outcome = await store.write([
       ...replace,
       { kind: "log-verdict", logical: settled, state: verdict },
-      ...(becameLate ? keepWindow(changes, settled) : changes),
+      ...(resolvedNext ? keepWindow(changes, settled) : changes),
       ...moved,
     ]);
     if (outcome.ok) return;

@@ -546,6 +546,38 @@ describe("reconcile: a late twin resolves its finding", () => {
     expect(new Set(pushes.map((entry) => entry.message.messageId)).size).toBe(1);
   });
 
+  it("an Event Grid twin arriving after a close recorded its finding and could not publish it: the finding is resolved, not left open", async () => {
+    const memory = new MemoryPorts({
+      "publisher.publish": (topic) =>
+        topic === DISCREPANCY_TOPIC
+          ? new DependencyUnavailableError("service-bus", "timed out")
+          : undefined,
+    });
+    await arrive(memory, [webhook()]);
+    const failed = await run(memory);
+    expect(failed).toMatchObject({ closed: {}, findingsPublished: 0 });
+    expect(memory.findingsRecorded).toMatchObject([{ kind: "webhook-only", state: "open" }]);
+
+    // Event Grid's retry comes once the close's lease is over, before the next run.
+    const lateAt = AFTER_WINDOW + WINDOW_LEASE_MS + 1;
+    await arrive(memory, [eventGrid()], routing(), lateAt);
+    expect(memory.logical(webhook())).toMatchObject({
+      state: "matched",
+      late: { finding: "webhook-only", at: lateAt, findingResolved: false },
+    });
+
+    memory.faults["publisher.publish"] = undefined;
+    const next = await run(memory, {}, lateAt + 1);
+    expect(next).toMatchObject({ resolved: 1, errors: [] });
+    expect(memory.findingsRecorded.map((finding) => finding.state)).toEqual(["open", "resolved"]);
+    expect(
+      discrepancies(memory).map((entry) => entry.message.applicationProperties?.state),
+    ).toEqual(["resolved"]);
+    expect(memory.windows.size).toBe(0);
+    expect(memory.record(webhook())?.crossCheck).toBe("matched");
+    expect(memory.record(eventGrid())?.crossCheck).toBe("matched");
+  });
+
   it("a new occurrence of the content arriving while the close publishes its finding keeps its own window", async () => {
     const memory = new MemoryPorts();
     await arrive(memory, [webhook()]);
@@ -813,6 +845,37 @@ describe("reconcile: an Event Grid push of a quarantined digest", () => {
     ]);
     expect((await run(memory, hold, closedAt + WINDOW_MS)).resolved).toBe(0);
     expect(memory.windows.size).toBe(0);
+  });
+
+  it("a webhook arriving after the hold's close recorded its finding and could not publish it: the same finding resolved", async () => {
+    const memory = new MemoryPorts();
+    await heldPush(memory);
+    const hold = { quarantineHoldMs: HOLD_MS };
+    memory.faults["publisher.publish"] = always(
+      new DependencyUnavailableError("service-bus", "timed out"),
+    );
+    const closedAt = HOLD_ENDS + 30_000;
+    expect(await run(memory, hold, closedAt)).toMatchObject({ closed: {}, findingsPublished: 0 });
+    const [open] = memory.findingsRecorded;
+    expect(open).toMatchObject({ kind: "quarantine-held", state: "open" });
+
+    const releasedAt = closedAt + WINDOW_LEASE_MS + 1;
+    await arrive(memory, [webhook()], routing(), releasedAt);
+    memory.faults["publisher.publish"] = undefined;
+    expect(await run(memory, hold, releasedAt + 1)).toMatchObject({ resolved: 1, errors: [] });
+    // The row the failed close wrote, resolved; nothing left open.
+    expect(memory.findingsRecorded.slice(1)).toStrictEqual([
+      {
+        ...open,
+        webhookEventIds: [webhook().eventId],
+        state: "resolved",
+        resolution: "late-twin",
+        resolvedAt: releasedAt,
+        lateByMs: releasedAt - (T0 + 1_000),
+      },
+    ]);
+    expect(memory.windows.size).toBe(0);
+    expect(memory.record(webhook())?.crossCheck).toBe("matched");
   });
 
   it("a webhook arriving while the close decides to hold its push: not held, the claim released, the next run closes it matched", async () => {
