@@ -218,6 +218,22 @@ describe("hostile and malformed input to POST /api/eventgrid", () => {
     expect(body.invalid.map((issue) => issue.path)).toEqual(["[1].data.action"]);
   });
 
+  it("refuses a megabyte of empty events whole, in a short answer", async () => {
+    const before = await inventory(stack);
+    const body = `[${Array(340_000).fill("{}").join(",")}]`;
+    const response = await post(body);
+    const text = await response.text();
+    expect(response.status).toBe(400);
+    expect(text.length).toBeLessThan(1_000);
+    expect(JSON.parse(text)).toMatchObject({
+      error: {
+        code: "invalid_events",
+        details: { issues: [{ path: "(body)", message: "must hold at most 5000 events" }] },
+      },
+    });
+    expect(await inventory(stack)).toEqual(before);
+  });
+
   it("stores a __proto__ key of data as data, as the webhook does", async () => {
     const data = push();
     const text = json([eventGridEvent(data)]).replace(

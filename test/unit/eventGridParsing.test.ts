@@ -415,6 +415,12 @@ describe("parseEventGridBody: malformed bodies are invalid with readable issues"
     ["a string", JSON.stringify([push]), "(body)", "must be an event object or an array"],
     ["a number", 42, "(body)", "must be an event object or an array"],
     ["an empty array", [], "(body)", "at least one event"],
+    [
+      "more events than Event Grid puts in a delivery",
+      Array.from({ length: 5001 }, (_, index) => ({ ...push, id: `e-${index}` })),
+      "(body)",
+      "at most 5000 events",
+    ],
     ["a null item", [null], "[0]", "must be an event object"],
     ["a nested array", [[push]], "[0]", "must be an event object"],
     ["an empty object", {}, "(body)", "missing required property 'eventType'"],
