@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { serviceBusConnectionProblem, tablesConnectionProblem } from "./connectionStrings";
+import { MAX_PAYLOAD_CHARS } from "./core/acrWebhookPayload";
 import { isPublishableAction, PUBLISHABLE_ACTIONS, type PublishableAction } from "./core/actions";
 import { isRegistryResourceId } from "./core/eventGridTrust";
 import { loginServerName } from "./core/registryIdentity";
@@ -161,8 +162,8 @@ export function loadWebhookSettings(env: Env): WebhookSettings {
   return {
     auth: { secrets, header: header.toLowerCase() },
     maskedSecrets: readAcceptedSecrets(env),
-    // A record holds the payload in one Table entity (1 MiB, strings counted as UTF-16).
-    maxBodyBytes: read(env, "WEBHOOK_MAX_BODY_BYTES", wholeNumber(64 * 1024, 256 * 1024)),
+    // UTF-8 takes at least a byte a character: a body within it is a payload a record can hold.
+    maxBodyBytes: read(env, "WEBHOOK_MAX_BODY_BYTES", wholeNumber(64 * 1024, MAX_PAYLOAD_CHARS)),
     loginServer: readLoginServer(env),
     authLevel: read(
       env,

@@ -4,6 +4,7 @@ import {
   type FieldIssue,
   fieldPath,
   invalid,
+  MAX_PAYLOAD_CHARS,
   MAX_PAYLOAD_DEPTH,
   type Parsed,
   pathDeeperThan,
@@ -179,6 +180,13 @@ async function readEvent(
     return invalid(
       fieldPath(at, "data", tooDeep === "(body)" ? "" : tooDeep),
       `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`,
+    );
+  }
+  // Event Grid takes events of up to 1 MB, more than a record can hold: refused, not retried.
+  if (JSON.stringify(data.value).length > MAX_PAYLOAD_CHARS) {
+    return invalid(
+      fieldPath(at, "data"),
+      `must be at most ${MAX_PAYLOAD_CHARS} characters as JSON (a record holds no more)`,
     );
   }
   // The data itself, not the parser's copy, as for a webhook: the schema transforms nothing, and

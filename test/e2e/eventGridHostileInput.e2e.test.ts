@@ -122,6 +122,14 @@ const cases: Case[] = [
     issue: "[0].data.id",
   },
   {
+    // Event Grid takes events of up to 1 MB; Table Storage an entity of 1 MiB of UTF-16.
+    name: "data of 600,000 characters",
+    body: () => json([withData((data) => (data.annotations = "a".repeat(600_000)))]),
+    status: 400,
+    code: "invalid_events",
+    issue: "[0].data",
+  },
+  {
     name: "a control character in data.id",
     body: () => json([withData((data) => (data.id = "a\u0007b"))]),
     status: 400,

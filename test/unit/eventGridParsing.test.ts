@@ -452,6 +452,12 @@ describe("parseEventGridBody: malformed bodies are invalid with readable issues"
     ],
     ["data that is a non-JSON string", [{ ...push, data: "not json" }], "[0].data", "not JSON"],
     [
+      "data larger than a record holds",
+      [changed(push, (e) => (dataOf(e).annotations = "a".repeat(256 * 1024)))],
+      "[0].data",
+      "at most 262144 characters",
+    ],
+    [
       "data that is a JSON string of a string",
       [{ ...push, data: '"push"' }],
       "[0].data",
