@@ -27,12 +27,20 @@ afterAll(async () => {
 });
 
 /** `npm run subscribe -- ...`, as built: the command's exit code, output and errors. */
-async function subscribe(...args: string[]) {
+function subscribe(...args: string[]) {
+  return subscribeWith({}, args);
+}
+
+/** The same with more settings in the environment. */
+async function subscribeWith(settings: NodeJS.ProcessEnv, args: string[]) {
   try {
     const { stdout, stderr } = await run(
       process.execPath,
       [resolve(ROOT, "dist/dev/subscribe/main.js"), ...args],
-      { cwd: ROOT, env: { ...process.env, SERVICEBUS_CONNECTION: bus.connectionString } },
+      {
+        cwd: ROOT,
+        env: { ...process.env, SERVICEBUS_CONNECTION: bus.connectionString, ...settings },
+      },
     );
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -145,20 +153,15 @@ describe("npm run subscribe", () => {
     );
     expect(findings.stdout).toContain("--tagged: findings on acr-discrepancies carry no tagged");
     // Routing moved by a setting: delete now goes to acr-push too.
-    const moved = await run(
-      process.execPath,
-      [
-        resolve(ROOT, "dist/dev/subscribe/main.js"),
-        "--topic",
-        "acr-push",
-        "--name",
-        "x",
-        "--action",
-        "delete",
-        "--dry-run",
-      ],
-      { cwd: ROOT, env: { ...process.env, TOPIC_DELETE: "acr-push" } },
-    );
+    const moved = await subscribeWith({ TOPIC_DELETE: "acr-push" }, [
+      "--topic",
+      "acr-push",
+      "--name",
+      "x",
+      "--action",
+      "delete",
+      "--dry-run",
+    ]);
     expect(moved.stdout).not.toContain("Never matched");
     const clean = await subscribe("--topic", "acr-push", "--name", "x", "--tagged", "--dry-run");
     expect(clean.stdout).not.toContain("Never matched");
