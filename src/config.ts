@@ -1,6 +1,6 @@
 import { z } from "zod";
+import { MAX_PAYLOAD_CHARS } from "./adapters/deliveryEntity";
 import { serviceBusConnectionProblem, tablesConnectionProblem } from "./connectionStrings";
-import { MAX_PAYLOAD_CHARS } from "./core/acrWebhookPayload";
 import { isPublishableAction, PUBLISHABLE_ACTIONS, type PublishableAction } from "./core/actions";
 import { isRegistryResourceId } from "./core/eventGridTrust";
 import { loginServerName } from "./core/registryIdentity";

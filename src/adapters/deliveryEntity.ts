@@ -13,6 +13,12 @@ import type { EntityKeys } from "./tableLayout";
 /** A Table string property holds at most 64 KiB (32K UTF-16 units): long payloads are split. */
 const CHUNK_CHARS = 30_000;
 
+/**
+ * The most a recorded payload may hold, in characters of JSON: a record keeps it in one Table
+ * entity (1 MiB, strings counted as UTF-16), beside its request. The intakes refuse more.
+ */
+export const MAX_PAYLOAD_CHARS = 256 * 1024;
+
 export interface DeliveryEntity extends EntityKeys, EventAttributes {
   eventId: string;
   eventTimestamp: string;

@@ -4,7 +4,6 @@ import {
   type FieldIssue,
   fieldPath,
   invalid,
-  MAX_PAYLOAD_CHARS,
   MAX_PAYLOAD_DEPTH,
   type Parsed,
   pathDeeperThan,
@@ -15,6 +14,7 @@ import { type EventGridData, eventGridDataSchemaFor } from "../core/eventGridDat
 import type { AcrEventGridEvent, EventGridSchema } from "../core/eventGridEvent";
 import { hostTrustOf, trustOf, type UntrustedReason } from "../core/eventGridTrust";
 import { parseJsonText } from "../core/parseJsonText";
+import { MAX_PAYLOAD_CHARS } from "./deliveryEntity";
 
 export type ParsedEventGridEvent =
   | ({ kind: "registry" } & AcrEventGridEvent)

@@ -196,12 +196,6 @@ const envelope = z.looseObject({ action: text(64).min(1) });
  */
 export const MAX_PAYLOAD_DEPTH = 32;
 
-/**
- * The most a stored payload may hold, in characters of JSON: a record keeps it in one Table
- * entity (1 MiB, strings counted as UTF-16), beside its request.
- */
-export const MAX_PAYLOAD_CHARS = 256 * 1024;
-
 /** Picks the schema by `action` first, so a failure names the fields, not a union's branches. */
 export function validateAcrWebhookPayload(body: unknown): Parsed<AcrWebhookPayload> {
   const head = envelope.safeParse(body);
