@@ -137,9 +137,13 @@ async function readEvent(
   // `data` has been seen arriving as a JSON string, which the deserializer would turn into a
   // character-indexed object. The deserializer also coerces arrays and numbers into objects, so
   // `data` is validated from this value, never from the deserializer's output.
+  // Only the data of an event the bridge reads must be JSON: another type's is never looked at.
   const data = parseJsonText(item.data);
-  if (!data.ok) return invalid(fieldPath(at, "data"), "is a string that is not JSON");
-  const prepared = withDeserializerDefaults({ ...item, data: data.value }, schema);
+  const dataNotJson = invalid(fieldPath(at, "data"), "is a string that is not JSON");
+  const prepared = withDeserializerDefaults(
+    { ...item, data: data.ok ? data.value : item.data },
+    schema,
+  );
 
   try {
     if (schema === "eventgrid") await deserializer().deserializeEventGridEvents(prepared);
@@ -154,6 +158,7 @@ async function readEvent(
   const { id: envelopeId, type, source } = envelope.data;
 
   if (type === SUBSCRIPTION_VALIDATION_EVENT) {
+    if (!data.ok) return dataNotJson;
     const validation = validationDataSchema.safeParse(data.value);
     if (!validation.success)
       return { ok: false, failure: toFieldIssues(validation.error, at, "data") };
@@ -172,6 +177,7 @@ async function readEvent(
       value: { kind: "untrusted", envelopeId, type, ...named, reason: trust.reason },
     };
   }
+  if (!data.ok) return dataNotJson;
   const parsed = eventGridDataSchemaFor(trust.type).safeParse(data.value);
   if (!parsed.success) return { ok: false, failure: toFieldIssues(parsed.error, at, "data") };
   // Stored and serialised recursively: refused here (400, not retried) rather than overflow there.

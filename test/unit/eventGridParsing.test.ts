@@ -346,6 +346,14 @@ describe("parseEventGridBody: types the bridge does not take", () => {
       },
     ],
     ["short CloudEvents type", { ...cloudPush, type: "ImagePushed" }],
+    [
+      "a Microsoft.Storage.BlobCreated whose data is a string that is not JSON",
+      { ...push, eventType: "Microsoft.Storage.BlobCreated", data: "not json" },
+    ],
+    [
+      "a CloudEvent of another type whose data is a string that is not JSON",
+      { ...cloudPush, type: "Contoso.Items.Sold", data: "not json" },
+    ],
   ])("%s is ignored", async (_name, event) => {
     expect(await eventsOf([event])).toEqual([
       {
@@ -353,6 +361,19 @@ describe("parseEventGridBody: types the bridge does not take", () => {
         envelopeId: event.id,
         type: event.eventType ?? event.type,
         reason: "unsupported-type",
+      },
+    ]);
+  });
+
+  it("reports a registry event from a foreign topic as untrusted, whatever its data", async () => {
+    const events = await eventsOf([{ ...push, topic: FOREIGN_ID, data: "not json" }]);
+    expect(events).toEqual([
+      {
+        kind: "untrusted",
+        envelopeId: push.id,
+        type: push.eventType,
+        source: FOREIGN_ID,
+        reason: "foreign-source",
       },
     ]);
   });
