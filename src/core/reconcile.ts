@@ -15,7 +15,7 @@ import {
 } from "./crossCheck";
 import { type DeliveryRecord, isPending } from "./deliveryRecord";
 import { describeError } from "./describeError";
-import { discrepancyFor, discrepancyMessage, resolvedBy } from "./discrepancy";
+import { type Discrepancy, discrepancyFor, discrepancyMessage, resolvedBy } from "./discrepancy";
 import {
   type PublishFailure,
   publishFailureOf,
@@ -482,22 +482,32 @@ async function resolveLateMatch(
   now: number,
   report: ReconcileReport,
 ): Promise<void> {
-  // Taken like a window, so of two concurrent runs only one resolves it.
-  const claimed = await claimWindow(logical, ports.store, now);
+  // Taken like a window, so of two concurrent runs only one resolves it. A verdict still claimed
+  // is kept until the resolution settles: see below.
+  const claimed = await claimWindow(logical, ports.store, now, logical.value.closingVerdict);
   const late = claimed?.late;
   if (!claimed || !late) return;
   const recovered = late.finding === "eventgrid-only" && claimed.publication?.by === "eventgrid";
-  const finding = resolvedBy(discrepancyFor(claimed, late.finding, recovered), late);
-  await ports.findings.record(finding);
-  try {
-    await ports.publisher.publish(settings.discrepancyTopic, discrepancyMessage(finding));
-  } catch (error) {
-    const giveUp = (claimed.closeAttempts ?? 0) >= settings.redrive.maxAttempts;
-    if (!giveUp || !publishFailureOf(error).refused) throw error;
-    report.errors.push(
-      `window ${claimed.key}: gave up, resolution publish failed: ${describeError(error)}`,
-    );
-  }
+  const opening = discrepancyFor(claimed, late.finding, recovered);
+  const publishFinding = async (finding: Discrepancy) => {
+    await ports.findings.record(finding);
+    try {
+      await ports.publisher.publish(settings.discrepancyTopic, discrepancyMessage(finding));
+      // A resolution is counted in `resolved` once the run settles it.
+      if (finding.state === "open") report.findingsPublished++;
+    } catch (error) {
+      const giveUp = (claimed.closeAttempts ?? 0) >= settings.redrive.maxAttempts;
+      if (!giveUp || !publishFailureOf(error).refused) throw error;
+      report.errors.push(
+        `window ${claimed.key}: gave up, ${finding.state === "open" ? "finding" : "resolution"} publish failed: ${describeError(error)}`,
+      );
+    }
+  };
+  // The close that decided the finding did not finish, so it may not have recorded or published
+  // it: the finding goes out first (under the same message id, which duplicate detection drops if
+  // it went), so that no subscriber gets a resolution of a finding it never saw.
+  if (claimed.closingVerdict !== undefined) await publishFinding(opening);
+  await publishFinding(resolvedBy(opening, late));
   const sides = await arrivalsBySide(claimed, ports.store);
   await settleLogical(
     claimed,

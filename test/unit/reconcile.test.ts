@@ -546,7 +546,7 @@ describe("reconcile: a late twin resolves its finding", () => {
     expect(new Set(pushes.map((entry) => entry.message.messageId)).size).toBe(1);
   });
 
-  it("an Event Grid twin arriving after a close recorded its finding and could not publish it: the finding is resolved, not left open", async () => {
+  it("an Event Grid twin arriving after a close recorded its finding and could not publish it: the finding goes out, then its resolution, none left open", async () => {
     const memory = new MemoryPorts({
       "publisher.publish": (topic) =>
         topic === DISCREPANCY_TOPIC
@@ -568,14 +568,50 @@ describe("reconcile: a late twin resolves its finding", () => {
 
     memory.faults["publisher.publish"] = undefined;
     const next = await run(memory, {}, lateAt + 1);
-    expect(next).toMatchObject({ resolved: 1, errors: [] });
-    expect(memory.findingsRecorded.map((finding) => finding.state)).toEqual(["open", "resolved"]);
+    expect(next).toMatchObject({ resolved: 1, findingsPublished: 1, errors: [] });
+    expect(memory.findingsRecorded.map((finding) => finding.state)).toEqual([
+      "open",
+      "open",
+      "resolved",
+    ]);
     expect(
       discrepancies(memory).map((entry) => entry.message.applicationProperties?.state),
-    ).toEqual(["resolved"]);
+    ).toEqual(["open", "resolved"]);
     expect(memory.windows.size).toBe(0);
     expect(memory.record(webhook())?.crossCheck).toBe("matched");
     expect(memory.record(eventGrid())?.crossCheck).toBe("matched");
+  });
+
+  it("an Event Grid twin arriving after a close decided its finding and could not record it: the finding and its resolution go out in order, under the finding's own message id", async () => {
+    const memory = new MemoryPorts({
+      "findings.record": () => new DependencyUnavailableError("table-storage", "timed out"),
+    });
+    await arrive(memory, [webhook()]);
+    expect(await run(memory)).toMatchObject({ closed: {}, findingsPublished: 0 });
+    expect(memory.findingsRecorded).toEqual([]);
+    expect(discrepancies(memory)).toEqual([]);
+
+    const lateAt = AFTER_WINDOW + WINDOW_LEASE_MS + 1;
+    await arrive(memory, [eventGrid()], routing(), lateAt);
+    memory.faults["findings.record"] = undefined;
+    const next = await run(memory, {}, lateAt + 1);
+    expect(next).toMatchObject({ resolved: 1, findingsPublished: 1, errors: [] });
+    const published = discrepancies(memory).map((entry) => entry.message);
+    expect(published.map((message) => message.applicationProperties?.state)).toEqual([
+      "open",
+      "resolved",
+    ]);
+    // The id a close that had published it would have used: duplicate detection drops a copy.
+    const opening = memory.findingsRecorded[0];
+    expect(opening).toMatchObject({ kind: "webhook-only", state: "open" });
+    expect(published[0]?.messageId).toBe(discrepancyMessage(opening as Discrepancy).messageId);
+    expect(memory.findingsRecorded.at(-1)).toMatchObject({
+      kind: "webhook-only",
+      state: "resolved",
+      resolution: "late-twin",
+    });
+    expect(memory.windows.size).toBe(0);
+    expect(memory.logical(webhook())?.late?.findingResolved).toBe(true);
   });
 
   it("a new occurrence of the content arriving while the close publishes its finding keeps its own window", async () => {
@@ -863,8 +899,9 @@ describe("reconcile: an Event Grid push of a quarantined digest", () => {
     await arrive(memory, [webhook()], routing(), releasedAt);
     memory.faults["publisher.publish"] = undefined;
     expect(await run(memory, hold, releasedAt + 1)).toMatchObject({ resolved: 1, errors: [] });
-    // The row the failed close wrote, resolved; nothing left open.
+    // The row the failed close wrote, published at last, then resolved; nothing left open.
     expect(memory.findingsRecorded.slice(1)).toStrictEqual([
+      { ...open, webhookEventIds: [webhook().eventId] },
       {
         ...open,
         webhookEventIds: [webhook().eventId],
