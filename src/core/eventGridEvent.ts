@@ -25,7 +25,8 @@ export interface EventGridContext {
 
 /**
  * The registry is `request.host` when the event carries one; chart events carry no `request`,
- * so then the login server derived from the resource id, else the configured default.
+ * so then the login server derived from the resource id (the configured default when it is that
+ * registry's, as a webhook's chart event is recorded under it), else the configured default.
  */
 export function registryEventFromEventGrid(
   event: AcrEventGridEvent,
@@ -34,7 +35,7 @@ export function registryEventFromEventGrid(
   const { data } = event;
   const registry = firstLoginServer([
     data.request?.host,
-    loginServerFromResourceId(event.source),
+    loginServerFromResourceId(event.source, context.configuredLoginServer),
     context.configuredLoginServer,
   ]);
   return {

@@ -38,10 +38,15 @@ function registryNameOfResourceId(resourceId: string): string | undefined {
   return REGISTRY_RESOURCE_ID.exec(registry)?.[1]?.toLowerCase();
 }
 
-/** `<name>.azurecr.io` for a registry (or connected registry) resource id; else undefined. */
-export function loginServerFromResourceId(resourceId: string): string | undefined {
+/**
+ * The login server of a registry (or connected registry) resource id: `known`, when it names
+ * that registry (a domain name label's hash, `<name>-<hash>.azurecr.io`, or a sovereign cloud's
+ * suffix is not in the resource id), else `<name>.azurecr.io`; undefined for no registry's id.
+ */
+export function loginServerFromResourceId(resourceId: string, known?: string): string | undefined {
   const name = registryNameOfResourceId(resourceId);
-  return name === undefined ? undefined : `${name}.azurecr.io`;
+  if (name === undefined) return undefined;
+  return known !== undefined && registryNameOf(known) === name ? known : `${name}.azurecr.io`;
 }
 
 /** The connected registry a topic or source names, if it names one. */

@@ -297,6 +297,27 @@ describe("registryEventFromEventGrid", () => {
       "contosoacr.azurecr.io",
     ],
     [
+      "the configured login server when it is the resource id's registry's, with its label's hash",
+      pushWith((d) => delete d.request),
+      REGISTRY_ID,
+      "ContosoACR-b5fph4ghbjdxd2ek.azurecr.io",
+      "contosoacr-b5fph4ghbjdxd2ek.azurecr.io",
+    ],
+    [
+      "the configured login server when it is the resource id's registry's, in a sovereign cloud",
+      pushWith((d) => delete d.request),
+      REGISTRY_ID,
+      "contosoacr.azurecr.us",
+      "contosoacr.azurecr.us",
+    ],
+    [
+      "the resource id's registry when the configured login server is another registry's",
+      pushWith((d) => delete d.request),
+      REGISTRY_ID,
+      "contosoacrtwo-b5fph4ghbjdxd2ek.azurecr.io",
+      "contosoacr.azurecr.io",
+    ],
+    [
       "the configured default when the resource id is a placeholder",
       pushWith((d) => delete d.request),
       "/subscriptions/<subscription-id>/resourceGroups/<rg>/providers/Microsoft.ContainerRegistry/registries/<name>",
