@@ -1,5 +1,6 @@
 import { describeFieldIssues, validateAcrWebhookPayload } from "../core/acrWebhookPayload";
-import { maskHeaders, maskUri, type NewDelivery } from "../core/deliveryRecord";
+import type { NewDelivery } from "../core/deliveryRecord";
+import { maskLoggedHeaders, maskLoggedUri } from "../core/loggedRequest";
 import { registryEventFromWebhook } from "../core/registryEvent";
 import { resolveRegistry } from "../core/registryIdentity";
 import type { LoggedDelivery } from "../core/registryWebhooks";
@@ -25,7 +26,8 @@ export type LogImport =
 /**
  * What the webhook would have made of the logged request: the same validation, the same registry
  * and region (from the logged URI's `registry` and `region`), so the same record keys and message
- * id; the origin is `acr-log` and the response ACR logged is kept with the request.
+ * id; the origin is `acr-log` and the response ACR logged is kept with the request, without the
+ * credentials it may carry (`loggedRequest.ts`).
  */
 export function importFromLog(entry: LoggedDelivery, context: LogImportContext): LogImport {
   if (typeof entry.content !== "object" || entry.content === null) {
@@ -73,12 +75,8 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
       receivedAt: context.now,
       request: {
         method: "POST",
-        uri: uri ? maskUri(uri.toString(), context.secrets) : "",
-        headers: maskHeaders(
-          Object.entries(entry.requestHeaders),
-          context.authHeader,
-          context.secrets,
-        ),
+        uri: uri ? maskLoggedUri(uri, context.secrets) : "",
+        headers: maskLoggedHeaders(entry.requestHeaders, context.authHeader, context.secrets),
         loggedResponse: { status: entry.responseStatus },
       },
     },

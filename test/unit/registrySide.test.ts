@@ -114,6 +114,49 @@ describe("importFromLog: what the webhook would have recorded, from ACR's log", 
     expect(JSON.stringify(result.delivery)).not.toContain(SECRET);
   });
 
+  it.each([
+    {
+      name: "credentials in the bridge's URI",
+      requestUri:
+        "https://ops:uri-pass-91c@bridge.example/api/acr/webhook?region=westeurope&registry=myregistry.azurecr.io",
+      kept: "https://bridge.example/api/acr/webhook?region=westeurope&registry=myregistry.azurecr.io",
+    },
+    {
+      name: "another consumer's URI, its token in the path",
+      requestUri: "https://hooks.chat.example/services/T0/B0/path-token-5d2?region=westeurope",
+      kept: "https://hooks.chat.example/…?region=westeurope",
+    },
+    {
+      name: "a signature in another parameter",
+      requestUri: "https://flows.example/api/acr/webhook?region=westeurope&sig=sig-token-3e8",
+      kept: "https://flows.example/api/acr/webhook?region=westeurope&sig=******",
+    },
+  ])("keeps no secret of the logged URI in the record: $name", ({ requestUri, kept }) => {
+    const result = importFromLog(logged({ requestUri }), context);
+    if (result.kind !== "delivery") throw new Error(result.kind);
+    expect(result.delivery.request.uri).toBe(kept);
+    expect(result.delivery.event.region).toBe("westeurope");
+  });
+
+  it("keeps the names of another consumer's custom headers, not their values", () => {
+    const result = importFromLog(
+      logged({
+        requestHeaders: {
+          "Content-Type": "application/json",
+          "User-Agent": "AzureContainerRegistry/1.0",
+          "X-Api-Key": "header-token-8b1",
+        },
+      }),
+      context,
+    );
+    if (result.kind !== "delivery") throw new Error(result.kind);
+    expect(result.delivery.request.headers).toEqual({
+      "Content-Type": "application/json",
+      "User-Agent": "AzureContainerRegistry/1.0",
+      "X-Api-Key": "******",
+    });
+  });
+
   it("takes the registry from the logged URI's registry parameter when the event names none", () => {
     const chart = {
       id: "c1",
