@@ -13,6 +13,8 @@ export interface LogImportContext {
   loginServer?: string;
   authHeader: string;
   secrets: readonly string[];
+  /** `WEBHOOK_MAX_BODY_BYTES`: the webhook refuses a larger body, and a record holds no more. */
+  maxBodyBytes: number;
   /** When the import happens (the delivery's `receivedAt`). */
   now: number;
 }
@@ -38,6 +40,13 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
     return {
       kind: "unusable",
       why: `not an ACR event (${describeFieldIssues(validation.failure)})`,
+    };
+  }
+  // After the validation, which refuses a nesting too deep to serialise.
+  if (Buffer.byteLength(JSON.stringify(entry.content)) > context.maxBodyBytes) {
+    return {
+      kind: "unusable",
+      why: `the request body is larger than WEBHOOK_MAX_BODY_BYTES (${context.maxBodyBytes} bytes)`,
     };
   }
   const payload = validation.value;

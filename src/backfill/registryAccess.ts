@@ -77,6 +77,7 @@ function createRegistryAccess(
               loginServer: webhookSettings.loginServer,
               authHeader: webhookSettings.auth.header,
               secrets: webhookSettings.maskedSecrets,
+              maxBodyBytes: webhookSettings.maxBodyBytes,
               now,
             }),
           limits: settings.backfill,

@@ -56,6 +56,7 @@ const context = {
   loginServer: "fallback.azurecr.io",
   authHeader: "authorization",
   secrets: [SECRET],
+  maxBodyBytes: 64 * 1024,
   now: Date.parse("2026-05-01T00:00:00Z"),
 };
 
@@ -185,10 +186,30 @@ describe("importFromLog: what the webhook would have recorded, from ACR's log", 
     ["not an event", { hello: "world" }, /not an ACR event/],
     ["no id", { timestamp: "2026-05-01T09:00:00Z", action: "push" }, /\bid\b/],
     ["no timestamp", { id: "x", action: "push" }, /timestamp/],
+    [
+      "a body nested too deep to serialise",
+      JSON.parse(
+        `{"id":"x","timestamp":"2026-05-01T09:00:00Z","action":"push","deep":${"[".repeat(200_000)}${"]".repeat(200_000)}}`,
+      ),
+      /nest deeper than 32 levels/,
+    ],
   ])("reports %s as unusable, with why", (_name, content, why) => {
     const result = importFromLog(logged({ content }), context);
     expect(result.kind).toBe("unusable");
     expect(result.kind === "unusable" && result.why).toMatch(why);
+  });
+
+  it("reports a body larger than the webhook takes (WEBHOOK_MAX_BODY_BYTES) as unusable, as the webhook refuses it", () => {
+    const content = logged().content as Record<string, unknown>;
+    // Multi-byte characters: the limit is on the body's bytes, as the webhook counts them.
+    const padding = (characters: number) => ({ ...content, note: "é".repeat(characters) });
+    const fits = importFromLog(logged({ content: padding(30_000) }), context);
+    const tooLarge = importFromLog(logged({ content: padding(33_000) }), context);
+    expect(fits.kind).toBe("delivery");
+    expect(tooLarge).toEqual({
+      kind: "unusable",
+      why: expect.stringMatching(/larger than WEBHOOK_MAX_BODY_BYTES \(65536 bytes\)/),
+    });
   });
 
   it("reports a logged URI with an invalid region as unusable", () => {

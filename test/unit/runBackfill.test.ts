@@ -85,6 +85,7 @@ function deps(log: LoggedDelivery[], overrides: Partial<BackfillDependencies> = 
         routing: loadRoutingTable({}),
         authHeader: "authorization",
         secrets: [],
+        maxBodyBytes: 64 * 1024,
         now,
       }),
     limits: { maxPages: 2, maxMs: 60_000 },
