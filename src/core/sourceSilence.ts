@@ -202,13 +202,33 @@ export function silenceChanges(
     opened.push({ kind, registry: pair.registry, region: pair.region, silentSince, openedAt: now });
   }
   for (const finding of open) {
-    const pair = pairs.find((candidate) => sameSource(finding, candidate));
-    const lastHeard = finding.kind === "webhook-silent" ? pair?.webhookAt : pair?.eventGridAt;
+    const lastHeard = lastHeardFrom(finding, seen);
     if (lastHeard !== undefined && lastHeard > finding.silentSince) {
       resolved.push({ ...finding, resolvedAt: now });
     }
   }
   return { opened, resolved };
+}
+
+/**
+ * When the finding's silent side was last heard, whichever comparison holds now: the registry's
+ * may have switched between regional and whole (see `sourcePairs`) since the finding opened, and
+ * its own pair may be gone or left with stale rows. A finding on the whole registry hears that
+ * side from any region; a regional one, from its region or without one.
+ */
+function lastHeardFrom(finding: SilenceFinding, seen: readonly SourceSeen[]): number | undefined {
+  const origin: EventOrigin = finding.kind === "webhook-silent" ? "webhook" : "eventgrid";
+  const heard = seen
+    .filter(
+      (entry) =>
+        entry.registry === finding.registry &&
+        entry.origin === origin &&
+        (finding.region === undefined ||
+          entry.region === undefined ||
+          entry.region === finding.region),
+    )
+    .map((entry) => entry.lastSeenAt);
+  return heard.length === 0 ? undefined : Math.max(...heard);
 }
 
 function sameSource(

@@ -159,6 +159,40 @@ describe("silence rules", () => {
     ]);
   });
 
+  it("a finding opened under one comparison is resolved when its side delivers under the other", () => {
+    // A region-less test delivery made the registry compared as a whole, then the webhook fell silent.
+    const wholeSilent = [
+      seen("webhook", 3 * 60 * MIN, "westeurope"),
+      seen("webhook", 2 * 60 * MIN),
+      seen("eventgrid", MIN, "westeurope"),
+    ];
+    const whole = silenceChanges([], wholeSilent, NOW, THRESHOLD).opened;
+    expect(whole).toMatchObject([{ kind: "webhook-silent", region: undefined }]);
+    // The regional webhook delivers again: the comparison is regional, the registry's webhook back.
+    const regionalBack = [
+      seen("webhook", 0, "westeurope"),
+      seen("webhook", 2 * 60 * MIN),
+      seen("eventgrid", MIN, "westeurope"),
+    ];
+    expect(silenceChanges(whole, regionalBack, NOW, THRESHOLD)).toEqual({
+      opened: [],
+      resolved: [{ ...whole[0], resolvedAt: NOW }],
+    });
+
+    // The reverse: a regional finding, then the webhook replaced by one without a region.
+    const regionalSilent = [
+      seen("webhook", 3 * 60 * MIN, "westeurope"),
+      seen("eventgrid", MIN, "westeurope"),
+    ];
+    const regional = silenceChanges([], regionalSilent, NOW, THRESHOLD).opened;
+    expect(regional).toMatchObject([{ kind: "webhook-silent", region: "westeurope" }]);
+    const replacedByRegionless = [...regionalSilent, seen("webhook", 0)];
+    expect(silenceChanges(regional, replacedByRegionless, NOW, THRESHOLD)).toEqual({
+      opened: [],
+      resolved: [{ ...regional[0], resolvedAt: NOW }],
+    });
+  });
+
   it("one message per change, with stable ids and the kind as property", () => {
     const finding = {
       kind: "webhook-silent" as const,
