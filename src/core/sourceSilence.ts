@@ -436,30 +436,40 @@ export async function watchSources(
   const changes = silenceChanges(open, seen, now, thresholdMs, listeningSince);
   report.opened = changes.opened.length;
   report.resolved = changes.resolved.length;
-  const unchanged = findings.filter(
-    (finding) => !finding.published && !changes.resolved.some((done) => sameFinding(done, finding)),
-  );
+  const unpublished = findings.filter((finding) => !finding.published);
   // An earlier change still to publish goes first: a new opening of its source and kind would
-  // take its row, and waits for the next run instead.
-  for (const finding of [...unchanged, ...changes.opened, ...changes.resolved]) {
-    const version = kept.find((entry) => sameFinding(entry.value, finding))?.version;
-    const claim = await ports.store.writeFinding({ ...finding, published: false }, version);
+  // take its row, and waits for the next run instead; an opening that never went out goes out
+  // before its resolution, which waits for the next run when it cannot.
+  const versions = new Map(kept.map((entry) => [findingKey(entry.value), entry.version]));
+  const notOut = new Set<string>();
+  for (const finding of [...unpublished, ...changes.opened, ...changes.resolved]) {
+    const key = findingKey(finding);
+    if (notOut.has(key)) continue;
+    const claim = await ports.store.writeFinding(
+      { ...finding, published: false },
+      versions.get(key),
+    );
     if (!claim.ok) {
       report.notClaimed++;
+      notOut.add(key);
       continue;
     }
+    versions.set(key, claim.value);
     try {
       await ports.publish(silenceMessage(finding));
       // At the claim's version: a run that changed the finding since keeps its change.
-      await ports.store.writeFinding({ ...finding, published: true }, claim.value);
+      const marked = await ports.store.writeFinding({ ...finding, published: true }, claim.value);
+      if (marked.ok) versions.set(key, marked.value);
+      else notOut.add(key);
       report.published++;
     } catch (error) {
+      notOut.add(key);
       report.errors.push(`${finding.kind} ${finding.registry}: ${describeError(error)}`);
     }
   }
   return report;
 }
 
-function sameFinding(a: SilenceFinding, b: SilenceFinding): boolean {
-  return sameSource(a, b) && a.kind === b.kind;
+function findingKey(finding: SilenceFinding): string {
+  return JSON.stringify([finding.registry, finding.region ?? "", finding.kind]);
 }

@@ -315,6 +315,41 @@ describe("watchSources", () => {
     });
   });
 
+  it("an opening whose publish failed goes out before its resolution, never a resolution alone", async () => {
+    const store = new MemoryWatch();
+    const published: TopicMessage[] = [];
+    let failing = true;
+    let arrivals: Arrived[] = [
+      { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW - 40 * MIN) },
+      { registry: REGISTRY, region: "westeurope", origin: "eventgrid", ...at(NOW - MIN) },
+    ];
+    const ports = {
+      store,
+      arrivals: async () => arrivals,
+      publish: async (message: TopicMessage) => {
+        if (failing) throw new Error("bus down");
+        published.push(message);
+      },
+    };
+    expect(await watchSources(ports, THRESHOLD, NOW)).toMatchObject({ opened: 1, published: 0 });
+
+    // The webhook delivers again before the bus is back: nothing goes out yet.
+    arrivals = [{ registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW + MIN) }];
+    const stillDown = await watchSources(ports, THRESHOLD, NOW + 2 * MIN);
+    expect(stillDown).toMatchObject({ resolved: 1, published: 0 });
+    expect(published).toEqual([]);
+
+    failing = false;
+    await watchSources(ports, THRESHOLD, NOW + 3 * MIN);
+    expect(published.map((m) => m.applicationProperties.state)).toEqual(["open", "resolved"]);
+    expect(published.map((m) => m.body.data)).toMatchObject([
+      { state: "open", openedAt: new Date(NOW).toISOString() },
+      { state: "resolved", openedAt: new Date(NOW).toISOString() },
+    ]);
+    await watchSources(ports, THRESHOLD, NOW + 4 * MIN);
+    expect(published).toHaveLength(2);
+  });
+
   it("publish only the changes the run claimed: an opening and its resolution once each, across two overlapping runs", async () => {
     const store = new OverlappingRuns();
     const published: TopicMessage[] = [];
