@@ -1,5 +1,6 @@
 import { describeFieldIssues, validateAcrWebhookPayload } from "../core/acrWebhookPayload";
 import type { NewDelivery } from "../core/deliveryRecord";
+import { hostTrustOf, registryNameOfResourceId } from "../core/eventGridTrust";
 import { maskLoggedHeaders, maskLoggedUri } from "../core/loggedRequest";
 import { registryEventFromWebhook } from "../core/registryEvent";
 import { resolveRegistry } from "../core/registryIdentity";
@@ -8,6 +9,8 @@ import { type RoutingTable, routeForEvent } from "../core/routing";
 import { parseWebhookQuery } from "../webhook/webhookQuery";
 
 export interface LogImportContext {
+  /** The resource id of the registry whose log the entry is in. */
+  registryId: string;
   routing: RoutingTable;
   /** `ACR_LOGIN_SERVER`: what the webhook would have used for an event that names no registry. */
   loginServer?: string;
@@ -76,6 +79,14 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
     }),
     origin: "acr-log" as const,
   };
+  // As for Event Grid: an event naming another ACR registry than its source is not genuine.
+  if (hostTrustOf(context.registryId, event.registry).kind === "untrusted") {
+    const source = registryNameOfResourceId(context.registryId);
+    return {
+      kind: "unusable",
+      why: `the event is of registry ${event.registry}, not of the registry whose log it is in (${source})`,
+    };
+  }
   return {
     kind: "delivery",
     delivery: {

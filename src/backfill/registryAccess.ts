@@ -71,8 +71,9 @@ function createRegistryAccess(
           webhooks,
           ledger,
           cursors,
-          importFromLog: (entry: LoggedDelivery, now: number) =>
+          importFromLog: (entry: LoggedDelivery, registryId: string, now: number) =>
             importFromLog(entry, {
+              registryId,
               routing: bridge.routing,
               loginServer: webhookSettings.loginServer,
               authHeader: webhookSettings.auth.header,

@@ -61,8 +61,8 @@ export interface BackfillDependencies {
   webhooks: RegistryWebhooks;
   ledger: DeliveryLedger;
   cursors: BackfillCursors;
-  /** Turns a log entry into the delivery the webhook would have recorded. */
-  importFromLog: (entry: LoggedDelivery, now: number) => LogImport;
+  /** Turns an entry of a registry's log into the delivery the webhook would have recorded. */
+  importFromLog: (entry: LoggedDelivery, registryId: string, now: number) => LogImport;
   limits: { maxPages: number; maxMs: number };
 }
 
@@ -234,7 +234,7 @@ async function handleEntry(
   report: BackfillReport,
   run: Run,
 ): Promise<DependencyResult<void>> {
-  const imported = deps.importFromLog(entry, run.now());
+  const imported = deps.importFromLog(entry, ref.registryId, run.now());
   if (imported.kind === "ping") return DONE;
   if (imported.kind === "unusable") {
     report.unusable.push({ id: entry.logId, webhook: ref.name, why: imported.why });

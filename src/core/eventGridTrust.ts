@@ -33,7 +33,7 @@ export function isRegistryResourceId(value: string): boolean {
 const CONNECTED_REGISTRY_SUFFIX = /\/connectedRegistries\/([a-z0-9][a-z0-9-]{0,49})\/?$/i;
 
 /** The registry's name, lower case, for a registry (or connected registry) resource id. */
-function registryNameOfResourceId(resourceId: string): string | undefined {
+export function registryNameOfResourceId(resourceId: string): string | undefined {
   const registry = resourceId.trim().replace(CONNECTED_REGISTRY_SUFFIX, "");
   return REGISTRY_RESOURCE_ID.exec(registry)?.[1]?.toLowerCase();
 }

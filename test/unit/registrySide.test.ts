@@ -52,8 +52,9 @@ function logged(overrides: Partial<LoggedDelivery> = {}): LoggedDelivery {
 }
 
 const context = {
+  registryId: REGISTRY_ID,
   routing: loadRoutingTable({}),
-  loginServer: "fallback.azurecr.io",
+  loginServer: "myregistry.azurecr.io",
   authHeader: "authorization",
   secrets: [SECRET],
   maxBodyBytes: 64 * 1024,
@@ -168,16 +169,56 @@ describe("importFromLog: what the webhook would have recorded, from ACR's log", 
     const withParameter = importFromLog(
       logged({
         content: chart,
-        requestUri: "https://b.example/api/acr/webhook?registry=charts.azurecr.io",
+        requestUri: "https://b.example/api/acr/webhook?registry=charts.contoso.example",
       }),
       context,
     );
     const without = importFromLog(logged({ content: chart, requestUri: undefined }), context);
     expect(withParameter.kind === "delivery" && withParameter.delivery.event.registry).toBe(
-      "charts.azurecr.io",
+      "charts.contoso.example",
     );
     expect(without.kind === "delivery" && without.delivery.event.registry).toBe(
-      "fallback.azurecr.io",
+      "myregistry.azurecr.io",
+    );
+  });
+
+  it("reports an event of another ACR registry than the one whose log it is in as unusable", () => {
+    const push = logged().content as { request: Record<string, unknown> };
+    const chart = {
+      id: "c1",
+      timestamp: "2026-05-01T09:00:00Z",
+      action: "chart_push",
+      target: { repository: "charts", tag: "1.0.0", digest: "sha256:ab" },
+    };
+    const otherHost = { ...push, request: { ...push.request, host: "otherregistry.azurecr.io" } };
+    const ownDataEndpoint = {
+      ...push,
+      request: { ...push.request, host: "myregistry.westeurope.data.azurecr.io" },
+    };
+    const onlyWebhook = "https://b.example/api/acr/webhook?region=westeurope";
+    const cases = [
+      { content: otherHost, requestUri: onlyWebhook },
+      { content: chart, requestUri: `${onlyWebhook}&registry=otherregistry.azurecr.io` },
+      // ACR_LOGIN_SERVER names one registry; this log is another's.
+      { content: chart, requestUri: onlyWebhook, loginServer: "otherregistry.azurecr.io" },
+    ];
+    for (const { loginServer, ...entry } of cases) {
+      expect(
+        importFromLog(logged(entry), {
+          ...context,
+          loginServer: loginServer ?? context.loginServer,
+        }),
+      ).toEqual({
+        kind: "unusable",
+        why: "the event is of registry otherregistry.azurecr.io, not of the registry whose log it is in (myregistry)",
+      });
+    }
+    const own = importFromLog(
+      logged({ content: ownDataEndpoint, requestUri: onlyWebhook }),
+      context,
+    );
+    expect(own.kind === "delivery" && own.delivery.event.registry).toBe(
+      "myregistry.westeurope.data.azurecr.io",
     );
   });
 

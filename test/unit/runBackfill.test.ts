@@ -80,8 +80,9 @@ function deps(log: LoggedDelivery[], overrides: Partial<BackfillDependencies> = 
         cursors.set(ref.name, cursor);
       },
     },
-    importFromLog: (logged, now) =>
+    importFromLog: (logged, registryId, now) =>
       importFromLog(logged, {
+        registryId,
         routing: loadRoutingTable({}),
         authHeader: "authorization",
         secrets: [],
