@@ -102,9 +102,10 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
 
   async *logPages(ref: WebhookRef, nextLink?: string): AsyncIterable<ArmResult<LogPage>> {
     // The SDK's models drop fields they do not know and turn the timestamp into a Date (losing
-    // its 7th to 9th fractional digits): the raw bodies are kept, by log entry id, as they arrive.
-    const rawContent = new Map<string, unknown>();
-    const { client, group, registry } = this.clientFor(ref.registryId, keepRawContent(rawContent));
+    // its 7th to 9th fractional digits): the raw bodies of each page are kept as they arrive, in
+    // the page's order (an entry's id may be missing, or another's).
+    const rawPage: RawPage = {};
+    const { client, group, registry } = this.clientFor(ref.registryId, keepRawContent(rawPage));
     const pages = client.webhooks
       .listEvents(group, registry, ref.name)
       .byPage({ continuationToken: nextLink });
@@ -115,8 +116,11 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
         return;
       }
       if (page.value.done) return;
-      const entries = page.value.value.map((entry) => loggedDelivery(entry, rawContent));
-      rawContent.clear();
+      const raw = rawPage.contents?.length === page.value.value.length ? rawPage.contents : [];
+      const entries = page.value.value.map((entry, index) =>
+        loggedDelivery(entry, index in raw ? raw[index] : entry.eventRequestMessage?.content),
+      );
+      rawPage.contents = undefined;
       const next = (page.value.value as { continuationToken?: string }).continuationToken;
       yield { ok: true, value: { entries, nextLink: next } };
     }
@@ -213,7 +217,12 @@ function retryAfterSeconds(headers: { get(name: string): string | undefined }): 
   return value === undefined || value.trim() === "" ? Number.NaN : Number(value);
 }
 
-function keepRawContent(into: Map<string, unknown>): Policy {
+/** The request bodies of the log page last received, in its order. */
+interface RawPage {
+  contents?: unknown[];
+}
+
+function keepRawContent(into: RawPage): Policy {
   return {
     name: "keepRawLogContent",
     async sendRequest(request, next) {
@@ -221,11 +230,11 @@ function keepRawContent(into: Map<string, unknown>): Policy {
       if (response.status === 200 && response.bodyAsText) {
         try {
           const body = JSON.parse(response.bodyAsText) as {
-            value?: { id?: string; eventRequestMessage?: { content?: unknown } }[];
+            value?: { eventRequestMessage?: { content?: unknown } }[];
           };
-          for (const entry of body.value ?? []) {
-            if (entry.id) into.set(entry.id, entry.eventRequestMessage?.content);
-          }
+          into.contents = Array.isArray(body.value)
+            ? body.value.map((entry) => entry?.eventRequestMessage?.content)
+            : undefined;
         } catch {
           // Not JSON: the SDK reports it.
         }
@@ -235,13 +244,12 @@ function keepRawContent(into: Map<string, unknown>): Policy {
   };
 }
 
-function loggedDelivery(entry: ArmLogEntry, rawContent: Map<string, unknown>): LoggedDelivery {
+function loggedDelivery(entry: ArmLogEntry, content: unknown): LoggedDelivery {
   const request = entry.eventRequestMessage;
   const status = Number(entry.eventResponseMessage?.statusCode);
-  const id = entry.id ?? "";
   return {
-    logId: id,
-    content: rawContent.has(id) ? rawContent.get(id) : request?.content,
+    logId: entry.id ?? "",
+    content,
     requestUri: request?.requestUri,
     requestHeaders: request?.headers ?? {},
     responseStatus: Number.isInteger(status) && status > 0 ? status : undefined,

@@ -102,6 +102,38 @@ describe("ArmRegistryWebhooks: @azure/arm-containerregistry against the ARM stan
     expect(resumed).toEqual(["e1"]);
   });
 
+  it("keeps the raw body of a log entry that has no id, or the id of another", async () => {
+    arm.setWebhook(REGISTRY, { ...arm.webhook(REGISTRY, "hook1"), name: "oddlog" });
+    const logged = (id: string | undefined, eventId: string) => {
+      const entry = {
+        id,
+        eventRequestMessage: {
+          content: { id: eventId, timestamp: "2026-05-01T09:00:00.123456789Z", action: "push" },
+          headers: {},
+          method: "POST",
+          requestUri: "https://bridge.example/api/acr/webhook?region=westeurope",
+          version: "1.1",
+        },
+      };
+      arm.logEvent(REGISTRY, "oddlog", entry as Parameters<ArmStandIn["logEvent"]>[2]);
+    };
+    logged(undefined, "first");
+    logged("twin", "second");
+    logged("twin", "third");
+    const contents: unknown[] = [];
+    for await (const page of webhooks.logPages({ registryId: REGISTRY, name: "oddlog" })) {
+      if (!page.ok) throw new Error(page.failure.message);
+      contents.push(...page.value.entries.map((entry) => entry.content));
+    }
+    expect(contents).toEqual(
+      ["third", "second", "first"].map((id) => ({
+        id,
+        timestamp: "2026-05-01T09:00:00.123456789Z",
+        action: "push",
+      })),
+    );
+  });
+
   it("answers failures as typed values: a wrong token, a missing webhook, throttling", async () => {
     const wrongToken = new ArmRegistryWebhooks({
       endpoint: arm.url,
