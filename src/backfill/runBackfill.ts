@@ -204,14 +204,15 @@ async function traverseLog(
       if (handled.count > 0 && run.now() >= run.deadline) {
         return { outcome: "limited", newest, resumeAt };
       }
-      newest ??= entry.logId;
+      // An entry without a log id cannot be a position: the read is bounded and resumed by others.
+      if (entry.logId) newest ??= entry.logId;
       const outcome = await handleEntry(entry, ref, deps, report, run);
       if (!outcome.ok) {
         report.errors.push(`${where}: ${describeDependencyFailure(outcome.failure)}`);
         return { outcome: "failed" };
       }
       handled.count++;
-      resumeAt = { nextLink: pageLink, afterLogId: entry.logId };
+      if (entry.logId) resumeAt = { nextLink: pageLink, afterLogId: entry.logId };
     }
     const { nextLink } = page.value;
     // Cut short, not failed: `complete: false`. An entry was handled, so none is still skipped to.

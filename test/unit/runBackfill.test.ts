@@ -117,6 +117,20 @@ describe("runBackfill", () => {
     expect(third.webhooks[0]).toMatchObject({ pages: 1, complete: true });
   });
 
+  it("an entry without a log id at the head does not hold the read back: the runs go on past the page limit", async () => {
+    const log = [{ ...entry(6), logId: "" }, ...[5, 4, 3, 2, 1].map(entry)];
+    const { dependencies, recorded } = deps(log);
+    const first = await runBackfill(dependencies);
+    expect(first).toMatchObject({ seen: 4, imported: 4 });
+    expect(first.webhooks[0]).toMatchObject({ pages: 2, complete: false });
+    const second = await runBackfill(dependencies);
+    expect(second).toMatchObject({ imported: 2 });
+    expect(second.webhooks[0]).toMatchObject({ complete: true });
+    expect([...recorded].sort()).toEqual([1, 2, 3, 4, 5, 6].map((n) => `event-${n}`));
+    // Only the entry that cannot be a position is read again.
+    expect(await runBackfill(dependencies)).toMatchObject({ seen: 1, alreadyRecorded: 1 });
+  });
+
   it("a run cut short at a page end, then entries joining the log's head: the next run counts none twice", async () => {
     const log = [5, 4, 3, 2, 1].map(entry);
     const { dependencies, recorded } = deps(log);
