@@ -23,8 +23,15 @@ export class TableAccess {
     private readonly onTablesCreated: () => void = () => undefined,
   ) {}
 
-  signal(): { abortSignal: AbortSignal } {
-    return { abortSignal: AbortSignal.timeout(this.timeoutMs) };
+  /** Bounds a call to the timeout, or to what is left until `deadline` (see `deadline`). */
+  signal(deadline?: number): { abortSignal: AbortSignal } {
+    const ms = deadline === undefined ? this.timeoutMs : Math.max(0, deadline - Date.now());
+    return { abortSignal: AbortSignal.timeout(ms) };
+  }
+
+  /** When a call asked for now must have ended, whatever it waits behind. */
+  deadline(): number {
+    return Date.now() + this.timeoutMs;
   }
 
   /**

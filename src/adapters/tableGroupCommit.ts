@@ -83,6 +83,11 @@ interface Submission {
   lazy: boolean;
   /** Written in a transaction of its own, after a batch failed without saying which operation. */
   alone?: boolean;
+  /**
+   * When it stops waiting: the Table timeout after it was submitted, whatever it queued behind,
+   * so a delivery behind transactions that get no answer is still answered inside ACR's 5 s.
+   */
+  deadline: number;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -113,7 +118,15 @@ export class TableGroupCommit {
         partition = { queue: [], inFlight: 0, draining: false };
         this.partitions.set(partitionKey, partition);
       }
-      partition.queue.push({ operations, bytes: sizeOf(operations), lazy, resolve, reject });
+      const deadline = this.access.deadline();
+      partition.queue.push({
+        operations,
+        bytes: sizeOf(operations),
+        lazy,
+        deadline,
+        resolve,
+        reject,
+      });
       this.pump(partitionKey, partition);
     });
     if (lazy) {
@@ -141,6 +154,7 @@ export class TableGroupCommit {
    */
   private pump(partitionKey: string, partition: PartitionQueue): void {
     while (partition.inFlight < MAX_IN_FLIGHT && partition.queue.length > 0) {
+      if (this.rejectExpired(partition)) continue;
       if (!partition.draining && partition.queue.every((submission) => submission.lazy)) {
         partition.linger ??= setTimeout(() => {
           partition.linger = undefined;
@@ -165,13 +179,28 @@ export class TableGroupCommit {
     }
   }
 
-  /** Commits one batch; returns the submissions to try again. */
+  /** Rejects the queued submissions whose time is up; whether there were any. */
+  private rejectExpired(partition: PartitionQueue): boolean {
+    const now = Date.now();
+    const expired = partition.queue.filter((submission) => submission.deadline <= now);
+    if (expired.length === 0) return false;
+    partition.queue = partition.queue.filter((submission) => submission.deadline > now);
+    const error = this.access.unavailable(new Error("no answer in time (queued behind others)"));
+    for (const submission of expired) submission.reject(error);
+    return true;
+  }
+
+  /**
+   * Commits one batch; returns the submissions to try again. The transaction has what is left of
+   * the batch's earliest deadline.
+   */
   private async commit(partitionKey: string, batch: Submission[]): Promise<Submission[]> {
     const table = this.tableOf(partitionKey);
     const { actions, owners } = transactionOf(batch);
+    const deadline = Math.min(...batch.map((submission) => submission.deadline));
     try {
       await this.access.call(
-        () => table.submitTransaction(actions, this.access.signal()),
+        () => table.submitTransaction(actions, this.access.signal(deadline)),
         isRequestError,
       );
     } catch (error) {

@@ -107,6 +107,27 @@ describe("hung dependencies: every answer still comes", () => {
     }
   });
 
+  it("deliveries that queue behind a Table transaction that gets no answer are journaled inside ACR's 5 s", async () => {
+    const ACR_TIMEOUT_MS = 5000;
+    const s = await start();
+    const registry = uniqueRegistry();
+    // Warm: the registry is listed, so each delivery's only Table call is its partition's write.
+    expect((await post(s, push(registry))).json.publishState).toBe("published");
+    s.stall("tables");
+    // A burst into one partition: more than one transaction's worth queues behind the hung one.
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        const sentAt = Date.now();
+        const answer = await post(s, push(registry));
+        return { ...answer, waitedMs: Date.now() - sentAt };
+      }),
+    );
+    for (const answer of answers) {
+      expect(answer).toMatchObject({ status: 200, json: { journaled: true } });
+      expect(answer.waitedMs).toBeLessThan(ACR_TIMEOUT_MS);
+    }
+  });
+
   it("with Table Storage down, a webhook is answered 503 while Service Bus hangs", async () => {
     const s = await start();
     const registry = uniqueRegistry();
