@@ -118,6 +118,17 @@ export function newRecord(delivery: NewDelivery, occurrence?: number): DeliveryR
   };
 }
 
+/**
+ * Whether this very delivery is on the record already (the same arrival time and region), as when
+ * a journal entry is restored a second time: not a repeat to count.
+ */
+export function holdsArrival(record: DeliveryRecord, delivery: NewDelivery): boolean {
+  const { receivedAt, region } = arrivalOf(delivery);
+  return record.arrivals.some(
+    (arrival) => arrival.receivedAt === receivedAt && arrival.region === region,
+  );
+}
+
 /** A repeat delivery of a recorded event: counted, nothing else changes. */
 export function withRepeatArrival(record: DeliveryRecord, delivery: NewDelivery): DeliveryRecord {
   return {

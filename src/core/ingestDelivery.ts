@@ -1,4 +1,4 @@
-import { logicalRefFor } from "./crossCheck";
+import { differingFields, logicalRefFor } from "./crossCheck";
 import {
   type ArrivalDecision,
   decideArrival,
@@ -10,7 +10,9 @@ import {
 } from "./decideArrival";
 import {
   type DeliveryRecord,
+  holdsArrival,
   initialPublishState,
+  isPending,
   type NewDelivery,
   type PublishState,
 } from "./deliveryRecord";
@@ -29,7 +31,7 @@ import {
   whenAvailable,
 } from "./ports";
 import type { Result } from "./result";
-import { topicMessageFor, withKnownTags } from "./topicMessage";
+import { messageIdFor, topicMessageFor, withKnownTags } from "./topicMessage";
 import type { ArrivalState, Change, WriteOptions, WriteOutcome } from "./writePlan";
 
 export interface IngestPorts {
@@ -255,22 +257,46 @@ async function journalDelivery(
  * The journal sent the content's first-occurrence message (see `journalDelivery`): for the first
  * occurrence that was this record's message, which is marked sent. A later occurrence's message
  * has an id of its own, which duplicate detection let through only now: it is published here.
+ * An entry restored before (its run ended before the journal let go of it) is not counted again:
+ * only the mark it may lack is written.
  */
 export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts): Promise<void> {
   const { delivery, published } = entry;
+  const restored = await ports.store.recordOf(delivery.event);
+  if (restored && isRestoredBefore(restored.value, delivery)) {
+    const sent = published && isPending(restored.value) && journalSentFor(restored.value);
+    if (sent) await writeOrThrow(ports.store, publishedChanges(restored.value, sent, Date.now()));
+    return;
+  }
   const decision = await recordArrival(delivery, ports);
   const { record, publish } = decision;
   const recordedBefore = decision.duplicate || decision.conflictingFields !== undefined;
   if (recordedBefore || !published || !publish) return;
-  const journalSent = topicMessageFor(record.event);
-  if (publish.message.messageId === journalSent.messageId) {
-    const sent = { topic: publish.topic, message: journalSent };
+  const sent = journalSentFor(record);
+  if (sent) {
     await writeOrThrow(ports.store, publishedChanges(record, sent, Date.now()));
     return;
   }
   const tags = await readKnownTags(delivery, ports.store);
   // A failed publish leaves the record pending for the re-drive, as on arrival.
   await publishRecord(record, withTagsRead(publish, tags), ports, Date.now());
+}
+
+/** The delivery itself is on the record: same content, same arrival. */
+function isRestoredBefore(record: DeliveryRecord, delivery: NewDelivery): boolean {
+  return (
+    differingFields(record.event, delivery.event).length === 0 && holdsArrival(record, delivery)
+  );
+}
+
+/** The message the journal sent, when it is the record's own (the content's first occurrence). */
+function journalSentFor(record: DeliveryRecord): PlannedPublish | undefined {
+  if (record.route.kind !== "topic") return undefined;
+  const journalSent = topicMessageFor(record.event);
+  const own = messageIdFor(record.event, record.occurrence);
+  return own === journalSent.messageId
+    ? { topic: record.route.topic, message: journalSent }
+    : undefined;
 }
 
 /** Why a message was not sent. */

@@ -622,6 +622,48 @@ describe("restoreJournaled", () => {
     expect(memory.record(registryEvent())?.publishState).toBe("published");
   });
 
+  it("a journal entry restored again (its run ended before completing it) is not a second delivery", async () => {
+    const memory = new MemoryPorts({ "store.write": always(storageDown) });
+    expect(await ingest(memory)).toMatchObject({ journaled: true });
+    memory.faults["store.write"] = undefined;
+    const [entry] = memory.journaled;
+    await restoreJournaled(entry, portsOf(memory));
+    await restoreJournaled(entry, portsOf(memory));
+    expect(memory.record(registryEvent())).toMatchObject({
+      deliveryCount: 1,
+      arrivals: [{ receivedAt: new Date(entry.delivery.receivedAt).toISOString() }],
+      publishState: "published",
+    });
+    expect(memory.published).toHaveLength(1);
+  });
+
+  it("a restore that recorded the delivery but failed to mark it sent marks it when the entry comes back", async () => {
+    const memory = new MemoryPorts({ "store.write": always(storageDown) });
+    expect(await ingest(memory)).toMatchObject({ journaled: true });
+    memory.faults["store.write"] = markingFault(storageDown);
+    const [entry] = memory.journaled;
+    await expect(restoreJournaled(entry, portsOf(memory))).rejects.toThrow();
+    expect(memory.record(registryEvent())?.publishState).toBe("pending");
+    memory.faults["store.write"] = undefined;
+    await restoreJournaled(entry, portsOf(memory));
+    expect(memory.record(registryEvent())).toMatchObject({
+      deliveryCount: 1,
+      publishState: "published",
+    });
+    expect(memory.published).toHaveLength(1);
+  });
+
+  it("a repeat delivery recorded before its journaled first delivery is restored is counted as a second delivery", async () => {
+    const memory = new MemoryPorts({ "store.write": always(storageDown) });
+    expect(await ingest(memory)).toMatchObject({ journaled: true });
+    memory.faults["store.write"] = undefined;
+    expect(await ingest(memory, delivery(PUSH_TOPIC, {}, T0 + 5_000))).toMatchObject({
+      duplicate: false,
+    });
+    await restoreJournaled(memory.journaled[0], portsOf(memory));
+    expect(memory.record(registryEvent())?.deliveryCount).toBe(2);
+  });
+
   it("a journaled delivery whose id was recorded meanwhile with other content leaves that record as it is", async () => {
     const memory = new MemoryPorts({ "publisher.publish": always(new Error("bus down")) });
     const other = delivery(PUSH_TOPIC, { tag: "v2" });
