@@ -1,4 +1,5 @@
-import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
+import type { ServiceBusClient, ServiceBusReceiver, ServiceBusSender } from "@azure/service-bus";
+import Long from "long";
 import { describeError } from "../core/describeError";
 import type { Journal, JournalDrained, JournalEntry } from "../core/ports";
 import { shortHash } from "../core/shortHash";
@@ -50,7 +51,7 @@ export class ServiceBusJournal implements Journal {
     let restored = 0;
     try {
       // Peeking first keeps an empty journal from costing a receive's wait on every run.
-      if ((await receiver.peekMessages(1)).length === 0) return { restored, more: false };
+      if (!(await anyLeft(receiver))) return { restored, more: false };
       // One entry first: while storage is still down it fails alone, and the rest of the journal
       // is not handed out (each hand-out counts toward the queue's max delivery count). Then a
       // batch at a time, each taken only while the run has time for it: what is taken is
@@ -85,4 +86,13 @@ export class ServiceBusJournal implements Journal {
   async close(): Promise<void> {
     await this.sender?.close();
   }
+}
+
+/**
+ * Whether any entry is on the journal. Peeked from its start: a peek goes on after the last
+ * message peeked through the same client, so entries a failed restore left (peeked by an earlier
+ * run) would be passed over and wait until a newer entry came.
+ */
+async function anyLeft(receiver: ServiceBusReceiver): Promise<boolean> {
+  return (await receiver.peekMessages(1, { fromSequenceNumber: Long.ZERO })).length > 0;
 }

@@ -1,0 +1,69 @@
+import { ServiceBusClient } from "@azure/service-bus";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
+import { parseTopology } from "../../dev/servicebus/topology";
+import { ServiceBusJournal } from "../../src/adapters/serviceBusJournal";
+import type { JournalEntry } from "../../src/core/ports";
+import { deliveryOf, registryEvent, T0 } from "../unit/memoryPorts";
+
+/** The journal adapter (real SDK) against the local broker, each test on a queue of its own. */
+const QUEUES = ["outage", "only-entry"];
+
+const topology = parseTopology({
+  UserConfig: {
+    Namespaces: [
+      {
+        Name: "journal",
+        Queues: QUEUES.map((Name) => ({
+          Name,
+          Properties: { LockDuration: "PT1M", RequiresDuplicateDetection: true },
+        })),
+        Topics: [],
+      },
+    ],
+  },
+});
+
+function entry(eventId: string): JournalEntry {
+  const route = { kind: "topic", topic: "acr-push" } as const;
+  return { delivery: deliveryOf(registryEvent({ eventId }), route, T0), published: true };
+}
+
+describe("ServiceBusJournal", () => {
+  let bus: LocalServiceBus;
+  let client: ServiceBusClient;
+
+  beforeAll(async () => {
+    bus = await startLocalServiceBus({ topology });
+    client = new ServiceBusClient(bus.connectionString);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await bus?.stop();
+  });
+
+  it.each([
+    { queue: "outage", entries: 3 },
+    { queue: "only-entry", entries: 1 },
+  ])(
+    "entries whose restores failed run after run (storage still down) are restored once it is back ($queue)",
+    async ({ queue, entries }) => {
+      const journal = new ServiceBusJournal(client, queue, 2_000);
+      for (let index = 0; index < entries; index++) await journal.append(entry(`evt-${index}`));
+      for (let run = 0; run < entries + 1; run++) {
+        const failed = await journal.drain(async () => {
+          throw new Error("table-storage unavailable");
+        }, 100);
+        expect(failed).toMatchObject({ restored: 0, more: true });
+      }
+      const seen: string[] = [];
+      const drained = await journal.drain(async (taken) => {
+        seen.push(taken.delivery.event.eventId);
+      }, 100);
+      expect(drained).toEqual({ restored: entries, more: false });
+      expect(seen.sort()).toEqual(Array.from({ length: entries }, (_, index) => `evt-${index}`));
+      await journal.close();
+    },
+  );
+});
