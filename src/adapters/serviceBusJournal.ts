@@ -74,7 +74,8 @@ export class ServiceBusJournal implements Journal {
             return { restored, more: true, failure: describeError(error) };
           }
         }
-        if (messages.length < batchSize) return { restored, more: false };
+        // Fewer than asked for: drained, unless another run holds entries it is restoring.
+        if (messages.length < batchSize) return { restored, more: await anyLeft(receiver) };
       }
       // The limit reached: the next run's peek tells whether any is left.
       return { restored, more: true };
@@ -89,9 +90,9 @@ export class ServiceBusJournal implements Journal {
 }
 
 /**
- * Whether any entry is on the journal. Peeked from its start: a peek goes on after the last
- * message peeked through the same client, so entries a failed restore left (peeked by an earlier
- * run) would be passed over and wait until a newer entry came.
+ * Whether any entry is on the journal, also one locked by another run. Peeked from its start: a
+ * peek goes on after the last message peeked through the same client, so entries a failed
+ * restore left (peeked by an earlier run) would be passed over and wait until a newer entry came.
  */
 async function anyLeft(receiver: ServiceBusReceiver): Promise<boolean> {
   return (await receiver.peekMessages(1, { fromSequenceNumber: Long.ZERO })).length > 0;

@@ -1,5 +1,5 @@
-import { ServiceBusClient } from "@azure/service-bus";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ServiceBusClient, type ServiceBusReceiver } from "@azure/service-bus";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
 import { parseTopology } from "../../dev/servicebus/topology";
 import { ServiceBusJournal } from "../../src/adapters/serviceBusJournal";
@@ -7,7 +7,7 @@ import type { JournalEntry } from "../../src/core/ports";
 import { deliveryOf, registryEvent, T0 } from "../unit/memoryPorts";
 
 /** The journal adapter (real SDK) against the local broker, each test on a queue of its own. */
-const QUEUES = ["outage", "only-entry"];
+const QUEUES = ["held-elsewhere", "partly-held", "drained", "outage", "only-entry"];
 
 const topology = parseTopology({
   UserConfig: {
@@ -32,16 +32,29 @@ function entry(eventId: string): JournalEntry {
 describe("ServiceBusJournal", () => {
   let bus: LocalServiceBus;
   let client: ServiceBusClient;
+  const otherRuns: ServiceBusReceiver[] = [];
 
   beforeAll(async () => {
     bus = await startLocalServiceBus({ topology });
     client = new ServiceBusClient(bus.connectionString);
   });
 
+  afterEach(async () => {
+    await Promise.all(otherRuns.splice(0).map((receiver) => receiver.close()));
+  });
+
   afterAll(async () => {
     await client?.close();
     await bus?.stop();
   });
+
+  /** Another reconcile run has taken `count` entries and is restoring them (they are locked). */
+  async function takenByAnotherRun(queue: string, count: number): Promise<void> {
+    const receiver = client.createReceiver(queue);
+    otherRuns.push(receiver);
+    const taken = await receiver.receiveMessages(count, { maxWaitTimeInMs: 2_000 });
+    expect(taken).toHaveLength(count);
+  }
 
   it.each([
     { queue: "outage", entries: 3 },
@@ -63,6 +76,26 @@ describe("ServiceBusJournal", () => {
       }, 100);
       expect(drained).toEqual({ restored: entries, more: false });
       expect(seen.sort()).toEqual(Array.from({ length: entries }, (_, index) => `evt-${index}`));
+      await journal.close();
+    },
+  );
+
+  it.each([
+    { queue: "drained", entries: 2, takenElsewhere: 0, restored: 2, more: false },
+    { queue: "held-elsewhere", entries: 1, takenElsewhere: 1, restored: 0, more: true },
+    { queue: "partly-held", entries: 3, takenElsewhere: 1, restored: 2, more: true },
+  ])(
+    "the journal is drained only when no entry is left, also none another run is restoring ($queue)",
+    async ({ queue, entries, takenElsewhere, restored, more }) => {
+      const journal = new ServiceBusJournal(client, queue, 2_000);
+      for (let index = 0; index < entries; index++) await journal.append(entry(`evt-${index}`));
+      if (takenElsewhere > 0) await takenByAnotherRun(queue, takenElsewhere);
+      const seen: string[] = [];
+      const drained = await journal.drain(async (taken) => {
+        seen.push(taken.delivery.event.eventId);
+      }, 100);
+      expect(drained).toEqual({ restored, more });
+      expect(seen).toHaveLength(restored);
       await journal.close();
     },
   );
