@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { InvocationContext } from "@azure/functions";
 import { type ServiceBusTrigger, settlementOf } from "../adapters/serviceBusSettlement";
 import type { EventGridSettings } from "../config";
@@ -7,6 +8,19 @@ import {
   type QueueMessageOutcome,
 } from "./handleEventGridQueueMessage";
 import { type EventGridDependencies, ingestEventGridEvents } from "./ingestEventGridEvents";
+
+/** The longest a message is held before it is abandoned: well inside the queue's 1-minute lock. */
+const MAX_OUTAGE_HOLD_MS = 45_000;
+
+/**
+ * How long a message is held (locked) before it is abandoned while storage is down: a second more
+ * each delivery, up to `MAX_OUTAGE_HOLD_MS`. Abandoned at once, the queue's 2000 deliveries
+ * (Service Bus's most) were spent in minutes and the event dead-lettered; held so, they last
+ * about a day, as long as the queue keeps the event and Event Grid would have retried it.
+ */
+export function outageHoldMs(deliveryCount: number): number {
+  return Math.min(Math.max(deliveryCount, 1) * 1000, MAX_OUTAGE_HOLD_MS);
+}
 
 /**
  * One message of the Event Grid queue trigger, which settles its messages itself (sdkBinding):
@@ -37,6 +51,7 @@ export async function settleEventGridQueueMessage(
   }
   if (outcome.kind === "complete") return await settlement.complete();
   if (outcome.kind === "abandon") {
+    await sleep(outageHoldMs(settlement.message.deliveryCount ?? 1));
     await abandon();
     throw DependencyUnavailableError.of(outcome.failure);
   }

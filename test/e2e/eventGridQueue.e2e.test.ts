@@ -213,6 +213,32 @@ describe("Event Grid through the queue while Table Storage is down", () => {
     expect(await recordOf(deliveries, data, "eventgrid")).toMatchObject({ origin: "eventgrid" });
     expect(stack.broker().deadLetterCount(QUEUE)).toBe(0);
   });
+
+  it("redelivers ever more slowly while storage is down, so the queue's 2000 deliveries last the event's day", async () => {
+    const data = pushData();
+    await stack.stopTables();
+    const messageId = randomUUID();
+    const sender = client.createSender(QUEUE);
+    await sender.sendMessages({
+      body: Buffer.from(JSON.stringify(eventGridEvent(data))),
+      messageId,
+    });
+    await sender.close();
+    // Abandoned at once, a message was delivered about 4 times a second with storage refusing
+    // connections: 2000 deliveries, and the dead-letter queue, within about 8 minutes.
+    await sleep(8_000);
+    expect(deliveriesOf(stack, messageId)).toBeGreaterThanOrEqual(2);
+    expect(deliveriesOf(stack, messageId)).toBeLessThanOrEqual(5);
+
+    await stack.startTables();
+    await until(
+      () => (stack.broker().messageCount(QUEUE) === 0 ? true : undefined),
+      "the message to be completed once storage is back",
+    );
+    const deliveries = eventTables(stack.tablesConnection);
+    expect(await recordOf(deliveries, data, "eventgrid")).toMatchObject({ origin: "eventgrid" });
+    expect(stack.broker().deadLetterCount(QUEUE)).toBe(0);
+  });
 });
 
 describe("the queue intake without EVENTGRID_QUEUE", () => {

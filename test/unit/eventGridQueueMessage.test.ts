@@ -6,6 +6,7 @@ import {
   type IngestEvents,
 } from "../../src/eventgrid/handleEventGridQueueMessage";
 import type { EventGridSummary } from "../../src/eventgrid/ingestEventGridEvents";
+import { outageHoldMs } from "../../src/eventgrid/settleEventGridQueueMessage";
 import { acrPush, cloudEvent, eventGridEvent, RESOURCE_ID } from "../support/eventGridEvents";
 
 const SETTINGS = { trustedResourceIds: [RESOURCE_ID] };
@@ -160,5 +161,22 @@ describe("handleEventGridQueueMessage: what a queue message becomes", () => {
     const failure = { dependency: "table-storage", reason: "timed out" };
     const outcome = await handle(push(), async () => ({ ok: false, failure }));
     expect(outcome).toEqual({ kind: "abandon", failure });
+  });
+});
+
+describe("outageHoldMs", () => {
+  it("spreads the queue's 2000 deliveries (Service Bus's most) over the day the queue keeps an event", () => {
+    const MAX_DELIVERY_COUNT = 2000;
+    const DAY_MS = 24 * 3600 * 1000;
+    let heldMs = 0;
+    for (let delivery = 1; delivery <= MAX_DELIVERY_COUNT; delivery++) {
+      heldMs += outageHoldMs(delivery);
+    }
+    expect(heldMs).toBeGreaterThanOrEqual(DAY_MS);
+  });
+
+  it("retries a short outage at once, and never holds a message past its 1-minute lock", () => {
+    expect(outageHoldMs(1)).toBe(1000);
+    expect(outageHoldMs(100_000)).toBeLessThan(60_000);
   });
 });
