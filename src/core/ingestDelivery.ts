@@ -258,28 +258,33 @@ async function journalDelivery(
  * occurrence that was this record's message, which is marked sent. A later occurrence's message
  * has an id of its own, which duplicate detection let through only now: it is published here.
  * An entry restored before (its run ended before the journal let go of it) is not counted again:
- * only the mark it may lack is written.
+ * only the mark it may lack is written. Returns the differing fields when the event id was
+ * recorded meanwhile with other content: the delivery is refused, as on arrival.
  */
-export async function restoreJournaled(entry: JournalEntry, ports: IngestPorts): Promise<void> {
+export async function restoreJournaled(
+  entry: JournalEntry,
+  ports: IngestPorts,
+): Promise<{ conflictingFields?: string[] }> {
   const { delivery, published } = entry;
   const restored = await ports.store.recordOf(delivery.event);
   if (restored && isRestoredBefore(restored.value, delivery)) {
     const sent = published && isPending(restored.value) && journalSentFor(restored.value);
     if (sent) await writeOrThrow(ports.store, publishedChanges(restored.value, sent, Date.now()));
-    return;
+    return {};
   }
   const decision = await recordArrival(delivery, ports);
-  const { record, publish } = decision;
-  const recordedBefore = decision.duplicate || decision.conflictingFields !== undefined;
-  if (recordedBefore || !published || !publish) return;
+  const { record, publish, conflictingFields } = decision;
+  if (conflictingFields) return { conflictingFields };
+  if (decision.duplicate || !published || !publish) return {};
   const sent = journalSentFor(record);
   if (sent) {
     await writeOrThrow(ports.store, publishedChanges(record, sent, Date.now()));
-    return;
+    return {};
   }
   const tags = await readKnownTags(delivery, ports.store);
   // A failed publish leaves the record pending for the re-drive, as on arrival.
   await publishRecord(record, withTagsRead(publish, tags), ports, Date.now());
+  return {};
 }
 
 /** The delivery itself is on the record: same content, same arrival. */

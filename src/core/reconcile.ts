@@ -17,6 +17,7 @@ import { type DeliveryRecord, isPending } from "./deliveryRecord";
 import { describeError } from "./describeError";
 import { type Discrepancy, discrepancyFor, discrepancyMessage, resolvedBy } from "./discrepancy";
 import {
+  describeConflict,
   type PublishFailure,
   publishFailureOf,
   publishRecord,
@@ -29,6 +30,7 @@ import {
   type EventStore,
   type FindingStore,
   type Journal,
+  type JournalEntry,
   type Publisher,
 } from "./ports";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
@@ -149,7 +151,14 @@ export async function reconcile(
     "journal",
     () =>
       ports.journal.drain(
-        (entry) => restoreJournaled(entry, { ...ports, windowMs: settings.windowMs }),
+        async (entry) => {
+          const { conflictingFields } = await restoreJournaled(entry, {
+            ...ports,
+            windowMs: settings.windowMs,
+          });
+          // Its message went out while storage was down; nothing else would tell of it.
+          if (conflictingFields) report.errors.push(journalConflict(entry, conflictingFields));
+        },
         settings.batchSize,
         () => clock() >= journalUntil,
       ),
@@ -257,6 +266,11 @@ function untilUnanswered(publisher: Publisher): Publisher {
       }
     },
   };
+}
+
+function journalConflict(entry: JournalEntry, conflictingFields: readonly string[]): string {
+  const sent = entry.published ? ", though its message went out while storage was down" : "";
+  return `journal: event ${entry.delivery.event.eventId} was ${describeConflict(conflictingFields)}: not recorded${sent}`;
 }
 
 /** How far past records still backing off one run looks for due ones. */

@@ -1484,6 +1484,24 @@ describe("reconcile: the journal", () => {
     expect(memory.journaled).toHaveLength(1);
   });
 
+  it("a journaled delivery whose event id was recorded with other content is reported: its message went out, its record cannot be", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook({ tag: "v1" })]);
+    memory.faults["store.write"] = always(
+      new DependencyUnavailableError("table-storage", "timeout"),
+    );
+    await arrive(memory, [webhook({ tag: "v2" })]);
+    expect(memory.journaled).toHaveLength(1);
+    memory.faults["store.write"] = undefined;
+
+    const report = await run(memory);
+    expect(report.errors).toEqual([
+      "journal: event evt-1 was recorded with other content (differing: tag): not recorded, though its message went out while storage was down",
+    ]);
+    expect(memory.record(webhook())?.event.tag).toBe("v1");
+    expect(memory.journaled).toEqual([]);
+  });
+
   it("a journal failure is reported and the rest of the run goes on", async () => {
     const memory = new MemoryPorts({ "journal.drain": always(new Error("queue down")) });
     await arrive(memory, [webhook()]);
