@@ -351,7 +351,9 @@ async function renderSearch(target: HTMLElement, args: string[]): Promise<undefi
     h(
       "p",
       { class: "hint" },
-      `${result.items.length} found among ${result.scanned} deliveries of the last 24 hours${result.complete ? "" : " (the newest only)"}, and by event id at any time.`,
+      result.truncated
+        ? `More than ${result.items.length} deliveries of the last 24 hours match: the newest ${result.items.length} are listed. Search for a tag, a digest or more of the repository's name to see the others.`
+        : `${result.items.length} found among ${result.scanned} deliveries of the last 24 hours${result.complete ? "" : " (the newest only)"}, and by event id at any time.`,
     ),
     result.items.length === 0
       ? h("p", { class: "none" }, "Nothing matches.")

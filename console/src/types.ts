@@ -41,6 +41,8 @@ export interface Discrepancy {
 export interface SearchResult {
   scanned: number;
   complete: boolean;
+  /** More deliveries matched than are listed. */
+  truncated: boolean;
   items: {
     id: string;
     origin: string;

@@ -31,6 +31,7 @@ const searchSchema = z.object({
 /** One search reads at most this many deliveries of the window, newest first. */
 const MAX_SCANNED = 2000;
 const PAGE = 500;
+/** At most this many matches are listed, newest first; `truncated` says when more matched. */
 const MAX_RESULTS = 100;
 
 function parseSearch(query: URLSearchParams, now: number): Parsed<SearchQuery> {
@@ -66,6 +67,7 @@ export function searchEvents(
       );
       const needle = q.toLowerCase();
       let scanned = 0;
+      let truncated = false;
       let after: Parameters<TableQueries["listDeliveries"]>[0]["after"];
       do {
         const page = await deps.queries.listDeliveries({
@@ -86,16 +88,19 @@ export function searchEvents(
             match.event.eventId === event.eventId &&
             match.event.origin === event.origin &&
             match.event.registry === event.registry;
-          if (hit && matches.length < MAX_RESULTS && !matches.some(listed)) matches.push(record);
+          if (!hit || matches.some(listed)) continue;
+          if (matches.length < MAX_RESULTS) matches.push(record);
+          else truncated = true;
         }
         after = page.next;
-      } while (after && scanned < MAX_SCANNED && matches.length < MAX_RESULTS);
+      } while (after && scanned < MAX_SCANNED && !truncated);
       return {
         status: 200,
         jsonBody: {
           q,
           scanned,
           complete: after === undefined,
+          truncated,
           items: matches.map(summary),
         },
       };

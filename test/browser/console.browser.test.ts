@@ -243,6 +243,22 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await shot("story");
   });
 
+  it("search: more matches than it lists are not shown as all there are", async () => {
+    const busy = `team/busy-${randomUUID().slice(0, 8)}`;
+    const busyRegistry = `busy.r${randomUUID().slice(0, 12)}.data.azurecr.io`;
+    await Promise.all(
+      Array.from({ length: 101 }, (_, index) =>
+        deliverWebhook(stack, push(busyRegistry, busy, `v${index}`), `?registry=${busyRegistry}`),
+      ),
+    );
+    await page.goto(`${stack.url}/api/console#search/${encodeURIComponent(busy)}`);
+    await page.locator("table td").first().waitFor();
+    expect(await page.locator("tbody tr").count()).toBe(100);
+    const scope = await page.locator(".view-search p.hint").textContent();
+    expect(scope).toContain("More than 100");
+    expect(scope).not.toMatch(/^100 found/);
+  });
+
   it("replay: a dry run, then a job whose progress the page follows without reloading", async () => {
     await page.click('nav a[data-view="replay"]');
     await page.fill('input[name="from"]', new Date(Date.now() - 600_000).toISOString());

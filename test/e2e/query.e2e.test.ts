@@ -351,6 +351,24 @@ describe("query API on the local stack", () => {
     expect(found).toMatchObject({ q, items: [] });
   });
 
+  it("search says when more deliveries matched than the 100 it lists, and when none were left out", async () => {
+    const registry = uniqueRegistry();
+    const repository = `team/busy-${randomUUID().slice(0, 8)}`;
+    const now = Date.now();
+    const events = Array.from({ length: 101 }, (_, index) =>
+      acrEvent(registry, now - index, { repository, tag: `v${index}` }),
+    );
+    await Promise.all(events.slice(0, 100).map(postWebhook));
+    type Found = { complete: boolean; truncated: boolean; items: unknown[] };
+    const all = await get<Found>(`search?q=${repository}&registry=${registry}`);
+    expect(all).toMatchObject({ complete: true, truncated: false });
+    expect(all.items).toHaveLength(100);
+    await postWebhook(events[100]);
+    const more = await get<Found>(`search?q=${repository}&registry=${registry}`);
+    expect(more.items).toHaveLength(100);
+    expect(more.truncated).toBe(true);
+  });
+
   it("refuses a continuation token that was edited or belongs to another query", async () => {
     const registry = uniqueRegistry();
     const now = Date.now();
