@@ -511,6 +511,16 @@ function rememberedJobs(): string[] {
   return JSON.parse(sessionStorage.getItem(JOBS_STORAGE) ?? "[]") as string[];
 }
 
+/** A job the bridge does not know (or an id that is none) is left out; an outage is an error. */
+function replayJobIfKnown(id: string): Promise<ReplayJob | undefined> {
+  return api<ReplayJob>(`replay/${encodeURIComponent(id)}`).catch((error: unknown) => {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 400)) {
+      return undefined;
+    }
+    throw error;
+  });
+}
+
 async function renderReplay(target: HTMLElement, args: string[]): Promise<undefined> {
   const now = new Date();
   const hourAgo = new Date(now.getTime() - 3_600_000);
@@ -575,9 +585,7 @@ async function renderReplay(target: HTMLElement, args: string[]): Promise<undefi
   });
   const asked = args[0];
   const ids = [...new Set([...(asked ? [asked] : []), ...rememberedJobs()])];
-  const found = await Promise.all(
-    ids.map((id) => api<ReplayJob>(`replay/${encodeURIComponent(id)}`).catch(() => undefined)),
-  );
+  const found = await Promise.all(ids.map(replayJobIfKnown));
   const jobs = found.filter((job): job is ReplayJob => job !== undefined);
   const askedUnknown = asked !== undefined && !jobs.some((job) => job.id === asked);
   target.append(

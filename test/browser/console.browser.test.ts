@@ -252,7 +252,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
       ),
     );
     await page.goto(`${stack.url}/api/console#search/${encodeURIComponent(busy)}`);
-    await page.locator("table td").first().waitFor();
+    await page.locator("tbody tr", { hasText: busy }).first().waitFor();
     expect(await page.locator("tbody tr").count()).toBe(100);
     const scope = await page.locator(".view-search p.hint").textContent();
     expect(scope).toContain("More than 100");
@@ -443,5 +443,31 @@ describe.skipIf(!haveChromium)("the console of a bridge that has recorded nothin
       ),
     );
     expect(dry && start && start.x - (dry.x + dry.width)).toBeGreaterThanOrEqual(4);
+  });
+
+  it("replay: with Table Storage down, a known job is not reported unknown and the outage is named", async () => {
+    const now = Date.now();
+    const started = await fetch(`${stack.url}/api/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        from: new Date(now - 3_600_000).toISOString(),
+        to: new Date(now).toISOString(),
+      }),
+    });
+    expect(started.status).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    await page.goto(`${stack.url}/api/console#replay/${id}`);
+    await page.locator(`[data-job="${id}"]`).waitFor();
+    await stack.stopTables();
+    try {
+      await page.reload();
+      const status = page.locator("#status");
+      await status.filter({ hasText: /Updated|failed/ }).waitFor({ timeout: 15_000 });
+      expect(await status.textContent()).toContain("table-storage is unavailable");
+      expect(await page.locator("#view").textContent()).not.toContain("is known");
+    } finally {
+      await stack.startTables();
+    }
   });
 });
