@@ -56,9 +56,19 @@ export function badge(state: string, tone: "ok" | "warn" | "bad" | "info"): HTML
   return h("span", { class: `badge ${tone}` }, state);
 }
 
+/**
+ * In the browser's time zone, named: the API, the logs and the replay form speak UTC, so a time
+ * without its zone would be read hours off.
+ */
 export function time(iso: string | undefined): string {
   if (!iso) return "never";
-  return new Date(iso).toLocaleString(undefined, { hour12: false });
+  return new Date(iso).toLocaleString(undefined, { hour12: false, timeZoneName: "short" });
+}
+
+/** The browser's time zone as times name it (`UTC`, `CET`, `GMT-5`…). */
+export function zoneName(at = new Date()): string {
+  const parts = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(at);
+  return parts.find((part) => part.type === "timeZoneName")?.value ?? "local time";
 }
 
 export function duration(ms: number | undefined): string {

@@ -4,7 +4,7 @@ import { PUBLISHABLE_ACTIONS } from "../../src/core/actions";
 import { ApiError, api, query } from "./api";
 import { renderCatalog } from "./catalogView";
 import { deliveriesChart, fitOnResize, matchRateChart } from "./charts";
-import { badge, duration, eventLink, h, table, time } from "./dom";
+import { badge, duration, eventLink, h, table, time, zoneName } from "./dom";
 import type { Discrepancy, Overview, ReplayJob, SearchResult, Story } from "./types";
 
 const view = document.getElementById("view") as HTMLElement;
@@ -118,7 +118,7 @@ async function renderOverview(target: HTMLElement): Promise<() => void> {
     h(
       "p",
       { class: "hint" },
-      `Last 24 hours, by arrival${overview.truncated ? " (sampled: more rows than one read takes)" : ""}.`,
+      `Last 24 hours, by arrival${overview.truncated ? " (sampled: more rows than one read takes)" : ""}; the charts' times are in ${zoneName()}.`,
     ),
     h(
       "div",

@@ -243,6 +243,32 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await shot("story");
   });
 
+  it("names the time zone of every time it shows, in tables and for the charts", async () => {
+    const newYork = await browser.newContext({ timezoneId: "America/New_York", locale: "en-US" });
+    try {
+      const tab = await newYork.newPage();
+      await tab.goto(`${stack.url}/api/console#event/${matched.id}`);
+      const facts = tab.locator('section.delivery[data-origin="webhook"] dl');
+      await facts.waitFor();
+      const occurred = new Date(matched.timestamp);
+      // ACR's timestamp, at the clock time New York reads, with the zone that says so.
+      const clock = occurred.toLocaleTimeString("en-US", {
+        timeZone: "America/New_York",
+        hour12: false,
+      });
+      expect(await facts.textContent()).toMatch(
+        new RegExp(`ACR timestamp[^A-Z]*${clock} (EST|EDT|GMT-[45])`),
+      );
+      await tab.goto(`${stack.url}/api/console#overview`);
+      await tab.locator(".uplot canvas").first().waitFor();
+      expect(await tab.locator(".view-overview p.hint").first().textContent()).toMatch(
+        /the charts' times are in (EST|EDT|GMT-[45])\./,
+      );
+    } finally {
+      await newYork.close();
+    }
+  });
+
   it("search: more matches than it lists are not shown as all there are", async () => {
     const busy = `team/busy-${randomUUID().slice(0, 8)}`;
     const busyRegistry = `busy.r${randomUUID().slice(0, 12)}.data.azurecr.io`;
