@@ -396,6 +396,8 @@ async function renderStory(target: HTMLElement, args: string[]): Promise<undefin
   const id = args.join("/");
   const story = await api<Story>(`story/${encodeURIComponent(id)}`);
   const logical = story.logicalEvent;
+  // Ping, quarantine, unknown actions, connected registries: no twin comes, no window closes.
+  const crossChecked = story.crossCheck !== "not cross-checked";
   target.append(
     h("h2", {}, "Event ", h("code", {}, story.id)),
     h(
@@ -414,12 +416,14 @@ async function renderStory(target: HTMLElement, args: string[]): Promise<undefin
       h(
         "dd",
         {},
-        logical?.delayMs === undefined
-          ? "no twin yet"
-          : `${(logical.delayMs / 1000).toFixed(1)} s (webhook to Event Grid)`,
+        !crossChecked
+          ? "none expected: not cross-checked"
+          : logical?.delayMs === undefined
+            ? "no twin yet"
+            : `${(logical.delayMs / 1000).toFixed(1)} s (webhook to Event Grid)`,
       ),
       h("dt", {}, "Window closes"),
-      h("dd", {}, time(logical?.windowClosesAt)),
+      h("dd", {}, crossChecked ? time(logical?.windowClosesAt) : "no window: not cross-checked"),
       h("dt", {}, "Published by"),
       h("dd", {}, logical?.publishedBy ?? "—"),
     ),

@@ -269,6 +269,18 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     }
   });
 
+  it("the story of an event no twin is awaited for does not say one is to come", async () => {
+    const ping = { id: randomUUID(), timestamp: new Date().toISOString(), action: "ping" };
+    await deliverWebhook(stack, ping, `?registry=${registry}`);
+    await page.goto(`${stack.url}/api/console#event/${ping.id}`);
+    await page.getByRole("heading", { name: new RegExp(ping.id) }).waitFor();
+    const fact = (name: string) =>
+      page.locator(".view-event > dl.facts dt", { hasText: name }).locator("+ dd").textContent();
+    expect(await fact("Cross-check")).toBe("not cross-checked");
+    expect(await fact("Twin delay")).toBe("none expected: not cross-checked");
+    expect(await fact("Window closes")).toBe("no window: not cross-checked");
+  });
+
   it("search: more matches than it lists are not shown as all there are", async () => {
     const busy = `team/busy-${randomUUID().slice(0, 8)}`;
     const busyRegistry = `busy.r${randomUUID().slice(0, 12)}.data.azurecr.io`;
