@@ -134,13 +134,16 @@ export const GEO_COPY_HORIZON_MS = 3_600_000;
  * Adds an arrival to its logical event. After the window has closed, a late arrival of the side
  * not yet seen is the twin (late); another arrival of a side already seen is a new occurrence of
  * the same content (the same image pushed again later) and starts a new logical event, so it is
- * published again instead of being taken for a copy, unless it is another region's copy.
+ * published again instead of being taken for a copy, unless it is another region's copy. A new
+ * window waits for the twin from `windowOpensAt`: the arrival, unless the store could not take it
+ * then (see `decideArrival`).
  */
 export function withArrival(
   current: LogicalEvent | undefined,
   event: RegistryEvent,
   arrivedAt: number,
   windowMs: number,
+  windowOpensAt = arrivedAt,
 ): LogicalEvent {
   // An import from ACR's delivery log is the webhook's own delivery, late.
   const side = event.origin === "eventgrid" ? "eventGrid" : "webhook";
@@ -169,7 +172,7 @@ export function withArrival(
     tag: event.tag,
     digest: event.digest,
     firstSeenAt: arrivedAt,
-    windowClosesAt: arrivedAt + windowMs,
+    windowClosesAt: windowOpensAt + windowMs,
     state: "open",
     mismatchedIds: [],
   };

@@ -87,18 +87,22 @@ function withPatchKind(event: RegistryEvent, baseTagSeen: boolean | undefined): 
 /**
  * Decides what an arrival changes: its record (or, for a repeat, the count on the record it
  * repeats), its logical event with the window and the occurrence, the pending marker, and what to
- * publish. `state` undefined means nothing was read: the arrival is decided as new content.
+ * publish. `state` undefined means nothing was read: the arrival is decided as new content. A
+ * window it opens waits for the twin from `windowOpensAt`: a webhook journaled while the store was
+ * down is decided when it is restored, and its twin, refused meanwhile, is only coming now.
  */
 export function decideArrival(
   delivery: NewDelivery,
   state: ArrivalState | undefined,
   windowMs: number,
+  windowOpensAt = delivery.receivedAt,
 ): ArrivalDecision {
   const { route } = delivery;
   const event = withPatchKind(delivery.event, state?.baseTagSeen);
   const key = logicalKeyFor(event);
   const current = state?.own;
-  const joined = logicalJoined(event, current?.value, delivery.receivedAt, windowMs);
+  const window = { ms: windowMs, opensAt: windowOpensAt };
+  const joined = logicalJoined(event, current?.value, delivery.receivedAt, window);
 
   if (state?.recorded) {
     const conflictingFields = differingFields(state.recorded.value.event, event);
@@ -152,11 +156,12 @@ function logicalJoined(
   event: RegistryEvent,
   current: LogicalEvent | undefined,
   arrivedAt: number,
-  windowMs: number,
+  window: { ms: number; opensAt: number },
 ): LogicalEvent | undefined {
-  if (waitsForTwin(event)) return withArrival(current, event, arrivedAt, windowMs);
+  const joined = () => withArrival(current, event, arrivedAt, window.ms, window.opensAt);
+  if (waitsForTwin(event)) return joined();
   if (!keepsQuarantine(event)) return undefined;
-  return { ...withArrival(current, event, arrivedAt, windowMs), state: "no-twin" };
+  return { ...joined(), state: "no-twin" };
 }
 
 /**

@@ -126,6 +126,7 @@ export async function ingestDelivery(
 async function recordArrival(
   delivery: NewDelivery,
   ports: Pick<IngestPorts, "store" | "windowMs">,
+  windowOpensAt?: number,
 ): Promise<ArrivalDecision> {
   const { event } = delivery;
   let state = await readState(delivery, ports, {
@@ -133,7 +134,7 @@ async function recordArrival(
     recorded: false,
   });
   for (let attempt = 1; ; attempt++) {
-    const decision = decideArrival(delivery, state, ports.windowMs);
+    const decision = decideArrival(delivery, state, ports.windowMs, windowOpensAt);
     const outcome: WriteOutcome = await ports.store.write(decision.changes);
     if (outcome.ok) return decision;
     if (attempt >= MAX_DECISIONS) {
@@ -256,34 +257,38 @@ async function journalDelivery(
  * Records a journaled delivery now that storage is back, as if it had been recorded on arrival.
  * The journal sent the content's first-occurrence message (see `journalDelivery`): for the first
  * occurrence that was this record's message, which is marked sent. A later occurrence's message
- * has an id of its own, which duplicate detection let through only now: it is published here.
+ * has an id of its own, which duplicate detection let through only now: it is published here, as
+ * is one the journal could not send (its window, opened now, would hold a re-drive back).
  * An entry restored before (its run ended before the journal let go of it) is not counted again:
  * only the mark it may lack is written. Returns the differing fields when the event id was
- * recorded meanwhile with other content: the delivery is refused, as on arrival.
+ * recorded meanwhile with other content: the delivery is refused, as on arrival. `now` is the
+ * restore's time: its marks, and the start of its cross-check window.
  */
 export async function restoreJournaled(
   entry: JournalEntry,
   ports: IngestPorts,
+  now = Date.now(),
 ): Promise<{ conflictingFields?: string[] }> {
   const { delivery, published } = entry;
   const restored = await ports.store.recordOf(delivery.event);
   if (restored && isRestoredBefore(restored.value, delivery)) {
     const sent = published && isPending(restored.value) && journalSentFor(restored.value);
-    if (sent) await writeOrThrow(ports.store, publishedChanges(restored.value, sent, Date.now()));
+    if (sent) await writeOrThrow(ports.store, publishedChanges(restored.value, sent, now));
     return {};
   }
-  const decision = await recordArrival(delivery, ports);
+  // Its twin could not be recorded while storage was down either: the wait for it starts now.
+  const decision = await recordArrival(delivery, ports, now);
   const { record, publish, conflictingFields } = decision;
   if (conflictingFields) return { conflictingFields };
-  if (decision.duplicate || !published || !publish) return {};
-  const sent = journalSentFor(record);
+  if (decision.duplicate || !publish) return {};
+  const sent = published ? journalSentFor(record) : undefined;
   if (sent) {
-    await writeOrThrow(ports.store, publishedChanges(record, sent, Date.now()));
+    await writeOrThrow(ports.store, publishedChanges(record, sent, now));
     return {};
   }
   const tags = await readKnownTags(delivery, ports.store);
   // A failed publish leaves the record pending for the re-drive, as on arrival.
-  await publishRecord(record, withTagsRead(publish, tags), ports, Date.now());
+  await publishRecord(record, withTagsRead(publish, tags), ports, now);
   return {};
 }
 

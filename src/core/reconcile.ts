@@ -152,10 +152,11 @@ export async function reconcile(
     () =>
       ports.journal.drain(
         async (entry) => {
-          const { conflictingFields } = await restoreJournaled(entry, {
-            ...ports,
-            windowMs: settings.windowMs,
-          });
+          const { conflictingFields } = await restoreJournaled(
+            entry,
+            { ...ports, windowMs: settings.windowMs },
+            clock(),
+          );
           // Its message went out while storage was down; nothing else would tell of it.
           if (conflictingFields) report.errors.push(journalConflict(entry, conflictingFields));
         },

@@ -1365,10 +1365,10 @@ describe("reconcile: the journal", () => {
       redriven: 0,
     },
     {
-      name: "a journaled delivery not yet published is recorded pending and re-driven",
+      name: "a journaled delivery not yet published is published when it is restored",
       publishFails: true,
       restoredState: "published",
-      redriven: 1,
+      redriven: 0,
     },
   ])("$name", async ({ publishFails, restoredState, redriven }) => {
     const memory = new MemoryPorts({
@@ -1427,6 +1427,33 @@ describe("reconcile: the journal", () => {
     const pushes = memory.published.filter((entry) => entry.topic === "acr-push");
     expect(pushes.map((entry) => entry.message.applicationProperties.tag).sort()).toEqual(ids);
     expect(memory.findingsRecorded).toEqual([]);
+  });
+
+  it("a journaled webhook's window opens when it is restored: its twin, refused during an outage longer than the window, comes on Event Grid's retry and matches", async () => {
+    const memory = new MemoryPorts({
+      "store.write": always(new DependencyUnavailableError("table-storage", "timeout")),
+    });
+    await arrive(memory, [webhook()]);
+    expect(memory.journaled).toHaveLength(1);
+    memory.faults["store.write"] = undefined;
+
+    const restoredAt = T0 + 3 * WINDOW_MS;
+    expect(await run(memory, {}, restoredAt)).toMatchObject({ restored: 1, errors: [] });
+    expect(memory.logical(webhook())).toMatchObject({
+      state: "open",
+      firstSeenAt: T0,
+      windowClosesAt: restoredAt + WINDOW_MS,
+    });
+    // A run before the window closes leaves it open for the twin.
+    const retriedAt = restoredAt + WINDOW_MS / 2;
+    expect(await run(memory, {}, retriedAt - 1)).toMatchObject({ closed: {}, errors: [] });
+    await arrive(memory, [eventGrid()], routing(), retriedAt);
+    const closed = await run(memory, {}, restoredAt + WINDOW_MS + 60_000);
+    expect(closed).toMatchObject({ closed: { matched: 1 }, errors: [] });
+    expect(memory.logical(webhook())).toMatchObject({ state: "matched" });
+    expect(memory.logical(webhook())?.late).toBeUndefined();
+    expect(memory.findingsRecorded).toEqual([]);
+    expect(memory.published.filter((entry) => entry.topic === "acr-push")).toHaveLength(1);
   });
 
   it("a long outage's journal is restored a share of each run's time at a time, and the runs after it finish it", async () => {
