@@ -393,11 +393,11 @@ var acrResourceIdList = concat(
 )
 
 var appSettings = {
-  // The Functions host: storage and Application Insights through the user-assigned identity.
+  // The Functions host: storage and Application Insights through the user-assigned identity. No
+  // queue endpoint: the host needs queues only for blob triggers and Durable Functions (none here).
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identity.outputs.clientId
   AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
-  AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
   AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'

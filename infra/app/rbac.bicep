@@ -17,7 +17,6 @@ param allowUserIdentityPrincipal bool = false
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
-  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
@@ -26,11 +25,13 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
-// The host: AzureWebJobsStorage (blob leases of the timer, the Flex deployment container) and
-// queues; the bridge: its tables (create, read, insert, update, delete).
+// The host: AzureWebJobsStorage (blob leases of the timers, function keys, the Flex deployment
+// container) and its diagnostic events (a table); the bridge: its tables (create, read, insert,
+// update, delete). No queue role: the host uses queues only for blob triggers and Durable
+// Functions, which the bridge has neither of (Functions docs, "Connecting to host storage with an
+// identity").
 var appStorageRoles = [
   roles.storageBlobDataOwner
-  roles.storageQueueDataContributor
   roles.storageTableDataContributor
 ]
 

@@ -66,7 +66,6 @@ var tableEndpoint = storage.properties.primaryEndpoints.table
 output name string = storage.name
 output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
-output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = tableEndpoint
 @description('The table endpoint without its trailing slash, for TABLES_ENDPOINT.')
 output tablesEndpoint string = endsWith(tableEndpoint, '/') ? take(tableEndpoint, length(tableEndpoint) - 1) : tableEndpoint

@@ -787,7 +787,7 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       const settings = appSettingsOf(defaults);
       for (const setting of FLEX_REJECTED) expect(settings).not.toHaveProperty(setting);
       expect(settings.AzureWebJobsStorage__credential).toBe("managedidentity");
-      for (const service of ["blob", "queue", "table"]) {
+      for (const service of ["blob", "table"]) {
         expect(settings).toHaveProperty(`AzureWebJobsStorage__${service}ServiceUri`);
       }
       const identity = only(defaults, "Microsoft.ManagedIdentity/userAssignedIdentities");
@@ -1078,6 +1078,31 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       }
       if ("APPLICATIONINSIGHTS_AUTHENTICATION_STRING" in settings) {
         expect(has(ROLE.monitoringMetricsPublisher, "Microsoft.Insights/components")).toBe(true);
+      }
+    });
+
+    it("no Storage Queue access: the host uses queues only for blob triggers and Durable Functions, and the app has neither, nor a storage queue trigger", () => {
+      // Functions docs, "Connecting to host storage with an identity": the host alone needs
+      // Storage Blob Data Owner (timer locks, keys), Table Data Contributor for diagnostic events;
+      // Storage Queue Data Contributor only for the blob trigger and Durable Functions.
+      const triggers = new Set(registeredFunctions().map((f) => f.trigger));
+      for (const trigger of triggers) {
+        expect(
+          ["http", "timer", "eventGrid", "serviceBusQueue", "serviceBusTopic"],
+          trigger,
+        ).toContain(trigger);
+      }
+      const dependencies = Object.keys(JSON.parse(read("package.json")).dependencies);
+      expect(
+        dependencies.filter((name) => /durable|storage-queue|storage-blob/.test(name)),
+      ).toEqual([]);
+      for (const deployment of [defaults, connected, customised]) {
+        expect(appRoles(deployment).map((a) => a.roleId)).not.toContain(
+          ROLE.storageQueueDataContributor,
+        );
+        expect(appSettingsOf(deployment)).not.toHaveProperty(
+          "AzureWebJobsStorage__queueServiceUri",
+        );
       }
     });
 
