@@ -85,7 +85,7 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
       // The default, Recreate, restarts every instance on each deploy or setting change and
       // terminates executions in flight: ACR does not retry, so those deliveries would be lost.
       // Rolling updates are in preview (Flex Consumption docs, "Site update strategies").
-      #disable-next-line BCP037 // Bicep's types for Microsoft.Web/sites lack it; ARM takes it from API version 2023-12-01
+      #disable-next-line BCP037 // Bicep's types for Microsoft.Web/sites lack it; ARM takes it from API version 2024-11-01
       siteUpdateStrategy: {
         type: 'RollingUpdate'
       }

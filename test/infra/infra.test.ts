@@ -398,9 +398,11 @@ interface ArmTemplate {
 
 /**
  * The first Microsoft.Web/sites API version that takes functionAppConfig.siteUpdateStrategy, as
- * Microsoft's Flex Consumption docs give it ("Site update strategies in Flex Consumption").
+ * Microsoft's Flex Consumption docs give it ("Site update strategies in Flex Consumption": "only
+ * Bicep and ARM are supported with API version 2024-11-01 or later"). Below it the property is
+ * not part of the API, and the app would keep the default, Recreate.
  */
-const SITE_UPDATE_STRATEGY_API_VERSION = "2023-12-01";
+const SITE_UPDATE_STRATEGY_API_VERSION = "2024-11-01";
 
 const BASE_PARAMS = {
   environmentName: "test",
