@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { ConfigError } from "../../src/config";
 
 /** Where `npm start` serves the bridge unless `PORT` says otherwise (as `func start`). */
 export const DEFAULT_PORT = 7071;
@@ -13,7 +14,8 @@ export function localPort(env: NodeJS.ProcessEnv = process.env): number {
   if (!value) return DEFAULT_PORT;
   const port = Number(value);
   if (!/^[0-9]+$/.test(value) || port < 1 || port > 65_535) {
-    throw new Error(`PORT must be a port number from 1 to 65535, not '${value}'`);
+    // A ConfigError, as for every other setting: the local tools print it in one line.
+    throw new ConfigError("PORT", `must be a port number from 1 to 65535, not '${value}'`);
   }
   return port;
 }

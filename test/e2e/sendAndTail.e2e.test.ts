@@ -110,6 +110,17 @@ describe("npm run send", () => {
     );
   });
 
+  it("names PORT in one line, without a stack trace, when it is no port number", async () => {
+    const cwd = localSettings({ WEBHOOK_SECRETS: TEST_SECRET });
+    const run = await cli(["send", "push"], {
+      cwd,
+      env: { ...environmentWithout(...SETTINGS), PORT: "70710" },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe("setting PORT: must be a port number from 1 to 65535, not '70710'\n");
+    expect(received).toHaveLength(0);
+  });
+
   it("never prints the query of --url (in Azure it may hold the function key)", async () => {
     const closedPort = await freePort();
     const run = await cli([

@@ -109,6 +109,6 @@ describe("localPort", () => {
   });
 
   it.each(["0", "70000", "seven", "-1", "71.5"])("refuses PORT %j, naming it", (value) => {
-    expect(() => localPort({ PORT: value })).toThrow(/^PORT must be a port number/);
+    expect(() => localPort({ PORT: value })).toThrow(/^setting PORT: must be a port number/);
   });
 });
