@@ -190,7 +190,8 @@ describe("Event Grid through the queue while Table Storage is down", () => {
     await stack?.stop();
   });
 
-  it("abandons the message, so Service Bus redelivers it until it is recorded", async () => {
+  /** Stops Table Storage, then puts an Event Grid push on the queue. */
+  async function queueEventWhileStorageIsDown() {
     const data = pushData();
     await stack.stopTables();
     const messageId = randomUUID();
@@ -200,6 +201,11 @@ describe("Event Grid through the queue while Table Storage is down", () => {
       messageId,
     });
     await sender.close();
+    return { data, messageId };
+  }
+
+  it("abandons the message, so Service Bus redelivers it until it is recorded", async () => {
+    const { data, messageId } = await queueEventWhileStorageIsDown();
 
     await until(() => (deliveriesOf(stack, messageId) >= 2 ? true : undefined), "a redelivery");
     expect(stack.broker().deadLetterCount(QUEUE)).toBe(0);
@@ -215,15 +221,7 @@ describe("Event Grid through the queue while Table Storage is down", () => {
   });
 
   it("redelivers ever more slowly while storage is down, so the queue's 2000 deliveries last the event's day", async () => {
-    const data = pushData();
-    await stack.stopTables();
-    const messageId = randomUUID();
-    const sender = client.createSender(QUEUE);
-    await sender.sendMessages({
-      body: Buffer.from(JSON.stringify(eventGridEvent(data))),
-      messageId,
-    });
-    await sender.close();
+    const { data, messageId } = await queueEventWhileStorageIsDown();
     // Abandoned at once, a message was delivered about 4 times a second with storage refusing
     // connections: 2000 deliveries, and the dead-letter queue, within about 8 minutes.
     await sleep(8_000);

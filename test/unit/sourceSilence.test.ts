@@ -266,15 +266,18 @@ class OverlappingRuns extends MemoryWatch {
 /** An arrival on time: received as it happened. */
 const at = (time: number) => ({ receivedAt: time, occurredAt: time });
 
+/** One region whose webhook was last heard 40 minutes ago, while Event Grid goes on. */
+const webhookGoneSilent = (): Arrived[] => [
+  { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW - 40 * MIN) },
+  { registry: REGISTRY, region: "westeurope", origin: "eventgrid", ...at(NOW - MIN) },
+];
+
 describe("watchSources", () => {
   it("fold arrivals in, publish the opening and the resolution once each, retry a failed publish", async () => {
     const store = new MemoryWatch();
     const published: TopicMessage[] = [];
     let failing = false;
-    let arrivals: Arrived[] = [
-      { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW - 40 * MIN) },
-      { registry: REGISTRY, region: "westeurope", origin: "eventgrid", ...at(NOW - MIN) },
-    ];
+    let arrivals: Arrived[] = webhookGoneSilent();
     const windows: [number, number][] = [];
     const ports = {
       store,
@@ -319,10 +322,7 @@ describe("watchSources", () => {
     const store = new MemoryWatch();
     const published: TopicMessage[] = [];
     let failing = true;
-    let arrivals: Arrived[] = [
-      { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW - 40 * MIN) },
-      { registry: REGISTRY, region: "westeurope", origin: "eventgrid", ...at(NOW - MIN) },
-    ];
+    let arrivals: Arrived[] = webhookGoneSilent();
     const ports = {
       store,
       arrivals: async () => arrivals,
@@ -353,10 +353,7 @@ describe("watchSources", () => {
   it("publish only the changes the run claimed: an opening and its resolution once each, across two overlapping runs", async () => {
     const store = new OverlappingRuns();
     const published: TopicMessage[] = [];
-    let arrivals: Arrived[] = [
-      { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW - 40 * MIN) },
-      { registry: REGISTRY, region: "westeurope", origin: "eventgrid", ...at(NOW - MIN) },
-    ];
+    let arrivals: Arrived[] = webhookGoneSilent();
     const ports = {
       store,
       arrivals: async () => arrivals,
@@ -388,10 +385,7 @@ describe("watchSources", () => {
 describe("watchSources marking what it published", () => {
   it("mark its change published only over its own claim: a change another run wrote meanwhile stays", async () => {
     const store = new MemoryWatch();
-    const arrivals: Arrived[] = [
-      { registry: REGISTRY, region: "westeurope", origin: "webhook", ...at(NOW - 40 * MIN) },
-      { registry: REGISTRY, region: "westeurope", origin: "eventgrid", ...at(NOW - MIN) },
-    ];
+    const arrivals: Arrived[] = webhookGoneSilent();
     const resolvedMeanwhile = async () => {
       const [claimed] = await store.findings();
       if (!claimed) throw new Error("the opening was not claimed before its publish");
