@@ -1,4 +1,9 @@
 import { parseArgs } from "node:util";
+import type {
+  RuleProperties,
+  ServiceBusAdministrationClient,
+  SqlRuleFilter,
+} from "@azure/service-bus";
 import { loadCrossCheckSettings, loadRoutingTable } from "../../src/config";
 import { readLocalSettings } from "../host/settings";
 import { administrationClient } from "./administrationClient";
@@ -107,18 +112,57 @@ async function main(): Promise<void> {
     });
   } catch (error) {
     const { code, message } = error as { code?: string; message: string };
-    if (code === "MessageEntityAlreadyExistsError") {
+    if (code !== "MessageEntityAlreadyExistsError") {
       throw new Error(
-        `Subscription ${definition.topic}/${definition.subscription} already exists: delete it or choose another --name.`,
+        `Creating ${definition.topic}/${definition.subscription} failed: ${code ?? ""} ${message}`,
       );
     }
-    throw new Error(
-      `Creating ${definition.topic}/${definition.subscription} failed: ${code ?? ""} ${message}`,
-    );
+    await alreadyThere(admin, definition);
+    return;
   }
   console.log(
     `Created subscription ${definition.topic}/${definition.subscription} with rule ${definition.ruleName}.`,
   );
+}
+
+/**
+ * A second run of the same command is no failure: the subscription it would create is there, with
+ * the filter as its only rule. Any other rules are named and left alone (never replaced: a
+ * consumer may rely on them).
+ */
+async function alreadyThere(
+  admin: ServiceBusAdministrationClient,
+  definition: SubscriptionDefinition,
+): Promise<void> {
+  const where = `${definition.topic}/${definition.subscription}`;
+  const rules: RuleProperties[] = [];
+  for await (const rule of admin.listRules(definition.topic, definition.subscription)) {
+    rules.push(rule);
+  }
+  const [only] = rules;
+  if (
+    rules.length === 1 &&
+    only.name === definition.ruleName &&
+    isSqlRuleFilter(only.filter) &&
+    only.filter.sqlExpression === definition.sqlExpression
+  ) {
+    console.log(
+      `Subscription ${where} already exists with rule ${definition.ruleName} and this filter: nothing changed.`,
+    );
+    return;
+  }
+  const existing = rules.map((rule) => `${rule.name}: ${describeFilter(rule.filter)}`).join("; ");
+  throw new Error(
+    `Subscription ${where} already exists, not with rule ${definition.ruleName}: ${definition.sqlExpression} alone (${existing ? `its rules: ${existing}` : "it has no rules"}); nothing changed: delete it or choose another --name.`,
+  );
+}
+
+function isSqlRuleFilter(filter: RuleProperties["filter"]): filter is SqlRuleFilter {
+  return "sqlExpression" in filter;
+}
+
+function describeFilter(filter: RuleProperties["filter"]): string {
+  return isSqlRuleFilter(filter) ? filter.sqlExpression : "a correlation filter";
 }
 
 main().catch((error: Error) => {

@@ -167,10 +167,36 @@ describe("npm run subscribe", () => {
     expect(clean.stdout).not.toContain("Never matched");
   });
 
-  it("says so when the subscription exists", async () => {
+  it("run twice with the same options, succeeds twice and changes nothing the second time", async () => {
+    const args = ["--topic", "acr-push", "--name", "twice", "--repository", "team/*", "--tagged"];
+    const first = await subscribe(...args);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain("Created subscription acr-push/twice with rule glob-filter.");
+    const second = await subscribe(...args);
+    expect(second.stderr).toBe("");
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(
+      "Subscription acr-push/twice already exists with rule glob-filter and this filter: nothing changed.",
+    );
+    const rules = [];
+    for await (const rule of admin.listRules("acr-push", "twice")) rules.push(rule);
+    expect(rules.map((rule) => [rule.name, rule.filter])).toEqual([
+      ["glob-filter", { sqlExpression: "repository LIKE 'team/%' AND tagged = 'true'" }],
+    ]);
+  });
+
+  it("says so, naming its rules and changing nothing, when the subscription exists with another filter", async () => {
     const result = await subscribe("--topic", "acr-push", "--name", "all");
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("Subscription acr-push/all already exists");
+    expect(result.stderr).toContain(
+      "Subscription acr-push/all already exists, not with rule glob-filter: 1=1 alone (it has no rules); nothing changed: delete it or choose another --name.",
+    );
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    const changed = await subscribe("--topic", "acr-push", "--name", "twice", "--tag", "v*");
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toContain(
+      "Subscription acr-push/twice already exists, not with rule glob-filter: tag LIKE 'v%' alone (its rules: glob-filter: repository LIKE 'team/%' AND tagged = 'true'); nothing changed",
+    );
   });
 
   it("refuses bad globs and names with every problem and the usage, creating nothing", async () => {
