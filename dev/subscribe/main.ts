@@ -55,12 +55,15 @@ function definitionFrom(args: string[]): {
     problems.push("--name must be a subscription name: 1-50 letters, digits, '.', '_', '-'");
   }
   if (!RULE_NAME.test(values.rule)) problems.push("--rule must be a rule name (1-50 characters)");
-  const asked = { actions: list(values.action), kinds: list(values.kind), tagged: values.tagged };
-  const filter = sqlFilterFor({
+  const criteria = {
     repositories: values.repository ?? [],
     tags: values.tag ?? [],
-    ...asked,
-  });
+    actions: list(values.action),
+    kinds: list(values.kind),
+    tagged: values.tagged,
+  };
+  const asked = { ...criteria, tags: criteria.tags.length > 0 };
+  const filter = sqlFilterFor(criteria);
   if (!filter.ok) problems.push(...filter.failure);
   if (problems.length > 0 || !filter.ok) throw new UsageError(problems.join("\n"));
   return {

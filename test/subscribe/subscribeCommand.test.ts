@@ -163,6 +163,44 @@ describe("npm run subscribe", () => {
       "--dry-run",
     ]);
     expect(moved.stdout).not.toContain("Never matched");
+    // Deletes carry no tag property (their tags are in `tags`): --tag and --tagged never match one.
+    const deletes = await subscribe(
+      "--topic",
+      "acr-delete",
+      "--name",
+      "x",
+      "--tag",
+      "v*",
+      "--tagged",
+      "--dry-run",
+    );
+    expect(deletes.code).toBe(0);
+    expect(deletes.stdout).toContain(
+      "--tag: deletes carry no tag property (the tags last pushed for the digest are in tags, comma-separated)",
+    );
+    expect(deletes.stdout).toContain("--tagged: deletes carry tagged = 'false'");
+    const pushesToo = await subscribeWith({ TOPIC_DELETE: "acr-push" }, [
+      "--topic",
+      "acr-push",
+      "--name",
+      "x",
+      "--tag",
+      "v*",
+      "--dry-run",
+    ]);
+    expect(pushesToo.stdout).not.toContain("Never matched");
+    const onlyDeletes = await subscribeWith({ TOPIC_DELETE: "acr-push" }, [
+      "--topic",
+      "acr-push",
+      "--name",
+      "x",
+      "--action",
+      "delete",
+      "--tag",
+      "v*",
+      "--dry-run",
+    ]);
+    expect(onlyDeletes.stdout).toContain("--tag: deletes carry no tag property");
     const clean = await subscribe("--topic", "acr-push", "--name", "x", "--tagged", "--dry-run");
     expect(clean.stdout).not.toContain("Never matched");
   });
