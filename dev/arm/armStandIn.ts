@@ -119,6 +119,11 @@ export class ArmStandIn {
     registry.webhooks.set(webhook.name.toLowerCase(), { ...webhook, log });
   }
 
+  /** Deletes a webhook, its log with it, as `az acr webhook delete` does. */
+  removeWebhook(resourceId: string, name: string): void {
+    this.#registry(resourceId).webhooks.delete(name.toLowerCase());
+  }
+
   webhook(resourceId: string, name: string): StandInWebhook {
     const found = this.#registry(resourceId).webhooks.get(name.toLowerCase());
     if (!found) throw new Error(`no webhook ${name}`);

@@ -2,6 +2,7 @@ import { odata, type TableClient } from "@azure/data-tables";
 import type { BackfillCursor, BackfillCursors } from "../backfill/runBackfill";
 import type { WebhookRef } from "../core/registryWebhooks";
 import type { WebhookHealth } from "../core/webhookHealth";
+import type { WebhookHealthStore } from "../webhookHealth/checkWebhookHealth";
 import { TableAccess } from "./tableAccess";
 import { isStatus } from "./tableErrors";
 import { encodeKeyPart } from "./tableKeys";
@@ -49,6 +50,16 @@ class JsonRows<T> {
     });
   }
 
+  remove(keys: EntityKeys): Promise<void> {
+    return this.access.call(async () => {
+      try {
+        await this.table.deleteEntity(keys.partitionKey, keys.rowKey, this.access.signal());
+      } catch (error) {
+        if (!isStatus(error, 404)) throw error;
+      }
+    });
+  }
+
   write(keys: EntityKeys, value: T): Promise<void> {
     return this.access.call(async () => {
       const entity: JsonEntity = { ...keys, json: JSON.stringify(value) };
@@ -77,7 +88,7 @@ export class TableBackfillCursors implements BackfillCursors {
   }
 }
 
-export class TableWebhookHealth {
+export class TableWebhookHealth implements WebhookHealthStore {
   private readonly rows: JsonRows<WebhookHealth>;
 
   constructor(table: TableClient, timeoutMs: number) {
@@ -90,6 +101,10 @@ export class TableWebhookHealth {
 
   write(health: WebhookHealth): Promise<void> {
     return this.rows.write(healthKeys(health.ref), health);
+  }
+
+  remove(ref: WebhookRef): Promise<void> {
+    return this.rows.remove(healthKeys(ref));
   }
 
   /** Every webhook checked so far (one partition: a few hundred rows at most). */

@@ -81,19 +81,22 @@ export function describeFailure(failure: ArmFailure): string {
 
 /**
  * Every webhook of every registry, registry by registry. A registry whose webhooks cannot be
- * listed adds one line to `errors` and is skipped.
+ * listed adds one line to `errors` and is skipped; `listed`, when given, hears each registry whose
+ * list ARM did answer, with all its webhooks, before they are yielded.
  */
 export async function* webhooksOfRegistries(
   webhooks: RegistryWebhooks,
   registryIds: readonly string[],
   errors: string[],
+  listed?: (registryId: string, webhooks: readonly WebhookRef[]) => void,
 ): AsyncGenerator<WebhookRef> {
   for (const registryId of registryIds) {
-    const listed = await webhooks.list(registryId);
-    if (!listed.ok) {
-      errors.push(`${registryId}: ${describeFailure(listed.failure)}`);
+    const found = await webhooks.list(registryId);
+    if (!found.ok) {
+      errors.push(`${registryId}: ${describeFailure(found.failure)}`);
       continue;
     }
-    yield* listed.value;
+    listed?.(registryId, found.value);
+    yield* found.value;
   }
 }

@@ -21,6 +21,9 @@ import {
 export interface WebhookHealthStore {
   read(ref: WebhookRef): Promise<WebhookHealth | undefined>;
   write(health: WebhookHealth): Promise<void>;
+  /** Every verdict kept, of every registry. */
+  list(): Promise<WebhookHealth[]>;
+  remove(ref: WebhookRef): Promise<void>;
 }
 
 export interface WebhookHealthDependencies {
@@ -40,6 +43,8 @@ export interface WebhookHealthReport {
   findingsPublished: number;
   resolved: number;
   pinged: number;
+  /** Webhooks checked before that ARM no longer lists: their verdicts are dropped. */
+  deleted: string[];
   errors: string[];
 }
 
@@ -59,16 +64,68 @@ export async function checkWebhookHealth(
     findingsPublished: 0,
     resolved: 0,
     pinged: 0,
+    deleted: [],
     errors: [],
   };
-  for await (const ref of webhooksOfRegistries(deps.webhooks, deps.registryIds, report.errors)) {
+  const listed = new Map<string, readonly WebhookRef[]>();
+  const webhooks = webhooksOfRegistries(
+    deps.webhooks,
+    deps.registryIds,
+    report.errors,
+    (registryId, refs) => listed.set(registryId.toLowerCase(), refs),
+  );
+  for await (const ref of webhooks) {
     try {
       await checkOne(ref, deps, now, options.ping, report);
     } catch (error) {
       report.errors.push(`${ref.registryId}/webhooks/${ref.name}: ${describeError(error)}`);
     }
   }
+  try {
+    await forgetDeleted(listed, deps, now, report);
+  } catch (error) {
+    report.errors.push(`deleted webhooks not forgotten: ${describeError(error)}`);
+  }
   return report;
+}
+
+/**
+ * A webhook checked before that its registry's list (answered) no longer names was deleted: its
+ * verdict leaves `/api/health`, and an open finding about it gets its resolution, so no alert
+ * waits forever on a webhook that is gone. A registry whose list failed keeps its verdicts.
+ */
+async function forgetDeleted(
+  listed: ReadonlyMap<string, readonly WebhookRef[]>,
+  deps: WebhookHealthDependencies,
+  now: number,
+  report: WebhookHealthReport,
+): Promise<void> {
+  const key = (ref: WebhookRef) => `${ref.registryId.toLowerCase()}|${ref.name.toLowerCase()}`;
+  const present = new Set([...listed.values()].flat().map(key));
+  for (const health of await deps.store.list()) {
+    const { ref } = health;
+    if (!listed.has(ref.registryId.toLowerCase()) || present.has(key(ref))) continue;
+    const where = `${ref.registryId}/webhooks/${ref.name}`;
+    if (!health.healthy) {
+      const resolution: WebhookHealth = {
+        ref,
+        healthy: true,
+        problems: [],
+        since: now,
+        checkedAt: now,
+      };
+      try {
+        await deps.publish(webhookHealthMessage(resolution));
+        report.resolved++;
+      } catch (error) {
+        // Kept, so the next run resolves it again.
+        report.errors.push(`${where}: resolution not published: ${describeError(error)}`);
+        continue;
+      }
+    }
+    await deps.store.remove(ref);
+    report.deleted.push(where);
+  }
 }
 
 async function checkOne(

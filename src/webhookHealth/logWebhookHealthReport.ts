@@ -2,7 +2,10 @@ import type { InvocationContext } from "@azure/functions";
 import { logRunReport } from "../telemetry/runReport";
 import type { WebhookHealthReport } from "./checkWebhookHealth";
 
-/** A webhook health run's report, with a warning per unhealthy webhook that names its problems. */
+/**
+ * A webhook health run's report, with a warning per unhealthy webhook that names its problems and
+ * a line per webhook deleted from its registry.
+ */
 export function logWebhookHealthReport(
   context: InvocationContext,
   report: WebhookHealthReport,
@@ -11,6 +14,9 @@ export function logWebhookHealthReport(
     context.warn(
       `webhook-unhealthy ${webhook.registryId}/webhooks/${webhook.webhook}: ${webhook.reasons.join("; ")}`,
     );
+  }
+  for (const where of report.deleted) {
+    context.log(`${where}: deleted from its registry, no longer checked`);
   }
   logRunReport(context, "webhookHealth", report);
 }

@@ -370,6 +370,39 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
     expect(messagesOn("acr-discrepancies").length).toBe(count);
   }, 60_000);
 
+  it("webhook health: a webhook deleted from the registry leaves /api/health, and its open finding is resolved", async () => {
+    arm.setWebhook(HEALTH_REGISTRY, webhook("healthdeleted", { status: "disabled" }));
+    await runWebhookHealth();
+    const about = () =>
+      messagesOn("acr-discrepancies").filter(
+        (m) => m.applicationProperties.webhook === "healthdeleted",
+      );
+    expect(about().map((m) => m.applicationProperties.resolved)).toEqual(["false"]);
+    const listed = async () =>
+      (
+        (await (await fetch(`${stack.url}/api/health`)).json()) as {
+          details: { webhooks: { webhook: string }[] };
+        }
+      ).details.webhooks.map((w) => w.webhook);
+    expect(await listed()).toContain("healthdeleted");
+
+    arm.removeWebhook(HEALTH_REGISTRY, "healthdeleted");
+    await runWebhookHealth();
+    expect(await listed()).not.toContain("healthdeleted");
+    expect(about().map((m) => m.applicationProperties.resolved)).toEqual(["false", "true"]);
+    expect(stack.output()).toContain(`${HEALTH_REGISTRY}/webhooks/healthdeleted: deleted`);
+
+    // The registry's list failing says nothing about its webhooks: their verdicts stay.
+    arm.setWebhook(HEALTH_REGISTRY, webhook("healthkept", { status: "disabled" }));
+    await runWebhookHealth();
+    arm.fail({ operation: "list", status: 503, times: 20 });
+    await runWebhookHealth();
+    arm.clearFaults();
+    expect(await listed()).toContain("healthkept");
+    await runWebhookHealth();
+    expect(about()).toHaveLength(2);
+  }, 60_000);
+
   function pingAnswered(name: string): boolean {
     return arm
       .log(HEALTH_REGISTRY, name)
