@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CONTROL_CHARACTERS, printable } from "./printable";
 import type { Result } from "./result";
 
 /**
@@ -9,14 +10,6 @@ import type { Result } from "./result";
  * `ping`), registries omit fields the docs show, and unknown fields are kept untouched.
  * Strict on types: a field that is present must have its documented type.
  */
-
-/**
- * C0 and C1 controls, and the bidirectional formatting characters, which make text display
- * other than it reads (`evil\u202Egnp.exe` shows as `evilexe.png`).
- */
-const CONTROL_CHARACTERS =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 export const text = (max: number) =>
   z
@@ -215,7 +208,10 @@ export function validateAcrWebhookPayload(body: unknown): Parsed<AcrWebhookPaylo
   return { ok: true, value: body as AcrWebhookPayload };
 }
 
-/** The top-level field (or `(body)`) holding a value nested deeper than `max`; iterative. */
+/**
+ * The top-level field (or `(body)`) holding a value nested deeper than `max`, its name `printable`;
+ * iterative.
+ */
 export function pathDeeperThan(body: unknown, max: number): string | undefined {
   const stack: { value: unknown; depth: number; field: string }[] = [
     { value: body, depth: 1, field: "(body)" },
@@ -223,7 +219,7 @@ export function pathDeeperThan(body: unknown, max: number): string | undefined {
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     const { value, depth, field } = item;
     if (value === null || typeof value !== "object") continue;
-    if (depth > max) return field;
+    if (depth > max) return printable(field);
     for (const [key, child] of Object.entries(value)) {
       stack.push({ value: child, depth: depth + 1, field: depth === 1 ? key : field });
     }
@@ -243,8 +239,15 @@ export function toFieldIssues(error: z.ZodError, ...prefix: string[]): FieldIssu
   });
 }
 
-/** Segments joined with `.`, empty ones left out; `(body)` for the root. */
+/**
+ * Segments joined with `.`, empty ones left out; `(body)` for the root. A segment may be a field
+ * name the sender chose: its control and bidirectional characters are escaped (`printable`), as
+ * the path goes into log lines and dead-letter reasons as well as answers.
+ */
 export function fieldPath(...segments: string[]): string {
-  const path = segments.filter((segment) => segment !== "").join(".");
+  const path = segments
+    .filter((segment) => segment !== "")
+    .map(printable)
+    .join(".");
   return path === "" ? "(body)" : path;
 }

@@ -3,6 +3,7 @@ import type { InvocationContext } from "@azure/functions";
 import { type ServiceBusTrigger, settlementOf } from "../adapters/serviceBusSettlement";
 import type { EventGridSettings } from "../config";
 import { DependencyUnavailableError } from "../core/ports";
+import { printable } from "../core/printable";
 import {
   handleEventGridQueueMessage,
   type QueueMessageOutcome,
@@ -56,7 +57,7 @@ export async function settleEventGridQueueMessage(
     throw DependencyUnavailableError.of(outcome.failure);
   }
   context.warn(
-    `event grid queue message ${settlement.message.messageId} dead-lettered: ${outcome.reason}: ${outcome.description}`,
+    `event grid queue message ${printable(String(settlement.message.messageId))} dead-lettered: ${outcome.reason}: ${outcome.description}`,
   );
   await settlement.deadLetter(outcome.reason, outcome.description);
 }

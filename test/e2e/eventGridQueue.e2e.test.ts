@@ -82,7 +82,7 @@ describe("Event Grid through a Service Bus queue, on the local stack", () => {
   });
 
   /** As Event Grid writes it: the event's JSON as the body's bytes, the event id as message id. */
-  async function sendToQueue(body: unknown, messageId = randomUUID()): Promise<string> {
+  async function sendToQueue(body: unknown, messageId: string = randomUUID()): Promise<string> {
     const sender = client.createSender(QUEUE);
     const bytes = Buffer.isBuffer(body)
       ? body
@@ -170,6 +170,43 @@ describe("Event Grid through a Service Bus queue, on the local stack", () => {
     expect(dead.deadLetterErrorDescription).toEqual(expect.any(String));
     expect(deliveriesOf(stack, messageId)).toBe(1);
     await receiver.close();
+  });
+
+  it("a dead-lettered message's id and field names reach its log line escaped, never as lines of their own", async () => {
+    let nested: unknown = "deep";
+    for (let depth = 0; depth < 40; depth++) nested = { level: nested };
+    const forged = (n: number) =>
+      `\n[2099-01-01T00:00:00.000Z] [information] FORGED-${n} \u001b[2J\u202E`;
+    const escaped = (n: number) =>
+      `\\u000a[2099-01-01T00:00:00.000Z] [information] FORGED-${n} \\u001b[2J\\u202e`;
+    const deadBefore = stack.broker().deadLetterCount(QUEUE);
+    await sendToQueue({ not: "an event" }, `queued${forged(1)}`);
+    await sendToQueue(eventGridEvent({ ...pushData(), [`key${forged(2)}`]: nested }));
+    // Each is logged before it is dead-lettered.
+    await until(
+      () => (stack.broker().deadLetterCount(QUEUE) === deadBefore + 2 ? true : undefined),
+      "both messages dead-lettered",
+    );
+    const warnings = () =>
+      stack
+        .output()
+        .split("\n")
+        .filter((line) => line.includes("dead-lettered"));
+    await expect
+      .poll(() => warnings().join("\n"))
+      .toContain(`message queued${escaped(1)} dead-lettered: InvalidEvent`);
+    await expect
+      .poll(() => warnings().join("\n"))
+      .toContain(`data.key${escaped(2)}: must not nest deeper`);
+    expect(warnings().join("\n")).not.toContain("\u001b");
+    expect(warnings().join("\n")).not.toContain("\u202E");
+    // No forged line: but the host's own `Trigger Details: MessageId: …, SequenceNumber: …`,
+    // which prints the message id as it came, as the Functions host does.
+    const forgedLines = stack
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith("[2099") && !line.includes(", SequenceNumber: "));
+    expect(forgedLines).toEqual([]);
   });
 });
 

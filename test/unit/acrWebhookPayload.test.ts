@@ -222,6 +222,16 @@ describe("validateAcrWebhookPayload: refusals name the field", () => {
     expect(issues[0].path).toBe("(body)");
   });
 
+  it("names a field the sender named with control or bidirectional characters escaped, as logs show it", () => {
+    let nested: unknown = "deep";
+    for (let depth = 0; depth < 40; depth++) nested = { level: nested };
+    const name = "x\n[warning] forged line \u001b[31m\u202Egnp.exe\u2028\u0085";
+    const issues = issuesOf({ ...push, [name]: nested });
+    expect(issues.map((issue) => issue.path)).toEqual([
+      "x\\u000a[warning] forged line \\u001b[31m\\u202egnp.exe\\u2028\\u0085",
+    ]);
+  });
+
   it("names every failing field, not a union's branches", () => {
     const body = pushWith((b) => {
       delete b.id;
