@@ -82,6 +82,8 @@ export interface ReconcileReport {
   redriven: number;
   redriveFailed: number;
   dead: number;
+  /** The records made `dead` by this run: what an operator needs to find each lost message. */
+  gaveUp: { eventId: string; action: string; registry: string; reason: string }[];
   /**
    * Due windows and records listed but left for the next run: the run's time was up, or (windows
    * only Event Grid saw) the journal still holds webhooks to restore.
@@ -134,6 +136,7 @@ export async function reconcile(
     redriven: 0,
     redriveFailed: 0,
     dead: 0,
+    gaveUp: [],
     deferred: 0,
     errors: [],
   };
@@ -674,6 +677,12 @@ async function redrive(
     const reason = `gave up after ${attempts} attempts: ${sent.failure.reason}`;
     await markDead(record, reason, ports.store);
     report.dead++;
+    report.gaveUp.push({
+      eventId: event.eventId,
+      action: event.action,
+      registry: event.registry,
+      reason,
+    });
   }
 }
 

@@ -3,7 +3,7 @@ import { getBridge } from "../bridge";
 import { RECONCILE_RUN_MS } from "../config";
 import { reconcile } from "../core/reconcile";
 import { countReconcile, inSpan } from "../telemetry/instruments";
-import { logRunReport } from "../telemetry/runReport";
+import { logRunLine } from "../telemetry/runReport";
 
 const bridge = getBridge();
 
@@ -20,6 +20,7 @@ app.timer("reconcile", {
       ),
     );
     countReconcile(report);
-    logRunReport(context, "reconcile", report);
+    // A re-drive that failed is a failure of the run, as its errors are: a warning.
+    logRunLine(context, "reconcile", report, report.errors.length > 0 || report.redriveFailed > 0);
   },
 });

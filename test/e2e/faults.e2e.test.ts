@@ -295,6 +295,27 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     expect(record.publishState).toBe("dead");
     expect(record.publishAttempts).toBe(3);
     expect(String(record.lastError)).toMatch(/acr-missing' could not be found/);
+    // A run whose re-drive failed says so as a warning, and the one that gave up names the event.
+    const runs = s
+      .output()
+      .split("\n")
+      .flatMap((line) => {
+        const report = /\[(\w+)\] Function\.reconcile\.User: reconcile: (\{.*\})$/.exec(line);
+        return report ? [{ level: report[1], report: JSON.parse(report[2]) }] : [];
+      });
+    expect(runs).toHaveLength(3);
+    const failed = runs.filter((run) => run.report.redriveFailed > 0);
+    expect(failed.length).toBeGreaterThanOrEqual(2);
+    for (const run of runs)
+      expect(run.level).toBe(failed.includes(run) ? "warning" : "information");
+    expect(runs.flatMap((run) => run.report.gaveUp)).toEqual([
+      {
+        eventId: answer.json.id,
+        action: "push",
+        registry,
+        reason: record.lastError,
+      },
+    ]);
   });
 });
 

@@ -1186,6 +1186,15 @@ describe("reconcile: re-driving pending records", () => {
     seedPending(memory, record);
     const report = await run(memory, {}, T0 + 10_000);
     expect(report).toMatchObject({ redriven: 0, redriveFailed: 1, dead: 1, errors: [] });
+    // Named in the run's report, so that its log line says which event was lost to its topic.
+    expect(report.gaveUp).toEqual([
+      {
+        eventId: record.event.eventId,
+        action: record.event.action,
+        registry: record.event.registry,
+        reason: "gave up after 3 attempts: PublishRefusedError: topic missing",
+      },
+    ]);
     expect(memory.record(record.event)).toMatchObject({
       publishState: "dead",
       publishAttempts: 3,

@@ -154,6 +154,7 @@ describe("telemetry", () => {
       redriven: 4,
       redriveFailed: 0,
       dead: 1,
+      gaveUp: [{ eventId: "e-1", action: "push", registry: "r.azurecr.io", reason: "refused" }],
       deferred: 0,
       errors: [],
     });
