@@ -10,6 +10,7 @@ import {
   type Tracer,
   trace,
 } from "@opentelemetry/api";
+import { isPublishableAction } from "../core/actions";
 import type { IngestResult } from "../core/ingestDelivery";
 import { type DependencyResult, describeDependencyFailure } from "../core/ports";
 import type { ReconcileReport } from "../core/reconcile";
@@ -70,10 +71,18 @@ export function dependencyFailureOf(result: DependencyResult<unknown>): string |
   return result.ok ? undefined : describeDependencyFailure(result.failure);
 }
 
+/**
+ * An action as a metric dimension: a documented one, or `unknown`. An unknown action is recorded
+ * as sent (any text up to 64 characters), and each distinct one would be a metric series of its own.
+ */
+function actionDimension(action: string): string {
+  return action === "ping" || isPublishableAction(action) ? action : "unknown";
+}
+
 export function countIngest(result: IngestResult, origin: string): void {
   if (result.conflictingFields) return;
   const { received, duplicates, published, pending } = counters();
-  const attributes = { action: result.action, origin };
+  const attributes = { action: actionDimension(result.action), origin };
   if (result.duplicate) duplicates.add(1, attributes);
   else received.add(1, { ...attributes, journaled: result.journaled === true });
   if (!result.duplicate && result.publishState === "published" && !result.coveredBy) {

@@ -174,4 +174,30 @@ describe("telemetry", () => {
       ]),
     );
   });
+
+  // After the test above, whose totals take every origin.
+  it("counts actions no registry documents under one `unknown`, so a sender cannot add series at will", async () => {
+    const origin = "cardinality";
+    for (const action of ["push", "ping", "retag", "x1", "x2", "x3"]) {
+      instruments.countIngest(
+        {
+          eventId: `e-${action}`,
+          action,
+          duplicate: false,
+          deliveryCount: 1,
+          publishState: "not-routed",
+          warnings: [],
+        },
+        origin,
+      );
+    }
+    const received = ((await counters()).get("acr_bridge.deliveries.received") ?? []).filter(
+      (point) => point.attributes.origin === origin,
+    );
+    expect(received.map((point) => [point.attributes.action, point.value]).sort()).toEqual([
+      ["ping", 1],
+      ["push", 1],
+      ["unknown", 4],
+    ]);
+  });
 });
