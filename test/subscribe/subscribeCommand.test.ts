@@ -49,6 +49,12 @@ async function subscribeWith(settings: NodeJS.ProcessEnv, args: string[]) {
   }
 }
 
+/** A dry run of a subscription named `x` on `topic`, under the bridge's settings if given. */
+function dryRun(topic: string, options: string[], settings?: NodeJS.ProcessEnv) {
+  const args = ["--topic", topic, "--name", "x", ...options, "--dry-run"];
+  return settings ? subscribeWith(settings, args) : subscribe(...args);
+}
+
 describe("npm run subscribe", () => {
   it("prints the filter, Bicep and az lines and creates nothing with --dry-run", async () => {
     const result = await subscribe(
@@ -124,84 +130,34 @@ describe("npm run subscribe", () => {
   });
 
   it("names the options nothing the bridge publishes to the topic matches, under its settings", async () => {
-    const onPush = await subscribe(
-      "--topic",
-      "acr-push",
-      "--name",
-      "x",
-      "--action",
-      "push,delete",
-      "--dry-run",
-    );
+    const onPush = await dryRun("acr-push", ["--action", "push,delete"]);
     expect(onPush.code).toBe(0);
     expect(onPush.stdout).toContain(
       "--action delete: the bridge publishes delete to acr-delete, not acr-push",
     );
     expect(onPush.stdout).not.toContain("--action push:");
-    const findings = await subscribe(
-      "--topic",
-      "acr-discrepancies",
-      "--name",
-      "x",
-      "--kind",
-      "image",
-      "--tagged",
-      "--dry-run",
-    );
+    const findings = await dryRun("acr-discrepancies", ["--kind", "image", "--tagged"]);
     expect(findings.stdout).toContain(
       "--kind: findings on acr-discrepancies carry no artifactKind",
     );
     expect(findings.stdout).toContain("--tagged: findings on acr-discrepancies carry no tagged");
     // Routing moved by a setting: delete now goes to acr-push too.
-    const moved = await subscribeWith({ TOPIC_DELETE: "acr-push" }, [
-      "--topic",
-      "acr-push",
-      "--name",
-      "x",
-      "--action",
-      "delete",
-      "--dry-run",
-    ]);
+    const moved = await dryRun("acr-push", ["--action", "delete"], { TOPIC_DELETE: "acr-push" });
     expect(moved.stdout).not.toContain("Never matched");
     // Deletes carry no tag property (their tags are in `tags`): --tag and --tagged never match one.
-    const deletes = await subscribe(
-      "--topic",
-      "acr-delete",
-      "--name",
-      "x",
-      "--tag",
-      "v*",
-      "--tagged",
-      "--dry-run",
-    );
+    const deletes = await dryRun("acr-delete", ["--tag", "v*", "--tagged"]);
     expect(deletes.code).toBe(0);
     expect(deletes.stdout).toContain(
       "--tag: deletes carry no tag property (the tags last pushed for the digest are in tags, comma-separated)",
     );
     expect(deletes.stdout).toContain("--tagged: deletes carry tagged = 'false'");
-    const pushesToo = await subscribeWith({ TOPIC_DELETE: "acr-push" }, [
-      "--topic",
-      "acr-push",
-      "--name",
-      "x",
-      "--tag",
-      "v*",
-      "--dry-run",
-    ]);
+    const pushesToo = await dryRun("acr-push", ["--tag", "v*"], { TOPIC_DELETE: "acr-push" });
     expect(pushesToo.stdout).not.toContain("Never matched");
-    const onlyDeletes = await subscribeWith({ TOPIC_DELETE: "acr-push" }, [
-      "--topic",
-      "acr-push",
-      "--name",
-      "x",
-      "--action",
-      "delete",
-      "--tag",
-      "v*",
-      "--dry-run",
-    ]);
+    const onlyDeletes = await dryRun("acr-push", ["--action", "delete", "--tag", "v*"], {
+      TOPIC_DELETE: "acr-push",
+    });
     expect(onlyDeletes.stdout).toContain("--tag: deletes carry no tag property");
-    const clean = await subscribe("--topic", "acr-push", "--name", "x", "--tagged", "--dry-run");
+    const clean = await dryRun("acr-push", ["--tagged"]);
     expect(clean.stdout).not.toContain("Never matched");
   });
 
