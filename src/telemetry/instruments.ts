@@ -50,6 +50,9 @@ function createCounters(meter: Meter) {
     dead: meter.createCounter("acr_bridge.deliveries.dead", {
       description: "Records the re-drive gave up on",
     }),
+    refused: meter.createCounter("acr_bridge.deliveries.refused", {
+      description: "Webhook deliveries refused (4xx), which ACR does not retry, by status and code",
+    }),
   } satisfies Record<string, Counter>;
 }
 
@@ -77,6 +80,11 @@ export function dependencyFailureOf(result: DependencyResult<unknown>): string |
  */
 function actionDimension(action: string): string {
   return action === "ping" || isPublishableAction(action) ? action : "unknown";
+}
+
+/** A webhook delivery answered 4xx: lost unless its sender sends it again. */
+export function countRefusal(status: number, code: string): void {
+  counters().refused.add(1, { status: String(status), code });
 }
 
 export function countIngest(result: IngestResult, origin: string): void {

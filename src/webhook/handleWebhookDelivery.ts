@@ -1,20 +1,22 @@
 import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { CrossCheckSettings, WebhookSettings } from "../config";
-import { validateAcrWebhookPayload } from "../core/acrWebhookPayload";
+import { describeFieldIssues, validateAcrWebhookPayload } from "../core/acrWebhookPayload";
 import { maskHeaders, maskUri } from "../core/deliveryRecord";
 import { describeConflict, type IngestPorts, ingestDelivery } from "../core/ingestDelivery";
+import { printable } from "../core/printable";
 import { registryEventFromWebhook } from "../core/registryEvent";
 import { resolveRegistry } from "../core/registryIdentity";
 import { type RoutingTable, routeForEvent } from "../core/routing";
 import { authenticateWebhook } from "../core/webhookAuth";
 import {
   dependencyUnavailableResponse,
+  type ErrorBody,
   errorResponse,
   invalidQueryResponse,
 } from "../http/errorResponse";
 import { readJsonBody } from "../http/readBody";
-import { countIngest, dependencyFailureOf, inSpan } from "../telemetry/instruments";
+import { countIngest, countRefusal, dependencyFailureOf, inSpan } from "../telemetry/instruments";
 import { parseWebhookQuery } from "./webhookQuery";
 
 export interface WebhookDependencies extends Omit<IngestPorts, "windowMs"> {
@@ -33,24 +35,34 @@ export async function handleWebhookDelivery(
   const { settings } = deps;
   const auth = authenticateWebhook(settings.auth, request.headers.get(settings.auth.header));
   if (!auth.ok) {
-    context.warn(`webhook refused: ${auth.failure}`);
-    return errorResponse(401, "unauthorized", "missing or wrong webhook secret", undefined, {
-      "WWW-Authenticate":
-        settings.auth.header === "authorization" ? "Bearer" : settings.auth.header,
-    });
+    const response = errorResponse(401, "unauthorized", "missing or wrong webhook secret");
+    return {
+      ...refused(context, response, auth.failure),
+      headers: {
+        "WWW-Authenticate":
+          settings.auth.header === "authorization" ? "Bearer" : settings.auth.header,
+      },
+    };
   }
 
   const body = await readJsonBody(request, settings.maxBodyBytes);
-  if (!body.ok) return body.failure;
+  if (!body.ok) return refused(context, body.failure);
 
   const validation = validateAcrWebhookPayload(body.value);
   if (!validation.ok) {
-    return errorResponse(400, "invalid_payload", "the body is not an ACR webhook event", {
+    const response = errorResponse(400, "invalid_payload", "the body is not an ACR webhook event", {
       issues: validation.failure,
     });
+    return refused(context, response, describeFieldIssues(validation.failure));
   }
   const query = parseWebhookQuery(request.query);
-  if (!query.ok) return invalidQueryResponse(query.failure);
+  if (!query.ok) {
+    return refused(
+      context,
+      invalidQueryResponse(query.failure),
+      describeFieldIssues(query.failure),
+    );
+  }
 
   const payload = validation.value;
   const event = registryEventFromWebhook(payload, {
@@ -93,8 +105,10 @@ export async function handleWebhookDelivery(
   const result = ingested.value;
   if (result.conflictingFields) {
     const why = `event id ${result.eventId} was ${describeConflict(result.conflictingFields)}`;
-    context.warn(`${why}: refused`);
-    return errorResponse(409, "event_id_conflict", why, { fields: result.conflictingFields });
+    return refused(
+      context,
+      errorResponse(409, "event_id_conflict", why, { fields: result.conflictingFields }),
+    );
   }
   countIngest(result, "webhook");
   const bookkeepingFailed = (warn: (line: string) => void, warnings: string[]) => {
@@ -127,4 +141,21 @@ export async function handleWebhookDelivery(
       journaled: result.journaled,
     },
   };
+}
+
+/**
+ * A delivery answered 4xx is lost (ACR does not send it again): one warning and one count each,
+ * so that no refusal goes unseen. `why` adds what the answer's message leaves out.
+ */
+function refused(
+  context: InvocationContext,
+  response: HttpResponseInit,
+  why?: string,
+): HttpResponseInit {
+  const { error } = response.jsonBody as ErrorBody;
+  const status = response.status ?? 400;
+  const detail = why === undefined ? "" : ` (${printable(why)})`;
+  context.warn(`webhook refused: ${status} ${error.code}: ${printable(error.message)}${detail}`);
+  countRefusal(status, error.code);
+  return response;
 }

@@ -11,7 +11,7 @@ import {
 } from "../support/ingestionCapture";
 import { type LocalStack, startLocalStack, TEST_SECRET } from "../support/localStack";
 import { runReconcile, sleep } from "../support/reconcile";
-import { deliverWebhook } from "../support/webhookClient";
+import { deliverWebhook, postWebhookJson } from "../support/webhookClient";
 
 const EVENTGRID_SECRET = "e2e-telemetry-eventgrid-secret";
 const WINDOW_SECONDS = 1;
@@ -50,6 +50,8 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
     const egResponse = await postEventGrid(stack, [eventGridEvent(lost)], EVENTGRID_SECRET);
     expect(egResponse.status).toBeLessThan(300);
     await deliverWebhook(stack, refused); // recorded, publish pending
+    const invalid = await postWebhookJson(stack, { ...acrPush("team/telemetry-invalid"), id: 5 });
+    expect(invalid.status).toBe(400);
     await sleep(WINDOW_SECONDS * 1000 + 100);
     // Recovers `lost`, reports both one-sided events, and gives up on `refused`.
     await runReconcile(stack);
@@ -78,12 +80,17 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
   const operation = (envelope: Envelope) => envelope.tags?.["ai.operation.id"];
 
   it("a request per delivery, named by its route, carrying the event id", () => {
-    const webhookRequests = ofType("RequestData").filter(
-      (request) => request.data.baseData.name === "POST /api/acr/webhook",
+    const [webhookRequests, refusedRequests] = partition(
+      ofType("RequestData").filter(
+        (request) => request.data.baseData.name === "POST /api/acr/webhook",
+      ),
+      (request) => property(request, "acr.event_id") !== undefined,
     );
     expect(webhookRequests.map((request) => property(request, "acr.event_id")).sort()).toEqual(
       [pushed.id, pushed.id, refused.id, pendingPush.id].sort(),
     );
+    // The one refused before it named an event.
+    expect(refusedRequests.map((request) => request.data.baseData.responseCode)).toEqual(["400"]);
     for (const request of webhookRequests) {
       expect(request.data.baseData.responseCode).toBe("200");
       expect(request.data.baseData.url).not.toContain("?");
@@ -160,6 +167,15 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
       find("acr_bridge.discrepancies", { kind: "webhook-only" })?.value,
     ).toBeGreaterThanOrEqual(1);
     expect(find("acr_bridge.deliveries.dead", {})?.value).toBe(1);
+    expect(
+      find("acr_bridge.deliveries.refused", { status: "400", code: "invalid_payload" })?.value,
+    ).toBe(1);
+  });
+
+  it("a refused delivery, which ACR does not send again, is logged as a warning naming why", () => {
+    expect(hostOutput).toMatch(
+      /\[warning\].*webhook refused: 400 invalid_payload: the body is not an ACR webhook event \(id: [^\n]*expected string/,
+    );
   });
 
   it("log records arrive as structured traces with the event id, under their request", () => {
@@ -187,3 +203,7 @@ describe("telemetry reaches Azure Monitor (a TLS capture of the ingestion endpoi
     expect(hostOutput).not.toMatch(/loopback-only: refused a connection to (?!169\.254\.169\.254)/);
   });
 });
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((item) => !test(item))];
+}
