@@ -85,5 +85,11 @@ export function eventLink(id: string | undefined, label?: string): Node {
   if (!id) return document.createTextNode("—");
   const text = label ?? id;
   const long = LONG_TOKEN.test(text) ? "long" : undefined;
-  return h("a", { href: `#event/${encodeURIComponent(id)}`, class: long }, text);
+  // A label alone ("story" on every row) would give a screen reader the same link each time.
+  const name = label === undefined ? undefined : `${label} of event ${id}`;
+  return h(
+    "a",
+    { href: `#event/${encodeURIComponent(id)}`, class: long, "aria-label": name },
+    text,
+  );
 }

@@ -207,7 +207,8 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await page.click('form.filters button[type="submit"]');
     await row.waitFor();
     await shot("findings");
-    await row.getByRole("link", { name: "story" }).click();
+    // Named by its event, not "story" alone on every row.
+    await row.getByRole("link", { name: `story of event ${lost.id}`, exact: true }).click();
     await page.getByRole("heading", { name: new RegExp(lost.id) }).waitFor();
   });
 
