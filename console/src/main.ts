@@ -55,7 +55,9 @@ async function show(refreshing = false): Promise<void> {
     status.className = "";
   } catch (error) {
     if (current !== generation) return;
-    status.textContent = `Refresh failed: ${describe(error)}`;
+    // Nothing was refreshed when the view could not be shown at all.
+    const failed = refreshing ? "Refresh failed" : "Could not load";
+    status.textContent = `${failed}: ${describe(error)}`;
     status.className = "failed";
     // A refresh that failed keeps what was shown; a view that could not be shown replaces it.
     if (!refreshing || !view.hasChildNodes()) {
