@@ -201,17 +201,14 @@ export function validateAcrWebhookPayload(body: unknown): Parsed<AcrWebhookPaylo
   if (!parsed.success) return { ok: false, failure: toFieldIssues(parsed.error) };
   const tooDeep = pathDeeperThan(body, MAX_PAYLOAD_DEPTH);
   if (tooDeep !== undefined) {
-    return invalid(tooDeep, `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+    return invalid(fieldPath(tooDeep), `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`);
   }
   // The body itself, not the parser's copy: the schemas transform nothing, and the copy drops an
   // own `__proto__` key (to spare the prototype), which is data like any unknown field.
   return { ok: true, value: body as AcrWebhookPayload };
 }
 
-/**
- * The top-level field (or `(body)`) holding a value nested deeper than `max`, its name `printable`;
- * iterative.
- */
+/** The top-level field (or `(body)`) holding a value nested deeper than `max`; iterative. */
 export function pathDeeperThan(body: unknown, max: number): string | undefined {
   const stack: { value: unknown; depth: number; field: string }[] = [
     { value: body, depth: 1, field: "(body)" },
@@ -219,7 +216,7 @@ export function pathDeeperThan(body: unknown, max: number): string | undefined {
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     const { value, depth, field } = item;
     if (value === null || typeof value !== "object") continue;
-    if (depth > max) return printable(field);
+    if (depth > max) return field;
     for (const [key, child] of Object.entries(value)) {
       stack.push({ value: child, depth: depth + 1, field: depth === 1 ? key : field });
     }

@@ -101,8 +101,7 @@ export function decideArrival(
   const event = withPatchKind(delivery.event, state?.baseTagSeen);
   const key = logicalKeyFor(event);
   const current = state?.own;
-  const window = { ms: windowMs, opensAt: windowOpensAt };
-  const joined = logicalJoined(event, current?.value, delivery.receivedAt, window);
+  const joined = logicalJoined(event, current?.value, delivery.receivedAt, windowMs, windowOpensAt);
 
   if (state?.recorded) {
     const conflictingFields = differingFields(state.recorded.value.event, event);
@@ -156,12 +155,12 @@ function logicalJoined(
   event: RegistryEvent,
   current: LogicalEvent | undefined,
   arrivedAt: number,
-  window: { ms: number; opensAt: number },
+  windowMs: number,
+  windowOpensAt: number,
 ): LogicalEvent | undefined {
-  const joined = () => withArrival(current, event, arrivedAt, window.ms, window.opensAt);
-  if (waitsForTwin(event)) return joined();
-  if (!keepsQuarantine(event)) return undefined;
-  return { ...joined(), state: "no-twin" };
+  if (!waitsForTwin(event) && !keepsQuarantine(event)) return undefined;
+  const joined = withArrival(current, event, arrivedAt, windowMs, windowOpensAt);
+  return waitsForTwin(event) ? joined : { ...joined, state: "no-twin" };
 }
 
 /**

@@ -35,14 +35,15 @@ export async function handleWebhookDelivery(
   const { settings } = deps;
   const auth = authenticateWebhook(settings.auth, request.headers.get(settings.auth.header));
   if (!auth.ok) {
-    const response = errorResponse(401, "unauthorized", "missing or wrong webhook secret");
-    return {
-      ...refused(context, response, auth.failure),
-      headers: {
-        "WWW-Authenticate":
-          settings.auth.header === "authorization" ? "Bearer" : settings.auth.header,
-      },
-    };
+    const challenge = settings.auth.header === "authorization" ? "Bearer" : settings.auth.header;
+    const response = errorResponse(
+      401,
+      "unauthorized",
+      "missing or wrong webhook secret",
+      undefined,
+      { "WWW-Authenticate": challenge },
+    );
+    return refused(context, response, auth.failure);
   }
 
   const body = await readJsonBody(request, settings.maxBodyBytes);
