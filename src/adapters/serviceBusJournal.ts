@@ -7,8 +7,10 @@ import { closeInBackground } from "./serviceBusLinks";
 
 /**
  * The journal is a Service Bus queue: durable while Table Storage is down, and drained by the
- * reconcile. Its message id is the delivery's, so a journaled repeat is dropped by duplicate
- * detection; restoring is idempotent anyway.
+ * reconcile. Its message id is the arrival's (the event, its arrival time and region, which tell
+ * one arrival from another on a record): a send retried by the SDK is dropped by duplicate
+ * detection, while a repeated delivery is kept and counted when it is restored. Restoring is
+ * idempotent anyway.
  */
 /** Journal entries received at once after the first. */
 const RECEIVE_BATCH = 32;
@@ -23,13 +25,20 @@ export class ServiceBusJournal implements Journal {
   ) {}
 
   async append(entry: JournalEntry): Promise<void> {
-    const { event } = entry.delivery;
+    const { event, receivedAt } = entry.delivery;
     this.sender ??= this.client.createSender(this.queue);
     const sender = this.sender;
     try {
       await sender.sendMessages(
         {
-          messageId: shortHash(["journal", event.registry, event.eventId, event.origin]),
+          messageId: shortHash([
+            "journal",
+            event.registry,
+            event.eventId,
+            event.origin,
+            String(receivedAt),
+            event.region ?? "",
+          ]),
           contentType: "application/json",
           body: entry,
         },

@@ -153,6 +153,26 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     expect((await fetch(eventUrl)).status).toBe(200);
   });
 
+  it("Table Storage down: a delivery repeated during the outage is counted once storage is back, and published once", async () => {
+    const s = await start({ ownTables: true, env: { ACR_RESOURCE_IDS: RESOURCE_ID } });
+    const registry = uniqueRegistry();
+    const body = push(registry);
+    await s.stopTables();
+    for (let delivery = 0; delivery < 2; delivery++) {
+      expect((await post(s, body)).json).toMatchObject({ journaled: true });
+      await sleep(5);
+    }
+    expect(s.broker().messageCount("acr-journal")).toBe(2);
+    await s.startTables();
+    await runReconcile(s);
+
+    expect(s.broker().messageCount("acr-journal")).toBe(0);
+    const stored = await records(s, registry);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ deliveryCount: 2, publishState: "published" });
+    expect(messagesOf(s, registry)).toHaveLength(1);
+  });
+
   it("after a long Table Storage outage, an Event Grid twin whose webhook is still in the journal is not recovered again", async () => {
     const s = await start({
       ownTables: true,
