@@ -1,5 +1,10 @@
-import { odata, type TableClient } from "@azure/data-tables";
-import { ACTIVE_JOB_STATES, type ReplayJob, type ReplayJobStore } from "../core/replay";
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import {
+  ACTIVE_JOB_STATES,
+  type ReplayJob,
+  type ReplayJobStore,
+  type SenderChoices,
+} from "../core/replay";
 import { TableAccess } from "./tableAccess";
 import { isStatus } from "./tableErrors";
 import { readIfExists } from "./tableIfExists";
@@ -7,8 +12,22 @@ import { readIfExists } from "./tableIfExists";
 /**
  * Table `AcrReplayJobs`: PartitionKey `jobs`, RowKey = job id; the job's state as JSON plus the
  * columns the runner filters on. Few rows (one per replay asked for), so one partition.
+ * A job's choices of the records it sends messages from are its own partition: PartitionKey =
+ * the job id, RowKey = the original message id, `sender` = the record.
  */
 const PARTITION = "jobs";
+
+/** Table Storage takes at most 100 operations in one transaction. */
+const MAX_OPERATIONS = 100;
+
+/** Point reads of a page's choices made at once, each bounded: a page holds up to 200. */
+const READS_AT_ONCE = 16;
+
+interface SenderEntity {
+  partitionKey: string;
+  rowKey: string;
+  sender: string;
+}
 
 interface ReplayJobEntity {
   partitionKey: string;
@@ -80,6 +99,41 @@ export class TableReplayJobs implements ReplayJobStore {
     const current = await this.read(job.id);
     if (!current || new Date(current.leaseUntil).getTime() !== lease) return false;
     return this.replaceAt(this.entityOf(job, keepClaim ? lease : 0), current.etag);
+  }
+
+  async sendersOf(
+    jobId: string,
+    originalMessageIds: readonly string[],
+  ): Promise<Map<string, string>> {
+    const senders = new Map<string, string>();
+    for (let at = 0; at < originalMessageIds.length; at += READS_AT_ONCE) {
+      const found = await Promise.all(
+        originalMessageIds
+          .slice(at, at + READS_AT_ONCE)
+          .map((id) =>
+            readIfExists(
+              () => this.table.getEntity<SenderEntity>(jobId, id, this.access.signal()),
+              undefined,
+            ),
+          ),
+      );
+      for (const entity of found) if (entity) senders.set(entity.rowKey, entity.sender);
+    }
+    return senders;
+  }
+
+  async noteSenders(jobId: string, senders: SenderChoices): Promise<void> {
+    const actions = [...senders].map(
+      ([rowKey, sender]): TransactionAction => [
+        "upsert",
+        { partitionKey: jobId, rowKey, sender } satisfies SenderEntity,
+        "Replace",
+      ],
+    );
+    for (let start = 0; start < actions.length; start += MAX_OPERATIONS) {
+      const transaction = actions.slice(start, start + MAX_OPERATIONS);
+      await this.access.call(() => this.table.submitTransaction(transaction, this.access.signal()));
+    }
   }
 
   /** Replaces the job's entity if it is still at `etag`; false when another run changed it. */

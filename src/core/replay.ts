@@ -44,18 +44,11 @@ export interface ReplayJob {
   published: number;
   /**
    * Records read and not sent: not replayable (never routed, an Event Grid copy held behind its
-   * webhook), or whose message this page or the last already sent from another record (a
-   * regional copy).
+   * webhook), or a copy whose message the job sends from another record (see `SenderChoices`).
    */
   skipped: number;
   /** The arrival of the last record done: the job works from `to` back to `from`. */
   reachedAt?: number;
-  /**
-   * The original message ids the last page sent. Copies of one event that each sent its message
-   * (regional copies published at two instances at once) arrive together, so they are on one
-   * page or the next: the next page does not send them again.
-   */
-  lastPageSent?: string[];
   /** Failed steps in a row; reset by a step that gets through its page. */
   failedSteps: number;
   /** The latest errors, newest last, bounded. */
@@ -148,23 +141,44 @@ function replayMessageFor(
 }
 
 /**
- * The page's records whose message goes out: the replayable, but for a copy of one whose message
- * this page or the last (`sentBefore`) already sends.
+ * Which record a job sends each original message from, by original message id: the first copy
+ * of it the job reads. Copies that each sent the message (a pending copy re-driven later,
+ * connected registries' Event Grid events of one push) may be any number of pages apart; the job
+ * reads newest first, so whatever its pages, the message goes once, from the newest copy in its
+ * window.
  */
-function recordsToSend(
+export type SenderChoices = ReadonlyMap<string, string>;
+
+/** The record as a job's choices name it: one per event id and origin. */
+function senderOf(record: DeliveryRecord): string {
+  return `${record.event.origin} ${record.event.eventId}`;
+}
+
+/** The original message ids of the page's replayable records, each once. */
+function replayableMessageIds(records: readonly DeliveryRecord[]): string[] {
+  return [...new Set(records.filter(isReplayable).map(originalMessageId))];
+}
+
+/**
+ * The page's records whose message goes out, and the choices the page adds: a replayable record
+ * goes unless the job chose another copy of its message to send it from (`chosen`: on a page
+ * before, or on this one when it is read again after a failed step).
+ */
+function chooseSenders(
   records: readonly DeliveryRecord[],
-  sentBefore: readonly string[],
-): RoutedRecord[] {
-  const sending = new Set(sentBefore);
+  chosen: SenderChoices,
+): { toSend: RoutedRecord[]; added: Map<string, string> } {
+  const added = new Map<string, string>();
   const toSend: RoutedRecord[] = [];
   for (const record of records) {
     if (!isReplayable(record)) continue;
     const original = originalMessageId(record);
-    if (sending.has(original)) continue;
-    sending.add(original);
+    const sender = chosen.get(original) ?? added.get(original);
+    if (sender === undefined) added.set(original, senderOf(record));
+    else if (sender !== senderOf(record)) continue;
     toSend.push(record);
   }
-  return toSend;
+  return { toSend, added };
 }
 
 /** The id the record's own message went out under: copies of one event share it. */
@@ -202,6 +216,10 @@ export interface ReplayJobStore {
    * when the claim was lost: the run outlasted it and another run took the job.
    */
   save(job: ReplayJob, lease: number, keepClaim: boolean): Promise<boolean>;
+  /** Of these original message ids, those the job chose a record for (`noteSenders`), with it. */
+  sendersOf(jobId: string, originalMessageIds: readonly string[]): Promise<Map<string, string>>;
+  /** Keeps the job's choices of the records it sends these original messages from. */
+  noteSenders(jobId: string, senders: SenderChoices): Promise<void>;
 }
 
 export interface ReplayPorts {
@@ -280,8 +298,9 @@ function stepSize(settings: ReplaySettings, pacer: { sent: number }): number {
 }
 
 /**
- * One page: each replayable record published at the paced rate, then the cursor moves past the
- * page. A page that fails keeps its cursor, so the next step sends it again under the same
+ * One page: the records it sends each message from are chosen and kept before anything is sent,
+ * each then published at the paced rate, and the cursor moves past the page. A page that fails
+ * keeps its cursor, so the next step sends it again, from the same records under the same
  * message ids (duplicate detection keeps one of each).
  */
 async function step(
@@ -295,7 +314,12 @@ async function step(
   const now = () => ports.clock();
   try {
     const page = await ports.source.page(job.selection, size, job.cursor);
-    const toSend = recordsToSend(page.records, job.lastPageSent ?? []);
+    const chosen = await ports.jobs.sendersOf(job.id, replayableMessageIds(page.records));
+    const { toSend, added } = chooseSenders(page.records, chosen);
+    if (added.size > 0) {
+      if (now() >= lease) return undefined;
+      await ports.jobs.noteSenders(job.id, added);
+    }
     for (const record of toSend) {
       // The tags only enrich a delete: a failed lookup does not hold it back.
       const tags = await knownTagsOf(record.event, ports.store).catch(() => []);
@@ -315,7 +339,6 @@ async function step(
       published: job.published + toSend.length,
       skipped: job.skipped + page.records.length - toSend.length,
       reachedAt: last?.receivedAt ?? job.reachedAt,
-      lastPageSent: toSend.map(originalMessageId),
       failedSteps: 0,
       updatedAt: now(),
     };
@@ -353,7 +376,10 @@ export function jobReached(job: ReplayJob, record: DeliveryRecord): boolean {
   );
 }
 
-/** How many records a job with this selection would publish: `dryRun`. */
+/**
+ * How many records a job with this selection would publish: `dryRun`. Its choices of records
+ * are kept in memory for the count, as a job keeps them in its store.
+ */
 export async function countReplayable(
   source: ReplaySource,
   selection: ReplaySelection,
@@ -362,13 +388,13 @@ export async function countReplayable(
   let cursor: string | undefined;
   let records = 0;
   let replayable = 0;
-  let sentBefore: string[] = [];
+  const chosen = new Map<string, string>();
   do {
     const page = await source.page(selection, pageSize, cursor);
-    const toSend = recordsToSend(page.records, sentBefore);
+    const { toSend, added } = chooseSenders(page.records, chosen);
+    for (const [original, sender] of added) chosen.set(original, sender);
     records += page.records.length;
     replayable += toSend.length;
-    sentBefore = toSend.map(originalMessageId);
     cursor = page.next;
   } while (cursor);
   return { records, replayable };

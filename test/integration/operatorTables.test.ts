@@ -72,6 +72,19 @@ describe("TableReplayJobs against Azurite", () => {
     // Whether a finished job runs is the runner's to decide: the store only leases it.
     expect(await jobs.claim(job.id, now + 3, now + 60_000)).toMatchObject({ state: "completed" });
   });
+
+  it("keeps each job's choices of the records it sends messages from, a page of 200 at once", async () => {
+    const jobs = new TableReplayJobs(freshTable(), 2000);
+    const [one, two] = [randomUUID(), randomUUID()];
+    const ids = Array.from({ length: 200 }, (_, index) => `m${index}`);
+    expect(await jobs.sendersOf(one, ids)).toEqual(new Map());
+    await jobs.noteSenders(one, new Map(ids.map((id) => [id, `webhook ${id}`])));
+    await jobs.noteSenders(two, new Map([["m0", "eventgrid e0"]]));
+    expect(await jobs.sendersOf(one, ids)).toEqual(new Map(ids.map((id) => [id, `webhook ${id}`])));
+    expect(await jobs.sendersOf(two, ["m0", "m1"])).toEqual(new Map([["m0", "eventgrid e0"]]));
+    // The choices are not jobs: the runner lists none of them.
+    expect(await jobs.recent(10)).toEqual([]);
+  });
 });
 
 describe("TableSourceWatch against Azurite", () => {
