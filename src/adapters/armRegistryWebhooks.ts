@@ -1,5 +1,4 @@
 import type {
-  Event as ArmLogEntry,
   ContainerRegistryManagementClient,
   ContainerRegistryManagementClientOptionalParams,
 } from "@azure/arm-containerregistry";
@@ -101,11 +100,12 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
   }
 
   async *logPages(ref: WebhookRef, nextLink?: string): AsyncIterable<ArmResult<LogPage>> {
-    // The SDK's models drop fields they do not know and turn the timestamp into a Date (losing
-    // its 7th to 9th fractional digits): the raw bodies of each page are kept as they arrive, in
-    // the page's order (an entry's id may be missing, or another's).
+    // The SDK's models drop fields they do not know, turn the timestamp into a Date (losing its
+    // 7th to 9th fractional digits) and take any value as the type they expect (a text of headers
+    // becomes its characters): the raw entries of each page are kept as they arrive, in the
+    // page's order (an entry's id may be missing, or another's).
     const rawPage: RawPage = {};
-    const { client, group, registry } = this.clientFor(ref.registryId, keepRawContent(rawPage));
+    const { client, group, registry } = this.clientFor(ref.registryId, keepRawEntries(rawPage));
     const pages = client.webhooks
       .listEvents(group, registry, ref.name)
       .byPage({ continuationToken: nextLink });
@@ -116,11 +116,11 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
         return;
       }
       if (page.value.done) return;
-      const raw = rawPage.contents?.length === page.value.value.length ? rawPage.contents : [];
+      const raw = rawPage.entries?.length === page.value.value.length ? rawPage.entries : [];
       const entries = page.value.value.map((entry, index) =>
-        loggedDelivery(entry, index in raw ? raw[index] : entry.eventRequestMessage?.content),
+        loggedDelivery(index in raw ? raw[index] : entry),
       );
-      rawPage.contents = undefined;
+      rawPage.entries = undefined;
       const next = (page.value.value as { continuationToken?: string }).continuationToken;
       yield { ok: true, value: { entries, nextLink: next } };
     }
@@ -217,24 +217,20 @@ function retryAfterSeconds(headers: { get(name: string): string | undefined }): 
   return value === undefined || value.trim() === "" ? Number.NaN : Number(value);
 }
 
-/** The request bodies of the log page last received, in its order. */
+/** The entries of the log page last received, as ARM sent them, in its order. */
 interface RawPage {
-  contents?: unknown[];
+  entries?: unknown[];
 }
 
-function keepRawContent(into: RawPage): Policy {
+function keepRawEntries(into: RawPage): Policy {
   return {
-    name: "keepRawLogContent",
+    name: "keepRawLogEntries",
     async sendRequest(request, next) {
       const response = await next(request);
       if (response.status === 200 && response.bodyAsText) {
         try {
-          const body = JSON.parse(response.bodyAsText) as {
-            value?: { eventRequestMessage?: { content?: unknown } }[];
-          };
-          into.contents = Array.isArray(body.value)
-            ? body.value.map((entry) => entry?.eventRequestMessage?.content)
-            : undefined;
+          const body = JSON.parse(response.bodyAsText) as { value?: unknown };
+          into.entries = Array.isArray(body.value) ? body.value : undefined;
         } catch {
           // Not JSON: the SDK reports it.
         }
@@ -244,16 +240,23 @@ function keepRawContent(into: RawPage): Policy {
   };
 }
 
-function loggedDelivery(entry: ArmLogEntry, content: unknown): LoggedDelivery {
-  const request = entry.eventRequestMessage;
-  const status = Number(entry.eventResponseMessage?.statusCode);
+/** A log entry (raw, or the SDK's model of it: the same fields) as the port describes it. */
+function loggedDelivery(entry: unknown): LoggedDelivery {
+  const { id, eventRequestMessage: request, eventResponseMessage: response } = fieldsOf(entry);
+  const { content, requestUri, headers } = fieldsOf(request);
+  const status = Number(fieldsOf(response).statusCode);
   return {
-    logId: entry.id ?? "",
+    logId: typeof id === "string" ? id : "",
     content,
-    requestUri: request?.requestUri,
-    requestHeaders: request?.headers ?? {},
+    requestUri: requestUri ?? undefined,
+    requestHeaders: headers ?? undefined,
     responseStatus: Number.isInteger(status) && status > 0 ? status : undefined,
   };
+}
+
+/** The fields of a JSON object; none of anything else (a log entry or its message may be null). */
+function fieldsOf(value: unknown): { [field: string]: unknown } {
+  return typeof value === "object" && value !== null ? (value as { [field: string]: unknown }) : {};
 }
 
 interface RestErrorLike {

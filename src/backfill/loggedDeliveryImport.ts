@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { describeFieldIssues, validateAcrWebhookPayload } from "../core/acrWebhookPayload";
 import type { NewDelivery } from "../core/deliveryRecord";
 import { hostTrustOf, registryNameOfResourceId } from "../core/eventGridTrust";
@@ -58,10 +59,15 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
   if (!payload.timestamp) return { kind: "unusable", why: "the event has no timestamp" };
 
   let uri: URL | undefined;
-  try {
-    uri = entry.requestUri ? new URL(entry.requestUri) : undefined;
-  } catch {
-    return { kind: "unusable", why: "the logged request URI is not a URL" };
+  if (entry.requestUri !== undefined && entry.requestUri !== "") {
+    if (typeof entry.requestUri !== "string" || !URL.canParse(entry.requestUri)) {
+      return { kind: "unusable", why: "the logged request URI is not a URL" };
+    }
+    uri = new URL(entry.requestUri);
+  }
+  const headers = entry.requestHeaders ?? {};
+  if (!loggedHeaders.safeParse(headers).success) {
+    return { kind: "unusable", why: "the logged request headers are not names with text values" };
   }
   const query = parseWebhookQuery(uri?.searchParams ?? new URLSearchParams());
   if (!query.ok) {
@@ -96,9 +102,16 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
       request: {
         method: "POST",
         uri: uri ? maskLoggedUri(uri, context.secrets) : "",
-        headers: maskLoggedHeaders(entry.requestHeaders, context.authHeader, context.secrets),
+        // Checked above: the object itself, not the parser's copy, which drops a `__proto__` name.
+        headers: maskLoggedHeaders(
+          headers as Record<string, string>,
+          context.authHeader,
+          context.secrets,
+        ),
         loggedResponse: { status: entry.responseStatus },
       },
     },
   };
 }
+
+const loggedHeaders = z.record(z.string(), z.string());

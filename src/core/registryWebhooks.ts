@@ -22,15 +22,19 @@ export interface WebhookConfiguration {
   customHeaderNames: string[];
 }
 
-/** One entry of ACR's delivery log (`webhooks.listEvents`). */
+/**
+ * One entry of ACR's delivery log (`webhooks.listEvents`). The request's fields are as the log
+ * holds them, whatever their types: the import checks them as it checks the body.
+ */
 export interface LoggedDelivery {
-  /** The log entry's id. */
+  /** The log entry's id; empty when the log holds none, or no text. */
   logId: string;
   /** The request body ACR sent, as ACR logged it. */
   content: unknown;
-  requestUri?: string;
-  /** As ACR logged them (Authorization masked by ACR). */
-  requestHeaders: Record<string, string>;
+  /** A URI, unless the log is corrupt; absent when ACR logged none. */
+  requestUri?: unknown;
+  /** Header names and texts (Authorization masked by ACR), unless the log is corrupt. */
+  requestHeaders?: unknown;
   /** The status ACR got back; absent when it got none (a timeout, a refused connection). */
   responseStatus?: number;
 }

@@ -261,6 +261,32 @@ describe("importFromLog: what the webhook would have recorded, from ACR's log", 
     expect(result).toMatchObject({ kind: "unusable", why: expect.stringMatching(/region/) });
   });
 
+  it.each<[string, Partial<LoggedDelivery>, string]>([
+    [
+      "headers that are text",
+      { requestHeaders: "Content-Type: application/json" },
+      "the logged request headers are not names with text values",
+    ],
+    [
+      "a header value that is not text",
+      { requestHeaders: { "Content-Length": 708 } },
+      "the logged request headers are not names with text values",
+    ],
+    [
+      "headers that are a list",
+      { requestHeaders: ["Content-Type"] },
+      "the logged request headers are not names with text values",
+    ],
+    [
+      "a URI that is not text",
+      { requestUri: { href: "https://b.example/" } },
+      "the logged request URI is not a URL",
+    ],
+    ["a URI that is no URL", { requestUri: "not a url" }, "the logged request URI is not a URL"],
+  ])("reports a log entry with %s as unusable", (_name, entry, why) => {
+    expect(importFromLog(logged(entry), context)).toEqual({ kind: "unusable", why });
+  });
+
   it("leaves pings to the health check", () => {
     expect(
       importFromLog(
