@@ -19,6 +19,12 @@ const CHUNK_CHARS = 30_000;
  */
 export const MAX_PAYLOAD_CHARS = 256 * 1024;
 
+/**
+ * The most a record's request may hold, in characters of JSON: it is one Table string property
+ * (64 KiB, strings counted as UTF-16). An import from ACR's log is cut to fit it.
+ */
+export const MAX_REQUEST_CHARS = 32 * 1024;
+
 export interface DeliveryEntity extends EntityKeys, EventAttributes {
   eventId: string;
   eventTimestamp: string;

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { describeFieldIssues, validateAcrWebhookPayload } from "../core/acrWebhookPayload";
 import type { NewDelivery } from "../core/deliveryRecord";
 import { hostTrustOf, registryNameOfResourceId } from "../core/eventGridTrust";
-import { maskLoggedHeaders, maskLoggedUri } from "../core/loggedRequest";
+import { recordedLoggedRequest } from "../core/loggedRequest";
 import { registryEventFromWebhook } from "../core/registryEvent";
 import { resolveRegistry } from "../core/registryIdentity";
 import type { LoggedDelivery } from "../core/registryWebhooks";
@@ -19,6 +19,8 @@ export interface LogImportContext {
   secrets: readonly string[];
   /** `WEBHOOK_MAX_BODY_BYTES`: the webhook refuses a larger body, and a record holds no more. */
   maxBodyBytes: number;
+  /** The most a record holds of the logged request, in characters of JSON. */
+  maxRequestChars: number;
   /** When the import happens (the delivery's `receivedAt`). */
   now: number;
 }
@@ -99,17 +101,15 @@ export function importFromLog(entry: LoggedDelivery, context: LogImportContext):
       event,
       route: routeForEvent(event, context.routing),
       receivedAt: context.now,
-      request: {
-        method: "POST",
-        uri: uri ? maskLoggedUri(uri, context.secrets) : "",
+      request: recordedLoggedRequest(
         // Checked above: the object itself, not the parser's copy, which drops a `__proto__` name.
-        headers: maskLoggedHeaders(
-          headers as Record<string, string>,
-          context.authHeader,
-          context.secrets,
-        ),
-        loggedResponse: { status: entry.responseStatus },
-      },
+        { uri, headers: headers as Record<string, string>, responseStatus: entry.responseStatus },
+        {
+          authHeader: context.authHeader,
+          secrets: context.secrets,
+          maxChars: context.maxRequestChars,
+        },
+      ),
     },
   };
 }

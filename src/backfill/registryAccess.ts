@@ -5,6 +5,7 @@ import {
   staticTokenCredential,
 } from "../adapters/armRegistryWebhooks";
 import { credential } from "../adapters/clients";
+import { MAX_REQUEST_CHARS } from "../adapters/deliveryEntity";
 import { BACKFILL_CURSORS_TABLE, WEBHOOK_HEALTH_TABLE } from "../adapters/tableLayout";
 import { TableBackfillCursors, TableWebhookHealth } from "../adapters/tableRegistryWebhookState";
 import { type Bridge, getBridge } from "../bridge";
@@ -79,6 +80,7 @@ function createRegistryAccess(
               authHeader: webhookSettings.auth.header,
               secrets: webhookSettings.maskedSecrets,
               maxBodyBytes: webhookSettings.maxBodyBytes,
+              maxRequestChars: MAX_REQUEST_CHARS,
               now,
             }),
           limits: settings.backfill,

@@ -18,6 +18,11 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   /** A delivery imported from ACR's log: the status ACR logged (none: it got no answer). */
   loggedResponse?: { status?: number };
+  /**
+   * A delivery imported from ACR's log: how many of the logged headers the record had no room
+   * for (those after the ones it keeps).
+   */
+  headersLeftOut?: number;
 }
 
 /** One arrival of the event: a repeat delivery or another regional webhook adds one. */

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { MAX_REQUEST_CHARS } from "../../src/adapters/deliveryEntity";
 import { importFromLog } from "../../src/backfill/loggedDeliveryImport";
 import { loadRegistryAccessSettings, loadRoutingTable } from "../../src/config";
 import { newRecord } from "../../src/core/deliveryRecord";
@@ -58,6 +59,7 @@ const context = {
   authHeader: "authorization",
   secrets: [SECRET],
   maxBodyBytes: 64 * 1024,
+  maxRequestChars: MAX_REQUEST_CHARS,
   now: Date.parse("2026-05-01T00:00:00Z"),
 };
 
@@ -285,6 +287,78 @@ describe("importFromLog: what the webhook would have recorded, from ACR's log", 
     ["a URI that is no URL", { requestUri: "not a url" }, "the logged request URI is not a URL"],
   ])("reports a log entry with %s as unusable", (_name, entry, why) => {
     expect(importFromLog(logged(entry), context)).toEqual({ kind: "unusable", why });
+  });
+
+  const cut = (text: string) => `${text.slice(0, 1024)}…[cut from ${text.length} characters]`;
+
+  it("keeps a logged text (the URI, a header name or value) up to 1,024 characters, the rest marked as cut", () => {
+    const agent = "a".repeat(5000);
+    const name = `X-${"n".repeat(3000)}`;
+    const registry = "r".repeat(2000);
+    const result = importFromLog(
+      logged({
+        requestUri: `https://bridge.example/api/acr/webhook?region=westeurope&registry=myregistry.azurecr.io&registry=${registry}`,
+        requestHeaders: { "User-Agent": agent, [name]: "value", Host: "bridge.example" },
+      }),
+      context,
+    );
+    if (result.kind !== "delivery") throw new Error(result.kind);
+    const { request } = result.delivery;
+    expect(request.headers).toEqual({
+      "User-Agent": cut(agent),
+      [cut(name)]: "******",
+      Host: "bridge.example",
+    });
+    // Only the first `registry` is read, the others kept as logged: cut with the rest.
+    expect(request.uri).toBe(
+      cut(
+        `https://bridge.example/api/acr/webhook?region=westeurope&registry=myregistry.azurecr.io&registry=${registry}`,
+      ),
+    );
+    expect(request.headersLeftOut).toBeUndefined();
+  });
+
+  it("masks before it cuts: no part of a secret is kept, however long the text that holds it", () => {
+    const long = "x".repeat(5000);
+    const result = importFromLog(
+      logged({
+        requestUri: `https://bridge.example/api/acr/webhook?region=westeurope&registry=myregistry.azurecr.io&registry=${long}${SECRET}`,
+        requestHeaders: { "User-Agent": `${long}${SECRET}`, "X-Key": `${SECRET}${long}` },
+      }),
+      context,
+    );
+    if (result.kind !== "delivery") throw new Error(result.kind);
+    expect(result.delivery.request.headers).toEqual({ "User-Agent": "******", "X-Key": "******" });
+    // A parameter that carries a secret is masked under its name, every time it is given.
+    expect(result.delivery.request.uri).toBe(
+      "https://bridge.example/api/acr/webhook?region=westeurope&registry=******",
+    );
+    expect(JSON.stringify(result.delivery)).not.toContain(SECRET.slice(0, 6));
+  });
+
+  it("never cuts a character in two", () => {
+    // The 1,024th character is the first half of the 512th emoji.
+    const agent = `a${"😀".repeat(600)}`;
+    const result = importFromLog(logged({ requestHeaders: { "User-Agent": agent } }), context);
+    if (result.kind !== "delivery") throw new Error(result.kind);
+    const kept = result.delivery.request.headers["User-Agent"];
+    expect(kept).toBe(`a${"😀".repeat(511)}…[cut from 1201 characters]`);
+    expect(kept.isWellFormed()).toBe(true);
+  });
+
+  it("keeps the headers in their logged order while the request fits what a record holds, and counts the others", () => {
+    const headers = Object.fromEntries(
+      Array.from({ length: 3000 }, (_, n) => [`X-Header-${n}`, `value-${n}`]),
+    );
+    const result = importFromLog(logged({ requestHeaders: headers }), context);
+    if (result.kind !== "delivery") throw new Error(result.kind);
+    const { request } = result.delivery;
+    const kept = Object.keys(request.headers);
+    expect(kept).toEqual(Object.keys(headers).slice(0, kept.length));
+    expect(request.headersLeftOut).toBe(3000 - kept.length);
+    expect(JSON.stringify(request).length).toBeLessThanOrEqual(MAX_REQUEST_CHARS);
+    // Nearly full: the next header would not have fitted.
+    expect(JSON.stringify(request).length).toBeGreaterThan(MAX_REQUEST_CHARS - 40);
   });
 
   it("leaves pings to the health check", () => {

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { MAX_REQUEST_CHARS } from "../../src/adapters/deliveryEntity";
 import { importFromLog } from "../../src/backfill/loggedDeliveryImport";
 import {
   type BackfillCursor,
@@ -87,6 +88,7 @@ function deps(log: LoggedDelivery[], overrides: Partial<BackfillDependencies> = 
         authHeader: "authorization",
         secrets: [],
         maxBodyBytes: 64 * 1024,
+        maxRequestChars: MAX_REQUEST_CHARS,
         now,
       }),
     limits: { maxPages: 2, maxMs: 60_000 },
