@@ -1,6 +1,7 @@
 import type { NewDelivery } from "../core/deliveryRecord";
 import { describeError } from "../core/describeError";
 import { describeConflict } from "../core/ingestDelivery";
+import { keptText, LOGGED_TEXT_KEPT } from "../core/loggedRequest";
 import { type DependencyResult, describeDependencyFailure, whenAvailable } from "../core/ports";
 import type { RegistryEvent } from "../core/registryEvent";
 import {
@@ -204,15 +205,15 @@ async function traverseLog(
       if (handled.count > 0 && run.now() >= run.deadline) {
         return { outcome: "limited", newest, resumeAt };
       }
-      // An entry without a log id cannot be a position: the read is bounded and resumed by others.
-      if (entry.logId) newest ??= entry.logId;
+      // An entry that is no position is read past: the read is bounded and resumed by others.
+      if (isPosition(entry.logId)) newest ??= entry.logId;
       const outcome = await handleEntry(entry, ref, deps, report, run);
       if (!outcome.ok) {
         report.errors.push(`${where}: ${describeDependencyFailure(outcome.failure)}`);
         return { outcome: "failed" };
       }
       handled.count++;
-      if (entry.logId) resumeAt = { nextLink: pageLink, afterLogId: entry.logId };
+      if (isPosition(entry.logId)) resumeAt = { nextLink: pageLink, afterLogId: entry.logId };
     }
     const { nextLink } = page.value;
     // Cut short, not failed: `complete: false`. An entry was handled, so none is still skipped to.
@@ -238,7 +239,7 @@ async function handleEntry(
   const imported = deps.importFromLog(entry, ref.registryId, run.now());
   if (imported.kind === "ping") return DONE;
   if (imported.kind === "unusable") {
-    report.unusable.push({ id: entry.logId, webhook: ref.name, why: imported.why });
+    reportUnusable(report, entry, ref, imported.why);
     return DONE;
   }
   const { event } = imported.delivery;
@@ -256,9 +257,25 @@ async function handleEntry(
   if (!result.ok) return result;
   const { conflictingFields } = result.value;
   if (conflictingFields) {
-    const why = `its event id was ${describeConflict(conflictingFields)}`;
-    report.unusable.push({ id: entry.logId, webhook: ref.name, why });
+    reportUnusable(report, entry, ref, `its event id was ${describeConflict(conflictingFields)}`);
   } else if (result.value.duplicate) report.alreadyRecorded++;
   else report.imported++;
   return DONE;
+}
+
+/**
+ * Whether a log id can be where a read stops or resumes: ACR's are GUIDs. Neither none (a corrupt
+ * entry) nor one longer than a record keeps of a logged text can.
+ */
+function isPosition(logId: string): boolean {
+  return logId !== "" && logId.length <= LOGGED_TEXT_KEPT;
+}
+
+function reportUnusable(
+  report: BackfillReport,
+  entry: LoggedDelivery,
+  ref: WebhookRef,
+  why: string,
+): void {
+  report.unusable.push({ id: keptText(entry.logId), webhook: ref.name, why });
 }

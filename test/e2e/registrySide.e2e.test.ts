@@ -278,6 +278,148 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
     expect(stack.hostProcess().exitCode).toBeNull();
   }, 120_000);
 
+  it("an oversized or malformed logged entry is cut to fit or reported unusable: never fails the run, another entry, or the cursor", async () => {
+    const hook = "bridgehostile";
+    arm.setWebhook(BACKFILL_REGISTRY, webhook(hook));
+    const uri = webhook(hook).serviceUri;
+    const logRaw = (entry: Record<string, unknown>) => {
+      arm.logEvent(BACKFILL_REGISTRY, hook, entry as never);
+      return entry;
+    };
+    const request = (content: unknown, headers: unknown = {}, requestUri: unknown = uri) => ({
+      content,
+      headers,
+      method: "POST",
+      requestUri,
+      version: "1.1",
+    });
+    const failed = { headers: {}, statusCode: "500", version: "1.1" };
+    const cut = (text: string) => `${text.slice(0, 1024)}…[cut from ${text.length} characters]`;
+
+    // Headers past what a record holds: a huge value ACR's own header keeps, a huge name, a
+    // huge secret, and thousands of headers.
+    const hugeHeaders = push("team/hostile", "headers");
+    const userAgent = "u".repeat(100_000);
+    const longName = `X-${"n".repeat(70_000)}`;
+    const headers: Record<string, string> = {
+      "Content-Type": "application/json",
+      "User-Agent": userAgent,
+      [longName]: "v",
+      "X-Api-Key": `hostile-key-${"k".repeat(50_000)}`,
+    };
+    for (let n = 0; n < 5000; n++) headers[`X-Pad-${n}`] = "p";
+    logRaw({ id: randomUUID(), eventRequestMessage: request(hugeHeaders, headers) });
+    // A URI past what a record holds, a signature in it.
+    const hugeUri = push("team/hostile", "uri");
+    const longUri = `${bridgeUrl}/${"p".repeat(70_000)}/api/acr/webhook?region=westeurope&registry=${LOGIN_SERVER}&sig=uri-secret-4d1`;
+    logRaw({ id: randomUUID(), eventRequestMessage: request(hugeUri, {}, longUri) });
+    // Names at the limits of what keys hold, and an event id past them.
+    const longNames = {
+      ...push(`team/${"é".repeat(507)}`, "t".repeat(128)),
+      id: "é".repeat(80),
+    };
+    logRaw({
+      id: randomUUID(),
+      eventRequestMessage: request(longNames),
+      eventResponseMessage: failed,
+    });
+    // Malformed: headers that are not text (under a log id longer than any position is kept
+    // for), a URI that is not text, no request at all.
+    const badHeaders = logRaw({
+      id: `L${"i".repeat(40_000)}`,
+      eventRequestMessage: request(push("team/hostile", "badheaders"), {
+        "Content-Length": 708,
+      }),
+    });
+    const idTooLong = logRaw({
+      id: randomUUID(),
+      eventRequestMessage: request({ ...push("team/hostile", "id"), id: "é".repeat(81) }),
+    });
+    const badUri = logRaw({
+      id: randomUUID(),
+      eventRequestMessage: request(push("team/hostile", "baduri"), {}, { href: uri }),
+    });
+    const noRequest = logRaw({ id: randomUUID(), eventRequestMessage: null });
+    const plain = push("team/hostile", "plain");
+    logRaw({ id: randomUUID(), eventRequestMessage: request(plain), eventResponseMessage: failed });
+    // The newest entry's log id is too long to be where the next run stops: imported all the same.
+    const hugeLogId = push("team/hostile", "logid");
+    logRaw({ id: `L${"d".repeat(40_000)}`, eventRequestMessage: request(hugeLogId) });
+
+    // 9 entries, 2 a page, 3 pages a run: the read goes on over runs, none of them failing.
+    const unusable = new Map<string, string>();
+    let complete = false;
+    for (let run = 0; run < 5 && !complete; run++) {
+      const report = await backfill();
+      expect(report.errors).toEqual([]);
+      for (const entry of report.unusable.filter((u) => u.webhook === hook)) {
+        unusable.set(entry.id, entry.why);
+      }
+      complete = report.webhooks.find((w) => w.webhook === hook)?.complete ?? false;
+    }
+    expect(complete).toBe(true);
+    expect([...unusable.keys()].sort()).toEqual(
+      [cut(badHeaders.id as string), badUri.id, noRequest.id, idTooLong.id].sort(),
+    );
+    expect(unusable.get(cut(badHeaders.id as string))).toBe(
+      "the logged request headers are not names with text values",
+    );
+    expect(unusable.get(badUri.id as string)).toBe("the logged request URI is not a URL");
+    expect(unusable.get(noRequest.id as string)).toBe("the log entry has no request body");
+    expect(unusable.get(idTooLong.id as string)).toMatch(
+      /^not an ACR event \(id: must be at most 480/,
+    );
+    // The cursor was written: the next run reads again only the entry above its newest position,
+    // until a newer entry is one.
+    const after = await backfill();
+    expect(after).toMatchObject({ seen: 1, alreadyRecorded: 1, imported: 0, errors: [] });
+    expect(after.unusable).toEqual([]);
+    const later = push("team/hostile", "later");
+    logRaw({ id: randomUUID(), eventRequestMessage: request(later), eventResponseMessage: failed });
+    expect(await backfill()).toMatchObject({ seen: 2, imported: 1, errors: [] });
+    expect(await backfill()).toMatchObject({ seen: 0, imported: 0, errors: [] });
+
+    const imported = [hugeHeaders, hugeUri, longNames, hugeLogId, plain, later];
+    const published = messagesOn("acr-push").map((message) => message.messageId);
+    for (const payload of imported) expect(published).toContain(expectedMessageId(payload));
+    const recorded = async (id: string) => {
+      const response = await fetch(`${stack.url}/api/events/${encodeURIComponent(id)}`);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as {
+        deliveries: {
+          origin: string;
+          region?: string;
+          repository?: string;
+          tag?: string;
+          request: { uri: string; headers: Record<string, string>; headersLeftOut?: number };
+        }[];
+      };
+      const delivery = body.deliveries.find((d) => d.origin === "acr-log");
+      if (!delivery) throw new Error(`no import of ${id}`);
+      return delivery;
+    };
+    // Cut with the marker, masked before it was cut, as many headers as a record holds.
+    const withHeaders = (await recorded(hugeHeaders.id)).request;
+    expect(withHeaders.headers["Content-Type"]).toBe("application/json");
+    expect(withHeaders.headers["User-Agent"]).toBe(cut(userAgent));
+    expect(withHeaders.headers[cut(longName)]).toBe("******");
+    expect(withHeaders.headers["X-Api-Key"]).toBe("******");
+    expect(withHeaders.headersLeftOut).toBeGreaterThan(0);
+    expect(Object.keys(withHeaders.headers).length + (withHeaders.headersLeftOut ?? 0)).toBe(5004);
+    expect(JSON.stringify(withHeaders).length).toBeLessThanOrEqual(32 * 1024);
+    const withUri = await recorded(hugeUri.id);
+    expect(withUri.region).toBe("westeurope");
+    expect(withUri.request.uri).toMatch(/…\[cut from 70\d{3} characters\]$/);
+    expect(withUri.request.uri.startsWith(`${bridgeUrl}/ppp`)).toBe(true);
+    expect((await recorded(longNames.id)).repository).toBe(longNames.target.repository);
+    expect((await recorded(longNames.id)).tag).toBe("t".repeat(128));
+    await recorded(hugeLogId.id);
+    const everything = JSON.stringify([withHeaders, withUri, stack.output()]);
+    expect(everything).not.toContain("hostile-key");
+    expect(everything).not.toContain("uri-secret-4d1");
+    expect(stack.hostProcess().exitCode).toBeNull();
+  }, 120_000);
+
   it("webhook health: a disabled webhook, a wrong URI, missing headers and a ping that never arrives are findings; resolved when healthy", async () => {
     const good = webhook("healthgood", {
       serviceUri: `${bridgeUrl}/api/acr/webhook?region=westeurope`,
