@@ -1,7 +1,7 @@
 import type { NewDelivery } from "../core/deliveryRecord";
 import { describeError } from "../core/describeError";
 import { describeConflict } from "../core/ingestDelivery";
-import { keptText, LOGGED_TEXT_KEPT } from "../core/loggedRequest";
+import { keptText, TEXT_KEPT } from "../core/keptRequest";
 import { type DependencyResult, describeDependencyFailure, whenAvailable } from "../core/ports";
 import type { RegistryEvent } from "../core/registryEvent";
 import {
@@ -268,7 +268,7 @@ async function handleEntry(
  * entry) nor one longer than a record keeps of a logged text can.
  */
 function isPosition(logId: string): boolean {
-  return logId !== "" && logId.length <= LOGGED_TEXT_KEPT;
+  return logId !== "" && logId.length <= TEXT_KEPT;
 }
 
 function reportUnusable(

@@ -1,4 +1,5 @@
 import { MASK, maskHeaders, maskUri, type RecordedRequest } from "./deliveryRecord";
+import { keptRequest } from "./keptRequest";
 
 /**
  * ACR's delivery log is read for every webhook of a registry, another consumer's too, whose
@@ -16,62 +17,22 @@ export interface LoggedRequest {
 }
 
 /**
- * The most a record keeps of one logged text (the URI, a header's name or value), in
- * characters: what ACR itself sends is far shorter.
- */
-export const LOGGED_TEXT_KEPT = 1024;
-
-/**
  * What a record keeps of a logged request: masked (below) first, so no part of a secret is kept,
- * then each text cut to `LOGGED_TEXT_KEPT`, and the headers in their logged order while the
- * request's JSON stays within `maxChars` (what a record holds of it); `headersLeftOut` counts
- * the others.
+ * then cut to fit (`keptRequest`).
  */
 export function recordedLoggedRequest(
   logged: LoggedRequest,
   options: { authHeader: string; secrets: readonly string[]; maxChars: number },
 ): RecordedRequest {
-  const request: RecordedRequest = {
-    method: "POST",
-    uri: logged.uri ? keptText(maskLoggedUri(logged.uri, options.secrets)) : "",
-    headers: {},
-    loggedResponse: { status: logged.responseStatus },
-  };
-  const headers = Object.entries(
-    maskLoggedHeaders(logged.headers, options.authHeader, options.secrets),
+  return keptRequest(
+    {
+      method: "POST",
+      uri: logged.uri ? maskLoggedUri(logged.uri, options.secrets) : "",
+      headers: maskLoggedHeaders(logged.headers, options.authHeader, options.secrets),
+      loggedResponse: { status: logged.responseStatus },
+    },
+    options.maxChars,
   );
-  // What is left for the headers once the rest, and a count of those left out, are in.
-  let room =
-    options.maxChars - JSON.stringify({ ...request, headersLeftOut: headers.length }).length;
-  const kept: [string, string][] = [];
-  for (const header of headers) {
-    const [name, value] = header.map(keptText);
-    // `"name":"value",` in the object.
-    room -= JSON.stringify(name).length + JSON.stringify(value).length + 2;
-    if (room < 0) break;
-    kept.push([name, value]);
-  }
-  request.headers = Object.fromEntries(kept);
-  // Two names cut to the same text keep one header: the count is of the headers kept.
-  const leftOut = headers.length - Object.keys(request.headers).length;
-  return leftOut > 0 ? { ...request, headersLeftOut: leftOut } : request;
-}
-
-/**
- * The text, or its first `LOGGED_TEXT_KEPT` characters and how long it was:
- * `…[cut from 70000 characters]`.
- */
-export function keptText(text: string): string {
-  if (text.length <= LOGGED_TEXT_KEPT) return text;
-  // Never between the halves of a surrogate pair: what is kept stays well-formed.
-  const end = isHighSurrogate(text.charCodeAt(LOGGED_TEXT_KEPT - 1))
-    ? LOGGED_TEXT_KEPT - 1
-    : LOGGED_TEXT_KEPT;
-  return `${text.slice(0, end)}…[cut from ${text.length} characters]`;
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /** The headers ACR sets on each delivery itself; any other is a webhook's custom header. */

@@ -1,7 +1,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { MAX_REQUEST_CHARS } from "../adapters/deliveryEntity";
 import { parseEventGridBody } from "../adapters/eventGridParsing";
 import type { EventGridSettings } from "../config";
-import { maskHeaders, maskUri } from "../core/deliveryRecord";
+import { receivedRequest } from "../core/keptRequest";
 import { checkSecret, presentedSecret } from "../core/webhookAuth";
 import { dependencyUnavailableResponse, errorResponse } from "../http/errorResponse";
 import { readJsonBody } from "../http/readBody";
@@ -64,11 +65,11 @@ export async function handleEventGridRequest(
 
   const ingested = await ingestEventGridEvents(
     parsed.events,
-    {
-      method: request.method,
-      uri: maskUri(request.url, settings.maskedSecrets),
-      headers: maskHeaders(request.headers, "authorization", settings.maskedSecrets),
-    },
+    receivedRequest(request, {
+      authHeader: "authorization",
+      secrets: settings.maskedSecrets,
+      maxChars: MAX_REQUEST_CHARS,
+    }),
     context,
     deps,
   );

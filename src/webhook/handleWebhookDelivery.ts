@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { MAX_REQUEST_CHARS } from "../adapters/deliveryEntity";
 import type { CrossCheckSettings, WebhookSettings } from "../config";
 import { describeFieldIssues, validateAcrWebhookPayload } from "../core/acrWebhookPayload";
-import { maskHeaders, maskUri } from "../core/deliveryRecord";
 import { describeConflict, type IngestPorts, ingestDelivery } from "../core/ingestDelivery";
+import { receivedRequest } from "../core/keptRequest";
 import { printable } from "../core/printable";
 import { registryEventFromWebhook } from "../core/registryEvent";
 import { resolveRegistry } from "../core/registryIdentity";
@@ -88,11 +89,11 @@ export async function handleWebhookDelivery(
           event,
           route,
           receivedAt,
-          request: {
-            method: request.method,
-            uri: maskUri(request.url, settings.maskedSecrets),
-            headers: maskHeaders(request.headers, settings.auth.header, settings.maskedSecrets),
-          },
+          request: receivedRequest(request, {
+            authHeader: settings.auth.header,
+            secrets: settings.maskedSecrets,
+            maxChars: MAX_REQUEST_CHARS,
+          }),
         },
         { ...deps, windowMs: deps.crossCheckSettings.windowMs },
       ),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MASK, maskHeaders, maskUri } from "../../src/core/deliveryRecord";
+import { receivedRequest } from "../../src/core/keptRequest";
 
 const SECRET = "s3cret-value";
 
@@ -119,5 +120,51 @@ describe("maskUri", () => {
     expect(params.get("sig")).toBe(MASK);
     expect(params.get("note")).toBe(MASK);
     expect(params.get("region")).toBe("westeurope");
+  });
+});
+
+describe("receivedRequest: what a record keeps of a request that reached the bridge", () => {
+  const options = { authHeader: "authorization", secrets: [SECRET], maxChars: 32 * 1024 };
+  const url = "https://bridge.example/api/acr/webhook?registry=r.azurecr.io";
+
+  it("keeps an ordinary request as it came, its credentials masked", () => {
+    const kept = receivedRequest(
+      {
+        method: "POST",
+        url: `${url}&code=${SECRET}`,
+        headers: new Headers({ authorization: `Bearer ${SECRET}`, "user-agent": "ACR/1.0" }),
+      },
+      options,
+    );
+    expect(kept).toStrictEqual({
+      method: "POST",
+      uri: expect.stringContaining("registry=r.azurecr.io"),
+      headers: { authorization: MASK, "user-agent": "ACR/1.0" },
+    });
+    expect(JSON.stringify(kept)).not.toContain(SECRET);
+  });
+
+  it("cuts what would not fit its record: long texts marked, headers past the room counted", () => {
+    const long = "v".repeat(5000);
+    const headers: [string, string][] = Array.from({ length: 60 }, (_, index) => [
+      `x-custom-${index}`,
+      long,
+    ]);
+    const kept = receivedRequest(
+      {
+        method: "POST",
+        url: `${url}&padding=${"p".repeat(9000)}`,
+        headers: [["authorization", `Bearer ${SECRET}${long}`], ...headers],
+      },
+      options,
+    );
+    expect(JSON.stringify(kept).length).toBeLessThanOrEqual(options.maxChars);
+    expect(kept.uri).toMatch(/…\[cut from \d+ characters\]$/);
+    expect(kept.headers.authorization).toBe(MASK);
+    expect(kept.headers["x-custom-0"]).toBe(`${"v".repeat(1024)}…[cut from 5000 characters]`);
+    const keptCount = Object.keys(kept.headers).length;
+    expect(keptCount).toBeGreaterThan(1);
+    expect(kept.headersLeftOut).toBe(61 - keptCount);
+    expect(JSON.stringify(kept)).not.toContain(SECRET);
   });
 });
