@@ -9,7 +9,7 @@ import type {
 } from "../core/sourceSilence";
 import type { Versioned } from "../core/writePlan";
 import { TableAccess } from "./tableAccess";
-import { isStatus } from "./tableErrors";
+import { writeAtVersion } from "./tableAtVersion";
 import { readIfExists } from "./tableIfExists";
 import { encodeKeyPart, joinKey } from "./tableKeys";
 
@@ -126,25 +126,7 @@ export class TableSourceWatch implements SourceWatchStore {
 
   /** Create-only when there was no row, else a replace at the row's etag; a conflict is `changed`. */
   writeFinding(finding: KeptSilenceFinding, version: string | undefined): Promise<FindingWrite> {
-    const entity = this.findingEntity(finding);
-    return this.access.call(async (): Promise<FindingWrite> => {
-      try {
-        const written =
-          version === undefined
-            ? await this.table.createEntity(entity, this.access.signal())
-            : await this.table.updateEntity(entity, "Replace", {
-                etag: version,
-                ...this.access.signal(),
-              });
-        if (written.etag === undefined) throw new Error("Table Storage returned no etag");
-        return { ok: true, value: written.etag };
-      } catch (error) {
-        if (isStatus(error, version === undefined ? 409 : 412)) {
-          return { ok: false, failure: "changed" };
-        }
-        throw error;
-      }
-    });
+    return writeAtVersion(this.table, this.access, this.findingEntity(finding), version);
   }
 
   private findingEntity(finding: KeptSilenceFinding) {
