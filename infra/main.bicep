@@ -262,6 +262,7 @@ var bridgeTables = [
   'AcrBackfillCursors'
   'AcrWebhookHealth'
   'AcrSourceWatch'
+  'AcrOutages'
 ]
 var deploymentContainerName = 'app-package-${functionAppName}'
 var deadLetterContainerName = 'eventgrid-deadletter'

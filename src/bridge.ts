@@ -8,9 +8,11 @@ import { TableFindingStore } from "./adapters/tableFindingStore";
 import {
   CROSS_CHECKS_TABLE,
   DISCREPANCIES_TABLE,
+  OUTAGES_TABLE,
   REGISTRIES_TABLE,
   REJECTIONS_TABLE,
 } from "./adapters/tableLayout";
+import { TableOutageLog } from "./adapters/tableOutageLog";
 import { TableRegistryIndex } from "./adapters/tableRegistryIndex";
 import { TableRejectionLog } from "./adapters/tableRejectionLog";
 import {
@@ -35,6 +37,8 @@ export interface Bridge {
   registries: TableRegistryIndex;
   publisher: ServiceBusPublisher;
   journal: ServiceBusJournal;
+  /** The Table Storage outages Event Grid was refused in, for the cross-check. */
+  outages: TableOutageLog;
   /** Every Service Bus entity the bridge sends to: the routed topics, the discrepancy topic, the journal. */
   serviceBusEntities: readonly string[];
   /** Table clients by table name, for the query API's reads. */
@@ -80,6 +84,7 @@ function createBridge(env: Record<string, string | undefined>): Bridge {
     registries,
     publisher: new ServiceBusPublisher({ client: serviceBus, timeoutMs: publishTimeoutMs }),
     journal: new ServiceBusJournal(serviceBus, journalQueue, publishTimeoutMs),
+    outages: new TableOutageLog(tables(OUTAGES_TABLE), timeoutMs),
     serviceBusEntities: [
       ...new Set([
         ...Object.values(routing).map(({ topic }) => topic),

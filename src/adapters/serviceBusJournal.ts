@@ -1,22 +1,33 @@
 import type { ServiceBusClient, ServiceBusReceiver, ServiceBusSender } from "@azure/service-bus";
 import Long from "long";
 import { describeError } from "../core/describeError";
-import type { Journal, JournalDrained, JournalEntry } from "../core/ports";
+import {
+  isJournaledDelivery,
+  type Journal,
+  type JournalDrained,
+  type JournalEntry,
+} from "../core/ports";
 import { shortHash } from "../core/shortHash";
 import { closeInBackground } from "./serviceBusLinks";
 
-/**
- * The journal is a Service Bus queue: durable while Table Storage is down, and drained by the
- * reconcile. Its message id is the arrival's (the event, its arrival time and region, which tell
- * one arrival from another on a record): a send retried by the SDK is dropped by duplicate
- * detection, while a repeated delivery is kept and counted when it is restored. Restoring is
- * idempotent anyway.
- */
 /** Journal entries received at once after the first. */
 const RECEIVE_BATCH = 32;
 
+/** Refusal notices of one minute share a message id: the first is kept, the others dropped. */
+const NOTICE_MS = 60_000;
+
+/**
+ * The journal is a Service Bus queue: durable while Table Storage is down, and drained by the
+ * reconcile. A delivery's message id is its arrival's (the event, its arrival time and region,
+ * which tell one arrival from another on a record): a send retried by the SDK is dropped by
+ * duplicate detection, while a repeated delivery is kept and counted when it is restored.
+ * Restoring is idempotent anyway. A refusal notice's is its minute's: a
+ * minute's refusals, from any instance, are one entry, and this process sends a minute's once.
+ */
 export class ServiceBusJournal implements Journal {
   private sender?: ServiceBusSender;
+  /** The message id of the latest notice sent or being sent by this process. */
+  private noticeSent?: string;
 
   constructor(
     private readonly client: ServiceBusClient,
@@ -25,23 +36,24 @@ export class ServiceBusJournal implements Journal {
   ) {}
 
   async append(entry: JournalEntry): Promise<void> {
-    const { event, receivedAt } = entry.delivery;
+    const messageId = messageIdOf(entry);
+    if (isJournaledDelivery(entry)) return this.send(messageId, entry);
+    if (messageId === this.noticeSent) return;
+    this.noticeSent = messageId;
+    try {
+      await this.send(messageId, entry);
+    } catch (error) {
+      if (this.noticeSent === messageId) this.noticeSent = undefined;
+      throw error;
+    }
+  }
+
+  private async send(messageId: string, entry: JournalEntry): Promise<void> {
     this.sender ??= this.client.createSender(this.queue);
     const sender = this.sender;
     try {
       await sender.sendMessages(
-        {
-          messageId: shortHash([
-            "journal",
-            event.registry,
-            event.eventId,
-            event.origin,
-            String(receivedAt),
-            event.region ?? "",
-          ]),
-          contentType: "application/json",
-          body: entry,
-        },
+        { messageId, contentType: "application/json", body: entry },
         { abortSignal: AbortSignal.timeout(this.timeoutMs) },
       );
     } catch (error) {
@@ -96,6 +108,21 @@ export class ServiceBusJournal implements Journal {
   async close(): Promise<void> {
     await this.sender?.close();
   }
+}
+
+function messageIdOf(entry: JournalEntry): string {
+  if (!isJournaledDelivery(entry)) {
+    return shortHash(["journal", "refused", String(Math.floor(entry.refusedAt / NOTICE_MS))]);
+  }
+  const { event, receivedAt } = entry.delivery;
+  return shortHash([
+    "journal",
+    event.registry,
+    event.eventId,
+    event.origin,
+    String(receivedAt),
+    event.region ?? "",
+  ]);
 }
 
 /**

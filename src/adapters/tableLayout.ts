@@ -237,6 +237,8 @@ export const REPLAY_JOBS_TABLE = "AcrReplayJobs";
 export const SOURCE_WATCH_TABLE = "AcrSourceWatch";
 export const BACKFILL_CURSORS_TABLE = "AcrBackfillCursors";
 export const WEBHOOK_HEALTH_TABLE = "AcrWebhookHealth";
+/** The outages of Table Storage Event Grid was refused in, kept by the reconcile. */
+export const OUTAGES_TABLE = "AcrOutages";
 
 export function registryIndexKeys(registry: string): EntityKeys {
   return { partitionKey: REGISTRIES_PARTITION, rowKey: joinKey(encodeKeyPart(registry)) };

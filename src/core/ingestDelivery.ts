@@ -25,7 +25,7 @@ import {
   describeDependencyFailure,
   type EventStore,
   type Journal,
-  type JournalEntry,
+  type JournaledDelivery,
   type Publisher,
   PublishRefusedError,
   whenAvailable,
@@ -93,9 +93,11 @@ export async function ingestDelivery(
   const recorded = await whenAvailable(() => recordArrival(delivery, ports));
   if (!recorded.ok) {
     // Event Grid retries for 24 h, so it simply gets its 503; a webhook is never retried.
-    return delivery.event.origin === "eventgrid"
-      ? recorded
-      : journalDelivery(delivery, ports, recorded.failure);
+    if (delivery.event.origin !== "eventgrid") {
+      return journalDelivery(delivery, ports, recorded.failure);
+    }
+    await noteRefusal(delivery, ports.journal);
+    return recorded;
   }
   const decision = recorded.value;
   const result = resultOf(delivery, decision.record, decision.duplicate);
@@ -254,6 +256,19 @@ async function journalDelivery(
 }
 
 /**
+ * Notes on the journal that Event Grid was refused, so that the reconcile keeps the outage once
+ * the store is back (see `storeOutage`). Best effort: the refusal is the answer either way, and a
+ * journal that cannot take the notice cannot take webhooks either, which their answers tell.
+ */
+async function noteRefusal({ receivedAt }: NewDelivery, journal: Journal): Promise<void> {
+  try {
+    await journal.append({ refusedAt: receivedAt });
+  } catch {
+    // Nothing more to do: see above.
+  }
+}
+
+/**
  * Records a journaled delivery now that storage is back, as if it had been recorded on arrival.
  * The journal sent the content's first-occurrence message (see `journalDelivery`): for the first
  * occurrence that was this record's message, which is marked sent. A later occurrence's message
@@ -265,7 +280,7 @@ async function journalDelivery(
  * restore's time: its marks, and the start of its cross-check window.
  */
 export async function restoreJournaled(
-  entry: JournalEntry,
+  entry: JournaledDelivery,
   ports: IngestPorts,
   now = Date.now(),
 ): Promise<{ conflictingFields?: string[] }> {

@@ -3,6 +3,7 @@ import type { DeliveryRecord, NewDelivery } from "./deliveryRecord";
 import type { Discrepancy } from "./discrepancy";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import type { Result } from "./result";
+import type { RefusalNotice, StoreOutage } from "./storeOutage";
 import type { TopicMessage } from "./topicMessage";
 import type {
   Change,
@@ -135,10 +136,20 @@ export interface RejectionLog {
 }
 
 /** A delivery kept on the journal while the store is down, to be recorded when it is back. */
-export interface JournalEntry {
+export interface JournaledDelivery {
   delivery: NewDelivery;
   /** Whether the delivery already reached its topic. */
   published: boolean;
+}
+
+/**
+ * What the journal keeps while the store is down: a webhook's delivery, or the notice that an Event
+ * Grid delivery was refused (see `storeOutage`).
+ */
+export type JournalEntry = JournaledDelivery | RefusalNotice;
+
+export function isJournaledDelivery(entry: JournalEntry): entry is JournaledDelivery {
+  return "delivery" in entry;
 }
 
 export interface Journal {
@@ -160,4 +171,18 @@ export interface JournalDrained {
   more: boolean;
   /** Why an entry could not be restored: it waits on the journal for the next run. */
   failure?: string;
+}
+
+/** The outages kept for the cross-check (see `storeOutage`): one list, written whole. */
+export interface OutageLog {
+  /** The outages as last written; undefined when none ever was. */
+  read(): Promise<Versioned<StoreOutage[]> | undefined>;
+  /**
+   * Writes the list over the one read at `version` (undefined: there was none), and only over
+   * that; its new version, or `changed` when another writer wrote it meanwhile.
+   */
+  write(
+    outages: readonly StoreOutage[],
+    version: string | undefined,
+  ): Promise<Result<string, "changed">>;
 }

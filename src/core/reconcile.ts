@@ -29,12 +29,15 @@ import {
   DependencyUnavailableError,
   type EventStore,
   type FindingStore,
+  isJournaledDelivery,
   type Journal,
-  type JournalEntry,
+  type JournaledDelivery,
+  type OutageLog,
   type Publisher,
 } from "./ports";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { type RoutingTable, routeForEvent } from "./routing";
+import { KeptOutages } from "./storeOutage";
 import { type TopicMessage, topicMessageFor } from "./topicMessage";
 import type { Change, Versioned } from "./writePlan";
 
@@ -43,6 +46,7 @@ export interface ReconcilePorts {
   publisher: Publisher;
   findings: FindingStore;
   journal: Journal;
+  outages: OutageLog;
 }
 
 export interface RedrivePolicy {
@@ -150,11 +154,14 @@ export async function reconcile(
     }
   };
   const journalUntil = started + (deadline - started) * JOURNAL_SHARE;
+  const outages = new KeptOutages(ports.outages, settings.windowMs);
   const journal = await attempt(
     "journal",
     () =>
       ports.journal.drain(
         async (entry) => {
+          // The store answers again: the outage the refusal tells of lasted until now at least.
+          if (!isJournaledDelivery(entry)) return outages.keep(entry, clock());
           const { conflictingFields } = await restoreJournaled(
             entry,
             { ...ports, windowMs: settings.windowMs },
@@ -272,7 +279,7 @@ function untilUnanswered(publisher: Publisher): Publisher {
   };
 }
 
-function journalConflict(entry: JournalEntry, conflictingFields: readonly string[]): string {
+function journalConflict(entry: JournaledDelivery, conflictingFields: readonly string[]): string {
   const sent = entry.published ? ", though its message went out while storage was down" : "";
   return `journal: event ${entry.delivery.event.eventId} was ${describeConflict(conflictingFields)}: not recorded${sent}`;
 }

@@ -6,10 +6,12 @@ import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus
 import { defaultTopology } from "../../dev/servicebus/topology";
 import { createTableClient } from "../../src/adapters/clients";
 import { ServiceBusPublisher } from "../../src/adapters/serviceBusPublisher";
+import { TableOutageLog } from "../../src/adapters/tableOutageLog";
 import { TableReplayJobs } from "../../src/adapters/tableReplayJobs";
 import { TableSourceWatch } from "../../src/adapters/tableSourceWatch";
 import { newReplayJob } from "../../src/core/replay";
 import { watchSources } from "../../src/core/sourceSilence";
+import { KeptOutages } from "../../src/core/storeOutage";
 import { rendezvous } from "../support/rendezvous";
 
 const connection = {
@@ -84,6 +86,39 @@ describe("TableReplayJobs against Azurite", () => {
     expect(await jobs.sendersOf(two, ["m0", "m1"])).toEqual(new Map([["m0", "eventgrid e0"]]));
     // The choices are not jobs: the runner lists none of them.
     expect(await jobs.recent(10)).toEqual([]);
+  });
+});
+
+describe("TableOutageLog against Azurite", () => {
+  it("reads nothing, and creates no table, before the first outage is kept", async () => {
+    const table = freshTable();
+    expect(await new TableOutageLog(table, 2000).read()).toBeUndefined();
+    await expect(table.getEntity("outages", "kept")).rejects.toMatchObject({
+      statusCode: 404,
+      details: { errorCode: "TableNotFound" },
+    });
+  });
+
+  it("writes the list only over the version read: of two runs keeping outages at once, both are kept", async () => {
+    const log = new TableOutageLog(freshTable(), 2000);
+    const windowMs = 300_000;
+    const now = Date.now();
+    const runs = [new KeptOutages(log, windowMs), new KeptOutages(log, windowMs)];
+    // Both read before either writes: one write is refused, and that run reads again.
+    await Promise.all(runs.map((run) => run.current()));
+    await Promise.all([
+      runs[0].keep({ refusedAt: now - 60_000 }, now - 50_000),
+      runs[1].keep({ refusedAt: now - 20_000 }, now),
+    ]);
+    expect((await log.read())?.value).toEqual([
+      { from: now - 60_000, to: now - 50_000 },
+      { from: now - 20_000, to: now },
+    ]);
+    expect(await log.write([], "W/\"datetime'2000-01-01T00%3A00%3A00.0000000Z'\"")).toEqual({
+      ok: false,
+      failure: "changed",
+    });
+    expect(await log.write([], undefined)).toEqual({ ok: false, failure: "changed" });
   });
 });
 

@@ -3,11 +3,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
 import { parseTopology } from "../../dev/servicebus/topology";
 import { ServiceBusJournal } from "../../src/adapters/serviceBusJournal";
-import type { JournalEntry } from "../../src/core/ports";
+import { isJournaledDelivery, type JournalEntry } from "../../src/core/ports";
 import { deliveryOf, registryEvent, T0 } from "../unit/memoryPorts";
 
 /** The journal adapter (real SDK) against the local broker, each test on a queue of its own. */
-const QUEUES = ["held-elsewhere", "partly-held", "drained", "outage", "only-entry"];
+const QUEUES = ["held-elsewhere", "partly-held", "drained", "outage", "only-entry", "notices"];
 
 const topology = parseTopology({
   UserConfig: {
@@ -72,13 +72,30 @@ describe("ServiceBusJournal", () => {
       }
       const seen: string[] = [];
       const drained = await journal.drain(async (taken) => {
-        seen.push(taken.delivery.event.eventId);
+        seen.push(isJournaledDelivery(taken) ? taken.delivery.event.eventId : "notice");
       }, 100);
       expect(drained).toEqual({ restored: entries, more: false });
       expect(seen.sort()).toEqual(Array.from({ length: entries }, (_, index) => `evt-${index}`));
       await journal.close();
     },
   );
+
+  it("Event Grid's refusals are one notice a minute, whichever process noted them first", async () => {
+    const journal = new ServiceBusJournal(client, "notices", 2_000);
+    const otherProcess = new ServiceBusJournal(client, "notices", 2_000);
+    const minute = Math.floor(T0 / 60_000) * 60_000;
+    await journal.append({ refusedAt: minute + 1_000 });
+    await journal.append({ refusedAt: minute + 2_000 });
+    await otherProcess.append({ refusedAt: minute + 3_000 });
+    await otherProcess.append({ refusedAt: minute + 60_000 });
+    const seen: JournalEntry[] = [];
+    const drained = await journal.drain(async (taken) => {
+      seen.push(taken);
+    }, 100);
+    expect(drained).toEqual({ restored: 2, more: false });
+    expect(seen).toEqual([{ refusedAt: minute + 1_000 }, { refusedAt: minute + 60_000 }]);
+    await Promise.all([journal.close(), otherProcess.close()]);
+  });
 
   it.each([
     { queue: "drained", entries: 2, takenElsewhere: 0, restored: 2, more: false },
@@ -92,7 +109,7 @@ describe("ServiceBusJournal", () => {
       if (takenElsewhere > 0) await takenByAnotherRun(queue, takenElsewhere);
       const seen: string[] = [];
       const drained = await journal.drain(async (taken) => {
-        seen.push(taken.delivery.event.eventId);
+        seen.push(isJournaledDelivery(taken) ? taken.delivery.event.eventId : "notice");
       }, 100);
       expect(drained).toEqual({ restored, more });
       expect(seen).toHaveLength(restored);

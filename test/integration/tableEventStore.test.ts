@@ -9,10 +9,12 @@ import {
   CROSS_CHECKS_TABLE,
   eventIdKeys,
   eventPartition,
+  OUTAGES_TABLE,
   REGISTRIES_TABLE,
   registryPartitions,
   tagKeys,
 } from "../../src/adapters/tableLayout";
+import { TableOutageLog } from "../../src/adapters/tableOutageLog";
 import { TableRegistryIndex } from "../../src/adapters/tableRegistryIndex";
 import { logicalRefFor } from "../../src/core/crossCheck";
 import { decideArrival } from "../../src/core/decideArrival";
@@ -352,7 +354,19 @@ describe("TableEventStore on Azurite: group commit", () => {
       quarantine: { topic: "acr-quarantine", scopes: [] },
     };
     const report = await reconcile(
-      { store, publisher, findings: { record: async () => undefined }, journal: notJournaled },
+      {
+        store,
+        publisher,
+        findings: { record: async () => undefined },
+        journal: notJournaled,
+        outages: new TableOutageLog(
+          createTableClient(
+            { kind: "connection-string", connectionString: inject("tablesConnection") },
+            OUTAGES_TABLE,
+          ),
+          3000,
+        ),
+      },
       {
         routing,
         discrepancyTopic: "acr-discrepancies",

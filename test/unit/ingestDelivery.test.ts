@@ -353,7 +353,7 @@ describe("ingestDelivery: a write that conflicts is decided again", () => {
           ok: false,
           failure: { dependency: "store", reason: "still contended after 40 attempts" },
         });
-        expect(memory.journaled).toEqual([]);
+        expect(memory.journaled).toEqual([{ refusedAt: input.receivedAt }]);
         expect(memory.published).toEqual([]);
       }
     },
@@ -601,7 +601,7 @@ describe("restoreJournaled", () => {
     const again = delivery(PUSH_TOPIC, { eventId: "evt-2" }, T0 + 60_000);
     expect(await ingest(memory, again)).toMatchObject({ journaled: true });
     memory.faults["store.write"] = undefined;
-    const [entry] = memory.journaled;
+    const [entry] = memory.journaledDeliveries();
     await restoreJournaled(entry, portsOf(memory));
     expect(memory.published.map((sent) => sent.message.messageId)).toEqual([
       messageIdFor(registryEvent(), 1),
@@ -615,7 +615,7 @@ describe("restoreJournaled", () => {
     const memory = new MemoryPorts({ "store.write": always(storageDown) });
     expect(await ingest(memory)).toMatchObject({ journaled: true });
     memory.faults["store.write"] = undefined;
-    await restoreJournaled(memory.journaled[0], portsOf(memory));
+    await restoreJournaled(memory.journaledDeliveries()[0], portsOf(memory));
     expect(memory.published.map((sent) => sent.message.messageId)).toEqual([
       messageIdFor(registryEvent(), 1),
     ]);
@@ -626,7 +626,7 @@ describe("restoreJournaled", () => {
     const memory = new MemoryPorts({ "store.write": always(storageDown) });
     expect(await ingest(memory)).toMatchObject({ journaled: true });
     memory.faults["store.write"] = undefined;
-    const [entry] = memory.journaled;
+    const [entry] = memory.journaledDeliveries();
     await restoreJournaled(entry, portsOf(memory));
     await restoreJournaled(entry, portsOf(memory));
     expect(memory.record(registryEvent())).toMatchObject({
@@ -641,7 +641,7 @@ describe("restoreJournaled", () => {
     const memory = new MemoryPorts({ "store.write": always(storageDown) });
     expect(await ingest(memory)).toMatchObject({ journaled: true });
     memory.faults["store.write"] = markingFault(storageDown);
-    const [entry] = memory.journaled;
+    const [entry] = memory.journaledDeliveries();
     await expect(restoreJournaled(entry, portsOf(memory))).rejects.toThrow();
     expect(memory.record(registryEvent())?.publishState).toBe("pending");
     memory.faults["store.write"] = undefined;
@@ -660,7 +660,7 @@ describe("restoreJournaled", () => {
     expect(await ingest(memory, delivery(PUSH_TOPIC, {}, T0 + 5_000))).toMatchObject({
       duplicate: false,
     });
-    await restoreJournaled(memory.journaled[0], portsOf(memory));
+    await restoreJournaled(memory.journaledDeliveries()[0], portsOf(memory));
     expect(memory.record(registryEvent())?.deliveryCount).toBe(2);
   });
 
@@ -727,24 +727,41 @@ describe("ingestDelivery: Event Grid arrivals", () => {
   });
 
   it.each<{ name: string; fault: PortCall; calls: PortCall[] }>([
-    { name: "read", fault: "store.logicalOf", calls: ["store.logicalOf"] },
-    { name: "write", fault: "store.write", calls: ["store.logicalOf", "store.write"] },
+    { name: "read", fault: "store.logicalOf", calls: ["store.logicalOf", "journal.append"] },
+    {
+      name: "write",
+      fault: "store.write",
+      calls: ["store.logicalOf", "store.write", "journal.append"],
+    },
   ])(
-    "a storage failure on its $name is the answer, so that Event Grid retries",
+    "a storage failure on its $name is the answer, so that Event Grid retries; the refusal is noted on the journal, for the cross-check to wait out the outage",
     async ({ fault, calls }) => {
       const memory = new MemoryPorts({
         [fault]: always(new DependencyUnavailableError("table-storage", "timeout")),
       });
-      expect(await ingestDelivery(fromEventGrid(), portsOf(memory))).toEqual({
+      const input = fromEventGrid();
+      expect(await ingestDelivery(input, portsOf(memory))).toEqual({
         ok: false,
         failure: STORE_TIMEOUT,
       });
       expect(memory.calls()).toEqual(calls);
       expectNothingStored(memory);
       expect(memory.published).toEqual([]);
-      expect(memory.journaled).toEqual([]);
+      expect(memory.journaled).toEqual([{ refusedAt: input.receivedAt }]);
     },
   );
+
+  it("a refusal the journal cannot note is still the answer", async () => {
+    const memory = new MemoryPorts({
+      "store.write": always(new DependencyUnavailableError("table-storage", "timeout")),
+      "journal.append": always(new Error("bus down")),
+    });
+    expect(await ingestDelivery(fromEventGrid(), portsOf(memory))).toEqual({
+      ok: false,
+      failure: STORE_TIMEOUT,
+    });
+    expect(memory.journaled).toEqual([]);
+  });
 });
 
 describe("ingestDelivery: a logical event already on its topic", () => {

@@ -3,17 +3,21 @@ import type { DeliveryRecord, NewDelivery } from "../../src/core/deliveryRecord"
 import { describeError } from "../../src/core/describeError";
 import type { Discrepancy } from "../../src/core/discrepancy";
 import type { IngestPorts } from "../../src/core/ingestDelivery";
-import type {
-  EventStore,
-  FindingStore,
-  Journal,
-  JournalEntry,
-  Publisher,
+import {
+  type EventStore,
+  type FindingStore,
+  isJournaledDelivery,
+  type Journal,
+  type JournalEntry,
+  type JournaledDelivery,
+  type OutageLog,
+  type Publisher,
 } from "../../src/core/ports";
 import type { ReconcilePorts } from "../../src/core/reconcile";
 import type { EventOrigin, RegistryEvent } from "../../src/core/registryEvent";
 import { DONE } from "../../src/core/result";
 import type { Route } from "../../src/core/routing";
+import type { StoreOutage } from "../../src/core/storeOutage";
 import type { TopicMessage } from "../../src/core/topicMessage";
 import type {
   Change,
@@ -49,7 +53,9 @@ export type PortCall =
   | "publisher.publish"
   | "findings.record"
   | "journal.append"
-  | "journal.drain";
+  | "journal.drain"
+  | "outages.read"
+  | "outages.write";
 
 export interface LoggedCall {
   call: PortCall;
@@ -165,6 +171,8 @@ export class MemoryPorts {
   readonly published: { topic: string; message: TopicMessage }[] = [];
   readonly findingsRecorded: Discrepancy[] = [];
   readonly journaled: JournalEntry[] = [];
+  /** The outage list as last written, with its version. */
+  outagesKept?: Versioned<StoreOutage[]>;
   private version = 0;
 
   constructor(faults: Partial<Record<PortCall, Fault>> = {}) {
@@ -192,6 +200,11 @@ export class MemoryPorts {
     return this.log
       .filter((entry) => entry.call === "store.write")
       .map((entry) => ({ changes: entry.args[0] as Change[], outcome: entry.outcome }));
+  }
+
+  /** The deliveries on the journal, without its refusal notices. */
+  journaledDeliveries(): JournaledDelivery[] {
+    return this.journaled.filter(isJournaledDelivery);
   }
 
   /** The stored record of this arrival (event id and origin). */
@@ -337,6 +350,20 @@ export class MemoryPorts {
     },
   };
 
+  /** One list, replaced whole at the version it was read at (none: created). */
+  readonly outages: OutageLog = {
+    read: async () => {
+      this.enter("outages.read");
+      return this.outagesKept && structuredClone(this.outagesKept);
+    },
+    write: async (outages, version) => {
+      this.enter("outages.write", outages, version);
+      if (this.outagesKept?.version !== version) return { ok: false, failure: "changed" };
+      this.outagesKept = { value: structuredClone([...outages]), version: this.nextVersion() };
+      return { ok: true, value: this.outagesKept.version };
+    },
+  };
+
   /** These ports as ingestDelivery takes them, with the cross-check window it opens. */
   ingestPorts(windowMs: number): IngestPorts {
     return { store: this.store, publisher: this.publisher, journal: this.journal, windowMs };
@@ -348,6 +375,7 @@ export class MemoryPorts {
       publisher: this.publisher,
       findings: this.findings,
       journal: this.journal,
+      outages: this.outages,
     };
   }
 

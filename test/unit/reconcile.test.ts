@@ -1546,3 +1546,30 @@ describe("reconcile: the journal", () => {
     expect(report.closed).toEqual({ "webhook-only": 1 });
   });
 });
+
+describe("reconcile: Event Grid refused during a storage outage", () => {
+  const storageDown = new DependencyUnavailableError("table-storage", "timeout");
+  const MINUTE = 60_000;
+  const refusedAt = T0 + MINUTE;
+  const restoredAt = T0 + 10 * MINUTE;
+
+  it("the run that takes a refusal's note keeps the outage, from the refusal to the run; one that cannot yet (storage failing again) leaves the note for the next", async () => {
+    const memory = new MemoryPorts({ "store.write": always(storageDown) });
+    await arrive(memory, [eventGrid()], routing(), refusedAt);
+    memory.faults["store.write"] = undefined;
+    expect(memory.journaled).toEqual([{ refusedAt }]);
+    memory.faults["outages.write"] = always(storageDown);
+    const failed = await run(memory, {}, restoredAt);
+    expect(failed.errors).toEqual([
+      "journal: an entry was not restored: DependencyUnavailableError: table-storage unavailable: timeout",
+    ]);
+    expect(failed.restored).toBe(0);
+    expect(memory.journaled).toEqual([{ refusedAt }]);
+
+    memory.faults["outages.write"] = undefined;
+    const later = restoredAt + MINUTE;
+    expect(await run(memory, {}, later)).toMatchObject({ restored: 1, errors: [] });
+    expect(memory.journaled).toEqual([]);
+    expect(memory.outagesKept?.value).toEqual([{ from: refusedAt, to: later }]);
+  });
+});
