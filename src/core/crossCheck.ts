@@ -304,7 +304,9 @@ export type WindowOutcome =
       recover: boolean;
     }
   /** Not over yet: a quarantined push waits until then for its webhook. */
-  | { state: "awaiting-release"; recover: false; until: number };
+  | { state: "awaiting-release"; recover: false; until: number }
+  /** Not over yet: the webhook waits until then for its twin, which Event Grid retries. */
+  | { state: "open"; recover: false; until: number };
 
 export interface VerdictPolicy {
   recoveryEnabled: boolean;
@@ -312,20 +314,37 @@ export interface VerdictPolicy {
   quarantineHoldMs?: number;
 }
 
-/**
- * What a logical event ends as once its window has closed. `quarantined`: ACR sent a quarantine
- * webhook for the digest, so a push without its webhook is withheld by ACR, not lost: it is held,
- * never recovered, and becomes a `quarantine-held` finding if the hold ends without the webhook.
- */
+/** What else than the logical event its window's verdict goes by, as the close found it. */
+export interface WindowCircumstances {
+  /**
+   * ACR sent a quarantine webhook for the digest, so a push without its webhook is withheld by
+   * ACR, not lost: it is held, never recovered, and becomes a `quarantine-held` finding if the
+   * hold ends without the webhook.
+   */
+  quarantined?: boolean;
+  /**
+   * When Event Grid's retries of deliveries refused during an outage the window was open in are
+   * due (see `twinRetriedBy`): the webhook's twin may be one of them, and it waits until then.
+   */
+  twinRetried?: number;
+  /** When the close runs; the window's close unless said. */
+  now?: number;
+}
+
+/** What a logical event ends as once its window has closed, or how long it still waits. */
 export function windowVerdict(
   logical: LogicalEvent,
   policy: VerdictPolicy,
-  quarantined = false,
-  now = logical.windowClosesAt,
+  { quarantined = false, twinRetried, now = logical.windowClosesAt }: WindowCircumstances = {},
 ): WindowOutcome {
   if (logical.mismatchedIds.length > 0) return { state: "mismatched", recover: false };
   if (logical.webhook && logical.eventGrid) return { state: "matched", recover: false };
-  if (logical.webhook) return { state: "webhook-only", recover: false };
+  if (logical.webhook) {
+    if (twinRetried !== undefined && now < twinRetried) {
+      return { state: "open", recover: false, until: twinRetried };
+    }
+    return { state: "webhook-only", recover: false };
+  }
   if (logical.action === "push" && quarantined && policy.quarantineHoldMs !== undefined) {
     const until = logical.firstSeenAt + policy.quarantineHoldMs;
     if (now < until) return { state: "awaiting-release", recover: false, until };

@@ -37,7 +37,7 @@ import {
 } from "./ports";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { type RoutingTable, routeForEvent } from "./routing";
-import { KeptOutages } from "./storeOutage";
+import { KeptOutages, twinRetriedBy } from "./storeOutage";
 import { type TopicMessage, topicMessageFor } from "./topicMessage";
 import type { Change, Versioned } from "./writePlan";
 
@@ -83,6 +83,11 @@ export interface ReconcileReport {
   resolved: number;
   /** Quarantined pushes held for their webhook. */
   held: number;
+  /**
+   * Windows only the webhook saw kept open past their close: Event Grid's delivery of the twin may
+   * have been refused during an outage, and its retry is not due yet (see `storeOutage`).
+   */
+  extended: number;
   redriven: number;
   redriveFailed: number;
   dead: number;
@@ -137,6 +142,7 @@ export async function reconcile(
     findingsPublished: 0,
     resolved: 0,
     held: 0,
+    extended: 0,
     redriven: 0,
     redriveFailed: 0,
     dead: 0,
@@ -207,11 +213,13 @@ export async function reconcile(
           await resolveLateMatch(logical, ports, settings, now, report);
           return;
         }
-        // Only Event Grid has arrived, and the journal still holds webhooks of the time storage
-        // was down: this one's may be among them, already on its topic when it was journaled.
-        // Closed now, it would be recovered (a second message, past duplicate detection's reach
-        // after a long outage) and blame ACR for a webhook the bridge has: it waits for the journal.
-        if (journal.more && logical && isWaiting(logical.value) && !logical.value.webhook) {
+        // One side has arrived, and the journal still holds what came while storage was down.
+        // Only Event Grid: its webhook may be among them, already on its topic when it was
+        // journaled; closed now, it would be recovered (a second message, past duplicate
+        // detection's reach after a long outage) and blame ACR for a webhook the bridge has. Only
+        // the webhook: a refusal of its twin may be among them, whose outage it must wait out.
+        // Either waits for the journal.
+        if (journal.more && logical && isWaiting(logical.value) && isOneSided(logical.value)) {
           report.deferred++;
           return;
         }
@@ -224,7 +232,7 @@ export async function reconcile(
           await writeOrThrow(ports.store, [{ kind: "close-window", window }]);
           return;
         }
-        handedOver.push(...(await closeDueWindow(logical, ports, settings, now, report)));
+        handedOver.push(...(await closeDueWindow(logical, ports, settings, outages, now, report)));
       },
       undefined,
     );
@@ -356,6 +364,7 @@ async function closeDueWindow(
   listed: Versioned<LogicalEvent>,
   ports: ReconcilePorts,
   settings: ReconcileSettings,
+  outages: KeptOutages,
   now: number,
   report: ReconcileReport,
 ): Promise<DeliveryRecord[]> {
@@ -366,7 +375,12 @@ async function closeDueWindow(
     ? await withOtherSideMismatches(listed.value, sides, store)
     : listed.value;
   const quarantined = await isHeldByQuarantine(checked, sides, settings, store);
-  const outcome = windowVerdict(checked, settings, quarantined, now);
+  const twinRetried = twinRetriedBy(checked, await outages.current(), settings.windowMs);
+  const outcome = windowVerdict(checked, settings, { quarantined, twinRetried, now });
+  if (outcome.state === "open") {
+    if (await extendWindow(listed, outcome.until, store)) report.extended++;
+    return [];
+  }
   const finding = isDiscrepancyKind(outcome.state) ? outcome.state : undefined;
   // Versioned on the logical event as read: an arrival since then makes the claim fail.
   const logical = await claimWindow({ ...listed, value: checked }, store, now, finding);
@@ -436,6 +450,25 @@ async function closeDueWindow(
   ]);
   report.closed[outcome.state] = (report.closed[outcome.state] ?? 0) + 1;
   return handedOver;
+}
+
+/**
+ * Moves a window only the webhook saw to when Event Grid's retry of its twin is due, by a write at
+ * the version listed: an arrival since, or another run, makes it fail, and the next run decides
+ * again. False when it did.
+ */
+async function extendWindow(
+  listed: Versioned<LogicalEvent>,
+  until: number,
+  store: EventStore,
+): Promise<boolean> {
+  const extended: LogicalEvent = { ...listed.value, windowClosesAt: until };
+  const outcome = await store.write([
+    { kind: "replace-logical", logical: extended, version: listed.version },
+    { kind: "close-window", window: listed.value },
+    { kind: "open-window", window: extended },
+  ]);
+  return outcome.ok;
 }
 
 /** Only an Event Grid push with no webhook can be held, and only where quarantine is on. */

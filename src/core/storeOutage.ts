@@ -1,3 +1,4 @@
+import type { LogicalEvent } from "./crossCheck";
 import type { OutageLog } from "./ports";
 import type { Versioned } from "./writePlan";
 
@@ -56,6 +57,23 @@ export function eventGridRetryWaitMs(refusedForMs: number): number {
  */
 export function retriedBy(outage: StoreOutage, windowMs: number): number {
   return outage.to + eventGridRetryWaitMs(outage.to - outage.from) + windowMs;
+}
+
+/**
+ * For a window only the webhook saw: until when it must wait for its twin, when it was open
+ * during an outage (Event Grid's delivery of the twin may have been refused then), else undefined.
+ */
+export function twinRetriedBy(
+  logical: Pick<LogicalEvent, "firstSeenAt" | "windowClosesAt">,
+  outages: readonly StoreOutage[],
+  windowMs: number,
+): number | undefined {
+  let until: number | undefined;
+  for (const outage of outages) {
+    if (logical.firstSeenAt > outage.to || logical.windowClosesAt < outage.from) continue;
+    until = Math.max(until ?? 0, retriedBy(outage, windowMs));
+  }
+  return until;
 }
 
 /** Outages kept at most; past it the oldest two are kept as one span covering both. */

@@ -216,6 +216,61 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     expect(findings).toEqual([]);
   });
 
+  it("webhooks recorded just before a Table Storage outage wait for Event Grid's retries after it: a twin refused meanwhile matches, no finding; a webhook with no twin still gets its finding, later", async () => {
+    const windowSeconds = 3;
+    const s = await start({
+      ownTables: true,
+      env: { ACR_RESOURCE_IDS: RESOURCE_ID, CROSSCHECK_WINDOW_SECONDS: String(windowSeconds) },
+    });
+    const registry = uniqueRegistry();
+    const twinned = push(registry);
+    const lonely = push(registry);
+    for (const body of [twinned, lonely]) {
+      expect(await post(s, body)).toMatchObject({
+        status: 200,
+        json: { publishState: "published" },
+      });
+    }
+    const windowsClose = Date.now() + windowSeconds * 1000;
+    // Storage goes down while both windows are open: Event Grid's delivery of the twin is refused.
+    await s.stopTables();
+    const twin = eventGridEvent(twinned);
+    expect((await postEventGrid(s, [twin])).status).toBe(503);
+    await sleep(Math.max(0, windowsClose - Date.now()) + 500);
+    await s.startTables();
+
+    // Both windows are due, but Event Grid retries a delivery refused for a few seconds only after
+    // 10 s: neither closes before that retry, and a window after it.
+    await runReconcile(s);
+    const findings = () =>
+      s
+        .broker()
+        .messages("acr-discrepancies", "all")
+        .filter((m) => m.applicationProperties.registry === registry);
+    expect(findings()).toEqual([]);
+    const crossCheckOf = async (body: Record<string, unknown>) => {
+      const response = await fetch(`${s.url}/api/events/${String(body.id)}`);
+      return ((await response.json()) as { crossCheck: string }).crossCheck;
+    };
+    expect(await crossCheckOf(twinned)).toBe("open");
+
+    // Event Grid's retry of the same delivery.
+    expect((await postEventGrid(s, [twin])).status).toBe(200);
+    await sleep((10 + windowSeconds) * 1000 + 1_000);
+    await runReconcile(s);
+
+    expect(await crossCheckOf(twinned)).toBe("matched");
+    expect(await crossCheckOf(lonely)).toBe("webhook-only");
+    // One finding, the lonely webhook's, and no resolution: nothing for a subscriber to close.
+    expect(findings().map((m) => m.applicationProperties)).toEqual([
+      expect.objectContaining({
+        kind: "webhook-only",
+        state: "open",
+        tag: (lonely.target as { tag: string }).tag,
+      }),
+    ]);
+  }, 90_000);
+
   it("both down: 503 with a JSON error, the process stays up and recovers by itself", async () => {
     const s = await start({ ownTables: true });
     const registry = uniqueRegistry();

@@ -511,7 +511,47 @@ describe("windowVerdict", () => {
       outcome: { state: "eventgrid-only", recover: true },
     },
   ])("$name", ({ logical, policy, quarantined, now, outcome }) => {
-    expect(windowVerdict(logical, policy, quarantined, now)).toStrictEqual(outcome);
+    expect(windowVerdict(logical, policy, { quarantined, now })).toStrictEqual(outcome);
+  });
+
+  // Event Grid's retries of deliveries refused during an outage the window was open in are due then.
+  const twinRetried = T0 + 3 * WINDOW_MS;
+
+  it.each<{ name: string; logical: LogicalEvent; now: number; outcome: WindowOutcome }>([
+    {
+      name: "only the webhook, before Event Grid's retries are due: it waits for its twin until then",
+      logical: logical({ webhook: wh }),
+      now: twinRetried - 1,
+      outcome: { state: "open", recover: false, until: twinRetried },
+    },
+    {
+      name: "only the webhook, once Event Grid's retries are due: a webhook-only finding",
+      logical: logical({ webhook: wh }),
+      now: twinRetried,
+      outcome: { state: "webhook-only", recover: false },
+    },
+    {
+      name: "both sides: matched, nothing to wait for",
+      logical: logical({ webhook: wh, eventGrid: eg }),
+      now: T0 + WINDOW_MS,
+      outcome: { state: "matched", recover: false },
+    },
+    {
+      name: "only Event Grid: recovered, its webhook is not retried",
+      logical: egOnly,
+      now: T0 + WINDOW_MS,
+      outcome: { state: "eventgrid-only", recover: true },
+    },
+    {
+      name: "a mismatch: final, whatever is retried",
+      logical: logical({ webhook: wh, mismatchedIds: ["evt-1"] }),
+      now: T0 + WINDOW_MS,
+      outcome: { state: "mismatched", recover: false },
+    },
+  ])("after an outage, $name", ({ logical, now, outcome }) => {
+    expect(windowVerdict(logical, { recoveryEnabled: true }, { twinRetried, now })).toStrictEqual(
+      outcome,
+    );
   });
 });
 

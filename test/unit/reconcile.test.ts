@@ -110,6 +110,10 @@ function twinDuringClose(
 
 const topicsPublished = (memory: MemoryPorts) => memory.published.map((entry) => entry.topic);
 
+/** The findings and resolutions published on the discrepancy topic. */
+const discrepancies = (memory: MemoryPorts) =>
+  memory.published.filter((entry) => entry.topic === DISCREPANCY_TOPIC);
+
 const wroteAny = (memory: MemoryPorts, kind: Change["kind"]) =>
   memory.writes().some((write) => kindsOf(write.changes).includes(kind));
 
@@ -441,8 +445,6 @@ describe("reconcile: closing due windows", () => {
 
 describe("reconcile: a late twin resolves its finding", () => {
   const LATE_AT = AFTER_WINDOW + 120_000;
-  const discrepancies = (memory: MemoryPorts) =>
-    memory.published.filter((entry) => entry.topic === DISCREPANCY_TOPIC);
 
   it("a late Event Grid twin of a webhook-only finding: the finding is resolved and the resolution published, once", async () => {
     const memory = new MemoryPorts();
@@ -1552,24 +1554,100 @@ describe("reconcile: Event Grid refused during a storage outage", () => {
   const MINUTE = 60_000;
   const refusedAt = T0 + MINUTE;
   const restoredAt = T0 + 10 * MINUTE;
+  // Refused for 9 minutes, Event Grid's next retry comes within 10; the window waits one more.
+  const retriedBy = restoredAt + 10 * MINUTE + WINDOW_MS;
 
-  it("the run that takes a refusal's note keeps the outage, from the refusal to the run; one that cannot yet (storage failing again) leaves the note for the next", async () => {
-    const memory = new MemoryPorts({ "store.write": always(storageDown) });
-    await arrive(memory, [eventGrid()], routing(), refusedAt);
+  /** Event Grid's delivery of the webhook's twin, refused: storage does not answer. */
+  async function twinRefused(memory: MemoryPorts, at = refusedAt): Promise<void> {
+    memory.faults["store.write"] = always(storageDown);
+    await arrive(memory, [eventGrid()], routing(), at);
     memory.faults["store.write"] = undefined;
+  }
+
+  it("a webhook recorded just before the outage waits for Event Grid's retry after it: the twin retried then matches, no finding", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    await twinRefused(memory);
     expect(memory.journaled).toEqual([{ refusedAt }]);
+
+    const restored = await run(memory, {}, restoredAt);
+    expect(restored).toMatchObject({ restored: 1, extended: 1, closed: {}, errors: [] });
+    expect(memory.outagesKept?.value).toEqual([{ from: refusedAt, to: restoredAt }]);
+    expect(memory.logical(webhook())).toMatchObject({ state: "open", windowClosesAt: retriedBy });
+    expect([...memory.windows.values()].map((window) => window.windowClosesAt)).toEqual([
+      retriedBy,
+    ]);
+
+    await arrive(memory, [eventGrid()], routing(), restoredAt + 9 * MINUTE);
+    expect(await run(memory, {}, retriedBy - 1)).toMatchObject({ closed: {}, extended: 0 });
+    expect(await run(memory, {}, retriedBy)).toMatchObject({ closed: { matched: 1 }, errors: [] });
+    expect(memory.logical(webhook())).toMatchObject({ state: "matched" });
+    expect(memory.logical(webhook())?.late).toBeUndefined();
+    expect(memory.findingsRecorded).toEqual([]);
+    expect(discrepancies(memory)).toEqual([]);
+  });
+
+  it("a webhook whose twin never comes gets its webhook-only finding once Event Grid's retries are due, once", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    await twinRefused(memory);
+    await run(memory, {}, restoredAt);
+    expect(await run(memory, {}, retriedBy - 1)).toMatchObject({ closed: {} });
+    expect(discrepancies(memory)).toEqual([]);
+
+    const closed = await run(memory, {}, retriedBy);
+    expect(closed).toMatchObject({ closed: { "webhook-only": 1 }, extended: 0, errors: [] });
+    await run(memory, {}, retriedBy + MINUTE);
+    expect(discrepancies(memory).map((entry) => entry.message.applicationProperties)).toEqual([
+      expect.objectContaining({ kind: "webhook-only", state: "open" }),
+    ]);
+  });
+
+  it("a window that had closed before the outage began is closed as any other: its twin was not refused", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    await twinRefused(memory, T0 + WINDOW_MS + MINUTE);
+    const report = await run(memory, {}, restoredAt);
+    expect(report).toMatchObject({ restored: 1, extended: 0, closed: { "webhook-only": 1 } });
+  });
+
+  it("a window only the webhook saw waits while the journal is not drained: the refusal of its twin may be in it", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    memory.faults["store.write"] = always(storageDown);
+    await arrive(memory, [
+      webhook({ eventId: "j1", tag: "j1" }),
+      webhook({ eventId: "j2", tag: "j2" }),
+    ]);
+    memory.faults["store.write"] = undefined;
+    await twinRefused(memory);
+    expect(memory.journaled).toHaveLength(3);
+
+    // The journal gives back one entry a run; the refusal comes last.
+    const first = await run(memory, { batchSize: 1 }, restoredAt);
+    expect(first).toMatchObject({ restored: 1, deferred: 1, closed: {} });
+    await run(memory, { batchSize: 1 }, restoredAt + 1);
+    const last = await run(memory, { batchSize: 1 }, restoredAt + 2);
+    expect(last).toMatchObject({ restored: 1, extended: 1, closed: {} });
+    expect(memory.journaled).toEqual([]);
+    expect(memory.findingsRecorded).toEqual([]);
+  });
+
+  it("a refusal whose outage cannot be kept yet (storage failing again) stays on the journal, and is kept by the next run", async () => {
+    const memory = new MemoryPorts();
+    await arrive(memory, [webhook()]);
+    await twinRefused(memory);
     memory.faults["outages.write"] = always(storageDown);
     const failed = await run(memory, {}, restoredAt);
     expect(failed.errors).toEqual([
       "journal: an entry was not restored: DependencyUnavailableError: table-storage unavailable: timeout",
     ]);
-    expect(failed.restored).toBe(0);
+    expect(failed).toMatchObject({ restored: 0, closed: {}, deferred: 1 });
     expect(memory.journaled).toEqual([{ refusedAt }]);
 
     memory.faults["outages.write"] = undefined;
     const later = restoredAt + MINUTE;
-    expect(await run(memory, {}, later)).toMatchObject({ restored: 1, errors: [] });
-    expect(memory.journaled).toEqual([]);
+    expect(await run(memory, {}, later)).toMatchObject({ restored: 1, extended: 1, closed: {} });
     expect(memory.outagesKept?.value).toEqual([{ from: refusedAt, to: later }]);
   });
 });

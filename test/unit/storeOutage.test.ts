@@ -4,6 +4,8 @@ import {
   isKept,
   KeptOutages,
   MAX_OUTAGES_KEPT,
+  type StoreOutage,
+  twinRetriedBy,
   withOutage,
 } from "../../src/core/storeOutage";
 import { MemoryPorts, T0 } from "./memoryPorts";
@@ -30,6 +32,55 @@ describe("eventGridRetryWaitMs: the longest wait for Event Grid's next retry aft
     { refusedFor: 30 * HOUR, wait: 12 * HOUR },
   ])("refused for $refusedFor ms: $wait ms", ({ refusedFor, wait }) => {
     expect(eventGridRetryWaitMs(refusedFor)).toBe(wait);
+  });
+});
+
+describe("twinRetriedBy: how long a window only the webhook saw waits for its twin", () => {
+  // Down a minute: Event Grid's next retry is a minute away at most, and a window after it.
+  const outage: StoreOutage = { from: T0 + 2 * MINUTE, to: T0 + 3 * MINUTE };
+  const retried = outage.to + MINUTE + WINDOW_MS;
+
+  it.each<{ name: string; firstSeenAt: number; windowClosesAt: number; until?: number }>([
+    {
+      name: "open when the outage began (recorded just before it)",
+      firstSeenAt: T0,
+      windowClosesAt: T0 + WINDOW_MS,
+      until: retried,
+    },
+    {
+      name: "closing as the outage began",
+      firstSeenAt: T0 - WINDOW_MS + 2 * MINUTE,
+      windowClosesAt: outage.from,
+      until: retried,
+    },
+    {
+      name: "opened during the outage (a journaled webhook, its window from its restore)",
+      firstSeenAt: outage.from + SECOND,
+      windowClosesAt: outage.to + WINDOW_MS,
+      until: retried,
+    },
+    {
+      name: "closed before the outage: its twin was not refused",
+      firstSeenAt: T0 - WINDOW_MS,
+      windowClosesAt: outage.from - 1,
+    },
+    {
+      name: "opened after the outage",
+      firstSeenAt: outage.to + 1,
+      windowClosesAt: outage.to + 1 + WINDOW_MS,
+    },
+  ])("$name", ({ firstSeenAt, windowClosesAt, until }) => {
+    expect(twinRetriedBy({ firstSeenAt, windowClosesAt }, [outage], WINDOW_MS)).toBe(until);
+  });
+
+  it("the latest of the outages the window overlapped", () => {
+    const longer: StoreOutage = { from: T0 + 4 * MINUTE, to: T0 + 24 * MINUTE };
+    const window = { firstSeenAt: T0, windowClosesAt: T0 + WINDOW_MS };
+    // Down 20 min: the next retry may be 30 min away.
+    expect(twinRetriedBy(window, [longer, outage], WINDOW_MS)).toBe(
+      longer.to + 30 * MINUTE + WINDOW_MS,
+    );
+    expect(twinRetriedBy(window, [], WINDOW_MS)).toBeUndefined();
   });
 });
 

@@ -150,6 +150,7 @@ describe("telemetry", () => {
       recovered: 1,
       resolved: 0,
       held: 0,
+      extended: 0,
       findingsPublished: 3,
       redriven: 4,
       redriveFailed: 0,
