@@ -135,6 +135,7 @@ describe("a replay job over copies of one message pages apart, against Azurite a
         publisher: bridge.publisher,
         findings: bridge.findings,
         journal: bridge.journal,
+        outages: bridge.outages,
       },
       {
         routing: ROUTING,
