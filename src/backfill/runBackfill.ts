@@ -77,7 +77,9 @@ export interface BackfillReport {
   seen: number;
   alreadyRecorded: number;
   imported: number;
+  /** The first `MAX_UNUSABLE_LISTED` entries found unusable; `unusableCount` counts them all. */
   unusable: { id: string; webhook: string; why: string }[];
+  unusableCount: number;
   webhooks: { registryId: string; webhook: string; pages: number; complete: boolean }[];
   /** ARM or storage failures; each stops only the webhook it happened on. */
   errors: string[];
@@ -99,6 +101,7 @@ export async function runBackfill(
     alreadyRecorded: 0,
     imported: 0,
     unusable: [],
+    unusableCount: 0,
     webhooks: [],
     errors: [],
   };
@@ -271,11 +274,20 @@ function isPosition(logId: string): boolean {
   return logId !== "" && logId.length <= TEXT_KEPT;
 }
 
+/**
+ * A log full of entries the bridge cannot use (another consumer's payloads) would make the run's
+ * answer and its log line as long as the log: the first ones are listed, all are counted.
+ */
+const MAX_UNUSABLE_LISTED = 100;
+
 function reportUnusable(
   report: BackfillReport,
   entry: LoggedDelivery,
   ref: WebhookRef,
   why: string,
 ): void {
-  report.unusable.push({ id: keptText(entry.logId), webhook: ref.name, why });
+  report.unusableCount++;
+  if (report.unusable.length >= MAX_UNUSABLE_LISTED) return;
+  // The reason may quote what the sender chose (a field's name): cut as the id is.
+  report.unusable.push({ id: keptText(entry.logId), webhook: ref.name, why: keptText(why) });
 }

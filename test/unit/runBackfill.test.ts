@@ -98,6 +98,23 @@ function deps(log: LoggedDelivery[], overrides: Partial<BackfillDependencies> = 
 }
 
 describe("runBackfill", () => {
+  it("a log full of unusable entries lists the first 100 and counts them all, each reason cut as the id is", async () => {
+    const name = "f".repeat(5000);
+    let nested: unknown = "deep";
+    for (let level = 0; level < 100; level++) nested = { inner: nested };
+    const unusable = Array.from({ length: 150 }, (_, n): LoggedDelivery => {
+      const logged = entry(n);
+      return { ...logged, content: { ...logged.content, [name]: nested } };
+    });
+    const { dependencies } = deps(unusable, { limits: { maxPages: 100, maxMs: 60_000 } });
+    const report = await runBackfill(dependencies);
+    expect(report).toMatchObject({ imported: 0, unusableCount: 150 });
+    expect(report.unusable).toHaveLength(100);
+    for (const { why } of report.unusable) {
+      expect(why).toContain("…[cut from");
+      expect(why.length).toBeLessThan(1100);
+    }
+  });
   it("a run cut short by the page limit leaves its last page and entry; the next goes on after it, then reads only what is new", async () => {
     const log = [5, 4, 3, 2, 1].map(entry);
     const { dependencies, cursors } = deps(log);
