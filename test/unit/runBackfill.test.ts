@@ -104,7 +104,7 @@ describe("runBackfill", () => {
     for (let level = 0; level < 100; level++) nested = { inner: nested };
     const unusable = Array.from({ length: 150 }, (_, n): LoggedDelivery => {
       const logged = entry(n);
-      return { ...logged, content: { ...logged.content, [name]: nested } };
+      return { ...logged, content: { ...(logged.content as object), [name]: nested } };
     });
     const { dependencies } = deps(unusable, { limits: { maxPages: 100, maxMs: 60_000 } });
     const report = await runBackfill(dependencies);
