@@ -6,12 +6,12 @@ import { isStatus } from "./tableErrors";
 /**
  * Writes an entity over the one read at `version` (its etag), and only over that: create-only
  * when there was none, else a replace at the etag. Its new etag, or `changed` when another writer
- * created or changed it meanwhile.
+ * created, changed or deleted it meanwhile: of writers that read the same version, one wins.
  */
-export function writeAtVersion(
+export function writeAtVersion<T extends object>(
   table: TableClient,
   access: TableAccess,
-  entity: TableEntity,
+  entity: TableEntity<T>,
   version: string | undefined,
 ): Promise<Result<string, "changed">> {
   return access.call(async (): Promise<Result<string, "changed">> => {
@@ -23,7 +23,8 @@ export function writeAtVersion(
       if (written.etag === undefined) throw new Error("Table Storage returned no etag");
       return { ok: true, value: written.etag };
     } catch (error) {
-      if (isStatus(error, version === undefined ? 409 : 412)) {
+      const conflicts = version === undefined ? [409] : [412, 404];
+      if (conflicts.some((status) => isStatus(error, status))) {
         return { ok: false, failure: "changed" };
       }
       throw error;

@@ -1,13 +1,12 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { EventOrigin } from "../core/registryEvent";
 import type {
-  FindingWrite,
   KeptSilenceFinding,
   ScanMark,
   SourceSeen,
   SourceWatchStore,
 } from "../core/sourceSilence";
-import type { Versioned } from "../core/writePlan";
+import type { FindingWrite, Versioned } from "../core/writePlan";
 import { TableAccess } from "./tableAccess";
 import { writeAtVersion } from "./tableAtVersion";
 import { readIfExists } from "./tableIfExists";

@@ -3,10 +3,9 @@ import { describeError } from "./describeError";
 import { FINDING_STATES } from "./discrepancy";
 import { isoTime } from "./isoTime";
 import type { EventOrigin } from "./registryEvent";
-import type { Result } from "./result";
 import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
-import type { Versioned } from "./writePlan";
+import type { FindingWrite, Versioned } from "./writePlan";
 
 /**
  * Operational findings: a registry/region whose Event Grid events keep coming while its webhook
@@ -327,12 +326,6 @@ export function silenceMessage(finding: SilenceFinding): TopicMessage {
 export interface KeptSilenceFinding extends SilenceFinding {
   published: boolean;
 }
-
-/**
- * A finding written at the version it was read: its new version, or `changed` when another run
- * wrote it since (and publishes its own change).
- */
-export type FindingWrite = Result<string, "changed">;
 
 export interface SourceWatchStore {
   seen(): Promise<SourceSeen[]>;

@@ -9,6 +9,12 @@ export interface Versioned<T> {
   version: string;
 }
 
+/**
+ * A finding written at the version it was read: its new version, or `changed` when another run
+ * wrote it since (and publishes its own change).
+ */
+export type FindingWrite = Result<string, "changed">;
+
 /** Which side put a logical event's occurrence on its topic. */
 export interface Publication {
   by: EventOrigin;
