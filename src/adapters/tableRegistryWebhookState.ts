@@ -1,20 +1,25 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { BackfillCursor, BackfillCursors } from "../backfill/runBackfill";
 import type { WebhookRef } from "../core/registryWebhooks";
-import type { WebhookHealth } from "../core/webhookHealth";
-import type { WebhookHealthStore } from "../webhookHealth/checkWebhookHealth";
+import type { RegistryHealth, WebhookHealth } from "../core/webhookHealth";
+import type { FindingWrite, Versioned } from "../core/writePlan";
+import type { RegistryHealthStore, WebhookHealthStore } from "../webhookHealth/checkWebhookHealth";
 import { TableAccess } from "./tableAccess";
 import { isStatus } from "./tableErrors";
 import { encodeKeyPart } from "./tableKeys";
 import type { EntityKeys } from "./tableLayout";
+import { writeAtVersion } from "./tableVersionedWrite";
 
 /**
  * Table `AcrBackfillCursors`: PartitionKey = registry resource id, RowKey = webhook name (both
  * lower case, encoded): how far the webhook's delivery log has been read (JSON).
  * Table `AcrWebhookHealth`: PartitionKey `webhooks`, RowKey `<registry id>|<webhook name>`: the
- * last verdict on each webhook and its outstanding ping, for the next check and `/api/health`.
+ * last verdict on each webhook and its outstanding ping, for the next check and `/api/health`;
+ * PartitionKey `registries`, RowKey `<registry id>`: the last verdict on each registry's webhooks
+ * as a whole, written at the etag it was read at.
  */
 const HEALTH_PARTITION = "webhooks";
+const REGISTRY_PARTITION = "registries";
 
 function webhookKeys(ref: WebhookRef) {
   return {
@@ -25,16 +30,20 @@ function webhookKeys(ref: WebhookRef) {
 
 /** One JSON document per entity (column `json`), read and replaced whole. */
 class JsonRows<T> {
-  readonly access: TableAccess;
+  private readonly access: TableAccess;
 
   constructor(
-    readonly table: TableClient,
+    private readonly table: TableClient,
     timeoutMs: number,
   ) {
     this.access = new TableAccess([table], timeoutMs);
   }
 
-  read(keys: EntityKeys): Promise<T | undefined> {
+  async read(keys: EntityKeys): Promise<T | undefined> {
+    return (await this.readVersioned(keys))?.value;
+  }
+
+  readVersioned(keys: EntityKeys): Promise<Versioned<T> | undefined> {
     return this.access.call(async () => {
       try {
         const entity = await this.table.getEntity<JsonEntity>(
@@ -42,7 +51,8 @@ class JsonRows<T> {
           keys.rowKey,
           this.access.signal(),
         );
-        return JSON.parse(entity.json) as T;
+        if (entity.etag === undefined) throw new Error("Table Storage returned no etag");
+        return { value: JSON.parse(entity.json) as T, version: entity.etag };
       } catch (error) {
         if (isStatus(error, 404)) return undefined;
         throw error;
@@ -57,6 +67,24 @@ class JsonRows<T> {
       } catch (error) {
         if (!isStatus(error, 404)) throw error;
       }
+    });
+  }
+
+  writeAtVersion(keys: EntityKeys, value: T, version: string | undefined): Promise<FindingWrite> {
+    const entity: JsonEntity = { ...keys, json: JSON.stringify(value) };
+    return writeAtVersion(this.access, this.table, entity, version);
+  }
+
+  /** Every row of one partition (a few hundred at most). */
+  list(partitionKey: string): Promise<T[]> {
+    return this.access.call(async () => {
+      const found: T[] = [];
+      const entities = this.table.listEntities<JsonEntity>({
+        queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
+        ...this.access.signal(),
+      });
+      for await (const entity of entities) found.push(JSON.parse(entity.json) as T);
+      return found;
     });
   }
 
@@ -107,19 +135,35 @@ export class TableWebhookHealth implements WebhookHealthStore {
     return this.rows.remove(healthKeys(ref));
   }
 
-  /** Every webhook checked so far (one partition: a few hundred rows at most). */
+  /** Every webhook checked so far. */
   list(): Promise<WebhookHealth[]> {
-    const { access, table } = this.rows;
-    return access.call(async () => {
-      const found: WebhookHealth[] = [];
-      const entities = table.listEntities<JsonEntity>({
-        queryOptions: { filter: odata`PartitionKey eq ${HEALTH_PARTITION}` },
-        ...access.signal(),
-      });
-      for await (const entity of entities) found.push(JSON.parse(entity.json) as WebhookHealth);
-      return found;
-    });
+    return this.rows.list(HEALTH_PARTITION);
   }
+}
+
+export class TableRegistryHealth implements RegistryHealthStore {
+  private readonly rows: JsonRows<RegistryHealth>;
+
+  constructor(table: TableClient, timeoutMs: number) {
+    this.rows = new JsonRows(table, timeoutMs);
+  }
+
+  read(registryId: string): Promise<Versioned<RegistryHealth> | undefined> {
+    return this.rows.readVersioned(registryKeys(registryId));
+  }
+
+  write(health: RegistryHealth, version: string | undefined): Promise<FindingWrite> {
+    return this.rows.writeAtVersion(registryKeys(health.registryId), health, version);
+  }
+
+  /** Every registry checked so far. */
+  list(): Promise<RegistryHealth[]> {
+    return this.rows.list(REGISTRY_PARTITION);
+  }
+}
+
+function registryKeys(registryId: string): EntityKeys {
+  return { partitionKey: REGISTRY_PARTITION, rowKey: encodeKeyPart(registryId.toLowerCase()) };
 }
 
 function healthKeys(ref: WebhookRef): EntityKeys {

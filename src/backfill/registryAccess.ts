@@ -7,7 +7,11 @@ import {
 import { credential } from "../adapters/clients";
 import { MAX_REQUEST_CHARS } from "../adapters/deliveryEntity";
 import { BACKFILL_CURSORS_TABLE, WEBHOOK_HEALTH_TABLE } from "../adapters/tableLayout";
-import { TableBackfillCursors, TableWebhookHealth } from "../adapters/tableRegistryWebhookState";
+import {
+  TableBackfillCursors,
+  TableRegistryHealth,
+  TableWebhookHealth,
+} from "../adapters/tableRegistryWebhookState";
 import { type Bridge, getBridge } from "../bridge";
 import {
   loadRegistryAccessSettings,
@@ -26,6 +30,7 @@ import { type BackfillReport, type BackfillWindow, runBackfill } from "./runBack
 export interface RegistryAccess {
   settings: RegistryAccessSettings;
   health: TableWebhookHealth;
+  registryHealth: TableRegistryHealth;
   backfill(window?: BackfillWindow): Promise<BackfillReport>;
   checkWebhooks(now: number): Promise<WebhookHealthReport>;
 }
@@ -54,6 +59,7 @@ function createRegistryAccess(
   const ledger = bridgeLedger(bridge);
   const cursors = new TableBackfillCursors(bridge.tables(BACKFILL_CURSORS_TABLE), timeoutMs);
   const health = new TableWebhookHealth(bridge.tables(WEBHOOK_HEALTH_TABLE), timeoutMs);
+  const registryHealth = new TableRegistryHealth(bridge.tables(WEBHOOK_HEALTH_TABLE), timeoutMs);
   const expectations: WebhookExpectations = {
     bridgeWebhookUrl: settings.bridgeBaseUrl
       ? new URL("api/acr/webhook", withTrailingSlash(settings.bridgeBaseUrl)).toString()
@@ -65,6 +71,7 @@ function createRegistryAccess(
   return {
     settings,
     health,
+    registryHealth,
     backfill: (window) =>
       runBackfill(
         {
@@ -93,6 +100,7 @@ function createRegistryAccess(
           registryIds: settings.resourceIds,
           webhooks,
           store: health,
+          registries: registryHealth,
           isPingRecorded: ledger.isPingRecorded,
           publish: (message) =>
             bridge.publisher.publish(bridge.crossCheckSettings.discrepancyTopic, message),

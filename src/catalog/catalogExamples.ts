@@ -9,6 +9,7 @@ import {
   missingPingProblem,
   type WebhookHealth,
   webhookHealthMessage,
+  webhookMissingMessage,
 } from "../core/webhookHealth";
 
 /** A message of the catalog, built by the code that builds the real ones. */
@@ -245,6 +246,27 @@ export const discrepancyExamples: CatalogExample[] = [
       healthy: true,
       problems: [],
       since: Date.parse("2026-05-01T10:30:12.000Z"),
+    }),
+  },
+  {
+    name: "webhook-missing",
+    summary: "The registry's only webhook calling the bridge is disabled.",
+    message: webhookMissingMessage(unhealthy.ref.registryId, {
+      ...unhealthy,
+      problems: [
+        "no webhook calling this bridge is enabled with every expected action",
+        "bridgewesteurope: status is disabled",
+      ],
+    }),
+  },
+  {
+    name: "webhook-missing-resolved",
+    summary: "The same webhook enabled again: a webhook delivers to the bridge, the resolution.",
+    message: webhookMissingMessage(unhealthy.ref.registryId, {
+      healthy: true,
+      problems: [],
+      since: Date.parse("2026-05-01T10:30:12.000Z"),
+      checkedAt: Date.parse("2026-05-01T10:30:12.000Z"),
     }),
   },
   {

@@ -4,7 +4,12 @@ import { type Discrepancy, discrepancySchema } from "../core/discrepancy";
 import type { EventAttributes } from "../core/registryEvent";
 import type { ReplayProperties } from "../core/replay";
 import { type SilenceProperties, silenceFindingDataSchema } from "../core/sourceSilence";
-import { type WebhookHealthProperties, webhookHealthDataSchema } from "../core/webhookHealth";
+import {
+  type WebhookHealthProperties,
+  type WebhookMissingProperties,
+  webhookHealthDataSchema,
+  webhookMissingDataSchema,
+} from "../core/webhookHealth";
 
 /**
  * The Service Bus application properties of the messages, with their meaning: what subscription
@@ -134,20 +139,42 @@ const operationalProperty = z
     "Always true: tells an operational finding from the cross-check's findings on the same topic.",
   );
 
+/** What the messages of the webhook health check, of either kind, carry. */
+function healthFindingProperties(kind: z.ZodLiteral<string>, resolvedWhen: string) {
+  return {
+    kind: kind.describe(`${kind.value}, on the finding and on its resolution.`),
+    registry: webhookHealthDataSchema.shape.registry,
+    resolved: z
+      .enum(["true", "false"])
+      .describe(`A string: true on the resolution (${resolvedWhen}).`),
+    operational: operationalProperty,
+  };
+}
+
+const { kind, registry, resolved, operational } = healthFindingProperties(
+  webhookHealthDataSchema.shape.kind,
+  "the webhook is healthy again",
+);
 const webhookHealthProperties = {
-  kind: webhookHealthDataSchema.shape.kind.describe(
-    "webhook-unhealthy, on the finding and on its resolution.",
-  ),
-  registry: webhookHealthDataSchema.shape.registry,
+  kind,
+  registry,
   webhook: webhookHealthDataSchema.shape.webhook,
-  resolved: z
-    .enum(["true", "false"])
-    .describe("A string: true on the resolution (the webhook is healthy again)."),
-  operational: operationalProperty,
+  resolved,
+  operational,
 } satisfies Record<keyof WebhookHealthProperties, z.ZodType>;
 
 export const webhookHealthMessageProperties = z.strictObject({
   ...webhookHealthProperties,
+  ...traceProperties,
+});
+
+const webhookMissingProperties = healthFindingProperties(
+  webhookMissingDataSchema.shape.kind,
+  "a webhook delivers to the bridge again",
+) satisfies Record<keyof WebhookMissingProperties, z.ZodType>;
+
+export const webhookMissingMessageProperties = z.strictObject({
+  ...webhookMissingProperties,
   ...traceProperties,
 });
 

@@ -85,14 +85,12 @@ export function describeFailure(failure: ArmFailure): string {
 
 /**
  * Every webhook of every registry, registry by registry. A registry whose webhooks cannot be
- * listed adds one line to `errors` and is skipped; `listed`, when given, hears each registry whose
- * list ARM did answer, with all its webhooks, before they are yielded.
+ * listed adds one line to `errors` and is skipped.
  */
 export async function* webhooksOfRegistries(
   webhooks: RegistryWebhooks,
   registryIds: readonly string[],
   errors: string[],
-  listed?: (registryId: string, webhooks: readonly WebhookRef[]) => void,
 ): AsyncGenerator<WebhookRef> {
   for (const registryId of registryIds) {
     const found = await webhooks.list(registryId);
@@ -100,7 +98,6 @@ export async function* webhooksOfRegistries(
       errors.push(`${registryId}: ${describeFailure(found.failure)}`);
       continue;
     }
-    listed?.(registryId, found.value);
     yield* found.value;
   }
 }

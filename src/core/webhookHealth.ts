@@ -22,11 +22,7 @@ export function configurationProblems(
   config: WebhookConfiguration,
   expected: WebhookExpectations,
 ): string[] {
-  const problems: string[] = [];
-  if (config.status.toLowerCase() !== "enabled") problems.push(`status is ${config.status}`);
-  const actions = new Set(config.actions.map((action) => action.toLowerCase()));
-  const missing = expected.actions.filter((action) => !actions.has(action.toLowerCase()));
-  if (missing.length > 0) problems.push(`actions missing: ${missing.join(", ")}`);
+  const problems = deliveryProblems(config, expected);
   if (config.scope.trim() !== expected.scope.trim()) {
     problems.push(
       `scope is ${describeScope(config.scope)}, expected ${describeScope(expected.scope)}`,
@@ -40,8 +36,62 @@ export function configurationProblems(
   return problems;
 }
 
+/** Whether the webhook sends at all, and every action the bridge expects. */
+function deliveryProblems(config: WebhookConfiguration, expected: WebhookExpectations): string[] {
+  const problems: string[] = [];
+  if (config.status.toLowerCase() !== "enabled") problems.push(`status is ${config.status}`);
+  const actions = new Set(config.actions.map((action) => action.toLowerCase()));
+  const missing = expected.actions.filter((action) => !actions.has(action.toLowerCase()));
+  if (missing.length > 0) problems.push(`actions missing: ${missing.join(", ")}`);
+  return problems;
+}
+
+/**
+ * Why no webhook of a registry delivers to the bridge; empty when one does: it calls the bridge's
+ * endpoint (any URI does when `BRIDGE_PUBLIC_URL` is not known), is enabled and has every expected
+ * action, each judged as for a single webhook. Its other problems (scope, region, auth header, a
+ * lost ping) are that webhook's own findings. Webhooks are named in order of their names, so the
+ * reasons stay the same while the registry's webhooks do.
+ */
+export function registryWebhookProblems(
+  configs: readonly WebhookConfiguration[],
+  expected: WebhookExpectations,
+): string[] {
+  if (configs.length === 0) return ["the registry has no webhooks"];
+  const byName = [...configs].sort((a, b) => a.ref.name.localeCompare(b.ref.name));
+  const calling = byName.filter((config) => callsBridge(config, expected.bridgeWebhookUrl));
+  if (calling.length === 0) {
+    const names = byName.map((config) => config.ref.name).join(", ");
+    return [
+      `no webhook calls this bridge (${expected.bridgeWebhookUrl}); the registry's webhooks: ${names}`,
+    ];
+  }
+  const why = calling.map((config) => ({
+    name: config.ref.name,
+    problems: deliveryProblems(config, expected),
+  }));
+  if (why.some((webhook) => webhook.problems.length === 0)) return [];
+  return [
+    "no webhook calling this bridge is enabled with every expected action",
+    ...why.flatMap((webhook) => webhook.problems.map((problem) => `${webhook.name}: ${problem}`)),
+  ];
+}
+
 function describeScope(scope: string): string {
   return scope.trim() === "" ? "everything" : `'${scope.trim()}'`;
+}
+
+function serviceUri(config: WebhookConfiguration): URL | undefined {
+  try {
+    return new URL(config.serviceUri);
+  } catch {
+    return undefined;
+  }
+}
+
+function callsBridge(config: WebhookConfiguration, bridgeWebhookUrl?: string): boolean {
+  const uri = serviceUri(config);
+  return uri !== undefined && targetProblem(uri, bridgeWebhookUrl) === undefined;
 }
 
 /**
@@ -49,23 +99,22 @@ function describeScope(scope: string): string {
  * a URI at another host may be a secret itself (chat services put their webhook token there), so
  * only this bridge's own host has its path shown.
  */
+function targetProblem(uri: URL, bridgeWebhookUrl?: string): string | undefined {
+  if (bridgeWebhookUrl === undefined) return undefined;
+  const bridge = new URL(bridgeWebhookUrl);
+  const target = `${uri.origin}${uri.pathname.replace(/\/+$/, "")}`;
+  const expected = `${bridge.origin}${bridge.pathname.replace(/\/+$/, "")}`;
+  if (target.toLowerCase() === expected.toLowerCase()) return undefined;
+  const shown = uri.origin === bridge.origin ? target : `${uri.origin}/…`;
+  return `service URI points at ${shown}, not at this bridge (${expected})`;
+}
+
 function serviceUriProblems(config: WebhookConfiguration, bridgeWebhookUrl?: string): string[] {
-  let uri: URL;
-  try {
-    uri = new URL(config.serviceUri);
-  } catch {
-    return ["service URI is not a URL"];
-  }
+  const uri = serviceUri(config);
+  if (!uri) return ["service URI is not a URL"];
   const problems: string[] = [];
-  if (bridgeWebhookUrl !== undefined) {
-    const bridge = new URL(bridgeWebhookUrl);
-    const target = `${uri.origin}${uri.pathname.replace(/\/+$/, "")}`;
-    const expected = `${bridge.origin}${bridge.pathname.replace(/\/+$/, "")}`;
-    if (target.toLowerCase() !== expected.toLowerCase()) {
-      const shown = uri.origin === bridge.origin ? target : `${uri.origin}/…`;
-      problems.push(`service URI points at ${shown}, not at this bridge (${expected})`);
-    }
-  }
+  const target = targetProblem(uri, bridgeWebhookUrl);
+  if (target) problems.push(target);
   for (const name of ["region", "registry"]) {
     const given = uri.searchParams.getAll(name);
     if (given.length > 1) {
@@ -113,22 +162,42 @@ export function isMissingPingProblem(problem: string): boolean {
 
 const MISSING_PING = "a ping was not recorded by the bridge within";
 
-/** What the bridge last concluded about one webhook. */
-export interface WebhookHealth {
-  ref: WebhookRef;
+/** A verdict on one webhook, or on a registry's webhooks as a whole. */
+export interface HealthVerdict {
   healthy: boolean;
   problems: string[];
   /** When the current verdict began (the finding's time, or the resolution's). */
   since: number;
   checkedAt: number;
+}
+
+/** What the bridge last concluded about one webhook. */
+export interface WebhookHealth extends HealthVerdict {
+  ref: WebhookRef;
   ping?: OutstandingPing;
+}
+
+/** What the bridge last concluded about a registry: whether one of its webhooks delivers to the bridge. */
+export interface RegistryHealth {
+  registryId: string;
+  verdict: RegistryVerdict;
+}
+
+export interface RegistryVerdict extends HealthVerdict {
+  /** False from a run's claim of the change until its message is on the topic. */
+  published: boolean;
+  /** When the run that claimed the change, not yet published, began. */
+  claimedAt?: number;
 }
 
 export type HealthChange = "unchanged" | "unhealthy" | "resolved";
 
-/** A finding is published when a webhook turns unhealthy or its reasons change, a resolution when it recovers. */
+/**
+ * A finding is published when a webhook (or a registry's webhooks as a whole) turns unhealthy or
+ * its reasons change, a resolution when it recovers.
+ */
 export function healthChange(
-  previous: WebhookHealth | undefined,
+  previous: HealthVerdict | undefined,
   problems: string[],
 ): HealthChange {
   if (problems.length === 0) return previous && !previous.healthy ? "resolved" : "unchanged";
@@ -141,6 +210,11 @@ export function healthChange(
 }
 
 const WEBHOOK_UNHEALTHY = "webhook-unhealthy";
+const WEBHOOK_MISSING = "webhook-missing";
+
+/** The webhook health check's findings: one webhook's, and a registry's as a whole. */
+export const HEALTH_FINDING_KINDS = [WEBHOOK_UNHEALTHY, WEBHOOK_MISSING] as const;
+export type HealthFindingKind = (typeof HEALTH_FINDING_KINDS)[number];
 
 /** The `data` of a webhook health message: its one definition, shown by the event catalog. */
 export const webhookHealthDataSchema = z.object({
@@ -165,6 +239,19 @@ export const webhookHealthDataSchema = z.object({
 
 export type WebhookHealthData = z.infer<typeof webhookHealthDataSchema>;
 
+/** The `data` of a registry's webhook-missing message, shown by the event catalog. */
+export const webhookMissingDataSchema = webhookHealthDataSchema.omit({ webhook: true }).extend({
+  kind: z.literal(WEBHOOK_MISSING),
+  reasons: z
+    .array(z.string())
+    .describe(
+      "Why no webhook of the registry delivers to the bridge: none calls the bridge's endpoint (the registry's webhooks named), or each that does is disabled or lacks expected actions (named, with why); empty on the resolution.",
+    ),
+  resolved: z
+    .boolean()
+    .describe("true on the resolution: a webhook of the registry delivers to the bridge again."),
+});
+
 /** The application properties of a webhook health message, for subscription filters. */
 export type WebhookHealthProperties = {
   kind: typeof WEBHOOK_UNHEALTHY;
@@ -175,44 +262,71 @@ export type WebhookHealthProperties = {
   operational: "true";
 };
 
+/** The application properties of a webhook-missing message: those of webhook health but `webhook`. */
+export type WebhookMissingProperties = Omit<WebhookHealthProperties, "kind" | "webhook"> & {
+  kind: typeof WEBHOOK_MISSING;
+};
+
 /** The CloudEvents type after `com.azure.acr.`: the finding's, or its resolution's. */
-export function webhookHealthType(resolved: boolean): string {
-  return `discrepancy.${WEBHOOK_UNHEALTHY}${resolved ? ".resolved" : ""}`;
+export function healthFindingType(kind: HealthFindingKind, resolved: boolean): string {
+  return `discrepancy.${kind}${resolved ? ".resolved" : ""}`;
 }
 
 /** On `acr-discrepancies`: `discrepancy.webhook-unhealthy`, and `.resolved` when healthy again. */
 export function webhookHealthMessage(health: WebhookHealth): TopicMessage {
-  const resolved = health.healthy;
+  return healthFindingMessage(WEBHOOK_UNHEALTHY, health.ref.registryId, health.ref.name, health);
+}
+
+/**
+ * On `acr-discrepancies`: `discrepancy.webhook-missing` when no webhook of the registry delivers to
+ * the bridge, and `.resolved` once one does.
+ */
+export function webhookMissingMessage(registryId: string, verdict: HealthVerdict): TopicMessage {
+  return healthFindingMessage(WEBHOOK_MISSING, registryId, undefined, verdict);
+}
+
+/** A webhook health message's fields, of either kind: a registry's finding names no webhook. */
+type OfEitherKind<T> = Omit<T, "kind" | "webhook"> & { kind: HealthFindingKind; webhook?: string };
+
+/** A webhook's finding names it (`webhook`, the subject); a registry's names none. */
+function healthFindingMessage(
+  kind: HealthFindingKind,
+  registryId: string,
+  webhook: string | undefined,
+  verdict: HealthVerdict,
+): TopicMessage {
+  const resolved = verdict.healthy;
+  const named = webhook === undefined ? {} : { webhook };
   const id = shortHash([
-    WEBHOOK_UNHEALTHY,
-    health.ref.registryId.toLowerCase(),
-    health.ref.name,
-    String(health.since),
-    ...health.problems,
+    kind,
+    registryId.toLowerCase(),
+    ...Object.values(named),
+    String(verdict.since),
+    ...verdict.problems,
   ]);
-  const registry = loginServerFromResourceId(health.ref.registryId) ?? health.ref.registryId;
-  const data: WebhookHealthData = {
-    kind: WEBHOOK_UNHEALTHY,
-    registryId: health.ref.registryId,
+  const registry = loginServerFromResourceId(registryId) ?? registryId;
+  const data: OfEitherKind<WebhookHealthData> = {
+    kind,
+    registryId,
     registry,
-    webhook: health.ref.name,
-    reasons: health.problems,
-    detectedAt: isoTime(health.since),
+    ...named,
+    reasons: verdict.problems,
+    detectedAt: isoTime(verdict.since),
     resolved,
   };
-  const properties: WebhookHealthProperties = {
-    kind: WEBHOOK_UNHEALTHY,
+  const properties: OfEitherKind<WebhookHealthProperties> = {
+    kind,
     registry,
-    webhook: health.ref.name,
+    ...named,
     resolved: resolved ? "true" : "false",
     operational: "true",
   };
   return cloudEventMessage({
     id,
     registry,
-    type: webhookHealthType(resolved),
-    subject: health.ref.name,
-    time: isoTime(health.since),
+    type: healthFindingType(kind, resolved),
+    subject: webhook ?? "",
+    time: isoTime(verdict.since),
     data,
     properties,
   });

@@ -2,8 +2,8 @@ import { describeError } from "../core/describeError";
 import {
   describeFailure,
   type RegistryWebhooks,
+  type WebhookConfiguration,
   type WebhookRef,
-  webhooksOfRegistries,
 } from "../core/registryWebhooks";
 import type { TopicMessage } from "../core/topicMessage";
 import {
@@ -13,10 +13,14 @@ import {
   missingPingProblem,
   type OutstandingPing,
   pingVerdict,
+  type RegistryHealth,
+  registryWebhookProblems,
   type WebhookExpectations,
   type WebhookHealth,
   webhookHealthMessage,
 } from "../core/webhookHealth";
+import type { FindingWrite, Versioned } from "../core/writePlan";
+import { type RegistryOutcome, settleRegistryHealth } from "./settleRegistryHealth";
 
 export interface WebhookHealthStore {
   read(ref: WebhookRef): Promise<WebhookHealth | undefined>;
@@ -26,10 +30,22 @@ export interface WebhookHealthStore {
   remove(ref: WebhookRef): Promise<void>;
 }
 
+export interface RegistryHealthStore {
+  read(registryId: string): Promise<Versioned<RegistryHealth> | undefined>;
+  /**
+   * Writes over the registry's health as read at `version` (undefined: there was none), and only
+   * over that: of concurrent runs that decided the same change, one claims it.
+   */
+  write(health: RegistryHealth, version: string | undefined): Promise<FindingWrite>;
+  /** Every registry kept. */
+  list(): Promise<RegistryHealth[]>;
+}
+
 export interface WebhookHealthDependencies {
   registryIds: readonly string[];
   webhooks: RegistryWebhooks;
   store: WebhookHealthStore;
+  registries: RegistryHealthStore;
   isPingRecorded(eventId: string): Promise<boolean>;
   /** Publishes on `acr-discrepancies`. */
   publish(message: TopicMessage): Promise<void>;
@@ -40,18 +56,23 @@ export interface WebhookHealthDependencies {
 export interface WebhookHealthReport {
   checked: number;
   unhealthy: { registryId: string; webhook: string; reasons: string[] }[];
+  /** Registries none of whose webhooks delivers to the bridge. */
+  uncovered: { registryId: string; reasons: string[] }[];
   findingsPublished: number;
   resolved: number;
   pinged: number;
   /** Webhooks checked before that ARM no longer lists: their verdicts are dropped. */
   deleted: string[];
+  /** Registry changes another run claimed first, and publishes. */
+  notClaimed: number;
   errors: string[];
 }
 
 /**
  * Checks each webhook's configuration, settles the ping sent by the previous run (arrived in the
  * bridge's records, still within the timeout, or missing), sends the next ping, and publishes a
- * `webhook-unhealthy` finding when a webhook turns unhealthy (a resolution when it recovers).
+ * `webhook-unhealthy` finding when a webhook turns unhealthy (a resolution when it recovers); and
+ * for each registry, a `webhook-missing` finding when none of its webhooks delivers to the bridge.
  */
 export async function checkWebhookHealth(
   deps: WebhookHealthDependencies,
@@ -61,24 +82,21 @@ export async function checkWebhookHealth(
   const report: WebhookHealthReport = {
     checked: 0,
     unhealthy: [],
+    uncovered: [],
     findingsPublished: 0,
     resolved: 0,
     pinged: 0,
     deleted: [],
+    notClaimed: 0,
     errors: [],
   };
   const listed = new Map<string, readonly WebhookRef[]>();
-  const webhooks = webhooksOfRegistries(
-    deps.webhooks,
-    deps.registryIds,
-    report.errors,
-    (registryId, refs) => listed.set(registryId.toLowerCase(), refs),
-  );
-  for await (const ref of webhooks) {
+  for (const registryId of deps.registryIds) {
     try {
-      await checkOne(ref, deps, now, options.ping, report);
+      const outcome = await checkRegistry(registryId, deps, now, options.ping, report, listed);
+      await settleRegistryHealth(registryId, outcome, deps, now, report);
     } catch (error) {
-      report.errors.push(`${ref.registryId}/webhooks/${ref.name}: ${describeError(error)}`);
+      report.errors.push(`${registryId}: ${describeError(error)}`);
     }
   }
   try {
@@ -87,6 +105,49 @@ export async function checkWebhookHealth(
     report.errors.push(`deleted webhooks not forgotten: ${describeError(error)}`);
   }
   return report;
+}
+
+/**
+ * Checks each webhook ARM lists for the registry (into `listed`, when it could be asked), and what
+ * that says of the registry as a whole: a webhook ARM did not describe might be the one
+ * delivering to the bridge.
+ */
+async function checkRegistry(
+  registryId: string,
+  deps: WebhookHealthDependencies,
+  now: number,
+  sendPing: boolean,
+  report: WebhookHealthReport,
+  listed: Map<string, readonly WebhookRef[]>,
+): Promise<RegistryOutcome> {
+  const found = await deps.webhooks.list(registryId);
+  if (!found.ok) {
+    report.errors.push(`${registryId}: ${describeFailure(found.failure)}`);
+    return { kind: "unanswered" };
+  }
+  listed.set(registryId.toLowerCase(), found.value);
+  const configs: WebhookConfiguration[] = [];
+  let undescribed = false;
+  for (const ref of found.value) {
+    const where = `${ref.registryId}/webhooks/${ref.name}`;
+    const config = await deps.webhooks.configuration(ref);
+    if (!config.ok) {
+      report.errors.push(`${where}: ${describeFailure(config.failure)}`);
+      // One deleted since the list was read delivers nothing.
+      if (config.failure.kind !== "not-found") undescribed = true;
+      continue;
+    }
+    configs.push(config.value);
+    try {
+      await checkOne(config.value, deps, now, sendPing, report);
+    } catch (error) {
+      report.errors.push(`${where}: ${describeError(error)}`);
+    }
+  }
+  const problems = registryWebhookProblems(configs, deps.expectations);
+  if (problems.length > 0 && undescribed) return { kind: "unanswered" };
+  if (problems.length > 0) report.uncovered.push({ registryId, reasons: problems });
+  return { kind: "answered", problems };
 }
 
 /**
@@ -129,21 +190,17 @@ async function forgetDeleted(
 }
 
 async function checkOne(
-  ref: WebhookRef,
+  config: WebhookConfiguration,
   deps: WebhookHealthDependencies,
   now: number,
   sendPing: boolean,
   report: WebhookHealthReport,
 ): Promise<void> {
+  const { ref } = config;
   const where = `${ref.registryId}/webhooks/${ref.name}`;
-  const config = await deps.webhooks.configuration(ref);
-  if (!config.ok) {
-    report.errors.push(`${where}: ${describeFailure(config.failure)}`);
-    return;
-  }
   report.checked++;
   const previous = await deps.store.read(ref);
-  const problems = configurationProblems(config.value, deps.expectations);
+  const problems = configurationProblems(config, deps.expectations);
 
   // A missing ping stays a problem until a later ping arrives.
   let pingProblem = previous?.problems.find(isMissingPingProblem);
@@ -157,7 +214,7 @@ async function checkOne(
   }
   if (pingProblem) problems.push(pingProblem);
 
-  if (sendPing && !outstanding && config.value.status.toLowerCase() === "enabled") {
+  if (sendPing && !outstanding && config.status.toLowerCase() === "enabled") {
     const pinged = await deps.webhooks.ping(ref);
     if (pinged.ok) {
       outstanding = { eventId: pinged.value, sentAt: now };

@@ -4,7 +4,8 @@ import type { WebhookHealthReport } from "./checkWebhookHealth";
 
 /**
  * A webhook health run's report, with a warning per unhealthy webhook that names its problems and
- * a line per webhook deleted from its registry.
+ * per registry none of whose webhooks delivers to the bridge, and a line per webhook deleted from
+ * its registry.
  */
 export function logWebhookHealthReport(
   context: InvocationContext,
@@ -14,6 +15,9 @@ export function logWebhookHealthReport(
     context.warn(
       `webhook-unhealthy ${webhook.registryId}/webhooks/${webhook.webhook}: ${webhook.reasons.join("; ")}`,
     );
+  }
+  for (const registry of report.uncovered) {
+    context.warn(`webhook-missing ${registry.registryId}: ${registry.reasons.join("; ")}`);
   }
   for (const where of report.deleted) {
     context.log(`${where}: deleted from its registry, no longer checked`);

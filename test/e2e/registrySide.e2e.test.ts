@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ArmStandIn, type StandInWebhook } from "../../dev/arm/armStandIn";
+import { ArmStandIn, type ArmStandInOptions, type StandInWebhook } from "../../dev/arm/armStandIn";
 import { freePort } from "../../dev/freePort";
 import { LOCAL_ARM_TOKEN } from "../../src/adapters/armRegistryWebhooks";
 import type { BackfillReport } from "../../src/backfill/runBackfill";
@@ -24,40 +24,21 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
   let stack: LocalStack;
   let bridgeUrl: string;
 
-  const webhook = (name: string, overrides: Partial<StandInWebhook> = {}): StandInWebhook => ({
-    name,
-    location: "westeurope",
-    status: "enabled",
-    scope: "",
-    actions: ACTIONS,
-    serviceUri: `${bridgeUrl}/api/acr/webhook?region=westeurope&registry=${LOGIN_SERVER}`,
-    customHeaders: { Authorization: `Bearer ${TEST_SECRET}` },
-    ...overrides,
-  });
+  const webhook = (name: string, overrides: Partial<StandInWebhook> = {}) =>
+    bridgeWebhook(bridgeUrl, name, overrides);
 
   beforeAll(async () => {
-    arm = new ArmStandIn({ token: LOCAL_ARM_TOKEN, pageSize: 2, deliveryTimeoutMs: 4000 });
-    await arm.start();
-    const port = await freePort();
-    bridgeUrl = `http://127.0.0.1:${port}`;
-    arm.addRegistry(BACKFILL_REGISTRY);
-    arm.addRegistry(HEALTH_REGISTRY);
-    arm.setWebhook(BACKFILL_REGISTRY, webhook("bridgewesteurope"));
-    stack = await startLocalStack({
-      port,
-      // Every publish is visible: nothing here relies on Service Bus dropping a duplicate.
-      withoutDuplicateDetection: true,
-      env: {
+    ({ arm, stack, bridgeUrl } = await startRegistrySide(
+      { pageSize: 2, deliveryTimeoutMs: 4000 },
+      {
         ACR_RESOURCE_IDS: `${BACKFILL_REGISTRY},${HEALTH_REGISTRY}`,
-        ARM_ENDPOINT: arm.url,
-        BRIDGE_PUBLIC_URL: bridgeUrl,
-        // Registered, run by hand through the admin route.
-        BACKFILL_SCHEDULE: "0 0 0 1 1 *",
-        WEBHOOK_PING_SCHEDULE: "0 0 0 1 1 *",
         WEBHOOK_PING_TIMEOUT_SECONDS: "1",
         BACKFILL_MAX_PAGES: "3",
       },
-    });
+    ));
+    arm.addRegistry(BACKFILL_REGISTRY);
+    arm.addRegistry(HEALTH_REGISTRY);
+    arm.setWebhook(BACKFILL_REGISTRY, webhook("bridgewesteurope"));
   });
 
   afterAll(async () => {
@@ -260,16 +241,7 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
     arm.clearFaults();
 
     arm.fail({ operation: "list", status: 500, times: 20 });
-    for (const timer of ["backfill", "webhookHealth"]) {
-      const before = stack.output().split(`${timer}: {`).length;
-      const invoked = await fetch(`${stack.url}/admin/functions/${timer}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ input: "" }),
-      });
-      expect(invoked.status).toBe(202);
-      await waitFor(() => stack.output().split(`${timer}: {`).length > before);
-    }
+    for (const timer of ["backfill", "webhookHealth"]) await runTimer(stack, timer);
     expect(stack.output()).toMatch(/backfill: .*webhooks\.list: unavailable 500/);
     expect(stack.output()).toMatch(/webhookHealth: .*webhooks\.list: unavailable 500/);
     arm.clearFaults();
@@ -551,16 +523,126 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
       .some((entry) => entry.eventRequestMessage.content.action === "ping");
   }
 
-  async function runWebhookHealth(): Promise<void> {
-    const before = stack.output().split("webhookHealth: {").length;
-    const invoked = await fetch(`${stack.url}/admin/functions/webhookHealth`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ input: "" }),
-    });
-    expect(invoked.status).toBe(202);
-    await waitFor(() => stack.output().split("webhookHealth: {").length > before);
+  const runWebhookHealth = () => runTimer(stack, "webhookHealth");
+});
+
+describe("webhook health of a registry as a whole, real SDK against the ARM stand-in", () => {
+  const UNCOVERED_REGISTRY = registryId("uncoveredreg");
+  let arm: ArmStandIn;
+  let stack: LocalStack;
+  let bridgeUrl: string;
+
+  beforeAll(async () => {
+    ({ arm, stack, bridgeUrl } = await startRegistrySide(
+      {},
+      // ARM answers 404 for it until the test creates it.
+      { ACR_RESOURCE_IDS: UNCOVERED_REGISTRY },
+    ));
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await arm?.stop();
+  });
+
+  afterEach(() => arm.clearFaults());
+
+  const webhook = (name: string, overrides: Partial<StandInWebhook> = {}) =>
+    bridgeWebhook(bridgeUrl, name, overrides);
+
+  /** The findings and resolutions published about one registry, of one kind or every kind. */
+  const findingsAbout = (loginServer: string, kind?: string) =>
+    stack
+      .broker()
+      .messages("acr-discrepancies", "all")
+      .filter(
+        (message) =>
+          message.applicationProperties.registry === loginServer &&
+          (kind === undefined || message.applicationProperties.kind === kind),
+      );
+  const reasonsOf = (message: { body: unknown }) =>
+    (message.body as { data: { reasons: string[] } }).data.reasons;
+
+  interface HealthDetails {
+    webhooks?: { registryId: string; webhook: string; status: string; reasons: string[] }[];
+    registries?: {
+      registryId: string;
+      status: string;
+      reasons: string[];
+      since?: string;
+    }[];
   }
+  async function healthDetails(): Promise<HealthDetails> {
+    const response = await fetch(`${stack.url}/api/health`);
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { details: HealthDetails }).details;
+  }
+  const registryIn = (details: HealthDetails, id: string) =>
+    details.registries?.find((registry) => registry.registryId === id);
+
+  it("a registry with no webhook delivering to the bridge is a webhook-missing finding, published once by concurrent runs, resolved once one delivers", async () => {
+    const loginServer = "uncoveredreg.azurecr.io";
+    const about = () => findingsAbout(loginServer, "webhook-missing");
+    arm.addRegistry(UNCOVERED_REGISTRY);
+    arm.setWebhook(
+      UNCOVERED_REGISTRY,
+      webhook("otherconsumer", {
+        serviceUri: "http://127.0.0.1:1/hook?region=westeurope&code=fn-key-456",
+      }),
+    );
+
+    await runTimer(stack, "webhookHealth", 2);
+    expect(about()).toHaveLength(1);
+    expect(about()[0].applicationProperties).toEqual({
+      kind: "webhook-missing",
+      registry: loginServer,
+      resolved: "false",
+      operational: "true",
+    });
+    const noneCalls = `no webhook calls this bridge (${bridgeUrl}/api/acr/webhook); the registry's webhooks: otherconsumer`;
+    expect(reasonsOf(about()[0])).toEqual([noneCalls]);
+    expect(registryIn(await healthDetails(), UNCOVERED_REGISTRY)).toMatchObject({
+      status: "unhealthy",
+      reasons: [noneCalls],
+    });
+
+    // Calling the bridge, but disabled, then without every action: the reasons say why.
+    arm.setWebhook(UNCOVERED_REGISTRY, webhook("bridgehook", { status: "disabled" }));
+    await runTimer(stack, "webhookHealth");
+    const notDelivering = "no webhook calling this bridge is enabled with every expected action";
+    expect(reasonsOf(about()[1])).toEqual([notDelivering, "bridgehook: status is disabled"]);
+    arm.setWebhook(UNCOVERED_REGISTRY, webhook("bridgehook", { actions: ["push", "delete"] }));
+    await runTimer(stack, "webhookHealth");
+    expect(reasonsOf(about()[2])).toEqual([
+      notDelivering,
+      "bridgehook: actions missing: chart_push, chart_delete, quarantine",
+    ]);
+
+    // One that delivers: a single resolution from concurrent runs, nothing more after.
+    arm.setWebhook(UNCOVERED_REGISTRY, webhook("bridgehook"));
+    await runTimer(stack, "webhookHealth", 2);
+    expect(about().map((m) => m.applicationProperties.resolved)).toEqual([
+      "false",
+      "false",
+      "false",
+      "true",
+    ]);
+    expect(reasonsOf(about()[3])).toEqual([]);
+    const details = await healthDetails();
+    expect(registryIn(details, UNCOVERED_REGISTRY)).toMatchObject({
+      status: "healthy",
+      reasons: [],
+    });
+    await runTimer(stack, "webhookHealth");
+    expect(about()).toHaveLength(4);
+
+    // The event catalog the bridge serves describes the finding and its resolution.
+    const { mismatches } = await servedCatalogChecker(stack.url);
+    expect(about().map(mismatches)).toEqual(about().map(() => []));
+    const everything = JSON.stringify([details, about(), stack.output()]);
+    expect(everything).not.toContain("fn-key-456");
+    expect(everything).not.toContain(TEST_SECRET);
+  }, 60_000);
 });
 
 describe("registry side under npm start", () => {
@@ -582,10 +664,17 @@ describe("registry side under npm start", () => {
       expect(invoked.status).toBe(202);
       await waitFor(() => npmStart.output().includes("webhookHealth: {"));
       const health = (await (await fetch(`${bridgeUrl}/api/health`)).json()) as {
-        details: { webhooks: { webhook: string; status: string; reasons: string[] }[] };
+        details: {
+          webhooks: { webhook: string; status: string; reasons: string[] }[];
+          registries: { status: string; reasons: string[] }[];
+        };
       };
       expect(health.details.webhooks).toEqual([
         expect.objectContaining({ webhook: "bridgelocal", status: "healthy", reasons: [] }),
+      ]);
+      // Its registry has a webhook delivering to the bridge.
+      expect(health.details.registries).toEqual([
+        expect.objectContaining({ status: "healthy", reasons: [] }),
       ]);
     } finally {
       exitCode = await npmStart.stop();
@@ -593,6 +682,68 @@ describe("registry side under npm start", () => {
     expect(exitCode).toBe(0);
   }, 60_000);
 });
+
+/**
+ * The ARM stand-in, and a local stack reading its registries (`ACR_RESOURCE_IDS` in `env`) at its
+ * own URL, with both registry-side timers registered but run by hand through the admin route.
+ */
+async function startRegistrySide(
+  armOptions: Partial<ArmStandInOptions>,
+  env: Record<string, string>,
+): Promise<{ arm: ArmStandIn; stack: LocalStack; bridgeUrl: string }> {
+  const arm = new ArmStandIn({ token: LOCAL_ARM_TOKEN, ...armOptions });
+  await arm.start();
+  const port = await freePort();
+  const bridgeUrl = `http://127.0.0.1:${port}`;
+  const stack = await startLocalStack({
+    port,
+    // Every publish is visible: nothing here relies on Service Bus dropping a duplicate.
+    withoutDuplicateDetection: true,
+    env: {
+      ARM_ENDPOINT: arm.url,
+      BRIDGE_PUBLIC_URL: bridgeUrl,
+      BACKFILL_SCHEDULE: "0 0 0 1 1 *",
+      WEBHOOK_PING_SCHEDULE: "0 0 0 1 1 *",
+      ...env,
+    },
+  });
+  return { arm, stack, bridgeUrl };
+}
+
+/** A webhook as infra creates it: calling the bridge with every action and the secret. */
+function bridgeWebhook(
+  bridgeUrl: string,
+  name: string,
+  overrides: Partial<StandInWebhook> = {},
+): StandInWebhook {
+  return {
+    name,
+    location: "westeurope",
+    status: "enabled",
+    scope: "",
+    actions: ACTIONS,
+    serviceUri: `${bridgeUrl}/api/acr/webhook?region=westeurope&registry=${LOGIN_SERVER}`,
+    customHeaders: { Authorization: `Bearer ${TEST_SECRET}` },
+    ...overrides,
+  };
+}
+
+/** Runs a timer function `runs` times at once through the admin route and waits for each report. */
+async function runTimer(stack: LocalStack, timer: string, runs = 1): Promise<void> {
+  const reports = () => stack.output().split(`${timer}: {`).length;
+  const before = reports();
+  const invoked = await Promise.all(
+    Array.from({ length: runs }, () =>
+      fetch(`${stack.url}/admin/functions/${timer}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input: "" }),
+      }),
+    ),
+  );
+  expect(invoked.map((response) => response.status)).toEqual(invoked.map(() => 202));
+  await waitFor(() => reports() >= before + runs);
+}
 
 async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

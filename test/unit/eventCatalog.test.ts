@@ -16,6 +16,7 @@ import {
   missingPingProblem,
   type WebhookHealth,
   webhookHealthMessage,
+  webhookMissingMessage,
 } from "../../src/core/webhookHealth";
 import { type CatalogDocument, catalogChecker } from "../support/catalogConformance";
 
@@ -64,6 +65,8 @@ describe("the event catalog (docs/asyncapi.yaml)", () => {
       "com.azure.acr.discrepancy.quarantine-held",
       "com.azure.acr.discrepancy.webhook-unhealthy",
       "com.azure.acr.discrepancy.webhook-unhealthy.resolved",
+      "com.azure.acr.discrepancy.webhook-missing",
+      "com.azure.acr.discrepancy.webhook-missing.resolved",
       "com.azure.acr.operational.webhook-silent",
       "com.azure.acr.operational.webhook-silent.resolved",
       "com.azure.acr.operational.eventgrid-silent",
@@ -171,6 +174,21 @@ describe("the event catalog (docs/asyncapi.yaml)", () => {
       [
         "webhook-unhealthy of a registry id with no login server",
         webhookHealthMessage(health("not-an-id", ["status is disabled"])),
+      ],
+      [
+        "webhook-missing",
+        webhookMissingMessage(
+          registryId,
+          health(registryId, [
+            "no webhook calling this bridge is enabled with every expected action",
+            "bridgeeastus: status is disabled",
+          ]),
+        ),
+      ],
+      ["webhook-missing resolved", webhookMissingMessage(registryId, health(registryId, []))],
+      [
+        "webhook-missing of a registry id with no login server",
+        webhookMissingMessage("not-an-id", health("not-an-id", ["the registry has no webhooks"])),
       ],
       ["webhook-silent", silenceMessage(silent)],
       ["webhook-silent resolved", silenceMessage({ ...silent, resolvedAt })],

@@ -12,6 +12,7 @@ import {
   healthChange,
   missingPingProblem,
   pingVerdict,
+  registryWebhookProblems,
   type WebhookHealth,
   webhookHealthMessage,
 } from "../../src/core/webhookHealth";
@@ -453,6 +454,47 @@ describe("configurationProblems", () => {
       { ...expectations, bridgeWebhookUrl: undefined },
     );
     expect(problems).toEqual(["service URI has no region parameter (expected region=westeurope)"]);
+  });
+});
+
+describe("registryWebhookProblems: does a webhook of the registry deliver to the bridge", () => {
+  const named = (name: string, overrides: Partial<WebhookConfiguration> = {}) => ({
+    ...healthy,
+    ref: { registryId: REGISTRY_ID, name },
+    ...overrides,
+  });
+  const elsewhere = named("other", {
+    serviceUri: "https://hooks.chat.example/services/T0000/B0000/secret?code=k",
+  });
+
+  it("one enabled webhook calling the bridge with every action is enough, whatever else it or the others get wrong", () => {
+    const drifted = named("bridgewesteurope", { scope: "team/*", customHeaderNames: [] });
+    expect(registryWebhookProblems([elsewhere, drifted], expectations)).toEqual([]);
+  });
+
+  it("names the registry's webhooks when none calls the bridge, never another host's path or key", () => {
+    expect(registryWebhookProblems([], expectations)).toEqual(["the registry has no webhooks"]);
+    const broken = named("broken", { serviceUri: "not a url" });
+    const problems = registryWebhookProblems([elsewhere, broken], expectations);
+    expect(problems).toEqual([
+      "no webhook calls this bridge (https://func-api.azurewebsites.net/api/acr/webhook); the registry's webhooks: broken, other",
+    ]);
+    expect(problems.join("\n")).not.toMatch(/B0000|secret|code=/);
+  });
+
+  it("says why each webhook calling the bridge does not deliver: disabled, or an action missing", () => {
+    const disabled = named("b-disabled", { status: "disabled" });
+    const partial = named("a-partial", { actions: ["push", "delete"] });
+    expect(registryWebhookProblems([disabled, elsewhere, partial], expectations)).toEqual([
+      "no webhook calling this bridge is enabled with every expected action",
+      "a-partial: actions missing: chart_push, chart_delete, quarantine",
+      "b-disabled: status is disabled",
+    ]);
+  });
+
+  it("takes any webhook to call the bridge when its URL is not known, as a single webhook's check does", () => {
+    const unknownUrl = { ...expectations, bridgeWebhookUrl: undefined };
+    expect(registryWebhookProblems([elsewhere], unknownUrl)).toEqual([]);
   });
 });
 
