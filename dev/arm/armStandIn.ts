@@ -37,9 +37,13 @@ export interface LoggedEvent {
   };
 }
 
-/** A scripted ARM failure: the next `times` calls of `operation` get this status. */
+/**
+ * A scripted ARM failure: the next `times` calls of `operation` (about `registryId` only, when
+ * given) get this status.
+ */
 export interface ArmFault {
   operation: ArmOperation;
+  registryId?: string;
   status: number;
   retryAfterSeconds?: number;
   times: number;
@@ -117,6 +121,11 @@ export class ArmStandIn {
     const registry = this.#registry(resourceId);
     const log = registry.webhooks.get(webhook.name.toLowerCase())?.log ?? [];
     registry.webhooks.set(webhook.name.toLowerCase(), { ...webhook, log });
+  }
+
+  /** Deletes a registry, its webhooks with it: ARM answers 404 for it from then on. */
+  removeRegistry(resourceId: string): void {
+    this.#registries.delete(resourceId.toLowerCase());
   }
 
   /** Deletes a webhook, its log with it, as `az acr webhook delete` does. */
@@ -238,7 +247,13 @@ export class ArmStandIn {
       sendJson(response, 400, armError("MissingApiVersionParameter", "api-version is required"));
       return;
     }
-    const fault = this.#faults.find((candidate) => candidate.operation === operation);
+    const resourceId = `/subscriptions/${subscription}/resourceGroups/${group}/providers/Microsoft.ContainerRegistry/registries/${registryName}`;
+    const fault = this.#faults.find(
+      (candidate) =>
+        candidate.operation === operation &&
+        (candidate.registryId === undefined ||
+          candidate.registryId.toLowerCase() === resourceId.toLowerCase()),
+    );
     if (fault) {
       if (--fault.times <= 0) this.#faults.splice(this.#faults.indexOf(fault), 1);
       const headers: Record<string, string> = fault.retryAfterSeconds
@@ -247,7 +262,6 @@ export class ArmStandIn {
       sendJson(response, fault.status, armError(faultCode(fault.status), "scripted"), headers);
       return;
     }
-    const resourceId = `/subscriptions/${subscription}/resourceGroups/${group}/providers/Microsoft.ContainerRegistry/registries/${registryName}`;
     const registry = this.#registries.get(resourceId.toLowerCase());
     if (!registry) {
       sendJson(response, 404, armError("ResourceNotFound", `registry ${registryName} not found`));

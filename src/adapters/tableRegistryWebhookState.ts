@@ -16,7 +16,7 @@ import { writeAtVersion } from "./tableVersionedWrite";
  * Table `AcrWebhookHealth`: PartitionKey `webhooks`, RowKey `<registry id>|<webhook name>`: the
  * last verdict on each webhook and its outstanding ping, for the next check and `/api/health`;
  * PartitionKey `registries`, RowKey `<registry id>`: the last verdict on each registry's webhooks
- * as a whole, written at the etag it was read at.
+ * as a whole and whether ARM answers for it, written at the etag it was read at.
  */
 const HEALTH_PARTITION = "webhooks";
 const REGISTRY_PARTITION = "registries";
@@ -154,6 +154,10 @@ export class TableRegistryHealth implements RegistryHealthStore {
 
   write(health: RegistryHealth, version: string | undefined): Promise<FindingWrite> {
     return this.rows.writeAtVersion(registryKeys(health.registryId), health, version);
+  }
+
+  remove(registryId: string): Promise<void> {
+    return this.rows.remove(registryKeys(registryId));
   }
 
   /** Every registry checked so far. */

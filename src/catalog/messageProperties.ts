@@ -170,7 +170,7 @@ export const webhookHealthMessageProperties = z.strictObject({
 
 const webhookMissingProperties = healthFindingProperties(
   webhookMissingDataSchema.shape.kind,
-  "a webhook delivers to the bridge again",
+  "a webhook delivers to the bridge again, or the registry is gone",
 ) satisfies Record<keyof WebhookMissingProperties, z.ZodType>;
 
 export const webhookMissingMessageProperties = z.strictObject({

@@ -77,10 +77,18 @@ export interface RegistryWebhooks {
 }
 
 export function describeFailure(failure: ArmFailure): string {
+  return `${failureSummary(failure)}: ${failure.message}`;
+}
+
+/**
+ * The call and how it failed, without ARM's message (which names the caller's identity and
+ * scope): what an anonymous reader such as `/api/health` may be shown.
+ */
+export function failureSummary(failure: ArmFailure): string {
   const status = failure.status === undefined ? "" : ` ${failure.status}`;
   const retry =
     failure.retryAfterSeconds === undefined ? "" : ` (retry after ${failure.retryAfterSeconds}s)`;
-  return `${failure.operation}: ${failure.kind}${status}${retry}: ${failure.message}`;
+  return `${failure.operation}: ${failure.kind}${status}${retry}`;
 }
 
 /**

@@ -177,10 +177,18 @@ export interface WebhookHealth extends HealthVerdict {
   ping?: OutstandingPing;
 }
 
-/** What the bridge last concluded about a registry: whether one of its webhooks delivers to the bridge. */
+/**
+ * What the bridge last concluded about a registry: whether one of its webhooks delivers to the
+ * bridge (`verdict`, absent until ARM has answered for it), and whether ARM can be asked now.
+ */
 export interface RegistryHealth {
   registryId: string;
-  verdict: RegistryVerdict;
+  verdict?: RegistryVerdict;
+  /**
+   * Set while ARM cannot be asked about the registry's webhooks (forbidden, throttled, down): why,
+   * since when, and when it was last tried. The verdicts stay as they were until it answers.
+   */
+  unreachable?: { reason: string; since: number; checkedAt: number };
 }
 
 export interface RegistryVerdict extends HealthVerdict {
@@ -234,7 +242,11 @@ export const webhookHealthDataSchema = z.object({
     .describe(
       "When the current verdict began (ISO 8601): the finding's time, or the resolution's.",
     ),
-  resolved: z.boolean().describe("true on the resolution: the webhook is healthy again."),
+  resolved: z
+    .boolean()
+    .describe(
+      "true on the resolution: the webhook is healthy again, or was deleted (with its registry or alone).",
+    ),
 });
 
 export type WebhookHealthData = z.infer<typeof webhookHealthDataSchema>;
@@ -249,7 +261,9 @@ export const webhookMissingDataSchema = webhookHealthDataSchema.omit({ webhook: 
     ),
   resolved: z
     .boolean()
-    .describe("true on the resolution: a webhook of the registry delivers to the bridge again."),
+    .describe(
+      "true on the resolution: a webhook of the registry delivers to the bridge again, or the registry was deleted.",
+    ),
 });
 
 /** The application properties of a webhook health message, for subscription filters. */
@@ -279,7 +293,7 @@ export function webhookHealthMessage(health: WebhookHealth): TopicMessage {
 
 /**
  * On `acr-discrepancies`: `discrepancy.webhook-missing` when no webhook of the registry delivers to
- * the bridge, and `.resolved` once one does.
+ * the bridge, and `.resolved` once one does (or the registry is gone).
  */
 export function webhookMissingMessage(registryId: string, verdict: HealthVerdict): TopicMessage {
   return healthFindingMessage(WEBHOOK_MISSING, registryId, undefined, verdict);

@@ -1,5 +1,6 @@
 import { describeError } from "../core/describeError";
 import {
+  type ArmFailure,
   describeFailure,
   type RegistryWebhooks,
   type WebhookConfiguration,
@@ -37,6 +38,7 @@ export interface RegistryHealthStore {
    * over that: of concurrent runs that decided the same change, one claims it.
    */
   write(health: RegistryHealth, version: string | undefined): Promise<FindingWrite>;
+  remove(registryId: string): Promise<void>;
   /** Every registry kept. */
   list(): Promise<RegistryHealth[]>;
 }
@@ -58,6 +60,10 @@ export interface WebhookHealthReport {
   unhealthy: { registryId: string; webhook: string; reasons: string[] }[];
   /** Registries none of whose webhooks delivers to the bridge. */
   uncovered: { registryId: string; reasons: string[] }[];
+  /** Registries ARM could not be asked about (see `errors`): their verdicts are kept. */
+  unreachable: string[];
+  /** Registries ARM answers 404 for: their verdicts are dropped, their open findings resolved. */
+  notFound: string[];
   findingsPublished: number;
   resolved: number;
   pinged: number;
@@ -83,6 +89,8 @@ export async function checkWebhookHealth(
     checked: 0,
     unhealthy: [],
     uncovered: [],
+    unreachable: [],
+    notFound: [],
     findingsPublished: 0,
     resolved: 0,
     pinged: 0,
@@ -108,9 +116,9 @@ export async function checkWebhookHealth(
 }
 
 /**
- * Checks each webhook ARM lists for the registry (into `listed`, when it could be asked), and what
- * that says of the registry as a whole: a webhook ARM did not describe might be the one
- * delivering to the bridge.
+ * Checks each webhook ARM lists for the registry (into `listed`: none when ARM no longer finds
+ * the registry, nothing when it could not be asked), and what that says of the registry as a
+ * whole: a webhook ARM did not describe might be the one delivering to the bridge.
  */
 async function checkRegistry(
   registryId: string,
@@ -121,20 +129,26 @@ async function checkRegistry(
   listed: Map<string, readonly WebhookRef[]>,
 ): Promise<RegistryOutcome> {
   const found = await deps.webhooks.list(registryId);
+  if (!found.ok && found.failure.kind === "not-found") {
+    listed.set(registryId.toLowerCase(), []);
+    report.notFound.push(registryId);
+    return { kind: "not-found" };
+  }
   if (!found.ok) {
     report.errors.push(`${registryId}: ${describeFailure(found.failure)}`);
-    return { kind: "unanswered" };
+    report.unreachable.push(registryId);
+    return { kind: "unreachable", failure: found.failure };
   }
   listed.set(registryId.toLowerCase(), found.value);
   const configs: WebhookConfiguration[] = [];
-  let undescribed = false;
+  let undescribed: ArmFailure | undefined;
   for (const ref of found.value) {
     const where = `${ref.registryId}/webhooks/${ref.name}`;
     const config = await deps.webhooks.configuration(ref);
     if (!config.ok) {
       report.errors.push(`${where}: ${describeFailure(config.failure)}`);
       // One deleted since the list was read delivers nothing.
-      if (config.failure.kind !== "not-found") undescribed = true;
+      if (config.failure.kind !== "not-found") undescribed ??= config.failure;
       continue;
     }
     configs.push(config.value);
@@ -145,7 +159,10 @@ async function checkRegistry(
     }
   }
   const problems = registryWebhookProblems(configs, deps.expectations);
-  if (problems.length > 0 && undescribed) return { kind: "unanswered" };
+  if (problems.length > 0 && undescribed) {
+    report.unreachable.push(registryId);
+    return { kind: "unreachable", failure: undescribed };
+  }
   if (problems.length > 0) report.uncovered.push({ registryId, reasons: problems });
   return { kind: "answered", problems };
 }

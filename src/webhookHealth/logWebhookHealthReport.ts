@@ -3,9 +3,9 @@ import { logRunReport } from "../telemetry/runReport";
 import type { WebhookHealthReport } from "./checkWebhookHealth";
 
 /**
- * A webhook health run's report, with a warning per unhealthy webhook that names its problems and
- * per registry none of whose webhooks delivers to the bridge, and a line per webhook deleted from
- * its registry.
+ * A webhook health run's report, with a warning per unhealthy webhook that names its problems,
+ * per registry none of whose webhooks delivers to the bridge and per registry ARM does not find,
+ * and a line per webhook deleted from its registry.
  */
 export function logWebhookHealthReport(
   context: InvocationContext,
@@ -18,6 +18,11 @@ export function logWebhookHealthReport(
   }
   for (const registry of report.uncovered) {
     context.warn(`webhook-missing ${registry.registryId}: ${registry.reasons.join("; ")}`);
+  }
+  for (const registryId of report.notFound) {
+    context.warn(
+      `${registryId}: not found by ARM (deleted, or a wrong id in ACR_RESOURCE_IDS), not checked`,
+    );
   }
   for (const where of report.deleted) {
     context.log(`${where}: deleted from its registry, no longer checked`);

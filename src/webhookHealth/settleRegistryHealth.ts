@@ -1,4 +1,5 @@
 import { describeError } from "../core/describeError";
+import { type ArmFailure, failureSummary } from "../core/registryWebhooks";
 import {
   healthChange,
   type RegistryHealth,
@@ -13,7 +14,9 @@ export type RegistryOutcome =
   /** Its webhooks were listed and described: why none delivers to the bridge (empty: one does). */
   | { kind: "answered"; problems: string[] }
   /** ARM could not be asked (forbidden, throttled, down), about the registry or a webhook of it. */
-  | { kind: "unanswered" };
+  | { kind: "unreachable"; failure: ArmFailure }
+  /** ARM answers 404: the registry was deleted. */
+  | { kind: "not-found" };
 
 type Deps = Pick<WebhookHealthDependencies, "registries" | "publish">;
 
@@ -28,7 +31,8 @@ const CLAIM_LEASE_MS = 5 * 60_000;
  * first after (its publish failed, its run ended), so an opening always goes out before its
  * resolution; a new change waits for a later run until it has.
  *
- * Unanswered, the verdict stays as it was.
+ * Unreachable, the verdict stays as it was, marked unreachable; not found, an open finding gets its
+ * resolution and the registry is forgotten.
  */
 export async function settleRegistryHealth(
   registryId: string,
@@ -38,31 +42,61 @@ export async function settleRegistryHealth(
   report: WebhookHealthReport,
 ): Promise<void> {
   let kept = await deps.registries.read(registryId);
-  if (kept && !kept.value.verdict.published) {
+  const pending = kept?.value.verdict;
+  if (kept && pending && !pending.published) {
     // Its claimer may be publishing it still: the next run after the lease takes it over.
-    if (now - (kept.value.verdict.claimedAt ?? 0) < CLAIM_LEASE_MS) {
+    if (now - (pending.claimedAt ?? 0) < CLAIM_LEASE_MS) {
       report.notClaimed++;
       return;
     }
-    kept = await publishClaimed(kept.value, kept.version, deps, now, report);
+    const health = { ...kept.value, verdict: pending };
+    kept = await publishClaimed(health, kept.version, deps, now, report);
     if (!kept) return;
   }
-  if (outcome.kind === "unanswered") return;
   const previous = kept?.value.verdict;
-  const { problems } = outcome;
-  const change = healthChange(previous, problems);
-  const verdict: RegistryVerdict = {
-    healthy: problems.length === 0,
-    problems,
-    since: change === "unchanged" ? (previous?.since ?? now) : now,
-    checkedAt: now,
-    published: change === "unchanged",
-  };
-  if (change === "unchanged") {
-    await deps.registries.write({ registryId, verdict }, kept?.version);
-  } else {
-    await publishClaimed({ registryId, verdict }, kept?.version, deps, now, report);
+  switch (outcome.kind) {
+    case "unreachable": {
+      const unreachable = {
+        reason: failureSummary(outcome.failure),
+        since: kept?.value.unreachable?.since ?? now,
+        checkedAt: now,
+      };
+      // Another run's write since is as good as this one.
+      await deps.registries.write({ registryId, ...kept?.value, unreachable }, kept?.version);
+      return;
+    }
+    case "not-found": {
+      if (!kept) return;
+      if (previous && !previous.healthy) {
+        const resolution = { registryId, verdict: healthyVerdict(now) };
+        kept = await publishClaimed(resolution, kept.version, deps, now, report);
+        if (!kept) return;
+      }
+      await deps.registries.remove(registryId);
+      return;
+    }
+    case "answered": {
+      const { problems } = outcome;
+      const change = healthChange(previous, problems);
+      const verdict: RegistryVerdict = {
+        healthy: problems.length === 0,
+        problems,
+        since: change === "unchanged" ? (previous?.since ?? now) : now,
+        checkedAt: now,
+        published: change === "unchanged",
+      };
+      if (change === "unchanged") {
+        await deps.registries.write({ registryId, verdict }, kept?.version);
+      } else {
+        await publishClaimed({ registryId, verdict }, kept?.version, deps, now, report);
+      }
+      return;
+    }
   }
+}
+
+function healthyVerdict(now: number): RegistryVerdict {
+  return { healthy: true, problems: [], since: now, checkedAt: now, published: false };
 }
 
 /**
@@ -71,7 +105,7 @@ export async function settleRegistryHealth(
  * after the lease publishes it again, under the same message id).
  */
 async function publishClaimed(
-  health: RegistryHealth,
+  health: RegistryHealth & { verdict: RegistryVerdict },
   version: string | undefined,
   deps: Deps,
   now: number,

@@ -4,7 +4,7 @@ import type { RegistryHealth } from "../core/webhookHealth";
 
 /**
  * The last verdict on each registry webhook, and on each registry's webhooks as a whole (does one
- * deliver to the bridge), checked so far; nothing before the first check.
+ * deliver to the bridge, can ARM be asked), checked so far; nothing before the first check.
  */
 export async function webhookHealthDetails(
   registryAccess: RegistryAccess,
@@ -34,12 +34,17 @@ export async function webhookHealthDetails(
   };
 }
 
-function registryDetails({ registryId, verdict }: RegistryHealth) {
+function registryDetails({ registryId, verdict, unreachable }: RegistryHealth) {
   return {
     registryId,
-    status: verdict.healthy ? "healthy" : "unhealthy",
-    reasons: verdict.problems,
-    since: isoTime(verdict.since),
-    checkedAt: isoTime(verdict.checkedAt),
+    status: verdict === undefined ? "unknown" : verdict.healthy ? "healthy" : "unhealthy",
+    reasons: verdict?.problems ?? [],
+    since: isoTime(verdict?.since),
+    checkedAt: isoTime(verdict?.checkedAt),
+    unreachable: unreachable && {
+      reason: unreachable.reason,
+      since: isoTime(unreachable.since),
+      checkedAt: isoTime(unreachable.checkedAt),
+    },
   };
 }

@@ -528,6 +528,7 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
 
 describe("webhook health of a registry as a whole, real SDK against the ARM stand-in", () => {
   const UNCOVERED_REGISTRY = registryId("uncoveredreg");
+  const DELETED_REGISTRY = registryId("deletedreg");
   let arm: ArmStandIn;
   let stack: LocalStack;
   let bridgeUrl: string;
@@ -535,8 +536,8 @@ describe("webhook health of a registry as a whole, real SDK against the ARM stan
   beforeAll(async () => {
     ({ arm, stack, bridgeUrl } = await startRegistrySide(
       {},
-      // ARM answers 404 for it until the test creates it.
-      { ACR_RESOURCE_IDS: UNCOVERED_REGISTRY },
+      // ARM answers 404 for both until a test creates them.
+      { ACR_RESOURCE_IDS: `${UNCOVERED_REGISTRY},${DELETED_REGISTRY}` },
     ));
   });
 
@@ -570,6 +571,7 @@ describe("webhook health of a registry as a whole, real SDK against the ARM stan
       status: string;
       reasons: string[];
       since?: string;
+      unreachable?: { reason: string; since: string; checkedAt: string };
     }[];
   }
   async function healthDetails(): Promise<HealthDetails> {
@@ -643,6 +645,71 @@ describe("webhook health of a registry as a whole, real SDK against the ARM stan
     expect(everything).not.toContain("fn-key-456");
     expect(everything).not.toContain(TEST_SECRET);
   }, 60_000);
+
+  it("a registry ARM cannot be asked about keeps its verdicts, reported unreachable; a deleted one (404) leaves /api/health and its open findings are resolved", async () => {
+    const loginServer = "deletedreg.azurecr.io";
+    const published = () =>
+      findingsAbout(loginServer).map(
+        (m) => `${m.applicationProperties.kind} resolved=${m.applicationProperties.resolved}`,
+      );
+    arm.addRegistry(DELETED_REGISTRY);
+    arm.setWebhook(DELETED_REGISTRY, webhook("gonehook", { status: "disabled" }));
+    await runTimer(stack, "webhookHealth");
+    expect(published().sort()).toEqual([
+      "webhook-missing resolved=false",
+      "webhook-unhealthy resolved=false",
+    ]);
+    const before = await healthDetails();
+    const verdict = registryIn(before, DELETED_REGISTRY);
+    expect(verdict).toMatchObject({ status: "unhealthy" });
+    expect(verdict?.unreachable).toBeUndefined();
+    const gonehook = (details: HealthDetails) =>
+      details.webhooks?.find((w) => w.registryId === DELETED_REGISTRY && w.webhook === "gonehook");
+    expect(gonehook(before)).toMatchObject({ status: "unhealthy" });
+
+    for (const [status, kind] of [
+      [403, "forbidden"],
+      [503, "unavailable"],
+    ] as const) {
+      arm.fail({ operation: "list", registryId: DELETED_REGISTRY, status, times: 20 });
+      await runTimer(stack, "webhookHealth");
+      arm.clearFaults();
+      const during = await healthDetails();
+      expect(registryIn(during, DELETED_REGISTRY)).toMatchObject({
+        status: "unhealthy",
+        reasons: verdict?.reasons,
+        since: verdict?.since,
+        // The failed call, not ARM's message (it names the caller): /api/health is anonymous.
+        unreachable: { reason: `webhooks.list: ${kind} ${status}` },
+      });
+      expect(gonehook(during)).toEqual(gonehook(before));
+      expect(published()).toHaveLength(2);
+    }
+    // Answered again: reachable, the verdict as it was.
+    await runTimer(stack, "webhookHealth");
+    const again = registryIn(await healthDetails(), DELETED_REGISTRY);
+    expect(again).toMatchObject({
+      status: "unhealthy",
+      reasons: verdict?.reasons,
+      since: verdict?.since,
+    });
+    expect(again?.unreachable).toBeUndefined();
+
+    arm.removeRegistry(DELETED_REGISTRY);
+    await runTimer(stack, "webhookHealth");
+    const after = await healthDetails();
+    expect(registryIn(after, DELETED_REGISTRY)).toBeUndefined();
+    expect(gonehook(after)).toBeUndefined();
+    expect(published().sort()).toEqual([
+      "webhook-missing resolved=false",
+      "webhook-missing resolved=true",
+      "webhook-unhealthy resolved=false",
+      "webhook-unhealthy resolved=true",
+    ]);
+    expect(stack.output()).toContain(`${DELETED_REGISTRY}: not found by ARM`);
+    await runTimer(stack, "webhookHealth");
+    expect(published()).toHaveLength(4);
+  }, 90_000);
 });
 
 describe("registry side under npm start", () => {
