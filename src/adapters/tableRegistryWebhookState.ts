@@ -5,10 +5,10 @@ import type { RegistryHealth, WebhookHealth } from "../core/webhookHealth";
 import type { FindingWrite, Versioned } from "../core/writePlan";
 import type { RegistryHealthStore, WebhookHealthStore } from "../webhookHealth/checkWebhookHealth";
 import { TableAccess } from "./tableAccess";
+import { writeAtVersion } from "./tableAtVersion";
 import { isStatus } from "./tableErrors";
 import { encodeKeyPart } from "./tableKeys";
 import type { EntityKeys } from "./tableLayout";
-import { writeAtVersion } from "./tableVersionedWrite";
 
 /**
  * Table `AcrBackfillCursors`: PartitionKey = registry resource id, RowKey = webhook name (both
@@ -72,7 +72,7 @@ class JsonRows<T> {
 
   writeAtVersion(keys: EntityKeys, value: T, version: string | undefined): Promise<FindingWrite> {
     const entity: JsonEntity = { ...keys, json: JSON.stringify(value) };
-    return writeAtVersion(this.access, this.table, entity, version);
+    return writeAtVersion(this.table, this.access, entity, version);
   }
 
   /** Every row of one partition (a few hundred at most). */
