@@ -8,12 +8,13 @@ import {
 import { TableAccess } from "./tableAccess";
 import { isStatus } from "./tableErrors";
 import { readIfExists } from "./tableIfExists";
+import { queryEntities } from "./tablePaging";
 
 /**
  * Table `AcrReplayJobs`: PartitionKey `jobs`, RowKey = job id; the job's state as JSON plus the
  * columns the runner filters on. Few rows (one per replay asked for), so one partition.
  * A job's choices of the records it sends messages from are its own partition: PartitionKey =
- * the job id, RowKey = the original message id, `sender` = the record.
+ * the job id, RowKey = the original message id, `sender` = the record; deleted once it ended.
  */
 const PARTITION = "jobs";
 
@@ -35,6 +36,8 @@ interface ReplayJobEntity {
   state: string;
   createdAt: Date;
   leaseUntil: Date;
+  /** Absent from a job saved before jobs forgot their choices: it has kept them. */
+  choicesForgotten?: boolean;
   job: string;
 }
 
@@ -62,7 +65,7 @@ export class TableReplayJobs implements ReplayJobStore {
 
   async get(id: string): Promise<ReplayJob | undefined> {
     const entity = await this.read(id);
-    return entity && (JSON.parse(entity.job) as ReplayJob);
+    return entity && jobOf(entity.job);
   }
 
   async active(limit: number): Promise<ReplayJob[]> {
@@ -76,22 +79,30 @@ export class TableReplayJobs implements ReplayJobStore {
     return jobs.sort((a, b) => b.createdAt - a.createdAt).slice(0, limit);
   }
 
-  private list(filter: string): Promise<ReplayJob[]> {
+  private async list(filter: string): Promise<ReplayJob[]> {
+    return (await this.rows(filter, ["job"])).map((row) => jobOf(row.job));
+  }
+
+  /** The jobs' rows the filter matches, with only the columns asked for. */
+  private rows<K extends keyof ReplayJobEntity>(
+    filter: string,
+    columns: readonly K[],
+  ): Promise<Pick<ReplayJobEntity, K>[]> {
     return readIfExists(async () => {
-      const jobs: ReplayJob[] = [];
+      const found: Pick<ReplayJobEntity, K>[] = [];
       const rows = this.table.listEntities<ReplayJobEntity>({
-        queryOptions: { filter, select: ["job"] },
+        queryOptions: { filter, select: columns.map(columnName) },
         ...this.access.signal(),
       });
-      for await (const row of rows) jobs.push(JSON.parse(row.job) as ReplayJob);
-      return jobs;
+      for await (const row of rows) found.push(row);
+      return found;
     }, []);
   }
 
   async claim(id: string, now: number, until: number): Promise<ReplayJob | undefined> {
     const entity = await this.read(id);
     if (!entity || new Date(entity.leaseUntil).getTime() > now) return undefined;
-    const job = JSON.parse(entity.job) as ReplayJob;
+    const job = jobOf(entity.job);
     return (await this.replaceAt(this.entityOf(job, until), entity.etag)) ? job : undefined;
   }
 
@@ -122,18 +133,59 @@ export class TableReplayJobs implements ReplayJobStore {
     return senders;
   }
 
-  async noteSenders(jobId: string, senders: SenderChoices): Promise<void> {
-    const actions = [...senders].map(
-      ([rowKey, sender]): TransactionAction => [
+  noteSenders(jobId: string, senders: SenderChoices): Promise<void> {
+    return this.submit(
+      [...senders].map(([rowKey, sender]) => [
         "upsert",
         { partitionKey: jobId, rowKey, sender } satisfies SenderEntity,
         "Replace",
-      ],
+      ]),
     );
-    for (let start = 0; start < actions.length; start += MAX_OPERATIONS) {
-      const transaction = actions.slice(start, start + MAX_OPERATIONS);
-      await this.access.call(() => this.table.submitTransaction(transaction, this.access.signal()));
+  }
+
+  async keepingChoices(limit: number): Promise<string[]> {
+    const ended = ACTIVE_JOB_STATES.map((state) => odata`state ne ${state}`).join(" and ");
+    const rows = await this.rows(`${odata`PartitionKey eq ${PARTITION}`} and ${ended}`, [
+      "rowKey",
+      "createdAt",
+      "choicesForgotten",
+    ]);
+    // Filtered here, not in the query: a job saved before jobs forgot has no such column. Every
+    // ended job is read, three small columns each: one page per 1,000 jobs asked for.
+    return rows
+      .filter((row) => row.choicesForgotten !== true)
+      .sort((a, b) => new Date(a.createdAt).getTime() - new Date(b.createdAt).getTime())
+      .slice(0, limit)
+      .map((row) => row.rowKey);
+  }
+
+  async forgetSenders(jobId: string, limit: number): Promise<number> {
+    const rowKeys: string[] = [];
+    const rows = queryEntities<SenderEntity>(
+      this.access,
+      this.table,
+      { filter: odata`PartitionKey eq ${jobId}`, select: ["RowKey"] },
+      limit,
+    );
+    for await (const row of rows) {
+      rowKeys.push(row.rowKey);
+      if (rowKeys.length >= limit) break;
     }
+    await this.submit(rowKeys.map((rowKey) => ["delete", { partitionKey: jobId, rowKey }]));
+    return rowKeys.length;
+  }
+
+  /** Submits the actions on one partition in transactions of the most allowed, all at once. */
+  private async submit(actions: TransactionAction[]): Promise<void> {
+    const transactions: TransactionAction[][] = [];
+    for (let start = 0; start < actions.length; start += MAX_OPERATIONS) {
+      transactions.push(actions.slice(start, start + MAX_OPERATIONS));
+    }
+    await Promise.all(
+      transactions.map((transaction) =>
+        this.access.call(() => this.table.submitTransaction(transaction, this.access.signal())),
+      ),
+    );
   }
 
   /** Replaces the job's entity if it is still at `etag`; false when another run changed it. */
@@ -164,7 +216,21 @@ export class TableReplayJobs implements ReplayJobStore {
       state: job.state,
       createdAt: new Date(job.createdAt),
       leaseUntil: new Date(leaseUntil),
+      choicesForgotten: job.choicesForgotten,
       job: JSON.stringify(job),
     };
   }
+}
+
+/** The job a row holds; one saved before jobs forgot their choices has kept them. */
+function jobOf(json: string): ReplayJob {
+  const stored = JSON.parse(json) as Omit<ReplayJob, "choicesForgotten"> & {
+    choicesForgotten?: boolean;
+  };
+  return { choicesForgotten: false, ...stored };
+}
+
+/** A column as a query selects it: the keys by their names in Table Storage. */
+function columnName(column: keyof ReplayJobEntity): string {
+  return column === "rowKey" ? "RowKey" : column === "partitionKey" ? "PartitionKey" : column;
 }

@@ -53,6 +53,12 @@ export interface ReplayJob {
   failedSteps: number;
   /** The latest errors, newest last, bounded. */
   errors: string[];
+  /**
+   * Whether the job has forgotten its choices of the records it sends messages from (see
+   * `SenderChoices`): it keeps them while it runs, one per message it replays, and forgets them
+   * once it has ended, when no page of it is read again.
+   */
+  choicesForgotten: boolean;
 }
 
 const MAX_JOB_ERRORS = 20;
@@ -69,6 +75,7 @@ export function newReplayJob(id: string, selection: ReplaySelection, now: number
     skipped: 0,
     failedSteps: 0,
     errors: [],
+    choicesForgotten: false,
   };
 }
 
@@ -220,6 +227,10 @@ export interface ReplayJobStore {
   sendersOf(jobId: string, originalMessageIds: readonly string[]): Promise<Map<string, string>>;
   /** Keeps the job's choices of the records it sends these original messages from. */
   noteSenders(jobId: string, senders: SenderChoices): Promise<void>;
+  /** Ids of jobs that have ended and not yet forgotten their choices, at most `limit`. */
+  keepingChoices(limit: number): Promise<string[]>;
+  /** Forgets up to `limit` of the job's choices; how many it forgot (none: none were left). */
+  forgetSenders(jobId: string, limit: number): Promise<number>;
 }
 
 export interface ReplayPorts {
@@ -242,25 +253,86 @@ export interface ReplaySettings {
   maxFailedSteps: number;
 }
 
-/** One timer run: advances every active job in turn until the run's time is used up. */
+/** What one timer run did. */
+export interface ReplayRun {
+  /** The active jobs it advanced, as it left them. */
+  advanced: ReplayJob[];
+  /** The ended jobs whose choices it forgot, all or some. */
+  forgotten: ForgettingReport[];
+}
+
+export interface ForgettingReport {
+  id: string;
+  /** How many of the job's choices the run forgot. */
+  forgot: number;
+  /** Whether the job has no choices left now, and says so. */
+  done: boolean;
+  error?: string;
+}
+
+/** Choices forgotten at a time: one bounded call, then the run checks its time again. */
+const FORGET_AT_ONCE = 1000;
+
+/**
+ * One timer run: advances every active job in turn until the run's time is used up, then, with
+ * the time left, makes ended jobs forget their choices (the job it ended first).
+ */
 export async function runReplayJobs(
   ports: ReplayPorts,
   settings: ReplaySettings,
-): Promise<ReplayJob[]> {
+): Promise<ReplayRun> {
   const started = ports.clock();
   const deadline = started + settings.runMs;
+  // Held a little past the run, so a run that overruns is not joined by the next one.
+  const lease = deadline + settings.runMs;
   const pacer = { started, sent: 0 };
-  const touched: ReplayJob[] = [];
+  const advanced: ReplayJob[] = [];
   for (const listed of await ports.jobs.active(10)) {
     if (ports.clock() >= deadline) break;
-    // Held a little past the run, so a run that overruns is not joined by the next one.
-    const lease = deadline + settings.runMs;
     const job = await ports.jobs.claim(listed.id, ports.clock(), lease);
     // Another run may have finished it since it was listed.
     if (!job || !isActiveJob(job)) continue;
-    touched.push(await advanceJob(job, ports, settings, { deadline, lease }, pacer));
+    advanced.push(await advanceJob(job, ports, settings, { deadline, lease }, pacer));
   }
-  return touched;
+  const forgotten: ForgettingReport[] = [];
+  if (ports.clock() >= deadline) return { advanced, forgotten };
+  for (const id of await ports.jobs.keepingChoices(10)) {
+    if (ports.clock() >= deadline) break;
+    const job = await ports.jobs.claim(id, ports.clock(), lease);
+    // Another run may have taken it up since it was listed.
+    if (!job || isActiveJob(job) || job.choicesForgotten) continue;
+    forgotten.push(await forgetChoices(job, ports, { deadline, lease }));
+  }
+  return { advanced, forgotten };
+}
+
+/**
+ * Forgets the ended job's choices a bounded number at a time until none are left, then notes
+ * that on the job; what is left when the run's time is up is the next run's to forget. A run that
+ * stops at any point (a crash, an outage) leaves the job ended with choices, or none, still to
+ * forget: the next run goes on from there.
+ */
+async function forgetChoices(
+  job: ReplayJob,
+  ports: ReplayPorts,
+  { deadline, lease }: { deadline: number; lease: number },
+): Promise<ForgettingReport> {
+  let forgot = 0;
+  try {
+    while (ports.clock() < deadline) {
+      const count = await ports.jobs.forgetSenders(job.id, FORGET_AT_ONCE);
+      forgot += count;
+      if (count === 0) {
+        const done = await ports.jobs.save({ ...job, choicesForgotten: true }, lease, false);
+        return { id: job.id, forgot, done };
+      }
+    }
+    // The job as it was, for the next run to take up at once.
+    await ports.jobs.save(job, lease, false);
+    return { id: job.id, forgot, done: false };
+  } catch (error) {
+    return { id: job.id, forgot, done: false, error: describeError(error) };
+  }
 }
 
 async function advanceJob(

@@ -5,13 +5,16 @@ import { logRunLine } from "../telemetry/runReport";
 /** The stores and the publisher a run works with; the clock is the real one. */
 type ReplayTimerDeps = Omit<ReplayPorts, "clock" | "sleep">;
 
-/** One run of the replay runner: advances the active jobs, then logs where each one it took is. */
+/**
+ * One run of the replay runner: advances the active jobs and makes ended ones forget their
+ * choices, then logs where each job it took is.
+ */
 export async function runReplayTimer(
   context: InvocationContext,
   deps: ReplayTimerDeps,
   settings: ReplaySettings,
 ): Promise<void> {
-  const jobs = await runReplayJobs(
+  const { advanced, forgotten } = await runReplayJobs(
     {
       ...deps,
       clock: Date.now,
@@ -19,7 +22,7 @@ export async function runReplayTimer(
     },
     settings,
   );
-  const report = jobs.map((job) => ({
+  const jobs = advanced.map((job) => ({
     id: job.id,
     state: job.state,
     published: job.published,
@@ -29,7 +32,7 @@ export async function runReplayTimer(
   logRunLine(
     context,
     "replayRunner",
-    report,
-    report.some((job) => job.error !== undefined),
+    { jobs, forgotten },
+    [...jobs, ...forgotten].some((job) => job.error !== undefined),
   );
 }

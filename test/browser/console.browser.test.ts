@@ -328,7 +328,7 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
         state: string;
       };
       if (job.state === "completed") break;
-      await runTimer(stack, "replayRunner", "replayRunner: [");
+      await runTimer(stack, "replayRunner", "replayRunner: {");
     }
     // The page's own refresh picks the new state up.
     await jobRow.getByText("completed").waitFor({ timeout: 30_000 });

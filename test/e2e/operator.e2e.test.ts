@@ -57,7 +57,7 @@ describe("replay and the source watch on the local stack", () => {
   /** Runs the replay timer until the job has ended (the schedule may also run it meanwhile). */
   async function replayUntilDone(id: string) {
     for (let run = 0; run < 20; run++) {
-      await runTimer(stack, "replayRunner", "replayRunner: [");
+      await runTimer(stack, "replayRunner", "replayRunner: {");
       const job = await call<{ state: string }>(`replay/${id}`);
       if (job.state === "completed" || job.state === "failed") return job;
     }
@@ -128,7 +128,7 @@ describe("replay and the source watch on the local stack", () => {
     expect(messages.map(mismatches)).toEqual(messages.map(() => []));
 
     // A finished job is not run again; a second job replays again under ids of its own.
-    await runTimer(stack, "replayRunner", "replayRunner: [");
+    await runTimer(stack, "replayRunner", "replayRunner: {");
     expect(onTopic("acr-push", registry)).toHaveLength(5);
     const second = await post<{ id: string }>(
       "replay",

@@ -438,7 +438,7 @@ describe("two instances of the bridge on one storage account and one namespace",
     expect(started[1]).toBe(started[0]);
     const id = started[0] as string;
     await Promise.all(
-      [a, b].map((instance) => runTimer(instance, "replayRunner", "replayRunner: [")),
+      [a, b].map((instance) => runTimer(instance, "replayRunner", "replayRunner: {")),
     );
 
     const job = await getJson<{ state: string; counts: Record<string, number> }>(a, `replay/${id}`);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { TableClient } from "@azure/data-tables";
+import { odata, type TableClient } from "@azure/data-tables";
 import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
@@ -9,7 +9,7 @@ import { ServiceBusPublisher } from "../../src/adapters/serviceBusPublisher";
 import { TableOutageLog } from "../../src/adapters/tableOutageLog";
 import { TableReplayJobs } from "../../src/adapters/tableReplayJobs";
 import { TableSourceWatch } from "../../src/adapters/tableSourceWatch";
-import { newReplayJob } from "../../src/core/replay";
+import { newReplayJob, type ReplayJobState } from "../../src/core/replay";
 import { watchSources } from "../../src/core/sourceSilence";
 import { KeptOutages } from "../../src/core/storeOutage";
 import { rendezvous } from "../support/rendezvous";
@@ -37,6 +37,7 @@ describe("TableReplayJobs against Azurite", () => {
     const table = freshTable();
     const jobs = new TableReplayJobs(table, 2000);
     expect(await jobs.active(10)).toEqual([]);
+    expect(await jobs.keepingChoices(10)).toEqual([]);
     expect(await jobs.get(randomUUID())).toBeUndefined();
     expect(await jobs.claim(randomUUID(), Date.now(), Date.now() + 1000)).toBeUndefined();
     await expect(table.getEntity("jobs", "x")).rejects.toMatchObject({
@@ -86,6 +87,78 @@ describe("TableReplayJobs against Azurite", () => {
     expect(await jobs.sendersOf(two, ["m0", "m1"])).toEqual(new Map([["m0", "eventgrid e0"]]));
     // The choices are not jobs: the runner lists none of them.
     expect(await jobs.recent(10)).toEqual([]);
+  });
+
+  it("forgets an ended job's choices at most the number asked for at a time, leaving the job and other jobs' choices", async () => {
+    const table = freshTable();
+    const jobs = new TableReplayJobs(table, 5000);
+    const now = Date.now();
+    const ended = {
+      ...newReplayJob(randomUUID(), { from: now - 1000, to: now }, now),
+      state: "completed" as const,
+      scanned: 2500,
+      published: 2500,
+    };
+    await jobs.create(ended);
+    const other = randomUUID();
+    const ids = Array.from({ length: 2500 }, (_, index) => `m${index}`);
+    await jobs.noteSenders(ended.id, new Map(ids.map((id) => [id, `webhook ${id}`])));
+    await jobs.noteSenders(other, new Map([["m0", "eventgrid e0"]]));
+    const counts: number[] = [];
+    for (let count = -1; count !== 0; ) {
+      count = await jobs.forgetSenders(ended.id, 1000);
+      counts.push(count);
+    }
+    expect(counts).toEqual([1000, 1000, 500, 0]);
+    const left = table.listEntities({
+      queryOptions: { filter: odata`PartitionKey eq ${ended.id}`, select: ["RowKey"] },
+    });
+    let rows = 0;
+    for await (const _row of left) rows++;
+    expect(rows).toBe(0);
+    expect(await jobs.sendersOf(ended.id, ids.slice(0, 20))).toEqual(new Map());
+    expect(await jobs.sendersOf(other, ["m0"])).toEqual(new Map([["m0", "eventgrid e0"]]));
+    expect(await jobs.get(ended.id)).toEqual(ended);
+  });
+
+  it("lists ended jobs that keep their choices, one saved before jobs forgot them included, oldest first", async () => {
+    const table = freshTable();
+    const jobs = new TableReplayJobs(table, 2000);
+    const now = Date.now();
+    const job = (state: ReplayJobState, createdAt: number) => ({
+      ...newReplayJob(randomUUID(), { from: now - 1000, to: now }, createdAt),
+      state,
+    });
+    const completed = job("completed", now - 3);
+    const failed = job("failed", now - 2);
+    for (const each of [
+      job("queued", now - 6),
+      job("running", now - 4),
+      completed,
+      failed,
+      { ...job("completed", now - 1), choicesForgotten: true },
+    ]) {
+      await jobs.create(each);
+    }
+    // A job that ended before jobs forgot their choices: no such column, nor in its JSON.
+    const { choicesForgotten: _, ...older } = job("completed", now - 5);
+    await table.createEntity({
+      partitionKey: "jobs",
+      rowKey: older.id,
+      state: older.state,
+      createdAt: new Date(older.createdAt),
+      leaseUntil: new Date(0),
+      job: JSON.stringify(older),
+    });
+    expect(await jobs.keepingChoices(10)).toEqual([older.id, completed.id, failed.id]);
+    expect(await jobs.keepingChoices(2)).toEqual([older.id, completed.id]);
+    expect(await jobs.get(older.id)).toEqual({ ...older, choicesForgotten: false });
+    const lease = now + 60_000;
+    const claimed = await jobs.claim(older.id, now, lease);
+    expect(claimed).toEqual({ ...older, choicesForgotten: false });
+    if (!claimed) throw new Error("not claimed");
+    expect(await jobs.save({ ...claimed, choicesForgotten: true }, lease, false)).toBe(true);
+    expect(await jobs.keepingChoices(10)).toEqual([completed.id, failed.id]);
   });
 });
 

@@ -165,10 +165,14 @@ describe("a replay job over copies of one message pages apart, against Azurite a
         records: 7,
         replayable: 5,
       });
-      const jobs = new TableReplayJobs(bridge.tables(`Jobs${randomUUID().slice(0, 8)}`), 2000);
+      const table = bridge.tables(`Jobs${randomUUID().slice(0, 8)}`);
+      const jobs = new TableReplayJobs(table, 2000);
       const job = newReplayJob(randomUUID(), selection, Date.now());
       await jobs.create(job);
-      const [done] = await runReplayJobs(
+      const {
+        advanced: [done],
+        forgotten,
+      } = await runReplayJobs(
         {
           jobs,
           source: operator.reads,
@@ -180,7 +184,13 @@ describe("a replay job over copies of one message pages apart, against Azurite a
         { ratePerSecond: 1000, runMs: 8000, pageSize, maxFailedSteps: 3 },
       );
       expect(done).toMatchObject({ state: "completed", scanned: 7, published: 5, skipped: 2 });
-      expect(await jobs.get(job.id)).toMatchObject({ state: "completed", published: 5 });
+      // The run that ended the job forgot its choices, one per message, and kept what it did.
+      expect(forgotten).toEqual([{ id: job.id, forgot: 5, done: true }]);
+      expect(await jobs.get(job.id)).toEqual({ ...done, choicesForgotten: true });
+      expect(await jobs.sendersOf(job.id, [original])).toEqual(new Map());
+      const rows = [];
+      for await (const row of table.listEntities()) rows.push(row.partitionKey);
+      expect(rows).toEqual(["jobs"]);
 
       const replayed = await receiveAll("acr-push");
       expect(replayed).toHaveLength(5);

@@ -112,6 +112,23 @@ class MemoryJobs implements ReplayJobStore {
   async noteSenders(jobId: string, senders: ReadonlyMap<string, string>) {
     this.senders.set(jobId, new Map([...(this.senders.get(jobId) ?? []), ...senders]));
   }
+  async keepingChoices(limit: number) {
+    return [...this.jobs.values()]
+      .map((entry) => entry.job)
+      .filter((job) => !isActiveJob(job) && !job.choicesForgotten)
+      .map((job) => job.id)
+      .slice(0, limit);
+  }
+  async forgetSenders(jobId: string, limit: number) {
+    const kept = this.senders.get(jobId) ?? new Map();
+    let forgotten = 0;
+    for (const id of kept.keys()) {
+      if (forgotten === limit) break;
+      kept.delete(id);
+      forgotten++;
+    }
+    return forgotten;
+  }
 }
 
 interface Sent {
@@ -166,7 +183,7 @@ describe("replay jobs", () => {
     ];
     const { ports, jobs, sent } = harness(records);
     await jobs.create(newReplayJob("job-a", WINDOW, T0));
-    const [job] = await runReplayJobs(ports, SETTINGS);
+    const [job] = (await runReplayJobs(ports, SETTINGS)).advanced;
 
     expect(job).toMatchObject({ state: "completed", scanned: 5, published: 3, skipped: 2 });
     expect(replayProgress(job)).toBe(1);
@@ -210,7 +227,7 @@ describe("replay jobs", () => {
     };
     const { ports, jobs, sent } = harness([east, west]);
     await jobs.create(newReplayJob("job-g", WINDOW, T0));
-    const [job] = await runReplayJobs(ports, SETTINGS);
+    const [job] = (await runReplayJobs(ports, SETTINGS)).advanced;
     expect(job).toMatchObject({ state: "completed", scanned: 2, published: 1, skipped: 1 });
     expect(sent).toHaveLength(1);
     const [{ message }] = sent;
@@ -224,7 +241,7 @@ describe("replay jobs", () => {
     const east = record(1, { event: { eventId: "evt-1-east", region: "eastus" } });
     const { ports, jobs, sent } = harness([west, east]);
     await jobs.create(newReplayJob("job-h", WINDOW, T0));
-    const [job] = await runReplayJobs(ports, SETTINGS);
+    const [job] = (await runReplayJobs(ports, SETTINGS)).advanced;
     // The copy not sent again counts as skipped: scanned = published + skipped.
     expect(job).toMatchObject({ state: "completed", scanned: 2, published: 1, skipped: 1 });
     expect(sent.map((s) => s.message.body.id)).toEqual([messageIdFor(west.event)]);
@@ -238,7 +255,7 @@ describe("replay jobs", () => {
       const records = [west, record(2), record(3), record(4), east];
       const { ports, jobs, sent } = harness(records);
       await jobs.create(newReplayJob("job-q", WINDOW, T0));
-      const [job] = await runReplayJobs(ports, { ...SETTINGS, pageSize });
+      const [job] = (await runReplayJobs(ports, { ...SETTINGS, pageSize })).advanced;
       expect(job).toMatchObject({ state: "completed", scanned: 5, published: 4, skipped: 1 });
       expect(sent.map((s) => s.message.body.data)).toEqual(
         records.slice(0, 4).map((r) => r.event.payload),
@@ -262,11 +279,11 @@ describe("replay jobs", () => {
     // The second publish (first page, second record) fails once.
     const { ports, jobs, sent } = harness(records, (attempt) => attempt === 2);
     await jobs.create(newReplayJob("job-f", WINDOW, T0));
-    let [job] = await runReplayJobs(ports, SETTINGS);
+    let [job] = (await runReplayJobs(ports, SETTINGS)).advanced;
     expect(job).toMatchObject({ state: "running", published: 0, failedSteps: 1 });
     expect(job.cursor).toBeUndefined();
     expect(job.errors[0]).toContain("service bus down");
-    [job] = await runReplayJobs(ports, SETTINGS);
+    [job] = (await runReplayJobs(ports, SETTINGS)).advanced;
     expect(job).toMatchObject({ state: "completed", published: 4, failedSteps: 0 });
     // Record 1 went out twice, under one id: duplicate detection keeps one.
     const ids = sent.map((s) => s.message.messageId);
@@ -286,7 +303,7 @@ describe("replay jobs", () => {
     const { ports, jobs, sent, sleeps } = harness(records);
     await jobs.create(newReplayJob("job-r", WINDOW, T0));
     const settings = { ...SETTINGS, ratePerSecond: 2, runMs: 2000 };
-    const [job] = await runReplayJobs(ports, settings);
+    const [job] = (await runReplayJobs(ports, settings)).advanced;
     // 2 per second for 2 seconds: the run stops after the page that crossed its time.
     expect(job.state).toBe("running");
     expect(sent.length).toBeLessThan(records.length);
@@ -316,7 +333,7 @@ describe("replay jobs", () => {
     await jobs.create(newReplayJob("job-s", WINDOW, T0));
     // The deployed run: 8 s, pages of 200, here at the slowest rate allowed.
     const settings = { ...SETTINGS, ratePerSecond: 1, runMs: 8000, pageSize: 200 };
-    const [job] = await runReplayJobs(ports, settings);
+    const [job] = (await runReplayJobs(ports, settings)).advanced;
     expect(job.state).toBe("running");
     // Each send of the run within its own time, the run long done when its lease ends (at
     // which a runner of another instance may take the job).
@@ -346,12 +363,13 @@ describe("replay jobs", () => {
         // This publish does not answer for a minute: the lease ends, and another instance's
         // runner takes the job and finishes it meanwhile.
         advance(60_000);
-        const [other] = await runReplayJobs({ ...ports, publisher: { publish } }, settings);
+        const [other] = (await runReplayJobs({ ...ports, publisher: { publish } }, settings))
+          .advanced;
         expect(other).toMatchObject({ state: "completed", published: 4 });
       }
       await publish(topic, message);
     };
-    const [late] = await runReplayJobs(ports, settings);
+    const [late] = (await runReplayJobs(ports, settings)).advanced;
     expect(late?.state).not.toBe("completed");
     // The job stays as the run that held it left it: done, and not to be run again.
     expect(await jobs.get("job-o")).toMatchObject({ state: "completed", published: 4, scanned: 4 });
@@ -364,10 +382,10 @@ describe("replay jobs", () => {
     const { ports, jobs, sent, advance } = harness([record(1)]);
     await jobs.create(newReplayJob("job-h", WINDOW, T0));
     await jobs.claim("job-h", T0, T0 + 30_000);
-    expect(await runReplayJobs(ports, SETTINGS)).toEqual([]);
+    expect((await runReplayJobs(ports, SETTINGS)).advanced).toEqual([]);
     expect(sent).toEqual([]);
     advance(30_001);
-    expect(await runReplayJobs(ports, SETTINGS)).toHaveLength(1);
+    expect((await runReplayJobs(ports, SETTINGS)).advanced).toHaveLength(1);
   });
 
   it("leave alone a job that another run finished after it was listed", async () => {
@@ -378,7 +396,7 @@ describe("replay jobs", () => {
     await jobs.claim("job-d", T0, T0 + 1);
     await jobs.save({ ...job, state: "completed" }, T0 + 1, false);
     jobs.active = async () => listed;
-    expect(await runReplayJobs(ports, SETTINGS)).toEqual([]);
+    expect((await runReplayJobs(ports, SETTINGS)).advanced).toEqual([]);
     expect(sent).toEqual([]);
     expect(await jobs.get("job-d")).toMatchObject({ state: "completed", scanned: 0 });
   });
@@ -438,11 +456,131 @@ describe("replay jobs", () => {
 
     const { ports, jobs } = harness(late);
     await jobs.create(job);
-    const [afterOnePage] = await runReplayJobs(ports, { ...SETTINGS, runMs: 1 });
+    const [afterOnePage] = (await runReplayJobs(ports, { ...SETTINGS, runMs: 1 })).advanced;
     expect(afterOnePage).toMatchObject({ state: "running", reachedAt: late[1].receivedAt });
     expect(replayProgress(afterOnePage)).toBeCloseTo(2 / 60);
     expect(jobReached(afterOnePage, late[1])).toBe(true);
     expect(jobReached(afterOnePage, late[2])).toBe(false);
+  });
+});
+
+describe("a replay job's choices once it has ended", () => {
+  /** Copies of one message (west, east) and two other messages: three choices. */
+  const copies = () => [
+    record(1, { event: { region: "westeurope" } }),
+    record(2),
+    record(3),
+    record(1, { event: { eventId: "evt-1-east", region: "eastus" } }),
+  ];
+
+  it("are kept while the job runs and forgotten by the run that ends it; what the job shows stays", async () => {
+    const { ports, jobs } = harness(copies());
+    await jobs.create(newReplayJob("job-z", WINDOW, T0));
+    // A run too short to end it: the choices made so far are kept while it runs.
+    const first = await runReplayJobs(ports, { ...SETTINGS, runMs: 1 });
+    expect(first.advanced[0]).toMatchObject({ state: "running", scanned: 2 });
+    expect(first.forgotten).toEqual([]);
+    expect(jobs.senders.get("job-z")?.size).toBe(2);
+
+    const second = await runReplayJobs(ports, SETTINGS);
+    const [job] = second.advanced;
+    expect(job).toMatchObject({ state: "completed", scanned: 4, published: 3, skipped: 1 });
+    expect(second.forgotten).toEqual([{ id: "job-z", forgot: 3, done: true }]);
+    expect(jobs.senders.get("job-z")?.size).toBe(0);
+    // The job as it ended, counts and errors alike, noting only that its choices are gone.
+    expect(await jobs.get("job-z")).toEqual({ ...job, choicesForgotten: true });
+    expect(replayProgress({ ...job, choicesForgotten: true })).toBe(1);
+    // Nothing is left to do: later runs do not take it up.
+    expect(await runReplayJobs(ports, SETTINGS)).toEqual({ advanced: [], forgotten: [] });
+  });
+
+  it("are forgotten by a job that failed, its errors kept", async () => {
+    const broken = harness(copies(), () => true);
+    await broken.jobs.create(newReplayJob("job-x", WINDOW, T0));
+    for (let run = 0; run < SETTINGS.maxFailedSteps; run++) {
+      await runReplayJobs(broken.ports, SETTINGS);
+    }
+    const failed = await broken.jobs.get("job-x");
+    expect(failed).toMatchObject({ state: "failed", choicesForgotten: true, published: 0 });
+    expect(failed?.errors).toHaveLength(SETTINGS.maxFailedSteps);
+    expect(failed?.errors.every((error) => error.includes("service bus down"))).toBe(true);
+    expect(broken.jobs.senders.get("job-x")?.size).toBe(0);
+  });
+
+  it("a run that stops while forgetting them, or before it notes that it has, leaves the rest to a later run", async () => {
+    const { ports, jobs, advance } = harness(copies());
+    await jobs.create(newReplayJob("job-c", WINDOW, T0));
+    const forget = jobs.forgetSenders.bind(jobs);
+    let calls = 0;
+    // Storage goes away after the first choice is forgotten.
+    jobs.forgetSenders = async (jobId, limit) => {
+      calls++;
+      if (calls > 1) throw new Error("table storage down");
+      return forget(jobId, Math.min(limit, 1));
+    };
+    const ended = await runReplayJobs(ports, SETTINGS);
+    expect(ended.advanced[0]).toMatchObject({ state: "completed", published: 3 });
+    expect(ended.forgotten).toEqual([
+      { id: "job-c", forgot: 1, done: false, error: expect.stringContaining("table storage down") },
+    ]);
+    expect(jobs.senders.get("job-c")?.size).toBe(2);
+    expect(await jobs.get("job-c")).toMatchObject({ state: "completed", choicesForgotten: false });
+
+    // The next run, once the stopped one's claim has lapsed, forgets the rest, but stops before
+    // it can note that it has (the instance is stopped, storage fails).
+    jobs.forgetSenders = forget;
+    const save = jobs.save.bind(jobs);
+    jobs.save = async () => {
+      throw new Error("instance stopped");
+    };
+    advance(2 * SETTINGS.runMs);
+    const cut = await runReplayJobs(ports, SETTINGS);
+    expect(cut.forgotten).toEqual([
+      { id: "job-c", forgot: 2, done: false, error: expect.stringContaining("instance stopped") },
+    ]);
+    expect(await jobs.get("job-c")).toMatchObject({ choicesForgotten: false });
+
+    jobs.save = save;
+    advance(2 * SETTINGS.runMs);
+    const last = await runReplayJobs(ports, SETTINGS);
+    expect(last.forgotten).toEqual([{ id: "job-c", forgot: 0, done: true }]);
+    expect(await jobs.get("job-c")).toMatchObject({
+      state: "completed",
+      published: 3,
+      choicesForgotten: true,
+    });
+  });
+
+  it("100,000 choices are forgotten over several runs, none of which outlasts its time", async () => {
+    const { ports, jobs, advance } = harness([]);
+    const job = { ...newReplayJob("job-b", WINDOW, T0), state: "completed" as const };
+    await jobs.create(job);
+    await jobs.noteSenders(
+      "job-b",
+      new Map(Array.from({ length: 100_000 }, (_, index) => [`m${index}`, `webhook e${index}`])),
+    );
+    // Each call to storage takes 150 ms of the run.
+    const CALL_MS = 150;
+    const forget = jobs.forgetSenders.bind(jobs);
+    jobs.forgetSenders = async (jobId, limit) => {
+      advance(CALL_MS);
+      return forget(jobId, limit);
+    };
+    const settings = { ...SETTINGS, runMs: 8000 };
+    let runs = 0;
+    while ((await jobs.get("job-b"))?.choicesForgotten === false) {
+      const started = ports.clock();
+      const { forgotten } = await runReplayJobs(ports, settings);
+      runs++;
+      expect(forgotten).toMatchObject([{ id: "job-b" }]);
+      expect(forgotten[0]?.error).toBeUndefined();
+      // At most one call begun before the run's time was up goes past it.
+      expect(ports.clock() - started).toBeLessThanOrEqual(settings.runMs + CALL_MS);
+      advance(10_000);
+    }
+    expect(runs).toBeGreaterThan(1);
+    expect(jobs.senders.get("job-b")?.size).toBe(0);
+    expect(await jobs.get("job-b")).toEqual({ ...job, choicesForgotten: true });
   });
 });
 
