@@ -494,11 +494,12 @@ async function renderStory(target: HTMLElement, args: string[]): Promise<undefin
         delivery.replays.length === 0
           ? h("p", { class: "none" }, "Not replayed.")
           : table(
-              ["Replay job", "Job state", "This event", "Topic", "Message id"],
+              ["Replay job", "Job state", "This event", "Sent from", "Topic", "Message id"],
               delivery.replays.map((replay) => [
                 h("a", { href: `#replay/${replay.jobId}` }, replay.jobId.slice(0, 8)),
                 replay.state,
                 replay.replayed ? badge("replayed", "ok") : badge("waiting", "info"),
+                sentFrom(replay, delivery, story.id),
                 replay.topic ?? "—",
                 h("code", {}, replay.messageId),
               ]),
@@ -507,6 +508,26 @@ async function renderStory(target: HTMLElement, args: string[]): Promise<undefin
       ),
     );
   }
+}
+
+/**
+ * The copy of the event a replay job sends its message from: this delivery, another of this
+ * event, or a copy under another event id (a connected registry's, a regional one). A job keeps
+ * which only until it has ended.
+ */
+function sentFrom(
+  replay: Story["deliveries"][number]["replays"][number],
+  delivery: Story["deliveries"][number],
+  storyId: string,
+): Node | string {
+  const copy = replay.sentFrom;
+  if (!copy) {
+    if (replay.choicesForgotten) return "no longer kept (the job has ended)";
+    return replay.replayed ? "not recorded" : "—";
+  }
+  if (copy.eventId !== storyId)
+    return h("span", {}, `${copy.origin} copy `, eventLink(copy.eventId));
+  return copy.origin === delivery.origin ? "this delivery" : `this event's ${copy.origin} delivery`;
 }
 
 // --- Replay -------------------------------------------------------------------------------

@@ -89,6 +89,9 @@ export interface Story {
       jobId: string;
       state: string;
       replayed: boolean;
+      /** The copy the job sends the message from, while it keeps its choices. */
+      sentFrom?: { origin: string; eventId: string };
+      choicesForgotten: boolean;
       topic?: string;
       messageId: string;
     }[];

@@ -1,6 +1,8 @@
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import type { EventOrigin } from "../core/registryEvent";
 import {
   ACTIVE_JOB_STATES,
+  type ReplayCopy,
   type ReplayJob,
   type ReplayJobStore,
   type SenderChoices,
@@ -27,6 +29,7 @@ const READS_AT_ONCE = 16;
 interface SenderEntity {
   partitionKey: string;
   rowKey: string;
+  /** The record: its origin, a space, its event id. */
   sender: string;
 }
 
@@ -115,8 +118,8 @@ export class TableReplayJobs implements ReplayJobStore {
   async sendersOf(
     jobId: string,
     originalMessageIds: readonly string[],
-  ): Promise<Map<string, string>> {
-    const senders = new Map<string, string>();
+  ): Promise<Map<string, ReplayCopy>> {
+    const senders = new Map<string, ReplayCopy>();
     for (let at = 0; at < originalMessageIds.length; at += READS_AT_ONCE) {
       const found = await Promise.all(
         originalMessageIds
@@ -128,7 +131,7 @@ export class TableReplayJobs implements ReplayJobStore {
             ),
           ),
       );
-      for (const entity of found) if (entity) senders.set(entity.rowKey, entity.sender);
+      for (const entity of found) if (entity) senders.set(entity.rowKey, copyIn(entity.sender));
     }
     return senders;
   }
@@ -137,7 +140,11 @@ export class TableReplayJobs implements ReplayJobStore {
     return this.submit(
       [...senders].map(([rowKey, sender]) => [
         "upsert",
-        { partitionKey: jobId, rowKey, sender } satisfies SenderEntity,
+        {
+          partitionKey: jobId,
+          rowKey,
+          sender: `${sender.origin} ${sender.eventId}`,
+        } satisfies SenderEntity,
         "Replace",
       ]),
     );
@@ -220,6 +227,12 @@ export class TableReplayJobs implements ReplayJobStore {
       job: JSON.stringify(job),
     };
   }
+}
+
+/** The record a `sender` column names; an origin has no space. */
+function copyIn(sender: string): ReplayCopy {
+  const space = sender.indexOf(" ");
+  return { origin: sender.slice(0, space) as EventOrigin, eventId: sender.slice(space + 1) };
 }
 
 /** The job a row holds; one saved before jobs forgot their choices has kept them. */

@@ -3,6 +3,7 @@ import { describeError } from "./describeError";
 import { isoTime } from "./isoTime";
 import { knownTagsOf } from "./knownTags";
 import type { EventStore, Publisher } from "./ports";
+import type { EventOrigin } from "./registryEvent";
 import type { Route } from "./routing";
 import { shortHash } from "./shortHash";
 import { messageIdFor, type TopicMessage, topicMessageFor } from "./topicMessage";
@@ -154,11 +155,21 @@ function replayMessageFor(
  * reads newest first, so whatever its pages, the message goes once, from the newest copy in its
  * window.
  */
-export type SenderChoices = ReadonlyMap<string, string>;
+export type SenderChoices = ReadonlyMap<string, ReplayCopy>;
 
-/** The record as a job's choices name it: one per event id and origin. */
-function senderOf(record: DeliveryRecord): string {
-  return `${record.event.origin} ${record.event.eventId}`;
+/** A record as a job's choices name it: there is one per origin and event id. */
+export interface ReplayCopy {
+  origin: EventOrigin;
+  eventId: string;
+}
+
+function copyOf(record: DeliveryRecord): ReplayCopy {
+  return { origin: record.event.origin, eventId: record.event.eventId };
+}
+
+/** Whether the copy is the record. */
+function isCopy(copy: ReplayCopy, record: DeliveryRecord): boolean {
+  return copy.origin === record.event.origin && copy.eventId === record.event.eventId;
 }
 
 /** The original message ids of the page's replayable records, each once. */
@@ -174,22 +185,22 @@ function replayableMessageIds(records: readonly DeliveryRecord[]): string[] {
 function chooseSenders(
   records: readonly DeliveryRecord[],
   chosen: SenderChoices,
-): { toSend: RoutedRecord[]; added: Map<string, string> } {
-  const added = new Map<string, string>();
+): { toSend: RoutedRecord[]; added: Map<string, ReplayCopy> } {
+  const added = new Map<string, ReplayCopy>();
   const toSend: RoutedRecord[] = [];
   for (const record of records) {
     if (!isReplayable(record)) continue;
     const original = originalMessageId(record);
     const sender = chosen.get(original) ?? added.get(original);
-    if (sender === undefined) added.set(original, senderOf(record));
-    else if (sender !== senderOf(record)) continue;
+    if (sender === undefined) added.set(original, copyOf(record));
+    else if (!isCopy(sender, record)) continue;
     toSend.push(record);
   }
   return { toSend, added };
 }
 
 /** The id the record's own message went out under: copies of one event share it. */
-function originalMessageId(record: DeliveryRecord): string {
+export function originalMessageId(record: DeliveryRecord): string {
   return messageIdFor(record.event, record.occurrence);
 }
 
@@ -224,7 +235,7 @@ export interface ReplayJobStore {
    */
   save(job: ReplayJob, lease: number, keepClaim: boolean): Promise<boolean>;
   /** Of these original message ids, those the job chose a record for (`noteSenders`), with it. */
-  sendersOf(jobId: string, originalMessageIds: readonly string[]): Promise<Map<string, string>>;
+  sendersOf(jobId: string, originalMessageIds: readonly string[]): Promise<Map<string, ReplayCopy>>;
   /** Keeps the job's choices of the records it sends these original messages from. */
   noteSenders(jobId: string, senders: SenderChoices): Promise<void>;
   /** Ids of jobs that have ended and not yet forgotten their choices, at most `limit`. */
@@ -460,7 +471,7 @@ export async function countReplayable(
   let cursor: string | undefined;
   let records = 0;
   let replayable = 0;
-  const chosen = new Map<string, string>();
+  const chosen = new Map<string, ReplayCopy>();
   do {
     const page = await source.page(selection, pageSize, cursor);
     const { toSend, added } = chooseSenders(page.records, chosen);

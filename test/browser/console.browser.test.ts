@@ -83,6 +83,10 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
         CROSSCHECK_WINDOW_SECONDS: "1",
         RECONCILE_SCHEDULE: "0 0 0 1 1 *",
         SOURCE_SILENCE_SECONDS: String(SILENCE_SECONDS),
+        // Replay jobs run when a test runs the timer, at a message a second: a run's 8 s can end
+        // before a job does, which then still keeps its choices.
+        AzureWebJobs__replayRunner__Disabled: "true",
+        REPLAY_RATE_PER_SECOND: "1",
       },
     });
     const region = `?region=westeurope&registry=${registry}`;
@@ -139,6 +143,13 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await browser?.close();
     await stack?.stop();
   });
+
+  /** The pushes the replay job sent. */
+  const replayedBy = (jobId: string) =>
+    stack
+      .broker()
+      .messages("acr-push", "all")
+      .filter((message) => message.applicationProperties.replayJobId === jobId);
 
   const shot = (name: string) =>
     page.screenshot({ path: join(ARTIFACTS, `console-${name}.png`), fullPage: true });
@@ -337,11 +348,82 @@ describe.skipIf(!haveChromium)("the console in headless Chromium against the loc
     await shot("replay-completed");
     await page.goto(`${stack.url}/api/console#event/${matched.id}`);
     await page.locator("section.delivery").first().getByText("replayed").waitFor();
-    const replays = stack
-      .broker()
-      .messages("acr-push", "all")
-      .filter((m) => m.applicationProperties.replayJobId === jobId);
-    expect(replays).toHaveLength(2);
+    expect(replayedBy(jobId)).toHaveLength(2);
+  }, 90_000);
+
+  it("an event's story names the copy a replay sent its message from, until the ended job no longer keeps it", async () => {
+    const repository = `team/synced-${randomUUID().slice(0, 8)}`;
+    const query = `?region=westeurope&registry=${registry}`;
+    const from = new Date(Date.now() - 1000).toISOString();
+    // Older pushes, then an image pushed (the webhook) and synced to a connected registry, whose
+    // Event Grid event (newer, with no webhook to wait for) sends the push's message again.
+    for (let index = 0; index < 12; index++) {
+      await deliverWebhook(stack, push(registry, repository, `old${index}`), query);
+    }
+    const pushed = push(registry, repository, "v1");
+    await deliverWebhook(stack, pushed, query);
+    const synced = { ...pushed, id: randomUUID(), connectedregistry: { name: "edge1" } };
+    const topic = `${RESOURCE_ID}/connectedRegistries/edge1`;
+    const posted = await postEventGrid(
+      stack,
+      [eventGridEvent(synced, { topic })],
+      EVENTGRID_SECRET,
+    );
+    expect(await posted.json()).toMatchObject({ accepted: 1 });
+    const to = new Date(Date.now() + 1000).toISOString();
+    const started = await fetch(`${stack.url}/api/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ from, to, registry, repository }),
+    });
+    expect(started.status).toBe(202);
+    const { id: jobId } = (await started.json()) as { id: string };
+    interface StoryReplay {
+      jobId: string;
+      replayed: boolean;
+      sentFrom?: { origin: string; eventId: string };
+      choicesForgotten: boolean;
+    }
+    const replayOf = async (id: string) => {
+      const story = (await (await fetch(`${stack.url}/api/story/${id}`)).json()) as {
+        deliveries: { replays: StoryReplay[] }[];
+      };
+      return story.deliveries[0]?.replays.find((replay) => replay.jobId === jobId);
+    };
+    const row = page.locator("section.delivery tr", { hasText: jobId.slice(0, 8) });
+
+    // The first run's time is up before the job is (13 messages at 1 a second): it keeps its
+    // choices, the copy it read first (Event Grid's, the newest) among them.
+    expect(await runTimer(stack, "replayRunner", "replayRunner: {")).toContain('"running"');
+    expect(await replayOf(pushed.id)).toMatchObject({
+      replayed: true,
+      sentFrom: { origin: "eventgrid", eventId: synced.id },
+      choicesForgotten: false,
+    });
+    await page.goto(`${stack.url}/api/console#event/${pushed.id}`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain("replayed");
+    expect(await row.textContent()).toContain(`eventgrid copy ${synced.id}`);
+    await shot("story-replayed-from-copy");
+    await row.getByRole("link", { name: synced.id }).click();
+    await page.getByRole("heading", { name: new RegExp(synced.id) }).waitFor();
+    await row.waitFor();
+    expect(await row.textContent()).toContain("this delivery");
+
+    // Ended, the job forgets its choices: the story says the message was replayed, and that
+    // which copy it was sent from is no longer kept.
+    for (let run = 0; run < 5 && !(await replayOf(pushed.id))?.choicesForgotten; run++) {
+      await runTimer(stack, "replayRunner", "replayRunner: {");
+    }
+    const ended = await replayOf(pushed.id);
+    expect(ended).toMatchObject({ replayed: true, choicesForgotten: true });
+    expect(ended?.sentFrom).toBeUndefined();
+    await page.goto(`${stack.url}/api/console#event/${pushed.id}`);
+    await row.getByText("completed").waitFor();
+    expect(await row.textContent()).toContain("replayed");
+    expect(await row.textContent()).toContain("no longer kept");
+    expect(await row.textContent()).not.toContain(synced.id);
+    expect(replayedBy(jobId)).toHaveLength(13);
   }, 90_000);
 
   it("event catalog: each topic, the types published to it, their filter properties and examples", async () => {

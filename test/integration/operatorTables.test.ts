@@ -81,10 +81,13 @@ describe("TableReplayJobs against Azurite", () => {
     const [one, two] = [randomUUID(), randomUUID()];
     const ids = Array.from({ length: 200 }, (_, index) => `m${index}`);
     expect(await jobs.sendersOf(one, ids)).toEqual(new Map());
-    await jobs.noteSenders(one, new Map(ids.map((id) => [id, `webhook ${id}`])));
-    await jobs.noteSenders(two, new Map([["m0", "eventgrid e0"]]));
-    expect(await jobs.sendersOf(one, ids)).toEqual(new Map(ids.map((id) => [id, `webhook ${id}`])));
-    expect(await jobs.sendersOf(two, ["m0", "m1"])).toEqual(new Map([["m0", "eventgrid e0"]]));
+    const chosen = new Map(ids.map((id) => [id, { origin: "webhook" as const, eventId: id }]));
+    await jobs.noteSenders(one, chosen);
+    // Any event id, one with spaces too.
+    const logged = { origin: "acr-log" as const, eventId: "an id with spaces" };
+    await jobs.noteSenders(two, new Map([["m0", logged]]));
+    expect(await jobs.sendersOf(one, ids)).toEqual(chosen);
+    expect(await jobs.sendersOf(two, ["m0", "m1"])).toEqual(new Map([["m0", logged]]));
     // The choices are not jobs: the runner lists none of them.
     expect(await jobs.recent(10)).toEqual([]);
   });
@@ -102,8 +105,12 @@ describe("TableReplayJobs against Azurite", () => {
     await jobs.create(ended);
     const other = randomUUID();
     const ids = Array.from({ length: 2500 }, (_, index) => `m${index}`);
-    await jobs.noteSenders(ended.id, new Map(ids.map((id) => [id, `webhook ${id}`])));
-    await jobs.noteSenders(other, new Map([["m0", "eventgrid e0"]]));
+    await jobs.noteSenders(
+      ended.id,
+      new Map(ids.map((id) => [id, { origin: "webhook" as const, eventId: id }])),
+    );
+    const kept = { origin: "eventgrid" as const, eventId: "e0" };
+    await jobs.noteSenders(other, new Map([["m0", kept]]));
     const counts: number[] = [];
     for (let count = -1; count !== 0; ) {
       count = await jobs.forgetSenders(ended.id, 1000);
@@ -117,7 +124,7 @@ describe("TableReplayJobs against Azurite", () => {
     for await (const _row of left) rows++;
     expect(rows).toBe(0);
     expect(await jobs.sendersOf(ended.id, ids.slice(0, 20))).toEqual(new Map());
-    expect(await jobs.sendersOf(other, ["m0"])).toEqual(new Map([["m0", "eventgrid e0"]]));
+    expect(await jobs.sendersOf(other, ["m0"])).toEqual(new Map([["m0", kept]]));
     expect(await jobs.get(ended.id)).toEqual(ended);
   });
 

@@ -7,6 +7,7 @@ import {
   jobCovers,
   jobReached,
   newReplayJob,
+  type ReplayCopy,
   type ReplayJob,
   type ReplayJobStore,
   type ReplayPorts,
@@ -71,7 +72,7 @@ function arraySource(records: DeliveryRecord[]): ReplaySource & { reads: number 
 class MemoryJobs implements ReplayJobStore {
   readonly jobs = new Map<string, { job: ReplayJob; leaseUntil: number }>();
   /** Each job's senders, by job id and original message id. */
-  readonly senders = new Map<string, Map<string, string>>();
+  readonly senders = new Map<string, Map<string, ReplayCopy>>();
   async create(job: ReplayJob) {
     if (this.jobs.has(job.id)) return false;
     this.jobs.set(job.id, { job, leaseUntil: 0 });
@@ -109,7 +110,7 @@ class MemoryJobs implements ReplayJobStore {
       }),
     );
   }
-  async noteSenders(jobId: string, senders: ReadonlyMap<string, string>) {
+  async noteSenders(jobId: string, senders: ReadonlyMap<string, ReplayCopy>) {
     this.senders.set(jobId, new Map([...(this.senders.get(jobId) ?? []), ...senders]));
   }
   async keepingChoices(limit: number) {
@@ -557,7 +558,12 @@ describe("a replay job's choices once it has ended", () => {
     await jobs.create(job);
     await jobs.noteSenders(
       "job-b",
-      new Map(Array.from({ length: 100_000 }, (_, index) => [`m${index}`, `webhook e${index}`])),
+      new Map(
+        Array.from({ length: 100_000 }, (_, index) => [
+          `m${index}`,
+          { origin: "webhook" as const, eventId: `e${index}` },
+        ]),
+      ),
     );
     // Each call to storage takes 150 ms of the run.
     const CALL_MS = 150;
