@@ -18,9 +18,9 @@ export async function handleBackfillRequest(
     );
   }
   const report = await access.backfill(window.value);
-  const { seen, alreadyRecorded, imported, unusable, webhooks, errors } = report;
+  const { seen, alreadyRecorded, imported, unusable, unusableCount, webhooks, errors } = report;
   return {
     status: 200,
-    jsonBody: { seen, alreadyRecorded, imported, unusable, webhooks, errors },
+    jsonBody: { seen, alreadyRecorded, imported, unusable, unusableCount, webhooks, errors },
   };
 }

@@ -147,6 +147,7 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
       expect(run.unusable.map((entry) => entry.id).sort()).toEqual(
         [noTimestampEntry.id, notAnEventEntry.id].sort(),
       );
+      expect(run.unusableCount).toBe(2);
     }
     expect(first.imported + second.imported).toBe(4);
     expect(first.alreadyRecorded + second.alreadyRecorded).toBe(4);
@@ -156,7 +157,13 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
 
     // The next run goes on where the limit stopped them (the delivered push), then reaches the top.
     const third = await backfill();
-    expect(third).toMatchObject({ seen: 1, alreadyRecorded: 1, imported: 0, unusable: [] });
+    expect(third).toMatchObject({
+      seen: 1,
+      alreadyRecorded: 1,
+      imported: 0,
+      unusable: [],
+      unusableCount: 0,
+    });
     expect(third.webhooks.find((w) => w.webhook === hook)).toMatchObject({ complete: true });
     const fourth = await backfill();
     expect(fourth).toMatchObject({ seen: 0, imported: 0, unusable: [] });
