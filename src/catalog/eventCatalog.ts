@@ -45,7 +45,7 @@ const ACTION_DESCRIPTIONS: Record<PublishableAction, string> = {
 
 const DISCREPANCY_DESCRIPTIONS: Record<(typeof DISCREPANCY_KINDS)[number], string> = {
   "webhook-only":
-    "A webhook arrived and no Event Grid twin within the window: check the Event Grid subscription.",
+    "A webhook arrived and no Event Grid twin within the window (a window open during a Table Storage outage, when Event Grid was refused, waits until Event Grid's retry after the outage is due, and a window more): check the Event Grid subscription.",
   "eventgrid-only":
     "Event Grid reported an event whose webhook never arrived: a lost webhook, recovered (published with origin=eventgrid) unless RECOVERY_ENABLED=false.",
   mismatched: "One event id on both sides with different fields; nothing is recovered.",
