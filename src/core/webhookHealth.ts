@@ -62,9 +62,11 @@ export function registryWebhookProblems(
   const calling = byName.filter((config) => callsBridge(config, expected.bridgeWebhookUrl));
   if (calling.length === 0) {
     const names = byName.map((config) => config.ref.name).join(", ");
-    return [
-      `no webhook calls this bridge (${expected.bridgeWebhookUrl}); the registry's webhooks: ${names}`,
-    ];
+    // Without the bridge's URL any URI calls it: none does only when none is a URL.
+    const none = expected.bridgeWebhookUrl
+      ? `no webhook calls this bridge (${expected.bridgeWebhookUrl})`
+      : "no webhook's service URI is a URL";
+    return [`${none}; the registry's webhooks: ${names}`];
   }
   const why = calling.map((config) => ({
     name: config.ref.name,

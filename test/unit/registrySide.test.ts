@@ -495,6 +495,10 @@ describe("registryWebhookProblems: does a webhook of the registry deliver to the
   it("takes any webhook to call the bridge when its URL is not known, as a single webhook's check does", () => {
     const unknownUrl = { ...expectations, bridgeWebhookUrl: undefined };
     expect(registryWebhookProblems([elsewhere], unknownUrl)).toEqual([]);
+    const broken = named("broken", { serviceUri: "not a url" });
+    expect(registryWebhookProblems([broken], unknownUrl)).toEqual([
+      "no webhook's service URI is a URL; the registry's webhooks: broken",
+    ]);
   });
 });
 
