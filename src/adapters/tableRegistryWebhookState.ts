@@ -15,6 +15,7 @@ import type { EntityKeys } from "./tableLayout";
  * lower case, encoded): how far the webhook's delivery log has been read (JSON).
  * Table `AcrWebhookHealth`: PartitionKey `webhooks`, RowKey `<registry id>|<webhook name>`: the
  * last verdict on each webhook and its outstanding ping, for the next check and `/api/health`;
+ * written at the etag it was read at;
  * PartitionKey `registries`, RowKey `<registry id>`: the last verdict on each registry's webhooks
  * as a whole and whether ARM answers for it, written at the etag it was read at.
  */
@@ -123,12 +124,12 @@ export class TableWebhookHealth implements WebhookHealthStore {
     this.rows = new JsonRows(table, timeoutMs);
   }
 
-  read(ref: WebhookRef): Promise<WebhookHealth | undefined> {
-    return this.rows.read(healthKeys(ref));
+  read(ref: WebhookRef): Promise<Versioned<WebhookHealth> | undefined> {
+    return this.rows.readVersioned(healthKeys(ref));
   }
 
-  write(health: WebhookHealth): Promise<void> {
-    return this.rows.write(healthKeys(health.ref), health);
+  write(health: WebhookHealth, version: string | undefined): Promise<FindingWrite> {
+    return this.rows.writeAtVersion(healthKeys(health.ref), health, version);
   }
 
   remove(ref: WebhookRef): Promise<void> {

@@ -173,8 +173,19 @@ export interface HealthVerdict {
   checkedAt: number;
 }
 
+/**
+ * A verdict whose changes are published once across concurrent runs: a run claims a change (keeps
+ * it unpublished, with when it claimed it) before it publishes it.
+ */
+export interface ClaimedVerdict extends HealthVerdict {
+  /** False from a run's claim of the change until its message is on the topic; absent: published. */
+  published?: boolean;
+  /** When the run that claimed the change, not yet published, began. */
+  claimedAt?: number;
+}
+
 /** What the bridge last concluded about one webhook. */
-export interface WebhookHealth extends HealthVerdict {
+export interface WebhookHealth extends ClaimedVerdict {
   ref: WebhookRef;
   ping?: OutstandingPing;
 }
@@ -185,7 +196,7 @@ export interface WebhookHealth extends HealthVerdict {
  */
 export interface RegistryHealth {
   registryId: string;
-  verdict?: RegistryVerdict;
+  verdict?: ClaimedVerdict;
   /**
    * Set while ARM cannot be asked about the registry's webhooks (forbidden, throttled, down): why,
    * since when, and when it was last tried. The verdicts stay as they were until it answers.
@@ -193,11 +204,9 @@ export interface RegistryHealth {
   unreachable?: { reason: string; since: number; checkedAt: number };
 }
 
-export interface RegistryVerdict extends HealthVerdict {
-  /** False from a run's claim of the change until its message is on the topic. */
-  published: boolean;
-  /** When the run that claimed the change, not yet published, began. */
-  claimedAt?: number;
+/** The resolution of whatever was open about a webhook or registry gone from ARM. */
+export function healthyVerdict(now: number): HealthVerdict {
+  return { healthy: true, problems: [], since: now, checkedAt: now };
 }
 
 export type HealthChange = "unchanged" | "unhealthy" | "resolved";

@@ -9,7 +9,9 @@ import {
 import type { TopicMessage } from "../core/topicMessage";
 import {
   configurationProblems,
+  type HealthVerdict,
   healthChange,
+  healthyVerdict,
   isMissingPingProblem,
   missingPingProblem,
   type OutstandingPing,
@@ -21,11 +23,21 @@ import {
   webhookHealthMessage,
 } from "../core/webhookHealth";
 import type { FindingWrite, Versioned } from "../core/writePlan";
+import {
+  type ClaimContext,
+  type ClaimedRecord,
+  publishClaimed,
+  settlePendingClaim,
+} from "./claimedChange";
 import { type RegistryOutcome, settleRegistryHealth } from "./settleRegistryHealth";
 
 export interface WebhookHealthStore {
-  read(ref: WebhookRef): Promise<WebhookHealth | undefined>;
-  write(health: WebhookHealth): Promise<void>;
+  read(ref: WebhookRef): Promise<Versioned<WebhookHealth> | undefined>;
+  /**
+   * Writes over the webhook's health as read at `version` (undefined: there was none), and only
+   * over that: of concurrent runs that decided the same change, one claims it.
+   */
+  write(health: WebhookHealth, version: string | undefined): Promise<FindingWrite>;
   /** Every verdict kept, of every registry. */
   list(): Promise<WebhookHealth[]>;
   remove(ref: WebhookRef): Promise<void>;
@@ -69,7 +81,7 @@ export interface WebhookHealthReport {
   pinged: number;
   /** Webhooks checked before that ARM no longer lists: their verdicts are dropped. */
   deleted: string[];
-  /** Registry changes another run claimed first, and publishes. */
+  /** Changes (of a webhook's verdict or a registry's) another run claimed first, and publishes. */
   notClaimed: number;
   errors: string[];
 }
@@ -102,7 +114,12 @@ export async function checkWebhookHealth(
   for (const registryId of deps.registryIds) {
     try {
       const outcome = await checkRegistry(registryId, deps, now, options.ping, report, listed);
-      await settleRegistryHealth(registryId, outcome, deps, now, report);
+      await settleRegistryHealth(
+        registryId,
+        outcome,
+        deps.registries,
+        claimContext(deps, now, report),
+      );
     } catch (error) {
       report.errors.push(`${registryId}: ${describeError(error)}`);
     }
@@ -180,30 +197,41 @@ async function forgetDeleted(
 ): Promise<void> {
   const key = (ref: WebhookRef) => `${ref.registryId.toLowerCase()}|${ref.name.toLowerCase()}`;
   const present = new Set([...listed.values()].flat().map(key));
-  for (const health of await deps.store.list()) {
-    const { ref } = health;
+  const context = claimContext(deps, now, report);
+  for (const { ref } of await deps.store.list()) {
     if (!listed.has(ref.registryId.toLowerCase()) || present.has(key(ref))) continue;
-    const where = `${ref.registryId}/webhooks/${ref.name}`;
-    if (!health.healthy) {
-      const resolution: WebhookHealth = {
-        ref,
-        healthy: true,
-        problems: [],
-        since: now,
-        checkedAt: now,
-      };
-      try {
-        await deps.publish(webhookHealthMessage(resolution));
-        report.resolved++;
-      } catch (error) {
-        // Kept, so the next run resolves it again.
-        report.errors.push(`${where}: resolution not published: ${describeError(error)}`);
-        continue;
-      }
+    const claims = webhookClaims(deps.store, ref);
+    // An opening still to go out goes first; one whose claimer is still going is left to it.
+    const settled = await settlePendingClaim(await deps.store.read(ref), claims, context);
+    if (!settled.ok || !settled.value) continue;
+    const kept = settled.value;
+    if (!kept.value.healthy) {
+      const resolution = healthyVerdict(now);
+      // Kept unless published, so a later run resolves it.
+      if (!(await publishClaimed(kept.value, resolution, kept.version, claims, context))) continue;
     }
     await deps.store.remove(ref);
-    report.deleted.push(where);
+    report.deleted.push(`${ref.registryId}/webhooks/${ref.name}`);
   }
+}
+
+function claimContext(
+  deps: WebhookHealthDependencies,
+  now: number,
+  report: WebhookHealthReport,
+): ClaimContext {
+  return { publish: deps.publish, now, report };
+}
+
+/** A webhook's verdict, published once (`webhook-unhealthy`, and its resolution). */
+function webhookClaims(store: WebhookHealthStore, ref: WebhookRef): ClaimedRecord<WebhookHealth> {
+  return {
+    verdict: (health) => health,
+    withVerdict: (health, verdict) => ({ ...health, ...verdict }),
+    write: (health, version) => store.write(health, version),
+    message: (verdict) => webhookHealthMessage({ ref, ...verdict }),
+    label: `${ref.registryId}/webhooks/${ref.name}: webhook-unhealthy`,
+  };
 }
 
 async function checkOne(
@@ -216,7 +244,13 @@ async function checkOne(
   const { ref } = config;
   const where = `${ref.registryId}/webhooks/${ref.name}`;
   report.checked++;
-  const previous = await deps.store.read(ref);
+  const claims = webhookClaims(deps.store, ref);
+  const context = claimContext(deps, now, report);
+  // A change another run claimed goes out first: this run leaves the webhook to it meanwhile.
+  const settled = await settlePendingClaim(await deps.store.read(ref), claims, context);
+  if (!settled.ok) return;
+  const kept = settled.value;
+  const previous = kept?.value;
   const problems = configurationProblems(config, deps.expectations);
 
   // A missing ping stays a problem until a later ping arrives.
@@ -242,28 +276,17 @@ async function checkOne(
   }
 
   const change = healthChange(previous, problems);
-  const health: WebhookHealth = {
-    ref,
+  const verdict: HealthVerdict = {
     healthy: problems.length === 0,
     problems,
     since: change === "unchanged" ? (previous?.since ?? now) : now,
     checkedAt: now,
-    ping: outstanding,
   };
-  if (!health.healthy) {
+  if (!verdict.healthy) {
     report.unhealthy.push({ registryId: ref.registryId, webhook: ref.name, reasons: problems });
   }
-  if (change !== "unchanged") {
-    try {
-      await deps.publish(webhookHealthMessage(health));
-      if (change === "resolved") report.resolved++;
-      else report.findingsPublished++;
-    } catch (error) {
-      // Keep the previous verdict, so the next run publishes this change again.
-      report.errors.push(`${where}: finding not published: ${describeError(error)}`);
-      if (previous) await deps.store.write({ ...previous, ping: outstanding, checkedAt: now });
-      return;
-    }
-  }
-  await deps.store.write(health);
+  const health: WebhookHealth = { ref, ...verdict, ping: outstanding };
+  // Unchanged, another run's write since is as good as this one.
+  if (change === "unchanged") await deps.store.write(health, kept?.version);
+  else await publishClaimed(health, verdict, kept?.version, claims, context);
 }

@@ -1,13 +1,18 @@
-import { describeError } from "../core/describeError";
 import { type ArmFailure, failureSummary } from "../core/registryWebhooks";
 import {
+  type ClaimedVerdict,
   healthChange,
+  healthyVerdict,
   type RegistryHealth,
-  type RegistryVerdict,
   webhookMissingMessage,
 } from "../core/webhookHealth";
-import type { Versioned } from "../core/writePlan";
-import type { WebhookHealthDependencies, WebhookHealthReport } from "./checkWebhookHealth";
+import type { RegistryHealthStore } from "./checkWebhookHealth";
+import {
+  type ClaimContext,
+  type ClaimedRecord,
+  publishClaimed,
+  settlePendingClaim,
+} from "./claimedChange";
 
 /** What a run learnt of a registry from ARM. */
 export type RegistryOutcome =
@@ -18,18 +23,23 @@ export type RegistryOutcome =
   /** ARM answers 404: the registry was deleted. */
   | { kind: "not-found" };
 
-type Deps = Pick<WebhookHealthDependencies, "registries" | "publish">;
-
-/** Longer than a run can last (host.json's `functionTimeout` is 2 minutes). */
-const CLAIM_LEASE_MS = 5 * 60_000;
+function registryClaims(
+  registries: RegistryHealthStore,
+  registryId: string,
+): ClaimedRecord<RegistryHealth> {
+  return {
+    verdict: (health) => health.verdict,
+    withVerdict: (health, verdict) => ({ ...health, verdict }),
+    write: (health, version) => registries.write(health, version),
+    message: (verdict) => webhookMissingMessage(registryId, verdict),
+    label: `${registryId}: webhook-missing`,
+  };
+}
 
 /**
  * Keeps the registry's verdict and publishes each change of it once (`webhook-missing`, and its
- * resolution). A run claims a change by writing it at the version it read and publishes only what
- * it claimed, so of concurrent runs one publishes it. A change claimed and not yet marked
- * published is its claimer's while that run may still be going (`CLAIM_LEASE_MS`), and goes out
- * first after (its publish failed, its run ended), so an opening always goes out before its
- * resolution; a new change waits for a later run until it has.
+ * resolution), claimed (see claimedChange): a new change waits for a later run until the one
+ * claimed before it has gone out.
  *
  * Unreachable, the verdict stays as it was, marked unreachable; not found, an open finding gets its
  * resolution and the registry is forgotten.
@@ -37,22 +47,14 @@ const CLAIM_LEASE_MS = 5 * 60_000;
 export async function settleRegistryHealth(
   registryId: string,
   outcome: RegistryOutcome,
-  deps: Deps,
-  now: number,
-  report: WebhookHealthReport,
+  registries: RegistryHealthStore,
+  context: ClaimContext,
 ): Promise<void> {
-  let kept = await deps.registries.read(registryId);
-  const pending = kept?.value.verdict;
-  if (kept && pending && !pending.published) {
-    // Its claimer may be publishing it still: the next run after the lease takes it over.
-    if (now - (pending.claimedAt ?? 0) < CLAIM_LEASE_MS) {
-      report.notClaimed++;
-      return;
-    }
-    const health = { ...kept.value, verdict: pending };
-    kept = await publishClaimed(health, kept.version, deps, now, report);
-    if (!kept) return;
-  }
+  const { now } = context;
+  const claims = registryClaims(registries, registryId);
+  const settled = await settlePendingClaim(await registries.read(registryId), claims, context);
+  if (!settled.ok) return;
+  let kept = settled.value;
   const previous = kept?.value.verdict;
   switch (outcome.kind) {
     case "unreachable": {
@@ -62,76 +64,37 @@ export async function settleRegistryHealth(
         checkedAt: now,
       };
       // Another run's write since is as good as this one.
-      await deps.registries.write({ registryId, ...kept?.value, unreachable }, kept?.version);
+      await registries.write({ registryId, ...kept?.value, unreachable }, kept?.version);
       return;
     }
     case "not-found": {
       if (!kept) return;
       if (previous && !previous.healthy) {
-        const resolution = { registryId, verdict: healthyVerdict(now) };
-        kept = await publishClaimed(resolution, kept.version, deps, now, report);
+        const resolution = healthyVerdict(now);
+        kept = await publishClaimed({ registryId }, resolution, kept.version, claims, context);
         if (!kept) return;
       }
-      await deps.registries.remove(registryId);
+      await registries.remove(registryId);
       return;
     }
     case "answered": {
       const { problems } = outcome;
       const change = healthChange(previous, problems);
-      const verdict: RegistryVerdict = {
+      const verdict: ClaimedVerdict = {
         healthy: problems.length === 0,
         problems,
         since: change === "unchanged" ? (previous?.since ?? now) : now,
         checkedAt: now,
-        published: change === "unchanged",
       };
       if (change === "unchanged") {
-        await deps.registries.write({ registryId, verdict }, kept?.version);
+        await registries.write(
+          { registryId, verdict: { ...verdict, published: true } },
+          kept?.version,
+        );
       } else {
-        await publishClaimed({ registryId, verdict }, kept?.version, deps, now, report);
+        await publishClaimed({ registryId }, verdict, kept?.version, claims, context);
       }
       return;
     }
   }
-}
-
-function healthyVerdict(now: number): RegistryVerdict {
-  return { healthy: true, problems: [], since: now, checkedAt: now, published: false };
-}
-
-/**
- * Claims the change (written unpublished at `version`), publishes it and marks it published;
- * undefined when another run claimed it first or the publish failed (it stays claimed, so a run
- * after the lease publishes it again, under the same message id).
- */
-async function publishClaimed(
-  health: RegistryHealth & { verdict: RegistryVerdict },
-  version: string | undefined,
-  deps: Deps,
-  now: number,
-  report: WebhookHealthReport,
-): Promise<Versioned<RegistryHealth> | undefined> {
-  const { registryId, verdict } = health;
-  const claim = await deps.registries.write(
-    { ...health, verdict: { ...verdict, published: false, claimedAt: now } },
-    version,
-  );
-  if (!claim.ok) {
-    report.notClaimed++;
-    return undefined;
-  }
-  try {
-    await deps.publish(webhookMissingMessage(registryId, verdict));
-  } catch (error) {
-    const what = verdict.healthy ? "resolution" : "finding";
-    report.errors.push(
-      `${registryId}: webhook-missing ${what} not published: ${describeError(error)}`,
-    );
-    return undefined;
-  }
-  if (verdict.healthy) report.resolved++;
-  else report.findingsPublished++;
-  const marked = { ...health, verdict: { ...verdict, published: true, claimedAt: undefined } };
-  const written = await deps.registries.write(marked, claim.value);
-  return written.ok ? { value: marked, version: written.value } : undefined;
 }

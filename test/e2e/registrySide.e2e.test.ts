@@ -536,6 +536,7 @@ describe("registry side: backfill from ACR's delivery log and webhook health, re
 describe("webhook health of a registry as a whole, real SDK against the ARM stand-in", () => {
   const UNCOVERED_REGISTRY = registryId("uncoveredreg");
   const DELETED_REGISTRY = registryId("deletedreg");
+  const CONCURRENT_REGISTRY = registryId("concurrentreg");
   let arm: ArmStandIn;
   let stack: LocalStack;
   let bridgeUrl: string;
@@ -544,7 +545,7 @@ describe("webhook health of a registry as a whole, real SDK against the ARM stan
     ({ arm, stack, bridgeUrl } = await startRegistrySide(
       {},
       // ARM answers 404 for both until a test creates them.
-      { ACR_RESOURCE_IDS: `${UNCOVERED_REGISTRY},${DELETED_REGISTRY}` },
+      { ACR_RESOURCE_IDS: `${UNCOVERED_REGISTRY},${DELETED_REGISTRY},${CONCURRENT_REGISTRY}` },
     ));
   });
 
@@ -651,6 +652,32 @@ describe("webhook health of a registry as a whole, real SDK against the ARM stan
     const everything = JSON.stringify([details, about(), stack.output()]);
     expect(everything).not.toContain("fn-key-456");
     expect(everything).not.toContain(TEST_SECRET);
+  }, 60_000);
+
+  it("each change of a webhook's verdict is published once by concurrent runs, its opening before its resolution, a deleted webhook's too", async () => {
+    const published = (name: string) =>
+      findingsAbout("concurrentreg.azurecr.io", "webhook-unhealthy")
+        .filter((m) => m.applicationProperties.webhook === name)
+        .map((m) => m.applicationProperties.resolved);
+    arm.addRegistry(CONCURRENT_REGISTRY);
+    arm.setWebhook(CONCURRENT_REGISTRY, webhook("delivering"));
+    arm.setWebhook(CONCURRENT_REGISTRY, webhook("fixed", { status: "disabled" }));
+    arm.setWebhook(CONCURRENT_REGISTRY, webhook("removed", { status: "disabled" }));
+
+    await runTimer(stack, "webhookHealth", 2);
+    expect(published("fixed")).toEqual(["false"]);
+    expect(published("removed")).toEqual(["false"]);
+
+    arm.setWebhook(CONCURRENT_REGISTRY, webhook("fixed"));
+    arm.removeWebhook(CONCURRENT_REGISTRY, "removed");
+    await runTimer(stack, "webhookHealth", 2);
+    expect(published("fixed")).toEqual(["false", "true"]);
+    expect(published("removed")).toEqual(["false", "true"]);
+    expect(published("delivering")).toEqual([]);
+
+    await runTimer(stack, "webhookHealth", 2);
+    expect(published("fixed")).toHaveLength(2);
+    expect(published("removed")).toHaveLength(2);
   }, 60_000);
 
   it("a registry ARM cannot be asked about keeps its verdicts, reported unreachable; a deleted one (404) leaves /api/health and its open findings are resolved", async () => {

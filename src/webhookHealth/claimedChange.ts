@@ -1,0 +1,84 @@
+import { describeError } from "../core/describeError";
+import type { Result } from "../core/result";
+import type { TopicMessage } from "../core/topicMessage";
+import type { ClaimedVerdict, HealthVerdict } from "../core/webhookHealth";
+import type { FindingWrite, Versioned } from "../core/writePlan";
+import type { WebhookHealthReport } from "./checkWebhookHealth";
+
+/** Longer than a run can last (host.json's `functionTimeout` is 2 minutes). */
+const CLAIM_LEASE_MS = 5 * 60_000;
+
+/**
+ * A kept record holding a verdict (a webhook's, or a registry's as a whole) whose changes are
+ * published once across concurrent runs: a run claims a change by writing it at the version it
+ * read and publishes only what it claimed.
+ */
+export interface ClaimedRecord<T> {
+  verdict(record: T): ClaimedVerdict | undefined;
+  /** The record with `verdict` in place of its own. */
+  withVerdict(record: T, verdict: ClaimedVerdict): T;
+  /** Writes over the record as read at `version` (undefined: there was none), and only over that. */
+  write(record: T, version: string | undefined): Promise<FindingWrite>;
+  message(verdict: HealthVerdict): TopicMessage;
+  /** What the change is about, for the run's errors: `<registry id>: webhook-missing`. */
+  label: string;
+}
+
+export interface ClaimContext {
+  publish(message: TopicMessage): Promise<void>;
+  now: number;
+  report: WebhookHealthReport;
+}
+
+/**
+ * Settles a change claimed before and not yet published, so an opening always goes out before its
+ * resolution: its claimer's while that run may still be going (`CLAIM_LEASE_MS`: `claimed`, this
+ * run leaves the record alone), published (under the same message id) by the first run after.
+ * The record as it now stands, or a failure when this run must leave it.
+ */
+export async function settlePendingClaim<T>(
+  kept: Versioned<T> | undefined,
+  claims: ClaimedRecord<T>,
+  context: ClaimContext,
+): Promise<Result<Versioned<T> | undefined, "claimed" | "not-published">> {
+  const pending = kept && claims.verdict(kept.value);
+  if (!kept || !pending || pending.published !== false) return { ok: true, value: kept };
+  if (context.now - (pending.claimedAt ?? 0) < CLAIM_LEASE_MS) {
+    context.report.notClaimed++;
+    return { ok: false, failure: "claimed" };
+  }
+  const published = await publishClaimed(kept.value, pending, kept.version, claims, context);
+  return published ? { ok: true, value: published } : { ok: false, failure: "not-published" };
+}
+
+/**
+ * Claims the change (`verdict`, written unpublished into `record` at `version`), publishes it and
+ * marks it published; undefined when another run claimed it first or the publish failed (it
+ * stays claimed, so a run after the lease publishes it again, under the same message id).
+ */
+export async function publishClaimed<T>(
+  record: T,
+  verdict: HealthVerdict,
+  version: string | undefined,
+  claims: ClaimedRecord<T>,
+  { publish, now, report }: ClaimContext,
+): Promise<Versioned<T> | undefined> {
+  const claimed = claims.withVerdict(record, { ...verdict, published: false, claimedAt: now });
+  const claim = await claims.write(claimed, version);
+  if (!claim.ok) {
+    report.notClaimed++;
+    return undefined;
+  }
+  try {
+    await publish(claims.message(verdict));
+  } catch (error) {
+    const what = verdict.healthy ? "resolution" : "finding";
+    report.errors.push(`${claims.label} ${what} not published: ${describeError(error)}`);
+    return undefined;
+  }
+  if (verdict.healthy) report.resolved++;
+  else report.findingsPublished++;
+  const marked = claims.withVerdict(record, { ...verdict, published: true, claimedAt: undefined });
+  const written = await claims.write(marked, claim.value);
+  return written.ok ? { value: marked, version: written.value } : undefined;
+}
