@@ -375,6 +375,8 @@ export interface RegistryAccessSettings {
   authHeader: string;
   backfill: { maxPages: number; maxMs: number };
   pingTimeoutMs: number;
+  /** The longest one ARM call may take, its retries included (`ARM_TIMEOUT_SECONDS`). */
+  armCallTimeoutMs: number;
   /** NCRONTAB schedules; undefined: that timer is off (`off`, or no registry to read). */
   backfillSchedule?: string;
   pingSchedule?: string;
@@ -412,6 +414,7 @@ export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
     },
     pingTimeoutMs:
       read(env, "WEBHOOK_PING_TIMEOUT_SECONDS", wholeNumber(120, SECONDS_PER_DAY)) * 1000,
+    armCallTimeoutMs: read(env, "ARM_TIMEOUT_SECONDS", wholeNumber(10, 20)) * 1000,
     backfillSchedule: schedule("BACKFILL_SCHEDULE", "0 */5 * * * *"),
     pingSchedule: schedule("WEBHOOK_PING_SCHEDULE", "0 */15 * * * *"),
   };

@@ -39,17 +39,25 @@ export interface LoggedEvent {
 
 /**
  * A scripted ARM failure: the next `times` calls of `operation` (about `registryId` only, when
- * given) get this status.
+ * given) get this status, or (`hang`) are accepted and never answered, until the caller gives up
+ * or the stand-in stops.
  */
 export interface ArmFault {
   operation: ArmOperation;
   registryId?: string;
-  status: number;
+  status: number | "hang";
   retryAfterSeconds?: number;
   times: number;
 }
 
 export type ArmOperation = "list" | "get" | "getCallbackConfig" | "listEvents" | "ping";
+
+/** A call the stand-in received: of which operation, about which registry, with the token or not. */
+export interface ArmCall {
+  operation: ArmOperation;
+  registryId: string;
+  authorized: boolean;
+}
 
 interface RegistryState {
   resourceId: string;
@@ -72,7 +80,7 @@ export const API_PATH =
 export class ArmStandIn {
   readonly #registries = new Map<string, RegistryState>();
   readonly #faults: ArmFault[] = [];
-  readonly #calls: { operation: ArmOperation; authorized: boolean }[] = [];
+  readonly #calls: ArmCall[] = [];
   #server?: Server;
   #url = "";
 
@@ -83,7 +91,7 @@ export class ArmStandIn {
   }
 
   /** Every call so far, in order. */
-  calls(): readonly { operation: ArmOperation; authorized: boolean }[] {
+  calls(): readonly ArmCall[] {
     return this.#calls;
   }
 
@@ -231,8 +239,9 @@ export class ArmStandIn {
     }
     const [, subscription, group, registryName, webhookName, action] = match;
     const operation = operationOf(request.method ?? "GET", webhookName, action);
+    const resourceId = `/subscriptions/${subscription}/resourceGroups/${group}/providers/Microsoft.ContainerRegistry/registries/${registryName}`;
     const authorized = request.headers.authorization === `Bearer ${this.options.token}`;
-    if (operation) this.#calls.push({ operation, authorized });
+    if (operation) this.#calls.push({ operation, registryId: resourceId, authorized });
     if (!authorized) {
       sendJson(response, 401, armError("AuthenticationFailed", "missing or wrong bearer token"), {
         "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common"',
@@ -247,7 +256,6 @@ export class ArmStandIn {
       sendJson(response, 400, armError("MissingApiVersionParameter", "api-version is required"));
       return;
     }
-    const resourceId = `/subscriptions/${subscription}/resourceGroups/${group}/providers/Microsoft.ContainerRegistry/registries/${registryName}`;
     const fault = this.#faults.find(
       (candidate) =>
         candidate.operation === operation &&
@@ -256,6 +264,7 @@ export class ArmStandIn {
     );
     if (fault) {
       if (--fault.times <= 0) this.#faults.splice(this.#faults.indexOf(fault), 1);
+      if (fault.status === "hang") return;
       const headers: Record<string, string> = fault.retryAfterSeconds
         ? { "Retry-After": String(fault.retryAfterSeconds) }
         : {};

@@ -28,6 +28,11 @@ export interface ArmRegistryWebhooksOptions {
    * once as throttled (with its `Retry-After`), so no run or request sits out ARM's throttling.
    */
   maxRetryAfterSeconds?: number;
+  /**
+   * The longest a call (one page of the delivery log) may take, its retries and their waits
+   * included; a call ARM has not answered by then fails as `timed-out`.
+   */
+  callTimeoutMs: number;
 }
 
 const MAX_RETRY_AFTER_SECONDS = 10;
@@ -139,7 +144,9 @@ export class ArmRegistryWebhooks implements RegistryWebhooks {
       allowInsecureConnection: loopback,
       retryOptions: { maxRetries: this.options.maxRetries ?? 3 },
       additionalPolicies: [
+        { policy: timeLimit(this.options.callTimeoutMs), position: "perCall" },
         ...(rawBodies ? [{ policy: rawBodies, position: "perCall" as const }] : []),
+        { policy: rememberLastAnswer, position: "perRetry" },
         {
           policy: refuseLongRetryAfter(
             this.options.maxRetryAfterSeconds ?? MAX_RETRY_AFTER_SECONDS,
@@ -178,18 +185,69 @@ function loopbackBearer(credential: Credential): Policy {
   };
 }
 
-/** What `armFailure` reads of an error: a throttled answer the SDK was not let to wait out. */
-class LongRetryAfter extends Error {
-  override readonly name = "LongRetryAfter";
+/** A call ARM did not answer within its time (a hung connection, a server that never replies). */
+class ArmTimeout extends Error {
+  override readonly name = "ArmTimeout";
+  constructor(timeoutMs: number) {
+    super(`ARM did not answer within ${timeoutMs / 1000} s`);
+  }
+}
+
+type Request = Parameters<Policy["sendRequest"]>[0];
+type Response = Awaited<ReturnType<Policy["sendRequest"]>>;
+
+/** The last answer to each call in flight, of any of its tries (the request is the same). */
+const lastAnswers = new WeakMap<Request, Response>();
+
+const rememberLastAnswer: Policy = {
+  name: "rememberLastArmAnswer",
+  async sendRequest(request, next) {
+    const response = await next(request);
+    lastAnswers.set(request, response);
+    return response;
+  },
+};
+
+/**
+ * Bounds a call, retries included: outside the SDK's retry loop, its signal ends the request in
+ * flight or the wait before a retry. Out of time waiting to retry an answer (a 503), the call fails
+ * as that answer did, which says more than the time; else as timed out. The adapter gives the SDK
+ * no signal of its own.
+ */
+function timeLimit(timeoutMs: number): Policy {
+  return {
+    name: "armCallTimeLimit",
+    async sendRequest(request, next) {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      request.abortSignal = timeout;
+      try {
+        return await next(request);
+      } catch (error) {
+        if (!timeout.aborted) throw error;
+        const answered = lastAnswers.get(request);
+        if (!answered) throw new ArmTimeout(timeoutMs);
+        throw new ArmAnswer(
+          answered,
+          `ARM answered ${answered.status}, retried for the call's ${timeoutMs / 1000} s`,
+        );
+      }
+    },
+  };
+}
+
+/**
+ * What `armFailure` reads of an error: a failed answer the SDK was not let to retry (a throttled
+ * one asking for too long a wait, or one whose call ran out of time).
+ */
+class ArmAnswer extends Error {
+  override readonly name = "ArmAnswer";
+  readonly statusCode: number;
   constructor(
-    readonly statusCode: number,
-    readonly response: { headers: { get(name: string): string | undefined } },
-    retryAfterSeconds: number,
-    maxSeconds: number,
+    readonly response: Response,
+    message: string,
   ) {
-    super(
-      `ARM asked to retry after ${retryAfterSeconds} s, longer than the ${maxSeconds} s waited`,
-    );
+    super(message);
+    this.statusCode = response.status;
   }
 }
 
@@ -204,7 +262,10 @@ function refuseLongRetryAfter(maxSeconds: number): Policy {
       const response = await next(request);
       const retryAfter = retryAfterSeconds(response.headers);
       if ((response.status === 429 || response.status === 503) && retryAfter > maxSeconds) {
-        throw new LongRetryAfter(response.status, response, retryAfter, maxSeconds);
+        throw new ArmAnswer(
+          response,
+          `ARM asked to retry after ${retryAfter} s, longer than the ${maxSeconds} s waited`,
+        );
       }
       return response;
     },
@@ -266,6 +327,7 @@ interface RestErrorLike {
 }
 
 function armFailure(operation: string, error: unknown): ArmFailure {
+  if (error instanceof ArmTimeout) return { kind: "timed-out", operation, message: error.message };
   const rest = (typeof error === "object" && error !== null ? error : {}) as RestErrorLike;
   const status = typeof rest.statusCode === "number" ? rest.statusCode : undefined;
   const retryAfter = rest.response?.headers ? retryAfterSeconds(rest.response.headers) : Number.NaN;

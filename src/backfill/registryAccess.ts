@@ -51,6 +51,7 @@ function createRegistryAccess(
   const timeoutMs = loadTablesTimeoutMs(env);
   const webhooks = new ArmRegistryWebhooks({
     endpoint: settings.armEndpoint,
+    callTimeoutMs: settings.armCallTimeoutMs,
     credential: isLoopbackHttp(settings.armEndpoint)
       ? staticTokenCredential(LOCAL_ARM_TOKEN)
       : // Created on the first ARM call: a bridge without registries never loads @azure/identity.

@@ -51,6 +51,8 @@ export type ArmFailureKind =
   | "not-found"
   | "throttled"
   | "unavailable"
+  /** No answer within the call's time (`ARM_TIMEOUT_SECONDS`). */
+  | "timed-out"
   | "failed";
 
 export interface ArmFailure {

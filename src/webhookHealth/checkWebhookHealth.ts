@@ -111,7 +111,13 @@ export async function checkWebhookHealth(
     errors: [],
   };
   const listed = new Map<string, readonly WebhookRef[]>();
+  const startedAt = Date.now();
   for (const registryId of deps.registryIds) {
+    // A registry begun by then ends within the function's timeout, ARM hanging or not.
+    if (Date.now() - startedAt >= REGISTRIES_BEGUN_WITHIN_MS) {
+      report.errors.push(`${registryId}: not checked, the run's time is up`);
+      continue;
+    }
     try {
       const outcome = await checkRegistry(registryId, deps, now, options.ping, report, listed);
       await settleRegistryHealth(
@@ -133,6 +139,13 @@ export async function checkWebhookHealth(
 }
 
 /**
+ * How long a run goes on beginning registries: each then takes at most two ARM calls that time
+ * out (`ARM_TIMEOUT_SECONDS`, at most 20 s) besides those answered, under host.json's
+ * `functionTimeout` of 2 minutes.
+ */
+const REGISTRIES_BEGUN_WITHIN_MS = 60_000;
+
+/**
  * Checks each webhook ARM lists for the registry (into `listed`: none when ARM no longer finds
  * the registry, nothing when it could not be asked), and what that says of the registry as a
  * whole: a webhook ARM did not describe might be the one delivering to the bridge.
@@ -145,6 +158,7 @@ async function checkRegistry(
   report: WebhookHealthReport,
   listed: Map<string, readonly WebhookRef[]>,
 ): Promise<RegistryOutcome> {
+  let pinging = sendPing;
   const found = await deps.webhooks.list(registryId);
   if (!found.ok && found.failure.kind === "not-found") {
     listed.set(registryId.toLowerCase(), []);
@@ -164,13 +178,20 @@ async function checkRegistry(
     const config = await deps.webhooks.configuration(ref);
     if (!config.ok) {
       report.errors.push(`${where}: ${describeFailure(config.failure)}`);
+      // ARM hangs for this registry: each other call would wait as long, and say nothing more.
+      if (config.failure.kind === "timed-out") {
+        report.unreachable.push(registryId);
+        return { kind: "unreachable", failure: config.failure };
+      }
       // One deleted since the list was read delivers nothing.
       if (config.failure.kind !== "not-found") undescribed ??= config.failure;
       continue;
     }
     configs.push(config.value);
     try {
-      await checkOne(config.value, deps, now, sendPing, report);
+      const pingFailure = await checkOne(config.value, deps, now, pinging, report);
+      // A ping ARM did not answer: the registry's other pings would wait as long.
+      if (pingFailure?.kind === "timed-out") pinging = false;
     } catch (error) {
       report.errors.push(`${where}: ${describeError(error)}`);
     }
@@ -240,7 +261,7 @@ async function checkOne(
   now: number,
   sendPing: boolean,
   report: WebhookHealthReport,
-): Promise<void> {
+): Promise<ArmFailure | undefined> {
   const { ref } = config;
   const where = `${ref.registryId}/webhooks/${ref.name}`;
   report.checked++;
@@ -248,7 +269,7 @@ async function checkOne(
   const context = claimContext(deps, now, report);
   // A change another run claimed goes out first: this run leaves the webhook to it meanwhile.
   const settled = await settlePendingClaim(await deps.store.read(ref), claims, context);
-  if (!settled.ok) return;
+  if (!settled.ok) return undefined;
   const kept = settled.value;
   const previous = kept?.value;
   const problems = configurationProblems(config, deps.expectations);
@@ -265,12 +286,14 @@ async function checkOne(
   }
   if (pingProblem) problems.push(pingProblem);
 
+  let pingFailure: ArmFailure | undefined;
   if (sendPing && !outstanding && config.status.toLowerCase() === "enabled") {
     const pinged = await deps.webhooks.ping(ref);
     if (pinged.ok) {
       outstanding = { eventId: pinged.value, sentAt: now };
       report.pinged++;
     } else {
+      pingFailure = pinged.failure;
       report.errors.push(`${where}: ${describeFailure(pinged.failure)}`);
     }
   }
@@ -289,4 +312,5 @@ async function checkOne(
   // Unchanged, another run's write since is as good as this one.
   if (change === "unchanged") await deps.store.write(health, kept?.version);
   else await publishClaimed(health, verdict, kept?.version, claims, context);
+  return pingFailure;
 }

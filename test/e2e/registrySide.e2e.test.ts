@@ -537,6 +537,7 @@ describe("webhook health of a registry as a whole, real SDK against the ARM stan
   const UNCOVERED_REGISTRY = registryId("uncoveredreg");
   const DELETED_REGISTRY = registryId("deletedreg");
   const CONCURRENT_REGISTRY = registryId("concurrentreg");
+  const HUNG_REGISTRY = registryId("hungreg");
   let arm: ArmStandIn;
   let stack: LocalStack;
   let bridgeUrl: string;
@@ -545,7 +546,15 @@ describe("webhook health of a registry as a whole, real SDK against the ARM stan
     ({ arm, stack, bridgeUrl } = await startRegistrySide(
       {},
       // ARM answers 404 for both until a test creates them.
-      { ACR_RESOURCE_IDS: `${UNCOVERED_REGISTRY},${DELETED_REGISTRY},${CONCURRENT_REGISTRY}` },
+      {
+        ACR_RESOURCE_IDS: [
+          UNCOVERED_REGISTRY,
+          DELETED_REGISTRY,
+          CONCURRENT_REGISTRY,
+          HUNG_REGISTRY,
+        ].join(","),
+        ARM_TIMEOUT_SECONDS: "1",
+      },
     ));
   });
 
@@ -744,6 +753,57 @@ describe("webhook health of a registry as a whole, real SDK against the ARM stan
     await runTimer(stack, "webhookHealth");
     expect(published()).toHaveLength(4);
   }, 90_000);
+  it("a hung ARM (the call accepted, never answered) is reported unreachable after ARM_TIMEOUT_SECONDS, the run bounded, the verdicts kept", async () => {
+    arm.addRegistry(HUNG_REGISTRY);
+    arm.setWebhook(HUNG_REGISTRY, webhook("hunghook", { status: "disabled" }));
+    arm.setWebhook(HUNG_REGISTRY, webhook("hungother", { status: "disabled" }));
+    await runTimer(stack, "webhookHealth");
+    const verdict = registryIn(await healthDetails(), HUNG_REGISTRY);
+    expect(verdict).toMatchObject({ status: "unhealthy" });
+    const published = () => findingsAbout("hungreg.azurecr.io").length;
+    const findings = published();
+
+    for (const operation of ["list", "get"] as const) {
+      arm.fail({ operation, registryId: HUNG_REGISTRY, status: "hang", times: 20 });
+      const hungCalls = () =>
+        arm
+          .calls()
+          .filter((call) => call.operation === operation && call.registryId === HUNG_REGISTRY)
+          .length;
+      const callsBefore = hungCalls();
+      const started = Date.now();
+      await runTimer(stack, "webhookHealth");
+      // One call waited out (1 s), not each webhook's, nor the function's 2 minutes.
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(hungCalls() - callsBefore).toBe(1);
+      arm.clearFaults();
+      expect(registryIn(await healthDetails(), HUNG_REGISTRY)).toMatchObject({
+        status: "unhealthy",
+        reasons: verdict?.reasons,
+        since: verdict?.since,
+        unreachable: { reason: `webhooks.${operation}: timed-out` },
+      });
+      expect(published()).toBe(findings);
+    }
+    expect(stack.output()).toContain(
+      `${HUNG_REGISTRY}: webhooks.list: timed-out: ARM did not answer within 1 s`,
+    );
+    await runTimer(stack, "webhookHealth");
+    expect(registryIn(await healthDetails(), HUNG_REGISTRY)?.unreachable).toBeUndefined();
+
+    // Pings ARM never answers: the first is waited out, the registry's others not sent this run.
+    arm.setWebhook(HUNG_REGISTRY, webhook("hunghook"));
+    arm.setWebhook(HUNG_REGISTRY, webhook("hungother"));
+    arm.fail({ operation: "ping", registryId: HUNG_REGISTRY, status: "hang", times: 20 });
+    const pings = () =>
+      arm.calls().filter((call) => call.operation === "ping" && call.registryId === HUNG_REGISTRY)
+        .length;
+    const started = Date.now();
+    await runTimer(stack, "webhookHealth");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(pings()).toBe(1);
+    expect(stack.output()).toContain("webhooks.ping: timed-out");
+  }, 60_000);
 });
 
 describe("registry side under npm start", () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArmStandIn } from "../../dev/arm/armStandIn";
 import {
   ArmRegistryWebhooks,
+  type ArmRegistryWebhooksOptions,
   LOCAL_ARM_TOKEN,
   staticTokenCredential,
 } from "../../src/adapters/armRegistryWebhooks";
@@ -13,6 +14,15 @@ const REGISTRY =
 describe("ArmRegistryWebhooks: @azure/arm-containerregistry against the ARM stand-in", () => {
   const arm = new ArmStandIn({ token: LOCAL_ARM_TOKEN, pageSize: 3 });
   let webhooks: ArmRegistryWebhooks;
+  /** A client of the stand-in: no retries, 10 s a call, unless `options` say otherwise. */
+  const client = (options: Partial<ArmRegistryWebhooksOptions> = {}) =>
+    new ArmRegistryWebhooks({
+      endpoint: arm.url,
+      credential: staticTokenCredential(LOCAL_ARM_TOKEN),
+      maxRetries: 0,
+      callTimeoutMs: 10_000,
+      ...options,
+    });
 
   beforeAll(async () => {
     await arm.start();
@@ -27,11 +37,7 @@ describe("ArmRegistryWebhooks: @azure/arm-containerregistry against the ARM stan
       serviceUri: "http://127.0.0.1:1/api/acr/webhook?region=westeurope",
       customHeaders: { Authorization: "Bearer adapter-secret-9c1" },
     });
-    webhooks = new ArmRegistryWebhooks({
-      endpoint: arm.url,
-      credential: staticTokenCredential(LOCAL_ARM_TOKEN),
-      maxRetries: 0,
-    });
+    webhooks = client();
   });
 
   afterAll(() => arm.stop());
@@ -172,11 +178,7 @@ describe("ArmRegistryWebhooks: @azure/arm-containerregistry against the ARM stan
   });
 
   it("answers failures as typed values: a wrong token, a missing webhook, throttling", async () => {
-    const wrongToken = new ArmRegistryWebhooks({
-      endpoint: arm.url,
-      credential: staticTokenCredential("not-the-token"),
-      maxRetries: 0,
-    });
+    const wrongToken = client({ credential: staticTokenCredential("not-the-token") });
     expect(await wrongToken.list(REGISTRY)).toMatchObject({
       ok: false,
       failure: { kind: "unauthorized", status: 401 },
@@ -198,12 +200,7 @@ describe("ArmRegistryWebhooks: @azure/arm-containerregistry against the ARM stan
   });
 
   it("waits out a short Retry-After with the SDK's retries, and fails at once on a long one", async () => {
-    const retrying = new ArmRegistryWebhooks({
-      endpoint: arm.url,
-      credential: staticTokenCredential(LOCAL_ARM_TOKEN),
-      maxRetries: 3,
-      maxRetryAfterSeconds: 1,
-    });
+    const retrying = client({ maxRetries: 3, maxRetryAfterSeconds: 1 });
     const pings = () => arm.calls().filter((call) => call.operation === "ping").length;
 
     arm.fail({ operation: "ping", status: 429, retryAfterSeconds: 1, times: 1 });
@@ -227,5 +224,59 @@ describe("ArmRegistryWebhooks: @azure/arm-containerregistry against the ARM stan
     });
     expect(pings() - throttledFrom).toBe(1);
     arm.clearFaults();
+  });
+
+  it("gives up on a call ARM never answers after its time, retries and their waits included", async () => {
+    const bounded = client({ maxRetries: 3, callTimeoutMs: 500 });
+    const ref = { registryId: REGISTRY, name: "hook1" };
+    const timed = async <T>(call: () => Promise<T>) => {
+      const started = Date.now();
+      const result = await call();
+      return { result, ms: Date.now() - started };
+    };
+
+    arm.fail({ operation: "list", status: "hang", times: 1 });
+    const hung = await timed(() => bounded.list(REGISTRY));
+    expect(hung.result).toEqual({
+      ok: false,
+      failure: {
+        kind: "timed-out",
+        operation: "webhooks.list",
+        message: "ARM did not answer within 0.5 s",
+      },
+    });
+    expect(hung.ms).toBeLessThan(2000);
+
+    // A retry's wait counts too: a 503 asking for 1 s fails the call at its time, as the 503.
+    arm.fail({ operation: "get", status: 503, retryAfterSeconds: 1, times: 1 });
+    const waiting = await timed(() => bounded.configuration(ref));
+    expect(waiting.result).toEqual({
+      ok: false,
+      failure: {
+        kind: "unavailable",
+        status: 503,
+        retryAfterSeconds: 1,
+        operation: "webhooks.get",
+        message: "ARM answered 503, retried for the call's 0.5 s",
+      },
+    });
+    expect(waiting.ms).toBeLessThan(1000);
+
+    // A hang after an answer: the answer.
+    arm.fail({ operation: "ping", status: 500, times: 1 });
+    arm.fail({ operation: "ping", status: "hang", times: 1 });
+    expect(await bounded.ping(ref)).toMatchObject({
+      ok: false,
+      failure: { kind: "unavailable", status: 500, operation: "webhooks.ping" },
+    });
+
+    // Each page of the log has its own time: a hung page ends the read, typed.
+    arm.fail({ operation: "listEvents", status: "hang", times: 1 });
+    const pages: unknown[] = [];
+    for await (const page of bounded.logPages(ref)) pages.push(page);
+    expect(pages).toMatchObject([{ ok: false, failure: { kind: "timed-out" } }]);
+
+    // Answered again, the same client works.
+    expect(await bounded.list(REGISTRY)).toMatchObject({ ok: true });
   });
 });

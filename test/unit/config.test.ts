@@ -439,6 +439,7 @@ const NUMERIC_SETTINGS: [setting: string, load: Loader, max: number][] = [
   ["BACKFILL_MAX_PAGES", loadRegistryAccessSettings, 1000],
   ["BACKFILL_MAX_SECONDS", loadRegistryAccessSettings, 100],
   ["WEBHOOK_PING_TIMEOUT_SECONDS", loadRegistryAccessSettings, 86_400],
+  ["ARM_TIMEOUT_SECONDS", loadRegistryAccessSettings, 20],
   ["REPLAY_RATE_PER_SECOND", loadReplayConfig, 1000],
   ["REPLAY_MAX_WINDOW_HOURS", loadReplayConfig, 744],
   ["SOURCE_SILENCE_SECONDS", loadSilenceThresholdMs, 604_800],
