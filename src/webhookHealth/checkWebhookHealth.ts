@@ -76,6 +76,8 @@ export interface WebhookHealthReport {
   unreachable: string[];
   /** Registries ARM answers 404 for: their verdicts are dropped, their open findings resolved. */
   notFound: string[];
+  /** Registries checked before and no longer in `ACR_RESOURCE_IDS`: handled as not found. */
+  unconfigured: string[];
   findingsPublished: number;
   resolved: number;
   pinged: number;
@@ -103,6 +105,7 @@ export async function checkWebhookHealth(
     uncovered: [],
     unreachable: [],
     notFound: [],
+    unconfigured: [],
     findingsPublished: 0,
     resolved: 0,
     pinged: 0,
@@ -129,6 +132,11 @@ export async function checkWebhookHealth(
     } catch (error) {
       report.errors.push(`${registryId}: ${describeError(error)}`);
     }
+  }
+  try {
+    await forgetUnconfigured(listed, deps, now, report);
+  } catch (error) {
+    report.errors.push(`registries no longer configured not forgotten: ${describeError(error)}`);
   }
   try {
     await forgetDeleted(listed, deps, now, report);
@@ -203,6 +211,32 @@ async function checkRegistry(
   }
   if (problems.length > 0) report.uncovered.push({ registryId, reasons: problems });
   return { kind: "answered", problems };
+}
+
+/**
+ * A registry checked before and since removed from `ACR_RESOURCE_IDS` is no longer the bridge's to
+ * judge: as for a registry ARM no longer finds, its verdicts (and its webhooks', as `listed` names
+ * none of them) are dropped and each open finding about it gets its resolution.
+ */
+async function forgetUnconfigured(
+  listed: Map<string, readonly WebhookRef[]>,
+  deps: WebhookHealthDependencies,
+  now: number,
+  report: WebhookHealthReport,
+): Promise<void> {
+  const configured = new Set(deps.registryIds.map((id) => id.toLowerCase()));
+  const kept = new Map<string, string>();
+  for (const { registryId } of await deps.registries.list())
+    kept.set(registryId.toLowerCase(), registryId);
+  for (const { ref } of await deps.store.list())
+    kept.set(ref.registryId.toLowerCase(), ref.registryId);
+  for (const [key, registryId] of kept) {
+    if (configured.has(key)) continue;
+    listed.set(key, []);
+    report.unconfigured.push(registryId);
+    const context = claimContext(deps, now, report);
+    await settleRegistryHealth(registryId, { kind: "not-found" }, deps.registries, context);
+  }
 }
 
 /**

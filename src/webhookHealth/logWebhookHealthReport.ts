@@ -5,7 +5,7 @@ import type { WebhookHealthReport } from "./checkWebhookHealth";
 /**
  * A webhook health run's report, with a warning per unhealthy webhook that names its problems,
  * per registry none of whose webhooks delivers to the bridge and per registry ARM does not find,
- * and a line per webhook deleted from its registry.
+ * a line per registry removed from ACR_RESOURCE_IDS and per webhook deleted from its registry.
  */
 export function logWebhookHealthReport(
   context: InvocationContext,
@@ -22,6 +22,11 @@ export function logWebhookHealthReport(
   for (const registryId of report.notFound) {
     context.warn(
       `${registryId}: not found by ARM (deleted, or a wrong id in ACR_RESOURCE_IDS), not checked`,
+    );
+  }
+  for (const registryId of report.unconfigured) {
+    context.log(
+      `${registryId}: no longer in ACR_RESOURCE_IDS, its findings resolved, no longer checked`,
     );
   }
   for (const where of report.deleted) {
