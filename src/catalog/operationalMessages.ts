@@ -53,7 +53,7 @@ const HEALTH_FINDINGS: Record<
     description: {
       open: "From the webhook health check (WEBHOOK_PING_SCHEDULE): a webhook that will not deliver what the bridge expects (disabled, actions, scope, service URI or auth header drifted, or a ping not recorded within WEBHOOK_PING_TIMEOUT_SECONDS). Published again when its reasons change.",
       resolved:
-        "A webhook reported unhealthy is healthy again, or was deleted (alone or with its registry): the resolution of its webhook-unhealthy finding (resolved = 'true', reasons empty).",
+        "A webhook reported unhealthy is healthy again, or was deleted (alone or with its registry), or its registry was removed from ACR_RESOURCE_IDS: the resolution of its webhook-unhealthy finding (resolved = 'true', reasons empty).",
     },
     subject: "The webhook's name.",
     data: webhookHealthDataSchema,
@@ -68,7 +68,7 @@ const HEALTH_FINDINGS: Record<
     description: {
       open: "From the webhook health check (WEBHOOK_PING_SCHEDULE): a registry of ACR_RESOURCE_IDS none of whose webhooks delivers to the bridge (none calls its endpoint, or each that does is disabled or lacks an action of WEBHOOK_EXPECTED_ACTIONS). Published again when its reasons change.",
       resolved:
-        "A webhook of the registry delivers to the bridge again, or the registry was deleted: the resolution of its webhook-missing finding (resolved = 'true', reasons empty).",
+        "A webhook of the registry delivers to the bridge again, or the registry was deleted or removed from ACR_RESOURCE_IDS: the resolution of its webhook-missing finding (resolved = 'true', reasons empty).",
     },
     subject: "Absent: the finding is about the registry as a whole.",
     data: webhookMissingDataSchema,

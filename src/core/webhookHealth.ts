@@ -256,7 +256,7 @@ export const webhookHealthDataSchema = z.object({
   resolved: z
     .boolean()
     .describe(
-      "true on the resolution: the webhook is healthy again, or was deleted (with its registry or alone).",
+      "true on the resolution: the webhook is healthy again, or was deleted (with its registry or alone), or its registry was removed from ACR_RESOURCE_IDS.",
     ),
 });
 
@@ -273,7 +273,7 @@ export const webhookMissingDataSchema = webhookHealthDataSchema.omit({ webhook: 
   resolved: z
     .boolean()
     .describe(
-      "true on the resolution: a webhook of the registry delivers to the bridge again, or the registry was deleted.",
+      "true on the resolution: a webhook of the registry delivers to the bridge again, or the registry was deleted or removed from ACR_RESOURCE_IDS.",
     ),
 });
 
