@@ -21,7 +21,11 @@ import {
 } from "../config";
 import type { LoggedDelivery } from "../core/registryWebhooks";
 import type { WebhookExpectations } from "../core/webhookHealth";
-import { checkWebhookHealth, type WebhookHealthReport } from "../webhookHealth/checkWebhookHealth";
+import {
+  checkWebhookHealth,
+  REGISTRIES_BEGUN_WITHIN_MS,
+  type WebhookHealthReport,
+} from "../webhookHealth/checkWebhookHealth";
 import { bridgeLedger } from "./bridgeLedger";
 import { importFromLog } from "./loggedDeliveryImport";
 import { type BackfillReport, type BackfillWindow, runBackfill } from "./runBackfill";
@@ -107,6 +111,7 @@ function createRegistryAccess(
             bridge.publisher.publish(bridge.crossCheckSettings.discrepancyTopic, message),
           expectations,
           pingTimeoutMs: settings.pingTimeoutMs,
+          registriesBegunWithinMs: REGISTRIES_BEGUN_WITHIN_MS,
         },
         now,
       ),
