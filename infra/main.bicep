@@ -195,6 +195,11 @@ param webhookPingSchedule string = '0 */15 * * * *'
 @maxValue(86400)
 param webhookPingTimeoutSeconds int = 120
 
+@description('The longest one ARM call of the backfill and the webhook health check may take, its retries included (ARM_TIMEOUT_SECONDS).')
+@minValue(1)
+@maxValue(20)
+param armTimeoutSeconds int = 10
+
 @description('The bridge\'s public base URL (BRIDGE_PUBLIC_URL): the webhooks created here call <it>/api/acr/webhook, and the health check expects every webhook there. Empty: https://<the app\'s default host name>, as ARM assigns it.')
 param bridgePublicUrl string = ''
 
@@ -457,6 +462,7 @@ var appSettings = {
   BACKFILL_MAX_SECONDS: string(backfillMaxSeconds)
   WEBHOOK_PING_SCHEDULE: webhookPingSchedule
   WEBHOOK_PING_TIMEOUT_SECONDS: string(webhookPingTimeoutSeconds)
+  ARM_TIMEOUT_SECONDS: string(armTimeoutSeconds)
   REPLAY_RATE_PER_SECOND: string(replayRatePerSecond)
   REPLAY_MAX_WINDOW_HOURS: string(replayMaxWindowHours)
   SOURCE_SILENCE_SECONDS: string(sourceSilenceSeconds)
