@@ -463,12 +463,20 @@ async function extendWindow(
   store: EventStore,
 ): Promise<boolean> {
   const extended: LogicalEvent = { ...listed.value, windowClosesAt: until };
-  const outcome = await store.write([
-    { kind: "replace-logical", logical: extended, version: listed.version },
-    { kind: "close-window", window: listed.value },
-    { kind: "open-window", window: extended },
-  ]);
+  const outcome = await store.write(movedWindow(listed.value, extended, listed.version));
   return outcome.ok;
+}
+
+/**
+ * The logical event, at the version read, replaced by `moved`, whose window closes at another
+ * time: the window's marker moves with it.
+ */
+function movedWindow(from: LogicalEvent, moved: LogicalEvent, version: string): Change[] {
+  return [
+    { kind: "replace-logical", logical: moved, version },
+    { kind: "close-window", window: from },
+    { kind: "open-window", window: moved },
+  ];
 }
 
 /** Only an Event Grid push with no webhook can be held, and only where quarantine is on. */
@@ -515,9 +523,7 @@ async function holdForQuarantine(
     ...RELEASED,
   };
   await writeOrThrow(store, [
-    { kind: "replace-logical", logical: held, version: current.version },
-    { kind: "close-window", window: logical },
-    { kind: "open-window", window: held },
+    ...movedWindow(logical, held, current.version),
     ...arrivals.map(
       (record): Change => ({
         kind: "set-record-status",
