@@ -11,7 +11,6 @@ import {
   configurationProblems,
   type HealthVerdict,
   healthChange,
-  healthyVerdict,
   isMissingPingProblem,
   missingPingProblem,
   type OutstandingPing,
@@ -27,6 +26,7 @@ import {
   type ClaimContext,
   type ClaimedRecord,
   publishClaimed,
+  resolveAndForget,
   settlePendingClaim,
 } from "./claimedChange";
 import { type RegistryOutcome, settleRegistryHealth } from "./settleRegistryHealth";
@@ -262,13 +262,10 @@ async function forgetDeleted(
     const settled = await settlePendingClaim(await deps.store.read(ref), claims, context);
     if (!settled.ok || !settled.value) continue;
     const kept = settled.value;
-    if (!kept.value.healthy) {
-      const resolution = healthyVerdict(now);
-      // Kept unless published, so a later run resolves it.
-      if (!(await publishClaimed(kept.value, resolution, kept.version, claims, context))) continue;
+    const forget = () => deps.store.remove(ref);
+    if (await resolveAndForget(kept, kept.value, claims, context, forget)) {
+      report.deleted.push(`${ref.registryId}/webhooks/${ref.name}`);
     }
-    await deps.store.remove(ref);
-    report.deleted.push(`${ref.registryId}/webhooks/${ref.name}`);
   }
 }
 

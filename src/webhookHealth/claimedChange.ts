@@ -1,7 +1,7 @@
 import { describeError } from "../core/describeError";
 import type { Result } from "../core/result";
 import type { TopicMessage } from "../core/topicMessage";
-import type { ClaimedVerdict, HealthVerdict } from "../core/webhookHealth";
+import { type ClaimedVerdict, type HealthVerdict, healthyVerdict } from "../core/webhookHealth";
 import type { FindingWrite, Versioned } from "../core/writePlan";
 import type { WebhookHealthReport } from "./checkWebhookHealth";
 
@@ -81,4 +81,25 @@ export async function publishClaimed<T>(
   const marked = claims.withVerdict(record, { ...verdict, published: true, claimedAt: undefined });
   const written = await claims.write(marked, claim.value);
   return written.ok ? { value: marked, version: written.value } : undefined;
+}
+
+/**
+ * Forgets the record of what is gone (a webhook or registry deleted, a registry no longer
+ * configured): an open finding about it gets its resolution (claimed, `record` with it in place)
+ * before `forget` runs, so no alert waits on it forever. False when the resolution did not go
+ * out: the record is kept, and a later run resolves it.
+ */
+export async function resolveAndForget<T>(
+  kept: Versioned<T>,
+  record: T,
+  claims: ClaimedRecord<T>,
+  context: ClaimContext,
+  forget: () => Promise<void>,
+): Promise<boolean> {
+  if (claims.verdict(kept.value)?.healthy === false) {
+    const resolution = healthyVerdict(context.now);
+    if (!(await publishClaimed(record, resolution, kept.version, claims, context))) return false;
+  }
+  await forget();
+  return true;
 }

@@ -2,7 +2,6 @@ import { type ArmFailure, failureSummary } from "../core/registryWebhooks";
 import {
   type ClaimedVerdict,
   healthChange,
-  healthyVerdict,
   type RegistryHealth,
   webhookMissingMessage,
 } from "../core/webhookHealth";
@@ -11,6 +10,7 @@ import {
   type ClaimContext,
   type ClaimedRecord,
   publishClaimed,
+  resolveAndForget,
   settlePendingClaim,
 } from "./claimedChange";
 
@@ -54,7 +54,7 @@ export async function settleRegistryHealth(
   const claims = registryClaims(registries, registryId);
   const settled = await settlePendingClaim(await registries.read(registryId), claims, context);
   if (!settled.ok) return;
-  let kept = settled.value;
+  const kept = settled.value;
   const previous = kept?.value.verdict;
   switch (outcome.kind) {
     case "unreachable": {
@@ -68,13 +68,11 @@ export async function settleRegistryHealth(
       return;
     }
     case "not-found": {
-      if (!kept) return;
-      if (previous && !previous.healthy) {
-        const resolution = healthyVerdict(now);
-        kept = await publishClaimed({ registryId }, resolution, kept.version, claims, context);
-        if (!kept) return;
+      // The resolution is claimed on the verdict alone: what ARM said before no longer holds.
+      if (kept) {
+        const forget = () => registries.remove(registryId);
+        await resolveAndForget(kept, { registryId }, claims, context, forget);
       }
-      await registries.remove(registryId);
       return;
     }
     case "answered": {
