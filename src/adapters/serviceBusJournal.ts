@@ -21,8 +21,8 @@ const NOTICE_MS = 60_000;
  * reconcile. A delivery's message id is its arrival's (the event, its arrival time and region,
  * which tell one arrival from another on a record): a send retried by the SDK is dropped by
  * duplicate detection, while a repeated delivery is kept and counted when it is restored.
- * Restoring is idempotent anyway. A refusal notice's is its minute's: a
- * minute's refusals, from any instance, are one entry, and this process sends a minute's once.
+ * Restoring is idempotent anyway. A refusal notice's is its minute's: a minute's refusals, from
+ * any instance, are one entry, and this process sends a minute's once.
  */
 export class ServiceBusJournal implements Journal {
   private sender?: ServiceBusSender;
