@@ -21,7 +21,7 @@ export const MAX_PAYLOAD_CHARS = 256 * 1024;
 
 /**
  * The most a record's request may hold, in characters of JSON: it is one Table string property
- * (64 KiB, strings counted as UTF-16). An import from ACR's log is cut to fit it.
+ * (64 KiB, strings counted as UTF-16). Every recorded request is cut to fit it (`keptRequest`).
  */
 export const MAX_REQUEST_CHARS = 32 * 1024;
 

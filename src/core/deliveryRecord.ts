@@ -19,8 +19,8 @@ export interface RecordedRequest {
   /** A delivery imported from ACR's log: the status ACR logged (none: it got no answer). */
   loggedResponse?: { status?: number };
   /**
-   * A delivery imported from ACR's log: how many of the logged headers the record had no room
-   * for (those after the ones it keeps).
+   * How many of the request's headers the record had no room for (those after the ones it keeps,
+   * see `keptRequest`); absent when it kept them all.
    */
   headersLeftOut?: number;
 }
