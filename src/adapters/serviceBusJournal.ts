@@ -6,12 +6,19 @@ import {
   type Journal,
   type JournalDrained,
   type JournalEntry,
+  type SetAside,
 } from "../core/ports";
 import { shortHash } from "../core/shortHash";
 import { closeInBackground } from "./serviceBusLinks";
 
 /** Journal entries received at once after the first. */
 const RECEIVE_BATCH = 32;
+
+/** The `DeadLetterReason` of an entry set aside: on the journal queue's dead-letter queue. */
+export const SET_ASIDE_REASON = "RestoreRefused";
+
+/** A dead-letter description is kept short; the reconcile's log has the whole reason. */
+const MAX_DESCRIPTION_CHARS = 1_024;
 
 /** Refusal notices of one minute share a message id: the first is kept, the others dropped. */
 const NOTICE_MS = 60_000;
@@ -64,42 +71,51 @@ export class ServiceBusJournal implements Journal {
   }
 
   async drain(
-    restore: (entry: JournalEntry) => Promise<void>,
+    restore: (entry: JournalEntry) => Promise<SetAside | undefined>,
     limit: number,
     stop: () => boolean = () => false,
   ): Promise<JournalDrained> {
     const receiver = this.client.createReceiver(this.queue);
-    let restored = 0;
+    const drained = { restored: 0, setAside: 0 };
+    const taken = () => drained.restored + drained.setAside;
     try {
       // Peeking first keeps an empty journal from costing a receive's wait on every run.
-      if (!(await anyLeft(receiver))) return { restored, more: false };
+      if (!(await anyLeft(receiver))) return { ...drained, more: false };
       // One entry first: while storage is still down it fails alone, and the rest of the journal
       // is not handed out (each hand-out counts toward the queue's max delivery count). Then a
       // batch at a time, each taken only while the run has time for it: what is taken is
       // restored, never handed back unread.
-      while (restored < limit) {
-        if (stop()) return { restored, more: true };
-        const batchSize = Math.min(restored === 0 ? 1 : RECEIVE_BATCH, limit - restored);
+      while (taken() < limit) {
+        if (stop()) return { ...drained, more: true };
+        const batchSize = Math.min(taken() === 0 ? 1 : RECEIVE_BATCH, limit - taken());
         const messages = await receiver.receiveMessages(batchSize, { maxWaitTimeInMs: 1000 });
         for (const [index, message] of messages.entries()) {
           try {
-            await restore(message.body as JournalEntry);
-            await receiver.completeMessage(message);
-            restored++;
+            const outcome = await restore(message.body as JournalEntry);
+            if (outcome) {
+              await receiver.deadLetterMessage(message, {
+                deadLetterReason: SET_ASIDE_REASON,
+                deadLetterErrorDescription: outcome.setAside.slice(0, MAX_DESCRIPTION_CHARS),
+              });
+              drained.setAside++;
+            } else {
+              await receiver.completeMessage(message);
+              drained.restored++;
+            }
           } catch (error) {
             await Promise.all(
               messages
                 .slice(index)
                 .map((left) => receiver.abandonMessage(left).catch(() => undefined)),
             );
-            return { restored, more: true, failure: describeError(error) };
+            return { ...drained, more: true, failure: describeError(error) };
           }
         }
         // Fewer than asked for: drained, unless another run holds entries it is restoring.
-        if (messages.length < batchSize) return { restored, more: await anyLeft(receiver) };
+        if (messages.length < batchSize) return { ...drained, more: await anyLeft(receiver) };
       }
       // The limit reached: the next run's peek tells whether any is left.
-      return { restored, more: true };
+      return { ...drained, more: true };
     } finally {
       await receiver.close();
     }

@@ -1,6 +1,7 @@
 import { RestError, type TableClient } from "@azure/data-tables";
 import { describeError } from "../core/describeError";
 import { DependencyUnavailableError } from "../core/ports";
+import { isContentRefused } from "./tableErrors";
 
 /**
  * What every Table Storage adapter shares: its tables are created when a call finds one missing
@@ -60,7 +61,11 @@ export class TableAccess {
   unavailable(error: unknown): DependencyUnavailableError {
     return error instanceof DependencyUnavailableError
       ? error
-      : new DependencyUnavailableError("table-storage", describeError(error));
+      : new DependencyUnavailableError(
+          "table-storage",
+          describeError(error),
+          isContentRefused(error),
+        );
   }
 
   /** Creates every table of the adapter (an existing one is left as it is), once at a time. */

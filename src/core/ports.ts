@@ -89,6 +89,13 @@ export class DependencyUnavailableError extends Error implements DependencyFailu
   constructor(
     readonly dependency: string,
     readonly reason: string,
+    /**
+     * The dependency answered, and refused what it was asked for its content (a value it does
+     * not accept): asking the same again mends nothing. Like a dependency that did not answer,
+     * it fails the work at hand; only work that would otherwise ask again forever tells the two
+     * apart.
+     */
+    readonly refused = false,
   ) {
     super(describeDependencyFailure({ dependency, reason }));
   }
@@ -156,17 +163,25 @@ export interface Journal {
   append(entry: JournalEntry): Promise<void>;
   /**
    * Hands each waiting entry to `restore`, at most `limit`; an entry whose restore throws stays
-   * for the next run. `stop` is asked before each batch it takes: true leaves the rest.
+   * for the next run, one `restore` sets aside leaves the journal for a place an operator can
+   * read it from. `stop` is asked before each batch it takes: true leaves the rest.
    */
   drain(
-    restore: (entry: JournalEntry) => Promise<void>,
+    restore: (entry: JournalEntry) => Promise<SetAside | undefined>,
     limit: number,
     stop?: () => boolean,
   ): Promise<JournalDrained>;
 }
 
+/** A journal entry that can never be restored, and why: it must not hold the entries after it. */
+export interface SetAside {
+  setAside: string;
+}
+
 export interface JournalDrained {
   restored: number;
+  /** Entries set aside by `restore`. */
+  setAside: number;
   /** Entries may be left for the next run (the limit was reached, or a restore failed). */
   more: boolean;
   /** Why an entry could not be restored: it waits on the journal for the next run. */

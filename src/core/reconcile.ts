@@ -24,6 +24,7 @@ import {
   restoreJournaled,
   writeOrThrow,
 } from "./ingestDelivery";
+import { isoTime } from "./isoTime";
 import { knownTagsOf } from "./knownTags";
 import {
   DependencyUnavailableError,
@@ -31,6 +32,7 @@ import {
   type FindingStore,
   isJournaledDelivery,
   type Journal,
+  type JournalEntry,
   type JournaledDelivery,
   type OutageLog,
   type Publisher,
@@ -91,6 +93,11 @@ export interface ReconcileReport {
   redriven: number;
   redriveFailed: number;
   dead: number;
+  /**
+   * Journal entries storage refused to record for their content, moved to the journal's
+   * dead-letter queue so that they do not hold the entries after them; each named in `errors`.
+   */
+  setAside: number;
   /** The records made `dead` by this run: what an operator needs to find each lost message. */
   gaveUp: { eventId: string; action: string; registry: string; reason: string }[];
   /**
@@ -137,6 +144,7 @@ export async function reconcile(
   const ports = { ...given, publisher: untilUnanswered(given.publisher) };
   const report: ReconcileReport = {
     restored: 0,
+    setAside: 0,
     closed: {},
     recovered: 0,
     findingsPublished: 0,
@@ -161,29 +169,41 @@ export async function reconcile(
   };
   const journalUntil = started + (deadline - started) * JOURNAL_SHARE;
   const outages = new KeptOutages(ports.outages, settings.windowMs);
+  const restoreEntry = async (entry: JournalEntry): Promise<void> => {
+    // The store answers again: the outage the refusal tells of lasted until now at least.
+    if (!isJournaledDelivery(entry)) return outages.keep(entry, clock());
+    const { conflictingFields } = await restoreJournaled(
+      entry,
+      { ...ports, windowMs: settings.windowMs },
+      clock(),
+    );
+    // Its message went out while storage was down; nothing else would tell of it.
+    if (conflictingFields) report.errors.push(journalConflict(entry, conflictingFields));
+  };
   const journal = await attempt(
     "journal",
     () =>
       ports.journal.drain(
         async (entry) => {
-          // The store answers again: the outage the refusal tells of lasted until now at least.
-          if (!isJournaledDelivery(entry)) return outages.keep(entry, clock());
-          const { conflictingFields } = await restoreJournaled(
-            entry,
-            { ...ports, windowMs: settings.windowMs },
-            clock(),
-          );
-          // Its message went out while storage was down; nothing else would tell of it.
-          if (conflictingFields) report.errors.push(journalConflict(entry, conflictingFields));
+          try {
+            await restoreEntry(entry);
+            return undefined;
+          } catch (error) {
+            // Asked again, storage would refuse it again, and every entry after it would wait.
+            if (!(error instanceof DependencyUnavailableError && error.refused)) throw error;
+            report.errors.push(`journal: ${describeEntry(entry)} set aside: ${error.message}`);
+            return { setAside: error.message };
+          }
         },
         settings.batchSize,
         () => clock() >= journalUntil,
       ),
     // Unreadable (a journal queue missing, Service Bus down): nothing to wait for, or recovery
     // would wait for ever; with Service Bus down the closes that publish fail anyway.
-    { restored: 0, more: false },
+    { restored: 0, setAside: 0, more: false },
   );
   report.restored = journal.restored;
+  report.setAside = journal.setAside;
   if (journal.failure) report.errors.push(`journal: an entry was not restored: ${journal.failure}`);
   const work = await attempt(
     "open work",
@@ -285,6 +305,12 @@ function untilUnanswered(publisher: Publisher): Publisher {
       }
     },
   };
+}
+
+function describeEntry(entry: JournalEntry): string {
+  if (!isJournaledDelivery(entry)) return `the refusal noted at ${isoTime(entry.refusedAt)}`;
+  const { event, receivedAt } = entry.delivery;
+  return `the ${event.origin} delivery of event ${event.eventId} (${event.action}, registry ${event.registry}, received ${isoTime(receivedAt)})`;
 }
 
 function journalConflict(entry: JournaledDelivery, conflictingFields: readonly string[]): string {

@@ -2,12 +2,20 @@ import { ServiceBusClient, type ServiceBusReceiver } from "@azure/service-bus";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
 import { parseTopology } from "../../dev/servicebus/topology";
-import { ServiceBusJournal } from "../../src/adapters/serviceBusJournal";
+import { SET_ASIDE_REASON, ServiceBusJournal } from "../../src/adapters/serviceBusJournal";
 import { isJournaledDelivery, type JournalEntry } from "../../src/core/ports";
 import { deliveryOf, registryEvent, T0 } from "../unit/memoryPorts";
 
 /** The journal adapter (real SDK) against the local broker, each test on a queue of its own. */
-const QUEUES = ["held-elsewhere", "partly-held", "drained", "outage", "only-entry", "notices"];
+const QUEUES = [
+  "held-elsewhere",
+  "partly-held",
+  "drained",
+  "outage",
+  "only-entry",
+  "notices",
+  "refused-entry",
+];
 
 const topology = parseTopology({
   UserConfig: {
@@ -73,12 +81,40 @@ describe("ServiceBusJournal", () => {
       const seen: string[] = [];
       const drained = await journal.drain(async (taken) => {
         seen.push(isJournaledDelivery(taken) ? taken.delivery.event.eventId : "notice");
+        return undefined;
       }, 100);
-      expect(drained).toEqual({ restored: entries, more: false });
+      expect(drained).toEqual({ restored: entries, setAside: 0, more: false });
       expect(seen.sort()).toEqual(Array.from({ length: entries }, (_, index) => `evt-${index}`));
       await journal.close();
     },
   );
+
+  it("an entry set aside goes to the dead-letter queue with its reason, and the entries after it are restored in the same run", async () => {
+    const journal = new ServiceBusJournal(client, "refused-entry", 2_000);
+    for (const eventId of ["evt-before", "evt-refused", "evt-after"]) {
+      await journal.append(entry(eventId));
+    }
+    const restored: string[] = [];
+    const drained = await journal.drain(async (taken) => {
+      const eventId = isJournaledDelivery(taken) ? taken.delivery.event.eventId : "notice";
+      if (eventId === "evt-refused") return { setAside: "table-storage unavailable: 0:bad value" };
+      restored.push(eventId);
+      return undefined;
+    }, 100);
+    expect(drained).toEqual({ restored: 2, setAside: 1, more: false });
+    expect(restored).toEqual(["evt-before", "evt-after"]);
+    const [deadLettered, ...others] = bus.deadLetterMessages("refused-entry");
+    expect(others).toEqual([]);
+    expect(deadLettered?.applicationProperties).toMatchObject({
+      DeadLetterReason: SET_ASIDE_REASON,
+      DeadLetterErrorDescription: "table-storage unavailable: 0:bad value",
+    });
+    const setAside = deadLettered?.body as JournalEntry;
+    expect(isJournaledDelivery(setAside) && setAside.delivery.event.eventId).toBe("evt-refused");
+    const again = await journal.drain(async () => undefined, 100);
+    expect(again).toEqual({ restored: 0, setAside: 0, more: false });
+    await journal.close();
+  });
 
   it("Event Grid's refusals are one notice a minute, whichever process noted them first", async () => {
     const journal = new ServiceBusJournal(client, "notices", 2_000);
@@ -91,8 +127,9 @@ describe("ServiceBusJournal", () => {
     const seen: JournalEntry[] = [];
     const drained = await journal.drain(async (taken) => {
       seen.push(taken);
+      return undefined;
     }, 100);
-    expect(drained).toEqual({ restored: 2, more: false });
+    expect(drained).toEqual({ restored: 2, setAside: 0, more: false });
     expect(seen).toEqual([{ refusedAt: minute + 1_000 }, { refusedAt: minute + 60_000 }]);
     await Promise.all([journal.close(), otherProcess.close()]);
   });
@@ -110,8 +147,9 @@ describe("ServiceBusJournal", () => {
       const seen: string[] = [];
       const drained = await journal.drain(async (taken) => {
         seen.push(isJournaledDelivery(taken) ? taken.delivery.event.eventId : "notice");
+        return undefined;
       }, 100);
-      expect(drained).toEqual({ restored, more });
+      expect(drained).toEqual({ restored, setAside: 0, more });
       expect(seen).toHaveLength(restored);
       await journal.close();
     },

@@ -76,7 +76,7 @@ const notJournaled = {
   append: async () => {
     throw new Error("the journal is not used while storage answers");
   },
-  drain: async () => ({ restored: 0, more: false }),
+  drain: async () => ({ restored: 0, setAside: 0, more: false }),
 };
 
 function delivery(overrides: Partial<RegistryEvent> = {}): NewDelivery {
@@ -196,7 +196,9 @@ describe("TableEventStore on Azurite: one arrival", () => {
       "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;",
     );
     const { changes } = decideArrival(delivery(), undefined, WINDOW_MS);
-    await expect(down.store.write(changes)).rejects.toBeInstanceOf(DependencyUnavailableError);
+    const failure = down.store.write(changes);
+    await expect(failure).rejects.toBeInstanceOf(DependencyUnavailableError);
+    await expect(failure).rejects.toMatchObject({ refused: false });
   });
 });
 
@@ -285,7 +287,10 @@ describe("TableEventStore on Azurite: group commit", () => {
     });
     // Refused as a required operation, the same entity fails its submission.
     const required = { action: operation.optionalMerge(refused).action };
-    await expect(commit.submit(partitionKey, [required])).rejects.toThrow();
+    const failure = commit.submit(partitionKey, [required]);
+    await expect(failure).rejects.toBeInstanceOf(DependencyUnavailableError);
+    // Refused for what it holds: asked again, storage would refuse it again.
+    await expect(failure).rejects.toMatchObject({ refused: true });
   });
 
   it("one bad entity in a shared transaction fails only its own submission; the others are written", async () => {
@@ -315,6 +320,7 @@ describe("TableEventStore on Azurite: group commit", () => {
       "rejected",
       ...Array(5).fill("fulfilled"),
     ]);
+    expect(outcomes[6]).toMatchObject({ reason: { refused: true } });
     for (const row of ["first", ...goodRows]) {
       await expect(table.getEntity(partitionKey, row)).resolves.toMatchObject({ rowKey: row });
     }

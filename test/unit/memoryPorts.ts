@@ -171,6 +171,8 @@ export class MemoryPorts {
   readonly published: { topic: string; message: TopicMessage }[] = [];
   readonly findingsRecorded: Discrepancy[] = [];
   readonly journaled: JournalEntry[] = [];
+  /** The journal's dead-letter queue: entries set aside, with their reasons. */
+  readonly journalSetAside: { entry: JournalEntry; reason: string }[] = [];
   /** The outage list as last written, with its version. */
   outagesKept?: Versioned<StoreOutage[]>;
   private version = 0;
@@ -332,6 +334,7 @@ export class MemoryPorts {
     drain: async (restore, limit, stop = () => false) => {
       this.enter("journal.drain", limit);
       let restored = 0;
+      let setAside = 0;
       let failure: string | undefined;
       for (const entry of this.journaled.splice(0, limit)) {
         if (stop()) {
@@ -339,14 +342,17 @@ export class MemoryPorts {
           continue;
         }
         try {
-          await restore(entry);
-          restored++;
+          const outcome = await restore(entry);
+          if (outcome) {
+            this.journalSetAside.push({ entry, reason: outcome.setAside });
+            setAside++;
+          } else restored++;
         } catch (error) {
           failure ??= describeError(error);
           this.journaled.push(entry);
         }
       }
-      return { restored, more: this.journaled.length > 0, failure };
+      return { restored, setAside, more: this.journaled.length > 0, failure };
     },
   };
 

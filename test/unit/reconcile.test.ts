@@ -1403,6 +1403,51 @@ describe("reconcile: the journal", () => {
     });
   });
 
+  it.each([
+    { name: "refused for its content: set aside, the entries after it restored", refused: true },
+    { name: "storage not answering: it stays on the journal for the next run", refused: false },
+  ])("a journaled webhook whose restore storage fails, $name", async ({ refused }) => {
+    const memory = new MemoryPorts({
+      "store.write": always(new DependencyUnavailableError("table-storage", "timeout")),
+    });
+    const ids = ["a", "bad", "c"];
+    await arrive(
+      memory,
+      ids.map((id) => webhook({ eventId: id, tag: id })),
+    );
+    expect(memory.journaled).toHaveLength(3);
+    // Storage is back, and refuses what the restore of `bad` writes (or times it out).
+    const failure = new DependencyUnavailableError("table-storage", "0:bad value", refused);
+    memory.faults["store.write"] = writing(
+      (change) => change.kind === "create-record" && change.record.event.eventId === "bad",
+      failure,
+    );
+
+    const report = await run(memory, {}, T0 + 60_000);
+    if (refused) {
+      expect(report).toMatchObject({ restored: 2, setAside: 1 });
+      expect(report.errors).toEqual([
+        expect.stringMatching(
+          /^journal: the webhook delivery of event bad \(push, registry .+, received .+\) set aside: table-storage unavailable: 0:bad value$/,
+        ),
+      ]);
+      expect(memory.journaled).toEqual([]);
+      expect(memory.journalSetAside).toHaveLength(1);
+      expect(memory.journalSetAside[0]?.reason).toBe(failure.message);
+    } else {
+      expect(report.setAside).toBe(0);
+      expect(report.errors).toEqual([
+        expect.stringMatching(/^journal: an entry was not restored: .*0:bad value/),
+      ]);
+      expect(memory.journaledDeliveries().map((entry) => entry.delivery.event.eventId)).toEqual([
+        "bad",
+      ]);
+      expect(memory.journalSetAside).toEqual([]);
+    }
+    expect(memory.record(webhook({ eventId: "a", tag: "a" }))).toBeDefined();
+    expect(memory.record(webhook({ eventId: "bad", tag: "bad" }))).toBeUndefined();
+  });
+
   it("a window only Event Grid saw waits while the journal is not drained: its webhook may be in it, already on its topic", async () => {
     // Table Storage is down: three webhooks are published at once and journaled.
     const memory = new MemoryPorts({

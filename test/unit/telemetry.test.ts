@@ -146,6 +146,7 @@ describe("telemetry", () => {
     instruments.countIngest(result({ coveredBy: "eventgrid" }), "webhook");
     instruments.countReconcile({
       restored: 0,
+      setAside: 0,
       closed: { matched: 3, "webhook-only": 2, "eventgrid-only": 1 },
       recovered: 1,
       resolved: 0,
