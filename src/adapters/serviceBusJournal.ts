@@ -6,9 +6,11 @@ import {
   type Journal,
   type JournalDrained,
   type JournalEntry,
+  type JournaledDelivery,
   type SetAside,
 } from "../core/ports";
 import { shortHash } from "../core/shortHash";
+import { RefusalNotices } from "./refusalNotices";
 import { closeInBackground } from "./serviceBusLinks";
 
 /** Journal entries received at once after the first. */
@@ -20,21 +22,17 @@ export const SET_ASIDE_REASON = "RestoreRefused";
 /** A dead-letter description is kept short; the reconcile's log has the whole reason. */
 const MAX_DESCRIPTION_CHARS = 1_024;
 
-/** Refusal notices of one minute share a message id: the first is kept, the others dropped. */
-const NOTICE_MS = 60_000;
-
 /**
  * The journal is a Service Bus queue: durable while Table Storage is down, and drained by the
  * reconcile. A delivery's message id is its arrival's (the event, its arrival time and region,
  * which tell one arrival from another on a record): a send retried by the SDK is dropped by
  * duplicate detection, while a repeated delivery is kept and counted when it is restored.
- * Restoring is idempotent anyway. A refusal notice's is its minute's: a minute's refusals, from
- * any instance, are one entry, and this process sends a minute's once.
+ * Restoring is idempotent anyway. A refusal notice's is chosen by `RefusalNotices`: a few a
+ * minute per process at most.
  */
 export class ServiceBusJournal implements Journal {
   private sender?: ServiceBusSender;
-  /** The message id of the latest notice sent or being sent by this process. */
-  private noticeSent?: string;
+  private readonly notices = new RefusalNotices();
 
   constructor(
     private readonly client: ServiceBusClient,
@@ -43,16 +41,19 @@ export class ServiceBusJournal implements Journal {
   ) {}
 
   async append(entry: JournalEntry): Promise<void> {
-    const messageId = messageIdOf(entry);
-    if (isJournaledDelivery(entry)) return this.send(messageId, entry);
-    if (messageId === this.noticeSent) return;
-    this.noticeSent = messageId;
+    if (isJournaledDelivery(entry)) return this.send(deliveryMessageId(entry), entry);
+    const messageId = this.notices.messageIdFor(entry.refusedAt);
+    if (messageId === undefined) return;
     try {
       await this.send(messageId, entry);
     } catch (error) {
-      if (this.noticeSent === messageId) this.noticeSent = undefined;
+      this.notices.notSent(messageId);
       throw error;
     }
+  }
+
+  storeAnswered(): void {
+    this.notices.storeAnswered();
   }
 
   private async send(messageId: string, entry: JournalEntry): Promise<void> {
@@ -92,6 +93,7 @@ export class ServiceBusJournal implements Journal {
         for (const [index, message] of messages.entries()) {
           try {
             const outcome = await restore(message.body as JournalEntry);
+            this.storeAnswered();
             if (outcome) {
               await receiver.deadLetterMessage(message, {
                 deadLetterReason: SET_ASIDE_REASON,
@@ -126,10 +128,7 @@ export class ServiceBusJournal implements Journal {
   }
 }
 
-function messageIdOf(entry: JournalEntry): string {
-  if (!isJournaledDelivery(entry)) {
-    return shortHash(["journal", "refused", String(Math.floor(entry.refusedAt / NOTICE_MS))]);
-  }
+function deliveryMessageId(entry: JournaledDelivery): string {
   const { event, receivedAt } = entry.delivery;
   return shortHash([
     "journal",

@@ -162,6 +162,11 @@ export function isJournaledDelivery(entry: JournalEntry): entry is JournaledDeli
 export interface Journal {
   append(entry: JournalEntry): Promise<void>;
   /**
+   * The store answered this process: a refusal after it may begin another outage, so it is
+   * noted even when its moment's refusals were noted already.
+   */
+  storeAnswered(): void;
+  /**
    * Hands each waiting entry to `restore`, at most `limit`; an entry whose restore throws stays
    * for the next run, one `restore` sets aside leaves the journal for a place an operator can
    * read it from. `stop` is asked before each batch it takes: true leaves the rest.

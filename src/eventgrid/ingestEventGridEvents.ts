@@ -96,6 +96,7 @@ async function ingestEvent(
     dependencyFailureOf,
   );
   if (!ingested.ok) return ingested;
+  deps.journal.storeAnswered();
   const result = ingested.value;
   if (result.conflictingFields) {
     context.warn(

@@ -126,8 +126,9 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     const viaTriggerData = push(registry);
     const viaTrigger = eventGridEvent(viaTriggerData);
     expect((await postEventGridTrigger(s, [viaTrigger])).status).toBe(500);
-    // Each refusal is noted on the journal, one a minute (both refusals, unless a minute began
-    // between them), so that the cross-check waits out the outage for Event Grid's retries.
+    // Each refusal is noted on the journal, one a minute per process (both refusals, unless a
+    // minute began between them), so that the cross-check waits out the outage for Event Grid's
+    // retries.
     const notices = s
       .broker()
       .messages("acr-journal")

@@ -15,6 +15,7 @@ const QUEUES = [
   "only-entry",
   "notices",
   "refused-entry",
+  "second-outage",
 ];
 
 const topology = parseTopology({
@@ -116,21 +117,49 @@ describe("ServiceBusJournal", () => {
     await journal.close();
   });
 
-  it("Event Grid's refusals are one notice a minute, whichever process noted them first", async () => {
+  it("Event Grid's refusals are one notice a minute per process", async () => {
     const journal = new ServiceBusJournal(client, "notices", 2_000);
     const otherProcess = new ServiceBusJournal(client, "notices", 2_000);
     const minute = Math.floor(T0 / 60_000) * 60_000;
     await journal.append({ refusedAt: minute + 1_000 });
     await journal.append({ refusedAt: minute + 2_000 });
     await otherProcess.append({ refusedAt: minute + 3_000 });
+    await otherProcess.append({ refusedAt: minute + 4_000 });
     await otherProcess.append({ refusedAt: minute + 60_000 });
     const seen: JournalEntry[] = [];
     const drained = await journal.drain(async (taken) => {
       seen.push(taken);
       return undefined;
     }, 100);
-    expect(drained).toEqual({ restored: 2, setAside: 0, more: false });
-    expect(seen).toEqual([{ refusedAt: minute + 1_000 }, { refusedAt: minute + 60_000 }]);
+    expect(drained).toEqual({ restored: 3, setAside: 0, more: false });
+    expect(seen).toEqual([
+      { refusedAt: minute + 1_000 },
+      { refusedAt: minute + 3_000 },
+      { refusedAt: minute + 60_000 },
+    ]);
+    await Promise.all([journal.close(), otherProcess.close()]);
+  });
+
+  it("an outage that begins in the minute of a notice restored is noted, by the restoring process or another", async () => {
+    const journal = new ServiceBusJournal(client, "second-outage", 2_000);
+    const otherProcess = new ServiceBusJournal(client, "second-outage", 2_000);
+    const minute = Math.floor(T0 / 60_000) * 60_000;
+    const restored = async () => {
+      const seen: JournalEntry[] = [];
+      await journal.drain(async (taken) => {
+        seen.push(taken);
+        return undefined;
+      }, 100);
+      return seen;
+    };
+    await journal.append({ refusedAt: minute + 1_000 });
+    expect(await restored()).toEqual([{ refusedAt: minute + 1_000 }]);
+    await journal.append({ refusedAt: minute + 20_000 });
+    await otherProcess.append({ refusedAt: minute + 21_000 });
+    expect(await restored()).toEqual([
+      { refusedAt: minute + 20_000 },
+      { refusedAt: minute + 21_000 },
+    ]);
     await Promise.all([journal.close(), otherProcess.close()]);
   });
 

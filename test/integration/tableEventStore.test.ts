@@ -76,6 +76,7 @@ const notJournaled = {
   append: async () => {
     throw new Error("the journal is not used while storage answers");
   },
+  storeAnswered: () => {},
   drain: async () => ({ restored: 0, setAside: 0, more: false }),
 };
 

@@ -331,6 +331,7 @@ export class MemoryPorts {
       this.enter("journal.append", entry);
       this.journaled.push(entry);
     },
+    storeAnswered: () => {},
     drain: async (restore, limit, stop = () => false) => {
       this.enter("journal.drain", limit);
       let restored = 0;
