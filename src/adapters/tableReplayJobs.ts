@@ -20,6 +20,15 @@ import { queryEntities } from "./tablePaging";
  */
 const PARTITION = "jobs";
 
+/**
+ * A row of its own (no job id has an "l") saying every ended job's row has the `choicesForgotten`
+ * column: rows saved before jobs forgot their choices lack it, and no query finds a column absent.
+ */
+const LAYOUT_PARTITION = "layout";
+const OLDER_JOBS_GIVEN_THE_COLUMN = "choicesForgottenColumn";
+
+const ENDED_JOBS = `(${ACTIVE_JOB_STATES.map((state) => odata`state ne ${state}`).join(" and ")})`;
+
 /** Table Storage takes at most 100 operations in one transaction. */
 const MAX_OPERATIONS = 100;
 
@@ -39,13 +48,15 @@ interface ReplayJobEntity {
   state: string;
   createdAt: Date;
   leaseUntil: Date;
-  /** Absent from a job saved before jobs forgot their choices: it has kept them. */
+  /** Absent from a job saved before jobs forgot their choices (it has kept them) until given it. */
   choicesForgotten?: boolean;
   job: string;
 }
 
 export class TableReplayJobs implements ReplayJobStore {
   private readonly access: TableAccess;
+  /** Whether this process found the rows of older jobs given the `choicesForgotten` column. */
+  private olderJobsGivenTheColumn = false;
 
   constructor(
     private readonly table: TableClient,
@@ -151,19 +162,56 @@ export class TableReplayJobs implements ReplayJobStore {
   }
 
   async keepingChoices(limit: number): Promise<string[]> {
-    const ended = ACTIVE_JOB_STATES.map((state) => odata`state ne ${state}`).join(" and ");
-    const rows = await this.rows(`${odata`PartitionKey eq ${PARTITION}`} and ${ended}`, [
-      "rowKey",
-      "createdAt",
-      "choicesForgotten",
-    ]);
-    // Filtered here, not in the query: a job saved before jobs forgot has no such column. Every
-    // ended job is read, three small columns each: one page per 1,000 jobs asked for.
+    await this.giveOlderJobsTheColumn();
+    // Only the jobs with choices left are read, however many ended before them.
+    const rows = await this.rows(
+      `${odata`PartitionKey eq ${PARTITION} and choicesForgotten eq ${false}`} and ${ENDED_JOBS}`,
+      ["rowKey", "createdAt"],
+    );
     return rows
-      .filter((row) => row.choicesForgotten !== true)
       .sort((a, b) => new Date(a.createdAt).getTime() - new Date(b.createdAt).getTime())
       .slice(0, limit)
       .map((row) => row.rowKey);
+  }
+
+  /**
+   * Gives the ended jobs saved before jobs forgot their choices the `choicesForgotten` column
+   * (false: they kept them), so that the query for those with choices left finds them too: once
+   * per table, reading every ended job, then noted in a row. A run stopped before the note leaves
+   * it to the next, which gives the column again to those still lacking it.
+   */
+  private async giveOlderJobsTheColumn(): Promise<void> {
+    if (this.olderJobsGivenTheColumn) return;
+    const noted = await readIfExists(
+      () =>
+        this.table.getEntity(LAYOUT_PARTITION, OLDER_JOBS_GIVEN_THE_COLUMN, this.access.signal()),
+      undefined,
+    );
+    if (!noted) {
+      const rows = await this.rows(`${odata`PartitionKey eq ${PARTITION}`} and ${ENDED_JOBS}`, [
+        "rowKey",
+        "choicesForgotten",
+      ]);
+      // No job has ended yet (maybe no table either): nothing to give, and no table made for it.
+      if (rows.length === 0) return;
+      await this.submit(
+        rows
+          .filter((row) => typeof row.choicesForgotten !== "boolean")
+          .map((row) => [
+            "update",
+            { partitionKey: PARTITION, rowKey: row.rowKey, choicesForgotten: false },
+            "Merge",
+          ]),
+      );
+      await this.access.call(() =>
+        this.table.upsertEntity(
+          { partitionKey: LAYOUT_PARTITION, rowKey: OLDER_JOBS_GIVEN_THE_COLUMN },
+          "Replace",
+          this.access.signal(),
+        ),
+      );
+    }
+    this.olderJobsGivenTheColumn = true;
   }
 
   async forgetSenders(jobId: string, limit: number): Promise<number> {

@@ -238,7 +238,10 @@ export interface ReplayJobStore {
   sendersOf(jobId: string, originalMessageIds: readonly string[]): Promise<Map<string, ReplayCopy>>;
   /** Keeps the job's choices of the records it sends these original messages from. */
   noteSenders(jobId: string, senders: SenderChoices): Promise<void>;
-  /** Ids of jobs that have ended and not yet forgotten their choices, at most `limit`. */
+  /**
+   * Ids of jobs that have ended and not yet forgotten their choices, oldest first, at most
+   * `limit`: read at the cost of those jobs, not of every job that ever ended.
+   */
   keepingChoices(limit: number): Promise<string[]>;
   /** Forgets up to `limit` of the job's choices; how many it forgot (none: none were left). */
   forgetSenders(jobId: string, limit: number): Promise<number>;

@@ -32,6 +32,29 @@ afterAll(async () => {
   await Promise.all(created.map((table) => table.deleteTable()));
 });
 
+/** The table, counting the rows its listings yield. */
+function countingJobRowsRead(table: TableClient): { table: TableClient; rowsRead: () => number } {
+  let rowsRead = 0;
+  const counting = new Proxy(table, {
+    get(target, property) {
+      if (property === "listEntities") {
+        return (...args: Parameters<TableClient["listEntities"]>) => {
+          const rows = target.listEntities(...args);
+          return (async function* () {
+            for await (const row of rows) {
+              rowsRead++;
+              yield row;
+            }
+          })();
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { table: counting, rowsRead: () => rowsRead };
+}
+
 describe("TableReplayJobs against Azurite", () => {
   it("reads nothing, and creates no table, before the first job", async () => {
     const table = freshTable();
@@ -166,6 +189,93 @@ describe("TableReplayJobs against Azurite", () => {
     if (!claimed) throw new Error("not claimed");
     expect(await jobs.save({ ...claimed, choicesForgotten: true }, lease, false)).toBe(true);
     expect(await jobs.keepingChoices(10)).toEqual([completed.id, failed.id]);
+  });
+
+  it("lists ended jobs keeping their choices without reading those that forgot them, however many ended before", async () => {
+    const table = freshTable();
+    const now = Date.now();
+    const job = (state: ReplayJobState, createdAt: number) => ({
+      ...newReplayJob(randomUUID(), { from: now - 1000, to: now }, createdAt),
+      state,
+    });
+    const writer = new TableReplayJobs(table, 2000);
+    const history = Array.from({ length: 40 }, (_, index) => ({
+      ...job("completed", now - 100 + index),
+      choicesForgotten: true,
+    }));
+    const keeping = job("failed", now - 2);
+    for (const each of [...history, job("running", now - 3), keeping]) await writer.create(each);
+    // A job that ended before jobs forgot their choices: no such column, nor in its JSON.
+    const { choicesForgotten: _, ...older } = job("completed", now - 200);
+    await table.createEntity({
+      partitionKey: "jobs",
+      rowKey: older.id,
+      state: older.state,
+      createdAt: new Date(older.createdAt),
+      leaseUntil: new Date(0),
+      job: JSON.stringify(older),
+    });
+    expect(await writer.keepingChoices(10)).toEqual([older.id, keeping.id]);
+
+    // Each run of another process after that reads the jobs keeping their choices only.
+    for (let run = 0; run < 2; run++) {
+      const counted = countingJobRowsRead(table);
+      expect(await new TableReplayJobs(counted.table, 2000).keepingChoices(10)).toEqual([
+        older.id,
+        keeping.id,
+      ]);
+      expect(counted.rowsRead()).toBe(2);
+    }
+    const lease = now + 60_000;
+    const claimed = await writer.claim(older.id, now, lease);
+    if (!claimed) throw new Error("not claimed");
+    expect(await writer.save({ ...claimed, choicesForgotten: true }, lease, false)).toBe(true);
+    const counted = countingJobRowsRead(table);
+    expect(await new TableReplayJobs(counted.table, 2000).keepingChoices(10)).toEqual([keeping.id]);
+    expect(counted.rowsRead()).toBe(1);
+  });
+
+  it("a job ended before jobs forgot their choices is still found after a run that stopped part way through giving it the column", async () => {
+    const table = freshTable();
+    const now = Date.now();
+    const writer = new TableReplayJobs(table, 2000);
+    const ended = {
+      ...newReplayJob(randomUUID(), { from: now - 1000, to: now }, now - 1),
+      state: "completed" as const,
+    };
+    await writer.create(ended);
+    const { choicesForgotten: _, ...older } = {
+      ...newReplayJob(randomUUID(), { from: now - 1000, to: now }, now - 2),
+      state: "completed" as const,
+    };
+    await table.createEntity({
+      partitionKey: "jobs",
+      rowKey: older.id,
+      state: older.state,
+      createdAt: new Date(older.createdAt),
+      leaseUntil: new Date(0),
+      job: JSON.stringify(older),
+    });
+    // The run stops (a crash, an outage) before it notes that older jobs were given the column.
+    const stopping = new Proxy(table, {
+      get(target, property) {
+        if (property === "upsertEntity") {
+          return async () => {
+            throw new Error("table-storage unavailable");
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await expect(new TableReplayJobs(stopping, 2000).keepingChoices(10)).rejects.toThrow();
+    expect(await new TableReplayJobs(table, 2000).keepingChoices(10)).toEqual([older.id, ended.id]);
+    const counted = countingJobRowsRead(table);
+    expect(await new TableReplayJobs(counted.table, 2000).keepingChoices(10)).toEqual([
+      older.id,
+      ended.id,
+    ]);
+    expect(counted.rowsRead()).toBe(2);
   });
 });
 
