@@ -2,6 +2,9 @@ import { randomUUID } from "node:crypto";
 import { odata } from "@azure/data-tables";
 import { afterEach, describe, expect, it } from "vitest";
 import { samplePayload } from "../../dev/samplePayloads";
+import { createTableClient } from "../../src/adapters/clients";
+import { OUTAGES_TABLE } from "../../src/adapters/tableLayout";
+import { TableOutageLog } from "../../src/adapters/tableOutageLog";
 import {
   eventGridEvent,
   postEventGrid,
@@ -161,6 +164,31 @@ describe("faults: nothing a registry sends is lost when a dependency fails", () 
     expect((await fetch(eventUrl)).status).toBe(404);
     expect((await postEventGridTrigger(s, [viaTrigger])).status).toBe(202);
     expect((await fetch(eventUrl)).status).toBe(200);
+  });
+
+  it("a second Table Storage outage is kept too, also when it begins in the minute of the first, whose note the reconcile restored", async () => {
+    const s = await start({ ownTables: true, env: { ACR_RESOURCE_IDS: RESOURCE_ID } });
+    const registry = uniqueRegistry();
+    const refusedAt: number[] = [];
+    for (let outage = 0; outage < 2; outage++) {
+      await s.stopTables();
+      refusedAt.push(Date.now());
+      expect((await postEventGrid(s, [eventGridEvent(push(registry))])).status).toBe(503);
+      await s.startTables();
+      // The reconcile restores the outage's note once storage answers again.
+      await runReconcile(s);
+    }
+    const outages = new TableOutageLog(
+      createTableClient(
+        { kind: "connection-string", connectionString: s.tablesConnection },
+        OUTAGES_TABLE,
+      ),
+      2_000,
+    );
+    const kept = (await outages.read())?.value ?? [];
+    for (const at of refusedAt) {
+      expect(kept.some((outage) => outage.from <= at + 1_000 && at <= outage.to)).toBe(true);
+    }
   });
 
   it("Table Storage down: a delivery repeated during the outage is counted once storage is back, and published once", async () => {
