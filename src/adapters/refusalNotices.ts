@@ -25,7 +25,9 @@ interface LatestNotice {
  * minute, and another in the same minute once the store answered this process again, since the
  * reconcile may have restored the minute's notice meanwhile and the refusal begins another outage.
  * The id names the process: another process's notice of the same minute may tell of another
- * outage, which duplicate detection must not drop for it.
+ * outage, which duplicate detection must not drop for it. A process the store did not answer
+ * between two outages of one minute (it had no delivery then) notes the second from the next
+ * minute on, or another process that did answer notes it.
  */
 export class RefusalNotices {
   private readonly process = randomUUID();
