@@ -377,8 +377,12 @@ export interface RegistryAccessSettings {
   pingTimeoutMs: number;
   /** The longest one ARM call may take, its retries included (`ARM_TIMEOUT_SECONDS`). */
   armCallTimeoutMs: number;
-  /** NCRONTAB schedules; undefined: that timer is off (`off`, or no registry to read). */
+  /** NCRONTAB schedule of the backfill; undefined: off (`off`, or no registry to read). */
   backfillSchedule?: string;
+  /**
+   * NCRONTAB schedule of the webhook health check; undefined: off (`off`). It runs with no
+   * registry too: the findings of registries removed from `ACR_RESOURCE_IDS` still get resolved.
+   */
   pingSchedule?: string;
 }
 
@@ -387,7 +391,7 @@ export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
   const actions = readActions(env, "WEBHOOK_EXPECTED_ACTIONS");
   const schedule = (setting: string, fallback: string) => {
     const value = read(env, setting, z.string().default(fallback));
-    return resourceIds.length > 0 && value.toLowerCase() !== "off" ? value : undefined;
+    return value.toLowerCase() !== "off" ? value : undefined;
   };
   return {
     resourceIds,
@@ -415,7 +419,8 @@ export function loadRegistryAccessSettings(env: Env): RegistryAccessSettings {
     pingTimeoutMs:
       read(env, "WEBHOOK_PING_TIMEOUT_SECONDS", wholeNumber(120, SECONDS_PER_DAY)) * 1000,
     armCallTimeoutMs: read(env, "ARM_TIMEOUT_SECONDS", wholeNumber(10, 20)) * 1000,
-    backfillSchedule: schedule("BACKFILL_SCHEDULE", "0 */5 * * * *"),
+    backfillSchedule:
+      resourceIds.length > 0 ? schedule("BACKFILL_SCHEDULE", "0 */5 * * * *") : undefined,
     pingSchedule: schedule("WEBHOOK_PING_SCHEDULE", "0 */15 * * * *"),
   };
 }

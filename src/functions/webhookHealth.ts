@@ -4,7 +4,8 @@ import { logWebhookHealthReport } from "../webhookHealth/logWebhookHealthReport"
 
 const access = getRegistryAccess();
 
-// WEBHOOK_PING_SCHEDULE (every 15 minutes by default; `off`), only when ACR_RESOURCE_IDS names a registry.
+// WEBHOOK_PING_SCHEDULE (every 15 minutes by default; `off`). With no registry in ACR_RESOURCE_IDS a
+// run asks ARM nothing: it resolves and forgets what is kept of registries no longer configured.
 const schedule = access.settings.pingSchedule;
 if (schedule) {
   app.timer("webhookHealth", {

@@ -807,59 +807,70 @@ describe("webhook health of a registry as a whole, real SDK against the ARM stan
 });
 
 describe("webhook health of a registry removed from ACR_RESOURCE_IDS", () => {
-  it("resolves its open findings at the next run of a bridge no longer configured with it, and forgets it", async () => {
-    const name = `droppedreg${randomUUID().slice(0, 8)}`;
-    const dropped = registryId(name);
-    const about = (stack: LocalStack) =>
-      stack
-        .broker()
-        .messages("acr-discrepancies", "all")
-        .filter((m) => m.applicationProperties.registry === `${name}.azurecr.io`)
-        .map((m) => `${m.applicationProperties.kind} resolved=${m.applicationProperties.resolved}`)
-        .sort();
+  it.each([
+    ["another registry still configured", true],
+    ["no registry left", false],
+  ])(
+    "resolves its open findings at the next run of a bridge no longer configured with it (%s), and forgets it",
+    async (_, keepAnother) => {
+      const name = `droppedreg${randomUUID().slice(0, 8)}`;
+      const dropped = registryId(name);
+      const about = (stack: LocalStack) =>
+        stack
+          .broker()
+          .messages("acr-discrepancies", "all")
+          .filter((m) => m.applicationProperties.registry === `${name}.azurecr.io`)
+          .map(
+            (m) => `${m.applicationProperties.kind} resolved=${m.applicationProperties.resolved}`,
+          )
+          .sort();
 
-    const before = await startRegistrySide({}, { ACR_RESOURCE_IDS: dropped });
-    try {
-      before.arm.addRegistry(dropped);
-      before.arm.setWebhook(
-        dropped,
-        bridgeWebhook(before.bridgeUrl, "droppedhook", { status: "disabled" }),
-      );
-      await runTimer(before.stack, "webhookHealth");
-      expect(about(before.stack)).toEqual([
-        "webhook-missing resolved=false",
-        "webhook-unhealthy resolved=false",
-      ]);
-    } finally {
-      await before.stack.stop();
-      await before.arm.stop();
-    }
+      const before = await startRegistrySide({}, { ACR_RESOURCE_IDS: dropped });
+      try {
+        before.arm.addRegistry(dropped);
+        before.arm.setWebhook(
+          dropped,
+          bridgeWebhook(before.bridgeUrl, "droppedhook", { status: "disabled" }),
+        );
+        await runTimer(before.stack, "webhookHealth");
+        expect(about(before.stack)).toEqual([
+          "webhook-missing resolved=false",
+          "webhook-unhealthy resolved=false",
+        ]);
+      } finally {
+        await before.stack.stop();
+        await before.arm.stop();
+      }
 
-    // The same tables, another registry configured: the dropped one is not asked about.
-    const kept = registryId(`keptreg${randomUUID().slice(0, 8)}`);
-    const after = await startRegistrySide({}, { ACR_RESOURCE_IDS: kept });
-    try {
-      after.arm.addRegistry(kept);
-      after.arm.setWebhook(kept, bridgeWebhook(after.bridgeUrl, "kepthook"));
-      await runTimer(after.stack, "webhookHealth");
-      expect(about(after.stack)).toEqual([
-        "webhook-missing resolved=true",
-        "webhook-unhealthy resolved=true",
-      ]);
-      expect(after.stack.output()).toContain(`${dropped}: no longer in ACR_RESOURCE_IDS`);
-      expect(after.arm.calls().every((call) => call.registryId === kept)).toBe(true);
-      await runTimer(after.stack, "webhookHealth");
-      expect(about(after.stack)).toHaveLength(2);
-      const health = (await (await fetch(`${after.stack.url}/api/health`)).json()) as {
-        details: { webhooks?: { registryId: string }[]; registries?: { registryId: string }[] };
-      };
-      const listed = [...(health.details.webhooks ?? []), ...(health.details.registries ?? [])];
-      expect(listed.map((entry) => entry.registryId)).not.toContain(dropped);
-    } finally {
-      await after.stack.stop();
-      await after.arm.stop();
-    }
-  }, 90_000);
+      // The same tables: the dropped registry is not asked about.
+      const kept = registryId(`keptreg${randomUUID().slice(0, 8)}`);
+      const after = await startRegistrySide({}, { ACR_RESOURCE_IDS: keepAnother ? kept : "" });
+      try {
+        if (keepAnother) {
+          after.arm.addRegistry(kept);
+          after.arm.setWebhook(kept, bridgeWebhook(after.bridgeUrl, "kepthook"));
+        }
+        await runTimer(after.stack, "webhookHealth");
+        expect(about(after.stack)).toEqual([
+          "webhook-missing resolved=true",
+          "webhook-unhealthy resolved=true",
+        ]);
+        expect(after.stack.output()).toContain(`${dropped}: no longer in ACR_RESOURCE_IDS`);
+        expect(after.arm.calls().every((call) => call.registryId === kept)).toBe(true);
+        await runTimer(after.stack, "webhookHealth");
+        expect(about(after.stack)).toHaveLength(2);
+        const health = (await (await fetch(`${after.stack.url}/api/health`)).json()) as {
+          details: { webhooks?: { registryId: string }[]; registries?: { registryId: string }[] };
+        };
+        const listed = [...(health.details.webhooks ?? []), ...(health.details.registries ?? [])];
+        expect(listed.map((entry) => entry.registryId)).not.toContain(dropped);
+      } finally {
+        await after.stack.stop();
+        await after.arm.stop();
+      }
+    },
+    90_000,
+  );
 });
 
 describe("registry side under npm start", () => {

@@ -546,7 +546,7 @@ describe("pings and health changes", () => {
 
 describe("loadRegistryAccessSettings", () => {
   const base = { ACR_RESOURCE_IDS: REGISTRY_ID };
-  it("runs both timers on their defaults when a registry is named; 'off' or no registry turns them off", () => {
+  it("runs both timers on their defaults when a registry is named; 'off' turns one off", () => {
     expect(loadRegistryAccessSettings(base)).toMatchObject({
       armEndpoint: "https://management.azure.com",
       backfillSchedule: "0 */5 * * * *",
@@ -555,7 +555,19 @@ describe("loadRegistryAccessSettings", () => {
     expect(
       loadRegistryAccessSettings({ ...base, BACKFILL_SCHEDULE: "off" }).backfillSchedule,
     ).toBeUndefined();
-    expect(loadRegistryAccessSettings({}).pingSchedule).toBeUndefined();
+    expect(
+      loadRegistryAccessSettings({ ...base, WEBHOOK_PING_SCHEDULE: "OFF" }).pingSchedule,
+    ).toBeUndefined();
+  });
+
+  it("with no registry, no backfill; the webhook health check still runs, to resolve the findings of registries removed", () => {
+    expect(loadRegistryAccessSettings({})).toMatchObject({
+      backfillSchedule: undefined,
+      pingSchedule: "0 */15 * * * *",
+    });
+    expect(
+      loadRegistryAccessSettings({ WEBHOOK_PING_SCHEDULE: "off" }).pingSchedule,
+    ).toBeUndefined();
   });
 
   it("refuses a plain-http ARM endpoint off loopback", () => {
