@@ -135,17 +135,36 @@ export async function checkWebhookHealth(
       report.errors.push(`${registryId}: ${describeError(error)}`);
     }
   }
+  await forgetGone(listed, deps, now, report);
+  return report;
+}
+
+/** Forgets registries no longer configured and webhooks deleted, on one read of what is kept. */
+async function forgetGone(
+  listed: Map<string, readonly WebhookRef[]>,
+  deps: WebhookHealthDependencies,
+  now: number,
+  report: WebhookHealthReport,
+): Promise<void> {
+  let kept: WebhookHealth[];
   try {
-    await forgetUnconfigured(listed, deps, now, report);
+    kept = await deps.store.list();
+  } catch (error) {
+    report.errors.push(
+      `registries no longer configured and deleted webhooks not forgotten: ${describeError(error)}`,
+    );
+    return;
+  }
+  try {
+    await forgetUnconfigured(kept, listed, deps, now, report);
   } catch (error) {
     report.errors.push(`registries no longer configured not forgotten: ${describeError(error)}`);
   }
   try {
-    await forgetDeleted(listed, deps, now, report);
+    await forgetDeleted(kept, listed, deps, now, report);
   } catch (error) {
     report.errors.push(`deleted webhooks not forgotten: ${describeError(error)}`);
   }
-  return report;
 }
 
 /**
@@ -221,6 +240,7 @@ async function checkRegistry(
  * none of them) are dropped and each open finding about it gets its resolution.
  */
 async function forgetUnconfigured(
+  keptWebhooks: readonly WebhookHealth[],
   listed: Map<string, readonly WebhookRef[]>,
   deps: WebhookHealthDependencies,
   now: number,
@@ -230,8 +250,7 @@ async function forgetUnconfigured(
   const kept = new Map<string, string>();
   for (const { registryId } of await deps.registries.list())
     kept.set(registryId.toLowerCase(), registryId);
-  for (const { ref } of await deps.store.list())
-    kept.set(ref.registryId.toLowerCase(), ref.registryId);
+  for (const { ref } of keptWebhooks) kept.set(ref.registryId.toLowerCase(), ref.registryId);
   for (const [key, registryId] of kept) {
     if (configured.has(key)) continue;
     listed.set(key, []);
@@ -247,6 +266,7 @@ async function forgetUnconfigured(
  * waits forever on a webhook that is gone. A registry whose list failed keeps its verdicts.
  */
 async function forgetDeleted(
+  keptWebhooks: readonly WebhookHealth[],
   listed: ReadonlyMap<string, readonly WebhookRef[]>,
   deps: WebhookHealthDependencies,
   now: number,
@@ -255,7 +275,7 @@ async function forgetDeleted(
   const key = (ref: WebhookRef) => `${ref.registryId.toLowerCase()}|${ref.name.toLowerCase()}`;
   const present = new Set([...listed.values()].flat().map(key));
   const context = claimContext(deps, now, report);
-  for (const { ref } of await deps.store.list()) {
+  for (const { ref } of keptWebhooks) {
     if (!listed.has(ref.registryId.toLowerCase()) || present.has(key(ref))) continue;
     const claims = webhookClaims(deps.store, ref);
     // An opening still to go out goes first; one whose claimer is still going is left to it.

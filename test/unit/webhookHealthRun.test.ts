@@ -1,0 +1,191 @@
+import { describe, expect, it } from "vitest";
+import type {
+  ArmResult,
+  RegistryWebhooks,
+  WebhookConfiguration,
+  WebhookRef,
+} from "../../src/core/registryWebhooks";
+import type { TopicMessage } from "../../src/core/topicMessage";
+import type { RegistryHealth, WebhookHealth } from "../../src/core/webhookHealth";
+import type { FindingWrite, Versioned } from "../../src/core/writePlan";
+import {
+  checkWebhookHealth,
+  type RegistryHealthStore,
+  type WebhookHealthDependencies,
+  type WebhookHealthStore,
+} from "../../src/webhookHealth/checkWebhookHealth";
+
+const registryId = (name: string) =>
+  `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/${name}`;
+const T0 = Date.parse("2026-05-01T09:00:00Z");
+const MINUTE = 60_000;
+
+/**
+ * Rows written at a version, with the semantics of the Table adapter: without a version a write
+ * creates (and fails if the row exists), with one it replaces only that version of the row.
+ */
+class VersionedRows<T> {
+  private readonly rows = new Map<string, Versioned<T>>();
+  private versions = 0;
+  lists = 0;
+
+  read(key: string): Versioned<T> | undefined {
+    return this.rows.get(key);
+  }
+
+  write(key: string, value: T, version: string | undefined): FindingWrite {
+    if (this.rows.get(key)?.version !== version) return { ok: false, failure: "changed" };
+    const written = String(++this.versions);
+    this.rows.set(key, { value: structuredClone(value), version: written });
+    return { ok: true, value: written };
+  }
+
+  remove(key: string): void {
+    this.rows.delete(key);
+  }
+
+  list(): T[] {
+    this.lists++;
+    return [...this.rows.values()].map((row) => row.value);
+  }
+}
+
+const webhookKey = (ref: WebhookRef) => `${ref.registryId}|${ref.name}`.toLowerCase();
+
+class MemoryWebhookHealth implements WebhookHealthStore {
+  readonly rows = new VersionedRows<WebhookHealth>();
+  read = async (ref: WebhookRef) => this.rows.read(webhookKey(ref));
+  write = async (health: WebhookHealth, version: string | undefined) =>
+    this.rows.write(webhookKey(health.ref), health, version);
+  list = async () => this.rows.list();
+  remove = async (ref: WebhookRef) => this.rows.remove(webhookKey(ref));
+}
+
+class MemoryRegistryHealth implements RegistryHealthStore {
+  readonly rows = new VersionedRows<RegistryHealth>();
+  read = async (id: string) => this.rows.read(id.toLowerCase());
+  write = async (health: RegistryHealth, version: string | undefined) =>
+    this.rows.write(health.registryId.toLowerCase(), health, version);
+  list = async () => this.rows.list();
+  remove = async (id: string) => this.rows.remove(id.toLowerCase());
+}
+
+/** A webhook as infra creates it, delivering every expected action to the bridge. */
+function webhook(
+  registry: string,
+  name: string,
+  overrides: Partial<WebhookConfiguration> = {},
+): WebhookConfiguration {
+  return {
+    ref: { registryId: registry, name },
+    location: "westeurope",
+    status: "enabled",
+    scope: "",
+    actions: ["push"],
+    serviceUri: "https://bridge.example/api/acr/webhook?region=westeurope",
+    customHeaderNames: ["Authorization"],
+    ...overrides,
+  };
+}
+
+/** ARM's registries and their webhooks, in the order ARM lists them. */
+class FakeArm implements RegistryWebhooks {
+  readonly registries = new Map<string, WebhookConfiguration[]>();
+  /** Runs on each call describing a webhook: where a test lets time pass. */
+  onDescribe: () => void = () => {};
+  private pings = 0;
+
+  set(config: WebhookConfiguration): void {
+    const webhooks = this.registries.get(config.ref.registryId) ?? [];
+    const others = webhooks.filter((other) => other.ref.name !== config.ref.name);
+    this.registries.set(config.ref.registryId, [...others, config]);
+  }
+
+  async list(id: string): Promise<ArmResult<WebhookRef[]>> {
+    const webhooks = this.registries.get(id);
+    if (!webhooks) return this.notFound("webhooks.list");
+    return { ok: true, value: webhooks.map((config) => config.ref) };
+  }
+
+  async configuration(ref: WebhookRef): Promise<ArmResult<WebhookConfiguration>> {
+    this.onDescribe();
+    const config = this.registries.get(ref.registryId)?.find((c) => c.ref.name === ref.name);
+    return config ? { ok: true, value: config } : this.notFound("webhooks.get");
+  }
+
+  async ping(): Promise<ArmResult<string>> {
+    return { ok: true, value: `ping-${++this.pings}` };
+  }
+
+  // biome-ignore lint/correctness/useYield: the health check reads no log.
+  async *logPages(): AsyncIterable<ArmResult<never>> {
+    throw new Error("not read by the health check");
+  }
+
+  private notFound<T>(operation: string): ArmResult<T> {
+    return { ok: false, failure: { kind: "not-found", operation, status: 404, message: "" } };
+  }
+}
+
+function healthRun(overrides: Partial<WebhookHealthDependencies> = {}) {
+  const arm = new FakeArm();
+  const store = new MemoryWebhookHealth();
+  const registries = new MemoryRegistryHealth();
+  const published: TopicMessage[] = [];
+  const deps: WebhookHealthDependencies = {
+    registryIds: [],
+    webhooks: arm,
+    store,
+    registries,
+    isPingRecorded: async () => true,
+    publish: async (message) => {
+      published.push(message);
+    },
+    expectations: { actions: ["push"], scope: "", authHeader: "Authorization" },
+    pingTimeoutMs: 2 * MINUTE,
+    registriesBegunWithinMs: MINUTE,
+    ...overrides,
+  };
+  const run = (now: number, changes: Partial<WebhookHealthDependencies> = {}) =>
+    checkWebhookHealth({ ...deps, ...changes }, now);
+  /** What was published, as `<kind> <webhook or registry name> resolved=<…>`. */
+  const findings = () =>
+    published.map(({ applicationProperties: p }) => {
+      const about = p.webhook ?? String(p.registry).split(".")[0];
+      return `${p.kind} ${about} resolved=${p.resolved}`;
+    });
+  return { arm, store, registries, published, findings, run };
+}
+
+describe("checkWebhookHealth: forgetting what is gone", () => {
+  it("resolves a registry no longer configured and a webhook deleted from its registry, on one read of the kept webhook verdicts", async () => {
+    const KEPT = registryId("keptreg");
+    const DROPPED = registryId("droppedreg");
+    const { arm, store, findings, run } = healthRun();
+    arm.set(webhook(KEPT, "delivering"));
+    arm.set(webhook(KEPT, "deleted", { status: "disabled" }));
+    arm.set(webhook(DROPPED, "droppedhook", { status: "disabled" }));
+    await run(T0, { registryIds: [KEPT, DROPPED] });
+    expect(findings().sort()).toEqual([
+      "webhook-missing droppedreg resolved=false",
+      "webhook-unhealthy deleted resolved=false",
+      "webhook-unhealthy droppedhook resolved=false",
+    ]);
+
+    arm.registries.set(KEPT, [webhook(KEPT, "delivering")]);
+    const listsBefore = store.rows.lists;
+    const report = await run(T0 + 15 * MINUTE, { registryIds: [KEPT] });
+    expect(report.unconfigured).toEqual([DROPPED]);
+    expect(report.deleted.sort()).toEqual([
+      `${DROPPED}/webhooks/droppedhook`,
+      `${KEPT}/webhooks/deleted`,
+    ]);
+    expect(findings().slice(3).sort()).toEqual([
+      "webhook-missing droppedreg resolved=true",
+      "webhook-unhealthy deleted resolved=true",
+      "webhook-unhealthy droppedhook resolved=true",
+    ]);
+    expect(store.rows.lists - listsBefore).toBe(1);
+    expect((await store.list()).map((health) => health.ref.name)).toEqual(["delivering"]);
+  });
+});
