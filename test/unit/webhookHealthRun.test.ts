@@ -189,3 +189,39 @@ describe("checkWebhookHealth: forgetting what is gone", () => {
     expect((await store.list()).map((health) => health.ref.name)).toEqual(["delivering"]);
   });
 });
+
+describe("checkWebhookHealth: a claimed change whose run did not publish it", () => {
+  it("is left to its claimer for 5 minutes, then published by the next run under the same message id, before what changed since", async () => {
+    const REG = registryId("claimreg");
+    const { arm, published, findings, run } = healthRun({ registryIds: [REG] });
+    arm.set(webhook(REG, "delivering"));
+    arm.set(webhook(REG, "broken", { status: "disabled" }));
+    const attempted: TopicMessage[] = [];
+    const failing = async (message: TopicMessage) => {
+      attempted.push(message);
+      throw new Error("Service Bus is down");
+    };
+
+    const claimed = await run(T0, { publish: failing });
+    expect(attempted.map((message) => message.applicationProperties.webhook)).toEqual(["broken"]);
+    expect(claimed.errors).toEqual([
+      `${REG}/webhooks/broken: webhook-unhealthy finding not published: Error: Service Bus is down`,
+    ]);
+
+    // Fixed since; the claim is still its claimer's, which may yet publish it.
+    arm.set(webhook(REG, "broken"));
+    const leased = await run(T0 + 5 * MINUTE - 1);
+    expect(leased.notClaimed).toBe(1);
+    expect(published).toEqual([]);
+
+    await run(T0 + 5 * MINUTE);
+    expect(findings()).toEqual([
+      "webhook-unhealthy broken resolved=false",
+      "webhook-unhealthy broken resolved=true",
+    ]);
+    expect(published[0].messageId).toBe(attempted[0].messageId);
+
+    await run(T0 + 20 * MINUTE);
+    expect(published).toHaveLength(2);
+  });
+});
