@@ -22,8 +22,8 @@ import {
 import type { LoggedDelivery } from "../core/registryWebhooks";
 import type { WebhookExpectations } from "../core/webhookHealth";
 import {
+  CHECKS_BEGUN_WITHIN_MS,
   checkWebhookHealth,
-  REGISTRIES_BEGUN_WITHIN_MS,
   type WebhookHealthReport,
 } from "../webhookHealth/checkWebhookHealth";
 import { bridgeLedger } from "./bridgeLedger";
@@ -111,7 +111,7 @@ function createRegistryAccess(
             bridge.publisher.publish(bridge.crossCheckSettings.discrepancyTopic, message),
           expectations,
           pingTimeoutMs: settings.pingTimeoutMs,
-          registriesBegunWithinMs: REGISTRIES_BEGUN_WITHIN_MS,
+          checksBegunWithinMs: CHECKS_BEGUN_WITHIN_MS,
         },
         now,
       ),

@@ -65,8 +65,8 @@ export interface WebhookHealthDependencies {
   publish(message: TopicMessage): Promise<void>;
   expectations: WebhookExpectations;
   pingTimeoutMs: number;
-  /** How long a run goes on beginning registries (`REGISTRIES_BEGUN_WITHIN_MS`). */
-  registriesBegunWithinMs: number;
+  /** How long a run goes on beginning checks and pings (`CHECKS_BEGUN_WITHIN_MS`). */
+  checksBegunWithinMs: number;
 }
 
 export interface WebhookHealthReport {
@@ -115,16 +115,29 @@ export async function checkWebhookHealth(
     notClaimed: 0,
     errors: [],
   };
-  const listed = new Map<string, readonly WebhookRef[]>();
+  const kept = await readKeptWebhooks(deps, report);
   const startedAt = Date.now();
+  const pace: RunPace = {
+    // A check begun by then ends within the function's timeout, ARM hanging or not.
+    timeUp: () => Date.now() - startedAt >= deps.checksBegunWithinMs,
+    leastRecentlyCheckedFirst: leastRecentlyCheckedFirst(kept ?? []),
+  };
+  const listed = new Map<string, readonly WebhookRef[]>();
   for (const registryId of deps.registryIds) {
-    // A registry begun by then ends within the function's timeout, ARM hanging or not.
-    if (Date.now() - startedAt >= deps.registriesBegunWithinMs) {
+    if (pace.timeUp()) {
       report.errors.push(`${registryId}: not checked, the run's time is up`);
       continue;
     }
     try {
-      const outcome = await checkRegistry(registryId, deps, now, options.ping, report, listed);
+      const outcome = await checkRegistry(
+        registryId,
+        deps,
+        now,
+        options.ping,
+        report,
+        listed,
+        pace,
+      );
       await settleRegistryHealth(
         registryId,
         outcome,
@@ -135,26 +148,54 @@ export async function checkWebhookHealth(
       report.errors.push(`${registryId}: ${describeError(error)}`);
     }
   }
-  await forgetGone(listed, deps, now, report);
+  if (kept) await forgetGone(kept, listed, deps, now, report);
   return report;
 }
 
-/** Forgets registries no longer configured and webhooks deleted, on one read of what is kept. */
+/**
+ * The webhook verdicts kept, read once a run: the order webhooks are checked in, and what is kept
+ * of registries and webhooks gone. Undefined when they could not be read.
+ */
+async function readKeptWebhooks(
+  deps: WebhookHealthDependencies,
+  report: WebhookHealthReport,
+): Promise<WebhookHealth[] | undefined> {
+  try {
+    return await deps.store.list();
+  } catch (error) {
+    report.errors.push(
+      `kept webhook verdicts not read, registries no longer configured and deleted webhooks not forgotten: ${describeError(error)}`,
+    );
+    return undefined;
+  }
+}
+
+/** How a run spends its time. */
+interface RunPace {
+  timeUp(): boolean;
+  /**
+   * A registry's webhooks, those never checked first, then the least recently checked: a run
+   * whose time is up leaves the webhooks checked longest ago to the next, none left behind for good.
+   */
+  leastRecentlyCheckedFirst(refs: readonly WebhookRef[]): WebhookRef[];
+}
+
+function leastRecentlyCheckedFirst(kept: readonly WebhookHealth[]) {
+  const checkedAt = new Map(kept.map((health) => [webhookKey(health.ref), health.checkedAt]));
+  const lastChecked = (ref: WebhookRef) => checkedAt.get(webhookKey(ref)) ?? 0;
+  return (refs: readonly WebhookRef[]) => [...refs].sort((a, b) => lastChecked(a) - lastChecked(b));
+}
+
+const webhookKey = (ref: WebhookRef) => `${ref.registryId.toLowerCase()}|${ref.name.toLowerCase()}`;
+
+/** Forgets registries no longer configured and webhooks deleted. */
 async function forgetGone(
+  kept: readonly WebhookHealth[],
   listed: Map<string, readonly WebhookRef[]>,
   deps: WebhookHealthDependencies,
   now: number,
   report: WebhookHealthReport,
 ): Promise<void> {
-  let kept: WebhookHealth[];
-  try {
-    kept = await deps.store.list();
-  } catch (error) {
-    report.errors.push(
-      `registries no longer configured and deleted webhooks not forgotten: ${describeError(error)}`,
-    );
-    return;
-  }
   try {
     await forgetUnconfigured(kept, listed, deps, now, report);
   } catch (error) {
@@ -168,16 +209,17 @@ async function forgetGone(
 }
 
 /**
- * How long a run goes on beginning registries: each then takes at most two ARM calls that time
- * out (`ARM_TIMEOUT_SECONDS`, at most 20 s) besides those answered, under host.json's
- * `functionTimeout` of 2 minutes.
+ * How long a run goes on beginning ARM's work: listing a registry's webhooks, describing one
+ * (`get` and `getCallbackConfig`), pinging one. What is begun by then takes at most two ARM calls
+ * (`ARM_TIMEOUT_SECONDS`, at most 20 s each), under host.json's `functionTimeout` of 2 minutes.
  */
-export const REGISTRIES_BEGUN_WITHIN_MS = 60_000;
+export const CHECKS_BEGUN_WITHIN_MS = 60_000;
 
 /**
  * Checks each webhook ARM lists for the registry (into `listed`: none when ARM no longer finds
- * the registry, nothing when it could not be asked), and what that says of the registry as a
- * whole: a webhook ARM did not describe might be the one delivering to the bridge.
+ * the registry, nothing when it could not be asked), while the run's time lasts, and what that
+ * says of the registry as a whole: a webhook ARM did not describe, or the run had no time for,
+ * might be the one delivering to the bridge.
  */
 async function checkRegistry(
   registryId: string,
@@ -186,6 +228,7 @@ async function checkRegistry(
   sendPing: boolean,
   report: WebhookHealthReport,
   listed: Map<string, readonly WebhookRef[]>,
+  pace: RunPace,
 ): Promise<RegistryOutcome> {
   let pinging = sendPing;
   const found = await deps.webhooks.list(registryId);
@@ -202,7 +245,16 @@ async function checkRegistry(
   listed.set(registryId.toLowerCase(), found.value);
   const configs: WebhookConfiguration[] = [];
   let undescribed: ArmFailure | undefined;
-  for (const ref of found.value) {
+  const webhooks = pace.leastRecentlyCheckedFirst(found.value);
+  let unchecked = 0;
+  for (const [index, ref] of webhooks.entries()) {
+    if (pace.timeUp()) {
+      unchecked = webhooks.length - index;
+      report.errors.push(
+        `${registryId}: ${unchecked} of ${webhooks.length} webhooks not checked, the run's time is up`,
+      );
+      break;
+    }
     const where = `${ref.registryId}/webhooks/${ref.name}`;
     const config = await deps.webhooks.configuration(ref);
     if (!config.ok) {
@@ -218,7 +270,9 @@ async function checkRegistry(
     }
     configs.push(config.value);
     try {
-      const pingFailure = await checkOne(config.value, deps, now, pinging, report);
+      // Described once the run's time is up, it is not pinged: the next run pings it.
+      const ping = pinging && !pace.timeUp();
+      const pingFailure = await checkOne(config.value, deps, now, ping, report);
       // A ping ARM did not answer: the registry's other pings would wait as long.
       if (pingFailure?.kind === "timed-out") pinging = false;
     } catch (error) {
@@ -230,6 +284,7 @@ async function checkRegistry(
     report.unreachable.push(registryId);
     return { kind: "unreachable", failure: undescribed };
   }
+  if (problems.length > 0 && unchecked > 0) return { kind: "unfinished" };
   if (problems.length > 0) report.uncovered.push({ registryId, reasons: problems });
   return { kind: "answered", problems };
 }
@@ -272,11 +327,10 @@ async function forgetDeleted(
   now: number,
   report: WebhookHealthReport,
 ): Promise<void> {
-  const key = (ref: WebhookRef) => `${ref.registryId.toLowerCase()}|${ref.name.toLowerCase()}`;
-  const present = new Set([...listed.values()].flat().map(key));
+  const present = new Set([...listed.values()].flat().map(webhookKey));
   const context = claimContext(deps, now, report);
   for (const { ref } of keptWebhooks) {
-    if (!listed.has(ref.registryId.toLowerCase()) || present.has(key(ref))) continue;
+    if (!listed.has(ref.registryId.toLowerCase()) || present.has(webhookKey(ref))) continue;
     const claims = webhookClaims(deps.store, ref);
     // An opening still to go out goes first; one whose claimer is still going is left to it.
     const settled = await settlePendingClaim(await deps.store.read(ref), claims, context);

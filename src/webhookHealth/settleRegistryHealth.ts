@@ -21,7 +21,9 @@ export type RegistryOutcome =
   /** ARM could not be asked (forbidden, throttled, down), about the registry or a webhook of it. */
   | { kind: "unreachable"; failure: ArmFailure }
   /** ARM answers 404: the registry was deleted. */
-  | { kind: "not-found" };
+  | { kind: "not-found" }
+  /** The run's time was up before each webhook was checked, and none checked delivers. */
+  | { kind: "unfinished" };
 
 function registryClaims(
   registries: RegistryHealthStore,
@@ -41,8 +43,9 @@ function registryClaims(
  * resolution), claimed (see claimedChange): a new change waits for a later run until the one
  * claimed before it has gone out.
  *
- * Unreachable, the verdict stays as it was, marked unreachable; not found, an open finding gets its
- * resolution and the registry is forgotten.
+ * Unreachable, the verdict stays as it was, marked unreachable; unfinished, it stays as it was
+ * until a run checks the webhooks left; not found, an open finding gets its resolution and the
+ * registry is forgotten.
  */
 export async function settleRegistryHealth(
   registryId: string,
@@ -67,6 +70,8 @@ export async function settleRegistryHealth(
       await registries.write({ registryId, ...kept?.value, unreachable }, kept?.version);
       return;
     }
+    case "unfinished":
+      return;
     case "not-found": {
       // The resolution is claimed on the verdict alone: what ARM said before no longer holds.
       if (kept) {

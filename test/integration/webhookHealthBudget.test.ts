@@ -61,7 +61,7 @@ describe("checkWebhookHealth keeps a run within its time when ARM hangs (ARM sta
         },
         expectations: { actions: ["push"], scope: "", authHeader: "Authorization" },
         pingTimeoutMs: 60_000,
-        registriesBegunWithinMs: 200,
+        checksBegunWithinMs: 200,
       },
       Date.now(),
     );

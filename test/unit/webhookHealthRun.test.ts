@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type {
   ArmResult,
   RegistryWebhooks,
@@ -143,7 +143,7 @@ function healthRun(overrides: Partial<WebhookHealthDependencies> = {}) {
     },
     expectations: { actions: ["push"], scope: "", authHeader: "Authorization" },
     pingTimeoutMs: 2 * MINUTE,
-    registriesBegunWithinMs: MINUTE,
+    checksBegunWithinMs: MINUTE,
     ...overrides,
   };
   const run = (now: number, changes: Partial<WebhookHealthDependencies> = {}) =>
@@ -223,5 +223,71 @@ describe("checkWebhookHealth: a claimed change whose run did not publish it", ()
 
     await run(T0 + 20 * MINUTE);
     expect(published).toHaveLength(2);
+  });
+});
+
+describe("checkWebhookHealth: a run's time (CHECKS_BEGUN_WITHIN_MS)", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("begins no webhook once its time is up, judges no registry on the webhooks it had time for, and leaves the others to the next run, first", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(T0);
+    const REG = registryId("slowreg");
+    const { arm, store, registries, findings, run } = healthRun({ registryIds: [REG] });
+    // ARM answers, slowly: 25 s to describe each webhook.
+    arm.onDescribe = () => vi.setSystemTime(Date.now() + 25_000);
+    for (const name of ["one", "two", "three", "four"]) {
+      arm.set(webhook(REG, name, { status: "disabled" }));
+    }
+    arm.set(webhook(REG, "delivering"));
+    const names = async () => (await store.list()).map((health) => health.ref.name).sort();
+
+    const first = await run(Date.now());
+    // Begun at 0, 25 and 50 s; none after a minute.
+    expect(await names()).toEqual(["one", "three", "two"]);
+    expect(first.errors).toEqual([`${REG}: 2 of 5 webhooks not checked, the run's time is up`]);
+    expect(first.pinged).toBe(0);
+    // The webhook delivering was not described: the registry is not judged without it.
+    expect(first.uncovered).toEqual([]);
+    expect(await registries.list()).toEqual([]);
+    expect(findings().sort()).toEqual([
+      "webhook-unhealthy one resolved=false",
+      "webhook-unhealthy three resolved=false",
+      "webhook-unhealthy two resolved=false",
+    ]);
+
+    // The next run begins with those left; nothing was forgotten or resolved meanwhile.
+    vi.setSystemTime(T0 + 15 * MINUTE);
+    const second = await run(Date.now());
+    expect(second.errors).toEqual([`${REG}: 2 of 5 webhooks not checked, the run's time is up`]);
+    expect(second.deleted).toEqual([]);
+    expect(await names()).toEqual(["delivering", "four", "one", "three", "two"]);
+    expect(second.pinged).toBe(1);
+    expect(await registries.list()).toEqual([
+      expect.objectContaining({ verdict: expect.objectContaining({ healthy: true }) }),
+    ]);
+    expect(findings()).toHaveLength(4);
+    expect(findings()).not.toContainEqual(expect.stringMatching(/^webhook-missing|resolved=true/));
+  });
+
+  it("does not ping a webhook described once its time is up: the next run pings it", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(T0);
+    const REG = registryId("lastreg");
+    const { arm, store, run } = healthRun({ registryIds: [REG] });
+    arm.onDescribe = () => vi.setSystemTime(Date.now() + 61_000);
+    arm.set(webhook(REG, "delivering"));
+
+    const late = await run(Date.now());
+    expect(late.pinged).toBe(0);
+    expect(late.errors).toEqual([]);
+    expect(await store.list()).toEqual([
+      expect.objectContaining({ healthy: true, ping: undefined }),
+    ]);
+
+    arm.onDescribe = () => {};
+    expect((await run(Date.now())).pinged).toBe(1);
   });
 });
