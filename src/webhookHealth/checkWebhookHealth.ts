@@ -115,15 +115,12 @@ export async function checkWebhookHealth(
     notClaimed: 0,
     errors: [],
   };
-  const kept = await readKeptWebhooks(deps, report);
+  const kept = await readKept(deps, report);
   const startedAt = Date.now();
-  const pace: RunPace = {
-    // A check begun by then ends within the function's timeout, ARM hanging or not.
-    timeUp: () => Date.now() - startedAt >= deps.checksBegunWithinMs,
-    leastRecentlyCheckedFirst: leastRecentlyCheckedFirst(kept ?? []),
-  };
+  // What is begun by then ends within the function's timeout, ARM hanging or not.
+  const pace = runPace(deps, kept, () => Date.now() - startedAt >= deps.checksBegunWithinMs);
   const listed = new Map<string, readonly WebhookRef[]>();
-  for (const registryId of deps.registryIds) {
+  for (const registryId of pace.registries) {
     if (pace.timeUp()) {
       report.errors.push(`${registryId}: not checked, the run's time is up`);
       continue;
@@ -152,19 +149,22 @@ export async function checkWebhookHealth(
   return report;
 }
 
-/**
- * The webhook verdicts kept, read once a run: the order webhooks are checked in, and what is kept
- * of registries and webhooks gone. Undefined when they could not be read.
- */
-async function readKeptWebhooks(
+/** The verdicts kept, read once a run: the order it checks in, and what is kept of what is gone. */
+interface Kept {
+  webhooks: WebhookHealth[];
+  registries: RegistryHealth[];
+}
+
+async function readKept(
   deps: WebhookHealthDependencies,
   report: WebhookHealthReport,
-): Promise<WebhookHealth[] | undefined> {
+): Promise<Kept | undefined> {
   try {
-    return await deps.store.list();
+    const [webhooks, registries] = await Promise.all([deps.store.list(), deps.registries.list()]);
+    return { webhooks, registries };
   } catch (error) {
     report.errors.push(
-      `kept webhook verdicts not read, registries no longer configured and deleted webhooks not forgotten: ${describeError(error)}`,
+      `kept verdicts not read, registries no longer configured and deleted webhooks not forgotten: ${describeError(error)}`,
     );
     return undefined;
   }
@@ -172,25 +172,50 @@ async function readKeptWebhooks(
 
 /** How a run spends its time. */
 interface RunPace {
+  /** Once true, the run begins no more of ARM's work (`CHECKS_BEGUN_WITHIN_MS`). */
   timeUp(): boolean;
-  /**
-   * A registry's webhooks, those never checked first, then the least recently checked: a run
-   * whose time is up leaves the webhooks checked longest ago to the next, none left behind for good.
-   */
-  leastRecentlyCheckedFirst(refs: readonly WebhookRef[]): WebhookRef[];
+  /** The configured registries, in the order they are checked. */
+  registries: string[];
+  /** A registry's webhooks, in the order they are checked. */
+  webhooks(refs: readonly WebhookRef[]): WebhookRef[];
 }
 
-function leastRecentlyCheckedFirst(kept: readonly WebhookHealth[]) {
-  const checkedAt = new Map(kept.map((health) => [webhookKey(health.ref), health.checkedAt]));
-  const lastChecked = (ref: WebhookRef) => checkedAt.get(webhookKey(ref)) ?? 0;
-  return (refs: readonly WebhookRef[]) => [...refs].sort((a, b) => lastChecked(a) - lastChecked(b));
+/**
+ * Registries and webhooks never checked first, then those checked longest ago: a run whose time
+ * is up leaves those it had no time for to the next, and none is left behind for good.
+ */
+function runPace(
+  deps: WebhookHealthDependencies,
+  kept: Kept | undefined,
+  timeUp: () => boolean,
+): RunPace {
+  const webhooksChecked = new Map(
+    kept?.webhooks.map((health) => [webhookKey(health.ref), health.checkedAt]),
+  );
+  const registriesChecked = new Map(
+    kept?.registries.map((health) => [health.registryId.toLowerCase(), lastChecked(health)]),
+  );
+  return {
+    timeUp,
+    registries: oldestFirst(deps.registryIds, (id) => registriesChecked.get(id.toLowerCase())),
+    webhooks: (refs) => oldestFirst(refs, (ref) => webhooksChecked.get(webhookKey(ref))),
+  };
+}
+
+function oldestFirst<T>(items: readonly T[], checkedAt: (item: T) => number | undefined): T[] {
+  return [...items].sort((a, b) => (checkedAt(a) ?? 0) - (checkedAt(b) ?? 0));
+}
+
+/** When ARM last answered for the registry, or failed to. */
+function lastChecked(health: RegistryHealth): number {
+  return Math.max(health.verdict?.checkedAt ?? 0, health.unreachable?.checkedAt ?? 0);
 }
 
 const webhookKey = (ref: WebhookRef) => `${ref.registryId.toLowerCase()}|${ref.name.toLowerCase()}`;
 
 /** Forgets registries no longer configured and webhooks deleted. */
 async function forgetGone(
-  kept: readonly WebhookHealth[],
+  kept: Kept,
   listed: Map<string, readonly WebhookRef[]>,
   deps: WebhookHealthDependencies,
   now: number,
@@ -202,7 +227,7 @@ async function forgetGone(
     report.errors.push(`registries no longer configured not forgotten: ${describeError(error)}`);
   }
   try {
-    await forgetDeleted(kept, listed, deps, now, report);
+    await forgetDeleted(kept.webhooks, listed, deps, now, report);
   } catch (error) {
     report.errors.push(`deleted webhooks not forgotten: ${describeError(error)}`);
   }
@@ -245,7 +270,7 @@ async function checkRegistry(
   listed.set(registryId.toLowerCase(), found.value);
   const configs: WebhookConfiguration[] = [];
   let undescribed: ArmFailure | undefined;
-  const webhooks = pace.leastRecentlyCheckedFirst(found.value);
+  const webhooks = pace.webhooks(found.value);
   let unchecked = 0;
   for (const [index, ref] of webhooks.entries()) {
     if (pace.timeUp()) {
@@ -295,18 +320,17 @@ async function checkRegistry(
  * none of them) are dropped and each open finding about it gets its resolution.
  */
 async function forgetUnconfigured(
-  keptWebhooks: readonly WebhookHealth[],
+  kept: Kept,
   listed: Map<string, readonly WebhookRef[]>,
   deps: WebhookHealthDependencies,
   now: number,
   report: WebhookHealthReport,
 ): Promise<void> {
   const configured = new Set(deps.registryIds.map((id) => id.toLowerCase()));
-  const kept = new Map<string, string>();
-  for (const { registryId } of await deps.registries.list())
-    kept.set(registryId.toLowerCase(), registryId);
-  for (const { ref } of keptWebhooks) kept.set(ref.registryId.toLowerCase(), ref.registryId);
-  for (const [key, registryId] of kept) {
+  const keptIds = new Map<string, string>();
+  for (const { registryId } of kept.registries) keptIds.set(registryId.toLowerCase(), registryId);
+  for (const { ref } of kept.webhooks) keptIds.set(ref.registryId.toLowerCase(), ref.registryId);
+  for (const [key, registryId] of keptIds) {
     if (configured.has(key)) continue;
     listed.set(key, []);
     report.unconfigured.push(registryId);

@@ -290,4 +290,23 @@ describe("checkWebhookHealth: a run's time (CHECKS_BEGUN_WITHIN_MS)", () => {
     arm.onDescribe = () => {};
     expect((await run(Date.now())).pinged).toBe(1);
   });
+
+  it("begins no registry once its time is up, and the next run begins with those left", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(T0);
+    const [A, B, C] = ["areg", "breg", "creg"].map(registryId);
+    const { arm, registries, run } = healthRun({ registryIds: [A, B, C] });
+    arm.onDescribe = () => vi.setSystemTime(Date.now() + 35_000);
+    for (const id of [A, B, C]) arm.set(webhook(id, "delivering"));
+    const judged = async () => (await registries.list()).map((health) => health.registryId);
+
+    const first = await run(Date.now());
+    expect(first.errors).toEqual([`${C}: not checked, the run's time is up`]);
+    expect(await judged()).toEqual([A, B]);
+
+    vi.setSystemTime(T0 + 15 * MINUTE);
+    const second = await run(Date.now());
+    expect(second.errors).toEqual([`${B}: not checked, the run's time is up`]);
+    expect((await judged()).sort()).toEqual([A, B, C]);
+  });
 });
