@@ -115,8 +115,8 @@ export async function checkWebhookHealth(
     notClaimed: 0,
     errors: [],
   };
-  const kept = await readKept(deps, report);
   const startedAt = Date.now();
+  const kept = await readKept(deps, report);
   // What is begun by then ends within the function's timeout, ARM hanging or not.
   const pace = runPace(deps, kept, () => Date.now() - startedAt >= deps.checksBegunWithinMs);
   const listed = new Map<string, readonly WebhookRef[]>();
