@@ -44,7 +44,7 @@ function registryClaims(
  * claimed before it has gone out.
  *
  * Unreachable, the verdict stays as it was, marked unreachable; unfinished, it stays as it was
- * until a run checks the webhooks left; not found, an open finding gets its resolution and the
+ * (no longer unreachable) until a run checks the webhooks left; not found, an open finding gets its resolution and the
  * registry is forgotten.
  */
 export async function settleRegistryHealth(
@@ -71,6 +71,10 @@ export async function settleRegistryHealth(
       return;
     }
     case "unfinished":
+      // ARM answered, so it is no longer unreachable; the verdict waits for the webhooks left.
+      if (kept?.value.unreachable) {
+        await registries.write({ ...kept.value, unreachable: undefined }, kept.version);
+      }
       return;
     case "not-found": {
       // The resolution is claimed on the verdict alone: what ARM said before no longer holds.

@@ -272,6 +272,36 @@ describe("checkWebhookHealth: a run's time (CHECKS_BEGUN_WITHIN_MS)", () => {
     expect(findings()).not.toContainEqual(expect.stringMatching(/^webhook-missing|resolved=true/));
   });
 
+  it("a registry ARM answers for again, though the run had no time to judge it, is no longer unreachable; its verdict is kept", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(T0);
+    const REG = registryId("backreg");
+    const { arm, registries, run } = healthRun({ registryIds: [REG] });
+    const verdict = {
+      healthy: true,
+      problems: [],
+      since: T0 - 60 * MINUTE,
+      checkedAt: T0 - 30 * MINUTE,
+      published: true,
+    };
+    const unreachable = {
+      reason: "webhooks.list: 503",
+      since: T0 - 15 * MINUTE,
+      checkedAt: T0 - 15 * MINUTE,
+    };
+    await registries.write({ registryId: REG, verdict, unreachable }, undefined);
+    arm.onDescribe = () => vi.setSystemTime(Date.now() + 61_000);
+    arm.set(webhook(REG, "disabled", { status: "disabled" }));
+    arm.set(webhook(REG, "delivering"));
+
+    const unfinished = await run(Date.now());
+    expect(unfinished.errors).toEqual([
+      `${REG}: 1 of 2 webhooks not checked, the run's time is up`,
+    ]);
+    expect(unfinished.unreachable).toEqual([]);
+    expect(await registries.list()).toEqual([{ registryId: REG, verdict }]);
+  });
+
   it("does not ping a webhook described once its time is up: the next run pings it", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(T0);
