@@ -9,7 +9,7 @@ import { ServiceBusPublisher } from "../../src/adapters/serviceBusPublisher";
 import { TableOutageLog } from "../../src/adapters/tableOutageLog";
 import { TableReplayJobs } from "../../src/adapters/tableReplayJobs";
 import { TableSourceWatch } from "../../src/adapters/tableSourceWatch";
-import { newReplayJob, type ReplayJobState } from "../../src/core/replay";
+import { newReplayJob, type ReplayJob, type ReplayJobState } from "../../src/core/replay";
 import { watchSources } from "../../src/core/sourceSilence";
 import { KeptOutages } from "../../src/core/storeOutage";
 import { rendezvous } from "../support/rendezvous";
@@ -31,6 +31,24 @@ function freshTable(): TableClient {
 afterAll(async () => {
   await Promise.all(created.map((table) => table.deleteTable()));
 });
+
+/**
+ * Saves an ended job as jobs were saved before they forgot their choices: no `choicesForgotten`
+ * column, nor in its JSON.
+ */
+async function saveAsBeforeTheColumn(
+  table: TableClient,
+  job: Omit<ReplayJob, "choicesForgotten">,
+): Promise<void> {
+  await table.createEntity({
+    partitionKey: "jobs",
+    rowKey: job.id,
+    state: job.state,
+    createdAt: new Date(job.createdAt),
+    leaseUntil: new Date(0),
+    job: JSON.stringify(job),
+  });
+}
 
 /** The table, counting the rows its listings yield. */
 function countingJobRowsRead(table: TableClient): { table: TableClient; rowsRead: () => number } {
@@ -170,16 +188,8 @@ describe("TableReplayJobs against Azurite", () => {
     ]) {
       await jobs.create(each);
     }
-    // A job that ended before jobs forgot their choices: no such column, nor in its JSON.
     const { choicesForgotten: _, ...older } = job("completed", now - 5);
-    await table.createEntity({
-      partitionKey: "jobs",
-      rowKey: older.id,
-      state: older.state,
-      createdAt: new Date(older.createdAt),
-      leaseUntil: new Date(0),
-      job: JSON.stringify(older),
-    });
+    await saveAsBeforeTheColumn(table, older);
     expect(await jobs.keepingChoices(10)).toEqual([older.id, completed.id, failed.id]);
     expect(await jobs.keepingChoices(2)).toEqual([older.id, completed.id]);
     expect(await jobs.get(older.id)).toEqual({ ...older, choicesForgotten: false });
@@ -205,16 +215,8 @@ describe("TableReplayJobs against Azurite", () => {
     }));
     const keeping = job("failed", now - 2);
     for (const each of [...history, job("running", now - 3), keeping]) await writer.create(each);
-    // A job that ended before jobs forgot their choices: no such column, nor in its JSON.
     const { choicesForgotten: _, ...older } = job("completed", now - 200);
-    await table.createEntity({
-      partitionKey: "jobs",
-      rowKey: older.id,
-      state: older.state,
-      createdAt: new Date(older.createdAt),
-      leaseUntil: new Date(0),
-      job: JSON.stringify(older),
-    });
+    await saveAsBeforeTheColumn(table, older);
     expect(await writer.keepingChoices(10)).toEqual([older.id, keeping.id]);
 
     // Each run of another process after that reads the jobs keeping their choices only.
@@ -248,14 +250,7 @@ describe("TableReplayJobs against Azurite", () => {
       ...newReplayJob(randomUUID(), { from: now - 1000, to: now }, now - 2),
       state: "completed" as const,
     };
-    await table.createEntity({
-      partitionKey: "jobs",
-      rowKey: older.id,
-      state: older.state,
-      createdAt: new Date(older.createdAt),
-      leaseUntil: new Date(0),
-      job: JSON.stringify(older),
-    });
+    await saveAsBeforeTheColumn(table, older);
     // The run stops (a crash, an outage) before it notes that older jobs were given the column.
     const stopping = new Proxy(table, {
       get(target, property) {
