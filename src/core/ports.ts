@@ -97,7 +97,11 @@ export class DependencyUnavailableError extends Error implements DependencyFailu
      */
     readonly refused = false,
   ) {
-    super(describeDependencyFailure({ dependency, reason }));
+    super(
+      refused
+        ? `${dependency} refused: ${reason}`
+        : describeDependencyFailure({ dependency, reason }),
+    );
   }
 
   /** The failure thrown again, where the Functions host needs a throw to fail the invocation. */

@@ -98,7 +98,7 @@ describe("ServiceBusJournal", () => {
     const restored: string[] = [];
     const drained = await journal.drain(async (taken) => {
       const eventId = isJournaledDelivery(taken) ? taken.delivery.event.eventId : "notice";
-      if (eventId === "evt-refused") return { setAside: "table-storage unavailable: 0:bad value" };
+      if (eventId === "evt-refused") return { setAside: "table-storage refused: 0:bad value" };
       restored.push(eventId);
       return undefined;
     }, 100);
@@ -108,7 +108,7 @@ describe("ServiceBusJournal", () => {
     expect(others).toEqual([]);
     expect(deadLettered?.applicationProperties).toMatchObject({
       DeadLetterReason: SET_ASIDE_REASON,
-      DeadLetterErrorDescription: "table-storage unavailable: 0:bad value",
+      DeadLetterErrorDescription: "table-storage refused: 0:bad value",
     });
     const setAside = deadLettered?.body as JournalEntry;
     expect(isJournaledDelivery(setAside) && setAside.delivery.event.eventId).toBe("evt-refused");

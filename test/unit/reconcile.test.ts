@@ -1428,7 +1428,7 @@ describe("reconcile: the journal", () => {
       expect(report).toMatchObject({ restored: 2, setAside: 1 });
       expect(report.errors).toEqual([
         expect.stringMatching(
-          /^journal: the webhook delivery of event bad \(push, registry .+, received .+\) set aside: table-storage unavailable: 0:bad value$/,
+          /^journal: the webhook delivery of event bad \(push, registry .+, received .+\) set aside: table-storage refused: 0:bad value$/,
         ),
       ]);
       expect(memory.journaled).toEqual([]);
