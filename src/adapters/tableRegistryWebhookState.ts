@@ -117,53 +117,53 @@ export class TableBackfillCursors implements BackfillCursors {
   }
 }
 
-export class TableWebhookHealth implements WebhookHealthStore {
-  private readonly rows: JsonRows<WebhookHealth>;
+/** Verdicts kept as JSON rows of one partition, each written at the etag it was read at. */
+class KeptVerdicts<T, K> {
+  private readonly rows: JsonRows<T>;
 
-  constructor(table: TableClient, timeoutMs: number) {
+  constructor(
+    table: TableClient,
+    timeoutMs: number,
+    private readonly partitionKey: string,
+    private readonly keysOf: (key: K) => EntityKeys,
+    private readonly keyOf: (verdict: T) => K,
+  ) {
     this.rows = new JsonRows(table, timeoutMs);
   }
 
-  read(ref: WebhookRef): Promise<Versioned<WebhookHealth> | undefined> {
-    return this.rows.readVersioned(healthKeys(ref));
+  read(key: K): Promise<Versioned<T> | undefined> {
+    return this.rows.readVersioned(this.keysOf(key));
   }
 
-  write(health: WebhookHealth, version: string | undefined): Promise<FindingWrite> {
-    return this.rows.writeAtVersion(healthKeys(health.ref), health, version);
+  write(verdict: T, version: string | undefined): Promise<FindingWrite> {
+    return this.rows.writeAtVersion(this.keysOf(this.keyOf(verdict)), verdict, version);
   }
 
-  remove(ref: WebhookRef): Promise<void> {
-    return this.rows.remove(healthKeys(ref));
+  remove(key: K): Promise<void> {
+    return this.rows.remove(this.keysOf(key));
   }
 
-  /** Every webhook checked so far. */
-  list(): Promise<WebhookHealth[]> {
-    return this.rows.list(HEALTH_PARTITION);
+  /** Every verdict kept so far. */
+  list(): Promise<T[]> {
+    return this.rows.list(this.partitionKey);
   }
 }
 
-export class TableRegistryHealth implements RegistryHealthStore {
-  private readonly rows: JsonRows<RegistryHealth>;
-
+export class TableWebhookHealth
+  extends KeptVerdicts<WebhookHealth, WebhookRef>
+  implements WebhookHealthStore
+{
   constructor(table: TableClient, timeoutMs: number) {
-    this.rows = new JsonRows(table, timeoutMs);
+    super(table, timeoutMs, HEALTH_PARTITION, healthKeys, (health) => health.ref);
   }
+}
 
-  read(registryId: string): Promise<Versioned<RegistryHealth> | undefined> {
-    return this.rows.readVersioned(registryKeys(registryId));
-  }
-
-  write(health: RegistryHealth, version: string | undefined): Promise<FindingWrite> {
-    return this.rows.writeAtVersion(registryKeys(health.registryId), health, version);
-  }
-
-  remove(registryId: string): Promise<void> {
-    return this.rows.remove(registryKeys(registryId));
-  }
-
-  /** Every registry checked so far. */
-  list(): Promise<RegistryHealth[]> {
-    return this.rows.list(REGISTRY_PARTITION);
+export class TableRegistryHealth
+  extends KeptVerdicts<RegistryHealth, string>
+  implements RegistryHealthStore
+{
+  constructor(table: TableClient, timeoutMs: number) {
+    super(table, timeoutMs, REGISTRY_PARTITION, registryKeys, (health) => health.registryId);
   }
 }
 
