@@ -9,6 +9,7 @@ import {
   type LoggedDelivery,
   type RegistryWebhooks,
   type WebhookRef,
+  webhookPath,
   webhooksOfRegistries,
 } from "../core/registryWebhooks";
 import { DONE } from "../core/result";
@@ -126,7 +127,7 @@ async function backfillWebhook(
 ): Promise<void> {
   const progress = { registryId: ref.registryId, webhook: ref.name, pages: 0, complete: false };
   report.webhooks.push(progress);
-  const where = `${ref.registryId}/webhooks/${ref.name}`;
+  const where = webhookPath(ref);
   // Entries handled for this webhook in this run, across its resumed and fresh reads.
   const handled = { count: 0 };
   const traverse = (from: ResumePoint, boundary: string | undefined) =>

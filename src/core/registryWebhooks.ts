@@ -11,6 +11,11 @@ export interface WebhookRef {
   name: string;
 }
 
+/** The webhook's resource id, which names it in logs and errors: `<registry id>/webhooks/<name>`. */
+export function webhookPath(ref: WebhookRef): string {
+  return `${ref.registryId}/webhooks/${ref.name}`;
+}
+
 /** What `get` and `getCallbackConfig` say; custom header *names* only, never their values. */
 export interface WebhookConfiguration {
   ref: WebhookRef;

@@ -36,10 +36,15 @@ export function configurationProblems(
   return problems;
 }
 
+/** Whether ACR sends the webhook's deliveries at all (its status is any case of `enabled`). */
+export function isEnabled(config: WebhookConfiguration): boolean {
+  return config.status.toLowerCase() === "enabled";
+}
+
 /** Whether the webhook sends at all, and every action the bridge expects. */
 function deliveryProblems(config: WebhookConfiguration, expected: WebhookExpectations): string[] {
   const problems: string[] = [];
-  if (config.status.toLowerCase() !== "enabled") problems.push(`status is ${config.status}`);
+  if (!isEnabled(config)) problems.push(`status is ${config.status}`);
   const actions = new Set(config.actions.map((action) => action.toLowerCase()));
   const missing = expected.actions.filter((action) => !actions.has(action.toLowerCase()));
   if (missing.length > 0) problems.push(`actions missing: ${missing.join(", ")}`);
@@ -226,6 +231,17 @@ export function healthChange(
     previous.problems.length === problems.length &&
     previous.problems.every((problem, index) => problem === problems[index]);
   return same ? "unchanged" : "unhealthy";
+}
+
+/** A check's verdict, from the problems it found and the verdict before it, and what changed. */
+export function judge(
+  previous: HealthVerdict | undefined,
+  problems: string[],
+  now: number,
+): { verdict: HealthVerdict; change: HealthChange } {
+  const change = healthChange(previous, problems);
+  const since = change === "unchanged" ? (previous?.since ?? now) : now;
+  return { verdict: { healthy: problems.length === 0, problems, since, checkedAt: now }, change };
 }
 
 const WEBHOOK_UNHEALTHY = "webhook-unhealthy";

@@ -5,13 +5,14 @@ import {
   type RegistryWebhooks,
   type WebhookConfiguration,
   type WebhookRef,
+  webhookPath,
 } from "../core/registryWebhooks";
 import type { TopicMessage } from "../core/topicMessage";
 import {
   configurationProblems,
-  type HealthVerdict,
-  healthChange,
+  isEnabled,
   isMissingPingProblem,
+  judge,
   missingPingProblem,
   type OutstandingPing,
   pingVerdict,
@@ -25,7 +26,7 @@ import type { FindingWrite, Versioned } from "../core/writePlan";
 import {
   type ClaimContext,
   type ClaimedRecord,
-  publishClaimed,
+  keepVerdict,
   resolveAndForget,
   settlePendingClaim,
 } from "./claimedChange";
@@ -193,11 +194,11 @@ function runPace(
     kept?.webhooks.map((health) => [webhookKey(health.ref), health.checkedAt]),
   );
   const registriesChecked = new Map(
-    kept?.registries.map((health) => [health.registryId.toLowerCase(), lastChecked(health)]),
+    kept?.registries.map((health) => [registryKey(health.registryId), lastChecked(health)]),
   );
   return {
     timeUp,
-    registries: oldestFirst(deps.registryIds, (id) => registriesChecked.get(id.toLowerCase())),
+    registries: oldestFirst(deps.registryIds, (id) => registriesChecked.get(registryKey(id))),
     webhooks: (refs) => oldestFirst(refs, (ref) => webhooksChecked.get(webhookKey(ref))),
   };
 }
@@ -211,7 +212,9 @@ function lastChecked(health: RegistryHealth): number {
   return Math.max(health.verdict?.checkedAt ?? 0, health.unreachable?.checkedAt ?? 0);
 }
 
-const webhookKey = (ref: WebhookRef) => `${ref.registryId.toLowerCase()}|${ref.name.toLowerCase()}`;
+/** Resource ids and webhook names are case-insensitive: what a run matches them by. */
+const registryKey = (registryId: string) => registryId.toLowerCase();
+const webhookKey = (ref: WebhookRef) => `${registryKey(ref.registryId)}|${ref.name.toLowerCase()}`;
 
 /** Forgets registries no longer configured and webhooks deleted. */
 async function forgetGone(
@@ -258,7 +261,7 @@ async function checkRegistry(
   let pinging = sendPing;
   const found = await deps.webhooks.list(registryId);
   if (!found.ok && found.failure.kind === "not-found") {
-    listed.set(registryId.toLowerCase(), []);
+    listed.set(registryKey(registryId), []);
     report.notFound.push(registryId);
     return { kind: "not-found" };
   }
@@ -267,7 +270,7 @@ async function checkRegistry(
     report.unreachable.push(registryId);
     return { kind: "unreachable", failure: found.failure };
   }
-  listed.set(registryId.toLowerCase(), found.value);
+  listed.set(registryKey(registryId), found.value);
   const configs: WebhookConfiguration[] = [];
   let undescribed: ArmFailure | undefined;
   const webhooks = pace.webhooks(found.value);
@@ -280,7 +283,7 @@ async function checkRegistry(
       );
       break;
     }
-    const where = `${ref.registryId}/webhooks/${ref.name}`;
+    const where = webhookPath(ref);
     const config = await deps.webhooks.configuration(ref);
     if (!config.ok) {
       report.errors.push(`${where}: ${describeFailure(config.failure)}`);
@@ -326,10 +329,10 @@ async function forgetUnconfigured(
   now: number,
   report: WebhookHealthReport,
 ): Promise<void> {
-  const configured = new Set(deps.registryIds.map((id) => id.toLowerCase()));
+  const configured = new Set(deps.registryIds.map(registryKey));
   const keptIds = new Map<string, string>();
-  for (const { registryId } of kept.registries) keptIds.set(registryId.toLowerCase(), registryId);
-  for (const { ref } of kept.webhooks) keptIds.set(ref.registryId.toLowerCase(), ref.registryId);
+  for (const { registryId } of kept.registries) keptIds.set(registryKey(registryId), registryId);
+  for (const { ref } of kept.webhooks) keptIds.set(registryKey(ref.registryId), ref.registryId);
   for (const [key, registryId] of keptIds) {
     if (configured.has(key)) continue;
     listed.set(key, []);
@@ -354,7 +357,7 @@ async function forgetDeleted(
   const present = new Set([...listed.values()].flat().map(webhookKey));
   const context = claimContext(deps, now, report);
   for (const { ref } of keptWebhooks) {
-    if (!listed.has(ref.registryId.toLowerCase()) || present.has(webhookKey(ref))) continue;
+    if (!listed.has(registryKey(ref.registryId)) || present.has(webhookKey(ref))) continue;
     const claims = webhookClaims(deps.store, ref);
     // An opening still to go out goes first; one whose claimer is still going is left to it.
     const settled = await settlePendingClaim(await deps.store.read(ref), claims, context);
@@ -362,7 +365,7 @@ async function forgetDeleted(
     const kept = settled.value;
     const forget = () => deps.store.remove(ref);
     if (await resolveAndForget(kept, kept.value, claims, context, forget)) {
-      report.deleted.push(`${ref.registryId}/webhooks/${ref.name}`);
+      report.deleted.push(webhookPath(ref));
     }
   }
 }
@@ -382,7 +385,7 @@ function webhookClaims(store: WebhookHealthStore, ref: WebhookRef): ClaimedRecor
     withVerdict: (health, verdict) => ({ ...health, ...verdict }),
     write: (health, version) => store.write(health, version),
     message: (verdict) => webhookHealthMessage({ ref, ...verdict }),
-    label: `${ref.registryId}/webhooks/${ref.name}: webhook-unhealthy`,
+    label: `${webhookPath(ref)}: webhook-unhealthy`,
   };
 }
 
@@ -394,7 +397,7 @@ async function checkOne(
   report: WebhookHealthReport,
 ): Promise<ArmFailure | undefined> {
   const { ref } = config;
-  const where = `${ref.registryId}/webhooks/${ref.name}`;
+  const where = webhookPath(ref);
   report.checked++;
   const claims = webhookClaims(deps.store, ref);
   const context = claimContext(deps, now, report);
@@ -418,7 +421,7 @@ async function checkOne(
   if (pingProblem) problems.push(pingProblem);
 
   let pingFailure: ArmFailure | undefined;
-  if (sendPing && !outstanding && config.status.toLowerCase() === "enabled") {
+  if (sendPing && !outstanding && isEnabled(config)) {
     const pinged = await deps.webhooks.ping(ref);
     if (pinged.ok) {
       outstanding = { eventId: pinged.value, sentAt: now };
@@ -429,19 +432,11 @@ async function checkOne(
     }
   }
 
-  const change = healthChange(previous, problems);
-  const verdict: HealthVerdict = {
-    healthy: problems.length === 0,
-    problems,
-    since: change === "unchanged" ? (previous?.since ?? now) : now,
-    checkedAt: now,
-  };
-  if (!verdict.healthy) {
+  const judged = judge(previous, problems, now);
+  if (!judged.verdict.healthy) {
     report.unhealthy.push({ registryId: ref.registryId, webhook: ref.name, reasons: problems });
   }
-  const health: WebhookHealth = { ref, ...verdict, ping: outstanding };
-  // Unchanged, another run's write since is as good as this one.
-  if (change === "unchanged") await deps.store.write(health, kept?.version);
-  else await publishClaimed(health, verdict, kept?.version, claims, context);
+  const health: WebhookHealth = { ref, ...judged.verdict, ping: outstanding };
+  await keepVerdict(health, judged, kept?.version, claims, context);
   return pingFailure;
 }

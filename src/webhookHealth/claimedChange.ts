@@ -1,7 +1,12 @@
 import { describeError } from "../core/describeError";
 import type { Result } from "../core/result";
 import type { TopicMessage } from "../core/topicMessage";
-import { type ClaimedVerdict, type HealthVerdict, healthyVerdict } from "../core/webhookHealth";
+import {
+  type ClaimedVerdict,
+  type HealthChange,
+  type HealthVerdict,
+  healthyVerdict,
+} from "../core/webhookHealth";
 import type { FindingWrite, Versioned } from "../core/writePlan";
 import type { WebhookHealthReport } from "./checkWebhookHealth";
 
@@ -56,7 +61,7 @@ export async function settlePendingClaim<T>(
  * marks it published; undefined when another run claimed it first or the publish failed (it
  * stays claimed, so a run after the lease publishes it again, under the same message id).
  */
-export async function publishClaimed<T>(
+async function publishClaimed<T>(
   record: T,
   verdict: HealthVerdict,
   version: string | undefined,
@@ -81,6 +86,25 @@ export async function publishClaimed<T>(
   const marked = claims.withVerdict(record, { ...verdict, published: true, claimedAt: undefined });
   const written = await claims.write(marked, claim.value);
   return written.ok ? { value: marked, version: written.value } : undefined;
+}
+
+/**
+ * Keeps the verdict a run reached (`judge`) in `record`: unchanged, written over the record as
+ * read at `version` (another run's write since is as good as this one); changed, claimed and
+ * published (`publishClaimed`).
+ */
+export async function keepVerdict<T>(
+  record: T,
+  { verdict, change }: { verdict: HealthVerdict; change: HealthChange },
+  version: string | undefined,
+  claims: ClaimedRecord<T>,
+  context: ClaimContext,
+): Promise<void> {
+  if (change === "unchanged") {
+    await claims.write(claims.withVerdict(record, { ...verdict, published: true }), version);
+  } else {
+    await publishClaimed(record, verdict, version, claims, context);
+  }
 }
 
 /**

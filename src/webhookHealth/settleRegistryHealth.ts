@@ -1,15 +1,10 @@
 import { type ArmFailure, failureSummary } from "../core/registryWebhooks";
-import {
-  type ClaimedVerdict,
-  healthChange,
-  type RegistryHealth,
-  webhookMissingMessage,
-} from "../core/webhookHealth";
+import { judge, type RegistryHealth, webhookMissingMessage } from "../core/webhookHealth";
 import type { RegistryHealthStore } from "./checkWebhookHealth";
 import {
   type ClaimContext,
   type ClaimedRecord,
-  publishClaimed,
+  keepVerdict,
   resolveAndForget,
   settlePendingClaim,
 } from "./claimedChange";
@@ -85,22 +80,8 @@ export async function settleRegistryHealth(
       return;
     }
     case "answered": {
-      const { problems } = outcome;
-      const change = healthChange(previous, problems);
-      const verdict: ClaimedVerdict = {
-        healthy: problems.length === 0,
-        problems,
-        since: change === "unchanged" ? (previous?.since ?? now) : now,
-        checkedAt: now,
-      };
-      if (change === "unchanged") {
-        await registries.write(
-          { registryId, verdict: { ...verdict, published: true } },
-          kept?.version,
-        );
-      } else {
-        await publishClaimed({ registryId }, verdict, kept?.version, claims, context);
-      }
+      const judged = judge(previous, outcome.problems, now);
+      await keepVerdict({ registryId }, judged, kept?.version, claims, context);
       return;
     }
   }
