@@ -1,9 +1,9 @@
 import { defineConfig } from "vitest/config";
 
-// The Bicep CLI, the package build and Chromium are CPU-hungry child processes: they run after
-// the other tests, so they never starve the end-to-end tests' timing-sensitive hosts on a small
-// machine; the console's test (in Chromium) runs beside the infra and package tests.
+// The Bicep CLI and the package build are CPU-hungry child processes: they run after the other
+// tests, so they never starve the end-to-end tests' timing-sensitive hosts on a small machine.
 const TOOLING = ["test/infra/**/*.test.ts", "test/package/**/*.test.ts"];
+// Chromium is too: the console's test runs last, alone.
 const BROWSER = ["test/browser/**/*.test.ts"];
 
 export default defineConfig({
@@ -30,7 +30,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "browser", include: BROWSER, sequence: { groupOrder: 1 } },
+        test: { name: "browser", include: BROWSER, sequence: { groupOrder: 2 } },
       },
     ],
   },
