@@ -1,13 +1,6 @@
-import { spawnSync } from "node:child_process";
-import {
-  accessSync,
-  constants,
-  copyFileSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { spawn } from "node:child_process";
+import { accessSync, constants, readFileSync } from "node:fs";
+import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { delimiter, join, relative, resolve } from "node:path";
 
@@ -63,11 +56,26 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the CLI; stdout and stderr are kept whatever the exit status (warnings go to stderr on success). */
-export function runBicep(cli: string, args: string[], cwd = ROOT): CliRun {
-  const run = spawnSync(cli, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  if (run.error) throw run.error;
-  return { status: run.status ?? 1, stdout: run.stdout, stderr: run.stderr };
+/**
+ * Runs the CLI; stdout and stderr are kept whatever the exit status (warnings go to stderr on
+ * success). Runs do not wait for one another: a test may start several together.
+ */
+export function runBicep(cli: string, args: string[], cwd = ROOT): Promise<CliRun> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(cli, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.once("error", reject);
+    child.once("close", (code) =>
+      resolveRun({
+        status: code ?? 1,
+        stdout: Buffer.concat(stdout).toString("utf8"),
+        stderr: Buffer.concat(stderr).toString("utf8"),
+      }),
+    );
+  });
 }
 
 /**
@@ -75,14 +83,17 @@ export function runBicep(cli: string, args: string[], cwd = ROOT): CliRun {
  * rules infra/ is held to: each file is written to a scratch folder beside a copy of
  * infra/bicepconfig.json, which the CLI takes from the file's own folder.
  */
-export function lintWithInfraRules(cli: string, files: Record<string, string>): CliRun {
-  const dir = mkdtempSync(join(tmpdir(), "bicep-lint-"));
+export async function lintWithInfraRules(
+  cli: string,
+  files: Record<string, string>,
+): Promise<CliRun> {
+  const dir = await mkdtemp(join(tmpdir(), "bicep-lint-"));
   try {
-    copyFileSync(join(ROOT, "infra/bicepconfig.json"), join(dir, "bicepconfig.json"));
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-    return runBicep(cli, ["lint", "--pattern", "*.bicep"], dir);
+    await copyFile(join(ROOT, "infra/bicepconfig.json"), join(dir, "bicepconfig.json"));
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+    return await runBicep(cli, ["lint", "--pattern", "*.bicep"], dir);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -118,20 +129,20 @@ export const SNAPSHOT_SCOPE = {
  * (`bicep snapshot`): every module expanded, every value known before deployment computed,
  * the rest left as ARM expressions (`[reference(...)]`).
  */
-export function snapshot(
+export async function snapshot(
   cli: string,
   template: string,
   params: Record<string, unknown>,
   resourceGroup?: string,
-): Snapshot {
-  const dir = mkdtempSync(join(tmpdir(), "bicep-snapshot-"));
+): Promise<Snapshot> {
+  const dir = await mkdtemp(join(tmpdir(), "bicep-snapshot-"));
   try {
     const paramFile = join(dir, "deployment.bicepparam");
     const lines = [`using '${relative(dir, join(ROOT, template)).replaceAll("\\", "/")}'`];
     for (const [name, value] of Object.entries(params)) {
       lines.push(`param ${name} = ${bicepLiteral(value)}`);
     }
-    writeFileSync(paramFile, `${lines.join("\n")}\n`);
+    await writeFile(paramFile, `${lines.join("\n")}\n`);
     const args = [
       "snapshot",
       paramFile,
@@ -147,11 +158,11 @@ export function snapshot(
       "main",
       ...(resourceGroup ? ["--resource-group", resourceGroup] : []),
     ];
-    const run = runBicep(cli, args, dir);
+    const run = await runBicep(cli, args, dir);
     if (run.status !== 0) throw new Error(`bicep snapshot ${template} failed:\n${run.stderr}`);
-    return JSON.parse(readFileSync(join(dir, "deployment.snapshot.json"), "utf8")) as Snapshot;
+    return JSON.parse(await readFile(join(dir, "deployment.snapshot.json"), "utf8")) as Snapshot;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

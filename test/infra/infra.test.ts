@@ -640,14 +640,56 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
   let built: { status: number; stderr: string };
   const outDir = mkdtempSync(join(tmpdir(), "bicep-build-"));
 
-  beforeAll(() => {
-    built = runBicep(cli, ["build", "--pattern", "infra/**/*.bicep", "--outdir", outDir]);
-    if (built.status !== 0) return;
+  beforeAll(async () => {
+    // The build and the snapshots are CLI processes of their own, run together (the browser
+    // test, which Chromium makes sensitive to a busy machine, runs after the infra tests).
+    const compiled = runBicep(cli, ["build", "--pattern", "infra/**/*.bicep", "--outdir", outDir]);
+    const snapshots = Promise.all([
+      snapshot(cli, "infra/main.bicep", BASE_PARAMS),
+      snapshot(cli, "infra/main.bicep", {
+        ...REGISTRY_PARAMS,
+        replicaRegions: ["westeurope", "East US"],
+        bridgePublicUrl: "https://bridge.example.com/",
+        allSubscriptionMessageTtl: "P1D",
+        principalId: USER_PRINCIPAL,
+        alwaysReadyInstances: 3,
+        httpPerInstanceConcurrency: 8,
+      }),
+      snapshot(cli, "infra/main.bicep", {
+        ...REGISTRY_PARAMS,
+        environmentName: "second",
+      }),
+      snapshot(cli, "infra/main.bicep", {
+        ...REGISTRY_PARAMS,
+        eventGridSystemTopicName: "evgt-existing",
+        eventGridDelivery: "servicebus-queue",
+      }),
+      snapshot(cli, "infra/main.bicep", {
+        ...REGISTRY_PARAMS,
+        registrySubscriptionId: OTHER_SUBSCRIPTION,
+      }),
+      snapshot(
+        cli,
+        "infra/app/eventgrid-subscription.bicep",
+        {
+          systemTopicName: "evgt-myregistry",
+          functionAppId:
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/func-api-x",
+          deadLetterStorageAccountId:
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stx",
+        },
+        "rg-registry",
+      ),
+    ]);
+    built = await compiled;
+    if (built.status !== 0) {
+      await snapshots.catch(() => undefined);
+      return;
+    }
     main = JSON.parse(readFileSync(join(outDir, "main.json"), "utf8"));
     subscriptionTemplate = JSON.parse(
       readFileSync(join(outDir, "app/eventgrid-subscription.json"), "utf8"),
     );
-    defaults = snapshot(cli, "infra/main.bicep", BASE_PARAMS);
     changedParameters = Object.fromEntries(
       [...CODE_SETTINGS]
         .filter((setting) => camelCase(setting) in main.parameters)
@@ -656,29 +698,10 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
           return [name, CHANGED_VALUES[name] ?? changedValue(main.parameters[name])];
         }),
     );
-    connected = snapshot(cli, "infra/main.bicep", {
-      ...REGISTRY_PARAMS,
-      replicaRegions: ["westeurope", "East US"],
-      bridgePublicUrl: "https://bridge.example.com/",
-      allSubscriptionMessageTtl: "P1D",
-      principalId: USER_PRINCIPAL,
-      alwaysReadyInstances: 3,
-      httpPerInstanceConcurrency: 8,
-    });
-    secondEnvironment = snapshot(cli, "infra/main.bicep", {
-      ...REGISTRY_PARAMS,
-      environmentName: "second",
-    });
-    existingTopic = snapshot(cli, "infra/main.bicep", {
-      ...REGISTRY_PARAMS,
-      eventGridSystemTopicName: "evgt-existing",
-      eventGridDelivery: "servicebus-queue",
-    });
-    otherSubscription = snapshot(cli, "infra/main.bicep", {
-      ...REGISTRY_PARAMS,
-      registrySubscriptionId: OTHER_SUBSCRIPTION,
-    });
-    customised = snapshot(cli, "infra/main.bicep", {
+    [defaults, connected, secondEnvironment, existingTopic, otherSubscription, subscription] =
+      await snapshots;
+    // Every setting parameter changed: known from the compiled template only.
+    customised = await snapshot(cli, "infra/main.bicep", {
       ...BASE_PARAMS,
       principalId: USER_PRINCIPAL,
       allowUserIdentityPrincipal: false,
@@ -687,18 +710,6 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       eventGridDelivery: "servicebus-queue",
       ...changedParameters,
     });
-    subscription = snapshot(
-      cli,
-      "infra/app/eventgrid-subscription.bicep",
-      {
-        systemTopicName: "evgt-myregistry",
-        functionAppId:
-          "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/func-api-x",
-        deadLetterStorageAccountId:
-          "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stx",
-      },
-      "rg-registry",
-    );
   }, 120_000);
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
@@ -712,26 +723,26 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       }
     });
 
-    it("the linter finds nothing, with the recent-API-versions rule on", () => {
+    it("the linter finds nothing, with the recent-API-versions rule on", async () => {
       const rules = JSON.parse(read("infra/bicepconfig.json")).analyzers.core.rules;
       expect(rules["use-recent-api-versions"]?.level).toBe("warning");
       // Host names that differ by cloud: the app's and the namespace's come from ARM instead.
       expect(rules["no-hardcoded-env-urls"]?.disallowedhosts).toEqual(
         expect.arrayContaining(["azurewebsites.net", "servicebus.windows.net", "vault.azure.net"]),
       );
-      const linted = runBicep(cli, ["lint", "--pattern", "infra/**/*.bicep"]);
+      const linted = await runBicep(cli, ["lint", "--pattern", "infra/**/*.bicep"]);
       expect(linted.stderr + linted.stdout).toBe("");
       expect(linted.status).toBe(0);
     });
 
-    it("a warning reaches the test even when the CLI exits 0", () => {
-      const linted = lintWithInfraRules(cli, { "unused.bicep": "param unused string\n" });
+    it("a warning reaches the test even when the CLI exits 0", async () => {
+      const linted = await lintWithInfraRules(cli, { "unused.bicep": "param unused string\n" });
       expect(linted.status).toBe(0);
       expect(linted.stderr).toMatch(/unused\.bicep\(1,7\) : Warning no-unused-params:/);
     });
 
-    it("the sample's module and the Bicep `npm run subscribe` prints lint clean by the same rules", () => {
-      const linted = lintWithInfraRules(cli, {
+    it("the sample's module and the Bicep `npm run subscribe` prints lint clean by the same rules", async () => {
+      const linted = await lintWithInfraRules(cli, {
         "notify-chat.bicep": read("samples/notify-chat/infra/notify-chat.bicep"),
         "subscribe.bicep": bicepFor({
           topic: "acr-push",
@@ -1117,8 +1128,8 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       expect(appRoles(defaults).filter((a) => a.roleId === ROLE.serviceBusDataOwner)).toEqual([]);
     });
 
-    it("the notify-chat sample's trigger identity has Data Owner on its subscription alone, for the same scaling", () => {
-      const sample = snapshot(
+    it("the notify-chat sample's trigger identity has Data Owner on its subscription alone, for the same scaling", async () => {
+      const sample = await snapshot(
         cli,
         "samples/notify-chat/infra/notify-chat.bicep",
         {
@@ -1448,17 +1459,19 @@ describe.skipIf(!CLI)("infra/ through the Bicep CLI", () => {
       expect(registrySide.length).toBeGreaterThan(0);
     });
 
-    it("provisioning refuses a registry without its group, or in the bridge's own group", () => {
-      const refused = (params: Record<string, unknown>) => () =>
+    it("provisioning refuses a registry without its group, or in the bridge's own group", async () => {
+      const refused = (params: Record<string, unknown>) =>
         snapshot(cli, "infra/main.bicep", { ...BASE_PARAMS, ...params });
-      expect(refused({ registryName: "myregistry" })).toThrow(/registryResourceGroup/);
-      expect(refused({ registryName: "myregistry", registryResourceGroup: "RG-Test" })).toThrow(
-        /would be deleted with it by azd down/,
-      );
       const inBridgeGroup = `/subscriptions/${SNAPSHOT_SCOPE.subscriptionId}/resourceGroups/rg-test/providers/Microsoft.ContainerRegistry/registries/other`;
-      expect(refused({ additionalAcrResourceIds: inBridgeGroup })).toThrow(
-        /would be deleted with it by azd down/,
-      );
+      await Promise.all([
+        expect(refused({ registryName: "myregistry" })).rejects.toThrow(/registryResourceGroup/),
+        expect(
+          refused({ registryName: "myregistry", registryResourceGroup: "RG-Test" }),
+        ).rejects.toThrow(/would be deleted with it by azd down/),
+        expect(refused({ additionalAcrResourceIds: inBridgeGroup })).rejects.toThrow(
+          /would be deleted with it by azd down/,
+        ),
+      ]);
     }, 30_000);
   });
 
