@@ -16,8 +16,11 @@ import { closeInBackground } from "./serviceBusLinks";
 /** Journal entries received at once after the first. */
 const RECEIVE_BATCH = 32;
 
-/** The `DeadLetterReason` of an entry set aside: on the journal queue's dead-letter queue. */
-export const SET_ASIDE_REASON = "RestoreRefused";
+/** The `DeadLetterReason` of an entry set aside, by its cause: on the queue's dead-letter queue. */
+export const SET_ASIDE_REASONS: Record<SetAside["cause"], string> = {
+  refused: "RestoreRefused",
+  failing: "RestoreFailed",
+};
 
 /** A dead-letter description is kept short; the reconcile's log has the whole reason. */
 const MAX_DESCRIPTION_CHARS = 1_024;
@@ -72,7 +75,7 @@ export class ServiceBusJournal implements Journal {
   }
 
   async drain(
-    restore: (entry: JournalEntry) => Promise<SetAside | undefined>,
+    restore: (entry: JournalEntry, failedBefore: number) => Promise<SetAside | undefined>,
     limit: number,
     stop: () => boolean = () => false,
   ): Promise<JournalDrained> {
@@ -92,11 +95,13 @@ export class ServiceBusJournal implements Journal {
         const messages = await receiver.receiveMessages(batchSize, { maxWaitTimeInMs: 1000 });
         for (const [index, message] of messages.entries()) {
           try {
-            const outcome = await restore(message.body as JournalEntry);
+            // The JavaScript SDK gives AMQP's delivery count: 0 the first time a message is
+            // handed out (.NET adds one), 1 after it was abandoned once.
+            const outcome = await restore(message.body as JournalEntry, message.deliveryCount ?? 0);
             this.storeAnswered();
             if (outcome) {
               await receiver.deadLetterMessage(message, {
-                deadLetterReason: SET_ASIDE_REASON,
+                deadLetterReason: SET_ASIDE_REASONS[outcome.cause],
                 deadLetterErrorDescription: outcome.setAside.slice(0, MAX_DESCRIPTION_CHARS),
               });
               drained.setAside++;

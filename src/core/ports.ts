@@ -171,19 +171,25 @@ export interface Journal {
    */
   storeAnswered(): void;
   /**
-   * Hands each waiting entry to `restore`, at most `limit`; an entry whose restore throws stays
-   * for the next run, one `restore` sets aside leaves the journal for a place an operator can
-   * read it from. `stop` is asked before each batch it takes: true leaves the rest.
+   * Hands each waiting entry to `restore` with the number of times it was handed out before and
+   * not restored, at most `limit` entries; an entry whose restore throws stays for the next run,
+   * one `restore` sets aside leaves the journal for a place an operator can read it from. `stop`
+   * is asked before each batch it takes: true leaves the rest.
    */
   drain(
-    restore: (entry: JournalEntry) => Promise<SetAside | undefined>,
+    restore: (entry: JournalEntry, failedBefore: number) => Promise<SetAside | undefined>,
     limit: number,
     stop?: () => boolean,
   ): Promise<JournalDrained>;
 }
 
-/** A journal entry that can never be restored, and why: it must not hold the entries after it. */
+/** A journal entry that will never be restored, and why: it must not hold the entries after it. */
 export interface SetAside {
+  /**
+   * `refused`: storage refuses what it holds. `failing`: its restore failed for a reason of the
+   * bridge's own (not a dependency not answering) every time it was taken.
+   */
+  cause: "refused" | "failing";
   setAside: string;
 }
 

@@ -36,6 +36,7 @@ import {
   type JournaledDelivery,
   type OutageLog,
   type Publisher,
+  type SetAside,
 } from "./ports";
 import type { EventOrigin, RegistryEvent } from "./registryEvent";
 import { type RoutingTable, routeForEvent } from "./routing";
@@ -184,15 +185,15 @@ export async function reconcile(
     "journal",
     () =>
       ports.journal.drain(
-        async (entry) => {
+        async (entry, failedBefore) => {
           try {
             await restoreEntry(entry);
             return undefined;
           } catch (error) {
-            // Asked again, storage would refuse it again, and every entry after it would wait.
-            if (!(error instanceof DependencyUnavailableError && error.refused)) throw error;
-            report.errors.push(`journal: ${describeEntry(entry)} set aside: ${error.message}`);
-            return { setAside: error.message };
+            const setAside = setAsideFor(error, failedBefore);
+            if (!setAside) throw error;
+            report.errors.push(`journal: ${describeEntry(entry)} set aside: ${setAside.setAside}`);
+            return setAside;
           }
         },
         settings.batchSize,
@@ -305,6 +306,27 @@ function untilUnanswered(publisher: Publisher): Publisher {
       }
     },
   };
+}
+
+/**
+ * How many times a journal entry's restore may fail for a reason of the bridge's own before it is
+ * set aside: the journal queue hands an entry out up to 2000 times, and until then it would hold
+ * every entry after it (and the windows waiting for the journal to drain).
+ */
+export const RESTORE_TRIES = 3;
+
+/**
+ * Whether a failed restore sets its entry aside: at once when storage refuses what it holds (asked
+ * again, it would refuse again), after `RESTORE_TRIES` when the failure is the bridge's own. An
+ * entry stays while storage does not answer, however long that takes.
+ */
+function setAsideFor(error: unknown, failedBefore: number): SetAside | undefined {
+  if (error instanceof DependencyUnavailableError) {
+    return error.refused ? { cause: "refused", setAside: error.message } : undefined;
+  }
+  const tries = failedBefore + 1;
+  if (tries < RESTORE_TRIES) return undefined;
+  return { cause: "failing", setAside: `failed ${tries} times: ${describeError(error)}` };
 }
 
 function describeEntry(entry: JournalEntry): string {

@@ -2,7 +2,7 @@ import { ServiceBusClient, type ServiceBusReceiver } from "@azure/service-bus";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type LocalServiceBus, startLocalServiceBus } from "../../dev/servicebus/broker";
 import { parseTopology } from "../../dev/servicebus/topology";
-import { SET_ASIDE_REASON, ServiceBusJournal } from "../../src/adapters/serviceBusJournal";
+import { SET_ASIDE_REASONS, ServiceBusJournal } from "../../src/adapters/serviceBusJournal";
 import { isJournaledDelivery, type JournalEntry } from "../../src/core/ports";
 import { deliveryOf, registryEvent, T0 } from "../unit/memoryPorts";
 
@@ -15,6 +15,7 @@ const QUEUES = [
   "only-entry",
   "notices",
   "refused-entry",
+  "failing-entry",
   "second-outage",
 ];
 
@@ -73,49 +74,66 @@ describe("ServiceBusJournal", () => {
     async ({ queue, entries }) => {
       const journal = new ServiceBusJournal(client, queue, 2_000);
       for (let index = 0; index < entries; index++) await journal.append(entry(`evt-${index}`));
-      for (let run = 0; run < entries + 1; run++) {
-        const failed = await journal.drain(async () => {
+      const failedRuns = entries + 1;
+      for (let run = 0; run < failedRuns; run++) {
+        const failedBefore: number[] = [];
+        const failed = await journal.drain(async (_, before) => {
+          failedBefore.push(before);
           throw new Error("table-storage unavailable");
         }, 100);
         expect(failed).toMatchObject({ restored: 0, more: true });
+        // The first entry is taken alone, and counts each run it failed in.
+        expect(failedBefore).toEqual([run]);
       }
       const seen: string[] = [];
-      const drained = await journal.drain(async (taken) => {
-        seen.push(isJournaledDelivery(taken) ? taken.delivery.event.eventId : "notice");
+      const drained = await journal.drain(async (taken, before) => {
+        const eventId = isJournaledDelivery(taken) ? taken.delivery.event.eventId : "notice";
+        seen.push(`${eventId} after ${before}`);
         return undefined;
       }, 100);
       expect(drained).toEqual({ restored: entries, setAside: 0, more: false });
-      expect(seen.sort()).toEqual(Array.from({ length: entries }, (_, index) => `evt-${index}`));
+      expect(seen).toEqual(
+        Array.from({ length: entries }, (_, index) =>
+          index === 0 ? `evt-0 after ${failedRuns}` : `evt-${index} after 0`,
+        ),
+      );
       await journal.close();
     },
   );
 
-  it("an entry set aside goes to the dead-letter queue with its reason, and the entries after it are restored in the same run", async () => {
-    const journal = new ServiceBusJournal(client, "refused-entry", 2_000);
-    for (const eventId of ["evt-before", "evt-refused", "evt-after"]) {
-      await journal.append(entry(eventId));
-    }
-    const restored: string[] = [];
-    const drained = await journal.drain(async (taken) => {
-      const eventId = isJournaledDelivery(taken) ? taken.delivery.event.eventId : "notice";
-      if (eventId === "evt-refused") return { setAside: "table-storage refused: 0:bad value" };
-      restored.push(eventId);
-      return undefined;
-    }, 100);
-    expect(drained).toEqual({ restored: 2, setAside: 1, more: false });
-    expect(restored).toEqual(["evt-before", "evt-after"]);
-    const [deadLettered, ...others] = bus.deadLetterMessages("refused-entry");
-    expect(others).toEqual([]);
-    expect(deadLettered?.applicationProperties).toMatchObject({
-      DeadLetterReason: SET_ASIDE_REASON,
-      DeadLetterErrorDescription: "table-storage refused: 0:bad value",
-    });
-    const setAside = deadLettered?.body as JournalEntry;
-    expect(isJournaledDelivery(setAside) && setAside.delivery.event.eventId).toBe("evt-refused");
-    const again = await journal.drain(async () => undefined, 100);
-    expect(again).toEqual({ restored: 0, setAside: 0, more: false });
-    await journal.close();
-  });
+  it.each([
+    { cause: "refused", queue: "refused-entry" },
+    { cause: "failing", queue: "failing-entry" },
+  ] as const)(
+    "an entry set aside ($cause) goes to the dead-letter queue with its reason, and the entries after it are restored in the same run",
+    async ({ cause, queue }) => {
+      const journal = new ServiceBusJournal(client, queue, 2_000);
+      for (const eventId of ["evt-before", "evt-refused", "evt-after"]) {
+        await journal.append(entry(eventId));
+      }
+      const restored: string[] = [];
+      const drained = await journal.drain(async (taken) => {
+        const eventId = isJournaledDelivery(taken) ? taken.delivery.event.eventId : "notice";
+        if (eventId === "evt-refused")
+          return { cause, setAside: "table-storage refused: 0:bad value" };
+        restored.push(eventId);
+        return undefined;
+      }, 100);
+      expect(drained).toEqual({ restored: 2, setAside: 1, more: false });
+      expect(restored).toEqual(["evt-before", "evt-after"]);
+      const [deadLettered, ...others] = bus.deadLetterMessages(queue);
+      expect(others).toEqual([]);
+      expect(deadLettered?.applicationProperties).toMatchObject({
+        DeadLetterReason: SET_ASIDE_REASONS[cause],
+        DeadLetterErrorDescription: "table-storage refused: 0:bad value",
+      });
+      const setAside = deadLettered?.body as JournalEntry;
+      expect(isJournaledDelivery(setAside) && setAside.delivery.event.eventId).toBe("evt-refused");
+      const again = await journal.drain(async () => undefined, 100);
+      expect(again).toEqual({ restored: 0, setAside: 0, more: false });
+      await journal.close();
+    },
+  );
 
   it("Event Grid's refusals are one notice a minute per process", async () => {
     const journal = new ServiceBusJournal(client, "notices", 2_000);

@@ -173,6 +173,8 @@ export class MemoryPorts {
   readonly journaled: JournalEntry[] = [];
   /** The journal's dead-letter queue: entries set aside, with their reasons. */
   readonly journalSetAside: { entry: JournalEntry; reason: string }[] = [];
+  /** How many times each entry was handed out and not restored (the queue's delivery count). */
+  private readonly journalFailures = new Map<JournalEntry, number>();
   /** The outage list as last written, with its version. */
   outagesKept?: Versioned<StoreOutage[]>;
   private version = 0;
@@ -343,13 +345,14 @@ export class MemoryPorts {
           continue;
         }
         try {
-          const outcome = await restore(entry);
+          const outcome = await restore(entry, this.journalFailures.get(entry) ?? 0);
           if (outcome) {
             this.journalSetAside.push({ entry, reason: outcome.setAside });
             setAside++;
           } else restored++;
         } catch (error) {
           failure ??= describeError(error);
+          this.journalFailures.set(entry, (this.journalFailures.get(entry) ?? 0) + 1);
           this.journaled.push(entry);
         }
       }

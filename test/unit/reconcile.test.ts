@@ -7,6 +7,7 @@ import { ingestDelivery } from "../../src/core/ingestDelivery";
 import { DependencyUnavailableError, PublishRefusedError } from "../../src/core/ports";
 import {
   nextAttemptAt,
+  RESTORE_TRIES,
   type ReconcilePorts,
   type ReconcileReport,
   type ReconcileSettings,
@@ -1404,9 +1405,25 @@ describe("reconcile: the journal", () => {
   });
 
   it.each([
-    { name: "refused for its content: set aside, the entries after it restored", refused: true },
-    { name: "storage not answering: it stays on the journal for the next run", refused: false },
-  ])("a journaled webhook whose restore storage fails, $name", async ({ refused }) => {
+    {
+      name: "storage refuses it for its content: set aside at once",
+      failure: new DependencyUnavailableError("table-storage", "0:bad value", true),
+      setAsideAt: 1,
+      reason: "table-storage refused: 0:bad value",
+    },
+    {
+      name: `it fails for a reason of the bridge's own: set aside on its try ${RESTORE_TRIES}`,
+      failure: new TypeError("Cannot read properties of undefined (reading 'digest')"),
+      setAsideAt: RESTORE_TRIES,
+      reason: `failed ${RESTORE_TRIES} times: TypeError: Cannot read properties of undefined (reading 'digest')`,
+    },
+    {
+      name: "storage does not answer: it stays on the journal, however many runs",
+      failure: new DependencyUnavailableError("table-storage", "timeout on 0:bad value"),
+      setAsideAt: undefined,
+      reason: undefined,
+    },
+  ])("a journaled webhook whose restore fails, $name", async ({ failure, setAsideAt, reason }) => {
     const memory = new MemoryPorts({
       "store.write": always(new DependencyUnavailableError("table-storage", "timeout")),
     });
@@ -1416,35 +1433,39 @@ describe("reconcile: the journal", () => {
       ids.map((id) => webhook({ eventId: id, tag: id })),
     );
     expect(memory.journaled).toHaveLength(3);
-    // Storage is back, and refuses what the restore of `bad` writes (or times it out).
-    const failure = new DependencyUnavailableError("table-storage", "0:bad value", refused);
+    // Storage is back, and the restore of `bad` fails each time.
     memory.faults["store.write"] = writing(
       (change) => change.kind === "create-record" && change.record.event.eventId === "bad",
       failure,
     );
 
-    const report = await run(memory, {}, T0 + 60_000);
-    if (refused) {
-      expect(report).toMatchObject({ restored: 2, setAside: 1 });
-      expect(report.errors).toEqual([
-        expect.stringMatching(
-          /^journal: the webhook delivery of event bad \(push, registry .+, received .+\) set aside: table-storage refused: 0:bad value$/,
-        ),
-      ]);
-      expect(memory.journaled).toEqual([]);
-      expect(memory.journalSetAside).toHaveLength(1);
-      expect(memory.journalSetAside[0]?.reason).toBe(failure.message);
-    } else {
-      expect(report.setAside).toBe(0);
-      expect(report.errors).toEqual([
-        expect.stringMatching(/^journal: an entry was not restored: .*0:bad value/),
-      ]);
-      expect(memory.journaledDeliveries().map((entry) => entry.delivery.event.eventId)).toEqual([
-        "bad",
-      ]);
-      expect(memory.journalSetAside).toEqual([]);
+    for (let runs = 1; runs <= RESTORE_TRIES + 1; runs++) {
+      const report = await run(memory, {}, T0 + runs * 60_000);
+      const left = memory.journaledDeliveries().map((entry) => entry.delivery.event.eventId);
+      if (runs === setAsideAt) {
+        expect(report.setAside).toBe(1);
+        expect(report.errors).toEqual([
+          expect.stringMatching(
+            /^journal: the webhook delivery of event bad \(push, registry .+, received .+\) set aside: /,
+          ),
+        ]);
+        expect(report.errors[0]?.endsWith(`set aside: ${reason}`)).toBe(true);
+        expect(left).toEqual([]);
+        expect(memory.journalSetAside).toEqual([{ entry: expect.anything(), reason }]);
+      } else if (setAsideAt === undefined || runs < setAsideAt) {
+        expect(report.setAside).toBe(0);
+        expect(report.errors).toEqual([
+          expect.stringMatching(/^journal: an entry was not restored: .*(bad value|digest)/),
+        ]);
+        expect(left).toEqual(["bad"]);
+        expect(memory.journalSetAside).toEqual([]);
+      } else {
+        expect(report).toMatchObject({ restored: 0, setAside: 0, errors: [] });
+      }
     }
-    expect(memory.record(webhook({ eventId: "a", tag: "a" }))).toBeDefined();
+    // The entries around it were restored by the first run, whatever became of it.
+    expect(memory.record(webhook({ eventId: "a", tag: "a" }))?.publishState).toBe("published");
+    expect(memory.record(webhook({ eventId: "c", tag: "c" }))?.publishState).toBe("published");
     expect(memory.record(webhook({ eventId: "bad", tag: "bad" }))).toBeUndefined();
   });
 
