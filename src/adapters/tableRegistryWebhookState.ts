@@ -1,6 +1,6 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { BackfillCursor, BackfillCursors } from "../backfill/runBackfill";
-import type { WebhookRef } from "../core/registryWebhooks";
+import { registryKey, type WebhookRef, webhookKey } from "../core/registryWebhooks";
 import type { RegistryHealth, WebhookHealth } from "../core/webhookHealth";
 import type { FindingWrite, Versioned } from "../core/writePlan";
 import type { RegistryHealthStore, WebhookHealthStore } from "../webhookHealth/checkWebhookHealth";
@@ -22,11 +22,9 @@ import type { EntityKeys } from "./tableLayout";
 const HEALTH_PARTITION = "webhooks";
 const REGISTRY_PARTITION = "registries";
 
-function webhookKeys(ref: WebhookRef) {
-  return {
-    partitionKey: encodeKeyPart(ref.registryId.toLowerCase()),
-    rowKey: encodeKeyPart(ref.name.toLowerCase()),
-  };
+function webhookKeys(ref: WebhookRef): EntityKeys {
+  const { registry, name } = webhookKey(ref);
+  return { partitionKey: encodeKeyPart(registry), rowKey: encodeKeyPart(name) };
 }
 
 /** One JSON document per entity (column `json`), read and replaced whole. */
@@ -168,7 +166,7 @@ export class TableRegistryHealth
 }
 
 function registryKeys(registryId: string): EntityKeys {
-  return { partitionKey: REGISTRY_PARTITION, rowKey: encodeKeyPart(registryId.toLowerCase()) };
+  return { partitionKey: REGISTRY_PARTITION, rowKey: encodeKeyPart(registryKey(registryId)) };
 }
 
 function healthKeys(ref: WebhookRef): EntityKeys {

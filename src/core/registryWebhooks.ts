@@ -11,6 +11,16 @@ export interface WebhookRef {
   name: string;
 }
 
+/** ARM resource ids and webhook names are case-insensitive: what a registry is known by. */
+export function registryKey(registryId: string): string {
+  return registryId.toLowerCase();
+}
+
+/** What a webhook is known by: its registry's key and its name, whatever their case. */
+export function webhookKey(ref: WebhookRef): { registry: string; name: string } {
+  return { registry: registryKey(ref.registryId), name: ref.name.toLowerCase() };
+}
+
 /** The webhook's resource id, which names it in logs and errors: `<registry id>/webhooks/<name>`. */
 export function webhookPath(ref: WebhookRef): string {
   return `${ref.registryId}/webhooks/${ref.name}`;

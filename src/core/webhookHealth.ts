@@ -2,7 +2,7 @@ import { z } from "zod";
 import { loginServerFromResourceId } from "./eventGridTrust";
 import { isoTime } from "./isoTime";
 import { normalizeRegion } from "./region";
-import type { WebhookConfiguration, WebhookRef } from "./registryWebhooks";
+import { registryKey, type WebhookConfiguration, type WebhookRef } from "./registryWebhooks";
 import { shortHash } from "./shortHash";
 import { cloudEventMessage, type TopicMessage } from "./topicMessage";
 
@@ -340,7 +340,7 @@ function healthFindingMessage(
   const named = webhook === undefined ? {} : { webhook };
   const id = shortHash([
     kind,
-    registryId.toLowerCase(),
+    registryKey(registryId),
     ...Object.values(named),
     String(verdict.since),
     ...verdict.problems,

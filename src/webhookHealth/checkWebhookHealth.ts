@@ -3,8 +3,10 @@ import {
   type ArmFailure,
   describeFailure,
   type RegistryWebhooks,
+  registryKey,
   type WebhookConfiguration,
   type WebhookRef,
+  webhookKey,
   webhookPath,
 } from "../core/registryWebhooks";
 import type { TopicMessage } from "../core/topicMessage";
@@ -191,7 +193,7 @@ function runPace(
   timeUp: () => boolean,
 ): RunPace {
   const webhooksChecked = new Map(
-    kept?.webhooks.map((health) => [webhookKey(health.ref), health.checkedAt]),
+    kept?.webhooks.map((health) => [webhookMatch(health.ref), health.checkedAt]),
   );
   const registriesChecked = new Map(
     kept?.registries.map((health) => [registryKey(health.registryId), lastChecked(health)]),
@@ -199,7 +201,7 @@ function runPace(
   return {
     timeUp,
     registries: oldestFirst(deps.registryIds, (id) => registriesChecked.get(registryKey(id))),
-    webhooks: (refs) => oldestFirst(refs, (ref) => webhooksChecked.get(webhookKey(ref))),
+    webhooks: (refs) => oldestFirst(refs, (ref) => webhooksChecked.get(webhookMatch(ref))),
   };
 }
 
@@ -212,9 +214,11 @@ function lastChecked(health: RegistryHealth): number {
   return Math.max(health.verdict?.checkedAt ?? 0, health.unreachable?.checkedAt ?? 0);
 }
 
-/** Resource ids and webhook names are case-insensitive: what a run matches them by. */
-const registryKey = (registryId: string) => registryId.toLowerCase();
-const webhookKey = (ref: WebhookRef) => `${registryKey(ref.registryId)}|${ref.name.toLowerCase()}`;
+/** What a run matches a webhook by. */
+function webhookMatch(ref: WebhookRef): string {
+  const { registry, name } = webhookKey(ref);
+  return `${registry}|${name}`;
+}
 
 /** Forgets registries no longer configured and webhooks deleted. */
 async function forgetGone(
@@ -354,10 +358,10 @@ async function forgetDeleted(
   now: number,
   report: WebhookHealthReport,
 ): Promise<void> {
-  const present = new Set([...listed.values()].flat().map(webhookKey));
+  const present = new Set([...listed.values()].flat().map(webhookMatch));
   const context = claimContext(deps, now, report);
   for (const { ref } of keptWebhooks) {
-    if (!listed.has(registryKey(ref.registryId)) || present.has(webhookKey(ref))) continue;
+    if (!listed.has(registryKey(ref.registryId)) || present.has(webhookMatch(ref))) continue;
     const claims = webhookClaims(deps.store, ref);
     // An opening still to go out goes first; one whose claimer is still going is left to it.
     const settled = await settlePendingClaim(await deps.store.read(ref), claims, context);

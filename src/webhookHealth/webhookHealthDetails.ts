@@ -1,5 +1,6 @@
 import type { RegistryAccess } from "../backfill/registryAccess";
 import { isoTime } from "../core/isoTime";
+import { registryKey } from "../core/registryWebhooks";
 import type { RegistryHealth } from "../core/webhookHealth";
 
 /**
@@ -10,9 +11,9 @@ export async function webhookHealthDetails(
   registryAccess: RegistryAccess,
 ): Promise<Record<string, unknown>> {
   if (registryAccess.settings.resourceIds.length === 0) return {};
-  const configured = new Set(registryAccess.settings.resourceIds.map((id) => id.toLowerCase()));
+  const configured = new Set(registryAccess.settings.resourceIds.map(registryKey));
   // Only the registries this bridge reads now (a registry dropped from ACR_RESOURCE_IDS is gone).
-  const readNow = (registryId: string) => configured.has(registryId.toLowerCase());
+  const readNow = (registryId: string) => configured.has(registryKey(registryId));
   const [allWebhooks, allRegistries] = await Promise.all([
     registryAccess.health.list(),
     registryAccess.registryHealth.list(),
