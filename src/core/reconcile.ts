@@ -317,8 +317,9 @@ export const RESTORE_TRIES = 3;
 
 /**
  * Whether a failed restore sets its entry aside: at once when storage refuses what it holds (asked
- * again, it would refuse again), after `RESTORE_TRIES` when the failure is the bridge's own. An
- * entry stays while storage does not answer, however long that takes.
+ * again, it would refuse again); when the failure is the bridge's own, once the entry was taken
+ * `RESTORE_TRIES` times (the times storage did not answer count: after a long outage, one failure
+ * of its own is enough). An entry stays while storage does not answer, however long that takes.
  */
 function setAsideFor(error: unknown, failedBefore: number): SetAside | undefined {
   if (error instanceof DependencyUnavailableError) {
@@ -326,7 +327,7 @@ function setAsideFor(error: unknown, failedBefore: number): SetAside | undefined
   }
   const tries = failedBefore + 1;
   if (tries < RESTORE_TRIES) return undefined;
-  return { cause: "failing", setAside: `failed ${tries} times: ${describeError(error)}` };
+  return { cause: "failing", setAside: `taken ${tries} times, failed: ${describeError(error)}` };
 }
 
 function describeEntry(entry: JournalEntry): string {

@@ -1415,7 +1415,7 @@ describe("reconcile: the journal", () => {
       name: `it fails for a reason of the bridge's own: set aside on its try ${RESTORE_TRIES}`,
       failure: new TypeError("Cannot read properties of undefined (reading 'digest')"),
       setAsideAt: RESTORE_TRIES,
-      reason: `failed ${RESTORE_TRIES} times: TypeError: Cannot read properties of undefined (reading 'digest')`,
+      reason: `taken ${RESTORE_TRIES} times, failed: TypeError: Cannot read properties of undefined (reading 'digest')`,
     },
     {
       name: "storage does not answer: it stays on the journal, however many runs",
