@@ -10,14 +10,21 @@ export interface Cursor {
   after: ListPosition;
 }
 
+/**
+ * Keys as Table Storage holds them: well-formed Unicode. A lone surrogate in a token made by hand
+ * cannot go into a query's URL (it was a 503, storage blamed for the request's fault).
+ */
+const wellFormed = (value: string) => value.isWellFormed();
+
 const tokenSchema = z.strictObject({
   from: z.number().int(),
   to: z.number().int(),
   rowKey: z
     .string()
     .max(1024)
-    .regex(/^([do]\|)?[0-9]{13}\|/),
-  sourceKey: z.string().max(4096),
+    .regex(/^([do]\|)?[0-9]{13}\|/)
+    .refine(wellFormed),
+  sourceKey: z.string().max(4096).refine(wellFormed),
   check: z.string(),
 });
 

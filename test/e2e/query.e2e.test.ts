@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TableFindingStore } from "../../src/adapters/tableFindingStore";
 import { DISCREPANCIES_TABLE } from "../../src/adapters/tableLayout";
 import { MOST_RECORDS_PASSED } from "../../src/adapters/tableQueries";
+import type { Parsed } from "../../src/core/acrWebhookPayload";
 import { registryEventFromWebhook } from "../../src/core/registryEvent";
 import { encodeContinuationToken } from "../../src/query/continuationToken";
 import {
@@ -459,6 +460,25 @@ describe("query API on the local stack", () => {
     expect(occurred.status).toBe(200);
     expect(((await occurred.json()) as Listing).items.map((item) => item.id)).toEqual([event.id]);
   });
+
+  type TokenParse = (query: URLSearchParams, now: number) => Parsed<PagedQuery<unknown>>;
+  it.each<[string, string, TokenParse, string, string]>([
+    ["events", "limit=1", parseEventsQuery, "d|0000000000000|\ud800", ""],
+    ["events", "limit=1&by=occurred", parseEventsQuery, "o|0000000000000|x\udfff", ""],
+    ["discrepancies", "limit=1", parseDiscrepanciesQuery, "0000000000000|\ud800", ""],
+    ["events", "limit=1", parseEventsQuery, "d|0000000000000|x", "\ud800"],
+  ])(
+    "GET /api/%s?%s with a token made by hand holding a lone surrogate -> 400 (it was a 503)",
+    async (route, query, parse, rowKey, sourceKey) => {
+      const parsed = parse(new URLSearchParams(query), Date.now());
+      if (!parsed.ok) throw new Error(`${query} refused`);
+      const { window, fingerprint } = parsed.value;
+      const token = encodeContinuationToken({ window, after: { rowKey, sourceKey } }, fingerprint);
+      const body = await get<ErrorBody>(`${route}?${query}&continuationToken=${token}`, 400);
+      expect(body.error.code).toBe("invalid_query");
+      expect(body.error.message).toContain("continuationToken");
+    },
+  );
 
   it("shows one event with both its arrivals and its logical event; 404 for an unknown id", async () => {
     const registry = uniqueRegistry();
