@@ -55,10 +55,15 @@ export async function startHttpServer(options: HostServerOptions): Promise<HostS
   let url = "";
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
-    const requestUrl = new URL(
-      req.url ?? "/",
-      req.headers.host ? `http://${req.headers.host}` : url,
-    );
+    const requestUrl = requestUrlOf(req, url);
+    if (!requestUrl) {
+      return writeError(
+        res,
+        400,
+        "bad_request",
+        "The request target and Host header make no valid URL without credentials.",
+      );
+    }
     const path = requestUrl.pathname.toLowerCase();
 
     if (path === EVENT_GRID_WEBHOOK_PATH) {
@@ -235,6 +240,22 @@ function findFunction(
       fn.name.toLowerCase() === name.toLowerCase() &&
       (triggerType === undefined || fn.triggerType.toLowerCase() === triggerType.toLowerCase()),
   );
+}
+
+/**
+ * The URL a function is handed, from the request target and the Host header; undefined when they
+ * make none, or one with credentials (the library refuses to make a request of it).
+ */
+function requestUrlOf(req: IncomingMessage, serverUrl: string): URL | undefined {
+  try {
+    const requestUrl = new URL(
+      req.url ?? "/",
+      req.headers.host ? `http://${req.headers.host}` : serverUrl,
+    );
+    return requestUrl.username === "" && requestUrl.password === "" ? requestUrl : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function notFound(res: ServerResponse, message: string): void {

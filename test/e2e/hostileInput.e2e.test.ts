@@ -814,6 +814,27 @@ const rawCases: RawCase[] = [
     ]),
     ...tooLarge,
   },
+  // The Host header makes the URL the function is handed: one that makes no URL was a 500.
+  ...["a b", "[", "%", "a:99999", "user@a", "user:password@a"].map(
+    (host): RawCase => ({
+      name: `Host: ${host}`,
+      head: HEAD(`Content-Length: ${ping.length}\r\n\r\n`).replace(
+        "Host: 127.0.0.1",
+        `Host: ${host}`,
+      ),
+      body: ping,
+      ...badRequest,
+    }),
+  ),
+  {
+    name: "an absolute URL with credentials as the request target",
+    head: HEAD(`Content-Length: ${ping.length}\r\n\r\n`).replace(
+      "POST /api/acr/webhook",
+      "POST http://user:password@127.0.0.1/api/acr/webhook",
+    ),
+    body: ping,
+    ...badRequest,
+  },
   {
     name: "a header section over 16 KiB",
     head: HEAD(`X-Big: ${"a".repeat(20_000)}\r\nContent-Length: ${ping.length}\r\n\r\n`),
