@@ -93,10 +93,14 @@ export async function handleEventGridDelivery(
     return;
   }
 
-  const events = Array.isArray(payload) ? payload : [payload];
+  const events = serializeEach(Array.isArray(payload) ? payload : [payload]);
+  if (events === undefined) {
+    writeError(res, 400, "invalid_body", "An event nests too deeply to be handed to the function.");
+    return;
+  }
   const reason = `EventGrid trigger fired at ${new Date().toISOString()}`;
   const outcomes = await Promise.allSettled(
-    events.map((event) => invoke(fn, { data: { json: JSON.stringify(event) }, reason })),
+    events.map((json) => invoke(fn, { data: { json }, reason })),
   );
   if (outcomes.some((outcome) => outcome.status === "rejected")) {
     writeError(
@@ -113,6 +117,18 @@ export async function handleEventGridDelivery(
 function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Each event as the JSON the function is handed, checked before any is called; undefined when
+ * one nests too deeply to serialize (the parse took it, the stack does not).
+ */
+function serializeEach(events: readonly unknown[]): string[] | undefined {
+  try {
+    return events.map((event) => JSON.stringify(event));
   } catch {
     return undefined;
   }

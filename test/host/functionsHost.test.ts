@@ -166,6 +166,23 @@ describe("the local functions host, serving the fixture app", () => {
       expect(linesMatching(/User: event eg-passes Test$/)).toHaveLength(1);
     });
 
+    it("answers 400 for an event nested too deeply to hand to the function, calling nothing (it was a 500)", async () => {
+      const before = executions();
+      for (const nested of ["[", '{"a":']) {
+        const depth = 10_000;
+        const event = `${nested.repeat(depth)}1${(nested === "[" ? "]" : "}").repeat(depth)}`;
+        const response = await fetch(webhook("onEvent"), {
+          method: "POST",
+          headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
+          body: `[{"id":"eg-deep","eventType":"Test","subject":"ok","data":{}},${event}]`,
+        });
+
+        expect(response.status).toBe(400);
+        expect(await response.json()).toMatchObject({ error: { code: "invalid_body" } });
+      }
+      expect(executions()).toBe(before);
+    });
+
     it("answers the CloudEvents abuse-protection handshake", async () => {
       const response = await fetch(webhook("onEvent"), {
         method: "OPTIONS",
