@@ -184,7 +184,8 @@ export const MASK = "******";
 
 /**
  * Masks every header that can carry a credential: the configured secret header, those that carry
- * one by convention, and any other whose value contains one of the accepted secrets.
+ * one by convention, and any other whose value contains one of the accepted secrets. A header
+ * whose name contains one is kept as `MASK: MASK`.
  */
 export function maskHeaders(
   headers: Iterable<[string, string]>,
@@ -198,10 +199,11 @@ export function maskHeaders(
   );
   // Entries, not assignments: a header may be named `__proto__`.
   return Object.fromEntries(
-    [...headers].map(([name, value]) => [
-      name,
-      sensitive.has(name.toLowerCase()) || carriesSecret(value, secrets) ? MASK : value,
-    ]),
+    [...headers].map(([name, value]) =>
+      nameCarriesSecret(name, secrets)
+        ? [MASK, MASK]
+        : [name, sensitive.has(name.toLowerCase()) || carriesSecret(value, secrets) ? MASK : value],
+    ),
   );
 }
 
@@ -209,10 +211,19 @@ function carriesSecret(value: string, secrets: readonly string[]): boolean {
   return secrets.some((secret) => value.includes(secret));
 }
 
+/** Header and parameter names are matched whatever their case: HTTP lower-cases header names. */
+function nameCarriesSecret(name: string, secrets: readonly string[]): boolean {
+  return carriesSecret(
+    name.toLowerCase(),
+    secrets.map((secret) => secret.toLowerCase()),
+  );
+}
+
 /**
  * A function key (`code`) or the Event Grid endpoint's secret (`key`) may ride in the URL, in
  * any case: the Functions host reads query parameter names case-insensitively. Any other
- * parameter is masked too when its value carries one of the `secrets`.
+ * parameter is masked too when its value carries one of the `secrets`; those whose name carries
+ * one (a secret pasted in as a bare parameter) are left out, a `MASK=MASK` in their place.
  */
 export function maskUri(uri: string, secrets: readonly string[] = []): string {
   const url = new URL(uri);
@@ -224,6 +235,11 @@ export function maskUri(uri: string, secrets: readonly string[] = []): string {
     ),
   );
   for (const name of secretNames) url.searchParams.set(name, MASK);
+  const named = [...new Set(url.searchParams.keys())].filter((name) =>
+    nameCarriesSecret(name, secrets),
+  );
+  for (const name of named) url.searchParams.delete(name);
+  if (named.length > 0) url.searchParams.append(MASK, MASK);
   return url.toString();
 }
 

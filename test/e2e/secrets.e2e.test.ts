@@ -118,6 +118,12 @@ describe("secrets never appear in output, records, messages or answers", () => {
         JSON.stringify(push()),
         { ...bearer(WEBHOOK_SECRET), "x-forwarded-key": EVENTGRID_SECRET },
       ),
+      // A secret pasted into the URI as a parameter's name, as a bare one or with a value.
+      await send(
+        `/api/acr/webhook?${encodeURIComponent(WEBHOOK_SECRET)}&region=westeurope&${encodeURIComponent(EVENTGRID_SECRET)}=1`,
+        JSON.stringify(push()),
+        bearer(WEBHOOK_SECRET),
+      ),
       // Bad deliveries with the right secret.
       await send(`/api/acr/webhook?${secretQuery}`, '{"id":', everywhere),
       await send(
@@ -143,7 +149,7 @@ describe("secrets never appear in output, records, messages or answers", () => {
       await send("/api/acr/webhook", JSON.stringify(push()), bearer(EVENTGRID_SECRET)),
     ];
     expect(statuses).toEqual([
-      200, 200, 200, 200, 200, 400, 400, 400, 413, 415, 401, 401, 401, 401, 401,
+      200, 200, 200, 200, 200, 200, 400, 400, 400, 413, 415, 401, 401, 401, 401, 401,
     ]);
   });
 
@@ -165,6 +171,11 @@ describe("secrets never appear in output, records, messages or answers", () => {
         JSON.stringify(eventGridPush()),
         { ...bearer(EVENTGRID_SECRET), "x-forwarded-webhook": `Bearer ${WEBHOOK_SECRET}` },
       ),
+      await send(
+        `/api/eventgrid?${encodeURIComponent(WEBHOOK_SECRET)}=1`,
+        JSON.stringify(eventGridPush()),
+        bearer(EVENTGRID_SECRET),
+      ),
       await send(`/api/eventgrid?${secretQuery}`, "[{", { ...bearer(EVENTGRID_SECRET) }),
       await send(
         `/api/eventgrid?key=${encodeURIComponent(WEBHOOK_SECRET)}`,
@@ -178,8 +189,8 @@ describe("secrets never appear in output, records, messages or answers", () => {
         { "aeg-event-type": "Notification", "x-functions-key": EVENTGRID_SECRET },
       ),
     ];
-    expect(statuses.slice(0, 6)).toEqual([200, 200, 200, 400, 401, 401]);
-    expect(statuses[6]).toBeLessThan(300);
+    expect(statuses.slice(0, 7)).toEqual([200, 200, 200, 200, 400, 401, 401]);
+    expect(statuses[7]).toBeLessThan(300);
   });
 
   it("left no secret in the host output, any table, any message or any answer", async () => {

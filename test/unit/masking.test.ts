@@ -61,6 +61,23 @@ describe("maskHeaders", () => {
     });
   });
 
+  it.each<[string, string]>([
+    [`x-${SECRET}`, "name"],
+    [SECRET, ""],
+    [`X-${SECRET.toUpperCase()}`, "name"],
+  ])("masks the name and value of a header named with a secret (%s)", (name, value) => {
+    const masked = maskHeaders(
+      [
+        [name, value],
+        ["user-agent", "ACR/1.0"],
+      ],
+      "authorization",
+      [SECRET],
+    );
+    expect(masked).toStrictEqual({ [MASK]: MASK, "user-agent": "ACR/1.0" });
+    expect(JSON.stringify(masked).toLowerCase()).not.toContain(SECRET);
+  });
+
   it("keeps a header named like a prototype key as data", () => {
     const masked = maskHeaders([["__proto__", "x"]], "authorization");
     expect(Object.getOwnPropertyDescriptor(masked, "__proto__")?.value).toBe("x");
@@ -120,6 +137,18 @@ describe("maskUri", () => {
     expect(params.get("sig")).toBe(MASK);
     expect(params.get("note")).toBe(MASK);
     expect(params.get("region")).toBe("westeurope");
+  });
+  it.each([
+    `?${SECRET}`,
+    `?${SECRET}=1&region=westeurope`,
+    `?region=westeurope&note-${SECRET}=x`,
+    `?${encodeURIComponent(SECRET).replace("-", "%2D")}=1`,
+  ])("masks the name and value of a parameter named with a secret (%s)", (query) => {
+    const masked = maskUri(`https://x.net/api/acr${query}`, [SECRET]);
+    expect(decodeURIComponent(masked)).not.toContain(SECRET);
+    const params = new URL(masked).searchParams;
+    expect(params.get(MASK)).toBe(MASK);
+    if (query.includes("region")) expect(params.get("region")).toBe("westeurope");
   });
 });
 
