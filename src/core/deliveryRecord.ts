@@ -223,7 +223,8 @@ function nameCarriesSecret(name: string, secrets: readonly string[]): boolean {
  * A function key (`code`) or the Event Grid endpoint's secret (`key`) may ride in the URL, in
  * any case: the Functions host reads query parameter names case-insensitively. Any other
  * parameter is masked too when its value carries one of the `secrets`; those whose name carries
- * one (a secret pasted in as a bare parameter) are left out, a `MASK=MASK` in their place.
+ * one (a secret pasted in as a bare parameter) are left out, a `MASK=MASK` in their place. A
+ * fragment is left out.
  */
 export function maskUri(uri: string, secrets: readonly string[] = []): string {
   const url = new URL(uri);
@@ -240,6 +241,8 @@ export function maskUri(uri: string, secrets: readonly string[] = []): string {
   );
   for (const name of named) url.searchParams.delete(name);
   if (named.length > 0) url.searchParams.append(MASK, MASK);
+  // No client sends a fragment: one in the request target is the sender's text, secrets and all.
+  url.hash = "";
   return url.toString();
 }
 

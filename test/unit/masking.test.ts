@@ -150,6 +150,14 @@ describe("maskUri", () => {
     expect(params.get(MASK)).toBe(MASK);
     if (query.includes("region")) expect(params.get("region")).toBe("westeurope");
   });
+  it.each([`#${SECRET}`, `?region=westeurope#${SECRET}`, `?#${encodeURIComponent(SECRET)}`])(
+    "leaves out a fragment, which no request sends a server (%s)",
+    (rest) => {
+      const masked = maskUri(`https://x.net/api/acr${rest}`, [SECRET]);
+      expect(masked).not.toContain("#");
+      expect(decodeURIComponent(masked)).not.toContain(SECRET);
+    },
+  );
 });
 
 describe("receivedRequest: what a record keeps of a request that reached the bridge", () => {
