@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { asyncApiDocument, catalogMessages, jsonSchemaOf } from "../src/catalog/eventCatalog";
 import { DEFAULT_TOPICS } from "../src/config";
@@ -33,7 +34,17 @@ export function catalogFiles(): Map<string, string> {
   return files;
 }
 
+const USAGE = `Usage:
+  npm run catalog
+      Writes docs/asyncapi.yaml and docs/schemas/*.json from the code; takes no arguments.`;
+
 function main(): void {
+  try {
+    parseArgs({ args: process.argv.slice(2), options: {}, strict: true });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
   const root = join(__dirname, "../..");
   for (const [path, content] of catalogFiles()) {
     const target = join(root, path);

@@ -7,6 +7,7 @@ import {
   loadServiceBusConnection,
   wholeNumberUpTo,
 } from "../src/config";
+import { bridgeUnreachable } from "./bridgeUnreachable";
 import { applyLocalSettings, localPort } from "./host/settings";
 import { onParentExit } from "./onParentExit";
 import { SAMPLE_ACTIONS, type SampleAction, samplePayload } from "./samplePayloads";
@@ -78,12 +79,7 @@ async function send(args: string[]): Promise<void> {
       headers: { "content-type": "application/json", [header]: credential },
       body: JSON.stringify(payload),
     }).catch((error: unknown) => {
-      // Without the query: in Azure it may carry the function key (`?code=`).
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const reason = cause?.code ?? cause?.message;
-      throw new CommandFailed(
-        `bridge not reachable at ${url.origin}${url.pathname}${reason ? ` (${reason})` : ""}`,
-      );
+      throw new CommandFailed(bridgeUnreachable(url, error));
     });
     const elapsed = (performance.now() - started).toFixed(1);
     console.log(`${response.status} in ${elapsed} ms  ${await response.text()}`);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
+import { bridgeUnreachable } from "./bridgeUnreachable";
 import { applyLocalSettings, localPort } from "./host/settings";
 
 const USAGE = `Usage:
@@ -120,7 +121,9 @@ async function main(): Promise<void> {
 }
 
 async function call(url: string, init: RequestInit): Promise<Record<string, unknown>> {
-  const response = await fetch(url, init);
+  const response = await fetch(url, init).catch((error: unknown) => {
+    throw new Error(bridgeUnreachable(url, error));
+  });
   const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok) {
     const error = json.error as { message?: string; details?: unknown } | undefined;

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../../dev/freePort";
 
 /**
  * `npm run replay` (the compiled dev/replayCli.ts: `npm run build` first) against a stand-in of
@@ -70,6 +71,18 @@ describe("npm run replay following its job", () => {
     expect(stdout).toContain(`replay job ${JOB_ID} queued`);
     expect(stdout).toContain("completed: 100 %, 3 published, 1 skipped, 4 read");
     expect(code).toBe(0);
+  });
+
+  it("says in one line that the bridge is not reachable, with the key to retry with, and fails", async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const { code, stdout, stderr } = await replay(closed);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(
+      new RegExp(
+        `^bridge not reachable at ${closed}/api/replay \\(ECONNREFUSED\\); to retry without a second job: --idempotency-key [0-9a-f-]{36}\n$`,
+      ),
+    );
   });
 
   it("stops at once on a refusal (404), saying the job goes on and where to follow it", async () => {
